@@ -1,0 +1,216 @@
+//! One error type for the whole crate.
+//!
+//! Every error has a [`ErrorKind`] (what sort of fault) and, where known, the file, the header
+//! field and the byte offset at fault. Header codecs know nothing of files, so they fill in the
+//! field and offset; the layer that opened the file adds the path with [`Error::with_path`].
+//!
+//! The taxonomy follows image-tiff: the file is wrong (`Format`), the file is valid but we do not
+//! handle it (`Unsupported`), the operating system failed (`Io`), a declared size is over a limit
+//! or over what the file holds (`Limit`), or the caller asked for something impossible (`Usage`).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The result type of every fallible neurovox function.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What sort of fault an [`Error`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The input is not a valid file of the format it claims to be.
+    Format,
+    /// The input is valid, but neurovox does not handle this feature.
+    Unsupported,
+    /// The operating system reported a failure while reading or writing.
+    Io,
+    /// A size declared in a header is over a limit or over the length of the file.
+    Limit,
+    /// The caller asked for something impossible (bad argument, out-of-range index).
+    Usage,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Format => "format error",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Io => "I/O error",
+            ErrorKind::Limit => "limit exceeded",
+            ErrorKind::Usage => "usage error",
+        })
+    }
+}
+
+/// A neurovox error: a kind, a message, and where the fault lies.
+///
+/// ```
+/// use neurovox::{Error, ErrorKind};
+///
+/// let err = Error::format("dim[0] = 9 is outside 1..=7")
+///     .field("dim")
+///     .offset(40)
+///     .with_path("scan.nii");
+/// assert_eq!(err.kind(), ErrorKind::Format);
+/// assert_eq!(err.field_name(), Some("dim"));
+/// assert_eq!(
+///     err.to_string(),
+///     "scan.nii: field `dim` (byte 40): format error: dim[0] = 9 is outside 1..=7"
+/// );
+/// ```
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    message: Cow<'static, str>,
+    path: Option<PathBuf>,
+    field: Option<Cow<'static, str>>,
+    offset: Option<u64>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// A new error of `kind` with a message.
+    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            path: None,
+            field: None,
+            offset: None,
+            source: None,
+        }
+    }
+
+    /// The input is not a valid file of its format.
+    pub fn format(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Format, message)
+    }
+
+    /// The input is valid but not handled.
+    pub fn unsupported(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Unsupported, message)
+    }
+
+    /// A declared size is over a limit or over the file's length.
+    pub fn limit(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Limit, message)
+    }
+
+    /// The caller asked for something impossible.
+    pub fn usage(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Usage, message)
+    }
+
+    /// An operating-system failure; the `io::Error` is kept as the source.
+    pub fn io(err: std::io::Error) -> Self {
+        let message = err.to_string();
+        let mut e = Self::new(ErrorKind::Io, message);
+        e.source = Some(Box::new(err));
+        e
+    }
+
+    /// Names the header field at fault.
+    #[must_use]
+    pub fn field(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.field = Some(name.into());
+        self
+    }
+
+    /// Names the byte offset at fault (in the file, or in the header block for codecs).
+    #[must_use]
+    pub fn offset(mut self, offset: u64) -> Self {
+        self.offset = Some(offset);
+        self
+    }
+
+    /// Names the file, unless a file was already named (the innermost path wins).
+    #[must_use]
+    pub fn with_path(mut self, path: impl AsRef<Path>) -> Self {
+        if self.path.is_none() {
+            self.path = Some(path.as_ref().to_path_buf());
+        }
+        self
+    }
+
+    /// What sort of fault this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message without the location.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The file at fault, if known.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The header field at fault, if known.
+    pub fn field_name(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
+    /// The byte offset at fault, if known.
+    pub fn byte_offset(&self) -> Option<u64> {
+        self.offset
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(path) = &self.path {
+            write!(f, "{}: ", path.display())?;
+        }
+        match (&self.field, self.offset) {
+            (Some(field), Some(offset)) => write!(f, "field `{field}` (byte {offset}): ")?,
+            (Some(field), None) => write!(f, "field `{field}`: ")?,
+            (None, Some(offset)) => write!(f, "byte {offset}: ")?,
+            (None, None) => {}
+        }
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        Error::io(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_without_location_is_kind_and_message() {
+        let e = Error::usage("step cannot be zero");
+        assert_eq!(e.to_string(), "usage error: step cannot be zero");
+    }
+
+    #[test]
+    fn innermost_path_wins() {
+        let e = Error::limit("too big")
+            .with_path("inner.hdr")
+            .with_path("outer.img");
+        assert_eq!(e.path(), Some(Path::new("inner.hdr")));
+    }
+
+    #[test]
+    fn io_errors_keep_their_source() {
+        let e = Error::from(std::io::Error::new(std::io::ErrorKind::NotFound, "gone"));
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(e.offset(7).byte_offset(), Some(7));
+    }
+}

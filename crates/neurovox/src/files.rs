@@ -1,0 +1,431 @@
+//! File names and format detection: which files make up an image, which format they hold,
+//! and reading just enough of them to parse the header.
+//!
+//! Extensions follow nibabel (reference §4.1–4.2): `.nii` single files, `.hdr` + `.img` pairs
+//! (either name may be given; the sibling keeps the case of an all-upper or all-lower
+//! extension), `.mgh` and `.mgz`; each may end in `.gz`, `.bz2` or `.zst`. Compression is
+//! recognised by content, so the suffix only helps find the sibling file. The format is
+//! decided by the header bytes, in nibabel's order: NIfTI-1 magic, NIfTI-2 size, then
+//! Analyze (which nibabel reads as SPM2); a file with no known extension is sniffed.
+
+use crate::error::{Error, Result};
+use crate::format::{analyze, mgh, nifti1, nifti2, Header, ImageFormat};
+use crate::io::{open_decompressed, read_up_to, skip, Compression};
+use std::path::{Path, PathBuf};
+
+/// Extension headers longer than this are refused with a Limit error (a guard against a
+/// corrupt `vox_offset` making us read a whole multi-gigabyte compressed file as "header").
+pub const MAX_HEADER_BYTES: u64 = 256 << 20;
+
+/// The kind of file an extension names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtensionKind {
+    /// `.nii`
+    Nifti,
+    /// `.hdr`
+    Header,
+    /// `.img`
+    Image,
+    /// `.mgh`
+    Mgh,
+    /// `.mgz` (gzip-compressed MGH)
+    Mgz,
+}
+
+/// A path split as nibabel's `splitext_addext` splits it: stem, type extension, compression
+/// suffix (`("a", ".nii", ".gz")` for `a.nii.gz`). Extensions are matched case-insensitively.
+///
+/// ```
+/// use neurovox::files::split_name;
+/// assert_eq!(split_name("dir/a.nii.gz"), ("dir/a".to_owned(), ".nii".to_owned(), ".gz".to_owned()));
+/// assert_eq!(split_name("B.IMG"), ("B".to_owned(), ".IMG".to_owned(), String::new()));
+/// assert_eq!(split_name("c.mgz"), ("c".to_owned(), ".mgz".to_owned(), String::new()));
+/// ```
+pub fn split_name(path: &str) -> (String, String, String) {
+    let (rest, compression) = match path.rfind('.') {
+        Some(dot) if Compression::from_suffix(&path[dot..]).is_some() => {
+            (&path[..dot], path[dot..].to_owned())
+        }
+        _ => (path, String::new()),
+    };
+    match rest.rfind('.') {
+        Some(dot) if !rest[dot..].contains('/') => {
+            (rest[..dot].to_owned(), rest[dot..].to_owned(), compression)
+        }
+        _ => (rest.to_owned(), String::new(), compression),
+    }
+}
+
+/// What an extension (`.nii`, `.HDR`) names, if it is one of ours.
+pub fn extension_kind(ext: &str) -> Option<ExtensionKind> {
+    match ext.to_ascii_lowercase().as_str() {
+        ".nii" => Some(ExtensionKind::Nifti),
+        ".hdr" => Some(ExtensionKind::Header),
+        ".img" => Some(ExtensionKind::Image),
+        ".mgh" => Some(ExtensionKind::Mgh),
+        ".mgz" => Some(ExtensionKind::Mgz),
+        _ => None,
+    }
+}
+
+/// The sibling extension of a pair, in the case nibabel gives it: all-upper stays upper,
+/// anything else becomes lower (`X.IMG → X.HDR`, `x.Img → x.hdr`).
+fn sibling_ext(ext: &str, sibling_lower: &str) -> String {
+    let letters = &ext[1..];
+    if !letters.is_empty() && letters.chars().all(|c| c.is_ascii_uppercase()) {
+        sibling_lower.to_ascii_uppercase()
+    } else {
+        sibling_lower.to_owned()
+    }
+}
+
+/// The `(header, image)` paths of the image `path` names: the same file for single-file
+/// formats, the `.hdr` and `.img` for pairs (whichever of them was given).
+///
+/// ```
+/// use neurovox::files::header_and_image_paths;
+/// use std::path::PathBuf;
+/// let (h, i) = header_and_image_paths("T1.IMG.gz".as_ref());
+/// assert_eq!((h, i), (PathBuf::from("T1.HDR.gz"), PathBuf::from("T1.IMG.gz")));
+/// ```
+pub fn header_and_image_paths(path: &Path) -> (PathBuf, PathBuf) {
+    let s = path.to_string_lossy();
+    let (stem, ext, compression) = split_name(&s);
+    match extension_kind(&ext) {
+        Some(ExtensionKind::Header) => {
+            let img = format!("{stem}{}{compression}", sibling_ext(&ext, ".img"));
+            (path.to_path_buf(), PathBuf::from(img))
+        }
+        Some(ExtensionKind::Image) => {
+            let hdr = format!("{stem}{}{compression}", sibling_ext(&ext, ".hdr"));
+            (PathBuf::from(hdr), path.to_path_buf())
+        }
+        _ => (path.to_path_buf(), path.to_path_buf()),
+    }
+}
+
+/// Decides the format from the first bytes of the (decompressed) header file, in nibabel's
+/// order of image classes. `kind` is what the extension says, if anything; with no known
+/// extension the bytes alone decide, and a pair magic is reported as a pair format.
+///
+/// ```
+/// use neurovox::files::{detect_format, ExtensionKind};
+/// use neurovox::{ByteOrder, Header, ImageFormat};
+/// let bytes = Header::new(ImageFormat::Nifti2, ByteOrder::Big).to_prefix_bytes().unwrap();
+/// assert_eq!(detect_format(&bytes, Some(ExtensionKind::Nifti)), Some(ImageFormat::Nifti2));
+/// assert_eq!(detect_format(&bytes, None), Some(ImageFormat::Nifti2));
+/// ```
+pub fn detect_format(bytes: &[u8], kind: Option<ExtensionKind>) -> Option<ImageFormat> {
+    let nifti1_magic = bytes.get(344..348);
+    let is_nifti1 = nifti1::may_contain_header(bytes);
+    let is_nifti2 = nifti2::may_contain_header(bytes);
+    match kind {
+        Some(ExtensionKind::Mgh | ExtensionKind::Mgz) => Some(ImageFormat::Mgh),
+        Some(ExtensionKind::Nifti) => {
+            if is_nifti1 {
+                Some(ImageFormat::Nifti1)
+            } else if is_nifti2 {
+                Some(ImageFormat::Nifti2)
+            } else {
+                None
+            }
+        }
+        Some(ExtensionKind::Header | ExtensionKind::Image) => {
+            if is_nifti1 {
+                Some(ImageFormat::Nifti1Pair)
+            } else if is_nifti2 {
+                Some(ImageFormat::Nifti2Pair)
+            } else if analyze::may_contain_header(bytes) {
+                // nibabel tries Spm2AnalyzeImage before Spm99 and Analyze, and it accepts
+                // every Analyze header that is not NIfTI-1.
+                Some(ImageFormat::Spm2)
+            } else {
+                None
+            }
+        }
+        None => {
+            if is_nifti1 {
+                Some(if nifti1_magic == Some(b"ni1\0") {
+                    ImageFormat::Nifti1Pair
+                } else {
+                    ImageFormat::Nifti1
+                })
+            } else if is_nifti2 {
+                Some(if bytes.get(4..8) == Some(b"ni2\0") {
+                    ImageFormat::Nifti2Pair
+                } else {
+                    ImageFormat::Nifti2
+                })
+            } else if analyze::may_contain_header(bytes) {
+                Some(ImageFormat::Spm2)
+            } else if looks_like_mgh(bytes) {
+                Some(ImageFormat::Mgh)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// MGH has no magic; version 1 and a known type code, big-endian, is as close as it gets.
+fn looks_like_mgh(bytes: &[u8]) -> bool {
+    bytes.len() >= mgh::HEADER_SIZE
+        && bytes[0..4] == [0, 0, 0, 1]
+        && matches!(bytes[20..24], [0, 0, 0, 0 | 1 | 3 | 4 | 10])
+}
+
+/// What [`read_header`] found: the format, the files, their compression and the header.
+#[derive(Debug, Clone)]
+pub struct HeaderInfo {
+    /// The image format, as nibabel would load it.
+    pub format: ImageFormat,
+    /// The file holding the header.
+    pub header_path: PathBuf,
+    /// The file holding the data (the same file for single-file formats).
+    pub image_path: PathBuf,
+    /// The compression of the header file, recognised by content.
+    pub compression: Compression,
+    /// The parsed header (with extensions for NIfTI, with the footer for MGH).
+    pub header: Header,
+}
+
+/// Reads and parses the header of the image at `path`, reading no more than the header needs
+/// (for MGH, also the footer after the data). For uncompressed image files, a data region
+/// past the end of the file is a Limit error. Every error names the file.
+///
+/// ```no_run
+/// let info = neurovox::read_header("sub-01_T1w.nii.gz")?;
+/// println!("{} {:?}", info.format, info.header.data_shape()?);
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn read_header(path: impl AsRef<Path>) -> Result<HeaderInfo> {
+    let path = path.as_ref();
+    let (stem_ext, kind) = {
+        let (_, ext, _) = split_name(&path.to_string_lossy());
+        (ext.clone(), extension_kind(&ext))
+    };
+    let (header_path, image_path) = header_and_image_paths(path);
+    let meta = std::fs::metadata(&header_path).map_err(|e| Error::io(e).with_path(&header_path))?;
+    if meta.len() == 0 {
+        return Err(Error::format("Empty file").with_path(&header_path));
+    }
+    let (compression, mut reader) = open_decompressed(&header_path)?;
+    let mut bytes = Vec::new();
+    read_up_to(reader.as_mut(), 1024, &mut bytes).map_err(|e| e.with_path(&header_path))?;
+    let format = detect_format(&bytes, kind).ok_or_else(|| {
+        let what = if kind.is_none() && !stem_ext.is_empty() {
+            format!("unknown extension {stem_ext:?} and no known header inside")
+        } else {
+            "Cannot work out file type".to_owned()
+        };
+        Error::format(what).with_path(&header_path)
+    })?;
+    if kind.is_none() && format.is_pair() {
+        return Err(Error::unsupported(format!(
+            "the header says {}, a .hdr/.img pair, but the file name has no .hdr or .img extension",
+            format.label()
+        ))
+        .with_path(&header_path));
+    }
+
+    let header = match format {
+        ImageFormat::Nifti1 | ImageFormat::Nifti2 => {
+            // Extensions run up to vox_offset: read that far, bounded.
+            let probe = Header::parse(format, &truncate_extension_flag(&bytes, format));
+            if let Ok(h) = &probe {
+                let want = h.data_offset().min(MAX_HEADER_BYTES);
+                if want > bytes.len() as u64 {
+                    read_up_to(reader.as_mut(), want - bytes.len() as u64, &mut bytes)
+                        .map_err(|e| e.with_path(&header_path))?;
+                }
+                if h.data_offset() > MAX_HEADER_BYTES {
+                    return Err(Error::limit(format!(
+                        "vox_offset {} puts over {MAX_HEADER_BYTES} bytes of extensions before the data",
+                        h.data_offset()
+                    ))
+                    .field("vox_offset")
+                    .with_path(&header_path));
+                }
+            }
+            Header::parse(format, &bytes)
+        }
+        ImageFormat::Nifti1Pair | ImageFormat::Nifti2Pair => {
+            read_up_to(reader.as_mut(), MAX_HEADER_BYTES, &mut bytes).map_err(|e| e.with_path(&header_path))?;
+            Header::parse(format, &bytes)
+        }
+        ImageFormat::Mgh => read_mgh_header(&mut bytes, reader.as_mut()),
+        _ => Header::parse(format, &bytes),
+    }
+    .map_err(|e| e.with_path(&header_path))?;
+
+    if compression == Compression::None {
+        check_data_fits(&header, &image_path)?;
+    }
+    Ok(HeaderInfo {
+        format,
+        header_path,
+        image_path,
+        compression,
+        header,
+    })
+}
+
+/// The bytes of a single NIfTI file up to the extension flag, so the header can be parsed
+/// before we know how far its extensions reach.
+fn truncate_extension_flag(bytes: &[u8], format: ImageFormat) -> Vec<u8> {
+    let size = if format == ImageFormat::Nifti1 {
+        348
+    } else {
+        540
+    };
+    bytes[..bytes.len().min(size)].to_vec()
+}
+
+/// Parses an MGH header, then skips over the data to read the footer when it is there.
+fn read_mgh_header(bytes: &mut Vec<u8>, reader: &mut dyn std::io::Read) -> Result<Header> {
+    let mut header = mgh::MghHeader::parse(bytes)?;
+    let footer_offset = header.footer_offset()?;
+    let have = bytes.len() as u64;
+    if footer_offset >= have {
+        skip(reader, footer_offset - have)?;
+        let mut footer = Vec::new();
+        read_up_to(reader, mgh::FOOTER_SIZE as u64, &mut footer)?;
+        // A missing or short footer reads as zeros, as in nibabel.
+        footer.resize(mgh::FOOTER_SIZE, 0);
+        header.set_footer_bytes(&footer)?;
+    }
+    Ok(Header::Mgh(header))
+}
+
+/// For an uncompressed image file: the data region must lie inside the file.
+fn check_data_fits(header: &Header, image_path: &Path) -> Result<()> {
+    let len = match std::fs::metadata(image_path) {
+        Ok(m) => m.len(),
+        // A missing .img is reported when the data is read (nibabel reads lazily too).
+        Err(_) => return Ok(()),
+    };
+    let offset = header.data_offset();
+    if offset > len {
+        return Err(Error::limit(format!(
+            "the data offset {offset} is past the end of the {len}-byte file"
+        ))
+        .field("vox_offset")
+        .with_path(image_path));
+    }
+    let nbytes = header.data_nbytes().map_err(|e| e.with_path(image_path))?;
+    if offset.checked_add(nbytes).is_none_or(|end| end > len) {
+        return Err(Error::limit(format!(
+            "the header declares {nbytes} data bytes at offset {offset}, but the file has {len} bytes"
+        ))
+        .field("dim")
+        .with_path(image_path));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ByteOrder, DataType, ErrorKind};
+
+    #[test]
+    fn pair_siblings_follow_nibabels_case_rules() {
+        let pairs = [
+            ("a.hdr", "a.hdr", "a.img"),
+            ("a.img", "a.hdr", "a.img"),
+            ("A.IMG", "A.HDR", "A.IMG"),
+            ("a.Img", "a.hdr", "a.Img"),
+            ("d/a.img.bz2", "d/a.hdr.bz2", "d/a.img.bz2"),
+            ("a.nii.gz", "a.nii.gz", "a.nii.gz"),
+        ];
+        for (given, hdr, img) in pairs {
+            let (h, i) = header_and_image_paths(Path::new(given));
+            assert_eq!(
+                (h.to_str().unwrap(), i.to_str().unwrap()),
+                (hdr, img),
+                "{given}"
+            );
+        }
+    }
+
+    #[test]
+    fn split_name_handles_dots_in_directories() {
+        assert_eq!(
+            split_name("my.dir/scan"),
+            ("my.dir/scan".into(), String::new(), String::new())
+        );
+        assert_eq!(
+            split_name("x.NII.GZ"),
+            ("x".into(), ".NII".into(), ".GZ".into())
+        );
+    }
+
+    fn write_nifti(dir: &Path, name: &str, shape: &[usize], data_len: usize) -> PathBuf {
+        let mut h = Header::new(ImageFormat::Nifti1, ByteOrder::Little);
+        h.set_data_shape(shape).unwrap();
+        h.set_data_dtype(DataType::UInt8).unwrap();
+        let mut bytes = h.to_prefix_bytes().unwrap();
+        bytes.resize(bytes.len() + data_len, 7);
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    #[test]
+    fn reads_header_and_detects_by_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write_nifti(dir.path(), "ok.nii", &[2, 3, 4], 24);
+        let info = read_header(&p).unwrap();
+        assert_eq!(
+            (info.format, info.compression),
+            (ImageFormat::Nifti1, Compression::None)
+        );
+        // Same bytes without an extension: sniffed.
+        let bare = dir.path().join("noext");
+        std::fs::copy(&p, &bare).unwrap();
+        assert_eq!(read_header(&bare).unwrap().format, ImageFormat::Nifti1);
+    }
+
+    #[test]
+    fn data_past_the_end_is_a_limit_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write_nifti(dir.path(), "short.nii", &[2, 3, 4], 10);
+        let e = read_header(&p).unwrap_err();
+        assert_eq!((e.kind(), e.field_name()), (ErrorKind::Limit, Some("dim")));
+        assert!(e.to_string().contains("short.nii"), "{e}");
+
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes[108..112].copy_from_slice(&1.0e9f32.to_le_bytes());
+        std::fs::write(&p, &bytes).unwrap();
+        let e = read_header(&p).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.field_name()),
+            (ErrorKind::Limit, Some("vox_offset"))
+        );
+    }
+
+    #[test]
+    fn empty_and_unknown_files_are_format_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("e.nii");
+        std::fs::write(&empty, b"").unwrap();
+        assert_eq!(read_header(&empty).unwrap_err().message(), "Empty file");
+        let junk = dir.path().join("j.nii");
+        std::fs::write(&junk, vec![1u8; 600]).unwrap();
+        let e = read_header(&junk).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Format);
+        assert!(e.to_string().contains("j.nii"));
+        let truncated = dir.path().join("t.nii");
+        std::fs::write(
+            &truncated,
+            &Header::new(ImageFormat::Nifti1, ByteOrder::Little)
+                .to_prefix_bytes()
+                .unwrap()[..200],
+        )
+        .unwrap();
+        assert_eq!(
+            read_header(&truncated).unwrap_err().kind(),
+            ErrorKind::Format
+        );
+    }
+}

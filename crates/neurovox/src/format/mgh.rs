@@ -1,0 +1,503 @@
+//! FreeSurfer MGH headers (nibabel's `freesurfer/mghformat.py`, reference §5.6).
+//!
+//! An MGH file is a 90-byte big-endian header padded with zeros to byte 284, the data in
+//! Fortran order, then a 20-byte footer (TR, flip angle, TE, TI, FOV) and optional tags.
+//! Like nibabel, [`MghHeader`] holds header and footer as one 110-byte struct; the file layer
+//! reads the footer from [`MghHeader::footer_offset`] and hands it to
+//! [`MghHeader::set_footer_bytes`].
+
+use super::affine::{Affine, IDENTITY};
+use super::check::{first_error, Problem};
+use super::fields::{Field, FieldKind as K, FieldValue, Layout, RawStruct};
+use super::{check_declared_shape, HeaderCodec, ImageFormat};
+use crate::dtype::{ByteOrder, DataType, StorageDtype};
+use crate::error::{Error, Result};
+
+/// Where the data starts in every MGH file.
+pub const DATA_OFFSET: u64 = 284;
+
+/// Bytes of the header proper (before the padding).
+pub const HEADER_SIZE: usize = 90;
+
+/// Bytes of the footer after the data.
+pub const FOOTER_SIZE: usize = 20;
+
+/// The header and footer as nibabel holds them (110 bytes, big-endian).
+pub static MGH_LAYOUT: Layout = Layout {
+    name: "MGH header",
+    size: HEADER_SIZE + FOOTER_SIZE,
+    fields: &[
+        Field::new("version", 0, K::I32, 1),
+        Field::new("dims", 4, K::I32, 4),
+        Field::new("type", 20, K::I32, 1),
+        Field::new("dof", 24, K::I32, 1),
+        Field::new("goodRASFlag", 28, K::I16, 1),
+        Field::new("delta", 30, K::F32, 3),
+        Field::matrix("Mdc", 42, K::F32, 3, 3),
+        Field::new("Pxyz_c", 78, K::F32, 3),
+        Field::new("tr", 90, K::F32, 1),
+        Field::new("flip_angle", 94, K::F32, 1),
+        Field::new("te", 98, K::F32, 1),
+        Field::new("ti", 102, K::F32, 1),
+        Field::new("fov", 106, K::F32, 1),
+    ],
+};
+
+/// MGH type codes: `(code, type, MRI name)`.
+const MGH_TYPES: [(i64, DataType, &str); 5] = [
+    (0, DataType::UInt8, "MRI_UCHAR"),
+    (1, DataType::Int32, "MRI_INT"),
+    (3, DataType::Float32, "MRI_FLOAT"),
+    (4, DataType::Int16, "MRI_SHORT"),
+    (10, DataType::UInt16, "MRI_USHRT"),
+];
+
+/// The default direction cosines (stored transposed, as the file does).
+const DEFAULT_MDC: [f64; 9] = [-1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, -1.0, 0.0];
+
+/// An MGH header with its footer.
+///
+/// ```
+/// use neurovox::format::MghHeader;
+/// use neurovox::DataType;
+///
+/// let mut hdr = MghHeader::new();
+/// hdr.set_data_shape(&[4, 5, 6])?;
+/// hdr.set_data_dtype(DataType::Int16)?;
+/// let prefix = hdr.prefix_bytes();
+/// assert_eq!(prefix.len(), 284);
+/// let back = MghHeader::parse(&prefix)?;
+/// assert_eq!(back.data_shape()?, vec![4, 5, 6]);
+/// assert_eq!(back.footer_offset()?, 284 + 4 * 5 * 6 * 2);
+/// assert_eq!(back.best_affine()[0], [-1.0, 0.0, 0.0, 2.0]);
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct MghHeader {
+    raw: RawStruct,
+}
+
+impl Default for MghHeader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MghHeader {
+    /// nibabel's default: version 1, dims 1, float32, good RAS flag, unit voxels, default
+    /// direction cosines.
+    pub fn new() -> Self {
+        let mut raw = RawStruct::zeroed(&MGH_LAYOUT, ByteOrder::Big);
+        let _ = raw.set_int("version", 1);
+        let _ = raw.set("dims", FieldValue::Ints(vec![1; 4]));
+        let _ = raw.set_int("type", 3);
+        let mut h = MghHeader { raw };
+        h.set_default_geometry();
+        h
+    }
+
+    fn set_default_geometry(&mut self) {
+        let _ = self.raw.set_int("goodRASFlag", 1);
+        let _ = self.raw.set("delta", FieldValue::Floats(vec![1.0; 3]));
+        let _ = self
+            .raw
+            .set("Mdc", FieldValue::Floats(DEFAULT_MDC.to_vec()));
+        let _ = self.raw.set("Pxyz_c", FieldValue::Floats(vec![0.0; 3]));
+    }
+
+    /// Parses the first 90 bytes (and the footer, if `bytes` reaches it; else the footer is
+    /// zero, as nibabel pads a short block). A zero `goodRASFlag` gets the default geometry.
+    /// Errors: zero or negative dims, an unknown type, a version other than 1.
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        let header = bytes.get(..HEADER_SIZE).ok_or_else(|| {
+            Error::format(format!(
+                "MGH header needs {HEADER_SIZE} bytes, got {}",
+                bytes.len()
+            ))
+            .offset(bytes.len() as u64)
+        })?;
+        let mut block = header.to_vec();
+        block.resize(MGH_LAYOUT.size, 0);
+        let mut h = MghHeader {
+            raw: RawStruct::from_bytes(&MGH_LAYOUT, &block, ByteOrder::Big)?,
+        };
+        let dims = h.raw.ints("dims");
+        if dims.contains(&0) {
+            return Err(Error::format("Dimensions of the data should be non-zero")
+                .field("dims")
+                .offset(4));
+        }
+        check_declared_shape(&dims, "dims", 4)?;
+        h.data_dtype()?;
+        if let Ok(offset) = h.footer_offset() {
+            if let Some(footer) = usize::try_from(offset)
+                .ok()
+                .and_then(|o| bytes.get(o..o.checked_add(FOOTER_SIZE)?))
+            {
+                h.set_footer_bytes(footer)?;
+            }
+        }
+        if h.raw.int("goodRASFlag") == 0 {
+            h.set_default_geometry();
+        }
+        let problems = h.run_checks(true);
+        if let Some(err) = first_error(&problems) {
+            return Err(err);
+        }
+        Ok(h)
+    }
+
+    /// Sets the footer from its 20 bytes as found after the data.
+    pub fn set_footer_bytes(&mut self, footer: &[u8]) -> Result<()> {
+        let footer = footer.get(..FOOTER_SIZE).ok_or_else(|| {
+            Error::format(format!(
+                "MGH footer needs {FOOTER_SIZE} bytes, got {}",
+                footer.len()
+            ))
+            .field("tr")
+        })?;
+        let mut block = self.raw.bytes().to_vec();
+        block[HEADER_SIZE..].copy_from_slice(footer);
+        self.raw = RawStruct::from_bytes(&MGH_LAYOUT, &block, ByteOrder::Big)?;
+        Ok(())
+    }
+
+    /// The 284 bytes before the data: the header and zero padding.
+    pub fn prefix_bytes(&self) -> Vec<u8> {
+        let mut out = self.raw.bytes()[..HEADER_SIZE].to_vec();
+        out.resize(DATA_OFFSET as usize, 0);
+        out
+    }
+
+    /// The 20 footer bytes written after the data.
+    pub fn footer_bytes(&self) -> &[u8] {
+        &self.raw.bytes()[HEADER_SIZE..]
+    }
+
+    /// The byte offset of the footer: 284 plus the data size.
+    pub fn footer_offset(&self) -> Result<u64> {
+        let shape = self.data_shape()?;
+        let itemsize = self.data_dtype()?.dtype.itemsize() as u64;
+        shape
+            .iter()
+            .try_fold(itemsize, |acc, &n| acc.checked_mul(n as u64))
+            .and_then(|n| n.checked_add(DATA_OFFSET))
+            .ok_or_else(|| Error::limit("MGH data size overflows 64 bits").field("dims"))
+    }
+
+    /// The data shape: the four dims, without the fourth when it is 1.
+    pub fn data_shape(&self) -> Result<Vec<usize>> {
+        let mut dims = self.raw.ints("dims");
+        if dims[3] == 1 {
+            dims.pop();
+        }
+        check_declared_shape(&dims, "dims", 4)
+    }
+
+    /// Sets the dims (at most four) and, as nibabel does, resets the voxel sizes to 1.
+    pub fn set_data_shape(&mut self, shape: &[usize]) -> Result<()> {
+        if shape.len() > 4 {
+            return Err(Error::usage("Shape may be at most 4 dimensional").field("dims"));
+        }
+        let mut dims = vec![1i64; 4];
+        for (d, &n) in dims.iter_mut().zip(shape) {
+            *d = i64::try_from(n)
+                .ok()
+                .filter(|&n| n <= i64::from(i32::MAX))
+                .ok_or_else(|| {
+                    Error::usage(format!("shape {shape:?} does not fit in MGH dims")).field("dims")
+                })?;
+        }
+        self.raw.set("dims", FieldValue::Ints(dims))?;
+        self.raw.set("delta", FieldValue::Floats(vec![1.0; 3]))
+    }
+
+    /// The data type (always big-endian).
+    pub fn data_dtype(&self) -> Result<StorageDtype> {
+        let code = self.raw.int("type");
+        MGH_TYPES
+            .iter()
+            .find(|(c, _, _)| *c == code)
+            .map(|(_, t, _)| StorageDtype::new(*t, ByteOrder::Big))
+            .ok_or_else(|| {
+                Error::format(format!("MGH data type code {code} not recognized"))
+                    .field("type")
+                    .offset(20)
+            })
+    }
+
+    /// Sets the type; only uint8, int16, uint16, int32 and float32 exist in MGH.
+    pub fn set_data_dtype(&mut self, dtype: DataType) -> Result<()> {
+        let code = MGH_TYPES
+            .iter()
+            .find(|(_, t, _)| *t == dtype)
+            .map(|(c, _, _)| *c)
+            .ok_or_else(|| {
+                Error::unsupported(format!("datatype dtype \"{dtype}\" not recognized"))
+                    .field("type")
+            })?;
+        self.raw.set_int("type", code)
+    }
+
+    /// The FreeSurfer name of the type (`MRI_SHORT`).
+    pub fn mri_type_name(&self) -> Option<&'static str> {
+        let code = self.raw.int("type");
+        MGH_TYPES
+            .iter()
+            .find(|(c, _, _)| *c == code)
+            .map(|(_, _, n)| *n)
+    }
+
+    fn has_frames(&self) -> bool {
+        self.raw.int_at("dims", 3) > 1
+    }
+
+    /// `delta`, plus TR when there is more than one frame.
+    pub fn zooms(&self) -> Vec<f64> {
+        let mut z = self.raw.floats("delta");
+        if self.has_frames() {
+            z.push(self.raw.float("tr"));
+        }
+        z
+    }
+
+    /// Sets `delta` (positive) and, with a fourth value, TR (non-negative).
+    pub fn set_zooms(&mut self, zooms: &[f64]) -> Result<()> {
+        let ndims = if self.has_frames() { 4 } else { 3 };
+        if zooms.len() > ndims {
+            return Err(Error::usage(format!("Expecting {ndims} zoom values")).field("delta"));
+        }
+        if zooms.iter().take(3).any(|&z| z <= 0.0 || z.is_nan()) {
+            return Err(Error::usage(format!(
+                "Spatial (first three) zooms must be positive; got {zooms:?}"
+            ))
+            .field("delta"));
+        }
+        for (i, &z) in zooms.iter().take(3).enumerate() {
+            self.raw.set_float_at("delta", i, z)?;
+        }
+        if let Some(&tr) = zooms.get(3) {
+            if tr < 0.0 {
+                return Err(Error::usage(format!("TR must be non-negative; got {tr}")).field("tr"));
+            }
+            self.raw.set_float("tr", tr)?;
+        }
+        Ok(())
+    }
+
+    /// `Mdc.T * delta`, in float32 as nibabel computes it.
+    fn mdc_delta(&self) -> [[f32; 3]; 3] {
+        let mut m = [[0f32; 3]; 3];
+        for (r, row) in m.iter_mut().enumerate() {
+            for (c, v) in row.iter_mut().enumerate() {
+                // Mdc is stored transposed: element (c, r) of the field.
+                let mdc = self.raw.float_at("Mdc", c * 3 + r) as f32;
+                *v = mdc * self.raw.float_at("delta", c) as f32;
+            }
+        }
+        m
+    }
+
+    /// nibabel's `get_affine`: `[Mdc.T * delta | Pxyz_c - (Mdc.T * delta) @ dims / 2]`.
+    pub fn best_affine(&self) -> Affine {
+        let m = self.mdc_delta();
+        let dims: Vec<f64> = (0..3).map(|i| self.raw.int_at("dims", i) as f64).collect();
+        let mut aff = IDENTITY;
+        for r in 0..3 {
+            let centre: f64 = (0..3).map(|c| f64::from(m[r][c]) * dims[c]).sum::<f64>() / 2.0;
+            for c in 0..3 {
+                aff[r][c] = f64::from(m[r][c]);
+            }
+            aff[r][3] = self.raw.float_at("Pxyz_c", r) - centre;
+        }
+        aff
+    }
+
+    /// nibabel's `get_vox2ras_tkr` (FreeSurfer's tkregister space), in float32 precision.
+    pub fn vox2ras_tkr(&self) -> Affine {
+        let ds: Vec<f32> = (0..3)
+            .map(|i| self.raw.float_at("delta", i) as f32)
+            .collect();
+        let ns: Vec<f32> = (0..3)
+            .map(|i| (self.raw.int_at("dims", i) as f64 * f64::from(ds[i]) / 2.0) as f32)
+            .collect();
+        let f = f64::from;
+        [
+            [f(-ds[0]), 0.0, 0.0, f(ns[0])],
+            [0.0, 0.0, f(ds[2]), f(-ns[2])],
+            [0.0, f(-ds[1]), 0.0, f(ns[1])],
+            [0.0, 0.0, 0.0, 1.0],
+        ]
+    }
+
+    fn checks(&mut self, fix: bool) -> Vec<Problem> {
+        if self.raw.int("version") == 1 {
+            return Vec::new();
+        }
+        if fix {
+            let _ = self.raw.set_int("version", 1);
+        }
+        vec![Problem::new(40, "version", "Unknown MGH format version")]
+    }
+}
+
+impl HeaderCodec for MghHeader {
+    fn format(&self) -> ImageFormat {
+        ImageFormat::Mgh
+    }
+    fn raw(&self) -> &RawStruct {
+        &self.raw
+    }
+    fn raw_mut(&mut self) -> &mut RawStruct {
+        &mut self.raw
+    }
+    fn data_shape(&self) -> Result<Vec<usize>> {
+        MghHeader::data_shape(self)
+    }
+    fn set_data_shape(&mut self, shape: &[usize]) -> Result<()> {
+        MghHeader::set_data_shape(self, shape)
+    }
+    fn data_dtype(&self) -> Result<StorageDtype> {
+        MghHeader::data_dtype(self)
+    }
+    fn set_data_dtype(&mut self, dtype: DataType) -> Result<()> {
+        MghHeader::set_data_dtype(self, dtype)
+    }
+    fn zooms(&self) -> Vec<f64> {
+        MghHeader::zooms(self)
+    }
+    fn set_zooms(&mut self, zooms: &[f64]) -> Result<()> {
+        MghHeader::set_zooms(self, zooms)
+    }
+    fn data_offset(&self) -> u64 {
+        DATA_OFFSET
+    }
+    fn slope_inter(&self) -> Result<(Option<f64>, Option<f64>)> {
+        Ok((None, None))
+    }
+    fn best_affine(&self) -> Result<Affine> {
+        Ok(MghHeader::best_affine(self))
+    }
+    fn run_checks(&mut self, fix: bool) -> Vec<Problem> {
+        self.checks(fix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    /// version 1, dims (2, 3, 4, 1), int16, good RAS, delta 1, default Mdc, centre 0.
+    fn literal_header() -> Vec<u8> {
+        let mut b = vec![0u8; 284];
+        b[0..4].copy_from_slice(&1i32.to_be_bytes());
+        for (i, d) in [2i32, 3, 4, 1].iter().enumerate() {
+            b[4 + 4 * i..8 + 4 * i].copy_from_slice(&d.to_be_bytes());
+        }
+        b[20..24].copy_from_slice(&4i32.to_be_bytes());
+        b[28..30].copy_from_slice(&1i16.to_be_bytes());
+        for i in 0..3 {
+            b[30 + 4 * i..34 + 4 * i].copy_from_slice(&1f32.to_be_bytes());
+        }
+        for (i, v) in DEFAULT_MDC.iter().enumerate() {
+            b[42 + 4 * i..46 + 4 * i].copy_from_slice(&(*v as f32).to_be_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn parses_literal_bytes_and_matches_nibabels_default_affine() {
+        let b = literal_header();
+        let h = MghHeader::parse(&b).unwrap();
+        assert_eq!(h.data_shape().unwrap(), vec![2, 3, 4]);
+        assert_eq!(h.data_dtype().unwrap().numpy_str(), ">i2");
+        assert_eq!(h.prefix_bytes(), b);
+        assert_eq!(h.footer_offset().unwrap(), 284 + 48);
+        // nibabel: the default header's affine is [[-1,0,0,.5],[0,0,-1,.5],[0,1,0,-.5]] for
+        // dims (1,1,1); for (2,3,4) the centre moves by dims/2.
+        let aff = h.best_affine();
+        assert_eq!(aff[0], [-1.0, 0.0, 0.0, 1.0]);
+        assert_eq!(aff[1], [0.0, 0.0, -1.0, 2.0]);
+        assert_eq!(aff[2], [0.0, 1.0, 0.0, -1.5]);
+        let d = MghHeader::new().best_affine();
+        assert_eq!(d[0], [-1.0, 0.0, 0.0, 0.5]);
+        assert_eq!(d[2], [0.0, 1.0, 0.0, -0.5]);
+    }
+
+    #[test]
+    fn footer_is_read_when_present() {
+        let mut b = literal_header();
+        b.resize(284 + 48, 0);
+        b.extend_from_slice(&2.5f32.to_be_bytes());
+        b.extend_from_slice(&[0; 16]);
+        let mut h = MghHeader::parse(&b).unwrap();
+        assert_eq!(h.raw.float("tr"), 2.5);
+        assert_eq!(h.zooms(), vec![1.0, 1.0, 1.0]);
+        h.raw.set_int_at("dims", 3, 5).unwrap();
+        assert_eq!(h.zooms(), vec![1.0, 1.0, 1.0, 2.5]);
+        assert_eq!(h.footer_bytes()[..4], 2.5f32.to_be_bytes());
+    }
+
+    #[test]
+    fn malformed_mgh_headers() {
+        let mut b = literal_header();
+        b[8..12].copy_from_slice(&0i32.to_be_bytes());
+        let e = MghHeader::parse(&b).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.field_name()),
+            (ErrorKind::Format, Some("dims"))
+        );
+        let mut b = literal_header();
+        b[8..12].copy_from_slice(&(-3i32).to_be_bytes());
+        assert_eq!(MghHeader::parse(&b).unwrap_err().field_name(), Some("dims"));
+        let mut b = literal_header();
+        b[20..24].copy_from_slice(&7i32.to_be_bytes());
+        assert_eq!(MghHeader::parse(&b).unwrap_err().field_name(), Some("type"));
+        let mut b = literal_header();
+        b[0..4].copy_from_slice(&2i32.to_be_bytes());
+        let e = MghHeader::parse(&b).unwrap_err();
+        assert_eq!(
+            (e.field_name(), e.message()),
+            (Some("version"), "Unknown MGH format version")
+        );
+        assert_eq!(
+            MghHeader::parse(&b[..50]).unwrap_err().kind(),
+            ErrorKind::Format
+        );
+        let mut b = literal_header();
+        for i in 0..4 {
+            b[4 + 4 * i..8 + 4 * i].copy_from_slice(&i32::MAX.to_be_bytes());
+        }
+        assert_eq!(MghHeader::parse(&b).unwrap_err().kind(), ErrorKind::Limit);
+    }
+
+    #[test]
+    fn bad_ras_flag_gets_default_geometry() {
+        let mut b = literal_header();
+        b[28..30].copy_from_slice(&0i16.to_be_bytes());
+        b[30..34].copy_from_slice(&7f32.to_be_bytes());
+        let h = MghHeader::parse(&b).unwrap();
+        assert_eq!(h.raw.floats("delta"), vec![1.0; 3]);
+        assert_eq!(h.raw.int("goodRASFlag"), 1);
+    }
+
+    #[test]
+    fn setters_follow_nibabel() {
+        let mut h = MghHeader::new();
+        h.set_data_shape(&[2, 3, 4, 5]).unwrap();
+        h.set_zooms(&[2.0, 2.0, 2.0, 1.5]).unwrap();
+        assert_eq!(h.zooms(), vec![2.0, 2.0, 2.0, 1.5]);
+        h.set_data_shape(&[2, 3, 4, 5]).unwrap();
+        assert_eq!(
+            h.zooms(),
+            vec![1.0, 1.0, 1.0, 1.5],
+            "set_data_shape resets delta"
+        );
+        assert!(h.set_data_shape(&[1; 5]).is_err());
+        assert!(h.set_zooms(&[0.0, 1.0, 1.0]).is_err());
+        assert!(h.set_data_dtype(DataType::Float64).is_err());
+        h.set_data_dtype(DataType::UInt16).unwrap();
+        assert_eq!(h.mri_type_name(), Some("MRI_USHRT"));
+    }
+}

@@ -1,0 +1,377 @@
+//! Pure header codecs: bytes in, typed header out, and back. No I/O here.
+//!
+//! | format | header type | file(s) | bytes |
+//! |---|---|---|---|
+//! | Analyze 7.5 | [`AnalyzeHeader`] ([`AnalyzeFlavour::Analyze`]) | `.hdr` + `.img` | 348 |
+//! | SPM99 Analyze | [`AnalyzeHeader`] ([`AnalyzeFlavour::Spm99`]) | `.hdr` + `.img` (+ `.mat`) | 348 |
+//! | SPM2 Analyze | [`AnalyzeHeader`] ([`AnalyzeFlavour::Spm2`]) | `.hdr` + `.img` (+ `.mat`) | 348 |
+//! | NIfTI-1 | [`NiftiHeader`] ([`NiftiVersion::One`]) | `.nii` (`n+1`) or `.hdr` + `.img` (`ni1`) | 348 + extensions |
+//! | NIfTI-2 | [`NiftiHeader`] ([`NiftiVersion::Two`]) | `.nii` (`n+2`) or `.hdr` + `.img` (`ni2`) | 540 + extensions |
+//! | MGH | [`MghHeader`] | `.mgh`, `.mgz` | 284 + data + footer |
+//!
+//! Every header keeps its raw bytes (see [`fields`]), so parsing and serialising are inverse
+//! to the byte, fields are reachable by name with [`Header::get`] / [`Header::set`], and the
+//! typed accessors ([`Header::data_shape`], [`Header::best_affine`], …) follow nibabel's rules.
+
+pub mod affine;
+pub mod analyze;
+pub mod check;
+pub mod fields;
+pub mod mgh;
+pub mod nifti1;
+pub mod nifti2;
+
+pub use affine::Affine;
+pub use analyze::{AnalyzeFlavour, AnalyzeHeader};
+pub use check::Problem;
+pub use fields::FieldValue;
+pub use mgh::MghHeader;
+pub use nifti1::{Extension, NiftiHeader, NiftiVersion};
+
+use crate::dtype::{ByteOrder, DataType, StorageDtype};
+use crate::error::{Error, Result};
+use std::fmt;
+
+/// The image formats neurovox reads and writes, named as nibabel names its image classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImageFormat {
+    /// Analyze 7.5 pair (`AnalyzeImage`).
+    Analyze,
+    /// SPM99 Analyze pair (`Spm99AnalyzeImage`).
+    Spm99,
+    /// SPM2 Analyze pair (`Spm2AnalyzeImage`).
+    Spm2,
+    /// NIfTI-1 single file (`Nifti1Image`).
+    Nifti1,
+    /// NIfTI-1 header/image pair (`Nifti1Pair`).
+    Nifti1Pair,
+    /// NIfTI-2 single file (`Nifti2Image`).
+    Nifti2,
+    /// NIfTI-2 header/image pair (`Nifti2Pair`).
+    Nifti2Pair,
+    /// FreeSurfer MGH (`MGHImage`), `.mgz` when compressed.
+    Mgh,
+}
+
+impl ImageFormat {
+    /// Every format.
+    pub const ALL: [ImageFormat; 8] = [
+        ImageFormat::Analyze,
+        ImageFormat::Spm99,
+        ImageFormat::Spm2,
+        ImageFormat::Nifti1,
+        ImageFormat::Nifti1Pair,
+        ImageFormat::Nifti2,
+        ImageFormat::Nifti2Pair,
+        ImageFormat::Mgh,
+    ];
+
+    /// nibabel's image class name.
+    pub fn nibabel_class(self) -> &'static str {
+        match self {
+            ImageFormat::Analyze => "AnalyzeImage",
+            ImageFormat::Spm99 => "Spm99AnalyzeImage",
+            ImageFormat::Spm2 => "Spm2AnalyzeImage",
+            ImageFormat::Nifti1 => "Nifti1Image",
+            ImageFormat::Nifti1Pair => "Nifti1Pair",
+            ImageFormat::Nifti2 => "Nifti2Image",
+            ImageFormat::Nifti2Pair => "Nifti2Pair",
+            ImageFormat::Mgh => "MGHImage",
+        }
+    }
+
+    /// The format whose nibabel class is called `name`.
+    ///
+    /// ```
+    /// use neurovox::ImageFormat;
+    /// assert_eq!(ImageFormat::from_nibabel_class("Nifti1Pair"), Some(ImageFormat::Nifti1Pair));
+    /// ```
+    pub fn from_nibabel_class(name: &str) -> Option<ImageFormat> {
+        Self::ALL.into_iter().find(|f| f.nibabel_class() == name)
+    }
+
+    /// True for the formats stored as a `.hdr` + `.img` pair.
+    pub fn is_pair(self) -> bool {
+        matches!(
+            self,
+            ImageFormat::Analyze
+                | ImageFormat::Spm99
+                | ImageFormat::Spm2
+                | ImageFormat::Nifti1Pair
+                | ImageFormat::Nifti2Pair
+        )
+    }
+
+    /// A short human name.
+    pub fn label(self) -> &'static str {
+        match self {
+            ImageFormat::Analyze => "Analyze",
+            ImageFormat::Spm99 => "SPM99 Analyze",
+            ImageFormat::Spm2 => "SPM2 Analyze",
+            ImageFormat::Nifti1 => "NIfTI-1",
+            ImageFormat::Nifti1Pair => "NIfTI-1 pair",
+            ImageFormat::Nifti2 => "NIfTI-2",
+            ImageFormat::Nifti2Pair => "NIfTI-2 pair",
+            ImageFormat::Mgh => "MGH",
+        }
+    }
+}
+
+impl fmt::Display for ImageFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.nibabel_class())
+    }
+}
+
+/// Any header neurovox reads, with the operations every format shares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Header {
+    /// Analyze, SPM99 or SPM2.
+    Analyze(AnalyzeHeader),
+    /// NIfTI-1 or NIfTI-2, single or pair.
+    Nifti(NiftiHeader),
+    /// MGH / MGZ.
+    Mgh(MghHeader),
+}
+
+macro_rules! each_header {
+    ($self:expr, $h:ident => $body:expr) => {
+        match $self {
+            Header::Analyze($h) => $body,
+            Header::Nifti($h) => $body,
+            Header::Mgh($h) => $body,
+        }
+    };
+}
+
+impl Header {
+    /// A default header of a format, as nibabel's `header_class()` makes it (MGH is always
+    /// big-endian and ignores `order`).
+    ///
+    /// ```
+    /// use neurovox::{ByteOrder, Header, ImageFormat};
+    /// let h = Header::new(ImageFormat::Nifti1, ByteOrder::Little);
+    /// assert_eq!(h.data_shape().unwrap(), vec![0]);
+    /// assert_eq!(h.get("magic").unwrap().to_string(), "\"n+1\"");
+    /// ```
+    pub fn new(format: ImageFormat, order: ByteOrder) -> Header {
+        match format {
+            ImageFormat::Analyze => {
+                Header::Analyze(AnalyzeHeader::new(AnalyzeFlavour::Analyze, order))
+            }
+            ImageFormat::Spm99 => Header::Analyze(AnalyzeHeader::new(AnalyzeFlavour::Spm99, order)),
+            ImageFormat::Spm2 => Header::Analyze(AnalyzeHeader::new(AnalyzeFlavour::Spm2, order)),
+            ImageFormat::Nifti1 => Header::Nifti(NiftiHeader::new(NiftiVersion::One, true, order)),
+            ImageFormat::Nifti1Pair => {
+                Header::Nifti(NiftiHeader::new(NiftiVersion::One, false, order))
+            }
+            ImageFormat::Nifti2 => Header::Nifti(NiftiHeader::new(NiftiVersion::Two, true, order)),
+            ImageFormat::Nifti2Pair => {
+                Header::Nifti(NiftiHeader::new(NiftiVersion::Two, false, order))
+            }
+            ImageFormat::Mgh => Header::Mgh(MghHeader::new()),
+        }
+    }
+
+    /// Parses the start of a header file as `format`, running nibabel's checks and fixes;
+    /// a problem at level ≥ 40 is a Format error naming the field. For NIfTI, `bytes` may
+    /// hold the extensions too (everything before the data, or the whole `.hdr` file).
+    pub fn parse(format: ImageFormat, bytes: &[u8]) -> Result<Header> {
+        Ok(match format {
+            ImageFormat::Analyze => {
+                Header::Analyze(AnalyzeHeader::parse(AnalyzeFlavour::Analyze, bytes)?)
+            }
+            ImageFormat::Spm99 => {
+                Header::Analyze(AnalyzeHeader::parse(AnalyzeFlavour::Spm99, bytes)?)
+            }
+            ImageFormat::Spm2 => {
+                Header::Analyze(AnalyzeHeader::parse(AnalyzeFlavour::Spm2, bytes)?)
+            }
+            ImageFormat::Nifti1 | ImageFormat::Nifti1Pair => Header::Nifti(NiftiHeader::parse(
+                NiftiVersion::One,
+                format == ImageFormat::Nifti1,
+                bytes,
+            )?),
+            ImageFormat::Nifti2 | ImageFormat::Nifti2Pair => Header::Nifti(NiftiHeader::parse(
+                NiftiVersion::Two,
+                format == ImageFormat::Nifti2,
+                bytes,
+            )?),
+            ImageFormat::Mgh => Header::Mgh(MghHeader::parse(bytes)?),
+        })
+    }
+
+    /// The format this header belongs to.
+    pub fn format(&self) -> ImageFormat {
+        each_header!(self, h => HeaderCodec::format(h))
+    }
+
+    /// Byte order of the header (and of the data it describes).
+    pub fn byte_order(&self) -> ByteOrder {
+        each_header!(self, h => HeaderCodec::raw(h).byte_order())
+    }
+
+    /// The raw header block (348 / 540 bytes; MGH: the 90-byte header and 20-byte footer).
+    pub fn binary_block(&self) -> &[u8] {
+        each_header!(self, h => HeaderCodec::raw(h).bytes())
+    }
+
+    /// A field's value by nibabel's field name.
+    pub fn get(&self, name: &str) -> Result<FieldValue> {
+        each_header!(self, h => HeaderCodec::raw(h).get(name))
+    }
+
+    /// Sets a field by name, with no further checks: the caller owns consistency, as with
+    /// nibabel's `hdr['field'] = value`.
+    pub fn set(&mut self, name: &str, value: FieldValue) -> Result<()> {
+        each_header!(self, h => HeaderCodec::raw_mut(h).set(name, value))
+    }
+
+    /// Every field and its value, in layout order.
+    pub fn fields(&self) -> Vec<(&'static str, FieldValue)> {
+        each_header!(self, h => HeaderCodec::raw(h).values())
+    }
+
+    /// The data shape (nibabel's `get_data_shape`).
+    pub fn data_shape(&self) -> Result<Vec<usize>> {
+        each_header!(self, h => HeaderCodec::data_shape(h))
+    }
+
+    /// Sets the data shape (nibabel's `set_data_shape`).
+    pub fn set_data_shape(&mut self, shape: &[usize]) -> Result<()> {
+        each_header!(self, h => HeaderCodec::set_data_shape(h, shape))
+    }
+
+    /// The on-disk data type with its byte order.
+    pub fn data_dtype(&self) -> Result<StorageDtype> {
+        each_header!(self, h => HeaderCodec::data_dtype(h))
+    }
+
+    /// Sets the on-disk data type; Unsupported if the format cannot store it.
+    pub fn set_data_dtype(&mut self, dtype: DataType) -> Result<()> {
+        each_header!(self, h => HeaderCodec::set_data_dtype(h, dtype))
+    }
+
+    /// Voxel sizes (and time step) for each axis (nibabel's `get_zooms`).
+    pub fn zooms(&self) -> Vec<f64> {
+        each_header!(self, h => HeaderCodec::zooms(h))
+    }
+
+    /// Sets the voxel sizes (nibabel's `set_zooms`).
+    pub fn set_zooms(&mut self, zooms: &[f64]) -> Result<()> {
+        each_header!(self, h => HeaderCodec::set_zooms(h, zooms))
+    }
+
+    /// Byte offset of the data in the image file.
+    pub fn data_offset(&self) -> u64 {
+        each_header!(self, h => HeaderCodec::data_offset(h))
+    }
+
+    /// The scaling `(slope, intercept)` nibabel's `get_slope_inter` returns: `None` means
+    /// "no scaling" (read as 1 and 0).
+    pub fn slope_inter(&self) -> Result<(Option<f64>, Option<f64>)> {
+        each_header!(self, h => HeaderCodec::slope_inter(h))
+    }
+
+    /// The voxel-to-world affine nibabel chooses (`get_best_affine`).
+    pub fn best_affine(&self) -> Result<Affine> {
+        each_header!(self, h => HeaderCodec::best_affine(h))
+    }
+
+    /// Runs the format's checks without fixing (nibabel's `diagnose_binaryblock`).
+    pub fn diagnose(&self) -> Vec<Problem> {
+        let mut copy = self.clone();
+        each_header!(&mut copy, h => HeaderCodec::run_checks(h, false))
+    }
+
+    /// Runs the checks and applies nibabel's fixes in place; returns every problem found.
+    pub fn check_fix(&mut self) -> Vec<Problem> {
+        each_header!(self, h => HeaderCodec::run_checks(h, true))
+    }
+
+    /// The bytes nibabel writes before the data: the header block, and for NIfTI the
+    /// extension flag and extensions (single files always have the 4-byte flag).
+    /// For MGH, the 284 bytes before the data (the footer is written after the data).
+    pub fn to_prefix_bytes(&self) -> Result<Vec<u8>> {
+        match self {
+            Header::Analyze(h) => Ok(h.to_bytes().to_vec()),
+            Header::Nifti(h) => h.to_prefix_bytes(),
+            Header::Mgh(h) => Ok(h.prefix_bytes()),
+        }
+    }
+
+    /// The number of data bytes the header declares (shape × item size), checked for overflow.
+    pub fn data_nbytes(&self) -> Result<u64> {
+        let shape = self.data_shape()?;
+        let itemsize = self.data_dtype()?.dtype.itemsize() as u64;
+        shape
+            .iter()
+            .try_fold(itemsize, |acc, &n| acc.checked_mul(n as u64))
+            .ok_or_else(|| {
+                Error::limit(format!(
+                    "data size {shape:?} × {itemsize} bytes overflows 64 bits"
+                ))
+                .field("dim")
+            })
+    }
+}
+
+/// What every header codec provides; [`Header`] dispatches to it.
+pub(crate) trait HeaderCodec {
+    fn format(&self) -> ImageFormat;
+    fn raw(&self) -> &fields::RawStruct;
+    fn raw_mut(&mut self) -> &mut fields::RawStruct;
+    fn data_shape(&self) -> Result<Vec<usize>>;
+    fn set_data_shape(&mut self, shape: &[usize]) -> Result<()>;
+    fn data_dtype(&self) -> Result<StorageDtype>;
+    fn set_data_dtype(&mut self, dtype: DataType) -> Result<()>;
+    fn zooms(&self) -> Vec<f64>;
+    fn set_zooms(&mut self, zooms: &[f64]) -> Result<()>;
+    fn data_offset(&self) -> u64;
+    fn slope_inter(&self) -> Result<(Option<f64>, Option<f64>)>;
+    fn best_affine(&self) -> Result<Affine>;
+    fn run_checks(&mut self, fix: bool) -> Vec<Problem>;
+}
+
+/// The largest number of axes any format stores.
+pub const MAX_NDIM: usize = 7;
+
+/// Validates a declared shape before anything is sized from it: every axis positive and
+/// the element count within `u64`. Shared by all codecs so every format rejects the same
+/// malformed dims the same way.
+pub(crate) fn check_declared_shape(
+    dims: &[i64],
+    field: &'static str,
+    offset: u64,
+) -> Result<Vec<usize>> {
+    let mut shape = Vec::with_capacity(dims.len());
+    let mut count: u64 = 1;
+    for (axis, &d) in dims.iter().enumerate() {
+        if d <= 0 {
+            return Err(Error::format(format!(
+                "{field}[{}] = {d}: every axis length must be positive",
+                axis + 1
+            ))
+            .field(field)
+            .offset(offset));
+        }
+        let n = usize::try_from(d).map_err(|_| {
+            Error::limit(format!(
+                "{field}[{}] = {d} does not fit this machine's address space",
+                axis + 1
+            ))
+            .field(field)
+            .offset(offset)
+        })?;
+        count = count
+            .checked_mul(d as u64)
+            .filter(|&c| c <= i64::MAX as u64)
+            .ok_or_else(|| {
+                Error::limit(format!("the product of {field} {dims:?} overflows 63 bits"))
+                    .field(field)
+                    .offset(offset)
+            })?;
+        shape.push(n);
+    }
+    Ok(shape)
+}

@@ -1,0 +1,830 @@
+"""Generate the nibabel oracle that neurovox's Rust tests compare against.
+
+neurovox re-implements nibabel's image layer (Analyze, SPM99/SPM2, NIfTI-1/2
+and MGH) in Rust.  The only trustworthy description of "correct" behaviour is
+what nibabel itself does, so this script asks nibabel.  Nothing third-party is
+committed to the repository: the fixtures are generated at test time.
+
+Usage::
+
+    python tests/oracle/make_fixtures.py OUTDIR
+
+The script (re)creates OUTDIR and
+
+1. writes a matrix of small images with nibabel under ``OUTDIR/matrix/``:
+   every image class x every dtype the class can store x both byte orders x
+   scaling (none / explicit / auto) x 3-D, 4-D and 5-D shapes x plain and
+   gzip compression (plus a few bzip2 files and some corner cases).  Affines
+   and header extras (descrip, units, intents, slice timing, qform/sform
+   codes, NIfTI extensions, SPM origin, ...) are cycled over the files so
+   each appears many times;
+2. reloads every file it wrote and records what nibabel reports about it
+   (raw header block, every header field, shape, dtype, zooms, offsets,
+   scaling, affines, extensions, header diagnostics, ...), and saves the
+   arrays nibabel reads under ``OUTDIR/arrays/`` as ``.npy`` files;
+3. does the same for the NIfTI, Analyze and MGH files shipped in nibabel's
+   own ``tests/data`` directory (referenced by absolute path, never copied);
+4. writes everything to ``OUTDIR/manifest.json`` (schema: see
+   ``describe_file`` below and the neurovox oracle tests).
+
+The output is deterministic: no randomness is used, values come from
+``np.arange``/``np.linspace`` and nibabel writes gzip streams with mtime 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import nibabel as nib
+from nibabel.freesurfer.mghformat import MGHHeader
+from nibabel.openers import ImageOpener
+from nibabel.quaternions import fillpositive
+from nibabel.testing import data_path as NIBABEL_TEST_DATA_DIR
+
+RGB_DTYPE = np.dtype([('R', 'u1'), ('G', 'u1'), ('B', 'u1')])
+RGBA_DTYPE = np.dtype([('R', 'u1'), ('G', 'u1'), ('B', 'u1'), ('A', 'u1')])
+
+ANALYZE_DTYPES = ['uint8', 'int16', 'int32', 'float32', 'float64', 'complex64', 'RGB24']
+NIFTI_DTYPES = ANALYZE_DTYPES + [
+    'int8', 'uint16', 'uint32', 'int64', 'uint64', 'complex128', 'RGBA32',
+]
+MGH_DTYPES = ['uint8', 'int16', 'int32', 'float32', 'uint16']
+
+SHAPES = {3: (2, 3, 4), 4: (2, 3, 4, 2), 5: (2, 3, 4, 2, 2)}
+# Zooms beyond the three spatial ones (the affine sets the spatial zooms).
+EXTRA_ZOOMS = (2.5, 1.5)
+
+EXPLICIT_SLOPE, EXPLICIT_INTER = 2.0, 10.0
+AUTO_RANGE = (-3.7, 123.4)
+# Writers without an intercept (SPM) cannot map mixed-sign data to unsigned
+# types (WriterError), so those cases use a positive range instead.
+AUTO_RANGE_NO_INTERCEPT_UNSIGNED = (3.7, 123.4)
+
+
+@dataclass(frozen=True)
+class ImageKind:
+    """How one nibabel image class is exercised by the matrix."""
+
+    klass: type
+    family: str  # id prefix
+    layout: str  # 'single' or 'pair'
+    extension: str  # extension of the image file
+    dtypes: tuple
+    scalings: tuple  # subset of ('none', 'explicit', 'auto')
+    ndims: tuple
+    byte_orders: tuple
+
+    @property
+    def is_nifti(self):
+        return issubclass(self.klass, nib.Nifti1Pair)
+
+    @property
+    def is_mgh(self):
+        return self.klass is nib.MGHImage
+
+    @property
+    def is_spm(self):
+        return issubclass(self.klass, nib.Spm99AnalyzeImage)
+
+
+def _nifti_kind(klass, family, layout, extension):
+    return ImageKind(klass, family, layout, extension, tuple(NIFTI_DTYPES),
+                     ('none', 'explicit', 'auto'), (3, 4, 5), ('<', '>'))
+
+
+IMAGE_KINDS = [
+    _nifti_kind(nib.Nifti1Image, 'nifti1', 'single', '.nii'),
+    _nifti_kind(nib.Nifti1Pair, 'nifti1', 'pair', '.img'),
+    _nifti_kind(nib.Nifti2Image, 'nifti2', 'single', '.nii'),
+    _nifti_kind(nib.Nifti2Pair, 'nifti2', 'pair', '.img'),
+    ImageKind(nib.AnalyzeImage, 'analyze', 'pair', '.img', tuple(ANALYZE_DTYPES),
+              ('none',), (3, 4, 5), ('<', '>')),
+    ImageKind(nib.Spm99AnalyzeImage, 'spm99', 'pair', '.img', tuple(ANALYZE_DTYPES),
+              ('none', 'explicit', 'auto'), (3, 4, 5), ('<', '>')),
+    ImageKind(nib.Spm2AnalyzeImage, 'spm2', 'pair', '.img', tuple(ANALYZE_DTYPES),
+              ('none', 'explicit', 'auto'), (3, 4, 5), ('<', '>')),
+    ImageKind(nib.MGHImage, 'mgh', 'single', '.mgh', tuple(MGH_DTYPES),
+              ('none',), (3, 4), ('>',)),
+]
+KIND_BY_CLASS = {kind.klass: kind for kind in IMAGE_KINDS}
+
+# A handful of (class, dtype, byte order, scaling, ndim) combinations also
+# written bzip2-compressed.
+BZ2_CASES = [
+    (nib.Nifti1Image, 'int16', '<', 'none', 3),
+    (nib.Nifti1Pair, 'float32', '<', 'none', 3),
+    (nib.Nifti1Pair, 'float32', '>', 'explicit', 4),
+    (nib.Nifti2Image, 'float64', '>', 'explicit', 4),
+    (nib.Nifti2Pair, 'int32', '<', 'auto', 3),
+    (nib.AnalyzeImage, 'uint8', '<', 'none', 3),
+    (nib.Spm2AnalyzeImage, 'int16', '>', 'auto', 3),
+]
+
+
+# ----------------------------------------------------------------------------
+# Affines and header extras, cycled deterministically over the files
+
+
+def _rotation_z(degrees):
+    t = math.radians(degrees)
+    return np.array([[math.cos(t), -math.sin(t), 0], [math.sin(t), math.cos(t), 0], [0, 0, 1]])
+
+
+def _rotation_x(degrees):
+    t = math.radians(degrees)
+    return np.array([[1, 0, 0], [0, math.cos(t), -math.sin(t)], [0, math.sin(t), math.cos(t)]])
+
+
+def _affine(rzs, translation):
+    affine = np.eye(4)
+    affine[:3, :3] = rzs
+    affine[:3, 3] = translation
+    return affine
+
+
+AFFINES = {
+    'diag': _affine(np.diag([2.0, 3.0, 4.0]), [-10.0, 20.0, 5.0]),
+    'rotated': _affine(_rotation_z(30) @ _rotation_x(10) @ np.diag([1.5, 2.0, 2.5]),
+                       [12.5, -7.25, 30.0]),
+    'left_handed': _affine(_rotation_z(20) @ np.diag([-1.25, 2.0, 3.0]), [40.0, -30.0, -20.0]),
+    'sheared': _affine(np.array([[2.0, 0.5, 0.0], [0.0, 3.0, 0.25], [0.0, 0.0, 4.0]]),
+                       [-5.0, 6.0, 7.0]),
+}
+AFFINE_NAMES = list(AFFINES)
+
+DESCRIPS = ['', 'neurovox oracle file', 'D' * 80]  # 80 chars: fills the field, no NUL
+AUX_FILES = ['', 'aux.txt', 'A' * 24]
+XYZT_UNITS = [None, ('mm', 'sec'), ('meter', 'msec'), ('micron', 'usec'), ('mm', 'hz'),
+              ('unknown', 'ppm'), ('mm', 'rads'), ('unknown', 'unknown')]
+DIM_INFOS = [None, (0, 1, 2), (1, 0, 2), (None, None, 2), (2, None, None)]
+INTENTS = [None, ('t test', (10,), 'tstat'), ('f test', (3, 20), 'fstat'),
+           ('beta', (2.0, 3.5), 'b'), ('label', (), 'labels'), ('z score', (), ''),
+           ('vector', (), 'vec')]
+# (slice_code, slice_start, slice_end, slice_duration)
+SLICE_TIMINGS = [None, ('sequential increasing', 0, 0, 0.1),
+                 ('alternating decreasing', 0, 3, 0.25),
+                 ('alternating increasing 2', 1, 2, 0.5)]
+CAL_RANGES = [None, (0.0, 100.0), (-5.5, 250.25)]
+TOFFSETS = [0.0, 1.5, -3.25]
+XFORM_RECIPES = ['default', 'qform1', 'sform4', 'qform1+sform4', 'qform_only', 'none']
+EXTENSION_SETS = [
+    [],
+    [(6, b'a comment')],
+    [(6, b'odd-length content: 37 bytes long!!!')],  # not a multiple of 16
+    [(6, b'first extension'), (4, b'<afni>second extension</afni>')],
+]
+SPM_ORIGINS = [None, (2, 2, 3), (1, 1, 1), (100, 100, 100)]  # the last is out of range
+MGH_FOOTERS = [None, {'flip_angle': 0.5, 'te': 2.25, 'ti': 900.0, 'fov': 256.0}]
+
+
+def pick(options, counter, stride=1):
+    """Deterministic cycling: option number (counter // stride) mod len."""
+    return options[(counter // stride) % len(options)]
+
+
+# ----------------------------------------------------------------------------
+# Matrix cases
+
+
+@dataclass(frozen=True)
+class MatrixCase:
+    kind: ImageKind
+    dtype_name: str
+    byte_order: str
+    scaling: str
+    ndim: int
+    compression: str  # 'none', 'gz', 'bz2'
+    counter: int  # per-class running number that drives the cycling
+
+    @property
+    def shape(self):
+        return SHAPES[self.ndim]
+
+    @property
+    def affine_name(self):
+        return pick(AFFINE_NAMES, self.counter)
+
+    @property
+    def case_id(self):
+        order = 'le' if self.byte_order == '<' else 'be'
+        parts = [self.kind.family, self.kind.layout, self.dtype_name.lower(), order,
+                 self.scaling, f'{self.ndim}d']
+        if self.compression != 'none':
+            parts.append(self.compression)
+        return '-'.join(parts)
+
+    @property
+    def filename(self):
+        if self.kind.is_mgh:
+            return self.case_id + ('.mgz' if self.compression == 'gz' else '.mgh')
+        suffix = {'none': '', 'gz': '.gz', 'bz2': '.bz2'}[self.compression]
+        return self.case_id + self.kind.extension + suffix
+
+
+def numpy_dtype(dtype_name):
+    return {'RGB24': RGB_DTYPE, 'RGBA32': RGBA_DTYPE}.get(dtype_name) or np.dtype(dtype_name)
+
+
+def readable_dtype_name(dtype):
+    if dtype.fields is not None:
+        return {3: 'RGB24', 4: 'RGBA32'}.get(len(dtype.fields), str(dtype))
+    return dtype.name
+
+
+def scalings_for(kind, dtype_name):
+    dtype = numpy_dtype(dtype_name)
+    if dtype.fields is not None:
+        return ['none']  # scaling structured (RGB) data makes no sense
+    allowed = list(kind.scalings)
+    if dtype.kind not in 'iu' and 'auto' in allowed:
+        allowed.remove('auto')  # nibabel only computes scaling for integer output
+    return allowed
+
+
+def enumerate_matrix_cases():
+    """All matrix cases, in a fixed order.
+
+    The plain, gzip and bzip2 files of one combination share a counter, so
+    they hold identical content and differ only in compression.
+    """
+    cases = []
+    bz2_keys = set(BZ2_CASES)
+    for kind in IMAGE_KINDS:
+        counter = itertools.count()
+        for dtype_name in kind.dtypes:
+            for scaling in scalings_for(kind, dtype_name):
+                for order, ndim in itertools.product(kind.byte_orders, kind.ndims):
+                    compressions = ['none', 'gz']
+                    if (kind.klass, dtype_name, order, scaling, ndim) in bz2_keys:
+                        compressions.append('bz2')
+                    number = next(counter)
+                    cases.extend(MatrixCase(kind, dtype_name, order, scaling, ndim,
+                                            compression, number)
+                                  for compression in compressions)
+    return cases
+
+
+def make_data(dtype_name, shape, scaling, kind=None):
+    """The array handed to nibabel for one case."""
+    n = int(np.prod(shape))
+    counting = np.arange(n)
+    if scaling == 'auto':
+        low, high = AUTO_RANGE
+        if kind is not None and kind.is_spm and np.dtype(dtype_name).kind == 'u':
+            low, high = AUTO_RANGE_NO_INTERCEPT_UNSIGNED
+        flat = np.linspace(low, high, n)
+    else:
+        dtype = numpy_dtype(dtype_name)
+        if dtype.fields is not None:
+            flat = np.zeros(n, dtype)
+            for channel, name in enumerate(dtype.names):
+                flat[name] = (counting + 50 * channel) % 256
+        elif dtype.kind == 'c':
+            flat = (counting + 1j * counting[::-1]).astype(dtype)
+        else:
+            flat = counting.astype(dtype)
+    return flat.reshape(shape, order='F')
+
+
+def make_header(kind, dtype_name, byte_order, shape):
+    if kind.is_mgh:
+        header = MGHHeader()
+    else:
+        header = kind.klass.header_class(endianness=byte_order)
+    header.set_data_dtype(numpy_dtype(dtype_name))
+    header.set_data_shape(shape)
+    header.set_zooms((1.0, 1.0, 1.0) + EXTRA_ZOOMS[: len(shape) - 3])
+    return header
+
+
+def apply_nifti_extras(img, affine, counter):
+    hdr = img.header
+    hdr['descrip'] = pick(DESCRIPS, counter)
+    hdr['aux_file'] = pick(AUX_FILES, counter, stride=2)
+    units = pick(XYZT_UNITS, counter, stride=3)
+    if units:
+        hdr.set_xyzt_units(*units)
+    dim_info = pick(DIM_INFOS, counter, stride=2)
+    if dim_info:
+        hdr.set_dim_info(*dim_info)
+    intent = pick(INTENTS, counter)
+    if intent:
+        hdr.set_intent(intent[0], intent[1], name=intent[2])
+    timing = pick(SLICE_TIMINGS, counter, stride=5)
+    if timing:
+        code, start, end, duration = timing
+        hdr['slice_code'] = nib.nifti1.slice_order_codes.code[code]
+        hdr['slice_start'], hdr['slice_end'] = start, end
+        hdr['slice_duration'] = duration
+    cal = pick(CAL_RANGES, counter, stride=4)
+    if cal:
+        hdr['cal_min'], hdr['cal_max'] = cal
+    hdr['toffset'] = pick(TOFFSETS, counter, stride=7)
+    apply_xform_recipe(img, affine, pick(XFORM_RECIPES, counter, stride=3))
+    for code, content in pick(EXTENSION_SETS, counter, stride=5):
+        hdr.extensions.append(nib.nifti1.Nifti1Extension(code, content))
+
+
+def apply_xform_recipe(img, affine, recipe):
+    """Set qform/sform codes; nibabel's default on save is sform 2, qform 0."""
+    if recipe in ('qform1', 'qform1+sform4', 'qform_only'):
+        img.set_qform(affine, code=1)
+    if recipe in ('sform4', 'qform1+sform4'):
+        img.set_sform(affine, code=4)
+    if recipe == 'qform_only':
+        img.set_sform(None)
+    if recipe == 'none':
+        img.set_qform(None)
+        img.set_sform(None)
+
+
+def apply_analyze_extras(img, counter, is_spm):
+    img.header['descrip'] = pick(DESCRIPS, counter)
+    if is_spm:
+        origin = pick(SPM_ORIGINS, counter, stride=2)
+        if origin:
+            img.header['origin'][:3] = origin
+
+
+def apply_mgh_extras(img, counter):
+    footer = pick(MGH_FOOTERS, counter)
+    if footer:
+        for name, value in footer.items():
+            img.header[name] = value
+
+
+def apply_explicit_scaling(img, kind):
+    if kind.is_spm:
+        img.header.set_slope_inter(EXPLICIT_SLOPE)
+    else:
+        img.header.set_slope_inter(EXPLICIT_SLOPE, EXPLICIT_INTER)
+
+
+def build_matrix_image(case):
+    kind = case.kind
+    affine = AFFINES[case.affine_name]
+    header = make_header(kind, case.dtype_name, case.byte_order, case.shape)
+    data = make_data(case.dtype_name, case.shape, case.scaling, kind)
+    img = kind.klass(data, affine, header=header)
+    if kind.is_nifti:
+        apply_nifti_extras(img, affine, case.counter)
+    elif kind.is_mgh:
+        apply_mgh_extras(img, case.counter)
+    else:
+        apply_analyze_extras(img, case.counter, kind.is_spm)
+    if case.scaling == 'explicit':
+        apply_explicit_scaling(img, kind)
+    return img
+
+
+# ----------------------------------------------------------------------------
+# Corner cases (written to OUTDIR/matrix as well)
+
+
+def corner_vox_offset_1024():
+    img = nib.Nifti1Image(np.arange(24, dtype=np.int16).reshape((2, 3, 4), order='F'),
+                          AFFINES['diag'])
+    img.header.set_data_offset(1024)
+    return img
+
+
+def corner_nifti_ndim(shape, dtype, klass=nib.Nifti1Image, affine_name='rotated'):
+    data = np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape, order='F')
+    return klass(data, AFFINES[affine_name])
+
+
+def corner_mgh_rotated_mdc():
+    data = np.arange(24, dtype=np.float32).reshape((2, 3, 4), order='F')
+    return nib.MGHImage(data, AFFINES['rotated'])
+
+
+def corner_nifti_extension_and_offset():
+    img = corner_vox_offset_1024()
+    img.header.extensions.append(nib.nifti1.Nifti1Extension(6, b'extension before padding'))
+    return img
+
+
+CORNER_CASES = [
+    # (id, filename, builder)
+    ('corner-nifti1-single-vox-offset-1024', 'corner-vox-offset-1024.nii',
+     corner_vox_offset_1024),
+    ('corner-nifti1-single-ext-vox-offset-1024', 'corner-ext-vox-offset-1024.nii',
+     corner_nifti_extension_and_offset),
+    ('corner-nifti1-single-1d', 'corner-1d.nii', lambda: corner_nifti_ndim((5,), np.int16)),
+    ('corner-nifti1-single-2d', 'corner-2d.nii', lambda: corner_nifti_ndim((3, 4), np.float32)),
+    ('corner-nifti1-single-7d', 'corner-7d.nii',
+     lambda: corner_nifti_ndim((1, 2, 1, 2, 1, 2, 1), np.uint8)),
+    ('corner-nifti2-single-7d-gz', 'corner-nifti2-7d.nii.gz',
+     lambda: corner_nifti_ndim((2, 1, 2, 1, 2, 1, 2), np.int32, nib.Nifti2Image, 'sheared')),
+    ('corner-mgh-single-rotated-mdc', 'corner-rotated-mdc.mgh', corner_mgh_rotated_mdc),
+    ('corner-mgh-single-rotated-mdc-gz', 'corner-rotated-mdc.mgz', corner_mgh_rotated_mdc),
+]
+
+
+# ----------------------------------------------------------------------------
+# JSON encoding helpers
+
+
+def encode_float(value):
+    value = float(value)
+    if math.isnan(value):
+        return 'nan'
+    if math.isinf(value):
+        return 'inf' if value > 0 else '-inf'
+    return value
+
+
+def encode_plain(value):
+    """numpy scalars / arrays / python numbers → JSON-safe python values."""
+    if isinstance(value, np.ndarray):
+        return [encode_plain(item) for item in value] if value.ndim else encode_plain(value[()])
+    if isinstance(value, (list, tuple)):
+        return [encode_plain(item) for item in value]
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return encode_float(value)
+    if isinstance(value, bytes):
+        return {'hex': value.hex()}
+    if isinstance(value, str):
+        return value
+    raise TypeError(f'cannot encode {value!r} ({type(value)})')
+
+
+def encode_matrix(matrix):
+    return encode_plain(np.asarray(matrix, dtype=np.float64))
+
+
+def error_record(exc):
+    return {'type': type(exc).__name__, 'message': str(exc)}
+
+
+def call_or_error(function, encode=encode_plain):
+    """{"error": ...} if nibabel raises, else the encoded result."""
+    try:
+        return encode(function())
+    except Exception as exc:  # noqa: BLE001 - recording nibabel's behaviour
+        return {'error': error_record(exc)}
+
+
+def encode_header_fields(hdr):
+    """Every field of a WrapStruct header, in hdr.keys() order.
+
+    Byte-string fields are taken raw from the binary block (trailing NULs
+    included) so nothing is lost to numpy's NUL stripping.
+    """
+    block = hdr.binaryblock
+    fields = {}
+    for name in hdr.keys():
+        field_dtype, offset = hdr.template_dtype.fields[name][:2]
+        if field_dtype.kind == 'S':
+            fields[name] = {'hex': block[offset:offset + field_dtype.itemsize].hex()}
+        else:
+            fields[name] = encode_plain(hdr[name])
+    return fields
+
+
+# ----------------------------------------------------------------------------
+# Describing a file as nibabel sees it
+
+
+def read_decompressed(path):
+    with ImageOpener(str(path), 'rb') as fobj:
+        return fobj.read()
+
+
+def read_file_header(img):
+    """The header exactly as nibabel reads it from the file.
+
+    This is what ``from_file_map`` reads before building the image; the
+    image's own ``img.header`` has its data offset and scaling reset.
+    """
+    holder_type = 'header' if 'header' in img.file_map else 'image'
+    with img.file_map[holder_type].get_prepare_fileobj(mode='rb') as fobj:
+        return img.header_class.from_fileobj(fobj)
+
+
+def nifti_quaternion(hdr):
+    bcd = [hdr['quatern_b'], hdr['quatern_c'], hdr['quatern_d']]
+    return fillpositive(bcd, hdr.quaternion_threshold)
+
+
+def nifti_intent(hdr):
+    name, params, intent_name = hdr.get_intent()
+    return [name, list(params), intent_name]
+
+
+def raw_nifti_extensions(header_bytes, hdr):
+    """(esize, ecode, raw bytes after the 8-byte prefix) as they sit in the file."""
+    start = hdr.template_dtype.itemsize
+    flag = header_bytes[start:start + 4]
+    if len(flag) < 4 or flag[0:1] == b'\x00':
+        return []
+    int32 = np.dtype(np.int32).newbyteorder(hdr.endianness)
+    position = start + 4
+    end = int(hdr['vox_offset']) if hdr.is_single else len(header_bytes)
+    found = []
+    while end - position >= 16 or (not hdr.is_single and end - position >= 8):
+        esize, ecode = (int(v) for v in np.frombuffer(header_bytes[position:position + 8], int32))
+        if esize < 8:  # corrupt or padding: nibabel itself fails on these
+            break
+        found.append((esize, ecode, header_bytes[position + 8:position + esize]))
+        position += esize
+    return found
+
+
+def extension_content_bytes(extension):
+    """ext.get_content() if it is bytes.
+
+    Some handlers (e.g. CIFTI-2) return a parsed object instead; then take the
+    bytes nibabel read (trailing NULs stripped) before any re-serialisation,
+    which ``extension.content`` would perform.
+    """
+    content = extension.get_content()
+    return content if isinstance(content, bytes) else extension._raw
+
+
+def describe_extensions(hdr, header_bytes):
+    raw = raw_nifti_extensions(header_bytes, hdr)
+    described = []
+    for index, extension in enumerate(hdr.extensions):
+        described.append({
+            'code': int(extension.get_code()),
+            'raw_hex': raw[index][2].hex() if index < len(raw) else None,
+            'content_hex': extension_content_bytes(extension).hex(),
+        })
+    return described
+
+
+def describe_slope_inter(hdr):
+    def both():
+        slope, inter = hdr.get_slope_inter()
+        return [None if slope is None else float(slope), None if inter is None else float(inter)]
+
+    return call_or_error(both)
+
+
+def describe_header(hdr, header_bytes):
+    nifti = isinstance(hdr, nib.Nifti1Header)  # NIfTI-2 headers subclass it
+    mgh = isinstance(hdr, MGHHeader)
+    dtype = hdr.get_data_dtype()
+    record = {
+        'endianness': hdr.endianness,
+        'binaryblock_hex': hdr.binaryblock.hex(),
+        'fields': encode_header_fields(hdr),
+        'shape': [int(n) for n in hdr.get_data_shape()],
+        'dtype': {'str': dtype.str, 'name': readable_dtype_name(dtype)},
+        'datatype_code': int(hdr['type'] if mgh else hdr['datatype']),
+        'zooms': [float(z) for z in hdr.get_zooms()],
+        'data_offset': int(hdr.get_data_offset()),
+        'slope_inter': describe_slope_inter(hdr),
+        'best_affine': call_or_error(hdr.get_best_affine, encode_matrix),
+        'base_affine': (call_or_error(hdr.get_base_affine, encode_matrix)
+                        if hasattr(hdr, 'get_base_affine') else None),
+        'qform': None, 'qform_code': None, 'sform': None, 'sform_code': None,
+        'quaternion': None, 'xyzt_units': None, 'dim_info': None, 'intent': None,
+        'slice_times': None, 'extensions': None,
+        'origin': None,
+        'vox2ras_tkr': None, 'footer': None,
+    }
+    if nifti:
+        record.update({
+            'qform': call_or_error(hdr.get_qform, encode_matrix),
+            'qform_code': int(hdr['qform_code']),
+            'sform': call_or_error(hdr.get_sform, encode_matrix),
+            'sform_code': int(hdr['sform_code']),
+            'quaternion': call_or_error(lambda: nifti_quaternion(hdr)),
+            'xyzt_units': list(hdr.get_xyzt_units()),
+            'dim_info': encode_plain(hdr.get_dim_info()),
+            'intent': call_or_error(lambda: nifti_intent(hdr)),
+            'slice_times': call_or_error(hdr.get_slice_times),
+            'extensions': describe_extensions(hdr, header_bytes),
+        })
+    if 'origin' in hdr.keys():  # SPM99 / SPM2
+        record['origin'] = encode_plain(hdr['origin'])
+    if mgh:
+        record['vox2ras_tkr'] = call_or_error(hdr.get_vox2ras_tkr, encode_matrix)
+        record['footer'] = {name: encode_float(hdr[name])
+                            for name in ('tr', 'flip_angle', 'te', 'ti', 'fov')}
+    record['diagnose'] = diagnose(hdr, header_bytes)
+    return record
+
+
+def diagnose(hdr, header_bytes):
+    """Header-check messages for the header block as it sits in the file.
+
+    Reading runs check_fix, which repairs some problems in hdr.binaryblock
+    (e.g. qfac), so the raw bytes are diagnosed instead.  MGH's header and
+    footer are not contiguous in the file; its check_fix only touches the
+    version, so its binaryblock is used.
+    """
+    if isinstance(hdr, MGHHeader):
+        block = hdr.binaryblock
+    else:
+        block = header_bytes[:hdr.template_dtype.itemsize]
+    messages = type(hdr).diagnose_binaryblock(block)
+    return [line for line in messages.splitlines() if line]
+
+
+def header_file_prefix(hdr, header_bytes, is_pair):
+    """The whole .hdr of a pair; everything before the data in a single file."""
+    if is_pair:
+        return header_bytes
+    return header_bytes[:hdr.get_data_offset()]
+
+
+def describe_image(img, hdr, header_bytes, is_pair):
+    return {
+        'shape': [int(n) for n in img.shape],
+        'affine': encode_matrix(img.affine),
+        'dtype_str': img.get_data_dtype().str,
+        'header_file_prefix_hex': header_file_prefix(hdr, header_bytes, is_pair).hex(),
+    }
+
+
+def describe_data(img, hdr, image_path, entry_id, outdir):
+    """Save what nibabel reads as .npy; null if the data file is missing."""
+    if not Path(image_path).exists():
+        return None
+    dtype = hdr.get_data_dtype()
+    offset = hdr.get_data_offset()
+    n_bytes = int(np.prod(hdr.get_data_shape())) * dtype.itemsize
+    raw = read_decompressed(image_path)[offset:offset + n_bytes]
+    record = {'dataobj_npy': None, 'fdata_npy': None,
+              'raw_sha256': hashlib.sha256(raw).hexdigest()}
+    if dtype.fields is None:
+        arrays_dir = Path(outdir) / 'arrays'
+        dataobj_rel = f'arrays/{entry_id}.dataobj.npy'
+        fdata_rel = f'arrays/{entry_id}.fdata.npy'
+        np.save(arrays_dir / f'{entry_id}.dataobj.npy', np.asanyarray(img.dataobj))
+        np.save(arrays_dir / f'{entry_id}.fdata.npy', img.get_fdata())
+        record.update({'dataobj_npy': dataobj_rel, 'fdata_npy': fdata_rel})
+    return record
+
+
+def compression_of(path):
+    name = str(path).lower()
+    if name.endswith(('.gz', '.mgz')):
+        return 'gz'
+    if name.endswith('.bz2'):
+        return 'bz2'
+    return 'none'
+
+
+def file_paths(klass, filename):
+    """(image path, header path) as nibabel derives them from a filename."""
+    file_map = klass.filespec_to_file_map(str(filename))
+    image = file_map['image'].filename
+    header = file_map['header'].filename if 'header' in file_map else image
+    return image, header
+
+
+def describe_file(entry_id, source, klass, filename, outdir):
+    """One manifest entry: load with klass and record what nibabel reports."""
+    image_path, header_path = file_paths(klass, filename)
+    relative = source == 'matrix'
+
+    def shown(path):
+        return os.path.relpath(path, outdir) if relative else os.path.abspath(path)
+
+    entry = {
+        'id': entry_id,
+        'source': source,
+        'class': klass.__name__,
+        'paths': {'image': shown(image_path), 'header': shown(header_path)},
+        'compression': compression_of(image_path),
+        'load_error': None, 'header': None, 'image': None, 'data': None,
+    }
+    try:
+        img = klass.from_filename(str(filename))
+        hdr = read_file_header(img)
+    except Exception as exc:  # noqa: BLE001 - recording nibabel's behaviour
+        entry['load_error'] = error_record(exc)
+        return entry
+    header_bytes = read_decompressed(header_path)
+    is_pair = image_path != header_path
+    entry['header'] = describe_header(hdr, header_bytes)
+    entry['image'] = describe_image(img, hdr, header_bytes, is_pair)
+    entry['data'] = describe_data(img, hdr, image_path, entry_id, outdir)
+    return entry
+
+
+# ----------------------------------------------------------------------------
+# Driving
+
+
+def write_matrix(outdir, skipped):
+    entries = []
+    matrix_dir = Path(outdir) / 'matrix'
+    for case in enumerate_matrix_cases():
+        path = matrix_dir / case.filename
+        try:
+            build_matrix_image(case).to_filename(str(path))
+        except Exception as exc:  # noqa: BLE001 - report what nibabel refuses
+            skipped.append((case.case_id, error_record(exc)))
+            continue
+        entries.append(describe_file(case.case_id, 'matrix', case.kind.klass, path, outdir))
+    for entry_id, filename, builder in CORNER_CASES:
+        img = builder()
+        path = matrix_dir / filename
+        img.to_filename(str(path))
+        entries.append(describe_file(entry_id, 'matrix', type(img), path, outdir))
+    return entries
+
+
+TEST_DATA_SUFFIXES = ('.nii', '.nii.gz', '.nii.bz2', '.hdr', '.hdr.gz', '.hdr.bz2', '.mgh', '.mgz')
+
+
+def test_data_class(path):
+    """The class nib.load would pick (same sniffing, without loading).
+
+    CIFTI-2 files are described as Nifti2Image, the layer neurovox covers.
+    """
+    sniff = None
+    for klass in nib.imageclasses.all_image_classes:
+        is_valid, sniff = klass.path_maybe_image(str(path), sniff)
+        if is_valid:
+            return nib.Nifti2Image if klass is nib.Cifti2Image else klass
+    raise ValueError(f'nibabel recognises no image class for {path}')
+
+
+def describe_test_data(outdir):
+    entries = []
+    for name in sorted(os.listdir(NIBABEL_TEST_DATA_DIR)):
+        if not name.lower().endswith(TEST_DATA_SUFFIXES):
+            continue
+        path = Path(NIBABEL_TEST_DATA_DIR) / name
+        klass = test_data_class(path)
+        entries.append(describe_file(f'testdata-{name}', 'nibabel-test-data', klass, path, outdir))
+    return entries
+
+
+def prepare_outdir(outdir):
+    outdir = Path(outdir)
+    if outdir.exists():
+        shutil.rmtree(outdir)
+    (outdir / 'matrix').mkdir(parents=True)
+    (outdir / 'arrays').mkdir()
+    return outdir
+
+
+def main(argv):
+    if len(argv) != 2:
+        print('usage: python tests/oracle/make_fixtures.py OUTDIR', file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    # nibabel logs header-check messages while loading; they are recorded in
+    # the manifest ('diagnose') and would only be noise here.
+    logging.getLogger('nibabel.global').setLevel(logging.CRITICAL)
+    warnings.simplefilter('ignore')
+    outdir = prepare_outdir(argv[1])
+    skipped = []
+    entries = write_matrix(outdir, skipped) + describe_test_data(outdir)
+    ids = [entry['id'] for entry in entries]
+    assert len(ids) == len(set(ids)), 'entry ids must be unique'
+    manifest = {
+        'nibabel_version': nib.__version__,
+        'numpy_version': np.__version__,
+        'files': entries,
+    }
+    with open(outdir / 'manifest.json', 'w') as fobj:
+        json.dump(manifest, fobj, allow_nan=False, indent=1)
+    report_summary(entries, skipped, time.monotonic() - started)
+    return 0
+
+
+def report_summary(entries, skipped, seconds):
+    counts = {}
+    for entry in entries:
+        key = (entry['source'], entry['class'])
+        counts[key] = counts.get(key, 0) + 1
+    for (source, klass), count in sorted(counts.items()):
+        print(f'{source:18} {klass:18} {count:5}')
+    print(f'{len(entries)} entries, {len(skipped)} cases nibabel refused to save, '
+          f'{seconds:.1f} s')
+    for case_id, error in skipped:
+        print(f'  skipped {case_id}: {error["type"]}: {error["message"]}')
+    for entry in entries:
+        if entry['load_error']:
+            print(f'  load error {entry["id"]}: {entry["load_error"]}')
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
