@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import io
 import json
 import logging
 import math
@@ -581,6 +582,19 @@ def describe_slope_inter(hdr):
     return call_or_error(both)
 
 
+def nibabel_written_header(hdr):
+    """What nibabel writes for this header before the data: ``write_to`` (NIfTI and
+    Analyze: the block, the extension flag and extensions), or for MGH the 90-byte header
+    from ``writehdr_to``. Written from a copy, because ``write_to`` may set vox_offset."""
+    bio = io.BytesIO()
+    copy = hdr.copy()
+    if isinstance(copy, MGHHeader):
+        copy.writehdr_to(bio)
+    else:
+        copy.write_to(bio)
+    return bio.getvalue()
+
+
 def describe_header(hdr, header_bytes):
     nifti = isinstance(hdr, nib.Nifti1Header)  # NIfTI-2 headers subclass it
     mgh = isinstance(hdr, MGHHeader)
@@ -588,6 +602,7 @@ def describe_header(hdr, header_bytes):
     record = {
         'endianness': hdr.endianness,
         'binaryblock_hex': hdr.binaryblock.hex(),
+        'nibabel_write_hex': nibabel_written_header(hdr).hex(),
         'fields': encode_header_fields(hdr),
         'shape': [int(n) for n in hdr.get_data_shape()],
         'dtype': {'str': dtype.str, 'name': readable_dtype_name(dtype)},

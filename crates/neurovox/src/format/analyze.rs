@@ -211,6 +211,16 @@ impl AnalyzeHeader {
         Ok(h)
     }
 
+    /// The header as stored, byte order guessed, no checks or fixes applied (for
+    /// [`crate::Header::diagnose_bytes`]).
+    pub(crate) fn unchecked(flavour: AnalyzeFlavour, bytes: &[u8]) -> Result<Self> {
+        let order = guess_byte_order(bytes, SIZEOF_HDR as i32, 40, false);
+        Ok(AnalyzeHeader {
+            raw: RawStruct::from_bytes(flavour.layout(), bytes, order)?,
+            flavour,
+        })
+    }
+
     /// Which of the three readings this header uses.
     pub fn flavour(&self) -> AnalyzeFlavour {
         self.flavour

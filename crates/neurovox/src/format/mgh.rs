@@ -147,6 +147,19 @@ impl MghHeader {
         Ok(h)
     }
 
+    /// The 110-byte header-and-footer block as stored, no checks or fixes (for
+    /// [`crate::Header::diagnose_bytes`]); a short block is zero-padded as nibabel pads it.
+    pub(crate) fn unchecked(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() < HEADER_SIZE {
+            return Err(Error::format(format!("MGH header needs {HEADER_SIZE} bytes, got {}", bytes.len())));
+        }
+        let mut block = bytes[..bytes.len().min(MGH_LAYOUT.size)].to_vec();
+        block.resize(MGH_LAYOUT.size, 0);
+        Ok(MghHeader {
+            raw: RawStruct::from_bytes(&MGH_LAYOUT, &block, ByteOrder::Big)?,
+        })
+    }
+
     /// Sets the footer from its 20 bytes as found after the data.
     pub fn set_footer_bytes(&mut self, footer: &[u8]) -> Result<()> {
         let footer = footer.get(..FOOTER_SIZE).ok_or_else(|| {
@@ -298,7 +311,8 @@ impl MghHeader {
         m
     }
 
-    /// nibabel's `get_affine`: `[Mdc.T * delta | Pxyz_c - (Mdc.T * delta) @ dims / 2]`.
+    /// nibabel's `get_affine`: `[Mdc.T * delta | Pxyz_c - (Mdc.T * delta) @ dims / 2]`, every
+    /// entry a float32 value, as nibabel returns it.
     pub fn best_affine(&self) -> Affine {
         let m = self.mdc_delta();
         let dims: Vec<f64> = (0..3).map(|i| self.raw.int_at("dims", i) as f64).collect();
@@ -308,7 +322,9 @@ impl MghHeader {
             for c in 0..3 {
                 aff[r][c] = f64::from(m[r][c]);
             }
-            aff[r][3] = self.raw.float_at("Pxyz_c", r) - centre;
+            // nibabel's `from_matvec` builds the matrix in the float32 of Mdc: the
+            // translation, computed in float64, is rounded to float32 too.
+            aff[r][3] = f64::from((self.raw.float_at("Pxyz_c", r) - centre) as f32);
         }
         aff
     }

@@ -284,14 +284,42 @@ impl Header {
         each_header!(&mut copy, h => HeaderCodec::run_checks(h, false))
     }
 
+    /// Runs the format's checks on raw header bytes as stored, before any fix, as nibabel's
+    /// `diagnose_binaryblock` does (parsing fixes what it can, so [`Header::diagnose`] on a
+    /// parsed header only sees what the fixes left).
+    ///
+    /// ```
+    /// use neurovox::{ByteOrder, Header, ImageFormat};
+    /// let mut bytes = Header::new(ImageFormat::Nifti1, ByteOrder::Little).to_prefix_bytes().unwrap();
+    /// bytes[0] = 0; // sizeof_hdr 348 -> 256
+    /// let problems = Header::diagnose_bytes(ImageFormat::Nifti1, &bytes).unwrap();
+    /// assert_eq!(problems[0].to_string(), "sizeof_hdr should be 348");
+    /// ```
+    pub fn diagnose_bytes(format: ImageFormat, bytes: &[u8]) -> Result<Vec<Problem>> {
+        let mut header = match format {
+            ImageFormat::Analyze => Header::Analyze(AnalyzeHeader::unchecked(AnalyzeFlavour::Analyze, bytes)?),
+            ImageFormat::Spm99 => Header::Analyze(AnalyzeHeader::unchecked(AnalyzeFlavour::Spm99, bytes)?),
+            ImageFormat::Spm2 => Header::Analyze(AnalyzeHeader::unchecked(AnalyzeFlavour::Spm2, bytes)?),
+            ImageFormat::Nifti1 | ImageFormat::Nifti1Pair => {
+                Header::Nifti(NiftiHeader::unchecked(NiftiVersion::One, format == ImageFormat::Nifti1, bytes)?)
+            }
+            ImageFormat::Nifti2 | ImageFormat::Nifti2Pair => {
+                Header::Nifti(NiftiHeader::unchecked(NiftiVersion::Two, format == ImageFormat::Nifti2, bytes)?)
+            }
+            ImageFormat::Mgh => Header::Mgh(MghHeader::unchecked(bytes)?),
+        };
+        Ok(each_header!(&mut header, h => HeaderCodec::run_checks(h, false)))
+    }
+
     /// Runs the checks and applies nibabel's fixes in place; returns every problem found.
     pub fn check_fix(&mut self) -> Vec<Problem> {
         each_header!(self, h => HeaderCodec::run_checks(h, true))
     }
 
-    /// The bytes nibabel writes before the data: the header block, and for NIfTI the
-    /// extension flag and extensions (single files always have the 4-byte flag).
-    /// For MGH, the 284 bytes before the data (the footer is written after the data).
+    /// The header bytes nibabel writes: the header block, and for NIfTI the extension flag
+    /// and extensions (single files always have the 4-byte flag); the data follows at
+    /// [`Header::data_offset`], after zeros if there is a gap. For MGH, the 284 bytes before
+    /// the data (the footer is written after the data).
     pub fn to_prefix_bytes(&self) -> Result<Vec<u8>> {
         match self {
             Header::Analyze(h) => Ok(h.to_bytes().to_vec()),

@@ -175,7 +175,8 @@ impl Extension {
 ///
 /// nibabel's loop: records are read while at least 16 bytes remain (single files) or until
 /// the bytes end (pairs). A record whose `esize` is below 8 or runs past the end is a Format
-/// error; an `esize` that is not a multiple of 16 is accepted, as nibabel accepts it.
+/// error; an `esize` that is not a multiple of 16 is accepted, as nibabel accepts it. Zero
+/// padding after the last record ends the list.
 pub fn parse_extensions(
     bytes: &[u8],
     order: ByteOrder,
@@ -199,6 +200,11 @@ pub fn parse_extensions(
             .field("extensions")
             .offset(at));
         };
+        if esize == 0 && bytes[pos..].iter().all(|&b| b == 0) {
+            // Zero padding between the last extension and the data (nibabel misreads it as
+            // an extension of size 0 and fails; see docs/compat.md).
+            break;
+        }
         if esize < 8 {
             return Err(Error::format(format!(
                 "extension size {esize} is smaller than its own 8-byte header"
@@ -418,6 +424,19 @@ impl NiftiHeader {
         Ok(h)
     }
 
+    /// The header block as stored, byte order guessed, no checks, fixes or extensions (for
+    /// [`crate::Header::diagnose_bytes`]).
+    pub(crate) fn unchecked(version: NiftiVersion, single: bool, bytes: &[u8]) -> Result<Self> {
+        let dim_offset = if version == NiftiVersion::One { 40 } else { 16 };
+        let order = guess_byte_order(bytes, version.header_size() as i32, dim_offset, version == NiftiVersion::Two);
+        Ok(NiftiHeader {
+            raw: RawStruct::from_bytes(version.layout(), bytes, order)?,
+            version,
+            single,
+            extensions: Vec::new(),
+        })
+    }
+
     fn parse_trailing_extensions(&self, bytes: &[u8]) -> Result<Vec<Extension>> {
         let size = self.version.header_size();
         let flag = bytes.get(size..size + 4);
@@ -472,9 +491,10 @@ impl NiftiHeader {
         &m[..end]
     }
 
-    /// Everything nibabel's `write_to` writes: the block, then for single files (or when
-    /// there are extensions) the 4-byte flag and the extensions. A single file's `vox_offset`
-    /// of 0 is set to the smallest that fits; a smaller non-zero one is a Usage error.
+    /// What nibabel's `write_to` writes: the block, then for single files (or when there are
+    /// extensions) the 4-byte flag and the extensions. A single file's `vox_offset` of 0 is
+    /// set to the smallest that fits; a smaller non-zero one is a Usage error. Any gap up to
+    /// `vox_offset` is the data writer's to fill with zeros, as nibabel's `seek_tell` does.
     pub fn to_prefix_bytes(&self) -> Result<Vec<u8>> {
         let mut raw = self.raw.clone();
         if self.single {
@@ -1087,6 +1107,19 @@ mod tests {
         assert_eq!(back.extensions()[0].content(), b"hello");
         assert_eq!(back.extensions()[0].raw.len(), 8, "padding kept");
         assert_eq!(back.to_prefix_bytes().unwrap(), bytes);
+    }
+
+    #[test]
+    fn zero_padding_after_extensions_is_not_an_extension() {
+        let mut h = NiftiHeader::parse(NiftiVersion::One, true, &single_bytes()).unwrap();
+        h.extensions_mut().push(Extension::new(6, b"note".to_vec()));
+        h.set_data_offset(1024).unwrap();
+        let mut bytes = h.to_prefix_bytes().unwrap();
+        assert_eq!(bytes.len(), 352 + 16);
+        bytes.resize(1024, 0);
+        let back = NiftiHeader::parse(NiftiVersion::One, true, &bytes).unwrap();
+        assert_eq!(back.extensions().len(), 1);
+        assert_eq!(back.to_prefix_bytes().unwrap(), bytes[..368]);
     }
 
     #[test]

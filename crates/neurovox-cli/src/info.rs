@@ -1,0 +1,193 @@
+//! `neurovox info`: one summary line per image (nibabel's `nib-ls`), or with `--header` the
+//! full header dump of each image.
+//!
+//! Only headers are read (for MGH also the footer after the data), so this is fast on any
+//! size of image. A file that cannot be read is reported on stderr as `FILE: error` and the
+//! others are still shown; the caller turns "some file failed" into exit code 1.
+
+use crate::dump;
+use crate::table::{self, Cell};
+use neurovox::format::NiftiHeader;
+use neurovox::{ByteOrder, Header, HeaderInfo, StorageDtype};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What to print for each image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    /// One aligned line per image, like `nib-ls`.
+    Summary,
+    /// Every header field and the values derived from them.
+    FullHeader,
+}
+
+/// An image to describe: the path to read and the name to show for it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The name printed in the first column (the path as the user gave it).
+    pub shown: String,
+    /// The file to read.
+    pub path: PathBuf,
+}
+
+impl Target {
+    /// A target shown under the path as given.
+    pub fn from_path(path: &Path) -> Target {
+        Target {
+            shown: path.display().to_string(),
+            path: path.to_path_buf(),
+        }
+    }
+}
+
+/// Reads every target's header and prints the report to stdout; failures go to stderr.
+/// Returns true if every file was read and the report was written.
+pub fn run(targets: &[Target], report: Report) -> bool {
+    let mut all_read = true;
+    let mut rows = Vec::new();
+    let mut dumps = Vec::new();
+    for target in targets {
+        match neurovox::read_header(&target.path) {
+            Ok(info) => match report {
+                Report::Summary => rows.push(summary_row(&target.shown, &info)),
+                Report::FullHeader => dumps.push(dump::header_dump(&target.shown, &info)),
+            },
+            Err(err) => {
+                eprintln!("{}", failure_message(&target.shown, &target.path, &err));
+                all_read = false;
+            }
+        }
+    }
+    let text = match report {
+        Report::Summary => table::render(&rows),
+        Report::FullHeader => dumps.join("\n"),
+    };
+    write_stdout(&text) && all_read
+}
+
+/// `FILE: error`; the error already names a file, so the name is only prefixed when the
+/// error is about another file (the `.hdr` of a given `.img`) or about none.
+fn failure_message(shown: &str, path: &Path, err: &neurovox::Error) -> String {
+    if err.path() == Some(path) {
+        err.to_string()
+    } else {
+        format!("{shown}: {err}")
+    }
+}
+
+/// Writes to stdout; false (with a message unless the reader went away) if that fails.
+pub fn write_stdout(text: &str) -> bool {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => true,
+        Err(err) => {
+            if err.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("neurovox: cannot write to stdout: {err}");
+            }
+            false
+        }
+    }
+}
+
+/// One line of the summary table: nib-ls's columns (file, dtype, shape, zooms, scaling,
+/// extensions, `sform` when the sform and qform disagree) with the format and compression
+/// after the file name and the NIfTI qform/sform codes before the last column.
+pub fn summary_row(shown: &str, info: &HeaderInfo) -> Vec<Cell> {
+    let header = &info.header;
+    let nifti = match header {
+        Header::Nifti(h) => Some(h),
+        _ => None,
+    };
+    vec![
+        Cell::left(shown),
+        Cell::left(info.format.nibabel_class()),
+        Cell::centre(info.compression.label()),
+        Cell::centre(
+            header
+                .data_dtype()
+                .map_or_else(|_| "-".to_owned(), |d| numpy_dtype_str(d)),
+        ),
+        Cell::left(shape_text(header)),
+        Cell::left(zooms_text(&header.zooms())),
+        scaling_cell(header),
+        nifti.map_or_else(Cell::empty, extensions_cell),
+        nifti.map_or_else(Cell::empty, |h| Cell::left(xform_codes_text(h))),
+        nifti.map_or_else(Cell::empty, sform_marker_cell),
+    ]
+}
+
+/// numpy's `str(dtype)`, as nib-ls prints it: the type name in the machine's byte order
+/// (or for one-byte types), else the type string with its byte order (`>i2`).
+pub fn numpy_dtype_str(dtype: StorageDtype) -> String {
+    let order_matters = dtype.dtype.component_size() > 1;
+    if !order_matters || dtype.order == ByteOrder::NATIVE {
+        dtype.dtype.name().to_owned()
+    } else {
+        dtype.numpy_str()
+    }
+}
+
+/// `[ 64,  64,  30]`: each length at least three wide, as nib-ls's `%3g`; `[-]` if the
+/// header's shape is invalid.
+pub fn shape_text(header: &Header) -> String {
+    match header.data_shape() {
+        Ok(shape) => {
+            let parts: Vec<String> = shape.iter().map(|n| format!("{n:>3}")).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Err(_) => "[-]".to_owned(),
+    }
+}
+
+/// `2.00x2.00x2.20`: the voxel sizes with two decimals.
+pub fn zooms_text(zooms: &[f64]) -> String {
+    let parts: Vec<String> = zooms.iter().map(|&z| table::format_fixed(z, 2)).collect();
+    parts.join("x")
+}
+
+/// `*2+10` when the data is scaled by something other than `*1+0`; empty otherwise.
+fn scaling_cell(header: &Header) -> Cell {
+    match header.slope_inter() {
+        Ok((None, None)) => Cell::empty(),
+        Ok((slope, inter)) => {
+            let (slope, inter) = (slope.unwrap_or(1.0), inter.unwrap_or(0.0));
+            if (slope, inter) == (1.0, 0.0) {
+                Cell::empty()
+            } else {
+                Cell::left(format!(
+                    "*{}+{}",
+                    table::format_g(slope, 3),
+                    table::format_g(inter, 3)
+                ))
+            }
+        }
+        Err(_) => Cell::left("!error"),
+    }
+}
+
+/// `#exts: 2` when the NIfTI header has extensions.
+fn extensions_cell(header: &NiftiHeader) -> Cell {
+    match header.extensions().len() {
+        0 => Cell::empty(),
+        n => Cell::left(format!("#exts: {n}")),
+    }
+}
+
+/// `sform:4 qform:1`, the codes that decide which affine a reader uses.
+pub fn xform_codes_text(header: &NiftiHeader) -> String {
+    format!(
+        "sform:{} qform:{}",
+        header.sform_code(),
+        header.qform_code()
+    )
+}
+
+/// nib-ls's last column: `sform` when the sform and qform matrices differ, so the affine
+/// depends on which one a reader prefers; `!error` when the qform cannot be built.
+fn sform_marker_cell(header: &NiftiHeader) -> Cell {
+    match header.qform() {
+        Ok(qform) if qform != header.sform() => Cell::centre("sform"),
+        Ok(_) => Cell::empty(),
+        Err(_) => Cell::centre("!error"),
+    }
+}
