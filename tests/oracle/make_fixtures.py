@@ -374,6 +374,17 @@ def apply_explicit_scaling(img, kind):
         img.header.set_slope_inter(EXPLICIT_SLOPE, EXPLICIT_INTER)
 
 
+def describe_construction(case):
+    """How the image was made, so header setters can be replayed and compared: the float64
+    affine given to the constructor, the header zooms set before it, and for NIfTI the
+    qform/sform recipe applied after it."""
+    return {
+        'affine': encode_matrix(AFFINES[case.affine_name]),
+        'zooms': [1.0, 1.0, 1.0] + list(EXTRA_ZOOMS[: len(case.shape) - 3]),
+        'xform_recipe': pick(XFORM_RECIPES, case.counter, stride=3) if case.kind.is_nifti else None,
+    }
+
+
 def build_matrix_image(case):
     kind = case.kind
     affine = AFFINES[case.affine_name]
@@ -755,7 +766,9 @@ def write_matrix(outdir, skipped):
         except Exception as exc:  # noqa: BLE001 - report what nibabel refuses
             skipped.append((case.case_id, error_record(exc)))
             continue
-        entries.append(describe_file(case.case_id, 'matrix', case.kind.klass, path, outdir))
+        entry = describe_file(case.case_id, 'matrix', case.kind.klass, path, outdir)
+        entry['construction'] = describe_construction(case)
+        entries.append(entry)
     for entry_id, filename, builder in CORNER_CASES:
         img = builder()
         path = matrix_dir / filename

@@ -329,6 +329,30 @@ impl MghHeader {
         aff
     }
 
+    /// Stores an affine as nibabel's `MGHImage._affine2header` does: voxel sizes in `delta`,
+    /// the normalised columns (transposed) in `Mdc`, and the world position of the volume
+    /// centre (`shape / 2`, as FreeSurfer counts it) in `Pxyz_c`.
+    pub fn set_affine(&mut self, affine: &Affine) -> Result<()> {
+        let sizes = super::affine::voxel_sizes(affine);
+        if sizes.iter().any(|&s| s == 0.0 || !s.is_finite()) {
+            return Err(Error::usage(format!("affine has a zero or non-finite voxel size {sizes:?}")).field("delta"));
+        }
+        let dims: Vec<f64> = (0..3).map(|i| self.raw.int_at("dims", i) as f64 / 2.0).collect();
+        let mut mdc = Vec::with_capacity(9);
+        // The field holds Mdc transposed: row c is column c of the normalised affine.
+        for c in 0..3 {
+            for r in 0..3 {
+                mdc.push(affine[r][c] / sizes[c]);
+            }
+        }
+        let centre: Vec<f64> = (0..3)
+            .map(|r| affine[r][0] * dims[0] + affine[r][1] * dims[1] + affine[r][2] * dims[2] + affine[r][3])
+            .collect();
+        self.raw.set("delta", FieldValue::Floats(sizes.to_vec()))?;
+        self.raw.set("Mdc", FieldValue::Floats(mdc))?;
+        self.raw.set("Pxyz_c", FieldValue::Floats(centre))
+    }
+
     /// nibabel's `get_vox2ras_tkr` (FreeSurfer's tkregister space), in float32 precision.
     pub fn vox2ras_tkr(&self) -> Affine {
         let ds: Vec<f32> = (0..3)

@@ -284,6 +284,39 @@ impl Header {
         each_header!(&mut copy, h => HeaderCodec::run_checks(h, false))
     }
 
+    /// Stores an affine in the header fields the format has for it, as nibabel's image
+    /// `_affine2header` does when an image is made or saved with an affine that differs from
+    /// the header's: NIfTI sets the sform (code 2, aligned) and the qform parameters (code 0);
+    /// MGH sets `delta`, `Mdc` and `Pxyz_c`; Analyze can only keep the voxel sizes.
+    ///
+    /// ```
+    /// use neurovox::{ByteOrder, Header, ImageFormat};
+    /// let aff = [[2.0, 0.0, 0.0, -10.0], [0.0, 3.0, 0.0, 20.0], [0.0, 0.0, 4.0, 5.0], [0.0, 0.0, 0.0, 1.0]];
+    /// let mut hdr = Header::new(ImageFormat::Nifti1, ByteOrder::Little);
+    /// hdr.set_data_shape(&[10, 10, 10])?;
+    /// hdr.store_affine(&aff)?;
+    /// assert_eq!(hdr.best_affine()?, aff);
+    /// assert_eq!(hdr.zooms(), vec![2.0, 3.0, 4.0]);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn store_affine(&mut self, affine: &Affine) -> Result<()> {
+        match self {
+            Header::Nifti(h) => {
+                h.set_sform(Some(affine), Some(2))?;
+                h.set_qform(Some(affine), Some(0), true)
+            }
+            Header::Mgh(h) => h.set_affine(affine),
+            Header::Analyze(h) => {
+                let sizes = affine::voxel_sizes(affine);
+                let mut zooms = HeaderCodec::zooms(h);
+                for (z, v) in zooms.iter_mut().zip(sizes) {
+                    *z = v;
+                }
+                HeaderCodec::set_zooms(h, &zooms)
+            }
+        }
+    }
+
     /// Runs the format's checks on raw header bytes as stored, before any fix, as nibabel's
     /// `diagnose_binaryblock` does (parsing fixes what it can, so [`Header::diagnose`] on a
     /// parsed header only sees what the fixes left).
