@@ -6,7 +6,6 @@
 //! units, intent and extensions, the MGH footer), ending with the problems nibabel's checks
 //! would report.
 
-use crate::info::numpy_dtype_str;
 use crate::table::{format_float, format_g};
 use neurovox::format::analyze::{ANALYZE_LAYOUT, SPM2_LAYOUT, SPM99_LAYOUT};
 use neurovox::format::fields::{Field, FieldKind, Layout};
@@ -106,26 +105,56 @@ fn field_value_text(field: Option<&Field>, value: &FieldValue) -> String {
                 format!("[{}]", texts.join(", "))
             }
         }
+        FieldValue::Bytes(bytes) => quoted_bytes(bytes),
         other => other.to_string(),
     }
+}
+
+/// A byte-string field up to its trailing NULs, quoted, with `\xNN` for bytes that are not
+/// printable ASCII. Unlike the library's display (text up to the first NUL), this shows
+/// everything the field holds, as nibabel's `b'FSL3.3\x00 v2.25 …'` does.
+fn quoted_bytes(bytes: &[u8]) -> String {
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let mut out = String::from("\"");
+    for &byte in &bytes[..end] {
+        match byte {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(char::from(byte));
+            }
+            b' '..=b'~' => out.push(char::from(byte)),
+            _ => out.push_str(&format!("\\x{byte:02x}")),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// The values a reader derives from the fields, and the header's problems.
 fn derived_block(header: &Header) -> String {
     let mut lines: Vec<(&str, String)> = vec![
-        ("shape", or_error(header.data_shape().map(|s| format!("{s:?}")))),
+        (
+            "shape",
+            or_error(header.data_shape().map(|s| format!("{s:?}"))),
+        ),
         (
             "dtype",
             or_error(
                 header
                     .data_dtype()
-                    .map(|d| format!("{} ({})", numpy_dtype_str(d), d.numpy_str())),
+                    .map(|d| format!("{} ({})", d.dtype.name(), d.numpy_str())),
             ),
         ),
         ("zooms", zooms_text(header)),
         ("data offset", header.data_offset().to_string()),
-        ("slope, inter", or_error(header.slope_inter().map(scaling_text))),
-        ("best affine", or_error(header.best_affine().map(|a| affine_text(&a)))),
+        (
+            "slope, inter",
+            or_error(header.slope_inter().map(scaling_text)),
+        ),
+        (
+            "best affine",
+            or_error(header.best_affine().map(|a| affine_text(&a))),
+        ),
     ];
     match header {
         Header::Nifti(h) => lines.extend(nifti_lines(h)),
@@ -175,7 +204,10 @@ fn affine_text(affine: &neurovox::format::Affine) -> String {
     let rows: Vec<String> = affine
         .iter()
         .map(|row| {
-            let cells: Vec<String> = row.iter().map(|&v| format!("{:>10.4}", tidy_zero(v))).collect();
+            let cells: Vec<String> = row
+                .iter()
+                .map(|&v| format!("{:>10.4}", tidy_zero(v)))
+                .collect();
             format!("[{} ]", cells.join(""))
         })
         .collect();
@@ -241,7 +273,11 @@ fn extension_text(ext: &Extension) -> String {
     if let Ok(content) = std::str::from_utf8(ext.content()) {
         if !content.is_empty() && !content.chars().any(char::is_control) {
             let preview: String = content.chars().take(EXTENSION_PREVIEW_CHARS).collect();
-            let ellipsis = if preview.len() < content.len() { "…" } else { "" };
+            let ellipsis = if preview.len() < content.len() {
+                "…"
+            } else {
+                ""
+            };
             text.push_str(&format!(": {preview:?}{ellipsis}"));
         }
     }
@@ -281,21 +317,30 @@ fn extension_code_label(code: i32) -> &'static str {
 /// The MGH-only lines: the FreeSurfer type name and the footer after the data
 /// (`header` is `h` itself, for reading the footer fields by name).
 fn mgh_lines(header: &Header, h: &MghHeader) -> Vec<(&'static str, String)> {
-    let footer_at = h
-        .footer_offset()
-        .map_or_else(|err| format!("unknown offset ({err})"), |o| format!("byte {o}"));
+    let footer_at = h.footer_offset().map_or_else(
+        |err| format!("unknown offset ({err})"),
+        |o| format!("byte {o}"),
+    );
     let footer_values: Vec<String> = ["tr", "flip_angle", "te", "ti", "fov"]
         .iter()
         .map(|name| {
-            let value = header
-                .get(name)
-                .map_or_else(|err| format!("error: {err}"), |v| field_value_text(MGH_LAYOUT.field(name), &v));
+            let value = header.get(name).map_or_else(
+                |err| format!("error: {err}"),
+                |v| field_value_text(MGH_LAYOUT.field(name), &v),
+            );
             format!("{name} {value}")
         })
         .collect();
-    let footer_bytes: Vec<String> = h.footer_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let footer_bytes: Vec<String> = h
+        .footer_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     vec![
-        ("MRI type", h.mri_type_name().unwrap_or("unknown").to_owned()),
+        (
+            "MRI type",
+            h.mri_type_name().unwrap_or("unknown").to_owned(),
+        ),
         (
             "footer",
             format!(
@@ -335,4 +380,29 @@ fn labelled_lines<L: AsRef<str>>(lines: &[(L, String)], width: usize) -> String 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_fields_show_everything_before_trailing_nuls() {
+        assert_eq!(quoted_bytes(b"FSL3.3\0 v2\0\0"), r#""FSL3.3\x00 v2""#);
+        assert_eq!(quoted_bytes(b"a\"b\\\xff"), r#""a\"b\\\xff""#);
+        assert_eq!(quoted_bytes(b"\0\0"), r#""""#);
+    }
+
+    #[test]
+    fn float32_fields_print_their_own_shortest_digits() {
+        let pixdim = neurovox::format::nifti1::NIFTI1_LAYOUT.field("pixdim");
+        let value = FieldValue::Floats(vec![-1.0, f64::from(2.2f32)]);
+        assert_eq!(field_value_text(pixdim, &value), "[-1.0, 2.2]");
+        let mdc = MGH_LAYOUT.field("Mdc");
+        let value = FieldValue::Floats((1..=9).map(f64::from).collect());
+        assert_eq!(
+            field_value_text(mdc, &value),
+            "[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]"
+        );
+    }
 }

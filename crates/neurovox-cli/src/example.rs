@@ -65,7 +65,10 @@ fn nifti1_functional() -> Result<Header> {
     header.set_data_dtype(DataType::Int16)?;
     header.set_zooms(&[3.0, 3.0, 3.0, 2.0])?;
     header.set("xyzt_units", FieldValue::Int(NIFTI_UNITS_MM_SEC))?;
-    header.set("descrip", FieldValue::Bytes(b"neurovox example run".to_vec()))?;
+    header.set(
+        "descrip",
+        FieldValue::Bytes(b"neurovox example run".to_vec()),
+    )?;
     let affine = scaled_affine([3.0, 3.0, 3.0], [-94.5, -130.5, -72.0]);
     if let Header::Nifti(h) = &mut header {
         h.set_sform(Some(&affine), Some(XFORM_MNI))?;
@@ -235,11 +238,19 @@ fn push_value(out: &mut Vec<u8>, value: f64, dtype: StorageDtype) -> Result<()> 
         DataType::UInt8 => out.push((value * 200.0).round().clamp(0.0, 255.0) as u8),
         DataType::Int16 => {
             let v = (value * 1000.0).round() as i16;
-            out.extend_from_slice(&if big { v.to_be_bytes() } else { v.to_le_bytes() });
+            out.extend_from_slice(&if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            });
         }
         DataType::Float32 => {
             let v = value as f32;
-            out.extend_from_slice(&if big { v.to_be_bytes() } else { v.to_le_bytes() });
+            out.extend_from_slice(&if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            });
         }
         other => {
             return Err(Error::unsupported(format!(

@@ -92,6 +92,10 @@ pub fn write_stdout(text: &str) -> bool {
 /// One line of the summary table: nib-ls's columns (file, dtype, shape, zooms, scaling,
 /// extensions, `sform` when the sform and qform disagree) with the format and compression
 /// after the file name and the NIfTI qform/sform codes before the last column.
+///
+/// The scaling is the file's `scl_slope`/`scl_inter`. nib-ls reads it from the loaded
+/// image's header, where nibabel has already reset it to "unscaled", so nib-ls never
+/// shows it; we show what the file says.
 pub fn summary_row(shown: &str, info: &HeaderInfo) -> Vec<Cell> {
     let header = &info.header;
     let nifti = match header {
@@ -105,7 +109,7 @@ pub fn summary_row(shown: &str, info: &HeaderInfo) -> Vec<Cell> {
         Cell::centre(
             header
                 .data_dtype()
-                .map_or_else(|_| "-".to_owned(), |d| numpy_dtype_str(d)),
+                .map_or_else(|_| "-".to_owned(), numpy_dtype_str),
         ),
         Cell::left(shape_text(header)),
         Cell::left(zooms_text(&header.zooms())),
@@ -182,9 +186,13 @@ pub fn xform_codes_text(header: &NiftiHeader) -> String {
     )
 }
 
-/// nib-ls's last column: `sform` when the sform and qform matrices differ, so the affine
-/// depends on which one a reader prefers; `!error` when the qform cannot be built.
+/// nib-ls's last column: `sform` when the image's position depends on which transform a
+/// reader prefers, i.e. both codes are set and the matrices differ; `!error` when the qform
+/// cannot be built. (nib-ls also marks files whose unused sform or qform differs.)
 fn sform_marker_cell(header: &NiftiHeader) -> Cell {
+    if header.sform_code() == 0 || header.qform_code() == 0 {
+        return Cell::empty();
+    }
     match header.qform() {
         Ok(qform) if qform != header.sform() => Cell::centre("sform"),
         Ok(_) => Cell::empty(),

@@ -253,7 +253,7 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<HeaderInfo> {
             read_up_to(reader.as_mut(), MAX_HEADER_BYTES, &mut bytes).map_err(|e| e.with_path(&header_path))?;
             Header::parse(format, &bytes)
         }
-        ImageFormat::Mgh => read_mgh_header(&mut bytes, reader.as_mut()),
+        ImageFormat::Mgh => read_mgh_header(&bytes, reader.as_mut()),
         _ => Header::parse(format, &bytes),
     }
     .map_err(|e| e.with_path(&header_path))?;
@@ -282,7 +282,7 @@ fn truncate_extension_flag(bytes: &[u8], format: ImageFormat) -> Vec<u8> {
 }
 
 /// Parses an MGH header, then skips over the data to read the footer when it is there.
-fn read_mgh_header(bytes: &mut Vec<u8>, reader: &mut dyn std::io::Read) -> Result<Header> {
+fn read_mgh_header(bytes: &[u8], reader: &mut dyn std::io::Read) -> Result<Header> {
     let mut header = mgh::MghHeader::parse(bytes)?;
     let footer_offset = header.footer_offset()?;
     let have = bytes.len() as u64;

@@ -37,7 +37,10 @@ fn oracle_dir() -> Option<PathBuf> {
         "NEUROVOX_REQUIRE_ORACLE=1 but no manifest.json in {}",
         dir.display()
     );
-    eprintln!("SKIPPED: no oracle fixtures in {} (run scripts/test.sh)", dir.display());
+    eprintln!(
+        "SKIPPED: no oracle fixtures in {} (run scripts/test.sh)",
+        dir.display()
+    );
     None
 }
 
@@ -103,7 +106,9 @@ fn field_matches(ours: &FieldValue, theirs: &Value) -> bool {
     match (ours, theirs) {
         (FieldValue::Int(a), Value::Number(n)) => n.as_i64() == Some(*a),
         (FieldValue::Float(a), v) => same_f64(*a, json_f64(v)),
-        (FieldValue::Bytes(b), Value::Object(o)) => o.get("hex").and_then(Value::as_str) == Some(hex(b).as_str()),
+        (FieldValue::Bytes(b), Value::Object(o)) => {
+            o.get("hex").and_then(Value::as_str) == Some(hex(b).as_str())
+        }
         (FieldValue::Ints(a), v @ Value::Array(_)) => {
             let theirs: Vec<f64> = flat_f64s(v);
             theirs.len() == a.len() && a.iter().zip(&theirs).all(|(x, y)| *x as f64 == *y)
@@ -119,10 +124,13 @@ fn field_matches(ours: &FieldValue, theirs: &Value) -> bool {
 /// Affines derived from the qform: nibabel computes them in 80-bit long double, we in f64
 /// (docs/compat.md). Everything else is compared exactly.
 fn affine_close(ours: &Affine, theirs: &Affine, ulps: f64) -> bool {
-    ours.iter().flatten().zip(theirs.iter().flatten()).all(|(a, b)| {
-        let scale = a.abs().max(b.abs()).max(1.0);
-        (a - b).abs() <= ulps * f64::EPSILON * scale
-    })
+    ours.iter()
+        .flatten()
+        .zip(theirs.iter().flatten())
+        .all(|(a, b)| {
+            let scale = a.abs().max(b.abs()).max(1.0);
+            (a - b).abs() <= ulps * f64::EPSILON * scale
+        })
 }
 
 struct Checker {
@@ -161,13 +169,21 @@ fn check_entry(dir: &Path, entry: &Value, c: &mut Checker) {
         match read_header(given) {
             Ok(info) => {
                 c.check(info.format == detected_format(class), || {
-                    format!("read_header({}) detected {} not {}", given.display(), info.format, detected_format(class))
+                    format!(
+                        "read_header({}) detected {} not {}",
+                        given.display(),
+                        info.format,
+                        detected_format(class)
+                    )
                 });
-                c.check(info.header_path == header_path && info.image_path == image_path, || {
-                    format!("paths {:?} {:?}", info.header_path, info.image_path)
-                });
+                c.check(
+                    info.header_path == header_path && info.image_path == image_path,
+                    || format!("paths {:?} {:?}", info.header_path, info.image_path),
+                );
             }
-            Err(e) => c.check(false, || format!("read_header({}) failed: {e}", given.display())),
+            Err(e) => c.check(false, || {
+                format!("read_header({}) failed: {e}", given.display())
+            }),
         }
     }
     assert_eq!(header_and_image_paths(&header_path).1, image_path);
@@ -179,35 +195,63 @@ fn check_entry(dir: &Path, entry: &Value, c: &mut Checker) {
         Err(e) => return c.check(false, || format!("parse failed: {e}")),
     };
 
-    let endian = if hdr.byte_order() == neurovox::ByteOrder::Little { "<" } else { ">" };
-    c.check(oracle["endianness"] == endian, || format!("endianness {endian} vs {}", oracle["endianness"]));
-    c.check(hex(hdr.binary_block()) == oracle["binaryblock_hex"].as_str().unwrap_or_default(), || {
-        "binary block differs".into()
+    let endian = if hdr.byte_order() == neurovox::ByteOrder::Little {
+        "<"
+    } else {
+        ">"
+    };
+    c.check(oracle["endianness"] == endian, || {
+        format!("endianness {endian} vs {}", oracle["endianness"])
     });
+    c.check(
+        hex(hdr.binary_block()) == oracle["binaryblock_hex"].as_str().unwrap_or_default(),
+        || "binary block differs".into(),
+    );
 
     let theirs = oracle["fields"].as_object().expect("fields");
     let ours = hdr.fields();
     let our_names: Vec<&str> = ours.iter().map(|(n, _)| *n).collect();
     let their_names: Vec<&str> = theirs.keys().map(String::as_str).collect();
-    c.check(our_names == their_names, || format!("field names {our_names:?} vs {their_names:?}"));
+    c.check(our_names == their_names, || {
+        format!("field names {our_names:?} vs {their_names:?}")
+    });
     for (name, value) in &ours {
         if let Some(t) = theirs.get(*name) {
-            c.check(field_matches(value, t), || format!("field {name}: ours {value} vs nibabel {t}"));
+            c.check(field_matches(value, t), || {
+                format!("field {name}: ours {value} vs nibabel {t}")
+            });
         }
     }
 
-    let shape = hdr.data_shape().map(|s| s.iter().map(|&n| n as u64).collect::<Vec<_>>());
-    let their_shape: Vec<u64> = oracle["shape"].as_array().expect("shape").iter().filter_map(Value::as_u64).collect();
-    c.check(shape.as_ref().ok() == Some(&their_shape), || format!("shape {shape:?} vs {their_shape:?}"));
+    let shape = hdr
+        .data_shape()
+        .map(|s| s.iter().map(|&n| n as u64).collect::<Vec<_>>());
+    let their_shape: Vec<u64> = oracle["shape"]
+        .as_array()
+        .expect("shape")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    c.check(shape.as_ref().ok() == Some(&their_shape), || {
+        format!("shape {shape:?} vs {their_shape:?}")
+    });
 
     match hdr.data_dtype() {
         Ok(dt) => {
-            c.check(dt.numpy_str() == oracle["dtype"]["str"].as_str().unwrap_or_default(), || {
-                format!("dtype {} vs {}", dt.numpy_str(), oracle["dtype"]["str"])
-            });
-            c.check(dt.dtype.name() == oracle["dtype"]["name"].as_str().unwrap_or_default(), || {
-                format!("dtype name {} vs {}", dt.dtype.name(), oracle["dtype"]["name"])
-            });
+            c.check(
+                dt.numpy_str() == oracle["dtype"]["str"].as_str().unwrap_or_default(),
+                || format!("dtype {} vs {}", dt.numpy_str(), oracle["dtype"]["str"]),
+            );
+            c.check(
+                dt.dtype.name() == oracle["dtype"]["name"].as_str().unwrap_or_default(),
+                || {
+                    format!(
+                        "dtype name {} vs {}",
+                        dt.dtype.name(),
+                        oracle["dtype"]["name"]
+                    )
+                },
+            );
         }
         Err(e) => c.check(false, || format!("dtype error {e}")),
     }
@@ -215,12 +259,17 @@ fn check_entry(dir: &Path, entry: &Value, c: &mut Checker) {
     let zooms = hdr.zooms();
     let their_zooms = flat_f64s(&oracle["zooms"]);
     c.check(
-        zooms.len() == their_zooms.len() && zooms.iter().zip(&their_zooms).all(|(a, b)| same_f64(*a, *b)),
+        zooms.len() == their_zooms.len()
+            && zooms
+                .iter()
+                .zip(&their_zooms)
+                .all(|(a, b)| same_f64(*a, *b)),
         || format!("zooms {zooms:?} vs {their_zooms:?}"),
     );
-    c.check(Some(hdr.data_offset()) == oracle["data_offset"].as_u64(), || {
-        format!("offset {} vs {}", hdr.data_offset(), oracle["data_offset"])
-    });
+    c.check(
+        Some(hdr.data_offset()) == oracle["data_offset"].as_u64(),
+        || format!("offset {} vs {}", hdr.data_offset(), oracle["data_offset"]),
+    );
 
     match (&oracle["slope_inter"], hdr.slope_inter()) {
         (Value::Array(si), Ok((slope, inter))) => {
@@ -231,7 +280,9 @@ fn check_entry(dir: &Path, entry: &Value, c: &mut Checker) {
                 (None, None) => true,
                 _ => false,
             };
-            c.check(eq(slope, ws) && eq(inter, wi), || format!("slope_inter {slope:?},{inter:?} vs {si:?}"));
+            c.check(eq(slope, ws) && eq(inter, wi), || {
+                format!("slope_inter {slope:?},{inter:?} vs {si:?}")
+            });
         }
         (Value::Object(_), Err(_)) => {}
         (theirs, ours) => c.check(false, || format!("slope_inter {ours:?} vs {theirs}")),
@@ -241,7 +292,11 @@ fn check_entry(dir: &Path, entry: &Value, c: &mut Checker) {
     match hdr.best_affine() {
         Ok(a) => {
             let theirs = json_affine(&oracle["best_affine"]);
-            let ok = if uses_qform { affine_close(&a, &theirs, 4.0) } else { a == theirs };
+            let ok = if uses_qform {
+                affine_close(&a, &theirs, 4.0)
+            } else {
+                a == theirs
+            };
             c.check(ok, || format!("best affine {a:?} vs {theirs:?}"));
         }
         Err(e) => c.check(false, || format!("best affine error {e}")),
@@ -250,15 +305,23 @@ fn check_entry(dir: &Path, entry: &Value, c: &mut Checker) {
     match &hdr {
         Header::Nifti(h) => check_nifti(h, oracle, c),
         Header::Mgh(h) => {
-            c.check(h.vox2ras_tkr() == json_affine(&oracle["vox2ras_tkr"]), || "vox2ras_tkr".into());
+            c.check(
+                h.vox2ras_tkr() == json_affine(&oracle["vox2ras_tkr"]),
+                || "vox2ras_tkr".into(),
+            );
             for (name, v) in oracle["footer"].as_object().expect("footer") {
-                c.check(field_matches(&hdr.get(name).expect("footer field"), v), || format!("footer {name}"));
+                c.check(
+                    field_matches(&hdr.get(name).expect("footer field"), v),
+                    || format!("footer {name}"),
+                );
             }
         }
         Header::Analyze(h) => {
             let base = json_affine(&oracle["base_affine"]);
             if h.flavour() == neurovox::format::AnalyzeFlavour::Analyze {
-                c.check(hdr.best_affine().ok() == Some(base), || "base affine".into());
+                c.check(hdr.best_affine().ok() == Some(base), || {
+                    "base affine".into()
+                });
             }
         }
     }
@@ -267,8 +330,15 @@ fn check_entry(dir: &Path, entry: &Value, c: &mut Checker) {
     let block_len = hdr.binary_block().len().min(bytes.len());
     let problems = Header::diagnose_bytes(class, &bytes[..block_len]).expect("diagnose");
     let ours: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    let theirs: Vec<&str> = oracle["diagnose"].as_array().expect("diagnose").iter().filter_map(Value::as_str).collect();
-    c.check(ours == theirs, || format!("diagnose {ours:?} vs {theirs:?}"));
+    let theirs: Vec<&str> = oracle["diagnose"]
+        .as_array()
+        .expect("diagnose")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    c.check(ours == theirs, || {
+        format!("diagnose {ours:?} vs {theirs:?}")
+    });
 
     // Serialising the parsed header gives the bytes nibabel's own writer gives for it.
     let Ok(prefix) = hdr.to_prefix_bytes() else {
@@ -279,15 +349,25 @@ fn check_entry(dir: &Path, entry: &Value, c: &mut Checker) {
         nibabel_wrote.resize(neurovox::format::mgh::DATA_OFFSET as usize, 0);
     }
     c.check(prefix == nibabel_wrote, || {
-        format!("serialised header differs from nibabel's write_to ({} vs {} bytes)", prefix.len(), nibabel_wrote.len())
+        format!(
+            "serialised header differs from nibabel's write_to ({} vs {} bytes)",
+            prefix.len(),
+            nibabel_wrote.len()
+        )
     });
     // For the files nibabel wrote, that is byte for byte what is in the file before the data
     // (plus zeros up to the data offset).
     if entry["source"] == "matrix" {
-        let file_prefix = decode_hex(entry["image"]["header_file_prefix_hex"].as_str().unwrap_or_default());
+        let file_prefix = decode_hex(
+            entry["image"]["header_file_prefix_hex"]
+                .as_str()
+                .unwrap_or_default(),
+        );
         let same_start = file_prefix.get(..prefix.len()) == Some(&prefix[..]);
         let zeros_after = file_prefix.iter().skip(prefix.len()).all(|&b| b == 0);
-        c.check(same_start && zeros_after, || "file bytes before the data differ".into());
+        c.check(same_start && zeros_after, || {
+            "file bytes before the data differ".into()
+        });
     }
 }
 
@@ -298,42 +378,77 @@ fn decode_hex(s: &str) -> Vec<u8> {
 }
 
 fn check_nifti(h: &neurovox::format::NiftiHeader, oracle: &Value, c: &mut Checker) {
-    c.check(Some(h.qform_code()) == oracle["qform_code"].as_i64(), || "qform_code".into());
-    c.check(Some(h.sform_code()) == oracle["sform_code"].as_i64(), || "sform_code".into());
-    c.check(h.sform() == json_affine(&oracle["sform"]), || format!("sform {:?} vs {}", h.sform(), oracle["sform"]));
-    c.check(h.base_affine() == json_affine(&oracle["base_affine"]), || "base affine".into());
+    c.check(
+        Some(h.qform_code()) == oracle["qform_code"].as_i64(),
+        || "qform_code".into(),
+    );
+    c.check(
+        Some(h.sform_code()) == oracle["sform_code"].as_i64(),
+        || "sform_code".into(),
+    );
+    c.check(h.sform() == json_affine(&oracle["sform"]), || {
+        format!("sform {:?} vs {}", h.sform(), oracle["sform"])
+    });
+    c.check(
+        h.base_affine() == json_affine(&oracle["base_affine"]),
+        || "base affine".into(),
+    );
     match (h.qform(), oracle["qform"].is_array()) {
         (Ok(q), true) => {
             let theirs = json_affine(&oracle["qform"]);
-            c.check(affine_close(&q, &theirs, 4.0), || format!("qform {q:?} vs {theirs:?}"));
+            c.check(affine_close(&q, &theirs, 4.0), || {
+                format!("qform {q:?} vs {theirs:?}")
+            });
         }
         (Err(_), false) => {}
         (ours, _) => c.check(false, || format!("qform {ours:?} vs {}", oracle["qform"])),
     }
     if let (Ok(q), Value::Array(theirs)) = (h.qform_quaternion(), &oracle["quaternion"]) {
         let theirs: Vec<f64> = theirs.iter().map(json_f64).collect();
-        c.check(q.iter().zip(&theirs).all(|(a, b)| (a - b).abs() <= 4.0 * f64::EPSILON), || {
-            format!("quaternion {q:?} vs {theirs:?}")
-        });
+        c.check(
+            q.iter()
+                .zip(&theirs)
+                .all(|(a, b)| (a - b).abs() <= 4.0 * f64::EPSILON),
+            || format!("quaternion {q:?} vs {theirs:?}"),
+        );
     }
     let (xyz, t) = h.xyzt_units();
-    c.check(oracle["xyzt_units"] == serde_json::json!([xyz, t]), || format!("units {xyz} {t} vs {}", oracle["xyzt_units"]));
-    let dim_info: Vec<Value> = h.dim_info().iter().map(|d| d.map_or(Value::Null, |v| Value::from(v))).collect();
-    c.check(oracle["dim_info"] == Value::Array(dim_info.clone()), || format!("dim_info {dim_info:?} vs {}", oracle["dim_info"]));
+    c.check(oracle["xyzt_units"] == serde_json::json!([xyz, t]), || {
+        format!("units {xyz} {t} vs {}", oracle["xyzt_units"])
+    });
+    let dim_info: Vec<Value> = h
+        .dim_info()
+        .iter()
+        .map(|d| d.map_or(Value::Null, Value::from))
+        .collect();
+    c.check(oracle["dim_info"] == Value::Array(dim_info.clone()), || {
+        format!("dim_info {dim_info:?} vs {}", oracle["dim_info"])
+    });
     if let Value::Array(intent) = &oracle["intent"] {
         let ours = h.intent();
         let params = flat_f64s(&intent[1]);
         c.check(
-            intent[0] == ours.label.as_str() && params == ours.params && intent[2] == ours.name.as_str(),
+            intent[0] == ours.label.as_str()
+                && params == ours.params
+                && intent[2] == ours.name.as_str(),
             || format!("intent {ours:?} vs {intent:?}"),
         );
     }
     let theirs = oracle["extensions"].as_array().expect("extensions");
-    c.check(theirs.len() == h.extensions().len(), || format!("{} extensions vs {}", h.extensions().len(), theirs.len()));
+    c.check(theirs.len() == h.extensions().len(), || {
+        format!("{} extensions vs {}", h.extensions().len(), theirs.len())
+    });
     for (ours, theirs) in h.extensions().iter().zip(theirs) {
-        c.check(Some(i64::from(ours.code)) == theirs["code"].as_i64(), || "extension code".into());
-        c.check(theirs["raw_hex"] == hex(&ours.raw), || "extension raw bytes".into());
-        c.check(theirs["content_hex"] == hex(ours.content()), || "extension content".into());
+        c.check(
+            Some(i64::from(ours.code)) == theirs["code"].as_i64(),
+            || "extension code".into(),
+        );
+        c.check(theirs["raw_hex"] == hex(&ours.raw), || {
+            "extension raw bytes".into()
+        });
+        c.check(theirs["content_hex"] == hex(ours.content()), || {
+            "extension content".into()
+        });
     }
 }
 
@@ -346,11 +461,17 @@ fn check_deliberate_difference(dir: &Path, entry: &Value, c: &mut Checker) {
                 return c.check(false, || "not NIfTI".into());
             };
             c.check(h.extensions().len() == 1 && h.data_offset() == 1024, || {
-                format!("{} extensions, offset {}", h.extensions().len(), h.data_offset())
+                format!(
+                    "{} extensions, offset {}",
+                    h.extensions().len(),
+                    h.data_offset()
+                )
             });
             let bytes = decompressed(&path);
             let prefix = h.to_prefix_bytes().unwrap_or_default();
-            c.check(bytes.get(..prefix.len()) == Some(&prefix[..]), || "prefix bytes".into());
+            c.check(bytes.get(..prefix.len()) == Some(&prefix[..]), || {
+                "prefix bytes".into()
+            });
         }
         Err(e) => c.check(false, || format!("failed: {e}")),
     }
@@ -361,34 +482,62 @@ fn every_oracle_header_matches_nibabel() {
     let Some(dir) = oracle_dir() else { return };
     let manifest = load_manifest(&dir);
     let entries = manifest["files"].as_array().expect("files");
-    assert!(entries.len() > 1000, "the matrix should hold well over 1000 files, found {}", entries.len());
+    assert!(
+        entries.len() > 1000,
+        "the matrix should hold well over 1000 files, found {}",
+        entries.len()
+    );
     let mut failures = Vec::new();
     let mut checked = 0;
     for entry in entries {
         let id = entry["id"].as_str().expect("id").to_owned();
-        let mut c = Checker { id: id.clone(), failures: Vec::new() };
+        let mut c = Checker {
+            id: id.clone(),
+            failures: Vec::new(),
+        };
         if DELIBERATE_DIFFERENCES.iter().any(|(d, _)| *d == id) {
             check_deliberate_difference(&dir, entry, &mut c);
         } else {
-            assert!(entry["load_error"].is_null(), "{id}: nibabel failed on a fixture we have no difference recorded for");
+            assert!(
+                entry["load_error"].is_null(),
+                "{id}: nibabel failed on a fixture we have no difference recorded for"
+            );
             check_entry(&dir, entry, &mut c);
         }
         checked += 1;
         failures.extend(c.failures);
     }
-    let from_test_data = entries.iter().filter(|e| e["source"] == "nibabel-test-data").count();
+    let from_test_data = entries
+        .iter()
+        .filter(|e| e["source"] == "nibabel-test-data")
+        .count();
     eprintln!("checked {checked} oracle files ({from_test_data} from nibabel's tests/data)");
-    assert!(from_test_data >= 10, "nibabel's own test files missing from the manifest");
+    assert!(
+        from_test_data >= 10,
+        "nibabel's own test files missing from the manifest"
+    );
     let mut kinds: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for f in &failures {
-        let kind = f.split(": ").nth(1).unwrap_or(f).split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        let kind = f
+            .split(": ")
+            .nth(1)
+            .unwrap_or(f)
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
         *kinds.entry(kind).or_default() += 1;
     }
     assert!(
         failures.is_empty(),
         "{} mismatches by kind {kinds:?}; first ones:\n{}",
         failures.len(),
-        failures.iter().take(40).map(|f| f.chars().take(400).collect::<String>()).collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .take(40)
+            .map(|f| f.chars().take(400).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -398,9 +547,31 @@ const QUATERNION_F64_TOLERANCE: f64 = 1e-15;
 /// Fields nibabel computes from shape, dtype and affine when it makes an image; every other
 /// field is copied from the oracle before the blocks are compared.
 const COMPUTED_FIELDS: &[&str] = &[
-    "sizeof_hdr", "dim", "datatype", "bitpix", "pixdim", "qform_code", "sform_code", "quatern_b", "quatern_c",
-    "quatern_d", "qoffset_x", "qoffset_y", "qoffset_z", "srow_x", "srow_y", "srow_z", "magic", "eol_check",
-    "version", "dims", "type", "goodRASFlag", "delta", "Mdc", "Pxyz_c",
+    "sizeof_hdr",
+    "dim",
+    "datatype",
+    "bitpix",
+    "pixdim",
+    "qform_code",
+    "sform_code",
+    "quatern_b",
+    "quatern_c",
+    "quatern_d",
+    "qoffset_x",
+    "qoffset_y",
+    "qoffset_z",
+    "srow_x",
+    "srow_y",
+    "srow_z",
+    "magic",
+    "eol_check",
+    "version",
+    "dims",
+    "type",
+    "goodRASFlag",
+    "delta",
+    "Mdc",
+    "Pxyz_c",
 ];
 
 fn json_field_value(v: &Value, like: &FieldValue) -> FieldValue {
@@ -408,7 +579,9 @@ fn json_field_value(v: &Value, like: &FieldValue) -> FieldValue {
         FieldValue::Int(_) => FieldValue::Int(v.as_i64().expect("int")),
         FieldValue::Float(_) => FieldValue::Float(json_f64(v)),
         FieldValue::Bytes(_) => FieldValue::Bytes(decode_hex(v["hex"].as_str().expect("hex"))),
-        FieldValue::Ints(_) => FieldValue::Ints(flat_f64s(v).into_iter().map(|x| x as i64).collect()),
+        FieldValue::Ints(_) => {
+            FieldValue::Ints(flat_f64s(v).into_iter().map(|x| x as i64).collect())
+        }
         FieldValue::Floats(_) => FieldValue::Floats(flat_f64s(v)),
     }
 }
@@ -426,13 +599,25 @@ fn header_setters_replay_nibabels_construction() {
     let mut replayed = 0;
     let mut exact = 0;
     for entry in manifest["files"].as_array().expect("files") {
-        let Some(construction) = entry.get("construction") else { continue };
+        let Some(construction) = entry.get("construction") else {
+            continue;
+        };
         let id = entry["id"].as_str().expect("id");
         let oracle = &entry["header"];
         let class = expected_format(entry["class"].as_str().expect("class"));
-        let order = if oracle["endianness"] == "<" { neurovox::ByteOrder::Little } else { neurovox::ByteOrder::Big };
-        let dtype = neurovox::DataType::from_name(oracle["dtype"]["name"].as_str().expect("dtype")).expect("known dtype");
-        let shape: Vec<usize> = oracle["shape"].as_array().expect("shape").iter().map(|v| v.as_u64().expect("dim") as usize).collect();
+        let order = if oracle["endianness"] == "<" {
+            neurovox::ByteOrder::Little
+        } else {
+            neurovox::ByteOrder::Big
+        };
+        let dtype = neurovox::DataType::from_name(oracle["dtype"]["name"].as_str().expect("dtype"))
+            .expect("known dtype");
+        let shape: Vec<usize> = oracle["shape"]
+            .as_array()
+            .expect("shape")
+            .iter()
+            .map(|v| v.as_u64().expect("dim") as usize)
+            .collect();
         let affine = json_affine(&construction["affine"]);
         let zooms = flat_f64s(&construction["zooms"]);
 
@@ -444,7 +629,9 @@ fn header_setters_replay_nibabels_construction() {
             if !neurovox::format::affine::allclose(&affine, &h.best_affine()?) {
                 h.store_affine(&affine)?;
             }
-            if let (Header::Nifti(n), Some(recipe)) = (&mut h, construction["xform_recipe"].as_str()) {
+            if let (Header::Nifti(n), Some(recipe)) =
+                (&mut h, construction["xform_recipe"].as_str())
+            {
                 if matches!(recipe, "qform1" | "qform1+sform4" | "qform_only") {
                     n.set_qform(Some(&affine), Some(1), true)?;
                 }
@@ -476,8 +663,11 @@ fn header_setters_replay_nibabels_construction() {
             exact += 1;
             continue;
         }
-        let differing: Vec<(&str, FieldValue)> =
-            h.fields().into_iter().filter(|(name, v)| !field_matches(v, &oracle["fields"][*name])).collect();
+        let differing: Vec<(&str, FieldValue)> = h
+            .fields()
+            .into_iter()
+            .filter(|(name, v)| !field_matches(v, &oracle["fields"][*name]))
+            .collect();
         // NIfTI-2 keeps the quaternion in float64, where our closed-form matrix → quaternion
         // and nibabel's LAPACK eigensolver differ in the last bits (docs/compat.md). NIfTI-1
         // rounds both to float32 and must match exactly.
@@ -489,11 +679,27 @@ fn header_setters_replay_nibabels_construction() {
                 _ => false,
             });
         if !within_quaternion_tolerance {
-            let shown: Vec<String> = differing.iter().map(|(n, v)| format!("{n}: ours {v} vs {}", oracle["fields"][*n])).collect();
+            let shown: Vec<String> = differing
+                .iter()
+                .map(|(n, v)| format!("{n}: ours {v} vs {}", oracle["fields"][*n]))
+                .collect();
             failures.push(format!("{id}: {shown:?}"));
         }
     }
     eprintln!("replayed {replayed} constructions, {exact} byte-exact, the rest within the NIfTI-2 quaternion tolerance");
-    assert!(replayed > 1000, "too few constructions replayed: {replayed}");
-    assert!(failures.is_empty(), "{} differ:\n{}", failures.len(), failures.iter().take(30).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        replayed > 1000,
+        "too few constructions replayed: {replayed}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} differ:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

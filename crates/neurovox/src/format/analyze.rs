@@ -626,7 +626,7 @@ pub(crate) fn check_bitpix(
 
 pub(crate) fn check_pixdims(raw: &mut RawStruct, fix: bool) -> Option<Problem> {
     let spatial: Vec<f64> = (1..4).map(|i| raw.float_at("pixdim", i)).collect();
-    let zero = spatial.iter().any(|&z| z == 0.0);
+    let zero = spatial.contains(&0.0);
     let negative = spatial.iter().any(|&z| z < 0.0);
     if !zero && !negative {
         return None;

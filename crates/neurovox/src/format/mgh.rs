@@ -151,7 +151,10 @@ impl MghHeader {
     /// [`crate::Header::diagnose_bytes`]); a short block is zero-padded as nibabel pads it.
     pub(crate) fn unchecked(bytes: &[u8]) -> Result<Self> {
         if bytes.len() < HEADER_SIZE {
-            return Err(Error::format(format!("MGH header needs {HEADER_SIZE} bytes, got {}", bytes.len())));
+            return Err(Error::format(format!(
+                "MGH header needs {HEADER_SIZE} bytes, got {}",
+                bytes.len()
+            )));
         }
         let mut block = bytes[..bytes.len().min(MGH_LAYOUT.size)].to_vec();
         block.resize(MGH_LAYOUT.size, 0);
@@ -335,9 +338,14 @@ impl MghHeader {
     pub fn set_affine(&mut self, affine: &Affine) -> Result<()> {
         let sizes = super::affine::voxel_sizes(affine);
         if sizes.iter().any(|&s| s == 0.0 || !s.is_finite()) {
-            return Err(Error::usage(format!("affine has a zero or non-finite voxel size {sizes:?}")).field("delta"));
+            return Err(Error::usage(format!(
+                "affine has a zero or non-finite voxel size {sizes:?}"
+            ))
+            .field("delta"));
         }
-        let dims: Vec<f64> = (0..3).map(|i| self.raw.int_at("dims", i) as f64 / 2.0).collect();
+        let dims: Vec<f64> = (0..3)
+            .map(|i| self.raw.int_at("dims", i) as f64 / 2.0)
+            .collect();
         let mut mdc = Vec::with_capacity(9);
         // The field holds Mdc transposed: row c is column c of the normalised affine.
         for c in 0..3 {
@@ -346,7 +354,12 @@ impl MghHeader {
             }
         }
         let centre: Vec<f64> = (0..3)
-            .map(|r| affine[r][0] * dims[0] + affine[r][1] * dims[1] + affine[r][2] * dims[2] + affine[r][3])
+            .map(|r| {
+                affine[r][0] * dims[0]
+                    + affine[r][1] * dims[1]
+                    + affine[r][2] * dims[2]
+                    + affine[r][3]
+            })
             .collect();
         self.raw.set("delta", FieldValue::Floats(sizes.to_vec()))?;
         self.raw.set("Mdc", FieldValue::Floats(mdc))?;

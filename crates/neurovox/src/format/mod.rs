@@ -330,15 +330,25 @@ impl Header {
     /// ```
     pub fn diagnose_bytes(format: ImageFormat, bytes: &[u8]) -> Result<Vec<Problem>> {
         let mut header = match format {
-            ImageFormat::Analyze => Header::Analyze(AnalyzeHeader::unchecked(AnalyzeFlavour::Analyze, bytes)?),
-            ImageFormat::Spm99 => Header::Analyze(AnalyzeHeader::unchecked(AnalyzeFlavour::Spm99, bytes)?),
-            ImageFormat::Spm2 => Header::Analyze(AnalyzeHeader::unchecked(AnalyzeFlavour::Spm2, bytes)?),
-            ImageFormat::Nifti1 | ImageFormat::Nifti1Pair => {
-                Header::Nifti(NiftiHeader::unchecked(NiftiVersion::One, format == ImageFormat::Nifti1, bytes)?)
+            ImageFormat::Analyze => {
+                Header::Analyze(AnalyzeHeader::unchecked(AnalyzeFlavour::Analyze, bytes)?)
             }
-            ImageFormat::Nifti2 | ImageFormat::Nifti2Pair => {
-                Header::Nifti(NiftiHeader::unchecked(NiftiVersion::Two, format == ImageFormat::Nifti2, bytes)?)
+            ImageFormat::Spm99 => {
+                Header::Analyze(AnalyzeHeader::unchecked(AnalyzeFlavour::Spm99, bytes)?)
             }
+            ImageFormat::Spm2 => {
+                Header::Analyze(AnalyzeHeader::unchecked(AnalyzeFlavour::Spm2, bytes)?)
+            }
+            ImageFormat::Nifti1 | ImageFormat::Nifti1Pair => Header::Nifti(NiftiHeader::unchecked(
+                NiftiVersion::One,
+                format == ImageFormat::Nifti1,
+                bytes,
+            )?),
+            ImageFormat::Nifti2 | ImageFormat::Nifti2Pair => Header::Nifti(NiftiHeader::unchecked(
+                NiftiVersion::Two,
+                format == ImageFormat::Nifti2,
+                bytes,
+            )?),
             ImageFormat::Mgh => Header::Mgh(MghHeader::unchecked(bytes)?),
         };
         Ok(each_header!(&mut header, h => HeaderCodec::run_checks(h, false)))

@@ -428,7 +428,12 @@ impl NiftiHeader {
     /// [`crate::Header::diagnose_bytes`]).
     pub(crate) fn unchecked(version: NiftiVersion, single: bool, bytes: &[u8]) -> Result<Self> {
         let dim_offset = if version == NiftiVersion::One { 40 } else { 16 };
-        let order = guess_byte_order(bytes, version.header_size() as i32, dim_offset, version == NiftiVersion::Two);
+        let order = guess_byte_order(
+            bytes,
+            version.header_size() as i32,
+            dim_offset,
+            version == NiftiVersion::Two,
+        );
         Ok(NiftiHeader {
             raw: RawStruct::from_bytes(version.layout(), bytes, order)?,
             version,
@@ -1143,9 +1148,12 @@ mod tests {
         assert_eq!(e.field_name(), Some("vox_offset"));
     }
 
+    /// A named corruption of header bytes, the error kind and field it must give.
+    type Case = (&'static str, fn(&mut Vec<u8>), ErrorKind, &'static str);
+
     #[test]
     fn malformed_nifti_headers() {
-        let cases: [(&str, fn(&mut Vec<u8>), ErrorKind, &str); 7] = [
+        let cases: [Case; 7] = [
             (
                 "bad magic",
                 |b| b[344..348].copy_from_slice(b"abc\0"),

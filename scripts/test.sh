@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs what the tests need (a Python virtual
+# environment in .venv with nibabel and numpy as the oracle), writes the oracle fixtures with
+# nibabel into target/oracle, then runs rustfmt, clippy and every Rust test.
+# `.ci/run` calls this and nothing else.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.venv
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/oracle/requirements.txt
+
+export NEUROVOX_ORACLE_DIR="$PWD/target/oracle"
+export NEUROVOX_REQUIRE_ORACLE=1
+echo "== writing nibabel oracle fixtures to $NEUROVOX_ORACLE_DIR"
+"$venv/bin/python" tests/oracle/make_fixtures.py "$NEUROVOX_ORACLE_DIR"
+
+echo "== rustfmt"
+cargo fmt --all -- --check
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== tests"
+cargo test --workspace --all-targets --locked
+cargo test --workspace --doc --locked
