@@ -4,6 +4,9 @@
 //! Each case writes a valid file, corrupts one thing, and reads it through `read_header`, the
 //! path every user takes.
 
+// Helpers shared by the tests unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use neurovox::format::{Extension, Header, ImageFormat};
 use neurovox::{read_header, ByteOrder, DataType, ErrorKind, FieldValue};
 use std::path::{Path, PathBuf};

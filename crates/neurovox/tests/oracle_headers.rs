@@ -11,6 +11,9 @@
 //! test says so and passes, unless `NEUROVOX_REQUIRE_ORACLE=1` (set by `scripts/test.sh`), so
 //! a CI run can never skip it silently.
 
+// Helpers shared by the tests unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use neurovox::files::{header_and_image_paths, read_header};
 use neurovox::format::affine::Affine;
 use neurovox::format::{FieldValue, Header, ImageFormat};
