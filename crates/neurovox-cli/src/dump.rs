@@ -7,11 +7,10 @@
 //! would report.
 
 use crate::table::{format_float, format_g};
-use neurovox::format::analyze::{ANALYZE_LAYOUT, SPM2_LAYOUT, SPM99_LAYOUT};
-use neurovox::format::fields::{Field, FieldKind, Layout};
+use neurovox::format::fields::{Field, FieldKind};
 use neurovox::format::mgh::MGH_LAYOUT;
 use neurovox::format::nifti1::xform_label;
-use neurovox::format::{AnalyzeFlavour, Extension, MghHeader, NiftiHeader, NiftiVersion};
+use neurovox::format::{Extension, MghHeader, NiftiHeader, NiftiVersion};
 use neurovox::{ByteOrder, FieldValue, Header, HeaderInfo};
 
 /// Width of the label column of the "derived" block.
@@ -55,26 +54,13 @@ fn location_block(info: &HeaderInfo) -> String {
 /// Every field in layout order, named and padded as nibabel's `str(header)` pads them.
 fn fields_block(header: &Header) -> String {
     let fields = header.fields();
-    let layout = header_layout(header);
+    let layout = header.layout();
     let width = fields.iter().map(|(name, _)| name.len()).max().unwrap_or(0) + 2;
     let lines: Vec<(&str, String)> = fields
         .iter()
         .map(|(name, value)| (*name, field_value_text(layout.field(name), value)))
         .collect();
     labelled_lines(&lines, width)
-}
-
-/// The field table a header was parsed with, to know how wide each float field is.
-fn header_layout(header: &Header) -> &'static Layout {
-    match header {
-        Header::Nifti(h) => h.version().layout(),
-        Header::Mgh(_) => &MGH_LAYOUT,
-        Header::Analyze(h) => match h.flavour() {
-            AnalyzeFlavour::Analyze => &ANALYZE_LAYOUT,
-            AnalyzeFlavour::Spm99 => &SPM99_LAYOUT,
-            AnalyzeFlavour::Spm2 => &SPM2_LAYOUT,
-        },
-    }
 }
 
 /// A field's value: floats with the shortest digits of their stored width (a float32
@@ -267,7 +253,7 @@ fn extension_text(ext: &Extension) -> String {
     let mut text = format!(
         "code {} ({}), {} bytes",
         ext.code,
-        extension_code_label(ext.code),
+        extension_code_label_of(ext.code),
         ext.size_on_disk()
     );
     if let Ok(content) = std::str::from_utf8(ext.content()) {
@@ -282,36 +268,6 @@ fn extension_text(ext: &Extension) -> String {
         }
     }
     text
-}
-
-/// nibabel's `extension_codes` labels.
-fn extension_code_label(code: i32) -> &'static str {
-    match code {
-        0 => "ignore",
-        2 => "dicom",
-        4 => "afni",
-        6 => "comment",
-        8 => "xcede",
-        10 => "jimdiminfo",
-        12 => "workflow_fwds",
-        14 => "freesurfer",
-        16 => "pypickle",
-        18 => "mind_ident",
-        20 => "b_value",
-        22 => "spherical_direction",
-        24 => "dt_component",
-        26 => "shc_degreeorder",
-        28 => "voxbo",
-        30 => "caret",
-        32 => "cifti",
-        34 => "variable_frame_timing",
-        36 => "unassigned",
-        38 => "eval",
-        40 => "matlab",
-        42 => "quantiphyse",
-        44 => "mrs",
-        _ => "unknown code",
-    }
 }
 
 /// The MGH-only lines: the FreeSurfer type name and the footer after the data
@@ -380,6 +336,11 @@ fn labelled_lines<L: AsRef<str>>(lines: &[(L, String)], width: usize) -> String 
         }
     }
     out
+}
+
+/// nibabel's label for an extension code, or `unknown code`.
+fn extension_code_label_of(code: i32) -> &'static str {
+    neurovox::format::nifti1::extension_label(code).unwrap_or("unknown code")
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use std::process::ExitCode;
 
 /// Inspect neuroimaging volumes (NIfTI, Analyze, MGH) the way nibabel reads them.
 #[derive(Debug, Parser)]
-#[command(name = "neurovox", version, about)]
+#[command(name = "neurovox", version)]
 struct Cli {
     /// What to do.
     #[command(subcommand)]

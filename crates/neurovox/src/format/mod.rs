@@ -211,6 +211,12 @@ impl Header {
         each_header!(self, h => HeaderCodec::raw(h).byte_order())
     }
 
+    /// The table of fields (names, offsets, types) behind [`Header::get`] and
+    /// [`Header::fields`], e.g. to tell float32 fields from float64 ones when printing.
+    pub fn layout(&self) -> &'static fields::Layout {
+        each_header!(self, h => HeaderCodec::raw(h).layout())
+    }
+
     /// The raw header block (348 / 540 bytes; MGH: the 90-byte header and 20-byte footer).
     pub fn binary_block(&self) -> &[u8] {
         each_header!(self, h => HeaderCodec::raw(h).bytes())

@@ -229,6 +229,46 @@ pub fn parse_extensions(
     Ok(out)
 }
 
+/// nibabel's `extension_codes` labels, by code.
+const EXTENSION_LABELS: [(i32, &str); 23] = [
+    (0, "ignore"),
+    (2, "dicom"),
+    (4, "afni"),
+    (6, "comment"),
+    (8, "xcede"),
+    (10, "jimdiminfo"),
+    (12, "workflow_fwds"),
+    (14, "freesurfer"),
+    (16, "pypickle"),
+    (18, "mind_ident"),
+    (20, "b_value"),
+    (22, "spherical_direction"),
+    (24, "dt_component"),
+    (26, "shc_degreeorder"),
+    (28, "voxbo"),
+    (30, "caret"),
+    (32, "cifti"),
+    (34, "variable_frame_timing"),
+    (36, "unassigned"),
+    (38, "eval"),
+    (40, "matlab"),
+    (42, "quantiphyse"),
+    (44, "mrs"),
+];
+
+/// The label nibabel gives an extension code (`comment` for 6), or None if unknown.
+///
+/// ```
+/// assert_eq!(neurovox::format::nifti1::extension_label(32), Some("cifti"));
+/// assert_eq!(neurovox::format::nifti1::extension_label(7), None);
+/// ```
+pub fn extension_label(code: i32) -> Option<&'static str> {
+    EXTENSION_LABELS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, l)| *l)
+}
+
 const XFORM_LABELS: [&str; 6] = [
     "unknown",
     "scanner",
