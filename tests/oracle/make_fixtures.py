@@ -177,7 +177,10 @@ INTENTS = [None, ('t test', (10,), 'tstat'), ('f test', (3, 20), 'fstat'),
 # (slice_code, slice_start, slice_end, slice_duration)
 SLICE_TIMINGS = [None, ('sequential increasing', 0, 0, 0.1),
                  ('alternating decreasing', 0, 3, 0.25),
-                 ('alternating increasing 2', 1, 2, 0.5)]
+                 ('alternating increasing 2', 1, 2, 0.5),
+                 ('sequential decreasing', 0, 0, 0.2),
+                 ('alternating increasing', 0, 0, 0.3),
+                 ('alternating decreasing 2', 0, 2, 0.125)]
 CAL_RANGES = [None, (0.0, 100.0), (-5.5, 250.25)]
 TOFFSETS = [0.0, 1.5, -3.25]
 XFORM_RECIPES = ['default', 'qform1', 'sform4', 'qform1+sform4', 'qform_only', 'none']

@@ -437,6 +437,23 @@ fn check_nifti(h: &neurovox::format::NiftiHeader, oracle: &Value, c: &mut Checke
             || format!("intent {ours:?} vs {intent:?}"),
         );
     }
+    match (h.slice_times(), &oracle["slice_times"]) {
+        (Ok(ours), Value::Array(theirs)) => {
+            let theirs: Vec<Option<f64>> = theirs
+                .iter()
+                .map(|v| if v.is_null() { None } else { Some(json_f64(v)) })
+                .collect();
+            c.check(ours == theirs, || {
+                format!("slice times {ours:?} vs {theirs:?}")
+            });
+        }
+        (Err(e), Value::Object(theirs)) => {
+            c.check(theirs["error"]["message"] == e.message(), || {
+                format!("slice times error {e} vs {theirs:?}")
+            });
+        }
+        (ours, theirs) => c.check(false, || format!("slice times {ours:?} vs {theirs}")),
+    }
     let theirs = oracle["extensions"].as_array().expect("extensions");
     c.check(theirs.len() == h.extensions().len(), || {
         format!("{} extensions vs {}", h.extensions().len(), theirs.len())

@@ -886,6 +886,82 @@ impl NiftiHeader {
         }
     }
 
+    /// The label of `slice_code` (`sequential increasing`, …), or `<unknown code N>`.
+    pub fn slice_code_label(&self) -> String {
+        let code = self.raw.int("slice_code");
+        usize::try_from(code)
+            .ok()
+            .and_then(|c| SLICE_ORDERS.get(c))
+            .map_or_else(|| format!("<unknown code {code}>"), |l| (*l).to_owned())
+    }
+
+    /// nibabel's `get_slice_times`: the acquisition time of each slice along the `dim_info`
+    /// slice axis, in file order, `None` for the padding slices outside
+    /// `slice_start..=slice_end`. Errors (Format, naming the field) as nibabel's.
+    ///
+    /// ```
+    /// use neurovox::{ByteOrder, FieldValue, Header, ImageFormat};
+    /// let mut h = Header::new(ImageFormat::Nifti1, ByteOrder::Little);
+    /// h.set_data_shape(&[1, 1, 4])?;
+    /// h.set("dim_info", FieldValue::Int(3 << 4))?; // slice axis 2
+    /// h.set("slice_duration", FieldValue::Float(0.5))?;
+    /// h.set("slice_code", FieldValue::Int(3))?; // alternating increasing
+    /// let Header::Nifti(n) = &h else { unreachable!() };
+    /// assert_eq!(n.slice_times()?, vec![Some(0.0), Some(1.0), Some(0.5), Some(1.5)]);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn slice_times(&self) -> Result<Vec<Option<f64>>> {
+        let Some(slice_axis) = self.dim_info()[2] else {
+            return Err(
+                Error::format("Slice dimension not set in header dim_info").field("dim_info")
+            );
+        };
+        let shape = self.data_shape()?;
+        let slice_len = *shape.get(usize::from(slice_axis)).ok_or_else(|| {
+            Error::format(format!(
+                "Slice dimension index ({slice_axis}) outside shape tuple ({shape:?})"
+            ))
+            .field("dim_info")
+        })? as i64;
+        let duration = self.raw.float("slice_duration");
+        let label = self.slice_code_label();
+        if label == "unknown" {
+            return Err(
+                Error::format("Cannot get slice times when slice code is \"unknown\"")
+                    .field("slice_code"),
+            );
+        }
+        let start = self.raw.int("slice_start");
+        let mut end = self.raw.int("slice_end");
+        if start < 0 {
+            return Err(Error::format("slice_start should be >= 0").field("slice_start"));
+        }
+        if end == 0 {
+            end = slice_len - 1;
+        }
+        let n_timed = end - start + 1;
+        if n_timed < 1 {
+            return Err(Error::format("slice_end should be > slice_start").field("slice_end"));
+        }
+        if end >= slice_len {
+            // nibabel returns more times than slices here; a header cannot time slices it lacks.
+            return Err(
+                Error::format(format!("slice_end {end} is past the {slice_len} slices"))
+                    .field("slice_end"),
+            );
+        }
+        let order = slice_acquisition_order(&label, n_timed as usize)?;
+        // `order[k]` is the k-th slice acquired: its time is k * duration.
+        let mut times = vec![0.0; order.len()];
+        for (k, &slice) in order.iter().enumerate() {
+            times[slice] = k as f64 * duration;
+        }
+        let mut out = vec![None; start as usize];
+        out.extend(times.into_iter().map(Some));
+        out.extend(std::iter::repeat_n(None, (slice_len - end - 1) as usize));
+        Ok(out)
+    }
+
     fn checks(&mut self, fix: bool) -> Vec<Problem> {
         let mut problems = Vec::new();
         problems.extend(check_sizeof_hdr(
@@ -994,6 +1070,39 @@ impl NiftiHeader {
             NiftiVersion::Two => 2,
         }
     }
+}
+
+/// nibabel's `slice_order_codes` labels, by code.
+const SLICE_ORDERS: [&str; 7] = [
+    "unknown",
+    "sequential increasing",
+    "sequential decreasing",
+    "alternating increasing",
+    "alternating decreasing",
+    "alternating increasing 2",
+    "alternating decreasing 2",
+];
+
+/// The slices in the order they were acquired, for a slice-order label (nibabel's
+/// `_slice_time_order` before its `argsort`).
+fn slice_acquisition_order(label: &str, n: usize) -> Result<Vec<usize>> {
+    let up = |from: usize| (from..n).step_by(2);
+    let down = |from: usize| (0..n).rev().skip(from).step_by(2);
+    let order: Vec<usize> = match label {
+        "sequential increasing" => (0..n).collect(),
+        "sequential decreasing" => (0..n).rev().collect(),
+        "alternating increasing" => up(0).chain(up(1)).collect(),
+        "alternating decreasing" => down(0).chain(down(1)).collect(),
+        "alternating increasing 2" => up(1).chain(up(0)).collect(),
+        "alternating decreasing 2" => down(1).chain(down(0)).collect(),
+        other => {
+            return Err(
+                Error::format(format!("We do not handle slice ordering \"{other}\""))
+                    .field("slice_code"),
+            )
+        }
+    };
+    Ok(order)
 }
 
 /// nibabel's code defaulting for `set_qform` / `set_sform`.
