@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 /// corrupt `vox_offset` making us read a whole multi-gigabyte compressed file as "header").
 pub const MAX_HEADER_BYTES: u64 = 256 << 20;
 
+/// FreeSurfer tags after an MGH footer beyond this are not read (they hold command lines,
+/// transforms' file names and small tables; nothing near this size).
+pub const MAX_MGH_TAG_BYTES: u64 = 16 << 20;
+
 /// The kind of file an extension names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExtensionKind {
@@ -281,7 +285,7 @@ fn truncate_extension_flag(bytes: &[u8], format: ImageFormat) -> Vec<u8> {
     bytes[..bytes.len().min(size)].to_vec()
 }
 
-/// Parses an MGH header, then skips over the data to read the footer when it is there.
+/// Parses an MGH header, then skips over the data to read the footer and the tags after it.
 fn read_mgh_header(bytes: &[u8], reader: &mut dyn std::io::Read) -> Result<Header> {
     let mut header = mgh::MghHeader::parse(bytes)?;
     let footer_offset = header.footer_offset()?;
@@ -293,6 +297,9 @@ fn read_mgh_header(bytes: &[u8], reader: &mut dyn std::io::Read) -> Result<Heade
         // A missing or short footer reads as zeros, as in nibabel.
         footer.resize(mgh::FOOTER_SIZE, 0);
         header.set_footer_bytes(&footer)?;
+        let mut tags = Vec::new();
+        read_up_to(reader, MAX_MGH_TAG_BYTES, &mut tags)?;
+        header.set_tag_bytes(tags);
     }
     Ok(Header::Mgh(header))
 }
@@ -384,6 +391,39 @@ mod tests {
         let bare = dir.path().join("noext");
         std::fs::copy(&p, &bare).unwrap();
         assert_eq!(read_header(&bare).unwrap().format, ImageFormat::Nifti1);
+    }
+
+    #[test]
+    fn every_compression_is_recognised_by_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = std::fs::read(write_nifti(dir.path(), "p.nii", &[2, 3, 4], 24)).unwrap();
+        let gz = {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut e, &plain).unwrap();
+            e.finish().unwrap()
+        };
+        let bz2 = {
+            let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+            std::io::Write::write_all(&mut e, &plain).unwrap();
+            e.finish().unwrap()
+        };
+        let zst = zstd::encode_all(&plain[..], 3).unwrap();
+        for (name, bytes, want) in [
+            ("a.nii.gz", gz.clone(), Compression::Gzip),
+            ("b.nii.bz2", bz2, Compression::Bzip2),
+            ("c.nii.zst", zst, Compression::Zstd),
+            ("d.nii", gz, Compression::Gzip),
+        ] {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            let info = read_header(&p).unwrap();
+            assert_eq!(
+                (info.format, info.compression),
+                (ImageFormat::Nifti1, want),
+                "{name}"
+            );
+            assert_eq!(info.header.data_shape().unwrap(), vec![2, 3, 4]);
+        }
     }
 
     #[test]

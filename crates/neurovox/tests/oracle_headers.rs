@@ -308,6 +308,17 @@ fn check_entry(dir: &Path, entry: &Value, c: &mut Checker) {
     match &hdr {
         Header::Nifti(h) => check_nifti(h, oracle, c),
         Header::Mgh(h) => {
+            // Everything after the footer is kept, and splits into whole tags.
+            let tail_start = h
+                .footer_offset()
+                .map_or(bytes.len(), |o| o as usize + 20)
+                .min(bytes.len());
+            c.check(h.tag_bytes() == &bytes[tail_start..], || {
+                "MGH tag bytes".into()
+            });
+            c.check(h.tags().unparsed.is_empty(), || {
+                format!("MGH tags not fully split: {:?}", h.tags())
+            });
             c.check(
                 h.vox2ras_tkr() == json_affine(&oracle["vox2ras_tkr"]),
                 || "vox2ras_tkr".into(),

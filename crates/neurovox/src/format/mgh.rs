@@ -55,6 +55,104 @@ const MGH_TYPES: [(i64, DataType, &str); 5] = [
 /// The default direction cosines (stored transposed, as the file does).
 const DEFAULT_MDC: [f64; 9] = [-1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, -1.0, 0.0];
 
+/// FreeSurfer's tag codes (`utils/tags.h`) with their names.
+const TAG_NAMES: [(i32, &str); 19] = [
+    (1, "OLD_COLORTABLE"),
+    (2, "OLD_USEREALRAS"),
+    (3, "CMDLINE"),
+    (4, "USEREALRAS"),
+    (5, "COLORTABLE"),
+    (10, "GCAMORPH_GEOM"),
+    (11, "GCAMORPH_TYPE"),
+    (12, "GCAMORPH_LABELS"),
+    (20, "OLD_SURF_GEOM"),
+    (21, "SURF_GEOM"),
+    (30, "OLD_MGH_XFORM"),
+    (31, "MGH_XFORM"),
+    (32, "GROUP_AVG_SURFACE_AREA"),
+    (33, "AUTO_ALIGN"),
+    (40, "SCALAR_DOUBLE"),
+    (41, "PEDIR"),
+    (42, "MRI_FRAME"),
+    (43, "FIELDSTRENGTH"),
+    (44, "ORIG_RAS2VOX"),
+];
+
+/// Tags with no length field: FreeSurfer knows their size only by decoding them.
+const UNSIZED_TAGS: [i32; 4] = [1, 2, 20, 30];
+
+/// One FreeSurfer tag from the optional area after the MGH footer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MghTag {
+    /// The tag code (3 is the command line, 41 the phase-encode direction, …).
+    pub code: i32,
+    /// The tag's bytes after its code and 8-byte length.
+    pub data: Vec<u8>,
+}
+
+impl MghTag {
+    /// FreeSurfer's name for the tag (`CMDLINE`), if known.
+    pub fn name(&self) -> Option<&'static str> {
+        TAG_NAMES
+            .iter()
+            .find(|(c, _)| *c == self.code)
+            .map(|(_, n)| *n)
+    }
+}
+
+/// The tags after an MGH footer, as far as they can be split: each tag is a big-endian `i32`
+/// code, an `i64` length and that many bytes. The old length-less tags (codes 1, 2, 20, 30),
+/// a truncated tag or a length past the end stop the split; what is left is `unparsed`.
+/// nibabel ignores tags entirely, so nothing here ever fails a load.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MghTags {
+    /// The tags split off, in file order.
+    pub tags: Vec<MghTag>,
+    /// Bytes after the last tag that could be split (empty when all were).
+    pub unparsed: Vec<u8>,
+}
+
+/// Splits the tag area that follows an MGH footer into tags.
+///
+/// ```
+/// use neurovox::format::mgh::split_tags;
+/// let mut bytes = 3i32.to_be_bytes().to_vec(); // CMDLINE
+/// bytes.extend_from_slice(&5i64.to_be_bytes());
+/// bytes.extend_from_slice(b"recon");
+/// let tags = split_tags(&bytes);
+/// assert_eq!(tags.tags[0].name(), Some("CMDLINE"));
+/// assert_eq!(tags.tags[0].data, b"recon");
+/// assert!(tags.unparsed.is_empty());
+/// ```
+pub fn split_tags(bytes: &[u8]) -> MghTags {
+    let mut out = MghTags::default();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let code = bytes
+            .get(pos..pos + 4)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let len = bytes.get(pos + 4..pos + 12).and_then(|b| {
+            let n = i64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+            usize::try_from(n).ok()
+        });
+        match (code, len) {
+            (Some(0), _) => break,
+            (Some(code), Some(len))
+                if !UNSIZED_TAGS.contains(&code) && len <= bytes.len() - pos - 12 =>
+            {
+                out.tags.push(MghTag {
+                    code,
+                    data: bytes[pos + 12..pos + 12 + len].to_vec(),
+                });
+                pos += 12 + len;
+            }
+            _ => break,
+        }
+    }
+    out.unparsed = bytes[pos..].to_vec();
+    out
+}
+
 /// An MGH header with its footer.
 ///
 /// ```
@@ -75,6 +173,8 @@ const DEFAULT_MDC: [f64; 9] = [-1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, -1.0, 0.0];
 #[derive(Debug, Clone, PartialEq)]
 pub struct MghHeader {
     raw: RawStruct,
+    /// Everything after the footer, kept byte for byte.
+    tags: Vec<u8>,
 }
 
 impl Default for MghHeader {
@@ -91,7 +191,10 @@ impl MghHeader {
         let _ = raw.set_int("version", 1);
         let _ = raw.set("dims", FieldValue::Ints(vec![1; 4]));
         let _ = raw.set_int("type", 3);
-        let mut h = MghHeader { raw };
+        let mut h = MghHeader {
+            raw,
+            tags: Vec::new(),
+        };
         h.set_default_geometry();
         h
     }
@@ -105,8 +208,8 @@ impl MghHeader {
         let _ = self.raw.set("Pxyz_c", FieldValue::Floats(vec![0.0; 3]));
     }
 
-    /// Parses the first 90 bytes (and the footer, if `bytes` reaches it; else the footer is
-    /// zero, as nibabel pads a short block). A zero `goodRASFlag` gets the default geometry.
+    /// Parses the first 90 bytes (and the footer and tags, if `bytes` reaches them; else the
+    /// footer is zero, as nibabel pads a short block). A zero `goodRASFlag` gets the default geometry.
     /// Errors: zero or negative dims, an unknown type, a version other than 1.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         let header = bytes.get(..HEADER_SIZE).ok_or_else(|| {
@@ -120,6 +223,7 @@ impl MghHeader {
         block.resize(MGH_LAYOUT.size, 0);
         let mut h = MghHeader {
             raw: RawStruct::from_bytes(&MGH_LAYOUT, &block, ByteOrder::Big)?,
+            tags: Vec::new(),
         };
         let dims = h.raw.ints("dims");
         if dims.contains(&0) {
@@ -135,6 +239,7 @@ impl MghHeader {
                 .and_then(|o| bytes.get(o..o.checked_add(FOOTER_SIZE)?))
             {
                 h.set_footer_bytes(footer)?;
+                h.tags = bytes[offset as usize + FOOTER_SIZE..].to_vec();
             }
         }
         if h.raw.int("goodRASFlag") == 0 {
@@ -160,6 +265,7 @@ impl MghHeader {
         block.resize(MGH_LAYOUT.size, 0);
         Ok(MghHeader {
             raw: RawStruct::from_bytes(&MGH_LAYOUT, &block, ByteOrder::Big)?,
+            tags: Vec::new(),
         })
     }
 
@@ -176,6 +282,21 @@ impl MghHeader {
         block[HEADER_SIZE..].copy_from_slice(footer);
         self.raw = RawStruct::from_bytes(&MGH_LAYOUT, &block, ByteOrder::Big)?;
         Ok(())
+    }
+
+    /// The raw bytes after the footer (FreeSurfer tags), kept as read.
+    pub fn tag_bytes(&self) -> &[u8] {
+        &self.tags
+    }
+
+    /// Sets the bytes that follow the footer.
+    pub fn set_tag_bytes(&mut self, tags: Vec<u8>) {
+        self.tags = tags;
+    }
+
+    /// The tags after the footer, split as far as they can be (see [`split_tags`]).
+    pub fn tags(&self) -> MghTags {
+        split_tags(&self.tags)
     }
 
     /// The 284 bytes before the data: the header and zero padding.
@@ -523,6 +644,37 @@ mod tests {
             b[4 + 4 * i..8 + 4 * i].copy_from_slice(&i32::MAX.to_be_bytes());
         }
         assert_eq!(MghHeader::parse(&b).unwrap_err().kind(), ErrorKind::Limit);
+    }
+
+    #[test]
+    fn tags_split_until_an_unsized_or_truncated_tag() {
+        let tag = |code: i32, data: &[u8]| {
+            let mut b = code.to_be_bytes().to_vec();
+            b.extend_from_slice(&(data.len() as i64).to_be_bytes());
+            b.extend_from_slice(data);
+            b
+        };
+        let mut bytes = tag(3, b"mri_convert a b");
+        bytes.extend(tag(41, b"LR"));
+        bytes.extend(2i32.to_be_bytes()); // OLD_USEREALRAS: no length
+        bytes.extend(1i32.to_be_bytes());
+        let tags = split_tags(&bytes);
+        assert_eq!(tags.tags.len(), 2);
+        assert_eq!(
+            (tags.tags[1].name(), tags.tags[1].data.as_slice()),
+            (Some("PEDIR"), &b"LR"[..])
+        );
+        assert_eq!(tags.unparsed, [0, 0, 0, 2, 0, 0, 0, 1]);
+        // A length past the end keeps everything from that tag on.
+        let mut bad = tag(3, b"x");
+        bad[11] = 200;
+        assert_eq!(split_tags(&bad).unparsed, bad);
+        let mut huge = tag(3, b"x");
+        huge[4] = 0x80;
+        assert!(split_tags(&huge).tags.is_empty());
+        assert!(split_tags(&[0, 0, 0]).tags.is_empty());
+        // Code 0 ends the list.
+        assert!(split_tags(&tag(0, b"zz")).tags.is_empty());
     }
 
     #[test]
