@@ -235,7 +235,7 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<HeaderInfo> {
     let header = match format {
         ImageFormat::Nifti1 | ImageFormat::Nifti2 => {
             // Extensions run up to vox_offset: read that far, bounded.
-            let probe = Header::parse(format, &truncate_extension_flag(&bytes, format));
+            let probe = Header::parse(format, &header_block_only(&bytes, format));
             if let Ok(h) = &probe {
                 let want = h.data_offset().min(MAX_HEADER_BYTES);
                 if want > bytes.len() as u64 {
@@ -274,9 +274,9 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<HeaderInfo> {
     })
 }
 
-/// The bytes of a single NIfTI file up to the extension flag, so the header can be parsed
+/// The bytes of a single NIfTI file before the extension flag, so the header can be parsed
 /// before we know how far its extensions reach.
-fn truncate_extension_flag(bytes: &[u8], format: ImageFormat) -> Vec<u8> {
+fn header_block_only(bytes: &[u8], format: ImageFormat) -> Vec<u8> {
     let size = if format == ImageFormat::Nifti1 {
         348
     } else {

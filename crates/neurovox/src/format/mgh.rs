@@ -9,7 +9,7 @@
 use super::affine::{Affine, IDENTITY};
 use super::check::{first_error, Problem};
 use super::fields::{Field, FieldKind as K, FieldValue, Layout, RawStruct};
-use super::{check_declared_shape, HeaderCodec, ImageFormat};
+use super::{check_declared_shape, declared_nbytes, HeaderCodec, ImageFormat};
 use crate::dtype::{ByteOrder, DataType, StorageDtype};
 use crate::error::{Error, Result};
 
@@ -313,12 +313,9 @@ impl MghHeader {
 
     /// The byte offset of the footer: 284 plus the data size.
     pub fn footer_offset(&self) -> Result<u64> {
-        let shape = self.data_shape()?;
-        let itemsize = self.data_dtype()?.dtype.itemsize() as u64;
-        shape
-            .iter()
-            .try_fold(itemsize, |acc, &n| acc.checked_mul(n as u64))
-            .and_then(|n| n.checked_add(DATA_OFFSET))
+        declared_nbytes(&self.data_shape()?, self.data_dtype()?.dtype)
+            .map_err(|e| e.field("dims"))?
+            .checked_add(DATA_OFFSET)
             .ok_or_else(|| Error::limit("MGH data size overflows 64 bits").field("dims"))
     }
 

@@ -379,18 +379,22 @@ impl Header {
 
     /// The number of data bytes the header declares (shape × item size), checked for overflow.
     pub fn data_nbytes(&self) -> Result<u64> {
-        let shape = self.data_shape()?;
-        let itemsize = self.data_dtype()?.dtype.itemsize() as u64;
-        shape
-            .iter()
-            .try_fold(itemsize, |acc, &n| acc.checked_mul(n as u64))
-            .ok_or_else(|| {
-                Error::limit(format!(
-                    "data size {shape:?} × {itemsize} bytes overflows 64 bits"
-                ))
-                .field("dim")
-            })
+        declared_nbytes(&self.data_shape()?, self.data_dtype()?.dtype)
     }
+}
+
+/// Shape × item size in bytes; a Limit error on field `dim` if it overflows 64 bits.
+pub(crate) fn declared_nbytes(shape: &[usize], dtype: DataType) -> Result<u64> {
+    let itemsize = dtype.itemsize() as u64;
+    shape
+        .iter()
+        .try_fold(itemsize, |acc, &n| acc.checked_mul(n as u64))
+        .ok_or_else(|| {
+            Error::limit(format!(
+                "data size {shape:?} × {itemsize} bytes overflows 64 bits"
+            ))
+            .field("dim")
+        })
 }
 
 /// What every header codec provides; [`Header`] dispatches to it.
