@@ -7,6 +7,7 @@
 //! * [`io`] — byte sources and compression detection. Knows nothing of formats.
 //! * [`files`] — file names, extensions and format detection: which files make an image,
 //!   and reading just enough of them to parse the header.
+//! * [`memmap`] — numpy-memmap-like arrays over files, in modes `r`, `r+`, `w+` and `c`.
 //!
 //! ```
 //! use neurovox::{ByteOrder, DataType, Header, ImageFormat};
@@ -22,10 +23,12 @@
 //! ```
 
 pub mod dtype;
+pub mod element;
 pub mod error;
 pub mod files;
 pub mod format;
 pub mod io;
+pub mod memmap;
 
 pub use dtype::{ByteOrder, CodeMeaning, DataType, StorageDtype};
 pub use error::{Error, ErrorKind, Result};
