@@ -7,7 +7,8 @@
 //! * [`io`] — byte sources and compression detection. Knows nothing of formats.
 //! * [`files`] — file names, extensions and format detection: which files make an image,
 //!   and reading just enough of them to parse the header.
-//! * [`memmap`] — numpy-memmap-like arrays over files, in modes `r`, `r+`, `w+` and `c`.
+//! * [`memmap`] — numpy-memmap-like arrays over files, in modes `r`, `r+`, `w+` and `c`;
+//!   [`npy`] and [`npz`] — numpy's files, memory-mapped where they can be.
 //!
 //! ```
 //! use neurovox::{ByteOrder, DataType, Header, ImageFormat};
@@ -22,6 +23,7 @@
 //! # Ok::<(), neurovox::Error>(())
 //! ```
 
+pub mod atomic;
 pub mod dtype;
 pub mod element;
 pub mod error;
@@ -29,6 +31,8 @@ pub mod files;
 pub mod format;
 pub mod io;
 pub mod memmap;
+pub mod npy;
+pub mod npz;
 
 pub use dtype::{ByteOrder, CodeMeaning, DataType, StorageDtype};
 pub use error::{Error, ErrorKind, Result};

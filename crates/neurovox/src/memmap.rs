@@ -188,7 +188,7 @@ enum Mapping {
 /// assert_eq!(std::fs::read(&path)?, b"AAAAAAAAAA");
 /// // A copy-on-write map never changes the file.
 /// let mut c = MemmapArray::<u8>::open(&path, MemmapOptions::new(MapMode::CopyOnWrite).shape(&[2, 5]))?;
-/// c.view_mut()?.row_mut(1).fill(b'B');
+/// c.view_mut()?.index_axis_mut(ndarray::Axis(0), 1).fill(b'B');
 /// c.flush()?;
 /// assert_eq!(std::fs::read(&path)?, b"AAAAAAAAAA");
 /// assert_eq!(c.view()?[[1, 0]], b'B');

@@ -1,0 +1,210 @@
+//! `.npz` archives: zip files of `.npy` members, as `numpy.savez` and
+//! `numpy.savez_compressed` write them.
+//!
+//! Members stored without compression are memory-mapped in place, at their offset inside
+//! the zip file, so opening one costs no read at all — something numpy itself cannot do
+//! (its `load(..., mmap_mode=...)` ignores `mmap_mode` for `.npz` and reads every member
+//! into memory). Deflated members are decompressed into memory. zip64 archives work.
+//!
+//! The zip container is the `zip` crate's; the member data offsets come from its local
+//! headers.
+
+use crate::element::Element;
+use crate::error::{Error, Result};
+use crate::memmap::MapMode;
+use crate::npy::{self, NpyData, NpyHeader, NpyWritable};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// One member of an `.npz` archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpzMember {
+    /// The array's name (the zip entry name without `.npy`).
+    pub name: String,
+    /// True if the member is deflated (savez_compressed), false if stored (savez).
+    pub compressed: bool,
+    /// Byte offset of the member's stored bytes in the archive.
+    data_start: u64,
+    /// Size of the member's `.npy` bytes once decompressed.
+    size: u64,
+}
+
+/// An open `.npz` archive: its member list, read from the zip central directory.
+///
+/// ```
+/// use ndarray::array;
+/// use neurovox::memmap::MapMode;
+/// use neurovox::npz::{savez, NpzArchive};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("abfile.npz");
+/// let a = array![[1.0, 2.0], [3.0, 4.0]];
+/// let b = array![0.5, 1.5];
+/// savez(&path, &[("a", &a), ("b", &b)])?;
+/// let f = NpzArchive::open(&path)?;
+/// assert_eq!(f.names(), ["a", "b"]);
+/// let aa = f.load::<f64>("a", Some(MapMode::Read))?; // memory-mapped in place
+/// assert_eq!(aa.to_array(), a.into_dyn());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct NpzArchive {
+    path: PathBuf,
+    members: Vec<NpzMember>,
+}
+
+fn zip_error(e: zip::result::ZipError) -> Error {
+    match e {
+        zip::result::ZipError::Io(io) => Error::io(io),
+        other => Error::format(format!("not a readable zip archive: {other}")),
+    }
+}
+
+impl NpzArchive {
+    /// Reads the member list of the archive at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        Self::open_inner(path).map_err(|e| e.with_path(path))
+    }
+
+    fn open_inner(path: &Path) -> Result<Self> {
+        let mut zip = zip::ZipArchive::new(BufReader::new(File::open(path)?)).map_err(zip_error)?;
+        let mut members = Vec::with_capacity(zip.len());
+        for index in 0..zip.len() {
+            let entry = zip.by_index_raw(index).map_err(zip_error)?;
+            let full_name = entry.name().map_err(zip_error)?.into_owned();
+            let compressed = match entry.compression() {
+                zip::CompressionMethod::Stored => false,
+                zip::CompressionMethod::Deflated => true,
+                other => {
+                    return Err(Error::unsupported(format!(
+                        "member {full_name:?} uses {other:?} compression; numpy writes stored or deflated members"
+                    )))
+                }
+            };
+            let data_start = entry.data_start().ok_or_else(|| {
+                Error::format(format!("member {full_name:?} has no readable local header"))
+            })?;
+            let name = full_name
+                .strip_suffix(".npy")
+                .unwrap_or(&full_name)
+                .to_owned();
+            members.push(NpzMember {
+                name,
+                compressed,
+                data_start,
+                size: entry.size(),
+            });
+        }
+        Ok(NpzArchive {
+            path: path.to_path_buf(),
+            members,
+        })
+    }
+
+    /// The archive's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The member names, in archive order (numpy's `NpzFile.files`).
+    pub fn names(&self) -> Vec<&str> {
+        self.members.iter().map(|m| m.name.as_str()).collect()
+    }
+
+    /// The members with their storage.
+    pub fn members(&self) -> &[NpzMember] {
+        &self.members
+    }
+
+    fn member(&self, name: &str) -> Result<&NpzMember> {
+        self.members.iter().find(|m| m.name == name).ok_or_else(|| {
+            Error::usage(format!(
+                "{name:?} is not a member (members: {:?})",
+                self.names()
+            ))
+            .with_path(&self.path)
+        })
+    }
+
+    /// The `.npy` header of a member.
+    pub fn header(&self, name: &str) -> Result<NpyHeader> {
+        let member = self.member(name)?;
+        let mut reader = self.member_reader(member)?;
+        npy::read_npy_header(&mut reader).map_err(|e| e.with_path(&self.path))
+    }
+
+    /// A member's array. With `mmap_mode` `r` or `c`, a member stored without compression is
+    /// memory-mapped in place; otherwise (or for deflated members) it is read into memory.
+    /// `r+` and `w+` are Usage errors: writing inside an archive would corrupt its CRC.
+    pub fn load<T: Element>(&self, name: &str, mmap_mode: Option<MapMode>) -> Result<NpyData<T>> {
+        let member = self.member(name)?;
+        let with_path = |e: Error| e.with_path(&self.path);
+        match mmap_mode {
+            Some(MapMode::ReadWrite | MapMode::Create) => {
+                return Err(with_path(Error::usage(
+                    "npz members can be mapped with 'r' or 'c' only: writing would break the archive's checksums",
+                )))
+            }
+            Some(mode) if !member.compressed => {
+                let mut reader = self.member_reader(member)?;
+                let header = npy::read_npy_header(&mut reader).map_err(with_path)?;
+                let data_offset = member.data_start + header.data_offset as u64;
+                return npy::map_npy_data(&self.path, &header, data_offset, mode).map(NpyData::Mapped);
+            }
+            _ => {}
+        }
+        let mut reader = self.member_reader(member)?;
+        npy::read_npy(&mut reader)
+            .map(NpyData::InMemory)
+            .map_err(with_path)
+    }
+
+    /// A reader of a member's `.npy` bytes (decompressing deflated members), bounded by the
+    /// member's declared size.
+    fn member_reader(&self, member: &NpzMember) -> Result<Box<dyn Read>> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = File::open(&self.path).map_err(|e| Error::io(e).with_path(&self.path))?;
+        file.seek(SeekFrom::Start(member.data_start))
+            .map_err(|e| Error::io(e).with_path(&self.path))?;
+        let file = BufReader::new(file);
+        Ok(if member.compressed {
+            Box::new(flate2::read::DeflateDecoder::new(file).take(member.size))
+        } else {
+            Box::new(file.take(member.size))
+        })
+    }
+}
+
+/// Writes arrays to an uncompressed `.npz` (numpy's `savez`): members `NAME.npy`, stored, in
+/// zip64 form as numpy writes them, so neurovox can memory-map them in place. The archive is
+/// written atomically (see [`crate::atomic`]).
+pub fn savez(path: impl AsRef<Path>, arrays: &[(&str, &dyn NpyWritable)]) -> Result<()> {
+    write_npz(path.as_ref(), arrays, zip::CompressionMethod::Stored)
+}
+
+/// Writes arrays to a deflated `.npz` (numpy's `savez_compressed`).
+pub fn savez_compressed(path: impl AsRef<Path>, arrays: &[(&str, &dyn NpyWritable)]) -> Result<()> {
+    write_npz(path.as_ref(), arrays, zip::CompressionMethod::Deflated)
+}
+
+fn write_npz(
+    path: &Path,
+    arrays: &[(&str, &dyn NpyWritable)],
+    method: zip::CompressionMethod,
+) -> Result<()> {
+    crate::atomic::write_atomically(path, |out| {
+        let mut zip = zip::ZipWriter::new(out);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(method)
+            .large_file(true);
+        for (name, array) in arrays {
+            zip.start_file(format!("{name}.npy"), options)
+                .map_err(zip_error)?;
+            npy::write_npy(&mut zip, *array)?;
+        }
+        zip.finish().map_err(zip_error)?;
+        Ok(())
+    })
+}

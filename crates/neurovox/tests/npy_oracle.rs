@@ -1,0 +1,340 @@
+//! Every `.npy` header numpy writes parses to what numpy reports, and we write the same bytes.
+//!
+//! `tests/oracle/make_numpy_fixtures.py` (run by `scripts/test.sh`) writes `.npy` files with
+//! numpy — every supported dtype × byte order × C/Fortran order × shape, forced format versions
+//! 2.0 and 3.0, special float values, and dtypes we refuse — and a `manifest.json` of what numpy
+//! reads from each. This test parses every header, compares version, dtype, order, shape and
+//! data offset, checks that [`npy_header_bytes`] reproduces numpy's header byte for byte, and
+//! decodes the data to compare every value. The manifest's `npz` and `memmap` entries belong to
+//! other tests.
+//!
+//! The fixtures live in `$NEUROVOX_NUMPY_ORACLE_DIR` (default `target/numpy-oracle`). Without
+//! them the test says so and passes, unless `NEUROVOX_REQUIRE_ORACLE=1` (set by
+//! `scripts/test.sh`), so a CI run can never skip it silently.
+
+// Helpers shared by the tests unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use neurovox::npy::{descr_to_dtype, npy_header_bytes, npy_header_len, parse_npy_header};
+use neurovox::{ByteOrder, DataType, ErrorKind, StorageDtype};
+use serde_json::Value;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+fn oracle_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("NEUROVOX_NUMPY_ORACLE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/numpy-oracle"));
+    if dir.join("manifest.json").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("NEUROVOX_REQUIRE_ORACLE").as_deref() != Ok("1"),
+        "NEUROVOX_REQUIRE_ORACLE=1 but no manifest.json in {}",
+        dir.display()
+    );
+    eprintln!(
+        "SKIPPED: no numpy oracle fixtures in {} (run scripts/test.sh)",
+        dir.display()
+    );
+    None
+}
+
+fn load_manifest(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("manifest.json")).expect("manifest readable");
+    serde_json::from_str(&text).expect("manifest is JSON")
+}
+
+/// The header bytes of a file, read as a caller would: the fixed prefix, then exactly
+/// `npy_header_len` bytes.
+fn read_header_bytes(path: &Path) -> neurovox::Result<Vec<u8>> {
+    let mut file = std::fs::File::open(path)?;
+    let mut prefix = [0u8; 12];
+    file.read_exact(&mut prefix)?;
+    let len = npy_header_len(&prefix)?;
+    let mut header = prefix.to_vec();
+    header.resize(len, 0);
+    file.read_exact(&mut header[12..])?;
+    Ok(header)
+}
+
+/// One array element, decoded from the file or read from the manifest.
+#[derive(Debug, Clone, Copy)]
+enum Element {
+    Int(i128),
+    Float(f64),
+    Complex(f64, f64),
+}
+
+fn same_f64(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+fn same_element(a: Element, b: Element) -> bool {
+    match (a, b) {
+        (Element::Int(x), Element::Int(y)) => x == y,
+        (Element::Float(x), Element::Float(y)) => same_f64(x, y),
+        (Element::Complex(xr, xi), Element::Complex(yr, yi)) => {
+            same_f64(xr, yr) && same_f64(xi, yi)
+        }
+        _ => false,
+    }
+}
+
+/// A JSON number or one of the strings the fixture script uses for non-finite floats.
+fn json_f64(v: &Value) -> f64 {
+    match v {
+        Value::Number(n) => n.as_f64().expect("number"),
+        Value::String(s) if s == "nan" => f64::NAN,
+        Value::String(s) if s == "inf" => f64::INFINITY,
+        Value::String(s) if s == "-inf" => f64::NEG_INFINITY,
+        other => panic!("not a float: {other}"),
+    }
+}
+
+fn json_element(v: &Value, dtype: DataType) -> Element {
+    if dtype.is_integer() {
+        let n = v
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| v.as_u64().map(i128::from));
+        return Element::Int(n.expect("integer value"));
+    }
+    if dtype.is_complex() {
+        let parts = v.as_array().expect("complex as [re, im]");
+        return Element::Complex(json_f64(&parts[0]), json_f64(&parts[1]));
+    }
+    Element::Float(json_f64(v))
+}
+
+/// `N` bytes in the file's byte order, as little-endian.
+fn le_bytes<const N: usize>(bytes: &[u8], order: ByteOrder) -> [u8; N] {
+    let mut out: [u8; N] = bytes.try_into().unwrap();
+    if order == ByteOrder::Big {
+        out.reverse();
+    }
+    out
+}
+
+fn decode_f64(bytes: &[u8], order: ByteOrder) -> f64 {
+    match bytes.len() {
+        4 => f64::from(f32::from_le_bytes(le_bytes(bytes, order))),
+        8 => f64::from_le_bytes(le_bytes(bytes, order)),
+        n => panic!("no {n}-byte float"),
+    }
+}
+
+fn decode_element(bytes: &[u8], dtype: StorageDtype) -> Element {
+    let order = dtype.order;
+    match dtype.dtype {
+        DataType::UInt8 => Element::Int(bytes[0].into()),
+        DataType::Int8 => Element::Int(i8::from_le_bytes([bytes[0]]).into()),
+        DataType::UInt16 => Element::Int(u16::from_le_bytes(le_bytes(bytes, order)).into()),
+        DataType::Int16 => Element::Int(i16::from_le_bytes(le_bytes(bytes, order)).into()),
+        DataType::UInt32 => Element::Int(u32::from_le_bytes(le_bytes(bytes, order)).into()),
+        DataType::Int32 => Element::Int(i32::from_le_bytes(le_bytes(bytes, order)).into()),
+        DataType::UInt64 => Element::Int(u64::from_le_bytes(le_bytes(bytes, order)).into()),
+        DataType::Int64 => Element::Int(i64::from_le_bytes(le_bytes(bytes, order)).into()),
+        DataType::Float32 | DataType::Float64 => Element::Float(decode_f64(bytes, order)),
+        DataType::Complex64 | DataType::Complex128 => {
+            let (re, im) = bytes.split_at(bytes.len() / 2);
+            Element::Complex(decode_f64(re, order), decode_f64(im, order))
+        }
+        other => panic!("{other} is not a .npy dtype"),
+    }
+}
+
+/// Where the element at C-order position `flat` sits in storage of the given order.
+fn storage_index(flat: usize, shape: &[usize], fortran_order: bool) -> usize {
+    if !fortran_order {
+        return flat;
+    }
+    let mut rest = flat;
+    let mut index = vec![0; shape.len()];
+    for axis in (0..shape.len()).rev() {
+        index[axis] = rest % shape[axis];
+        rest /= shape[axis];
+    }
+    let mut stride = 1;
+    let mut offset = 0;
+    for axis in 0..shape.len() {
+        offset += index[axis] * stride;
+        stride *= shape[axis];
+    }
+    offset
+}
+
+fn json_usizes(v: &Value) -> Vec<usize> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| usize::try_from(x.as_u64().expect("non-negative int")).unwrap())
+        .collect()
+}
+
+/// Checks one supported entry; Err describes the first mismatch.
+fn check_supported(dir: &Path, entry: &Value) -> Result<(), String> {
+    let path = dir.join(entry["path"].as_str().unwrap());
+    let header_bytes = read_header_bytes(&path).map_err(|e| format!("header: {e}"))?;
+    let header = parse_npy_header(&header_bytes).map_err(|e| format!("parse: {e}"))?;
+
+    let version = json_usizes(&entry["version"]);
+    let expected_version = (
+        u8::try_from(version[0]).unwrap(),
+        u8::try_from(version[1]).unwrap(),
+    );
+    let numpy_dtype = entry["dtype"].as_str().unwrap();
+    let shape = json_usizes(&entry["shape"]);
+    let fortran_order = entry["fortran_order"].as_bool().unwrap();
+    let header_len = usize::try_from(entry["header_len"].as_u64().unwrap()).unwrap();
+    let compare = |what: &str, ours: String, numpy: String| {
+        if ours == numpy {
+            Ok(())
+        } else {
+            Err(format!("{what}: ours {ours}, numpy {numpy}"))
+        }
+    };
+    compare(
+        "version",
+        format!("{:?}", header.version),
+        format!("{expected_version:?}"),
+    )?;
+    compare("dtype", header.dtype.numpy_str(), numpy_dtype.to_string())?;
+    compare(
+        "descr_to_dtype",
+        format!(
+            "{:?}",
+            descr_to_dtype(numpy_dtype).map_err(|e| e.to_string())?
+        ),
+        format!("{:?}", header.dtype),
+    )?;
+    compare(
+        "fortran_order",
+        header.fortran_order.to_string(),
+        fortran_order.to_string(),
+    )?;
+    compare("shape", format!("{:?}", header.shape), format!("{shape:?}"))?;
+    compare(
+        "data_offset",
+        header.data_offset.to_string(),
+        header_len.to_string(),
+    )?;
+
+    // numpy wrote 2.0 / 3.0 files only because it was told to; np.save writes 1.0.
+    if header.version == (1, 0) {
+        let ours = npy_header_bytes(header.dtype, header.fortran_order, &header.shape)
+            .map_err(|e| format!("npy_header_bytes: {e}"))?;
+        if ours != header_bytes {
+            return Err(format!(
+                "header bytes differ:\n ours  {:?}\n numpy {:?}",
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&header_bytes)
+            ));
+        }
+    }
+
+    let file = std::fs::read(&path).map_err(|e| e.to_string())?;
+    let data = &file[header.data_offset..];
+    let data_len = usize::try_from(header.data_len().map_err(|e| e.to_string())?).unwrap();
+    compare("data length", data.len().to_string(), data_len.to_string())?;
+    check_values(
+        data,
+        &header.shape,
+        header.dtype,
+        header.fortran_order,
+        &entry["values"],
+    )
+}
+
+/// Decodes every element and compares it with numpy's flat C-order list.
+fn check_values(
+    data: &[u8],
+    shape: &[usize],
+    dtype: StorageDtype,
+    fortran_order: bool,
+    values: &Value,
+) -> Result<(), String> {
+    let Some(values) = values.as_array() else {
+        return Ok(()); // more than 64 elements: the length check above covers the data
+    };
+    let itemsize = dtype.dtype.itemsize();
+    if values.len() * itemsize != data.len() {
+        return Err(format!(
+            "{} values for {} data bytes",
+            values.len(),
+            data.len()
+        ));
+    }
+    for (flat, value) in values.iter().enumerate() {
+        let at = storage_index(flat, shape, fortran_order) * itemsize;
+        let ours = decode_element(&data[at..at + itemsize], dtype);
+        let numpy = json_element(value, dtype.dtype);
+        if !same_element(ours, numpy) {
+            return Err(format!("value {flat}: ours {ours:?}, numpy {numpy:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks one entry numpy wrote but we refuse: the expected error kind, naming the field.
+fn check_unsupported(dir: &Path, entry: &Value) -> Result<(), String> {
+    let path = dir.join(entry["path"].as_str().unwrap());
+    let (kind, field) = match entry["error_kind"].as_str() {
+        Some("limit") => (ErrorKind::Limit, "header_len"),
+        _ => (ErrorKind::Unsupported, "descr"),
+    };
+    let result = read_header_bytes(&path).and_then(|bytes| parse_npy_header(&bytes));
+    match result {
+        Ok(header) => Err(format!(
+            "parsed as {header:?}, expected {kind} on `{field}`"
+        )),
+        Err(e) if e.kind() == kind && e.field_name() == Some(field) => Ok(()),
+        Err(e) => Err(format!("expected {kind} on `{field}`, got {e}")),
+    }
+}
+
+#[test]
+fn every_npy_file_matches_numpy() {
+    let Some(dir) = oracle_dir() else {
+        return;
+    };
+    let manifest = load_manifest(&dir);
+    let entries = manifest["npy"].as_array().expect("npy entries");
+    assert!(!entries.is_empty(), "the manifest lists no .npy files");
+    let mut failures = Vec::new();
+    let mut supported = 0;
+    for entry in entries {
+        let is_supported = entry["supported"].as_bool().unwrap();
+        let result = if is_supported {
+            supported += 1;
+            check_supported(&dir, entry)
+        } else {
+            check_unsupported(&dir, entry)
+        };
+        if let Err(msg) = result {
+            failures.push(format!("{}: {msg}", entry["path"].as_str().unwrap()));
+        }
+    }
+    eprintln!(
+        "numpy {}: {} .npy files, {supported} supported, {} refused",
+        manifest["numpy_version"],
+        entries.len(),
+        entries.len() - supported
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} .npy files differ from numpy:\n{}",
+        failures.len(),
+        entries.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn storage_index_walks_fortran_order() {
+    // shape (2, 3): C order (0,0) (0,1) (0,2) (1,0) (1,1) (1,2) → F offsets 0 2 4 1 3 5
+    let offsets: Vec<usize> = (0..6).map(|i| storage_index(i, &[2, 3], true)).collect();
+    assert_eq!(offsets, [0, 2, 4, 1, 3, 5]);
+    assert_eq!(storage_index(4, &[2, 3], false), 4);
+    assert_eq!(storage_index(0, &[], true), 0);
+}
