@@ -24,5 +24,9 @@ cargo fmt --all -- --check
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests"
+export NEUROVOX_NUMPY_ROUNDTRIP_DIR="$PWD/target/numpy-roundtrip"
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
+echo "== numpy reads what neurovox wrote"
+export NEUROVOX_NUMPY_ROUNDTRIP_DIR="$PWD/target/numpy-roundtrip"
+"$venv/bin/python" -m pytest -q python/tests
