@@ -928,15 +928,54 @@ pub fn npy_header_bytes(
     fortran_order: bool,
     shape: &[usize],
 ) -> Result<Vec<u8>> {
-    let descr = dtype_to_descr(dtype)?;
-    check_ndim(shape.len())?;
-    checked_nbytes(shape, dtype.dtype.itemsize())?;
-    let text = header_dict_text(&descr, fortran_order, shape);
+    let text = checked_header_text(dtype, fortran_order, shape)?;
     wrap_header(text.as_bytes(), (1, 0))
         .or_else(|| wrap_header(text.as_bytes(), (2, 0)))
         .ok_or_else(|| {
             Error::limit("the .npy header does not fit a u32 length").field("header_len")
         })
+}
+
+/// As [`npy_header_bytes`], in a given format version, as numpy's
+/// `format.write_array(..., version=...)` writes it: `(1, 0)`, `(2, 0)` (4-byte length) or
+/// `(3, 0)` (UTF-8 text). A header too long for version 1.0 is a Limit error.
+///
+/// ```
+/// use neurovox::npy::{npy_header_bytes_versioned, parse_npy_header};
+/// use neurovox::{ByteOrder, DataType, StorageDtype};
+/// let dtype = StorageDtype::new(DataType::Int16, ByteOrder::Big);
+/// let bytes = npy_header_bytes_versioned(dtype, false, &[2, 3], (3, 0))?;
+/// assert_eq!(&bytes[6..8], &[3, 0]);
+/// assert_eq!(parse_npy_header(&bytes)?.shape, vec![2, 3]);
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn npy_header_bytes_versioned(
+    dtype: StorageDtype,
+    fortran_order: bool,
+    shape: &[usize],
+    version: (u8, u8),
+) -> Result<Vec<u8>> {
+    let text = checked_header_text(dtype, fortran_order, shape)?;
+    len_field_size(version)?;
+    wrap_header(text.as_bytes(), version).ok_or_else(|| {
+        Error::limit(format!(
+            "the .npy header does not fit format version {}.{}",
+            version.0, version.1
+        ))
+        .field("header_len")
+    })
+}
+
+/// The header dict text for an array, after checking numpy's limits on it.
+fn checked_header_text(
+    dtype: StorageDtype,
+    fortran_order: bool,
+    shape: &[usize],
+) -> Result<String> {
+    let descr = dtype_to_descr(dtype)?;
+    check_ndim(shape.len())?;
+    checked_nbytes(shape, dtype.dtype.itemsize())?;
+    Ok(header_dict_text(&descr, fortran_order, shape))
 }
 
 /// The dict as numpy formats it, with the growth-axis spaces but before the alignment padding.

@@ -15,7 +15,9 @@
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use neurovox::npy::{descr_to_dtype, npy_header_bytes, npy_header_len, parse_npy_header};
+use neurovox::npy::{
+    descr_to_dtype, npy_header_bytes, npy_header_bytes_versioned, npy_header_len, parse_npy_header,
+};
 use neurovox::{ByteOrder, DataType, ErrorKind, StorageDtype};
 use serde_json::Value;
 use std::io::Read;
@@ -220,10 +222,20 @@ fn check_supported(dir: &Path, entry: &Value) -> Result<(), String> {
         header_len.to_string(),
     )?;
 
-    // numpy wrote 2.0 / 3.0 files only because it was told to; np.save writes 1.0.
-    if header.version == (1, 0) {
-        let ours = npy_header_bytes(header.dtype, header.fortran_order, &header.shape)
-            .map_err(|e| format!("npy_header_bytes: {e}"))?;
+    // np.save writes 1.0; the 2.0 / 3.0 files were written by format.write_array(version=...),
+    // which the versioned writer reproduces.
+    {
+        let ours = if header.version == (1, 0) {
+            npy_header_bytes(header.dtype, header.fortran_order, &header.shape)
+        } else {
+            npy_header_bytes_versioned(
+                header.dtype,
+                header.fortran_order,
+                &header.shape,
+                header.version,
+            )
+        }
+        .map_err(|e| format!("npy_header_bytes: {e}"))?;
         if ours != header_bytes {
             return Err(format!(
                 "header bytes differ:\n ours  {:?}\n numpy {:?}",
