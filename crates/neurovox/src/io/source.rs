@@ -1,0 +1,196 @@
+//! Byte sources: a file's (decompressed) bytes, read at any offset by any number of threads.
+//!
+//! [`Source::read_at`] never shares a cursor, so one source serves every thread of a proxy at
+//! once, and no outside file position can change what it returns.
+
+use crate::error::{Error, Result};
+use std::fmt::Debug;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Random access to bytes.
+pub trait Source: Send + Sync + Debug {
+    /// The number of bytes (decompressed, for compressed files).
+    fn len(&self) -> Result<u64>;
+
+    /// True if the source holds no bytes.
+    fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Fills `buf` with the bytes starting at `offset`. Bytes past the end are a Format error
+    /// naming the file and the offset ("the file ends at …").
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()>;
+
+    /// How many bytes this source has decompressed so far, over all reads (0 for plain
+    /// files). Tests use it to show that a read decompressed only what it needed.
+    fn inflated_bytes(&self) -> u64 {
+        0
+    }
+
+    /// The file behind the source, if any.
+    fn path(&self) -> Option<&Path> {
+        None
+    }
+}
+
+/// The error for a read past the end of a source.
+pub(crate) fn past_end(path: Option<&Path>, offset: u64, want: usize, len: u64) -> Error {
+    let e = Error::format(format!(
+        "wanted {want} bytes at offset {offset}, but the data ends at byte {len}; could the file be truncated?"
+    ))
+    .offset(offset);
+    match path {
+        Some(p) => e.with_path(p),
+        None => e,
+    }
+}
+
+/// Bytes in memory (an array written by hand, or a whole decompressed file).
+#[derive(Debug, Clone)]
+pub struct MemorySource {
+    bytes: Arc<[u8]>,
+    path: Option<PathBuf>,
+}
+
+impl MemorySource {
+    /// A source over `bytes`.
+    ///
+    /// ```
+    /// use neurovox::io::{MemorySource, Source};
+    /// let s = MemorySource::new(vec![1, 2, 3, 4]);
+    /// let mut buf = [0u8; 2];
+    /// s.read_at(1, &mut buf)?;
+    /// assert_eq!(buf, [2, 3]);
+    /// assert!(s.read_at(3, &mut buf).is_err());
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn new(bytes: impl Into<Arc<[u8]>>) -> Self {
+        MemorySource {
+            bytes: bytes.into(),
+            path: None,
+        }
+    }
+
+    /// A source over `bytes` that came from `path` (errors name it).
+    pub fn from_file_bytes(bytes: impl Into<Arc<[u8]>>, path: &Path) -> Self {
+        MemorySource {
+            bytes: bytes.into(),
+            path: Some(path.to_path_buf()),
+        }
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Source for MemorySource {
+    fn len(&self) -> Result<u64> {
+        Ok(self.bytes.len() as u64)
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let len = self.bytes.len() as u64;
+        let end = offset.checked_add(buf.len() as u64).filter(|&e| e <= len);
+        match end {
+            Some(end) => {
+                buf.copy_from_slice(&self.bytes[offset as usize..end as usize]);
+                Ok(())
+            }
+            None => Err(past_end(self.path.as_deref(), offset, buf.len(), len)),
+        }
+    }
+
+    fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+}
+
+/// An uncompressed file read with positioned reads (`pread`): no shared cursor.
+///
+/// With `keep_open` the file handle is opened once and shared by every read (nibabel's
+/// `keep_file_open=True`); without, each read opens and closes the file (`False`), so no
+/// handle outlives a read.
+#[derive(Debug)]
+pub struct FileSource {
+    path: PathBuf,
+    handle: Option<File>,
+}
+
+impl FileSource {
+    /// A source over the file at `path`; the file must exist now.
+    pub fn open(path: &Path, keep_open: bool) -> Result<Self> {
+        let file = File::open(path).map_err(|e| Error::io(e).with_path(path))?;
+        Ok(FileSource {
+            path: path.to_path_buf(),
+            handle: keep_open.then_some(file),
+        })
+    }
+
+    /// True if one handle is kept open for all reads.
+    pub fn keeps_file_open(&self) -> bool {
+        self.handle.is_some()
+    }
+
+    fn read_with(&self, file: &File, offset: u64, buf: &mut [u8]) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        match file.read_exact_at(buf, offset) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+                Err(past_end(Some(&self.path), offset, buf.len(), len))
+            }
+            Err(e) => Err(Error::io(e).with_path(&self.path)),
+        }
+    }
+}
+
+impl Source for FileSource {
+    fn len(&self) -> Result<u64> {
+        let meta = match &self.handle {
+            Some(f) => f.metadata(),
+            None => std::fs::metadata(&self.path),
+        };
+        meta.map(|m| m.len()).map_err(|e| Error::io(e).with_path(&self.path))
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        match &self.handle {
+            Some(file) => self.read_with(file, offset, buf),
+            None => {
+                let file = File::open(&self.path).map_err(|e| Error::io(e).with_path(&self.path))?;
+                self.read_with(&file, offset, buf)
+            }
+        }
+    }
+
+    fn path(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_source_reads_at_offsets_with_and_without_a_kept_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.bin");
+        std::fs::write(&p, (0..100u8).collect::<Vec<_>>()).unwrap();
+        for keep in [true, false] {
+            let s = FileSource::open(&p, keep).unwrap();
+            assert_eq!(s.keeps_file_open(), keep);
+            let mut buf = [0u8; 3];
+            s.read_at(97, &mut buf).unwrap();
+            assert_eq!(buf, [97, 98, 99]);
+            let e = s.read_at(98, &mut buf).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Format);
+            assert!(e.to_string().contains("f.bin"), "{e}");
+            assert_eq!(s.len().unwrap(), 100);
+        }
+    }
+}
