@@ -23,6 +23,7 @@
 //! # Ok::<(), neurovox::Error>(())
 //! ```
 
+pub mod array;
 pub mod atomic;
 pub mod dtype;
 pub mod element;
@@ -33,6 +34,7 @@ pub mod io;
 pub mod memmap;
 pub mod npy;
 pub mod npz;
+pub mod scale;
 
 pub use dtype::{ByteOrder, CodeMeaning, DataType, StorageDtype};
 pub use error::{Error, ErrorKind, Result};

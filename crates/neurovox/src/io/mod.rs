@@ -4,4 +4,4 @@ pub mod open;
 pub mod source;
 
 pub use open::{detect_compression, open_decompressed, read_fully, read_up_to, skip, Compression};
-pub use source::{FileSource, MemorySource, Source};
+pub use source::{FileSource, MemorySource, Source, StreamSource};

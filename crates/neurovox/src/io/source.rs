@@ -154,17 +154,86 @@ impl Source for FileSource {
             Some(f) => f.metadata(),
             None => std::fs::metadata(&self.path),
         };
-        meta.map(|m| m.len()).map_err(|e| Error::io(e).with_path(&self.path))
+        meta.map(|m| m.len())
+            .map_err(|e| Error::io(e).with_path(&self.path))
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         match &self.handle {
             Some(file) => self.read_with(file, offset, buf),
             None => {
-                let file = File::open(&self.path).map_err(|e| Error::io(e).with_path(&self.path))?;
+                let file =
+                    File::open(&self.path).map_err(|e| Error::io(e).with_path(&self.path))?;
                 self.read_with(&file, offset, buf)
             }
         }
+    }
+
+    fn path(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+}
+
+/// A compressed stream without random access (bzip2, zstd): decompressed whole on the first
+/// read and kept in memory for the source's life. Memory grows with the bytes that really
+/// arrive, never with a size a header declares.
+#[derive(Debug)]
+pub struct StreamSource {
+    path: PathBuf,
+    data: std::sync::OnceLock<std::result::Result<Arc<[u8]>, String>>,
+    inflated: std::sync::atomic::AtomicU64,
+}
+
+impl StreamSource {
+    /// A lazily decompressed source over the file at `path` (any compression
+    /// [`crate::io::open_decompressed`] recognises).
+    pub fn new(path: &Path) -> Self {
+        StreamSource {
+            path: path.to_path_buf(),
+            data: std::sync::OnceLock::new(),
+            inflated: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn data(&self) -> Result<&Arc<[u8]>> {
+        let loaded = self.data.get_or_init(|| {
+            let mut bytes = Vec::new();
+            let read = super::open_decompressed(&self.path).and_then(|(_, mut reader)| {
+                super::read_up_to(reader.as_mut(), u64::MAX, &mut bytes)
+                    .map_err(|e| e.with_path(&self.path))
+            });
+            self.inflated
+                .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            read.map(|_| Arc::from(bytes)).map_err(|e| e.to_string())
+        });
+        loaded
+            .as_ref()
+            .map_err(|message| Error::format(message.clone()).with_path(&self.path))
+    }
+}
+
+impl Source for StreamSource {
+    fn len(&self) -> Result<u64> {
+        Ok(self.data()?.len() as u64)
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let data = self.data()?;
+        let len = data.len() as u64;
+        match offset
+            .checked_add(buf.len() as u64)
+            .filter(|&end| end <= len)
+        {
+            Some(end) => {
+                buf.copy_from_slice(&data[offset as usize..end as usize]);
+                Ok(())
+            }
+            None => Err(past_end(Some(&self.path), offset, buf.len(), len)),
+        }
+    }
+
+    fn inflated_bytes(&self) -> u64 {
+        self.inflated.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn path(&self) -> Option<&Path> {

@@ -1,0 +1,235 @@
+//! [`DynArray`]: one n-d array whose element type is known only at run time, as a file's
+//! datatype is.
+//!
+//! Each variant holds an `ndarray::ArcArray`, so cloning a `DynArray` shares the buffer
+//! (cheap, like handing out the same numpy array twice) and writing to a shared one copies it
+//! first. An image's cache and the arrays it returns are the same buffer until one of them is
+//! written.
+
+use crate::dtype::DataType;
+use crate::element::{Element, Rgb, Rgba};
+use crate::error::{Error, Result};
+use ndarray::{ArcArray, ArrayD, IxDyn};
+use num_complex::Complex;
+
+/// An n-d array of any storable element type, in native byte order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DynArray {
+    /// uint8
+    U8(ArcArray<u8, IxDyn>),
+    /// int8
+    I8(ArcArray<i8, IxDyn>),
+    /// uint16
+    U16(ArcArray<u16, IxDyn>),
+    /// int16
+    I16(ArcArray<i16, IxDyn>),
+    /// uint32
+    U32(ArcArray<u32, IxDyn>),
+    /// int32
+    I32(ArcArray<i32, IxDyn>),
+    /// uint64
+    U64(ArcArray<u64, IxDyn>),
+    /// int64
+    I64(ArcArray<i64, IxDyn>),
+    /// float32
+    F32(ArcArray<f32, IxDyn>),
+    /// float64
+    F64(ArcArray<f64, IxDyn>),
+    /// complex64
+    C64(ArcArray<Complex<f32>, IxDyn>),
+    /// complex128
+    C128(ArcArray<Complex<f64>, IxDyn>),
+    /// RGB24
+    Rgb(ArcArray<Rgb, IxDyn>),
+    /// RGBA32
+    Rgba(ArcArray<Rgba, IxDyn>),
+}
+
+/// Runs `$body` with `$a` bound to the typed array of any variant.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! dyn_array_apply {
+    ($value:expr, $a:ident => $body:expr) => {
+        match $value {
+            $crate::array::DynArray::U8($a) => $body,
+            $crate::array::DynArray::I8($a) => $body,
+            $crate::array::DynArray::U16($a) => $body,
+            $crate::array::DynArray::I16($a) => $body,
+            $crate::array::DynArray::U32($a) => $body,
+            $crate::array::DynArray::I32($a) => $body,
+            $crate::array::DynArray::U64($a) => $body,
+            $crate::array::DynArray::I64($a) => $body,
+            $crate::array::DynArray::F32($a) => $body,
+            $crate::array::DynArray::F64($a) => $body,
+            $crate::array::DynArray::C64($a) => $body,
+            $crate::array::DynArray::C128($a) => $body,
+            $crate::array::DynArray::Rgb($a) => $body,
+            $crate::array::DynArray::Rgba($a) => $body,
+        }
+    };
+}
+
+/// Element types a [`DynArray`] can hold, with the conversions into and out of it.
+pub trait DynElement: Element {
+    /// Wraps an array of this type.
+    fn wrap(array: ArcArray<Self, IxDyn>) -> DynArray;
+    /// The typed array, if `array` holds this type.
+    fn unwrap_ref(array: &DynArray) -> Option<&ArcArray<Self, IxDyn>>;
+}
+
+macro_rules! dyn_element {
+    ($($t:ty => $v:ident),*) => {$(
+        impl DynElement for $t {
+            fn wrap(array: ArcArray<Self, IxDyn>) -> DynArray {
+                DynArray::$v(array)
+            }
+            fn unwrap_ref(array: &DynArray) -> Option<&ArcArray<Self, IxDyn>> {
+                match array {
+                    DynArray::$v(a) => Some(a),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+dyn_element!(u8 => U8, i8 => I8, u16 => U16, i16 => I16, u32 => U32, i32 => I32, u64 => U64,
+    i64 => I64, f32 => F32, f64 => F64, Complex<f32> => C64, Complex<f64> => C128, Rgb => Rgb,
+    Rgba => Rgba);
+
+impl DynArray {
+    /// Wraps a typed array.
+    ///
+    /// ```
+    /// use neurovox::array::DynArray;
+    /// use neurovox::DataType;
+    /// let a = DynArray::from_array(ndarray::array![[1i16, 2], [3, 4]].into_dyn());
+    /// assert_eq!(a.dtype(), DataType::Int16);
+    /// assert_eq!(a.shape(), &[2, 2]);
+    /// assert_eq!(a.get_f64(&[1, 0]), Some(3.0));
+    /// ```
+    pub fn from_array<T: DynElement>(array: ArrayD<T>) -> DynArray {
+        T::wrap(array.into_shared())
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DataType {
+        match self {
+            DynArray::U8(_) => DataType::UInt8,
+            DynArray::I8(_) => DataType::Int8,
+            DynArray::U16(_) => DataType::UInt16,
+            DynArray::I16(_) => DataType::Int16,
+            DynArray::U32(_) => DataType::UInt32,
+            DynArray::I32(_) => DataType::Int32,
+            DynArray::U64(_) => DataType::UInt64,
+            DynArray::I64(_) => DataType::Int64,
+            DynArray::F32(_) => DataType::Float32,
+            DynArray::F64(_) => DataType::Float64,
+            DynArray::C64(_) => DataType::Complex64,
+            DynArray::C128(_) => DataType::Complex128,
+            DynArray::Rgb(_) => DataType::Rgb24,
+            DynArray::Rgba(_) => DataType::Rgba32,
+        }
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        dyn_array_apply!(self, a => a.shape())
+    }
+
+    /// The number of axes.
+    pub fn ndim(&self) -> usize {
+        self.shape().len()
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.shape().iter().product()
+    }
+
+    /// True if there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The typed array, if the element type is `T`.
+    pub fn as_typed<T: DynElement>(&self) -> Option<&ArcArray<T, IxDyn>> {
+        T::unwrap_ref(self)
+    }
+
+    /// The typed array, or a Usage error naming both types.
+    pub fn typed<T: DynElement>(&self) -> Result<&ArcArray<T, IxDyn>> {
+        self.as_typed().ok_or_else(|| {
+            Error::usage(format!(
+                "the array holds {}, not {}",
+                self.dtype(),
+                T::DTYPE
+            ))
+        })
+    }
+
+    /// One element as `f64` (the real part of complex values; None for colours or a bad
+    /// index).
+    pub fn get_f64(&self, index: &[usize]) -> Option<f64> {
+        let index = IxDyn(index);
+        match self {
+            DynArray::U8(a) => a.get(index).map(|&v| f64::from(v)),
+            DynArray::I8(a) => a.get(index).map(|&v| f64::from(v)),
+            DynArray::U16(a) => a.get(index).map(|&v| f64::from(v)),
+            DynArray::I16(a) => a.get(index).map(|&v| f64::from(v)),
+            DynArray::U32(a) => a.get(index).map(|&v| f64::from(v)),
+            DynArray::I32(a) => a.get(index).map(|&v| f64::from(v)),
+            DynArray::U64(a) => a.get(index).map(|&v| v as f64),
+            DynArray::I64(a) => a.get(index).map(|&v| v as f64),
+            DynArray::F32(a) => a.get(index).map(|&v| f64::from(v)),
+            DynArray::F64(a) => a.get(index).copied(),
+            DynArray::C64(a) => a.get(index).map(|v| f64::from(v.re)),
+            DynArray::C128(a) => a.get(index).map(|v| v.re),
+            DynArray::Rgb(_) | DynArray::Rgba(_) => None,
+        }
+    }
+
+    /// The values converted to `f64` (numpy's `astype(float64)`: the real part of complex
+    /// values); a Usage error for colour data, which has no single number per voxel.
+    pub fn to_f64(&self) -> Result<ArrayD<f64>> {
+        Ok(match self {
+            DynArray::U8(a) => a.mapv(f64::from),
+            DynArray::I8(a) => a.mapv(f64::from),
+            DynArray::U16(a) => a.mapv(f64::from),
+            DynArray::I16(a) => a.mapv(f64::from),
+            DynArray::U32(a) => a.mapv(f64::from),
+            DynArray::I32(a) => a.mapv(f64::from),
+            DynArray::U64(a) => a.mapv(|v| v as f64),
+            DynArray::I64(a) => a.mapv(|v| v as f64),
+            DynArray::F32(a) => a.mapv(f64::from),
+            DynArray::F64(a) => a.to_owned(),
+            DynArray::C64(a) => a.mapv(|v| f64::from(v.re)),
+            DynArray::C128(a) => a.mapv(|v| v.re),
+            DynArray::Rgb(_) | DynArray::Rgba(_) => return Err(colour_has_no_float()),
+        })
+    }
+
+    /// The values converted to `f32` with one rounding each, as numpy's `astype(float32)`
+    /// (the real part of complex values); a Usage error for colour data.
+    pub fn to_f32(&self) -> Result<ArrayD<f32>> {
+        Ok(match self {
+            DynArray::U8(a) => a.mapv(f32::from),
+            DynArray::I8(a) => a.mapv(f32::from),
+            DynArray::U16(a) => a.mapv(f32::from),
+            DynArray::I16(a) => a.mapv(f32::from),
+            DynArray::U32(a) => a.mapv(|v| v as f32),
+            DynArray::I32(a) => a.mapv(|v| v as f32),
+            DynArray::U64(a) => a.mapv(|v| v as f32),
+            DynArray::I64(a) => a.mapv(|v| v as f32),
+            DynArray::F32(a) => a.to_owned(),
+            DynArray::F64(a) => a.mapv(|v| v as f32),
+            DynArray::C64(a) => a.mapv(|v| v.re),
+            DynArray::C128(a) => a.mapv(|v| v.re as f32),
+            DynArray::Rgb(_) | DynArray::Rgba(_) => return Err(colour_has_no_float()),
+        })
+    }
+}
+
+pub(crate) fn colour_has_no_float() -> Error {
+    Error::usage("RGB/RGBA data has no single floating-point value per voxel; read the channels with as_typed")
+}

@@ -1,0 +1,452 @@
+//! Read scaling: decoding stored bytes into values, `value = raw × slope + inter`, with
+//! nibabel's exact output-dtype rules (reference §1.5).
+//!
+//! * `(slope, inter) == (1, 0)`: the stored type, unchanged.
+//! * Otherwise numpy's promotion of the stored type with the type of the scale factors — a
+//!   float64 for the Python floats of NIfTI and SPM2 headers, a float32 for SPM99's header
+//!   field — upgraded to float64 when `[min, max] × slope + inter` of an integer type would
+//!   overflow the float32. So NIfTI scaling always gives float64 (complex128 for complex data),
+//!   and SPM99 gives float32 for 8- and 16-bit integers.
+//!
+//! The arithmetic is numpy's too: the multiplication and the addition each round in the output
+//! type (no fused multiply-add), the multiplication is skipped for a slope of 1 and the
+//! addition for an intercept of 0, and a real intercept adds to the real part of complex data.
+
+use crate::array::DynArray;
+use crate::dtype::{binary128_to_f64, ByteOrder, DataType, StorageDtype};
+use crate::element::{Element, Rgb, Rgba};
+use crate::error::{Error, Result};
+use crate::memmap::Order;
+use ndarray::{ArrayD, IxDyn, ShapeBuilder};
+use num_complex::Complex;
+
+/// The float type the scale factors come in, which decides the output precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FactorType {
+    /// float32 factors (SPM99's `scl_slope` field, as nibabel returns it).
+    F32,
+    /// float64 factors (NIfTI-1/2 and SPM2 headers give Python floats).
+    #[default]
+    F64,
+}
+
+/// A slope and intercept with the type they come in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scaling {
+    /// Multiplier.
+    pub slope: f64,
+    /// Added after the multiplication.
+    pub inter: f64,
+    /// The float type of the factors.
+    pub factor: FactorType,
+}
+
+impl Default for Scaling {
+    fn default() -> Self {
+        Scaling::IDENTITY
+    }
+}
+
+impl Scaling {
+    /// No scaling.
+    pub const IDENTITY: Scaling = Scaling {
+        slope: 1.0,
+        inter: 0.0,
+        factor: FactorType::F64,
+    };
+
+    /// A slope and intercept of the given factor type.
+    pub fn new(slope: f64, inter: f64, factor: FactorType) -> Self {
+        Scaling {
+            slope,
+            inter,
+            factor,
+        }
+    }
+
+    /// From a header's `slope_inter()` (None means no scaling: 1 and 0).
+    pub fn from_header_values(slope: Option<f64>, inter: Option<f64>, factor: FactorType) -> Self {
+        Scaling::new(slope.unwrap_or(1.0), inter.unwrap_or(0.0), factor)
+    }
+
+    /// True for `(1, 0)`: values are the stored values.
+    pub fn is_identity(&self) -> bool {
+        self.slope == 1.0 && self.inter == 0.0
+    }
+
+    /// The element type scaled values have, for data stored as `storage`.
+    ///
+    /// ```
+    /// use neurovox::scale::{FactorType, Scaling};
+    /// use neurovox::DataType;
+    /// let nifti = Scaling::new(2.0, 1.0, FactorType::F64);
+    /// assert_eq!(nifti.output_dtype(DataType::Int16)?, DataType::Float64);
+    /// let spm99 = Scaling::new(2.0, 0.0, FactorType::F32);
+    /// assert_eq!(spm99.output_dtype(DataType::Int16)?, DataType::Float32);
+    /// assert_eq!(spm99.output_dtype(DataType::Int32)?, DataType::Float64); // numpy promotion
+    /// assert_eq!(Scaling::IDENTITY.output_dtype(DataType::UInt8)?, DataType::UInt8);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn output_dtype(&self, storage: DataType) -> Result<DataType> {
+        if self.is_identity() {
+            return Ok(match storage {
+                // No Rust type holds binary128: those are read as float64 (docs/compat.md).
+                DataType::Float128 => DataType::Float64,
+                DataType::Complex256 => DataType::Complex128,
+                other => other,
+            });
+        }
+        let factor = if storage.is_integer() {
+            self.integer_factor_type(storage)?
+        } else {
+            self.factor
+        };
+        promote(storage, factor)
+    }
+
+    /// nibabel's `int_scinter_ftype`: the first float type, from the factors' own, in which
+    /// the integer range scaled stays finite.
+    fn integer_factor_type(&self, storage: DataType) -> Result<FactorType> {
+        let (min, max) = integer_range(storage);
+        let candidates: &[FactorType] = match self.factor {
+            FactorType::F32 => &[FactorType::F32, FactorType::F64],
+            FactorType::F64 => &[FactorType::F64],
+        };
+        for &factor in candidates {
+            let finite = match promote(storage, factor)? {
+                DataType::Float32 => [min, max]
+                    .iter()
+                    .all(|&v| self.apply_f32(v as f32).is_finite()),
+                _ => [min, max].iter().all(|&v| self.apply_f64(v).is_finite()),
+            };
+            if finite {
+                return Ok(factor);
+            }
+        }
+        Err(Error::unsupported(format!(
+            "slope {} and intercept {} overflow float64 for {storage} data (nibabel would use long double)",
+            self.slope, self.inter
+        ))
+        .field("scl_slope"))
+    }
+
+    fn apply_f32(&self, v: f32) -> f32 {
+        let mut out = v;
+        if self.slope != 1.0 {
+            out *= self.slope as f32;
+        }
+        if self.inter != 0.0 {
+            out += self.inter as f32;
+        }
+        out
+    }
+
+    fn apply_f64(&self, v: f64) -> f64 {
+        let mut out = v;
+        if self.slope != 1.0 {
+            out *= self.slope;
+        }
+        if self.inter != 0.0 {
+            out += self.inter;
+        }
+        out
+    }
+}
+
+/// numpy's result type of `storage` data combined with a float array of `factor` type.
+fn promote(storage: DataType, factor: FactorType) -> Result<DataType> {
+    use DataType as D;
+    Ok(match (storage, factor) {
+        (D::UInt8 | D::Int8 | D::UInt16 | D::Int16 | D::Float32, FactorType::F32) => D::Float32,
+        (D::Complex64, FactorType::F32) => D::Complex64,
+        (D::Complex64 | D::Complex128 | D::Complex256, _) => D::Complex128,
+        (D::Rgb24 | D::Rgba32, _) => {
+            return Err(Error::usage("RGB/RGBA data cannot be scaled").field("scl_slope"))
+        }
+        _ => D::Float64,
+    })
+}
+
+/// The smallest and largest value of an integer type, as f64 (exact for the bounds numpy
+/// scales: its `iinfo` min and max).
+fn integer_range(dtype: DataType) -> (f64, f64) {
+    match dtype {
+        DataType::UInt8 => (0.0, f64::from(u8::MAX)),
+        DataType::Int8 => (f64::from(i8::MIN), f64::from(i8::MAX)),
+        DataType::UInt16 => (0.0, f64::from(u16::MAX)),
+        DataType::Int16 => (f64::from(i16::MIN), f64::from(i16::MAX)),
+        DataType::UInt32 => (0.0, f64::from(u32::MAX)),
+        DataType::Int32 => (f64::from(i32::MIN), f64::from(i32::MAX)),
+        DataType::UInt64 => (0.0, u64::MAX as f64),
+        DataType::Int64 => (i64::MIN as f64, i64::MAX as f64),
+        _ => (0.0, 0.0),
+    }
+}
+
+/// Stored bytes to values of `T`, swapping bytes when the storage order is not native.
+fn decode<T: Element>(bytes: &[u8], order: ByteOrder) -> Vec<T> {
+    let swap = order != ByteOrder::NATIVE && T::DTYPE.component_size() > 1;
+    bytes
+        .chunks_exact(std::mem::size_of::<T>())
+        .map(|c| {
+            let v: T = bytemuck::pod_read_unaligned(c);
+            if swap {
+                v.swap_bytes()
+            } else {
+                v
+            }
+        })
+        .collect()
+}
+
+/// binary128 bytes (one value per 16 bytes) to the nearest f64 values.
+fn decode_binary128(bytes: &[u8], order: ByteOrder) -> Vec<f64> {
+    bytes
+        .chunks_exact(16)
+        .map(|c| {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(c);
+            binary128_to_f64(match order {
+                ByteOrder::Little => u128::from_le_bytes(b),
+                ByteOrder::Big => u128::from_be_bytes(b),
+            })
+        })
+        .collect()
+}
+
+fn shaped<T>(values: Vec<T>, shape: &[usize], order: Order) -> Result<ArrayD<T>> {
+    ArrayD::from_shape_vec(IxDyn(shape).set_f(order == Order::F), values).map_err(|e| {
+        Error::usage(format!(
+            "{} values do not fill shape {shape:?}: {e}",
+            shape.iter().product::<usize>()
+        ))
+    })
+}
+
+/// Stored bytes (in `order` layout) to the stored values, in native byte order. binary128
+/// values become the nearest float64 (complex256: two of them).
+///
+/// ```
+/// use neurovox::memmap::Order;
+/// use neurovox::scale::decode_raw;
+/// use neurovox::{ByteOrder, DataType, StorageDtype};
+/// let bytes = [0u8, 1, 0, 2];
+/// let a = decode_raw(&bytes, StorageDtype::new(DataType::Int16, ByteOrder::Big), &[2], Order::F)?;
+/// assert_eq!(a.get_f64(&[1]), Some(2.0));
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn decode_raw(
+    bytes: &[u8],
+    dtype: StorageDtype,
+    shape: &[usize],
+    order: Order,
+) -> Result<DynArray> {
+    let o = dtype.order;
+    Ok(match dtype.dtype {
+        DataType::UInt8 => DynArray::from_array(shaped(decode::<u8>(bytes, o), shape, order)?),
+        DataType::Int8 => DynArray::from_array(shaped(decode::<i8>(bytes, o), shape, order)?),
+        DataType::UInt16 => DynArray::from_array(shaped(decode::<u16>(bytes, o), shape, order)?),
+        DataType::Int16 => DynArray::from_array(shaped(decode::<i16>(bytes, o), shape, order)?),
+        DataType::UInt32 => DynArray::from_array(shaped(decode::<u32>(bytes, o), shape, order)?),
+        DataType::Int32 => DynArray::from_array(shaped(decode::<i32>(bytes, o), shape, order)?),
+        DataType::UInt64 => DynArray::from_array(shaped(decode::<u64>(bytes, o), shape, order)?),
+        DataType::Int64 => DynArray::from_array(shaped(decode::<i64>(bytes, o), shape, order)?),
+        DataType::Float32 => DynArray::from_array(shaped(decode::<f32>(bytes, o), shape, order)?),
+        DataType::Float64 => DynArray::from_array(shaped(decode::<f64>(bytes, o), shape, order)?),
+        DataType::Complex64 => {
+            DynArray::from_array(shaped(decode::<Complex<f32>>(bytes, o), shape, order)?)
+        }
+        DataType::Complex128 => {
+            DynArray::from_array(shaped(decode::<Complex<f64>>(bytes, o), shape, order)?)
+        }
+        DataType::Rgb24 => DynArray::from_array(shaped(decode::<Rgb>(bytes, o), shape, order)?),
+        DataType::Rgba32 => DynArray::from_array(shaped(decode::<Rgba>(bytes, o), shape, order)?),
+        DataType::Float128 => {
+            DynArray::from_array(shaped(decode_binary128(bytes, o), shape, order)?)
+        }
+        DataType::Complex256 => {
+            let parts = decode_binary128(bytes, o);
+            let values = parts
+                .chunks_exact(2)
+                .map(|p| Complex::new(p[0], p[1]))
+                .collect();
+            DynArray::from_array(shaped(values, shape, order)?)
+        }
+    })
+}
+
+/// Stored bytes to scaled values, with nibabel's output type and arithmetic.
+pub fn decode_scaled(
+    bytes: &[u8],
+    dtype: StorageDtype,
+    shape: &[usize],
+    order: Order,
+    scaling: &Scaling,
+) -> Result<DynArray> {
+    let raw = decode_raw(bytes, dtype, shape, order)?;
+    apply_scaling(&raw, dtype.dtype, scaling)
+}
+
+/// Scales stored values (as decoded by [`decode_raw`]) with nibabel's rules.
+pub fn apply_scaling(raw: &DynArray, storage: DataType, scaling: &Scaling) -> Result<DynArray> {
+    if scaling.is_identity() {
+        return Ok(raw.clone());
+    }
+    let s = *scaling;
+    match scaling.output_dtype(storage)? {
+        DataType::Float32 => {
+            let values = match raw {
+                DynArray::U8(a) => a.mapv(|v| s.apply_f32(f32::from(v))),
+                DynArray::I8(a) => a.mapv(|v| s.apply_f32(f32::from(v))),
+                DynArray::U16(a) => a.mapv(|v| s.apply_f32(f32::from(v))),
+                DynArray::I16(a) => a.mapv(|v| s.apply_f32(f32::from(v))),
+                DynArray::F32(a) => a.mapv(|v| s.apply_f32(v)),
+                other => return Err(unexpected(other, DataType::Float32)),
+            };
+            Ok(DynArray::from_array(values))
+        }
+        DataType::Complex64 => match raw {
+            DynArray::C64(a) => Ok(DynArray::from_array(a.mapv(|v| {
+                Complex::new(
+                    s.apply_f32(v.re),
+                    if s.slope != 1.0 {
+                        v.im * s.slope as f32
+                    } else {
+                        v.im
+                    },
+                )
+            }))),
+            other => Err(unexpected(other, DataType::Complex64)),
+        },
+        DataType::Complex128 => {
+            let scale = |re: f64, im: f64| {
+                Complex::new(
+                    s.apply_f64(re),
+                    if s.slope != 1.0 { im * s.slope } else { im },
+                )
+            };
+            let values = match raw {
+                DynArray::C64(a) => a.mapv(|v| scale(f64::from(v.re), f64::from(v.im))),
+                DynArray::C128(a) => a.mapv(|v| scale(v.re, v.im)),
+                other => return Err(unexpected(other, DataType::Complex128)),
+            };
+            Ok(DynArray::from_array(values))
+        }
+        _ => {
+            let as_f64 = match raw {
+                DynArray::Rgb(_) | DynArray::Rgba(_) => {
+                    return Err(crate::array::colour_has_no_float())
+                }
+                other => other.to_f64()?,
+            };
+            Ok(DynArray::from_array(as_f64.mapv(|v| s.apply_f64(v))))
+        }
+    }
+}
+
+fn unexpected(raw: &DynArray, out: DataType) -> Error {
+    Error::usage(format!("cannot scale {} data to {out}", raw.dtype()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_dtypes_follow_nibabels_table() {
+        use DataType as D;
+        let f32s = Scaling::new(2.0, 0.0, FactorType::F32);
+        let f64s = Scaling::new(2.0, 10.0, FactorType::F64);
+        for (storage, spm99, nifti) in [
+            (D::UInt8, D::Float32, D::Float64),
+            (D::Int16, D::Float32, D::Float64),
+            (D::UInt16, D::Float32, D::Float64),
+            (D::Int32, D::Float64, D::Float64),
+            (D::UInt64, D::Float64, D::Float64),
+            (D::Float32, D::Float32, D::Float64),
+            (D::Float64, D::Float64, D::Float64),
+            (D::Complex64, D::Complex64, D::Complex128),
+            (D::Complex128, D::Complex128, D::Complex128),
+        ] {
+            assert_eq!(
+                f32s.output_dtype(storage).unwrap(),
+                spm99,
+                "{storage} spm99"
+            );
+            assert_eq!(
+                f64s.output_dtype(storage).unwrap(),
+                nifti,
+                "{storage} nifti"
+            );
+        }
+        // int16 with a float32 slope of 1e38 overflows float32: upgraded to float64.
+        assert_eq!(
+            Scaling::new(1e38, 0.0, FactorType::F32)
+                .output_dtype(D::Int16)
+                .unwrap(),
+            D::Float64
+        );
+        // ... and 1e308 overflows float64, where nibabel would use long double.
+        assert!(Scaling::new(1e308, 0.0, FactorType::F64)
+            .output_dtype(D::Int16)
+            .is_err());
+        assert!(f64s.output_dtype(D::Rgb24).is_err());
+    }
+
+    #[test]
+    fn arithmetic_rounds_like_numpy() {
+        // float32 path: (x * s) rounded, then + i rounded, in float32.
+        let s = Scaling::new(0.1, 0.2, FactorType::F32);
+        let raw = DynArray::from_array(ndarray::arr1(&[3i16]).into_dyn());
+        let out = apply_scaling(&raw, DataType::Int16, &s).unwrap();
+        let want = 3.0f32 * 0.1f32 + 0.2f32;
+        assert_eq!(out.typed::<f32>().unwrap()[[0]], want);
+        // complex: the intercept adds to the real part only.
+        let s = Scaling::new(2.0, 1.0, FactorType::F64);
+        let raw = DynArray::from_array(ndarray::arr1(&[Complex::new(1.0f32, 3.0)]).into_dyn());
+        let out = apply_scaling(&raw, DataType::Complex64, &s).unwrap();
+        assert_eq!(
+            out.typed::<Complex<f64>>().unwrap()[[0]],
+            Complex::new(3.0, 6.0)
+        );
+    }
+
+    #[test]
+    fn decoding_swaps_and_lays_out_in_order() {
+        let bytes: Vec<u8> = [1i32, 2, 3, 4, 5, 6]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        let a = decode_raw(
+            &bytes,
+            StorageDtype::new(DataType::Int32, ByteOrder::Big),
+            &[2, 3],
+            Order::F,
+        )
+        .unwrap();
+        let t = a.typed::<i32>().unwrap();
+        assert_eq!(
+            t[[1, 0]],
+            2,
+            "Fortran order: the first index varies fastest"
+        );
+        assert_eq!(t[[0, 2]], 5);
+        let one = 0x3fff_u128 << 112;
+        let bytes = one.to_le_bytes();
+        let f = decode_raw(
+            &bytes,
+            StorageDtype::new(DataType::Float128, ByteOrder::Little),
+            &[1],
+            Order::F,
+        )
+        .unwrap();
+        assert_eq!(f.get_f64(&[0]), Some(1.0));
+        assert!(decode_raw(
+            &bytes[..3],
+            StorageDtype::new(DataType::Int16, ByteOrder::Little),
+            &[2],
+            Order::F
+        )
+        .is_err());
+    }
+}
