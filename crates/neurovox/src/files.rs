@@ -203,6 +203,13 @@ pub struct HeaderInfo {
 /// # Ok::<(), neurovox::Error>(())
 /// ```
 pub fn read_header(path: impl AsRef<Path>) -> Result<HeaderInfo> {
+    read_header_as(path, None)
+}
+
+/// As [`read_header`], but reads the header as `format` when given (nibabel's
+/// `Spm99AnalyzeImage.from_filename` where `nib.load` would choose SPM2, say); the format
+/// must use the same files as the one detected.
+pub fn read_header_as(path: impl AsRef<Path>, format: Option<ImageFormat>) -> Result<HeaderInfo> {
     let path = path.as_ref();
     let (stem_ext, kind) = {
         let (_, ext, _) = split_name(&path.to_string_lossy());
@@ -216,7 +223,8 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<HeaderInfo> {
     let (compression, mut reader) = open_decompressed(&header_path)?;
     let mut bytes = Vec::new();
     read_up_to(reader.as_mut(), 1024, &mut bytes).map_err(|e| e.with_path(&header_path))?;
-    let format = detect_format(&bytes, kind).ok_or_else(|| {
+    let detected = detect_format(&bytes, kind);
+    let format = format.or(detected).ok_or_else(|| {
         let what = if kind.is_none() && !stem_ext.is_empty() {
             format!("unknown extension {stem_ext:?} and no known header inside")
         } else {
