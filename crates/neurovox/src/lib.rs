@@ -30,13 +30,18 @@ pub mod element;
 pub mod error;
 pub mod files;
 pub mod format;
+pub mod image;
 pub mod io;
 pub mod memmap;
 pub mod npy;
 pub mod npz;
+pub mod plan;
+pub mod proxy;
 pub mod scale;
+pub mod select;
 
 pub use dtype::{ByteOrder, CodeMeaning, DataType, StorageDtype};
 pub use error::{Error, ErrorKind, Result};
 pub use files::{read_header, HeaderInfo};
 pub use format::{FieldValue, Header, ImageFormat};
+pub use image::{load, Image};

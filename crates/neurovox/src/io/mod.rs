@@ -1,7 +1,9 @@
 //! Byte sources: opening files and undoing their compression. Knows nothing of formats.
 
+pub mod gzip;
 pub mod open;
 pub mod source;
 
+pub use gzip::{GzipIndexStats, GzipSource};
 pub use open::{detect_compression, open_decompressed, read_fully, read_up_to, skip, Compression};
 pub use source::{FileSource, MemorySource, Source, StreamSource};

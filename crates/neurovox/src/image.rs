@@ -1,0 +1,484 @@
+//! Images: a data object (an array in memory or an [`ArrayProxy`] on disk), a header, an
+//! affine and the files they came from, with nibabel's caching rules (reference §4.4, seeds
+//! 000, 001 and 003).
+//!
+//! * [`Image::get_fdata`] returns floating-point data and, with [`Caching::Fill`], keeps it:
+//!   one cache slot, keyed by the float type, so asking for float32 with `Fill` drops a
+//!   float64 cache. [`Caching::Unchanged`] never fills the slot, but returns what it holds.
+//! * [`Image::get_data`] returns what a full read of the proxy returns — the proxy's own
+//!   output type, scaled — with a cache of its own (the seeds' `get_data`, which nibabel 5
+//!   removed; see docs/compat.md).
+//! * [`Image::in_memory`] is true for array images and whenever a cache is full;
+//!   [`Image::uncache`] empties both caches.
+//! * Writes go through [`Image::get_fdata_mut`]: the cache (or, for an array image of that
+//!   float type, the data object itself), which later calls see until `uncache`.
+//!
+//! Arrays are `ndarray::ArcArray`s: the array a call returns and the cached one share their
+//! buffer, like the same numpy array handed out twice.
+
+use crate::array::{DynArray, DynElement};
+use crate::error::{Error, Result};
+use crate::files::read_header_as;
+use crate::format::affine::{self, Affine};
+use crate::format::{Header, ImageFormat};
+use crate::proxy::{ArrayProxy, ArraySpec, ProxyOptions};
+use crate::scale::FactorType;
+use crate::select::{Canonical, Selection};
+use crate::ByteOrder;
+use ndarray::{ArcArray, ArrayD, IxDyn, SliceInfo, SliceInfoElem};
+use std::path::{Path, PathBuf};
+
+/// An image's data: an array in memory, or a proxy that reads from disk.
+#[derive(Debug, Clone)]
+pub enum DataObj {
+    /// An array in memory (an "array image").
+    Array(DynArray),
+    /// An array on disk (a "proxy image").
+    Proxy(ArrayProxy),
+}
+
+impl DataObj {
+    /// The data shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            DataObj::Array(a) => a.shape(),
+            DataObj::Proxy(p) => p.shape(),
+        }
+    }
+
+    /// True for proxies (nibabel's `is_proxy`).
+    pub fn is_proxy(&self) -> bool {
+        matches!(self, DataObj::Proxy(_))
+    }
+
+    /// All values as the data object gives them (nibabel's `np.asanyarray(dataobj)`): the
+    /// array itself, or a full read of the proxy, scaled.
+    pub fn to_array(&self) -> Result<DynArray> {
+        match self {
+            DataObj::Array(a) => Ok(a.clone()),
+            DataObj::Proxy(p) => p.read_all(),
+        }
+    }
+
+    /// The values of a selection.
+    pub fn read(&self, selection: &Selection) -> Result<DynArray> {
+        match self {
+            DataObj::Array(a) => slice_array(a, &selection.canonicalize(a.shape())?),
+            DataObj::Proxy(p) => p.read(selection),
+        }
+    }
+}
+
+/// The `caching` argument of [`Image::get_fdata`] and [`Image::get_data`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Caching {
+    /// Keep what is read in the image's cache (nibabel's default, `'fill'`).
+    #[default]
+    Fill,
+    /// Never fill the cache (`'unchanged'`); a full cache is still used.
+    Unchanged,
+}
+
+impl std::str::FromStr for Caching {
+    type Err = Error;
+
+    /// `"fill"` or `"unchanged"`, anything else a Usage error with nibabel's message.
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "fill" => Ok(Caching::Fill),
+            "unchanged" => Ok(Caching::Unchanged),
+            _ => Err(Error::usage(
+                "caching value should be \"fill\" or \"unchanged\"",
+            )),
+        }
+    }
+}
+
+/// The float types [`Image::get_fdata`] returns: `f32` and `f64`.
+pub trait FloatElement: DynElement {
+    /// The scale-factor precision this type asks for.
+    const FACTOR: FactorType;
+    /// Converts any data to this float type as numpy's `astype` does.
+    fn convert(data: &DynArray) -> Result<ArrayD<Self>>;
+}
+
+impl FloatElement for f64 {
+    const FACTOR: FactorType = FactorType::F64;
+    fn convert(data: &DynArray) -> Result<ArrayD<f64>> {
+        data.to_f64()
+    }
+}
+
+impl FloatElement for f32 {
+    const FACTOR: FactorType = FactorType::F32;
+    fn convert(data: &DynArray) -> Result<ArrayD<f32>> {
+        data.to_f32()
+    }
+}
+
+/// The files an image belongs to: nibabel's `file_map` for file names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileMap {
+    /// The file with the header.
+    pub header: Option<PathBuf>,
+    /// The file with the data (the same as `header` for single-file formats).
+    pub image: Option<PathBuf>,
+}
+
+/// How to load: nibabel's `mmap` and `keep_file_open` keywords.
+pub type LoadOptions = ProxyOptions;
+
+/// A neuroimaging image.
+///
+/// ```no_run
+/// use neurovox::image::{Caching, Image};
+/// let mut img = neurovox::load("example4d.nii.gz")?;
+/// assert!(!img.in_memory());
+/// let vol1 = img.dataobj().read(&neurovox::sel![.., .., .., 1])?; // reads one volume
+/// let data = img.get_fdata(Caching::Fill)?;                      // reads and caches all
+/// assert!(img.in_memory());
+/// img.uncache();
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Image {
+    dataobj: DataObj,
+    header: Header,
+    affine: Option<Affine>,
+    files: FileMap,
+    fdata_cache: Option<DynArray>,
+    data_cache: Option<DynArray>,
+}
+
+/// Loads the image at `path`, reading nothing but its header (nibabel's `load`).
+pub fn load(path: impl AsRef<Path>) -> Result<Image> {
+    Image::load_with(path, LoadOptions::default())
+}
+
+impl Image {
+    /// nibabel's `load` with its keywords.
+    pub fn load_with(path: impl AsRef<Path>, options: LoadOptions) -> Result<Image> {
+        Self::load_as(path, None, options)
+    }
+
+    /// Loads the image reading its header as `format` (nibabel's `Class.from_filename`);
+    /// `None` detects the format as [`load`] does.
+    pub fn load_as(
+        path: impl AsRef<Path>,
+        format: Option<ImageFormat>,
+        options: LoadOptions,
+    ) -> Result<Image> {
+        let info = read_header_as(path.as_ref(), format)?;
+        let spec =
+            ArraySpec::from_header(&info.header).map_err(|e| e.with_path(&info.header_path))?;
+        let proxy = ArrayProxy::open(&info.image_path, spec, options)?;
+        let affine = info
+            .header
+            .best_affine()
+            .map_err(|e| e.with_path(&info.header_path))?;
+        Ok(Image {
+            dataobj: DataObj::Proxy(proxy),
+            header: info.header,
+            affine: Some(affine),
+            files: FileMap {
+                header: Some(info.header_path),
+                image: Some(info.image_path),
+            },
+            fdata_cache: None,
+            data_cache: None,
+        })
+    }
+
+    /// nibabel's `from_filename` (the same as [`load`]).
+    pub fn from_filename(path: impl AsRef<Path>, options: LoadOptions) -> Result<Image> {
+        Self::load_with(path, options)
+    }
+
+    /// nibabel's `from_file_map`: the image whose header and data files are named.
+    pub fn from_file_map(files: &FileMap, options: LoadOptions) -> Result<Image> {
+        let header_path = files
+            .header
+            .as_ref()
+            .or(files.image.as_ref())
+            .ok_or_else(|| Error::usage("No filename or fileobj present"))?;
+        let mut img = Self::load_with(header_path, options)?;
+        if let Some(image) = &files.image {
+            if Some(image) != img.files.image.as_ref() {
+                let spec = ArraySpec::from_header(&img.header)?;
+                img.dataobj = DataObj::Proxy(ArrayProxy::open(image, spec, options)?);
+                img.files.image = Some(image.clone());
+            }
+        }
+        Ok(img)
+    }
+
+    /// An array image of `format` from data and an affine (nibabel's `Nifti1Image(data,
+    /// affine)` and friends): a default header of the data's type and shape in native byte
+    /// order, the affine stored in it as nibabel does.
+    ///
+    /// ```
+    /// use neurovox::image::{Caching, Image};
+    /// use neurovox::ImageFormat;
+    /// let data = ndarray::Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as i16).into_dyn();
+    /// let affine = [[1.0, 0.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0], [0.0, 0.0, 3.0, 0.0], [0.0, 0.0, 0.0, 1.0]];
+    /// let mut img = Image::from_array(data, Some(affine), ImageFormat::Nifti1)?;
+    /// assert!(img.in_memory());
+    /// assert_eq!(img.header().zooms(), vec![1.0, 2.0, 3.0]);
+    /// assert_eq!(img.get_fdata(Caching::Unchanged)?[[1, 2, 3]], 6.0);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn from_array<T: DynElement>(
+        data: ArrayD<T>,
+        affine: Option<Affine>,
+        format: ImageFormat,
+    ) -> Result<Image> {
+        Self::from_dyn_array(DynArray::from_array(data), affine, None, format)
+    }
+
+    /// An array image from a [`DynArray`], with an optional header to start from (a copy of
+    /// it is updated to the data's shape, and to the affine when it differs, as nibabel's
+    /// `update_header` does).
+    pub fn from_dyn_array(
+        data: DynArray,
+        affine: Option<Affine>,
+        header: Option<&Header>,
+        format: ImageFormat,
+    ) -> Result<Image> {
+        let mut header = match header {
+            Some(h) if h.format() == format => h.clone(),
+            _ => {
+                let mut h = Header::new(format, ByteOrder::NATIVE);
+                h.set_data_dtype(data.dtype())?;
+                h
+            }
+        };
+        if header.data_shape().ok().as_deref() != Some(data.shape()) {
+            header.set_data_shape(data.shape())?;
+        }
+        if let Some(aff) = &affine {
+            if !affine::allclose(aff, &header.best_affine()?) {
+                header.store_affine(aff)?;
+            }
+        }
+        Ok(Image {
+            dataobj: DataObj::Array(data),
+            header,
+            affine,
+            files: FileMap::default(),
+            fdata_cache: None,
+            data_cache: None,
+        })
+    }
+
+    /// The data object: an array or a proxy.
+    pub fn dataobj(&self) -> &DataObj {
+        &self.dataobj
+    }
+
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The header, to edit (the proxy keeps its own copy of what it needs, so its data
+    /// does not change).
+    pub fn header_mut(&mut self) -> &mut Header {
+        &mut self.header
+    }
+
+    /// The voxel-to-world affine.
+    pub fn affine(&self) -> Option<&Affine> {
+        self.affine.as_ref()
+    }
+
+    /// The affine, to edit in place (it reaches the header when the image is saved).
+    pub fn affine_mut(&mut self) -> Option<&mut Affine> {
+        self.affine.as_mut()
+    }
+
+    /// The files the image was loaded from.
+    pub fn file_map(&self) -> &FileMap {
+        &self.files
+    }
+
+    /// The format.
+    pub fn format(&self) -> ImageFormat {
+        self.header.format()
+    }
+
+    /// The data shape.
+    pub fn shape(&self) -> &[usize] {
+        self.dataobj.shape()
+    }
+
+    /// The number of axes.
+    pub fn ndim(&self) -> usize {
+        self.shape().len()
+    }
+
+    /// True for array images, and for proxy images whose data is cached.
+    pub fn in_memory(&self) -> bool {
+        matches!(self.dataobj, DataObj::Array(_))
+            || self.fdata_cache.is_some()
+            || self.data_cache.is_some()
+    }
+
+    /// Empties the caches (array images keep their array).
+    pub fn uncache(&mut self) {
+        self.fdata_cache = None;
+        self.data_cache = None;
+    }
+
+    /// Floating-point data (nibabel's `get_fdata()`, float64).
+    pub fn get_fdata(&mut self, caching: Caching) -> Result<ArcArray<f64, IxDyn>> {
+        self.get_fdata_as::<f64>(caching)
+    }
+
+    /// Floating-point data of type `T` (`f32` or `f64`), nibabel's `get_fdata(caching,
+    /// dtype)`: the cache if it holds `T`; else the data converted (for an array image of
+    /// type `T`, the array itself), which `Fill` keeps in the one cache slot.
+    pub fn get_fdata_as<T: FloatElement>(
+        &mut self,
+        caching: Caching,
+    ) -> Result<ArcArray<T, IxDyn>> {
+        if let Some(cached) = self.fdata_cache.as_ref().and_then(DynArray::as_typed::<T>) {
+            return Ok(cached.clone());
+        }
+        let data = self.fdata_from_dataobj::<T>()?;
+        if caching == Caching::Fill {
+            self.fdata_cache = Some(T::wrap(data.clone()));
+        }
+        Ok(data)
+    }
+
+    fn fdata_from_dataobj<T: FloatElement>(&self) -> Result<ArcArray<T, IxDyn>> {
+        let values = match &self.dataobj {
+            DataObj::Array(a) => a.clone(),
+            DataObj::Proxy(p) => p.read_for_float(&Selection::all(), T::FACTOR)?,
+        };
+        if let Some(same) = values.as_typed::<T>() {
+            return Ok(same.clone());
+        }
+        Ok(T::convert(&values)?.into_shared())
+    }
+
+    /// Mutable floating-point data: the cached array (filled first if needed), or for an
+    /// array image of type `T` the data object itself. Later `get_fdata` calls see the
+    /// changes until [`Image::uncache`].
+    pub fn get_fdata_mut<T: FloatElement>(&mut self) -> Result<&mut ArcArray<T, IxDyn>> {
+        let array_is_t = matches!(&self.dataobj, DataObj::Array(a) if a.as_typed::<T>().is_some());
+        let target = if array_is_t {
+            match &mut self.dataobj {
+                DataObj::Array(a) => Some(a),
+                DataObj::Proxy(_) => None,
+            }
+        } else {
+            if self
+                .fdata_cache
+                .as_ref()
+                .and_then(DynArray::as_typed::<T>)
+                .is_none()
+            {
+                let data = self.fdata_from_dataobj::<T>()?;
+                self.fdata_cache = Some(T::wrap(data));
+            }
+            self.fdata_cache.as_mut()
+        };
+        target
+            .and_then(typed_mut)
+            .ok_or_else(|| Error::usage(format!("no {} data to give mutable access to", T::DTYPE)))
+    }
+
+    /// The data as a full read of the data object gives it — the proxy's own output type,
+    /// scaled — with a cache of its own (the seeds' `get_data`).
+    pub fn get_data(&mut self, caching: Caching) -> Result<DynArray> {
+        if let DataObj::Array(a) = &self.dataobj {
+            return Ok(a.clone());
+        }
+        if let Some(cached) = &self.data_cache {
+            return Ok(cached.clone());
+        }
+        let data = self.dataobj.to_array()?;
+        if caching == Caching::Fill {
+            self.data_cache = Some(data.clone());
+        }
+        Ok(data)
+    }
+
+    /// A new in-memory image of part of this one (nibabel's `img.slicer[...]`): the first
+    /// three axes must be sliced with ranges (no index, no new axis), later axes may be
+    /// indexed; the affine moves to the first selected voxel and scales by the steps,
+    /// negative steps and negative starts included.
+    pub fn slicer(&self, selection: &Selection) -> Result<Image> {
+        let canonical = selection.canonicalize(self.shape())?;
+        let mut axis = 0;
+        let mut transform = affine::IDENTITY;
+        for item in &canonical {
+            match item {
+                Canonical::NewAxis if axis < 3 => {
+                    return Err(Error::usage("New axis not permitted in spatial dimensions"))
+                }
+                Canonical::Index(_) if axis < 3 => {
+                    return Err(Error::usage(
+                        "Scalar indices disallowed in spatial dimensions; Use `[x]` or `x:x+1`.",
+                    ))
+                }
+                Canonical::Slice { start, step, len } => {
+                    if *len == 0 {
+                        return Err(Error::usage("Empty slice requested"));
+                    }
+                    if axis < 3 {
+                        transform[axis][axis] = *step as f64;
+                        transform[axis][3] = *start as f64;
+                    }
+                    axis += 1;
+                }
+                Canonical::Index(_) => axis += 1,
+                Canonical::NewAxis => {}
+            }
+        }
+        let data = self.dataobj.read(selection)?;
+        let new_affine = self.affine.map(|a| affine::matmul(&a, &transform));
+        Self::from_dyn_array(data, new_affine, Some(&self.header), self.format())
+    }
+}
+
+/// The typed array of a `DynArray`, mutably, if it holds `T`.
+fn typed_mut<T: DynElement>(array: &mut DynArray) -> Option<&mut ArcArray<T, IxDyn>> {
+    crate::dyn_array_apply!(array, a => (a as &mut dyn std::any::Any).downcast_mut::<ArcArray<T, IxDyn>>())
+}
+
+/// Slices an in-memory array by a canonical selection (numpy's basic indexing), copying.
+pub fn slice_array(array: &DynArray, canonical: &[Canonical]) -> Result<DynArray> {
+    let elems: Vec<SliceInfoElem> = canonical
+        .iter()
+        .map(|c| match *c {
+            Canonical::Index(i) => SliceInfoElem::Index(i as isize),
+            Canonical::NewAxis => SliceInfoElem::NewAxis,
+            Canonical::Slice { start, step, len } => {
+                if len == 0 {
+                    return SliceInfoElem::Slice {
+                        start: 0,
+                        end: Some(0),
+                        step: 1,
+                    };
+                }
+                let last = start as isize + (len as isize - 1) * step;
+                let (lo, hi) = if step > 0 {
+                    (start as isize, last)
+                } else {
+                    (last, start as isize)
+                };
+                // ndarray takes negative steps from the end of the range: hi, hi-|step|, …
+                SliceInfoElem::Slice {
+                    start: lo,
+                    end: Some(hi + 1),
+                    step,
+                }
+            }
+        })
+        .collect();
+    let info = SliceInfo::<Vec<SliceInfoElem>, IxDyn, IxDyn>::try_from(elems)
+        .map_err(|e| Error::usage(format!("bad selection: {e}")))?;
+    Ok(crate::dyn_array_apply!(array, a => DynArray::from_array(a.slice(info.as_ref()).to_owned())))
+}

@@ -1,0 +1,535 @@
+//! [`ArrayProxy`]: an array that stays on disk until asked for, and reads only the bytes a
+//! slice needs (nibabel's `arrayproxy.py`, reference §1).
+//!
+//! A proxy is a spec — shape, stored type and byte order, data offset, slope and intercept,
+//! layout order (Fortran for every format here) — and a byte [`Source`]. Reads go through the
+//! read planner ([`crate::plan`]) straight into one buffer, then through read scaling
+//! ([`crate::scale`]). The spec is copied when the proxy is made, so later edits of the header
+//! it came from change nothing, and sources read without a shared cursor, so the proxy is
+//! `Send + Sync` and any number of threads read it at once.
+//!
+//! Memory mapping (nibabel's `mmap=True/'c'/'r'`) gives a [`MemmapArray`] over the data of an
+//! uncompressed file ([`ArrayProxy::memmap`]); where nibabel would silently fall back to
+//! reading (compressed files, sources without a file, files too short), this returns `None`.
+
+use crate::array::DynArray;
+use crate::dtype::StorageDtype;
+use crate::element::{Element, Rgb, Rgba};
+use crate::error::{Error, Result};
+use crate::format::Header;
+use crate::io::{detect_compression, read_fully, Compression, FileSource, Source, StreamSource};
+use crate::memmap::{MapMode, MemmapArray, MemmapOptions, Order};
+use crate::plan::{output_len, read_selection_into, DataLayout};
+use crate::scale::{decode_raw, decode_scaled, FactorType, Scaling};
+use crate::select::Selection;
+use num_complex::Complex;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// nibabel's `KEEP_FILE_OPEN_DEFAULT`: whether proxies made with `keep_file_open: None` keep
+/// one file handle for their life. False, as in nibabel.
+static KEEP_FILE_OPEN_DEFAULT: AtomicBool = AtomicBool::new(false);
+
+/// Sets the process-wide default for `keep_file_open` (nibabel's
+/// `arrayproxy.KEEP_FILE_OPEN_DEFAULT`); proxies made afterwards use it.
+pub fn set_keep_file_open_default(keep: bool) {
+    KEEP_FILE_OPEN_DEFAULT.store(keep, Ordering::Relaxed);
+}
+
+/// The current process-wide default for `keep_file_open`.
+pub fn keep_file_open_default() -> bool {
+    KEEP_FILE_OPEN_DEFAULT.load(Ordering::Relaxed)
+}
+
+/// nibabel's `mmap` argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MmapMode {
+    /// `False`: always read.
+    No,
+    /// `True` or `'c'`: copy-on-write maps (writes stay private).
+    #[default]
+    CopyOnWrite,
+    /// `'r'`: read-only maps.
+    ReadOnly,
+}
+
+impl MmapMode {
+    fn map_mode(self) -> Option<MapMode> {
+        match self {
+            MmapMode::No => None,
+            MmapMode::CopyOnWrite => Some(MapMode::CopyOnWrite),
+            MmapMode::ReadOnly => Some(MapMode::Read),
+        }
+    }
+}
+
+/// How a proxy reads: nibabel's `mmap` and `keep_file_open` keywords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProxyOptions {
+    /// Memory mapping for whole, unscaled reads of uncompressed files.
+    pub mmap: MmapMode,
+    /// Keep one file handle open for the proxy's life (`None`: the process-wide default).
+    /// Compressed files keep their random-access index either way.
+    pub keep_file_open: Option<bool>,
+}
+
+/// What a proxy reads: where the array is and how to turn its bytes into values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArraySpec {
+    /// The array's shape.
+    pub shape: Vec<usize>,
+    /// Stored element type and byte order.
+    pub dtype: StorageDtype,
+    /// Byte offset of the first element in the (decompressed) file.
+    pub offset: u64,
+    /// Read scaling.
+    pub scaling: Scaling,
+    /// Layout order in the file (Fortran for NIfTI, Analyze and MGH).
+    pub order: Order,
+}
+
+impl ArraySpec {
+    /// The spec a header describes (nibabel builds its proxies from a header the same way).
+    /// SPM99 headers give float32 scale factors; every other format float64.
+    pub fn from_header(header: &Header) -> Result<Self> {
+        let (slope, inter) = header.slope_inter()?;
+        let factor = match header.format() {
+            crate::ImageFormat::Spm99 => FactorType::F32,
+            _ => FactorType::F64,
+        };
+        Ok(ArraySpec {
+            shape: header.data_shape()?,
+            dtype: header.data_dtype()?,
+            offset: header.data_offset(),
+            scaling: Scaling::from_header_values(slope, inter, factor),
+            order: Order::F,
+        })
+    }
+
+    fn layout(&self) -> DataLayout {
+        DataLayout {
+            shape: self.shape.clone(),
+            itemsize: self.dtype.dtype.itemsize(),
+            offset: self.offset,
+            order: self.order,
+        }
+    }
+}
+
+/// A memory map of a proxy's data with its element type decided at run time.
+#[derive(Debug)]
+pub enum DynMemmap {
+    /// uint8
+    U8(MemmapArray<u8>),
+    /// int8
+    I8(MemmapArray<i8>),
+    /// uint16
+    U16(MemmapArray<u16>),
+    /// int16
+    I16(MemmapArray<i16>),
+    /// uint32
+    U32(MemmapArray<u32>),
+    /// int32
+    I32(MemmapArray<i32>),
+    /// uint64
+    U64(MemmapArray<u64>),
+    /// int64
+    I64(MemmapArray<i64>),
+    /// float32
+    F32(MemmapArray<f32>),
+    /// float64
+    F64(MemmapArray<f64>),
+    /// complex64
+    C64(MemmapArray<Complex<f32>>),
+    /// complex128
+    C128(MemmapArray<Complex<f64>>),
+    /// RGB24
+    Rgb(MemmapArray<Rgb>),
+    /// RGBA32
+    Rgba(MemmapArray<Rgba>),
+}
+
+impl DynMemmap {
+    fn open(path: &Path, spec: &ArraySpec, mode: MapMode) -> Result<Option<DynMemmap>> {
+        fn map<T: Element>(path: &Path, spec: &ArraySpec, mode: MapMode) -> Result<MemmapArray<T>> {
+            let options = MemmapOptions::new(mode)
+                .offset(spec.offset)
+                .shape(&spec.shape)
+                .order(spec.order)
+                .byte_order(spec.dtype.order);
+            MemmapArray::open(path, options)
+        }
+        use crate::DataType as D;
+        Ok(Some(match spec.dtype.dtype {
+            D::UInt8 => DynMemmap::U8(map(path, spec, mode)?),
+            D::Int8 => DynMemmap::I8(map(path, spec, mode)?),
+            D::UInt16 => DynMemmap::U16(map(path, spec, mode)?),
+            D::Int16 => DynMemmap::I16(map(path, spec, mode)?),
+            D::UInt32 => DynMemmap::U32(map(path, spec, mode)?),
+            D::Int32 => DynMemmap::I32(map(path, spec, mode)?),
+            D::UInt64 => DynMemmap::U64(map(path, spec, mode)?),
+            D::Int64 => DynMemmap::I64(map(path, spec, mode)?),
+            D::Float32 => DynMemmap::F32(map(path, spec, mode)?),
+            D::Float64 => DynMemmap::F64(map(path, spec, mode)?),
+            D::Complex64 => DynMemmap::C64(map(path, spec, mode)?),
+            D::Complex128 => DynMemmap::C128(map(path, spec, mode)?),
+            D::Rgb24 => DynMemmap::Rgb(map(path, spec, mode)?),
+            D::Rgba32 => DynMemmap::Rgba(map(path, spec, mode)?),
+            // binary128 has no Rust type to map as.
+            D::Float128 | D::Complex256 => return Ok(None),
+        }))
+    }
+
+    /// The mapped values copied into an array in native byte order.
+    pub fn to_dyn_array(&self) -> DynArray {
+        macro_rules! each {
+            ($($v:ident),*) => {
+                match self { $(DynMemmap::$v(m) => DynArray::from_array(m.to_array()),)* }
+            };
+        }
+        each!(U8, I8, U16, I16, U32, I32, U64, I64, F32, F64, C64, C128, Rgb, Rgba)
+    }
+}
+
+/// An array on disk, read lazily (nibabel's `ArrayProxy`).
+///
+/// ```
+/// use neurovox::proxy::{ArrayProxy, ArraySpec};
+/// use neurovox::scale::Scaling;
+/// use neurovox::select::Selection;
+/// use neurovox::memmap::Order;
+/// use neurovox::io::MemorySource;
+/// use neurovox::{ByteOrder, DataType, StorageDtype};
+/// use std::sync::Arc;
+///
+/// // A 2×3 int16 array in Fortran order, values 0..6, with slope 2 and intercept 1.
+/// let bytes: Vec<u8> = (0..6i16).flat_map(|v| v.to_le_bytes()).collect();
+/// let spec = ArraySpec {
+///     shape: vec![2, 3],
+///     dtype: StorageDtype::new(DataType::Int16, ByteOrder::Little),
+///     offset: 0,
+///     scaling: Scaling::new(2.0, 1.0, neurovox::scale::FactorType::F64),
+///     order: Order::F,
+/// };
+/// let proxy = ArrayProxy::from_source(Arc::new(MemorySource::new(bytes)), spec);
+/// let all = proxy.read_all()?;
+/// assert_eq!(all.dtype(), DataType::Float64);
+/// assert_eq!(all.get_f64(&[1, 2]), Some(11.0)); // raw 5 * 2 + 1
+/// let column = proxy.read(&Selection::from(vec![
+///     neurovox::select::SliceItem::Slice { start: None, stop: None, step: 1 },
+///     neurovox::select::SliceItem::Index(-1),
+/// ]))?;
+/// assert_eq!(column.shape(), &[2]);
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ArrayProxy {
+    spec: ArraySpec,
+    source: Arc<dyn Source>,
+    file: Option<PathBuf>,
+    compression: Compression,
+    mmap: MmapMode,
+    keep_file_open: bool,
+}
+
+impl ArrayProxy {
+    /// A proxy over the file at `path` (its compression recognised by content). Nothing but
+    /// the first bytes is read.
+    pub fn open(path: impl AsRef<Path>, spec: ArraySpec, options: ProxyOptions) -> Result<Self> {
+        let path = path.as_ref();
+        let keep_file_open = options
+            .keep_file_open
+            .unwrap_or_else(keep_file_open_default);
+        let compression = {
+            let mut file = std::fs::File::open(path).map_err(|e| Error::io(e).with_path(path))?;
+            let mut magic = [0u8; 4];
+            let n = read_fully(&mut file, &mut magic).map_err(|e| e.with_path(path))?;
+            detect_compression(&magic[..n])
+        };
+        let source: Arc<dyn Source> = match compression {
+            Compression::None => Arc::new(FileSource::open(path, keep_file_open)?),
+            Compression::Gzip => Arc::new(crate::io::gzip::GzipSource::open(path)?),
+            Compression::Bzip2 | Compression::Zstd => Arc::new(StreamSource::new(path)),
+        };
+        Ok(ArrayProxy {
+            spec,
+            source,
+            file: Some(path.to_path_buf()),
+            compression,
+            mmap: options.mmap,
+            keep_file_open,
+        })
+    }
+
+    /// A proxy over any byte source (never memory-mapped).
+    pub fn from_source(source: Arc<dyn Source>, spec: ArraySpec) -> Self {
+        ArrayProxy {
+            spec,
+            source,
+            file: None,
+            compression: Compression::None,
+            mmap: MmapMode::No,
+            keep_file_open: false,
+        }
+    }
+
+    /// The spec: shape, stored type, offset, scaling, order.
+    pub fn spec(&self) -> &ArraySpec {
+        &self.spec
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.spec.shape
+    }
+
+    /// The number of axes.
+    pub fn ndim(&self) -> usize {
+        self.spec.shape.len()
+    }
+
+    /// The stored type and byte order (nibabel's `proxy.dtype`).
+    pub fn dtype(&self) -> StorageDtype {
+        self.spec.dtype
+    }
+
+    /// The element type of what [`ArrayProxy::read`] returns (scaled values).
+    pub fn output_dtype(&self) -> Result<crate::DataType> {
+        self.spec.scaling.output_dtype(self.spec.dtype.dtype)
+    }
+
+    /// The data offset.
+    pub fn offset(&self) -> u64 {
+        self.spec.offset
+    }
+
+    /// The slope.
+    pub fn slope(&self) -> f64 {
+        self.spec.scaling.slope
+    }
+
+    /// The intercept.
+    pub fn inter(&self) -> f64 {
+        self.spec.scaling.inter
+    }
+
+    /// Always true: nibabel's `is_proxy`.
+    pub fn is_proxy(&self) -> bool {
+        true
+    }
+
+    /// The memory-mapping mode.
+    pub fn mmap_mode(&self) -> MmapMode {
+        self.mmap
+    }
+
+    /// True if the proxy keeps one file handle open.
+    pub fn keeps_file_open(&self) -> bool {
+        self.keep_file_open
+    }
+
+    /// The file the data is in, if any.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// The compression of the file.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// The byte source (shared by every clone of the proxy).
+    pub fn source(&self) -> &Arc<dyn Source> {
+        &self.source
+    }
+
+    /// Reads the raw bytes of a selection and its shape (no byte swap, no scaling), checking
+    /// first that the source holds the region, so no buffer is sized by a header alone.
+    fn read_bytes(&self, selection: &Selection) -> Result<(Vec<u8>, Vec<usize>)> {
+        let layout = self.spec.layout();
+        let len = output_len(&layout, selection)?;
+        if len > 0 {
+            self.probe_end(selection)?;
+        }
+        let mut buf = vec![0u8; len];
+        let shape = read_selection_into(self.source.as_ref(), &layout, selection, &mut buf)?;
+        Ok((buf, shape))
+    }
+
+    /// Reads the last byte the selection needs, so a file shorter than its header claims
+    /// fails before the output buffer is allocated.
+    fn probe_end(&self, selection: &Selection) -> Result<()> {
+        let plan = crate::plan::plan_read(
+            &self.spec.layout(),
+            &selection.canonicalize(&self.spec.shape)?,
+        )?;
+        if let Some(end) = plan.segments().iter().map(|(o, l)| o + *l as u64).max() {
+            let mut last = [0u8; 1];
+            self.source.read_at(end - 1, &mut last)?;
+        }
+        Ok(())
+    }
+
+    /// The scaled values of a selection (nibabel's `proxy[key]`).
+    pub fn read(&self, selection: &Selection) -> Result<DynArray> {
+        let (bytes, shape) = self.read_bytes(selection)?;
+        decode_scaled(
+            &bytes,
+            self.spec.dtype,
+            &shape,
+            self.spec.order,
+            &self.spec.scaling,
+        )
+    }
+
+    /// The scaled values of a selection computed for a requested float type, as nibabel's
+    /// `np.asanyarray(proxy, dtype)` computes them: scale factors that convert safely to the
+    /// requested type (float32 factors for float64) are converted first, so SPM99's float32
+    /// slope scales in float64 when float64 is asked for. Factors that would narrow are kept.
+    pub fn read_for_float(&self, selection: &Selection, requested: FactorType) -> Result<DynArray> {
+        let (bytes, shape) = self.read_bytes(selection)?;
+        let mut scaling = self.spec.scaling;
+        if requested == FactorType::F64 {
+            scaling.factor = FactorType::F64;
+        }
+        decode_scaled(&bytes, self.spec.dtype, &shape, self.spec.order, &scaling)
+    }
+
+    /// The whole array, scaled (nibabel's `np.asarray(proxy)`).
+    pub fn read_all(&self) -> Result<DynArray> {
+        self.read(&Selection::all())
+    }
+
+    /// The stored values of the whole array, unscaled (nibabel's `get_unscaled`).
+    pub fn get_unscaled(&self) -> Result<DynArray> {
+        let (bytes, shape) = self.read_bytes(&Selection::all())?;
+        decode_raw(&bytes, self.spec.dtype, &shape, self.spec.order)
+    }
+
+    /// A memory map of the stored values, as nibabel's full read makes one: `None` where it
+    /// would silently read instead (mmap off, compressed or non-file source, a file too short,
+    /// binary128 data). The map shows stored values; apply [`ArraySpec::scaling`] yourself or
+    /// use [`ArrayProxy::read_all`].
+    pub fn memmap(&self) -> Result<Option<DynMemmap>> {
+        let (Some(mode), Some(path)) = (self.mmap.map_mode(), &self.file) else {
+            return Ok(None);
+        };
+        if self.compression != Compression::None {
+            return Ok(None);
+        }
+        match DynMemmap::open(path, &self.spec, mode) {
+            Ok(map) => Ok(map),
+            Err(e) if e.kind() == crate::ErrorKind::Limit => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The same data with a new shape (nibabel's `reshape`): at most one `-1` is filled in,
+    /// the element count must not change, and the file bytes are reinterpreted in the proxy's
+    /// order. Unlike nibabel, the order and `keep_file_open` are kept.
+    ///
+    /// ```
+    /// # use neurovox::proxy::{ArrayProxy, ArraySpec};
+    /// # use neurovox::{io::MemorySource, memmap::Order, scale::Scaling, ByteOrder, DataType, StorageDtype};
+    /// # let spec = ArraySpec { shape: vec![2, 3, 4], dtype: StorageDtype::new(DataType::UInt8, ByteOrder::Little),
+    /// #     offset: 0, scaling: Scaling::IDENTITY, order: Order::F };
+    /// # let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![0u8; 24])), spec);
+    /// let flat = proxy.reshape(&[6, -1])?;
+    /// assert_eq!(flat.shape(), &[6, 4]);
+    /// assert!(proxy.reshape(&[5, -1]).is_err());
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn reshape(&self, shape: &[isize]) -> Result<ArrayProxy> {
+        let size: usize = self.spec.shape.iter().product();
+        let unknown: Vec<usize> = shape
+            .iter()
+            .enumerate()
+            .filter(|(_, &d)| d == -1)
+            .map(|(i, _)| i)
+            .collect();
+        if unknown.len() > 1 {
+            return Err(Error::usage("can only specify one unknown dimension"));
+        }
+        if let Some(&bad) = shape.iter().find(|&&d| d < -1) {
+            return Err(Error::usage(format!("negative dimension {bad} in reshape")));
+        }
+        let known: usize = shape
+            .iter()
+            .filter(|&&d| d >= 0)
+            .map(|&d| d as usize)
+            .product();
+        let mut new_shape: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
+        if let Some(&i) = unknown.first() {
+            new_shape[i] = size.checked_div(known).unwrap_or(0);
+        }
+        if new_shape.iter().product::<usize>() != size {
+            return Err(Error::usage(format!(
+                "cannot reshape array of size {size} into shape {shape:?}"
+            )));
+        }
+        let mut out = self.clone();
+        out.spec.shape = new_shape;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::MemorySource;
+    use crate::{ByteOrder, DataType};
+
+    fn proxy(bytes: Vec<u8>, shape: &[usize], dtype: DataType, scaling: Scaling) -> ArrayProxy {
+        ArrayProxy::from_source(
+            Arc::new(MemorySource::new(bytes)),
+            ArraySpec {
+                shape: shape.to_vec(),
+                dtype: StorageDtype::new(dtype, ByteOrder::Big),
+                offset: 0,
+                scaling,
+                order: Order::F,
+            },
+        )
+    }
+
+    #[test]
+    fn short_sources_fail_before_allocating() {
+        let p = proxy(
+            vec![0; 10],
+            &[1000, 1000, 1000],
+            DataType::Float64,
+            Scaling::IDENTITY,
+        );
+        let e = p.read_all().unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Format);
+    }
+
+    #[test]
+    fn unscaled_and_scaled_reads() {
+        let bytes: Vec<u8> = [1i16, -2, 3, 4]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        let p = proxy(
+            bytes,
+            &[2, 2],
+            DataType::Int16,
+            Scaling::new(0.5, 0.0, FactorType::F64),
+        );
+        assert_eq!(p.output_dtype().unwrap(), DataType::Float64);
+        assert_eq!(p.get_unscaled().unwrap().get_f64(&[1, 0]), Some(-2.0));
+        assert_eq!(p.read_all().unwrap().get_f64(&[1, 0]), Some(-1.0));
+        assert!(p.memmap().unwrap().is_none(), "no file: nothing to map");
+        assert!(p.reshape(&[-1, -1]).is_err());
+        assert_eq!(
+            p.reshape(&[4]).unwrap().read_all().unwrap().get_f64(&[3]),
+            Some(2.0)
+        );
+    }
+
+    #[test]
+    fn keep_file_open_default_is_false_and_settable() {
+        assert!(!keep_file_open_default());
+    }
+}
