@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::format::Header;
 use crate::io::{detect_compression, read_fully, Compression, FileSource, Source, StreamSource};
 use crate::memmap::{MapMode, MemmapArray, MemmapOptions, Order};
-use crate::plan::{output_len, read_selection_into, DataLayout};
+use crate::plan::{plan_read, DataLayout};
 use crate::scale::{decode_raw, decode_scaled, FactorType, Scaling};
 use crate::select::Selection;
 use num_complex::Complex;
@@ -40,6 +40,28 @@ pub fn set_keep_file_open_default(keep: bool) {
 /// The current process-wide default for `keep_file_open`.
 pub fn keep_file_open_default() -> bool {
     KEEP_FILE_OPEN_DEFAULT.load(Ordering::Relaxed)
+}
+
+/// How much a direct read allocates ahead of the bytes it has really read.
+const GROW_CHUNK: usize = 16 << 20;
+
+/// Reads segments one after the other into a buffer that grows as the bytes arrive.
+fn read_growing(source: &dyn Source, segments: &[(u64, usize)]) -> Result<Vec<u8>> {
+    let mut out: Vec<u8> = Vec::new();
+    for &(offset, len) in segments {
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(GROW_CHUNK);
+            let start = out.len();
+            out.try_reserve(n).map_err(|_| {
+                Error::limit(format!("cannot allocate {n} more bytes for the read"))
+            })?;
+            out.resize(start + n, 0);
+            source.read_at(offset + done as u64, &mut out[start..])?;
+            done += n;
+        }
+    }
+    Ok(out)
 }
 
 /// nibabel's `mmap` argument.
@@ -344,31 +366,26 @@ impl ArrayProxy {
         &self.source
     }
 
-    /// Reads the raw bytes of a selection and its shape (no byte swap, no scaling), checking
-    /// first that the source holds the region, so no buffer is sized by a header alone.
+    /// Reads the raw bytes of a selection and its shape (no byte swap, no scaling). No
+    /// buffer is sized by the header alone: segments read straight into the output grow it
+    /// chunk by chunk, so a file shorter than its header claims fails with at most one chunk
+    /// too many allocated; a read through a scratch buffer first checks the last byte exists.
     fn read_bytes(&self, selection: &Selection) -> Result<(Vec<u8>, Vec<usize>)> {
         let layout = self.spec.layout();
-        let len = output_len(&layout, selection)?;
-        if len > 0 {
-            self.probe_end(selection)?;
+        let plan = plan_read(&layout, &selection.canonicalize(&self.spec.shape)?)?;
+        let shape = plan.output_shape().to_vec();
+        let source = self.source.as_ref();
+        if plan.post_slicing().is_none() {
+            return Ok((read_growing(source, plan.segments())?, shape));
         }
-        let mut buf = vec![0u8; len];
-        let shape = read_selection_into(self.source.as_ref(), &layout, selection, &mut buf)?;
+        if plan.bytes_to_read() > GROW_CHUNK as u64 {
+            if let Some(end) = plan.segments().iter().map(|(o, l)| o + *l as u64).max() {
+                source.read_at(end - 1, &mut [0u8; 1])?;
+            }
+        }
+        let mut buf = vec![0u8; plan.output_bytes()];
+        plan.read_into(source, &mut buf)?;
         Ok((buf, shape))
-    }
-
-    /// Reads the last byte the selection needs, so a file shorter than its header claims
-    /// fails before the output buffer is allocated.
-    fn probe_end(&self, selection: &Selection) -> Result<()> {
-        let plan = crate::plan::plan_read(
-            &self.spec.layout(),
-            &selection.canonicalize(&self.spec.shape)?,
-        )?;
-        if let Some(end) = plan.segments().iter().map(|(o, l)| o + *l as u64).max() {
-            let mut last = [0u8; 1];
-            self.source.read_at(end - 1, &mut last)?;
-        }
-        Ok(())
     }
 
     /// The scaled values of a selection (nibabel's `proxy[key]`).

@@ -86,7 +86,7 @@ fn get_data_caching_in_memory_and_uncache() {
 }
 
 fn same_dyn_buffer(a: &DynArray, b: &DynArray) -> bool {
-    neurovox::dyn_array_apply!(a, x => neurovox::dyn_array_apply!(b, y => x.as_ptr() as *const u8 == y.as_ptr() as *const u8))
+    neurovox::dyn_array_apply!(a, x => neurovox::dyn_array_apply!(b, y => std::ptr::eq(x.as_ptr().cast::<u8>(), y.as_ptr().cast::<u8>())))
 }
 
 /// Seed 000: `in_memory` is always true for array images, and `uncache` does nothing to them.

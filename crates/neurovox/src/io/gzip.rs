@@ -54,7 +54,7 @@
 //! `miniz_oxide`'s `block-boundary` feature would allow a fully safe implementation, but it
 //! inflated 25–30 % slower than zlib-rs on our int16 test volumes (415 vs 545 MB/s at level 6,
 //! 330 vs 460 MB/s at level 2). The first pass costs as much as a full load, so we chose the
-//! speed and kept the unsafe surface to seven calls.
+//! speed and kept the unsafe surface to one wrapper of eight zlib calls.
 //!
 //! # Files with one huge deflate block
 //!
@@ -128,6 +128,11 @@ const WINDOW_LEVEL: u32 = 2;
 /// A gzip file read at any offset of its decompressed bytes, through a checkpoint index that
 /// is built lazily by the reads themselves and shared by every thread. See the
 /// [module docs](self).
+///
+/// One file handle is kept open for the source's life and read with `pread`.
+/// [`Source::inflated_bytes`] counts the decompressed stream bytes that every inflater of the
+/// source produced, the first pass's included; restoring a checkpoint's stored window (at most
+/// 32 KiB per read) is not counted.
 pub struct GzipSource {
     file: Compressed,
     span: u64,
