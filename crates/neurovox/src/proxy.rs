@@ -546,6 +546,14 @@ mod tests {
     }
 
     #[test]
+    fn proxies_and_images_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<ArrayProxy>();
+        send_sync::<crate::Image>();
+        send_sync::<DynMemmap>();
+    }
+
+    #[test]
     fn keep_file_open_default_is_false_and_settable() {
         assert!(!keep_file_open_default());
     }
