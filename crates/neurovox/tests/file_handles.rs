@@ -12,7 +12,9 @@ use neurovox::proxy::{set_keep_file_open_default, MmapMode, ProxyOptions};
 use neurovox::{sel, ByteOrder, DataType, ImageFormat};
 
 fn open_descriptors() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -27,22 +29,35 @@ fn keep_file_open_true_false_and_default() {
     std::fs::write(&path, bytes).unwrap();
 
     let baseline = open_descriptors();
-    let options = |keep| ProxyOptions { mmap: MmapMode::No, keep_file_open: keep };
+    let options = |keep| ProxyOptions {
+        mmap: MmapMode::No,
+        keep_file_open: keep,
+    };
 
     let img = Image::load_with(&path, options(Some(false))).unwrap();
     for _ in 0..50 {
         img.dataobj().read(&sel![.., .., .., 1]).unwrap();
     }
-    assert_eq!(open_descriptors(), baseline, "keep_file_open=false keeps no handle between reads");
+    assert_eq!(
+        open_descriptors(),
+        baseline,
+        "keep_file_open=false keeps no handle between reads"
+    );
     drop(img);
 
     let img = Image::load_with(&path, options(Some(true))).unwrap();
-    let DataObj::Proxy(p) = img.dataobj() else { unreachable!() };
+    let DataObj::Proxy(p) = img.dataobj() else {
+        unreachable!()
+    };
     assert!(p.keeps_file_open());
     for _ in 0..50 {
         img.dataobj().read(&sel![0, .., .., ..]).unwrap();
     }
-    assert_eq!(open_descriptors(), baseline + 1, "one handle for the proxy's life");
+    assert_eq!(
+        open_descriptors(),
+        baseline + 1,
+        "one handle for the proxy's life"
+    );
     let clone = img.clone();
     assert_eq!(open_descriptors(), baseline + 1, "clones share the handle");
     drop(img);
@@ -51,7 +66,9 @@ fn keep_file_open_true_false_and_default() {
 
     set_keep_file_open_default(true);
     let img = Image::load_with(&path, options(None)).unwrap();
-    let DataObj::Proxy(p) = img.dataobj() else { unreachable!() };
+    let DataObj::Proxy(p) = img.dataobj() else {
+        unreachable!()
+    };
     assert!(p.keeps_file_open(), "None follows the process-wide default");
     set_keep_file_open_default(false);
     drop(img);
