@@ -18,6 +18,8 @@ echo "== writing nibabel oracle fixtures to $NEUROVOX_ORACLE_DIR"
 "$venv/bin/python" tests/oracle/make_fixtures.py "$NEUROVOX_ORACLE_DIR"
 export NEUROVOX_NUMPY_ORACLE_DIR="$PWD/target/numpy-oracle"
 "$venv/bin/python" tests/oracle/make_numpy_fixtures.py "$NEUROVOX_NUMPY_ORACLE_DIR"
+export NEUROVOX_SELECTION_ORACLE_DIR="$PWD/target/selection-oracle"
+"$venv/bin/python" tests/oracle/make_selection_fixtures.py "$NEUROVOX_SELECTION_ORACLE_DIR"
 
 echo "== rustfmt"
 cargo fmt --all -- --check

@@ -212,6 +212,51 @@ impl Image {
         Ok(img)
     }
 
+    /// An image from the bytes of a single-file image (nibabel's `from_bytes` /
+    /// `from_stream`: NIfTI-1, NIfTI-2 or MGH, plain or compressed — recognised by content).
+    /// The data stays in those bytes and is read lazily from them, like a file.
+    ///
+    /// ```
+    /// use neurovox::{ByteOrder, DataType, Header, ImageFormat, Image};
+    /// let mut h = Header::new(ImageFormat::Nifti1, ByteOrder::Little);
+    /// h.set_data_shape(&[2, 2])?;
+    /// h.set_data_dtype(DataType::UInt8)?;
+    /// let mut bytes = h.to_prefix_bytes()?;
+    /// bytes.extend_from_slice(&[1, 2, 3, 4]);
+    /// let img = Image::from_bytes(bytes)?;
+    /// assert_eq!(img.dataobj().to_array()?.get_f64(&[1, 1]), Some(4.0));
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Result<Image> {
+        let bytes: Vec<u8> = bytes.into();
+        let plain = match crate::io::detect_compression(&bytes) {
+            crate::io::Compression::None => bytes,
+            _ => {
+                let mut reader = crate::io::decompressing_reader(std::io::Cursor::new(bytes))?;
+                let mut out = Vec::new();
+                crate::io::read_up_to(reader.as_mut(), u64::MAX, &mut out)?;
+                out
+            }
+        };
+        let format = crate::files::detect_format(&plain, None)
+            .filter(|f| !f.is_pair())
+            .ok_or_else(|| {
+                Error::format("the bytes are not a single-file NIfTI-1, NIfTI-2 or MGH image")
+            })?;
+        let header = Header::parse(format, &plain)?;
+        let spec = ArraySpec::from_header(&header)?;
+        let affine = header.best_affine()?;
+        let source = std::sync::Arc::new(crate::io::MemorySource::new(plain));
+        Ok(Image {
+            dataobj: DataObj::Proxy(ArrayProxy::from_source(source, spec)),
+            header,
+            affine: Some(affine),
+            files: FileMap::default(),
+            fdata_cache: None,
+            data_cache: None,
+        })
+    }
+
     /// An array image of `format` from data and an affine (nibabel's `Nifti1Image(data,
     /// affine)` and friends): a default header of the data's type and shape in native byte
     /// order, the affine stored in it as nibabel does.

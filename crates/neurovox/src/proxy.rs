@@ -17,7 +17,9 @@ use crate::dtype::StorageDtype;
 use crate::element::{Element, Rgb, Rgba};
 use crate::error::{Error, Result};
 use crate::format::Header;
-use crate::io::{detect_compression, read_fully, Compression, FileSource, Source, StreamSource};
+use crate::io::{
+    detect_compression, read_fully, Compression, FileSource, MmapSource, Source, StreamSource,
+};
 use crate::memmap::{MapMode, MemmapArray, MemmapOptions, Order};
 use crate::plan::{plan_read, DataLayout};
 use crate::scale::{decode_raw, decode_scaled, FactorType, Scaling};
@@ -270,6 +272,9 @@ impl ArrayProxy {
             detect_compression(&magic[..n])
         };
         let source: Arc<dyn Source> = match compression {
+            // With memory mapping on, reads copy from one map of the file (nibabel maps only
+            // whole reads; every read here is served by the map).
+            Compression::None if options.mmap != MmapMode::No => Arc::new(MmapSource::new(path)),
             Compression::None => Arc::new(FileSource::open(path, keep_file_open)?),
             Compression::Gzip => Arc::new(crate::io::gzip::GzipSource::open(path)?),
             Compression::Bzip2 | Compression::Zstd => Arc::new(StreamSource::new(path)),

@@ -722,6 +722,107 @@ impl fmt::Display for Selection {
     }
 }
 
+impl std::str::FromStr for Selection {
+    type Err = Error;
+
+    /// Parses a key written as Python writes the inside of `a[...]` — what [`Display`]
+    /// prints, or what a person types on a command line.
+    ///
+    /// Items are separated by commas; each is an integer (`3`, `-1`), a slice
+    /// `start:stop:step` with any part left out or written `None` (`:`, `::2`, `-1::-1`,
+    /// `2:`), `...` (or `Ellipsis`), or `None` (or `newaxis`). The whole key may be wrapped in
+    /// parentheses, a trailing comma is allowed (`(3,)`), blanks around items and their parts
+    /// are ignored, and `""` or `()` is [`Selection::all`]. Whatever Python's syntax accepts is
+    /// accepted, even keys numpy then refuses (`::0`, two `...`): those fail in
+    /// [`Selection::canonicalize`]. Errors are [`Usage`](crate::ErrorKind::Usage) errors naming
+    /// the bad item and its position, counted from 1.
+    ///
+    /// [`Display`]: fmt::Display
+    ///
+    /// ```
+    /// use neurovox::sel;
+    /// use neurovox::select::{Selection, SliceItem};
+    ///
+    /// let s: Selection = ":, ::-2, None, ...".parse()?;
+    /// assert_eq!(s, sel![.., ..;-2, NewAxis, ...]);
+    /// assert_eq!("-1::-1".parse::<Selection>()?, sel![SliceItem::slice(Some(-1), None, -1)]);
+    /// assert_eq!(s.to_string().parse::<Selection>()?, s);
+    /// assert_eq!("(3,)".parse::<Selection>()?, sel![3]);
+    /// assert_eq!("".parse::<Selection>()?, Selection::all());
+    /// let err = "1, x".parse::<Selection>().unwrap_err();
+    /// assert_eq!(err.kind(), neurovox::ErrorKind::Usage);
+    /// assert_eq!(
+    ///     err.message(),
+    ///     "selection \"1, x\": item 2 \"x\" is not an integer, a slice, `...` or `None`"
+    /// );
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    fn from_str(text: &str) -> Result<Self> {
+        let bad = |why: String| Error::usage(format!("selection {text:?}: {why}"));
+        let mut inner = text.trim();
+        if let Some(rest) = inner.strip_prefix('(') {
+            inner = rest
+                .strip_suffix(')')
+                .ok_or_else(|| bad("`(` without a closing `)`".into()))?;
+        }
+        let mut parts: Vec<&str> = inner.split(',').map(str::trim).collect();
+        // `3,` is Python's one-item tuple; the empty key is the whole array.
+        if parts.last() == Some(&"") {
+            parts.pop();
+        }
+        parts
+            .iter()
+            .enumerate()
+            .map(|(n, part)| {
+                parse_item(part).map_err(|why| bad(format!("item {} {part:?} {why}", n + 1)))
+            })
+            .collect()
+    }
+}
+
+/// One item of a key: `...`, `None`, an index or a slice; the error says what is wrong.
+fn parse_item(part: &str) -> std::result::Result<SliceItem, String> {
+    match part {
+        "..." | "Ellipsis" => Ok(SliceItem::Ellipsis),
+        "None" | "newaxis" => Ok(SliceItem::NewAxis),
+        "" => Err("is empty".into()),
+        _ if part.contains(':') => {
+            let bounds: Vec<&str> = part.split(':').map(str::trim).collect();
+            if bounds.len() > 3 {
+                return Err("has more than two `:`".into());
+            }
+            let bound = |k: usize| match bounds.get(k).copied() {
+                None | Some("" | "None") => Ok(None),
+                Some(b) => parse_int(b)
+                    .map(Some)
+                    .map_err(|why| format!("has a bound {b:?} that {why}")),
+            };
+            let step = bound(2)?.unwrap_or(1);
+            Ok(SliceItem::slice(bound(0)?, bound(1)?, step))
+        }
+        _ => match parse_int(part) {
+            Err(NOT_AN_INTEGER) => Err("is not an integer, a slice, `...` or `None`".into()),
+            index => index.map(SliceItem::Index).map_err(String::from),
+        },
+    }
+}
+
+const NOT_AN_INTEGER: &str = "is not an integer";
+
+/// A decimal integer, with blanks allowed after its sign (`- 1`, as Python allows).
+fn parse_int(text: &str) -> std::result::Result<isize, &'static str> {
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest.trim_start()),
+        None => ("", text.strip_prefix('+').map_or(text, str::trim_start)),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(NOT_AN_INTEGER);
+    }
+    format!("{sign}{digits}")
+        .parse()
+        .map_err(|_| "does not fit in an isize")
+}
+
 /// Builds a [`Selection`](crate::select::Selection) with the syntax of ndarray's `s![]`, plus
 /// `...`.
 ///
@@ -1100,6 +1201,163 @@ mod tests {
             vec![1, 5, 2, 1]
         );
         assert_eq!(shape(sel![1..1], &[2, 3, 4]), vec![0, 3, 4]);
+    }
+
+    fn parse(text: &str) -> Selection {
+        text.parse()
+            .unwrap_or_else(|e: Error| panic!("{text:?}: {}", e.message()))
+    }
+
+    #[test]
+    fn parses_python_keys() {
+        let idx = SliceItem::Index;
+        let (e, na) = (SliceItem::Ellipsis, SliceItem::NewAxis);
+        let cases: &[(&str, &[SliceItem])] = &[
+            ("", &[]),
+            ("()", &[]),
+            (" ( ) ", &[]),
+            ("3", &[idx(3)]),
+            ("-1", &[idx(-1)]),
+            ("(3,)", &[idx(3)]),
+            ("3,", &[idx(3)]),
+            ("- 1", &[idx(-1)]),
+            ("+2", &[idx(2)]),
+            (":", &[SN]),
+            ("::", &[SN]),
+            ("::2", &[sl(None, None, 2)]),
+            ("-1::-1", &[sl(Some(-1), None, -1)]),
+            ("2:", &[sl(Some(2), None, 1)]),
+            (":-1", &[sl(None, Some(-1), 1)]),
+            ("1:4:2", &[sl(Some(1), Some(4), 2)]),
+            ("None:None:None", &[SN]),
+            ("None:3", &[sl(None, Some(3), 1)]),
+            (" 1 : 4 : -2 ", &[sl(Some(1), Some(4), -2)]),
+            ("::0", &[sl(None, None, 0)]),
+            ("...", &[e]),
+            ("Ellipsis", &[e]),
+            ("None", &[na]),
+            ("newaxis", &[na]),
+            ("...,3", &[e, idx(3)]),
+            (":, -1::-2, None", &[SN, sl(Some(-1), None, -2), na]),
+            ("(None,1:,...,-3)", &[na, sl(Some(1), None, 1), e, idx(-3)]),
+            ("...,...", &[e, e]),
+            (
+                "-9223372036854775808::9223372036854775807",
+                &[sl(Some(isize::MIN), None, isize::MAX)],
+            ),
+        ];
+        for &(text, items) in cases {
+            assert_eq!(parse(text).items(), items, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn display_round_trips_through_parse() {
+        let bounds = [
+            None,
+            Some(0),
+            Some(3),
+            Some(-1),
+            Some(isize::MIN),
+            Some(isize::MAX),
+        ];
+        let mut items = vec![
+            SliceItem::Ellipsis,
+            SliceItem::NewAxis,
+            SliceItem::Index(0),
+            SliceItem::Index(-7),
+            SliceItem::Index(isize::MAX),
+            SliceItem::Index(isize::MIN),
+        ];
+        for start in bounds {
+            for stop in bounds {
+                for step in [1, -1, 2, -3, 0, isize::MIN, isize::MAX] {
+                    items.push(sl(start, stop, step));
+                }
+            }
+        }
+        let mut checked = 0;
+        for (n, &a) in items.iter().enumerate() {
+            let b = items[(n * 7 + 3) % items.len()];
+            let c = items[(n * 13 + 5) % items.len()];
+            for s in [
+                Selection::all(),
+                Selection::from(a),
+                Selection::new(vec![a, b]),
+                Selection::new(vec![c, a, b, c]),
+            ] {
+                assert_eq!(parse(&s.to_string()), s, "{s}");
+                // Without the parentheses, as typed on a command line.
+                let bare = s.to_string();
+                assert_eq!(parse(&bare[1..bare.len() - 1]), s, "{s}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+        assert_eq!(parse("(:, ::-1, None)").to_string(), "(:, ::-1, None)");
+    }
+
+    #[test]
+    fn parse_errors_name_the_item() {
+        let cases = [
+            (
+                "x",
+                r#"selection "x": item 1 "x" is not an integer, a slice, `...` or `None`"#,
+            ),
+            (
+                "1, x",
+                r#"selection "1, x": item 2 "x" is not an integer, a slice, `...` or `None`"#,
+            ),
+            (
+                "1.5",
+                r#"selection "1.5": item 1 "1.5" is not an integer, a slice, `...` or `None`"#,
+            ),
+            (
+                "1 2",
+                r#"selection "1 2": item 1 "1 2" is not an integer, a slice, `...` or `None`"#,
+            ),
+            (
+                "--1",
+                r#"selection "--1": item 1 "--1" is not an integer, a slice, `...` or `None`"#,
+            ),
+            (",", r#"selection ",": item 1 "" is empty"#),
+            ("1,,2", r#"selection "1,,2": item 2 "" is empty"#),
+            ("3,,", r#"selection "3,,": item 2 "" is empty"#),
+            (
+                "1:2:3:4",
+                r#"selection "1:2:3:4": item 1 "1:2:3:4" has more than two `:`"#,
+            ),
+            (
+                ":, 1:a",
+                r#"selection ":, 1:a": item 2 "1:a" has a bound "a" that is not an integer"#,
+            ),
+            (
+                "::-",
+                r#"selection "::-": item 1 "::-" has a bound "-" that is not an integer"#,
+            ),
+            (
+                "0, 99999999999999999999",
+                r#"selection "0, 99999999999999999999": item 2 "99999999999999999999" does not fit in an isize"#,
+            ),
+            (
+                "1:-99999999999999999999",
+                r#"selection "1:-99999999999999999999": item 1 "1:-99999999999999999999" has a bound "-99999999999999999999" that does not fit in an isize"#,
+            ),
+            ("(1, 2", r#"selection "(1, 2": `(` without a closing `)`"#),
+            (
+                "1, 2)",
+                r#"selection "1, 2)": item 2 "2)" is not an integer, a slice, `...` or `None`"#,
+            ),
+            (
+                "((1))",
+                r#"selection "((1))": item 1 "(1)" is not an integer, a slice, `...` or `None`"#,
+            ),
+        ];
+        for (text, want) in cases {
+            let err = text.parse::<Selection>().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Usage, "{text:?}");
+            assert_eq!(err.message(), want, "{text:?}");
+        }
     }
 
     #[test]

@@ -5,5 +5,8 @@ pub mod open;
 pub mod source;
 
 pub use gzip::{GzipIndexStats, GzipSource};
-pub use open::{detect_compression, open_decompressed, read_fully, read_up_to, skip, Compression};
-pub use source::{FileSource, MemorySource, Source, StreamSource};
+pub use open::{
+    decompressing_reader, detect_compression, open_decompressed, read_fully, read_up_to, skip,
+    Compression,
+};
+pub use source::{FileSource, MemorySource, MmapSource, Source, StreamSource};

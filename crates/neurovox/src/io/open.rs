@@ -70,6 +70,21 @@ pub fn detect_compression(start: &[u8]) -> Compression {
     }
 }
 
+/// Wraps a byte stream in the decoder its first bytes call for (none for plain bytes).
+pub fn decompressing_reader<R: Read + Send + 'static>(
+    mut inner: R,
+) -> Result<Box<dyn Read + Send>> {
+    let mut magic = [0u8; 4];
+    let n = read_fully(&mut inner, &mut magic)?;
+    let stream = std::io::Cursor::new(magic[..n].to_vec()).chain(inner);
+    Ok(match detect_compression(&magic[..n]) {
+        Compression::None => Box::new(stream),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(stream))),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(BufReader::new(stream))),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(stream)?),
+    })
+}
+
 /// Opens `path` and returns its decompressed byte stream with the compression found.
 /// Failures name the file.
 pub fn open_decompressed(path: &Path) -> Result<(Compression, Box<dyn Read + Send>)> {

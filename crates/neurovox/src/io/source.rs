@@ -174,6 +174,73 @@ impl Source for FileSource {
     }
 }
 
+/// An uncompressed file read through a read-only memory map of the whole file, made on the
+/// first read: reads are copies from the page cache, with no system call per read.
+///
+/// As with every memory map (and numpy.memmap), another process truncating the file while it
+/// is mapped makes reads fault; files neurovox saves are replaced, never truncated in place,
+/// so a proxy keeps reading the old file's pages.
+#[derive(Debug)]
+pub struct MmapSource {
+    path: PathBuf,
+    map: std::sync::OnceLock<std::result::Result<Option<memmap2::Mmap>, String>>,
+}
+
+impl MmapSource {
+    /// A source over the file at `path`, mapped when first read.
+    pub fn new(path: &Path) -> Self {
+        MmapSource {
+            path: path.to_path_buf(),
+            map: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn map(&self) -> Result<&[u8]> {
+        let mapped = self.map.get_or_init(|| {
+            let file = File::open(&self.path).map_err(|e| e.to_string())?;
+            let len = file.metadata().map_err(|e| e.to_string())?.len();
+            if len == 0 {
+                return Ok(None);
+            }
+            // SAFETY: read-only map of a file we do not write; see the type's documentation
+            // for what another process truncating the file would do.
+            unsafe { memmap2::Mmap::map(&file) }
+                .map(Some)
+                .map_err(|e| e.to_string())
+        });
+        match mapped {
+            Ok(Some(map)) => Ok(map),
+            Ok(None) => Ok(&[]),
+            Err(message) => Err(Error::format(message.clone()).with_path(&self.path)),
+        }
+    }
+}
+
+impl Source for MmapSource {
+    fn len(&self) -> Result<u64> {
+        Ok(self.map()?.len() as u64)
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let map = self.map()?;
+        let len = map.len() as u64;
+        match offset
+            .checked_add(buf.len() as u64)
+            .filter(|&end| end <= len)
+        {
+            Some(end) => {
+                buf.copy_from_slice(&map[offset as usize..end as usize]);
+                Ok(())
+            }
+            None => Err(past_end(Some(&self.path), offset, buf.len(), len)),
+        }
+    }
+
+    fn path(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+}
+
 /// A compressed stream without random access (bzip2, zstd): decompressed whole on the first
 /// read and kept in memory for the source's life. Memory grows with the bytes that really
 /// arrive, never with a size a header declares.
@@ -244,6 +311,24 @@ impl Source for StreamSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mmap_source_reads_like_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.bin");
+        std::fs::write(&p, (0..50u8).collect::<Vec<_>>()).unwrap();
+        let s = MmapSource::new(&p);
+        let mut buf = [0u8; 4];
+        s.read_at(46, &mut buf).unwrap();
+        assert_eq!(buf, [46, 47, 48, 49]);
+        assert!(s.read_at(47, &mut buf).is_err());
+        let empty = dir.path().join("e.bin");
+        std::fs::write(&empty, b"").unwrap();
+        assert_eq!(MmapSource::new(&empty).len().unwrap(), 0);
+        assert!(MmapSource::new(&dir.path().join("missing"))
+            .read_at(0, &mut buf)
+            .is_err());
+    }
 
     #[test]
     fn file_source_reads_at_offsets_with_and_without_a_kept_handle() {

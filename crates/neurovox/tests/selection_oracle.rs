@@ -1,0 +1,264 @@
+//! Random numpy basic-indexing keys read through neurovox's proxies give numpy's answers.
+//!
+//! `tests/oracle/make_selection_fixtures.py` writes a handful of NIfTI-1 images with nibabel
+//! (six dtypes, 1-D to 5-D, axes of length 1, scaled and unscaled, `.nii` and `.nii.gz`) and,
+//! for each, numpy's answer `np.asanyarray(img.dataobj)[key]` to hundreds of random keys,
+//! written in Python's syntax. Every key is parsed with `Selection::from_str` and read with
+//! `img.dataobj().read(..)` from three sources: the `.nii` by positioned reads, the `.nii`
+//! with memory mapping on (whose `memmap()` is also checked against the stored values), and
+//! the `.nii.gz`. Element type, shape and every value must match (NaN equal to NaN). The keys
+//! numpy rejects must be Usage errors.
+
+// Helpers shared by the tests unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use neurovox::array::DynArray;
+use neurovox::image::{DataObj, Image};
+use neurovox::npz::NpzArchive;
+use neurovox::proxy::{MmapMode, ProxyOptions};
+use neurovox::select::Selection;
+use neurovox::{DataType, ErrorKind};
+use num_complex::Complex;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+fn oracle_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("NEUROVOX_SELECTION_ORACLE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/selection-oracle")
+        });
+    if dir.join("manifest.json").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("NEUROVOX_REQUIRE_ORACLE").as_deref() != Ok("1"),
+        "NEUROVOX_REQUIRE_ORACLE=1 but no manifest.json in {}",
+        dir.display()
+    );
+    eprintln!(
+        "SKIPPED: no selection oracle in {} (run scripts/test.sh)",
+        dir.display()
+    );
+    None
+}
+
+/// The three ways an image's data is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The `.nii`, by positioned reads, no file kept open.
+    Positioned,
+    /// The `.nii` with copy-on-write memory mapping.
+    Mapped,
+    /// The `.nii.gz`.
+    Gzip,
+}
+
+const SOURCES: [Source; 3] = [Source::Positioned, Source::Mapped, Source::Gzip];
+
+impl Source {
+    fn load(self, dir: &Path, entry: &Value) -> Image {
+        let (key, mmap) = match self {
+            Source::Positioned => ("nii", MmapMode::No),
+            Source::Mapped => ("nii", MmapMode::CopyOnWrite),
+            Source::Gzip => ("nii_gz", MmapMode::No),
+        };
+        let path = dir.join(entry[key].as_str().unwrap());
+        let keep_file_open = (self == Source::Positioned).then_some(false);
+        Image::load_with(
+            &path,
+            ProxyOptions {
+                mmap,
+                keep_file_open,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+}
+
+/// A member of numpy's answers, as a DynArray of the type numpy stored.
+fn load_member(npz: &NpzArchive, name: &str) -> DynArray {
+    macro_rules! load {
+        ($t:ty) => {
+            DynArray::from_array(npz.load::<$t>(name, None).unwrap().to_array())
+        };
+    }
+    match npz.header(name).unwrap().dtype.dtype {
+        DataType::UInt8 => load!(u8),
+        DataType::Int8 => load!(i8),
+        DataType::UInt16 => load!(u16),
+        DataType::Int16 => load!(i16),
+        DataType::UInt32 => load!(u32),
+        DataType::Int32 => load!(i32),
+        DataType::UInt64 => load!(u64),
+        DataType::Int64 => load!(i64),
+        DataType::Float32 => load!(f32),
+        DataType::Float64 => load!(f64),
+        DataType::Complex64 => load!(Complex<f32>),
+        DataType::Complex128 => load!(Complex<f64>),
+        other => panic!("{name}: unexpected dtype {other}"),
+    }
+}
+
+/// Why `got` is not numpy's `want`: element type, shape, or the first differing value.
+fn difference(got: &DynArray, want: &DynArray) -> Option<String> {
+    if got.dtype() != want.dtype() || got.shape() != want.shape() {
+        return Some(format!(
+            "got {} {:?}, numpy {} {:?}",
+            got.dtype(),
+            got.shape(),
+            want.dtype(),
+            want.shape()
+        ));
+    }
+    macro_rules! first_diff {
+        ($($v:ident),*) => {
+            match (got, want) {
+                $((DynArray::$v(x), DynArray::$v(y)) => x
+                    .iter()
+                    .zip(y.iter())
+                    .position(|(p, q)| !(p == q || (p != p && q != q)))
+                    .map(|k| format!("value {k} (C order): got {:?}, numpy {:?}", x.iter().nth(k), y.iter().nth(k))),)*
+                _ => Some("unexpected element type".to_string()),
+            }
+        };
+    }
+    first_diff!(U8, I8, U16, I16, U32, I32, U64, I64, F32, F64, C64, C128)
+}
+
+/// One image of the manifest with numpy's answers loaded.
+struct Case {
+    id: String,
+    entry: Value,
+    keys: Vec<String>,
+    answers: Vec<DynArray>,
+    unscaled: DynArray,
+    errors: Vec<String>,
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn cases(dir: &Path) -> Vec<Case> {
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    manifest["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            let npz = NpzArchive::open(dir.join(entry["answers"].as_str().unwrap())).unwrap();
+            let keys = strings(&entry["keys"]);
+            let answers = (0..keys.len())
+                .map(|n| load_member(&npz, &format!("k{n}")))
+                .collect();
+            Case {
+                id: entry["id"].as_str().unwrap().to_string(),
+                unscaled: load_member(&npz, entry["unscaled"].as_str().unwrap()),
+                errors: strings(&entry["errors"]),
+                keys,
+                answers,
+                entry: entry.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Reads one key from an image: `Err` describes a mismatch with numpy.
+fn check_key(img: &Image, text: &str, want: &DynArray) -> Result<(), String> {
+    let sel: Selection = text.parse().map_err(|e| format!("parse failed: {e}"))?;
+    let again: Selection = sel.to_string().parse().map_err(|e| format!("{e}"))?;
+    if again != sel {
+        return Err(format!("{sel} parses back as {again}"));
+    }
+    let got = img
+        .dataobj()
+        .read(&sel)
+        .map_err(|e| format!("read failed: {e}"))?;
+    difference(&got, want).map_or(Ok(()), Err)
+}
+
+/// The whole-array checks of one source: a full read, and the memory map where there is one.
+fn check_full(img: &Image, source: Source, case: &Case) -> Vec<String> {
+    let mut failures = Vec::new();
+    let DataObj::Proxy(proxy) = img.dataobj() else {
+        return vec!["not a proxy".to_string()];
+    };
+    if let Some(d) = difference(&img.dataobj().to_array().unwrap(), &case.answers[0]) {
+        failures.push(format!("full read: {d}"));
+    }
+    match (source, proxy.memmap()) {
+        (Source::Mapped, Ok(Some(map))) => {
+            if let Some(d) = difference(&map.to_dyn_array(), &case.unscaled) {
+                failures.push(format!("memmap vs stored values: {d}"));
+            }
+        }
+        (Source::Mapped, other) => failures.push(format!("no memory map: {other:?}")),
+        (_, Ok(None)) => {}
+        (_, other) => failures.push(format!("unexpected memory map: {other:?}")),
+    }
+    failures
+}
+
+#[test]
+fn random_keys_read_as_numpy_indexes() {
+    let Some(dir) = oracle_dir() else { return };
+    let cases = cases(&dir);
+    let mut failures = Vec::new();
+    let (mut checks, mut error_checks) = (0usize, 0usize);
+    for source in SOURCES {
+        let start = Instant::now();
+        let before = checks;
+        for case in &cases {
+            let img = source.load(&dir, &case.entry);
+            let at = |what: String| format!("{} {source:?}: {what}", case.id);
+            failures.extend(check_full(&img, source, case).into_iter().map(at));
+            for (text, want) in case.keys.iter().zip(&case.answers) {
+                if let Err(why) = check_key(&img, text, want) {
+                    failures.push(at(format!("key {text:?}: {why}")));
+                }
+                checks += 1;
+            }
+            for text in &case.errors {
+                let sel: Selection = text.parse().unwrap();
+                match img.dataobj().read(&sel) {
+                    Err(e) if e.kind() == ErrorKind::Usage => {}
+                    Err(e) => failures.push(at(format!("error key {text:?}: not Usage: {e}"))),
+                    Ok(a) => failures.push(at(format!(
+                        "error key {text:?}: numpy refuses it, neurovox gave {:?}",
+                        a.shape()
+                    ))),
+                }
+                error_checks += 1;
+            }
+        }
+        eprintln!(
+            "{source:?}: {} key reads in {:.3} s",
+            checks - before,
+            start.elapsed().as_secs_f64()
+        );
+    }
+    eprintln!(
+        "{checks} (key × source) checks against numpy and {error_checks} error-key checks, \
+         {} images",
+        cases.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(checks >= 2000 * 3, "too few checks: {checks}");
+}
