@@ -22,7 +22,7 @@ use crate::io::{
 };
 use crate::memmap::{MapMode, MemmapArray, MemmapOptions, Order};
 use crate::plan::{plan_read, DataLayout};
-use crate::scale::{decode_raw, decode_scaled, FactorType, Scaling};
+use crate::scale::{apply_scaling, decode_raw, decode_raw_with, FactorType, Scaling};
 use crate::select::Selection;
 use num_complex::Complex;
 use std::path::{Path, PathBuf};
@@ -393,16 +393,36 @@ impl ArrayProxy {
         Ok((buf, shape))
     }
 
+    /// The stored values of a selection, in native byte order. When the source surely holds
+    /// the bytes (its length is known), they are read straight into the typed result;
+    /// otherwise through [`ArrayProxy::read_bytes`].
+    fn read_raw(&self, selection: &Selection) -> Result<DynArray> {
+        let layout = self.spec.layout();
+        let plan = plan_read(&layout, &selection.canonicalize(&self.spec.shape)?)?;
+        let end = plan
+            .segments()
+            .iter()
+            .map(|(o, l)| o + *l as u64)
+            .max()
+            .unwrap_or(0);
+        let known = self.source.len_hint().is_some_and(|len| len >= end);
+        if known || plan.bytes_to_read() <= GROW_CHUNK as u64 {
+            let source = self.source.as_ref();
+            return decode_raw_with(
+                self.spec.dtype,
+                plan.output_shape(),
+                self.spec.order,
+                |buf| plan.read_into(source, buf),
+            );
+        }
+        let (bytes, shape) = self.read_bytes(selection)?;
+        decode_raw(&bytes, self.spec.dtype, &shape, self.spec.order)
+    }
+
     /// The scaled values of a selection (nibabel's `proxy[key]`).
     pub fn read(&self, selection: &Selection) -> Result<DynArray> {
-        let (bytes, shape) = self.read_bytes(selection)?;
-        decode_scaled(
-            &bytes,
-            self.spec.dtype,
-            &shape,
-            self.spec.order,
-            &self.spec.scaling,
-        )
+        let raw = self.read_raw(selection)?;
+        apply_scaling(&raw, self.spec.dtype.dtype, &self.spec.scaling)
     }
 
     /// The scaled values of a selection computed for a requested float type, as nibabel's
@@ -410,12 +430,12 @@ impl ArrayProxy {
     /// requested type (float32 factors for float64) are converted first, so SPM99's float32
     /// slope scales in float64 when float64 is asked for. Factors that would narrow are kept.
     pub fn read_for_float(&self, selection: &Selection, requested: FactorType) -> Result<DynArray> {
-        let (bytes, shape) = self.read_bytes(selection)?;
+        let raw = self.read_raw(selection)?;
         let mut scaling = self.spec.scaling;
         if requested == FactorType::F64 {
             scaling.factor = FactorType::F64;
         }
-        decode_scaled(&bytes, self.spec.dtype, &shape, self.spec.order, &scaling)
+        apply_scaling(&raw, self.spec.dtype.dtype, &scaling)
     }
 
     /// The whole array, scaled (nibabel's `np.asarray(proxy)`).
@@ -425,8 +445,7 @@ impl ArrayProxy {
 
     /// The stored values of the whole array, unscaled (nibabel's `get_unscaled`).
     pub fn get_unscaled(&self) -> Result<DynArray> {
-        let (bytes, shape) = self.read_bytes(&Selection::all())?;
-        decode_raw(&bytes, self.spec.dtype, &shape, self.spec.order)
+        self.read_raw(&Selection::all())
     }
 
     /// A memory map of the stored values, as nibabel's full read makes one: `None` where it

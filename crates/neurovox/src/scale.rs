@@ -275,6 +275,58 @@ pub fn decode_raw(
     })
 }
 
+/// Stored values read straight into a typed buffer: `fill` writes the stored bytes into the
+/// bytes of a zeroed `Vec<T>`, which is then byte-swapped in place if needed. One buffer, no
+/// copy between bytes and values.
+pub fn decode_raw_with(
+    dtype: StorageDtype,
+    shape: &[usize],
+    order: Order,
+    fill: impl FnOnce(&mut [u8]) -> Result<()>,
+) -> Result<DynArray> {
+    fn typed<T: Element + crate::array::DynElement>(
+        count: usize,
+        byte_order: ByteOrder,
+        shape: &[usize],
+        order: Order,
+        fill: impl FnOnce(&mut [u8]) -> Result<()>,
+    ) -> Result<DynArray> {
+        let mut values: Vec<T> = Vec::new();
+        values
+            .try_reserve_exact(count)
+            .map_err(|_| Error::limit(format!("cannot allocate {count} values")))?;
+        values.resize(count, T::zeroed());
+        fill(bytemuck::cast_slice_mut(&mut values))?;
+        if byte_order != ByteOrder::NATIVE && T::DTYPE.component_size() > 1 {
+            values.iter_mut().for_each(|v| *v = v.swap_bytes());
+        }
+        Ok(DynArray::from_array(shaped(values, shape, order)?))
+    }
+    let count: usize = shape.iter().product();
+    let o = dtype.order;
+    match dtype.dtype {
+        DataType::UInt8 => typed::<u8>(count, o, shape, order, fill),
+        DataType::Int8 => typed::<i8>(count, o, shape, order, fill),
+        DataType::UInt16 => typed::<u16>(count, o, shape, order, fill),
+        DataType::Int16 => typed::<i16>(count, o, shape, order, fill),
+        DataType::UInt32 => typed::<u32>(count, o, shape, order, fill),
+        DataType::Int32 => typed::<i32>(count, o, shape, order, fill),
+        DataType::UInt64 => typed::<u64>(count, o, shape, order, fill),
+        DataType::Int64 => typed::<i64>(count, o, shape, order, fill),
+        DataType::Float32 => typed::<f32>(count, o, shape, order, fill),
+        DataType::Float64 => typed::<f64>(count, o, shape, order, fill),
+        DataType::Complex64 => typed::<Complex<f32>>(count, o, shape, order, fill),
+        DataType::Complex128 => typed::<Complex<f64>>(count, o, shape, order, fill),
+        DataType::Rgb24 => typed::<Rgb>(count, o, shape, order, fill),
+        DataType::Rgba32 => typed::<Rgba>(count, o, shape, order, fill),
+        DataType::Float128 | DataType::Complex256 => {
+            let mut bytes = vec![0u8; count * dtype.dtype.itemsize()];
+            fill(&mut bytes)?;
+            decode_raw(&bytes, dtype, shape, order)
+        }
+    }
+}
+
 /// Stored bytes to scaled values, with nibabel's output type and arithmetic.
 pub fn decode_scaled(
     bytes: &[u8],

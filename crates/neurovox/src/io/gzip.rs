@@ -327,6 +327,10 @@ impl Source for GzipSource {
         self.inflated.load(Ordering::Relaxed)
     }
 
+    fn len_hint(&self) -> Option<u64> {
+        self.total.get().copied()
+    }
+
     fn path(&self) -> Option<&Path> {
         Some(&self.file.path)
     }

@@ -19,6 +19,12 @@ pub trait Source: Send + Sync + Debug {
         Ok(self.len()? == 0)
     }
 
+    /// The length if it is known without reading (a plain file's size, a fully indexed gzip
+    /// stream): lets a read allocate its whole buffer at once when the source surely holds it.
+    fn len_hint(&self) -> Option<u64> {
+        None
+    }
+
     /// Fills `buf` with the bytes starting at `offset`. Bytes past the end are a Format error
     /// naming the file and the offset ("the file ends at …").
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()>;
@@ -92,6 +98,10 @@ impl Source for MemorySource {
         Ok(self.bytes.len() as u64)
     }
 
+    fn len_hint(&self) -> Option<u64> {
+        Some(self.bytes.len() as u64)
+    }
+
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         let len = self.bytes.len() as u64;
         let end = offset.checked_add(buf.len() as u64).filter(|&e| e <= len);
@@ -149,6 +159,10 @@ impl FileSource {
 }
 
 impl Source for FileSource {
+    fn len_hint(&self) -> Option<u64> {
+        self.len().ok()
+    }
+
     fn len(&self) -> Result<u64> {
         let meta = match &self.handle {
             Some(f) => f.metadata(),
@@ -221,6 +235,10 @@ impl Source for MmapSource {
         Ok(self.map()?.len() as u64)
     }
 
+    fn len_hint(&self) -> Option<u64> {
+        self.len().ok()
+    }
+
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         let map = self.map()?;
         let len = map.len() as u64;
@@ -282,6 +300,13 @@ impl StreamSource {
 impl Source for StreamSource {
     fn len(&self) -> Result<u64> {
         Ok(self.data()?.len() as u64)
+    }
+
+    fn len_hint(&self) -> Option<u64> {
+        match self.data.get() {
+            Some(Ok(data)) => Some(data.len() as u64),
+            _ => None,
+        }
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
