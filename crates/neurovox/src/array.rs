@@ -9,7 +9,7 @@
 use crate::dtype::DataType;
 use crate::element::{Element, Rgb, Rgba};
 use crate::error::{Error, Result};
-use ndarray::{ArcArray, ArrayD, IxDyn};
+use ndarray::{ArcArray, ArrayD, IxDyn, ShapeBuilder};
 use num_complex::Complex;
 
 /// An n-d array of any storable element type, in native byte order.
@@ -193,18 +193,18 @@ impl DynArray {
     /// values); a Usage error for colour data, which has no single number per voxel.
     pub fn to_f64(&self) -> Result<ArrayD<f64>> {
         Ok(match self {
-            DynArray::U8(a) => a.mapv(f64::from),
-            DynArray::I8(a) => a.mapv(f64::from),
-            DynArray::U16(a) => a.mapv(f64::from),
-            DynArray::I16(a) => a.mapv(f64::from),
-            DynArray::U32(a) => a.mapv(f64::from),
-            DynArray::I32(a) => a.mapv(f64::from),
-            DynArray::U64(a) => a.mapv(|v| v as f64),
-            DynArray::I64(a) => a.mapv(|v| v as f64),
-            DynArray::F32(a) => a.mapv(f64::from),
+            DynArray::U8(a) => map_values(a, f64::from),
+            DynArray::I8(a) => map_values(a, f64::from),
+            DynArray::U16(a) => map_values(a, f64::from),
+            DynArray::I16(a) => map_values(a, f64::from),
+            DynArray::U32(a) => map_values(a, f64::from),
+            DynArray::I32(a) => map_values(a, f64::from),
+            DynArray::U64(a) => map_values(a, |v| v as f64),
+            DynArray::I64(a) => map_values(a, |v| v as f64),
+            DynArray::F32(a) => map_values(a, f64::from),
             DynArray::F64(a) => a.to_owned(),
-            DynArray::C64(a) => a.mapv(|v| f64::from(v.re)),
-            DynArray::C128(a) => a.mapv(|v| v.re),
+            DynArray::C64(a) => map_values(a, |v| f64::from(v.re)),
+            DynArray::C128(a) => map_values(a, |v| v.re),
             DynArray::Rgb(_) | DynArray::Rgba(_) => return Err(colour_has_no_float()),
         })
     }
@@ -213,20 +213,47 @@ impl DynArray {
     /// (the real part of complex values); a Usage error for colour data.
     pub fn to_f32(&self) -> Result<ArrayD<f32>> {
         Ok(match self {
-            DynArray::U8(a) => a.mapv(f32::from),
-            DynArray::I8(a) => a.mapv(f32::from),
-            DynArray::U16(a) => a.mapv(f32::from),
-            DynArray::I16(a) => a.mapv(f32::from),
-            DynArray::U32(a) => a.mapv(|v| v as f32),
-            DynArray::I32(a) => a.mapv(|v| v as f32),
-            DynArray::U64(a) => a.mapv(|v| v as f32),
-            DynArray::I64(a) => a.mapv(|v| v as f32),
+            DynArray::U8(a) => map_values(a, f32::from),
+            DynArray::I8(a) => map_values(a, f32::from),
+            DynArray::U16(a) => map_values(a, f32::from),
+            DynArray::I16(a) => map_values(a, f32::from),
+            DynArray::U32(a) => map_values(a, |v| v as f32),
+            DynArray::I32(a) => map_values(a, |v| v as f32),
+            DynArray::U64(a) => map_values(a, |v| v as f32),
+            DynArray::I64(a) => map_values(a, |v| v as f32),
             DynArray::F32(a) => a.to_owned(),
-            DynArray::F64(a) => a.mapv(|v| v as f32),
-            DynArray::C64(a) => a.mapv(|v| v.re),
-            DynArray::C128(a) => a.mapv(|v| v.re as f32),
+            DynArray::F64(a) => map_values(a, |v| v as f32),
+            DynArray::C64(a) => map_values(a, |v| v.re),
+            DynArray::C128(a) => map_values(a, |v| v.re as f32),
             DynArray::Rgb(_) | DynArray::Rgba(_) => return Err(colour_has_no_float()),
         })
+    }
+}
+
+/// Element counts above this are converted on all cores.
+const PARALLEL_MIN: usize = 1 << 20;
+
+/// `f` applied to every element, walking memory in storage order (the fast path whatever the
+/// layout), on all cores for large arrays; the result keeps the input's layout.
+pub(crate) fn map_values<T, U, F>(a: &ndarray::ArcArray<T, IxDyn>, f: F) -> ArrayD<U>
+where
+    T: Copy + Send + Sync,
+    U: Copy + Send,
+    F: Fn(T) -> U + Send + Sync,
+{
+    use rayon::prelude::*;
+    let fortran = a.ndim() > 1 && !a.is_standard_layout();
+    match a.as_slice_memory_order() {
+        Some(values) if !fortran || a.t().is_standard_layout() => {
+            let mapped: Vec<U> = if values.len() >= PARALLEL_MIN {
+                values.par_iter().map(|&v| f(v)).collect()
+            } else {
+                values.iter().map(|&v| f(v)).collect()
+            };
+            ArrayD::from_shape_vec(IxDyn(a.shape()).set_f(fortran), mapped)
+                .unwrap_or_else(|_| a.mapv(&f))
+        }
+        _ => a.mapv(f),
     }
 }
 

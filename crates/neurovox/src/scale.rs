@@ -12,7 +12,7 @@
 //! type (no fused multiply-add), the multiplication is skipped for a slope of 1 and the
 //! addition for an intercept of 0, and a real intercept adds to the real part of complex data.
 
-use crate::array::DynArray;
+use crate::array::{map_values, DynArray};
 use crate::dtype::{binary128_to_f64, ByteOrder, DataType, StorageDtype};
 use crate::element::{Element, Rgb, Rgba};
 use crate::error::{Error, Result};
@@ -348,17 +348,17 @@ pub fn apply_scaling(raw: &DynArray, storage: DataType, scaling: &Scaling) -> Re
     match scaling.output_dtype(storage)? {
         DataType::Float32 => {
             let values = match raw {
-                DynArray::U8(a) => a.mapv(|v| s.apply_f32(f32::from(v))),
-                DynArray::I8(a) => a.mapv(|v| s.apply_f32(f32::from(v))),
-                DynArray::U16(a) => a.mapv(|v| s.apply_f32(f32::from(v))),
-                DynArray::I16(a) => a.mapv(|v| s.apply_f32(f32::from(v))),
-                DynArray::F32(a) => a.mapv(|v| s.apply_f32(v)),
+                DynArray::U8(a) => map_values(a, |v| s.apply_f32(f32::from(v))),
+                DynArray::I8(a) => map_values(a, |v| s.apply_f32(f32::from(v))),
+                DynArray::U16(a) => map_values(a, |v| s.apply_f32(f32::from(v))),
+                DynArray::I16(a) => map_values(a, |v| s.apply_f32(f32::from(v))),
+                DynArray::F32(a) => map_values(a, |v| s.apply_f32(v)),
                 other => return Err(unexpected(other, DataType::Float32)),
             };
             Ok(DynArray::from_array(values))
         }
         DataType::Complex64 => match raw {
-            DynArray::C64(a) => Ok(DynArray::from_array(a.mapv(|v| {
+            DynArray::C64(a) => Ok(DynArray::from_array(map_values(a, |v| {
                 Complex::new(
                     s.apply_f32(v.re),
                     if s.slope != 1.0 {
@@ -378,20 +378,33 @@ pub fn apply_scaling(raw: &DynArray, storage: DataType, scaling: &Scaling) -> Re
                 )
             };
             let values = match raw {
-                DynArray::C64(a) => a.mapv(|v| scale(f64::from(v.re), f64::from(v.im))),
-                DynArray::C128(a) => a.mapv(|v| scale(v.re, v.im)),
+                DynArray::C64(a) => map_values(a, |v| scale(f64::from(v.re), f64::from(v.im))),
+                DynArray::C128(a) => map_values(a, |v| scale(v.re, v.im)),
                 other => return Err(unexpected(other, DataType::Complex128)),
             };
             Ok(DynArray::from_array(values))
         }
         _ => {
-            let as_f64 = match raw {
+            let f = move |v: f64| s.apply_f64(v);
+            let values = match raw {
+                DynArray::U8(a) => map_values(a, move |v| f(f64::from(v))),
+                DynArray::I8(a) => map_values(a, move |v| f(f64::from(v))),
+                DynArray::U16(a) => map_values(a, move |v| f(f64::from(v))),
+                DynArray::I16(a) => map_values(a, move |v| f(f64::from(v))),
+                DynArray::U32(a) => map_values(a, move |v| f(f64::from(v))),
+                DynArray::I32(a) => map_values(a, move |v| f(f64::from(v))),
+                DynArray::U64(a) => map_values(a, move |v| f(v as f64)),
+                DynArray::I64(a) => map_values(a, move |v| f(v as f64)),
+                DynArray::F32(a) => map_values(a, move |v| f(f64::from(v))),
+                DynArray::F64(a) => map_values(a, f),
                 DynArray::Rgb(_) | DynArray::Rgba(_) => {
                     return Err(crate::array::colour_has_no_float())
                 }
-                other => other.to_f64()?,
+                DynArray::C64(_) | DynArray::C128(_) => {
+                    return Err(unexpected(raw, DataType::Float64))
+                }
             };
-            Ok(DynArray::from_array(as_f64.mapv(|v| s.apply_f64(v))))
+            Ok(DynArray::from_array(values))
         }
     }
 }
