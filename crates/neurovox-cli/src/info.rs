@@ -67,7 +67,7 @@ pub fn run(targets: &[Target], report: Report) -> bool {
 
 /// `FILE: error`; the error already names a file, so the name is only prefixed when the
 /// error is about another file (the `.hdr` of a given `.img`) or about none.
-fn failure_message(shown: &str, path: &Path, err: &neurovox::Error) -> String {
+pub fn failure_message(shown: &str, path: &Path, err: &neurovox::Error) -> String {
     if err.path() == Some(path) {
         err.to_string()
     } else {

@@ -15,10 +15,19 @@
 //! * `neurovox info --example` — writes four synthetic images (NIfTI-1 `.nii.gz`, NIfTI-2
 //!   `.nii`, Analyze `.hdr`/`.img`, MGH `.mgz`) to a new temporary directory and shows them
 //!   as `neurovox info` does: a demonstration that needs no data.
+//! * `neurovox stats FILE...` — voxel count, NaN count, minimum, maximum, mean and standard
+//!   deviation of the scaled (float64) values, one aligned line per file, streaming the data
+//!   through the proxy a volume (or a ~64 MiB slab) at a time so memory stays flat; a
+//!   progress bar on stderr when it is a terminal. Errors as for `info`.
+//! * `neurovox slice FILE KEY -o OUT` — reads only the selection `KEY` (Python syntax:
+//!   `'...,3'`, `':, 10, ::-1'`) and writes it as NIfTI-1 (`.nii`, or `.nii.gz`), float64
+//!   if the source is scaled, else the stored type, with the affine of the selection.
 
 mod dump;
 mod example;
 mod info;
+mod slice;
+mod stats;
 mod table;
 
 use clap::{Args, Parser, Subcommand};
@@ -40,6 +49,35 @@ struct Cli {
 enum Command {
     /// Summarise images, one line each (like nibabel's nib-ls), or dump their headers.
     Info(InfoArgs),
+    /// Voxel count, NaN count, min, max, mean and standard deviation of the scaled values.
+    Stats(StatsArgs),
+    /// Write part of an image (a Python-style key such as '...,3') to a NIfTI-1 file.
+    Slice(SliceArgs),
+}
+
+/// Arguments of `neurovox stats`.
+#[derive(Debug, Args)]
+struct StatsArgs {
+    /// Image files (.nii, .nii.gz, .hdr/.img, .mgh, .mgz, also .bz2/.zst compressed).
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+}
+
+/// Arguments of `neurovox slice`.
+#[derive(Debug, Args)]
+struct SliceArgs {
+    /// The image to read from.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+
+    /// The selection, as in Python's `img.dataobj[KEY]`: e.g. '...,3', ':, 10, ::-1',
+    /// '-1', 'None, 2:5'.
+    #[arg(value_name = "KEY", allow_hyphen_values = true)]
+    key: String,
+
+    /// The NIfTI-1 file to write (.nii, or .nii.gz to compress).
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
 }
 
 /// Arguments of `neurovox info`.
@@ -62,6 +100,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let succeeded = match cli.command {
         Command::Info(args) => run_info(&args),
+        Command::Stats(args) => stats::run(&args.files),
+        Command::Slice(args) => slice::run(&args.file, &args.key, &args.output),
     };
     if succeeded {
         ExitCode::SUCCESS

@@ -12,6 +12,8 @@ pub enum Align {
     Left,
     /// Padded on both sides, the odd space on the right (nibabel's default).
     Centre,
+    /// Padded on the left (for numbers).
+    Right,
 }
 
 /// One cell of a table.
@@ -37,6 +39,14 @@ impl Cell {
         Cell {
             text: text.into(),
             align: Align::Centre,
+        }
+    }
+
+    /// A right-aligned cell.
+    pub fn right(text: impl Into<String>) -> Cell {
+        Cell {
+            text: text.into(),
+            align: Align::Right,
         }
     }
 
@@ -76,6 +86,7 @@ fn pad(cell: &Cell, width: usize) -> String {
     match cell.align {
         Align::Left => format!("{:<width$}", cell.text),
         Align::Centre => format!("{:^width$}", cell.text),
+        Align::Right => format!("{:>width$}", cell.text),
     }
 }
 
@@ -175,5 +186,10 @@ mod tests {
             vec![Cell::left("long.nii"), Cell::centre("int16"), Cell::empty()],
         ];
         assert_eq!(render(&rows), "a.nii     >i2  x\nlong.nii int16\n");
+        let rows = vec![
+            vec![Cell::left("a"), Cell::right("1.5")],
+            vec![Cell::left("bb"), Cell::right("-10.25")],
+        ];
+        assert_eq!(render(&rows), "a     1.5\nbb -10.25\n");
     }
 }

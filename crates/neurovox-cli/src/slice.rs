@@ -1,0 +1,366 @@
+//! `neurovox slice FILE SPEC -o OUT`: reads one selection of an image through its proxy
+//! (only the bytes the selection needs) and writes it as a NIfTI-1 `.nii`, or `.nii.gz`
+//! when the output name ends in `.gz`.
+//!
+//! * The key is Python's (`'...,3'`, `':, 10, ::-1'`, `'None, 2:5'`), parsed by the
+//!   library's `Selection::from_str`.
+//! * The data type is what the proxy gives: float64 when the source is scaled (as
+//!   `img.dataobj[key]` in nibabel), else the stored type. The output is unscaled, native
+//!   byte order, and is written atomically (a temporary file renamed over `OUT`).
+//! * The affine: when the key keeps the three spatial axes as ranges (no index, no new axis
+//!   among them), nibabel's `img.slicer[key]` rule, via [`neurovox::Image::slicer`]: the
+//!   affine moves to the first selected voxel and scales each axis by its step. When a
+//!   spatial axis is indexed (`':, :, 10'`) or a new axis comes first, nibabel's slicer
+//!   refuses; here the input affine is kept adjusted so every output voxel still lands where
+//!   it was: the output's first three axes take, in order, the spatial input axes that are
+//!   still ranges at those positions, and the remaining columns of the affine take the
+//!   indexed (or displaced) spatial axes in input order, each with its index (or start) in
+//!   the translation. So `':, :, 10'` on a 3-D image gives a 2-D image whose implicit third
+//!   axis (length 1) points along the input's third axis, at slice 10.
+//! * The sform holds the affine (code 2, aligned), the qform too (code 0), as nibabel's
+//!   `Nifti1Image(data, affine)` stores it. Zooms of the spatial axes come from the affine;
+//!   later axes get the source's zoom times the step. `xyzt_units` is copied from a NIfTI
+//!   source.
+
+use flate2::write::GzEncoder;
+use neurovox::array::DynArray;
+use neurovox::element::Element;
+use neurovox::format::affine::{self, Affine};
+use neurovox::select::{Canonical, Selection};
+use neurovox::{ByteOrder, Error, Header, ImageFormat, Result};
+use std::io::Write;
+use std::path::Path;
+
+/// What was written: the output's shape and data type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    /// The output shape.
+    pub shape: Vec<usize>,
+    /// The output data type.
+    pub dtype: neurovox::DataType,
+    /// The selection as parsed, in Python syntax.
+    pub selection: Selection,
+}
+
+/// Runs `neurovox slice`; prints one line saying what was written, or the error (naming the
+/// file it is about) on stderr. True on success.
+pub fn run(input: &Path, spec: &str, output: &Path) -> bool {
+    match slice_to_file(input, spec, output) {
+        Ok(written) => {
+            let shape: Vec<String> = written.shape.iter().map(ToString::to_string).collect();
+            crate::info::write_stdout(&format!(
+                "{}: {} [{}] from {}{}\n",
+                output.display(),
+                written.dtype.name(),
+                shape.join(", "),
+                input.display(),
+                written.selection
+            ))
+        }
+        Err(err) => {
+            let shown = input.display().to_string();
+            let message = if err.path().is_some() {
+                err.to_string()
+            } else {
+                format!("{shown}: {err}")
+            };
+            eprintln!("{message}");
+            false
+        }
+    }
+}
+
+/// Reads `spec` of the image at `input` and writes it to `output`.
+pub fn slice_to_file(input: &Path, spec: &str, output: &Path) -> Result<Written> {
+    let gzip = output_is_gzip(output)?;
+    let selection: Selection = spec.parse()?;
+    let img = neurovox::load(input)?;
+    let canonical = selection.canonicalize(img.shape())?;
+    let out_shape = selection.output_shape(img.shape())?;
+    if out_shape.is_empty() {
+        return Err(Error::usage(format!(
+            "the selection {selection} gives a single value; a NIfTI image needs at least one \
+             axis (write an index i as i:i+1 to keep its axis)"
+        )));
+    }
+    if out_shape.contains(&0) {
+        return Err(Error::usage(format!(
+            "the selection {selection} is empty (shape {out_shape:?})"
+        )));
+    }
+    let source_affine = img.affine().copied().unwrap_or(affine::IDENTITY);
+    let (data, out_affine) = if keeps_spatial_ranges(&canonical) {
+        let part = img.slicer(&selection)?;
+        let affine = part.affine().copied().unwrap_or(affine::IDENTITY);
+        (part.dataobj().to_array()?, affine)
+    } else {
+        (
+            img.dataobj().read(&selection)?,
+            selection_affine(&source_affine, &canonical),
+        )
+    };
+    let mut header = Header::new(ImageFormat::Nifti1, ByteOrder::NATIVE);
+    header.set_data_shape(data.shape())?;
+    header.set_data_dtype(data.dtype())?;
+    header.store_affine(&out_affine)?;
+    let source_zooms = img.header().zooms();
+    let mut zooms = header.zooms();
+    for (out_axis, source) in output_axis_sources(&canonical).iter().enumerate().skip(3) {
+        if let (Some(zoom), Some((axis, step))) = (zooms.get_mut(out_axis), source) {
+            *zoom = source_zooms.get(*axis).copied().unwrap_or(1.0) * step.unsigned_abs() as f64;
+        }
+    }
+    header.set_zooms(&zooms)?;
+    if img.header().format().label().starts_with("NIfTI") {
+        if let Ok(units) = img.header().get("xyzt_units") {
+            header.set("xyzt_units", units)?;
+        }
+    }
+    write_nifti(output, &header, &data, gzip)?;
+    Ok(Written {
+        shape: data.shape().to_vec(),
+        dtype: data.dtype(),
+        selection,
+    })
+}
+
+/// True for `.nii.gz`, false for `.nii`; a Usage error naming the file for anything else.
+fn output_is_gzip(output: &Path) -> Result<bool> {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    if name.ends_with(".nii.gz") {
+        Ok(true)
+    } else if name.ends_with(".nii") {
+        Ok(false)
+    } else {
+        Err(
+            Error::usage("the output must be a NIfTI-1 file named .nii or .nii.gz")
+                .with_path(output),
+        )
+    }
+}
+
+/// True when the selection keeps the three spatial axes (or all axes of a smaller image) as
+/// ranges with no new axis among them: the keys nibabel's `img.slicer` accepts.
+pub fn keeps_spatial_ranges(canonical: &[Canonical]) -> bool {
+    let mut axis = 0;
+    for item in canonical {
+        if axis >= 3 {
+            break;
+        }
+        match item {
+            Canonical::Slice { .. } => axis += 1,
+            Canonical::Index(_) | Canonical::NewAxis => return false,
+        }
+    }
+    true
+}
+
+/// For each output axis, the input axis it comes from and the step (`None` for a new axis).
+fn output_axis_sources(canonical: &[Canonical]) -> Vec<Option<(usize, isize)>> {
+    let mut out = Vec::new();
+    let mut axis = 0;
+    for item in canonical {
+        match *item {
+            Canonical::NewAxis => out.push(None),
+            Canonical::Index(_) => axis += 1,
+            Canonical::Slice { step, .. } => {
+                out.push(Some((axis, step)));
+                axis += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The affine of a selection's output: `affine` times the transform from output voxel
+/// coordinates to input voxel coordinates (see the module docs for which output column
+/// each spatial input axis takes). Equal to `img.slicer`'s affine whenever that applies.
+pub fn selection_affine(affine: &Affine, canonical: &[Canonical]) -> Affine {
+    let mut columns: [Option<(usize, f64)>; 3] = [None; 3];
+    let mut translation = [0.0f64; 3];
+    let mut unplaced: Vec<(usize, f64)> = Vec::new();
+    let mut in_axis = 0;
+    let mut out_axis = 0;
+    for item in canonical {
+        match *item {
+            Canonical::NewAxis => out_axis += 1,
+            Canonical::Index(i) => {
+                if in_axis < 3 {
+                    translation[in_axis] = i as f64;
+                    unplaced.push((in_axis, 1.0));
+                }
+                in_axis += 1;
+            }
+            Canonical::Slice { start, step, .. } => {
+                if in_axis < 3 {
+                    translation[in_axis] = start as f64;
+                    if out_axis < 3 {
+                        columns[out_axis] = Some((in_axis, step as f64));
+                    } else {
+                        unplaced.push((in_axis, step as f64));
+                    }
+                }
+                in_axis += 1;
+                out_axis += 1;
+            }
+        }
+    }
+    // An image with fewer than three axes has the missing ones at index 0.
+    unplaced.extend((in_axis..3).map(|axis| (axis, 1.0)));
+    let mut spare = unplaced.into_iter();
+    let mut transform = [[0.0f64; 4]; 4];
+    for column in 0..3 {
+        if let Some((axis, step)) = columns[column].or_else(|| spare.next()) {
+            transform[axis][column] = step;
+        }
+    }
+    for axis in 0..3 {
+        transform[axis][3] = translation[axis];
+    }
+    transform[3][3] = 1.0;
+    affine::matmul(affine, &transform)
+}
+
+/// Writes a single-file NIfTI-1: the header's prefix, zeros up to its data offset, then the
+/// data in Fortran order and native byte order; gzip-compressed (level 6) if asked.
+/// Atomic: a temporary file in the output's directory renamed over it.
+fn write_nifti(path: &Path, header: &Header, data: &DynArray, gzip: bool) -> Result<()> {
+    let prefix = header.to_prefix_bytes()?;
+    let gap = usize::try_from(header.data_offset())
+        .unwrap_or(0)
+        .saturating_sub(prefix.len());
+    neurovox::atomic::write_atomically(path, |file| {
+        let write_all = |out: &mut dyn Write| -> std::io::Result<()> {
+            out.write_all(&prefix)?;
+            out.write_all(&vec![0u8; gap])?;
+            neurovox::dyn_array_apply!(data, a => write_fortran_order(a, out))
+        };
+        if gzip {
+            let mut encoder = GzEncoder::new(file, flate2::Compression::default());
+            write_all(&mut encoder).map_err(Error::io)?;
+            encoder.finish().map_err(Error::io)?;
+        } else {
+            write_all(file).map_err(Error::io)?;
+        }
+        Ok(())
+    })
+}
+
+/// The array's elements, first axis fastest, as native-order bytes.
+fn write_fortran_order<T: Element>(
+    array: &ndarray::ArcArray<T, ndarray::IxDyn>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let reversed = array.t();
+    match reversed.as_slice() {
+        // An array in Fortran layout already: its buffer in order.
+        Some(values) => out.write_all(bytemuck::cast_slice(values)),
+        None => {
+            for value in reversed.iter() {
+                out.write_all(bytemuck::bytes_of(value))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neurovox::sel;
+
+    const AFFINE: Affine = [
+        [-2.0, 0.1, 0.0, 90.0],
+        [0.0, 2.0, 0.3, -126.0],
+        [0.2, 0.0, 2.5, -72.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ];
+
+    /// The world position of an input voxel.
+    fn world(affine: &Affine, voxel: [f64; 3]) -> [f64; 3] {
+        let mut out = [0.0; 3];
+        for row in 0..3 {
+            out[row] = affine[row][3] + (0..3).map(|c| affine[row][c] * voxel[c]).sum::<f64>();
+        }
+        out
+    }
+
+    fn close(a: [f64; 3], b: [f64; 3]) -> bool {
+        a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9)
+    }
+
+    #[test]
+    fn ranges_match_the_slicer_rule() {
+        let shape = [10, 12, 8, 5];
+        for key in [
+            sel![..., 3],
+            sel![2..8;2, ..;-1, 1..],
+            sel![.., .., .., 1..4, NewAxis],
+        ] {
+            let canonical = key.canonicalize(&shape).expect("valid");
+            assert!(keeps_spatial_ranges(&canonical), "{key}");
+            let img = neurovox::Image::from_array(
+                ndarray::ArrayD::<u8>::zeros(ndarray::IxDyn(&shape)),
+                Some(AFFINE),
+                ImageFormat::Nifti1,
+            )
+            .expect("image");
+            let sliced = img.slicer(&key).expect("slicer");
+            let expected = sliced.affine().copied().expect("affine");
+            let ours = selection_affine(&AFFINE, &canonical);
+            for (a, b) in ours.iter().flatten().zip(expected.iter().flatten()) {
+                assert!((a - b).abs() < 1e-12, "{key}: {ours:?} vs {expected:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn indexed_spatial_axes_keep_every_voxel_in_place() {
+        let shape = [10, 12, 8];
+        // (key, output voxel, input voxel it is)
+        let cases: [(Selection, [f64; 3], [f64; 3]); 4] = [
+            (sel![.., .., 5], [3.0, 4.0, 0.0], [3.0, 4.0, 5.0]),
+            (sel![7, ..;-2], [0.0, 0.0, 0.0], [7.0, 11.0, 0.0]),
+            (sel![7, ..;-2], [2.0, 3.0, 0.0], [7.0, 7.0, 3.0]),
+            (sel![NewAxis, 2..], [0.0, 1.0, 2.0], [3.0, 2.0, 0.0]),
+        ];
+        for (key, out_voxel, in_voxel) in cases {
+            let canonical = key.canonicalize(&shape).expect("valid");
+            assert!(!keeps_spatial_ranges(&canonical), "{key}");
+            let out_affine = selection_affine(&AFFINE, &canonical);
+            assert!(
+                close(world(&out_affine, out_voxel), world(&AFFINE, in_voxel)),
+                "{key}: {out_voxel:?} should be input {in_voxel:?}"
+            );
+            // Still invertible: no column is lost.
+            let m = [
+                [out_affine[0][0], out_affine[0][1], out_affine[0][2]],
+                [out_affine[1][0], out_affine[1][1], out_affine[1][2]],
+                [out_affine[2][0], out_affine[2][1], out_affine[2][2]],
+            ];
+            assert!(affine::det3(&m).abs() > 1e-6, "{key}");
+        }
+    }
+
+    #[test]
+    fn output_axes_know_their_source() {
+        let canonical = sel![1, NewAxis, .., ..;-2, 0]
+            .canonicalize(&[3, 4, 5, 6, 7])
+            .expect("valid");
+        assert_eq!(
+            output_axis_sources(&canonical),
+            vec![None, Some((1, 1)), Some((2, -2)), Some((4, 1))]
+        );
+    }
+
+    #[test]
+    fn only_nii_and_nii_gz_outputs() {
+        assert_eq!(output_is_gzip(Path::new("a/b.nii")).ok(), Some(false));
+        assert_eq!(output_is_gzip(Path::new("b.NII.GZ")).ok(), Some(true));
+        let err = output_is_gzip(Path::new("out.img")).expect_err("not NIfTI");
+        assert_eq!(err.path(), Some(Path::new("out.img")));
+    }
+}
