@@ -257,6 +257,22 @@ impl Image {
         })
     }
 
+    /// An image from a reader positioned anywhere (nibabel's `FileHolder(fileobj=…, pos=…)`
+    /// for single-file formats): the bytes from `position` to the end are read into memory
+    /// and the image is built by [`Image::from_bytes`]. The reader's own position is not used
+    /// afterwards.
+    pub fn from_reader<R: std::io::Read + std::io::Seek>(
+        mut reader: R,
+        position: u64,
+    ) -> Result<Image> {
+        reader
+            .seek(std::io::SeekFrom::Start(position))
+            .map_err(Error::io)?;
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes).map_err(Error::io)?;
+        Self::from_bytes(bytes)
+    }
+
     /// An array image of `format` from data and an affine (nibabel's `Nifti1Image(data,
     /// affine)` and friends): a default header of the data's type and shape in native byte
     /// order, the affine stored in it as nibabel does.
@@ -299,6 +315,15 @@ impl Image {
         };
         if header.data_shape().ok().as_deref() != Some(data.shape()) {
             header.set_data_shape(data.shape())?;
+        }
+        // The values in memory are already scaled: a header that came with stored-value
+        // scaling must not scale them again. nibabel "consumes" these fields the same way.
+        match &mut header {
+            Header::Nifti(n) => n.set_slope_inter(None, None)?,
+            Header::Analyze(a) if a.flavour() != crate::format::AnalyzeFlavour::Analyze => {
+                header.set("scl_slope", crate::FieldValue::Float(f64::NAN))?
+            }
+            _ => {}
         }
         if let Some(aff) = &affine {
             if !affine::allclose(aff, &header.best_affine()?) {
@@ -526,4 +551,61 @@ pub fn slice_array(array: &DynArray, canonical: &[Canonical]) -> Result<DynArray
     let info = SliceInfo::<Vec<SliceInfoElem>, IxDyn, IxDyn>::try_from(elems)
         .map_err(|e| Error::usage(format!("bad selection: {e}")))?;
     Ok(crate::dyn_array_apply!(array, a => DynArray::from_array(a.slice(info.as_ref()).to_owned())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DataType;
+
+    /// A scaled int16 NIfTI in memory: raw 0..24, slope 2, intercept 1.
+    fn scaled_image() -> Image {
+        let mut h = Header::new(ImageFormat::Nifti1, ByteOrder::Little);
+        h.set_data_shape(&[2, 3, 4]).unwrap();
+        h.set_data_dtype(DataType::Int16).unwrap();
+        if let Header::Nifti(n) = &mut h {
+            n.set_slope_inter(Some(2.0), Some(1.0)).unwrap();
+        }
+        let mut bytes = h.to_prefix_bytes().unwrap();
+        bytes.extend((0..24i16).flat_map(|v| v.to_le_bytes()));
+        Image::from_bytes(bytes).unwrap()
+    }
+
+    #[test]
+    fn sliced_images_do_not_scale_twice() {
+        let img = scaled_image();
+        assert_eq!(
+            img.dataobj().to_array().unwrap().get_f64(&[1, 2, 3]),
+            Some(47.0)
+        );
+        let part = img.slicer(&crate::sel![.., 1.., ..]).unwrap();
+        assert_eq!(
+            part.dataobj().to_array().unwrap().get_f64(&[1, 1, 3]),
+            Some(47.0)
+        );
+        assert_eq!(
+            part.header().slope_inter().unwrap(),
+            (None, None),
+            "scaling consumed"
+        );
+        assert_eq!(part.header().data_shape().unwrap(), vec![2, 2, 4]);
+    }
+
+    #[test]
+    fn from_reader_starts_at_the_position() {
+        let img = scaled_image();
+        let DataObj::Proxy(p) = img.dataobj() else {
+            unreachable!()
+        };
+        let mut bytes = vec![0xEE; 10];
+        let mut source = vec![0u8; p.source().len().unwrap() as usize];
+        p.source().read_at(0, &mut source).unwrap();
+        bytes.extend(source);
+        let back = Image::from_reader(std::io::Cursor::new(bytes), 10).unwrap();
+        assert_eq!(
+            back.dataobj().to_array().unwrap(),
+            img.dataobj().to_array().unwrap()
+        );
+        assert!(Image::from_bytes(vec![1u8; 100]).is_err());
+    }
 }
