@@ -7,6 +7,9 @@
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::Rng;
+
 use neurovox::format::{Extension, Header, ImageFormat};
 use neurovox::{read_header, ByteOrder, DataType, ErrorKind, FieldValue};
 use std::path::{Path, PathBuf};
@@ -267,21 +270,6 @@ fn bad_extensions_and_mgh_version() {
     corrupt(&p, |b| put(b, 0, &2i32.to_be_bytes()));
     let err = expect_error(&p, ErrorKind::Format, Some("version"));
     assert_eq!(err.message(), "Unknown MGH format version");
-}
-
-/// A tiny xorshift generator: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 /// Exercises every accessor of a parsed header; any panic fails the test.

@@ -15,6 +15,8 @@
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use neurovox::npy::{
     descr_to_dtype, npy_header_bytes, npy_header_bytes_versioned, npy_header_len, parse_npy_header,
 };
@@ -24,22 +26,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 fn oracle_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("NEUROVOX_NUMPY_ORACLE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/numpy-oracle"));
-    if dir.join("manifest.json").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("NEUROVOX_REQUIRE_ORACLE").as_deref() != Ok("1"),
-        "NEUROVOX_REQUIRE_ORACLE=1 but no manifest.json in {}",
-        dir.display()
-    );
-    eprintln!(
-        "SKIPPED: no numpy oracle fixtures in {} (run scripts/test.sh)",
-        dir.display()
-    );
-    None
+    common::oracle_dir(common::Oracle::Numpy)
 }
 
 fn load_manifest(dir: &Path) -> Value {

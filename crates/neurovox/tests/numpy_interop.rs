@@ -18,6 +18,8 @@
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use ndarray::{s, Array, ArrayBase, ArrayD, Data, Dimension, IxDyn, ShapeBuilder};
 use neurovox::element::Element;
 use neurovox::memmap::{MapMode, MemmapArray, MemmapOptions, Order};
@@ -34,27 +36,10 @@ use std::time::Instant;
 // Where the files are
 
 fn oracle_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("NEUROVOX_NUMPY_ORACLE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_dir().join("target/numpy-oracle"));
-    if dir.join("manifest.json").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("NEUROVOX_REQUIRE_ORACLE").as_deref() != Ok("1"),
-        "NEUROVOX_REQUIRE_ORACLE=1 but no manifest.json in {}",
-        dir.display()
-    );
-    eprintln!(
-        "SKIPPED: no numpy oracle fixtures in {} (run scripts/test.sh)",
-        dir.display()
-    );
-    None
+    common::oracle_dir(common::Oracle::Numpy)
 }
 
-fn workspace_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::workspace_dir;
 
 fn roundtrip_dir() -> PathBuf {
     std::env::var_os("NEUROVOX_NUMPY_ROUNDTRIP_DIR")

@@ -10,6 +10,8 @@
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use neurovox::array::DynArray;
 use neurovox::image::{slice_array, Caching, DataObj, Image};
 use neurovox::npy::{load_npy, read_npy_header};
@@ -20,22 +22,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn oracle_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("NEUROVOX_ORACLE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/oracle"));
-    if dir.join("manifest.json").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("NEUROVOX_REQUIRE_ORACLE").as_deref() != Ok("1"),
-        "NEUROVOX_REQUIRE_ORACLE=1 but no manifest.json in {}",
-        dir.display()
-    );
-    eprintln!(
-        "SKIPPED: no oracle fixtures in {} (run scripts/test.sh)",
-        dir.display()
-    );
-    None
+    common::oracle_dir(common::Oracle::Nibabel)
 }
 
 fn path_in(dir: &Path, p: &Value) -> PathBuf {

@@ -14,6 +14,8 @@
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use neurovox::files::{header_and_image_paths, read_header};
 use neurovox::format::affine::Affine;
 use neurovox::format::{FieldValue, Header, ImageFormat};
@@ -29,22 +31,7 @@ const DELIBERATE_DIFFERENCES: &[(&str, &str)] = &[(
 )];
 
 fn oracle_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("NEUROVOX_ORACLE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/oracle"));
-    if dir.join("manifest.json").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("NEUROVOX_REQUIRE_ORACLE").as_deref() != Ok("1"),
-        "NEUROVOX_REQUIRE_ORACLE=1 but no manifest.json in {}",
-        dir.display()
-    );
-    eprintln!(
-        "SKIPPED: no oracle fixtures in {} (run scripts/test.sh)",
-        dir.display()
-    );
-    None
+    common::oracle_dir(common::Oracle::Nibabel)
 }
 
 fn load_manifest(dir: &Path) -> Value {

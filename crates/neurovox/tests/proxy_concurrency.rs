@@ -4,6 +4,9 @@
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::Rng;
+
 use ndarray::{ArrayD, IxDyn, ShapeBuilder};
 use neurovox::format::Header;
 use neurovox::image::{slice_array, DataObj, Image};
@@ -42,21 +45,6 @@ fn write_image(dir: &Path, shape: [usize; 4]) -> (PathBuf, PathBuf, ArrayD<i16>)
     enc.write_all(&bytes).unwrap();
     std::fs::write(&gz, enc.finish().unwrap()).unwrap();
     (nii, gz, values)
-}
-
-/// A tiny xorshift generator: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 /// A random valid selection: an index, or a slice with a random step, per axis.

@@ -12,6 +12,8 @@
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use neurovox::array::DynArray;
 use neurovox::image::{DataObj, Image};
 use neurovox::npz::NpzArchive;
@@ -24,24 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 fn oracle_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("NEUROVOX_SELECTION_ORACLE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/selection-oracle")
-        });
-    if dir.join("manifest.json").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("NEUROVOX_REQUIRE_ORACLE").as_deref() != Ok("1"),
-        "NEUROVOX_REQUIRE_ORACLE=1 but no manifest.json in {}",
-        dir.display()
-    );
-    eprintln!(
-        "SKIPPED: no selection oracle in {} (run scripts/test.sh)",
-        dir.display()
-    );
-    None
+    common::oracle_dir(common::Oracle::Selection)
 }
 
 /// The three ways an image's data is read.

@@ -53,6 +53,21 @@ pub(crate) fn past_end(path: Option<&Path>, offset: u64, want: usize, len: u64) 
     }
 }
 
+/// Copies `buf.len()` bytes of `bytes` from `offset`, or the past-the-end error.
+fn copy_from(bytes: &[u8], path: Option<&Path>, offset: u64, buf: &mut [u8]) -> Result<()> {
+    let len = bytes.len() as u64;
+    match offset
+        .checked_add(buf.len() as u64)
+        .filter(|&end| end <= len)
+    {
+        Some(end) => {
+            buf.copy_from_slice(&bytes[offset as usize..end as usize]);
+            Ok(())
+        }
+        None => Err(past_end(path, offset, buf.len(), len)),
+    }
+}
+
 /// Bytes in memory (an array written by hand, or a whole decompressed file).
 #[derive(Debug, Clone)]
 pub struct MemorySource {
@@ -103,15 +118,7 @@ impl Source for MemorySource {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let len = self.bytes.len() as u64;
-        let end = offset.checked_add(buf.len() as u64).filter(|&e| e <= len);
-        match end {
-            Some(end) => {
-                buf.copy_from_slice(&self.bytes[offset as usize..end as usize]);
-                Ok(())
-            }
-            None => Err(past_end(self.path.as_deref(), offset, buf.len(), len)),
-        }
+        copy_from(&self.bytes, self.path.as_deref(), offset, buf)
     }
 
     fn path(&self) -> Option<&Path> {
@@ -240,18 +247,7 @@ impl Source for MmapSource {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let map = self.map()?;
-        let len = map.len() as u64;
-        match offset
-            .checked_add(buf.len() as u64)
-            .filter(|&end| end <= len)
-        {
-            Some(end) => {
-                buf.copy_from_slice(&map[offset as usize..end as usize]);
-                Ok(())
-            }
-            None => Err(past_end(Some(&self.path), offset, buf.len(), len)),
-        }
+        copy_from(self.map()?, Some(&self.path), offset, buf)
     }
 
     fn path(&self) -> Option<&Path> {
@@ -310,18 +306,7 @@ impl Source for StreamSource {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let data = self.data()?;
-        let len = data.len() as u64;
-        match offset
-            .checked_add(buf.len() as u64)
-            .filter(|&end| end <= len)
-        {
-            Some(end) => {
-                buf.copy_from_slice(&data[offset as usize..end as usize]);
-                Ok(())
-            }
-            None => Err(past_end(Some(&self.path), offset, buf.len(), len)),
-        }
+        copy_from(self.data()?, Some(&self.path), offset, buf)
     }
 
     fn inflated_bytes(&self) -> u64 {

@@ -1,0 +1,82 @@
+//! Helpers shared by the integration tests: finding the oracle fixtures that
+//! `scripts/test.sh` writes, and a deterministic random generator.
+
+use std::path::{Path, PathBuf};
+
+/// The oracles `scripts/test.sh` writes before the Rust tests run.
+#[allow(dead_code)]
+pub enum Oracle {
+    /// `tests/oracle/make_fixtures.py`: files written by nibabel.
+    Nibabel,
+    /// `tests/oracle/make_numpy_fixtures.py`: .npy, .npz and memmap files written by numpy.
+    Numpy,
+    /// `tests/oracle/make_selection_fixtures.py`: random keys with numpy's answers.
+    Selection,
+}
+
+impl Oracle {
+    fn env_var(&self) -> &'static str {
+        match self {
+            Oracle::Nibabel => "NEUROVOX_ORACLE_DIR",
+            Oracle::Numpy => "NEUROVOX_NUMPY_ORACLE_DIR",
+            Oracle::Selection => "NEUROVOX_SELECTION_ORACLE_DIR",
+        }
+    }
+
+    fn default_dir(&self) -> &'static str {
+        match self {
+            Oracle::Nibabel => "target/oracle",
+            Oracle::Numpy => "target/numpy-oracle",
+            Oracle::Selection => "target/selection-oracle",
+        }
+    }
+}
+
+/// The workspace root.
+#[allow(dead_code)]
+pub fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The directory holding an oracle's `manifest.json` (`$VAR`, else under `target/`). Without
+/// it the test prints SKIPPED and gets `None` — unless `NEUROVOX_REQUIRE_ORACLE=1` (set by
+/// `scripts/test.sh`), which makes a missing oracle a failure, so CI never skips silently.
+#[allow(dead_code)]
+pub fn oracle_dir(oracle: Oracle) -> Option<PathBuf> {
+    let dir = std::env::var_os(oracle.env_var())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_dir().join(oracle.default_dir()));
+    if dir.join("manifest.json").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("NEUROVOX_REQUIRE_ORACLE").as_deref() != Ok("1"),
+        "NEUROVOX_REQUIRE_ORACLE=1 but no manifest.json in {}",
+        dir.display()
+    );
+    eprintln!(
+        "SKIPPED: no oracle fixtures in {} (run scripts/test.sh)",
+        dir.display()
+    );
+    None
+}
+
+/// A tiny xorshift generator: deterministic, no dependency.
+#[allow(dead_code)]
+pub struct Rng(pub u64);
+
+#[allow(dead_code)]
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
