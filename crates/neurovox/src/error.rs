@@ -29,6 +29,9 @@ pub enum ErrorKind {
     Limit,
     /// The caller asked for something impossible (bad argument, out-of-range index).
     Usage,
+    /// The file changed on disk (replaced or rewritten) since it was opened: what it holds
+    /// now is not what the reader was built for.
+    Stale,
 }
 
 impl fmt::Display for ErrorKind {
@@ -39,6 +42,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Io => "I/O error",
             ErrorKind::Limit => "limit exceeded",
             ErrorKind::Usage => "usage error",
+            ErrorKind::Stale => "file changed on disk",
         })
     }
 }
@@ -100,6 +104,11 @@ impl Error {
     /// The caller asked for something impossible.
     pub fn usage(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::Usage, message)
+    }
+
+    /// The file changed on disk since it was opened.
+    pub fn stale(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::Stale, message)
     }
 
     /// An operating-system failure; the `io::Error` is kept as the source.

@@ -53,6 +53,49 @@ pub(crate) fn past_end(path: Option<&Path>, offset: u64, want: usize, len: u64) 
     }
 }
 
+/// Which file a path named when a source was made (device and inode): a source that opens
+/// its path again later checks it still names the same file, so a file replaced since (a save
+/// over the source, another program) is never read with the old file's layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileIdentity {
+    device: u64,
+    inode: u64,
+}
+
+impl FileIdentity {
+    /// The identity of the file `path` names now.
+    pub fn of(path: &Path) -> Result<Self> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(e).with_path(path))?;
+        Ok(Self::from_metadata(&meta))
+    }
+
+    /// The identity of an open file.
+    pub fn of_file(file: &File, path: &Path) -> Result<Self> {
+        let meta = file.metadata().map_err(|e| Error::io(e).with_path(path))?;
+        Ok(Self::from_metadata(&meta))
+    }
+
+    fn from_metadata(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        FileIdentity {
+            device: meta.dev(),
+            inode: meta.ino(),
+        }
+    }
+
+    /// A Stale error unless `file` (just opened from `path`) is the same file.
+    pub fn check(&self, file: &File, path: &Path) -> Result<()> {
+        if Self::of_file(file, path)? == *self {
+            Ok(())
+        } else {
+            Err(Error::stale(
+                "the file was replaced since it was opened; load it again to read the new file",
+            )
+            .with_path(path))
+        }
+    }
+}
+
 /// Copies `buf.len()` bytes of `bytes` from `offset`, or the past-the-end error.
 fn copy_from(bytes: &[u8], path: Option<&Path>, offset: u64, buf: &mut [u8]) -> Result<()> {
     let len = bytes.len() as u64;
@@ -135,15 +178,18 @@ impl Source for MemorySource {
 pub struct FileSource {
     path: PathBuf,
     handle: Option<File>,
+    identity: FileIdentity,
 }
 
 impl FileSource {
     /// A source over the file at `path`; the file must exist now.
     pub fn open(path: &Path, keep_open: bool) -> Result<Self> {
         let file = File::open(path).map_err(|e| Error::io(e).with_path(path))?;
+        let identity = FileIdentity::of_file(&file, path)?;
         Ok(FileSource {
             path: path.to_path_buf(),
             handle: keep_open.then_some(file),
+            identity,
         })
     }
 
@@ -185,6 +231,7 @@ impl Source for FileSource {
             None => {
                 let file =
                     File::open(&self.path).map_err(|e| Error::io(e).with_path(&self.path))?;
+                self.identity.check(&file, &self.path)?;
                 self.read_with(&file, offset, buf)
             }
         }
@@ -204,22 +251,31 @@ impl Source for FileSource {
 #[derive(Debug)]
 pub struct MmapSource {
     path: PathBuf,
-    map: std::sync::OnceLock<std::result::Result<Option<memmap2::Mmap>, String>>,
+    identity: Option<FileIdentity>,
+    map: std::sync::OnceLock<std::result::Result<Option<memmap2::Mmap>, Error>>,
 }
 
 impl MmapSource {
-    /// A source over the file at `path`, mapped when first read.
+    /// A source over the file at `path` (which file that is, is fixed now), mapped when
+    /// first read.
     pub fn new(path: &Path) -> Self {
         MmapSource {
             path: path.to_path_buf(),
+            identity: FileIdentity::of(path).ok(),
             map: std::sync::OnceLock::new(),
         }
     }
 
     fn map(&self) -> Result<&[u8]> {
         let mapped = self.map.get_or_init(|| {
-            let file = File::open(&self.path).map_err(|e| e.to_string())?;
-            let len = file.metadata().map_err(|e| e.to_string())?.len();
+            let file = File::open(&self.path).map_err(|e| Error::io(e).with_path(&self.path))?;
+            if let Some(identity) = &self.identity {
+                identity.check(&file, &self.path)?;
+            }
+            let len = file
+                .metadata()
+                .map_err(|e| Error::io(e).with_path(&self.path))?
+                .len();
             if len == 0 {
                 return Ok(None);
             }
@@ -227,12 +283,12 @@ impl MmapSource {
             // for what another process truncating the file would do.
             unsafe { memmap2::Mmap::map(&file) }
                 .map(Some)
-                .map_err(|e| e.to_string())
+                .map_err(|e| Error::io(e).with_path(&self.path))
         });
         match mapped {
             Ok(Some(map)) => Ok(map),
             Ok(None) => Ok(&[]),
-            Err(message) => Err(Error::format(message.clone()).with_path(&self.path)),
+            Err(e) => Err(Error::new(e.kind(), e.message().to_owned()).with_path(&self.path)),
         }
     }
 }
@@ -261,6 +317,7 @@ impl Source for MmapSource {
 #[derive(Debug)]
 pub struct StreamSource {
     path: PathBuf,
+    identity: Option<FileIdentity>,
     data: std::sync::OnceLock<std::result::Result<Arc<[u8]>, String>>,
     inflated: std::sync::atomic::AtomicU64,
 }
@@ -271,6 +328,7 @@ impl StreamSource {
     pub fn new(path: &Path) -> Self {
         StreamSource {
             path: path.to_path_buf(),
+            identity: FileIdentity::of(path).ok(),
             data: std::sync::OnceLock::new(),
             inflated: std::sync::atomic::AtomicU64::new(0),
         }
@@ -279,10 +337,20 @@ impl StreamSource {
     fn data(&self) -> Result<&Arc<[u8]>> {
         let loaded = self.data.get_or_init(|| {
             let mut bytes = Vec::new();
-            let read = super::open_decompressed(&self.path).and_then(|(_, mut reader)| {
-                super::read_up_to(reader.as_mut(), u64::MAX, &mut bytes)
-                    .map_err(|e| e.with_path(&self.path))
-            });
+            let opened = File::open(&self.path)
+                .map_err(|e| Error::io(e).with_path(&self.path))
+                .and_then(|file| {
+                    if let Some(identity) = &self.identity {
+                        identity.check(&file, &self.path)?;
+                    }
+                    Ok(file)
+                });
+            let read = opened
+                .and_then(super::decompressing_reader)
+                .and_then(|mut reader| {
+                    super::read_up_to(reader.as_mut(), u64::MAX, &mut bytes)
+                        .map_err(|e| e.with_path(&self.path))
+                });
             self.inflated
                 .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
             read.map(|_| Arc::from(bytes)).map_err(|e| e.to_string())
