@@ -393,10 +393,10 @@ impl ArrayProxy {
         Ok((buf, shape))
     }
 
-    /// The stored values of a selection, in native byte order. When the source surely holds
-    /// the bytes (its length is known), they are read straight into the typed result;
-    /// otherwise through [`ArrayProxy::read_bytes`].
-    fn read_raw(&self, selection: &Selection) -> Result<DynArray> {
+    /// The stored values of a selection, unscaled, in native byte order. When the source
+    /// surely holds the bytes (its length is known), they are read straight into the typed
+    /// result; otherwise through a buffer that grows as the bytes arrive.
+    pub fn read_stored(&self, selection: &Selection) -> Result<DynArray> {
         let layout = self.spec.layout();
         let plan = plan_read(&layout, &selection.canonicalize(&self.spec.shape)?)?;
         let end = plan
@@ -421,7 +421,7 @@ impl ArrayProxy {
 
     /// The scaled values of a selection (nibabel's `proxy[key]`).
     pub fn read(&self, selection: &Selection) -> Result<DynArray> {
-        let raw = self.read_raw(selection)?;
+        let raw = self.read_stored(selection)?;
         apply_scaling(&raw, self.spec.dtype.dtype, &self.spec.scaling)
     }
 
@@ -430,7 +430,7 @@ impl ArrayProxy {
     /// requested type (float32 factors for float64) are converted first, so SPM99's float32
     /// slope scales in float64 when float64 is asked for. Factors that would narrow are kept.
     pub fn read_for_float(&self, selection: &Selection, requested: FactorType) -> Result<DynArray> {
-        let raw = self.read_raw(selection)?;
+        let raw = self.read_stored(selection)?;
         let mut scaling = self.spec.scaling;
         if requested == FactorType::F64 {
             scaling.factor = FactorType::F64;
@@ -445,7 +445,7 @@ impl ArrayProxy {
 
     /// The stored values of the whole array, unscaled (nibabel's `get_unscaled`).
     pub fn get_unscaled(&self) -> Result<DynArray> {
-        self.read_raw(&Selection::all())
+        self.read_stored(&Selection::all())
     }
 
     /// A memory map of the stored values, as nibabel's full read makes one: `None` where it
