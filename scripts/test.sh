@@ -20,12 +20,15 @@ export NEUROVOX_NUMPY_ORACLE_DIR="$PWD/target/numpy-oracle"
 "$venv/bin/python" tests/oracle/make_numpy_fixtures.py "$NEUROVOX_NUMPY_ORACLE_DIR"
 export NEUROVOX_SELECTION_ORACLE_DIR="$PWD/target/selection-oracle"
 "$venv/bin/python" tests/oracle/make_selection_fixtures.py "$NEUROVOX_SELECTION_ORACLE_DIR"
+export NEUROVOX_WRITER_ORACLE_DIR="$PWD/target/writer-oracle"
+"$venv/bin/python" tests/oracle/make_writer_fixtures.py "$NEUROVOX_WRITER_ORACLE_DIR"
 
 echo "== rustfmt"
 cargo fmt --all -- --check
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests"
+export NEUROVOX_SAVE_ROUNDTRIP_DIR="$PWD/target/save-roundtrip"
 export NEUROVOX_NUMPY_ROUNDTRIP_DIR="$PWD/target/numpy-roundtrip"
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked

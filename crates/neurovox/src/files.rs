@@ -108,6 +108,14 @@ pub fn header_and_image_paths(path: &Path) -> (PathBuf, PathBuf) {
     }
 }
 
+/// The SPM `.mat` sidecar of an image (`x.img.gz` → `x.mat.gz`, `X.IMG` → `X.MAT`), as
+/// nibabel names it.
+pub fn mat_path(image_path: &Path) -> PathBuf {
+    let s = image_path.to_string_lossy();
+    let (stem, ext, compression) = split_name(&s);
+    PathBuf::from(format!("{stem}{}{compression}", sibling_ext(&ext, ".mat")))
+}
+
 /// Decides the format from the first bytes of the (decompressed) header file, in nibabel's
 /// order of image classes. `kind` is what the extension says, if anything; with no known
 /// extension the bytes alone decide, and a pair magic is reported as a pair format.

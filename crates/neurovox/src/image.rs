@@ -172,10 +172,13 @@ impl Image {
         let spec =
             ArraySpec::from_header(&info.header).map_err(|e| e.with_path(&info.header_path))?;
         let proxy = ArrayProxy::open(&info.image_path, spec, options)?;
-        let affine = info
-            .header
-            .best_affine()
-            .map_err(|e| e.with_path(&info.header_path))?;
+        let affine = match info.format {
+            ImageFormat::Spm99 | ImageFormat::Spm2 => spm_affine(&info.header, &info.image_path)?,
+            _ => info
+                .header
+                .best_affine()
+                .map_err(|e| e.with_path(&info.header_path))?,
+        };
         Ok(Image {
             dataobj: DataObj::Proxy(proxy),
             header: info.header,
@@ -511,6 +514,22 @@ impl Image {
         let new_affine = self.affine.map(|a| affine::matmul(&a, &transform));
         Self::from_dyn_array(data, new_affine, Some(&self.header), self.format())
     }
+}
+
+/// An SPM image's affine: from its `.mat` sidecar when there is one (nibabel reads it with
+/// scipy), else the header's origin affine.
+fn spm_affine(header: &Header, image_path: &Path) -> Result<Affine> {
+    let mat = crate::files::mat_path(image_path);
+    if !mat.exists() {
+        return header.best_affine();
+    }
+    let (_, mut reader) = crate::io::open_decompressed(&mat)?;
+    let mut bytes = Vec::new();
+    crate::io::read_up_to(reader.as_mut(), 1 << 20, &mut bytes).map_err(|e| e.with_path(&mat))?;
+    if bytes.is_empty() {
+        return header.best_affine();
+    }
+    crate::format::spm_mat::read_mat_affine(&bytes).map_err(|e| e.with_path(&mat))
 }
 
 /// The typed array of a `DynArray`, mutably, if it holds `T`.

@@ -37,8 +37,10 @@ pub mod npy;
 pub mod npz;
 pub mod plan;
 pub mod proxy;
+pub mod save;
 pub mod scale;
 pub mod select;
+pub mod write_scale;
 
 pub use dtype::{ByteOrder, CodeMeaning, DataType, StorageDtype};
 pub use error::{Error, ErrorKind, Result};

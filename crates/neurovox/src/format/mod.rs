@@ -20,6 +20,7 @@ pub mod fields;
 pub mod mgh;
 pub mod nifti1;
 pub mod nifti2;
+pub mod spm_mat;
 
 pub use affine::Affine;
 pub use analyze::{AnalyzeFlavour, AnalyzeHeader};

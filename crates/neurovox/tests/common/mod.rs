@@ -12,6 +12,8 @@ pub enum Oracle {
     Numpy,
     /// `tests/oracle/make_selection_fixtures.py`: random keys with numpy's answers.
     Selection,
+    /// `tests/oracle/make_writer_fixtures.py`: nibabel's array writers' scale factors and bytes.
+    Writer,
 }
 
 impl Oracle {
@@ -20,6 +22,7 @@ impl Oracle {
             Oracle::Nibabel => "NEUROVOX_ORACLE_DIR",
             Oracle::Numpy => "NEUROVOX_NUMPY_ORACLE_DIR",
             Oracle::Selection => "NEUROVOX_SELECTION_ORACLE_DIR",
+            Oracle::Writer => "NEUROVOX_WRITER_ORACLE_DIR",
         }
     }
 
@@ -28,6 +31,7 @@ impl Oracle {
             Oracle::Nibabel => "target/oracle",
             Oracle::Numpy => "target/numpy-oracle",
             Oracle::Selection => "target/selection-oracle",
+            Oracle::Writer => "target/writer-oracle",
         }
     }
 }

@@ -1,0 +1,273 @@
+//! Saving images: every format, plain or compressed, atomically (nibabel's `to_filename`,
+//! reference §5.7).
+//!
+//! * The header is updated as nibabel's `update_header` does: shape, data type, the affine
+//!   when it differs from the header's own, `vox_offset` (the smallest that fits for single
+//!   files, 0 for pairs), and the scale factors the array writer chooses.
+//! * Data that is a proxy, saved as its own stored type, is copied volume by volume as stored
+//!   bytes, scale factors kept: the file reads back to the last bit, in memory for one
+//!   volume. Anything else is converted by nibabel's array writers ([`crate::write_scale`]):
+//!   float data to an integer type gets a slope and intercept, rounding half to even.
+//! * Every file is written to a temporary file in its directory, synced and renamed over the
+//!   target ([`crate::atomic`]): saving over the very file an image was loaded from is safe,
+//!   and the old image's proxy keeps reading the old file (or reports it Stale).
+//! * Compression follows the name: `.gz`/`.mgz` (gzip), `.bz2`, `.zst`.
+
+use crate::array::DynArray;
+use crate::atomic::write_atomically;
+use crate::error::{Error, Result};
+use crate::files::{extension_kind, header_and_image_paths, split_name, ExtensionKind};
+use crate::format::spm_mat::mat_file_bytes;
+use crate::format::{affine, AnalyzeFlavour, Header, ImageFormat};
+use crate::image::{DataObj, Image};
+use crate::io::Compression;
+use crate::select::{Selection, SliceItem};
+use crate::write_scale::{choose_scaling, write_values, WriterKind};
+use crate::DataType;
+use std::io::Write;
+use std::path::Path;
+
+/// How to save: nibabel's `to_filename(..., dtype=...)` and compression settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SaveOptions {
+    /// Store the data as this type (nibabel's `dtype=`), else the header's.
+    pub dtype: Option<DataType>,
+    /// gzip/zstd level; `None` for the default.
+    pub level: Option<u32>,
+}
+
+/// The format a file name asks for, given the image's own format family.
+fn target_format(current: ImageFormat, path: &Path) -> Result<ImageFormat> {
+    let (_, ext, _) = split_name(&path.to_string_lossy());
+    let kind = extension_kind(&ext).ok_or_else(|| {
+        Error::usage(format!(
+            "cannot tell the image format from the extension {ext:?}"
+        ))
+        .with_path(path)
+    })?;
+    use ImageFormat as F;
+    Ok(match (kind, current) {
+        (ExtensionKind::Mgh | ExtensionKind::Mgz, _) => F::Mgh,
+        (ExtensionKind::Nifti, F::Nifti2 | F::Nifti2Pair) => F::Nifti2,
+        (ExtensionKind::Nifti, _) => F::Nifti1,
+        (ExtensionKind::Header | ExtensionKind::Image, F::Nifti1 | F::Nifti1Pair | F::Mgh) => {
+            F::Nifti1Pair
+        }
+        (ExtensionKind::Header | ExtensionKind::Image, F::Nifti2 | F::Nifti2Pair) => F::Nifti2Pair,
+        (ExtensionKind::Header | ExtensionKind::Image, analyze) => analyze,
+    })
+}
+
+fn compression_of(path: &Path) -> Compression {
+    let (_, ext, suffix) = split_name(&path.to_string_lossy());
+    if extension_kind(&ext) == Some(ExtensionKind::Mgz) {
+        return Compression::Gzip;
+    }
+    Compression::from_suffix(&suffix).unwrap_or(Compression::None)
+}
+
+fn writer_kind(format: ImageFormat) -> WriterKind {
+    match format {
+        ImageFormat::Analyze | ImageFormat::Mgh => WriterKind::NoScaling,
+        ImageFormat::Spm99 | ImageFormat::Spm2 => WriterKind::Slope,
+        _ => WriterKind::SlopeInter,
+    }
+}
+
+/// A header of `format` for the image: the image's own when the format is the same, else a
+/// default header of `format` with every field of the image's header that `format` also has
+/// (single file ⇄ pair, Analyze ⇄ SPM, NIfTI extensions kept); then nibabel's
+/// `update_header`: data type, shape, and the affine when it differs from the header's.
+fn header_for(image: &Image, format: ImageFormat, dtype: DataType) -> Result<Header> {
+    let mut header = if image.format() == format {
+        image.header().clone()
+    } else {
+        let mut h = Header::new(format, image.header().byte_order());
+        for (name, value) in image.header().fields() {
+            let shared = h.get(name).is_ok()
+                && !matches!(name, "magic" | "sizeof_hdr" | "eol_check" | "vox_offset");
+            if shared && h.layout().field(name) == image.header().layout().field(name) {
+                h.set(name, value)?;
+            }
+        }
+        if let (Header::Nifti(new), Header::Nifti(old)) = (&mut h, image.header()) {
+            *new.extensions_mut() = old.extensions().to_vec();
+        }
+        h
+    };
+    if let Header::Nifti(n) = &mut header {
+        // 0: the smallest offset that fits, computed when the header is written.
+        n.set_data_offset(0)?;
+    }
+    header.set_data_dtype(dtype)?;
+    if header.data_shape().ok().as_deref() != Some(image.shape()) {
+        header.set_data_shape(image.shape())?;
+    }
+    if let Some(aff) = image.affine() {
+        if !affine::allclose(aff, &header.best_affine()?) {
+            header.store_affine(aff)?;
+        }
+    }
+    Ok(header)
+}
+
+/// Sets the scale factors a writer chose (or keeps the proxy's own for stored-byte copies).
+fn set_scaling(header: &mut Header, slope: f64, inter: f64) -> Result<()> {
+    match header {
+        Header::Nifti(n) => n.set_slope_inter(Some(slope), Some(inter)),
+        Header::Analyze(a) if a.flavour() != AnalyzeFlavour::Analyze => {
+            header.set("scl_slope", crate::FieldValue::Float(slope))?;
+            if matches!(header, Header::Analyze(a) if a.flavour() == AnalyzeFlavour::Spm2) {
+                // SPM2 headers carry an intercept field: never leave a stale one (the
+                // re-save bug of nibabel, reference §7.18).
+                header.set("scl_inter", crate::FieldValue::Float(inter))?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The data bytes of the image in the header's stored type, in Fortran order, produced one
+/// volume (last-axis index) at a time into `out`.
+fn write_data(
+    image: &Image,
+    header: &mut Header,
+    kind: WriterKind,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let stored = header.data_dtype()?;
+    // A proxy saved as its own stored type: copy stored bytes, keep the scale factors.
+    if let DataObj::Proxy(p) = image.dataobj() {
+        if p.dtype() == stored && p.spec().order == crate::memmap::Order::F {
+            set_scaling(header, p.slope(), p.inter())?;
+            return for_each_volume(image.shape(), |sel| {
+                let raw = p.read_stored(&sel)?;
+                write_stored(&raw, stored, out)
+            });
+        }
+    }
+    let data = image.dataobj().to_array()?;
+    let scaling = choose_scaling(&data, stored.dtype, kind)?;
+    set_scaling(header, scaling.slope, scaling.inter)?;
+    let mut bytes = Vec::new();
+    write_values(&data, stored, &scaling, kind, &mut bytes)?;
+    out.write_all(&bytes).map_err(Error::io)
+}
+
+/// Calls `f` with a selection for each volume (each index of the axes after the third, in
+/// Fortran order), or once with the whole array for 3-D and smaller.
+fn for_each_volume(shape: &[usize], mut f: impl FnMut(Selection) -> Result<()>) -> Result<()> {
+    if shape.len() < 4 {
+        return f(Selection::all());
+    }
+    let volumes: usize = shape[3..].iter().product();
+    let mut index = vec![0usize; shape.len() - 3];
+    for _ in 0..volumes {
+        let mut items = vec![SliceItem::full(); 3];
+        items.extend(index.iter().map(|&i| SliceItem::Index(i as isize)));
+        f(Selection::from(items))?;
+        for (axis, i) in index.iter_mut().enumerate() {
+            *i += 1;
+            if *i < shape[3 + axis] {
+                break;
+            }
+            *i = 0;
+        }
+    }
+    Ok(())
+}
+
+/// Stored values (native) back to stored bytes, Fortran order, in the file's byte order.
+fn write_stored(raw: &DynArray, stored: crate::StorageDtype, out: &mut dyn Write) -> Result<()> {
+    let swap = stored.order != crate::ByteOrder::NATIVE;
+    crate::dyn_array_apply!(raw, a => {
+        let mut bytes = Vec::with_capacity(a.len() * stored.dtype.itemsize());
+        for v in a.t().iter() {
+            let v = if swap { crate::element::Element::swap_bytes(*v) } else { *v };
+            bytes.extend_from_slice(bytemuck::bytes_of(&v));
+        }
+        out.write_all(&bytes).map_err(Error::io)
+    })
+}
+
+/// Wraps a writer in the compressor the file name asks for.
+fn compressed<'a>(
+    out: &'a mut dyn Write,
+    compression: Compression,
+    level: Option<u32>,
+) -> Result<Box<dyn Write + 'a>> {
+    Ok(match compression {
+        Compression::None => Box::new(out),
+        Compression::Gzip => Box::new(flate2::write::GzEncoder::new(
+            out,
+            flate2::Compression::new(level.unwrap_or(6)),
+        )),
+        Compression::Bzip2 => Box::new(bzip2::write::BzEncoder::new(
+            out,
+            bzip2::Compression::new(level.unwrap_or(6)),
+        )),
+        Compression::Zstd => Box::new(
+            zstd::stream::write::Encoder::new(out, level.unwrap_or(3) as i32)
+                .map_err(Error::io)?
+                .auto_finish(),
+        ),
+    })
+}
+
+/// Saves `image` to `path` (nibabel's `nib.save` / `img.to_filename`): the format from the
+/// extension (within the image's family), compression from the suffix, atomically.
+pub fn save(image: &Image, path: impl AsRef<Path>, options: SaveOptions) -> Result<()> {
+    let path = path.as_ref();
+    let format = target_format(image.format(), path)?;
+    let dtype = match options.dtype {
+        Some(t) => t,
+        None => image
+            .header()
+            .data_dtype()
+            .map(|d| d.dtype)
+            .unwrap_or_else(|_| DataType::Float32),
+    };
+    let mut header = header_for(image, format, dtype).map_err(|e| e.with_path(path))?;
+    let kind = writer_kind(format);
+    let compression = compression_of(path);
+    let (header_path, image_path) = header_and_image_paths(path);
+    let mut data = Vec::new();
+    write_data(image, &mut header, kind, &mut data).map_err(|e| e.with_path(path))?;
+    let write_file = |target: &Path, parts: &[&[u8]]| {
+        write_atomically(target, |w| {
+            let mut z = compressed(w, compression, options.level)?;
+            for part in parts {
+                z.write_all(part).map_err(Error::io)?;
+            }
+            z.flush().map_err(Error::io)
+        })
+    };
+    match &header {
+        Header::Mgh(m) => {
+            let prefix = m.prefix_bytes();
+            write_file(
+                &image_path,
+                &[&prefix, &data, m.footer_bytes(), m.tag_bytes()],
+            )
+        }
+        _ if format.is_pair() => {
+            header.set("vox_offset", crate::FieldValue::Int(0))?;
+            let prefix = header.to_prefix_bytes()?;
+            write_file(&header_path, &[&prefix])?;
+            write_file(&image_path, &[&data])?;
+            match (format, image.affine()) {
+                (ImageFormat::Spm99 | ImageFormat::Spm2, Some(aff)) => write_file(
+                    &crate::files::mat_path(&image_path),
+                    &[&mat_file_bytes(aff)],
+                ),
+                _ => Ok(()),
+            }
+        }
+        _ => {
+            // vox_offset is 0 here, so the header bytes end exactly where the data starts.
+            let prefix = header.to_prefix_bytes()?;
+            write_file(&image_path, &[&prefix, &data])
+        }
+    }
+}
