@@ -22,7 +22,10 @@
 //! * `neurovox slice FILE KEY -o OUT` — reads only the selection `KEY` (Python syntax:
 //!   `'...,3'`, `':, 10, ::-1'`) and writes it as NIfTI-1 (`.nii`, or `.nii.gz`), float64
 //!   if the source is scaled, else the stored type, with the affine of the selection.
+//! * `neurovox convert IN OUT [--dtype T] [--level N]` — re-saves an image in the format and
+//!   compression of `OUT`'s name, atomically.
 
+mod convert;
 mod dump;
 mod example;
 mod info;
@@ -53,6 +56,25 @@ enum Command {
     Stats(StatsArgs),
     /// Write part of an image (a Python-style key such as '...,3') to a NIfTI-1 file.
     Slice(SliceArgs),
+    /// Re-save an image in the format and compression of a new name, optionally as another type.
+    Convert(ConvertArgs),
+}
+
+/// Arguments of `neurovox convert`.
+#[derive(Debug, Args)]
+struct ConvertArgs {
+    /// The image to read.
+    #[arg(value_name = "IN")]
+    input: PathBuf,
+    /// The file to write; its extension picks the format and compression.
+    #[arg(value_name = "OUT")]
+    output: PathBuf,
+    /// Store the data as this type (e.g. int16, float32); float data to integers is scaled.
+    #[arg(long, value_name = "T")]
+    dtype: Option<String>,
+    /// Compression level for .gz/.bz2/.zst output.
+    #[arg(long, value_name = "N")]
+    level: Option<u32>,
 }
 
 /// Arguments of `neurovox stats`.
@@ -102,6 +124,9 @@ fn main() -> ExitCode {
         Command::Info(args) => run_info(&args),
         Command::Stats(args) => stats::run(&args.files),
         Command::Slice(args) => slice::run(&args.file, &args.key, &args.output),
+        Command::Convert(args) => {
+            convert::run(&args.input, &args.output, args.dtype.as_deref(), args.level)
+        }
     };
     if succeeded {
         ExitCode::SUCCESS

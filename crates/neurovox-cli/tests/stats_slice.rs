@@ -472,3 +472,66 @@ fn slice_errors_exit_1_naming_the_file() {
         "no temporary file left behind"
     );
 }
+
+/// `neurovox convert` re-saves in the format of the new name, and a bad type is an error.
+#[test]
+fn convert_changes_format_and_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.nii");
+    let data =
+        ndarray::Array::from_shape_fn((3, 4, 5), |(i, j, k)| (i * 20 + j * 5 + k) as f32 * 0.5)
+            .into_dyn();
+    neurovox::save::save(
+        &neurovox::Image::from_array(data.clone(), None, neurovox::ImageFormat::Nifti1).unwrap(),
+        &input,
+        Default::default(),
+    )
+    .unwrap();
+    for out in ["out.nii.gz", "out.mgz", "out.img"] {
+        let output = dir.path().join(out);
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_neurovox"))
+            .args(["convert", input.to_str().unwrap(), output.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{out}");
+        let back = neurovox::load(&output).unwrap();
+        assert_eq!(
+            back.dataobj().to_array().unwrap().to_f64().unwrap(),
+            data.mapv(f64::from),
+            "{out}"
+        );
+    }
+    let output = dir.path().join("int.nii");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_neurovox"))
+        .args([
+            "convert",
+            input.to_str().unwrap(),
+            output.to_str().unwrap(),
+            "--dtype",
+            "int16",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        neurovox::load(&output)
+            .unwrap()
+            .header()
+            .data_dtype()
+            .unwrap()
+            .dtype,
+        neurovox::DataType::Int16
+    );
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_neurovox"))
+        .args([
+            "convert",
+            input.to_str().unwrap(),
+            output.to_str().unwrap(),
+            "--dtype",
+            "int12",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("int12"));
+}
