@@ -21,9 +21,13 @@ use crate::format::spm_mat::mat_file_bytes;
 use crate::format::{affine, AnalyzeFlavour, Header, ImageFormat};
 use crate::image::{DataObj, Image};
 use crate::io::Compression;
+use crate::proxy::ArrayProxy;
 use crate::select::{Selection, SliceItem};
-use crate::write_scale::{choose_scaling, write_values, WriterKind};
-use crate::DataType;
+use crate::write_scale::WriteScaling;
+use crate::write_scale::{
+    choose_scaling, choose_scaling_for_range, write_values, DataRange, WriterKind,
+};
+use crate::{DataType, StorageDtype};
 use std::io::Write;
 use std::path::Path;
 
@@ -128,31 +132,75 @@ fn set_scaling(header: &mut Header, slope: f64, inter: f64) -> Result<()> {
     }
 }
 
-/// The data bytes of the image in the header's stored type, in Fortran order, produced one
-/// volume (last-axis index) at a time into `out`.
-fn write_data(
+/// How the data will be written, decided (with the header's scale factors) before any byte
+/// of the file is.
+enum DataPlan<'a> {
+    /// A proxy's stored bytes, copied volume by volume; its factors kept.
+    Stored(&'a ArrayProxy),
+    /// Values converted by an array writer, volume by volume from a proxy.
+    ConvertProxy(&'a ArrayProxy, WriteScaling),
+    /// Values in memory converted by an array writer.
+    ConvertArray(DynArray, WriteScaling),
+}
+
+/// Chooses how to write the data and sets the header's scale factors accordingly. A proxy is
+/// read volume by volume for its range, never whole.
+fn plan_data<'a>(image: &'a Image, header: &mut Header, kind: WriterKind) -> Result<DataPlan<'a>> {
+    let stored = header.data_dtype()?;
+    match image.dataobj() {
+        DataObj::Proxy(p) if p.dtype() == stored && p.spec().order == crate::memmap::Order::F => {
+            set_scaling(header, p.slope(), p.inter())?;
+            Ok(DataPlan::Stored(p))
+        }
+        DataObj::Proxy(p) => {
+            let mut range: Option<DataRange> = None;
+            for_each_volume(image.shape(), |sel| {
+                let part = DataRange::of(&p.read(&sel)?);
+                match &mut range {
+                    Some(r) => r.merge(&part),
+                    None => {
+                        range = Some(part);
+                        Ok(())
+                    }
+                }
+            })?;
+            let range = range.ok_or_else(|| Error::usage("no data to save"))?;
+            let scaling = choose_scaling_for_range(&range, stored.dtype, kind)?;
+            set_scaling(header, scaling.slope, scaling.inter)?;
+            Ok(DataPlan::ConvertProxy(p, scaling))
+        }
+        DataObj::Array(a) => {
+            let scaling = choose_scaling(a, stored.dtype, kind)?;
+            set_scaling(header, scaling.slope, scaling.inter)?;
+            Ok(DataPlan::ConvertArray(a.clone(), scaling))
+        }
+    }
+}
+
+/// Writes the data as planned, in the header's stored type and Fortran order; proxies a
+/// volume at a time, so memory holds one volume whatever the image's size.
+fn stream_data(
     image: &Image,
-    header: &mut Header,
+    plan: &DataPlan<'_>,
+    stored: StorageDtype,
     kind: WriterKind,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let stored = header.data_dtype()?;
-    // A proxy saved as its own stored type: copy stored bytes, keep the scale factors.
-    if let DataObj::Proxy(p) = image.dataobj() {
-        if p.dtype() == stored && p.spec().order == crate::memmap::Order::F {
-            set_scaling(header, p.slope(), p.inter())?;
-            return for_each_volume(image.shape(), |sel| {
-                let raw = p.read_stored(&sel)?;
-                write_stored(&raw, stored, out)
-            });
+    let mut bytes = Vec::new();
+    match plan {
+        DataPlan::Stored(p) => for_each_volume(image.shape(), |sel| {
+            write_stored(&p.read_stored(&sel)?, stored, out)
+        }),
+        DataPlan::ConvertProxy(p, scaling) => for_each_volume(image.shape(), |sel| {
+            bytes.clear();
+            write_values(&p.read(&sel)?, stored, scaling, kind, &mut bytes)?;
+            out.write_all(&bytes).map_err(Error::io)
+        }),
+        DataPlan::ConvertArray(a, scaling) => {
+            write_values(a, stored, scaling, kind, &mut bytes)?;
+            out.write_all(&bytes).map_err(Error::io)
         }
     }
-    let data = image.dataobj().to_array()?;
-    let scaling = choose_scaling(&data, stored.dtype, kind)?;
-    set_scaling(header, scaling.slope, scaling.inter)?;
-    let mut bytes = Vec::new();
-    write_values(&data, stored, &scaling, kind, &mut bytes)?;
-    out.write_all(&bytes).map_err(Error::io)
 }
 
 /// Calls `f` with a selection for each volume (each index of the axes after the third, in
@@ -191,28 +239,63 @@ fn write_stored(raw: &DynArray, stored: crate::StorageDtype, out: &mut dyn Write
     })
 }
 
-/// Wraps a writer in the compressor the file name asks for.
-fn compressed<'a>(
-    out: &'a mut dyn Write,
-    compression: Compression,
-    level: Option<u32>,
-) -> Result<Box<dyn Write + 'a>> {
-    Ok(match compression {
-        Compression::None => Box::new(out),
-        Compression::Gzip => Box::new(flate2::write::GzEncoder::new(
-            out,
-            flate2::Compression::new(level.unwrap_or(6)),
-        )),
-        Compression::Bzip2 => Box::new(bzip2::write::BzEncoder::new(
-            out,
-            bzip2::Compression::new(level.unwrap_or(6)),
-        )),
-        Compression::Zstd => Box::new(
-            zstd::stream::write::Encoder::new(out, level.unwrap_or(3) as i32)
-                .map_err(Error::io)?
-                .auto_finish(),
-        ),
-    })
+/// The compressor a file name asks for, finished explicitly so a failure to write the end of
+/// the stream is an error and never a silently truncated file.
+enum Compressor<'a> {
+    Plain(&'a mut dyn Write),
+    Gzip(flate2::write::GzEncoder<&'a mut dyn Write>),
+    Bzip2(bzip2::write::BzEncoder<&'a mut dyn Write>),
+    Zstd(zstd::stream::write::Encoder<'static, &'a mut dyn Write>),
+}
+
+impl<'a> Compressor<'a> {
+    fn new(out: &'a mut dyn Write, compression: Compression, level: Option<u32>) -> Result<Self> {
+        Ok(match compression {
+            Compression::None => Compressor::Plain(out),
+            Compression::Gzip => Compressor::Gzip(flate2::write::GzEncoder::new(
+                out,
+                flate2::Compression::new(level.unwrap_or(6)),
+            )),
+            Compression::Bzip2 => Compressor::Bzip2(bzip2::write::BzEncoder::new(
+                out,
+                bzip2::Compression::new(level.unwrap_or(6)),
+            )),
+            Compression::Zstd => Compressor::Zstd(
+                zstd::stream::write::Encoder::new(out, level.unwrap_or(3) as i32)
+                    .map_err(Error::io)?,
+            ),
+        })
+    }
+
+    fn finish(self) -> Result<()> {
+        match self {
+            Compressor::Plain(out) => out.flush(),
+            Compressor::Gzip(z) => z.finish().and_then(|out| out.flush()),
+            Compressor::Bzip2(z) => z.finish().and_then(|out| out.flush()),
+            Compressor::Zstd(z) => z.finish().and_then(|out| out.flush()),
+        }
+        .map_err(Error::io)
+    }
+}
+
+impl Write for Compressor<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Compressor::Plain(out) => out.write(buf),
+            Compressor::Gzip(z) => z.write(buf),
+            Compressor::Bzip2(z) => z.write(buf),
+            Compressor::Zstd(z) => z.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Compressor::Plain(out) => out.flush(),
+            Compressor::Gzip(z) => z.flush(),
+            Compressor::Bzip2(z) => z.flush(),
+            Compressor::Zstd(z) => z.flush(),
+        }
+    }
 }
 
 /// Saves `image` to `path` (nibabel's `nib.save` / `img.to_filename`): the format from the
@@ -232,42 +315,44 @@ pub fn save(image: &Image, path: impl AsRef<Path>, options: SaveOptions) -> Resu
     let kind = writer_kind(format);
     let compression = compression_of(path);
     let (header_path, image_path) = header_and_image_paths(path);
-    let mut data = Vec::new();
-    write_data(image, &mut header, kind, &mut data).map_err(|e| e.with_path(path))?;
-    let write_file = |target: &Path, parts: &[&[u8]]| {
+    let plan = plan_data(image, &mut header, kind).map_err(|e| e.with_path(path))?;
+    let stored = header.data_dtype().map_err(|e| e.with_path(path))?;
+    // Writes one file: fixed parts before and after the data, the data streamed between.
+    let write_file = |target: &Path, before: &[u8], data: bool, after: &[&[u8]]| {
         write_atomically(target, |w| {
-            let mut z = compressed(w, compression, options.level)?;
-            for part in parts {
+            let mut z = Compressor::new(w, compression, options.level)?;
+            z.write_all(before).map_err(Error::io)?;
+            if data {
+                stream_data(image, &plan, stored, kind, &mut z)?;
+            }
+            for part in after {
                 z.write_all(part).map_err(Error::io)?;
             }
-            z.flush().map_err(Error::io)
+            z.finish()
         })
     };
     match &header {
-        Header::Mgh(m) => {
-            let prefix = m.prefix_bytes();
-            write_file(
-                &image_path,
-                &[&prefix, &data, m.footer_bytes(), m.tag_bytes()],
-            )
-        }
+        Header::Mgh(m) => write_file(
+            &image_path,
+            &m.prefix_bytes(),
+            true,
+            &[m.footer_bytes(), m.tag_bytes()],
+        ),
         _ if format.is_pair() => {
             header.set("vox_offset", crate::FieldValue::Int(0))?;
-            let prefix = header.to_prefix_bytes()?;
-            write_file(&header_path, &[&prefix])?;
-            write_file(&image_path, &[&data])?;
+            write_file(&header_path, &header.to_prefix_bytes()?, false, &[])?;
+            write_file(&image_path, &[], true, &[])?;
             match (format, image.affine()) {
                 (ImageFormat::Spm99 | ImageFormat::Spm2, Some(aff)) => write_file(
                     &crate::files::mat_path(&image_path),
-                    &[&mat_file_bytes(aff)],
+                    &mat_file_bytes(aff),
+                    false,
+                    &[],
                 ),
                 _ => Ok(()),
             }
         }
-        _ => {
-            // vox_offset is 0 here, so the header bytes end exactly where the data starts.
-            let prefix = header.to_prefix_bytes()?;
-            write_file(&image_path, &[&prefix, &data])
-        }
+        // vox_offset is 0 here, so the header bytes end exactly where the data starts.
+        _ => write_file(&image_path, &header.to_prefix_bytes()?, true, &[]),
     }
 }
