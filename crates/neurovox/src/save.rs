@@ -11,7 +11,9 @@
 //! * Every file is written to a temporary file in its directory, synced and renamed over the
 //!   target ([`crate::atomic`]): saving over the very file an image was loaded from is safe,
 //!   and the old image's proxy keeps reading the old file (or reports it Stale).
-//! * Compression follows the name: `.gz`/`.mgz` (gzip), `.bz2`, `.zst`.
+//! * Compression follows the name: `.gz`/`.mgz` (gzip, written by
+//!   [`crate::io::gzip_write::ParallelGzWriter`]: indexed members compressed on all cores),
+//!   `.bz2`, `.zst`.
 
 use crate::array::DynArray;
 use crate::atomic::write_atomically;
@@ -243,7 +245,7 @@ fn write_stored(raw: &DynArray, stored: crate::StorageDtype, out: &mut dyn Write
 /// the stream is an error and never a silently truncated file.
 enum Compressor<'a> {
     Plain(&'a mut dyn Write),
-    Gzip(flate2::write::GzEncoder<&'a mut dyn Write>),
+    Gzip(crate::io::gzip_write::ParallelGzWriter<&'a mut dyn Write>),
     Bzip2(bzip2::write::BzEncoder<&'a mut dyn Write>),
     Zstd(zstd::stream::write::Encoder<'static, &'a mut dyn Write>),
 }
@@ -252,10 +254,17 @@ impl<'a> Compressor<'a> {
     fn new(out: &'a mut dyn Write, compression: Compression, level: Option<u32>) -> Result<Self> {
         Ok(match compression {
             Compression::None => Compressor::Plain(out),
-            Compression::Gzip => Compressor::Gzip(flate2::write::GzEncoder::new(
-                out,
-                flate2::Compression::new(level.unwrap_or(6)),
-            )),
+            // Independent ~1 MiB members compressed on all cores, indexed so that neurovox
+            // reads any part without a first pass (docs/formats.md); any gzip reader reads it.
+            Compression::Gzip => {
+                let mut options = crate::io::gzip_write::GzWriteOptions::new();
+                if let Some(level) = level {
+                    options = options.level(level);
+                }
+                Compressor::Gzip(crate::io::gzip_write::ParallelGzWriter::with_options(
+                    out, options,
+                )?)
+            }
             Compression::Bzip2 => Compressor::Bzip2(bzip2::write::BzEncoder::new(
                 out,
                 bzip2::Compression::new(level.unwrap_or(6)),

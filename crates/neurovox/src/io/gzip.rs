@@ -67,6 +67,26 @@
 //! of KiB of output. Writers that want fast random access should use level ≥ 2 or one member
 //! per volume (each member start is a checkpoint).
 //!
+//! # Files written by neurovox: no first pass, parallel members
+//!
+//! [`ParallelGzWriter`](super::gzip_write::ParallelGzWriter) writes independent members of
+//! about 1 MiB and ends the file with a member index (layout in `docs/formats.md`).
+//! [`GzipSource::open`] reads the file's last 42 bytes; if they are that index's footer it
+//! reads the index (one more read), checks it strictly ([`MemberIndex::read_from`]: magic,
+//! flags, subfield ID, version, CRC32 of the entries, members tiling the file exactly), and
+//! then every member start is a checkpoint with no window, the length is known
+//! ([`Source::len_hint`]) and the first pass never runs. A read then checks the header of each
+//! member it starts in against the index, and decompresses its members **in parallel** on
+//! rayon's pool. Members it covers whole go straight into the caller's buffer through
+//! libdeflate, which also checks their CRC32 and ISIZE; so do the partial members at its two
+//! ends when it wants at least half of one (through a per-thread scratch buffer). When it
+//! wants less, the member streams through zlib-rs from its start and stops at the last byte
+//! wanted, so a header read inflates only the header. A
+//! file whose tail is not our footer is read the ordinary way; one whose index is
+//! inconsistent too, and [`GzipSource::member_index_error`] says why. A member that does
+//! not match its index entry (the file changed, or the index lies consistently with itself
+//! but not with the data) is a Format error, never different bytes.
+//!
 //! # Example
 //!
 //! ```
@@ -94,6 +114,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use super::gzip_write::{member_header_matches, MemberEntry, MemberIndex, MEMBER_HEADER_LEN};
 use super::source::{past_end, Source};
 use crate::error::{Error, ErrorKind, Result};
 use std::fmt;
@@ -146,6 +167,11 @@ pub struct GzipSource {
     inflated: AtomicU64,
     /// The first pass, paused between reads. `None` until the first read needs it.
     builder: Mutex<Option<Builder>>,
+    /// The member index of a file written by `ParallelGzWriter`: reads use it instead of
+    /// the first pass.
+    members: Option<MemberIndex>,
+    /// Why a file that ends like one with a member index is read without it.
+    member_index_error: Option<String>,
 }
 
 /// What the index of a [`GzipSource`] holds so far.
@@ -163,7 +189,9 @@ pub struct GzipIndexStats {
 
 impl GzipSource {
     /// A source over the gzip file at `path`, with checkpoints every [`DEFAULT_SPAN`] bytes.
-    /// Reads only the magic bytes: a file that does not start with `1f 8b` is a Format error.
+    /// Reads the magic bytes (a file that does not start with `1f 8b` is a Format error) and
+    /// the last 42 bytes; for a file written by `ParallelGzWriter`, also its member index
+    /// (see the [module docs](self)).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::with_span(path, DEFAULT_SPAN)
     }
@@ -190,7 +218,12 @@ impl GzipSource {
             .offset(0)
             .with_path(path));
         }
-        Ok(GzipSource {
+        let (members, member_index_error) = match probe_member_index(&file) {
+            Ok(members) => (members, None),
+            Err(e) if e.kind() == ErrorKind::Format => (None, Some(e.with_path(path).to_string())),
+            Err(e) => return Err(e.with_path(path)),
+        };
+        let source = GzipSource {
             file,
             span,
             index: RwLock::new(Vec::new()),
@@ -198,7 +231,34 @@ impl GzipSource {
             total: OnceLock::new(),
             inflated: AtomicU64::new(0),
             builder: Mutex::new(None),
-        })
+            members,
+            member_index_error,
+        };
+        if let Some(members) = &source.members {
+            let checkpoints = members
+                .members()
+                .iter()
+                .map(|m| Arc::new(Checkpoint::member_start(m)))
+                .collect();
+            *source.index.write().unwrap_or_else(|e| e.into_inner()) = checkpoints;
+            source
+                .covered
+                .store(members.total_size(), Ordering::Release);
+            let _ = source.total.set(members.total_size());
+        }
+        Ok(source)
+    }
+
+    /// The member index this source reads through (a file written by `ParallelGzWriter`),
+    /// or `None` if it reads the ordinary way.
+    pub fn member_index(&self) -> Option<&MemberIndex> {
+        self.members.as_ref()
+    }
+
+    /// Why a file that ends with a neurovox member index footer is read without the index
+    /// (the index was inconsistent); `None` if it was used or there was none.
+    pub fn member_index_error(&self) -> Option<&str> {
+        self.member_index_error.as_deref()
     }
 
     /// The checkpoint spacing in decompressed bytes.
@@ -249,8 +309,29 @@ impl GzipSource {
                 }
             }
         };
-        let mut stream = Stream::resume(&self.file, &checkpoint)?;
+        self.inflate_from(&checkpoint, offset, buf, false)
+    }
+
+    /// Reads `buf` at `offset` (at or after `checkpoint`) by inflating from `checkpoint`.
+    /// With `one_member`, reaching the end of the checkpoint's member first is an error.
+    fn inflate_from(
+        &self,
+        checkpoint: &Checkpoint,
+        offset: u64,
+        buf: &mut [u8],
+        one_member: bool,
+    ) -> Result<()> {
+        let mut stream = Stream::resume(&self.file, checkpoint)?;
         let end = offset + buf.len() as u64;
+        let short = || {
+            Error::format(format!(
+                "the gzip member at compressed byte {} ends before the size its member index \
+                 entry gives; did the file change?",
+                (checkpoint.bit / 8).saturating_sub(MEMBER_HEADER_LEN as u64)
+            ))
+            .offset(checkpoint.bit / 8)
+            .with_path(&self.file.path)
+        };
         let changed = || {
             Error::format(format!(
                 "the gzip stream ended before byte {end}, where it did not end when indexed; \
@@ -270,6 +351,7 @@ impl GzipSource {
                         self.inflated.fetch_add(produced as u64, Ordering::Relaxed);
                         skip -= produced as u64;
                     }
+                    Step::Member { .. } if one_member => return Err(short()),
                     Step::Member { .. } => {}
                     Step::End => return Err(changed().with_path(&self.file.path)),
                 }
@@ -282,12 +364,157 @@ impl GzipSource {
                     self.inflated.fetch_add(produced as u64, Ordering::Relaxed);
                     filled += produced;
                 }
+                Step::Member { .. } if one_member => return Err(short()),
                 Step::Member { .. } => {}
                 Step::End => return Err(changed().with_path(&self.file.path)),
             }
         }
         Ok(())
     }
+
+    /// A read through the member index: each member the read touches is decompressed on
+    /// its own, in parallel when there are several.
+    fn read_members(&self, members: &MemberIndex, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let total = members.total_size();
+        if offset
+            .checked_add(buf.len() as u64)
+            .is_none_or(|end| end > total)
+        {
+            return Err(past_end(Some(&self.file.path), offset, buf.len(), total));
+        }
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let list = members.members();
+        let mut i = members.member_at(offset).unwrap_or(list.len());
+        let mut pieces: Vec<(&MemberEntry, u64, &mut [u8])> = Vec::new();
+        let (mut at, mut rest) = (offset, buf);
+        while !rest.is_empty() {
+            let Some(m) = list.get(i) else {
+                // Unreachable: the members' sizes add up to `total`.
+                return Err(past_end(Some(&self.file.path), offset, rest.len(), total));
+            };
+            let skip = at - m.out;
+            let n = usize::try_from(u64::from(m.size) - skip)
+                .unwrap_or(usize::MAX)
+                .min(rest.len());
+            let (part, tail) = rest.split_at_mut(n);
+            pieces.push((m, skip, part));
+            rest = tail;
+            at += n as u64;
+            i += 1;
+        }
+        if pieces.len() == 1 {
+            let (m, skip, part) = pieces.swap_remove(0);
+            self.read_member(m, skip, part)
+        } else {
+            use rayon::prelude::*;
+            pieces
+                .into_par_iter()
+                .try_for_each(|(m, skip, part)| self.read_member(m, skip, part))
+        }
+    }
+
+    /// Fills `part` with member `m`'s decompressed bytes from `skip` on, after checking
+    /// the member's header against its index entry.
+    fn read_member(&self, m: &MemberEntry, skip: u64, part: &mut [u8]) -> Result<()> {
+        let mismatch = || {
+            Error::format(format!(
+                "the gzip member at byte {} does not match the file's member index (a \
+                 member of {} bytes holding {}); did the file change?",
+                m.offset, m.len, m.size
+            ))
+            .offset(m.offset)
+            .with_path(&self.file.path)
+        };
+        let whole = skip == 0 && part.len() as u64 == u64::from(m.size);
+        let most =
+            m.size <= MAX_SCRATCH_MEMBER && skip + part.len() as u64 >= u64::from(m.size / 2);
+        if !whole && !most {
+            // Little of the member is wanted: stream from its start to the last byte wanted.
+            let mut header = [0u8; MEMBER_HEADER_LEN];
+            if self.file.read_at(m.offset, &mut header)? != header.len()
+                || !member_header_matches(&header, m)
+            {
+                return Err(mismatch());
+            }
+            return self.inflate_from(&Checkpoint::member_start(m), m.out + skip, part, true);
+        }
+        // The whole member in one piece. Its length was checked against the file's when the
+        // index was read, so this allocates no more than the file holds.
+        let mut packed = vec![0u8; m.len as usize];
+        if self.file.read_at(m.offset, &mut packed)? != packed.len()
+            || !member_header_matches(&packed, m)
+        {
+            return Err(mismatch());
+        }
+        let corrupt = || {
+            self.file.corrupt(
+                format!(
+                    "the gzip member at byte {} is corrupt (bad deflate data, CRC32 or ISIZE)",
+                    m.offset
+                ),
+                m.offset,
+            )
+        };
+        let size = m.size as usize;
+        let inflate = |out: &mut [u8]| match DECOMPRESSOR
+            .with(|d| d.borrow_mut().gzip_decompress(&packed, out))
+        {
+            Ok(n) if n == size => {
+                self.inflated.fetch_add(n as u64, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(_) | Err(libdeflater::DecompressionError::InsufficientSpace) => Err(mismatch()),
+            Err(libdeflater::DecompressionError::BadData) => Err(corrupt()),
+        };
+        if whole {
+            // Straight into the caller's buffer.
+            return inflate(part);
+        }
+        // Most of a member of bounded size: into this thread's scratch buffer, then copied.
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            if scratch.len() < size {
+                scratch.resize(size, 0);
+            }
+            inflate(&mut scratch[..size])?;
+            let from = skip as usize;
+            part.copy_from_slice(&scratch[from..from + part.len()]);
+            Ok(())
+        })
+    }
+}
+
+/// Members up to this size are decompressed whole (by libdeflate, checking their CRC32) when
+/// a read wants at least half of one; larger ones, or less of one, stream from their start.
+const MAX_SCRATCH_MEMBER: u32 = 4 << 20;
+
+thread_local! {
+    /// One libdeflate decompressor per thread, for whole members.
+    static DECOMPRESSOR: std::cell::RefCell<libdeflater::Decompressor> =
+        std::cell::RefCell::new(libdeflater::Decompressor::new());
+    /// Room for one member of at most `MAX_SCRATCH_MEMBER` bytes per thread.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The member index at the end of `file`, if it has a valid one.
+fn probe_member_index(file: &Compressed) -> Result<Option<MemberIndex>> {
+    let Some(index) = MemberIndex::read_from(&file.file)? else {
+        return Ok(None);
+    };
+    // The tail could belong to other data; the first member's header must agree too.
+    if let Some(first) = index.members().first() {
+        let mut header = [0u8; MEMBER_HEADER_LEN];
+        if file.read_at(0, &mut header)? != header.len() || !member_header_matches(&header, first) {
+            return Err(Error::format(
+                "the file ends with a neurovox gzip member index, but its first member does \
+                 not match it",
+            )
+            .offset(0));
+        }
+    }
+    Ok(Some(index))
 }
 
 impl Source for GzipSource {
@@ -303,6 +530,9 @@ impl Source for GzipSource {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        if let Some(members) = &self.members {
+            return self.read_members(members, offset, buf);
+        }
         let end = offset.saturating_add(buf.len() as u64);
         // Bytes [offset, indexed_end) come from the index; the first pass fills the rest.
         let mut indexed_end = end;
@@ -343,6 +573,11 @@ impl fmt::Debug for GzipSource {
             .field("span", &self.span)
             .field("index", &self.index_stats())
             .field("inflated", &self.inflated_bytes())
+            .field(
+                "member_index",
+                &self.members.as_ref().map(|m| m.members().len()),
+            )
+            .field("member_index_error", &self.member_index_error)
             .finish()
     }
 }
@@ -758,6 +993,17 @@ impl Stream {
         }
         self.at = Where::Header { first: false };
         Ok(())
+    }
+}
+
+impl Checkpoint {
+    /// The start of a member's deflate data (a member written by `ParallelGzWriter`).
+    fn member_start(m: &MemberEntry) -> Self {
+        Checkpoint {
+            out: m.out,
+            bit: (m.offset + MEMBER_HEADER_LEN as u64) * 8,
+            window: None,
+        }
     }
 }
 
@@ -1299,6 +1545,39 @@ mod tests {
         let s = GzipSource::open(&p).unwrap();
         let e = s.read_at(u64::MAX - 3, &mut [0u8; 10]).unwrap_err();
         assert!(e.message().contains("ends at byte 50000"), "{e}");
+    }
+
+    #[test]
+    fn files_with_a_member_index_skip_the_first_pass() {
+        let data = sample(2_500_000);
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = crate::io::gzip_write::compress_to_vec(&data, 2);
+        let p = write(&dir, "indexed.gz", &bytes);
+        let s = GzipSource::open(&p).unwrap();
+        assert_eq!(s.member_index().map(|m| m.members().len()), Some(3));
+        assert_eq!(s.len_hint(), Some(2_500_000));
+        // A header read inflates the header, nothing more, and never starts the first pass.
+        let mut header = [0u8; 348];
+        s.read_at(0, &mut header).unwrap();
+        assert_eq!(header[..], data[..348]);
+        assert_eq!(s.inflated_bytes(), 348);
+        assert!(s.builder.lock().unwrap().is_none());
+        // Checkpoints are the member starts, just after each 26-byte header.
+        let index = s.index.read().unwrap();
+        let starts: Vec<_> = index
+            .iter()
+            .map(|c| (c.out, c.bit % 8, c.window.is_none()))
+            .collect();
+        assert_eq!(
+            starts,
+            [(0, 0, true), (1 << 20, 0, true), (2 << 20, 0, true)]
+        );
+        assert_eq!(index[0].bit, 26 * 8);
+        drop(index);
+        // A read across all three members (in parallel) equals the data.
+        let mut buf = vec![0u8; 2_400_000];
+        s.read_at(50_000, &mut buf).unwrap();
+        assert!(buf == data[50_000..2_450_000]);
     }
 
     #[test]
