@@ -125,6 +125,42 @@ fn oracle_files_resave_and_read_back_equal() {
     );
 }
 
+/// `gzip -t` accepts every .gz neurovox wrote and `gzip -dc` gives what neurovox reads.
+fn check_with_gzip_tool(dir: &Path) {
+    if std::process::Command::new("gzip")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: no gzip tool on this machine");
+        return;
+    }
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("gz") {
+            continue;
+        }
+        let test = std::process::Command::new("gzip")
+            .arg("-t")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(test.success(), "gzip -t {}", path.display());
+        let plain = std::process::Command::new("gzip")
+            .arg("-dc")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let (_, mut ours) = neurovox::io::open_decompressed(&path).unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut ours, &mut bytes).unwrap();
+        assert_eq!(plain.stdout, bytes, "gzip -dc {}", path.display());
+        checked += 1;
+    }
+    assert!(checked > 100, "only {checked} .gz files checked");
+}
+
 /// Float data saved as int16 by a NIfTI image gets nibabel's slope and intercept, and reads
 /// back within half a step of the scale.
 #[test]
