@@ -106,6 +106,7 @@ fn oracle_files_resave_and_read_back_equal() {
         serde_json::to_string_pretty(&json!({ "files": written })).unwrap(),
     )
     .unwrap();
+    check_with_gzip_tool(&out_dir);
     eprintln!("re-saved {} files", written.len());
     assert!(
         written.len() > 300,
