@@ -26,8 +26,20 @@ Operations (nibabel's call; neurovox's is the same in Rust, see bench_io.rs):
   volume cold   nib.load(p).dataobj[..., 100]                  [a new image, a new proxy]
   volume warm   the same read again on the same image          [second read timed]
   slab          nib.load(p).dataobj[48]                        [a sagittal slab, strided]
+  save .nii     nib.save(nib.load(p), out) from the .nii          [load untimed; sizes shown]
+  save .nii.gz  the same to .nii.gz (nibabel: gzip level 1, one member; neurovox: its
+                default level, indexed members compressed on all cores)
+  neurovox-written .nii.gz: a copy of the run saved by neurovox (rewritten each run), read
+  in full (asanyarray(dataobj)) and one late volume [..., 170] cold by both libraries
 
---quick uses a 64x64x30x20 image and 20 small files, for smoke tests (volume 10, slab 32).
+For the saves, nibabel reads the whole scaled array (float64) and recomputes int16 scale
+factors; neurovox copies the stored int16 bytes volume by volume, scaling kept, and syncs
+the file to disk before renaming it into place (nibabel does not sync). Each side checks
+its own output by reading it back after the timed part and after its peak memory was
+taken; the read-back checksums agree to within nibabel's requantisation (rtol 1e-4).
+
+--quick uses a 64x64x30x20 image and 20 small files, for smoke tests (volume 10, late
+volume 19, slab 32).
 No timing is asserted anywhere; this only reports.
 """
 
@@ -62,10 +74,14 @@ import numpy as np
 import nibabel as nib
 
 op, repeats, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+out = sys.argv[4] if len(sys.argv) > 4 else None
 
 def volume_key(shape):
     t = 100 if shape[-1] > 100 else shape[-1] // 2
     return (Ellipsis, t)
+
+def late_volume_key(shape):
+    return (Ellipsis, min(170, shape[-1] - 1))
 
 def summary(arr):
     return list(arr.shape), float(np.sum(arr, dtype=np.float64))
@@ -102,6 +118,16 @@ def run_once():
         start = time.perf_counter()
         data = img.dataobj[key]
         return (time.perf_counter() - start, *summary(data))
+    if op == 'volume_late':
+        start = time.perf_counter()
+        img = nib.load(path)
+        data = img.dataobj[late_volume_key(img.shape)]
+        return (time.perf_counter() - start, *summary(data))
+    if op == 'save':
+        img = nib.load(path)
+        start = time.perf_counter()
+        nib.save(img, out)
+        return time.perf_counter() - start, None, None
     if op == 'slab':
         start = time.perf_counter()
         img = nib.load(path)
@@ -120,8 +146,12 @@ best = float('inf')
 for _ in range(max(1, repeats)):
     seconds, shape, checksum = run_once()
     best = min(best, seconds)
-print(json.dumps({'operation': op, 'seconds': best, 'shape': shape, 'checksum': checksum,
-                  'peak_rss_mib': peak_rss_mib()}))
+report = {'operation': op, 'seconds': best, 'shape': shape, 'checksum': checksum,
+          'peak_rss_mib': peak_rss_mib()}
+if op == 'save':  # read the output back, after the peak memory was taken
+    report['bytes'] = os.path.getsize(out)
+    report['shape'], report['checksum'] = summary(np.asanyarray(nib.load(out).dataobj))
+print(json.dumps(report))
 """
 
 
@@ -197,9 +227,9 @@ def run_side(cmd: list[str]) -> dict:
     return report
 
 
-def operations(big_nii: Path, big_gz: Path, small_dir: Path, n_small: int):
-    """(label, operation, path) for every row of the table."""
-    rows = [(f'header-only load x{n_small} (.nii.gz)', 'header_many', small_dir)]
+def operations(big_nii: Path, big_gz: Path, nv_gz: Path, small_dir: Path, n_small: int):
+    """(label, operation, path, output suffix or None) for every row of the table."""
+    rows = [(f'header-only load x{n_small} (.nii.gz)', 'header_many', small_dir, None)]
     for op, label in [
         ('full_load', 'full load, asanyarray(dataobj)'),
         ('fdata_f64', 'get_fdata() float64'),
@@ -209,7 +239,11 @@ def operations(big_nii: Path, big_gz: Path, small_dir: Path, n_small: int):
         ('slab', 'sagittal slab [48]'),
     ]:
         for path, kind in [(big_nii, '.nii'), (big_gz, '.nii.gz')]:
-            rows.append((f'{label}, {kind}', op, path))
+            rows.append((f'{label}, {kind}', op, path, None))
+    rows.append(('save .nii', 'save', big_nii, '.nii'))
+    rows.append(('save .nii.gz', 'save', big_nii, '.nii.gz'))
+    rows.append(('full load, asanyarray(dataobj), neurovox-written .nii.gz', 'full_load', nv_gz, None))
+    rows.append(('one volume [..., 170], cold, neurovox-written .nii.gz', 'volume_late', nv_gz, None))
     return rows
 
 
@@ -238,23 +272,45 @@ def main() -> None:
                 write_big(path, shape)
         write_small(small_dir, n_small, small_shape)
         small_files = sorted(small_dir.glob('*.nii.gz'))[:n_small]
-        warm_page_cache([big_nii, big_gz, *small_files])
+        # The run as neurovox saves it (parallel indexed gzip members), for the read rows.
+        nv_gz = work / f'bold_{tag}_neurovox.nii.gz'
+        print(f'writing {nv_gz} with neurovox ...', file=sys.stderr)
+        run_side([str(EXAMPLE), 'save', '1', str(big_nii), str(nv_gz)])
+        out_dir = work / 'saved'
+        out_dir.mkdir(exist_ok=True)
+        warm_page_cache([big_nii, big_gz, nv_gz, *small_files])
 
         results = []
-        for label, op, path in operations(big_nii, big_gz, small_dir, n_small):
+        for label, op, path, suffix in operations(big_nii, big_gz, nv_gz, small_dir, n_small):
             if args.only and op not in args.only:
                 continue
             print(f'{label} ...', file=sys.stderr)
-            nb = run_side([sys.executable, '-c', NIBABEL_SIDE, op, str(args.repeats), str(path)])
-            nv = run_side([str(EXAMPLE), op, str(args.repeats), str(path)])
-            if nb['shape'] != nv['shape'] or not np.isclose(nb['checksum'], nv['checksum'], rtol=1e-9):
+            nb_cmd = [sys.executable, '-c', NIBABEL_SIDE, op, str(args.repeats), str(path)]
+            nv_cmd = [str(EXAMPLE), op, str(args.repeats), str(path)]
+            if suffix:
+                nb_out, nv_out = out_dir / f'nibabel{suffix}', out_dir / f'neurovox{suffix}'
+                nb_cmd.append(str(nb_out))
+                nv_cmd.append(str(nv_out))
+            nb = run_side(nb_cmd)
+            nv = run_side(nv_cmd)
+            if suffix:
+                nb_out.unlink()
+                nv_out.unlink()
+                label += (f" (nibabel {nb['bytes'] / 1e6:.1f} MB, "
+                          f"neurovox {nv['bytes'] / 1e6:.1f} MB)")
+            # nibabel's saves requantise the float64 data to int16 with new scale factors.
+            rtol = 1e-4 if op == 'save' else 1e-9
+            if nb['shape'] != nv['shape'] or not np.isclose(nb['checksum'], nv['checksum'], rtol=rtol):
                 sys.exit(f'{label}: results differ: nibabel {nb} neurovox {nv}')
             results.append((label, nb, nv))
+        out_dir.rmdir()
         gz_mib = big_gz.stat().st_size / 2**20
+        nv_gz_mib = nv_gz.stat().st_size / 2**20
         small_mib = sum(p.stat().st_size for p in small_files) / len(small_files) / 2**20
 
     print(f'nibabel {nib.__version__} vs neurovox, {"x".join(map(str, shape))} int16 '
-          f'({np.prod(shape) * 2 / 1e6:.0f} MB; .nii.gz {gz_mib:.0f} MiB), scaled to float64; '
+          f'({np.prod(shape) * 2 / 1e6:.0f} MB; .nii.gz {gz_mib:.0f} MiB, neurovox-written '
+          f'{nv_gz_mib:.0f} MiB), scaled to float64; '
           f'{n_small} small .nii.gz of {small_mib:.2f} MiB; best of {args.repeats}, '
           'one process per operation and side; ratios are nibabel/neurovox (>1: neurovox better)')
     print()

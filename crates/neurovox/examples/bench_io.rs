@@ -1,7 +1,7 @@
 //! neurovox's side of `benches/bench_vs_nibabel.py`: performs one image operation, times it
 //! inside the process, and prints one JSON line.
 //!
-//! Usage: `bench_io OPERATION REPEATS PATH`
+//! Usage: `bench_io OPERATION REPEATS PATH [OUT]` (OUT only for `save`)
 //!
 //! | operation | what is timed (best of REPEATS) | nibabel's counterpart |
 //! |---|---|---|
@@ -12,9 +12,13 @@
 //! | `volume_cold` | `load(PATH)` + `dataobj().read(sel![..., 100])` (a new proxy and gzip index each time) | `nib.load(p).dataobj[..., 100]` |
 //! | `volume_warm` | a second `dataobj().read(sel![..., 100])` on the same proxy (the first, untimed) | the same, second read |
 //! | `slab` | `load(PATH)` + `dataobj().read(sel![48])` (a sagittal slab) | `nib.load(p).dataobj[48]` |
+//! | `volume_late` | `load(PATH)` + `dataobj().read(sel![..., 170])` (cold) | `nib.load(p).dataobj[..., 170]` |
+//! | `save` | `save::save(&img, OUT, Default::default())`, `img` loaded from PATH untimed | `nib.save(img, out)` |
 //!
-//! The volume index (100) and the slab index (48) are clamped to the image so the small
-//! image of `--quick` works too. The JSON holds the best time in seconds, the result's
+//! The volume indices (100, 170) and the slab index (48) are clamped to the image so the
+//! small image of `--quick` works too. `save` writes OUT's format and compression (`.nii.gz`:
+//! indexed gzip members on all cores); after the timed runs and after the peak memory was
+//! taken, it reads OUT back for the checksum and reports OUT's size in `bytes`. The JSON holds the best time in seconds, the result's
 //! shape and a checksum (the float64 sum of the result's values, computed after the timed
 //! part) for the script to compare with nibabel's, and the process's peak resident memory
 //! (VmHWM) in MiB.
@@ -35,25 +39,37 @@ struct Outcome {
 
 fn main() -> BoxResult<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [operation, repeats, path] = &args[..] else {
-        return Err("usage: bench_io OPERATION REPEATS PATH".into());
+    let (operation, repeats, path, out) = match &args[..] {
+        [operation, repeats, path] => (operation, repeats, path, None),
+        [operation, repeats, path, out] => (operation, repeats, path, Some(Path::new(out))),
+        _ => return Err("usage: bench_io OPERATION REPEATS PATH [OUT]".into()),
     };
     let repeats: usize = repeats.parse()?;
     let path = Path::new(path);
     let mut best = f64::INFINITY;
     let mut outcome = None;
     for _ in 0..repeats.max(1) {
-        let (seconds, result) = run_once(operation, path)?;
+        let (seconds, result) = if operation == "save" {
+            save_once(path, out.ok_or("save needs OUT")?)?
+        } else {
+            run_once(operation, path)?
+        };
         best = best.min(seconds);
         outcome = Some(result);
     }
-    let outcome = outcome.ok_or("no run")?;
+    let mut outcome = outcome.ok_or("no run")?;
+    let peak = peak_rss_mib();
+    let mut bytes = String::new();
+    if let (true, Some(out)) = (operation == "save", out) {
+        // Read the output back, after the peak memory was taken.
+        outcome = outcome_of(&neurovox::load(out)?.dataobj().to_array()?)?;
+        bytes = format!(", \"bytes\": {}", std::fs::metadata(out)?.len());
+    }
     let shape: Vec<String> = outcome.shape.iter().map(ToString::to_string).collect();
     println!(
-        "{{\"operation\": \"{operation}\", \"seconds\": {best:e}, \"shape\": [{}], \"checksum\": {:e}, \"peak_rss_mib\": {}}}",
+        "{{\"operation\": \"{operation}\", \"seconds\": {best:e}, \"shape\": [{}], \"checksum\": {:e}, \"peak_rss_mib\": {peak}{bytes}}}",
         shape.join(", "),
         outcome.checksum,
-        peak_rss_mib()
     );
     Ok(())
 }
@@ -75,6 +91,20 @@ fn peak_rss_mib() -> f64 {
                 })
         })
         .map_or(-1.0, |kib| kib / 1024.0)
+}
+
+/// Saves the image at `path` to `out` once (the load untimed); the outcome is empty, the
+/// checksum is taken by reading `out` back afterwards.
+fn save_once(path: &Path, out: &Path) -> BoxResult<(f64, Outcome)> {
+    let img = neurovox::load(path)?;
+    let start = Instant::now();
+    neurovox::save::save(&img, out, Default::default())?;
+    let seconds = start.elapsed().as_secs_f64();
+    let outcome = Outcome {
+        shape: Vec::new(),
+        checksum: 0.0,
+    };
+    Ok((seconds, outcome))
 }
 
 /// Runs the operation once; returns the seconds of its timed part and the checksum of its
@@ -136,6 +166,16 @@ fn run_once(operation: &str, path: &Path) -> BoxResult<(f64, Outcome)> {
             let start = Instant::now();
             let img = neurovox::load(path)?;
             let data = img.dataobj().read(&volume_key(img.shape()))?;
+            let seconds = start.elapsed().as_secs_f64();
+            (seconds, outcome_of(&data)?)
+        }
+        "volume_late" => {
+            let start = Instant::now();
+            let img = neurovox::load(path)?;
+            let volumes = img.shape().last().copied().unwrap_or(1);
+            let t = 170.min(volumes.saturating_sub(1));
+            let key = Selection::new(vec![SliceItem::Ellipsis, SliceItem::Index(t as isize)]);
+            let data = img.dataobj().read(&key)?;
             let seconds = start.elapsed().as_secs_f64();
             (seconds, outcome_of(&data)?)
         }
