@@ -343,6 +343,39 @@ impl Image {
         })
     }
 
+    /// Saves the image to `path` (nibabel's `to_filename`; see [`crate::save::save`]) and,
+    /// as nibabel does, makes that file the image's file map.
+    pub fn to_filename(
+        &mut self,
+        path: impl AsRef<Path>,
+        options: crate::save::SaveOptions,
+    ) -> Result<()> {
+        let path = path.as_ref();
+        crate::save::save(self, path, options)?;
+        let (header, image) = crate::files::header_and_image_paths(path);
+        self.files = FileMap {
+            header: Some(header),
+            image: Some(image),
+        };
+        Ok(())
+    }
+
+    /// Saves the image to the files of `files` (nibabel's `to_file_map`): the image file
+    /// decides the names (a pair's header file is its sibling).
+    pub fn to_file_map(
+        &mut self,
+        files: &FileMap,
+        options: crate::save::SaveOptions,
+    ) -> Result<()> {
+        let target = files
+            .image
+            .as_ref()
+            .or(files.header.as_ref())
+            .ok_or_else(|| Error::usage("No filename or fileobj present"))?
+            .clone();
+        self.to_filename(target, options)
+    }
+
     /// The data object: an array or a proxy.
     pub fn dataobj(&self) -> &DataObj {
         &self.dataobj
@@ -626,5 +659,36 @@ mod tests {
             img.dataobj().to_array().unwrap()
         );
         assert!(Image::from_bytes(vec![1u8; 100]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod save_tests {
+    use super::*;
+
+    #[test]
+    fn to_filename_saves_and_updates_the_file_map() {
+        let dir = tempfile::tempdir().unwrap();
+        let data =
+            ndarray::Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as u8).into_dyn();
+        let mut img = Image::from_array(data, None, ImageFormat::Nifti1).unwrap();
+        let path = dir.path().join("a.img");
+        img.to_filename(&path, Default::default()).unwrap();
+        assert_eq!(img.file_map().header, Some(dir.path().join("a.hdr")));
+        let back = crate::load(&path).unwrap();
+        assert_eq!(back.format(), ImageFormat::Nifti1Pair);
+        assert_eq!(
+            back.dataobj().to_array().unwrap(),
+            img.dataobj().to_array().unwrap()
+        );
+        let files = FileMap {
+            header: None,
+            image: Some(dir.path().join("b.nii.gz")),
+        };
+        img.to_file_map(&files, Default::default()).unwrap();
+        assert_eq!(
+            crate::load(dir.path().join("b.nii.gz")).unwrap().shape(),
+            &[2, 3, 4]
+        );
     }
 }

@@ -47,3 +47,4 @@ pub use error::{Error, ErrorKind, Result};
 pub use files::{read_header, HeaderInfo};
 pub use format::{FieldValue, Header, ImageFormat};
 pub use image::{load, Image};
+pub use save::{save, SaveOptions};
