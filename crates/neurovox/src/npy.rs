@@ -1109,7 +1109,54 @@ fn order_of(header: &NpyHeader) -> Order {
 /// Reads a whole `.npy` stream (header and data) into memory, in native byte order.
 pub fn read_npy<T: Element>(reader: &mut dyn Read) -> Result<ArrayD<T>> {
     let header = read_npy_header(reader)?;
-    check_element::<T>(&header)?;
+    read_npy_data(&header, reader)
+}
+
+/// Reads a whole `.npy` stream of whatever element type its header declares (what numpy's
+/// `load` does without knowing the type beforehand).
+///
+/// ```
+/// use neurovox::npy::{read_npy_dyn, write_npy};
+/// let mut bytes = Vec::new();
+/// write_npy(&mut bytes, &ndarray::array![1u16, 2, 3])?;
+/// let values = read_npy_dyn(&mut bytes.as_slice())?;
+/// assert_eq!(values.dtype(), neurovox::DataType::UInt16);
+/// assert_eq!(values.get_f64(&[2]), Some(3.0));
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn read_npy_dyn(reader: &mut dyn Read) -> Result<crate::array::DynArray> {
+    use crate::array::DynArray;
+    use num_complex::Complex;
+    let header = read_npy_header(reader)?;
+    macro_rules! read {
+        ($t:ty) => {
+            DynArray::from_array(read_npy_data::<$t>(&header, reader)?)
+        };
+    }
+    Ok(match header.dtype.dtype {
+        DataType::UInt8 => read!(u8),
+        DataType::Int8 => read!(i8),
+        DataType::UInt16 => read!(u16),
+        DataType::Int16 => read!(i16),
+        DataType::UInt32 => read!(u32),
+        DataType::Int32 => read!(i32),
+        DataType::UInt64 => read!(u64),
+        DataType::Int64 => read!(i64),
+        DataType::Float32 => read!(f32),
+        DataType::Float64 => read!(f64),
+        DataType::Complex64 => read!(Complex<f32>),
+        DataType::Complex128 => read!(Complex<f64>),
+        other => {
+            return Err(
+                Error::unsupported(format!("{other} arrays are not read from .npy")).field("descr"),
+            )
+        }
+    })
+}
+
+/// The data of a `.npy` stream whose header has been read.
+fn read_npy_data<T: Element>(header: &NpyHeader, reader: &mut dyn Read) -> Result<ArrayD<T>> {
+    check_element::<T>(header)?;
     let count: usize = header.shape.iter().product();
     let size = std::mem::size_of::<T>();
     let mut bytes = Vec::new();

@@ -161,6 +161,13 @@ impl NpzArchive {
             .map_err(with_path)
     }
 
+    /// A member's array, of whatever element type it holds, read into memory.
+    pub fn load_dyn(&self, name: &str) -> Result<crate::array::DynArray> {
+        let member = self.member(name)?;
+        let mut reader = self.member_reader(member)?;
+        npy::read_npy_dyn(&mut reader).map_err(|e| e.with_path(&self.path))
+    }
+
     /// A reader of a member's `.npy` bytes (decompressing deflated members), bounded by the
     /// member's declared size.
     fn member_reader(&self, member: &NpzMember) -> Result<Box<dyn Read>> {

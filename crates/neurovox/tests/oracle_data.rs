@@ -14,10 +14,9 @@ mod common;
 
 use neurovox::array::DynArray;
 use neurovox::image::{slice_array, Caching, DataObj, Image};
-use neurovox::npy::{load_npy, read_npy_header};
+use neurovox::npy::{read_npy_dyn, read_npy_header};
 use neurovox::select::{Selection, SliceItem};
-use neurovox::{DataType, ImageFormat};
-use num_complex::Complex;
+use neurovox::ImageFormat;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -36,28 +35,15 @@ fn path_in(dir: &Path, p: &Value) -> PathBuf {
 
 /// A numpy-written .npy of any supported type, as a DynArray, with its stored byte order.
 fn load_npy_dyn(path: &Path) -> (DynArray, neurovox::ByteOrder) {
-    let header = read_npy_header(&mut std::fs::File::open(path).unwrap()).unwrap();
-    macro_rules! load {
-        ($t:ty) => {
-            DynArray::from_array(load_npy::<$t>(path, None).unwrap().to_array())
-        };
-    }
-    let array = match header.dtype.dtype {
-        DataType::UInt8 => load!(u8),
-        DataType::Int8 => load!(i8),
-        DataType::UInt16 => load!(u16),
-        DataType::Int16 => load!(i16),
-        DataType::UInt32 => load!(u32),
-        DataType::Int32 => load!(i32),
-        DataType::UInt64 => load!(u64),
-        DataType::Int64 => load!(i64),
-        DataType::Float32 => load!(f32),
-        DataType::Float64 => load!(f64),
-        DataType::Complex64 => load!(Complex<f32>),
-        DataType::Complex128 => load!(Complex<f64>),
-        other => panic!("{}: unexpected dtype {other}", path.display()),
-    };
-    (array, header.dtype.order)
+    let order = read_npy_header(&mut std::fs::File::open(path).unwrap())
+        .unwrap()
+        .dtype
+        .order;
+    let values = read_npy_dyn(&mut std::io::BufReader::new(
+        std::fs::File::open(path).unwrap(),
+    ))
+    .unwrap();
+    (values, order)
 }
 
 /// Exact equality, NaN equal to NaN, element type included.

@@ -19,8 +19,7 @@ use neurovox::image::{DataObj, Image};
 use neurovox::npz::NpzArchive;
 use neurovox::proxy::{MmapMode, ProxyOptions};
 use neurovox::select::Selection;
-use neurovox::{DataType, ErrorKind};
-use num_complex::Complex;
+use neurovox::ErrorKind;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -64,26 +63,7 @@ impl Source {
 
 /// A member of numpy's answers, as a DynArray of the type numpy stored.
 fn load_member(npz: &NpzArchive, name: &str) -> DynArray {
-    macro_rules! load {
-        ($t:ty) => {
-            DynArray::from_array(npz.load::<$t>(name, None).unwrap().to_array())
-        };
-    }
-    match npz.header(name).unwrap().dtype.dtype {
-        DataType::UInt8 => load!(u8),
-        DataType::Int8 => load!(i8),
-        DataType::UInt16 => load!(u16),
-        DataType::Int16 => load!(i16),
-        DataType::UInt32 => load!(u32),
-        DataType::Int32 => load!(i32),
-        DataType::UInt64 => load!(u64),
-        DataType::Int64 => load!(i64),
-        DataType::Float32 => load!(f32),
-        DataType::Float64 => load!(f64),
-        DataType::Complex64 => load!(Complex<f32>),
-        DataType::Complex128 => load!(Complex<f64>),
-        other => panic!("{name}: unexpected dtype {other}"),
-    }
+    npz.load_dyn(name).unwrap()
 }
 
 /// Why `got` is not numpy's `want`: element type, shape, or the first differing value.
