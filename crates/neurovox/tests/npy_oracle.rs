@@ -16,6 +16,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+use common::{json_f64, json_usizes};
 
 use neurovox::npy::{
     descr_to_dtype, npy_header_bytes, npy_header_bytes_versioned, npy_header_len, parse_npy_header,
@@ -67,17 +68,6 @@ fn same_element(a: Element, b: Element) -> bool {
             same_f64(xr, yr) && same_f64(xi, yi)
         }
         _ => false,
-    }
-}
-
-/// A JSON number or one of the strings the fixture script uses for non-finite floats.
-fn json_f64(v: &Value) -> f64 {
-    match v {
-        Value::Number(n) => n.as_f64().expect("number"),
-        Value::String(s) if s == "nan" => f64::NAN,
-        Value::String(s) if s == "inf" => f64::INFINITY,
-        Value::String(s) if s == "-inf" => f64::NEG_INFINITY,
-        other => panic!("not a float: {other}"),
     }
 }
 
@@ -151,14 +141,6 @@ fn storage_index(flat: usize, shape: &[usize], fortran_order: bool) -> usize {
         stride *= shape[axis];
     }
     offset
-}
-
-fn json_usizes(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| usize::try_from(x.as_u64().expect("non-negative int")).unwrap())
-        .collect()
 }
 
 /// Checks one supported entry; Err describes the first mismatch.

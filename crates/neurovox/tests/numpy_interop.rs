@@ -19,6 +19,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+use common::{json_f64, json_usizes};
 
 use ndarray::{s, Array, ArrayBase, ArrayD, Data, Dimension, IxDyn, ShapeBuilder};
 use neurovox::element::Element;
@@ -56,14 +57,6 @@ fn entries<'a>(manifest: &'a Value, key: &str) -> &'a [Value] {
     let list = manifest[key].as_array().expect("a list of entries");
     assert!(!list.is_empty(), "the manifest lists no {key} entries");
     list
-}
-
-fn json_usizes(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| usize::try_from(x.as_u64().expect("non-negative int")).unwrap())
-        .collect()
 }
 
 /// Panics listing every failure, after saying how many entries were checked.
@@ -132,17 +125,6 @@ impl Scalar {
             Scalar::Float(x) => f64_json(x),
             Scalar::Complex(re, im) => json!([f64_json(re), f64_json(im)]),
         }
-    }
-}
-
-/// A JSON number or one of the strings the manifests use for non-finite floats.
-fn json_f64(v: &Value) -> f64 {
-    match v {
-        Value::Number(n) => n.as_f64().expect("number"),
-        Value::String(s) if s == "nan" => f64::NAN,
-        Value::String(s) if s == "inf" => f64::INFINITY,
-        Value::String(s) if s == "-inf" => f64::NEG_INFINITY,
-        other => panic!("not a float: {other}"),
     }
 }
 

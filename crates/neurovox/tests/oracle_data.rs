@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+use common::manifest_path;
 
 use neurovox::array::DynArray;
 use neurovox::image::{slice_array, Caching, DataObj, Image};
@@ -22,15 +23,6 @@ use std::path::{Path, PathBuf};
 
 fn oracle_dir() -> Option<PathBuf> {
     common::oracle_dir(common::Oracle::Nibabel)
-}
-
-fn path_in(dir: &Path, p: &Value) -> PathBuf {
-    let p = PathBuf::from(p.as_str().unwrap());
-    if p.is_absolute() {
-        p
-    } else {
-        dir.join(p)
-    }
 }
 
 /// A numpy-written .npy of any supported type, as a DynArray, with its stored byte order.
@@ -132,7 +124,7 @@ fn every_oracle_array_reads_as_nibabel_reads_it() {
             continue;
         }
         let class = ImageFormat::from_nibabel_class(entry["class"].as_str().unwrap()).unwrap();
-        let path = path_in(&dir, &entry["paths"]["image"]);
+        let path = manifest_path(&dir, &entry["paths"]["image"]);
         let mut img = match Image::load_as(&path, Some(class), Default::default()) {
             Ok(img) => img,
             Err(e) => {
@@ -140,7 +132,7 @@ fn every_oracle_array_reads_as_nibabel_reads_it() {
                 continue;
             }
         };
-        let (want, want_order) = load_npy_dyn(&path_in(&dir, &data["dataobj_npy"]));
+        let (want, want_order) = load_npy_dyn(&manifest_path(&dir, &data["dataobj_npy"]));
         let got = img.dataobj().to_array().unwrap();
         if !same_values(&got, &want) {
             failures.push(format!(
@@ -162,7 +154,7 @@ fn every_oracle_array_reads_as_nibabel_reads_it() {
                 ));
             }
         }
-        let (want_f, _) = load_npy_dyn(&path_in(&dir, &data["fdata_npy"]));
+        let (want_f, _) = load_npy_dyn(&manifest_path(&dir, &data["fdata_npy"]));
         let got_f = DynArray::F64(img.get_fdata(Caching::Unchanged).unwrap());
         if !same_values(&got_f, &want_f) {
             failures.push(format!("{id}: get_fdata differs"));

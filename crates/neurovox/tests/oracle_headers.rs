@@ -15,6 +15,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+use common::{hex, json_f64, manifest_path};
 
 use neurovox::files::{header_and_image_paths, read_header};
 use neurovox::format::affine::Affine;
@@ -39,35 +40,11 @@ fn load_manifest(dir: &Path) -> Value {
     serde_json::from_str(&text).expect("manifest is JSON")
 }
 
-fn entry_path(dir: &Path, p: &Value) -> PathBuf {
-    let p = PathBuf::from(p.as_str().expect("path string"));
-    if p.is_absolute() {
-        p
-    } else {
-        dir.join(p)
-    }
-}
-
 fn decompressed(path: &Path) -> Vec<u8> {
     let (_, mut r) = neurovox::io::open_decompressed(path).expect("open");
     let mut out = Vec::new();
     r.read_to_end(&mut out).expect("decompress");
     out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A JSON number or one of the strings the fixture script uses for non-finite floats.
-fn json_f64(v: &Value) -> f64 {
-    match v {
-        Value::Number(n) => n.as_f64().expect("number"),
-        Value::String(s) if s == "nan" => f64::NAN,
-        Value::String(s) if s == "inf" => f64::INFINITY,
-        Value::String(s) if s == "-inf" => f64::NEG_INFINITY,
-        other => panic!("not a float: {other}"),
-    }
 }
 
 fn same_f64(a: f64, b: f64) -> bool {
@@ -150,8 +127,8 @@ fn detected_format(class: ImageFormat) -> ImageFormat {
 
 fn check_entry(dir: &Path, entry: &Value, c: &mut Checker) {
     let class = expected_format(entry["class"].as_str().expect("class"));
-    let header_path = entry_path(dir, &entry["paths"]["header"]);
-    let image_path = entry_path(dir, &entry["paths"]["image"]);
+    let header_path = manifest_path(dir, &entry["paths"]["header"]);
+    let image_path = manifest_path(dir, &entry["paths"]["image"]);
     let oracle = &entry["header"];
 
     // Detection and file pairing through the public entry point, from either file of a pair.
@@ -472,7 +449,7 @@ fn check_nifti(h: &neurovox::format::NiftiHeader, oracle: &Value, c: &mut Checke
 
 /// The one fixture nibabel cannot read back: we must read it, with its one extension.
 fn check_deliberate_difference(dir: &Path, entry: &Value, c: &mut Checker) {
-    let path = entry_path(dir, &entry["paths"]["image"]);
+    let path = manifest_path(dir, &entry["paths"]["image"]);
     match read_header(&path) {
         Ok(info) => {
             let Header::Nifti(h) = &info.header else {

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+use common::manifest_path;
 
 use neurovox::image::{Caching, DataObj, Image};
 use neurovox::proxy::{MmapMode, ProxyOptions};
@@ -21,15 +22,6 @@ fn roundtrip_dir() -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn path_in(dir: &Path, p: &Value) -> PathBuf {
-    let p = PathBuf::from(p.as_str().unwrap());
-    if p.is_absolute() {
-        p
-    } else {
-        dir.join(p)
-    }
 }
 
 /// The extensions to re-save an image of `class` under (its own family, plain and gz).
@@ -62,7 +54,7 @@ fn oracle_files_resave_and_read_back_equal() {
         let id = entry["id"].as_str().unwrap();
         let class = ImageFormat::from_nibabel_class(entry["class"].as_str().unwrap()).unwrap();
         let img = Image::load_as(
-            path_in(&oracle, &entry["paths"]["image"]),
+            manifest_path(&oracle, &entry["paths"]["image"]),
             Some(class),
             Default::default(),
         )
@@ -93,7 +85,7 @@ fn oracle_files_resave_and_read_back_equal() {
             written.push(json!({
                 "path": target.file_name().unwrap().to_str().unwrap(),
                 "class": entry["class"],
-                "original": path_in(&oracle, &entry["paths"]["image"]).to_string_lossy(),
+                "original": manifest_path(&oracle, &entry["paths"]["image"]).to_string_lossy(),
                 "dataobj_npy": entry["data"]["dataobj_npy"].as_str().map(|p| oracle.join(p).to_string_lossy().into_owned()),
                 "affine": entry["image"]["affine"],
             }));

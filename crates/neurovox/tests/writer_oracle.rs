@@ -22,6 +22,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+use common::hex;
 
 use ndarray::Axis;
 use neurovox::array::{DynArray, DynElement};
@@ -61,10 +62,6 @@ fn kind(name: &str) -> WriterKind {
         "NoScaling" => WriterKind::NoScaling,
         other => panic!("unknown writer kind {other}"),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The slabs of `data` along its last axis (Fortran order concatenates them).

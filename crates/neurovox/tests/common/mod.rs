@@ -84,3 +84,43 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 }
+
+/// A float from an oracle manifest: a JSON number, or one of the strings the fixture scripts
+/// write for non-finite values (`"nan"`, `"inf"`, `"-inf"`).
+#[allow(dead_code)]
+pub fn json_f64(v: &serde_json::Value) -> f64 {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64().expect("number"),
+        serde_json::Value::String(s) if s == "nan" => f64::NAN,
+        serde_json::Value::String(s) if s == "inf" => f64::INFINITY,
+        serde_json::Value::String(s) if s == "-inf" => f64::NEG_INFINITY,
+        other => panic!("not a float: {other}"),
+    }
+}
+
+/// A JSON list of non-negative integers (a shape).
+#[allow(dead_code)]
+pub fn json_usizes(v: &serde_json::Value) -> Vec<usize> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| usize::try_from(x.as_u64().expect("non-negative int")).expect("fits usize"))
+        .collect()
+}
+
+/// A path from a manifest: absolute as given, else relative to the oracle directory.
+#[allow(dead_code)]
+pub fn manifest_path(dir: &Path, p: &serde_json::Value) -> PathBuf {
+    let p = PathBuf::from(p.as_str().expect("path string"));
+    if p.is_absolute() {
+        p
+    } else {
+        dir.join(p)
+    }
+}
+
+/// Lower-case hex of bytes, as the fixture scripts write them.
+#[allow(dead_code)]
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
