@@ -24,6 +24,7 @@ use crate::format::{Header, ImageFormat};
 use crate::proxy::{ArrayProxy, ArraySpec, ProxyOptions};
 use crate::scale::FactorType;
 use crate::select::{Canonical, Selection};
+use crate::tracking::{DirtyReason, ImageParts, Snapshot, Tracking};
 use crate::ByteOrder;
 use ndarray::{ArcArray, ArrayD, IxDyn, SliceInfo, SliceInfoElem};
 use std::path::{Path, PathBuf};
@@ -148,6 +149,8 @@ pub struct Image {
     files: FileMap,
     fdata_cache: Option<DynArray>,
     data_cache: Option<DynArray>,
+    options: LoadOptions,
+    tracking: Tracking,
 }
 
 /// Loads the image at `path`, reading nothing but its header (nibabel's `load`).
@@ -168,27 +171,50 @@ impl Image {
         format: Option<ImageFormat>,
         options: LoadOptions,
     ) -> Result<Image> {
-        let info = read_header_as(path.as_ref(), format)?;
+        let (header_path, image_path) = crate::files::header_and_image_paths(path.as_ref());
+        Self::open_files(&header_path, &image_path, format, options)
+    }
+
+    /// Loads the image whose header is in `header_path` and data in `image_path` (usually
+    /// the header file's sibling), fingerprinting the files before the header is read.
+    pub(crate) fn open_files(
+        header_path: &Path,
+        image_path: &Path,
+        format: Option<ImageFormat>,
+        options: LoadOptions,
+    ) -> Result<Image> {
+        let is_pair = header_path != image_path;
+        let watched = crate::tracking::watched_files(header_path, image_path, is_pair);
+        let mut prints = crate::tracking::fingerprint_all(&watched);
+        let info = read_header_as(header_path, format)?;
         let spec =
             ArraySpec::from_header(&info.header).map_err(|e| e.with_path(&info.header_path))?;
-        let proxy = ArrayProxy::open(&info.image_path, spec, options)?;
-        let affine = match info.format {
-            ImageFormat::Spm99 | ImageFormat::Spm2 => spm_affine(&info.header, &info.image_path)?,
-            _ => info
-                .header
+        let proxy = ArrayProxy::open(image_path, spec, options)?;
+        let is_spm = matches!(info.format, ImageFormat::Spm99 | ImageFormat::Spm2);
+        let affine = if is_spm {
+            spm_affine(&info.header, image_path)?
+        } else {
+            info.header
                 .best_affine()
-                .map_err(|e| e.with_path(&info.header_path))?,
+                .map_err(|e| e.with_path(&info.header_path))?
         };
+        if is_pair && !is_spm {
+            prints.pop(); // only SPM images read the .mat sidecar
+        }
+        let dataobj = DataObj::Proxy(proxy);
+        let snapshot = Snapshot::new(&info.header, Some(&affine), &dataobj, prints);
         Ok(Image {
-            dataobj: DataObj::Proxy(proxy),
+            dataobj,
             header: info.header,
             affine: Some(affine),
             files: FileMap {
                 header: Some(info.header_path),
-                image: Some(info.image_path),
+                image: Some(image_path.to_path_buf()),
             },
             fdata_cache: None,
             data_cache: None,
+            options,
+            tracking: Tracking::with_snapshot(snapshot),
         })
     }
 
@@ -199,20 +225,14 @@ impl Image {
 
     /// nibabel's `from_file_map`: the image whose header and data files are named.
     pub fn from_file_map(files: &FileMap, options: LoadOptions) -> Result<Image> {
-        let header_path = files
+        let given = files
             .header
             .as_ref()
             .or(files.image.as_ref())
             .ok_or_else(|| Error::usage("No filename or fileobj present"))?;
-        let mut img = Self::load_with(header_path, options)?;
-        if let Some(image) = &files.image {
-            if Some(image) != img.files.image.as_ref() {
-                let spec = ArraySpec::from_header(&img.header)?;
-                img.dataobj = DataObj::Proxy(ArrayProxy::open(image, spec, options)?);
-                img.files.image = Some(image.clone());
-            }
-        }
-        Ok(img)
+        let (header_path, sibling) = crate::files::header_and_image_paths(given);
+        let image_path = files.image.clone().unwrap_or(sibling);
+        Self::open_files(&header_path, &image_path, None, options)
     }
 
     /// An image from the bytes of a single-file image (nibabel's `from_bytes` /
@@ -257,6 +277,8 @@ impl Image {
             files: FileMap::default(),
             fdata_cache: None,
             data_cache: None,
+            options: LoadOptions::default(),
+            tracking: Tracking::default(),
         })
     }
 
@@ -340,6 +362,8 @@ impl Image {
             files: FileMap::default(),
             fdata_cache: None,
             data_cache: None,
+            options: LoadOptions::default(),
+            tracking: Tracking::default(),
         })
     }
 
@@ -357,6 +381,9 @@ impl Image {
             header: Some(header),
             image: Some(image),
         };
+        // The values may have been cast or scaled on the way to the file, and the file's
+        // header was updated, not this one: the image is not known to match it.
+        self.tracking.forget();
         Ok(())
     }
 
@@ -379,6 +406,15 @@ impl Image {
     /// The data object: an array or a proxy.
     pub fn dataobj(&self) -> &DataObj {
         &self.dataobj
+    }
+
+    /// The data object, to change or replace. An in-memory array handed out this way is
+    /// digested first, so [`Image::is_dirty`] can tell whether it really changed.
+    pub fn dataobj_mut(&mut self) -> &mut DataObj {
+        if matches!(self.dataobj, DataObj::Array(_)) {
+            self.tracking.expose_dataobj();
+        }
+        &mut self.dataobj
     }
 
     /// The header.
@@ -431,8 +467,13 @@ impl Image {
 
     /// Empties the caches (array images keep their array).
     pub fn uncache(&mut self) {
-        self.fdata_cache = None;
+        self.set_fdata_cache(None);
         self.data_cache = None;
+    }
+
+    fn set_fdata_cache(&mut self, cache: Option<DynArray>) {
+        self.fdata_cache = cache;
+        self.tracking.fdata_replaced();
     }
 
     /// Floating-point data (nibabel's `get_fdata()`, float64).
@@ -452,7 +493,7 @@ impl Image {
         }
         let data = self.fdata_from_dataobj::<T>()?;
         if caching == Caching::Fill {
-            self.fdata_cache = Some(T::wrap(data.clone()));
+            self.set_fdata_cache(Some(T::wrap(data.clone())));
         }
         Ok(data)
     }
@@ -474,6 +515,7 @@ impl Image {
     pub fn get_fdata_mut<T: FloatElement>(&mut self) -> Result<&mut ArcArray<T, IxDyn>> {
         let array_is_t = matches!(&self.dataobj, DataObj::Array(a) if a.as_typed::<T>().is_some());
         let target = if array_is_t {
+            self.tracking.expose_dataobj();
             match &mut self.dataobj {
                 DataObj::Array(a) => Some(a),
                 DataObj::Proxy(_) => None,
@@ -486,7 +528,10 @@ impl Image {
                 .is_none()
             {
                 let data = self.fdata_from_dataobj::<T>()?;
-                self.fdata_cache = Some(T::wrap(data));
+                self.set_fdata_cache(Some(T::wrap(data)));
+            }
+            if let Some(cache) = &self.fdata_cache {
+                self.tracking.expose_fdata(cache);
             }
             self.fdata_cache.as_mut()
         };
@@ -546,6 +591,197 @@ impl Image {
         let data = self.dataobj.read(selection)?;
         let new_affine = self.affine.map(|a| affine::matmul(&a, &transform));
         Self::from_dyn_array(data, new_affine, Some(&self.header), self.format())
+    }
+}
+
+/// Where an image's files are ([`Image::as_filename`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFiles {
+    /// The file with the header.
+    pub header: PathBuf,
+    /// The file with the data (the same as `header` for single-file formats).
+    pub image: PathBuf,
+    /// True if these are a copy just saved (the caller's to delete); false for the files
+    /// the image was loaded from.
+    pub is_copy: bool,
+}
+
+/// Knowing whether the image matches its file (seed 002; see [`crate::tracking`] for what is
+/// compared and what it costs).
+impl Image {
+    /// True whenever the image might differ from its file: a header field, the extensions,
+    /// the affine or the data changed in memory, the file changed on disk, the image was
+    /// marked dirty, or it was never loaded from a file. Reading data never dirties an
+    /// image; data handed out mutably is compared by digest, so writing back the same values
+    /// leaves it clean.
+    ///
+    /// ```
+    /// use neurovox::{FieldValue, Image, ImageFormat};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("a.nii");
+    /// let data = ndarray::Array::from_shape_fn((4, 5, 6), |(i, j, k)| (i + j + k) as f32);
+    /// let mut img = Image::from_array(data.into_dyn(), None, ImageFormat::Nifti1)?;
+    /// assert!(img.is_dirty()); // made in memory
+    /// img.to_filename(&path, Default::default())?;
+    ///
+    /// let mut img = neurovox::load(&path)?;
+    /// assert!(!img.is_dirty());
+    /// let before = img.header().get("descrip")?;
+    /// img.header_mut().set("descrip", FieldValue::Bytes(b"edited".to_vec()))?;
+    /// assert!(img.is_dirty());
+    /// img.header_mut().set("descrip", before)?;
+    /// assert!(!img.is_dirty());
+    /// img.get_fdata_mut::<f64>()?[[0, 0, 0]] = 7.0;
+    /// assert!(img.is_dirty());
+    /// img.uncache();
+    /// assert!(!img.is_dirty());
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn is_dirty(&self) -> bool {
+        self.dirty_reasons_first().is_some()
+    }
+
+    /// Every reason the image may differ from its file (empty when clean), e.g. "header
+    /// fields changed: descrip" — what [`Image::is_dirty`] found, in words.
+    pub fn dirty_reasons(&self) -> Vec<DirtyReason> {
+        self.tracking.reasons(&self.parts(), false)
+    }
+
+    /// The first reason found, checking the cheap parts first.
+    pub(crate) fn dirty_reasons_first(&self) -> Option<DirtyReason> {
+        self.tracking.reasons(&self.parts(), true).pop()
+    }
+
+    fn parts(&self) -> ImageParts<'_> {
+        ImageParts {
+            header: &self.header,
+            affine: self.affine.as_ref(),
+            dataobj: &self.dataobj,
+            fdata_cache: self.fdata_cache.as_ref(),
+        }
+    }
+
+    /// Declares that the image matches its files as they are now (the seed's manual
+    /// override): the header, affine, data and file fingerprints are taken again, and later
+    /// changes are measured from here. A Usage error for an image with no files.
+    pub fn mark_clean(&mut self) -> Result<()> {
+        let (Some(header_path), Some(image_path)) = (&self.files.header, &self.files.image) else {
+            return Err(Error::usage(
+                "the image has no files to match; save it with to_filename first",
+            ));
+        };
+        let with_mat = matches!(self.format(), ImageFormat::Spm99 | ImageFormat::Spm2);
+        let watched = crate::tracking::watched_files(header_path, image_path, with_mat);
+        let prints = crate::tracking::fingerprint_all(&watched);
+        let snapshot = Snapshot::new(&self.header, self.affine.as_ref(), &self.dataobj, prints);
+        self.tracking.reset(snapshot, self.fdata_cache.as_ref());
+        Ok(())
+    }
+
+    /// Declares that the image may differ from its file, whatever the checks say, until
+    /// [`Image::mark_clean`].
+    pub fn mark_dirty(&mut self) {
+        self.tracking.mark_dirty();
+    }
+
+    /// File names for this image, for a program that needs files (seed 002): the files it
+    /// was loaded from when it is clean — nothing is written — else a copy saved atomically
+    /// under a new temporary name (`neurovox-XXXXXX.nii`, `.hdr`/`.img` for pairs, `.mgh`)
+    /// in `dir`, or the system's temporary directory. The copy is the caller's to delete.
+    /// It holds what the image shows: float data changed through [`Image::get_fdata_mut`]
+    /// is saved as that float type (float32 for MGH), not rescaled to the header's type.
+    ///
+    /// ```
+    /// use neurovox::{Image, ImageFormat};
+    /// let dir = tempfile::tempdir()?;
+    /// let data = ndarray::Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as u8);
+    /// let img = Image::from_array(data.into_dyn(), None, ImageFormat::Nifti1)?;
+    /// let files = img.as_filename(Some(dir.path()))?; // in memory only: saved
+    /// assert!(files.is_copy);
+    /// let again = neurovox::load(&files.image)?;
+    /// assert_eq!(again.as_filename(None)?.image, files.image); // clean: the same file
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn as_filename(&self, dir: Option<&Path>) -> Result<ImageFiles> {
+        if !self.is_dirty() {
+            if let (Some(header), Some(image)) = (&self.files.header, &self.files.image) {
+                return Ok(ImageFiles {
+                    header: header.clone(),
+                    image: image.clone(),
+                    is_copy: false,
+                });
+            }
+        }
+        let dir = dir.map_or_else(std::env::temp_dir, Path::to_path_buf);
+        let suffix = match self.format() {
+            ImageFormat::Nifti1 | ImageFormat::Nifti2 => ".nii",
+            ImageFormat::Mgh => ".mgh",
+            _ => ".hdr",
+        };
+        let reserved = tempfile::Builder::new()
+            .prefix("neurovox-")
+            .suffix(suffix)
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io(e).with_path(&dir))?
+            .into_temp_path();
+        let (header, image) = crate::files::header_and_image_paths(&reserved);
+        // A program handed these files must see what this image shows: float data changed
+        // in the cache is saved, not the data object behind it (which to_filename saves,
+        // as nibabel does).
+        // Stored as the cache's float type (MGH has no float64: float32), so the copy holds
+        // exactly those values rather than an integer rescaling of them.
+        let as_shown;
+        let (to_save, options) = match (&self.fdata_cache, self.tracking.fdata_exposed()) {
+            (Some(cache), true) => {
+                as_shown = Image::from_dyn_array(
+                    cache.clone(),
+                    self.affine,
+                    Some(&self.header),
+                    self.format(),
+                )?;
+                let dtype = match self.format() {
+                    ImageFormat::Mgh => crate::DataType::Float32,
+                    _ => cache.dtype(),
+                };
+                let options = crate::save::SaveOptions {
+                    dtype: Some(dtype),
+                    level: None,
+                };
+                (&as_shown, options)
+            }
+            _ => (self, crate::save::SaveOptions::default()),
+        };
+        if let Err(e) = crate::save::save(to_save, &header, options) {
+            if image != header {
+                let _ = std::fs::remove_file(&image);
+            }
+            return Err(e); // `reserved` removes the header name when dropped
+        }
+        reserved
+            .keep()
+            .map_err(|e| Error::io(e.error).with_path(&header))?;
+        Ok(ImageFiles {
+            header,
+            image,
+            is_copy: true,
+        })
+    }
+
+    /// A small serialisable handle to this image's files (paths, format, load options,
+    /// fingerprints; never data) that any thread or process opens as a proxy image again
+    /// ([`crate::ImageHandle`]). A Usage error saying why if the image is dirty.
+    pub fn handle(&self) -> Result<crate::ImageHandle> {
+        crate::ImageHandle::of(self)
+    }
+
+    /// The fingerprints of the image's files when it was loaded or marked clean.
+    pub(crate) fn fingerprints(&self) -> Option<&[crate::io::FileFingerprint]> {
+        self.tracking.snapshot().map(Snapshot::files)
+    }
+
+    /// The options the image was loaded with (the defaults for images made in memory).
+    pub fn load_options(&self) -> LoadOptions {
+        self.options
     }
 }
 

@@ -67,7 +67,9 @@ fn read_growing(source: &dyn Source, segments: &[(u64, usize)]) -> Result<Vec<u8
 }
 
 /// nibabel's `mmap` argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub enum MmapMode {
     /// `False`: always read.
     No,
@@ -89,7 +91,7 @@ impl MmapMode {
 }
 
 /// How a proxy reads: nibabel's `mmap` and `keep_file_open` keywords.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProxyOptions {
     /// Memory mapping for whole, unscaled reads of uncompressed files.
     pub mmap: MmapMode,

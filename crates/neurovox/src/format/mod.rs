@@ -34,7 +34,7 @@ use crate::error::{Error, Result};
 use std::fmt;
 
 /// The image formats neurovox reads and writes, named as nibabel names its image classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ImageFormat {
     /// Analyze 7.5 pair (`AnalyzeImage`).
     Analyze,

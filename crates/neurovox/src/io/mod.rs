@@ -1,10 +1,12 @@
 //! Byte sources: opening files and undoing their compression. Knows nothing of formats.
 
+pub mod fingerprint;
 pub mod gzip;
 pub mod gzip_write;
 pub mod open;
 pub mod source;
 
+pub use fingerprint::FileFingerprint;
 pub use gzip::{GzipIndexStats, GzipSource};
 pub use gzip_write::{compress_to_vec, GzWriteOptions, MemberIndex, ParallelGzWriter};
 pub use open::{
