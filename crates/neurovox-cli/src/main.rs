@@ -24,8 +24,12 @@
 //!   if the source is scaled, else the stored type, with the affine of the selection.
 //! * `neurovox convert IN OUT [--dtype T] [--level N]` — re-saves an image in the format and
 //!   compression of `OUT`'s name, atomically.
+//! * `neurovox diff A B [--atol X] [--rtol Y] [--header-only]` — the header fields,
+//!   extensions, affine, shape and values that differ between two images; exit status 0 if
+//!   none, 1 if some, 2 if a file cannot be read.
 
 mod convert;
+mod diff;
 mod dump;
 mod example;
 mod info;
@@ -58,6 +62,28 @@ enum Command {
     Slice(SliceArgs),
     /// Re-save an image in the format and compression of a new name, optionally as another type.
     Convert(ConvertArgs),
+    /// Show the header fields, affine and values that differ between two images.
+    Diff(DiffArgs),
+}
+
+/// Arguments of `neurovox diff`.
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The first image.
+    #[arg(value_name = "A")]
+    first: PathBuf,
+    /// The second image.
+    #[arg(value_name = "B")]
+    second: PathBuf,
+    /// Values (and affine entries) within this absolute difference are equal.
+    #[arg(long, value_name = "X", default_value_t = 0.0)]
+    atol: f64,
+    /// Values within this fraction of the second image's value are equal (added to --atol).
+    #[arg(long, value_name = "Y", default_value_t = 0.0)]
+    rtol: f64,
+    /// Compare headers, affines and shapes only, not the values.
+    #[arg(long)]
+    header_only: bool,
 }
 
 /// Arguments of `neurovox convert`.
@@ -126,6 +152,14 @@ fn main() -> ExitCode {
         Command::Slice(args) => slice::run(&args.file, &args.key, &args.output),
         Command::Convert(args) => {
             convert::run(&args.input, &args.output, args.dtype.as_deref(), args.level)
+        }
+        Command::Diff(args) => {
+            let tolerance = diff::Tolerance {
+                atol: args.atol,
+                rtol: args.rtol,
+            };
+            let status = diff::run(&args.first, &args.second, tolerance, args.header_only);
+            return ExitCode::from(status);
         }
     };
     if succeeded {
