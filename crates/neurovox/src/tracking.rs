@@ -20,10 +20,11 @@
 //! (`get_fdata_mut`, `dataobj_mut`) records a digest of that array first; `is_dirty` then
 //! digests it again and compares, so data that was only read, or written back to the same
 //! values, leaves the image clean. **Cost**: checking a header, affine and files is a few
-//! microseconds (one `stat` and one read of ≤ 64 KiB per file); an image whose data was
-//! handed out mutably costs one pass over that array in memory per check (XXH3 runs at
-//! memory speed, ~0.1 s for a 1 GiB float64 cache) and the same once when access is first
-//! given. No data is ever read from disk.
+//! microseconds (one `stat` and one read of ≤ 64 KiB per file: 6.5 µs for a `.nii`); an
+//! image whose data was handed out mutably costs one pass over that array in memory per
+//! check, and the same once when access is first given (0.08 s for a 1 GiB float64 cache on
+//! 2 cores). No data is ever read from disk. Measured by
+//! `cargo run --release -p neurovox --example dirty_check_cost`.
 //!
 //! Images made in memory, and images saved with `to_filename` (whose values may have been
 //! cast or scaled on the way), have no snapshot and are always dirty; `mark_clean` takes one

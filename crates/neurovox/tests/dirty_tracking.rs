@@ -177,6 +177,13 @@ fn mutable_access_dirties_only_when_values_change() {
         img.get_fdata_mut::<f64>().unwrap()[[1, 2, 3, 1]] = old; // written back, same value
         assert!(!img.is_dirty(), "{path:?}");
 
+        // Written back while an earlier returned array shares the buffer (the write copies
+        // it first): still clean, and the earlier array keeps its values.
+        let held = img.get_fdata(Caching::Fill).unwrap();
+        img.get_fdata_mut::<f64>().unwrap()[[1, 2, 3, 1]] = old;
+        assert!(!img.is_dirty(), "{path:?}: {:?}", img.dirty_reasons());
+        drop(held);
+
         // One voxel changed: dirty, and the reason is the data.
         img.get_fdata_mut::<f64>().unwrap()[[1, 2, 3, 1]] = old + 1.0;
         assert_eq!(
