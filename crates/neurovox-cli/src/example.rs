@@ -15,7 +15,6 @@
 //! The directory is kept so the files can be inspected afterwards; its path is printed first.
 
 use crate::info::{self, Report, Target};
-use flate2::write::GzEncoder;
 use neurovox::format::{Affine, Extension};
 use neurovox::{ByteOrder, DataType, Error, FieldValue, Header, ImageFormat, Result, StorageDtype};
 use std::fs::File;
@@ -181,7 +180,7 @@ fn write_file(path: &Path, parts: &[&[u8]], gzip: Gzip) -> Result<()> {
         let file = File::create(path)?;
         match gzip {
             Gzip::Yes => {
-                let mut encoder = GzEncoder::new(file, flate2::Compression::default());
+                let mut encoder = neurovox::io::ParallelGzWriter::new(file);
                 for part in parts {
                     encoder.write_all(part)?;
                 }

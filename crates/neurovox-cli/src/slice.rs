@@ -22,7 +22,6 @@
 //!   later axes get the source's zoom times the step. `xyzt_units` is copied from a NIfTI
 //!   source.
 
-use flate2::write::GzEncoder;
 use neurovox::array::DynArray;
 use neurovox::element::Element;
 use neurovox::format::affine::{self, Affine};
@@ -225,7 +224,8 @@ pub fn selection_affine(affine: &Affine, canonical: &[Canonical]) -> Affine {
 }
 
 /// Writes a single-file NIfTI-1: the header's prefix, zeros up to its data offset, then the
-/// data in Fortran order and native byte order; gzip-compressed (level 6) if asked.
+/// data in Fortran order and native byte order; gzip-compressed (neurovox's indexed
+/// members, [`neurovox::io::ParallelGzWriter`]) if asked.
 /// Atomic: a temporary file in the output's directory renamed over it.
 fn write_nifti(path: &Path, header: &Header, data: &DynArray, gzip: bool) -> Result<()> {
     let prefix = header.to_prefix_bytes()?;
@@ -239,7 +239,9 @@ fn write_nifti(path: &Path, header: &Header, data: &DynArray, gzip: bool) -> Res
             neurovox::dyn_array_apply!(data, a => write_fortran_order(a, out))
         };
         if gzip {
-            let mut encoder = GzEncoder::new(file, flate2::Compression::default());
+            // neurovox's own .nii.gz layout (docs/formats.md): members compressed on all
+            // cores, and an index for random access when the slice is read back.
+            let mut encoder = neurovox::io::ParallelGzWriter::new(file);
             write_all(&mut encoder).map_err(Error::io)?;
             encoder.finish().map_err(Error::io)?;
         } else {
