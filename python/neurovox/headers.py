@@ -183,7 +183,7 @@ class SpatialHeader:
     @property
     def _structarr(self):
         dt = _struct_dtype(tuple(self._native.layout()), self._native.endianness)
-        return np.frombuffer(self._native.binaryblock, dtype=dt, count=1)[0].copy()
+        return np.frombuffer(self._native.binaryblock, dtype=dt, count=1).reshape(()).copy()
 
     @property
     def binaryblock(self):
@@ -213,11 +213,10 @@ class SpatialHeader:
         arr = self._structarr
         if item not in arr.dtype.names:
             raise ValueError(f'no field of name {item}')
-        value = arr[item]
-        return np.array(value) if not isinstance(value, np.ndarray) else value
+        return arr[item]
 
     def __setitem__(self, item, value):
-        arr = np.array(self._structarr)
+        arr = self._structarr
         if item not in arr.dtype.names:
             raise ValueError(f'no field of name {item}')
         arr[item] = value

@@ -226,20 +226,21 @@ impl NativeHeader {
                             ))
                         }
                     }
-                    AnalyzeFlavour::Spm99 => {
+                    // SPM2 inherits SPM99's setter in nibabel: the intercept field is
+                    // left alone, and only a zero or NaN intercept is accepted.
+                    AnalyzeFlavour::Spm99 | AnalyzeFlavour::Spm2 => {
                         if !inter_ok {
                             return Err(HeaderTypeError::new_err(
                                 "Cannot set non-zero intercept for SPM headers",
                             ));
                         }
                         let s = slope.unwrap_or(f64::NAN);
+                        if s == 0.0 || s.is_infinite() {
+                            return Err(crate::errors::HeaderDataError::new_err(
+                                "Slope cannot be 0 or infinite",
+                            ));
+                        }
                         self.inner.set("scl_slope", FieldValue::Float(s)).py()
-                    }
-                    AnalyzeFlavour::Spm2 => {
-                        let s = slope.unwrap_or(f64::NAN);
-                        let i = inter.unwrap_or(f64::NAN);
-                        self.inner.set("scl_slope", FieldValue::Float(s)).py()?;
-                        self.inner.set("scl_inter", FieldValue::Float(i)).py()
                     }
                 }
             }

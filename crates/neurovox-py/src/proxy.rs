@@ -253,7 +253,14 @@ impl NativeProxy {
             self.canonical_error(&selection)?;
             let inner = &self.inner;
             let data = py.detach(|| inner.read_stored(&selection)).py()?;
-            return dyn_to_numpy(py, &data);
+            let out = dyn_to_numpy(py, &data)?;
+            // Stored values keep the file's byte order, as nibabel returns them.
+            if spec.dtype.order != neurovox::ByteOrder::NATIVE
+                && data.dtype() == spec.dtype.dtype
+            {
+                return out.call_method1("astype", (numpy_dtype(py, spec.dtype)?,));
+            }
+            return Ok(out);
         }
         self.canonical_error(&selection)?;
         let inner = &self.inner;
