@@ -50,6 +50,8 @@ def _is_full_key(key, ndim):
     of full slices and at most one Ellipsis, with no new axes."""
     items = key if isinstance(key, tuple) else (key,)
     n_real = 0
+    if sum(1 for item in items if item is Ellipsis) > 1:
+        return False
     for item in items:
         if item is Ellipsis:
             continue
