@@ -1,10 +1,10 @@
 //! Arrays between numpy and the core: numpy allocates, Rust fills with the GIL released.
 
 use crate::errors::IntoPyResult;
+use ndarray::{ArcArray, IxDyn, ShapeBuilder};
 use neurovox::array::DynArray;
 use neurovox::element::{Element, Rgb, Rgba};
 use neurovox::{ByteOrder, DataType, StorageDtype};
-use ndarray::{ArcArray, IxDyn, ShapeBuilder};
 use num_complex::Complex;
 use numpy::{PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;

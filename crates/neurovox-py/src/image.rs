@@ -60,9 +60,7 @@ impl NativeImage {
             mmap: mmap_mode(mmap)?,
             keep_file_open,
         };
-        let inner = py
-            .detach(|| Image::load_as(&path, format, options))
-            .py()?;
+        let inner = py.detach(|| Image::load_as(&path, format, options)).py()?;
         let loaded = Some(inner.header().clone());
         Ok(NativeImage { inner, loaded })
     }
@@ -189,13 +187,18 @@ impl NativeImage {
     /// `(header file, image file, is_copy)`: the image's own files when it is clean, else a
     /// copy saved in `dir` (the system's temporary directory by default).
     #[pyo3(signature = (dir=None))]
-    fn as_filename(&self, py: Python<'_>, dir: Option<PathBuf>) -> PyResult<(PathBuf, PathBuf, bool)> {
+    fn as_filename(
+        &self,
+        py: Python<'_>,
+        dir: Option<PathBuf>,
+    ) -> PyResult<(PathBuf, PathBuf, bool)> {
         let inner = &self.inner;
         let files = py.detach(|| inner.as_filename(dir.as_deref())).py()?;
         Ok((files.header, files.image, files.is_copy))
     }
 
     /// Saves to `path` (nibabel's `to_filename`), storing the data as `dtype` if given.
+    #[allow(clippy::wrong_self_convention)] // nibabel's name; it saves and updates the file map
     #[pyo3(signature = (path, dtype=None))]
     fn to_filename(
         &mut self,
@@ -209,6 +212,7 @@ impl NativeImage {
     }
 
     /// Saves to the files of a file map (nibabel's `to_file_map`).
+    #[allow(clippy::wrong_self_convention)] // nibabel's name
     #[pyo3(signature = (header=None, image=None, dtype=None))]
     fn to_file_map(
         &mut self,

@@ -69,10 +69,7 @@ fn parse_item(item: &Bound<'_, PyAny>) -> PyResult<SliceItem> {
 /// bounds anyway).
 fn index_value(item: &Bound<'_, PyAny>) -> PyResult<isize> {
     let py = item.py();
-    let index = py
-        .import("operator")?
-        .getattr("index")?
-        .call1((item,))?;
+    let index = py.import("operator")?.getattr("index")?.call1((item,))?;
     match index.extract::<isize>() {
         Ok(v) => Ok(v),
         Err(_) => {

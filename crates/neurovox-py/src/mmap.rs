@@ -57,7 +57,10 @@ pub fn map_view<'py>(
         Err(_) => return Ok(None),
     };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if offset.checked_add(nbytes as u64).is_none_or(|end| end > len) {
+    if offset
+        .checked_add(nbytes as u64)
+        .is_none_or(|end| end > len)
+    {
         return Ok(None);
     }
     let mut options = memmap2::MmapOptions::new();

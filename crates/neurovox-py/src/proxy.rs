@@ -86,7 +86,7 @@ impl NativeProxy {
             .max()
             .unwrap_or(0);
         let source = self.inner.source();
-        if !source.len_hint().is_some_and(|len| len >= end) {
+        if source.len_hint().is_none_or(|len| len < end) {
             return Ok(None);
         }
         let dtype = numpy_dtype(py, spec.dtype)?;
@@ -102,7 +102,10 @@ impl NativeProxy {
     }
 
     fn path_or_empty(&self) -> std::path::PathBuf {
-        self.inner.file().map(|p| p.to_path_buf()).unwrap_or_default()
+        self.inner
+            .file()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default()
     }
 
     fn canonical_error(&self, selection: &Selection) -> PyResult<()> {
@@ -255,9 +258,7 @@ impl NativeProxy {
             let data = py.detach(|| inner.read_stored(&selection)).py()?;
             let out = dyn_to_numpy(py, &data)?;
             // Stored values keep the file's byte order, as nibabel returns them.
-            if spec.dtype.order != neurovox::ByteOrder::NATIVE
-                && data.dtype() == spec.dtype.dtype
-            {
+            if spec.dtype.order != neurovox::ByteOrder::NATIVE && data.dtype() == spec.dtype.dtype {
                 return out.call_method1("astype", (numpy_dtype(py, spec.dtype)?,));
             }
             return Ok(out);
