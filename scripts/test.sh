@@ -10,7 +10,13 @@ venv=.venv
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/oracle/requirements.txt
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/oracle/requirements.txt \
+    -r tests/oracle/requirements-python-package.txt
+
+# The Python package (python/neurovox + crates/neurovox-py), installed in development mode:
+# maturin builds the extension module (release profile) into the virtual environment.
+echo "== building the Python package into $venv"
+VIRTUAL_ENV="$PWD/$venv" "$venv/bin/maturin" develop --release --locked --quiet
 
 export NEUROVOX_ORACLE_DIR="$PWD/target/oracle"
 export NEUROVOX_REQUIRE_ORACLE=1
@@ -32,6 +38,6 @@ export NEUROVOX_SAVE_ROUNDTRIP_DIR="$PWD/target/save-roundtrip"
 export NEUROVOX_NUMPY_ROUNDTRIP_DIR="$PWD/target/numpy-roundtrip"
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
-echo "== numpy reads what neurovox wrote"
+echo "== pytest: numpy and nibabel read what neurovox wrote; the Python package against nibabel"
 export NEUROVOX_NUMPY_ROUNDTRIP_DIR="$PWD/target/numpy-roundtrip"
 "$venv/bin/python" -m pytest -q python/tests

@@ -330,11 +330,40 @@ impl Image {
         header: Option<&Header>,
         format: ImageFormat,
     ) -> Result<Image> {
+        Self::from_dataobj(DataObj::Array(data), affine, header, format)
+    }
+
+    /// An image of any data object — an array, or a proxy such as another image's — with an
+    /// optional header to start from, as nibabel's `Nifti1Image(img.dataobj, affine,
+    /// header)`: a copy of the header (a default one of the data's stored type when none of
+    /// `format` is given) updated to the data's shape, its scale factors consumed, and the
+    /// affine stored when it differs from the header's.
+    ///
+    /// ```
+    /// use neurovox::image::{DataObj, Image};
+    /// use neurovox::ImageFormat;
+    /// let data = ndarray::Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as u8).into_dyn();
+    /// let img = Image::from_array(data, None, ImageFormat::Nifti1)?;
+    /// // A second image over the same data object, as MGH.
+    /// let other = Image::from_dataobj(img.dataobj().clone(), None, None, ImageFormat::Mgh)?;
+    /// assert_eq!(other.shape(), &[2, 3, 4]);
+    /// assert_eq!(other.header().data_dtype()?.dtype, neurovox::DataType::UInt8);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn from_dataobj(
+        data: DataObj,
+        affine: Option<Affine>,
+        header: Option<&Header>,
+        format: ImageFormat,
+    ) -> Result<Image> {
         let mut header = match header {
             Some(h) if h.format() == format => h.clone(),
             _ => {
                 let mut h = Header::new(format, ByteOrder::NATIVE);
-                h.set_data_dtype(data.dtype())?;
+                h.set_data_dtype(match &data {
+                    DataObj::Array(a) => a.dtype(),
+                    DataObj::Proxy(p) => p.dtype().dtype,
+                })?;
                 h
             }
         };
@@ -356,7 +385,7 @@ impl Image {
             }
         }
         Ok(Image {
-            dataobj: DataObj::Array(data),
+            dataobj: data,
             header,
             affine,
             files: FileMap::default(),

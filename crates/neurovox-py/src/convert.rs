@@ -1,0 +1,228 @@
+//! Arrays between numpy and the core: numpy allocates, Rust fills with the GIL released.
+
+use crate::errors::IntoPyResult;
+use ndarray::{ArcArray, IxDyn, ShapeBuilder};
+use neurovox::array::DynArray;
+use neurovox::element::{Element, Rgb, Rgba};
+use neurovox::{ByteOrder, DataType, StorageDtype};
+use num_complex::Complex;
+use numpy::{PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+/// numpy's dtype for a stored type: `'<i2'`, `'>f4'`, or nibabel's structured RGB types.
+pub fn numpy_dtype<'py>(py: Python<'py>, dtype: StorageDtype) -> PyResult<Bound<'py, PyAny>> {
+    let np = py.import("numpy")?;
+    let spec: Bound<'py, PyAny> = match dtype.dtype {
+        DataType::Rgb24 => PyList::new(py, [("R", "u1"), ("G", "u1"), ("B", "u1")])?.into_any(),
+        DataType::Rgba32 => {
+            PyList::new(py, [("R", "u1"), ("G", "u1"), ("B", "u1"), ("A", "u1")])?.into_any()
+        }
+        _ => dtype.numpy_str().into_pyobject(py)?.into_any(),
+    };
+    np.getattr("dtype")?.call1((spec,))
+}
+
+/// The core's stored type for a numpy dtype; `None` for types no format stores (bool,
+/// float16, strings, objects…).
+pub fn storage_dtype(dtype: &Bound<'_, PyAny>) -> PyResult<Option<StorageDtype>> {
+    let names = dtype.getattr("names")?;
+    if !names.is_none() {
+        let names: Vec<String> = names.extract()?;
+        let all_u1 = dtype.getattr("itemsize")?.extract::<usize>()? == names.len();
+        return Ok(match (names.join(",").as_str(), all_u1) {
+            ("R,G,B", true) => Some(StorageDtype::new(DataType::Rgb24, ByteOrder::NATIVE)),
+            ("R,G,B,A", true) => Some(StorageDtype::new(DataType::Rgba32, ByteOrder::NATIVE)),
+            _ => None,
+        });
+    }
+    let kind: String = dtype.getattr("kind")?.extract()?;
+    if !matches!(kind.as_str(), "i" | "u" | "f" | "c") {
+        return Ok(None);
+    }
+    let itemsize: usize = dtype.getattr("itemsize")?.extract()?;
+    let order = match dtype.getattr("byteorder")?.extract::<String>()?.as_str() {
+        ">" => ByteOrder::Big,
+        "<" => ByteOrder::Little,
+        _ => ByteOrder::NATIVE,
+    };
+    Ok(DataType::from_name(&format!("{kind}{itemsize}")).map(|t| StorageDtype::new(t, order)))
+}
+
+/// A raw pointer that may cross into `py.detach`: the numpy array it points into is kept
+/// alive, and not otherwise touched, by the caller holding it for the whole closure.
+pub struct SendPtr(pub *mut u8, pub usize);
+// SAFETY: see the type's documentation; the pointer is only dereferenced while the array
+// that owns the memory is held by the calling frame.
+unsafe impl Send for SendPtr {}
+// SAFETY: as for `Send`: one closure at a time uses the pointer.
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    /// The bytes, as a mutable slice.
+    ///
+    /// # Safety
+    /// The memory must be valid for `self.1` bytes and not aliased for the slice's life.
+    pub unsafe fn as_mut_slice<'a>(&self) -> &'a mut [u8] {
+        if self.1 == 0 {
+            return &mut [];
+        }
+        // SAFETY: guaranteed by the caller.
+        unsafe { std::slice::from_raw_parts_mut(self.0, self.1) }
+    }
+}
+
+/// A new, uninitialised numpy array of `shape` and `dtype` in Fortran order (`fortran`) or C
+/// order, and a pointer to its bytes.
+pub fn empty_array<'py>(
+    py: Python<'py>,
+    shape: &[usize],
+    dtype: &Bound<'py, PyAny>,
+    fortran: bool,
+) -> PyResult<(Bound<'py, PyUntypedArray>, SendPtr)> {
+    let np = py.import("numpy")?;
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("dtype", dtype)?;
+    kwargs.set_item("order", if fortran { "F" } else { "C" })?;
+    let array = np
+        .getattr("empty")?
+        .call((shape.to_vec(),), Some(&kwargs))?
+        .cast_into::<PyUntypedArray>()?;
+    let ptr = data_ptr(&array)?;
+    Ok((array, ptr))
+}
+
+/// The data pointer and byte length of a contiguous, writeable numpy array.
+pub fn data_ptr(array: &Bound<'_, PyUntypedArray>) -> PyResult<SendPtr> {
+    if !array.is_contiguous() {
+        return Err(PyValueError::new_err("the array is not contiguous"));
+    }
+    let itemsize: usize = array.dtype().getattr("itemsize")?.extract()?;
+    // SAFETY: the object is a numpy array (checked by the cast that made `array`).
+    let data = unsafe { (*array.as_array_ptr()).fields.data };
+    Ok(SendPtr(data.cast::<u8>(), array.len() * itemsize))
+}
+
+/// A core array copied into a new numpy array of the same type, shape and memory order
+/// (native byte order), the copy made with the GIL released.
+pub fn dyn_to_numpy<'py>(py: Python<'py>, array: &DynArray) -> PyResult<Bound<'py, PyAny>> {
+    let dtype = numpy_dtype(py, StorageDtype::new(array.dtype(), ByteOrder::NATIVE))?;
+    fn bytes_of<T: Element>(a: &ArcArray<T, IxDyn>) -> Option<(bool, &[u8])> {
+        if let Some(s) = a.as_slice() {
+            return Some((false, bytemuck::cast_slice(s)));
+        }
+        a.as_slice_memory_order()
+            .filter(|_| a.t().is_standard_layout())
+            .map(|s| (true, bytemuck::cast_slice(s)))
+    }
+    let contiguous;
+    let array = match neurovox::dyn_array_apply!(array, a => bytes_of(a).is_some()) {
+        true => array,
+        false => {
+            contiguous = neurovox::dyn_array_apply!(array, a => DynArray::from_array(a.as_standard_layout().into_owned()));
+            &contiguous
+        }
+    };
+    let (fortran, bytes) = neurovox::dyn_array_apply!(array, a => bytes_of(a))
+        .ok_or_else(|| PyValueError::new_err("internal: array not contiguous"))?;
+    let fortran = fortran && array.ndim() > 1;
+    let (out, ptr) = empty_array(py, array.shape(), &dtype, fortran)?;
+    py.detach(|| {
+        // SAFETY: `out` is a new array of exactly `bytes.len()` bytes, held by this frame.
+        let dest = unsafe { ptr.as_mut_slice() };
+        dest.copy_from_slice(bytes);
+    });
+    Ok(out.into_any())
+}
+
+/// A numpy array (any layout, either byte order) as a core array in native byte order.
+/// Errors: a dtype no format stores (`HeaderDataError`, as nibabel raises for bool or
+/// float16 data).
+pub fn numpy_to_dyn(array: &Bound<'_, PyAny>) -> PyResult<DynArray> {
+    let py = array.py();
+    let np = py.import("numpy")?;
+    let array = np.getattr("asanyarray")?.call1((array,))?;
+    let dtype = array.getattr("dtype")?;
+    let Some(storage) = storage_dtype(&dtype)? else {
+        return Err(crate::errors::HeaderDataError::new_err(format!(
+            "data dtype \"{}\" not supported",
+            dtype.str()?
+        )));
+    };
+    let array = array.cast_into::<PyUntypedArray>()?;
+    let array = if array.is_contiguous() {
+        array
+    } else {
+        np.getattr("asfortranarray")?
+            .call1((array,))?
+            .cast_into::<PyUntypedArray>()?
+    };
+    let shape = array.shape().to_vec();
+    let fortran = !array.is_c_contiguous();
+    let ptr = data_ptr(&array)?;
+    let swap = storage.order != ByteOrder::NATIVE;
+    fn typed<T: Element + neurovox::array::DynElement>(
+        bytes: &[u8],
+        shape: &[usize],
+        fortran: bool,
+        swap: bool,
+    ) -> neurovox::Result<DynArray> {
+        let mut values: Vec<T> = vec![T::zeroed(); bytes.len() / std::mem::size_of::<T>()];
+        bytemuck::cast_slice_mut::<T, u8>(&mut values).copy_from_slice(bytes);
+        if swap && T::DTYPE.component_size() > 1 {
+            values.iter_mut().for_each(|v| *v = v.swap_bytes());
+        }
+        let shape = IxDyn(shape).set_f(fortran);
+        ndarray::ArrayD::from_shape_vec(shape, values)
+            .map(DynArray::from_array)
+            .map_err(|e| neurovox::Error::usage(e.to_string()))
+    }
+    let result = py.detach(|| {
+        // SAFETY: `array` is held by this frame for the whole closure and only read.
+        let bytes: &[u8] = unsafe { ptr.as_mut_slice() };
+        match storage.dtype {
+            DataType::UInt8 => typed::<u8>(bytes, &shape, fortran, swap),
+            DataType::Int8 => typed::<i8>(bytes, &shape, fortran, swap),
+            DataType::UInt16 => typed::<u16>(bytes, &shape, fortran, swap),
+            DataType::Int16 => typed::<i16>(bytes, &shape, fortran, swap),
+            DataType::UInt32 => typed::<u32>(bytes, &shape, fortran, swap),
+            DataType::Int32 => typed::<i32>(bytes, &shape, fortran, swap),
+            DataType::UInt64 => typed::<u64>(bytes, &shape, fortran, swap),
+            DataType::Int64 => typed::<i64>(bytes, &shape, fortran, swap),
+            DataType::Float32 => typed::<f32>(bytes, &shape, fortran, swap),
+            DataType::Float64 => typed::<f64>(bytes, &shape, fortran, swap),
+            DataType::Complex64 => typed::<Complex<f32>>(bytes, &shape, fortran, swap),
+            DataType::Complex128 => typed::<Complex<f64>>(bytes, &shape, fortran, swap),
+            DataType::Rgb24 => typed::<Rgb>(bytes, &shape, fortran, swap),
+            DataType::Rgba32 => typed::<Rgba>(bytes, &shape, fortran, swap),
+            other => Err(neurovox::Error::unsupported(format!(
+                "data dtype {other} not supported"
+            ))),
+        }
+    });
+    result.py()
+}
+
+/// A 128-bit content digest (XXH3) of a numpy array's bytes, shape and dtype: how the Python
+/// images tell whether a cached array was changed in place.
+#[pyfunction]
+pub fn digest(array: &Bound<'_, PyAny>) -> PyResult<u128> {
+    let py = array.py();
+    let np = py.import("numpy")?;
+    let array = np
+        .getattr("ascontiguousarray")?
+        .call1((array,))?
+        .cast_into::<PyUntypedArray>()?;
+    let descr = array.dtype().str()?.to_string();
+    let shape = format!("{:?}{descr}", array.shape());
+    let ptr = data_ptr(&array)?;
+    Ok(py.detach(|| {
+        // SAFETY: `array` is held by this frame and only read.
+        let bytes: &[u8] = unsafe { ptr.as_mut_slice() };
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        hasher.update(shape.as_bytes());
+        hasher.update(bytes);
+        hasher.digest128()
+    }))
+}

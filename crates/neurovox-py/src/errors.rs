@@ -1,0 +1,86 @@
+//! neurovox errors as the Python exceptions nibabel raises.
+//!
+//! | core kind | Python |
+//! |---|---|
+//! | `Io` (file missing / no permission) | `FileNotFoundError` / `PermissionError`, else `OSError` |
+//! | `Format` naming a header field | `HeaderDataError` |
+//! | `Format` otherwise, `Stale` | `ImageFileError` (`StaleFileError`, a subclass, for Stale) |
+//! | `Unsupported` | `HeaderDataError` |
+//! | `Limit` | `OSError` (nibabel's short-read error) |
+//! | `Usage` | `ValueError` |
+//!
+//! The message is the core's: the file, the field and the byte offset where known.
+
+use pyo3::exceptions::{
+    PyException, PyFileNotFoundError, PyOSError, PyPermissionError, PyValueError,
+};
+use pyo3::{create_exception, PyErr};
+
+create_exception!(
+    neurovox,
+    ImageFileError,
+    PyException,
+    "The file is not an image neurovox can read (nibabel's `ImageFileError`)."
+);
+create_exception!(
+    neurovox,
+    HeaderDataError,
+    PyException,
+    "A header value is invalid or unsupported (nibabel's `HeaderDataError`)."
+);
+create_exception!(
+    neurovox,
+    HeaderTypeError,
+    PyException,
+    "The header cannot do what was asked (nibabel's `HeaderTypeError`)."
+);
+create_exception!(
+    neurovox,
+    StaleFileError,
+    ImageFileError,
+    "The file changed on disk since it was opened."
+);
+
+/// The Python exception for a core error.
+pub fn to_py(e: neurovox::Error) -> PyErr {
+    use neurovox::ErrorKind as K;
+    let message = e.to_string();
+    match e.kind() {
+        K::Io => {
+            let io_kind = std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .map(std::io::Error::kind);
+            match io_kind {
+                Some(std::io::ErrorKind::NotFound) => {
+                    let path = e
+                        .path()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
+                    PyFileNotFoundError::new_err(format!(
+                        "No such file or no access: '{path}' ({message})"
+                    ))
+                }
+                Some(std::io::ErrorKind::PermissionDenied) => PyPermissionError::new_err(message),
+                _ => PyOSError::new_err(message),
+            }
+        }
+        K::Format if e.field_name().is_some() => HeaderDataError::new_err(message),
+        K::Format => ImageFileError::new_err(message),
+        K::Stale => StaleFileError::new_err(message),
+        K::Unsupported => HeaderDataError::new_err(message),
+        K::Limit => PyOSError::new_err(message),
+        _ => PyValueError::new_err(message),
+    }
+}
+
+/// `Result<T, neurovox::Error>` to `PyResult<T>`.
+pub trait IntoPyResult<T> {
+    /// Converts the error with [`to_py`].
+    fn py(self) -> pyo3::PyResult<T>;
+}
+
+impl<T> IntoPyResult<T> for neurovox::Result<T> {
+    fn py(self) -> pyo3::PyResult<T> {
+        self.map_err(to_py)
+    }
+}

@@ -1,0 +1,229 @@
+//! [`NativeImage`]: the core's `Image`, for loading, saving and dirty tracking.
+//!
+//! The Python image classes keep their own header, affine and caches (nibabel's objects,
+//! which users change in place); before asking whether the image matches its files, or
+//! saving it, they hand the current header and affine to this object.
+
+use crate::errors::IntoPyResult;
+use crate::header::{format_of, NativeHeader};
+use crate::proxy::{mmap_mode, NativeProxy};
+use neurovox::format::affine::Affine;
+use neurovox::image::{DataObj, FileMap, Image};
+use neurovox::proxy::ProxyOptions;
+use neurovox::{DataType, Header, SaveOptions};
+use pyo3::prelude::*;
+use std::path::PathBuf;
+
+/// An image of the core library.
+#[pyclass(module = "neurovox._neurovox")]
+pub struct NativeImage {
+    inner: Image,
+    /// The header the image was loaded with (the file's consumable fields).
+    loaded: Option<Header>,
+}
+
+/// The fields nibabel's image constructors reset in the headers they keep ("consumable":
+/// the data offset and the scale factors), which are restored from the file's header when
+/// comparing or saving.
+const CONSUMABLE: [&str; 3] = ["vox_offset", "scl_slope", "scl_inter"];
+
+fn data_obj(data: &Bound<'_, PyAny>) -> PyResult<DataObj> {
+    if let Ok(proxy) = data.cast::<NativeProxy>() {
+        return Ok(DataObj::Proxy(proxy.get().inner.clone()));
+    }
+    Ok(DataObj::Array(crate::convert::numpy_to_dyn(data)?))
+}
+
+fn save_options(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<SaveOptions> {
+    let dtype: Option<DataType> = match dtype {
+        Some(d) if !d.is_none() => Some(crate::proxy::parse_storage(d)?.dtype),
+        _ => None,
+    };
+    Ok(SaveOptions { dtype, level: None })
+}
+
+#[pymethods]
+impl NativeImage {
+    /// Loads the image at `path` as the class `format` (`None`: detect it), reading only the
+    /// header.
+    #[staticmethod]
+    #[pyo3(signature = (path, format=None, mmap="c", keep_file_open=None))]
+    fn load(
+        py: Python<'_>,
+        path: PathBuf,
+        format: Option<&str>,
+        mmap: &str,
+        keep_file_open: Option<bool>,
+    ) -> PyResult<NativeImage> {
+        let format = format.map(format_of).transpose()?;
+        let options = ProxyOptions {
+            mmap: mmap_mode(mmap)?,
+            keep_file_open,
+        };
+        let inner = py.detach(|| Image::load_as(&path, format, options)).py()?;
+        let loaded = Some(inner.header().clone());
+        Ok(NativeImage { inner, loaded })
+    }
+
+    /// An image from bytes of a single-file image (NIfTI-1, NIfTI-2, MGH; compressed or not).
+    #[staticmethod]
+    fn from_bytes(data: Vec<u8>) -> PyResult<NativeImage> {
+        let inner = Image::from_bytes(data).py()?;
+        let loaded = Some(inner.header().clone());
+        Ok(NativeImage { inner, loaded })
+    }
+
+    /// An image of `data` (a numpy array or a `NativeProxy`), as nibabel's constructors
+    /// build one: see the core's `Image::from_dataobj`.
+    #[staticmethod]
+    #[pyo3(signature = (data, affine, header, format))]
+    fn from_parts(
+        data: &Bound<'_, PyAny>,
+        affine: Option<Affine>,
+        header: Option<PyRef<'_, NativeHeader>>,
+        format: &str,
+    ) -> PyResult<NativeImage> {
+        let inner = Image::from_dataobj(
+            data_obj(data)?,
+            affine,
+            header.as_ref().map(|h| &h.inner),
+            format_of(format)?,
+        )
+        .py()?;
+        Ok(NativeImage {
+            inner,
+            loaded: None,
+        })
+    }
+
+    /// The image class name.
+    #[getter]
+    fn format(&self) -> &'static str {
+        self.inner.format().nibabel_class()
+    }
+
+    /// A copy of the header.
+    fn header(&self) -> NativeHeader {
+        NativeHeader {
+            inner: self.inner.header().clone(),
+        }
+    }
+
+    /// The affine, if any.
+    fn affine(&self) -> Option<Affine> {
+        self.inner.affine().copied()
+    }
+
+    /// The data object, if it is a proxy.
+    fn proxy(&self) -> Option<NativeProxy> {
+        match self.inner.dataobj() {
+            DataObj::Proxy(p) => Some(NativeProxy { inner: p.clone() }),
+            DataObj::Array(_) => None,
+        }
+    }
+
+    /// `(header file, image file)`.
+    fn files(&self) -> (Option<PathBuf>, Option<PathBuf>) {
+        let f = self.inner.file_map();
+        (f.header.clone(), f.image.clone())
+    }
+
+    /// Takes the Python image's header and affine. The header's consumable fields
+    /// (`vox_offset`, `scl_slope`, `scl_inter`) are restored from the header the image was
+    /// loaded with, so resetting them — which every nibabel image does — is no change.
+    fn sync(&mut self, header: PyRef<'_, NativeHeader>, affine: Option<Affine>) -> PyResult<()> {
+        let mut new = header.inner.clone();
+        if let Some(loaded) = &self.loaded {
+            if loaded.format() == new.format() {
+                for name in CONSUMABLE {
+                    if let Ok(value) = loaded.get(name) {
+                        new.set(name, value).py()?;
+                    }
+                }
+            }
+        }
+        *self.inner.header_mut() = new;
+        match (self.inner.affine_mut(), affine) {
+            (Some(slot), Some(a)) => *slot = a,
+            (Some(_), None) | (None, Some(_)) => {
+                // An affine appeared or went away: rebuild around the same data object.
+                let data = self.inner.dataobj().clone();
+                let header = self.inner.header().clone();
+                let format = self.inner.format();
+                self.inner = Image::from_dataobj(data, affine, Some(&header), format).py()?;
+                self.loaded = None;
+            }
+            (None, None) => {}
+        }
+        Ok(())
+    }
+
+    /// True if the image may differ from its files (see the core's `Image::is_dirty`).
+    fn is_dirty(&self) -> bool {
+        self.inner.is_dirty()
+    }
+
+    /// Every reason the image may differ from its files, in words.
+    fn dirty_reasons(&self) -> Vec<String> {
+        self.inner
+            .dirty_reasons()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// Declares the image matches its files as they are now.
+    fn mark_clean(&mut self) -> PyResult<()> {
+        self.inner.mark_clean().py()?;
+        self.loaded = Some(self.inner.header().clone());
+        Ok(())
+    }
+
+    /// Declares the image may differ from its files.
+    fn mark_dirty(&mut self) {
+        self.inner.mark_dirty();
+    }
+
+    /// `(header file, image file, is_copy)`: the image's own files when it is clean, else a
+    /// copy saved in `dir` (the system's temporary directory by default).
+    #[pyo3(signature = (dir=None))]
+    fn as_filename(
+        &self,
+        py: Python<'_>,
+        dir: Option<PathBuf>,
+    ) -> PyResult<(PathBuf, PathBuf, bool)> {
+        let inner = &self.inner;
+        let files = py.detach(|| inner.as_filename(dir.as_deref())).py()?;
+        Ok((files.header, files.image, files.is_copy))
+    }
+
+    /// Saves to `path` (nibabel's `to_filename`), storing the data as `dtype` if given.
+    #[allow(clippy::wrong_self_convention)] // nibabel's name; it saves and updates the file map
+    #[pyo3(signature = (path, dtype=None))]
+    fn to_filename(
+        &mut self,
+        py: Python<'_>,
+        path: PathBuf,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let options = save_options(dtype)?;
+        let inner = &mut self.inner;
+        py.detach(|| inner.to_filename(&path, options)).py()
+    }
+
+    /// Saves to the files of a file map (nibabel's `to_file_map`).
+    #[allow(clippy::wrong_self_convention)] // nibabel's name
+    #[pyo3(signature = (header=None, image=None, dtype=None))]
+    fn to_file_map(
+        &mut self,
+        py: Python<'_>,
+        header: Option<PathBuf>,
+        image: Option<PathBuf>,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let options = save_options(dtype)?;
+        let files = FileMap { header, image };
+        let inner = &mut self.inner;
+        py.detach(|| inner.to_file_map(&files, options)).py()
+    }
+}

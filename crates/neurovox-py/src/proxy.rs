@@ -1,0 +1,352 @@
+//! [`NativeProxy`]: the core's `ArrayProxy` for Python.
+
+use crate::convert::{dyn_to_numpy, empty_array, numpy_dtype};
+use crate::errors::IntoPyResult;
+use neurovox::memmap::Order;
+use neurovox::plan::{plan_read, DataLayout};
+use neurovox::proxy::{ArrayProxy, ArraySpec, MmapMode, ProxyOptions};
+use neurovox::scale::{FactorType, Scaling};
+use neurovox::select::Selection;
+use neurovox::{DataType, StorageDtype};
+use numpy::PyArrayDescr;
+use pyo3::exceptions::{PyIndexError, PyValueError};
+use pyo3::prelude::*;
+
+/// An array on disk, read lazily: what `neurovox.ArrayProxy` wraps.
+#[pyclass(frozen, module = "neurovox._neurovox")]
+pub struct NativeProxy {
+    pub(crate) inner: ArrayProxy,
+}
+
+/// nibabel's `mmap` argument, already validated by the Python layer: `'c'`, `'r'` or `'no'`.
+pub fn mmap_mode(mmap: &str) -> PyResult<MmapMode> {
+    match mmap {
+        "c" => Ok(MmapMode::CopyOnWrite),
+        "r" => Ok(MmapMode::ReadOnly),
+        "no" => Ok(MmapMode::No),
+        other => Err(PyValueError::new_err(format!(
+            "mmap should be one of {{True, False, 'c', 'r'}}, not {other:?}"
+        ))),
+    }
+}
+
+fn mmap_name(mode: MmapMode) -> &'static str {
+    match mode {
+        MmapMode::CopyOnWrite => "c",
+        MmapMode::ReadOnly => "r",
+        MmapMode::No => "no",
+    }
+}
+
+/// Parses a numpy dtype into the core's stored type, or raises `HeaderDataError`.
+pub fn parse_storage(dtype: &Bound<'_, PyAny>) -> PyResult<StorageDtype> {
+    let np = dtype.py().import("numpy")?;
+    let dtype = np.getattr("dtype")?.call1((dtype,))?;
+    crate::convert::storage_dtype(&dtype)?.ok_or_else(|| {
+        crate::errors::HeaderDataError::new_err(format!(
+            "data dtype \"{}\" not supported",
+            dtype.str().map(|s| s.to_string()).unwrap_or_default()
+        ))
+    })
+}
+
+impl NativeProxy {
+    fn layout(&self) -> DataLayout {
+        let spec = self.inner.spec();
+        DataLayout::new(
+            spec.shape.clone(),
+            spec.dtype.dtype.itemsize(),
+            spec.offset,
+            spec.order,
+        )
+    }
+
+    /// Reads the stored values of `selection` into a numpy array of the stored dtype (file
+    /// byte order, Fortran order) that numpy allocated, with the GIL released. `None` when
+    /// the direct path does not apply (binary128 data, or a source that may be shorter than
+    /// the header says: the core then reads with its growing buffer, so a lying header
+    /// allocates nothing large).
+    fn read_direct<'py>(
+        &self,
+        py: Python<'py>,
+        selection: &Selection,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let spec = self.inner.spec();
+        if matches!(spec.dtype.dtype, DataType::Float128 | DataType::Complex256) {
+            return Ok(None);
+        }
+        let canonical = selection
+            .canonicalize(&spec.shape)
+            .map_err(|e| PyIndexError::new_err(e.message().to_string()))?;
+        let plan = plan_read(&self.layout(), &canonical).py()?;
+        let end = plan
+            .segments()
+            .iter()
+            .map(|&(o, l)| o + l as u64)
+            .max()
+            .unwrap_or(0);
+        let source = self.inner.source();
+        if source.len_hint().is_none_or(|len| len < end) {
+            return Ok(None);
+        }
+        let dtype = numpy_dtype(py, spec.dtype)?;
+        let (out, ptr) = empty_array(py, plan.output_shape(), &dtype, spec.order == Order::F)?;
+        let source = source.clone();
+        py.detach(|| {
+            // SAFETY: `out` is a new array of `output_bytes` bytes held by this frame.
+            let buf = unsafe { ptr.as_mut_slice() };
+            plan.read_into(source.as_ref(), buf)
+        })
+        .map_err(|e| crate::errors::to_py(e.with_path(self.path_or_empty())))?;
+        Ok(Some(out.into_any()))
+    }
+
+    fn path_or_empty(&self) -> std::path::PathBuf {
+        self.inner
+            .file()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default()
+    }
+
+    fn canonical_error(&self, selection: &Selection) -> PyResult<()> {
+        selection
+            .canonicalize(self.inner.shape())
+            .map(|_| ())
+            .map_err(|e| PyIndexError::new_err(e.message().to_string()))
+    }
+}
+
+#[pymethods]
+impl NativeProxy {
+    /// A proxy over the file at `path`: data of `shape` and numpy `dtype` at byte `offset`,
+    /// scaled by `slope` and `inter` (float32 factors if `factor_f32`, as SPM99 gives).
+    #[staticmethod]
+    #[pyo3(signature = (path, shape, dtype, offset, slope, inter, factor_f32, mmap, keep_file_open, order))]
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        path: std::path::PathBuf,
+        shape: Vec<usize>,
+        dtype: &Bound<'_, PyAny>,
+        offset: u64,
+        slope: f64,
+        inter: f64,
+        factor_f32: bool,
+        mmap: &str,
+        keep_file_open: Option<bool>,
+        order: &str,
+    ) -> PyResult<NativeProxy> {
+        let factor = if factor_f32 {
+            FactorType::F32
+        } else {
+            FactorType::F64
+        };
+        let spec = ArraySpec {
+            shape,
+            dtype: parse_storage(dtype)?,
+            offset,
+            scaling: Scaling::new(slope, inter, factor),
+            order: if order == "C" { Order::C } else { Order::F },
+        };
+        let options = ProxyOptions {
+            mmap: mmap_mode(mmap)?,
+            keep_file_open,
+        };
+        Ok(NativeProxy {
+            inner: ArrayProxy::open(&path, spec, options).py()?,
+        })
+    }
+
+    /// The shape.
+    #[getter]
+    fn shape(&self) -> Vec<usize> {
+        self.inner.shape().to_vec()
+    }
+
+    /// The stored numpy dtype, in the file's byte order.
+    #[getter]
+    fn dtype<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        numpy_dtype(py, self.inner.dtype())
+    }
+
+    /// The numpy dtype of scaled values.
+    #[getter]
+    fn output_dtype<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let out = self.inner.output_dtype().py()?;
+        let order = if out == self.inner.dtype().dtype {
+            self.inner.dtype().order
+        } else {
+            neurovox::ByteOrder::NATIVE
+        };
+        numpy_dtype(py, StorageDtype::new(out, order))
+    }
+
+    /// Byte offset of the data.
+    #[getter]
+    fn offset(&self) -> u64 {
+        self.inner.offset()
+    }
+
+    /// The slope.
+    #[getter]
+    fn slope(&self) -> f64 {
+        self.inner.slope()
+    }
+
+    /// The intercept.
+    #[getter]
+    fn inter(&self) -> f64 {
+        self.inner.inter()
+    }
+
+    /// True if the scale factors are float32 (SPM99).
+    #[getter]
+    fn factor_f32(&self) -> bool {
+        self.inner.spec().scaling.factor == FactorType::F32
+    }
+
+    /// `'F'` or `'C'`.
+    #[getter]
+    fn order(&self) -> &'static str {
+        match self.inner.spec().order {
+            Order::F => "F",
+            Order::C => "C",
+        }
+    }
+
+    /// The data file, if any.
+    #[getter]
+    fn path(&self) -> Option<std::path::PathBuf> {
+        self.inner.file().map(|p| p.to_path_buf())
+    }
+
+    /// `'c'`, `'r'` or `'no'`.
+    #[getter]
+    fn mmap(&self) -> &'static str {
+        mmap_name(self.inner.mmap_mode())
+    }
+
+    /// True if one file handle is kept open.
+    #[getter]
+    fn keep_file_open(&self) -> bool {
+        self.inner.keeps_file_open()
+    }
+
+    /// The compression of the data file: `'none'`, `'gzip'`, `'bzip2'` or `'zstd'`.
+    #[getter]
+    fn compression(&self) -> String {
+        format!("{:?}", self.inner.compression()).to_lowercase()
+    }
+
+    /// The values of `key` (numpy basic indexing), scaled unless `unscaled`: a numpy array
+    /// that numpy allocated and Rust filled with the GIL released. Unscaled values keep the
+    /// file's byte order (as nibabel returns them); scaled values are native.
+    #[pyo3(signature = (key, unscaled=false))]
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        unscaled: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let selection = crate::key::parse_key(key)?;
+        let spec = self.inner.spec();
+        if unscaled || spec.scaling.is_identity() {
+            if let Some(out) = self.read_direct(py, &selection)? {
+                return Ok(out);
+            }
+            self.canonical_error(&selection)?;
+            let inner = &self.inner;
+            let data = py.detach(|| inner.read_stored(&selection)).py()?;
+            let out = dyn_to_numpy(py, &data)?;
+            // Stored values keep the file's byte order, as nibabel returns them.
+            if spec.dtype.order != neurovox::ByteOrder::NATIVE && data.dtype() == spec.dtype.dtype {
+                return out.call_method1("astype", (numpy_dtype(py, spec.dtype)?,));
+            }
+            return Ok(out);
+        }
+        self.canonical_error(&selection)?;
+        let inner = &self.inner;
+        let data = py.detach(|| inner.read(&selection)).py()?;
+        dyn_to_numpy(py, &data)
+    }
+
+    /// The values of `key` computed for a requested float type (`'f4'` or `'f8'`), with the
+    /// core's rule for scale factors (docs/compat.md, proxies #12), converted to that type.
+    fn read_float<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        double: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let selection = crate::key::parse_key(key)?;
+        self.canonical_error(&selection)?;
+        let inner = &self.inner;
+        let factor = if double {
+            FactorType::F64
+        } else {
+            FactorType::F32
+        };
+        let data = py
+            .detach(|| -> neurovox::Result<neurovox::array::DynArray> {
+                let values = inner.read_for_float(&selection, factor)?;
+                let wanted = if double {
+                    DataType::Float64
+                } else {
+                    DataType::Float32
+                };
+                if values.dtype() == wanted || values.dtype().is_complex() {
+                    return Ok(values);
+                }
+                Ok(if double {
+                    neurovox::array::DynArray::from_array(values.to_f64()?)
+                } else {
+                    neurovox::array::DynArray::from_array(values.to_f32()?)
+                })
+            })
+            .py()?;
+        dyn_to_numpy(py, &data)
+    }
+
+    /// The whole stored array as a zero-copy numpy view of a memory map, when memory mapping
+    /// applies (mode `'c'` or `'r'`, an uncompressed file long enough); else `None`.
+    fn memmap<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let writeable = match self.inner.mmap_mode() {
+            MmapMode::No => return Ok(None),
+            MmapMode::CopyOnWrite => true,
+            MmapMode::ReadOnly => false,
+        };
+        let Some(path) = self.inner.file() else {
+            return Ok(None);
+        };
+        if self.inner.compression() != neurovox::io::Compression::None
+            || self.inner.spec().order != Order::F
+            || matches!(
+                self.inner.dtype().dtype,
+                DataType::Float128 | DataType::Complex256
+            )
+        {
+            return Ok(None);
+        }
+        let dtype = numpy_dtype(py, self.inner.dtype())?.cast_into::<PyArrayDescr>()?;
+        crate::mmap::map_view(
+            py,
+            path,
+            self.inner.offset(),
+            self.inner.shape(),
+            dtype,
+            writeable,
+        )
+    }
+
+    /// The same data with a new shape (one `-1` allowed).
+    fn reshape(&self, shape: Vec<isize>) -> PyResult<NativeProxy> {
+        Ok(NativeProxy {
+            inner: self.inner.reshape(&shape).py()?,
+        })
+    }
+}
+
+/// Sets the process-wide default for `keep_file_open` (nibabel's `KEEP_FILE_OPEN_DEFAULT`).
+#[pyfunction]
+pub fn set_keep_file_open_default(keep: bool) {
+    neurovox::proxy::set_keep_file_open_default(keep);
+}

@@ -1,0 +1,29 @@
+"""neurovox: neuroimaging volumes (NIfTI-1/2, Analyze/SPM, MGH/MGZ) with nibabel's API.
+
+Change one import — ``import neurovox as nib`` — and the nibabel calls work: ``nib.load``,
+``img.dataobj[..., 3]``, ``img.get_fdata(caching='unchanged')``, ``img.uncache()``,
+``nib.save``. Reads go through a Rust core that reads only the bytes a slice needs (also in
+``.nii.gz`` files) with the GIL released; saves are atomic. What nibabel lacks:
+``img.is_dirty()``, ``img.mark_clean()``, ``img.as_filename()``.
+"""
+
+from ._neurovox import __version__
+from .arrayproxy import ArrayProxy, is_proxy, reshape_dataobj
+from .errors import HeaderDataError, HeaderTypeError, ImageFileError, StaleFileError
+from .headers import (AnalyzeHeader, MGHHeader, Nifti1Extension, Nifti1Extensions,
+                      Nifti1Header, Nifti1PairHeader, Nifti2Header, Nifti2PairHeader,
+                      Spm2AnalyzeHeader, Spm99AnalyzeHeader)
+from .images import (AnalyzeImage, DataobjImage, FileHolder, MGHImage, Nifti1Image,
+                     Nifti1Pair, Nifti2Image, Nifti2Pair, SpatialImage, Spm2AnalyzeImage,
+                     Spm99AnalyzeImage)
+from .loadsave import load, save
+
+__all__ = [
+    '__version__', 'load', 'save', 'ArrayProxy', 'is_proxy', 'reshape_dataobj',
+    'ImageFileError', 'HeaderDataError', 'HeaderTypeError', 'StaleFileError',
+    'AnalyzeHeader', 'Spm99AnalyzeHeader', 'Spm2AnalyzeHeader', 'Nifti1Header',
+    'Nifti1PairHeader', 'Nifti2Header', 'Nifti2PairHeader', 'MGHHeader', 'Nifti1Extension',
+    'Nifti1Extensions', 'DataobjImage', 'SpatialImage', 'FileHolder', 'AnalyzeImage',
+    'Spm99AnalyzeImage', 'Spm2AnalyzeImage', 'Nifti1Pair', 'Nifti1Image', 'Nifti2Pair',
+    'Nifti2Image', 'MGHImage',
+]

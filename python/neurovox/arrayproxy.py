@@ -1,0 +1,260 @@
+"""Array proxies: arrays that stay on disk until indexed (nibabel's ``arrayproxy``).
+
+Reads go through the Rust core: only the bytes a key needs are read, into an array numpy
+allocates and Rust fills with the GIL released, so any number of threads may read one
+proxy. A full read of an unscaled, uncompressed file is a zero-copy view of a memory map
+(``mmap=True``/``'c'``: writeable, writes stay private; ``'r'``: read-only), whose ``base``
+keeps the map alive.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import _neurovox
+
+#: Whether proxies made with ``keep_file_open=None`` keep one file handle (nibabel's default).
+KEEP_FILE_OPEN_DEFAULT = False
+
+_MMAP_VALUES = (True, False, 'c', 'r')
+
+
+def _mmap_mode(mmap):
+    """nibabel's ``mmap`` argument as the core's mode name, or its ValueError."""
+    if mmap not in _MMAP_VALUES:
+        raise ValueError("mmap should be one of {True, False, 'c', 'r'}")
+    if mmap is True:
+        return 'c'
+    if mmap is False:
+        return 'no'
+    return mmap
+
+
+def _path_of(file_like):
+    """A file name for a path-like or a named file object."""
+    if isinstance(file_like, (str, os.PathLike)):
+        return os.path.expanduser(os.fspath(file_like))
+    name = getattr(file_like, 'name', None)
+    if isinstance(name, str) and os.path.isfile(name):
+        return name
+    raise TypeError(
+        'neurovox proxies read from files: pass a file name (file objects without a name '
+        'are not supported yet)'
+    )
+
+
+def _is_full_key(key, ndim):
+    """True for the keys nibabel (and numpy) treat as the whole array: (), ..., :, or a tuple
+    of full slices and at most one Ellipsis, with no new axes."""
+    items = key if isinstance(key, tuple) else (key,)
+    n_real = 0
+    if sum(1 for item in items if item is Ellipsis) > 1:
+        return False
+    for item in items:
+        if item is Ellipsis:
+            continue
+        if isinstance(item, slice) and item == slice(None):
+            n_real += 1
+            continue
+        return False
+    return n_real <= ndim
+
+
+class ArrayProxy:
+    """An array on disk (nibabel's ``ArrayProxy(file_like, spec, *, mmap, order,
+    keep_file_open)``).
+
+    ``spec`` is a header (anything with ``get_data_shape``, ``get_data_dtype``,
+    ``get_data_offset`` and ``get_slope_inter``) or a tuple ``(shape, dtype[, offset[, slope[,
+    inter]]])``. Only the values are copied: later edits of the header change nothing.
+    """
+
+    _default_order = 'F'
+
+    def __init__(self, file_like, spec, *, mmap=True, order=None, keep_file_open=None):
+        mode = _mmap_mode(mmap)
+        if order not in (None, 'C', 'F'):
+            raise ValueError("order should be one of {None, 'C', 'F'}")
+        factor_f32 = False
+        if hasattr(spec, 'get_data_shape'):
+            slope, inter = spec.get_slope_inter()
+            slope = 1.0 if slope is None else slope
+            inter = 0.0 if inter is None else inter
+            par = (spec.get_data_shape(), spec.get_data_dtype(), spec.get_data_offset(), slope,
+                   inter)
+            factor_f32 = getattr(spec, '_factor_f32', False)
+        elif isinstance(spec, tuple) and 2 <= len(spec) <= 5:
+            par = spec + (0, 1.0, 0.0)[len(spec) - 2:]
+        elif isinstance(spec, list):
+            raise TypeError('can only concatenate list (not "tuple") to list')
+        else:
+            raise TypeError('spec must be tuple of length 2-5 or header object')
+        shape, dtype, offset, slope, inter = par
+        self.file_like = file_like
+        self.order = order if order is not None else self._default_order
+        if keep_file_open is None:
+            keep_file_open = KEEP_FILE_OPEN_DEFAULT
+        if keep_file_open not in (True, False):
+            raise ValueError('keep_file_open must be one of {None, True, False}')
+        self._shape = shape
+        self._slope = slope
+        self._inter = inter
+        self._native = _neurovox.NativeProxy.open(
+            _path_of(file_like), [int(n) for n in shape], np.dtype(dtype), int(offset),
+            float(slope), float(inter), factor_f32, mode, keep_file_open, self.order)
+        self._mmap = mmap
+
+    @classmethod
+    def _from_native(cls, native, file_like, mmap=True, slope=None, inter=None):
+        self = cls.__new__(cls)
+        self.file_like = file_like
+        self.order = native.order
+        self._native = native
+        self._shape = tuple(native.shape)
+        self._slope = native.slope if slope is None else slope
+        self._inter = native.inter if inter is None else inter
+        self._mmap = mmap
+        return self
+
+    # -- the proxy API -------------------------------------------------------------------
+
+    @property
+    def shape(self):
+        return self._shape
+
+    @property
+    def ndim(self):
+        return len(self._shape)
+
+    @property
+    def dtype(self):
+        return self._native.dtype
+
+    @property
+    def offset(self):
+        return self._native.offset
+
+    @property
+    def slope(self):
+        return self._slope
+
+    @property
+    def inter(self):
+        return self._inter
+
+    @property
+    def is_proxy(self):
+        return True
+
+    @property
+    def _scaled(self):
+        return not (self._native.slope == 1.0 and self._native.inter == 0.0)
+
+    def _memmap(self):
+        """The whole stored array as a memory-map view (an ``np.memmap``), or None."""
+        view = self._native.memmap()
+        if view is None:
+            return None
+        mm = view.view(np.memmap)
+        mm.filename = self._native.path
+        mm.offset = self._native.offset
+        mm.mode = self._native.mmap
+        return mm
+
+    def get_unscaled(self):
+        """The stored values, unscaled (memory-mapped when possible)."""
+        mm = self._memmap()
+        if mm is not None:
+            return mm
+        return self._native.read((), unscaled=True)
+
+    def _get_scaled(self, dtype, key):
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            if dtype in (np.dtype(np.float64), np.dtype(np.float32)):
+                if not self._scaled and dtype == self._native.dtype.newbyteorder('='):
+                    pass  # same type: the plain read below keeps memory mapping
+                else:
+                    return self._native.read_float(key, dtype == np.dtype(np.float64))
+        if not self._scaled and _is_full_key(key, self.ndim):
+            arr = self._memmap()
+            if arr is None:
+                arr = self._native.read(key)
+        else:
+            arr = self._native.read(key)
+        if dtype is not None:
+            arr = arr.astype(np.promote_types(arr.dtype, dtype), copy=False)
+        return arr
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self._get_scaled(dtype, ())
+        if dtype is not None:
+            arr = arr.astype(dtype, copy=False)
+        if copy:
+            arr = arr.copy()
+        elif copy is False and not isinstance(arr, np.memmap):
+            raise ValueError('Unable to avoid copy while creating an array as requested.')
+        return arr
+
+    def __getitem__(self, key):
+        arr = self._get_scaled(None, key)
+        if arr.ndim == 0 and not self._scaled:
+            return arr[()]
+        return arr
+
+    def reshape(self, shape):
+        """A proxy over the same data with a new shape (one ``-1`` allowed)."""
+        if isinstance(shape, (int, np.integer)):
+            shape = (shape,)
+        shape = tuple(int(n) for n in shape)
+        if shape.count(-1) > 1:
+            raise ValueError('can only specify one unknown dimension')
+        native = self._native.reshape(list(shape))
+        return type(self)._from_native(native, self.file_like, self._mmap, self._slope,
+                                       self._inter)
+
+    def copy(self):
+        return type(self)._from_native(self._native, self.file_like, self._mmap, self._slope,
+                                       self._inter)
+
+    def __reduce__(self):
+        n = self._native
+        return (_rebuild_proxy, (type(self), n.path, tuple(n.shape), n.dtype, n.offset,
+                                 n.slope, n.inter, n.factor_f32, n.mmap, n.keep_file_open,
+                                 n.order, self._slope, self._inter))
+
+    def __repr__(self):
+        return (f'<neurovox.arrayproxy.ArrayProxy shape={self.shape} dtype={self.dtype} '
+                f'file={self._native.path!r}>')
+
+
+def _rebuild_proxy(cls, path, shape, dtype, offset, slope, inter, factor_f32, mmap,
+                   keep_file_open, order, py_slope, py_inter):
+    native = _neurovox.NativeProxy.open(path, list(shape), dtype, offset, slope, inter,
+                                        factor_f32, mmap, keep_file_open, order)
+    return cls._from_native(native, path, {'c': True, 'no': False}.get(mmap, mmap), py_slope,
+                            py_inter)
+
+
+def is_proxy(obj):
+    """True if ``obj`` is an array proxy (its ``is_proxy`` attribute is true)."""
+    try:
+        return obj.is_proxy
+    except AttributeError:
+        return False
+
+
+def reshape_dataobj(obj, shape):
+    """``obj.reshape(shape)`` if it has that method, else ``np.reshape(obj, shape)``."""
+    return obj.reshape(shape) if hasattr(obj, 'reshape') else np.reshape(obj, shape)
+
+
+def get_obj_dtype(obj):
+    """The dtype ``np.asanyarray(obj)`` would have (a proxy reads one voxel)."""
+    if is_proxy(obj):
+        return np.asanyarray(obj[(0,) * len(obj.shape)]).dtype
+    if hasattr(obj, 'dtype'):
+        return obj.dtype
+    return np.asanyarray(obj).dtype

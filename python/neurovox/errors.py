@@ -1,0 +1,16 @@
+"""The exceptions neurovox raises, named as nibabel names them.
+
+``ImageFileError`` and ``HeaderDataError`` are plain ``Exception`` subclasses, as in nibabel;
+missing files raise ``FileNotFoundError`` and bad arguments ``ValueError``. Every message from
+the Rust core names the file and, where known, the header field and byte offset.
+"""
+
+from ._neurovox import HeaderDataError, HeaderTypeError, ImageFileError, StaleFileError
+
+
+class ExpiredDeprecationError(RuntimeError):
+    """nibabel's error for removed APIs (kept for code that catches it)."""
+
+
+__all__ = ['ImageFileError', 'HeaderDataError', 'HeaderTypeError', 'StaleFileError',
+           'ExpiredDeprecationError']
