@@ -17,6 +17,8 @@ fi
 # maturin builds the extension module (release profile) into the virtual environment.
 echo "== building the Python package into $venv"
 VIRTUAL_ENV="$PWD/$venv" "$venv/bin/maturin" develop --release --locked --quiet
+# From here on the conformance suite must find the package (it skips only while unbuilt).
+export NEUROVOX_REQUIRE_PACKAGE=1
 
 export NEUROVOX_ORACLE_DIR="$PWD/target/oracle"
 export NEUROVOX_REQUIRE_ORACLE=1

@@ -9,6 +9,7 @@ package is a failure.
 import importlib
 import os
 import types
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +54,21 @@ def api(lib, name):
     if lib is nibabel and name in NIBABEL_HOMES:
         return getattr(importlib.import_module(NIBABEL_HOMES[name]), name)
     raise AttributeError(f'{lib.__name__} has no {name}')
+
+
+# Cases neurovox does not pass yet (issue 7 is open): each is a strict xfail, so a case that
+# starts passing fails the run until its line is removed. Regenerate with
+#   pytest python/tests/conformance -k neurovox -rf
+KNOWN_FAILURES = {
+    line.strip()
+    for line in (Path(__file__).parent / 'known_failures.txt').read_text().splitlines()
+    if line.strip() and not line.startswith('#')
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.split('conformance/')[-1] in KNOWN_FAILURES:
+            item.add_marker(
+                pytest.mark.xfail(strict=True, reason='not yet supported by neurovox (known_failures.txt)')
+            )
