@@ -10,7 +10,10 @@ for the header-only loads. Every file is read once first, so both sides find the
 page cache (cold below means a freshly loaded image, not a dropped page cache).
 
 Then each operation runs on each side in its own process: nibabel in this Python, neurovox
-in the `bench_io` example (`crates/neurovox/examples/bench_io.rs`, built in release mode).
+in the `bench_io` example (`crates/neurovox/examples/bench_io.rs`, built in release mode),
+and, when the neurovox Python package is installed in this Python, neurovox through its
+Python API: nibabel's own side script run with `import neurovox as nib` (the "py" columns:
+what a nibabel user gains by changing the import).
 Each process times its operation itself and reports the best of --repeats (process start
 and imports excluded) and its peak resident memory (VmHWM from /proc/self/status: the peak
 of its own address space since exec; `os.wait4`'s ru_maxrss would also count this script's
@@ -227,6 +230,17 @@ def run_side(cmd: list[str]) -> dict:
     return report
 
 
+NEUROVOX_PY_SIDE = NIBABEL_SIDE.replace('import nibabel as nib', 'import neurovox as nib')
+
+
+def have_neurovox_python() -> bool:
+    try:
+        import neurovox  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def operations(big_nii: Path, big_gz: Path, nv_gz: Path, small_dir: Path, n_small: int):
     """(label, operation, path, output suffix or None) for every row of the table."""
     rows = [(f'header-only load x{n_small} (.nii.gz)', 'header_many', small_dir, None)]
@@ -254,6 +268,9 @@ def main() -> None:
     parser.add_argument('--dir', type=Path, help='where to write (and reuse) the images')
     parser.add_argument('--only', nargs='*', help='run only these operations (e.g. slab full_load)')
     args = parser.parse_args()
+    with_python = have_neurovox_python()
+    if not with_python:
+        print('the neurovox Python package is not installed here: no "py" columns', file=sys.stderr)
 
     subprocess.run(['cargo', 'build', '--release', '-q', '-p', 'neurovox', '--example', 'bench_io'],
                    cwd=ROOT, check=True)
@@ -293,16 +310,27 @@ def main() -> None:
                 nv_cmd.append(str(nv_out))
             nb = run_side(nb_cmd)
             nv = run_side(nv_cmd)
+            py = None
+            if with_python:
+                py_cmd = [sys.executable, '-c', NEUROVOX_PY_SIDE, *nb_cmd[3:]]
+                if suffix:
+                    py_cmd[-1] = str(out_dir / f'neurovox-py{suffix}')
+                py = run_side(py_cmd)
             if suffix:
                 nb_out.unlink()
                 nv_out.unlink()
+                if py is not None:
+                    Path(py_cmd[-1]).unlink()
                 label += (f" (nibabel {nb['bytes'] / 1e6:.1f} MB, "
                           f"neurovox {nv['bytes'] / 1e6:.1f} MB)")
             # nibabel's saves requantise the float64 data to int16 with new scale factors.
             rtol = 1e-4 if op == 'save' else 1e-9
             if nb['shape'] != nv['shape'] or not np.isclose(nb['checksum'], nv['checksum'], rtol=rtol):
                 sys.exit(f'{label}: results differ: nibabel {nb} neurovox {nv}')
-            results.append((label, nb, nv))
+            if py is not None and (nb['shape'] != py['shape']
+                                   or not np.isclose(nb['checksum'], py['checksum'], rtol=rtol)):
+                sys.exit(f'{label}: results differ: nibabel {nb} neurovox (Python) {py}')
+            results.append((label, nb, nv, py))
         out_dir.rmdir()
         gz_mib = big_gz.stat().st_size / 2**20
         nv_gz_mib = nv_gz.stat().st_size / 2**20
@@ -314,12 +342,18 @@ def main() -> None:
           f'{n_small} small .nii.gz of {small_mib:.2f} MiB; best of {args.repeats}, '
           'one process per operation and side; ratios are nibabel/neurovox (>1: neurovox better)')
     print()
-    print('| operation | nibabel s | neurovox s | time ratio | nibabel MiB | neurovox MiB | memory ratio |')
-    print('|---|--:|--:|--:|--:|--:|--:|')
-    for label, nb, nv in results:
-        print(f"| {label} | {nb['seconds']:.4f} | {nv['seconds']:.4f} | "
-              f"{nb['seconds'] / nv['seconds']:.2f}x | {nb['peak_rss_mib']:.0f} | "
-              f"{nv['peak_rss_mib']:.0f} | {nb['peak_rss_mib'] / nv['peak_rss_mib']:.2f}x |")
+    py_head = ' neurovox py s | py time ratio | neurovox py MiB | py memory ratio |' if with_python else ''
+    print('| operation | nibabel s | neurovox s | time ratio | nibabel MiB | neurovox MiB | memory ratio |'
+          + py_head)
+    print('|---|--:|--:|--:|--:|--:|--:|' + ('--:|--:|--:|--:|' if with_python else ''))
+    for label, nb, nv, py in results:
+        line = (f"| {label} | {nb['seconds']:.4f} | {nv['seconds']:.4f} | "
+                f"{nb['seconds'] / nv['seconds']:.2f}x | {nb['peak_rss_mib']:.0f} | "
+                f"{nv['peak_rss_mib']:.0f} | {nb['peak_rss_mib'] / nv['peak_rss_mib']:.2f}x |")
+        if py is not None:
+            line += (f" {py['seconds']:.4f} | {nb['seconds'] / py['seconds']:.2f}x | "
+                     f"{py['peak_rss_mib']:.0f} | {nb['peak_rss_mib'] / py['peak_rss_mib']:.2f}x |")
+        print(line)
 
 
 if __name__ == '__main__':
