@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import neurovox as nv
-from conftest import assert_same_array, assert_same_header, nibabel_data_files
+from oracle_helpers import assert_same_array, assert_same_header, nibabel_data_files
 
 NIBABEL_FILES = nibabel_data_files()
 # nibabel loads this NIfTI-2 file as a CIFTI-2 image; both libraries read it as NIfTI-2 here.

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import neurovox as nv
-from conftest import assert_same_array, assert_same_header
+from oracle_helpers import assert_same_array, assert_same_header
 
 AFFINE = np.array([[2.0, 0, 0, -10], [0, 2.5, 0, 20], [0, 0, 3, 5], [0, 0, 0, 1]])
 CLASSES = ['Nifti1Image', 'Nifti1Pair', 'Nifti2Image', 'Nifti2Pair', 'AnalyzeImage',

@@ -20,7 +20,7 @@ import pytest
 from nibabel.tests.test_fileslice import slicer_samples
 from numpy.testing import assert_array_almost_equal, assert_array_equal
 
-from conftest import api
+from nvlib import api
 
 
 class FunkyHeader:

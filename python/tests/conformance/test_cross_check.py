@@ -16,7 +16,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import nibabel
-from conftest import _neurovox
+from nvlib import _neurovox
 
 NIBABEL_DATA = Path(nibabel.__file__).parent / 'tests' / 'data'
 SUFFIXES = ('.nii', '.nii.gz', '.hdr', '.hdr.gz', '.mgh', '.mgz')

@@ -10,7 +10,7 @@ from itertools import product
 import numpy as np
 import pytest
 
-from conftest import api
+from nvlib import api
 from test_image_api import (
     validate_data_interface,
     validate_dtype,

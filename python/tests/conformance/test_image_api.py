@@ -22,7 +22,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_almost_equal, assert_array_equal
 
 import nibabel
-from conftest import api
+from nvlib import api
 
 FLOAT_TYPES = [np.float16, np.float32, np.float64, np.longdouble]
 

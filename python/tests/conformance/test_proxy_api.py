@@ -15,7 +15,7 @@ import pytest
 from nibabel.volumeutils import apply_read_scaling
 from numpy.testing import assert_allclose, assert_array_equal
 
-from conftest import api
+from nvlib import api
 
 
 def assert_dt_equal(a, b):

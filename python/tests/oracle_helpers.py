@@ -1,4 +1,5 @@
-"""Shared helpers for the Python package's tests: nibabel is the oracle, at test time."""
+"""Shared helpers for the Python package's tests: nibabel is the oracle, at test time. (Not a
+conftest.py: python/tests/conformance has one, and `from conftest import` would find either.)"""
 
 from __future__ import annotations
 
