@@ -160,6 +160,13 @@ class SerializableImage(FileBasedImage):
         return klass.from_stream(response)
 
 
+def _slope_inter(header):
+    """A proxy's ``slope`` and ``inter`` as nibabel gives them for a header: its
+    ``get_slope_inter()``, 1 and 0 for None (SPM99's slope stays a 0-d float32 array)."""
+    slope, inter = header.get_slope_inter()
+    return 1.0 if slope is None else slope, 0.0 if inter is None else inter
+
+
 def _compression_of(data):
     """True if ``data`` starts with gzip, bzip2 or zstd magic bytes."""
     head = bytes(data[:4])
@@ -356,8 +363,8 @@ class SpatialImage(DataobjImage):
         spec = native_header.copy()
         if img_fh.fileobj is not None:
             proxy = ArrayProxy._from_native(
-                _neurovox.NativeProxy.from_fileobj_header(img_fh.fileobj, spec),
-                img_fh.fileobj, mmap)
+                _neurovox.NativeProxy.from_fileobj_header(img_fh.fileobj, spec, img_fh.pos),
+                img_fh.fileobj, mmap, *_slope_inter(header))
         else:
             proxy = ArrayProxy(img_fh.filename, klass.header_class._wrap(spec), mmap=mmap,
                                keep_file_open=keep_file_open)
@@ -373,8 +380,9 @@ class SpatialImage(DataobjImage):
     @classmethod
     def _from_native(klass, native, mmap=True):
         header_path, image_path = native.files()
-        proxy = ArrayProxy._from_native(native.proxy(), os.fspath(image_path), mmap)
         header = klass.header_class._wrap(native.header())
+        proxy = ArrayProxy._from_native(native.proxy(), os.fspath(image_path), mmap,
+                                        *_slope_inter(header))
         files = {'image': FileHolder(filename=os.fspath(image_path))}
         if 'header' in dict(klass.files_types):
             files['header'] = FileHolder(filename=os.fspath(header_path))
@@ -396,8 +404,8 @@ class SpatialImage(DataobjImage):
         native = _neurovox.NativeImage.from_bytes(data)
         if native.format != klass._format:
             raise ImageFileError(f'the bytes hold a {native.format}, not a {klass.__name__}')
-        proxy = ArrayProxy._from_native(native.proxy(), None, False)
         header = klass.header_class._wrap(native.header())
+        proxy = ArrayProxy._from_native(native.proxy(), None, False, *_slope_inter(header))
         img = klass(proxy, None, header)
         img._affine = np.array(native.affine(), dtype=np.float64)
         return img

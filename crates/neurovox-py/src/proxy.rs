@@ -192,13 +192,19 @@ impl NativeProxy {
     }
 
     /// A proxy over a Python file object for the data a header describes (shape, stored
-    /// type, offset and scale factors as the core reads them from files).
+    /// type, offset and scale factors as the core reads them from files), the file starting
+    /// at byte `pos` of the object.
     #[staticmethod]
+    #[pyo3(signature = (fileobj, header, pos=0))]
     fn from_fileobj_header(
         fileobj: Py<PyAny>,
         header: PyRef<'_, NativeHeader>,
+        pos: u64,
     ) -> PyResult<NativeProxy> {
-        let spec = ArraySpec::from_header(&header.inner).py()?;
+        let mut spec = ArraySpec::from_header(&header.inner).py()?;
+        spec.offset = spec.offset.checked_add(pos).ok_or_else(|| {
+            PyValueError::new_err(format!("data offset {} + pos {pos} overflows", spec.offset))
+        })?;
         Ok(NativeProxy {
             inner: ArrayProxy::from_source(Arc::new(PyFileSource::new(fileobj)), spec),
         })
