@@ -4,6 +4,13 @@ An image is a data object (a numpy array, or an :class:`~neurovox.arrayproxy.Arr
 on disk), a header, an affine and the files it came from, with nibabel's caching rules
 (``get_fdata``, ``in_memory``, ``uncache``) and what nibabel lacks: ``is_dirty``,
 ``mark_clean``, ``mark_dirty`` and ``as_filename``.
+
+The classes follow nibabel's hierarchy — ``FileBasedImage``, ``SerializableImage``,
+``DataobjImage``, ``SpatialImage`` — so images of other formats can be built on the bases as
+on nibabel's. A ``file_map`` holds file names or file objects: images named by files are
+loaded and saved (atomically) by the Rust core; file objects (``BytesIO``…) get the same
+bytes, and their data is read from the object when indexed (``to_stream``, ``from_stream``,
+``to_bytes``, ``from_bytes``, ``from_url`` for the single-file formats).
 """
 
 from __future__ import annotations
