@@ -149,7 +149,7 @@ class SerializableImage(FileBasedImage):
     def from_bytes(klass, bytestring):
         """The image in ``bytestring`` (what :meth:`to_bytes` gives; neurovox also reads
         gzip, bzip2 and zstd compressed bytes)."""
-        if klass is not SerializableImage and _compression_of(bytestring):
+        if hasattr(klass, '_from_compressed_bytes') and _compression_of(bytestring):
             return klass._from_compressed_bytes(bytes(bytestring))
         return klass.from_stream(io.BytesIO(bytestring))
 

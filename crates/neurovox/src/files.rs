@@ -271,9 +271,11 @@ pub fn read_header_as(path: impl AsRef<Path>, format: Option<ImageFormat>) -> Re
 ///
 /// ```
 /// use neurovox::{ByteOrder, Header, ImageFormat};
-/// let bytes = Header::new(ImageFormat::Nifti1, ByteOrder::Little).to_prefix_bytes()?;
-/// let h = neurovox::files::read_header_from(&mut &bytes[..], ImageFormat::Nifti1)?;
-/// assert_eq!(h.format(), ImageFormat::Nifti1);
+/// let mut h = Header::new(ImageFormat::Nifti1, ByteOrder::Little);
+/// h.set_data_shape(&[2, 3, 4])?;
+/// let bytes = h.to_prefix_bytes()?;
+/// let back = neurovox::files::read_header_from(&mut &bytes[..], ImageFormat::Nifti1)?;
+/// assert_eq!(back.data_shape()?, vec![2, 3, 4]);
 /// # Ok::<(), neurovox::Error>(())
 /// ```
 pub fn read_header_from(reader: &mut dyn std::io::Read, format: ImageFormat) -> Result<Header> {
