@@ -8,22 +8,25 @@ Change one import — ``import neurovox as nib`` — and the nibabel calls work:
 """
 
 from ._neurovox import __version__
-from .arrayproxy import ArrayProxy, is_proxy, reshape_dataobj
-from .errors import HeaderDataError, HeaderTypeError, ImageFileError, StaleFileError
-from .headers import (AnalyzeHeader, MGHHeader, Nifti1Extension, Nifti1Extensions,
-                      Nifti1Header, Nifti1PairHeader, Nifti2Header, Nifti2PairHeader,
-                      Spm2AnalyzeHeader, Spm99AnalyzeHeader)
-from .images import (AnalyzeImage, DataobjImage, FileHolder, MGHImage, Nifti1Image,
-                     Nifti1Pair, Nifti2Image, Nifti2Pair, SpatialImage, Spm2AnalyzeImage,
-                     Spm99AnalyzeImage)
+from .arrayproxy import ArrayProxy, get_obj_dtype, is_proxy, reshape_dataobj
+from .errors import (HeaderDataError, HeaderTypeError, ImageFileError, StaleFileError,
+                     WriterError)
+from .fileholders import FileHolder, FileHolderError
+from .headers import (AnalyzeHeader, FileBasedHeader, MGHHeader, Nifti1Extension,
+                      Nifti1Extensions, Nifti1Header, Nifti1PairHeader, Nifti2Header,
+                      Nifti2PairHeader, Spm2AnalyzeHeader, Spm99AnalyzeHeader)
+from .images import (AnalyzeImage, DataobjImage, FileBasedImage, MGHImage, Nifti1Image,
+                     Nifti1Pair, Nifti2Image, Nifti2Pair, SerializableImage, SpatialImage,
+                     Spm2AnalyzeImage, Spm99AnalyzeImage)
 from .loadsave import load, save
 
 __all__ = [
-    '__version__', 'load', 'save', 'ArrayProxy', 'is_proxy', 'reshape_dataobj',
-    'ImageFileError', 'HeaderDataError', 'HeaderTypeError', 'StaleFileError',
+    '__version__', 'load', 'save', 'ArrayProxy', 'is_proxy', 'reshape_dataobj', 'get_obj_dtype',
+    'ImageFileError', 'HeaderDataError', 'HeaderTypeError', 'StaleFileError', 'WriterError',
     'AnalyzeHeader', 'Spm99AnalyzeHeader', 'Spm2AnalyzeHeader', 'Nifti1Header',
     'Nifti1PairHeader', 'Nifti2Header', 'Nifti2PairHeader', 'MGHHeader', 'Nifti1Extension',
-    'Nifti1Extensions', 'DataobjImage', 'SpatialImage', 'FileHolder', 'AnalyzeImage',
+    'Nifti1Extensions', 'FileBasedHeader', 'FileBasedImage', 'SerializableImage', 'DataobjImage',
+    'SpatialImage', 'FileHolder', 'FileHolderError', 'AnalyzeImage',
     'Spm99AnalyzeImage', 'Spm2AnalyzeImage', 'Nifti1Pair', 'Nifti1Image', 'Nifti2Pair',
     'Nifti2Image', 'MGHImage',
 ]

@@ -9,6 +9,7 @@ keeps the map alive.
 
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
@@ -32,17 +33,28 @@ def _mmap_mode(mmap):
     return mmap
 
 
+def _has_fh(file_like):
+    """True for file objects (nibabel's test: ``read`` and ``seek`` methods)."""
+    return hasattr(file_like, 'read') and hasattr(file_like, 'seek')
+
+
 def _path_of(file_like):
-    """A file name for a path-like or a named file object."""
+    """The file name to read for ``file_like``, or None to read through the file object.
+
+    File names and path-likes are read by name. So are plain open files of the operating
+    system (``open(name, 'rb')``) whose name still names a file: reading the same bytes by
+    name lets them be memory-mapped. Every other file object — ``BytesIO``, ``GzipFile``,
+    sockets, objects without a name — is read through its own ``seek`` and ``read``.
+    """
     if isinstance(file_like, (str, os.PathLike)):
         return os.path.expanduser(os.fspath(file_like))
-    name = getattr(file_like, 'name', None)
-    if isinstance(name, str) and os.path.isfile(name):
-        return name
-    raise TypeError(
-        'neurovox proxies read from files: pass a file name (file objects without a name '
-        'are not supported yet)'
-    )
+    if not _has_fh(file_like):
+        raise TypeError(f'file_like must be a file name or a file object, not {file_like!r}')
+    if isinstance(file_like, (io.FileIO, io.BufferedReader, io.BufferedRandom)):
+        name = getattr(file_like, 'name', None)
+        if isinstance(name, str) and os.path.isfile(name):
+            return name
+    return None
 
 
 def _is_full_key(key, ndim):
@@ -66,9 +78,13 @@ class ArrayProxy:
     """An array on disk (nibabel's ``ArrayProxy(file_like, spec, *, mmap, order,
     keep_file_open)``).
 
-    ``spec`` is a header (anything with ``get_data_shape``, ``get_data_dtype``,
-    ``get_data_offset`` and ``get_slope_inter``) or a tuple ``(shape, dtype[, offset[, slope[,
-    inter]]])``. Only the values are copied: later edits of the header change nothing.
+    ``file_like`` is a file name (or path-like) or a file object with ``read`` and ``seek``
+    (``BytesIO``, ``GzipFile``…): a file object is read each time the proxy is indexed, as it
+    is then, and its position is put back afterwards. ``spec`` is a header (anything with
+    ``get_data_shape``, ``get_data_dtype``, ``get_data_offset`` and ``get_slope_inter``) or a
+    tuple ``(shape, dtype[, offset[, slope[, inter]]])``. Only the values are copied: later
+    edits of the header change nothing. ``order`` (``'F'`` or ``'C'``) defaults to the class's
+    ``_default_order``.
     """
 
     _default_order = 'F'
@@ -80,31 +96,37 @@ class ArrayProxy:
         factor_f32 = False
         if hasattr(spec, 'get_data_shape'):
             slope, inter = spec.get_slope_inter()
-            slope = 1.0 if slope is None else slope
-            inter = 0.0 if inter is None else inter
-            par = (spec.get_data_shape(), spec.get_data_dtype(), spec.get_data_offset(), slope,
-                   inter)
+            par = (spec.get_data_shape(), spec.get_data_dtype(), spec.get_data_offset(),
+                   1.0 if slope is None else slope, 0.0 if inter is None else inter)
             factor_f32 = getattr(spec, '_factor_f32', False)
-        elif isinstance(spec, tuple) and 2 <= len(spec) <= 5:
+        elif 2 <= len(spec) <= 5:
             par = spec + (0, 1.0, 0.0)[len(spec) - 2:]
-        elif isinstance(spec, list):
-            raise TypeError('can only concatenate list (not "tuple") to list')
         else:
             raise TypeError('spec must be tuple of length 2-5 or header object')
         shape, dtype, offset, slope, inter = par
-        self.file_like = file_like
-        self.order = order if order is not None else self._default_order
+        dtype = np.dtype(dtype)
+        if order is None:
+            order = self._default_order
         if keep_file_open is None:
             keep_file_open = KEEP_FILE_OPEN_DEFAULT
-        if keep_file_open not in (True, False):
+            if keep_file_open not in (True, False):
+                raise ValueError('neurovox.arrayproxy.KEEP_FILE_OPEN_DEFAULT must be boolean. '
+                                 f'Found: {keep_file_open}')
+        elif keep_file_open not in (True, False):
             raise ValueError('keep_file_open must be one of {None, True, False}')
+        path = _path_of(file_like)
+        self.file_like = file_like
+        self.order = order
         self._shape = shape
         self._slope = slope
         self._inter = inter
-        self._native = _neurovox.NativeProxy.open(
-            _path_of(file_like), [int(n) for n in shape], np.dtype(dtype), int(offset),
-            float(slope), float(inter), factor_f32, mode, keep_file_open, self.order)
         self._mmap = mmap
+        args = ([int(n) for n in shape], dtype, int(offset), float(slope), float(inter),
+                factor_f32)
+        if path is None:
+            self._native = _neurovox.NativeProxy.from_fileobj(file_like, *args, order)
+        else:
+            self._native = _neurovox.NativeProxy.open(path, *args, mode, keep_file_open, order)
 
     @classmethod
     def _from_native(cls, native, file_like, mmap=True, slope=None, inter=None):
@@ -221,13 +243,28 @@ class ArrayProxy:
 
     def __reduce__(self):
         n = self._native
+        if n.path is None:  # a file object: pickled with the proxy, as nibabel does
+            spec = (tuple(n.shape), n.dtype, n.offset, self._slope, self._inter)
+            return (_rebuild_fileobj_proxy, (type(self), self.file_like, spec, n.factor_f32,
+                                             n.slope, n.inter, n.order, self._mmap))
         return (_rebuild_proxy, (type(self), n.path, tuple(n.shape), n.dtype, n.offset,
                                  n.slope, n.inter, n.factor_f32, n.mmap, n.keep_file_open,
                                  n.order, self._slope, self._inter))
 
     def __repr__(self):
+        where = self._native.path
+        if where is None:
+            where = self.file_like
         return (f'<neurovox.arrayproxy.ArrayProxy shape={self.shape} dtype={self.dtype} '
-                f'file={self._native.path!r}>')
+                f'file={where!r}>')
+
+
+def _rebuild_fileobj_proxy(cls, file_like, spec, factor_f32, slope, inter, order, mmap):
+    shape, dtype, offset, py_slope, py_inter = spec
+    native = _neurovox.NativeProxy.from_fileobj(file_like, list(shape), dtype, offset, slope,
+                                                inter, factor_f32, order)
+    self = cls._from_native(native, file_like, mmap, py_slope, py_inter)
+    return self
 
 
 def _rebuild_proxy(cls, path, shape, dtype, offset, slope, inter, factor_f32, mmap,
@@ -257,4 +294,4 @@ def get_obj_dtype(obj):
         return np.asanyarray(obj[(0,) * len(obj.shape)]).dtype
     if hasattr(obj, 'dtype'):
         return obj.dtype
-    return np.asanyarray(obj).dtype
+    return np.asarray(obj).dtype

@@ -1,11 +1,13 @@
 """The exceptions neurovox raises, named as nibabel names them.
 
 ``ImageFileError`` and ``HeaderDataError`` are plain ``Exception`` subclasses, as in nibabel;
-missing files raise ``FileNotFoundError`` and bad arguments ``ValueError``. Every message from
+missing files raise ``FileNotFoundError`` and bad arguments ``ValueError``; a save whose data
+the format cannot hold as asked raises ``WriterError`` (a ``ValueError``). Every message from
 the Rust core names the file and, where known, the header field and byte offset.
 """
 
-from ._neurovox import HeaderDataError, HeaderTypeError, ImageFileError, StaleFileError
+from ._neurovox import (HeaderDataError, HeaderTypeError, ImageFileError, StaleFileError,
+                        WriterError)
 
 
 class ExpiredDeprecationError(RuntimeError):
@@ -13,4 +15,4 @@ class ExpiredDeprecationError(RuntimeError):
 
 
 __all__ = ['ImageFileError', 'HeaderDataError', 'HeaderTypeError', 'StaleFileError',
-           'ExpiredDeprecationError']
+           'WriterError', 'ExpiredDeprecationError']

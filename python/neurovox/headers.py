@@ -7,6 +7,7 @@ assigns with numpy's casting rules, then stores the field in the core header.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from functools import lru_cache
 
 import numpy as np
@@ -127,7 +128,38 @@ class Nifti1Extensions(list):
         return sum(e.get_sizeondisk() for e in self)
 
 
-class SpatialHeader:
+class FileBasedHeader:
+    """The header protocol every image header follows (nibabel's ``FileBasedHeader``): a
+    base for headers of image classes made outside neurovox."""
+
+    @classmethod
+    def from_header(klass, header=None):
+        if header is None:
+            return klass()
+        if type(header) is klass:
+            return header.copy()
+        raise NotImplementedError(
+            f'Header class requires a conversion from {klass} to {type(header)}')
+
+    @classmethod
+    def from_fileobj(klass, fileobj):
+        raise NotImplementedError
+
+    def write_to(self, fileobj):
+        raise NotImplementedError
+
+    def __eq__(self, other):
+        raise NotImplementedError
+
+    def __ne__(self, other):
+        return not self == other
+
+    def copy(self):
+        """An independent copy (a deep copy)."""
+        return deepcopy(self)
+
+
+class SpatialHeader(FileBasedHeader):
     """Base of the header classes: a core header of one image format."""
 
     #: The nibabel image class this header belongs to.
@@ -177,6 +209,16 @@ class SpatialHeader:
 
     def copy(self):
         return type(self)._wrap(self._synced().copy())
+
+    @classmethod
+    def from_fileobj(klass, fileobj):
+        """The header read from a file object at its position (the object is left after
+        what was read: for NIfTI the extensions, for MGH the footer after the data)."""
+        return klass._wrap(_neurovox.NativeHeader.from_fileobj(klass._format, fileobj))
+
+    def write_to(self, fileobj):
+        """Writes the header (and NIfTI extensions) at the file object's position."""
+        fileobj.write(self._synced().to_prefix_bytes())
 
     # -- fields --------------------------------------------------------------------------
 
@@ -309,11 +351,25 @@ class Spm99AnalyzeHeader(AnalyzeHeader):
     _factor_f32 = True
     has_data_slope = True
 
+    def get_slope_inter(self):
+        """``(slope, None)``, the slope as the header's float32 field (a 0-d array, as
+        nibabel returns it, so scaling by it stays float32), or ``(None, None)`` for a
+        slope of 0, NaN or infinity."""
+        slope, _ = self._native.get_slope_inter()
+        if slope is None:
+            return None, None
+        return self['scl_slope'], None
+
 
 class Spm2AnalyzeHeader(Spm99AnalyzeHeader):
     _format = 'Spm2AnalyzeImage'
     _factor_f32 = False
     has_data_intercept = True
+
+    def get_slope_inter(self):
+        """SPM2's scaling (from ``scl_slope``, ``scl_inter`` and the gl/cal fields), as
+        floats."""
+        return self._native.get_slope_inter()
 
 
 class Nifti1PairHeader(SpatialHeader):

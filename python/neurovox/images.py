@@ -4,10 +4,18 @@ An image is a data object (a numpy array, or an :class:`~neurovox.arrayproxy.Arr
 on disk), a header, an affine and the files it came from, with nibabel's caching rules
 (``get_fdata``, ``in_memory``, ``uncache``) and what nibabel lacks: ``is_dirty``,
 ``mark_clean``, ``mark_dirty`` and ``as_filename``.
+
+The classes follow nibabel's hierarchy — ``FileBasedImage``, ``SerializableImage``,
+``DataobjImage``, ``SpatialImage`` — so images of other formats can be built on the bases as
+on nibabel's. A ``file_map`` holds file names or file objects: images named by files are
+loaded and saved (atomically) by the Rust core; file objects (``BytesIO``…) get the same
+bytes, and their data is read from the object when indexed (``to_stream``, ``from_stream``,
+``to_bytes``, ``from_bytes``, ``from_url`` for the single-file formats).
 """
 
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
@@ -15,62 +23,170 @@ import numpy as np
 from . import _neurovox
 from .arrayproxy import ArrayProxy, _mmap_mode, get_obj_dtype, is_proxy
 from .errors import ImageFileError
-from .headers import (HEADER_CLASSES, AnalyzeHeader, MGHHeader, Nifti1Header,
+from .fileholders import (FileHolder, FileHolderError, TypesFilenamesError, _stringify_path,
+                          types_filenames)
+from .headers import (HEADER_CLASSES, AnalyzeHeader, FileBasedHeader, MGHHeader, Nifti1Header,
                       Nifti1PairHeader, Nifti2Header, Nifti2PairHeader, Spm2AnalyzeHeader,
                       Spm99AnalyzeHeader)
 
 _COMPRESSED = ('.gz', '.bz2', '.zst')
 
 
-class FileHolder:
-    """A file name (or file object) and a position (nibabel's ``FileHolder``)."""
+class FileBasedImage:
+    """An image stored in files (nibabel's ``FileBasedImage``): a header, ``extra``
+    metadata and a ``file_map`` of :class:`FileHolder` objects, one for each file type."""
 
-    def __init__(self, filename=None, fileobj=None, pos=0):
-        self.filename = filename
-        self.fileobj = fileobj
-        self.pos = pos
+    header_class = FileBasedHeader
+    files_types = (('image', None),)
+    valid_exts = ()
+    _compressed_suffixes = ()
+    makeable = True
+    rw = True
 
-    @property
-    def file_like(self):
-        return self.fileobj if self.fileobj is not None else self.filename
-
-    def same_file_as(self, other):
-        return self.filename == other.filename and self.fileobj == other.fileobj
-
-    def __repr__(self):
-        return f'FileHolder(filename={self.filename!r})'
-
-
-def _split_ext(filename):
-    """``('a', '.nii', '.gz')`` for ``a.nii.gz``."""
-    root, ext = os.path.splitext(filename)
-    comp = ''
-    if ext.lower() in _COMPRESSED:
-        comp = ext
-        root, ext = os.path.splitext(root)
-    return root, ext, comp
-
-
-def _sibling_case(ext, new):
-    if ext.isupper():
-        return new.upper()
-    return new
-
-
-class DataobjImage:
-    """An image with a data object (nibabel's ``DataobjImage``)."""
-
-    header_class = Nifti1Header
-    _format = 'Nifti1Image'
-    files_types = (('image', '.nii'),)
-    valid_exts = ('.nii',)
-    _compressed_suffixes = _COMPRESSED
-
-    def __init__(self, dataobj, header=None, extra=None, file_map=None):
-        self._dataobj = dataobj
+    def __init__(self, header=None, extra=None, file_map=None):
         self._header = self.header_class.from_header(header)
         self.extra = dict(extra) if extra is not None else {}
-        self.file_map = file_map if file_map is not None else self.make_file_map()
+        self.file_map = file_map if file_map is not None else self.__class__.make_file_map()
+
+    @property
+    def header(self):
+        return self._header
+
+    def __getitem__(self, key):
+        raise TypeError('Cannot slice image objects.')
+
+    def get_filename(self):
+        """The file name of the image's characteristic file (the ``.img`` of a pair), or
+        None."""
+        if not self.file_map:
+            return None
+        holder = self.file_map.get(self.files_types[0][0])
+        return None if holder is None else holder.filename
+
+    def set_filename(self, filename):
+        """Sets the file map to the files of ``filename`` (a pair's sibling guessed)."""
+        self.file_map = self.__class__.filespec_to_file_map(filename)
+
+    @classmethod
+    def filespec_to_file_map(klass, filespec):
+        """A file map of file names for ``filespec``, or ImageFileError if the name does not
+        fit the class."""
+        try:
+            filenames = types_filenames(filespec, klass.files_types,
+                                        trailing_suffixes=klass._compressed_suffixes)
+        except TypesFilenamesError:
+            raise ImageFileError(
+                f'Filespec "{filespec}" does not look right for class {klass}') from None
+        return {key: FileHolder(filename=name) for key, name in filenames.items()}
+
+    @classmethod
+    def make_file_map(klass, mapping=None):
+        """A file map with a holder for each file type, holding the file names or file
+        objects of ``mapping``."""
+        mapping = mapping or {}
+        file_map = {}
+        for key, _ in klass.files_types:
+            file_map[key] = FileHolder()
+            value = mapping.get(key)
+            if isinstance(value, str):
+                file_map[key].filename = value
+            elif hasattr(value, 'tell'):
+                file_map[key].fileobj = value
+        return file_map
+
+    @classmethod
+    def from_filename(klass, filename):
+        return klass.from_file_map(klass.filespec_to_file_map(filename))
+
+    load = from_filename
+
+    @classmethod
+    def from_file_map(klass, file_map):
+        raise NotImplementedError
+
+    def to_filename(self, filename, **kwargs):
+        """Saves the image to the files of ``filename``, which become its file map."""
+        self.file_map = self.filespec_to_file_map(filename)
+        self.to_file_map(**kwargs)
+
+    def to_file_map(self, file_map=None, **kwargs):
+        raise NotImplementedError
+
+    @classmethod
+    def instance_to_filename(klass, img, filename):
+        """Saves ``img`` as this class to ``filename``."""
+        img = klass.from_image(img)
+        img.to_filename(filename)
+
+    @classmethod
+    def from_image(klass, img):
+        raise NotImplementedError
+
+
+class SerializableImage(FileBasedImage):
+    """An image of one file that can be written to and read from a stream or bytes
+    (nibabel's ``SerializableImage``)."""
+
+    @classmethod
+    def _filemap_from_iobase(klass, io_obj):
+        if len(klass.files_types) > 1:
+            raise NotImplementedError('(de)serialization is undefined for multi-file images')
+        return klass.make_file_map({klass.files_types[0][0]: io_obj})
+
+    @classmethod
+    def from_stream(klass, io_obj):
+        """The image in a readable stream, from its position; a stream that cannot seek is
+        read into memory first. Data stays in the stream until it is read."""
+        if not io_obj.seekable():
+            io_obj = io.BytesIO(io_obj.read())
+        return klass.from_file_map(klass._filemap_from_iobase(io_obj))
+
+    def to_stream(self, io_obj, **kwargs):
+        """Writes the image to a writable stream: the bytes ``to_filename`` would write."""
+        self.to_file_map(self._filemap_from_iobase(io_obj), **kwargs)
+
+    @classmethod
+    def from_bytes(klass, bytestring):
+        """The image in ``bytestring`` (what :meth:`to_bytes` gives; neurovox also reads
+        gzip, bzip2 and zstd compressed bytes)."""
+        if hasattr(klass, '_from_compressed_bytes') and _compression_of(bytestring):
+            return klass._from_compressed_bytes(bytes(bytestring))
+        return klass.from_stream(io.BytesIO(bytestring))
+
+    def to_bytes(self, **kwargs):
+        """The bytes of the image as a file of its class would hold them."""
+        bio = io.BytesIO()
+        self.to_stream(bio, **kwargs)
+        return bio.getvalue()
+
+    @classmethod
+    def from_url(klass, url, timeout=5):
+        """The image at ``url`` (read whole into memory unless the response can seek)."""
+        from urllib import request
+        response = request.urlopen(url, timeout=timeout)
+        return klass.from_stream(response)
+
+
+def _slope_inter(header):
+    """A proxy's ``slope`` and ``inter`` as nibabel gives them for a header: its
+    ``get_slope_inter()``, 1 and 0 for None (SPM99's slope stays a 0-d float32 array)."""
+    slope, inter = header.get_slope_inter()
+    return 1.0 if slope is None else slope, 0.0 if inter is None else inter
+
+
+def _compression_of(data):
+    """True if ``data`` starts with gzip, bzip2 or zstd magic bytes."""
+    head = bytes(data[:4])
+    return head[:2] == b'\x1f\x8b' or head[:3] == b'BZh' or head == b'\x28\xb5\x2f\xfd'
+
+
+class DataobjImage(FileBasedImage):
+    """An image with a data object (nibabel's ``DataobjImage``): a numpy array or an
+    array proxy, with the caching rules of ``get_fdata``."""
+
+    def __init__(self, dataobj, header=None, extra=None, file_map=None):
+        super().__init__(header=header, extra=extra, file_map=file_map)
+        self._dataobj = dataobj
         self._data_cache = None
         self._fdata_cache = None
         self._native = None
@@ -83,12 +199,8 @@ class DataobjImage:
         return self._dataobj
 
     @property
-    def header(self):
-        return self._header
-
-    @property
     def shape(self):
-        return tuple(self._dataobj.shape)
+        return self._dataobj.shape
 
     @property
     def ndim(self):
@@ -142,48 +254,95 @@ class DataobjImage:
     # -- files ---------------------------------------------------------------------------
 
     @classmethod
-    def make_file_map(klass, mapping=None):
-        mapping = mapping or {}
-        file_map = {}
-        for key, _ in klass.files_types:
-            value = mapping.get(key)
-            if isinstance(value, str):
-                file_map[key] = FileHolder(filename=value)
-            elif hasattr(value, 'tell'):
-                file_map[key] = FileHolder(fileobj=value)
-            else:
-                file_map[key] = FileHolder()
-        return file_map
-
-    @classmethod
-    def filespec_to_file_map(klass, filespec):
-        filename = os.path.expanduser(os.fspath(filespec))
-        if filename.endswith('.'):
-            filename = filename[:-1]
-        root, ext, comp = _split_ext(filename)
-        types = dict(klass.files_types)
-        if ext == '' and comp:
-            raise ImageFileError(f'Filespec "{filespec}" does not look right for class {klass}')
-        if ext == '':
-            return {key: FileHolder(filename=root + e) for key, e in klass.files_types}
-        if ext.lower() not in [e for _, e in klass.files_types] + list(klass.valid_exts):
-            raise ImageFileError(
-                f'Filespec "{filespec}" does not look right for class {klass}')
-        if klass is MGHImage or issubclass(klass, MGHImage):
-            return {'image': FileHolder(filename=filename)}
-        return {key: FileHolder(filename=root + _sibling_case(ext, e) + comp)
-                for key, e in types.items()}
-
-    def get_filename(self):
-        holder = self.file_map.get(self.files_types[0][0]) if self.file_map else None
-        return None if holder is None else holder.filename
-
-    def set_filename(self, filename):
-        self.file_map = self.filespec_to_file_map(filename)
+    def from_file_map(klass, file_map, *, mmap=True, keep_file_open=None):
+        raise NotImplementedError
 
     @classmethod
     def from_filename(klass, filename, *, mmap=True, keep_file_open=None):
-        """Loads an image of this class, reading only its header."""
+        """Loads an image of this class from the files of ``filename``."""
+        if mmap not in (True, False, 'c', 'r'):
+            raise ValueError("mmap should be one of {True, False, 'c', 'r'}")
+        file_map = klass.filespec_to_file_map(filename)
+        return klass.from_file_map(file_map, mmap=mmap, keep_file_open=keep_file_open)
+
+    load = from_filename
+
+
+class SpatialImage(DataobjImage):
+    """An image with an affine (nibabel's ``SpatialImage``), saved and loaded through the
+    Rust core, with what nibabel lacks: ``is_dirty``, ``mark_clean``, ``mark_dirty`` and
+    ``as_filename``."""
+
+    header_class = Nifti1Header
+    _format = 'Nifti1Image'
+    files_types = (('image', '.nii'),)
+    valid_exts = ('.nii',)
+    _compressed_suffixes = _COMPRESSED
+    _consumes_scaling = True
+
+    def __init__(self, dataobj, affine, header=None, extra=None, file_map=None, dtype=None):
+        super().__init__(dataobj, header=header, extra=extra, file_map=file_map)
+        if affine is not None:
+            affine = np.array(affine, dtype=np.float64, copy=True)
+            if affine.shape != (4, 4):
+                raise ValueError('Affine should be shape 4,4')
+        self._affine = affine
+        if header is None and hasattr(dataobj, 'dtype'):
+            self._header.set_data_dtype(dataobj.dtype)
+        self.update_header()
+        if self._consumes_scaling:
+            self._header.set_data_offset(0)
+            self._header.set_slope_inter(None, None)
+        if dtype is not None:
+            self.set_data_dtype(dtype)
+
+    @property
+    def affine(self):
+        return self._affine
+
+    def update_header(self):
+        hdr = self._header
+        shape = tuple(self._dataobj.shape)
+        if hdr.get_data_shape() != shape:
+            hdr.set_data_shape(shape)
+        if self._affine is None:
+            return
+        if np.allclose(self._affine, hdr.get_best_affine()):
+            return
+        self._affine2header()
+
+    def _affine2header(self):
+        self._header._native.store_affine(self._affine.tolist())
+
+    def get_data_dtype(self):
+        return self._header.get_data_dtype()
+
+    def set_data_dtype(self, dtype):
+        self._header.set_data_dtype(dtype)
+
+    @property
+    def slicer(self):
+        """``img.slicer[key]``: a new in-memory image of part of this one."""
+        return SpatialFirstSlicer(self)
+
+    @classmethod
+    def from_image(klass, img):
+        return klass(img.dataobj, img.affine, klass.header_class.from_header(img.header),
+                     extra=img.extra.copy())
+
+    # -- files ---------------------------------------------------------------------------
+
+    @classmethod
+    def _get_fileholders(klass, file_map):
+        """The holders of the header and of the data (the same for single files)."""
+        if 'header' in dict(klass.files_types):
+            return file_map['header'], file_map['image']
+        return file_map['image'], file_map['image']
+
+    @classmethod
+    def from_filename(klass, filename, *, mmap=True, keep_file_open=None):
+        """Loads an image of this class, reading only its header (compression recognised by
+        content, a pair's sibling found as nibabel finds it)."""
         mode = _mmap_mode(mmap)
         filename = os.path.expanduser(os.fspath(filename))
         native = _neurovox.NativeImage.load(filename, klass._format, mode, keep_file_open)
@@ -193,24 +352,52 @@ class DataobjImage:
 
     @classmethod
     def from_file_map(klass, file_map, *, mmap=True, keep_file_open=None):
-        holder = file_map.get('header') or file_map.get('image')
-        if holder is None or holder.filename is None:
-            holder = file_map.get('image')
-        if holder is None or holder.filename is None:
-            raise ValueError('No filename or fileobj present')
-        return klass.from_filename(holder.filename, mmap=mmap, keep_file_open=keep_file_open)
+        """Loads the image in the files or file objects of ``file_map``. Files named are read
+        through the core; file objects are read from their holder's position for the header,
+        and the data is read from the object when it is indexed."""
+        mode = _mmap_mode(mmap)
+        hdr_fh, img_fh = klass._get_fileholders(file_map)
+        if hdr_fh.fileobj is None and img_fh.fileobj is None:
+            name = hdr_fh.filename if hdr_fh.filename is not None else img_fh.filename
+            if name is None:
+                raise FileHolderError('No filename or fileobj present')
+            name = os.path.expanduser(os.fspath(name))
+            native = _neurovox.NativeImage.load(name, klass._format, mode, keep_file_open)
+            return klass._from_native(native, mmap)
+        with hdr_fh.get_prepare_fileobj('rb') as fobj:
+            native_header = _neurovox.NativeHeader.from_fileobj(klass._format, fobj)
+        header = klass.header_class._wrap(native_header)
+        spec = native_header.copy()
+        if img_fh.fileobj is not None:
+            proxy = ArrayProxy._from_native(
+                _neurovox.NativeProxy.from_fileobj_header(img_fh.fileobj, spec, img_fh.pos),
+                img_fh.fileobj, mmap, *_slope_inter(header))
+        else:
+            proxy = ArrayProxy(img_fh.filename, klass.header_class._wrap(spec), mmap=mmap,
+                               keep_file_open=keep_file_open)
+        img = klass(proxy, None, header, file_map=file_map)
+        img._affine = klass._affine_from(header, file_map)
+        return img
+
+    @classmethod
+    def _affine_from(klass, header, file_map):
+        """The affine of an image read from a file map: the header's."""
+        return np.array(header.get_best_affine(), dtype=np.float64)
 
     @classmethod
     def _from_native(klass, native, mmap=True):
         header_path, image_path = native.files()
-        proxy = ArrayProxy._from_native(native.proxy(), os.fspath(image_path), mmap)
         header = klass.header_class._wrap(native.header())
+        proxy = ArrayProxy._from_native(native.proxy(), os.fspath(image_path), mmap,
+                                        *_slope_inter(header))
         files = {'image': FileHolder(filename=os.fspath(image_path))}
         if 'header' in dict(klass.files_types):
             files['header'] = FileHolder(filename=os.fspath(header_path))
         if 'mat' in dict(klass.files_types):
-            root, _, comp = _split_ext(os.fspath(image_path))
-            files['mat'] = FileHolder(filename=root + '.mat')
+            try:
+                files['mat'] = klass.filespec_to_file_map(os.fspath(image_path))['mat']
+            except ImageFileError:
+                files['mat'] = FileHolder()
         img = klass(proxy, None, header, file_map=files)
         affine = native.affine()
         img._affine = None if affine is None else np.array(affine, dtype=np.float64)
@@ -219,11 +406,13 @@ class DataobjImage:
         return img
 
     @classmethod
-    def from_bytes(klass, bytestring):
-        native = _neurovox.NativeImage.from_bytes(bytes(bytestring))
-        proxy_native = native.proxy()
-        proxy = ArrayProxy._from_native(proxy_native, None, False)
+    def _from_compressed_bytes(klass, data):
+        """An image from compressed bytes of a single file (held in memory, decompressed)."""
+        native = _neurovox.NativeImage.from_bytes(data)
+        if native.format != klass._format:
+            raise ImageFileError(f'the bytes hold a {native.format}, not a {klass.__name__}')
         header = klass.header_class._wrap(native.header())
+        proxy = ArrayProxy._from_native(native.proxy(), None, False, *_slope_inter(header))
         img = klass(proxy, None, header)
         img._affine = np.array(native.affine(), dtype=np.float64)
         return img
@@ -241,24 +430,57 @@ class DataobjImage:
                                                 self._format)
 
     def to_filename(self, filename, dtype=None, **kwargs):
-        """Saves the image (atomically) and makes that file its file map."""
-        file_map = self.filespec_to_file_map(filename)
-        self.update_header()
-        native = self._native_for_save()
-        target = file_map['image'].filename
-        native.to_filename(target, None if dtype is None else np.dtype(dtype))
-        self.file_map = file_map
-        self._native = native
-        self._clean_digests = None
+        """Saves the image (atomically) and makes those files its file map."""
+        self.file_map = self.filespec_to_file_map(filename)
+        self.to_file_map(dtype=dtype, **kwargs)
+
+    def _named_files(self, file_map):
+        """The image file name if the core can save to ``file_map`` by name: every holder
+        has a file name and no file object, and they are the names the core gives the
+        files of the image file's name (a pair's sibling, the SPM ``.mat``)."""
+        holders = [file_map.get(key) for key, _ in self.files_types]
+        if any(h is None or h.fileobj is not None or h.filename is None for h in holders):
+            return None
+        image = os.path.expanduser(os.fspath(file_map['image'].filename))
+        try:
+            expected = self.filespec_to_file_map(image)
+        except ImageFileError:
+            return None
+        for key, holder in expected.items():
+            if _stringify_path(file_map[key].filename) != holder.filename:
+                return None
+        return image
 
     def to_file_map(self, file_map=None, dtype=None):
+        """Saves the image to the files or file objects of ``file_map`` (default: its own),
+        which becomes its file map. Files named are written atomically by the core; file
+        objects get the same bytes, written at their holder's position."""
         if file_map is None:
             file_map = self.file_map
-        holder = file_map.get('image')
-        if holder is None or holder.filename is None:
-            raise ValueError('No filename or fileobj present')
-        self.to_filename(holder.filename, dtype=dtype)
+        if file_map is None:
+            raise FileHolderError('No filename or fileobj present')
+        self.update_header()
+        native = self._native_for_save()
+        dtype = None if dtype is None else np.dtype(dtype)
+        target = self._named_files(file_map)
+        if target is not None:
+            native.to_filename(target, dtype)
+            self._native = native
+        else:
+            header_bytes, image_bytes, mat_bytes = native.to_bytes(dtype)
+            hdr_fh, img_fh = self._get_fileholders(file_map)
+            parts = [(img_fh, image_bytes)]
+            if header_bytes is not None:
+                parts.insert(0, (hdr_fh, header_bytes))
+            if mat_bytes is not None and 'mat' in file_map:
+                parts.append((file_map['mat'], mat_bytes))
+            for holder, data in parts:
+                with holder.get_prepare_fileobj('wb') as fobj:
+                    fobj.write(data)
+            # The image no longer matches files the core knows of.
+            self._native = None
         self.file_map = file_map
+        self._clean_digests = None
 
     # -- matching the files --------------------------------------------------------------
 
@@ -273,7 +495,7 @@ class DataobjImage:
     def is_dirty(self):
         """True whenever the image may differ from its files: a header field, the
         extensions, the affine or cached data changed, the files changed on disk, the image
-        was marked dirty, or it has no files."""
+        was marked dirty, or it has no files (or only file objects)."""
         if self._native is None or self._clean_digests is None:
             return True
         if self._caches_changed():
@@ -285,7 +507,7 @@ class DataobjImage:
     def dirty_reasons(self):
         """Why :meth:`is_dirty` is true, in words (empty when clean)."""
         if self._native is None:
-            return ['the image was made in memory and has no files']
+            return ['the image was made in memory (or saved to file objects) and has no files']
         reasons = []
         if self._clean_digests is None:
             reasons.append('the image changed since it was saved; mark_clean() after checking')
@@ -344,62 +566,6 @@ class DataobjImage:
                         'generate a sliced image (see documentation for caveats) or slicing '
                         'image array data with `img.dataobj[slice]` or '
                         '`img.get_fdata()[slice]`')
-
-
-class SpatialImage(DataobjImage):
-    """An image with an affine (nibabel's ``SpatialImage``)."""
-
-    _consumes_scaling = True
-
-    def __init__(self, dataobj, affine, header=None, extra=None, file_map=None, dtype=None):
-        super().__init__(dataobj, header=header, extra=extra, file_map=file_map)
-        if affine is not None:
-            affine = np.array(affine, dtype=np.float64, copy=True)
-            if affine.shape != (4, 4):
-                raise ValueError('Affine should be shape 4,4')
-        self._affine = affine
-        if header is None and hasattr(dataobj, 'dtype'):
-            self._header.set_data_dtype(dataobj.dtype)
-        self.update_header()
-        if self._consumes_scaling:
-            self._header.set_data_offset(0)
-            self._header.set_slope_inter(None, None)
-        if dtype is not None:
-            self.set_data_dtype(dtype)
-
-    @property
-    def affine(self):
-        return self._affine
-
-    def update_header(self):
-        hdr = self._header
-        shape = tuple(self._dataobj.shape)
-        if hdr.get_data_shape() != shape:
-            hdr.set_data_shape(shape)
-        if self._affine is None:
-            return
-        if np.allclose(self._affine, hdr.get_best_affine()):
-            return
-        self._affine2header()
-
-    def _affine2header(self):
-        self._header._native.store_affine(self._affine.tolist())
-
-    def get_data_dtype(self):
-        return self._header.get_data_dtype()
-
-    def set_data_dtype(self, dtype):
-        self._header.set_data_dtype(dtype)
-
-    @property
-    def slicer(self):
-        """``img.slicer[key]``: a new in-memory image of part of this one."""
-        return SpatialFirstSlicer(self)
-
-    @classmethod
-    def from_image(klass, img):
-        return klass(img.dataobj, img.affine, klass.header_class.from_header(img.header),
-                     extra=img.extra.copy())
 
     def __repr__(self):
         return (f'<class \'neurovox.{type(self).__name__}\'>\ndata shape {self.shape}\n'
@@ -464,6 +630,24 @@ class Spm99AnalyzeImage(AnalyzeImage):
     _format = 'Spm99AnalyzeImage'
     files_types = (('image', '.img'), ('header', '.hdr'), ('mat', '.mat'))
 
+    @classmethod
+    def _affine_from(klass, header, file_map):
+        """The affine of the ``.mat`` sidecar (MATLAB v4) if the file map has a non-empty
+        one, else the header's."""
+        affine = super()._affine_from(header, file_map)
+        holder = file_map.get('mat')
+        if holder is None or (holder.fileobj is None and holder.filename is None):
+            return affine
+        try:
+            matf = holder.get_prepare_fileobj('rb')
+        except OSError:
+            return affine
+        with matf:
+            contents = matf.read()
+        if len(contents) == 0:
+            return affine
+        return np.array(_neurovox.read_mat_affine(contents), dtype=np.float64)
+
 
 class Spm2AnalyzeImage(Spm99AnalyzeImage):
     header_class = Spm2AnalyzeHeader
@@ -505,7 +689,7 @@ class Nifti1Pair(AnalyzeImage):
         self._affine = self._header.get_best_affine()
 
 
-class Nifti1Image(Nifti1Pair):
+class Nifti1Image(Nifti1Pair, SerializableImage):
     header_class = Nifti1Header
     _format = 'Nifti1Image'
     files_types = (('image', '.nii'),)
@@ -522,13 +706,21 @@ class Nifti2Image(Nifti1Image):
     _format = 'Nifti2Image'
 
 
-class MGHImage(SpatialImage):
+class MGHImage(SpatialImage, SerializableImage):
     header_class = MGHHeader
     _format = 'MGHImage'
     files_types = (('image', '.mgh'),)
     valid_exts = ('.mgh', '.mgz')
     _compressed_suffixes = ()
     _consumes_scaling = False
+
+    @classmethod
+    def filespec_to_file_map(klass, filespec):
+        """As for other classes, and ``.mgz`` names the (gzip-compressed) image file."""
+        filespec = _stringify_path(filespec)
+        if os.path.splitext(filespec)[1].lower() == '.mgz':
+            return {'image': FileHolder(filename=filespec)}
+        return super().filespec_to_file_map(filespec)
 
 
 _SPATIAL_FIRST = (AnalyzeImage, Spm99AnalyzeImage, Spm2AnalyzeImage, Nifti1Pair, Nifti1Image,

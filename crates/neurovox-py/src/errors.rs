@@ -7,7 +7,7 @@
 //! | `Format` otherwise, `Stale` | `ImageFileError` (`StaleFileError`, a subclass, for Stale) |
 //! | `Unsupported` | `HeaderDataError` |
 //! | `Limit` | `OSError` (nibabel's short-read error) |
-//! | `Usage` | `ValueError` |
+//! | `Usage` | `ValueError` (`WriterError`, a subclass, while saving) |
 //!
 //! The message is the core's: the file, the field and the byte offset where known.
 
@@ -33,6 +33,13 @@ create_exception!(
     HeaderTypeError,
     PyException,
     "The header cannot do what was asked (nibabel's `HeaderTypeError`)."
+);
+create_exception!(
+    neurovox,
+    WriterError,
+    PyValueError,
+    "The data cannot be written as asked: scaling needed that the format cannot store, or a \
+     cast between kinds of values (nibabel's `WriterError`, here also a `ValueError`)."
 );
 create_exception!(
     neurovox,
@@ -71,6 +78,15 @@ pub fn to_py(e: neurovox::Error) -> PyErr {
         K::Limit => PyOSError::new_err(message),
         _ => PyValueError::new_err(message),
     }
+}
+
+/// The Python exception for a core error while saving: Usage errors (the array writers'
+/// refusals) are `WriterError`s.
+pub fn save_error(e: neurovox::Error) -> PyErr {
+    if e.kind() == neurovox::ErrorKind::Usage {
+        return WriterError::new_err(e.to_string());
+    }
+    to_py(e)
 }
 
 /// `Result<T, neurovox::Error>` to `PyResult<T>`.

@@ -76,6 +76,17 @@ impl NativeHeader {
 
 #[pymethods]
 impl NativeHeader {
+    /// The header of an image class read from a Python file object at its position
+    /// (nibabel's `header_class.from_fileobj`): NIfTI up to `vox_offset`, MGH on to the
+    /// footer after the data. The object is left after what was read.
+    #[staticmethod]
+    fn from_fileobj(format: &str, fileobj: Bound<'_, PyAny>) -> PyResult<NativeHeader> {
+        let format = format_of(format)?;
+        let mut reader = crate::fileobj::PyReader::new(fileobj);
+        let inner = neurovox::files::read_header_from(&mut reader, format).py()?;
+        Ok(NativeHeader { inner })
+    }
+
     /// A default header of an image class (`'Nifti1Image'`…) in a byte order (`'<'`, `'>'`).
     #[new]
     #[pyo3(signature = (format, endianness="="))]

@@ -12,7 +12,15 @@ use neurovox::image::{DataObj, FileMap, Image};
 use neurovox::proxy::ProxyOptions;
 use neurovox::{DataType, Header, SaveOptions};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use std::path::PathBuf;
+
+/// `(header, image, mat)` bytes of a saved image ([`NativeImage::to_bytes`]).
+type SavedPyBytes<'py> = (
+    Option<Bound<'py, PyBytes>>,
+    Bound<'py, PyBytes>,
+    Option<Bound<'py, PyBytes>>,
+);
 
 /// An image of the core library.
 #[pyclass(module = "neurovox._neurovox")]
@@ -208,7 +216,38 @@ impl NativeImage {
     ) -> PyResult<()> {
         let options = save_options(dtype)?;
         let inner = &mut self.inner;
-        py.detach(|| inner.to_filename(&path, options)).py()
+        py.detach(|| inner.to_filename(&path, options))
+            .map_err(crate::errors::save_error)
+    }
+
+    /// The bytes of each file this image saves to (nibabel's `to_file_map` over file
+    /// objects, `to_stream`, `to_bytes`): `(header, image, mat)`, the header only for pairs
+    /// and the `.mat` only for SPM images with an affine. The same bytes `to_filename` writes
+    /// for an uncompressed file name of the image's format.
+    #[allow(clippy::wrong_self_convention)] // nibabel's name
+    #[pyo3(signature = (dtype=None))]
+    fn to_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        dtype: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<SavedPyBytes<'py>> {
+        let options = save_options(dtype)?;
+        let inner = &self.inner;
+        let saved = py
+            .detach(|| {
+                neurovox::save::save_to_bytes(
+                    inner,
+                    inner.format(),
+                    neurovox::io::Compression::None,
+                    options,
+                )
+            })
+            .map_err(crate::errors::save_error)?;
+        Ok((
+            saved.header.map(|b| PyBytes::new(py, &b)),
+            PyBytes::new(py, &saved.image),
+            saved.mat.map(|b| PyBytes::new(py, &b)),
+        ))
     }
 
     /// Saves to the files of a file map (nibabel's `to_file_map`).
@@ -224,6 +263,14 @@ impl NativeImage {
         let options = save_options(dtype)?;
         let files = FileMap { header, image };
         let inner = &mut self.inner;
-        py.detach(|| inner.to_file_map(&files, options)).py()
+        py.detach(|| inner.to_file_map(&files, options))
+            .map_err(crate::errors::save_error)
     }
+}
+
+/// The affine of an SPM `.mat` sidecar's bytes (MATLAB v4, as nibabel writes them): its
+/// `mat`, or `M` with the x flip, moved to a 0-based voxel origin.
+#[pyfunction]
+pub fn read_mat_affine(data: &[u8]) -> PyResult<Affine> {
+    neurovox::format::spm_mat::read_mat_affine(data).py()
 }

@@ -93,6 +93,9 @@ fn is_fancy(item: &Bound<'_, PyAny>) -> PyResult<bool> {
                 return Ok(true);
             }
         }
+        // A numpy scalar or 0-d array: an index if it has `__index__` (0-d arrays have
+        // `__len__` too, which raises).
+        return Ok(false);
     }
     Ok(item.hasattr("__len__")? && !item.is_instance_of::<pyo3::types::PyString>())
 }

@@ -15,6 +15,7 @@
 
 mod convert;
 mod errors;
+mod fileobj;
 mod header;
 mod image;
 mod key;
@@ -31,12 +32,14 @@ fn _neurovox(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("HeaderDataError", py.get_type::<errors::HeaderDataError>())?;
     m.add("HeaderTypeError", py.get_type::<errors::HeaderTypeError>())?;
     m.add("StaleFileError", py.get_type::<errors::StaleFileError>())?;
+    m.add("WriterError", py.get_type::<errors::WriterError>())?;
     m.add_class::<proxy::NativeProxy>()?;
     m.add_class::<mmap::MmapOwner>()?;
     m.add_class::<header::NativeHeader>()?;
     m.add_class::<image::NativeImage>()?;
     m.add_function(wrap_pyfunction!(convert::digest, m)?)?;
     m.add_function(wrap_pyfunction!(proxy::set_keep_file_open_default, m)?)?;
+    m.add_function(wrap_pyfunction!(image::read_mat_affine, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

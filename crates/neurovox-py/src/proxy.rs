@@ -2,6 +2,8 @@
 
 use crate::convert::{dyn_to_numpy, empty_array, numpy_dtype};
 use crate::errors::IntoPyResult;
+use crate::fileobj::PyFileSource;
+use crate::header::NativeHeader;
 use neurovox::memmap::Order;
 use neurovox::plan::{plan_read, DataLayout};
 use neurovox::proxy::{ArrayProxy, ArraySpec, MmapMode, ProxyOptions};
@@ -11,6 +13,7 @@ use neurovox::{DataType, StorageDtype};
 use numpy::PyArrayDescr;
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
+use std::sync::Arc;
 
 /// An array on disk, read lazily: what `neurovox.ArrayProxy` wraps.
 #[pyclass(frozen, module = "neurovox._neurovox")]
@@ -153,6 +156,57 @@ impl NativeProxy {
         };
         Ok(NativeProxy {
             inner: ArrayProxy::open(&path, spec, options).py()?,
+        })
+    }
+
+    /// A proxy over a Python file object (`BytesIO`, an open file): as [`NativeProxy::open`],
+    /// but every read goes to the object when it happens, and puts its position back.
+    #[staticmethod]
+    #[pyo3(signature = (fileobj, shape, dtype, offset, slope, inter, factor_f32, order))]
+    #[allow(clippy::too_many_arguments)]
+    fn from_fileobj(
+        fileobj: Py<PyAny>,
+        shape: Vec<usize>,
+        dtype: &Bound<'_, PyAny>,
+        offset: u64,
+        slope: f64,
+        inter: f64,
+        factor_f32: bool,
+        order: &str,
+    ) -> PyResult<NativeProxy> {
+        let factor = if factor_f32 {
+            FactorType::F32
+        } else {
+            FactorType::F64
+        };
+        let spec = ArraySpec {
+            shape,
+            dtype: parse_storage(dtype)?,
+            offset,
+            scaling: Scaling::new(slope, inter, factor),
+            order: if order == "C" { Order::C } else { Order::F },
+        };
+        Ok(NativeProxy {
+            inner: ArrayProxy::from_source(Arc::new(PyFileSource::new(fileobj)), spec),
+        })
+    }
+
+    /// A proxy over a Python file object for the data a header describes (shape, stored
+    /// type, offset and scale factors as the core reads them from files), the file starting
+    /// at byte `pos` of the object.
+    #[staticmethod]
+    #[pyo3(signature = (fileobj, header, pos=0))]
+    fn from_fileobj_header(
+        fileobj: Py<PyAny>,
+        header: PyRef<'_, NativeHeader>,
+        pos: u64,
+    ) -> PyResult<NativeProxy> {
+        let mut spec = ArraySpec::from_header(&header.inner).py()?;
+        spec.offset = spec.offset.checked_add(pos).ok_or_else(|| {
+            PyValueError::new_err(format!("data offset {} + pos {pos} overflows", spec.offset))
+        })?;
+        Ok(NativeProxy {
+            inner: ArrayProxy::from_source(Arc::new(PyFileSource::new(fileobj)), spec),
         })
     }
 

@@ -248,35 +248,8 @@ pub fn read_header_as(path: impl AsRef<Path>, format: Option<ImageFormat>) -> Re
         .with_path(&header_path));
     }
 
-    let header = match format {
-        ImageFormat::Nifti1 | ImageFormat::Nifti2 => {
-            // Extensions run up to vox_offset: read that far, bounded.
-            let probe = Header::parse(format, &header_block_only(&bytes, format));
-            if let Ok(h) = &probe {
-                let want = h.data_offset().min(MAX_HEADER_BYTES);
-                if want > bytes.len() as u64 {
-                    read_up_to(reader.as_mut(), want - bytes.len() as u64, &mut bytes)
-                        .map_err(|e| e.with_path(&header_path))?;
-                }
-                if h.data_offset() > MAX_HEADER_BYTES {
-                    return Err(Error::limit(format!(
-                        "vox_offset {} puts over {MAX_HEADER_BYTES} bytes of extensions before the data",
-                        h.data_offset()
-                    ))
-                    .field("vox_offset")
-                    .with_path(&header_path));
-                }
-            }
-            Header::parse(format, &bytes)
-        }
-        ImageFormat::Nifti1Pair | ImageFormat::Nifti2Pair => {
-            read_up_to(reader.as_mut(), MAX_HEADER_BYTES, &mut bytes).map_err(|e| e.with_path(&header_path))?;
-            Header::parse(format, &bytes)
-        }
-        ImageFormat::Mgh => read_mgh_header(&bytes, reader.as_mut()),
-        _ => Header::parse(format, &bytes),
-    }
-    .map_err(|e| e.with_path(&header_path))?;
+    let header =
+        parse_header_from(format, bytes, reader.as_mut()).map_err(|e| e.with_path(&header_path))?;
 
     if compression == Compression::None {
         check_data_fits(&header, &image_path)?;
@@ -288,6 +261,65 @@ pub fn read_header_as(path: impl AsRef<Path>, format: Option<ImageFormat>) -> Re
         compression,
         header,
     })
+}
+
+/// Reads and parses a header of `format` from `reader` (positioned at the start of the
+/// header, the bytes uncompressed), reading no more than the header needs: for NIfTI up to
+/// `vox_offset` (the extensions), for MGH on through the data to the footer and the tags
+/// after it. What [`read_header_as`] does after opening a file, for any reader (nibabel's
+/// `header_class.from_fileobj`).
+///
+/// ```
+/// use neurovox::{ByteOrder, Header, ImageFormat};
+/// let mut h = Header::new(ImageFormat::Nifti1, ByteOrder::Little);
+/// h.set_data_shape(&[2, 3, 4])?;
+/// let bytes = h.to_prefix_bytes()?;
+/// let back = neurovox::files::read_header_from(&mut &bytes[..], ImageFormat::Nifti1)?;
+/// assert_eq!(back.data_shape()?, vec![2, 3, 4]);
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn read_header_from(reader: &mut dyn std::io::Read, format: ImageFormat) -> Result<Header> {
+    let mut bytes = Vec::new();
+    read_up_to(reader, 1024, &mut bytes)?;
+    if bytes.is_empty() {
+        return Err(Error::format("Empty file"));
+    }
+    parse_header_from(format, bytes, reader)
+}
+
+/// Parses a header of `format` whose first bytes (up to 1024) are `bytes`, reading more from
+/// `reader` as the format needs.
+fn parse_header_from(
+    format: ImageFormat,
+    mut bytes: Vec<u8>,
+    reader: &mut dyn std::io::Read,
+) -> Result<Header> {
+    match format {
+        ImageFormat::Nifti1 | ImageFormat::Nifti2 => {
+            // Extensions run up to vox_offset: read that far, bounded.
+            let probe = Header::parse(format, &header_block_only(&bytes, format));
+            if let Ok(h) = &probe {
+                let want = h.data_offset().min(MAX_HEADER_BYTES);
+                if want > bytes.len() as u64 {
+                    read_up_to(reader, want - bytes.len() as u64, &mut bytes)?;
+                }
+                if h.data_offset() > MAX_HEADER_BYTES {
+                    return Err(Error::limit(format!(
+                        "vox_offset {} puts over {MAX_HEADER_BYTES} bytes of extensions before the data",
+                        h.data_offset()
+                    ))
+                    .field("vox_offset"));
+                }
+            }
+            Header::parse(format, &bytes)
+        }
+        ImageFormat::Nifti1Pair | ImageFormat::Nifti2Pair => {
+            read_up_to(reader, MAX_HEADER_BYTES, &mut bytes)?;
+            Header::parse(format, &bytes)
+        }
+        ImageFormat::Mgh => read_mgh_header(&bytes, reader),
+        _ => Header::parse(format, &bytes),
+    }
 }
 
 /// The bytes of a single NIfTI file before the extension flag, so the header can be parsed

@@ -276,7 +276,11 @@ impl ArrayProxy {
         let source: Arc<dyn Source> = match compression {
             // With memory mapping on, reads copy from one map of the file (nibabel maps only
             // whole reads; every read here is served by the map).
-            Compression::None if options.mmap != MmapMode::No => Arc::new(MmapSource::new(path)),
+            Compression::None if options.mmap != MmapMode::No => Arc::new(if keep_file_open {
+                MmapSource::keeping_open(path)
+            } else {
+                MmapSource::new(path)
+            }),
             Compression::None => Arc::new(FileSource::open(path, keep_file_open)?),
             Compression::Gzip => Arc::new(crate::io::gzip::GzipSource::open(path)?),
             Compression::Bzip2 | Compression::Zstd => Arc::new(StreamSource::new(path)),

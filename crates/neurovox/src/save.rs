@@ -307,28 +307,56 @@ impl Write for Compressor<'_> {
     }
 }
 
-/// Saves `image` to `path` (nibabel's `nib.save` / `img.to_filename`): the format from the
-/// extension (within the image's family), compression from the suffix, atomically.
-pub fn save(image: &Image, path: impl AsRef<Path>, options: SaveOptions) -> Result<()> {
-    let path = path.as_ref();
-    let format = target_format(image.format(), path)?;
+/// The files of a saved image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilePart {
+    /// The header file of a pair (`.hdr`).
+    Header,
+    /// The image file: the whole image for single-file formats, the data of a pair (`.img`).
+    Image,
+    /// An SPM image's `.mat` sidecar with its affine.
+    Mat,
+}
+
+/// The bytes of each file of a saved image ([`save_to_bytes`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SavedBytes {
+    /// The header file of a pair; `None` for single-file formats.
+    pub header: Option<Vec<u8>>,
+    /// The image file.
+    pub image: Vec<u8>,
+    /// The SPM `.mat` sidecar, for SPM formats with an affine.
+    pub mat: Option<Vec<u8>>,
+}
+
+/// A writer of one file's bytes, called by [`write_parts`] for each file it writes.
+type PartWriter<'w> = dyn FnMut(&mut dyn Write) -> Result<()> + 'w;
+
+/// Writes the files of `image` saved as `format` with `compression`: for each file, `sink`
+/// gets its part and a function that writes its bytes to a writer it chooses. The header and
+/// the data plan are decided before any byte is written.
+fn write_parts(
+    image: &Image,
+    format: ImageFormat,
+    compression: Compression,
+    options: SaveOptions,
+    sink: &mut dyn FnMut(FilePart, &mut PartWriter<'_>) -> Result<()>,
+) -> Result<()> {
     let dtype = match options.dtype {
         Some(t) => t,
         None => image
             .header()
             .data_dtype()
             .map(|d| d.dtype)
-            .unwrap_or_else(|_| DataType::Float32),
+            .unwrap_or(DataType::Float32),
     };
-    let mut header = header_for(image, format, dtype).map_err(|e| e.with_path(path))?;
+    let mut header = header_for(image, format, dtype)?;
     let kind = writer_kind(format);
-    let compression = compression_of(path);
-    let (header_path, image_path) = header_and_image_paths(path);
-    let plan = plan_data(image, &mut header, kind).map_err(|e| e.with_path(path))?;
-    let stored = header.data_dtype().map_err(|e| e.with_path(path))?;
-    // Writes one file: fixed parts before and after the data, the data streamed between.
-    let write_file = |target: &Path, before: &[u8], data: bool, after: &[&[u8]]| {
-        write_atomically(target, |w| {
+    let plan = plan_data(image, &mut header, kind)?;
+    let stored = header.data_dtype()?;
+    // One file: fixed parts before and after the data, the data streamed between.
+    let mut write_file = |part: FilePart, before: &[u8], data: bool, after: &[&[u8]]| {
+        sink(part, &mut |w: &mut dyn Write| {
             let mut z = Compressor::new(w, compression, options.level)?;
             z.write_all(before).map_err(Error::io)?;
             if data {
@@ -342,26 +370,78 @@ pub fn save(image: &Image, path: impl AsRef<Path>, options: SaveOptions) -> Resu
     };
     match &header {
         Header::Mgh(m) => write_file(
-            &image_path,
+            FilePart::Image,
             &m.prefix_bytes(),
             true,
             &[m.footer_bytes(), m.tag_bytes()],
         ),
         _ if format.is_pair() => {
             header.set("vox_offset", crate::FieldValue::Int(0))?;
-            write_file(&header_path, &header.to_prefix_bytes()?, false, &[])?;
-            write_file(&image_path, &[], true, &[])?;
+            write_file(FilePart::Header, &header.to_prefix_bytes()?, false, &[])?;
+            write_file(FilePart::Image, &[], true, &[])?;
             match (format, image.affine()) {
-                (ImageFormat::Spm99 | ImageFormat::Spm2, Some(aff)) => write_file(
-                    &crate::files::mat_path(&image_path),
-                    &mat_file_bytes(aff),
-                    false,
-                    &[],
-                ),
+                (ImageFormat::Spm99 | ImageFormat::Spm2, Some(aff)) => {
+                    write_file(FilePart::Mat, &mat_file_bytes(aff), false, &[])
+                }
                 _ => Ok(()),
             }
         }
         // vox_offset is 0 here, so the header bytes end exactly where the data starts.
-        _ => write_file(&image_path, &header.to_prefix_bytes()?, true, &[]),
+        _ => write_file(FilePart::Image, &header.to_prefix_bytes()?, true, &[]),
     }
+}
+
+/// Saves `image` to `path` (nibabel's `nib.save` / `img.to_filename`): the format from the
+/// extension (within the image's family), compression from the suffix, atomically.
+pub fn save(image: &Image, path: impl AsRef<Path>, options: SaveOptions) -> Result<()> {
+    let path = path.as_ref();
+    let format = target_format(image.format(), path)?;
+    let compression = compression_of(path);
+    let (header_path, image_path) = header_and_image_paths(path);
+    write_parts(image, format, compression, options, &mut |part, write| {
+        let target = match part {
+            FilePart::Header => header_path.clone(),
+            FilePart::Image => image_path.clone(),
+            FilePart::Mat => crate::files::mat_path(&image_path),
+        };
+        write_atomically(&target, |w| write(w))
+    })
+    .map_err(|e| e.with_path(path))
+}
+
+/// The bytes `image` saved as `format` would have, file by file, in memory (nibabel's
+/// `to_file_map` over `BytesIO` objects, `to_bytes`, `to_stream`): the same bytes
+/// [`save`] writes for a file name of that format and compression.
+///
+/// ```
+/// use neurovox::image::Image;
+/// use neurovox::io::Compression;
+/// use neurovox::save::{save_to_bytes, SaveOptions};
+/// use neurovox::ImageFormat;
+/// let data = ndarray::Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as u8).into_dyn();
+/// let img = Image::from_array(data, None, ImageFormat::Nifti1)?;
+/// let saved = save_to_bytes(&img, ImageFormat::Nifti1, Compression::None, SaveOptions::default())?;
+/// assert!(saved.header.is_none());
+/// let back = Image::from_bytes(saved.image)?;
+/// assert_eq!(back.dataobj().to_array()?.get_f64(&[1, 2, 3]), Some(6.0));
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn save_to_bytes(
+    image: &Image,
+    format: ImageFormat,
+    compression: Compression,
+    options: SaveOptions,
+) -> Result<SavedBytes> {
+    let mut saved = SavedBytes::default();
+    write_parts(image, format, compression, options, &mut |part, write| {
+        let mut out = Vec::new();
+        write(&mut out)?;
+        match part {
+            FilePart::Header => saved.header = Some(out),
+            FilePart::Image => saved.image = out,
+            FilePart::Mat => saved.mat = Some(out),
+        }
+        Ok(())
+    })?;
+    Ok(saved)
 }

@@ -248,11 +248,23 @@ impl Source for FileSource {
 /// As with every memory map (and numpy.memmap), another process truncating the file while it
 /// is mapped makes reads fault; files neurovox saves are replaced, never truncated in place,
 /// so a proxy keeps reading the old file's pages.
+///
+/// Made with [`MmapSource::keeping_open`], the source also keeps the file handle it mapped
+/// open for its life (nibabel's `keep_file_open=True`); otherwise the handle is closed once
+/// the map is made (the map alone keeps the file's pages).
 #[derive(Debug)]
 pub struct MmapSource {
     path: PathBuf,
     identity: Option<FileIdentity>,
-    map: std::sync::OnceLock<std::result::Result<Option<memmap2::Mmap>, Error>>,
+    keep_open: bool,
+    map: std::sync::OnceLock<std::result::Result<MappedFile, Error>>,
+}
+
+/// The map of a file (none for an empty file) and the handle kept open, if asked.
+#[derive(Debug)]
+struct MappedFile {
+    map: Option<memmap2::Mmap>,
+    _handle: Option<File>,
 }
 
 impl MmapSource {
@@ -262,7 +274,17 @@ impl MmapSource {
         MmapSource {
             path: path.to_path_buf(),
             identity: FileIdentity::of(path).ok(),
+            keep_open: false,
             map: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// As [`MmapSource::new`], and the handle opened to map the file stays open as long as
+    /// the source (one descriptor per source, however many reads).
+    pub fn keeping_open(path: &Path) -> Self {
+        MmapSource {
+            keep_open: true,
+            ..Self::new(path)
         }
     }
 
@@ -276,18 +298,24 @@ impl MmapSource {
                 .metadata()
                 .map_err(|e| Error::io(e).with_path(&self.path))?
                 .len();
-            if len == 0 {
-                return Ok(None);
-            }
-            // SAFETY: read-only map of a file we do not write; see the type's documentation
-            // for what another process truncating the file would do.
-            unsafe { memmap2::Mmap::map(&file) }
-                .map(Some)
-                .map_err(|e| Error::io(e).with_path(&self.path))
+            let map = if len == 0 {
+                None
+            } else {
+                // SAFETY: read-only map of a file we do not write; see the type's
+                // documentation for what another process truncating the file would do.
+                Some(
+                    unsafe { memmap2::Mmap::map(&file) }
+                        .map_err(|e| Error::io(e).with_path(&self.path))?,
+                )
+            };
+            Ok(MappedFile {
+                map,
+                _handle: self.keep_open.then_some(file),
+            })
         });
         match mapped {
-            Ok(Some(map)) => Ok(map),
-            Ok(None) => Ok(&[]),
+            Ok(MappedFile { map: Some(map), .. }) => Ok(map),
+            Ok(MappedFile { map: None, .. }) => Ok(&[]),
             Err(e) => Err(Error::new(e.kind(), e.message().to_owned()).with_path(&self.path)),
         }
     }
