@@ -119,6 +119,32 @@ impl NativeProxy {
     }
 }
 
+/// The spec the Python constructors pass piece by piece: `shape`, numpy `dtype`, byte
+/// `offset`, `slope` and `inter` (float32 factors if `factor_f32`), `order` "C" or "F".
+#[allow(clippy::too_many_arguments)]
+fn spec_from_parts(
+    shape: Vec<usize>,
+    dtype: &Bound<'_, PyAny>,
+    offset: u64,
+    slope: f64,
+    inter: f64,
+    factor_f32: bool,
+    order: &str,
+) -> PyResult<ArraySpec> {
+    let factor = if factor_f32 {
+        FactorType::F32
+    } else {
+        FactorType::F64
+    };
+    Ok(ArraySpec {
+        shape,
+        dtype: parse_storage(dtype)?,
+        offset,
+        scaling: Scaling::new(slope, inter, factor),
+        order: if order == "C" { Order::C } else { Order::F },
+    })
+}
+
 #[pymethods]
 impl NativeProxy {
     /// A proxy over the file at `path`: data of `shape` and numpy `dtype` at byte `offset`,
@@ -138,18 +164,7 @@ impl NativeProxy {
         keep_file_open: Option<bool>,
         order: &str,
     ) -> PyResult<NativeProxy> {
-        let factor = if factor_f32 {
-            FactorType::F32
-        } else {
-            FactorType::F64
-        };
-        let spec = ArraySpec {
-            shape,
-            dtype: parse_storage(dtype)?,
-            offset,
-            scaling: Scaling::new(slope, inter, factor),
-            order: if order == "C" { Order::C } else { Order::F },
-        };
+        let spec = spec_from_parts(shape, dtype, offset, slope, inter, factor_f32, order)?;
         let options = ProxyOptions {
             mmap: mmap_mode(mmap)?,
             keep_file_open,
@@ -174,18 +189,7 @@ impl NativeProxy {
         factor_f32: bool,
         order: &str,
     ) -> PyResult<NativeProxy> {
-        let factor = if factor_f32 {
-            FactorType::F32
-        } else {
-            FactorType::F64
-        };
-        let spec = ArraySpec {
-            shape,
-            dtype: parse_storage(dtype)?,
-            offset,
-            scaling: Scaling::new(slope, inter, factor),
-            order: if order == "C" { Order::C } else { Order::F },
-        };
+        let spec = spec_from_parts(shape, dtype, offset, slope, inter, factor_f32, order)?;
         Ok(NativeProxy {
             inner: ArrayProxy::from_source(Arc::new(PyFileSource::new(fileobj)), spec),
         })
