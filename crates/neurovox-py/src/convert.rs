@@ -71,6 +71,18 @@ impl SendPtr {
         // SAFETY: guaranteed by the caller.
         unsafe { std::slice::from_raw_parts_mut(self.0, self.1) }
     }
+
+    /// The bytes, read-only (for arrays numpy may have mapped read-only).
+    ///
+    /// # Safety
+    /// The memory must be valid for `self.1` bytes and not written for the slice's life.
+    pub unsafe fn as_slice<'a>(&self) -> &'a [u8] {
+        if self.1 == 0 {
+            return &[];
+        }
+        // SAFETY: guaranteed by the caller.
+        unsafe { std::slice::from_raw_parts(self.0, self.1) }
+    }
 }
 
 /// A new, uninitialised numpy array of `shape` and `dtype` in Fortran order (`fortran`) or C
@@ -205,24 +217,32 @@ pub fn numpy_to_dyn(array: &Bound<'_, PyAny>) -> PyResult<DynArray> {
 }
 
 /// A 128-bit content digest (XXH3) of a numpy array's bytes, shape and dtype: how the Python
-/// images tell whether a cached array was changed in place.
+/// images tell whether a cached array was changed in place. C- and Fortran-contiguous arrays
+/// are digested where they lie (memory order, tagged), in parallel with the GIL released;
+/// other layouts are first made contiguous.
 #[pyfunction]
 pub fn digest(array: &Bound<'_, PyAny>) -> PyResult<u128> {
     let py = array.py();
-    let np = py.import("numpy")?;
-    let array = np
-        .getattr("ascontiguousarray")?
-        .call1((array,))?
-        .cast_into::<PyUntypedArray>()?;
+    let mut array = array.clone().cast_into::<PyUntypedArray>()?;
+    let fortran = |a: &Bound<'_, PyUntypedArray>| a.is_fortran_contiguous() && a.ndim() > 1;
+    if !array.is_c_contiguous() && !fortran(&array) {
+        array = py
+            .import("numpy")?
+            .getattr("ascontiguousarray")?
+            .call1((&array,))?
+            .cast_into::<PyUntypedArray>()?;
+    }
+    let order = if fortran(&array) { b'F' } else { b'C' };
     let descr = array.dtype().str()?.to_string();
     let shape = format!("{:?}{descr}", array.shape());
     let ptr = data_ptr(&array)?;
     Ok(py.detach(|| {
-        // SAFETY: `array` is held by this frame and only read.
-        let bytes: &[u8] = unsafe { ptr.as_mut_slice() };
+        // SAFETY: `array` is held by this frame and only read; other Python threads could
+        // write it meanwhile, which changes the digest, never memory safety of a byte read.
+        let bytes = unsafe { ptr.as_slice() };
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         hasher.update(shape.as_bytes());
-        hasher.update(bytes);
+        neurovox::array::digest_memory(&mut hasher, order, bytes);
         hasher.digest128()
     }))
 }

@@ -111,6 +111,74 @@ impl NativeProxy {
             .unwrap_or_default()
     }
 
+    /// The values of `selection` as [`ArrayProxy::read_float_into`] computes them for
+    /// `requested` factors, cast to float64 (`double`) or float32, written by the core
+    /// straight into a numpy array with the GIL released. `None` where that path does not
+    /// apply: values that are not real (complex, colour), binary128 storage, or a source that
+    /// may be shorter than the header says (the core's growing read then allocates nothing
+    /// large on a lying header).
+    fn read_real<'py>(
+        &self,
+        py: Python<'py>,
+        selection: &Selection,
+        requested: FactorType,
+        double: bool,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let spec = self.inner.spec();
+        let storage = spec.dtype.dtype;
+        if storage.is_complex()
+            || matches!(
+                storage,
+                DataType::Rgb24 | DataType::Rgba32 | DataType::Float128 | DataType::Complex256
+            )
+        {
+            return Ok(None);
+        }
+        let canonical = selection
+            .canonicalize(&spec.shape)
+            .map_err(|e| PyIndexError::new_err(e.message().to_string()))?;
+        let plan = plan_read(&self.layout(), &canonical).py()?;
+        let end = plan
+            .segments()
+            .iter()
+            .map(|&(o, l)| o + l as u64)
+            .max()
+            .unwrap_or(0);
+        if self.inner.source().len_hint().is_none_or(|len| len < end) {
+            return Ok(None);
+        }
+        let dtype = numpy_dtype(
+            py,
+            StorageDtype::new(
+                if double {
+                    DataType::Float64
+                } else {
+                    DataType::Float32
+                },
+                neurovox::ByteOrder::NATIVE,
+            ),
+        )?;
+        let (out, ptr) = empty_array(py, plan.output_shape(), &dtype, spec.order == Order::F)?;
+        let inner = &self.inner;
+        py.detach(|| {
+            // SAFETY: `out` is a new array of exactly this many bytes, held by this frame.
+            let buf = unsafe { ptr.as_mut_slice() };
+            if buf.is_empty() {
+                return Ok(()); // nothing to read (and an empty slice has no f64 alignment)
+            }
+            let misaligned = |_| neurovox::Error::usage("numpy gave a misaligned float buffer");
+            if double {
+                let values = bytemuck::try_cast_slice_mut::<u8, f64>(buf).map_err(misaligned)?;
+                inner.read_float_into(selection, requested, values)
+            } else {
+                let values = bytemuck::try_cast_slice_mut::<u8, f32>(buf).map_err(misaligned)?;
+                inner.read_float_into(selection, requested, values)
+            }
+        })
+        .map_err(|e| crate::errors::to_py(e.with_path(self.path_or_empty())))?;
+        Ok(Some(out.into_any()))
+    }
+
     fn canonical_error(&self, selection: &Selection) -> PyResult<()> {
         selection
             .canonicalize(self.inner.shape())
@@ -322,6 +390,15 @@ impl NativeProxy {
             return Ok(out);
         }
         self.canonical_error(&selection)?;
+        // Scaled real values: the core writes them straight into numpy's array. The
+        // header's own factor type (`F32` keeps it) decides float32 or float64 values.
+        let output = spec.scaling.output_dtype(spec.dtype.dtype).py()?;
+        if matches!(output, DataType::Float32 | DataType::Float64) {
+            let double = output == DataType::Float64;
+            if let Some(out) = self.read_real(py, &selection, FactorType::F32, double)? {
+                return Ok(out);
+            }
+        }
         let inner = &self.inner;
         let data = py.detach(|| inner.read(&selection)).py()?;
         dyn_to_numpy(py, &data)
@@ -343,6 +420,9 @@ impl NativeProxy {
         } else {
             FactorType::F32
         };
+        if let Some(out) = self.read_real(py, &selection, factor, double)? {
+            return Ok(out);
+        }
         let data = py
             .detach(|| -> neurovox::Result<neurovox::array::DynArray> {
                 let values = inner.read_for_float(&selection, factor)?;

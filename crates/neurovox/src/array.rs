@@ -285,6 +285,31 @@ pub(crate) fn colour_has_no_float() -> Error {
     Error::usage("RGB/RGBA data has no single floating-point value per voxel; read the channels with as_typed")
 }
 
+/// Feeds the bytes of a contiguous array to `hasher` as [`DynArray::content_digest`] does:
+/// the memory-order tag (`b'C'` or `b'F'`) and the XXH3-128 digests of 8 MiB pieces,
+/// computed in parallel. Used by other front ends (the Python package) that hold arrays in
+/// their own memory, so their digests cost the same one parallel pass.
+///
+/// ```
+/// let mut a = xxhash_rust::xxh3::Xxh3::new();
+/// let mut b = xxhash_rust::xxh3::Xxh3::new();
+/// neurovox::array::digest_memory(&mut a, b'C', &[1, 2, 3]);
+/// neurovox::array::digest_memory(&mut b, b'F', &[1, 2, 3]);
+/// assert_ne!(a.digest128(), b.digest128());
+/// ```
+pub fn digest_memory(hasher: &mut xxhash_rust::xxh3::Xxh3, order: u8, bytes: &[u8]) {
+    use rayon::prelude::*;
+    const PIECE: usize = 8 << 20;
+    hasher.update(&[order]);
+    let pieces: Vec<u128> = bytes
+        .par_chunks(PIECE)
+        .map(xxhash_rust::xxh3::xxh3_128)
+        .collect();
+    for piece in pieces {
+        hasher.update(&piece.to_le_bytes());
+    }
+}
+
 /// Feeds an array's values to `hasher`: for a contiguous array, a memory-order tag and the
 /// digests of its bytes in 8 MiB pieces, computed in parallel; else every value in logical
 /// order.
@@ -292,8 +317,6 @@ fn digest_values<T: crate::element::Element>(
     hasher: &mut xxhash_rust::xxh3::Xxh3,
     array: &ArcArray<T, IxDyn>,
 ) {
-    use rayon::prelude::*;
-    const PIECE: usize = 8 << 20;
     let order = if array.is_standard_layout() {
         Some(b'C')
     } else if array.t().is_standard_layout() {
@@ -302,15 +325,7 @@ fn digest_values<T: crate::element::Element>(
         None
     };
     if let (Some(order), Some(values)) = (order, array.as_slice_memory_order()) {
-        hasher.update(&[order]);
-        let bytes: &[u8] = bytemuck::cast_slice(values);
-        let pieces: Vec<u128> = bytes
-            .par_chunks(PIECE)
-            .map(xxhash_rust::xxh3::xxh3_128)
-            .collect();
-        for piece in pieces {
-            hasher.update(&piece.to_le_bytes());
-        }
+        digest_memory(hasher, order, bytemuck::cast_slice(values));
         return;
     }
     hasher.update(b"L");

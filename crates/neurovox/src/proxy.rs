@@ -22,7 +22,9 @@ use crate::io::{
 };
 use crate::memmap::{MapMode, MemmapArray, MemmapOptions, Order};
 use crate::plan::{plan_read, DataLayout};
-use crate::scale::{apply_scaling, decode_raw, decode_raw_with, FactorType, Scaling};
+use crate::scale::{
+    apply_scaling, decode_raw, decode_raw_with, scale_into, FactorType, FloatOut, Scaling,
+};
 use crate::select::Selection;
 use num_complex::Complex;
 use std::path::{Path, PathBuf};
@@ -442,6 +444,47 @@ impl ArrayProxy {
             scaling.factor = FactorType::F64;
         }
         apply_scaling(&raw, self.spec.dtype.dtype, &scaling)
+    }
+
+    /// [`ArrayProxy::read_for_float`] cast to `O`, written into `out` — the selection's
+    /// values laid out in the proxy's order (`spec().order`), `out.len()` of them — with no
+    /// float array in between: one pass from the stored values to the caller's buffer.
+    /// `requested` F32 keeps the header's factor type, so it gives the values of
+    /// [`ArrayProxy::read`]. Real data only (complex and colour data are Usage errors).
+    ///
+    /// ```
+    /// use neurovox::io::MemorySource;
+    /// use neurovox::memmap::Order;
+    /// use neurovox::proxy::{ArrayProxy, ArraySpec};
+    /// use neurovox::scale::{FactorType, Scaling};
+    /// use neurovox::select::Selection;
+    /// use neurovox::{ByteOrder, DataType, StorageDtype};
+    /// let spec = ArraySpec {
+    ///     shape: vec![2, 2],
+    ///     dtype: StorageDtype::new(DataType::UInt8, ByteOrder::Little),
+    ///     offset: 0,
+    ///     scaling: Scaling::new(2.0, 0.5, FactorType::F64),
+    ///     order: Order::F,
+    /// };
+    /// let bytes = vec![1u8, 2, 3, 4];
+    /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(bytes)), spec);
+    /// let mut out = [0f64; 4];
+    /// proxy.read_float_into(&Selection::all(), FactorType::F64, &mut out)?;
+    /// assert_eq!(out, [2.5, 4.5, 6.5, 8.5]);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn read_float_into<O: FloatOut>(
+        &self,
+        selection: &Selection,
+        requested: FactorType,
+        out: &mut [O],
+    ) -> Result<()> {
+        let raw = self.read_stored(selection)?;
+        let mut scaling = self.spec.scaling;
+        if requested == FactorType::F64 {
+            scaling.factor = FactorType::F64;
+        }
+        scale_into(&raw, self.spec.dtype.dtype, &scaling, out)
     }
 
     /// The whole array, scaled (nibabel's `np.asarray(proxy)`).

@@ -409,6 +409,132 @@ pub fn apply_scaling(raw: &DynArray, storage: DataType, scaling: &Scaling) -> Re
     }
 }
 
+/// A real float type that scaled values can be written into: `f32` or `f64`.
+pub trait FloatOut: Copy + Send + Sync + bytemuck::Pod {
+    /// The value nearest `v` (numpy's cast from float32).
+    fn from_f32(v: f32) -> Self;
+    /// The value nearest `v` (numpy's cast from float64).
+    fn from_f64(v: f64) -> Self;
+    /// The value nearest `v`, rounded once (numpy's cast from int64).
+    fn from_i64(v: i64) -> Self;
+    /// The value nearest `v`, rounded once (numpy's cast from uint64).
+    fn from_u64(v: u64) -> Self;
+}
+
+macro_rules! float_out {
+    ($t:ty) => {
+        impl FloatOut for $t {
+            fn from_f32(v: f32) -> Self {
+                v as $t
+            }
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            fn from_i64(v: i64) -> Self {
+                v as $t
+            }
+            fn from_u64(v: u64) -> Self {
+                v as $t
+            }
+        }
+    };
+}
+float_out!(f32);
+float_out!(f64);
+
+/// Scales stored values (as decoded by [`decode_raw`]) and casts them to `O`, writing them
+/// into `out` in the memory order of `raw`: what [`apply_scaling`] followed by numpy's
+/// `astype(O)` gives, value for value, but in one pass, in parallel, into a buffer the
+/// caller owns (a numpy array, say) instead of two new arrays.
+///
+/// Errors: `raw` not contiguous in memory, `out` of another length, or values that are not
+/// real numbers once scaled (complex or colour data) — Usage errors.
+///
+/// ```
+/// use neurovox::array::DynArray;
+/// use neurovox::scale::{scale_into, FactorType, Scaling};
+/// use neurovox::DataType;
+/// let raw = DynArray::from_array(ndarray::arr1(&[1i16, 2, 3]).into_dyn());
+/// let mut out = [0f32; 3];
+/// scale_into(&raw, DataType::Int16, &Scaling::new(0.5, 1.0, FactorType::F64), &mut out)?;
+/// assert_eq!(out, [1.5, 2.0, 2.5]);
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn scale_into<O: FloatOut>(
+    raw: &DynArray,
+    storage: DataType,
+    scaling: &Scaling,
+    out: &mut [O],
+) -> Result<()> {
+    fn fill<T: Copy + Send + Sync, O: FloatOut>(
+        a: &ndarray::ArcArray<T, IxDyn>,
+        out: &mut [O],
+        f: impl Fn(T) -> O + Send + Sync,
+    ) -> Result<()> {
+        use rayon::prelude::*;
+        let contiguous = a.is_standard_layout() || a.t().is_standard_layout();
+        let values = a
+            .as_slice_memory_order()
+            .filter(|_| contiguous)
+            .ok_or_else(|| Error::usage("scale_into needs values contiguous in memory"))?;
+        if values.len() != out.len() {
+            return Err(Error::usage(format!(
+                "scale_into: {} values for an output of {}",
+                values.len(),
+                out.len()
+            )));
+        }
+        const PIECE: usize = 1 << 16;
+        out.par_chunks_mut(PIECE)
+            .zip(values.par_chunks(PIECE))
+            .for_each(|(o, v)| o.iter_mut().zip(v).for_each(|(o, &v)| *o = f(v)));
+        Ok(())
+    }
+    let s = *scaling;
+    if s.is_identity() {
+        return match raw {
+            DynArray::U8(a) => fill(a, out, |v| O::from_f64(f64::from(v))),
+            DynArray::I8(a) => fill(a, out, |v| O::from_f64(f64::from(v))),
+            DynArray::U16(a) => fill(a, out, |v| O::from_f64(f64::from(v))),
+            DynArray::I16(a) => fill(a, out, |v| O::from_f64(f64::from(v))),
+            DynArray::U32(a) => fill(a, out, |v| O::from_f64(f64::from(v))),
+            DynArray::I32(a) => fill(a, out, |v| O::from_f64(f64::from(v))),
+            DynArray::U64(a) => fill(a, out, O::from_u64),
+            DynArray::I64(a) => fill(a, out, O::from_i64),
+            DynArray::F32(a) => fill(a, out, O::from_f32),
+            DynArray::F64(a) => fill(a, out, O::from_f64),
+            other => Err(unexpected(other, DataType::Float64)),
+        };
+    }
+    match scaling.output_dtype(storage)? {
+        DataType::Float32 => match raw {
+            DynArray::U8(a) => fill(a, out, |v| O::from_f32(s.apply_f32(f32::from(v)))),
+            DynArray::I8(a) => fill(a, out, |v| O::from_f32(s.apply_f32(f32::from(v)))),
+            DynArray::U16(a) => fill(a, out, |v| O::from_f32(s.apply_f32(f32::from(v)))),
+            DynArray::I16(a) => fill(a, out, |v| O::from_f32(s.apply_f32(f32::from(v)))),
+            DynArray::F32(a) => fill(a, out, |v| O::from_f32(s.apply_f32(v))),
+            other => Err(unexpected(other, DataType::Float32)),
+        },
+        DataType::Float64 => {
+            let f = move |v: f64| O::from_f64(s.apply_f64(v));
+            match raw {
+                DynArray::U8(a) => fill(a, out, move |v| f(f64::from(v))),
+                DynArray::I8(a) => fill(a, out, move |v| f(f64::from(v))),
+                DynArray::U16(a) => fill(a, out, move |v| f(f64::from(v))),
+                DynArray::I16(a) => fill(a, out, move |v| f(f64::from(v))),
+                DynArray::U32(a) => fill(a, out, move |v| f(f64::from(v))),
+                DynArray::I32(a) => fill(a, out, move |v| f(f64::from(v))),
+                DynArray::U64(a) => fill(a, out, move |v| f(v as f64)),
+                DynArray::I64(a) => fill(a, out, move |v| f(v as f64)),
+                DynArray::F32(a) => fill(a, out, move |v| f(f64::from(v))),
+                DynArray::F64(a) => fill(a, out, f),
+                other => Err(unexpected(other, DataType::Float64)),
+            }
+        }
+        other => Err(unexpected(raw, other)),
+    }
+}
+
 fn unexpected(raw: &DynArray, out: DataType) -> Error {
     Error::usage(format!("cannot scale {} data to {out}", raw.dtype()))
 }
@@ -513,5 +639,115 @@ mod tests {
             Order::F
         )
         .is_err());
+    }
+
+    #[test]
+    fn scale_into_gives_apply_scaling_then_a_cast() {
+        use DataType as D;
+        // Extreme and ordinary values of every real storage type, in C and Fortran order;
+        // 2^60 + 2^36 + 1 rounds differently to float32 directly than through float64.
+        let arrays = |fortran: bool| -> Vec<(DataType, DynArray)> {
+            fn m<T: crate::array::DynElement>(v: Vec<T>, fortran: bool) -> DynArray {
+                DynArray::from_array(
+                    ArrayD::from_shape_vec(IxDyn(&[2, 3]).set_f(fortran), v).unwrap(),
+                )
+            }
+            vec![
+                (D::UInt8, m(vec![0u8, 1, 7, 255, 128, 3], fortran)),
+                (D::Int8, m(vec![-128i8, -1, 0, 1, 127, 5], fortran)),
+                (D::UInt16, m(vec![0u16, 1, 65535, 300, 9, 2], fortran)),
+                (D::Int16, m(vec![-32768i16, -1, 0, 32767, 12, 3], fortran)),
+                (
+                    D::UInt32,
+                    DynArray::from_array(
+                        ndarray::arr1(&[0u32, u32::MAX, 16_777_217, 5, 6, 7]).into_dyn(),
+                    ),
+                ),
+                (
+                    D::Int32,
+                    DynArray::from_array(
+                        ndarray::arr1(&[i32::MIN, -1, i32::MAX, 16_777_217, 0, 1]).into_dyn(),
+                    ),
+                ),
+                (
+                    D::UInt64,
+                    DynArray::from_array(
+                        ndarray::arr1(&[
+                            0u64,
+                            u64::MAX,
+                            (1 << 53) + 1,
+                            (1 << 60) + (1 << 36) + 1,
+                            1,
+                            2,
+                        ])
+                        .into_dyn(),
+                    ),
+                ),
+                (
+                    D::Int64,
+                    DynArray::from_array(
+                        ndarray::arr1(&[
+                            i64::MIN,
+                            -1,
+                            i64::MAX,
+                            (1 << 53) + 1,
+                            -(1 << 60) - (1 << 36) - 1,
+                            2,
+                        ])
+                        .into_dyn(),
+                    ),
+                ),
+                (
+                    D::Float32,
+                    DynArray::from_array(
+                        ndarray::arr1(&[f32::MIN, -0.0, f32::MAX, 1e-40, f32::NAN, f32::INFINITY])
+                            .into_dyn(),
+                    ),
+                ),
+                (
+                    D::Float64,
+                    DynArray::from_array(
+                        ndarray::arr1(&[f64::MIN, -0.0, 1e300, 1e-310, f64::NAN, 0.1]).into_dyn(),
+                    ),
+                ),
+            ]
+        };
+        let scalings = [
+            Scaling::IDENTITY,
+            Scaling::new(0.1, 0.2, FactorType::F32),
+            Scaling::new(2.0, 0.0, FactorType::F32),
+            Scaling::new(1e38, 0.0, FactorType::F32),
+            Scaling::new(0.5, -3.25, FactorType::F64),
+            Scaling::new(1.0, 7.0, FactorType::F64),
+        ];
+        let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        for fortran in [false, true] {
+            for (storage, raw) in arrays(fortran) {
+                let storage = &storage;
+                for scaling in &scalings {
+                    let Ok(expected) = apply_scaling(&raw, *storage, scaling) else {
+                        continue;
+                    };
+                    let what = format!("{storage} {scaling:?} fortran={fortran}");
+                    let mut out64 = [0f64; 6];
+                    scale_into(&raw, *storage, scaling, &mut out64).unwrap();
+                    let want64 = expected.to_f64().unwrap();
+                    let want64: Vec<f64> = want64.as_slice_memory_order().unwrap().to_vec();
+                    for (g, w) in out64.iter().zip(&want64) {
+                        assert!(same(*g, *w), "{what}: f64 {g} != {w}");
+                    }
+                    let mut out32 = [0f32; 6];
+                    scale_into(&raw, *storage, scaling, &mut out32).unwrap();
+                    let want32 = expected.to_f32().unwrap();
+                    for (g, w) in out32.iter().zip(want32.as_slice_memory_order().unwrap()) {
+                        assert!(same(f64::from(*g), f64::from(*w)), "{what}: f32 {g} != {w}");
+                    }
+                }
+            }
+        }
+        let complex = DynArray::from_array(ndarray::arr1(&[Complex::new(1f32, 2.0)]).into_dyn());
+        assert!(scale_into(&complex, D::Complex64, &Scaling::IDENTITY, &mut [0f64; 1]).is_err());
+        let short = DynArray::from_array(ndarray::arr1(&[1u8, 2]).into_dyn());
+        assert!(scale_into(&short, D::UInt8, &Scaling::IDENTITY, &mut [0f64; 3]).is_err());
     }
 }
