@@ -4,7 +4,7 @@ Change one import — ``import neurovox as nib`` — and the nibabel calls work:
 ``img.dataobj[..., 3]``, ``img.get_fdata(caching='unchanged')``, ``img.uncache()``,
 ``nib.save``. Reads go through a Rust core that reads only the bytes a slice needs (also in
 ``.nii.gz`` files) with the GIL released; saves are atomic. What nibabel lacks:
-``img.is_dirty()``, ``img.mark_clean()``, ``img.as_filename()``.
+``img.is_dirty``, ``img.mark_clean()``, ``img.as_filename()``.
 """
 
 from ._neurovox import __version__

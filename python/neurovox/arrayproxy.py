@@ -249,7 +249,7 @@ class ArrayProxy:
                                              n.slope, n.inter, n.order, self._mmap))
         return (_rebuild_proxy, (type(self), n.path, tuple(n.shape), n.dtype, n.offset,
                                  n.slope, n.inter, n.factor_f32, n.mmap, n.keep_file_open,
-                                 n.order, self._slope, self._inter))
+                                 n.order, self._slope, self._inter, n.fingerprint))
 
     def __repr__(self):
         where = self._native.path
@@ -268,9 +268,11 @@ def _rebuild_fileobj_proxy(cls, file_like, spec, factor_f32, slope, inter, order
 
 
 def _rebuild_proxy(cls, path, shape, dtype, offset, slope, inter, factor_f32, mmap,
-                   keep_file_open, order, py_slope, py_inter):
+                   keep_file_open, order, py_slope, py_inter, fingerprint=None):
+    # With the fingerprint of the file the proxy was made for, a changed file is a
+    # StaleFileError here, not other data later.
     native = _neurovox.NativeProxy.open(path, list(shape), dtype, offset, slope, inter,
-                                        factor_f32, mmap, keep_file_open, order)
+                                        factor_f32, mmap, keep_file_open, order, fingerprint)
     return cls._from_native(native, path, {'c': True, 'no': False}.get(mmap, mmap), py_slope,
                             py_inter)
 

@@ -251,6 +251,28 @@ class DataobjImage(FileBasedImage):
         if self._clean_digests is not None and not isinstance(self._dataobj, np.ndarray):
             self._clean_digests[which] = _neurovox.digest(data)
 
+    def _cache_known_unchanged(self, which):
+        """True if the ``which`` cache ('fdata' or 'data') surely holds what the proxy reads:
+        its digest at filling is known and still matches."""
+        cache = self._fdata_cache if which == 'fdata' else self._data_cache
+        digests = self._clean_digests or {}
+        return (cache is not None and which in digests
+                and _neurovox.digest(cache) == digests[which])
+
+    # -- pickling ------------------------------------------------------------------------
+
+    def __reduce__(self):
+        """Pickles what cannot be read again: a proxy travels as its file name, spec and the
+        file's fingerprint (a few hundred bytes), an array with its data; caches travel only
+        when they were changed in place (else the receiver reads them again)."""
+        state = dict(self.__dict__)
+        state['_native'] = None
+        state['_clean_digests'] = None
+        for which in ('fdata', 'data'):
+            if not isinstance(self._dataobj, np.ndarray) and self._cache_known_unchanged(which):
+                state[f'_{which}_cache'] = None
+        return (_unpickle_image, (type(self), None, None, state))
+
     # -- files ---------------------------------------------------------------------------
 
     @classmethod
@@ -492,10 +514,15 @@ class SpatialImage(DataobjImage):
                 return True
         return False
 
+    @property
     def is_dirty(self):
         """True whenever the image may differ from its files: a header field, the
         extensions, the affine or cached data changed, the files changed on disk, the image
-        was marked dirty, or it has no files (or only file objects)."""
+        was marked dirty, or it has no files (or only file objects).
+
+        An attribute, as seed 002 writes it (``assert img.is_dirty == False``); setting it
+        overrides the checks: ``img.is_dirty = False`` is :meth:`mark_clean`, ``True``
+        :meth:`mark_dirty`."""
         if self._native is None or self._clean_digests is None:
             return True
         if self._caches_changed():
@@ -504,8 +531,15 @@ class SpatialImage(DataobjImage):
         self._native.sync(self._header._synced(), affine)
         return self._native.is_dirty()
 
+    @is_dirty.setter
+    def is_dirty(self, dirty):
+        if dirty:
+            self.mark_dirty()
+        else:
+            self.mark_clean()
+
     def dirty_reasons(self):
-        """Why :meth:`is_dirty` is true, in words (empty when clean)."""
+        """Why :attr:`is_dirty` is true, in words (empty when clean)."""
         if self._native is None:
             return ['the image was made in memory (or saved to file objects) and has no files']
         reasons = []
@@ -541,7 +575,7 @@ class SpatialImage(DataobjImage):
         it is clean (nothing is written), else a copy saved under a new temporary name (the
         caller's to delete). A copy holds what the image shows: changed cached float data
         is saved as that float type."""
-        if not self.is_dirty():
+        if not self.is_dirty:
             return os.fspath(self._native.files()[1])
         if self._fdata_cache is not None and (self._native is None or self._caches_changed()):
             data = self._fdata_cache
@@ -561,6 +595,16 @@ class SpatialImage(DataobjImage):
         _, image, _ = native.as_filename(None if dir is None else os.fspath(dir))
         return os.fspath(image)
 
+    def __reduce__(self):
+        """Pickles a clean image loaded from files as its handle — file names, format, load
+        options and the files' fingerprints, never data — which the receiver opens lazily:
+        a file changed in between is a :class:`StaleFileError` naming it. Other images
+        pickle their state (see :meth:`DataobjImage.__reduce__`)."""
+        if self._native is not None and is_proxy(self._dataobj) and not self.is_dirty:
+            return (_unpickle_image, (type(self), _shared_paths(self._native.handle()),
+                                      getattr(self._dataobj, '_mmap', True), self.extra))
+        return super().__reduce__()
+
     def __getitem__(self, key):
         raise TypeError('Cannot slice image objects; consider using `img.slicer[slice]` to '
                         'generate a sliced image (see documentation for caveats) or slicing '
@@ -570,6 +614,28 @@ class SpatialImage(DataobjImage):
     def __repr__(self):
         return (f'<class \'neurovox.{type(self).__name__}\'>\ndata shape {self.shape}\n'
                 f'affine:\n{self.affine}')
+
+
+def _shared_paths(handle):
+    """The handle tuple with each distinct path one string object, which pickle then writes
+    once (a ``.nii`` is both header and image file, and each file has a fingerprint)."""
+    seen = {}
+    klass, header_path, image_path, mmap, keep_file_open, files = handle
+    one = lambda path: seen.setdefault(path, path)  # noqa: E731
+    return (klass, one(header_path), one(image_path), mmap, keep_file_open,
+            [(one(path), state) for path, state in files])
+
+
+def _unpickle_image(klass, handle, mmap, extra_or_state):
+    """Rebuilds a pickled image: from its handle (reading only the header, checking the
+    files' fingerprints) or from its pickled state."""
+    if handle is not None:
+        img = klass._from_native(_neurovox.NativeImage.open_handle(handle), mmap)
+        img.extra = extra_or_state
+        return img
+    img = klass.__new__(klass)
+    img.__dict__.update(extra_or_state)
+    return img
 
 
 class SpatialFirstSlicer:

@@ -129,7 +129,7 @@ def test_file_maps_of_bytesio_round_trip(name):
     file_map = klass.make_file_map({key: io.BytesIO() for key, _ in klass.files_types})
     img.to_file_map(file_map)
     assert img.file_map is file_map
-    assert img.is_dirty()  # file objects are not files the core can match
+    assert img.is_dirty  # file objects are not files the core can match
     back = klass.from_file_map(file_map)
     np.testing.assert_array_equal(np.asarray(back.dataobj), arr)
     if name != 'AnalyzeImage':  # Analyze stores zooms and an origin only

@@ -6,7 +6,11 @@
 
 use crate::errors::IntoPyResult;
 use crate::header::{format_of, NativeHeader};
-use crate::proxy::{mmap_mode, NativeProxy};
+use crate::proxy::{
+    mmap_mode, mmap_name, state_from_tuple, state_to_tuple, NativeProxy, StateTuple,
+};
+use neurovox::io::FileFingerprint;
+use std::ffi::OsString;
 use neurovox::format::affine::Affine;
 use neurovox::image::{DataObj, FileMap, Image};
 use neurovox::proxy::ProxyOptions;
@@ -49,6 +53,16 @@ fn save_options(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<SaveOptions> {
     };
     Ok(SaveOptions { dtype, level: None })
 }
+
+/// An image handle as pickles carry it; see [`NativeImage::handle`].
+type HandleTuple = (
+    String,
+    OsString,
+    OsString,
+    String,
+    Option<bool>,
+    Vec<(OsString, Option<StateTuple>)>,
+);
 
 #[pymethods]
 impl NativeImage {
@@ -125,7 +139,16 @@ impl NativeImage {
     /// The data object, if it is a proxy.
     fn proxy(&self) -> Option<NativeProxy> {
         match self.inner.dataobj() {
-            DataObj::Proxy(p) => Some(NativeProxy { inner: p.clone() }),
+            DataObj::Proxy(p) => Some(NativeProxy {
+                inner: p.clone(),
+                fingerprint: p.file().and_then(|file| {
+                    self.inner
+                        .fingerprints()?
+                        .iter()
+                        .find(|print| print.path == file)
+                        .cloned()
+                }),
+            }),
             DataObj::Array(_) => None,
         }
     }
@@ -164,6 +187,52 @@ impl NativeImage {
             (None, None) => {}
         }
         Ok(())
+    }
+
+    /// The image's handle (the core's `ImageHandle`: format, paths, load options, file
+    /// fingerprints — never data) as a tuple of strings and integers for pickling:
+    /// `(class, header path, image path, mmap, keep_file_open, [(path, state or None)])`.
+    /// A `ValueError` naming the reason for an image that may differ from its files.
+    fn handle(&self) -> PyResult<HandleTuple> {
+        let handle = self.inner.handle().py()?;
+        Ok((
+            handle.format.nibabel_class().to_owned(),
+            handle.header_path.into_os_string(),
+            handle.image_path.into_os_string(),
+            mmap_name(handle.options.mmap).to_owned(),
+            handle.options.keep_file_open,
+            handle
+                .files
+                .into_iter()
+                .map(|print| (print.path.into_os_string(), state_to_tuple(&print.state)))
+                .collect(),
+        ))
+    }
+
+    /// The image a handle tuple refers to, loaded again (only the header is read): a
+    /// `StaleFileError` naming the file if any file changed since the handle was made.
+    #[staticmethod]
+    fn open_handle(py: Python<'_>, handle: HandleTuple) -> PyResult<NativeImage> {
+        let (class, header_path, image_path, mmap, keep_file_open, files) = handle;
+        let handle = neurovox::ImageHandle {
+            format: format_of(&class)?,
+            header_path: header_path.into(),
+            image_path: image_path.into(),
+            options: ProxyOptions {
+                mmap: mmap_mode(&mmap)?,
+                keep_file_open,
+            },
+            files: files
+                .into_iter()
+                .map(|(path, state)| FileFingerprint {
+                    path: path.into(),
+                    state: state_from_tuple(state),
+                })
+                .collect(),
+        };
+        let inner = py.detach(|| handle.open()).py()?;
+        let loaded = Some(inner.header().clone());
+        Ok(NativeImage { inner, loaded })
     }
 
     /// True if the image may differ from its files (see the core's `Image::is_dirty`).

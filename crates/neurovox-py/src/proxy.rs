@@ -4,6 +4,7 @@ use crate::convert::{dyn_to_numpy, empty_array, numpy_dtype};
 use crate::errors::IntoPyResult;
 use crate::fileobj::PyFileSource;
 use crate::header::NativeHeader;
+use neurovox::io::fingerprint::{FileFingerprint, FileState, MAX_HEAD_BYTES};
 use neurovox::memmap::Order;
 use neurovox::plan::{plan_read, DataLayout};
 use neurovox::proxy::{ArrayProxy, ArraySpec, MmapMode, ProxyOptions};
@@ -19,6 +20,41 @@ use std::sync::Arc;
 #[pyclass(frozen, module = "neurovox._neurovox")]
 pub struct NativeProxy {
     pub(crate) inner: ArrayProxy,
+    /// The file as it was when the spec was read from it (`None` for file objects): a
+    /// pickled proxy carries it, and unpickling checks the file still matches.
+    pub(crate) fingerprint: Option<FileFingerprint>,
+}
+
+/// A file's recorded state as Python sees it in a pickle: `(device, inode, size, mtime_ns,
+/// ctime_ns, head_len, head_digest)`.
+pub(crate) type StateTuple = (u64, u64, u64, i128, i128, u64, u128);
+
+pub(crate) fn state_to_tuple(state: &Option<FileState>) -> Option<StateTuple> {
+    state.as_ref().map(|s| {
+        (
+            s.device,
+            s.inode,
+            s.len,
+            s.modified_ns,
+            s.changed_ns,
+            s.head_len,
+            s.head_digest,
+        )
+    })
+}
+
+pub(crate) fn state_from_tuple(state: Option<StateTuple>) -> Option<FileState> {
+    state.map(
+        |(device, inode, len, modified_ns, changed_ns, head_len, head_digest)| FileState {
+            device,
+            inode,
+            len,
+            modified_ns,
+            changed_ns,
+            head_len,
+            head_digest,
+        },
+    )
 }
 
 /// nibabel's `mmap` argument, already validated by the Python layer: `'c'`, `'r'` or `'no'`.
@@ -33,7 +69,7 @@ pub fn mmap_mode(mmap: &str) -> PyResult<MmapMode> {
     }
 }
 
-fn mmap_name(mode: MmapMode) -> &'static str {
+pub(crate) fn mmap_name(mode: MmapMode) -> &'static str {
     match mode {
         MmapMode::CopyOnWrite => "c",
         MmapMode::ReadOnly => "r",
@@ -217,8 +253,12 @@ fn spec_from_parts(
 impl NativeProxy {
     /// A proxy over the file at `path`: data of `shape` and numpy `dtype` at byte `offset`,
     /// scaled by `slope` and `inter` (float32 factors if `factor_f32`, as SPM99 gives).
+    ///
+    /// `fingerprint` (from a pickled proxy's `fingerprint`) is the file as it was when the
+    /// original proxy was made: a file that changed since is a `StaleFileError` naming it and
+    /// what changed. Without one, the file's fingerprint is taken now.
     #[staticmethod]
-    #[pyo3(signature = (path, shape, dtype, offset, slope, inter, factor_f32, mmap, keep_file_open, order))]
+    #[pyo3(signature = (path, shape, dtype, offset, slope, inter, factor_f32, mmap, keep_file_open, order, fingerprint=None))]
     #[allow(clippy::too_many_arguments)]
     fn open(
         path: std::path::PathBuf,
@@ -231,14 +271,32 @@ impl NativeProxy {
         mmap: &str,
         keep_file_open: Option<bool>,
         order: &str,
+        fingerprint: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<NativeProxy> {
         let spec = spec_from_parts(shape, dtype, offset, slope, inter, factor_f32, order)?;
         let options = ProxyOptions {
             mmap: mmap_mode(mmap)?,
             keep_file_open,
         };
+        let fingerprint = match fingerprint {
+            Some(state) => {
+                // `()`: the file did not exist when the proxy was made.
+                let state = match state.len()? {
+                    0 => None,
+                    _ => Some(state.extract::<StateTuple>()?),
+                };
+                let print = FileFingerprint {
+                    path: path.clone(),
+                    state: state_from_tuple(state),
+                };
+                print.check().py()?;
+                print
+            }
+            None => FileFingerprint::take(&path, MAX_HEAD_BYTES).py()?,
+        };
         Ok(NativeProxy {
             inner: ArrayProxy::open(&path, spec, options).py()?,
+            fingerprint: Some(fingerprint),
         })
     }
 
@@ -260,6 +318,7 @@ impl NativeProxy {
         let spec = spec_from_parts(shape, dtype, offset, slope, inter, factor_f32, order)?;
         Ok(NativeProxy {
             inner: ArrayProxy::from_source(Arc::new(PyFileSource::new(fileobj)), spec),
+            fingerprint: None,
         })
     }
 
@@ -279,7 +338,21 @@ impl NativeProxy {
         })?;
         Ok(NativeProxy {
             inner: ArrayProxy::from_source(Arc::new(PyFileSource::new(fileobj)), spec),
+            fingerprint: None,
         })
+    }
+
+    /// The file's recorded state for pickling: `None` for file objects, `()` for a file
+    /// that did not exist, else a tuple of integers (see `open`).
+    #[getter]
+    fn fingerprint<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.fingerprint
+            .as_ref()
+            .map(|print| match state_to_tuple(&print.state) {
+                Some(t) => Ok(t.into_pyobject(py)?.into_any()),
+                None => Ok(pyo3::types::PyTuple::empty(py).into_any()),
+            })
+            .transpose()
     }
 
     /// The shape.
@@ -479,6 +552,7 @@ impl NativeProxy {
     fn reshape(&self, shape: Vec<isize>) -> PyResult<NativeProxy> {
         Ok(NativeProxy {
             inner: self.inner.reshape(&shape).py()?,
+            fingerprint: self.fingerprint.clone(),
         })
     }
 }

@@ -803,8 +803,21 @@ impl Image {
         crate::ImageHandle::of(self)
     }
 
-    /// The fingerprints of the image's files when it was loaded or marked clean.
-    pub(crate) fn fingerprints(&self) -> Option<&[crate::io::FileFingerprint]> {
+    /// The fingerprints of the image's files when it was loaded or last marked clean
+    /// (`None` for an image without files, or saved since without `mark_clean`).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("a.nii");
+    /// let data = ndarray::Array3::<u8>::zeros((2, 3, 4)).into_dyn();
+    /// neurovox::Image::from_array(data, None, neurovox::ImageFormat::Nifti1)?
+    ///     .to_filename(&path, Default::default())?;
+    /// let img = neurovox::load(&path)?;
+    /// let prints = img.fingerprints().unwrap_or_default();
+    /// assert!(prints.iter().any(|p| p.path == path && p.change().is_none()));
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn fingerprints(&self) -> Option<&[crate::io::FileFingerprint]> {
         self.tracking.snapshot().map(Snapshot::files)
     }
 

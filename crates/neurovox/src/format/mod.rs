@@ -202,6 +202,37 @@ impl Header {
         })
     }
 
+    /// A header of `format` whose fields are exactly `block` (a [`Header::binary_block`] in
+    /// byte order `order`), with no checks and no fixes: how a header travels byte for byte
+    /// to another process (the Python package pickles headers this way). NIfTI extensions
+    /// and MGH tags are not in the block; set them afterwards. A block of another length
+    /// is a Format error.
+    ///
+    /// ```
+    /// use neurovox::{ByteOrder, Header, ImageFormat};
+    /// let mut header = Header::new(ImageFormat::Nifti1, ByteOrder::Big);
+    /// header.set("descrip", neurovox::format::FieldValue::Bytes(b"travels".to_vec()))?;
+    /// let copy = Header::from_binary_block(ImageFormat::Nifti1, header.binary_block(), ByteOrder::Big)?;
+    /// assert_eq!(copy, header);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn from_binary_block(format: ImageFormat, block: &[u8], order: ByteOrder) -> Result<Header> {
+        let mut header = Header::new(format, order);
+        let layout = header.layout();
+        if block.len() != layout.size {
+            return Err(Error::format(format!(
+                "a {} header block needs {} bytes, got {}",
+                format.nibabel_class(),
+                layout.size,
+                block.len()
+            )));
+        }
+        // MGH is big-endian whatever `order` says; the new header knows its own order.
+        let raw = fields::RawStruct::from_bytes(layout, block, header.byte_order())?;
+        each_header!(&mut header, h => *HeaderCodec::raw_mut(h) = raw);
+        Ok(header)
+    }
+
     /// The format this header belongs to.
     pub fn format(&self) -> ImageFormat {
         each_header!(self, h => HeaderCodec::format(h))

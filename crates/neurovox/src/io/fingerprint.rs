@@ -122,7 +122,7 @@ impl FileFingerprint {
         match self.change() {
             None => Ok(()),
             Some(what) => Err(Error::stale(format!(
-                "the file changed since the image was read: {what}"
+                "since it was read, {what}"
             ))
             .with_path(&self.path)),
         }
