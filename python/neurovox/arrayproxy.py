@@ -127,9 +127,17 @@ class ArrayProxy:
             self._native = _neurovox.NativeProxy.from_fileobj(file_like, *args, order)
         else:
             self._native = _neurovox.NativeProxy.open(path, *args, mode, keep_file_open, order)
+        self._set_dtype(dtype)
+
+    def _set_dtype(self, dtype):
+        # The dtype as the spec gave it: a header's has its byte order explicit
+        # (dtype('<i2')), np.dtype('<i2') from a tuple is dtype('int16'). Equal dtypes with
+        # different reprs; nibabel's arrays carry the spec's, so ours are relabelled to it.
+        self._dtype = dtype
+        self._relabel = repr(dtype) != repr(self._native.dtype)
 
     @classmethod
-    def _from_native(cls, native, file_like, mmap=True, slope=None, inter=None):
+    def _from_native(cls, native, file_like, mmap=True, slope=None, inter=None, dtype=None):
         self = cls.__new__(cls)
         self.file_like = file_like
         self.order = native.order
@@ -138,6 +146,7 @@ class ArrayProxy:
         self._slope = native.slope if slope is None else slope
         self._inter = native.inter if inter is None else inter
         self._mmap = mmap
+        self._set_dtype(native.dtype if dtype is None else dtype)
         return self
 
     # -- the proxy API -------------------------------------------------------------------
@@ -152,7 +161,7 @@ class ArrayProxy:
 
     @property
     def dtype(self):
-        return self._native.dtype
+        return self._dtype
 
     @property
     def offset(self):
@@ -185,12 +194,18 @@ class ArrayProxy:
         mm.mode = self._native.mmap
         return mm
 
+    def _as_spec_dtype(self, arr):
+        """Stored values labelled with the spec's dtype (see ``_set_dtype``)."""
+        if self._relabel and arr.dtype == self._dtype:
+            return arr.view(self._dtype)
+        return arr
+
     def get_unscaled(self):
         """The stored values, unscaled (memory-mapped when possible)."""
         mm = self._memmap()
         if mm is not None:
-            return mm
-        return self._native.read((), unscaled=True)
+            return self._as_spec_dtype(mm)
+        return self._as_spec_dtype(self._native.read((), unscaled=True))
 
     def _get_scaled(self, dtype, key):
         if dtype is not None:
@@ -206,6 +221,8 @@ class ArrayProxy:
                 arr = self._native.read(key)
         else:
             arr = self._native.read(key)
+        if not self._scaled:
+            arr = self._as_spec_dtype(arr)
         if dtype is not None:
             arr = arr.astype(np.promote_types(arr.dtype, dtype), copy=False)
         return arr
@@ -233,13 +250,19 @@ class ArrayProxy:
         shape = tuple(int(n) for n in shape)
         if shape.count(-1) > 1:
             raise ValueError('can only specify one unknown dimension')
+        size = int(np.prod(self._shape))
+        known = -int(np.prod(shape))
+        if -1 in shape and known > 0:  # nibabel's rule (its message shows the shape computed)
+            shape = tuple(size // known if n == -1 else n for n in shape)
+        if int(np.prod(shape)) != size:
+            raise ValueError(f'cannot reshape array of size {size:d} into shape {shape!s}')
         native = self._native.reshape(list(shape))
         return type(self)._from_native(native, self.file_like, self._mmap, self._slope,
-                                       self._inter)
+                                       self._inter, self._dtype)
 
     def copy(self):
         return type(self)._from_native(self._native, self.file_like, self._mmap, self._slope,
-                                       self._inter)
+                                       self._inter, self._dtype)
 
     def __reduce__(self):
         n = self._native

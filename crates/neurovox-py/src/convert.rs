@@ -11,7 +11,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-/// numpy's dtype for a stored type: `'<i2'`, `'>f4'`, or nibabel's structured RGB types.
+/// numpy's dtype for a stored type, as nibabel's headers give it: the byte order explicit
+/// for multi-byte types (`dtype('<i2')`, not the equal `dtype('int16')`: nibabel builds it
+/// with `newbyteorder`, and the reprs differ), or nibabel's structured RGB types.
 pub fn numpy_dtype<'py>(py: Python<'py>, dtype: StorageDtype) -> PyResult<Bound<'py, PyAny>> {
     let np = py.import("numpy")?;
     let spec: Bound<'py, PyAny> = match dtype.dtype {
@@ -21,7 +23,19 @@ pub fn numpy_dtype<'py>(py: Python<'py>, dtype: StorageDtype) -> PyResult<Bound<
         }
         _ => dtype.numpy_str().into_pyobject(py)?.into_any(),
     };
-    np.getattr("dtype")?.call1((spec,))
+    let numpy_dtype = np.getattr("dtype")?.call1((spec,))?;
+    let structured = matches!(dtype.dtype, DataType::Rgb24 | DataType::Rgba32);
+    if dtype.dtype.component_size() > 1 && !structured {
+        return numpy_dtype.call_method1("newbyteorder", (dtype.order.numpy_char().to_string(),));
+    }
+    Ok(numpy_dtype)
+}
+
+/// numpy's dtype for values computed in this process (scaled values, conversions): native
+/// byte order, spelled as numpy spells it (`dtype('float64')`), as nibabel's results are.
+pub fn numpy_native_dtype<'py>(py: Python<'py>, dtype: DataType) -> PyResult<Bound<'py, PyAny>> {
+    let explicit = numpy_dtype(py, StorageDtype::new(dtype, ByteOrder::NATIVE))?;
+    explicit.call_method1("newbyteorder", ("=",))
 }
 
 /// The core's stored type for a numpy dtype; `None` for types no format stores (bool,
@@ -119,7 +133,7 @@ pub fn data_ptr(array: &Bound<'_, PyUntypedArray>) -> PyResult<SendPtr> {
 /// A core array copied into a new numpy array of the same type, shape and memory order
 /// (native byte order), the copy made with the GIL released.
 pub fn dyn_to_numpy<'py>(py: Python<'py>, array: &DynArray) -> PyResult<Bound<'py, PyAny>> {
-    let dtype = numpy_dtype(py, StorageDtype::new(array.dtype(), ByteOrder::NATIVE))?;
+    let dtype = numpy_native_dtype(py, array.dtype())?;
     fn bytes_of<T: Element>(a: &ArcArray<T, IxDyn>) -> Option<(bool, &[u8])> {
         if let Some(s) = a.as_slice() {
             return Some((false, bytemuck::cast_slice(s)));

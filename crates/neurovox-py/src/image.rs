@@ -9,14 +9,14 @@ use crate::header::{format_of, NativeHeader};
 use crate::proxy::{
     mmap_mode, mmap_name, state_from_tuple, state_to_tuple, NativeProxy, StateTuple,
 };
-use neurovox::io::FileFingerprint;
-use std::ffi::OsString;
 use neurovox::format::affine::Affine;
 use neurovox::image::{DataObj, FileMap, Image};
+use neurovox::io::FileFingerprint;
 use neurovox::proxy::ProxyOptions;
 use neurovox::{DataType, Header, SaveOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// `(header, image, mat)` bytes of a saved image ([`NativeImage::to_bytes`]).

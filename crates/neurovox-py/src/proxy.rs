@@ -1,6 +1,6 @@
 //! [`NativeProxy`]: the core's `ArrayProxy` for Python.
 
-use crate::convert::{dyn_to_numpy, empty_array, numpy_dtype};
+use crate::convert::{dyn_to_numpy, empty_array, numpy_dtype, numpy_native_dtype};
 use crate::errors::IntoPyResult;
 use crate::fileobj::PyFileSource;
 use crate::header::NativeHeader;
@@ -183,16 +183,13 @@ impl NativeProxy {
         if self.inner.source().len_hint().is_none_or(|len| len < end) {
             return Ok(None);
         }
-        let dtype = numpy_dtype(
+        let dtype = numpy_native_dtype(
             py,
-            StorageDtype::new(
-                if double {
-                    DataType::Float64
-                } else {
-                    DataType::Float32
-                },
-                neurovox::ByteOrder::NATIVE,
-            ),
+            if double {
+                DataType::Float64
+            } else {
+                DataType::Float32
+            },
         )?;
         let (out, ptr) = empty_array(py, plan.output_shape(), &dtype, spec.order == Order::F)?;
         let inner = &self.inner;
@@ -213,6 +210,18 @@ impl NativeProxy {
         })
         .map_err(|e| crate::errors::to_py(e.with_path(self.path_or_empty())))?;
         Ok(Some(out.into_any()))
+    }
+
+    /// The stored dtype, when scaled values keep it (float or complex data stored in native
+    /// byte order, scaled in its own precision): numpy's arithmetic on nibabel's `'<f8'`
+    /// array gives `'<f8'` again, where promotion from other types gives `'float64'`.
+    fn scaled_dtype_as_stored<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let stored = self.inner.dtype();
+        let output = self.inner.output_dtype().py()?;
+        if output == stored.dtype && stored.order == neurovox::ByteOrder::NATIVE {
+            return numpy_dtype(py, stored).map(Some);
+        }
+        Ok(None)
     }
 
     fn canonical_error(&self, selection: &Selection) -> PyResult<()> {
@@ -371,12 +380,13 @@ impl NativeProxy {
     #[getter]
     fn output_dtype<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let out = self.inner.output_dtype().py()?;
-        let order = if out == self.inner.dtype().dtype {
-            self.inner.dtype().order
-        } else {
-            neurovox::ByteOrder::NATIVE
-        };
-        numpy_dtype(py, StorageDtype::new(out, order))
+        if self.inner.spec().scaling.is_identity() {
+            return numpy_dtype(py, self.inner.dtype());
+        }
+        match self.scaled_dtype_as_stored(py)? {
+            Some(stored) => Ok(stored),
+            None => numpy_native_dtype(py, out),
+        }
     }
 
     /// Byte offset of the data.
@@ -456,9 +466,16 @@ impl NativeProxy {
             let inner = &self.inner;
             let data = py.detach(|| inner.read_stored(&selection)).py()?;
             let out = dyn_to_numpy(py, &data)?;
-            // Stored values keep the file's byte order, as nibabel returns them.
-            if spec.dtype.order != neurovox::ByteOrder::NATIVE && data.dtype() == spec.dtype.dtype {
-                return out.call_method1("astype", (numpy_dtype(py, spec.dtype)?,));
+            // Stored values keep the file's byte order and the header's dtype, as nibabel
+            // returns them (a view relabels native values; other orders need a swap).
+            if data.dtype() == spec.dtype.dtype {
+                let stored = numpy_dtype(py, spec.dtype)?;
+                let how = if spec.dtype.order == neurovox::ByteOrder::NATIVE {
+                    "view"
+                } else {
+                    "astype"
+                };
+                return out.call_method1(how, (stored,));
             }
             return Ok(out);
         }
@@ -466,15 +483,23 @@ impl NativeProxy {
         // Scaled real values: the core writes them straight into numpy's array. The
         // header's own factor type (`F32` keeps it) decides float32 or float64 values.
         let output = spec.scaling.output_dtype(spec.dtype.dtype).py()?;
+        let mut out = None;
         if matches!(output, DataType::Float32 | DataType::Float64) {
             let double = output == DataType::Float64;
-            if let Some(out) = self.read_real(py, &selection, FactorType::F32, double)? {
-                return Ok(out);
-            }
+            out = self.read_real(py, &selection, FactorType::F32, double)?;
         }
-        let inner = &self.inner;
-        let data = py.detach(|| inner.read(&selection)).py()?;
-        dyn_to_numpy(py, &data)
+        let out = match out {
+            Some(out) => out,
+            None => {
+                let inner = &self.inner;
+                let data = py.detach(|| inner.read(&selection)).py()?;
+                dyn_to_numpy(py, &data)?
+            }
+        };
+        match self.scaled_dtype_as_stored(py)? {
+            Some(stored) => out.call_method1("view", (stored,)),
+            None => Ok(out),
+        }
     }
 
     /// The values of `key` computed for a requested float type (`'f4'` or `'f8'`), with the

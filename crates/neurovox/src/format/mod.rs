@@ -216,7 +216,11 @@ impl Header {
     /// assert_eq!(copy, header);
     /// # Ok::<(), neurovox::Error>(())
     /// ```
-    pub fn from_binary_block(format: ImageFormat, block: &[u8], order: ByteOrder) -> Result<Header> {
+    pub fn from_binary_block(
+        format: ImageFormat,
+        block: &[u8],
+        order: ByteOrder,
+    ) -> Result<Header> {
         let mut header = Header::new(format, order);
         let layout = header.layout();
         if block.len() != layout.size {

@@ -121,10 +121,9 @@ impl FileFingerprint {
     pub fn check(&self) -> Result<()> {
         match self.change() {
             None => Ok(()),
-            Some(what) => Err(Error::stale(format!(
-                "since it was read, {what}"
-            ))
-            .with_path(&self.path)),
+            Some(what) => {
+                Err(Error::stale(format!("since it was read, {what}")).with_path(&self.path))
+            }
         }
     }
 }
