@@ -1246,6 +1246,58 @@ pub fn map_npy(path: impl AsRef<Path>, mode: MapMode) -> Result<(NpyHeader, Memm
     Ok((header, map))
 }
 
+/// Opens a `.npy` file to read it into a buffer of the caller's: the header, and a reader
+/// positioned at the data. The file is checked to hold all the data the header declares
+/// before anything is allocated for it (a Format error otherwise, numpy's "Failed to read all
+/// data").
+///
+/// ```
+/// use neurovox::npy::{open_npy, read_npy_data_into, save_npy};
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("a.npy");
+/// save_npy(&path, &ndarray::array![1.5f32, 2.5])?;
+/// let (header, mut data) = open_npy(&path)?;
+/// let mut out = vec![0u8; header.data_len()? as usize];
+/// read_npy_data_into(&mut data, &header, &mut out)?;
+/// assert_eq!(&out[4..], &2.5f32.to_ne_bytes());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn open_npy(path: impl AsRef<Path>) -> Result<(NpyHeader, std::io::BufReader<std::fs::File>)> {
+    let path = path.as_ref();
+    let opened = (|| {
+        let file = std::fs::File::open(path)?;
+        let file_len = file.metadata()?.len();
+        let mut reader = std::io::BufReader::new(file);
+        let header = read_npy_header(&mut reader)?;
+        check_data_len(&header, file_len.saturating_sub(header.data_offset as u64))?;
+        Ok((header, reader))
+    })();
+    opened.map_err(|e: Error| e.with_path(path))
+}
+
+/// A Format error if fewer than the header's data bytes are `available`: check a stream
+/// before allocating what its header declares.
+///
+/// ```
+/// use neurovox::npy::{check_data_len, parse_npy_header, write_npy};
+/// let mut bytes = Vec::new();
+/// write_npy(&mut bytes, &ndarray::array![1u32, 2])?;
+/// let header = parse_npy_header(&bytes)?;
+/// assert!(check_data_len(&header, 8).is_ok());
+/// assert!(check_data_len(&header, 7).is_err());
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn check_data_len(header: &NpyHeader, available: u64) -> Result<()> {
+    let expected = header.data_len()?;
+    if available < expected {
+        return Err(Error::format(format!(
+            "Failed to read all data: the header declares {expected} data bytes, the file has {available}"
+        ))
+        .field("shape"));
+    }
+    Ok(())
+}
+
 fn w_plus_error() -> Error {
     Error::usage("mmap_mode 'w+' would overwrite the file; use 'r', 'r+' or 'c'")
 }

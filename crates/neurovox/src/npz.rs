@@ -205,6 +205,9 @@ impl NpzArchive {
         let member = self.member(name)?;
         let mut reader = self.member_reader(member)?;
         let header = npy::read_npy_header(&mut reader).map_err(|e| e.with_path(&self.path))?;
+        // Never let a caller allocate for more data than the member holds.
+        let available = member.size.saturating_sub(header.data_offset as u64);
+        npy::check_data_len(&header, available).map_err(|e| e.with_path(&self.path))?;
         Ok((header, reader))
     }
 
