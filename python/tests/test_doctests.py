@@ -1,4 +1,5 @@
-"""The seeds' examples (seed 000 and 001) as doctests with ``import neurovox as nib``."""
+"""The seeds' examples (seeds 000, 001 and 004) as doctests, with neurovox in place of
+nibabel and numpy."""
 
 import doctest
 from pathlib import Path
