@@ -5,6 +5,10 @@ Change one import — ``import neurovox as nib`` — and the nibabel calls work:
 ``nib.save``. Reads go through a Rust core that reads only the bytes a slice needs (also in
 ``.nii.gz`` files) with the GIL released; saves are atomic. What nibabel lacks:
 ``img.is_dirty``, ``img.mark_clean()``, ``img.as_filename()``.
+
+numpy's memory maps and array files too (module ``neurovox.npyio``): ``memmap``, ``load_npy`` /
+``save_npy``, ``load_npz`` (stored members memory-mapped inside the zip, which numpy cannot
+do), ``savez`` / ``savez_compressed``.
 """
 
 from ._neurovox import __version__
@@ -19,6 +23,7 @@ from .images import (AnalyzeImage, DataobjImage, FileBasedImage, MGHImage, Nifti
                      Nifti1Pair, Nifti2Image, Nifti2Pair, SerializableImage, SpatialImage,
                      Spm2AnalyzeImage, Spm99AnalyzeImage)
 from .loadsave import load, save
+from .npyio import load_npy, load_npz, memmap, save_npy, savez, savez_compressed
 
 __all__ = [
     '__version__', 'load', 'save', 'ArrayProxy', 'is_proxy', 'reshape_dataobj', 'get_obj_dtype',
@@ -28,5 +33,6 @@ __all__ = [
     'Nifti1Extensions', 'FileBasedHeader', 'FileBasedImage', 'SerializableImage', 'DataobjImage',
     'SpatialImage', 'FileHolder', 'FileHolderError', 'AnalyzeImage',
     'Spm99AnalyzeImage', 'Spm2AnalyzeImage', 'Nifti1Pair', 'Nifti1Image', 'Nifti2Pair',
-    'Nifti2Image', 'MGHImage',
+    'Nifti2Image', 'MGHImage', 'memmap', 'load_npy', 'save_npy', 'load_npz', 'savez',
+    'savez_compressed',
 ]

@@ -1,4 +1,5 @@
-"""The seeds' examples (seeds 000, 001 and 003) as doctests with ``import neurovox as nib``.
+"""The seeds' examples (seeds 000, 001, 003 and 004) as doctests, with neurovox in place of
+nibabel and numpy.
 
 Seed 003's file uses no API nibabel 5 removed, so it also runs with ``import nibabel as nib``:
 every result it prints is nibabel's own."""

@@ -89,6 +89,18 @@ pub fn save_error(e: neurovox::Error) -> PyErr {
     to_py(e)
 }
 
+/// The Python exception for a core error in the numpy-shaped functions (`neurovox.memmap`,
+/// `load_npy`, `load_npz`…), as numpy raises them: I/O errors as [`to_py`]
+/// (`FileNotFoundError`…), everything else — a file too short to map ("mmap length is greater
+/// than file size"), a bad mode or shape, a malformed or unsupported `.npy` header — a
+/// `ValueError` whose message names the file.
+pub fn numpy_error(e: neurovox::Error) -> PyErr {
+    match e.kind() {
+        neurovox::ErrorKind::Io => to_py(e),
+        _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
 /// `Result<T, neurovox::Error>` to `PyResult<T>`.
 pub trait IntoPyResult<T> {
     /// Converts the error with [`to_py`].

@@ -137,3 +137,41 @@ impl Read for PyReader<'_> {
         Ok(out.len())
     }
 }
+
+/// A Python file object written from its position on, as a [`std::io::Write`] (for
+/// `save_npy` to an open file).
+pub struct PyWriter<'py> {
+    fileobj: Bound<'py, PyAny>,
+}
+
+impl<'py> PyWriter<'py> {
+    /// A writer to `fileobj` at its current position.
+    pub fn new(fileobj: Bound<'py, PyAny>) -> Self {
+        PyWriter { fileobj }
+    }
+}
+
+impl std::io::Write for PyWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let py = self.fileobj.py();
+        let written = self
+            .fileobj
+            .call_method1("write", (PyBytes::new(py, buf),))
+            .map_err(|e| std::io::Error::other(format!("the file object's write() failed: {e}")))?;
+        // Raw files may write less than asked and say so; buffered ones return the length
+        // or (some file-likes) None, meaning everything.
+        match written.extract::<Option<usize>>() {
+            Ok(Some(n)) => Ok(n.min(buf.len())),
+            _ => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.fileobj.hasattr("flush").unwrap_or(false) {
+            self.fileobj
+                .call_method0("flush")
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
+        Ok(())
+    }
+}

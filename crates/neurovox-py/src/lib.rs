@@ -11,7 +11,11 @@
 //! * [`NativeImage`] — a [`neurovox::Image`] loaded from files or built from parts: what the
 //!   Python images need for loading, saving and knowing whether they match their files.
 //!
-//! Errors become the exceptions nibabel raises ([`errors`]).
+//! * [`npy`] — numpy.memmap, `.npy` and `.npz` for `neurovox.memmap`, `load_npy`/`save_npy`,
+//!   `load_npz`/`savez`: maps as genuine `numpy.memmap` instances over core maps
+//!   ([`mmap::MmapOwner`] is their `base`), in-memory reads filled with the GIL released.
+//!
+//! Errors become the exceptions nibabel raises ([`errors`]; numpy's for the [`npy`] functions).
 
 mod convert;
 mod errors;
@@ -20,6 +24,7 @@ mod header;
 mod image;
 mod key;
 mod mmap;
+mod npy;
 mod proxy;
 
 use pyo3::prelude::*;
@@ -37,6 +42,13 @@ fn _neurovox(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<mmap::MmapOwner>()?;
     m.add_class::<header::NativeHeader>()?;
     m.add_class::<image::NativeImage>()?;
+    m.add_class::<npy::NativeNpz>()?;
+    m.add_function(wrap_pyfunction!(npy::memmap_native, m)?)?;
+    m.add_function(wrap_pyfunction!(npy::load_npy_native, m)?)?;
+    m.add_function(wrap_pyfunction!(npy::load_npy_fileobj, m)?)?;
+    m.add_function(wrap_pyfunction!(npy::save_npy_native, m)?)?;
+    m.add_function(wrap_pyfunction!(npy::save_npy_fileobj, m)?)?;
+    m.add_function(wrap_pyfunction!(npy::savez_native, m)?)?;
     m.add_function(wrap_pyfunction!(convert::digest, m)?)?;
     m.add_function(wrap_pyfunction!(proxy::set_keep_file_open_default, m)?)?;
     m.add_function(wrap_pyfunction!(image::read_mat_affine, m)?)?;

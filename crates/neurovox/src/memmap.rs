@@ -16,6 +16,11 @@
 //! byte swap ([`MemmapArray::to_array`], [`MemmapArray::get`]). A file too short for the
 //! array is an error at open time, never a SIGBUS later.
 //!
+//! The rules (validation, default shape, growth, mapping) live in [`MemmapBytes`], which knows
+//! the element type only by its size: bindings that learn the type at run time (the Python
+//! package maps any fixed-size numpy dtype) use it directly, and [`MemmapArray`] is a typed
+//! view over one.
+//!
 //! This is the memory-mapping path of `ArrayProxy` too: a read-only or copy-on-write view at
 //! an offset, of a shape and order, in any byte order.
 //!
@@ -168,14 +173,326 @@ impl MemmapOptions {
     }
 }
 
-enum Mapping {
-    /// Zero-size arrays map nothing (the OS cannot map zero bytes).
-    Empty,
-    ReadOnly(memmap2::Mmap),
-    Writable(memmap2::MmapMut),
+/// An element-agnostic memory map of a file region: numpy.memmap's rules (validation, default
+/// shape, growth, modes), with the element type known only by its size in bytes.
+///
+/// This is where the rules live; [`MemmapArray`] is a typed view over one, and bindings that
+/// learn the element type at run time (the Python package, for any numpy dtype) use it
+/// directly. The map is a [`memmap2::MmapRaw`]: no Rust reference into it is held, so foreign
+/// code may write through [`MemmapBytes::as_mut_ptr`] for as long as the map lives.
+///
+/// numpy's edge cases are kept: in `r+` and `w+` the file is made at least `offset + size`
+/// bytes long and, for an empty array at offset 0, at least 1 byte (numpy maps one byte then);
+/// in `r` and `c` an empty array of an empty file is an error ("cannot mmap an empty file").
+///
+/// ```
+/// use neurovox::memmap::{MapMode, MemmapBytes, MemmapOptions};
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("data.bin");
+/// std::fs::write(&path, [0u8; 10])?;
+/// // 8-byte elements after a 2-byte header: shape (1,) by default.
+/// let m = MemmapBytes::open(&path, 8, &MemmapOptions::new(MapMode::Read).offset(2))?;
+/// assert_eq!((m.shape(), m.len()), (&[1][..], 8));
+/// // r+ grows the file to hold the array, as numpy.memmap does.
+/// let g = MemmapBytes::open(&path, 4, &MemmapOptions::new(MapMode::ReadWrite).shape(&[5]))?;
+/// assert_eq!(std::fs::metadata(&path)?.len(), 20);
+/// assert!(g.as_mut_ptr().is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct MemmapBytes {
+    /// `None` for zero-length regions (the OS cannot map zero bytes).
+    map: Option<memmap2::MmapRaw>,
+    path: PathBuf,
+    mode: MapMode,
+    offset: u64,
+    shape: Vec<usize>,
+    itemsize: usize,
+    order: Order,
+    byte_order: ByteOrder,
 }
 
-/// An n-d array of `T` viewing a region of a file, as `numpy.memmap` does.
+impl std::fmt::Debug for MemmapBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemmapBytes")
+            .field("path", &self.path)
+            .field("mode", &self.mode.as_str())
+            .field("offset", &self.offset)
+            .field("shape", &self.shape)
+            .field("itemsize", &self.itemsize)
+            .field("order", &self.order)
+            .finish()
+    }
+}
+
+/// Bytes needed for `shape` elements of `itemsize` bytes, or a Limit error.
+fn region_len(shape: &[usize], itemsize: usize) -> Result<u64> {
+    shape
+        .iter()
+        .try_fold(itemsize as u64, |acc, &n| acc.checked_mul(n as u64))
+        .filter(|&n| usize::try_from(n).is_ok())
+        .ok_or_else(|| {
+            Error::limit(format!(
+                "an array of shape {shape:?} does not fit in memory"
+            ))
+            .field("shape")
+        })
+}
+
+/// The default shape: every whole element after `offset`.
+fn elements_after(file_len: u64, offset: u64, itemsize: usize) -> Result<usize> {
+    let available = file_len.checked_sub(offset).ok_or_else(|| {
+        Error::limit(format!(
+            "offset {offset} is past the end of the {file_len}-byte file"
+        ))
+        .field("offset")
+    })?;
+    if available % itemsize as u64 != 0 {
+        return Err(Error::usage(format!(
+            "Size of available data ({available} bytes) is not a multiple of the data-type size ({itemsize}); give a shape"
+        ))
+        .field("shape"));
+    }
+    usize::try_from(available / itemsize as u64)
+        .map_err(|_| Error::limit("the file is larger than the address space").field("shape"))
+}
+
+/// Checks what can be checked before the file is touched (numpy refuses these before it
+/// opens, so a `w+` without a shape never truncates anything).
+fn check_options(itemsize: usize, options: &MemmapOptions) -> Result<()> {
+    if itemsize == 0 {
+        return Err(Error::usage("the data type has no size (itemsize 0)").field("dtype"));
+    }
+    if options.mode == MapMode::Create && options.shape.is_none() {
+        return Err(Error::usage("shape must be given if mode == 'w+'").field("shape"));
+    }
+    Ok(())
+}
+
+impl MemmapBytes {
+    /// Maps `path` for elements of `itemsize` bytes, as numpy.memmap does (see the module
+    /// table for each mode's rules; the file is opened read-only in `r` and `c`).
+    ///
+    /// Errors: the file is missing (`r`, `r+`, `c`: Io, NotFound), shorter than
+    /// `offset + size` in `r` or `c` (Limit, "mmap length is greater than file size"),
+    /// `shape` missing in `w+` or not derivable from the file length, `itemsize` 0 (Usage).
+    pub fn open(path: impl AsRef<Path>, itemsize: usize, options: &MemmapOptions) -> Result<Self> {
+        let path = path.as_ref();
+        let opened = check_options(itemsize, options).and_then(|()| {
+            let file = match options.mode {
+                MapMode::Read | MapMode::CopyOnWrite => File::open(path)?,
+                MapMode::ReadWrite => OpenOptions::new().read(true).write(true).open(path)?,
+                MapMode::Create => OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(path)?,
+            };
+            Self::map_file(&file, path, itemsize, options)
+        });
+        opened.map_err(|e| e.with_path(path))
+    }
+
+    /// As [`MemmapBytes::open`], over a file the caller has already opened (numpy.memmap's
+    /// file-object form): `file` must be readable, and writable in `r+` and `w+`. `w+` does
+    /// not truncate it here (numpy does not truncate a file object either); it is grown as
+    /// needed. `path` names the file in errors and [`MemmapBytes::path`].
+    pub fn open_file(
+        file: &File,
+        path: impl AsRef<Path>,
+        itemsize: usize,
+        options: &MemmapOptions,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        check_options(itemsize, options)
+            .and_then(|()| Self::map_file(file, path, itemsize, options))
+            .map_err(|e| e.with_path(path))
+    }
+
+    fn map_file(
+        file: &File,
+        path: &Path,
+        itemsize: usize,
+        options: &MemmapOptions,
+    ) -> Result<Self> {
+        let mode = options.mode;
+        let file_len = file.metadata()?.len();
+        let shape = match &options.shape {
+            Some(shape) => shape.clone(),
+            None => vec![elements_after(file_len, options.offset, itemsize)?],
+        };
+        let len = region_len(&shape, itemsize)?;
+        let end = options
+            .offset
+            .checked_add(len)
+            .ok_or_else(|| Error::limit("offset + size overflows 64 bits").field("offset"))?;
+        if mode.writes_through() {
+            // numpy maps at least one byte, so it makes even an empty file 1 byte long.
+            let needed = end.max(1);
+            if file_len < needed {
+                file.set_len(needed)?;
+            }
+        } else if end > file_len {
+            return Err(Error::limit(format!(
+                "mmap length is greater than file size: the file has {file_len} bytes, the array needs {len} bytes at offset {}",
+                options.offset
+            ))
+            .field("shape"));
+        } else if len == 0 && file_len == 0 {
+            return Err(Error::usage("cannot mmap an empty file").field("shape"));
+        }
+        let map = if len == 0 {
+            None
+        } else {
+            let mut map_options = memmap2::MmapOptions::new();
+            map_options.offset(options.offset).len(len as usize);
+            // SAFETY: the file holds at least `offset + len` bytes (checked or grown above).
+            // As with numpy.memmap, another process truncating the file while it is mapped
+            // would make accesses fault; see the module documentation.
+            let map = unsafe {
+                match mode {
+                    MapMode::Read => map_options.map_raw_read_only(file)?,
+                    MapMode::ReadWrite | MapMode::Create => map_options.map_raw(file)?,
+                    MapMode::CopyOnWrite => memmap2::MmapRaw::from(map_options.map_copy(file)?),
+                }
+            };
+            Some(map)
+        };
+        Ok(MemmapBytes {
+            map,
+            path: path.to_path_buf(),
+            mode,
+            offset: options.offset,
+            shape,
+            itemsize,
+            order: options.order,
+            byte_order: options.byte_order,
+        })
+    }
+
+    /// The mapped file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The mode it was mapped with.
+    pub fn mode(&self) -> MapMode {
+        self.mode
+    }
+
+    /// Byte offset of the first element in the file.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The array's shape (given, or derived from the file length).
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The size of one element in bytes.
+    pub fn itemsize(&self) -> usize {
+        self.itemsize
+    }
+
+    /// C or Fortran order (as given in the options; the bytes do not depend on it).
+    pub fn order(&self) -> Order {
+        self.order
+    }
+
+    /// The byte order of the stored values (as given in the options).
+    pub fn byte_order(&self) -> ByteOrder {
+        self.byte_order
+    }
+
+    /// The mapped length in bytes (shape product × itemsize).
+    pub fn len(&self) -> usize {
+        self.map.as_ref().map_or(0, memmap2::MmapRaw::len)
+    }
+
+    /// True if nothing is mapped (an empty array).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first mapped byte, for foreign code that views the map (numpy). Dangling but
+    /// non-null for an empty map.
+    pub fn as_ptr(&self) -> *const u8 {
+        self.map
+            .as_ref()
+            .map_or(std::ptr::NonNull::dangling().as_ptr(), |m| m.as_ptr())
+    }
+
+    /// The first mapped byte, to write through; `None` in mode `r` (the pages are mapped
+    /// read-only and a write would fault). Writes go to the file in `r+`/`w+` and stay in
+    /// private pages in `c`.
+    pub fn as_mut_ptr(&self) -> Option<*mut u8> {
+        if !self.mode.is_writable() {
+            return None;
+        }
+        Some(
+            self.map
+                .as_ref()
+                .map_or(std::ptr::NonNull::dangling().as_ptr(), |m| m.as_mut_ptr()),
+        )
+    }
+
+    /// The mapped bytes, exactly as in the file (or as written, in mode `c`).
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.map {
+            // SAFETY: the map covers `len` readable bytes for as long as `self` lives. As for
+            // every memory map (memmap2's `Mmap` derefs the same way), another process may
+            // change the file's bytes underneath.
+            Some(m) => unsafe { std::slice::from_raw_parts(m.as_ptr(), m.len()) },
+            None => &[],
+        }
+    }
+
+    /// The mapped bytes, to write; a Usage error in mode `r`.
+    pub fn as_bytes_mut(&mut self) -> Result<&mut [u8]> {
+        if !self.mode.is_writable() {
+            return Err(Error::usage(
+                "the array is mapped read-only (mode 'r'); open it with 'r+', 'w+' or 'c' to write",
+            )
+            .with_path(&self.path));
+        }
+        Ok(match &self.map {
+            // SAFETY: the map is writable (not mode `r`) and `&mut self` makes this the only
+            // Rust access to it for the slice's life.
+            Some(m) => unsafe { std::slice::from_raw_parts_mut(m.as_mut_ptr(), m.len()) },
+            None => &mut [],
+        })
+    }
+
+    /// Writes changes to the file and waits for the disk (`r+`, `w+`); nothing to do in `r`
+    /// and `c`, whose file never changes.
+    pub fn flush(&self) -> Result<()> {
+        match (&self.map, self.mode.writes_through()) {
+            (Some(m), true) => m.flush().map_err(|e| Error::io(e).with_path(&self.path)),
+            _ => Ok(()),
+        }
+    }
+
+    /// As [`MemmapBytes::flush`], for `len` bytes starting `offset` bytes into the map.
+    pub fn flush_range(&self, offset: usize, len: usize) -> Result<()> {
+        let in_bounds = offset.checked_add(len).is_some_and(|end| end <= self.len());
+        if !in_bounds {
+            return Err(Error::usage(format!(
+                "range {offset}+{len} is outside the {}-byte array",
+                self.len()
+            )));
+        }
+        match (&self.map, self.mode.writes_through()) {
+            (Some(m), true) => m
+                .flush_range(offset, len)
+                .map_err(|e| Error::io(e).with_path(&self.path)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// An n-d array of `T` viewing a region of a file, as `numpy.memmap` does: a typed view over
+/// a [`MemmapBytes`], which holds the rules.
 ///
 /// ```
 /// use neurovox::memmap::{MapMode, MemmapArray, MemmapOptions};
@@ -195,169 +512,79 @@ enum Mapping {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct MemmapArray<T: Element> {
-    mapping: Mapping,
-    path: PathBuf,
-    mode: MapMode,
-    offset: u64,
-    shape: Vec<usize>,
-    order: Order,
-    byte_order: ByteOrder,
+    raw: MemmapBytes,
     element: PhantomData<T>,
 }
 
 impl<T: Element> std::fmt::Debug for MemmapArray<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemmapArray")
-            .field("path", &self.path)
+            .field("path", &self.raw.path)
             .field("dtype", &T::DTYPE)
-            .field("mode", &self.mode.as_str())
-            .field("offset", &self.offset)
-            .field("shape", &self.shape)
-            .field("order", &self.order)
-            .field("byte_order", &self.byte_order)
+            .field("mode", &self.raw.mode.as_str())
+            .field("offset", &self.raw.offset)
+            .field("shape", &self.raw.shape)
+            .field("order", &self.raw.order)
+            .field("byte_order", &self.raw.byte_order)
             .finish()
     }
 }
 
-/// Bytes needed for `shape` elements of `itemsize` bytes, or a Limit error.
-fn region_len(shape: &[usize], itemsize: usize) -> Result<u64> {
-    shape
-        .iter()
-        .try_fold(itemsize as u64, |acc, &n| acc.checked_mul(n as u64))
-        .filter(|&n| usize::try_from(n).is_ok())
-        .ok_or_else(|| {
-            Error::limit(format!(
-                "an array of shape {shape:?} does not fit in memory"
-            ))
-            .field("shape")
-        })
-}
-
 impl<T: Element> MemmapArray<T> {
-    /// Maps `path` as numpy.memmap does (see the module table for each mode's rules).
+    /// Maps `path` as numpy.memmap does (see the module table for each mode's rules and
+    /// [`MemmapBytes`] for numpy's empty-array edge cases).
     ///
     /// Errors: the file is missing (`r`, `r+`, `c`), shorter than `offset + size` in `r` or
     /// `c` (Limit), `shape` missing in `w+` or not derivable from the file length (Usage).
     pub fn open(path: impl AsRef<Path>, options: MemmapOptions) -> Result<Self> {
-        let path = path.as_ref();
-        Self::open_inner(path, &options).map_err(|e| e.with_path(path))
+        MemmapBytes::open(path, std::mem::size_of::<T>(), &options).map(Self::from_bytes)
     }
 
-    fn open_inner(path: &Path, options: &MemmapOptions) -> Result<Self> {
-        let itemsize = std::mem::size_of::<T>();
-        let mode = options.mode;
-        let file = match mode {
-            MapMode::Read | MapMode::CopyOnWrite => File::open(path)?,
-            MapMode::ReadWrite => OpenOptions::new().read(true).write(true).open(path)?,
-            MapMode::Create => OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(path)?,
-        };
-        let file_len = file.metadata()?.len();
-        let shape = match &options.shape {
-            Some(shape) => shape.clone(),
-            None if mode == MapMode::Create => {
-                return Err(Error::usage("shape must be given in mode 'w+'").field("shape"));
-            }
-            None => vec![Self::elements_after(file_len, options.offset, itemsize)?],
-        };
-        let len = region_len(&shape, itemsize)?;
-        let end = options
-            .offset
-            .checked_add(len)
-            .ok_or_else(|| Error::limit("offset + size overflows 64 bits").field("offset"))?;
-        if end > file_len {
-            if mode.writes_through() {
-                file.set_len(end)?;
-            } else {
-                return Err(Error::limit(format!(
-                    "the file has {file_len} bytes, the array needs {len} bytes at offset {}",
-                    options.offset
-                ))
-                .field("shape"));
-            }
-        }
-        let mapping = Self::map(&file, mode, options.offset, len as usize)?;
-        Ok(MemmapArray {
-            mapping,
-            path: path.to_path_buf(),
-            mode,
-            offset: options.offset,
-            shape,
-            order: options.order,
-            byte_order: options.byte_order,
+    fn from_bytes(raw: MemmapBytes) -> Self {
+        MemmapArray {
+            raw,
             element: PhantomData,
-        })
+        }
     }
 
-    /// The default shape: every whole element after `offset`.
-    fn elements_after(file_len: u64, offset: u64, itemsize: usize) -> Result<usize> {
-        let available = file_len.checked_sub(offset).ok_or_else(|| {
-            Error::limit(format!(
-                "offset {offset} is past the end of the {file_len}-byte file"
-            ))
-            .field("offset")
-        })?;
-        if available % itemsize as u64 != 0 {
-            return Err(Error::usage(format!(
-                "Size of available data ({available} bytes) is not a multiple of the data-type size ({itemsize}); give a shape"
-            ))
-            .field("shape"));
-        }
-        usize::try_from(available / itemsize as u64)
-            .map_err(|_| Error::limit("the file is larger than the address space").field("shape"))
+    /// The untyped map underneath.
+    pub fn as_raw(&self) -> &MemmapBytes {
+        &self.raw
     }
 
-    fn map(file: &File, mode: MapMode, offset: u64, len: usize) -> Result<Mapping> {
-        if len == 0 {
-            return Ok(Mapping::Empty);
-        }
-        let mut options = memmap2::MmapOptions::new();
-        options.offset(offset).len(len);
-        // SAFETY: the file holds at least `offset + len` bytes (checked or grown by the
-        // caller). As with numpy.memmap, another process truncating the file while it is
-        // mapped would make accesses fault; see the module documentation.
-        let mapping = unsafe {
-            match mode {
-                MapMode::Read => Mapping::ReadOnly(options.map(file)?),
-                MapMode::ReadWrite | MapMode::Create => Mapping::Writable(options.map_mut(file)?),
-                MapMode::CopyOnWrite => Mapping::Writable(options.map_copy(file)?),
-            }
-        };
-        Ok(mapping)
+    /// The untyped map, giving up the element type.
+    pub fn into_raw(self) -> MemmapBytes {
+        self.raw
     }
 
     /// The mapped file.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.raw.path()
     }
 
     /// The mode it was mapped with.
     pub fn mode(&self) -> MapMode {
-        self.mode
+        self.raw.mode()
     }
 
     /// Byte offset of the first element in the file.
     pub fn offset(&self) -> u64 {
-        self.offset
+        self.raw.offset()
     }
 
     /// The array's shape.
     pub fn shape(&self) -> &[usize] {
-        &self.shape
+        self.raw.shape()
     }
 
     /// The number of axes.
     pub fn ndim(&self) -> usize {
-        self.shape.len()
+        self.raw.shape.len()
     }
 
     /// The number of elements.
     pub fn len(&self) -> usize {
-        self.shape.iter().product()
+        self.raw.shape.iter().product()
     }
 
     /// True if the array has no elements.
@@ -367,49 +594,32 @@ impl<T: Element> MemmapArray<T> {
 
     /// C or Fortran order.
     pub fn order(&self) -> Order {
-        self.order
+        self.raw.order
     }
 
     /// The byte order of the stored values.
     pub fn byte_order(&self) -> ByteOrder {
-        self.byte_order
+        self.raw.byte_order
     }
 
     /// True if the stored bytes are the values as this machine reads them.
     pub fn is_native(&self) -> bool {
-        self.byte_order == ByteOrder::NATIVE || T::DTYPE.component_size() == 1
+        self.raw.byte_order == ByteOrder::NATIVE || T::DTYPE.component_size() == 1
     }
 
     /// The mapped bytes, exactly as in the file (or as written, in mode `c`).
     pub fn as_bytes(&self) -> &[u8] {
-        match &self.mapping {
-            Mapping::Empty => &[],
-            Mapping::ReadOnly(m) => m,
-            Mapping::Writable(m) => m,
-        }
+        self.raw.as_bytes()
     }
 
     /// The mapped bytes, to write; a Usage error in mode `r`.
     pub fn as_bytes_mut(&mut self) -> Result<&mut [u8]> {
-        if let Mapping::ReadOnly(_) = self.mapping {
-            return Err(self.read_only_error());
-        }
-        match &mut self.mapping {
-            Mapping::Writable(m) => Ok(m),
-            _ => Ok(&mut []),
-        }
-    }
-
-    fn read_only_error(&self) -> Error {
-        Error::usage(
-            "the array is mapped read-only (mode 'r'); open it with 'r+', 'w+' or 'c' to write",
-        )
-        .with_path(&self.path)
+        self.raw.as_bytes_mut()
     }
 
     fn not_viewable(&self, why: &str) -> Error {
         Error::usage(format!("{why}: read the values with to_array() or get()"))
-            .with_path(&self.path)
+            .with_path(&self.raw.path)
     }
 
     /// The elements in storage order, in place; a Usage error if they are not in native byte
@@ -424,7 +634,7 @@ impl<T: Element> MemmapArray<T> {
         bytemuck::try_cast_slice(self.as_bytes()).map_err(|_| {
             self.not_viewable(&format!(
                 "offset {} does not align {}",
-                self.offset,
+                self.raw.offset,
                 T::DTYPE
             ))
         })
@@ -437,7 +647,7 @@ impl<T: Element> MemmapArray<T> {
         }
         let misaligned = self.not_viewable(&format!(
             "offset {} does not align {}",
-            self.offset,
+            self.raw.offset,
             T::DTYPE
         ));
         let bytes = self.as_bytes_mut()?;
@@ -448,7 +658,7 @@ impl<T: Element> MemmapArray<T> {
     }
 
     fn ndarray_shape(&self) -> ndarray::Shape<IxDyn> {
-        IxDyn(&self.shape).set_f(self.order == Order::F)
+        IxDyn(&self.raw.shape).set_f(self.raw.order == Order::F)
     }
 
     /// An `ndarray` view of the mapped values, without copying (native byte order and
@@ -490,22 +700,22 @@ impl<T: Element> MemmapArray<T> {
 
     /// The byte position of an element, or a Usage error for a wrong index.
     fn byte_position(&self, index: &[usize]) -> Result<usize> {
-        if index.len() != self.shape.len() {
+        if index.len() != self.raw.shape.len() {
             return Err(Error::usage(format!(
                 "index {index:?} has {} axes, the array has {}",
                 index.len(),
-                self.shape.len()
+                self.raw.shape.len()
             )));
         }
-        if let Some(axis) = index.iter().zip(&self.shape).position(|(i, n)| i >= n) {
+        if let Some(axis) = index.iter().zip(&self.raw.shape).position(|(i, n)| i >= n) {
             return Err(Error::usage(format!(
                 "index {} is out of bounds for axis {axis} with size {}",
-                index[axis], self.shape[axis]
+                index[axis], self.raw.shape[axis]
             )));
         }
-        let axes: Box<dyn Iterator<Item = (&usize, &usize)>> = match self.order {
-            Order::C => Box::new(index.iter().zip(&self.shape).rev()),
-            Order::F => Box::new(index.iter().zip(&self.shape)),
+        let axes: Box<dyn Iterator<Item = (&usize, &usize)>> = match self.raw.order {
+            Order::C => Box::new(index.iter().zip(&self.raw.shape).rev()),
+            Order::F => Box::new(index.iter().zip(&self.raw.shape)),
         };
         let mut stride = 1;
         let mut linear = 0;
@@ -554,31 +764,12 @@ impl<T: Element> MemmapArray<T> {
     /// Writes changes to the file and waits for the disk (`r+`, `w+`); nothing to do in `r`
     /// and `c`, whose file never changes.
     pub fn flush(&self) -> Result<()> {
-        match (&self.mapping, self.mode.writes_through()) {
-            (Mapping::Writable(m), true) => {
-                m.flush().map_err(|e| Error::io(e).with_path(&self.path))
-            }
-            _ => Ok(()),
-        }
+        self.raw.flush()
     }
 
     /// As [`MemmapArray::flush`], for `len` bytes starting `offset` bytes into the array.
     pub fn flush_range(&self, offset: usize, len: usize) -> Result<()> {
-        let in_bounds = offset
-            .checked_add(len)
-            .is_some_and(|end| end <= self.as_bytes().len());
-        if !in_bounds {
-            return Err(Error::usage(format!(
-                "range {offset}+{len} is outside the {}-byte array",
-                self.as_bytes().len()
-            )));
-        }
-        match (&self.mapping, self.mode.writes_through()) {
-            (Mapping::Writable(m), true) => m
-                .flush_range(offset, len)
-                .map_err(|e| Error::io(e).with_path(&self.path)),
-            _ => Ok(()),
-        }
+        self.raw.flush_range(offset, len)
     }
 }
 
@@ -724,5 +915,61 @@ mod tests {
         assert_eq!(a.view().unwrap().shape(), &[0, 4]);
         assert!(a.flush().is_ok());
         assert!(a.flush_range(0, 1).is_err());
+    }
+
+    #[test]
+    fn bytes_maps_follow_numpys_empty_and_w_plus_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.dat");
+        std::fs::write(&p, b"keep").unwrap();
+        // w+ without a shape is refused before the file is opened, so nothing is truncated.
+        let e = MemmapBytes::open(&p, 1, &MemmapOptions::new(MapMode::Create)).unwrap_err();
+        assert_eq!(e.field_name(), Some("shape"));
+        assert_eq!(std::fs::read(&p).unwrap(), b"keep");
+        // itemsize 0 is a Usage error.
+        let e = MemmapBytes::open(&p, 0, &MemmapOptions::new(MapMode::Read)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Usage);
+        // An empty array in an empty file: an error in r and c, a 1-byte file in r+ and w+.
+        let empty = dir.path().join("empty.dat");
+        std::fs::write(&empty, b"").unwrap();
+        for mode in [MapMode::Read, MapMode::CopyOnWrite] {
+            let e = MemmapBytes::open(&empty, 4, &MemmapOptions::new(mode)).unwrap_err();
+            assert!(e.to_string().contains("cannot mmap an empty file"), "{e}");
+        }
+        let m = MemmapBytes::open(&empty, 4, &MemmapOptions::new(MapMode::ReadWrite)).unwrap();
+        assert_eq!((m.shape(), m.len()), (&[0][..], 0));
+        assert_eq!(std::fs::metadata(&empty).unwrap().len(), 1);
+        let created = dir.path().join("w.dat");
+        MemmapBytes::open(&created, 8, &options(MapMode::Create, &[0])).unwrap();
+        assert_eq!(std::fs::metadata(&created).unwrap().len(), 1);
+        // An empty array at the end of a non-empty file is fine in r.
+        let m = MemmapBytes::open(&p, 2, &options(MapMode::Read, &[0]).offset(4)).unwrap();
+        assert!(m.is_empty() && m.as_mut_ptr().is_none() && !m.as_ptr().is_null());
+        // Too short in r: numpy's message.
+        let e = MemmapBytes::open(&p, 2, &options(MapMode::Read, &[3])).unwrap_err();
+        assert!(e
+            .to_string()
+            .contains("mmap length is greater than file size"));
+        assert!(e.to_string().contains("b.dat"));
+    }
+
+    #[test]
+    fn bytes_maps_over_an_open_file_grow_without_truncating() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.dat");
+        std::fs::write(&p, [1u8, 2, 3, 4]).unwrap();
+        let file = OpenOptions::new().read(true).write(true).open(&p).unwrap();
+        let mut m = MemmapBytes::open_file(&file, &p, 2, &options(MapMode::Create, &[3])).unwrap();
+        assert_eq!(m.as_bytes(), &[1, 2, 3, 4, 0, 0]);
+        m.as_bytes_mut().unwrap()[5] = 9;
+        m.flush().unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), [1, 2, 3, 4, 0, 9]);
+        let read_only = File::open(&p).unwrap();
+        let mut r =
+            MemmapBytes::open_file(&read_only, &p, 1, &MemmapOptions::new(MapMode::Read)).unwrap();
+        assert_eq!(r.shape(), &[6]);
+        assert!(r.as_bytes_mut().is_err());
+        assert!(r.flush_range(0, 7).is_err());
+        assert!(r.flush_range(0, 6).is_ok());
     }
 }

@@ -69,7 +69,7 @@
 use crate::dtype::{ByteOrder, DataType, StorageDtype};
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::memmap::{MapMode, MemmapArray, MemmapOptions, Order};
+use crate::memmap::{MapMode, MemmapArray, MemmapBytes, MemmapOptions, Order};
 use ndarray::{ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -1195,12 +1195,145 @@ pub(crate) fn map_npy_data<T: Element>(
     mode: MapMode,
 ) -> Result<MemmapArray<T>> {
     check_element::<T>(header).map_err(|e| e.with_path(path))?;
-    let options = MemmapOptions::new(mode)
+    MemmapArray::open(path, map_options(header, data_offset, mode))
+}
+
+/// The map of an array's data, as `numpy.lib.format.open_memmap` asks numpy.memmap for it.
+fn map_options(header: &NpyHeader, data_offset: u64, mode: MapMode) -> MemmapOptions {
+    MemmapOptions::new(mode)
         .offset(data_offset)
         .shape(&header.shape)
         .order(order_of(header))
-        .byte_order(header.dtype.order);
-    MemmapArray::open(path, options)
+        .byte_order(header.dtype.order)
+}
+
+/// Memory-maps the data region of an array whose header is known, as untyped bytes.
+pub(crate) fn map_npy_bytes(
+    path: &Path,
+    header: &NpyHeader,
+    data_offset: u64,
+    mode: MapMode,
+) -> Result<MemmapBytes> {
+    let itemsize = header.dtype.dtype.itemsize();
+    MemmapBytes::open(path, itemsize, &map_options(header, data_offset, mode))
+}
+
+/// Memory-maps a `.npy` file's data, whatever its element type: the header, and the map of
+/// the data after it (what `numpy.load(path, mmap_mode=...)` gives, for callers that learn the
+/// type at run time). Modes `r`, `r+`, `c`; `w+` is a Usage error (see [`load_npy`]).
+///
+/// ```
+/// use neurovox::memmap::MapMode;
+/// use neurovox::npy::{map_npy, save_npy};
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("a.npy");
+/// save_npy(&path, &ndarray::array![[1i16, 2], [3, 4]])?;
+/// let (header, map) = map_npy(&path, MapMode::Read)?;
+/// assert_eq!((header.shape.as_slice(), map.offset(), map.len()), (&[2, 2][..], 128, 8));
+/// assert_eq!(&map.as_bytes()[6..], &4i16.to_le_bytes());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn map_npy(path: impl AsRef<Path>, mode: MapMode) -> Result<(NpyHeader, MemmapBytes)> {
+    let path = path.as_ref();
+    let with_path = |e: Error| e.with_path(path);
+    if mode == MapMode::Create {
+        return Err(with_path(w_plus_error()));
+    }
+    let mut file =
+        std::io::BufReader::new(std::fs::File::open(path).map_err(|e| with_path(Error::io(e)))?);
+    let header = read_npy_header(&mut file).map_err(with_path)?;
+    let map = map_npy_bytes(path, &header, header.data_offset as u64, mode)?;
+    Ok((header, map))
+}
+
+/// Opens a `.npy` file to read it into a buffer of the caller's: the header, and a reader
+/// positioned at the data. The file is checked to hold all the data the header declares
+/// before anything is allocated for it (a Format error otherwise, numpy's "Failed to read all
+/// data").
+///
+/// ```
+/// use neurovox::npy::{open_npy, read_npy_data_into, save_npy};
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("a.npy");
+/// save_npy(&path, &ndarray::array![1.5f32, 2.5])?;
+/// let (header, mut data) = open_npy(&path)?;
+/// let mut out = vec![0u8; header.data_len()? as usize];
+/// read_npy_data_into(&mut data, &header, &mut out)?;
+/// assert_eq!(&out[4..], &2.5f32.to_ne_bytes());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn open_npy(path: impl AsRef<Path>) -> Result<(NpyHeader, std::io::BufReader<std::fs::File>)> {
+    let path = path.as_ref();
+    let opened = (|| {
+        let file = std::fs::File::open(path)?;
+        let file_len = file.metadata()?.len();
+        let mut reader = std::io::BufReader::new(file);
+        let header = read_npy_header(&mut reader)?;
+        check_data_len(&header, file_len.saturating_sub(header.data_offset as u64))?;
+        Ok((header, reader))
+    })();
+    opened.map_err(|e: Error| e.with_path(path))
+}
+
+/// A Format error if fewer than the header's data bytes are `available`: check a stream
+/// before allocating what its header declares.
+///
+/// ```
+/// use neurovox::npy::{check_data_len, parse_npy_header, write_npy};
+/// let mut bytes = Vec::new();
+/// write_npy(&mut bytes, &ndarray::array![1u32, 2])?;
+/// let header = parse_npy_header(&bytes)?;
+/// assert!(check_data_len(&header, 8).is_ok());
+/// assert!(check_data_len(&header, 7).is_err());
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn check_data_len(header: &NpyHeader, available: u64) -> Result<()> {
+    let expected = header.data_len()?;
+    if available < expected {
+        return Err(Error::format(format!(
+            "Failed to read all data: the header declares {expected} data bytes, the file has {available}"
+        ))
+        .field("shape"));
+    }
+    Ok(())
+}
+
+fn w_plus_error() -> Error {
+    Error::usage("mmap_mode 'w+' would overwrite the file; use 'r', 'r+' or 'c'")
+}
+
+/// Reads the data of a `.npy` stream whose header has been read into `out`, byte for byte
+/// as stored (the header's byte order and memory order): `out` must be exactly
+/// [`NpyHeader::data_len`] bytes. A stream shorter than that is a Format error (numpy's
+/// "Failed to read all data").
+///
+/// ```
+/// use neurovox::npy::{read_npy_data_into, read_npy_header, write_npy};
+/// let mut bytes = Vec::new();
+/// write_npy(&mut bytes, &ndarray::array![7u8, 8, 9])?;
+/// let mut stream = bytes.as_slice();
+/// let header = read_npy_header(&mut stream)?;
+/// let mut data = vec![0u8; header.data_len()? as usize];
+/// read_npy_data_into(&mut stream, &header, &mut data)?;
+/// assert_eq!(data, [7, 8, 9]);
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn read_npy_data_into(reader: &mut dyn Read, header: &NpyHeader, out: &mut [u8]) -> Result<()> {
+    let expected = header.data_len()?;
+    if out.len() as u64 != expected {
+        return Err(Error::usage(format!(
+            "the buffer has {} bytes, the array {expected}",
+            out.len()
+        )));
+    }
+    let got = crate::io::read_fully(reader, out)?;
+    if got != out.len() {
+        return Err(Error::format(format!(
+            "Failed to read all data: the header declares {expected} data bytes, the file has {got}"
+        ))
+        .field("shape"));
+    }
+    Ok(())
 }
 
 /// numpy's `load` for `.npy` files: with `mmap_mode` `r`, `r+` or `c` the data is
@@ -1231,9 +1364,7 @@ pub fn load_npy<T: Element>(
         None => read_npy(&mut file)
             .map(NpyData::InMemory)
             .map_err(with_path),
-        Some(MapMode::Create) => Err(with_path(Error::usage(
-            "mmap_mode 'w+' would overwrite the file; use 'r', 'r+' or 'c'",
-        ))),
+        Some(MapMode::Create) => Err(with_path(w_plus_error())),
         Some(mode) => {
             let header = read_npy_header(&mut file).map_err(with_path)?;
             map_npy_data(path, &header, header.data_offset as u64, mode).map(NpyData::Mapped)

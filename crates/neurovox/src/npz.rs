@@ -11,7 +11,7 @@
 
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::memmap::MapMode;
+use crate::memmap::{MapMode, MemmapBytes};
 use crate::npy::{self, NpyData, NpyHeader, NpyWritable};
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -52,6 +52,12 @@ pub struct NpzMember {
 pub struct NpzArchive {
     path: PathBuf,
     members: Vec<NpzMember>,
+}
+
+fn read_modes_only() -> Error {
+    Error::usage(
+        "npz members can be mapped with 'r' or 'c' only: writing would break the archive's checksums",
+    )
 }
 
 fn zip_error(e: zip::result::ZipError) -> Error {
@@ -142,16 +148,13 @@ impl NpzArchive {
         let member = self.member(name)?;
         let with_path = |e: Error| e.with_path(&self.path);
         match mmap_mode {
-            Some(MapMode::ReadWrite | MapMode::Create) => {
-                return Err(with_path(Error::usage(
-                    "npz members can be mapped with 'r' or 'c' only: writing would break the archive's checksums",
-                )))
-            }
+            Some(MapMode::ReadWrite | MapMode::Create) => return Err(with_path(read_modes_only())),
             Some(mode) if !member.compressed => {
                 let mut reader = self.member_reader(member)?;
                 let header = npy::read_npy_header(&mut reader).map_err(with_path)?;
                 let data_offset = member.data_start + header.data_offset as u64;
-                return npy::map_npy_data(&self.path, &header, data_offset, mode).map(NpyData::Mapped);
+                return npy::map_npy_data(&self.path, &header, data_offset, mode)
+                    .map(NpyData::Mapped);
             }
             _ => {}
         }
@@ -159,6 +162,87 @@ impl NpzArchive {
         npy::read_npy(&mut reader)
             .map(NpyData::InMemory)
             .map_err(with_path)
+    }
+
+    /// True if the member holds `.npy` bytes (starts with the `.npy` magic); numpy's
+    /// `NpzFile` returns other members' raw bytes ([`NpzArchive::read_member_bytes`]).
+    pub fn is_npy(&self, name: &str) -> Result<bool> {
+        let member = self.member(name)?;
+        let mut reader = self.member_reader(member)?;
+        let mut magic = [0u8; npy::MAGIC.len()];
+        let got =
+            crate::io::read_fully(&mut reader, &mut magic).map_err(|e| e.with_path(&self.path))?;
+        Ok(got == magic.len() && &magic == npy::MAGIC)
+    }
+
+    /// A member's bytes, decompressed (for members that are not `.npy` arrays).
+    pub fn read_member_bytes(&self, name: &str) -> Result<Vec<u8>> {
+        let member = self.member(name)?;
+        let mut reader = self.member_reader(member)?;
+        let mut out = Vec::new();
+        crate::io::read_up_to(&mut reader, member.size, &mut out)
+            .map_err(|e| e.with_path(&self.path))?;
+        Ok(out)
+    }
+
+    /// A member's `.npy` header and a reader positioned at its data (decompressing deflated
+    /// members), for callers that read the data into a buffer of their own with
+    /// [`npy::read_npy_data_into`].
+    ///
+    /// ```
+    /// use neurovox::npz::{savez_compressed, NpzArchive};
+    /// use neurovox::npy::read_npy_data_into;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("c.npz");
+    /// savez_compressed(&path, &[("x", &ndarray::array![1u8, 2, 3])])?;
+    /// let (header, mut data) = NpzArchive::open(&path)?.open_member("x")?;
+    /// let mut out = [0u8; 3];
+    /// read_npy_data_into(&mut data, &header, &mut out)?;
+    /// assert_eq!(out, [1, 2, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_member(&self, name: &str) -> Result<(NpyHeader, Box<dyn Read + Send>)> {
+        let member = self.member(name)?;
+        let mut reader = self.member_reader(member)?;
+        let header = npy::read_npy_header(&mut reader).map_err(|e| e.with_path(&self.path))?;
+        // Never let a caller allocate for more data than the member holds.
+        let available = member.size.saturating_sub(header.data_offset as u64);
+        npy::check_data_len(&header, available).map_err(|e| e.with_path(&self.path))?;
+        Ok((header, reader))
+    }
+
+    /// A member's header and data as an untyped memory map inside the archive (modes `r`
+    /// and `c`), or `None` if the member is deflated and must be read instead. `r+` and
+    /// `w+` are Usage errors, as for [`NpzArchive::load`].
+    ///
+    /// ```
+    /// use neurovox::memmap::MapMode;
+    /// use neurovox::npz::{savez, NpzArchive};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("s.npz");
+    /// savez(&path, &[("b", &ndarray::array![0.5f64, 1.5])])?;
+    /// let (header, map) = NpzArchive::open(&path)?.map_member("b", MapMode::Read)?.expect("stored");
+    /// assert_eq!((header.shape, map.path()), (vec![2], path.as_path()));
+    /// assert_eq!(&map.as_bytes()[8..], &1.5f64.to_le_bytes());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn map_member(
+        &self,
+        name: &str,
+        mode: MapMode,
+    ) -> Result<Option<(NpyHeader, MemmapBytes)>> {
+        let member = self.member(name)?;
+        if mode.writes_through() {
+            return Err(read_modes_only().with_path(&self.path));
+        }
+        if member.compressed {
+            return Ok(None);
+        }
+        let mut reader = self.member_reader(member)?;
+        let header = npy::read_npy_header(&mut reader).map_err(|e| e.with_path(&self.path))?;
+        let data_offset = member.data_start + header.data_offset as u64;
+        let map = npy::map_npy_bytes(&self.path, &header, data_offset, mode)?;
+        Ok(Some((header, map)))
     }
 
     /// A member's array, of whatever element type it holds, read into memory.
@@ -170,7 +254,7 @@ impl NpzArchive {
 
     /// A reader of a member's `.npy` bytes (decompressing deflated members), bounded by the
     /// member's declared size.
-    fn member_reader(&self, member: &NpzMember) -> Result<Box<dyn Read>> {
+    fn member_reader(&self, member: &NpzMember) -> Result<Box<dyn Read + Send>> {
         use std::io::{Seek, SeekFrom};
         let mut file = File::open(&self.path).map_err(|e| Error::io(e).with_path(&self.path))?;
         file.seek(SeekFrom::Start(member.data_start))
