@@ -227,6 +227,7 @@ impl NativeImage {
                 .map(|(path, state)| FileFingerprint {
                     path: path.into(),
                     state: state_from_tuple(state),
+                    unexamined: None,
                 })
                 .collect(),
         };

@@ -297,6 +297,7 @@ impl NativeProxy {
                 let print = FileFingerprint {
                     path: path.clone(),
                     state: state_from_tuple(state),
+                    unexamined: None,
                 };
                 print.check().py()?;
                 print

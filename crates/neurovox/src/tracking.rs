@@ -136,18 +136,13 @@ pub(crate) fn watched_files(
     files
 }
 
-/// Fingerprints of `files` now; a file that cannot be examined leaves a fingerprint of
-/// absence, which any later check reports as a change (so the image is dirty, never
-/// wrongly clean).
+/// Fingerprints of `files` now; a file that cannot be examined leaves a fingerprint saying
+/// why, which any later check reports as a change (so the image is dirty, never wrongly
+/// clean, and the reason names the real cause).
 pub(crate) fn fingerprint_all(files: &[(PathBuf, u64)]) -> Vec<FileFingerprint> {
     files
         .iter()
-        .map(|(path, head)| {
-            FileFingerprint::take(path, *head).unwrap_or_else(|_| FileFingerprint {
-                path: path.clone(),
-                state: None,
-            })
-        })
+        .map(|(path, head)| FileFingerprint::take_or_note(path, *head))
         .collect()
 }
 

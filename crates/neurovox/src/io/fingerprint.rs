@@ -35,8 +35,12 @@ pub const MAX_HEAD_BYTES: u64 = 64 * 1024;
 pub struct FileFingerprint {
     /// The file's path, as it was given.
     pub path: PathBuf,
-    /// `None` if the file did not exist.
+    /// `None` if the file did not exist (or could not be examined: see `unexamined`).
     pub state: Option<FileState>,
+    /// Why the file could not be examined when the fingerprint was taken (no permission…),
+    /// if so: every later check then reports that, never "did not exist".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unexamined: Option<String>,
 }
 
 /// The recorded state of a file that existed.
@@ -75,12 +79,27 @@ impl FileFingerprint {
         Ok(FileFingerprint {
             path: path.to_path_buf(),
             state,
+            unexamined: None,
+        })
+    }
+
+    /// The fingerprint of `path` now, as [`FileFingerprint::take`]; a file that cannot be
+    /// examined gives a fingerprint that records why, which every later check reports as a
+    /// change (whoever relies on it sees a possibly changed file, never a wrongly clean one).
+    pub fn take_or_note(path: &Path, head_bytes: u64) -> Self {
+        FileFingerprint::take(path, head_bytes).unwrap_or_else(|e| FileFingerprint {
+            path: path.to_path_buf(),
+            state: None,
+            unexamined: Some(e.to_string()),
         })
     }
 
     /// How the file differs from this fingerprint now (`None`: no sign of change), in words
     /// ("its size changed from 352 to 400 bytes").
     pub fn change(&self) -> Option<String> {
+        if let Some(why) = &self.unexamined {
+            return Some(format!("it could not be examined when it was read ({why})"));
+        }
         let now = match std::fs::metadata(&self.path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -168,6 +187,28 @@ mod tests {
         assert_eq!(print.change(), None);
         std::fs::write(&path, b"m").unwrap();
         assert!(print.change().unwrap().contains("did not exist"));
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_examined_says_so_not_that_it_was_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain");
+        std::fs::write(&file, b"x").unwrap();
+        let path = file.join("under-a-file.nii"); // stat fails with ENOTDIR, not NotFound
+        assert!(FileFingerprint::take(&path, 352).is_err());
+        let print = FileFingerprint::take_or_note(&path, 352);
+        assert_eq!(print.state, None);
+        let change = print.change().unwrap();
+        assert!(change.contains("could not be examined"), "{change}");
+        assert!(!change.contains("did not exist"), "{change}");
+        // The reason survives serialisation; fingerprints without one read as before.
+        let json = serde_json::to_string(&print).unwrap();
+        let back: FileFingerprint = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, print);
+        let old = r#"{"path":"/nonexistent/a.nii","state":null}"#;
+        let old: FileFingerprint = serde_json::from_str(old).unwrap();
+        assert_eq!(old.unexamined, None);
+        assert_eq!(old.change(), None);
     }
 
     #[test]
