@@ -50,6 +50,7 @@ def assert_same(ours, theirs):
     """Same class, dtype (byte order included), shape, memory order and values."""
     assert type(ours) is type(theirs), (type(ours), type(theirs))
     assert ours.dtype.str == theirs.dtype.str
+    assert repr(ours.dtype) == repr(theirs.dtype)  # dtype('<i2') and dtype('int16') print apart
     assert ours.shape == theirs.shape
     assert ours.flags.c_contiguous == theirs.flags.c_contiguous
     assert ours.flags.f_contiguous == theirs.flags.f_contiguous

@@ -11,6 +11,15 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
+/// numpy's dtype for a stored type as `np.dtype('<i2')` spells it (`dtype('int16')` on a
+/// little-endian machine): what numpy's own readers give for a `.npy` header's `descr`.
+pub fn numpy_descr_dtype<'py>(py: Python<'py>, dtype: StorageDtype) -> PyResult<Bound<'py, PyAny>> {
+    if dtype.order == ByteOrder::NATIVE {
+        return numpy_native_dtype(py, dtype.dtype);
+    }
+    numpy_dtype(py, dtype)
+}
+
 /// numpy's dtype for a stored type, as nibabel's headers give it: the byte order explicit
 /// for multi-byte types (`dtype('<i2')`, not the equal `dtype('int16')`: nibabel builds it
 /// with `newbyteorder`, and the reprs differ), or nibabel's structured RGB types.

@@ -8,7 +8,7 @@
 //! ([`crate::mmap`]), in-memory reads fill arrays numpy allocates with the GIL released, and
 //! numpy arrays are written as the raw bytes of their memory, in their own byte order.
 
-use crate::convert::{data_ptr, empty_array, numpy_dtype, storage_dtype, SendPtr};
+use crate::convert::{data_ptr, empty_array, numpy_descr_dtype, storage_dtype, SendPtr};
 use crate::errors::numpy_error;
 use crate::fileobj::{PyReader, PyWriter};
 use crate::mmap::{view, MmapOwner};
@@ -44,6 +44,18 @@ fn memmap_of<'py>(
     }
     let owner = Bound::new(py, MmapOwner::new(map))?;
     view(owner, dtype, shape, fortran, Some(subtype))
+}
+
+/// A numpy.memmap (`subtype`) over the data of a `.npy` file or member whose header is
+/// `header`, as numpy's `open_memmap` gives.
+fn memmap_of_npy<'py>(
+    py: Python<'py>,
+    header: &NpyHeader,
+    map: MemmapBytes,
+    subtype: &Bound<'py, PyType>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let dtype = numpy_descr_dtype(py, header.dtype)?.cast_into::<PyArrayDescr>()?;
+    memmap_of(py, map, dtype, &header.shape, header.fortran_order, subtype)
 }
 
 /// Maps `path` (or the open file `fileno`, named `path`) as `numpy.memmap(path, dtype, mode,
@@ -110,7 +122,7 @@ fn read_new_array<'py>(
     header: &NpyHeader,
     reader: &mut (dyn Read + Send),
 ) -> PyResult<Bound<'py, PyAny>> {
-    let dtype = numpy_dtype(py, header.dtype)?;
+    let dtype = numpy_descr_dtype(py, header.dtype)?;
     let (array, ptr) = empty_array(py, &header.shape, &dtype, header.fortran_order)?;
     py.detach(|| {
         // SAFETY: `array` is new, held by this frame, and exactly the header's data length.
@@ -136,15 +148,7 @@ pub fn load_npy_native<'py>(
             let (header, map) = py
                 .detach(|| npy::map_npy(&path, mode))
                 .map_err(numpy_error)?;
-            let dtype = numpy_dtype(py, header.dtype)?.cast_into::<PyArrayDescr>()?;
-            memmap_of(
-                py,
-                map,
-                dtype,
-                &header.shape,
-                header.fortran_order,
-                &subtype,
-            )
+            memmap_of_npy(py, &header, map, &subtype)
         }
         None => {
             let (header, mut reader) = py.detach(|| npy::open_npy(&path)).map_err(numpy_error)?;
@@ -176,7 +180,7 @@ pub fn load_npy_fileobj<'py>(
     if let Some(available) = remaining_len(&fileobj)? {
         npy::check_data_len(&header, available).map_err(|e| numpy_error(e.with_path(name)))?;
     }
-    let dtype = numpy_dtype(py, header.dtype)?;
+    let dtype = numpy_descr_dtype(py, header.dtype)?;
     let (array, ptr) = empty_array(py, &header.shape, &dtype, header.fortran_order)?;
     // The reader calls into Python, so the GIL stays held.
     // SAFETY: `array` is new, held by this frame, and exactly the header's data length.
@@ -411,15 +415,7 @@ impl NativeNpz {
                 .detach(|| self.archive.map_member(name, mode))
                 .map_err(numpy_error)?;
             if let Some((header, map)) = mapped {
-                let dtype = numpy_dtype(py, header.dtype)?.cast_into::<PyArrayDescr>()?;
-                return memmap_of(
-                    py,
-                    map,
-                    dtype,
-                    &header.shape,
-                    header.fortran_order,
-                    &subtype,
-                );
+                return memmap_of_npy(py, &header, map, &subtype);
             }
         }
         let (header, mut reader) = py

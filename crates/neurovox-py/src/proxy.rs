@@ -6,7 +6,7 @@ use crate::fileobj::PyFileSource;
 use crate::header::NativeHeader;
 use neurovox::io::fingerprint::{FileFingerprint, FileState, MAX_HEAD_BYTES};
 use neurovox::memmap::Order;
-use neurovox::plan::{plan_read, DataLayout};
+use neurovox::plan::{plan_read, DataLayout, ReadPlan};
 use neurovox::proxy::{ArrayProxy, ArraySpec, MmapMode, ProxyOptions};
 use neurovox::scale::{FactorType, Scaling};
 use neurovox::select::Selection;
@@ -100,6 +100,25 @@ impl NativeProxy {
         )
     }
 
+    /// The read plan of `selection` if the source surely holds every byte it reads (its
+    /// length is known and long enough): only then may an output be sized by the header
+    /// before reading. `None` otherwise (compressed or short sources), where the core's
+    /// growing reads allocate nothing large on a lying header.
+    fn plan_if_source_holds(&self, selection: &Selection) -> PyResult<Option<ReadPlan>> {
+        let canonical = selection
+            .canonicalize(self.inner.shape())
+            .map_err(|e| PyIndexError::new_err(e.message().to_string()))?;
+        let plan = plan_read(&self.layout(), &canonical).py()?;
+        let end = plan
+            .segments()
+            .iter()
+            .map(|&(o, l)| o + l as u64)
+            .max()
+            .unwrap_or(0);
+        let holds = self.inner.source().len_hint().is_some_and(|len| len >= end);
+        Ok(holds.then_some(plan))
+    }
+
     /// Reads the stored values of `selection` into a numpy array of the stored dtype (file
     /// byte order, Fortran order) that numpy allocated, with the GIL released. `None` when
     /// the direct path does not apply (binary128 data, or a source that may be shorter than
@@ -114,20 +133,10 @@ impl NativeProxy {
         if matches!(spec.dtype.dtype, DataType::Float128 | DataType::Complex256) {
             return Ok(None);
         }
-        let canonical = selection
-            .canonicalize(&spec.shape)
-            .map_err(|e| PyIndexError::new_err(e.message().to_string()))?;
-        let plan = plan_read(&self.layout(), &canonical).py()?;
-        let end = plan
-            .segments()
-            .iter()
-            .map(|&(o, l)| o + l as u64)
-            .max()
-            .unwrap_or(0);
-        let source = self.inner.source();
-        if source.len_hint().is_none_or(|len| len < end) {
+        let Some(plan) = self.plan_if_source_holds(selection)? else {
             return Ok(None);
-        }
+        };
+        let source = self.inner.source();
         let dtype = numpy_dtype(py, spec.dtype)?;
         let (out, ptr) = empty_array(py, plan.output_shape(), &dtype, spec.order == Order::F)?;
         let source = source.clone();
@@ -170,19 +179,9 @@ impl NativeProxy {
         {
             return Ok(None);
         }
-        let canonical = selection
-            .canonicalize(&spec.shape)
-            .map_err(|e| PyIndexError::new_err(e.message().to_string()))?;
-        let plan = plan_read(&self.layout(), &canonical).py()?;
-        let end = plan
-            .segments()
-            .iter()
-            .map(|&(o, l)| o + l as u64)
-            .max()
-            .unwrap_or(0);
-        if self.inner.source().len_hint().is_none_or(|len| len < end) {
+        let Some(plan) = self.plan_if_source_holds(selection)? else {
             return Ok(None);
-        }
+        };
         let dtype = numpy_native_dtype(
             py,
             if double {
