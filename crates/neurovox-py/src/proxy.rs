@@ -301,7 +301,9 @@ impl NativeProxy {
                 print.check().py()?;
                 print
             }
-            None => FileFingerprint::take(&path, MAX_HEAD_BYTES).py()?,
+            // As nibabel, a proxy is made without reading its file: one that cannot be
+            // examined now fails when read, and its pickles are stale.
+            None => FileFingerprint::take_or_note(&path, MAX_HEAD_BYTES),
         };
         Ok(NativeProxy {
             inner: ArrayProxy::open(&path, spec, options).py()?,
