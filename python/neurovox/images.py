@@ -251,13 +251,15 @@ class DataobjImage(FileBasedImage):
         if self._clean_digests is not None and not isinstance(self._dataobj, np.ndarray):
             self._clean_digests[which] = _neurovox.digest(data)
 
-    def _cache_known_unchanged(self, which):
-        """True if the ``which`` cache ('fdata' or 'data') surely holds what the proxy reads:
-        its digest at filling is known and still matches."""
+    def _cache_matches_digest(self, which):
+        """Whether the ``which`` cache ('fdata' or 'data') still holds what it was filled
+        with: True or False when its digest at filling is known, None when there is no cache
+        or no digest."""
         cache = self._fdata_cache if which == 'fdata' else self._data_cache
         digests = self._clean_digests or {}
-        return (cache is not None and which in digests
-                and _neurovox.digest(cache) == digests[which])
+        if cache is None or which not in digests:
+            return None
+        return _neurovox.digest(cache) == digests[which]
 
     # -- pickling ------------------------------------------------------------------------
 
@@ -269,7 +271,7 @@ class DataobjImage(FileBasedImage):
         state['_native'] = None
         state['_clean_digests'] = None
         for which in ('fdata', 'data'):
-            if not isinstance(self._dataobj, np.ndarray) and self._cache_known_unchanged(which):
+            if not isinstance(self._dataobj, np.ndarray) and self._cache_matches_digest(which):
                 state[f'_{which}_cache'] = None
         return (_unpickle_image, (type(self), None, None, state))
 
@@ -507,12 +509,7 @@ class SpatialImage(DataobjImage):
     # -- matching the files --------------------------------------------------------------
 
     def _caches_changed(self):
-        digests = self._clean_digests or {}
-        for which, cache in (('fdata', self._fdata_cache), ('data', self._data_cache)):
-            if cache is not None and which in digests and \
-                    _neurovox.digest(cache) != digests[which]:
-                return True
-        return False
+        return any(self._cache_matches_digest(which) is False for which in ('fdata', 'data'))
 
     @property
     def is_dirty(self):

@@ -214,9 +214,12 @@ impl NativeProxy {
     /// The stored dtype, when scaled values keep it (float or complex data stored in native
     /// byte order, scaled in its own precision): numpy's arithmetic on nibabel's `'<f8'`
     /// array gives `'<f8'` again, where promotion from other types gives `'float64'`.
-    fn scaled_dtype_as_stored<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    fn scaled_dtype_as_stored<'py>(
+        &self,
+        py: Python<'py>,
+        output: DataType,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let stored = self.inner.dtype();
-        let output = self.inner.output_dtype().py()?;
         if output == stored.dtype && stored.order == neurovox::ByteOrder::NATIVE {
             return numpy_dtype(py, stored).map(Some);
         }
@@ -385,7 +388,7 @@ impl NativeProxy {
         if self.inner.spec().scaling.is_identity() {
             return numpy_dtype(py, self.inner.dtype());
         }
-        match self.scaled_dtype_as_stored(py)? {
+        match self.scaled_dtype_as_stored(py, out)? {
             Some(stored) => Ok(stored),
             None => numpy_native_dtype(py, out),
         }
@@ -498,7 +501,7 @@ impl NativeProxy {
                 dyn_to_numpy(py, &data)?
             }
         };
-        match self.scaled_dtype_as_stored(py)? {
+        match self.scaled_dtype_as_stored(py, output)? {
             Some(stored) => out.call_method1("view", (stored,)),
             None => Ok(out),
         }
