@@ -180,6 +180,26 @@ def _compression_of(data):
     return head[:2] == b'\x1f\x8b' or head[:3] == b'BZh' or head == b'\x28\xb5\x2f\xfd'
 
 
+class _FullRead:
+    """How a cache was filled: a full read of the image's proxy of this ``kind`` (see
+    ``NativeProxy.matches_full_read``) giving ``dtype``. The cache is unchanged while it still
+    equals what that read gives, which is checked only when asked: filling a cache costs no
+    pass over it. A file changed on disk is caught by the image's fingerprints either way."""
+
+    __slots__ = ('kind', 'dtype')
+
+    def __init__(self, kind, dtype):
+        self.kind = kind
+        self.dtype = dtype
+
+    def matches(self, proxy, cache):
+        same = proxy._native.matches_full_read(cache, self.kind)
+        if same is None:  # no piecewise comparison for this type: read it again whole
+            dtype = None if self.kind in ('stored', 'scaled') else self.dtype
+            same = _neurovox.digest(np.asanyarray(proxy, dtype=dtype)) == _neurovox.digest(cache)
+        return same
+
+
 class DataobjImage(FileBasedImage):
     """An image with a data object (nibabel's ``DataobjImage``): a numpy array or an
     array proxy, with the caching rules of ``get_fdata``."""
@@ -248,18 +268,36 @@ class DataobjImage(FileBasedImage):
         return data
 
     def _note_cache(self, which, data):
-        if self._clean_digests is not None and not isinstance(self._dataobj, np.ndarray):
+        """Records how the ``which`` cache was filled, so that is_dirty can tell later
+        whether it was changed in place. A full read of our own proxy costs nothing here: the
+        cache is compared with a fresh read of the file when someone asks (_FullRead); other
+        caches are digested now."""
+        if self._clean_digests is None or isinstance(self._dataobj, np.ndarray):
+            return
+        kind = None
+        if isinstance(self._dataobj, ArrayProxy) and self._dataobj._native is not None:
+            if which == 'data':
+                kind = 'scaled' if self._dataobj._scaled else 'stored'
+            elif data.dtype == np.float64:
+                kind = 'f8'
+            elif data.dtype == np.float32:
+                kind = 'f4'
+        if kind is None:
             self._clean_digests[which] = _neurovox.digest(data)
+        else:
+            self._clean_digests[which] = _FullRead(kind, data.dtype)
 
     def _cache_matches_digest(self, which):
         """Whether the ``which`` cache ('fdata' or 'data') still holds what it was filled
-        with: True or False when its digest at filling is known, None when there is no cache
-        or no digest."""
+        with: True or False when that is known (from its digest, or by comparing it with what
+        the proxy reads now), None when there is no cache or nothing was recorded."""
         cache = self._fdata_cache if which == 'fdata' else self._data_cache
-        digests = self._clean_digests or {}
-        if cache is None or which not in digests:
+        recorded = (self._clean_digests or {}).get(which)
+        if cache is None or recorded is None:
             return None
-        return _neurovox.digest(cache) == digests[which]
+        if isinstance(recorded, _FullRead):
+            return recorded.matches(self._dataobj, cache)
+        return _neurovox.digest(cache) == recorded
 
     # -- pickling ------------------------------------------------------------------------
 

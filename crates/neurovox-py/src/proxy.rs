@@ -11,7 +11,7 @@ use neurovox::proxy::{ArrayProxy, ArraySpec, MmapMode, ProxyOptions};
 use neurovox::scale::{FactorType, Scaling};
 use neurovox::select::Selection;
 use neurovox::{DataType, StorageDtype};
-use numpy::PyArrayDescr;
+use numpy::{PyArrayDescr, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
 use std::sync::Arc;
@@ -115,7 +115,7 @@ impl NativeProxy {
             .map(|&(o, l)| o + l as u64)
             .max()
             .unwrap_or(0);
-        let holds = self.inner.source().len_hint().is_some_and(|len| len >= end);
+        let holds = self.inner.source().may_hold(end);
         Ok(holds.then_some(plan))
     }
 
@@ -545,6 +545,88 @@ impl NativeProxy {
             })
             .py()?;
         dyn_to_numpy(py, &data)
+    }
+
+    /// Whether `array` holds, bit for bit, what a full read gives now, read in pieces and
+    /// compared with the GIL released (no second array): how an image tells that a cache it
+    /// filled from this proxy was not changed in place since, at the time someone asks.
+    /// `kind` says which read filled it: `'stored'` (the stored values in the file's byte
+    /// order: a memory map, `get_unscaled`, an unscaled `np.asarray`), `'f8'` / `'f4'`
+    /// (`np.asarray(proxy, dtype)`: get_fdata), or `'scaled'` (the proxy's own scaled values).
+    /// An array of another shape, type or layout is `False`; `None` where no such comparison
+    /// applies (binary128 storage, complex or colour values), for the caller to compare
+    /// another way.
+    fn matches_full_read(
+        &self,
+        py: Python<'_>,
+        array: &Bound<'_, PyAny>,
+        kind: &str,
+    ) -> PyResult<Option<bool>> {
+        let spec = self.inner.spec();
+        let storage = spec.dtype.dtype;
+        if matches!(storage, DataType::Float128 | DataType::Complex256) {
+            return Ok(None);
+        }
+        let output = spec.scaling.output_dtype(storage).py()?;
+        let (want, factor) = match kind {
+            "stored" => (None, FactorType::F32),
+            "f8" => (Some(DataType::Float64), FactorType::F64),
+            "f4" => (Some(DataType::Float32), FactorType::F32),
+            "scaled" if spec.scaling.is_identity() => (None, FactorType::F32),
+            "scaled" if matches!(output, DataType::Float32 | DataType::Float64) => {
+                (Some(output), FactorType::F32)
+            }
+            "scaled" => return Ok(None),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown read kind {other:?}"
+                )))
+            }
+        };
+        if want.is_some()
+            && (storage.is_complex() || matches!(storage, DataType::Rgb24 | DataType::Rgba32))
+        {
+            return Ok(None);
+        }
+        let Ok(array) = array.clone().cast_into::<numpy::PyUntypedArray>() else {
+            return Ok(Some(false));
+        };
+        let expected_dtype = match want {
+            Some(t) => numpy_native_dtype(py, t)?,
+            None => numpy_dtype(py, spec.dtype)?,
+        };
+        let laid_out = match spec.order {
+            Order::F => array.is_fortran_contiguous(),
+            Order::C => array.is_c_contiguous(),
+        };
+        if array.shape() != spec.shape.as_slice()
+            || !laid_out
+            || !array.dtype().as_any().eq(&expected_dtype)?
+        {
+            return Ok(Some(false));
+        }
+        let ptr = crate::convert::data_ptr(&array)?;
+        let inner = &self.inner;
+        let all = Selection::all();
+        py.detach(|| {
+            // SAFETY: `array` is held by this frame and only read; another Python thread
+            // writing it meanwhile changes the answer, never the memory safety of a read.
+            let bytes = unsafe { ptr.as_slice() };
+            let misaligned = |_| neurovox::Error::usage("numpy gave a misaligned float buffer");
+            match want {
+                None => inner.stored_bytes_match(&all, bytes),
+                Some(DataType::Float64) => {
+                    let values = bytemuck::try_cast_slice::<u8, f64>(bytes).map_err(misaligned)?;
+                    inner.float_read_matches(&all, factor, values)
+                }
+                Some(_) => {
+                    let values = bytemuck::try_cast_slice::<u8, f32>(bytes).map_err(misaligned)?;
+                    inner.float_read_matches(&all, factor, values)
+                }
+            }
+        })
+        .map(Some)
+        .map_err(|e| crate::errors::to_py(e.with_path(self.path_or_empty())))
     }
 
     /// The whole stored array as a zero-copy numpy view of a memory map, when memory mapping

@@ -308,24 +308,210 @@ impl ReadPlan {
     /// assert_eq!(out, [2, 0, 5, 3]);
     /// # Ok::<(), neurovox::Error>(())
     /// ```
+    ///
+    /// A plan with post-slicing reads its span in pieces of at most about [`PIECE_BYTES`]
+    /// (whole blocks along the slowest axis of the read), skipping blocks the selection does
+    /// not touch there, so the scratch memory stays flat however large the span is.
     pub fn read_into(&self, source: &dyn Source, out: &mut [u8]) -> Result<()> {
         check_out_len(out.len(), self.output_bytes())?;
         match &self.post {
             None => read_segments(source, &self.segments, out),
-            Some(post) => {
-                let mut scratch =
-                    zeroed(self.read_shape.iter().product::<usize>() * self.itemsize)?;
-                read_segments(source, &self.segments, &mut scratch)?;
-                copy_selected(
-                    &scratch,
-                    &self.read_shape,
-                    self.order,
-                    self.itemsize,
-                    post,
-                    out,
-                )
-            }
+            Some(post) => self.read_post_sliced(source, post, out),
         }
+    }
+
+    /// [`read_into`](Self::read_into) for a plan with post-slicing: the read array is cut
+    /// into blocks along its slowest axis (the last for F order, the first for C); each
+    /// block the selection wants is read (runs of adjacent blocks together, up to
+    /// [`PIECE_BYTES`]) and sliced into its part of `out`, which the blocks fill in order.
+    fn read_post_sliced(
+        &self,
+        source: &dyn Source,
+        post: &[Canonical],
+        out: &mut [u8],
+    ) -> Result<()> {
+        let Some(slow) = (match self.order {
+            Order::F => self.read_shape.len().checked_sub(1),
+            Order::C => (!self.read_shape.is_empty()).then_some(0),
+        }) else {
+            // A 0-d read: one element at most.
+            let mut scratch = zeroed(self.itemsize)?;
+            read_segments(source, &self.segments, &mut scratch)?;
+            return copy_selected(&scratch, &[], self.order, self.itemsize, post, out);
+        };
+        let block_bytes = self
+            .read_shape
+            .iter()
+            .enumerate()
+            .filter(|&(axis, _)| axis != slow)
+            .map(|(_, &n)| n)
+            .product::<usize>()
+            * self.itemsize;
+        let blocks: Vec<usize> = match post[slow] {
+            Canonical::Index(i) => vec![i],
+            Canonical::NewAxis => vec![0],
+            Canonical::Slice { start, step, len } => (0..len)
+                .map(|k| (start as isize + k as isize * step) as usize)
+                .collect(),
+        };
+        if blocks.is_empty() || out.is_empty() {
+            return Ok(());
+        }
+        let out_block = out.len() / blocks.len();
+        let group_max = (PIECE_BYTES / block_bytes.max(1)).clamp(1, blocks.len());
+        let mut scratch = zeroed(group_max * block_bytes)?;
+        let mut cursor = SegmentCursor::new(&self.segments);
+        let mut items = post.to_vec();
+        let mut shape = self.read_shape.clone();
+        let mut k = 0;
+        while k < blocks.len() {
+            let mut run = 1;
+            while k + run < blocks.len() && run < group_max && blocks[k + run] == blocks[k] + run {
+                run += 1;
+            }
+            let bytes = &mut scratch[..run * block_bytes];
+            cursor.seek(blocks[k] * block_bytes)?;
+            cursor.read(source, bytes)?;
+            shape[slow] = run;
+            items[slow] = match post[slow] {
+                Canonical::Index(_) => Canonical::Index(0),
+                Canonical::NewAxis => Canonical::NewAxis,
+                Canonical::Slice { .. } => Canonical::full(run),
+            };
+            let dst = out
+                .get_mut(k * out_block..(k + run) * out_block)
+                .ok_or_else(|| Error::usage("the read blocks overrun the output buffer"))?;
+            copy_selected(bytes, &shape, self.order, self.itemsize, &items, dst)?;
+            k += run;
+        }
+        Ok(())
+    }
+
+    /// Streams the result's bytes, in order, to `consume(first_byte, bytes)` in pieces of
+    /// about `piece` bytes (a whole number of elements; the last piece may be shorter). The
+    /// next piece is read while `consume` works on the current one (rayon's `join`), so a
+    /// conversion overlaps the read — an inflate, or a copy out of the page cache — and
+    /// memory stays at two pieces. Plans with post-slicing are a Usage error: only without
+    /// it are the segments, in order, the result.
+    ///
+    /// ```
+    /// use neurovox::io::MemorySource;
+    /// use neurovox::memmap::Order;
+    /// use neurovox::plan::{plan_read, DataLayout};
+    /// use neurovox::sel;
+    /// let layout = DataLayout::new(vec![4, 3], 2, 0, Order::F);
+    /// let plan = plan_read(&layout, &sel![.., 1..].canonicalize(&layout.shape)?)?;
+    /// let source = MemorySource::new((0u8..24).collect());
+    /// let mut seen = Vec::new();
+    /// plan.stream_pieces(&source, 6, |at, bytes| {
+    ///     seen.push((at, bytes.to_vec()));
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(seen[0], (0, vec![8, 9, 10, 11, 12, 13]));
+    /// assert_eq!(seen.len(), 3);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn stream_pieces(
+        &self,
+        source: &dyn Source,
+        piece: usize,
+        mut consume: impl FnMut(usize, &[u8]) -> Result<()> + Send,
+    ) -> Result<()> {
+        if self.post.is_some() {
+            return Err(Error::usage(
+                "stream_pieces needs a plan without post-slicing",
+            ));
+        }
+        let total = self.output_bytes();
+        if total == 0 {
+            return Ok(());
+        }
+        let piece = (piece / self.itemsize).max(1) * self.itemsize;
+        let mut current = zeroed(piece.min(total))?;
+        let mut next = zeroed(piece.min(total))?;
+        let mut cursor = SegmentCursor::new(&self.segments);
+        cursor.read(source, &mut current[..piece.min(total)])?;
+        let mut start = 0;
+        while start < total {
+            let len = piece.min(total - start);
+            let next_len = piece.min(total - start - len);
+            let (read, used) = rayon::join(
+                || cursor.read(source, &mut next[..next_len]),
+                || consume(start, &current[..len]),
+            );
+            used?;
+            read?;
+            std::mem::swap(&mut current, &mut next);
+            start += len;
+        }
+        Ok(())
+    }
+}
+
+/// The scratch a read with post-slicing, or a streamed read, holds at once (per piece).
+pub const PIECE_BYTES: usize = 4 << 20;
+
+/// Reads the bytes of a plan's segments, concatenated, from any position on.
+struct SegmentCursor<'a> {
+    segments: &'a [(u64, usize)],
+    /// The segment the next byte comes from, and the position within it.
+    index: usize,
+    within: usize,
+    /// Bytes of the concatenation before segment `index`.
+    before: usize,
+}
+
+impl<'a> SegmentCursor<'a> {
+    fn new(segments: &'a [(u64, usize)]) -> Self {
+        SegmentCursor {
+            segments,
+            index: 0,
+            within: 0,
+            before: 0,
+        }
+    }
+
+    /// Moves to byte `pos` of the concatenation (forwards or backwards).
+    fn seek(&mut self, pos: usize) -> Result<()> {
+        while pos < self.before {
+            self.index -= 1;
+            self.before -= self.segments[self.index].1;
+        }
+        while let Some(&(_, len)) = self.segments.get(self.index) {
+            if pos < self.before + len {
+                self.within = pos - self.before;
+                return Ok(());
+            }
+            self.before += len;
+            self.index += 1;
+        }
+        self.within = 0;
+        if pos == self.before {
+            Ok(())
+        } else {
+            Err(Error::usage("a read reaches past the plan's segments"))
+        }
+    }
+
+    /// Fills `buf` with the next bytes of the concatenation.
+    fn read(&mut self, source: &dyn Source, mut buf: &mut [u8]) -> Result<()> {
+        while !buf.is_empty() {
+            let &(offset, len) = self
+                .segments
+                .get(self.index)
+                .ok_or_else(|| Error::usage("a read reaches past the plan's segments"))?;
+            let n = (len - self.within).min(buf.len());
+            let (head, rest) = std::mem::take(&mut buf).split_at_mut(n);
+            source.read_at(offset + self.within as u64, head)?;
+            self.within += n;
+            if self.within == len {
+                self.before += len;
+                self.index += 1;
+                self.within = 0;
+            }
+            buf = rest;
+        }
+        Ok(())
     }
 }
 

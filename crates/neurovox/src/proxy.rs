@@ -21,9 +21,10 @@ use crate::io::{
     detect_compression, read_fully, Compression, FileSource, MmapSource, Source, StreamSource,
 };
 use crate::memmap::{MapMode, MemmapArray, MemmapOptions, Order};
-use crate::plan::{plan_read, DataLayout};
+use crate::plan::{plan_read, DataLayout, ReadPlan, PIECE_BYTES};
 use crate::scale::{
-    apply_scaling, decode_raw, decode_raw_with, scale_into, FactorType, FloatOut, Scaling,
+    apply_scaling, decode_raw, decode_raw_with, scale_bytes_into, scale_into, FactorType, FloatOut,
+    Scaling,
 };
 use crate::select::Selection;
 use num_complex::Complex;
@@ -48,6 +49,15 @@ pub fn keep_file_open_default() -> bool {
 
 /// How much a direct read allocates ahead of the bytes it has really read.
 const GROW_CHUNK: usize = 16 << 20;
+
+/// The byte just past the last one a plan reads.
+fn plan_end(plan: &ReadPlan) -> u64 {
+    plan.segments()
+        .iter()
+        .map(|&(o, l)| o + l as u64)
+        .max()
+        .unwrap_or(0)
+}
 
 /// Reads segments one after the other into a buffer that grows as the bytes arrive.
 fn read_growing(source: &dyn Source, segments: &[(u64, usize)]) -> Result<Vec<u8>> {
@@ -383,9 +393,7 @@ impl ArrayProxy {
     /// buffer is sized by the header alone: segments read straight into the output grow it
     /// chunk by chunk, so a file shorter than its header claims fails with at most one chunk
     /// too many allocated; a read through a scratch buffer first checks the last byte exists.
-    fn read_bytes(&self, selection: &Selection) -> Result<(Vec<u8>, Vec<usize>)> {
-        let layout = self.spec.layout();
-        let plan = plan_read(&layout, &selection.canonicalize(&self.spec.shape)?)?;
+    fn read_bytes_planned(&self, plan: &ReadPlan) -> Result<(Vec<u8>, Vec<usize>)> {
         let shape = plan.output_shape().to_vec();
         let source = self.source.as_ref();
         if plan.post_slicing().is_none() {
@@ -405,16 +413,8 @@ impl ArrayProxy {
     /// surely holds the bytes (its length is known), they are read straight into the typed
     /// result; otherwise through a buffer that grows as the bytes arrive.
     pub fn read_stored(&self, selection: &Selection) -> Result<DynArray> {
-        let layout = self.spec.layout();
-        let plan = plan_read(&layout, &selection.canonicalize(&self.spec.shape)?)?;
-        let end = plan
-            .segments()
-            .iter()
-            .map(|(o, l)| o + *l as u64)
-            .max()
-            .unwrap_or(0);
-        let known = self.source.len_hint().is_some_and(|len| len >= end);
-        if known || plan.bytes_to_read() <= GROW_CHUNK as u64 {
+        let plan = self.plan(selection)?;
+        if self.source.may_hold(plan_end(&plan)) || plan.bytes_to_read() <= GROW_CHUNK as u64 {
             let source = self.source.as_ref();
             return decode_raw_with(
                 self.spec.dtype,
@@ -423,14 +423,103 @@ impl ArrayProxy {
                 |buf| plan.read_into(source, buf),
             );
         }
-        let (bytes, shape) = self.read_bytes(selection)?;
+        let (bytes, shape) = self.read_bytes_planned(&plan)?;
         decode_raw(&bytes, self.spec.dtype, &shape, self.spec.order)
     }
 
     /// The scaled values of a selection (nibabel's `proxy[key]`).
     pub fn read(&self, selection: &Selection) -> Result<DynArray> {
+        self.read_scaled(selection, self.spec.scaling)
+    }
+
+    /// The values of `selection` scaled by `scaling`: real float results go from the stored
+    /// bytes straight into the result ([`ArrayProxy::read_float_into`]) when the source may
+    /// hold the bytes; other results decode the stored values first.
+    fn read_scaled(&self, selection: &Selection, scaling: Scaling) -> Result<DynArray> {
+        if !scaling.is_identity() {
+            let plan = self.plan(selection)?;
+            if self.source.may_hold(plan_end(&plan)) {
+                match scaling.output_dtype(self.spec.dtype.dtype) {
+                    Ok(crate::DataType::Float64) => {
+                        return self.read_float_array::<f64>(&plan, scaling)
+                    }
+                    Ok(crate::DataType::Float32) => {
+                        return self.read_float_array::<f32>(&plan, scaling)
+                    }
+                    _ => {}
+                }
+            }
+        }
         let raw = self.read_stored(selection)?;
-        apply_scaling(&raw, self.spec.dtype.dtype, &self.spec.scaling)
+        apply_scaling(&raw, self.spec.dtype.dtype, &scaling)
+    }
+
+    /// A new array of the plan's values scaled into `O` (see [`ArrayProxy::read_float_into`]).
+    fn read_float_array<O: FloatOut + crate::array::DynElement>(
+        &self,
+        plan: &ReadPlan,
+        scaling: Scaling,
+    ) -> Result<DynArray> {
+        let count: usize = plan.output_shape().iter().product();
+        // Zeroed by the allocator (untouched pages cost nothing until written), and an
+        // allocation failure is an error, not an abort.
+        let mut values: Vec<O> = bytemuck::allocation::try_zeroed_vec(count)
+            .map_err(|_| Error::limit(format!("cannot allocate {count} values for a read")))?;
+        self.scale_plan_into(plan, scaling, &mut values)?;
+        use ndarray::ShapeBuilder;
+        let shape = ndarray::IxDyn(plan.output_shape()).set_f(self.spec.order == Order::F);
+        let array = ndarray::ArrayD::from_shape_vec(shape, values)
+            .map_err(|e| Error::usage(format!("scaled values do not fill their shape: {e}")))?;
+        Ok(DynArray::from_array(array))
+    }
+
+    /// The read plan of a selection.
+    fn plan(&self, selection: &Selection) -> Result<ReadPlan> {
+        plan_read(
+            &self.spec.layout(),
+            &selection.canonicalize(&self.spec.shape)?,
+        )
+    }
+
+    /// Executes `plan`, scaling into `out`: one streamed pass from the stored bytes (read in
+    /// pieces, the next piece read while the current one is converted) for plans without
+    /// post-slicing; other plans decode the stored values first.
+    fn scale_plan_into<O: FloatOut>(
+        &self,
+        plan: &ReadPlan,
+        scaling: Scaling,
+        out: &mut [O],
+    ) -> Result<()> {
+        let stored = self.spec.dtype;
+        let count: usize = plan.output_shape().iter().product();
+        if out.len() != count {
+            return Err(Error::usage(format!(
+                "the output holds {} values, but the selection has {count}",
+                out.len()
+            )));
+        }
+        let binary128 = matches!(
+            stored.dtype,
+            crate::DataType::Float128 | crate::DataType::Complex256
+        );
+        if plan.post_slicing().is_none() && !binary128 {
+            let itemsize = stored.dtype.itemsize();
+            return plan.stream_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
+                let first = at / itemsize;
+                let piece = &mut out[first..first + bytes.len() / itemsize];
+                scale_bytes_into(bytes, stored, &scaling, piece)
+            });
+        }
+        let source = self.source.as_ref();
+        let raw = if self.source.may_hold(plan_end(plan)) {
+            decode_raw_with(stored, plan.output_shape(), self.spec.order, |buf| {
+                plan.read_into(source, buf)
+            })?
+        } else {
+            let (bytes, shape) = self.read_bytes_planned(plan)?;
+            decode_raw(&bytes, stored, &shape, self.spec.order)?
+        };
+        scale_into(&raw, stored.dtype, &scaling, out)
     }
 
     /// The scaled values of a selection computed for a requested float type, as nibabel's
@@ -438,12 +527,16 @@ impl ArrayProxy {
     /// requested type (float32 factors for float64) are converted first, so SPM99's float32
     /// slope scales in float64 when float64 is asked for. Factors that would narrow are kept.
     pub fn read_for_float(&self, selection: &Selection, requested: FactorType) -> Result<DynArray> {
-        let raw = self.read_stored(selection)?;
+        self.read_scaled(selection, self.scaling_for(requested))
+    }
+
+    /// The spec's scaling with float32 factors widened when float64 is requested.
+    fn scaling_for(&self, requested: FactorType) -> Scaling {
         let mut scaling = self.spec.scaling;
         if requested == FactorType::F64 {
             scaling.factor = FactorType::F64;
         }
-        apply_scaling(&raw, self.spec.dtype.dtype, &scaling)
+        scaling
     }
 
     /// [`ArrayProxy::read_for_float`] cast to `O`, written into `out` — the selection's
@@ -479,12 +572,118 @@ impl ArrayProxy {
         requested: FactorType,
         out: &mut [O],
     ) -> Result<()> {
-        let raw = self.read_stored(selection)?;
-        let mut scaling = self.spec.scaling;
-        if requested == FactorType::F64 {
-            scaling.factor = FactorType::F64;
+        let plan = self.plan(selection)?;
+        self.scale_plan_into(&plan, self.scaling_for(requested), out)
+    }
+
+    /// Whether `expected` holds, bit for bit, what [`ArrayProxy::read_float_into`] writes
+    /// for `selection` and `requested` now — read in pieces and compared piece by piece, with
+    /// no second array. This is how an image tells that a cache filled from the proxy was not
+    /// changed since, without digesting the cache when it fills it: the check costs a read,
+    /// but only when someone asks. A length that differs is `false`.
+    ///
+    /// ```
+    /// use neurovox::io::MemorySource;
+    /// use neurovox::memmap::Order;
+    /// use neurovox::proxy::{ArrayProxy, ArraySpec};
+    /// use neurovox::scale::{FactorType, Scaling};
+    /// use neurovox::select::Selection;
+    /// use neurovox::{ByteOrder, DataType, StorageDtype};
+    /// let spec = ArraySpec {
+    ///     shape: vec![4],
+    ///     dtype: StorageDtype::new(DataType::UInt8, ByteOrder::Little),
+    ///     offset: 0,
+    ///     scaling: Scaling::new(2.0, 0.0, FactorType::F64),
+    ///     order: Order::F,
+    /// };
+    /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![1, 2, 3, 4])), spec);
+    /// let all = Selection::all();
+    /// assert!(proxy.float_read_matches(&all, FactorType::F64, &[2.0f64, 4.0, 6.0, 8.0])?);
+    /// assert!(!proxy.float_read_matches(&all, FactorType::F64, &[2.0f64, 4.0, 6.0, 9.0])?);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn float_read_matches<O: FloatOut>(
+        &self,
+        selection: &Selection,
+        requested: FactorType,
+        expected: &[O],
+    ) -> Result<bool> {
+        let plan = self.plan(selection)?;
+        let count: usize = plan.output_shape().iter().product();
+        if expected.len() != count {
+            return Ok(false);
         }
-        scale_into(&raw, self.spec.dtype.dtype, &scaling, out)
+        let scaling = self.scaling_for(requested);
+        let stored = self.spec.dtype;
+        let binary128 = matches!(
+            stored.dtype,
+            crate::DataType::Float128 | crate::DataType::Complex256
+        );
+        if plan.post_slicing().is_some() || binary128 {
+            let mut fresh: Vec<O> = bytemuck::allocation::try_zeroed_vec(count)
+                .map_err(|_| Error::limit(format!("cannot allocate {count} values")))?;
+            self.scale_plan_into(&plan, scaling, &mut fresh)?;
+            return Ok(
+                bytemuck::cast_slice::<O, u8>(&fresh) == bytemuck::cast_slice::<O, u8>(expected)
+            );
+        }
+        let itemsize = stored.dtype.itemsize();
+        let mut same = true;
+        let mut fresh: Vec<O> = Vec::new();
+        plan.stream_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
+            if same {
+                let first = at / itemsize;
+                let n = bytes.len() / itemsize;
+                fresh.resize(n, O::zeroed());
+                scale_bytes_into(bytes, stored, &scaling, &mut fresh)?;
+                same = bytemuck::cast_slice::<O, u8>(&fresh)
+                    == bytemuck::cast_slice::<O, u8>(&expected[first..first + n]);
+            }
+            Ok(())
+        })?;
+        Ok(same)
+    }
+
+    /// Whether `expected` holds, byte for byte, the stored bytes of `selection` (file byte
+    /// order, unscaled: what a memory map or `get_unscaled` shows), compared piece by piece
+    /// as in [`ArrayProxy::float_read_matches`]. A length that differs is `false`.
+    ///
+    /// ```
+    /// use neurovox::io::MemorySource;
+    /// use neurovox::memmap::Order;
+    /// use neurovox::proxy::{ArrayProxy, ArraySpec};
+    /// use neurovox::scale::Scaling;
+    /// use neurovox::select::Selection;
+    /// use neurovox::{ByteOrder, DataType, StorageDtype};
+    /// let spec = ArraySpec {
+    ///     shape: vec![2],
+    ///     dtype: StorageDtype::new(DataType::Int16, ByteOrder::Big),
+    ///     offset: 1,
+    ///     scaling: Scaling::IDENTITY,
+    ///     order: Order::F,
+    /// };
+    /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![9, 0, 1, 0, 2])), spec);
+    /// assert!(proxy.stored_bytes_match(&Selection::all(), &[0, 1, 0, 2])?);
+    /// assert!(!proxy.stored_bytes_match(&Selection::all(), &[1, 0, 2, 0])?);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn stored_bytes_match(&self, selection: &Selection, expected: &[u8]) -> Result<bool> {
+        let plan = self.plan(selection)?;
+        if expected.len() != plan.output_bytes() {
+            return Ok(false);
+        }
+        if plan.post_slicing().is_some() {
+            let mut fresh = bytemuck::allocation::try_zeroed_vec::<u8>(plan.output_bytes())
+                .map_err(|_| Error::limit("cannot allocate the bytes of a read"))?;
+            plan.read_into(self.source.as_ref(), &mut fresh)?;
+            return Ok(fresh == expected);
+        }
+        let mut same = true;
+        plan.stream_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
+            same = same && bytes == &expected[at..at + bytes.len()];
+            Ok(())
+        })?;
+        Ok(same)
     }
 
     /// The whole array, scaled (nibabel's `np.asarray(proxy)`).

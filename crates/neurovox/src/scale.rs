@@ -291,11 +291,9 @@ pub fn decode_raw_with(
         order: Order,
         fill: impl FnOnce(&mut [u8]) -> Result<()>,
     ) -> Result<DynArray> {
-        let mut values: Vec<T> = Vec::new();
-        values
-            .try_reserve_exact(count)
+        // Zeroed by the allocator: fresh pages are not written twice.
+        let mut values: Vec<T> = bytemuck::allocation::try_zeroed_vec(count)
             .map_err(|_| Error::limit(format!("cannot allocate {count} values")))?;
-        values.resize(count, T::zeroed());
         fill(bytemuck::cast_slice_mut(&mut values))?;
         if byte_order != ByteOrder::NATIVE && T::DTYPE.component_size() > 1 {
             values.iter_mut().for_each(|v| *v = v.swap_bytes());
@@ -442,6 +440,92 @@ macro_rules! float_out {
 float_out!(f32);
 float_out!(f64);
 
+/// Receives the per-value function of a scaling for one stored type `T` and applies it: the
+/// one dispatch ([`scaled_fn`]) that [`scale_into`] (values already decoded) and
+/// [`scale_bytes_into`] (stored bytes) share, so the arithmetic is written once.
+trait ScaledSink<O: FloatOut> {
+    fn apply<T: crate::array::DynElement, F: Fn(T) -> O + Send + Sync>(self, f: F) -> Result<()>;
+}
+
+/// Hands `sink` the function that maps a stored value of type `values` to its scaled value
+/// cast to `O`, with nibabel's output type for `storage` (see the module docs).
+fn scaled_fn<O: FloatOut, S: ScaledSink<O>>(
+    values: DataType,
+    storage: DataType,
+    scaling: &Scaling,
+    sink: S,
+) -> Result<()> {
+    use DataType as D;
+    let s = *scaling;
+    let unexpected = |out: DataType| Error::usage(format!("cannot scale {values} data to {out}"));
+    if s.is_identity() {
+        return match values {
+            D::UInt8 => sink.apply(|v: u8| O::from_f64(f64::from(v))),
+            D::Int8 => sink.apply(|v: i8| O::from_f64(f64::from(v))),
+            D::UInt16 => sink.apply(|v: u16| O::from_f64(f64::from(v))),
+            D::Int16 => sink.apply(|v: i16| O::from_f64(f64::from(v))),
+            D::UInt32 => sink.apply(|v: u32| O::from_f64(f64::from(v))),
+            D::Int32 => sink.apply(|v: i32| O::from_f64(f64::from(v))),
+            D::UInt64 => sink.apply(O::from_u64),
+            D::Int64 => sink.apply(O::from_i64),
+            D::Float32 => sink.apply(O::from_f32),
+            D::Float64 => sink.apply(O::from_f64),
+            _ => Err(unexpected(D::Float64)),
+        };
+    }
+    match scaling.output_dtype(storage)? {
+        D::Float32 => match values {
+            D::UInt8 => sink.apply(|v: u8| O::from_f32(s.apply_f32(f32::from(v)))),
+            D::Int8 => sink.apply(|v: i8| O::from_f32(s.apply_f32(f32::from(v)))),
+            D::UInt16 => sink.apply(|v: u16| O::from_f32(s.apply_f32(f32::from(v)))),
+            D::Int16 => sink.apply(|v: i16| O::from_f32(s.apply_f32(f32::from(v)))),
+            D::Float32 => sink.apply(|v: f32| O::from_f32(s.apply_f32(v))),
+            _ => Err(unexpected(D::Float32)),
+        },
+        D::Float64 => {
+            let f = move |v: f64| O::from_f64(s.apply_f64(v));
+            match values {
+                D::UInt8 => sink.apply(move |v: u8| f(f64::from(v))),
+                D::Int8 => sink.apply(move |v: i8| f(f64::from(v))),
+                D::UInt16 => sink.apply(move |v: u16| f(f64::from(v))),
+                D::Int16 => sink.apply(move |v: i16| f(f64::from(v))),
+                D::UInt32 => sink.apply(move |v: u32| f(f64::from(v))),
+                D::Int32 => sink.apply(move |v: i32| f(f64::from(v))),
+                D::UInt64 => sink.apply(move |v: u64| f(v as f64)),
+                D::Int64 => sink.apply(move |v: i64| f(v as f64)),
+                D::Float32 => sink.apply(move |v: f32| f(f64::from(v))),
+                D::Float64 => sink.apply(f),
+                _ => Err(unexpected(D::Float64)),
+            }
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Values per parallel piece of a conversion: large enough that rayon's overhead vanishes,
+/// small enough that both cores share a piece of a few MiB.
+const PIECE: usize = 1 << 16;
+
+/// Maps `values` into `out` in parallel pieces.
+fn map_into<T: Copy + Send + Sync, O: FloatOut>(
+    values: &[T],
+    out: &mut [O],
+    f: impl Fn(T) -> O + Send + Sync,
+) -> Result<()> {
+    use rayon::prelude::*;
+    if values.len() != out.len() {
+        return Err(Error::usage(format!(
+            "{} values for an output of {}",
+            values.len(),
+            out.len()
+        )));
+    }
+    out.par_chunks_mut(PIECE)
+        .zip(values.par_chunks(PIECE))
+        .for_each(|(o, v)| o.iter_mut().zip(v).for_each(|(o, &v)| *o = f(v)));
+    Ok(())
+}
+
 /// Scales stored values (as decoded by [`decode_raw`]) and casts them to `O`, writing them
 /// into `out` in the memory order of `raw`: what [`apply_scaling`] followed by numpy's
 /// `astype(O)` gives, value for value, but in one pass, in parallel, into a buffer the
@@ -466,73 +550,97 @@ pub fn scale_into<O: FloatOut>(
     scaling: &Scaling,
     out: &mut [O],
 ) -> Result<()> {
-    fn fill<T: Copy + Send + Sync, O: FloatOut>(
-        a: &ndarray::ArcArray<T, IxDyn>,
-        out: &mut [O],
-        f: impl Fn(T) -> O + Send + Sync,
-    ) -> Result<()> {
-        use rayon::prelude::*;
-        let contiguous = a.is_standard_layout() || a.t().is_standard_layout();
-        let values = a
-            .as_slice_memory_order()
-            .filter(|_| contiguous)
-            .ok_or_else(|| Error::usage("scale_into needs values contiguous in memory"))?;
-        if values.len() != out.len() {
-            return Err(Error::usage(format!(
-                "scale_into: {} values for an output of {}",
-                values.len(),
-                out.len()
-            )));
+    struct FromArray<'a, O> {
+        raw: &'a DynArray,
+        out: &'a mut [O],
+    }
+    impl<O: FloatOut> ScaledSink<O> for FromArray<'_, O> {
+        fn apply<T: crate::array::DynElement, F: Fn(T) -> O + Send + Sync>(
+            self,
+            f: F,
+        ) -> Result<()> {
+            let a = T::unwrap_ref(self.raw)
+                .ok_or_else(|| Error::usage("scale_into: values of another type"))?;
+            let contiguous = a.is_standard_layout() || a.t().is_standard_layout();
+            let values = a
+                .as_slice_memory_order()
+                .filter(|_| contiguous)
+                .ok_or_else(|| Error::usage("scale_into needs values contiguous in memory"))?;
+            map_into(values, self.out, f)
         }
-        const PIECE: usize = 1 << 16;
-        out.par_chunks_mut(PIECE)
-            .zip(values.par_chunks(PIECE))
-            .for_each(|(o, v)| o.iter_mut().zip(v).for_each(|(o, &v)| *o = f(v)));
-        Ok(())
     }
-    let s = *scaling;
-    if s.is_identity() {
-        return match raw {
-            DynArray::U8(a) => fill(a, out, |v| O::from_f64(f64::from(v))),
-            DynArray::I8(a) => fill(a, out, |v| O::from_f64(f64::from(v))),
-            DynArray::U16(a) => fill(a, out, |v| O::from_f64(f64::from(v))),
-            DynArray::I16(a) => fill(a, out, |v| O::from_f64(f64::from(v))),
-            DynArray::U32(a) => fill(a, out, |v| O::from_f64(f64::from(v))),
-            DynArray::I32(a) => fill(a, out, |v| O::from_f64(f64::from(v))),
-            DynArray::U64(a) => fill(a, out, O::from_u64),
-            DynArray::I64(a) => fill(a, out, O::from_i64),
-            DynArray::F32(a) => fill(a, out, O::from_f32),
-            DynArray::F64(a) => fill(a, out, O::from_f64),
-            other => Err(unexpected(other, DataType::Float64)),
-        };
+    scaled_fn(raw.dtype(), storage, scaling, FromArray { raw, out })
+}
+
+/// Scales stored bytes (`stored`: type and byte order; binary128 is not accepted) and casts
+/// them to `O`, writing them into `out` in the bytes' order: [`scale_into`] without the
+/// decoded array in between. `bytes` holds exactly `out.len()` values.
+///
+/// ```
+/// use neurovox::scale::{scale_bytes_into, FactorType, Scaling};
+/// use neurovox::{ByteOrder, DataType, StorageDtype};
+/// let bytes = [0u8, 1, 0, 2, 0, 3]; // big-endian int16 1, 2, 3
+/// let stored = StorageDtype::new(DataType::Int16, ByteOrder::Big);
+/// let mut out = [0f64; 3];
+/// scale_bytes_into(&bytes, stored, &Scaling::new(0.5, 1.0, FactorType::F64), &mut out)?;
+/// assert_eq!(out, [1.5, 2.0, 2.5]);
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn scale_bytes_into<O: FloatOut>(
+    bytes: &[u8],
+    stored: StorageDtype,
+    scaling: &Scaling,
+    out: &mut [O],
+) -> Result<()> {
+    struct FromBytes<'a, O> {
+        bytes: &'a [u8],
+        order: ByteOrder,
+        out: &'a mut [O],
     }
-    match scaling.output_dtype(storage)? {
-        DataType::Float32 => match raw {
-            DynArray::U8(a) => fill(a, out, |v| O::from_f32(s.apply_f32(f32::from(v)))),
-            DynArray::I8(a) => fill(a, out, |v| O::from_f32(s.apply_f32(f32::from(v)))),
-            DynArray::U16(a) => fill(a, out, |v| O::from_f32(s.apply_f32(f32::from(v)))),
-            DynArray::I16(a) => fill(a, out, |v| O::from_f32(s.apply_f32(f32::from(v)))),
-            DynArray::F32(a) => fill(a, out, |v| O::from_f32(s.apply_f32(v))),
-            other => Err(unexpected(other, DataType::Float32)),
-        },
-        DataType::Float64 => {
-            let f = move |v: f64| O::from_f64(s.apply_f64(v));
-            match raw {
-                DynArray::U8(a) => fill(a, out, move |v| f(f64::from(v))),
-                DynArray::I8(a) => fill(a, out, move |v| f(f64::from(v))),
-                DynArray::U16(a) => fill(a, out, move |v| f(f64::from(v))),
-                DynArray::I16(a) => fill(a, out, move |v| f(f64::from(v))),
-                DynArray::U32(a) => fill(a, out, move |v| f(f64::from(v))),
-                DynArray::I32(a) => fill(a, out, move |v| f(f64::from(v))),
-                DynArray::U64(a) => fill(a, out, move |v| f(v as f64)),
-                DynArray::I64(a) => fill(a, out, move |v| f(v as f64)),
-                DynArray::F32(a) => fill(a, out, move |v| f(f64::from(v))),
-                DynArray::F64(a) => fill(a, out, f),
-                other => Err(unexpected(other, DataType::Float64)),
+    impl<O: FloatOut> ScaledSink<O> for FromBytes<'_, O> {
+        fn apply<T: crate::array::DynElement, F: Fn(T) -> O + Send + Sync>(
+            self,
+            f: F,
+        ) -> Result<()> {
+            let size = std::mem::size_of::<T>();
+            if self.bytes.len() != self.out.len() * size {
+                return Err(Error::usage(format!(
+                    "{} bytes of {size}-byte values for an output of {}",
+                    self.bytes.len(),
+                    self.out.len()
+                )));
+            }
+            let swap = self.order != ByteOrder::NATIVE && size > 1;
+            match bytemuck::try_cast_slice::<u8, T>(self.bytes) {
+                // Aligned and native: a plain slice loop the compiler vectorises.
+                Ok(values) if !swap => map_into(values, self.out, f),
+                _ => {
+                    use rayon::prelude::*;
+                    self.out
+                        .par_chunks_mut(PIECE)
+                        .zip(self.bytes.par_chunks(PIECE * size))
+                        .for_each(|(o, b)| {
+                            for (o, c) in o.iter_mut().zip(b.chunks_exact(size)) {
+                                let v: T = bytemuck::pod_read_unaligned(c);
+                                *o = f(if swap { v.swap_bytes() } else { v });
+                            }
+                        });
+                    Ok(())
+                }
             }
         }
-        other => Err(unexpected(raw, other)),
     }
+    if matches!(stored.dtype, DataType::Float128 | DataType::Complex256) {
+        return Err(Error::usage(
+            "scale_bytes_into: binary128 values are decoded with decode_raw",
+        ));
+    }
+    let sink = FromBytes {
+        bytes,
+        order: stored.order,
+        out,
+    };
+    scaled_fn(stored.dtype, stored.dtype, scaling, sink)
 }
 
 fn unexpected(raw: &DynArray, out: DataType) -> Error {

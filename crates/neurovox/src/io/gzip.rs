@@ -23,7 +23,9 @@
 //!
 //! Memory is the index (a few dozen bytes plus one compressed window per checkpoint) plus,
 //! per read, one inflater, a 128 KiB input buffer and a 128 KiB scratch buffer. No size read
-//! from the file (ISIZE, header fields) is ever used to allocate. A truncated or corrupt file
+//! from the file (ISIZE, header fields) is used to allocate on its own; a reader may size its
+//! output by a header's claim only when [`Source::may_hold`] accepts it, which bounds the claim by
+//! what the file's bytes can inflate to (`TrailerClaim`). A truncated or corrupt file
 //! gives a [`Format`](crate::ErrorKind::Format) error naming the file and the compressed byte
 //! offset; bytes handed out before the corruption was reached are not taken back.
 //!
@@ -172,6 +174,57 @@ pub struct GzipSource {
     members: Option<MemberIndex>,
     /// Why a file that ends like one with a member index is read without it.
     member_index_error: Option<String>,
+    /// What the file's size and its last trailer say about the decompressed length.
+    trailer: Option<TrailerClaim>,
+}
+
+/// What a gzip file's size and the ISIZE field of its last member's trailer (the member's
+/// length mod 2^32) say about the decompressed length, before anything is inflated. A read
+/// may size its output by a header's claim when the claim is consistent with both
+/// ([`Source::may_hold`]): the file then must inflate to at least that length, or the read
+/// fails at the end with a past-the-end error. The claim can never exceed what DEFLATE can
+/// produce from the file's bytes, so a lying header or trailer makes a read reserve at most
+/// that much address space; the memory filled is what the data really inflates to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TrailerClaim {
+    compressed_len: u64,
+    isize: u32,
+}
+
+impl TrailerClaim {
+    /// DEFLATE's largest expansion: a 258-byte match costs at least 2 bits, so one compressed
+    /// byte inflates to at most 1032 bytes (zlib's technical notes).
+    const MAX_RATIO: u64 = 1032;
+
+    /// Reads the last 4 bytes of the file; `None` for a file too short to hold a trailer.
+    fn read(file: &Compressed) -> Result<Option<Self>> {
+        let compressed_len = file
+            .file
+            .metadata()
+            .map_err(|e| Error::io(e).with_path(&file.path))?
+            .len();
+        if compressed_len < 18 {
+            return Ok(None); // shorter than one empty member: header, block, trailer
+        }
+        let mut isize = [0u8; 4];
+        if file.read_at(compressed_len - 4, &mut isize)? != 4 {
+            return Ok(None);
+        }
+        Ok(Some(TrailerClaim {
+            compressed_len,
+            isize: u32::from_le_bytes(isize),
+        }))
+    }
+
+    /// Whether a decompressed length of at least `end` is consistent with the trailer: the
+    /// length with `end`'s high bits and ISIZE's low 32 bits reaches `end` and is no more
+    /// than the file can inflate to. A file of several members (whose last ISIZE counts only
+    /// the last member) usually fails this and is read the careful way.
+    fn allows(&self, end: u64) -> bool {
+        let most = self.compressed_len.saturating_mul(Self::MAX_RATIO);
+        let length = (end & !0xffff_ffff) | u64::from(self.isize);
+        length >= end && length <= most
+    }
 }
 
 /// What the index of a [`GzipSource`] holds so far.
@@ -223,6 +276,7 @@ impl GzipSource {
             Err(e) if e.kind() == ErrorKind::Format => (None, Some(e.with_path(path).to_string())),
             Err(e) => return Err(e.with_path(path)),
         };
+        let trailer = TrailerClaim::read(&file)?;
         let source = GzipSource {
             file,
             span,
@@ -233,6 +287,7 @@ impl GzipSource {
             builder: Mutex::new(None),
             members,
             member_index_error,
+            trailer,
         };
         if let Some(members) = &source.members {
             let checkpoints = members
@@ -559,6 +614,14 @@ impl Source for GzipSource {
 
     fn len_hint(&self) -> Option<u64> {
         self.total.get().copied()
+    }
+
+    /// The length when it is known; before, the trailer rule of [`TrailerClaim`].
+    fn may_hold(&self, end: u64) -> bool {
+        match self.total.get() {
+            Some(&total) => total >= end,
+            None => self.trailer.is_some_and(|t| t.allows(end)),
+        }
     }
 
     fn path(&self) -> Option<&Path> {
@@ -1404,6 +1467,57 @@ mod tests {
         let p = dir.path().join(name);
         std::fs::write(&p, bytes).unwrap();
         p
+    }
+
+    #[test]
+    fn trailer_claims_bound_what_a_read_may_size_by_a_header() {
+        // 1000 compressed bytes inflate to at most 1,032,000; ISIZE 5000.
+        let t = TrailerClaim {
+            compressed_len: 1000,
+            isize: 5000,
+        };
+        assert!(t.allows(5000) && t.allows(1));
+        assert!(!t.allows(5001), "more than ISIZE in the same 4 GiB");
+        // ISIZE 0x0000_1000 in a file large enough for 4 GiB + 4 KiB.
+        let big = TrailerClaim {
+            compressed_len: 10_000_000,
+            isize: 0x1000,
+        };
+        assert!(big.allows((1 << 32) + 0x1000));
+        assert!(
+            !big.allows(0x2000),
+            "below 4 GiB the length must reach the claim"
+        );
+        // A lying ISIZE cannot pass the ratio bound: 100 bytes never inflate to 200 KB.
+        let liar = TrailerClaim {
+            compressed_len: 100,
+            isize: 200_000,
+        };
+        assert!(!liar.allows(200_000));
+        assert!(
+            !liar.allows(1),
+            "an ISIZE past the ratio bound allows nothing"
+        );
+    }
+
+    #[test]
+    fn a_single_member_file_may_hold_its_isize_before_inflating() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = sample(300_000);
+        let path = write(&dir, "one.gz", &gz(&data, 6));
+        let source = GzipSource::open(&path).unwrap();
+        assert!(source.may_hold(300_000));
+        assert!(!source.may_hold(300_001));
+        assert_eq!(source.inflated_bytes(), 0, "nothing inflated to decide");
+        // Two members: the last ISIZE counts only the last one, so the claim is refused.
+        let mut two = gz(&data[..200_000], 6);
+        two.extend(gz(&data[200_000..], 6));
+        let source = GzipSource::open(write(&dir, "two.gz", &two)).unwrap();
+        assert!(!source.may_hold(300_000));
+        assert!(source.may_hold(100_000));
+        assert_eq!(source.len().unwrap(), 300_000); // finishes the first pass
+        assert!(source.may_hold(300_000), "known once the first pass ended");
+        assert!(!source.may_hold(300_001));
     }
 
     #[test]

@@ -25,6 +25,23 @@ pub trait Source: Send + Sync + Debug {
         None
     }
 
+    /// Whether a read may size its output for data ending at byte `end` before reading it:
+    /// true only when the source surely holds that many bytes, or (compressed sources) when
+    /// what is known without decompressing says it can, and the bytes the data could really
+    /// inflate to bound the claim (see [`GzipSource`](super::GzipSource)'s trailer rule). A
+    /// read sized this way that then finds the data shorter fails with the usual past-the-end
+    /// error, having filled no more memory than the data it really holds.
+    ///
+    /// ```
+    /// use neurovox::io::{MemorySource, Source};
+    /// let source = MemorySource::new(vec![0u8; 100]);
+    /// assert!(source.may_hold(100));
+    /// assert!(!source.may_hold(101));
+    /// ```
+    fn may_hold(&self, end: u64) -> bool {
+        self.len_hint().is_some_and(|len| len >= end)
+    }
+
     /// Fills `buf` with the bytes starting at `offset`. Bytes past the end are a Format error
     /// naming the file and the offset ("the file ends at …").
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()>;
