@@ -1,77 +1,312 @@
-//! neurovox's side of `benches/bench_vs_nibabel.py`: performs one image operation, times it
-//! inside the process, and prints one JSON line.
+//! neurovox's Rust side of the benchmark matrix (`benches/matrix.py`): performs one image
+//! operation, times it inside the process, and prints one JSON line.
 //!
-//! Usage: `bench_io OPERATION REPEATS PATH [OUT]` (OUT only for `save`)
+//! Usage: `bench_io SPEC`, where SPEC is the JSON object the matrix gives every side, e.g.
+//! `{"op": "slice", "repeats": 3, "path": "bold.nii.gz", "key": [null, 48]}`.
 //!
-//! | operation | what is timed (best of REPEATS) | nibabel's counterpart |
+//! | `op` | what is timed (best of `repeats`) | nibabel's counterpart |
 //! |---|---|---|
-//! | `header_many` | `load` of every `*.nii.gz` in the directory PATH (headers only) | `nib.load(p)` for each |
-//! | `full_load` | `load(PATH)` + `dataobj().to_array()` | `np.asanyarray(nib.load(p).dataobj)` |
-//! | `fdata_f64` | `load(PATH)` + `get_fdata(Caching::Fill)` | `nib.load(p).get_fdata()` |
-//! | `fdata_f32` | `load(PATH)` + `get_fdata_as::<f32>(Caching::Fill)` | `get_fdata(dtype=np.float32)` |
-//! | `volume_cold` | `load(PATH)` + `dataobj().read(sel![..., 100])` (a new proxy and gzip index each time) | `nib.load(p).dataobj[..., 100]` |
-//! | `volume_warm` | a second `dataobj().read(sel![..., 100])` on the same proxy (the first, untimed) | the same, second read |
-//! | `slab` | `load(PATH)` + `dataobj().read(sel![48])` (a sagittal slab) | `nib.load(p).dataobj[48]` |
-//! | `volume_late` | `load(PATH)` + `dataobj().read(sel![..., 170])` (cold) | `nib.load(p).dataobj[..., 170]` |
-//! | `save` | `save::save(&img, OUT, Default::default())`, `img` loaded from PATH untimed | `nib.save(img, out)` |
+//! | `header_many` | `load` of every `.nii`/`.nii.gz` in the directory `dir` (headers only) | `nib.load(p)` for each |
+//! | `fdata` | `load(path)` + `get_fdata_as::<T>(Caching::Fill)`, `T` from `dtype` | `nib.load(p).get_fdata(dtype=...)` |
+//! | `asarray` | `load(path)` + `dataobj().to_array()` | `np.asarray(nib.load(p).dataobj)` |
+//! | `slice` | `load(path)` + `dataobj().read(key)` (a new proxy each time: cold) | `nib.load(p).dataobj[key]` |
+//! | `volumes_warm` | after an untimed `get_fdata(Caching::Fill)`, `dataobj().read(sel![..., t])` for each `t` of `volumes` | the same reads after `img.get_fdata()` |
+//! | `fdata_is_dirty` | `load(path)` + `get_fdata(Caching::Fill)` + `is_dirty()` (`is_dirty_s` reported too) | `get_fdata()` (nibabel has no `is_dirty`) |
+//! | `save_array` | `Image::from_dyn_array(arr, affine)` (+ `set_data_dtype(set_dtype)`) + `save(out)`; `arr` read from the `.npy` `npy` untimed | `nib.save(nib.Nifti1Image(arr, affine), out)` |
+//! | `convert` | `load(path)` + `save(out)` | `nib.save(nib.load(p), out)` |
+//! | `pickle` | `handle()` + JSON + `ImageHandle::open` + `dataobj().read(key)`, the load (and with `fdata_first` a `get_fdata`) untimed | `pickle.loads(pickle.dumps(img)).dataobj[key]` |
+//! | `real_many` | `load` + `get_fdata(Caching::Fill)` of every `.nii`/`.nii.gz` in `dir` (each file timed; its sum without NaNs, per file in `extra`, taken between clocks) | `nib.load(p).get_fdata()` for each |
 //!
-//! The volume indices (100, 170) and the slab index (48) are clamped to the image so the
-//! small image of `--quick` works too. `save` writes OUT's format and compression (`.nii.gz`:
-//! indexed gzip members on all cores); after the timed runs and after the peak memory was
-//! taken, it reads OUT back for the checksum and reports OUT's size in `bytes`. The JSON holds the best time in seconds, the result's
-//! shape and a checksum (the float64 sum of the result's values, computed after the timed
-//! part) for the script to compare with nibabel's, and the process's peak resident memory
-//! (VmHWM) in MiB.
+//! `key` is a list of items: an integer, `null` for `:`, `"..."` for the ellipsis. The JSON
+//! holds the best time in seconds, the result's shape, numpy's name of its dtype and a
+//! checksum (the float64 sum of its values, computed after the clock stopped), the process's
+//! peak resident memory (VmHWM) in MiB, and `extra` facts (`is_dirty_s`, `pickle_bytes`,
+//! `sums`). A NaN checksum is written as `null`.
+//! Saves report no checksum: the matrix reads every side's output back with nibabel.
 
 use neurovox::array::DynArray;
-use neurovox::image::Caching;
+use neurovox::image::{Caching, Image};
 use neurovox::select::{Selection, SliceItem};
+use neurovox::{DataType, ImageFormat, ImageHandle};
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 type BoxResult<T> = Result<T, Box<dyn std::error::Error>>;
 
-/// What one timed run produced: its shape and checksum.
+/// What one timed run produced: seconds of the timed part, the result's summary and facts.
 struct Outcome {
+    seconds: f64,
     shape: Vec<usize>,
     checksum: f64,
+    dtype: String,
+    extra: serde_json::Map<String, Value>,
+}
+
+impl Outcome {
+    fn of(seconds: f64, data: &DynArray) -> BoxResult<Outcome> {
+        Ok(Outcome {
+            seconds,
+            shape: data.shape().to_vec(),
+            checksum: checksum(data)?,
+            dtype: data.dtype().name().to_string(),
+            extra: serde_json::Map::new(),
+        })
+    }
+
+    fn empty(seconds: f64) -> Outcome {
+        Outcome {
+            seconds,
+            shape: Vec::new(),
+            checksum: 0.0,
+            dtype: String::new(),
+            extra: serde_json::Map::new(),
+        }
+    }
 }
 
 fn main() -> BoxResult<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (operation, repeats, path, out) = match &args[..] {
-        [operation, repeats, path] => (operation, repeats, path, None),
-        [operation, repeats, path, out] => (operation, repeats, path, Some(Path::new(out))),
-        _ => return Err("usage: bench_io OPERATION REPEATS PATH [OUT]".into()),
+    let [spec] = &args[..] else {
+        return Err("usage: bench_io SPEC (a JSON object; see the module documentation)".into());
     };
-    let repeats: usize = repeats.parse()?;
-    let path = Path::new(path);
+    let spec: Value = serde_json::from_str(spec)?;
+    let op = text(&spec, "op")?;
+    let repeats = spec["repeats"].as_u64().unwrap_or(1).max(1);
     let mut best = f64::INFINITY;
-    let mut outcome = None;
-    for _ in 0..repeats.max(1) {
-        let (seconds, result) = if operation == "save" {
-            save_once(path, out.ok_or("save needs OUT")?)?
-        } else {
-            run_once(operation, path)?
-        };
-        best = best.min(seconds);
-        outcome = Some(result);
+    let mut last = None;
+    for _ in 0..repeats {
+        let outcome = run_once(op, &spec)?;
+        best = best.min(outcome.seconds);
+        last = Some(outcome);
     }
-    let mut outcome = outcome.ok_or("no run")?;
-    let peak = peak_rss_mib();
-    let mut bytes = String::new();
-    if let (true, Some(out)) = (operation == "save", out) {
-        // Read the output back, after the peak memory was taken.
-        outcome = outcome_of(&neurovox::load(out)?.dataobj().to_array()?)?;
-        bytes = format!(", \"bytes\": {}", std::fs::metadata(out)?.len());
-    }
-    let shape: Vec<String> = outcome.shape.iter().map(ToString::to_string).collect();
-    println!(
-        "{{\"operation\": \"{operation}\", \"seconds\": {best:e}, \"shape\": [{}], \"checksum\": {:e}, \"peak_rss_mib\": {peak}{bytes}}}",
-        shape.join(", "),
-        outcome.checksum,
-    );
+    let outcome = last.ok_or("no run")?;
+    let report = json!({
+        "op": op,
+        "seconds": best,
+        "shape": outcome.shape,
+        "checksum": outcome.checksum,
+        "dtype": outcome.dtype,
+        "peak_rss_mib": peak_rss_mib(),
+        "extra": outcome.extra,
+    });
+    println!("{report}");
     Ok(())
+}
+
+fn text<'a>(spec: &'a Value, name: &str) -> BoxResult<&'a str> {
+    spec[name]
+        .as_str()
+        .ok_or_else(|| format!("the spec has no string {name:?}").into())
+}
+
+fn path_of(spec: &Value, name: &str) -> BoxResult<PathBuf> {
+    Ok(PathBuf::from(text(spec, name)?))
+}
+
+/// The selection a spec's `key` describes: integers, `null` for `:`, `"..."`.
+fn selection(spec: &Value) -> BoxResult<Selection> {
+    let items = spec["key"].as_array().ok_or("the spec has no key")?;
+    let items = items
+        .iter()
+        .map(|item| match item {
+            Value::Null => Ok(SliceItem::full()),
+            Value::String(s) if s == "..." => Ok(SliceItem::Ellipsis),
+            Value::Number(n) => n
+                .as_i64()
+                .map(|i| SliceItem::Index(i as isize))
+                .ok_or_else(|| format!("bad index {n}")),
+            other => Err(format!("bad key item {other}")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Selection::new(items))
+}
+
+fn volume(t: i64) -> Selection {
+    Selection::new(vec![SliceItem::Ellipsis, SliceItem::Index(t as isize)])
+}
+
+/// The affine every save gives its array image (the matrix's `AFFINE`).
+const AFFINE: [[f64; 4]; 4] = [
+    [-2.5, 0.0, 0.0, 118.75],
+    [0.0, 2.5, 0.0, -118.75],
+    [0.0, 0.0, 2.5, -73.75],
+    [0.0, 0.0, 0.0, 1.0],
+];
+
+/// Runs the operation once.
+fn run_once(op: &str, spec: &Value) -> BoxResult<Outcome> {
+    Ok(match op {
+        "header_many" => {
+            let files = image_files(&path_of(spec, "dir")?)?;
+            let start = Instant::now();
+            let mut voxels = 0usize;
+            for file in &files {
+                voxels += neurovox::load(file)?.shape().iter().product::<usize>();
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            Outcome {
+                shape: vec![files.len()],
+                checksum: voxels as f64,
+                dtype: "header".into(),
+                ..Outcome::empty(seconds)
+            }
+        }
+        "fdata" => {
+            let path = path_of(spec, "path")?;
+            let start = Instant::now();
+            let mut img = neurovox::load(&path)?;
+            let data = if text(spec, "dtype")? == "float32" {
+                DynArray::F32(img.get_fdata_as::<f32>(Caching::Fill)?)
+            } else {
+                DynArray::F64(img.get_fdata(Caching::Fill)?)
+            };
+            Outcome::of(start.elapsed().as_secs_f64(), &data)?
+        }
+        "asarray" => {
+            let path = path_of(spec, "path")?;
+            let start = Instant::now();
+            let data = neurovox::load(&path)?.dataobj().to_array()?;
+            Outcome::of(start.elapsed().as_secs_f64(), &data)?
+        }
+        "slice" => {
+            let path = path_of(spec, "path")?;
+            let key = selection(spec)?;
+            let start = Instant::now();
+            let data = neurovox::load(&path)?.dataobj().read(&key)?;
+            Outcome::of(start.elapsed().as_secs_f64(), &data)?
+        }
+        "volumes_warm" => {
+            let mut img = neurovox::load(path_of(spec, "path")?)?;
+            img.get_fdata(Caching::Fill)?;
+            let volumes: Vec<i64> = spec["volumes"]
+                .as_array()
+                .ok_or("the spec has no volumes")?
+                .iter()
+                .filter_map(Value::as_i64)
+                .collect();
+            let start = Instant::now();
+            let mut read = Vec::with_capacity(volumes.len());
+            for &t in &volumes {
+                read.push(img.dataobj().read(&volume(t))?);
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            let mut outcome = Outcome::of(seconds, read.first().ok_or("no volumes")?)?;
+            outcome.checksum = read.iter().map(checksum).sum::<BoxResult<f64>>()?;
+            outcome.shape.insert(0, read.len());
+            outcome
+        }
+        "fdata_is_dirty" => {
+            let path = path_of(spec, "path")?;
+            let start = Instant::now();
+            let mut img = neurovox::load(&path)?;
+            let data = img.get_fdata(Caching::Fill)?;
+            let asked = Instant::now();
+            let dirty = img.is_dirty();
+            let end = Instant::now();
+            let mut outcome = Outcome::of((end - start).as_secs_f64(), &DynArray::F64(data))?;
+            outcome
+                .extra
+                .insert("is_dirty_s".into(), json!((end - asked).as_secs_f64()));
+            outcome.extra.insert("is_dirty".into(), json!(dirty));
+            outcome
+        }
+        "save_array" => {
+            let npy = path_of(spec, "npy")?;
+            let out = path_of(spec, "out")?;
+            let data = neurovox::npy::read_npy_dyn(&mut std::io::BufReader::new(
+                std::fs::File::open(&npy)?,
+            ))?;
+            let set_dtype = match spec["set_dtype"].as_str() {
+                Some(name) => Some(DataType::from_name(name).ok_or("unknown set_dtype")?),
+                None => None,
+            };
+            let start = Instant::now();
+            // The clone shares the array's memory (an ArcArray), as numpy's image does.
+            let mut img =
+                Image::from_dyn_array(data.clone(), Some(AFFINE), None, ImageFormat::Nifti1)?;
+            if let Some(dtype) = set_dtype {
+                img.header_mut().set_data_dtype(dtype)?;
+            }
+            neurovox::save(&img, &out, Default::default())?;
+            Outcome::empty(start.elapsed().as_secs_f64())
+        }
+        "convert" => {
+            let path = path_of(spec, "path")?;
+            let out = path_of(spec, "out")?;
+            let start = Instant::now();
+            let img = neurovox::load(&path)?;
+            neurovox::save(&img, &out, Default::default())?;
+            Outcome::empty(start.elapsed().as_secs_f64())
+        }
+        "pickle" => {
+            let mut img = neurovox::load(path_of(spec, "path")?)?;
+            if spec["fdata_first"].as_bool().unwrap_or(false) {
+                img.get_fdata(Caching::Fill)?;
+            }
+            let key = selection(spec)?;
+            let start = Instant::now();
+            let bytes = serde_json::to_string(&img.handle()?)?;
+            let back: ImageHandle = serde_json::from_str(&bytes)?;
+            let data = back.open()?.dataobj().read(&key)?;
+            let mut outcome = Outcome::of(start.elapsed().as_secs_f64(), &data)?;
+            outcome
+                .extra
+                .insert("pickle_bytes".into(), json!(bytes.len()));
+            outcome
+        }
+        "real_many" => {
+            // Each file's load and get_fdata are timed; its sum (NaNs left out) is taken
+            // between the clocks. The sums per file go in `extra`.
+            let files = image_files(&path_of(spec, "dir")?)?;
+            let mut seconds = 0.0;
+            let mut sums = serde_json::Map::new();
+            let mut checksum = 0.0;
+            for file in &files {
+                let start = Instant::now();
+                let data = neurovox::load(file)?.get_fdata(Caching::Fill)?;
+                seconds += start.elapsed().as_secs_f64();
+                let sum: f64 = data.iter().filter(|v| !v.is_nan()).sum();
+                checksum += sum;
+                let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+                sums.insert(name.unwrap_or_default(), json!(sum));
+            }
+            let mut outcome = Outcome {
+                shape: vec![files.len()],
+                checksum,
+                dtype: "float64".into(),
+                ..Outcome::empty(seconds)
+            };
+            outcome.extra.insert("sums".into(), Value::Object(sums));
+            outcome
+        }
+        other => return Err(format!("unknown operation {other}").into()),
+    })
+}
+
+/// The `.nii` and `.nii.gz` files of a directory, sorted by name.
+fn image_files(dir: &Path) -> BoxResult<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    files.retain(|p| {
+        let name = p.to_string_lossy();
+        name.ends_with(".nii.gz") || name.ends_with(".nii")
+    });
+    files.sort();
+    Ok(files)
+}
+
+/// The float64 sum of an array's values (in place for the types the matrix produces, so the
+/// checksum adds no copy to the peak memory).
+fn checksum(data: &DynArray) -> BoxResult<f64> {
+    Ok(match data {
+        DynArray::F64(a) => a.sum(),
+        DynArray::F32(a) => a.iter().map(|&v| f64::from(v)).sum(),
+        DynArray::I16(a) => a.iter().map(|&v| f64::from(v)).sum(),
+        DynArray::U8(a) => a.iter().map(|&v| f64::from(v)).sum(),
+        other => other.to_f64()?.sum(),
+    })
 }
 
 /// The process's peak resident memory in MiB (VmHWM; Linux), or -1 where unknown.
@@ -91,145 +326,4 @@ fn peak_rss_mib() -> f64 {
                 })
         })
         .map_or(-1.0, |kib| kib / 1024.0)
-}
-
-/// Saves the image at `path` to `out` once (the load untimed); the outcome is empty, the
-/// checksum is taken by reading `out` back afterwards.
-fn save_once(path: &Path, out: &Path) -> BoxResult<(f64, Outcome)> {
-    let img = neurovox::load(path)?;
-    let start = Instant::now();
-    neurovox::save::save(&img, out, Default::default())?;
-    let seconds = start.elapsed().as_secs_f64();
-    let outcome = Outcome {
-        shape: Vec::new(),
-        checksum: 0.0,
-    };
-    Ok((seconds, outcome))
-}
-
-/// Runs the operation once; returns the seconds of its timed part and the checksum of its
-/// result (computed after the clock stopped).
-fn run_once(operation: &str, path: &Path) -> BoxResult<(f64, Outcome)> {
-    Ok(match operation {
-        "header_many" => {
-            let files = nii_gz_files(path)?;
-            let start = Instant::now();
-            let mut voxels = 0usize;
-            for file in &files {
-                let img = neurovox::load(file)?;
-                voxels += img.shape().iter().product::<usize>();
-            }
-            let seconds = start.elapsed().as_secs_f64();
-            (
-                seconds,
-                Outcome {
-                    shape: vec![files.len()],
-                    checksum: voxels as f64,
-                },
-            )
-        }
-        "full_load" => {
-            let start = Instant::now();
-            let data = neurovox::load(path)?.dataobj().to_array()?;
-            let seconds = start.elapsed().as_secs_f64();
-            (seconds, outcome_of(&data)?)
-        }
-        "fdata_f64" => {
-            let start = Instant::now();
-            let mut img = neurovox::load(path)?;
-            let data = img.get_fdata(Caching::Fill)?;
-            let seconds = start.elapsed().as_secs_f64();
-            let checksum = data.sum();
-            (
-                seconds,
-                Outcome {
-                    shape: data.shape().to_vec(),
-                    checksum,
-                },
-            )
-        }
-        "fdata_f32" => {
-            let start = Instant::now();
-            let mut img = neurovox::load(path)?;
-            let data = img.get_fdata_as::<f32>(Caching::Fill)?;
-            let seconds = start.elapsed().as_secs_f64();
-            let checksum = data.iter().map(|&v| f64::from(v)).sum();
-            (
-                seconds,
-                Outcome {
-                    shape: data.shape().to_vec(),
-                    checksum,
-                },
-            )
-        }
-        "volume_cold" => {
-            let start = Instant::now();
-            let img = neurovox::load(path)?;
-            let data = img.dataobj().read(&volume_key(img.shape()))?;
-            let seconds = start.elapsed().as_secs_f64();
-            (seconds, outcome_of(&data)?)
-        }
-        "volume_late" => {
-            let start = Instant::now();
-            let img = neurovox::load(path)?;
-            let volumes = img.shape().last().copied().unwrap_or(1);
-            let t = 170.min(volumes.saturating_sub(1));
-            let key = Selection::new(vec![SliceItem::Ellipsis, SliceItem::Index(t as isize)]);
-            let data = img.dataobj().read(&key)?;
-            let seconds = start.elapsed().as_secs_f64();
-            (seconds, outcome_of(&data)?)
-        }
-        "volume_warm" => {
-            let img = neurovox::load(path)?;
-            let key = volume_key(img.shape());
-            img.dataobj().read(&key)?;
-            let start = Instant::now();
-            let data = img.dataobj().read(&key)?;
-            let seconds = start.elapsed().as_secs_f64();
-            (seconds, outcome_of(&data)?)
-        }
-        "slab" => {
-            let start = Instant::now();
-            let img = neurovox::load(path)?;
-            let x = (img.shape().first().copied().unwrap_or(1) / 2).min(48);
-            let data = img
-                .dataobj()
-                .read(&Selection::new(vec![SliceItem::Index(x as isize)]))?;
-            let seconds = start.elapsed().as_secs_f64();
-            (seconds, outcome_of(&data)?)
-        }
-        other => return Err(format!("unknown operation {other}").into()),
-    })
-}
-
-/// `[..., t]` with `t` = 100, or the middle volume of a shorter run.
-fn volume_key(shape: &[usize]) -> Selection {
-    let volumes = shape.last().copied().unwrap_or(1);
-    let t = if volumes > 100 { 100 } else { volumes / 2 };
-    Selection::new(vec![SliceItem::Ellipsis, SliceItem::Index(t as isize)])
-}
-
-/// The `*.nii.gz` files of a directory, sorted.
-fn nii_gz_files(dir: &Path) -> BoxResult<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    files.retain(|p| p.to_string_lossy().ends_with(".nii.gz"));
-    files.sort();
-    Ok(files)
-}
-
-/// The shape and float64 sum of an array (summed in place for the types the benchmark
-/// produces, so the checksum adds no copy to the peak memory).
-fn outcome_of(data: &DynArray) -> BoxResult<Outcome> {
-    let checksum = match data {
-        DynArray::F64(a) => a.sum(),
-        DynArray::F32(a) => a.iter().map(|&v| f64::from(v)).sum(),
-        DynArray::I16(a) => a.iter().map(|&v| f64::from(v)).sum(),
-        other => other.to_f64()?.sum(),
-    };
-    Ok(Outcome {
-        shape: data.shape().to_vec(),
-        checksum,
-    })
 }
