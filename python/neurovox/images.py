@@ -522,13 +522,19 @@ class SpatialImage(DataobjImage):
         if file_map is None:
             raise FileHolderError('No filename or fileobj present')
         self.update_header()
-        native = self._native_for_save()
         dtype = None if dtype is None else np.dtype(dtype)
         target = self._named_files(file_map)
-        if target is not None:
+        if target is not None and not is_proxy(self._dataobj):
+            # An array is saved where it lies (no copy into the core).
+            affine = None if getattr(self, '_affine', None) is None else self._affine.tolist()
+            self._native = _neurovox.NativeImage.save_array(
+                self._dataobj, affine, self._header._synced(), self._format, target, dtype)
+        elif target is not None:
+            native = self._native_for_save()
             native.to_filename(target, dtype)
             self._native = native
         else:
+            native = self._native_for_save()
             header_bytes, image_bytes, mat_bytes = native.to_bytes(dtype)
             hdr_fh, img_fh = self._get_fileholders(file_map)
             parts = [(img_fh, image_bytes)]

@@ -118,6 +118,76 @@ impl NativeImage {
         })
     }
 
+    /// Saves `data` (a numpy array) as an image of the class `format` made with `header` and
+    /// `affine` as [`NativeImage::from_parts`] would make it, to `path`, and returns the
+    /// image as `to_filename` leaves it (its files named, not known to match them). The
+    /// array is read where it lies, with the GIL released: no copy into the core, converted
+    /// in pieces on every core. Arrays that are not contiguous, aligned and in native byte
+    /// order are first made so by numpy.
+    #[staticmethod]
+    #[pyo3(signature = (data, affine, header, format, path, dtype=None))]
+    fn save_array(
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        affine: Option<Affine>,
+        header: Option<PyRef<'_, NativeHeader>>,
+        format: &str,
+        path: PathBuf,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<NativeImage> {
+        use numpy::{PyUntypedArray, PyUntypedArrayMethods};
+        let np = py.import("numpy")?;
+        let mut array = np.getattr("asanyarray")?.call1((data,))?;
+        let numpy_dtype = array.getattr("dtype")?;
+        let Some(storage) = crate::convert::storage_dtype(&numpy_dtype)? else {
+            return Err(crate::errors::HeaderDataError::new_err(format!(
+                "data dtype \"{}\" not supported",
+                numpy_dtype.str()?
+            )));
+        };
+        let flags = array.getattr("flags")?;
+        let usable = storage.order == neurovox::ByteOrder::NATIVE
+            && flags.getattr("aligned")?.extract::<bool>()?
+            && (flags.getattr("c_contiguous")?.extract::<bool>()?
+                || flags.getattr("f_contiguous")?.extract::<bool>()?);
+        if !usable {
+            let native = numpy_dtype.call_method1("newbyteorder", ("=",))?;
+            array = np.getattr("require")?.call1((array, native, ("A", "F")))?;
+        }
+        let array = array.cast_into::<PyUntypedArray>()?;
+        let shape = array.shape().to_vec();
+        let fortran = !array.is_c_contiguous();
+        let ptr = crate::convert::data_ptr(&array)?;
+        let options = save_options(dtype)?;
+        let format = format_of(format)?;
+        let header = header.map(|h| h.inner.clone());
+        let inner = py
+            .detach(|| -> neurovox::Result<Image> {
+                // SAFETY: `array` is held by this frame for the whole closure and only read;
+                // another Python thread writing it meanwhile changes the values saved, never
+                // the memory safety of a read.
+                let bytes = unsafe { ptr.as_slice() };
+                let view =
+                    neurovox::array::DynView::from_bytes(bytes, storage.dtype, &shape, fortran)?;
+                neurovox::save::save_view(
+                    &view,
+                    affine.as_ref(),
+                    header.as_ref(),
+                    format,
+                    &path,
+                    options,
+                )?;
+                let mut saved = Image::load_as(&path, Some(format), ProxyOptions::default())?;
+                saved.forget_match();
+                Ok(saved)
+            })
+            .map_err(crate::errors::save_error)?;
+        Ok(NativeImage {
+            inner,
+            loaded: None,
+        })
+    }
+
     /// The image class name.
     #[getter]
     fn format(&self) -> &'static str {

@@ -9,7 +9,7 @@
 use crate::dtype::DataType;
 use crate::element::{Element, Rgb, Rgba};
 use crate::error::{Error, Result};
-use ndarray::{ArcArray, ArrayD, IxDyn, ShapeBuilder};
+use ndarray::{ArcArray, ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
 use num_complex::Complex;
 
 /// An n-d array of any storable element type, in native byte order.
@@ -43,6 +43,192 @@ pub enum DynArray {
     Rgb(ArcArray<Rgb, IxDyn>),
     /// RGBA32
     Rgba(ArcArray<Rgba, IxDyn>),
+}
+
+/// A borrowed n-d array of any storable element type: what [`DynArray::view`] gives, and
+/// what memory the library does not own (a numpy array being saved) is seen through
+/// ([`DynView::from_bytes`]), so writers read it where it lies, with no copy.
+#[derive(Debug, Clone)]
+pub enum DynView<'a> {
+    /// uint8
+    U8(ArrayViewD<'a, u8>),
+    /// int8
+    I8(ArrayViewD<'a, i8>),
+    /// uint16
+    U16(ArrayViewD<'a, u16>),
+    /// int16
+    I16(ArrayViewD<'a, i16>),
+    /// uint32
+    U32(ArrayViewD<'a, u32>),
+    /// int32
+    I32(ArrayViewD<'a, i32>),
+    /// uint64
+    U64(ArrayViewD<'a, u64>),
+    /// int64
+    I64(ArrayViewD<'a, i64>),
+    /// float32
+    F32(ArrayViewD<'a, f32>),
+    /// float64
+    F64(ArrayViewD<'a, f64>),
+    /// complex64
+    C64(ArrayViewD<'a, Complex<f32>>),
+    /// complex128
+    C128(ArrayViewD<'a, Complex<f64>>),
+    /// RGB24
+    Rgb(ArrayViewD<'a, Rgb>),
+    /// RGBA32
+    Rgba(ArrayViewD<'a, Rgba>),
+}
+
+/// Maps every variant of a [`DynArray`] or [`DynView`] (`$from`) to the same variant of
+/// `$to`, with `$a` bound to the typed array.
+macro_rules! map_variants {
+    ($value:expr, $from:ident => $to:ident, $a:ident => $body:expr) => {
+        match $value {
+            $from::U8($a) => $to::U8($body),
+            $from::I8($a) => $to::I8($body),
+            $from::U16($a) => $to::U16($body),
+            $from::I16($a) => $to::I16($body),
+            $from::U32($a) => $to::U32($body),
+            $from::I32($a) => $to::I32($body),
+            $from::U64($a) => $to::U64($body),
+            $from::I64($a) => $to::I64($body),
+            $from::F32($a) => $to::F32($body),
+            $from::F64($a) => $to::F64($body),
+            $from::C64($a) => $to::C64($body),
+            $from::C128($a) => $to::C128($body),
+            $from::Rgb($a) => $to::Rgb($body),
+            $from::Rgba($a) => $to::Rgba($body),
+        }
+    };
+}
+
+impl<'a> DynView<'a> {
+    /// A view of `bytes` (native byte order, aligned for the type) as an array of `dtype`
+    /// and `shape`, laid out in Fortran (`fortran`) or C order. Errors (Usage): binary128
+    /// types, a byte count that does not fill the shape, misaligned bytes.
+    ///
+    /// ```
+    /// use neurovox::array::DynView;
+    /// use neurovox::DataType;
+    /// let values = [1i16, 2, 3, 4, 5, 6];
+    /// let view = DynView::from_bytes(bytemuck::cast_slice(&values), DataType::Int16, &[2, 3], true)?;
+    /// assert_eq!(view.shape(), &[2, 3]);
+    /// assert_eq!(view.to_owned().get_f64(&[1, 0]), Some(2.0));
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn from_bytes(
+        bytes: &'a [u8],
+        dtype: DataType,
+        shape: &[usize],
+        fortran: bool,
+    ) -> Result<Self> {
+        fn typed<'b, T: bytemuck::Pod>(
+            bytes: &'b [u8],
+            shape: &[usize],
+            fortran: bool,
+        ) -> Result<ArrayViewD<'b, T>> {
+            let values: &[T] = bytemuck::try_cast_slice(bytes)
+                .map_err(|e| Error::usage(format!("the array's bytes cannot be viewed: {e}")))?;
+            ndarray::ArrayViewD::from_shape(IxDyn(shape).set_f(fortran), values)
+                .map_err(|e| Error::usage(format!("the array's bytes do not fill {shape:?}: {e}")))
+        }
+        Ok(match dtype {
+            DataType::UInt8 => DynView::U8(typed(bytes, shape, fortran)?),
+            DataType::Int8 => DynView::I8(typed(bytes, shape, fortran)?),
+            DataType::UInt16 => DynView::U16(typed(bytes, shape, fortran)?),
+            DataType::Int16 => DynView::I16(typed(bytes, shape, fortran)?),
+            DataType::UInt32 => DynView::U32(typed(bytes, shape, fortran)?),
+            DataType::Int32 => DynView::I32(typed(bytes, shape, fortran)?),
+            DataType::UInt64 => DynView::U64(typed(bytes, shape, fortran)?),
+            DataType::Int64 => DynView::I64(typed(bytes, shape, fortran)?),
+            DataType::Float32 => DynView::F32(typed(bytes, shape, fortran)?),
+            DataType::Float64 => DynView::F64(typed(bytes, shape, fortran)?),
+            DataType::Complex64 => DynView::C64(typed(bytes, shape, fortran)?),
+            DataType::Complex128 => DynView::C128(typed(bytes, shape, fortran)?),
+            DataType::Rgb24 => DynView::Rgb(typed(bytes, shape, fortran)?),
+            DataType::Rgba32 => DynView::Rgba(typed(bytes, shape, fortran)?),
+            DataType::Float128 | DataType::Complex256 => {
+                return Err(Error::usage(format!("{dtype} values have no view")))
+            }
+        })
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DataType {
+        match self {
+            DynView::U8(_) => DataType::UInt8,
+            DynView::I8(_) => DataType::Int8,
+            DynView::U16(_) => DataType::UInt16,
+            DynView::I16(_) => DataType::Int16,
+            DynView::U32(_) => DataType::UInt32,
+            DynView::I32(_) => DataType::Int32,
+            DynView::U64(_) => DataType::UInt64,
+            DynView::I64(_) => DataType::Int64,
+            DynView::F32(_) => DataType::Float32,
+            DynView::F64(_) => DataType::Float64,
+            DynView::C64(_) => DataType::Complex64,
+            DynView::C128(_) => DataType::Complex128,
+            DynView::Rgb(_) => DataType::Rgb24,
+            DynView::Rgba(_) => DataType::Rgba32,
+        }
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            DynView::U8(a) => a.shape(),
+            DynView::I8(a) => a.shape(),
+            DynView::U16(a) => a.shape(),
+            DynView::I16(a) => a.shape(),
+            DynView::U32(a) => a.shape(),
+            DynView::I32(a) => a.shape(),
+            DynView::U64(a) => a.shape(),
+            DynView::I64(a) => a.shape(),
+            DynView::F32(a) => a.shape(),
+            DynView::F64(a) => a.shape(),
+            DynView::C64(a) => a.shape(),
+            DynView::C128(a) => a.shape(),
+            DynView::Rgb(a) => a.shape(),
+            DynView::Rgba(a) => a.shape(),
+        }
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.shape().iter().product()
+    }
+
+    /// True if the view holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The sub-array at `index` of the axes after the first `keep` (each axis from `keep` on
+    /// taken at one index): a volume of a 4-D array is `view.index_trailing(3, &[t])`.
+    /// Errors (Usage): an index out of range, or not one per trailing axis.
+    pub fn index_trailing(&self, keep: usize, index: &[usize]) -> Result<DynView<'a>> {
+        let shape = self.shape();
+        if keep + index.len() != shape.len()
+            || index.iter().zip(&shape[keep..]).any(|(&i, &n)| i >= n)
+        {
+            return Err(Error::usage(format!(
+                "index {index:?} does not fit the axes after {keep} of shape {shape:?}"
+            )));
+        }
+        Ok(map_variants!(self.clone(), DynView => DynView, a => {
+            let mut a = a;
+            for (k, &i) in index.iter().enumerate().rev() {
+                a = a.index_axis_move(ndarray::Axis(keep + k), i);
+            }
+            a
+        }))
+    }
+
+    /// An owned copy.
+    pub fn to_owned(&self) -> DynArray {
+        map_variants!(self, DynView => DynArray, a => a.to_owned().into_shared())
+    }
 }
 
 /// Runs `$body` with `$a` bound to the typed array of any variant.
@@ -98,6 +284,17 @@ dyn_element!(u8 => U8, i8 => I8, u16 => U16, i16 => I16, u32 => U32, i32 => I32,
     Rgba => Rgba);
 
 impl DynArray {
+    /// A borrowed view of the array.
+    ///
+    /// ```
+    /// use neurovox::array::DynArray;
+    /// let a = DynArray::from_array(ndarray::array![1u8, 2, 3].into_dyn());
+    /// assert_eq!(a.view().len(), 3);
+    /// ```
+    pub fn view(&self) -> DynView<'_> {
+        map_variants!(self, DynArray => DynView, a => a.view())
+    }
+
     /// Wraps a typed array.
     ///
     /// ```

@@ -96,7 +96,7 @@ impl std::str::FromStr for Caching {
 }
 
 /// The float types [`Image::get_fdata`] returns: `f32` and `f64`.
-pub trait FloatElement: DynElement {
+pub trait FloatElement: DynElement + crate::scale::FloatOut {
     /// The scale-factor precision this type asks for.
     const FACTOR: FactorType;
     /// Converts any data to this float type as numpy's `astype` does.
@@ -151,6 +151,45 @@ pub struct Image {
     data_cache: Option<DynArray>,
     options: LoadOptions,
     tracking: Tracking,
+}
+
+/// The header an image of data of `dtype` and `shape` gets from the header it starts from
+/// ([`Image::from_dataobj`]'s rule, nibabel's constructors): a copy of `header` when it is of
+/// `format` (else a default one of `dtype`), updated to the shape, its scale factors consumed,
+/// and `affine` stored when it differs from the header's.
+pub(crate) fn header_for_data(
+    dtype: crate::DataType,
+    shape: &[usize],
+    affine: Option<&Affine>,
+    header: Option<&Header>,
+    format: ImageFormat,
+) -> Result<Header> {
+    let mut header = match header {
+        Some(h) if h.format() == format => h.clone(),
+        _ => {
+            let mut h = Header::new(format, ByteOrder::NATIVE);
+            h.set_data_dtype(dtype)?;
+            h
+        }
+    };
+    if header.data_shape().ok().as_deref() != Some(shape) {
+        header.set_data_shape(shape)?;
+    }
+    // The values in memory are already scaled: a header that came with stored-value
+    // scaling must not scale them again. nibabel "consumes" these fields the same way.
+    match &mut header {
+        Header::Nifti(n) => n.set_slope_inter(None, None)?,
+        Header::Analyze(a) if a.flavour() != crate::format::AnalyzeFlavour::Analyze => {
+            header.set("scl_slope", crate::FieldValue::Float(f64::NAN))?
+        }
+        _ => {}
+    }
+    if let Some(aff) = affine {
+        if !affine::allclose(aff, &header.best_affine()?) {
+            header.store_affine(aff)?;
+        }
+    }
+    Ok(header)
 }
 
 /// Loads the image at `path`, reading nothing but its header (nibabel's `load`).
@@ -356,34 +395,11 @@ impl Image {
         header: Option<&Header>,
         format: ImageFormat,
     ) -> Result<Image> {
-        let mut header = match header {
-            Some(h) if h.format() == format => h.clone(),
-            _ => {
-                let mut h = Header::new(format, ByteOrder::NATIVE);
-                h.set_data_dtype(match &data {
-                    DataObj::Array(a) => a.dtype(),
-                    DataObj::Proxy(p) => p.dtype().dtype,
-                })?;
-                h
-            }
+        let dtype = match &data {
+            DataObj::Array(a) => a.dtype(),
+            DataObj::Proxy(p) => p.dtype().dtype,
         };
-        if header.data_shape().ok().as_deref() != Some(data.shape()) {
-            header.set_data_shape(data.shape())?;
-        }
-        // The values in memory are already scaled: a header that came with stored-value
-        // scaling must not scale them again. nibabel "consumes" these fields the same way.
-        match &mut header {
-            Header::Nifti(n) => n.set_slope_inter(None, None)?,
-            Header::Analyze(a) if a.flavour() != crate::format::AnalyzeFlavour::Analyze => {
-                header.set("scl_slope", crate::FieldValue::Float(f64::NAN))?
-            }
-            _ => {}
-        }
-        if let Some(aff) = &affine {
-            if !affine::allclose(aff, &header.best_affine()?) {
-                header.store_affine(aff)?;
-            }
-        }
+        let header = header_for_data(dtype, data.shape(), affine.as_ref(), header, format)?;
         Ok(Image {
             dataobj: data,
             header,
@@ -414,6 +430,13 @@ impl Image {
         // header was updated, not this one: the image is not known to match it.
         self.tracking.forget();
         Ok(())
+    }
+
+    /// Declares that the image is not known to match its files until [`Image::mark_clean`]
+    /// (what [`Image::to_filename`] leaves: values may have been cast or scaled on the way to
+    /// the file); [`Image::dirty_reasons`] then says it has no file it is known to match.
+    pub fn forget_match(&mut self) {
+        self.tracking.forget();
     }
 
     /// Saves the image to the files of `files` (nibabel's `to_file_map`): the image file
@@ -530,7 +553,10 @@ impl Image {
     fn fdata_from_dataobj<T: FloatElement>(&self) -> Result<ArcArray<T, IxDyn>> {
         let values = match &self.dataobj {
             DataObj::Array(a) => a.clone(),
-            DataObj::Proxy(p) => p.read_for_float(&Selection::all(), T::FACTOR)?,
+            DataObj::Proxy(p) => match p.read_real_as::<T>(&Selection::all(), T::FACTOR)? {
+                Some(values) => return Ok(values),
+                None => p.read_for_float(&Selection::all(), T::FACTOR)?,
+            },
         };
         if let Some(same) = values.as_typed::<T>() {
             return Ok(same.clone());

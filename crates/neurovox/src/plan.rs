@@ -401,7 +401,7 @@ impl ReadPlan {
     /// use neurovox::sel;
     /// let layout = DataLayout::new(vec![4, 3], 2, 0, Order::F);
     /// let plan = plan_read(&layout, &sel![.., 1..].canonicalize(&layout.shape)?)?;
-    /// let source = MemorySource::new((0u8..24).collect());
+    /// let source = MemorySource::new((0u8..24).collect::<Vec<u8>>());
     /// let mut seen = Vec::new();
     /// plan.stream_pieces(&source, 6, |at, bytes| {
     ///     seen.push((at, bytes.to_vec()));

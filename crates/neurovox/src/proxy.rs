@@ -59,6 +59,15 @@ fn plan_end(plan: &ReadPlan) -> u64 {
         .unwrap_or(0)
 }
 
+/// The bytes of a plan of one segment, borrowed from a source that holds them in memory
+/// (see [`Source::borrow_at`]).
+fn borrow_plan<'a>(source: &'a dyn Source, plan: &ReadPlan) -> Option<&'a [u8]> {
+    match plan.segments() {
+        [(offset, len)] => source.borrow_at(*offset, *len),
+        _ => None,
+    }
+}
+
 /// Reads segments one after the other into a buffer that grows as the bytes arrive.
 fn read_growing(source: &dyn Source, segments: &[(u64, usize)]) -> Result<Vec<u8>> {
     let mut out: Vec<u8> = Vec::new();
@@ -454,6 +463,52 @@ impl ArrayProxy {
         apply_scaling(&raw, self.spec.dtype.dtype, &scaling)
     }
 
+    /// The values of `selection` computed for `requested` factors and cast to `O` (`f32` or
+    /// `f64`), in a new array filled by one streamed pass from the stored bytes (see
+    /// [`ArrayProxy::read_float_into`]): what [`ArrayProxy::read_for_float`] followed by a
+    /// cast gives, without the arrays in between. `None` where that path does not apply:
+    /// values that are not real (complex, colour), binary128 storage, or a source that may
+    /// hold fewer bytes than the header says (whose reads grow as the bytes arrive).
+    ///
+    /// ```
+    /// use neurovox::io::MemorySource;
+    /// use neurovox::memmap::Order;
+    /// use neurovox::proxy::{ArrayProxy, ArraySpec};
+    /// use neurovox::scale::{FactorType, Scaling};
+    /// use neurovox::select::Selection;
+    /// use neurovox::{ByteOrder, DataType, StorageDtype};
+    /// let spec = ArraySpec {
+    ///     shape: vec![3],
+    ///     dtype: StorageDtype::new(DataType::Int16, ByteOrder::Little),
+    ///     offset: 0,
+    ///     scaling: Scaling::IDENTITY,
+    ///     order: Order::F,
+    /// };
+    /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![1, 0, 2, 0, 3, 0])), spec);
+    /// let values = proxy.read_real_as::<f64>(&Selection::all(), FactorType::F64)?.unwrap();
+    /// assert_eq!(values.as_slice_memory_order(), Some(&[1.0, 2.0, 3.0][..]));
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn read_real_as<O: FloatOut + crate::array::DynElement>(
+        &self,
+        selection: &Selection,
+        requested: FactorType,
+    ) -> Result<Option<ndarray::ArcArray<O, ndarray::IxDyn>>> {
+        use crate::DataType as D;
+        let storage = self.spec.dtype.dtype;
+        if storage.is_complex()
+            || matches!(storage, D::Rgb24 | D::Rgba32 | D::Float128 | D::Complex256)
+        {
+            return Ok(None);
+        }
+        let plan = self.plan(selection)?;
+        if !self.source.may_hold(plan_end(&plan)) {
+            return Ok(None);
+        }
+        let values = self.read_float_array::<O>(&plan, self.scaling_for(requested))?;
+        Ok(values.as_typed::<O>().cloned())
+    }
+
     /// A new array of the plan's values scaled into `O` (see [`ArrayProxy::read_float_into`]).
     fn read_float_array<O: FloatOut + crate::array::DynElement>(
         &self,
@@ -503,6 +558,9 @@ impl ArrayProxy {
             crate::DataType::Float128 | crate::DataType::Complex256
         );
         if plan.post_slicing().is_none() && !binary128 {
+            if let Some(bytes) = borrow_plan(self.source.as_ref(), plan) {
+                return scale_bytes_into(bytes, stored, &scaling, out);
+            }
             let itemsize = stored.dtype.itemsize();
             return plan.stream_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
                 let first = at / itemsize;
@@ -677,6 +735,9 @@ impl ArrayProxy {
                 .map_err(|_| Error::limit("cannot allocate the bytes of a read"))?;
             plan.read_into(self.source.as_ref(), &mut fresh)?;
             return Ok(fresh == expected);
+        }
+        if let Some(bytes) = borrow_plan(self.source.as_ref(), &plan) {
+            return Ok(bytes == expected);
         }
         let mut same = true;
         plan.stream_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {

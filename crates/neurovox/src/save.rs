@@ -15,19 +15,20 @@
 //!   [`crate::io::gzip_write::ParallelGzWriter`]: indexed members compressed on all cores),
 //!   `.bz2`, `.zst`.
 
-use crate::array::DynArray;
+use crate::array::{DynArray, DynView};
 use crate::atomic::write_atomically;
 use crate::error::{Error, Result};
 use crate::files::{extension_kind, header_and_image_paths, split_name, ExtensionKind};
+use crate::format::affine::{self, Affine};
 use crate::format::spm_mat::mat_file_bytes;
-use crate::format::{affine, AnalyzeFlavour, Header, ImageFormat};
+use crate::format::{AnalyzeFlavour, Header, ImageFormat};
 use crate::image::{DataObj, Image};
 use crate::io::Compression;
 use crate::proxy::ArrayProxy;
 use crate::select::{Selection, SliceItem};
 use crate::write_scale::WriteScaling;
 use crate::write_scale::{
-    choose_scaling, choose_scaling_for_range, write_values, DataRange, WriterKind,
+    choose_scaling_for_range, write_values, write_view, DataRange, WriterKind,
 };
 use crate::{DataType, StorageDtype};
 use std::io::Write;
@@ -84,19 +85,19 @@ fn writer_kind(format: ImageFormat) -> WriterKind {
 /// default header of `format` with every field of the image's header that `format` also has
 /// (single file ⇄ pair, Analyze ⇄ SPM, NIfTI extensions kept); then nibabel's
 /// `update_header`: data type, shape, and the affine when it differs from the header's.
-fn header_for(image: &Image, format: ImageFormat, dtype: DataType) -> Result<Header> {
-    let mut header = if image.format() == format {
-        image.header().clone()
+fn header_for(parts: &SaveParts<'_, '_>, format: ImageFormat, dtype: DataType) -> Result<Header> {
+    let mut header = if parts.format == format {
+        parts.header.clone()
     } else {
-        let mut h = Header::new(format, image.header().byte_order());
-        for (name, value) in image.header().fields() {
+        let mut h = Header::new(format, parts.header.byte_order());
+        for (name, value) in parts.header.fields() {
             let shared = h.get(name).is_ok()
                 && !matches!(name, "magic" | "sizeof_hdr" | "eol_check" | "vox_offset");
-            if shared && h.layout().field(name) == image.header().layout().field(name) {
+            if shared && h.layout().field(name) == parts.header.layout().field(name) {
                 h.set(name, value)?;
             }
         }
-        if let (Header::Nifti(new), Header::Nifti(old)) = (&mut h, image.header()) {
+        if let (Header::Nifti(new), Header::Nifti(old)) = (&mut h, parts.header) {
             *new.extensions_mut() = old.extensions().to_vec();
         }
         h
@@ -106,10 +107,10 @@ fn header_for(image: &Image, format: ImageFormat, dtype: DataType) -> Result<Hea
         n.set_data_offset(0)?;
     }
     header.set_data_dtype(dtype)?;
-    if header.data_shape().ok().as_deref() != Some(image.shape()) {
-        header.set_data_shape(image.shape())?;
+    if header.data_shape().ok().as_deref() != Some(parts.shape()) {
+        header.set_data_shape(parts.shape())?;
     }
-    if let Some(aff) = image.affine() {
+    if let Some(aff) = parts.affine {
         if !affine::allclose(aff, &header.best_affine()?) {
             header.store_affine(aff)?;
         }
@@ -136,27 +137,80 @@ fn set_scaling(header: &mut Header, slope: f64, inter: f64) -> Result<()> {
 
 /// How the data will be written, decided (with the header's scale factors) before any byte
 /// of the file is.
-enum DataPlan<'a> {
+enum DataPlan<'a, 'd> {
     /// A proxy's stored bytes, copied volume by volume; its factors kept.
     Stored(&'a ArrayProxy),
     /// Values converted by an array writer, volume by volume from a proxy.
     ConvertProxy(&'a ArrayProxy, WriteScaling),
     /// Values in memory converted by an array writer.
-    ConvertArray(DynArray, WriteScaling),
+    ConvertArray(&'a DynView<'d>, WriteScaling),
+}
+
+/// What a save writes: the header to start from, the affine, the format of the image the
+/// parts come from, and the data — an image's ([`SaveParts::of`]), or an array the library
+/// does not own, seen through a view ([`save_view`]).
+#[derive(Debug, Clone)]
+pub struct SaveParts<'h, 'd> {
+    /// The header the saved one is made from.
+    pub header: &'h Header,
+    /// The affine, if any (stored when it differs from the header's).
+    pub affine: Option<&'h Affine>,
+    /// The format of the image the parts come from (the header's own).
+    pub format: ImageFormat,
+    /// The data.
+    pub data: SaveData<'d>,
+}
+
+/// The data a save writes.
+#[derive(Debug, Clone)]
+pub enum SaveData<'a> {
+    /// A proxy, read a volume at a time.
+    Proxy(&'a ArrayProxy),
+    /// Values in memory.
+    Array(DynView<'a>),
+}
+
+impl<'a> SaveParts<'a, 'a> {
+    /// The parts of an image.
+    pub fn of(image: &'a Image) -> Self {
+        SaveParts {
+            header: image.header(),
+            affine: image.affine(),
+            format: image.format(),
+            data: match image.dataobj() {
+                DataObj::Proxy(p) => SaveData::Proxy(p),
+                DataObj::Array(a) => SaveData::Array(a.view()),
+            },
+        }
+    }
+}
+
+impl SaveParts<'_, '_> {
+    /// The data's shape.
+    pub fn shape(&self) -> &[usize] {
+        match &self.data {
+            SaveData::Proxy(p) => p.shape(),
+            SaveData::Array(a) => a.shape(),
+        }
+    }
 }
 
 /// Chooses how to write the data and sets the header's scale factors accordingly. A proxy is
 /// read volume by volume for its range, never whole.
-fn plan_data<'a>(image: &'a Image, header: &mut Header, kind: WriterKind) -> Result<DataPlan<'a>> {
+fn plan_data<'a, 'd>(
+    parts: &'a SaveParts<'_, 'd>,
+    header: &mut Header,
+    kind: WriterKind,
+) -> Result<DataPlan<'a, 'd>> {
     let stored = header.data_dtype()?;
-    match image.dataobj() {
-        DataObj::Proxy(p) if p.dtype() == stored && p.spec().order == crate::memmap::Order::F => {
+    match &parts.data {
+        SaveData::Proxy(p) if p.dtype() == stored && p.spec().order == crate::memmap::Order::F => {
             set_scaling(header, p.slope(), p.inter())?;
             Ok(DataPlan::Stored(p))
         }
-        DataObj::Proxy(p) => {
+        SaveData::Proxy(p) => {
             let mut range: Option<DataRange> = None;
-            for_each_volume(image.shape(), |sel| {
+            for_each_volume(parts.shape(), |sel| {
                 let part = DataRange::of(&p.read(&sel)?);
                 match &mut range {
                     Some(r) => r.merge(&part),
@@ -171,38 +225,85 @@ fn plan_data<'a>(image: &'a Image, header: &mut Header, kind: WriterKind) -> Res
             set_scaling(header, scaling.slope, scaling.inter)?;
             Ok(DataPlan::ConvertProxy(p, scaling))
         }
-        DataObj::Array(a) => {
-            let scaling = choose_scaling(a, stored.dtype, kind)?;
+        SaveData::Array(a) => {
+            let scaling = choose_scaling_for_range(&DataRange::of_view(a), stored.dtype, kind)?;
             set_scaling(header, scaling.slope, scaling.inter)?;
-            Ok(DataPlan::ConvertArray(a.clone(), scaling))
+            Ok(DataPlan::ConvertArray(a, scaling))
         }
     }
 }
 
 /// Writes the data as planned, in the header's stored type and Fortran order; proxies a
-/// volume at a time, so memory holds one volume whatever the image's size.
+/// volume at a time, arrays in pieces converted on every core, so memory holds a few pieces
+/// whatever the image's size.
 fn stream_data(
-    image: &Image,
-    plan: &DataPlan<'_>,
+    shape: &[usize],
+    plan: &DataPlan<'_, '_>,
     stored: StorageDtype,
     kind: WriterKind,
     out: &mut dyn Write,
 ) -> Result<()> {
     let mut bytes = Vec::new();
     match plan {
-        DataPlan::Stored(p) => for_each_volume(image.shape(), |sel| {
+        DataPlan::Stored(p) => for_each_volume(shape, |sel| {
             write_stored(&p.read_stored(&sel)?, stored, out)
         }),
-        DataPlan::ConvertProxy(p, scaling) => for_each_volume(image.shape(), |sel| {
+        DataPlan::ConvertProxy(p, scaling) => for_each_volume(shape, |sel| {
             bytes.clear();
             write_values(&p.read(&sel)?, stored, scaling, kind, &mut bytes)?;
             out.write_all(&bytes).map_err(Error::io)
         }),
-        DataPlan::ConvertArray(a, scaling) => {
-            write_values(a, stored, scaling, kind, &mut bytes)?;
-            out.write_all(&bytes).map_err(Error::io)
+        DataPlan::ConvertArray(a, scaling) => write_array_pieces(a, stored, scaling, kind, out),
+    }
+}
+
+/// Values an array writer converts at a time: large enough that a piece costs far more than
+/// handing it to a thread, small enough that a few pieces per core stay a few tens of MiB.
+const PIECE_VALUES: usize = 1 << 20;
+
+/// Converts an array in pieces (sub-arrays over its last axes, Fortran order), a batch of
+/// pieces at a time in parallel, and writes them in order.
+fn write_array_pieces(
+    data: &DynView<'_>,
+    stored: StorageDtype,
+    scaling: &WriteScaling,
+    kind: WriterKind,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use rayon::prelude::*;
+    let shape = data.shape().to_vec();
+    let mut keep = shape.len();
+    while keep > 1 && shape[..keep].iter().product::<usize>() > PIECE_VALUES {
+        keep -= 1;
+    }
+    let trailing = &shape[keep..];
+    let pieces: usize = trailing.iter().product();
+    let index_of = |mut i: usize| -> Vec<usize> {
+        trailing
+            .iter()
+            .map(|&n| {
+                let k = i % n;
+                i /= n;
+                k
+            })
+            .collect()
+    };
+    let batch = 2 * rayon::current_num_threads();
+    for first in (0..pieces).step_by(batch) {
+        let converted = (first..(first + batch).min(pieces))
+            .into_par_iter()
+            .map(|i| {
+                let piece = data.index_trailing(keep, &index_of(i))?;
+                let mut bytes = Vec::new();
+                write_view(&piece, stored, scaling, kind, &mut bytes)?;
+                Ok(bytes)
+            })
+            .collect::<Result<Vec<Vec<u8>>>>()?;
+        for bytes in converted {
+            out.write_all(&bytes).map_err(Error::io)?;
         }
     }
+    Ok(())
 }
 
 /// Calls `f` with a selection for each volume (each index of the axes after the third, in
@@ -232,6 +333,11 @@ fn for_each_volume(shape: &[usize], mut f: impl FnMut(Selection) -> Result<()>) 
 fn write_stored(raw: &DynArray, stored: crate::StorageDtype, out: &mut dyn Write) -> Result<()> {
     let swap = stored.order != crate::ByteOrder::NATIVE;
     crate::dyn_array_apply!(raw, a => {
+        if !swap {
+            if let Some(values) = a.t().as_slice() {
+                return out.write_all(bytemuck::cast_slice(values)).map_err(Error::io);
+            }
+        }
         let mut bytes = Vec::with_capacity(a.len() * stored.dtype.itemsize());
         for v in a.t().iter() {
             let v = if swap { crate::element::Element::swap_bytes(*v) } else { *v };
@@ -336,7 +442,7 @@ type PartWriter<'w> = dyn FnMut(&mut dyn Write) -> Result<()> + 'w;
 /// gets its part and a function that writes its bytes to a writer it chooses. The header and
 /// the data plan are decided before any byte is written.
 fn write_parts(
-    image: &Image,
+    parts: &SaveParts<'_, '_>,
     format: ImageFormat,
     compression: Compression,
     options: SaveOptions,
@@ -344,15 +450,15 @@ fn write_parts(
 ) -> Result<()> {
     let dtype = match options.dtype {
         Some(t) => t,
-        None => image
-            .header()
+        None => parts
+            .header
             .data_dtype()
             .map(|d| d.dtype)
             .unwrap_or(DataType::Float32),
     };
-    let mut header = header_for(image, format, dtype)?;
+    let mut header = header_for(parts, format, dtype)?;
     let kind = writer_kind(format);
-    let plan = plan_data(image, &mut header, kind)?;
+    let plan = plan_data(parts, &mut header, kind)?;
     let stored = header.data_dtype()?;
     // One file: fixed parts before and after the data, the data streamed between.
     let mut write_file = |part: FilePart, before: &[u8], data: bool, after: &[&[u8]]| {
@@ -360,7 +466,7 @@ fn write_parts(
             let mut z = Compressor::new(w, compression, options.level)?;
             z.write_all(before).map_err(Error::io)?;
             if data {
-                stream_data(image, &plan, stored, kind, &mut z)?;
+                stream_data(parts.shape(), &plan, stored, kind, &mut z)?;
             }
             for part in after {
                 z.write_all(part).map_err(Error::io)?;
@@ -379,7 +485,7 @@ fn write_parts(
             header.set("vox_offset", crate::FieldValue::Int(0))?;
             write_file(FilePart::Header, &header.to_prefix_bytes()?, false, &[])?;
             write_file(FilePart::Image, &[], true, &[])?;
-            match (format, image.affine()) {
+            match (format, parts.affine) {
                 (ImageFormat::Spm99 | ImageFormat::Spm2, Some(aff)) => {
                     write_file(FilePart::Mat, &mat_file_bytes(aff), false, &[])
                 }
@@ -394,11 +500,55 @@ fn write_parts(
 /// Saves `image` to `path` (nibabel's `nib.save` / `img.to_filename`): the format from the
 /// extension (within the image's family), compression from the suffix, atomically.
 pub fn save(image: &Image, path: impl AsRef<Path>, options: SaveOptions) -> Result<()> {
+    save_parts(&SaveParts::of(image), path, options)
+}
+
+/// Saves an array seen through a view — memory the library does not own, such as a numpy
+/// array, read where it lies — as an image of `format` made with `header` and `affine` as
+/// [`Image::from_dataobj`] makes one; otherwise as [`save`].
+///
+/// ```
+/// use neurovox::array::DynView;
+/// use neurovox::save::{save_view, SaveOptions};
+/// use neurovox::{DataType, ImageFormat};
+/// let values: Vec<i16> = (0..24).collect();
+/// let view = DynView::from_bytes(bytemuck::cast_slice(&values), DataType::Int16, &[2, 3, 4], true)?;
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("a.nii");
+/// save_view(&view, None, None, ImageFormat::Nifti1, &path, SaveOptions::default())?;
+/// let img = neurovox::load(&path)?;
+/// assert_eq!(img.dataobj().to_array()?.get_f64(&[1, 2, 3]), Some(23.0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn save_view(
+    data: &DynView<'_>,
+    affine: Option<&Affine>,
+    header: Option<&Header>,
+    format: ImageFormat,
+    path: impl AsRef<Path>,
+    options: SaveOptions,
+) -> Result<()> {
+    let header = crate::image::header_for_data(data.dtype(), data.shape(), affine, header, format)?;
+    let parts = SaveParts {
+        header: &header,
+        affine,
+        format,
+        data: SaveData::Array(data.clone()),
+    };
+    save_parts(&parts, path, options)
+}
+
+/// [`save`] of an image's parts.
+pub fn save_parts(
+    parts: &SaveParts<'_, '_>,
+    path: impl AsRef<Path>,
+    options: SaveOptions,
+) -> Result<()> {
     let path = path.as_ref();
-    let format = target_format(image.format(), path)?;
+    let format = target_format(parts.format, path)?;
     let compression = compression_of(path);
     let (header_path, image_path) = header_and_image_paths(path);
-    write_parts(image, format, compression, options, &mut |part, write| {
+    write_parts(parts, format, compression, options, &mut |part, write| {
         let target = match part {
             FilePart::Header => header_path.clone(),
             FilePart::Image => image_path.clone(),
@@ -433,15 +583,21 @@ pub fn save_to_bytes(
     options: SaveOptions,
 ) -> Result<SavedBytes> {
     let mut saved = SavedBytes::default();
-    write_parts(image, format, compression, options, &mut |part, write| {
-        let mut out = Vec::new();
-        write(&mut out)?;
-        match part {
-            FilePart::Header => saved.header = Some(out),
-            FilePart::Image => saved.image = out,
-            FilePart::Mat => saved.mat = Some(out),
-        }
-        Ok(())
-    })?;
+    write_parts(
+        &SaveParts::of(image),
+        format,
+        compression,
+        options,
+        &mut |part, write| {
+            let mut out = Vec::new();
+            write(&mut out)?;
+            match part {
+                FilePart::Header => saved.header = Some(out),
+                FilePart::Image => saved.image = out,
+                FilePart::Mat => saved.mat = Some(out),
+            }
+            Ok(())
+        },
+    )?;
     Ok(saved)
 }

@@ -119,12 +119,12 @@
 //! # Ok::<(), neurovox::Error>(())
 //! ```
 
-use crate::array::DynArray;
+use crate::array::{DynArray, DynView};
 use crate::dtype::{ByteOrder, DataType, StorageDtype};
 use crate::element::Element;
 use crate::error::{Error, Result};
 use ext::Ext;
-use ndarray::{ArcArray, Axis, Ix2, IxDyn};
+use ndarray::{ArrayViewD, Axis, Ix2, IxDyn};
 use num_complex::Complex;
 
 /// Which of nibabel's array writers to follow: what the format can store.
@@ -280,20 +280,25 @@ pub struct DataRange {
 impl DataRange {
     /// The range of `data` (nibabel's `finite_range(arr, check_nan=True)`).
     pub fn of(data: &DynArray) -> DataRange {
+        Self::of_view(&data.view())
+    }
+
+    /// [`DataRange::of`] a borrowed array.
+    pub fn of_view(data: &DynView<'_>) -> DataRange {
         let (finite, has_nan) = match data {
-            DynArray::U8(a) => int_range(a),
-            DynArray::I8(a) => int_range(a),
-            DynArray::U16(a) => int_range(a),
-            DynArray::I16(a) => int_range(a),
-            DynArray::U32(a) => int_range(a),
-            DynArray::I32(a) => int_range(a),
-            DynArray::U64(a) => int_range(a),
-            DynArray::I64(a) => int_range(a),
-            DynArray::F32(a) => float_range(a, f64::from),
-            DynArray::F64(a) => float_range(a, |v| v),
-            DynArray::C64(a) => (None, any_value(a, |v| v.re.is_nan() || v.im.is_nan())),
-            DynArray::C128(a) => (None, any_value(a, |v| v.re.is_nan() || v.im.is_nan())),
-            DynArray::Rgb(_) | DynArray::Rgba(_) => (None, false),
+            DynView::U8(a) => int_range(a),
+            DynView::I8(a) => int_range(a),
+            DynView::U16(a) => int_range(a),
+            DynView::I16(a) => int_range(a),
+            DynView::U32(a) => int_range(a),
+            DynView::I32(a) => int_range(a),
+            DynView::U64(a) => int_range(a),
+            DynView::I64(a) => int_range(a),
+            DynView::F32(a) => float_range(a, f64::from),
+            DynView::F64(a) => float_range(a, |v| v),
+            DynView::C64(a) => (None, any_value(a, |v| v.re.is_nan() || v.im.is_nan())),
+            DynView::C128(a) => (None, any_value(a, |v| v.re.is_nan() || v.im.is_nan())),
+            DynView::Rgb(_) | DynView::Rgba(_) => (None, false),
         };
         DataRange {
             dtype: data.dtype(),
@@ -327,21 +332,21 @@ impl DataRange {
 
 /// `f` of every value of `a`, in memory order where the layout allows (order does not matter
 /// for a range, and strided walks are slow).
-fn for_each_value<T: Copy>(a: &ArcArray<T, IxDyn>, mut f: impl FnMut(T)) {
+fn for_each_value<T: Copy>(a: &ArrayViewD<'_, T>, mut f: impl FnMut(T)) {
     match a.as_slice_memory_order() {
         Some(values) => values.iter().for_each(|&v| f(v)),
         None => a.iter().for_each(|&v| f(v)),
     }
 }
 
-fn any_value<T: Copy>(a: &ArcArray<T, IxDyn>, f: impl Fn(T) -> bool) -> bool {
+fn any_value<T: Copy>(a: &ArrayViewD<'_, T>, f: impl Fn(T) -> bool) -> bool {
     match a.as_slice_memory_order() {
         Some(values) => values.iter().any(|&v| f(v)),
         None => a.iter().any(|&v| f(v)),
     }
 }
 
-fn int_range<T: Real>(a: &ArcArray<T, IxDyn>) -> (Option<(Extreme, Extreme)>, bool) {
+fn int_range<T: Real>(a: &ArrayViewD<'_, T>) -> (Option<(Extreme, Extreme)>, bool) {
     let mut range: Option<(i128, i128)> = None;
     for_each_value(a, |v| {
         let v = v.cast_i128();
@@ -354,7 +359,7 @@ fn int_range<T: Real>(a: &ArcArray<T, IxDyn>) -> (Option<(Extreme, Extreme)>, bo
 }
 
 fn float_range<T: Copy>(
-    a: &ArcArray<T, IxDyn>,
+    a: &ArrayViewD<'_, T>,
     to_f64: impl Fn(T) -> f64,
 ) -> (Option<(Extreme, Extreme)>, bool) {
     let mut has_nan = false;
@@ -825,6 +830,18 @@ pub fn write_values(
     kind: WriterKind,
     dst: &mut Vec<u8>,
 ) -> Result<()> {
+    write_view(&data.view(), out, scaling, kind, dst)
+}
+
+/// [`write_values`] of a borrowed array (a volume of a larger one, or memory the library
+/// does not own).
+pub fn write_view(
+    data: &DynView<'_>,
+    out: StorageDtype,
+    scaling: &WriteScaling,
+    kind: WriterKind,
+    dst: &mut Vec<u8>,
+) -> Result<()> {
     let (slope, inter) = (scaling.slope, scaling.inter);
     if !(slope.is_finite() && inter.is_finite()) {
         return Err(Error::usage("divslope and intercept must be finite"));
@@ -872,8 +889,8 @@ pub fn write_values(
             return Err(Error::usage("Cannot scale non-numeric types"));
         }
         match data {
-            DynArray::Rgb(a) => emit(fortran_map(a, |x| x), out.order, dst),
-            DynArray::Rgba(a) => emit(fortran_map(a, |x| x), out.order, dst),
+            DynView::Rgb(a) => emit(fortran_map(a, |x| x), out.order, dst),
+            DynView::Rgba(a) => emit(fortran_map(a, |x| x), out.order, dst),
             _ => {}
         }
         return Ok(());
@@ -886,36 +903,36 @@ pub fn write_values(
         }
         let o = out.order;
         match (data, out.dtype) {
-            (DynArray::C64(a), DataType::Complex64) => emit(fortran_map(a, |c| c), o, dst),
-            (DynArray::C64(a), _) => emit(
+            (DynView::C64(a), DataType::Complex64) => emit(fortran_map(a, |c| c), o, dst),
+            (DynView::C64(a), _) => emit(
                 fortran_map(a, |c| Complex::new(f64::from(c.re), f64::from(c.im))),
                 o,
                 dst,
             ),
-            (DynArray::C128(a), DataType::Complex64) => emit(
+            (DynView::C128(a), DataType::Complex64) => emit(
                 fortran_map(a, |c| Complex::new(c.re as f32, c.im as f32)),
                 o,
                 dst,
             ),
-            (DynArray::C128(a), _) => emit(fortran_map(a, |c| c), o, dst),
+            (DynView::C128(a), _) => emit(fortran_map(a, |c| c), o, dst),
             _ => {}
         }
         return Ok(());
     }
     let start = dst.len();
     let written = match data {
-        DynArray::U8(a) => write_real(a, out, scaling, null, dst),
-        DynArray::I8(a) => write_real(a, out, scaling, null, dst),
-        DynArray::U16(a) => write_real(a, out, scaling, null, dst),
-        DynArray::I16(a) => write_real(a, out, scaling, null, dst),
-        DynArray::U32(a) => write_real(a, out, scaling, null, dst),
-        DynArray::I32(a) => write_real(a, out, scaling, null, dst),
-        DynArray::U64(a) => write_real(a, out, scaling, null, dst),
-        DynArray::I64(a) => write_real(a, out, scaling, null, dst),
-        DynArray::F32(a) => write_real(a, out, scaling, null, dst),
-        DynArray::F64(a) => write_real(a, out, scaling, null, dst),
+        DynView::U8(a) => write_real(a, out, scaling, null, dst),
+        DynView::I8(a) => write_real(a, out, scaling, null, dst),
+        DynView::U16(a) => write_real(a, out, scaling, null, dst),
+        DynView::I16(a) => write_real(a, out, scaling, null, dst),
+        DynView::U32(a) => write_real(a, out, scaling, null, dst),
+        DynView::I32(a) => write_real(a, out, scaling, null, dst),
+        DynView::U64(a) => write_real(a, out, scaling, null, dst),
+        DynView::I64(a) => write_real(a, out, scaling, null, dst),
+        DynView::F32(a) => write_real(a, out, scaling, null, dst),
+        DynView::F64(a) => write_real(a, out, scaling, null, dst),
         // Handled above.
-        DynArray::C64(_) | DynArray::C128(_) | DynArray::Rgb(_) | DynArray::Rgba(_) => Ok(()),
+        DynView::C64(_) | DynView::C128(_) | DynView::Rgb(_) | DynView::Rgba(_) => Ok(()),
     };
     if written.is_err() {
         // Nothing half-written.
@@ -931,7 +948,7 @@ pub fn write_values(
 /// output) and that axis (fastest in memory), so that neither the reads nor the writes stride
 /// through memory: writing a C-ordered array in Fortran order is a transposition.
 fn fortran_map<T: Copy, O: bytemuck::Pod>(
-    a: &ArcArray<T, IxDyn>,
+    a: &ArrayViewD<'_, T>,
     mut f: impl FnMut(T) -> O,
 ) -> Vec<O> {
     if let Some(values) = a.t().as_slice() {
@@ -958,7 +975,7 @@ const TILE_MIN: usize = 8;
 /// [`fortran_map`]'s tiled walk over axes 0 and `fa` (`fa > 0`), for every index of the other
 /// axes; `None` only if ndarray refuses a 2-d view (it cannot).
 fn tiled_fortran_map<T: Copy, O: bytemuck::Pod>(
-    a: &ArcArray<T, IxDyn>,
+    a: &ArrayViewD<'_, T>,
     fa: usize,
     f: &mut impl FnMut(T) -> O,
 ) -> Option<Vec<O>> {
@@ -1005,7 +1022,7 @@ fn emit<O: Element>(mut values: Vec<O>, order: ByteOrder, dst: &mut Vec<u8>) {
 /// Appends `f` of every value of `a`, in Fortran order, as integer type `out`; `f` gives an
 /// integer inside `out`'s range.
 fn emit_ints<T: Copy>(
-    a: &ArcArray<T, IxDyn>,
+    a: &ArrayViewD<'_, T>,
     out: StorageDtype,
     dst: &mut Vec<u8>,
     mut f: impl FnMut(T) -> i128,
@@ -1030,7 +1047,7 @@ fn emit_ints<T: Copy>(
 /// Appends `f` of every value of `a`, in Fortran order, as float or complex type `out`:
 /// `f` gives the value and numpy's cast rounds it once.
 fn emit_floats<T: Copy>(
-    a: &ArcArray<T, IxDyn>,
+    a: &ArrayViewD<'_, T>,
     out: StorageDtype,
     dst: &mut Vec<u8>,
     f32_of: impl Fn(T) -> f32,
@@ -1078,7 +1095,7 @@ macro_rules! real_float {
 real_float!(f32, f64);
 
 fn write_real<T: Real>(
-    a: &ArcArray<T, IxDyn>,
+    a: &ArrayViewD<'_, T>,
     out: StorageDtype,
     scaling: &WriteScaling,
     null: bool,
@@ -1122,7 +1139,7 @@ fn write_real<T: Real>(
 /// The general path to integer output: scale, round, clip and fill in type `F`; every value is
 /// then an integer inside the output range, so the casts are exact.
 fn write_scaled_ints<T: Real, F: Flt>(
-    a: &ArcArray<T, IxDyn>,
+    a: &ArrayViewD<'_, T>,
     p: &TypedPlan<F>,
     out: StorageDtype,
     dst: &mut Vec<u8>,
@@ -1752,7 +1769,7 @@ mod tests {
         for (n, a) in layouts.iter().enumerate() {
             let plain: Vec<u32> = a.t().iter().copied().collect();
             assert_eq!(
-                fortran_map(a, |x| x),
+                fortran_map(&a.view(), |x| x),
                 plain,
                 "layout {n}: {:?} {:?}",
                 a.shape(),

@@ -46,6 +46,22 @@ pub trait Source: Send + Sync + Debug {
     /// naming the file and the offset ("the file ends at …").
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()>;
 
+    /// The bytes `offset..offset + len`, borrowed where the source already holds them in
+    /// memory (a memory map, bytes in memory), so a read converts straight from them with
+    /// no copy; `None` where bytes must be copied out (positioned reads, compressed data)
+    /// or the range is not all there.
+    ///
+    /// ```
+    /// use neurovox::io::{MemorySource, Source};
+    /// let source = MemorySource::new(vec![1u8, 2, 3, 4]);
+    /// assert_eq!(source.borrow_at(1, 2), Some(&[2u8, 3][..]));
+    /// assert_eq!(source.borrow_at(3, 2), None);
+    /// ```
+    fn borrow_at(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        let _ = (offset, len);
+        None
+    }
+
     /// How many bytes this source has decompressed so far, over all reads (0 for plain
     /// files). Tests use it to show that a read decompressed only what it needed.
     fn inflated_bytes(&self) -> u64 {
@@ -179,6 +195,11 @@ impl Source for MemorySource {
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         copy_from(&self.bytes, self.path.as_deref(), offset, buf)
+    }
+
+    fn borrow_at(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        let start = usize::try_from(offset).ok()?;
+        self.bytes.get(start..start.checked_add(len)?)
     }
 
     fn path(&self) -> Option<&Path> {
@@ -349,6 +370,21 @@ impl Source for MmapSource {
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         copy_from(self.map()?, Some(&self.path), offset, buf)
+    }
+
+    /// The mapped bytes. A range of at least 1 MiB is first faulted in by the kernel in one
+    /// call (`MADV_POPULATE_READ`), which costs far less than a page fault per 4 KiB page
+    /// as the reader touches it; kernels without it just skip that step.
+    fn borrow_at(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        let bytes = self.map().ok()?;
+        let start = usize::try_from(offset).ok()?;
+        let range = bytes.get(start..start.checked_add(len)?)?;
+        if len >= 1 << 20 {
+            if let Some(Ok(MappedFile { map: Some(map), .. })) = self.map.get() {
+                let _ = map.advise_range(memmap2::Advice::PopulateRead, start, len);
+            }
+        }
+        Some(range)
     }
 
     fn path(&self) -> Option<&Path> {
