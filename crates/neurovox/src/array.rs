@@ -225,6 +225,39 @@ impl<'a> DynView<'a> {
         }))
     }
 
+    /// The bytes of the values in Fortran order (native byte order), when the view lies in
+    /// memory that way (Fortran-contiguous, or any contiguous 1-d view); `None` otherwise.
+    ///
+    /// ```
+    /// use neurovox::array::DynArray;
+    /// let a = DynArray::from_array(ndarray::array![[1u8, 2], [3, 4]].into_dyn());
+    /// assert_eq!(a.view().fortran_bytes(), None); // C order
+    /// let f = DynArray::from_array(ndarray::array![[1u8, 2], [3, 4]].reversed_axes().into_dyn());
+    /// assert_eq!(f.view().fortran_bytes(), Some(&[1u8, 2, 3, 4][..]));
+    /// ```
+    pub fn fortran_bytes(&self) -> Option<&'a [u8]> {
+        fn bytes<'b, T: bytemuck::Pod>(a: &ArrayViewD<'b, T>) -> Option<&'b [u8]> {
+            let values: &'b [T] = a.clone().reversed_axes().to_slice()?;
+            Some(bytemuck::cast_slice(values))
+        }
+        match self {
+            DynView::U8(a) => bytes(a),
+            DynView::I8(a) => bytes(a),
+            DynView::U16(a) => bytes(a),
+            DynView::I16(a) => bytes(a),
+            DynView::U32(a) => bytes(a),
+            DynView::I32(a) => bytes(a),
+            DynView::U64(a) => bytes(a),
+            DynView::I64(a) => bytes(a),
+            DynView::F32(a) => bytes(a),
+            DynView::F64(a) => bytes(a),
+            DynView::C64(a) => bytes(a),
+            DynView::C128(a) => bytes(a),
+            DynView::Rgb(a) => bytes(a),
+            DynView::Rgba(a) => bytes(a),
+        }
+    }
+
     /// An owned copy.
     pub fn to_owned(&self) -> DynArray {
         map_variants!(self, DynView => DynArray, a => a.to_owned().into_shared())

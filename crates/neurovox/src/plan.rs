@@ -428,7 +428,8 @@ impl ReadPlan {
         }
         let piece = (piece / self.itemsize).max(1) * self.itemsize;
         let mut current = zeroed(piece.min(total))?;
-        let mut next = zeroed(piece.min(total))?;
+        // A read of one piece never needs the second buffer.
+        let mut next = zeroed(if total > piece { piece } else { 0 })?;
         let mut cursor = SegmentCursor::new(&self.segments);
         cursor.read(source, &mut current[..piece.min(total)])?;
         let mut start = 0;

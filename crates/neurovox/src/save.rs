@@ -271,6 +271,16 @@ fn write_array_pieces(
     out: &mut dyn Write,
 ) -> Result<()> {
     use rayon::prelude::*;
+    let unchanged = scaling.slope == 1.0
+        && scaling.inter == 0.0
+        && data.dtype() == stored.dtype
+        && stored.order == crate::ByteOrder::NATIVE;
+    if unchanged {
+        if let Some(bytes) = data.fortran_bytes() {
+            // Values stored as they are: the array's own bytes are the file's.
+            return out.write_all(bytes).map_err(Error::io);
+        }
+    }
     let shape = data.shape().to_vec();
     let mut keep = shape.len();
     while keep > 1 && shape[..keep].iter().product::<usize>() > PIECE_VALUES {

@@ -280,6 +280,10 @@ impl Source for FileSource {
     }
 }
 
+/// Copies out of a memory map at least this long release the pages they copied
+/// ([`MmapSource`]'s `read_at`).
+const RELEASE_AFTER_COPY: usize = 256 << 10;
+
 /// An uncompressed file read through a read-only memory map of the whole file, made on the
 /// first read: reads are copies from the page cache, with no system call per read.
 ///
@@ -296,6 +300,9 @@ pub struct MmapSource {
     identity: Option<FileIdentity>,
     keep_open: bool,
     map: std::sync::OnceLock<std::result::Result<MappedFile, Error>>,
+    /// The span of the map that small copies have touched since its pages were last released
+    /// (start, end; `u64::MAX, 0` when none): see `read_at`.
+    touched: (std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64),
 }
 
 /// The map of a file (none for an empty file) and the handle kept open, if asked.
@@ -314,6 +321,10 @@ impl MmapSource {
             identity: FileIdentity::of(path).ok(),
             keep_open: false,
             map: std::sync::OnceLock::new(),
+            touched: (
+                std::sync::atomic::AtomicU64::new(u64::MAX),
+                std::sync::atomic::AtomicU64::new(0),
+            ),
         }
     }
 
@@ -368,8 +379,49 @@ impl Source for MmapSource {
         self.len().ok()
     }
 
+    /// Copies from the map, then lets the process's page tables drop the pages it copied,
+    /// once they span [`RELEASE_AFTER_COPY`] bytes (one large copy, or many small copies
+    /// through the same stretch of the file): they stay in the page cache but no longer count
+    /// in the process's memory, so a strided read through a large file (a sagittal slab)
+    /// keeps a flat footprint, as nibabel's file reads do.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        copy_from(self.map()?, Some(&self.path), offset, buf)
+        use std::sync::atomic::Ordering::Relaxed;
+        copy_from(self.map()?, Some(&self.path), offset, buf)?;
+        let end = offset + buf.len() as u64;
+        let (from, to) = if buf.len() >= RELEASE_AFTER_COPY {
+            (offset, end)
+        } else {
+            let from = self.touched.0.fetch_min(offset, Relaxed).min(offset);
+            let to = self.touched.1.fetch_max(end, Relaxed).max(end);
+            if to - from < RELEASE_AFTER_COPY as u64 {
+                return Ok(());
+            }
+            // Concurrent readers may release overlapping spans: harmless (see below).
+            self.touched.0.store(u64::MAX, Relaxed);
+            self.touched.1.store(0, Relaxed);
+            (from, to)
+        };
+        if let Some(Ok(MappedFile { map: Some(map), .. })) = self.map.get() {
+            // Whole pages around the span (a multiple of every page size Linux uses): pages
+            // only partly copied are dropped too, or every span would leave its two ends.
+            let page = 64 << 10;
+            let start = usize::try_from(from).unwrap_or(usize::MAX) / page * page;
+            let end = (usize::try_from(to).unwrap_or(0).div_ceil(page) * page).min(map.len());
+            if end > start {
+                // SAFETY: the map is a read-only, shared map of a file: dropping its pages
+                // from the page tables loses no data (a later access faults them in again
+                // from the page cache), so every slice of it stays valid, also for other
+                // threads reading it now.
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        start,
+                        end - start,
+                    )
+                };
+            }
+        }
+        Ok(())
     }
 
     /// The mapped bytes. A range of at least 1 MiB is first faulted in by the kernel in one
