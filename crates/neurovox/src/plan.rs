@@ -1625,4 +1625,69 @@ mod tests {
         let c = read_selection(&MemorySource::new(c_bytes), &c_layout, &s).unwrap();
         assert_eq!(c, (vec![21, 23, 11, 13, 1, 3], vec![3, 2]));
     }
+
+    /// Post-sliced reads of spans larger than one piece: read in runs of blocks (and block
+    /// by block for steps other than 1, backwards too), they give what slicing the whole
+    /// array in memory gives, in both orders.
+    #[test]
+    fn post_sliced_reads_in_pieces_equal_slicing_the_whole_array() {
+        use ndarray::{s, ArrayD, IxDyn, ShapeBuilder};
+        // 64×64×40×30 u16 = 9.8 MB: blocks of 320 KiB along the slow axis, 12 to a piece.
+        let shape = [64usize, 64, 40, 30];
+        let n: usize = shape.iter().product();
+        let values: Vec<u16> = (0..n).map(|i| (i * 7 % 65_521) as u16).collect();
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let source = MemorySource::new(bytes);
+        for order in [Order::F, Order::C] {
+            let whole =
+                ArrayD::from_shape_vec(IxDyn(&shape).set_f(order == Order::F), values.clone())
+                    .unwrap();
+            let layout = DataLayout::new(shape.to_vec(), 2, 0, order);
+            let cases = [
+                (
+                    sel![..;3, 5, .., ..],
+                    whole.slice(s![..;3, 5, .., ..]).to_owned().into_dyn(),
+                ),
+                (
+                    sel![.., .., .., ..;-2],
+                    whole.slice(s![.., .., .., ..;-2]).to_owned().into_dyn(),
+                ),
+                (
+                    sel![1, .., 3..17, 4..29;5],
+                    whole.slice(s![1, .., 3..17, 4..29;5]).to_owned().into_dyn(),
+                ),
+                (
+                    sel![..;-1, 2, 7, ..],
+                    whole.slice(s![..;-1, 2, 7, ..]).to_owned().into_dyn(),
+                ),
+                (
+                    sel![.., ..;2, 1..;4, 3],
+                    whole.slice(s![.., ..;2, 1..;4, 3]).to_owned().into_dyn(),
+                ),
+            ];
+            let mut post_sliced = 0;
+            for (k, (selection, want)) in cases.iter().enumerate() {
+                let plan = plan_read(&layout, &selection.canonicalize(&shape).unwrap()).unwrap();
+                let mut out = vec![0u8; plan.output_bytes()];
+                plan.read_into(&source, &mut out).unwrap();
+                let got: Vec<u16> = out
+                    .chunks_exact(2)
+                    .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                    .collect();
+                assert_eq!(plan.output_shape(), want.shape(), "case {k}, {order:?}");
+                if plan.post_slicing().is_some() {
+                    post_sliced += 1;
+                }
+                let want: Vec<u16> = match order {
+                    Order::F => want.t().iter().copied().collect(),
+                    Order::C => want.iter().copied().collect(),
+                };
+                assert_eq!(got, want, "case {k}, {order:?}");
+            }
+            assert!(
+                post_sliced >= 3,
+                "{order:?}: only {post_sliced} cases read a span"
+            );
+        }
+    }
 }
