@@ -516,10 +516,7 @@ impl ArrayProxy {
         scaling: Scaling,
     ) -> Result<DynArray> {
         let count: usize = plan.output_shape().iter().product();
-        // Zeroed by the allocator (untouched pages cost nothing until written), and an
-        // allocation failure is an error, not an abort.
-        let mut values: Vec<O> = bytemuck::allocation::try_zeroed_vec(count)
-            .map_err(|_| Error::limit(format!("cannot allocate {count} values for a read")))?;
+        let mut values: Vec<O> = crate::array::zeroed_values(count)?;
         self.scale_plan_into(plan, scaling, &mut values)?;
         use ndarray::ShapeBuilder;
         let shape = ndarray::IxDyn(plan.output_shape()).set_f(self.spec.order == Order::F);

@@ -291,9 +291,7 @@ pub fn decode_raw_with(
         order: Order,
         fill: impl FnOnce(&mut [u8]) -> Result<()>,
     ) -> Result<DynArray> {
-        // Zeroed by the allocator: fresh pages are not written twice.
-        let mut values: Vec<T> = bytemuck::allocation::try_zeroed_vec(count)
-            .map_err(|_| Error::limit(format!("cannot allocate {count} values")))?;
+        let mut values: Vec<T> = crate::array::zeroed_values(count)?;
         fill(bytemuck::cast_slice_mut(&mut values))?;
         if byte_order != ByteOrder::NATIVE && T::DTYPE.component_size() > 1 {
             values.iter_mut().for_each(|v| *v = v.swap_bytes());
