@@ -19,8 +19,9 @@
 //! # Choosing the backend, the level and the member size (measured)
 //!
 //! On the benchmark's synthetic fMRI run (96×96×60×180 int16 with its NIfTI header, 199 MB,
-//! smooth volumes plus noise; the benchmark `benches/bench_vs_nibabel.py` of that time, now `benches/matrix.py`), on the 2-vCPU machine, one
-//! thread, 1 MiB members, sizes including our headers and index:
+//! smooth volumes plus noise; the benchmark of that time, since replaced by
+//! `benches/matrix.py`), on the 2-vCPU machine, one thread, 1 MiB members, sizes including our
+//! headers and index:
 //!
 //! | compressor | size (MB) | vs Python `gzip` level 1 (= nibabel) | MB/s |
 //! |---|---|---|---|
