@@ -675,8 +675,7 @@ impl ArrayProxy {
             crate::DataType::Float128 | crate::DataType::Complex256
         );
         if plan.post_slicing().is_some() || binary128 {
-            let mut fresh: Vec<O> = bytemuck::allocation::try_zeroed_vec(count)
-                .map_err(|_| Error::limit(format!("cannot allocate {count} values")))?;
+            let mut fresh: Vec<O> = crate::array::zeroed_values(count)?;
             self.scale_plan_into(&plan, scaling, &mut fresh)?;
             return Ok(
                 bytemuck::cast_slice::<O, u8>(&fresh) == bytemuck::cast_slice::<O, u8>(expected)
@@ -743,8 +742,7 @@ impl ArrayProxy {
             return Ok(false);
         }
         if plan.post_slicing().is_some() {
-            let mut fresh = bytemuck::allocation::try_zeroed_vec::<u8>(plan.output_bytes())
-                .map_err(|_| Error::limit("cannot allocate the bytes of a read"))?;
+            let mut fresh: Vec<u8> = crate::array::zeroed_values(plan.output_bytes())?;
             plan.read_into(self.source.as_ref(), &mut fresh)?;
             return Ok(fresh == expected);
         }

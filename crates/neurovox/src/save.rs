@@ -342,12 +342,12 @@ fn for_each_volume(shape: &[usize], mut f: impl FnMut(Selection) -> Result<()>) 
 /// Stored values (native) back to stored bytes, Fortran order, in the file's byte order.
 fn write_stored(raw: &DynArray, stored: crate::StorageDtype, out: &mut dyn Write) -> Result<()> {
     let swap = stored.order != crate::ByteOrder::NATIVE;
-    crate::dyn_array_apply!(raw, a => {
-        if !swap {
-            if let Some(values) = a.t().as_slice() {
-                return out.write_all(bytemuck::cast_slice(values)).map_err(Error::io);
-            }
+    if !swap {
+        if let Some(bytes) = raw.view().fortran_bytes() {
+            return out.write_all(bytes).map_err(Error::io);
         }
+    }
+    crate::dyn_array_apply!(raw, a => {
         let mut bytes = Vec::with_capacity(a.len() * stored.dtype.itemsize());
         for v in a.t().iter() {
             let v = if swap { crate::element::Element::swap_bytes(*v) } else { *v };
