@@ -535,3 +535,49 @@ fn convert_changes_format_and_type() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("int12"));
 }
+
+/// Issue 13: one flipped bit in a `.nii.gz` (which Python's gzip and nibabel reject) must
+/// never become a wrong statistic or a new file with a valid checksum over damaged data.
+#[test]
+fn a_damaged_nii_gz_fails_stats_and_convert_naming_the_file() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let spec = Spec {
+        shape: &[24, 20, 12, 6],
+        dtype: DataType::Int16,
+        scaling: None,
+    };
+    let good = std::fs::read(write_image(tmp.path(), "good.nii.gz", &spec)).expect("read");
+    let bad_path = tmp.path().join("damaged.nii.gz");
+    let out = tmp.path().join("out.nii");
+    let mut noticed = 0;
+    // Flips from the end of the NIfTI header's deflate data to the trailer.
+    for (n, pos) in (200..good.len()).step_by(good.len() / 24).enumerate() {
+        let mut bad = good.clone();
+        bad[pos] ^= 1 << (n % 8);
+        std::fs::write(&bad_path, &bad).expect("write");
+        let stats = neurovox(&["stats", path_str(&bad_path)], tmp.path());
+        let convert = neurovox(
+            &["convert", path_str(&bad_path), path_str(&out)],
+            tmp.path(),
+        );
+        for output in [&stats, &convert] {
+            if output.status.success() {
+                // Only a flip that changes nothing may pass: the header and the
+                // statistics must then be the good file's.
+                let clean = neurovox(
+                    &["stats", path_str(&tmp.path().join("good.nii.gz"))],
+                    tmp.path(),
+                );
+                assert_eq!(
+                    stdout(&stats).replace("damaged", "good"),
+                    stdout(&clean),
+                    "a flip at byte {pos} passed"
+                );
+            } else {
+                assert_failed_naming(output, "damaged.nii.gz");
+                noticed += 1;
+            }
+        }
+    }
+    assert!(noticed >= 40, "only {noticed} of 48 damaged runs failed");
+}

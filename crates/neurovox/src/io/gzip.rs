@@ -176,6 +176,9 @@ pub struct GzipSource {
     member_index_error: Option<String>,
     /// What the file's size and its last trailer say about the decompressed length.
     trailer: Option<TrailerClaim>,
+    /// The first pass's failure, once it has failed: every later read reports it (see
+    /// [`Failure`]).
+    failure: OnceLock<Failure>,
 }
 
 /// What a gzip file's size and the ISIZE field of its last member's trailer (the member's
@@ -288,6 +291,7 @@ impl GzipSource {
             members,
             member_index_error,
             trailer,
+            failure: OnceLock::new(),
         };
         if let Some(members) = &source.members {
             let checkpoints = members
@@ -575,6 +579,9 @@ fn probe_member_index(file: &Compressed) -> Result<Option<MemberIndex>> {
 impl Source for GzipSource {
     /// The decompressed size. The first call finishes the first pass (and so the index).
     fn len(&self) -> Result<u64> {
+        if let Some(f) = self.failure.get() {
+            return Err(f.error(&self.file.path));
+        }
         if let Some(&total) = self.total.get() {
             return Ok(total);
         }
@@ -588,6 +595,9 @@ impl Source for GzipSource {
         if let Some(members) = &self.members {
             return self.read_members(members, offset, buf);
         }
+        if let Some(f) = self.failure.get() {
+            return Err(f.error(&self.file.path));
+        }
         let end = offset.saturating_add(buf.len() as u64);
         // Bytes [offset, indexed_end) come from the index; the first pass fills the rest.
         let mut indexed_end = end;
@@ -597,6 +607,7 @@ impl Source for GzipSource {
             let start = builder.stream.out;
             if start < end {
                 builder.advance(self, end, Some((offset, &mut *buf)))?;
+                builder.settle(self)?;
                 if builder.stream.out < end {
                     let total = builder.stream.out;
                     return Err(past_end(Some(&self.file.path), offset, buf.len(), total));
@@ -1126,12 +1137,32 @@ impl StoredWindow {
     }
 }
 
-/// A sticky first-pass failure: later reads past it report it again (reads of what was
-/// indexed before it still work).
+/// A sticky first-pass failure: every later read of the source reports it again, including
+/// reads of bytes the first pass produced before it failed. A member's CRC32 covers all of its
+/// data, and a flipped bit can inflate to wrong but well-formed output long before the
+/// inflater notices, so nothing read from a member that failed its check can be trusted.
 struct Failure {
     kind: ErrorKind,
     message: String,
     offset: Option<u64>,
+}
+
+impl Failure {
+    fn record(src: &GzipSource, e: &Error) {
+        let _ = src.failure.set(Failure {
+            kind: e.kind(),
+            message: e.message().to_string(),
+            offset: e.byte_offset(),
+        });
+    }
+
+    fn error(&self, path: &Path) -> Error {
+        let mut e = Error::new(self.kind, self.message.clone());
+        if let Some(o) = self.offset {
+            e = e.offset(o);
+        }
+        e.with_path(path)
+    }
 }
 
 /// The first pass: one stream from the start of the file, paused between reads, that records
@@ -1142,7 +1173,6 @@ struct Builder {
     dictionary: Box<[u8]>,
     codec: flate2::Compress,
     last_checkpoint: Option<u64>,
-    failed: Option<Failure>,
 }
 
 impl Builder {
@@ -1154,7 +1184,6 @@ impl Builder {
                 dictionary: vec![0u8; WINDOW_SIZE].into_boxed_slice(),
                 codec: flate2::Compress::new(flate2::Compression::new(WINDOW_LEVEL), false),
                 last_checkpoint: None,
-                failed: None,
             });
         }
         slot.as_mut()
@@ -1169,22 +1198,14 @@ impl Builder {
         target: u64,
         capture: Option<(u64, &mut [u8])>,
     ) -> Result<()> {
-        if let Some(f) = &self.failed {
-            let mut e = Error::new(f.kind, f.message.clone());
-            if let Some(o) = f.offset {
-                e = e.offset(o);
-            }
-            return Err(e.with_path(&src.file.path));
+        if let Some(f) = src.failure.get() {
+            return Err(f.error(&src.file.path));
         }
         let result = self.advance_inner(src, target, capture);
         if let Err(e) = &result {
             // Every failure sticks: the stream may have stopped between a member's data and
             // its trailer, and must not be resumed from there.
-            self.failed = Some(Failure {
-                kind: e.kind(),
-                message: e.message().to_string(),
-                offset: e.byte_offset(),
-            });
+            Failure::record(src, e);
         }
         result
     }
@@ -1228,6 +1249,48 @@ impl Builder {
                 }
             }
             src.covered.store(self.stream.out, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Checks the trailer of the member whose last byte a read has just taken, before the
+    /// read returns. Given exactly the room a read wants, zlib stops before the end-of-block
+    /// code, so a read that ends where the data ends would otherwise never look at the
+    /// trailer; one more step of one byte crosses it, and checks the CRC32 and ISIZE.
+    ///
+    /// When that step finds more data although the file's last trailer says the stream ends
+    /// here (its ISIZE equals what this member has produced, mod 2^32), a damaged block has most likely made
+    /// the stream longer: the first pass goes on to the end of the member, whose size check
+    /// then fails, so the read reports the damage instead of returning the wrong bytes it
+    /// has inflated. It goes at most as far again as the read's end (a file of several
+    /// members whose last ISIZE matches by chance stays cheap; a crafted stream cannot make a
+    /// small read inflate without bound). Never reads past the trailer: bytes after the last
+    /// member are judged only by a read that wants them.
+    fn settle(&mut self, src: &GzipSource) -> Result<()> {
+        let end = self.stream.out;
+        let member_so_far = self.stream.check.as_ref().map(|(_, size)| *size);
+        let claimed_end = src.trailer.is_some_and(|t| Some(t.isize) == member_so_far);
+        let limit = end.saturating_mul(2);
+        let mut room = 1;
+        while self.stream.at == Where::Body && self.stream.out < limit.max(end + 1) {
+            match self
+                .stream
+                .step(&src.file, &mut self.scratch[..room], zlib::Flush::Block)
+            {
+                Ok(Step::Data { produced, .. }) => {
+                    src.inflated.fetch_add(produced as u64, Ordering::Relaxed);
+                    src.covered.store(self.stream.out, Ordering::Release);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    Failure::record(src, &e);
+                    return Err(e);
+                }
+            }
+            if !claimed_end {
+                break;
+            }
+            room = self.scratch.len();
         }
         Ok(())
     }
@@ -1692,6 +1755,93 @@ mod tests {
         let mut buf = vec![0u8; 2_400_000];
         s.read_at(50_000, &mut buf).unwrap();
         assert!(buf == data[50_000..2_450_000]);
+    }
+
+    /// Reads `[offset, len)` of `path` on a fresh source, as a full-data read does (the
+    /// header first, then the rest).
+    fn read_after_header(path: &Path, offset: usize, len: usize) -> Result<Vec<u8>> {
+        let s = GzipSource::open(path)?;
+        let mut header = vec![0u8; offset];
+        s.read_at(0, &mut header)?;
+        let mut rest = vec![0u8; len - offset];
+        s.read_at(offset as u64, &mut rest)?;
+        Ok(rest)
+    }
+
+    #[test]
+    fn a_flipped_bit_anywhere_fails_a_read_to_the_end_never_returns_other_bytes() {
+        let data = sample(300_000);
+        let dir = tempfile::tempdir().unwrap();
+        // Level 1 as Python's gzip writes for nibabel; several members as pigz writes; and
+        // neurovox's own indexed members.
+        let single = gz(&data, 1);
+        let mut multi = gz(&data[..100_000], 6);
+        multi.extend(gz(&data[100_000..], 6));
+        let indexed = crate::io::gzip_write::compress_to_vec(&data, 2);
+        for (name, good) in [("single", single), ("multi", multi), ("indexed", indexed)] {
+            let mut errors = 0;
+            let mut state = 0x2545_f491_u32;
+            for pos in (10..good.len()).step_by(good.len() / 150 + 1) {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let mut bad = good.clone();
+                bad[pos] ^= 1 << (state % 8);
+                let p = write(&dir, "bad.gz", &bad);
+                match read_after_header(&p, 352, data.len()) {
+                    Ok(rest) => assert!(
+                        rest == data[352..],
+                        "{name}: a flipped bit at byte {pos} read as different bytes"
+                    ),
+                    Err(e) => {
+                        assert!(
+                            matches!(e.kind(), ErrorKind::Format | ErrorKind::Io),
+                            "{name}: {e}"
+                        );
+                        assert!(e.to_string().contains("bad.gz"), "{e}");
+                        errors += 1;
+                    }
+                }
+            }
+            assert!(errors > 100, "{name}: only {errors} flips were noticed");
+        }
+    }
+
+    #[test]
+    fn a_failed_check_fails_every_later_read_of_the_source() {
+        let data = sample(200_000);
+        let dir = tempfile::tempdir().unwrap();
+        let mut bad = gz(&data, 6);
+        let n = bad.len();
+        bad[n - 6] ^= 0x10; // the CRC32 in the trailer
+        let p = write(&dir, "crc.gz", &bad);
+        let s = GzipSource::open(&p).unwrap();
+        let mut head = [0u8; 100];
+        s.read_at(0, &mut head).unwrap(); // not checkable yet
+        let mut all = vec![0u8; data.len()];
+        let e = s.read_at(0, &mut all).unwrap_err();
+        assert!(e.to_string().contains("CRC32 mismatch"), "{e}");
+        // Bytes the first pass produced before it failed are not trusted either.
+        let e = s.read_at(0, &mut head).unwrap_err();
+        assert!(e.to_string().contains("CRC32 mismatch"), "{e}");
+        assert!(s.len().is_err());
+    }
+
+    #[test]
+    fn a_read_that_stops_short_of_a_stream_longer_than_its_trailer_says_fails() {
+        // The trailer of a member that really holds 200,000 bytes, claiming 150,000: a read
+        // of the first 150,000 bytes is a read "to the end" by the trailer's word.
+        let data = sample(200_000);
+        let dir = tempfile::tempdir().unwrap();
+        let mut bad = gz(&data, 6);
+        let n = bad.len();
+        bad[n - 4..].copy_from_slice(&150_000u32.to_le_bytes());
+        let p = write(&dir, "long.gz", &bad);
+        let e = read_after_header(&p, 352, 150_000).unwrap_err();
+        assert!(e.to_string().contains("size mismatch"), "{e}");
+        // Where the trailer does not claim the end, a partial read is served unchecked.
+        let good = write(&dir, "good.gz", &gz(&data, 6));
+        assert!(read_after_header(&good, 352, 150_000).unwrap() == data[352..150_000]);
     }
 
     #[test]

@@ -1,0 +1,86 @@
+"""Damaged ``.nii.gz`` files: a full read never returns values other than the file's.
+
+One flipped bit in the compressed data of a ``.nii.gz`` makes Python's gzip (and so nibabel)
+raise; neurovox checks each gzip member's CRC32 and ISIZE on every read that reaches the end
+of the data, so the same damage is an error naming the file, never silently different voxels
+(issue 13). Files are written by nibabel (Python's zlib, level 1) and by neurovox (its own
+indexed members) at test time.
+"""
+
+import random
+
+import nibabel
+import numpy as np
+import pytest
+
+import neurovox as nv
+
+
+def _volume():
+    rng = np.random.default_rng(13)
+    data = np.zeros((40, 36, 18, 8), np.int16)
+    data[6:34, 5:31, 2:16] = rng.normal(600, 150, size=(28, 26, 14, 8)).astype(np.int16)
+    return data
+
+
+def _flips(raw, count, seed):
+    """(position, bit) pairs spread over the compressed bytes after the gzip header."""
+    rnd = random.Random(seed)
+    return [(rnd.randrange(20, len(raw)), rnd.randrange(8)) for _ in range(count)]
+
+
+def _reads():
+    return {
+        "get_fdata": lambda img: img.get_fdata(),
+        "get_fdata float32": lambda img: img.get_fdata(dtype=np.float32),
+        "asarray(dataobj)": lambda img: np.asarray(img.dataobj),
+        "dataobj[...]": lambda img: img.dataobj[...],
+    }
+
+
+@pytest.mark.parametrize("writer", ["nibabel", "neurovox"])
+def test_a_flipped_bit_never_reads_as_other_values(tmp_path, writer):
+    data = _volume()
+    good = tmp_path / "good.nii.gz"
+    if writer == "nibabel":
+        nibabel.save(nibabel.Nifti1Image(data, np.eye(4)), good)
+    else:
+        nv.save(nv.Nifti1Image(data, np.eye(4)), good)
+    raw = good.read_bytes()
+    bad = tmp_path / "damaged.nii.gz"
+    errors = 0
+    for pos, bit in _flips(raw, 60, seed=len(raw)):
+        damaged = bytearray(raw)
+        damaged[pos] ^= 1 << bit
+        bad.write_bytes(bytes(damaged))
+        for name, read in _reads().items():
+            try:
+                img = nv.load(bad)
+                values = read(img)
+            except Exception as e:  # noqa: BLE001 - any clean error is the point
+                assert "damaged.nii.gz" in str(e), f"{name}: {e}"
+                errors += 1
+                continue
+            assert np.array_equal(np.asarray(values), data.astype(np.asarray(values).dtype)), (
+                f"{writer}-written file, bit {bit} of byte {pos} flipped: {name} read "
+                "different values without an error"
+            )
+    # Most flips must be noticed (a few land in bytes that change nothing, such as the
+    # gzip header's MTIME or padding bits of a stored block).
+    assert errors >= 0.8 * 60 * len(_reads())
+
+
+def test_the_first_failure_sticks_to_the_image(tmp_path):
+    data = _volume()
+    path = tmp_path / "crc.nii.gz"
+    nibabel.save(nibabel.Nifti1Image(data, np.eye(4)), path)
+    raw = bytearray(path.read_bytes())
+    raw[-6] ^= 0x01  # the CRC32 in the trailer: the deflate data itself is intact
+    path.write_bytes(bytes(raw))
+    img = nv.load(path)
+    assert np.array_equal(img.dataobj[..., 0], data[..., 0])  # not checkable: served
+    with pytest.raises(Exception, match="CRC32 mismatch"):
+        img.get_fdata()
+    # Once the check has failed, bytes read before it are not trusted either.
+    with pytest.raises(Exception, match="CRC32 mismatch"):
+        img.dataobj[..., 0]
