@@ -100,12 +100,15 @@ class Shapes:
     anat: tuple
     small: tuple
     n_small: int
+    keys: tuple
 
     @classmethod
     def of(cls, quick):
         if quick:
-            return cls(bold=(32, 32, 20, 24), anat=(64, 64, 64), small=(16, 16, 8, 4), n_small=20)
-        return cls(bold=(96, 96, 60, 200), anat=(256, 256, 256), small=(64, 64, 32, 8), n_small=200)
+            return cls(bold=(32, 32, 20, 24), anat=(64, 64, 64), small=(16, 16, 8, 4), n_small=20,
+                       keys=(32, 32, 20, 12))
+        return cls(bold=(96, 96, 60, 200), anat=(256, 256, 256), small=(64, 64, 32, 8), n_small=200,
+                   keys=(64, 64, 40, 60))
 
 
 def say(*args):
@@ -238,7 +241,7 @@ class Data:
         'anat.nii': 'anat', 'anat.nii.gz': 'anat', 'anat.npy': 'anat',
         'labels.nii': 'labels', 'labels.nii.gz': 'labels',
         'bold_sitk.nii.gz': 'bold_sitk', 'bold_neurovox.nii.gz': 'bold_neurovox',
-        'header40': 'header40', 'small': 'small', 'real': 'real',
+        'header40': 'header40', 'small': 'small', 'real': 'real', 'keys.nii.gz': 'keys',
     }
 
     def path(self, name):
@@ -341,6 +344,20 @@ class Data:
             if not path.exists():
                 data = np.where(inside, base + np.int16(i), 0).astype(np.int16)
                 nib.save(nib.Nifti1Image(data, AFFINE), path)
+        return None
+
+    def make_keys(self):
+        """The random-access run of issue 13: an fMRI-like int16 run of 64x64x40x60 (20 MB)
+        saved with nib.save, for many small keys on one image."""
+        path = self.dir / 'keys.nii.gz'
+        if path.exists():
+            return None
+        shape = self.shapes.keys
+        say(f'  writing keys.nii.gz {shape} with nib.save ...')
+        data = np.stack(list(bold_volumes(shape, seed=3)), axis=-1)
+        tmp = self.dir / 'partial-keys.nii.gz'
+        nib.save(nib.Nifti1Image(data, AFFINE), tmp)
+        tmp.rename(path)
         return None
 
     def make_header40(self):
@@ -587,6 +604,16 @@ def build_rows(shapes: Shapes):
             add(f'slab dataobj{text}, cold, int16 {ext}', 'slice', gz_goal(ext),
                 path='bold' + ext, key=key)
 
+    # Many small keys on one freshly loaded image (issue 13's random-access workload): every
+    # fifth key of each kind [i, j, ...], [..., t], [:, j, k], [i, :, :, t], [i, j, k].
+    rng = np.random.default_rng(30)
+    keys = []
+    for n in range(30):
+        i, j, k, t = (int(rng.integers(d)) for d in shapes.keys)
+        keys.append([[i, j, '...'], ['...', t], [None, j, k], [i, None, None, t], [i, j, k]][n % 5])
+    add('30 random keys on one freshly loaded image (then again: warm), int16 .nii.gz '
+        f'{"x".join(map(str, shapes.keys))}', 'keys', GZ_READ, path='keys.nii.gz', keys=keys)
+
     # get_fdata then is_dirty (nibabel has no is_dirty: its time is get_fdata's alone).
     for ext in ('.nii', '.nii.gz'):
         add(f'get_fdata() then is_dirty, int16 {ext}', 'fdata_is_dirty', gz_goal(ext),
@@ -732,6 +759,10 @@ def notes_for(row, reports):
             if 'is_dirty_s' in extra:
                 notes.append(f"is_dirty {s} {extra['is_dirty_s'] * 1e3:.3g} ms"
                              + (' (dirty!)' if extra.get('is_dirty') else ''))
+    if row.op == 'keys':
+        warm = [f"{s} {r['extra']['warm_s']:.3g} s" for s, r in reports.items()
+                if 'warm_s' in r.get('extra', {})]
+        notes.append('warm: ' + ', '.join(warm))
     if row.op == 'pickle':
         sizes = [f"{s} {r['extra']['pickle_bytes']}" for s, r in reports.items()
                  if 'pickle_bytes' in r.get('extra', {})]

@@ -91,6 +91,19 @@ def nib_slice(spec):
     return time.perf_counter() - start, summary(data), {}
 
 
+def nib_keys(spec):
+    img = nib.load(spec['path'])
+    keys = [key_of({'key': k}) for k in spec['keys']]
+    rounds = []
+    for _ in range(2):
+        start = time.perf_counter()
+        results = [np.asarray(img.dataobj[key]) for key in keys]
+        rounds.append(time.perf_counter() - start)
+    result = {'shape': [len(results)], 'dtype': results[0].dtype.name,
+              'checksum': sum(summary(r)['checksum'] for r in results)}
+    return rounds[0], result, {'warm_s': rounds[1]}
+
+
 def nib_volumes_warm(spec):
     img = nib.load(spec['path'])
     img.get_fdata()

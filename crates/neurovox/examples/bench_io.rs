@@ -10,6 +10,7 @@
 //! | `fdata` | `load(path)` + `get_fdata_as::<T>(Caching::Fill)`, `T` from `dtype` | `nib.load(p).get_fdata(dtype=...)` |
 //! | `asarray` | `load(path)` + `dataobj().to_array()` | `np.asarray(nib.load(p).dataobj)` |
 //! | `slice` | `load(path)` + `dataobj().read(key)` (a new proxy each time: cold) | `nib.load(p).dataobj[key]` |
+//! | `keys` | `load(path)` + `dataobj().read(key)` for each key of `keys` on that one image (`warm_s`: the same keys again) | `[np.asarray(img.dataobj[k]) for k in keys]` |
 //! | `volumes_warm` | after an untimed `get_fdata(Caching::Fill)`, `dataobj().read(sel![..., t])` for each `t` of `volumes` | the same reads after `img.get_fdata()` |
 //! | `fdata_is_dirty` | `load(path)` + `get_fdata(Caching::Fill)` + `is_dirty()` (`is_dirty_s` reported too) | `get_fdata()` (nibabel has no `is_dirty`) |
 //! | `save_array` | `Image::from_dyn_array(arr, affine)` (+ `set_data_dtype(set_dtype)`) + `save(out)`; `arr` read from the `.npy` `npy` untimed | `nib.save(nib.Nifti1Image(arr, affine), out)` |
@@ -106,7 +107,12 @@ fn path_of(spec: &Value, name: &str) -> BoxResult<PathBuf> {
 
 /// The selection a spec's `key` describes: integers, `null` for `:`, `"..."`.
 fn selection(spec: &Value) -> BoxResult<Selection> {
-    let items = spec["key"].as_array().ok_or("the spec has no key")?;
+    key_of(&spec["key"])
+}
+
+/// One key: a list of items (an integer, `null` for `:`, `"..."`).
+fn key_of(key: &Value) -> BoxResult<Selection> {
+    let items = key.as_array().ok_or("the spec has no key")?;
     let items = items
         .iter()
         .map(|item| match item {
@@ -175,6 +181,30 @@ fn run_once(op: &str, spec: &Value) -> BoxResult<Outcome> {
             let start = Instant::now();
             let data = neurovox::load(&path)?.dataobj().read(&key)?;
             Outcome::of(start.elapsed().as_secs_f64(), &data)?
+        }
+        "keys" => {
+            let keys = spec["keys"]
+                .as_array()
+                .ok_or("the spec has no keys")?
+                .iter()
+                .map(key_of)
+                .collect::<BoxResult<Vec<_>>>()?;
+            let img = neurovox::load(path_of(spec, "path")?)?;
+            let mut rounds = Vec::new();
+            let mut read = Vec::with_capacity(keys.len());
+            for _ in 0..2 {
+                let start = Instant::now();
+                read.clear();
+                for key in &keys {
+                    read.push(img.dataobj().read(key)?);
+                }
+                rounds.push(start.elapsed().as_secs_f64());
+            }
+            let mut outcome = Outcome::of(rounds[0], read.first().ok_or("no keys")?)?;
+            outcome.checksum = read.iter().map(checksum).sum::<BoxResult<f64>>()?;
+            outcome.shape = vec![read.len()];
+            outcome.extra.insert("warm_s".into(), json!(rounds[1]));
+            outcome
         }
         "volumes_warm" => {
             let mut img = neurovox::load(path_of(spec, "path")?)?;

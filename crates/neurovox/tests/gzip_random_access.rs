@@ -380,3 +380,62 @@ fn random_damage_never_panics() {
         }
     }
 }
+
+/// Issue 13: a key touching every volume of a 4-D `.nii.gz` (thousands of tiny segments)
+/// inflates each span it touches once, not once per segment, even when the span cache holds
+/// fewer spans than the key touches; a second key over the same spans inflates nothing when
+/// they fit the cache.
+#[test]
+fn a_key_touching_every_volume_inflates_each_span_once() {
+    use neurovox::memmap::Order;
+    use neurovox::plan::{read_selection, DataLayout};
+    use neurovox::select::{Selection, SliceItem};
+    let shape = [40usize, 36, 20, 30];
+    let n_bytes = shape.iter().product::<usize>() * 2;
+    let data = volume(n_bytes, 41);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "run.gz", &gz(&data, 6));
+    let layout = DataLayout::new(shape.to_vec(), 2, 0, Order::F);
+    // Every (k, t): one 2-byte segment per slice of every volume.
+    let key = Selection::from(vec![
+        SliceItem::Index(17),
+        SliceItem::Index(9),
+        SliceItem::Ellipsis,
+    ]);
+    let expected: Vec<u8> = (0..shape[3])
+        .flat_map(|t| (0..shape[2]).map(move |k| (k, t)))
+        .flat_map(|(k, t)| {
+            let i = 2 * (17 + shape[0] * (9 + shape[1] * (k + shape[2] * t)));
+            [data[i], data[i + 1]]
+        })
+        .collect();
+    let first = 2 * (17 + shape[0] * 9) as u64;
+    let last = (n_bytes - 2 * shape[0] * shape[1] + 2 * (17 + shape[0] * 9)) as u64;
+
+    // A cache of 4 spans, far fewer than the ~13 the key sweeps.
+    for cache in [4 * SPAN as usize, neurovox::io::DEFAULT_SPAN_CACHE_BYTES] {
+        let source = GzipSource::with_span_and_cache(&path, SPAN, cache).unwrap();
+        assert_eq!(source.len().unwrap(), n_bytes as u64); // the index, built once
+        let indexed = source.inflated_bytes();
+        let (bytes, out_shape) = read_selection(&source, &layout, &key).unwrap();
+        assert_eq!(out_shape, [shape[2], shape[3]]);
+        assert!(bytes == expected);
+        let cost = source.inflated_bytes() - indexed;
+        // The key's span, from the checkpoint before its first byte to the end of the span
+        // of its last: at most one span more than first..=last, each byte once.
+        let most = last - first + 2 * SPAN + SPAN / 2;
+        assert!(
+            cost <= most,
+            "cache {cache}: the key inflated {cost} bytes, most {most}"
+        );
+        let again = source.inflated_bytes();
+        let (bytes, _) = read_selection(&source, &layout, &key).unwrap();
+        assert!(bytes == expected);
+        let second = source.inflated_bytes() - again;
+        if cache >= n_bytes + SPAN as usize {
+            assert_eq!(second, 0, "every span the key touches is still cached");
+        } else {
+            assert!(second <= most, "cache {cache}: again {second}");
+        }
+    }
+}

@@ -81,13 +81,31 @@
 //! member it starts in against the index, and decompresses its members **in parallel** on
 //! rayon's pool. Members it covers whole go straight into the caller's buffer through
 //! libdeflate, which also checks their CRC32 and ISIZE; so do the partial members at its two
-//! ends when it wants at least half of one (through a per-thread scratch buffer). When it
-//! wants less, the member streams through zlib-rs from its start and stops at the last byte
+//! ends, inflated whole into the span cache (below). A read that ends within the first
+//! 64 KiB of a member streams it through zlib-rs from its start and stops at the last byte
 //! wanted, so a header read inflates only the header. A
 //! file whose tail is not our footer is read the ordinary way; one whose index is
 //! inconsistent too, and [`GzipSource::member_index_error`] says why. A member that does
 //! not match its index entry (the file changed, or the index lies consistently with itself
 //! but not with the data) is a Format error, never different bytes.
+//!
+//! # Small reads: the span cache
+//!
+//! A key such as `[i, j, ...]` on a 4-D image is one tiny segment per slice of every volume.
+//! A read of less than half a span inflates the whole span between its two checkpoints (or
+//! its whole member) into a per-source cache of recently used spans
+//! ([`DEFAULT_SPAN_CACHE_BYTES`], module [`span_cache`](super::span_cache)), so the next
+//! segments in that span are copies: a key inflates each span it touches once. Larger reads
+//! go straight into the caller's buffer.
+//!
+//! # Integrity
+//!
+//! Every read that takes the last byte of a member has that member's CRC32 and ISIZE
+//! checked before it returns (`Builder::settle` on the first pass, libdeflate for whole
+//! members), so a full read of a damaged file is an error naming the file and the check,
+//! never different values. A read that ends inside a member it did not inflate from the
+//! member's start cannot be checked (as with nibabel, whose gzip stream checks only at the
+//! end); once any check has failed, every later read of the source fails with it.
 //!
 //! # Example
 //!
@@ -118,6 +136,7 @@
 
 use super::gzip_write::{member_header_matches, MemberEntry, MemberIndex, MEMBER_HEADER_LEN};
 use super::source::{past_end, Source};
+use super::span_cache::{CachedSpan, SpanCache};
 use crate::error::{Error, ErrorKind, Result};
 use std::fmt;
 use std::fs::File;
@@ -179,6 +198,11 @@ pub struct GzipSource {
     /// The first pass's failure, once it has failed: every later read reports it (see
     /// [`Failure`]).
     failure: OnceLock<Failure>,
+    /// Recently inflated spans (between two checkpoints, or whole members), so that the many
+    /// small segments of one key inflate each span once (module [`span_cache`]).
+    ///
+    /// [`span_cache`]: super::span_cache
+    spans: SpanCache,
 }
 
 /// What a gzip file's size and the ISIZE field of its last member's trailer (the member's
@@ -255,6 +279,39 @@ impl GzipSource {
     /// Like [`GzipSource::open`], with a checkpoint every `span` bytes of output (at the first
     /// deflate block boundary after). Smaller spans make reads cheaper and the index larger.
     pub fn with_span(path: impl AsRef<Path>, span: u64) -> Result<Self> {
+        Self::with_span_and_cache(path, span, DEFAULT_SPAN_CACHE_BYTES)
+    }
+
+    /// Like [`GzipSource::with_span`], keeping at most `cache_bytes` of recently inflated
+    /// spans for small reads ([`DEFAULT_SPAN_CACHE_BYTES`] by default; 0 keeps none, so
+    /// every small read inflates from its checkpoint).
+    ///
+    /// ```
+    /// # use neurovox::io::{GzipSource, Source};
+    /// # use std::io::Write;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("run.gz");
+    /// # let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 27) as u8).collect();
+    /// # let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&path)?, Default::default());
+    /// # gz.write_all(&data)?;
+    /// # gz.finish()?;
+    /// let source = GzipSource::with_span_and_cache(&path, 1 << 20, 8 << 20)?;
+    /// source.len()?; // index the whole file
+    /// let before = source.inflated_bytes();
+    /// for i in 0..100 {
+    ///     let mut voxel = [0u8; 2];
+    ///     source.read_at(2_000_000 + 1000 * i, &mut voxel)?; // 100 reads in one span
+    /// }
+    /// // The one or two spans the reads fall in are inflated once each, not once per read.
+    /// let cost = source.inflated_bytes() - before;
+    /// assert!(cost <= 3 << 20, "{cost}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_span_and_cache(
+        path: impl AsRef<Path>,
+        span: u64,
+        cache_bytes: usize,
+    ) -> Result<Self> {
         let path = path.as_ref();
         if span == 0 {
             return Err(Error::usage("the checkpoint span must be at least 1 byte").with_path(path));
@@ -292,6 +349,7 @@ impl GzipSource {
             member_index_error,
             trailer,
             failure: OnceLock::new(),
+            spans: SpanCache::new(cache_bytes),
         };
         if let Some(members) = &source.members {
             let checkpoints = members
@@ -350,25 +408,69 @@ impl GzipSource {
         })
     }
 
+    /// The checkpoint at or before `offset` (which lies below `covered`) and the end of its
+    /// span: the next checkpoint, or how far the first pass has come.
+    fn checkpoint_at(&self, offset: u64) -> Result<(Arc<Checkpoint>, u64)> {
+        let covered = self.covered.load(Ordering::Acquire);
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        let i = index.partition_point(|c| c.out <= offset);
+        match i.checked_sub(1).and_then(|i| index.get(i)) {
+            Some(c) => {
+                let end = index.get(i).map_or(covered, |next| next.out);
+                Ok((Arc::clone(c), end.max(offset)))
+            }
+            None => Err(
+                Error::format("gzip index has no checkpoint before the read")
+                    .with_path(&self.file.path),
+            ),
+        }
+    }
+
     /// Reads `buf` at `offset`, which lies below `covered`, from the nearest checkpoint.
+    ///
+    /// A read of less than half a span (at most [`MAX_CACHED_SPAN`]) takes its bytes from
+    /// the span cache, inflating the whole span on a miss: the next small read in the same
+    /// span, the usual case for the segments of one key, is then a copy. Larger reads inflate
+    /// straight into `buf`.
     fn read_indexed(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         if buf.is_empty() {
             return Ok(());
         }
-        let checkpoint = {
-            let index = self.index.read().unwrap_or_else(|e| e.into_inner());
-            let i = index.partition_point(|c| c.out <= offset);
-            match i.checked_sub(1).and_then(|i| index.get(i)) {
-                Some(c) => Arc::clone(c),
-                None => {
-                    return Err(
-                        Error::format("gzip index has no checkpoint before the read")
-                            .with_path(&self.file.path),
-                    )
-                }
+        if buf.len() as u64 >= MAX_CACHED_SPAN {
+            let (checkpoint, _) = self.checkpoint_at(offset)?;
+            return self.inflate_from(&checkpoint, offset, buf, false);
+        }
+        let (mut at, mut rest) = (offset, buf);
+        while !rest.is_empty() {
+            let (checkpoint, span_end) = self.checkpoint_at(at)?;
+            let n = usize::try_from(span_end - at)
+                .unwrap_or(usize::MAX)
+                .clamp(1, rest.len());
+            let (piece, tail) = rest.split_at_mut(n);
+            let span_len = span_end - checkpoint.out;
+            if span_len > MAX_CACHED_SPAN || n as u64 >= span_len / 2 || span_end <= at {
+                self.inflate_from(&checkpoint, at, piece, false)?;
+            } else {
+                let span = match self.spans.get(checkpoint.out, at + n as u64) {
+                    Some(span) => span,
+                    None => {
+                        let mut bytes = vec![0u8; span_len as usize];
+                        self.inflate_from(&checkpoint, checkpoint.out, &mut bytes, false)?;
+                        let bytes = Arc::new(bytes);
+                        self.spans.insert(checkpoint.out, Arc::clone(&bytes));
+                        CachedSpan {
+                            start: checkpoint.out,
+                            bytes,
+                        }
+                    }
+                };
+                let from = (at - span.start) as usize;
+                piece.copy_from_slice(&span.bytes[from..from + n]);
             }
-        };
-        self.inflate_from(&checkpoint, offset, buf, false)
+            rest = tail;
+            at += n as u64;
+        }
+        Ok(())
     }
 
     /// Reads `buf` at `offset` (at or after `checkpoint`) by inflating from `checkpoint`.
@@ -487,10 +589,10 @@ impl GzipSource {
             .with_path(&self.file.path)
         };
         let whole = skip == 0 && part.len() as u64 == u64::from(m.size);
-        let most =
-            m.size <= MAX_SCRATCH_MEMBER && skip + part.len() as u64 >= u64::from(m.size / 2);
-        if !whole && !most {
-            // Little of the member is wanted: stream from its start to the last byte wanted.
+        let wanted_to = skip + part.len() as u64;
+        if !whole && (wanted_to <= MEMBER_PREFIX_READ || u64::from(m.size) > MAX_CACHED_SPAN) {
+            // A header, or little of a member too large to keep: stream from its start to
+            // the last byte wanted.
             let mut header = [0u8; MEMBER_HEADER_LEN];
             if self.file.read_at(m.offset, &mut header)? != header.len()
                 || !member_header_matches(&header, m)
@@ -498,6 +600,12 @@ impl GzipSource {
                 return Err(mismatch());
             }
             return self.inflate_from(&Checkpoint::member_start(m), m.out + skip, part, true);
+        }
+        if !whole {
+            if let Some(span) = self.spans.get(m.out, m.out + wanted_to) {
+                part.copy_from_slice(&span.bytes[skip as usize..wanted_to as usize]);
+                return Ok(());
+            }
         }
         // The whole member in one piece. Its length was checked against the file's when the
         // index was read, so this allocates no more than the file holds.
@@ -531,30 +639,39 @@ impl GzipSource {
             // Straight into the caller's buffer.
             return inflate(part);
         }
-        // Most of a member of bounded size: into this thread's scratch buffer, then copied.
-        SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
-            if scratch.len() < size {
-                scratch.resize(size, 0);
-            }
-            inflate(&mut scratch[..size])?;
-            let from = skip as usize;
-            part.copy_from_slice(&scratch[from..from + part.len()]);
-            Ok(())
-        })
+        // Part of a member of bounded size: the whole member (its CRC32 checked) into the
+        // span cache, for the next read of the same member too.
+        let mut bytes = vec![0u8; size];
+        inflate(&mut bytes)?;
+        part.copy_from_slice(&bytes[skip as usize..wanted_to as usize]);
+        self.spans.insert(m.out, Arc::new(bytes));
+        Ok(())
     }
 }
 
-/// Members up to this size are decompressed whole (by libdeflate, checking their CRC32) when
-/// a read wants at least half of one; larger ones, or less of one, stream from their start.
-const MAX_SCRATCH_MEMBER: u32 = 4 << 20;
+/// Spans (between checkpoints, or whole members) up to this size are inflated whole into the
+/// span cache when a read wants less than half of one; larger ones are read from their
+/// checkpoint up to the last byte wanted.
+const MAX_CACHED_SPAN: u64 = 4 << 20;
+
+/// Bytes of recently inflated spans a source keeps by default: 32 default spans.
+///
+/// Measured on the 30-key workload of issue 13 (a 20 MB int16 64×64×40×60 run written by
+/// nibabel, keys such as `[i, j, ...]` that touch every volume, best of 3 on one image;
+/// `benches/gzip_keys.py`): no cache 8.9 s (nibabel 1.46 s); 16 MiB 0.46 s, because a key
+/// sweeping more spans than the cache holds evicts each span before the next key comes back
+/// to it; 32 MiB 0.003 s, the whole run held. The cost is memory only while a source does
+/// small reads: a full read goes around the cache.
+pub const DEFAULT_SPAN_CACHE_BYTES: usize = 32 << 20;
+
+/// A read that ends within this many bytes of a member's start streams the member up to it
+/// (a header read inflates the header, not the member).
+const MEMBER_PREFIX_READ: u64 = 64 * 1024;
 
 thread_local! {
     /// One libdeflate decompressor per thread, for whole members.
     static DECOMPRESSOR: std::cell::RefCell<libdeflater::Decompressor> =
         std::cell::RefCell::new(libdeflater::Decompressor::new());
-    /// Room for one member of at most `MAX_SCRATCH_MEMBER` bytes per thread.
-    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The member index at the end of `file`, if it has a valid one.
@@ -595,7 +712,7 @@ impl Source for GzipSource {
         if let Some(members) = &self.members {
             return self.read_members(members, offset, buf);
         }
-        if let Some(f) = self.failure.get() {
+        if let Some(f) = self.failure.get().filter(|f| f.damaged) {
             return Err(f.error(&self.file.path));
         }
         let end = offset.saturating_add(buf.len() as u64);
@@ -902,6 +1019,8 @@ struct Stream {
     check: Option<(crc32fast::Hasher, u32)>,
     verify: bool,
     stalls: u8,
+    /// The last error was the file ending early (not data that fails a check).
+    cut_short: bool,
 }
 
 impl Stream {
@@ -915,6 +1034,7 @@ impl Stream {
             check: None,
             verify: true,
             stalls: 0,
+            cut_short: false,
         })
     }
 
@@ -946,6 +1066,7 @@ impl Stream {
             check: None,
             verify: false,
             stalls: 0,
+            cut_short: false,
         })
     }
 
@@ -994,6 +1115,7 @@ impl Stream {
             zlib::Z_OK | zlib::Z_BUF_ERROR => {
                 if r.consumed == 0 && r.produced == 0 {
                     if at_eof {
+                        self.cut_short = true;
                         return Err(file.corrupt(
                             "the file ends inside a gzip member's compressed data; \
                              is it truncated?",
@@ -1035,7 +1157,11 @@ impl Stream {
         self.input.seek(trailer);
         let mut bytes = [0u8; 8];
         for b in &mut bytes {
-            *b = self.input.byte(file)?.ok_or_else(|| {
+            let byte = self.input.byte(file)?;
+            if byte.is_none() {
+                self.cut_short = true;
+            }
+            *b = byte.ok_or_else(|| {
                 file.corrupt(
                     "the file ends inside a gzip member's CRC32/ISIZE trailer; is it truncated?",
                     trailer,
@@ -1137,22 +1263,28 @@ impl StoredWindow {
     }
 }
 
-/// A sticky first-pass failure: every later read of the source reports it again, including
-/// reads of bytes the first pass produced before it failed. A member's CRC32 covers all of its
-/// data, and a flipped bit can inflate to wrong but well-formed output long before the
-/// inflater notices, so nothing read from a member that failed its check can be trusted.
+/// A sticky first-pass failure: every later read past it reports it again. When the data
+/// failed a check, so do reads of bytes the first pass produced before it: a member's CRC32
+/// covers all of its data, and a flipped bit can inflate to wrong but well-formed output long
+/// before the inflater notices, so nothing read from a damaged member can be trusted.
 struct Failure {
     kind: ErrorKind,
     message: String,
     offset: Option<u64>,
+    /// The data failed a check (CRC32, ISIZE, invalid deflate data, a bad header), rather
+    /// than the file ending early: bytes read before the failure are refused too. A file
+    /// cut short keeps serving what it holds before the cut, as nibabel does: those bytes
+    /// are no less trustworthy than any read that ends before a member's trailer.
+    damaged: bool,
 }
 
 impl Failure {
-    fn record(src: &GzipSource, e: &Error) {
+    fn record(src: &GzipSource, e: &Error, cut_short: bool) {
         let _ = src.failure.set(Failure {
             kind: e.kind(),
             message: e.message().to_string(),
             offset: e.byte_offset(),
+            damaged: !cut_short,
         });
     }
 
@@ -1205,7 +1337,7 @@ impl Builder {
         if let Err(e) = &result {
             // Every failure sticks: the stream may have stopped between a member's data and
             // its trailer, and must not be resumed from there.
-            Failure::record(src, e);
+            Failure::record(src, e, self.stream.cut_short);
         }
         result
     }
@@ -1283,7 +1415,7 @@ impl Builder {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    Failure::record(src, &e);
+                    Failure::record(src, &e, self.stream.cut_short);
                     return Err(e);
                 }
             }

@@ -5,9 +5,10 @@ pub mod gzip;
 pub mod gzip_write;
 pub mod open;
 pub mod source;
+pub mod span_cache;
 
 pub use fingerprint::FileFingerprint;
-pub use gzip::{GzipIndexStats, GzipSource};
+pub use gzip::{GzipIndexStats, GzipSource, DEFAULT_SPAN_CACHE_BYTES};
 pub use gzip_write::{compress_to_vec, GzWriteOptions, MemberIndex, ParallelGzWriter};
 pub use open::{
     decompressing_reader, detect_compression, open_decompressed, read_fully, read_up_to, skip,
