@@ -18,15 +18,19 @@ class FileHolderError(Exception):
     """A file holder with neither a file name nor a file object was asked for a file."""
 
 
-def _compressed_open(name, mode):
-    """``open`` for ``name``, compressed as its suffix says (``.gz``/``.mgz``, ``.bz2``)."""
+def _compressed_open(name, mode, compresslevel=None):
+    """``open`` for ``name``, compressed as its suffix says (``.gz``/``.mgz``, ``.bz2``);
+    ``compresslevel`` for writing (default: gzip 1, as nibabel writes, bzip2 9)."""
     lower = name.lower()
     if lower.endswith(('.gz', '.mgz')):
         # Level 1 and mtime 0, as nibabel writes gzip files.
         if 'w' in mode:
-            return gzip.GzipFile(name, mode, compresslevel=1, mtime=0)
+            level = 1 if compresslevel is None else compresslevel
+            return gzip.GzipFile(name, mode, compresslevel=level, mtime=0)
         return gzip.open(name, mode)
     if lower.endswith('.bz2'):
+        if 'w' in mode and compresslevel is not None:
+            return bz2.open(name, mode, compresslevel=compresslevel)
         return bz2.open(name, mode)
     if lower.endswith('.zst'):
         try:
@@ -51,7 +55,7 @@ class Opener:
         mode = args[0] if args else kwargs.get('mode', 'rb')
         if 'b' not in mode:
             mode += 'b'
-        self.fobj = _compressed_open(name, mode)
+        self.fobj = _compressed_open(name, mode, kwargs.get('compresslevel'))
         self.me_opened = True
         self._name = name
 

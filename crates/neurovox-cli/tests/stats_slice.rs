@@ -581,3 +581,46 @@ fn a_damaged_nii_gz_fails_stats_and_convert_naming_the_file() {
     }
     assert!(noticed >= 40, "only {noticed} of 48 damaged runs failed");
 }
+
+/// `--level` outside what the codec has is an error naming the output, never a panic (bzip2
+/// aborts on level 0), and leaves no file behind.
+#[test]
+fn convert_refuses_a_level_the_codec_lacks() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let spec = Spec {
+        shape: &[6, 5, 4],
+        dtype: DataType::Int16,
+        scaling: None,
+    };
+    let input = write_image(tmp.path(), "in.nii", &spec);
+    for (name, level) in [
+        ("out.nii.bz2", "0"),
+        ("out.nii.gz", "13"),
+        ("out.nii.zst", "23"),
+    ] {
+        let out = tmp.path().join(name);
+        let output = neurovox(
+            &[
+                "convert",
+                path_str(&input),
+                path_str(&out),
+                "--level",
+                level,
+            ],
+            tmp.path(),
+        );
+        assert_failed_naming(&output, name);
+        assert!(
+            stderr(&output).contains("compression level"),
+            "{}",
+            stderr(&output)
+        );
+        assert!(!out.exists(), "{name} was written");
+    }
+    let out = tmp.path().join("ok.nii.bz2");
+    let output = neurovox(
+        &["convert", path_str(&input), path_str(&out), "--level", "1"],
+        tmp.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+}

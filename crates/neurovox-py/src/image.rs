@@ -46,12 +46,18 @@ fn data_obj(data: &Bound<'_, PyAny>) -> PyResult<DataObj> {
     Ok(DataObj::Array(crate::convert::numpy_to_dyn(data)?))
 }
 
-fn save_options(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<SaveOptions> {
+fn save_options(
+    dtype: Option<&Bound<'_, PyAny>>,
+    compresslevel: Option<u32>,
+) -> PyResult<SaveOptions> {
     let dtype: Option<DataType> = match dtype {
         Some(d) if !d.is_none() => Some(crate::proxy::parse_storage(d)?.dtype),
         _ => None,
     };
-    Ok(SaveOptions { dtype, level: None })
+    Ok(SaveOptions {
+        dtype,
+        level: compresslevel,
+    })
 }
 
 /// An image handle as pickles carry it; see [`NativeImage::handle`].
@@ -125,7 +131,7 @@ impl NativeImage {
     /// in pieces on every core. Arrays that are not contiguous, aligned and in native byte
     /// order are first made so by numpy.
     #[staticmethod]
-    #[pyo3(signature = (data, affine, header, format, path, dtype=None))]
+    #[pyo3(signature = (data, affine, header, format, path, dtype=None, compresslevel=None))]
     fn save_array(
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
@@ -134,6 +140,7 @@ impl NativeImage {
         format: &str,
         path: PathBuf,
         dtype: Option<&Bound<'_, PyAny>>,
+        compresslevel: Option<u32>,
     ) -> PyResult<NativeImage> {
         use numpy::{PyUntypedArray, PyUntypedArrayMethods};
         let np = py.import("numpy")?;
@@ -158,7 +165,7 @@ impl NativeImage {
         let shape = array.shape().to_vec();
         let fortran = !array.is_c_contiguous();
         let ptr = crate::convert::data_ptr(&array)?;
-        let options = save_options(dtype)?;
+        let options = save_options(dtype, compresslevel)?;
         let format = format_of(format)?;
         let header = header.map(|h| h.inner.clone());
         let inner = py
@@ -347,14 +354,15 @@ impl NativeImage {
 
     /// Saves to `path` (nibabel's `to_filename`), storing the data as `dtype` if given.
     #[allow(clippy::wrong_self_convention)] // nibabel's name; it saves and updates the file map
-    #[pyo3(signature = (path, dtype=None))]
+    #[pyo3(signature = (path, dtype=None, compresslevel=None))]
     fn to_filename(
         &mut self,
         py: Python<'_>,
         path: PathBuf,
         dtype: Option<&Bound<'_, PyAny>>,
+        compresslevel: Option<u32>,
     ) -> PyResult<()> {
-        let options = save_options(dtype)?;
+        let options = save_options(dtype, compresslevel)?;
         let inner = &mut self.inner;
         py.detach(|| inner.to_filename(&path, options))
             .map_err(crate::errors::save_error)
@@ -365,13 +373,14 @@ impl NativeImage {
     /// and the `.mat` only for SPM images with an affine. The same bytes `to_filename` writes
     /// for an uncompressed file name of the image's format.
     #[allow(clippy::wrong_self_convention)] // nibabel's name
-    #[pyo3(signature = (dtype=None))]
+    #[pyo3(signature = (dtype=None, compresslevel=None))]
     fn to_bytes<'py>(
         &self,
         py: Python<'py>,
         dtype: Option<&Bound<'py, PyAny>>,
+        compresslevel: Option<u32>,
     ) -> PyResult<SavedPyBytes<'py>> {
-        let options = save_options(dtype)?;
+        let options = save_options(dtype, compresslevel)?;
         let inner = &self.inner;
         let saved = py
             .detach(|| {
@@ -392,15 +401,16 @@ impl NativeImage {
 
     /// Saves to the files of a file map (nibabel's `to_file_map`).
     #[allow(clippy::wrong_self_convention)] // nibabel's name
-    #[pyo3(signature = (header=None, image=None, dtype=None))]
+    #[pyo3(signature = (header=None, image=None, dtype=None, compresslevel=None))]
     fn to_file_map(
         &mut self,
         py: Python<'_>,
         header: Option<PathBuf>,
         image: Option<PathBuf>,
         dtype: Option<&Bound<'_, PyAny>>,
+        compresslevel: Option<u32>,
     ) -> PyResult<()> {
-        let options = save_options(dtype)?;
+        let options = save_options(dtype, compresslevel)?;
         let files = FileMap { header, image };
         let inner = &mut self.inner;
         py.detach(|| inner.to_file_map(&files, options))

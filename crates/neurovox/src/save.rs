@@ -39,7 +39,10 @@ use std::path::Path;
 pub struct SaveOptions {
     /// Store the data as this type (nibabel's `dtype=`), else the header's.
     pub dtype: Option<DataType>,
-    /// gzip/zstd level; `None` for the default.
+    /// Compression level: gzip 0-12 (libdeflate's scale; 0 stores, 1-9 as zlib's, 10-12
+    /// smaller and slower), bzip2 1-9, zstd 1-22; ignored for uncompressed files. `None`
+    /// for the default (gzip level 2: smaller than nibabel's level 1, see
+    /// `io::gzip_write`).
     pub level: Option<u32>,
 }
 
@@ -368,6 +371,22 @@ enum Compressor<'a> {
 
 impl<'a> Compressor<'a> {
     fn new(out: &'a mut dyn Write, compression: Compression, level: Option<u32>) -> Result<Self> {
+        // Checked here, where the user's number meets the codec: bzip2 aborts on a level
+        // outside 1-9 rather than returning an error.
+        let levels = match compression {
+            Compression::None => 0..=u32::MAX,
+            Compression::Gzip => 0..=12,
+            Compression::Bzip2 => 1..=9,
+            Compression::Zstd => 1..=22,
+        };
+        if let Some(level) = level.filter(|l| !levels.contains(l)) {
+            return Err(Error::usage(format!(
+                "compression level {level} is outside {}-{} for {}",
+                levels.start(),
+                levels.end(),
+                compression.label()
+            )));
+        }
         Ok(match compression {
             Compression::None => Compressor::Plain(out),
             // Independent ~1 MiB members compressed on all cores, indexed so that neurovox
