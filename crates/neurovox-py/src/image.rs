@@ -131,6 +131,7 @@ impl NativeImage {
     /// in pieces on every core. Arrays that are not contiguous, aligned and in native byte
     /// order are first made so by numpy.
     #[staticmethod]
+    #[allow(clippy::too_many_arguments)] // the Python signature: nibabel's save arguments
     #[pyo3(signature = (data, affine, header, format, path, dtype=None, compresslevel=None))]
     fn save_array(
         py: Python<'_>,
