@@ -437,8 +437,7 @@ impl GzipSource {
             return Ok(());
         }
         if buf.len() as u64 >= MAX_CACHED_SPAN {
-            let (checkpoint, _) = self.checkpoint_at(offset)?;
-            return self.inflate_from(&checkpoint, offset, buf, false);
+            return self.read_spans_in_parallel(offset, buf);
         }
         let (mut at, mut rest) = (offset, buf);
         while !rest.is_empty() {
@@ -471,6 +470,31 @@ impl GzipSource {
             at += n as u64;
         }
         Ok(())
+    }
+
+    /// A large read of an indexed range: each span between two checkpoints inflates from
+    /// its own checkpoint, straight into its part of `buf`, on rayon's pool (both cores for a
+    /// second full read, or a file whose index was loaded from disk).
+    fn read_spans_in_parallel(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let end = offset + buf.len() as u64;
+        let mut pieces: Vec<(Arc<Checkpoint>, u64, &mut [u8])> = Vec::new();
+        let (mut at, mut rest) = (offset, buf);
+        while !rest.is_empty() {
+            let (checkpoint, span_end) = self.checkpoint_at(at)?;
+            let n = usize::try_from(span_end.min(end).saturating_sub(at))
+                .unwrap_or(usize::MAX)
+                .clamp(1, rest.len());
+            let (piece, tail) = rest.split_at_mut(n);
+            pieces.push((checkpoint, at, piece));
+            rest = tail;
+            at += n as u64;
+        }
+        use rayon::prelude::*;
+        pieces
+            .into_par_iter()
+            .try_for_each(|(checkpoint, at, piece)| {
+                self.inflate_from(&checkpoint, at, piece, false)
+            })
     }
 
     /// Reads `buf` at `offset` (at or after `checkpoint`) by inflating from `checkpoint`.
@@ -1386,12 +1410,15 @@ impl Builder {
     }
 
     /// Checks the trailer of the member whose last byte a read has just taken, before the
-    /// read returns. Given exactly the room a read wants, zlib stops before the end-of-block
-    /// code, so a read that ends where the data ends would otherwise never look at the
-    /// trailer; one more step of one byte crosses it, and checks the CRC32 and ISIZE.
+    /// read returns, when the file's last trailer says the member ends here (its ISIZE
+    /// equals what this member has produced, mod 2^32: the end of a single-member file, or
+    /// of the last member). Given exactly the room a read wants, zlib stops before the
+    /// end-of-block code, so a read that ends where the data ends would otherwise never look
+    /// at the trailer; one more step of one byte crosses it, and checks the CRC32 and ISIZE.
+    /// (A member that ends elsewhere is checked when a later read goes past its end.)
     ///
-    /// When that step finds more data although the file's last trailer says the stream ends
-    /// here (its ISIZE equals what this member has produced, mod 2^32), a damaged block has most likely made
+    /// When that step finds more data although the trailer says the stream ends here, a
+    /// damaged block has most likely made
     /// the stream longer: the first pass goes on to the end of the member, whose size check
     /// then fails, so the read reports the damage instead of returning the wrong bytes it
     /// has inflated. It goes at most as far again as the read's end (a file of several
@@ -1402,6 +1429,12 @@ impl Builder {
         let end = self.stream.out;
         let member_so_far = self.stream.check.as_ref().map(|(_, size)| *size);
         let claimed_end = src.trailer.is_some_and(|t| Some(t.isize) == member_so_far);
+        if !claimed_end {
+            // Not where the file's last trailer says a member ends: nothing to check yet. (A
+            // step here on every read cost ~1.3 ms each: 70 ms on a 221 MB run read in
+            // 4 MiB pieces.)
+            return Ok(());
+        }
         let limit = end.saturating_mul(2);
         let mut room = 1;
         while self.stream.at == Where::Body && self.stream.out < limit.max(end + 1) {
@@ -1418,9 +1451,6 @@ impl Builder {
                     Failure::record(src, &e, self.stream.cut_short);
                     return Err(e);
                 }
-            }
-            if !claimed_end {
-                break;
             }
             room = self.scratch.len();
         }
