@@ -24,6 +24,9 @@
 //!   if the source is scaled, else the stored type, with the affine of the selection.
 //! * `neurovox convert IN OUT [--dtype T] [--level N]` — re-saves an image in the format and
 //!   compression of `OUT`'s name, atomically.
+//! * `neurovox index FILE... [--cache]` — builds the random-access index of `.gz` files
+//!   other tools wrote and stores it next to each (`FILE.nvgzidx`) or in the per-user cache
+//!   directory, where every later load finds it.
 //! * `neurovox diff A B [--atol X] [--rtol Y] [--header-only]` — the header fields,
 //!   extensions, affine, shape and values that differ between two images; exit status 0 if
 //!   none, 1 if some, 2 if a file cannot be read.
@@ -32,6 +35,7 @@ mod convert;
 mod diff;
 mod dump;
 mod example;
+mod index;
 mod info;
 mod slice;
 mod stats;
@@ -64,6 +68,20 @@ enum Command {
     Convert(ConvertArgs),
     /// Show the header fields, affine and values that differ between two images.
     Diff(DiffArgs),
+    /// Store the random-access index of .gz files other tools wrote, for every later load.
+    Index(IndexArgs),
+}
+
+/// Arguments of `neurovox index`.
+#[derive(Debug, Args)]
+struct IndexArgs {
+    /// gzip-compressed files (.nii.gz, .mgz, ...).
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+    /// Store the indexes in the per-user cache directory instead of next to the files
+    /// (for read-only datasets; NEUROVOX_GZIP_INDEX_DIR names another directory).
+    #[arg(long)]
+    cache: bool,
 }
 
 /// Arguments of `neurovox diff`.
@@ -149,6 +167,7 @@ fn main() -> ExitCode {
     let succeeded = match cli.command {
         Command::Info(args) => run_info(&args),
         Command::Stats(args) => stats::run(&args.files),
+        Command::Index(args) => index::run(&args.files, args.cache),
         Command::Slice(args) => slice::run(&args.file, &args.key, &args.output),
         Command::Convert(args) => {
             convert::run(&args.input, &args.output, args.dtype.as_deref(), args.level)

@@ -624,3 +624,41 @@ fn convert_refuses_a_level_the_codec_lacks() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+/// `neurovox index`: a sidecar for a file another tool wrote (which loads then find), a note
+/// for neurovox's own files, and an error naming a file that is not gzip.
+#[test]
+fn index_writes_sidecars_that_loads_find() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let spec = Spec {
+        shape: &[40, 30, 20, 8],
+        dtype: DataType::Int16,
+        scaling: None,
+    };
+    let foreign = write_image(tmp.path(), "foreign.nii.gz", &spec);
+    let plain = write_image(tmp.path(), "plain.nii", &spec);
+    let own = tmp.path().join("own.nii.gz");
+    let converted = neurovox(&["convert", path_str(&plain), path_str(&own)], tmp.path());
+    assert!(converted.status.success(), "{}", stderr(&converted));
+
+    let output = neurovox(&["index", path_str(&foreign), path_str(&own)], tmp.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("foreign.nii.gz.nvgzidx"), "{out}");
+    assert!(out.contains("own.nii.gz: written by neurovox"), "{out}");
+    let sidecar = neurovox::io::gzip_index::sidecar_path(&foreign);
+    assert!(sidecar.exists());
+    assert!(!neurovox::io::gzip_index::sidecar_path(&own).exists());
+    let source = neurovox::io::GzipSource::open(&foreign).expect("open");
+    assert_eq!(source.index_origin(), Some(sidecar.as_path()));
+    // The image reads the same with its index.
+    let stats = neurovox(&["stats", path_str(&foreign)], tmp.path());
+    let stats_plain = neurovox(&["stats", path_str(&plain)], tmp.path());
+    assert_eq!(
+        stdout(&stats).replace("foreign.nii.gz", "X"),
+        stdout(&stats_plain).replace("plain.nii", "X")
+    );
+
+    let output = neurovox(&["index", path_str(&plain)], tmp.path());
+    assert_failed_naming(&output, "plain.nii");
+}

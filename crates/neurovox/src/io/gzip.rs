@@ -198,6 +198,15 @@ pub struct GzipSource {
     /// The first pass's failure, once it has failed: every later read reports it (see
     /// [`Failure`]).
     failure: OnceLock<Failure>,
+    /// The index file the checkpoints were loaded from, if they were (module
+    /// [`gzip_index`](super::gzip_index)).
+    index_origin: Option<PathBuf>,
+    /// Why an index file found for this file was not used.
+    index_file_error: Option<String>,
+    /// With an index from a file, no first pass checks the member's CRC32 in this process:
+    /// reads that follow one another from the start hash what they read, and the read
+    /// that reaches the end checks the sum (see [`GzipSource::check_stream`]).
+    stream_check: Mutex<StreamCheck>,
     /// Recently inflated spans (between two checkpoints, or whole members), so that the many
     /// small segments of one key inflate each span once (module [`span_cache`]).
     ///
@@ -337,7 +346,7 @@ impl GzipSource {
             Err(e) => return Err(e.with_path(path)),
         };
         let trailer = TrailerClaim::read(&file)?;
-        let source = GzipSource {
+        let mut source = GzipSource {
             file,
             span,
             index: RwLock::new(Vec::new()),
@@ -349,6 +358,9 @@ impl GzipSource {
             member_index_error,
             trailer,
             failure: OnceLock::new(),
+            index_origin: None,
+            index_file_error: None,
+            stream_check: Mutex::new(StreamCheck::default()),
             spans: SpanCache::new(cache_bytes),
         };
         if let Some(members) = &source.members {
@@ -362,8 +374,214 @@ impl GzipSource {
                 .covered
                 .store(members.total_size(), Ordering::Release);
             let _ = source.total.set(members.total_size());
+        } else if super::gzip_index::lookup_enabled() {
+            source.load_index_file()?;
         }
         Ok(source)
+    }
+
+    /// Looks for an index file of this file (the sidecar, then the cache directory) and, if
+    /// one fits, takes its checkpoints: the first pass then never runs.
+    fn load_index_file(&mut self) -> Result<()> {
+        use super::gzip_index::{cache_path, sidecar_path, GzipFingerprint, IndexFile};
+        let candidates = [
+            Some(sidecar_path(&self.file.path)),
+            cache_path(&self.file.path),
+        ];
+        let mut fingerprint = None;
+        for candidate in candidates.into_iter().flatten() {
+            let Ok(meta) = std::fs::metadata(&candidate) else {
+                continue;
+            };
+            let print = match &fingerprint {
+                Some(p) => *p,
+                None => {
+                    let p = GzipFingerprint::of(&self.file.file)
+                        .map_err(|e| Error::io(e).with_path(&self.file.path))?;
+                    fingerprint = Some(p);
+                    p
+                }
+            };
+            // An index holds at most a window (32 KiB) and a few dozen bytes per checkpoint,
+            // and a checkpoint per block: never more than the file plus its windows. Bounding
+            // the read keeps a stray huge file from being read whole.
+            let most = print.len.saturating_mul(2).saturating_add(64 << 20);
+            let loaded = if meta.len() > most {
+                Err(Error::format(
+                    "gzip index file: larger than any index of this file",
+                ))
+            } else {
+                std::fs::read(&candidate)
+                    .map_err(Error::io)
+                    .and_then(|bytes| IndexFile::from_bytes(&bytes, &print))
+            };
+            match loaded {
+                Ok(index) => {
+                    self.adopt(index);
+                    self.index_origin = Some(candidate);
+                    self.index_file_error = None;
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.index_file_error = Some(e.with_path(&candidate).to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a checked index file's checkpoints as the complete index.
+    fn adopt(&mut self, index: super::gzip_index::IndexFile) {
+        let checkpoints = index
+            .checkpoints
+            .into_iter()
+            .map(|c| {
+                Arc::new(Checkpoint {
+                    out: c.out,
+                    bit: c.bit,
+                    window: c.window.map(|(len, deflated, bytes)| StoredWindow {
+                        bytes: bytes.into_boxed_slice(),
+                        len,
+                        deflated,
+                    }),
+                })
+            })
+            .collect();
+        *self.index.get_mut().unwrap_or_else(|e| e.into_inner()) = checkpoints;
+        self.covered.store(index.total, Ordering::Release);
+        let _ = self.total.set(index.total);
+        let check = self
+            .stream_check
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner());
+        // One member (the only member start is the first checkpoint) whose trailer agrees
+        // with the index's length: the one case where a CRC32 of all the bytes is checkable.
+        let member_starts = self
+            .index
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|c| c.window.is_none())
+            .count();
+        check.checkable =
+            member_starts == 1 && self.trailer.is_some_and(|t| t.isize == index.total as u32);
+    }
+
+    /// Hashes `buf` (the bytes at `offset`, just read through an index from a file) into the
+    /// running CRC32 of the stream when it continues what was hashed so far (closing gaps of
+    /// up to 64 KiB, such as between a header read and the data, by reading them), and checks
+    /// the sum against the member's trailer when the stream's end is reached. A full read
+    /// through an index file thus fails on damaged data as the first pass would.
+    fn check_stream(&self, offset: u64, buf: &[u8]) -> Result<()> {
+        const MAX_GAP: u64 = 64 * 1024;
+        let end = offset + buf.len() as u64;
+        let mut check = self.stream_check.lock().unwrap_or_else(|e| e.into_inner());
+        if !check.checkable || check.done || end <= check.hashed_to {
+            return Ok(());
+        }
+        if offset > check.hashed_to {
+            let gap = offset - check.hashed_to;
+            if gap > MAX_GAP {
+                return Ok(()); // not a sequential pass
+            }
+            let mut bytes = vec![0u8; gap as usize];
+            self.read_indexed(check.hashed_to, &mut bytes)?;
+            check.crc.update(&bytes);
+            check.hashed_to = offset;
+        }
+        let new = &buf[(check.hashed_to - offset) as usize..];
+        use rayon::prelude::*;
+        let parts: Vec<crc32fast::Hasher> = new
+            .par_chunks(1 << 20)
+            .map(|chunk| {
+                let mut h = crc32fast::Hasher::new();
+                h.update(chunk);
+                h
+            })
+            .collect();
+        for part in &parts {
+            check.crc.combine(part);
+        }
+        check.hashed_to = end;
+        if Some(&end) != self.total.get() {
+            return Ok(());
+        }
+        check.done = true;
+        let got = check.crc.clone().finalize();
+        let at = self
+            .trailer
+            .map_or(0, |t| t.compressed_len)
+            .saturating_sub(8);
+        let mut want = [0u8; 4];
+        let n = self.file.read_at(at, &mut want)?;
+        let want = u32::from_le_bytes(want);
+        if n == 4 && want == got {
+            return Ok(());
+        }
+        let origin = self.index_origin.as_deref().unwrap_or(Path::new("?"));
+        let e = self.file.corrupt(
+            format!(
+                "gzip member CRC32 mismatch: the trailer says {want:#010x}, the data (read \
+                 through the index file {}) hashes to {got:#010x}",
+                origin.display()
+            ),
+            at,
+        );
+        Failure::record(self, &e, false);
+        Err(e)
+    }
+
+    /// The index file this source's checkpoints came from, if any.
+    pub fn index_origin(&self) -> Option<&Path> {
+        self.index_origin.as_deref()
+    }
+
+    /// Why an index file found for this file was ignored (another file's, stale, damaged),
+    /// if one was.
+    pub fn index_file_error(&self) -> Option<&str> {
+        self.index_file_error.as_deref()
+    }
+
+    /// Writes this file's complete checkpoint index to `to`, atomically (finishing the first
+    /// pass first if it has not reached the end). A file written by neurovox carries its own
+    /// member index and needs none: that is a Usage error. See module
+    /// [`gzip_index`](super::gzip_index) for where loads look for it.
+    pub fn write_index(&self, to: &Path) -> Result<()> {
+        use super::gzip_index::{GzipFingerprint, IndexFile, StoredCheckpoint};
+        if self.members.is_some() {
+            return Err(Error::usage(
+                "this file was written by neurovox and carries its own member index",
+            )
+            .with_path(&self.file.path));
+        }
+        let total = self.len()?;
+        let fingerprint = GzipFingerprint::of(&self.file.file)
+            .map_err(|e| Error::io(e).with_path(&self.file.path))?;
+        let checkpoints = self
+            .index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|c| StoredCheckpoint {
+                out: c.out,
+                bit: c.bit,
+                window: c
+                    .window
+                    .as_ref()
+                    .map(|w| (w.len, w.deflated, w.bytes.to_vec())),
+            })
+            .collect();
+        let bytes = IndexFile {
+            span: self.span,
+            fingerprint,
+            total,
+            checkpoints,
+        }
+        .to_bytes();
+        crate::atomic::write_atomically(to, |w| {
+            use std::io::Write;
+            w.write_all(&bytes).map_err(Error::io)
+        })
     }
 
     /// The member index this source reads through (a file written by `ParallelGzWriter`),
@@ -740,6 +958,9 @@ impl Source for GzipSource {
             return Err(f.error(&self.file.path));
         }
         let end = offset.saturating_add(buf.len() as u64);
+        if let Some(&total) = self.total.get().filter(|&&t| end > t) {
+            return Err(past_end(Some(&self.file.path), offset, buf.len(), total));
+        }
         // Bytes [offset, indexed_end) come from the index; the first pass fills the rest.
         let mut indexed_end = end;
         if end > self.covered.load(Ordering::Acquire) {
@@ -757,7 +978,11 @@ impl Source for GzipSource {
             }
         }
         let n = usize::try_from(indexed_end - offset).unwrap_or(usize::MAX);
-        self.read_indexed(offset, &mut buf[..n])
+        self.read_indexed(offset, &mut buf[..n])?;
+        if self.index_origin.is_some() {
+            self.check_stream(offset, buf)?;
+        }
+        Ok(())
     }
 
     fn inflated_bytes(&self) -> u64 {
@@ -1285,6 +1510,19 @@ impl StoredWindow {
             )),
         }
     }
+}
+
+/// The running CRC32 of a stream read through an index file (see
+/// [`GzipSource::check_stream`]).
+#[derive(Default)]
+struct StreamCheck {
+    /// The stream is one member whose trailer can be checked.
+    checkable: bool,
+    /// Output bytes `[0, hashed_to)` are in `crc`.
+    hashed_to: u64,
+    crc: crc32fast::Hasher,
+    /// The end was reached and checked.
+    done: bool,
 }
 
 /// A sticky first-pass failure: every later read past it reports it again. When the data

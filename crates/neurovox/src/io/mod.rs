@@ -2,6 +2,7 @@
 
 pub mod fingerprint;
 pub mod gzip;
+pub mod gzip_index;
 pub mod gzip_write;
 pub mod open;
 pub mod source;

@@ -1,0 +1,174 @@
+//! Persisted gzip indexes (issue 13): an index written by one source is found by the next
+//! source over the same file, serves late reads without a first pass (shown by
+//! `inflated_bytes`, never by timing) and full reads that still check the CRC32; a stale,
+//! truncated, damaged or foreign index is detected and ignored, never trusted.
+
+#![allow(clippy::unwrap_used)]
+
+use neurovox::io::{gzip_index, GzipSource, Source};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const SPAN: u64 = 64 * 1024;
+
+/// int16-like data that compresses as scans do, different for each seed.
+fn data(n: usize, seed: u32) -> Vec<u8> {
+    let mut s = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..n)
+        .map(|i| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            if (i / 4096) % 3 == 0 {
+                0
+            } else {
+                ((i / 7) as u8).wrapping_add((s % 5) as u8)
+            }
+        })
+        .collect()
+}
+
+fn gz_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    e.write_all(data).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, e.finish().unwrap()).unwrap();
+    path
+}
+
+fn index(path: &Path) -> PathBuf {
+    let sidecar = gzip_index::sidecar_path(path);
+    GzipSource::with_span(path, SPAN)
+        .unwrap()
+        .write_index(&sidecar)
+        .unwrap();
+    sidecar
+}
+
+fn read_all(source: &GzipSource, len: usize) -> neurovox::Result<Vec<u8>> {
+    // As a proxy reads: the header first, then the data in pieces.
+    let mut out = vec![0u8; len];
+    source.read_at(0, &mut out[..348])?;
+    let mut at = 352;
+    while at < len {
+        let n = (len - at).min(300_000);
+        source.read_at(at as u64, &mut out[at..at + n])?;
+        at += n;
+    }
+    source.read_at(348, &mut out[348..352])?;
+    Ok(out)
+}
+
+#[test]
+fn a_written_index_is_found_and_serves_late_and_full_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = data(3_000_000, 1);
+    let path = gz_file(dir.path(), "run.nii.gz", &want);
+    let sidecar = index(&path);
+    assert!(sidecar.ends_with("run.nii.gz.nvgzidx"));
+
+    let source = GzipSource::open(&path).unwrap();
+    assert_eq!(source.index_origin(), Some(sidecar.as_path()));
+    assert!(source.index_stats().complete);
+    assert_eq!(source.len().unwrap(), want.len() as u64);
+    // A late read inflates at most its length plus one checkpoint interval.
+    let mut late = vec![0u8; 50_000];
+    source.read_at(2_900_000, &mut late).unwrap();
+    assert!(late == want[2_900_000..2_950_000]);
+    assert!(
+        source.inflated_bytes() <= 50_000 + SPAN + SPAN / 2,
+        "{}",
+        source.inflated_bytes()
+    );
+    // Full reads, on a fresh source, equal the data.
+    let source = GzipSource::open(&path).unwrap();
+    assert!(read_all(&source, want.len()).unwrap() == want);
+    // Reads past the end stay errors.
+    assert!(source
+        .read_at(want.len() as u64 - 1, &mut [0u8; 2])
+        .is_err());
+}
+
+#[test]
+fn stale_truncated_damaged_and_foreign_indexes_are_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = data(2_000_000, 2);
+    let path = gz_file(dir.path(), "a.nii.gz", &first);
+    let sidecar = index(&path);
+    let good_index = std::fs::read(&sidecar).unwrap();
+
+    let check_ignored = |what: &str, expect: &str, want: &[u8]| {
+        let source = GzipSource::open(&path).unwrap();
+        assert_eq!(source.index_origin(), None, "{what}");
+        let why = source.index_file_error().unwrap_or_default().to_string();
+        assert!(why.contains(expect), "{what}: {why}");
+        assert!(why.contains("a.nii.gz.nvgzidx"), "{what}: {why}");
+        assert!(read_all(&source, want.len()).unwrap() == want, "{what}");
+    };
+    // Truncated and damaged index files.
+    std::fs::write(&sidecar, &good_index[..good_index.len() / 2]).unwrap();
+    check_ignored("truncated", "CRC32 mismatch", &first);
+    let mut bad = good_index.clone();
+    bad[good_index.len() / 3] ^= 0x40;
+    std::fs::write(&sidecar, &bad).unwrap();
+    check_ignored("damaged", "CRC32 mismatch", &first);
+    std::fs::write(&sidecar, b"not an index").unwrap();
+    check_ignored("junk", "gzip index file", &first);
+    // Another file's index.
+    let other = gz_file(dir.path(), "b.nii.gz", &data(2_000_000, 7));
+    std::fs::copy(index(&other), &sidecar).unwrap();
+    check_ignored("foreign", "fingerprint differs", &first);
+    // The file replaced by other data after it was indexed.
+    std::fs::write(&sidecar, &good_index).unwrap();
+    let second = data(2_000_000, 4);
+    gz_file(dir.path(), "a.nii.gz", &second);
+    check_ignored("stale", "fingerprint differs", &second);
+}
+
+#[test]
+fn damaged_data_under_a_valid_index_fails_a_full_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = data(3_000_000, 5);
+    let path = gz_file(dir.path(), "run.nii.gz", &want);
+    index(&path);
+    // Damage the middle of the compressed data: the fingerprint (length, first and last
+    // 64 KiB) still matches, so the index is used.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    let mut failures = 0;
+    for k in 1..8 {
+        let at = n * k / 8;
+        if at < 70_000 || at + 70_000 > n {
+            continue;
+        }
+        let saved = bytes[at];
+        bytes[at] ^= 0x08;
+        std::fs::write(&path, &bytes).unwrap();
+        let source = GzipSource::open(&path).unwrap();
+        assert!(source.index_origin().is_some(), "the index is still used");
+        match read_all(&source, want.len()) {
+            Ok(got) => assert!(got == want, "a flip at {at} read as other bytes"),
+            Err(e) => {
+                assert!(e.to_string().contains("run.nii.gz"), "{e}");
+                failures += 1;
+                // Once it failed, earlier bytes are refused too.
+                assert!(source.read_at(0, &mut [0u8; 10]).is_err());
+            }
+        }
+        bytes[at] = saved;
+    }
+    assert!(failures >= 4, "{failures}");
+}
+
+#[test]
+fn neurovox_written_files_need_no_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("own.nii.gz");
+    std::fs::write(&path, neurovox::io::compress_to_vec(&data(1_000_000, 6), 2)).unwrap();
+    let e = GzipSource::open(&path)
+        .unwrap()
+        .write_index(&gzip_index::sidecar_path(&path))
+        .unwrap_err();
+    assert!(e.to_string().contains("own member index"), "{e}");
+    assert!(!gzip_index::sidecar_path(&path).exists());
+}
