@@ -27,6 +27,8 @@
 //! * `neurovox index FILE... [--cache]` — builds the random-access index of `.gz` files
 //!   other tools wrote and stores it next to each (`FILE.nvgzidx`) or in the per-user cache
 //!   directory, where every later load finds it.
+//! * `neurovox recompress FILE... [--level N]` — rewrites `.gz` files other tools wrote as
+//!   neurovox's indexed gzip, atomically, with the same bytes inside.
 //! * `neurovox diff A B [--atol X] [--rtol Y] [--header-only]` — the header fields,
 //!   extensions, affine, shape and values that differ between two images; exit status 0 if
 //!   none, 1 if some, 2 if a file cannot be read.
@@ -37,6 +39,7 @@ mod dump;
 mod example;
 mod index;
 mod info;
+mod recompress;
 mod slice;
 mod stats;
 mod table;
@@ -70,6 +73,19 @@ enum Command {
     Diff(DiffArgs),
     /// Store the random-access index of .gz files other tools wrote, for every later load.
     Index(IndexArgs),
+    /// Rewrite .gz files other tools wrote as neurovox's indexed gzip (same bytes inside).
+    Recompress(RecompressArgs),
+}
+
+/// Arguments of `neurovox recompress`.
+#[derive(Debug, Args)]
+struct RecompressArgs {
+    /// gzip-compressed files (.nii.gz, .mgz, ...), each replaced atomically.
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+    /// gzip level, 0-12 (libdeflate's scale; default 2).
+    #[arg(long, value_name = "N")]
+    level: Option<u32>,
 }
 
 /// Arguments of `neurovox index`.
@@ -168,6 +184,7 @@ fn main() -> ExitCode {
         Command::Info(args) => run_info(&args),
         Command::Stats(args) => stats::run(&args.files),
         Command::Index(args) => index::run(&args.files, args.cache),
+        Command::Recompress(args) => recompress::run(&args.files, args.level),
         Command::Slice(args) => slice::run(&args.file, &args.key, &args.output),
         Command::Convert(args) => {
             convert::run(&args.input, &args.output, args.dtype.as_deref(), args.level)

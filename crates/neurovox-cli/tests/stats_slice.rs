@@ -662,3 +662,61 @@ fn index_writes_sidecars_that_loads_find() {
     let output = neurovox(&["index", path_str(&plain)], tmp.path());
     assert_failed_naming(&output, "plain.nii");
 }
+
+/// `neurovox recompress`: a foreign `.nii.gz` becomes neurovox's indexed gzip with the same
+/// bytes inside, which `gzip -t` accepts; a damaged one is refused and left alone.
+#[test]
+fn recompress_keeps_every_byte_and_refuses_damage() {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let spec = Spec {
+        shape: &[40, 30, 20, 8],
+        dtype: DataType::Int16,
+        scaling: Some((0.5, 3.0)),
+    };
+    let path = write_image(tmp.path(), "foreign.nii.gz", &spec);
+    let original = std::fs::read(&path).expect("read");
+    let mut inside = Vec::new();
+    flate2::read::MultiGzDecoder::new(&original[..])
+        .read_to_end(&mut inside)
+        .expect("inflate");
+
+    let output = neurovox(&["recompress", path_str(&path), "--level", "6"], tmp.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("indexed members"),
+        "{}",
+        stdout(&output)
+    );
+    let rewritten = std::fs::read(&path).expect("read");
+    let mut again = Vec::new();
+    flate2::read::MultiGzDecoder::new(&rewritten[..])
+        .read_to_end(&mut again)
+        .expect("inflate");
+    assert!(again == inside, "the decompressed bytes changed");
+    let source = neurovox::io::GzipSource::open(&path).expect("open");
+    assert!(source.member_index().is_some());
+    if let Ok(status) = std::process::Command::new("gzip")
+        .arg("-t")
+        .arg(&path)
+        .status()
+    {
+        assert!(status.success(), "gzip -t refused the recompressed file");
+    }
+    // A second run leaves it alone.
+    let output = neurovox(&["recompress", path_str(&path)], tmp.path());
+    assert!(
+        stdout(&output).contains("left as it is"),
+        "{}",
+        stdout(&output)
+    );
+
+    let mut damaged = original.clone();
+    let n = damaged.len();
+    damaged[n / 2] ^= 0x10;
+    let bad = tmp.path().join("damaged.nii.gz");
+    std::fs::write(&bad, &damaged).expect("write");
+    let output = neurovox(&["recompress", path_str(&bad)], tmp.path());
+    assert_failed_naming(&output, "damaged.nii.gz");
+    assert_eq!(std::fs::read(&bad).expect("read"), damaged);
+}

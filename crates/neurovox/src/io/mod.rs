@@ -5,6 +5,7 @@ pub mod gzip;
 pub mod gzip_index;
 pub mod gzip_write;
 pub mod open;
+pub mod recompress;
 pub mod source;
 pub mod span_cache;
 
