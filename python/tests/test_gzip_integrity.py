@@ -121,3 +121,50 @@ def test_recompressed_and_indexed_files_read_equal_with_nibabel_and_neurovox(tmp
         assert np.array_equal(np.asarray(nv.load(path).dataobj), data)
         assert np.array_equal(nv.load(path).dataobj[..., 5], data[..., 5])
         assert np.array_equal(nv.load(path).get_fdata(), data)
+
+
+def test_indexes_move_both_ways_between_neurovox_and_indexed_gzip(tmp_path):
+    """`neurovox index --gzidx` writes an index indexed_gzip imports and reads through (it
+    does not check CRCs after an import, so wrong windows would show as wrong bytes), and
+    `--from-gzidx` takes indexed_gzip's export, checks it by one read, and loads use it; an
+    index of another file is refused and nothing is stored."""
+    import gzip
+    import subprocess
+    import indexed_gzip
+    exe = _cli()
+    rng = np.random.default_rng(1058)
+    runs = {}
+    for name, volumes in (('a.nii.gz', 30), ('b.nii.gz', 26)):
+        data = np.zeros((64, 64, 40, volumes), np.int16)
+        data[8:56, 8:56, 4:36] = rng.normal(500, 90, size=(48, 48, 32, volumes)).astype(np.int16)
+        nibabel.save(nibabel.Nifti1Image(data, np.eye(4)), tmp_path / name)
+        runs[name] = (tmp_path / name, data, gzip.decompress((tmp_path / name).read_bytes()))
+
+    # neurovox -> indexed_gzip
+    path, data, raw = runs['a.nii.gz']
+    export = tmp_path / 'a.gzidx'
+    subprocess.run([exe, 'index', path, '--gzidx', export], check=True)
+    with indexed_gzip.IndexedGzipFile(str(path), index_file=str(export)) as f:
+        assert len(list(f.seek_points())) > 5
+        for at in (len(raw) - 5000, len(raw) // 2, 123_456):
+            f.seek(at)
+            assert f.read(5000) == raw[at:at + 5000]
+
+    # indexed_gzip -> neurovox
+    path, data, raw = runs['b.nii.gz']
+    theirs = tmp_path / 'b.gzidx'
+    with indexed_gzip.IndexedGzipFile(str(path), spacing=1 << 20) as f:
+        f.build_full_index()
+        f.export_index(str(theirs))
+    subprocess.run([exe, 'index', path, '--from-gzidx', theirs], check=True)
+    assert (tmp_path / 'b.nii.gz.nvgzidx').exists()
+    assert np.array_equal(nv.load(path).dataobj[..., 20], data[..., 20])
+    assert np.array_equal(np.asarray(nv.load(path).dataobj), data)
+
+    # Another file's index is refused, and no sidecar is left.
+    (tmp_path / 'b.nii.gz.nvgzidx').unlink()
+    wrong = subprocess.run([exe, 'index', path, '--from-gzidx', export], capture_output=True,
+                           text=True)
+    assert wrong.returncode == 1
+    assert 'b.nii.gz' in wrong.stderr or 'a.gzidx' in wrong.stderr, wrong.stderr
+    assert not (tmp_path / 'b.nii.gz.nvgzidx').exists()

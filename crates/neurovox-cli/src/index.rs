@@ -1,22 +1,44 @@
-//! `neurovox index FILE... [--cache]`: builds the checkpoint index of each gzip file written
-//! by another tool and stores it where every later load finds it: a sidecar
-//! `FILE.nvgzidx` next to the file, or with `--cache` the per-user cache directory (for
-//! datasets that are read-only), which is then trimmed to its size cap. Loads in any later
-//! process then read any part of the file without a first pass, and whole reads on every
-//! core (`neurovox::io::gzip_index` says where loads look and how a changed file is told).
+//! `neurovox index FILE... [--cache] [--gzidx IDX | --from-gzidx IDX]`: builds the
+//! checkpoint index of each gzip file written by another tool and stores it where every later
+//! load finds it: a sidecar `FILE.nvgzidx` next to the file, or with `--cache` the per-user
+//! cache directory (for datasets that are read-only), which is then trimmed to its size cap.
+//! Loads in any later process then read any part of the file without a first pass, and whole
+//! reads on every core (`neurovox::io::gzip_index` says where loads look and how a changed
+//! file is told).
+//!
+//! `--gzidx IDX` also writes the index in indexed_gzip's format, for `IndexedGzipFile(...,
+//! index_file=IDX)`; `--from-gzidx IDX` takes an index indexed_gzip exported instead of a pass
+//! over the data. indexed_gzip records only the compressed size of its file, so an imported
+//! index is checked by reading the whole file through it (every window used, the CRC32
+//! compared) before it is stored.
 //!
 //! One line per file: where its index went, its checkpoints and size; or why not (a file
 //! written by neurovox carries its own member index and is skipped with a note).
 
-use neurovox::io::{gzip_index, GzipSource, Source};
-use std::path::Path;
+use neurovox::io::gzip_index::{self, gzidx, GzipFingerprint};
+use neurovox::io::{GzipSource, Source};
+use std::path::{Path, PathBuf};
+
+/// What `neurovox index` was asked to do besides indexing.
+pub struct Options<'a> {
+    /// Store in the cache directory instead of beside the file.
+    pub cache: bool,
+    /// Also export to this GZIDX file.
+    pub gzidx: Option<&'a Path>,
+    /// Import from this GZIDX file.
+    pub from_gzidx: Option<&'a Path>,
+}
 
 /// Indexes every file; true if all were indexed (or need no index).
-pub fn run(files: &[impl AsRef<Path>], cache: bool) -> bool {
+pub fn run(files: &[impl AsRef<Path>], options: &Options) -> bool {
+    if (options.gzidx.is_some() || options.from_gzidx.is_some()) && files.len() != 1 {
+        eprintln!("--gzidx and --from-gzidx take exactly one FILE");
+        return false;
+    }
     let mut ok = true;
     for file in files {
         let file = file.as_ref();
-        match index(file, cache) {
+        match index(file, options) {
             Ok(line) => println!("{line}"),
             Err(message) => {
                 eprintln!("{message}");
@@ -24,7 +46,7 @@ pub fn run(files: &[impl AsRef<Path>], cache: bool) -> bool {
             }
         }
     }
-    if cache {
+    if options.cache {
         if let Some(dir) = gzip_index::cache_dir() {
             if let Err(e) = gzip_index::trim_cache(&dir, gzip_index::cache_cap()) {
                 eprintln!("{e}");
@@ -35,31 +57,101 @@ pub fn run(files: &[impl AsRef<Path>], cache: bool) -> bool {
     ok
 }
 
-fn index(file: &Path, cache: bool) -> Result<String, String> {
-    let shown = file.display().to_string().escape_debug().to_string();
+fn shown(path: &Path) -> String {
+    path.display().to_string().escape_debug().to_string()
+}
+
+fn destination(file: &Path, cache: bool) -> Result<PathBuf, String> {
+    if !cache {
+        return Ok(gzip_index::sidecar_path(file));
+    }
+    let dir = gzip_index::cache_dir().ok_or_else(|| {
+        format!(
+            "{}: no cache directory (set NEUROVOX_GZIP_INDEX_DIR)",
+            shown(file)
+        )
+    })?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", shown(&dir)))?;
+    gzip_index::cache_path(file)
+        .ok_or_else(|| format!("{}: cannot name its cache entry", shown(file)))
+}
+
+fn index(file: &Path, options: &Options) -> Result<String, String> {
     let source = GzipSource::open(file).map_err(|e| e.to_string())?;
     if source.member_index().is_some() {
         return Ok(format!(
-            "{shown}: written by neurovox, indexed by its own members (nothing to do)"
+            "{}: written by neurovox, indexed by its own members (nothing to do)",
+            shown(file)
         ));
     }
-    let to = if cache {
-        let dir = gzip_index::cache_dir()
-            .ok_or_else(|| format!("{shown}: no cache directory (set NEUROVOX_GZIP_INDEX_DIR)"))?;
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        gzip_index::cache_path(file)
-            .ok_or_else(|| format!("{shown}: cannot name its cache entry"))?
+    let to = destination(file, options.cache)?;
+    if let Some(from) = options.from_gzidx {
+        drop(source);
+        import(file, from, &to)?;
     } else {
-        gzip_index::sidecar_path(file)
-    };
-    source.write_index(&to).map_err(|e| e.to_string())?;
-    let stats = source.index_stats();
+        source.write_index(&to).map_err(|e| e.to_string())?;
+    }
+    let index = GzipSource::open(file)
+        .and_then(|s| s.index_file())
+        .map_err(|e| e.to_string())?;
+    if let Some(out) = options.gzidx {
+        let bytes = gzidx::export(&index).map_err(|e| e.to_string())?;
+        neurovox::atomic::write_atomically(out, |w| {
+            std::io::Write::write_all(w, &bytes).map_err(neurovox::Error::io)
+        })
+        .map_err(|e| e.to_string())?;
+    }
     let bytes = std::fs::metadata(&to).map(|m| m.len()).unwrap_or(0);
     Ok(format!(
-        "{shown}: {} checkpoints over {} bytes, index {} bytes -> {}",
-        stats.checkpoints,
-        source.len().map_err(|e| e.to_string())?,
+        "{}: {} checkpoints over {} bytes, index {} bytes -> {}{}",
+        shown(file),
+        index.checkpoints.len(),
+        index.total,
         bytes,
-        to.display().to_string().escape_debug()
+        shown(&to),
+        options
+            .gzidx
+            .map(|g| format!(" (and indexed_gzip's format -> {})", shown(g)))
+            .unwrap_or_default()
     ))
+}
+
+/// Converts an indexed_gzip index, stores it at `to`, and reads the whole file through it;
+/// on any failure the stored index is removed again.
+fn import(file: &Path, from: &Path, to: &Path) -> Result<(), String> {
+    let bytes = std::fs::read(from).map_err(|e| format!("{}: {e}", shown(from)))?;
+    let file_handle = std::fs::File::open(file).map_err(|e| format!("{}: {e}", shown(file)))?;
+    let fingerprint =
+        GzipFingerprint::of(&file_handle).map_err(|e| format!("{}: {e}", shown(file)))?;
+    let index = gzidx::import(&bytes, &fingerprint).map_err(|e| format!("{}: {e}", shown(from)))?;
+    neurovox::atomic::write_atomically(to, |w| {
+        std::io::Write::write_all(w, &index.to_bytes()).map_err(neurovox::Error::io)
+    })
+    .map_err(|e| e.to_string())?;
+    let check = || -> neurovox::Result<()> {
+        let through = GzipSource::open(file)?;
+        if through.index_origin() != Some(to) {
+            return Err(neurovox::Error::format(format!(
+                "the imported index was not taken: {}",
+                through.index_file_error().unwrap_or("?")
+            )));
+        }
+        let total = through.len()?;
+        let mut buf = vec![0u8; 4 << 20];
+        let mut at = 0u64;
+        while at < total {
+            let n = (total - at).min(buf.len() as u64) as usize;
+            through.read_at(at, &mut buf[..n])?;
+            at += n as u64;
+        }
+        Ok(())
+    };
+    check().map_err(|e| {
+        let _ = std::fs::remove_file(to);
+        format!(
+            "{}: the index from {} does not fit this file: {e}",
+            shown(file),
+            shown(from)
+        )
+    })
 }

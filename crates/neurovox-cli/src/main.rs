@@ -24,9 +24,10 @@
 //!   if the source is scaled, else the stored type, with the affine of the selection.
 //! * `neurovox convert IN OUT [--dtype T] [--level N]` — re-saves an image in the format and
 //!   compression of `OUT`'s name, atomically.
-//! * `neurovox index FILE... [--cache]` — builds the random-access index of `.gz` files
-//!   other tools wrote and stores it next to each (`FILE.nvgzidx`) or in the per-user cache
-//!   directory, where every later load finds it.
+//! * `neurovox index FILE... [--cache] [--gzidx IDX | --from-gzidx IDX]` — builds the
+//!   random-access index of `.gz` files other tools wrote and stores it next to each
+//!   (`FILE.nvgzidx`) or in the per-user cache directory, where every later load finds it;
+//!   exports it to, or imports it from, indexed_gzip's format.
 //! * `neurovox recompress FILE... [--level N]` — rewrites `.gz` files other tools wrote as
 //!   neurovox's indexed gzip, atomically, with the same bytes inside.
 //! * `neurovox diff A B [--atol X] [--rtol Y] [--header-only]` — the header fields,
@@ -98,6 +99,13 @@ struct IndexArgs {
     /// (for read-only datasets; NEUROVOX_GZIP_INDEX_DIR names another directory).
     #[arg(long)]
     cache: bool,
+    /// Also write the index in indexed_gzip's format (GZIDX) to this file (one FILE only).
+    #[arg(long, value_name = "IDX", conflicts_with = "from_gzidx")]
+    gzidx: Option<PathBuf>,
+    /// Build the index from this indexed_gzip index file instead of a pass over the data
+    /// (one FILE only); it is checked by reading the file through it once.
+    #[arg(long, value_name = "IDX")]
+    from_gzidx: Option<PathBuf>,
 }
 
 /// Arguments of `neurovox diff`.
@@ -183,7 +191,14 @@ fn main() -> ExitCode {
     let succeeded = match cli.command {
         Command::Info(args) => run_info(&args),
         Command::Stats(args) => stats::run(&args.files),
-        Command::Index(args) => index::run(&args.files, args.cache),
+        Command::Index(args) => index::run(
+            &args.files,
+            &index::Options {
+                cache: args.cache,
+                gzidx: args.gzidx.as_deref(),
+                from_gzidx: args.from_gzidx.as_deref(),
+            },
+        ),
         Command::Recompress(args) => recompress::run(&args.files, args.level),
         Command::Slice(args) => slice::run(&args.file, &args.key, &args.output),
         Command::Convert(args) => {

@@ -542,11 +542,10 @@ impl GzipSource {
         self.index_file_error.as_deref()
     }
 
-    /// Writes this file's complete checkpoint index to `to`, atomically (finishing the first
-    /// pass first if it has not reached the end). A file written by neurovox carries its own
-    /// member index and needs none: that is a Usage error. See module
-    /// [`gzip_index`](super::gzip_index) for where loads look for it.
-    pub fn write_index(&self, to: &Path) -> Result<()> {
+    /// This file's complete checkpoint index (finishing the first pass first if it has not
+    /// reached the end), as [`gzip_index`](super::gzip_index) stores it. A file written by
+    /// neurovox carries its own member index and needs none: that is a Usage error.
+    pub fn index_file(&self) -> Result<super::gzip_index::IndexFile> {
         use super::gzip_index::{GzipFingerprint, IndexFile, StoredCheckpoint};
         if self.members.is_some() {
             return Err(Error::usage(
@@ -571,13 +570,18 @@ impl GzipSource {
                     .map(|w| (w.len, w.deflated, w.bytes.to_vec())),
             })
             .collect();
-        let bytes = IndexFile {
+        Ok(IndexFile {
             span: self.span,
             fingerprint,
             total,
             checkpoints,
-        }
-        .to_bytes();
+        })
+    }
+
+    /// Writes [`GzipSource::index_file`] to `to`, atomically. See module
+    /// [`gzip_index`](super::gzip_index) for where loads look for it.
+    pub fn write_index(&self, to: &Path) -> Result<()> {
+        let bytes = self.index_file()?.to_bytes();
         crate::atomic::write_atomically(to, |w| {
             use std::io::Write;
             w.write_all(&bytes).map_err(Error::io)
@@ -1497,18 +1501,7 @@ impl StoredWindow {
     }
 
     fn inflate(&self) -> Result<Vec<u8>> {
-        if !self.deflated {
-            return Ok(self.bytes.to_vec());
-        }
-        let mut out = Vec::with_capacity(self.len as usize + 1);
-        let mut d = flate2::Decompress::new(false);
-        let status = d.decompress_vec(&self.bytes, &mut out, flate2::FlushDecompress::Finish);
-        match status {
-            Ok(flate2::Status::StreamEnd) if out.len() == self.len as usize => Ok(out),
-            _ => Err(Error::format(
-                "a stored gzip index window does not decompress",
-            )),
-        }
+        super::gzip_index::window_bytes(self.len, self.deflated, &self.bytes)
     }
 }
 

@@ -47,8 +47,9 @@
 //! | 4 | CRC32 of everything before |
 //!
 //! Why a format of our own: the index must carry the fingerprint and compressed windows
-//! (indexed_gzip's GZIDX has neither, and stores 32 KiB raw per point); a GZIDX importer
-//! and exporter can sit beside this one.
+//! (indexed_gzip's GZIDX has neither, and stores 32 KiB raw per point). [`gzidx`] reads and
+//! writes GZIDX beside it, so indexes move both ways between neurovox and `indexed_gzip`
+//! (`neurovox index FILE --from-gzidx IDX`, `--gzidx IDX`).
 //!
 //! # Example
 //!
@@ -254,6 +255,151 @@ impl IndexFile {
     }
 }
 
+/// A stored window's raw bytes: inflated when it was kept raw-deflate-compressed.
+pub(crate) fn window_bytes(raw_len: u32, deflated: bool, stored: &[u8]) -> Result<Vec<u8>> {
+    if !deflated {
+        return Ok(stored.to_vec());
+    }
+    let mut out = Vec::with_capacity(raw_len as usize + 1);
+    let mut d = flate2::Decompress::new(false);
+    match d.decompress_vec(stored, &mut out, flate2::FlushDecompress::Finish) {
+        Ok(flate2::Status::StreamEnd) if out.len() == raw_len as usize => Ok(out),
+        _ => Err(Error::format(
+            "a stored gzip index window does not decompress",
+        )),
+    }
+}
+
+/// indexed_gzip's index files (GZIDX, version 1, as `IndexedGzipFile.export_index` writes
+/// and `import_index` reads them).
+///
+/// Layout (little-endian): `GZIDX`, version byte, flags byte; compressed size (u64),
+/// uncompressed size (u64), spacing (u32), window size (u32), point count (u32); per point
+/// the compressed offset of its first whole byte (u64), its uncompressed offset (u64), the
+/// number of bits of the byte before that belong to it (u8) and whether it has a window
+/// (u8); then every window, `window size` bytes each, in point order. A point without a
+/// window starts a gzip member's deflate data.
+pub mod gzidx {
+    use super::{window_bytes, GzipFingerprint, IndexFile, Reader, StoredCheckpoint, WINDOW};
+    use crate::error::{Error, Result};
+
+    const ID: &[u8; 5] = b"GZIDX";
+
+    /// The GZIDX bytes of a complete index.
+    pub fn export(index: &IndexFile) -> Result<Vec<u8>> {
+        let mut b = Vec::new();
+        b.extend_from_slice(ID);
+        b.push(1); // version
+        b.push(0); // flags
+        b.extend_from_slice(&index.fingerprint.len.to_le_bytes());
+        b.extend_from_slice(&index.total.to_le_bytes());
+        let spacing = u32::try_from(index.span).unwrap_or(u32::MAX).max(WINDOW);
+        b.extend_from_slice(&spacing.to_le_bytes());
+        b.extend_from_slice(&WINDOW.to_le_bytes());
+        b.extend_from_slice(&(index.checkpoints.len() as u32).to_le_bytes());
+        for c in &index.checkpoints {
+            let cmp = c.bit.div_ceil(8);
+            b.extend_from_slice(&cmp.to_le_bytes());
+            b.extend_from_slice(&c.out.to_le_bytes());
+            b.push((cmp * 8 - c.bit) as u8);
+            b.push(u8::from(c.window.is_some()));
+        }
+        for c in &index.checkpoints {
+            if let Some((raw, deflated, stored)) = &c.window {
+                let window = window_bytes(*raw, *deflated, stored)?;
+                // indexed_gzip keeps whole windows: a shorter one (near a member's start) is
+                // padded in front, where no back-reference can reach.
+                b.resize(b.len() + WINDOW as usize - window.len(), 0);
+                b.extend_from_slice(&window);
+            }
+        }
+        Ok(b)
+    }
+
+    /// Reads a complete GZIDX index of the file `fingerprint` describes. indexed_gzip records
+    /// only the compressed size of its file, so that is all that can be checked against it:
+    /// import only an index built from this very file. An incomplete index (no uncompressed
+    /// size yet) is refused.
+    pub fn import(bytes: &[u8], fingerprint: &GzipFingerprint) -> Result<IndexFile> {
+        let bad = |why: &str| Error::format(format!("indexed_gzip index file: {why}"));
+        let mut r = Reader { bytes, at: 0 };
+        let short = |_| bad("truncated");
+        if r.take(5).map_err(short)? != ID {
+            return Err(bad("not a GZIDX file (bad magic)"));
+        }
+        let version = r.byte().map_err(short)?;
+        if version > 1 {
+            return Err(bad(&format!("version {version} is newer than 1")));
+        }
+        r.byte().map_err(short)?; // flags, unused
+        let compressed = r.u64().map_err(short)?;
+        let total = r.u64().map_err(short)?;
+        let spacing = r.u32().map_err(short)?;
+        let window = r.u32().map_err(short)?;
+        let count = r.u32().map_err(short)? as usize;
+        if compressed != fingerprint.len {
+            return Err(bad(&format!(
+                "built from a file of {compressed} bytes, this one has {}",
+                fingerprint.len
+            )));
+        }
+        if total == 0 || total > fingerprint.len.saturating_mul(1032) {
+            return Err(bad("incomplete (no uncompressed size) or impossible"));
+        }
+        if !(WINDOW..=1 << 20).contains(&window) || count == 0 || count > bytes.len() / 18 {
+            return Err(bad("impossible window size or point count"));
+        }
+        let mut points = Vec::with_capacity(count);
+        for _ in 0..(if version == 0 { 0 } else { count }) {
+            let cmp = r.u64().map_err(short)?;
+            let out = r.u64().map_err(short)?;
+            let bits = r.byte().map_err(short)?;
+            let has_window = r.byte().map_err(short)?;
+            points.push((cmp, out, bits, has_window));
+        }
+        if version == 0 {
+            return Err(bad(
+                "version 0 files are not read (re-export with indexed_gzip 1.x)",
+            ));
+        }
+        let mut checkpoints = Vec::with_capacity(count);
+        for (i, (cmp, out, bits, has_window)) in points.into_iter().enumerate() {
+            let window = if has_window == 1 {
+                let whole = r.take(window as usize).map_err(short)?;
+                let last = &whole[whole.len() - WINDOW as usize..];
+                Some((WINDOW, false, last.to_vec()))
+            } else {
+                None
+            };
+            // indexed_gzip ends a full index with a point at the end of the stream (the
+            // file's length, the data's length): nothing starts there.
+            if i + 1 == count && out == total && cmp == compressed {
+                continue;
+            }
+            let in_order = checkpoints
+                .last()
+                .map_or(out == 0, |p: &StoredCheckpoint| out > p.out);
+            if !in_order || out >= total || bits > 7 || has_window > 1 || cmp >= compressed {
+                return Err(bad(&format!("point {i} is out of place")));
+            }
+            checkpoints.push(StoredCheckpoint {
+                out,
+                bit: cmp * 8 - u64::from(bits),
+                window,
+            });
+        }
+        if r.at != bytes.len() {
+            return Err(bad("trailing bytes after the windows"));
+        }
+        Ok(IndexFile {
+            span: u64::from(spacing),
+            fingerprint: *fingerprint,
+            total,
+            checkpoints,
+        })
+    }
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -429,6 +575,24 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("impossible window"));
+    }
+
+    #[test]
+    fn gzidx_round_trips_and_checks_the_file_size() {
+        let mut index = sample();
+        index.checkpoints[1].window = Some((32768, false, vec![5u8; 32768]));
+        let bytes = gzidx::export(&index).unwrap();
+        assert_eq!(&bytes[..5], b"GZIDX");
+        let back = gzidx::import(&bytes, &index.fingerprint).unwrap();
+        assert_eq!(back, index);
+        let other = GzipFingerprint {
+            len: 5_000_001,
+            ..index.fingerprint
+        };
+        assert!(gzidx::import(&bytes, &other).is_err());
+        for cut in [3, 40, bytes.len() - 1] {
+            assert!(gzidx::import(&bytes[..cut], &index.fingerprint).is_err());
+        }
     }
 
     #[test]
