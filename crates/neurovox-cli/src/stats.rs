@@ -185,18 +185,21 @@ impl Stats {
 
 /// The pieces an image of `shape` is read in, in file order: selections of at most about
 /// `chunk_bytes` of float64 output each (at least one 2-D plane), never crossing a volume.
-pub fn pieces(shape: &[usize], chunk_bytes: usize) -> Vec<Selection> {
+/// Made one at a time as the reader asks: a header can claim 10^18 volumes, and a list of
+/// their selections built before the first read would exhaust memory (issue 14); the first
+/// read of data that is not there fails instead.
+pub fn pieces(shape: &[usize], chunk_bytes: usize) -> Box<dyn Iterator<Item = Selection>> {
     if shape.is_empty() || shape.contains(&0) {
-        return vec![Selection::all()];
+        return Box::new(std::iter::once(Selection::all()));
     }
     let spatial = shape.len().min(3);
     let slab_axis = spatial - 1;
     let plane_values: usize = shape[..slab_axis].iter().product();
     let per_slab = (chunk_bytes / 8 / plane_values.max(1)).max(1);
-    let trailing = &shape[spatial..];
-    let volumes: usize = trailing.iter().product();
-    let mut out = Vec::new();
-    for volume in 0..volumes {
+    let trailing = shape[spatial..].to_vec();
+    let volumes = trailing.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    let slab_len = shape[slab_axis];
+    Box::new((0..volumes.unwrap_or(usize::MAX)).flat_map(move |volume| {
         // The volume's index on each trailing axis, first axis fastest (Fortran order).
         let mut rest = volume;
         let indices: Vec<SliceItem> = trailing
@@ -207,9 +210,8 @@ pub fn pieces(shape: &[usize], chunk_bytes: usize) -> Vec<Selection> {
                 SliceItem::Index(i as isize)
             })
             .collect();
-        let mut start = 0;
-        while start < shape[slab_axis] {
-            let stop = (start + per_slab).min(shape[slab_axis]);
+        (0..slab_len).step_by(per_slab).map(move |start| {
+            let stop = (start + per_slab).min(slab_len);
             let mut items = vec![SliceItem::full(); slab_axis];
             items.push(SliceItem::slice(
                 Some(start as isize),
@@ -217,11 +219,24 @@ pub fn pieces(shape: &[usize], chunk_bytes: usize) -> Vec<Selection> {
                 1,
             ));
             items.extend(indices.iter().copied());
-            out.push(Selection::new(items));
-            start = stop;
-        }
+            Selection::new(items)
+        })
+    }))
+}
+
+/// How many selections [`pieces`] makes (saturating: only a progress bar's length).
+pub fn piece_count(shape: &[usize], chunk_bytes: usize) -> u64 {
+    if shape.is_empty() || shape.contains(&0) {
+        return 1;
     }
-    out
+    let spatial = shape.len().min(3);
+    let slab_axis = spatial - 1;
+    let plane_values: usize = shape[..slab_axis].iter().product();
+    let per_slab = (chunk_bytes / 8 / plane_values.max(1)).max(1);
+    let slabs = shape[slab_axis].div_ceil(per_slab) as u64;
+    shape[spatial..]
+        .iter()
+        .fold(slabs, |n, &d| n.saturating_mul(d as u64))
 }
 
 /// Reads the image at `path` piece by piece and returns its statistics, with a progress
@@ -236,14 +251,13 @@ pub fn image_stats(path: &Path, shown: &str, show_progress: bool) -> Result<Stat
     };
     let img = Image::load_with(path, options)?;
     let shape = img.shape().to_vec();
-    let pieces = pieces(&shape, CHUNK_BYTES);
-    let progress = progress_bar(shown, pieces.len(), show_progress);
+    let progress = progress_bar(shown, piece_count(&shape, CHUNK_BYTES), show_progress);
     let mut total = Stats::default();
-    for piece in &pieces {
+    for piece in pieces(&shape, CHUNK_BYTES) {
         let values = match img.dataobj() {
             // The values `get_fdata()` computes: scale factors applied in float64.
-            DataObj::Proxy(proxy) => proxy.read_for_float(piece, FactorType::F64)?,
-            DataObj::Array(_) => img.dataobj().read(piece)?,
+            DataObj::Proxy(proxy) => proxy.read_for_float(&piece, FactorType::F64)?,
+            DataObj::Array(_) => img.dataobj().read(&piece)?,
         };
         let piece_stats = Stats::of_array(&values).map_err(|e| e.with_path(path))?;
         total.merge(&piece_stats);
@@ -273,11 +287,11 @@ pub fn run(files: &[std::path::PathBuf]) -> bool {
 
 /// A bar on stderr naming the file, or a hidden one when stderr is not a terminal. (A bar
 /// still on screen when an error is returned is cleared when it is dropped.)
-fn progress_bar(shown: &str, pieces: usize, visible: bool) -> ProgressBar {
+fn progress_bar(shown: &str, pieces: u64, visible: bool) -> ProgressBar {
     if !visible {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(Some(pieces as u64), ProgressDrawTarget::stderr())
+    let bar = ProgressBar::with_draw_target(Some(pieces), ProgressDrawTarget::stderr())
         .with_finish(ProgressFinish::AndClear);
     if let Ok(style) = ProgressStyle::with_template(
         "{prefix} [{bar:30}] {pos}/{len} pieces, {elapsed} (eta {eta})",
@@ -369,20 +383,17 @@ mod tests {
     #[test]
     fn pieces_follow_volumes_then_slabs() {
         let shown: Vec<String> = pieces(&[2, 3, 4, 2], CHUNK_BYTES)
-            .iter()
-            .map(ToString::to_string)
+            .map(|s| s.to_string())
             .collect();
         assert_eq!(shown, ["(:, :, 0:4, 0)", "(:, :, 0:4, 1)"]);
         // 3-D: slabs of at most chunk_bytes of float64 along the last axis.
         let shown: Vec<String> = pieces(&[2, 2, 5], 2 * 2 * 8 * 2)
-            .iter()
-            .map(ToString::to_string)
+            .map(|s| s.to_string())
             .collect();
         assert_eq!(shown, ["(:, :, 0:2)", "(:, :, 2:4)", "(:, :, 4:5)"]);
         // Five axes: the fourth fastest.
         let shown: Vec<String> = pieces(&[1, 1, 1, 2, 2], CHUNK_BYTES)
-            .iter()
-            .map(ToString::to_string)
+            .map(|s| s.to_string())
             .collect();
         assert_eq!(
             shown,
@@ -393,8 +404,22 @@ mod tests {
                 "(:, :, 0:1, 1, 1)"
             ]
         );
-        assert_eq!(pieces(&[7], 8).len(), 7);
-        assert_eq!(pieces(&[], CHUNK_BYTES), vec![Selection::all()]);
-        assert_eq!(pieces(&[3, 0, 2], CHUNK_BYTES), vec![Selection::all()]);
+        assert_eq!(pieces(&[7], 8).count(), 7);
+        assert_eq!(piece_count(&[7], 8), 7);
+        assert_eq!(piece_count(&[2, 2, 5], 2 * 2 * 8 * 2), 3);
+        assert_eq!(piece_count(&[2, 3, 4, 2], CHUNK_BYTES), 2);
+        assert_eq!(
+            piece_count(&[2, 2, 2, usize::MAX, 4], CHUNK_BYTES),
+            u64::MAX
+        );
+        assert_eq!(pieces(&[2, 2, 2, 1 << 60], CHUNK_BYTES).take(3).count(), 3);
+        assert_eq!(
+            pieces(&[], CHUNK_BYTES).collect::<Vec<_>>(),
+            vec![Selection::all()]
+        );
+        assert_eq!(
+            pieces(&[3, 0, 2], CHUNK_BYTES).collect::<Vec<_>>(),
+            vec![Selection::all()]
+        );
     }
 }

@@ -6,7 +6,7 @@ use crate::fileobj::PyFileSource;
 use crate::header::NativeHeader;
 use neurovox::io::fingerprint::{FileFingerprint, FileState, MAX_HEAD_BYTES};
 use neurovox::memmap::Order;
-use neurovox::plan::{plan_read, DataLayout, ReadPlan};
+use neurovox::plan::{plan_extent, plan_read, DataLayout, ReadPlan};
 use neurovox::proxy::{ArrayProxy, ArraySpec, MmapMode, ProxyOptions};
 use neurovox::scale::{FactorType, Scaling};
 use neurovox::select::Selection;
@@ -108,15 +108,13 @@ impl NativeProxy {
         let canonical = selection
             .canonicalize(self.inner.shape())
             .map_err(|e| PyIndexError::new_err(e.message().to_string()))?;
-        let plan = plan_read(&self.layout(), &canonical).py()?;
-        let end = plan
-            .segments()
-            .iter()
-            .map(|&(o, l)| o + l as u64)
-            .max()
-            .unwrap_or(0);
-        let holds = self.inner.source().may_hold(end);
-        Ok(holds.then_some(plan))
+        // The extent first: building the segments of a lying header's shape would reserve
+        // memory before anything shows the data is there.
+        let end = plan_extent(&self.layout(), &canonical).py()?;
+        if !self.inner.source().may_hold(end) {
+            return Ok(None);
+        }
+        Ok(Some(plan_read(&self.layout(), &canonical).py()?))
     }
 
     /// Reads the stored values of `selection` into a numpy array of the stored dtype (file

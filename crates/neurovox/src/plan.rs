@@ -539,6 +539,70 @@ pub fn plan_read(layout: &DataLayout, selection: &[Canonical]) -> Result<ReadPla
     })
 }
 
+/// [`plan_read`] for a read from `source`, once the source is shown to hold every byte the
+/// plan would read. A header can claim any shape: building the segments of a key over a
+/// claimed 10^18 volumes reserves memory (and time) in proportion before a byte is read, so
+/// the plan's extent is computed first (per axis, no segments) and checked with
+/// [`Source::may_hold`]; where the source cannot say (a compressed file of several members),
+/// its last byte is read, which inflates no further than the data really goes. Past the end,
+/// the source's error names the file and where it ends.
+///
+/// ```
+/// use neurovox::io::MemorySource;
+/// use neurovox::memmap::Order;
+/// use neurovox::plan::{plan_read_from, DataLayout};
+/// use neurovox::sel;
+///
+/// let source = MemorySource::new(vec![0u8; 4000]);
+/// let lying = DataLayout::new(vec![10, 10, 1 << 40], 2, 0, Order::F);
+/// let key = sel![.., 0..2].canonicalize(&lying.shape)?;
+/// assert!(plan_read_from(&source, &lying, &key).is_err()); // nothing built for 2^40 slabs
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn plan_read_from(
+    source: &dyn Source,
+    layout: &DataLayout,
+    selection: &[Canonical],
+) -> Result<ReadPlan> {
+    let end = plan_extent(layout, selection)?;
+    if end > 0 && !source.may_hold(end) {
+        source.read_at(end - 1, &mut [0u8])?;
+    }
+    plan_read(layout, selection)
+}
+
+/// The end (one past the last byte) of what [`plan_read`] would read for `selection`; 0 for an
+/// empty selection. Computed per axis, without building segments.
+pub fn plan_extent(layout: &DataLayout, selection: &[Canonical]) -> Result<u64> {
+    layout.n_bytes()?;
+    let axes = validate(selection, &layout.shape)?;
+    if output_shape_of(selection).contains(&0) {
+        return Ok(0);
+    }
+    let fastest_first = layout.fastest_first();
+    let plans = optimize_axes(
+        &axes,
+        &layout.shape,
+        &fastest_first,
+        layout.itemsize,
+        &|item, dim, stride| threshold_heuristic(item, dim, stride, SKIP_THRESHOLD as u64),
+    )?;
+    let mut end = layout.offset + layout.itemsize as u64;
+    let mut stride = layout.itemsize as u64;
+    for &axis in &fastest_first {
+        let dim = layout.shape[axis];
+        let last = match plans[axis].0 {
+            ReadAxis::Full => dim.saturating_sub(1),
+            ReadAxis::Range { start, step, len } => start + step * len.saturating_sub(1),
+            ReadAxis::Index(i) => i,
+        };
+        // Within the array, whose size n_bytes() checked: no overflow.
+        end += stride * last as u64;
+        stride *= dim as u64;
+    }
+    Ok(end)
+}
+
 /// Reads `selection` of the array `layout` describes from `source` into `out`, which must be
 /// exactly [`output_len`] bytes (else a Usage error, before anything is read). The elements are
 /// laid out in `layout.order` (F-order output for F layouts, C for C); raw bytes, no byte
@@ -568,7 +632,7 @@ pub fn read_selection_into(
     selection: &Selection,
     out: &mut [u8],
 ) -> Result<Vec<usize>> {
-    let plan = plan_read(layout, &selection.canonicalize(&layout.shape)?)?;
+    let plan = plan_read_from(source, layout, &selection.canonicalize(&layout.shape)?)?;
     plan.read_into(source, out)?;
     Ok(plan.output_shape)
 }
@@ -590,7 +654,7 @@ pub fn read_selection(
     layout: &DataLayout,
     selection: &Selection,
 ) -> Result<(Vec<u8>, Vec<usize>)> {
-    let plan = plan_read(layout, &selection.canonicalize(&layout.shape)?)?;
+    let plan = plan_read_from(source, layout, &selection.canonicalize(&layout.shape)?)?;
     let mut out = zeroed(plan.output_bytes())?;
     plan.read_into(source, &mut out)?;
     Ok((out, plan.output_shape))
@@ -1592,6 +1656,9 @@ mod tests {
                     for c in slices_for_len(7) {
                         let key = Selection::new(vec![a, b, c]).canonicalize(&shape).unwrap();
                         let want = plan_read(&layout, &key).unwrap();
+                        // The extent, computed without segments, is where they end.
+                        let end = want.segments().iter().map(|&(o, l)| o + l as u64).max();
+                        assert_eq!(plan_extent(&layout, &key).unwrap(), end.unwrap_or(0));
                         let mut want_bytes = vec![0; want.output_bytes()];
                         want.read_into(&src, &mut want_bytes).unwrap();
                         for h in heuristics {

@@ -21,7 +21,7 @@ use crate::io::{
     detect_compression, read_fully, Compression, FileSource, MmapSource, Source, StreamSource,
 };
 use crate::memmap::{MapMode, MemmapArray, MemmapOptions, Order};
-use crate::plan::{plan_read, DataLayout, ReadPlan, PIECE_BYTES};
+use crate::plan::{plan_read_from, DataLayout, ReadPlan, PIECE_BYTES};
 use crate::scale::{
     apply_scaling, decode_raw, decode_raw_with, scale_bytes_into, scale_into, FactorType, FloatOut,
     Scaling,
@@ -525,9 +525,11 @@ impl ArrayProxy {
         Ok(DynArray::from_array(array))
     }
 
-    /// The read plan of a selection.
+    /// The read plan of a selection, once the source is shown to hold what it reads
+    /// ([`plan_read_from`]: a header's claimed shape builds nothing the data does not back).
     fn plan(&self, selection: &Selection) -> Result<ReadPlan> {
-        plan_read(
+        plan_read_from(
+            self.source.as_ref(),
             &self.spec.layout(),
             &selection.canonicalize(&self.spec.shape)?,
         )
