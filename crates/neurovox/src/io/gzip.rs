@@ -21,8 +21,9 @@
 //! decompresses on its own inflater, so any number of threads read one source in parallel.
 //! Only reads that push the first pass further wait for each other.
 //!
-//! Memory is the index (a few dozen bytes plus one compressed window per checkpoint) plus,
-//! per read, one inflater, a 128 KiB input buffer and a 128 KiB scratch buffer. No size read
+//! Memory is the index (a few dozen bytes plus one compressed window per checkpoint), the span
+//! cache (at most [`DEFAULT_SPAN_CACHE_BYTES`], filled only by small reads) plus, per read, one
+//! inflater, a 128 KiB input buffer and a 128 KiB scratch buffer. No size read
 //! from the file (ISIZE, header fields) is used to allocate on its own; a reader may size its
 //! output by a header's claim only when [`Source::may_hold`] accepts it, which bounds the claim by
 //! what the file's bytes can inflate to (`TrailerClaim`). A truncated or corrupt file
@@ -903,10 +904,11 @@ const MAX_CACHED_SPAN: u64 = 4 << 20;
 /// Bytes of recently inflated spans a source keeps by default: 32 default spans.
 ///
 /// Measured on the 30-key workload of issue 13 (a 20 MB int16 64×64×40×60 run written by
-/// nibabel, keys such as `[i, j, ...]` that touch every volume, best of 3 on one image;
-/// `benches/gzip_keys.py`): no cache 8.9 s (nibabel 1.46 s); 16 MiB 0.46 s, because a key
-/// sweeping more spans than the cache holds evicts each span before the next key comes back
-/// to it; 32 MiB 0.003 s, the whole run held. The cost is memory only while a source does
+/// nibabel, keys such as `[i, j, ...]` that touch every volume, best of 3 on one image, as
+/// the matrix's `keys` row reads them: `benches/matrix.py --only "random keys"`): no cache
+/// 8.9 s (nibabel 1.46 s); 16 MiB 0.46 s, because a key sweeping more spans than the cache
+/// holds evicts each span before the next key comes back to it; 32 MiB 0.003 s, the whole
+/// run held. The cost is memory only while a source does
 /// small reads: a full read goes around the cache.
 pub const DEFAULT_SPAN_CACHE_BYTES: usize = 32 << 20;
 
