@@ -104,10 +104,13 @@ impl Source for PyFileSource {
         let mut out = Vec::with_capacity(buf.len());
         self.at(Some(offset), |f| read_some(f, buf.len(), &mut out))?;
         if out.len() < buf.len() {
+            // A read that starts past the end gets nothing: its offset is not where the file
+            // object ends, so ask it (a seek) for its length.
+            let got_to = offset + out.len() as u64;
+            let end = self.len().map_or(got_to, |len| len.min(got_to));
             return Err(neurovox::Error::format(format!(
-                "wanted {} bytes at offset {offset}, but the file object ends at byte {}",
+                "wanted {} bytes at offset {offset}, but the file object ends at byte {end}",
                 buf.len(),
-                offset + out.len() as u64
             ))
             .offset(offset));
         }
