@@ -439,3 +439,27 @@ fn a_key_touching_every_volume_inflates_each_span_once() {
         }
     }
 }
+
+/// Many threads doing small reads through one source whose span cache holds only three
+/// spans, so spans are inflated, inserted and evicted under contention: every read still
+/// equals the plain bytes (a reader copies out of its own `Arc` of a span while others
+/// replace the cache's entries), on an indexed source and while the first pass is building.
+#[test]
+fn threads_share_a_small_span_cache_without_wrong_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = volume(1_500_000, 9);
+    let path = write(dir.path(), "shared.gz", &gz(&data, 6));
+    for indexed_first in [true, false] {
+        let source = GzipSource::with_span_and_cache(&path, SPAN, 3 * SPAN as usize).unwrap();
+        if indexed_first {
+            source.len().unwrap();
+        }
+        std::thread::scope(|s| {
+            for t in 0..8u64 {
+                let (source, data) = (&source, &data);
+                s.spawn(move || check_random_reads(source, data, 150, 2_000, 700 + t));
+            }
+        });
+        assert_eq!(source.len().unwrap(), data.len() as u64);
+    }
+}
