@@ -85,15 +85,15 @@ fn index(file: &Path, options: &Options) -> Result<String, String> {
         ));
     }
     let to = destination(file, options.cache)?;
-    if let Some(from) = options.from_gzidx {
+    let index = if let Some(from) = options.from_gzidx {
         drop(source);
         import(file, from, &to)?;
+        GzipSource::open(file).and_then(|s| s.index_file())
     } else {
-        source.write_index(&to).map_err(|e| e.to_string())?;
+        // The source holds the complete index once it is written: no need to read it back.
+        source.write_index(&to).and_then(|()| source.index_file())
     }
-    let index = GzipSource::open(file)
-        .and_then(|s| s.index_file())
-        .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())?;
     if let Some(out) = options.gzidx {
         let bytes = gzidx::export(&index).map_err(|e| e.to_string())?;
         neurovox::atomic::write_atomically(out, |w| {

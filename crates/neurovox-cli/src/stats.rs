@@ -192,11 +192,8 @@ pub fn pieces(shape: &[usize], chunk_bytes: usize) -> Box<dyn Iterator<Item = Se
     if shape.is_empty() || shape.contains(&0) {
         return Box::new(std::iter::once(Selection::all()));
     }
-    let spatial = shape.len().min(3);
-    let slab_axis = spatial - 1;
-    let plane_values: usize = shape[..slab_axis].iter().product();
-    let per_slab = (chunk_bytes / 8 / plane_values.max(1)).max(1);
-    let trailing = shape[spatial..].to_vec();
+    let (slab_axis, per_slab) = slabs(shape, chunk_bytes);
+    let trailing = shape[slab_axis + 1..].to_vec();
     let volumes = trailing.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
     let slab_len = shape[slab_axis];
     Box::new((0..volumes.unwrap_or(usize::MAX)).flat_map(move |volume| {
@@ -229,14 +226,19 @@ pub fn piece_count(shape: &[usize], chunk_bytes: usize) -> u64 {
     if shape.is_empty() || shape.contains(&0) {
         return 1;
     }
-    let spatial = shape.len().min(3);
-    let slab_axis = spatial - 1;
-    let plane_values: usize = shape[..slab_axis].iter().product();
-    let per_slab = (chunk_bytes / 8 / plane_values.max(1)).max(1);
-    let slabs = shape[slab_axis].div_ceil(per_slab) as u64;
-    shape[spatial..]
+    let (slab_axis, per_slab) = slabs(shape, chunk_bytes);
+    let per_volume = shape[slab_axis].div_ceil(per_slab) as u64;
+    shape[slab_axis + 1..]
         .iter()
-        .fold(slabs, |n, &d| n.saturating_mul(d as u64))
+        .fold(per_volume, |n, &d| n.saturating_mul(d as u64))
+}
+
+/// The axis a (non-empty) image is cut along within a volume (the last spatial one), and
+/// how many of its positions one piece of at most `chunk_bytes` of float64 holds.
+fn slabs(shape: &[usize], chunk_bytes: usize) -> (usize, usize) {
+    let slab_axis = shape.len().min(3) - 1;
+    let plane_values: usize = shape[..slab_axis].iter().product();
+    (slab_axis, (chunk_bytes / 8 / plane_values.max(1)).max(1))
 }
 
 /// Reads the image at `path` piece by piece and returns its statistics, with a progress

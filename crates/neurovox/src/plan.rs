@@ -534,9 +534,12 @@ impl<'a> SegmentCursor<'a> {
 /// # Ok::<(), neurovox::Error>(())
 /// ```
 pub fn plan_read(layout: &DataLayout, selection: &[Canonical]) -> Result<ReadPlan> {
-    plan_read_with(layout, selection, &|item, dim, stride| {
-        threshold_heuristic(item, dim, stride, SKIP_THRESHOLD as u64)
-    })
+    plan_read_with(layout, selection, &default_heuristic)
+}
+
+/// nibabel's default: skip ahead when the gap is over [`SKIP_THRESHOLD`] bytes.
+fn default_heuristic(item: &Canonical, dim: usize, stride: u64) -> Action {
+    threshold_heuristic(item, dim, stride, SKIP_THRESHOLD as u64)
 }
 
 /// [`plan_read`] for a read from `source`, once the source is shown to hold every byte the
@@ -564,20 +567,60 @@ pub fn plan_read_from(
     layout: &DataLayout,
     selection: &[Canonical],
 ) -> Result<ReadPlan> {
-    let end = plan_extent(layout, selection)?;
-    if end > 0 && !source.may_hold(end) {
-        source.read_at(end - 1, &mut [0u8])?;
+    let reads = axis_reads(layout, selection, &default_heuristic)?;
+    if let Some(reads) = &reads {
+        let end = reads.extent(layout);
+        if !source.may_hold(end) {
+            source.read_at(end - 1, &mut [0u8])?;
+        }
     }
-    plan_read(layout, selection)
+    Ok(plan_from_reads(layout, selection, reads))
 }
 
 /// The end (one past the last byte) of what [`plan_read`] would read for `selection`; 0 for an
 /// empty selection. Computed per axis, without building segments.
 pub fn plan_extent(layout: &DataLayout, selection: &[Canonical]) -> Result<u64> {
+    let reads = axis_reads(layout, selection, &default_heuristic)?;
+    Ok(reads.map_or(0, |r| r.extent(layout)))
+}
+
+/// What each array axis of a plan reads, once the selection is checked and optimised.
+struct AxisReads {
+    fastest_first: Vec<usize>,
+    plans: Vec<AxisPlan>,
+}
+
+impl AxisReads {
+    /// One past the last byte the reads touch (from the per-axis reads, no segments).
+    fn extent(&self, layout: &DataLayout) -> u64 {
+        let mut end = layout.offset + layout.itemsize as u64;
+        let mut stride = layout.itemsize as u64;
+        for &axis in &self.fastest_first {
+            let dim = layout.shape[axis];
+            let last = match self.plans[axis].0 {
+                ReadAxis::Full => dim.saturating_sub(1),
+                ReadAxis::Range { start, step, len } => start + step * len.saturating_sub(1),
+                ReadAxis::Index(i) => i,
+            };
+            // Within the array, whose size n_bytes() checked: no overflow.
+            end += stride * last as u64;
+            stride *= dim as u64;
+        }
+        end
+    }
+}
+
+/// Checks `selection` against `layout` and chooses each axis's read; `None` when the
+/// selection is empty (nothing is read).
+fn axis_reads(
+    layout: &DataLayout,
+    selection: &[Canonical],
+    heuristic: Heuristic<'_>,
+) -> Result<Option<AxisReads>> {
     layout.n_bytes()?;
     let axes = validate(selection, &layout.shape)?;
     if output_shape_of(selection).contains(&0) {
-        return Ok(0);
+        return Ok(None);
     }
     let fastest_first = layout.fastest_first();
     let plans = optimize_axes(
@@ -585,22 +628,12 @@ pub fn plan_extent(layout: &DataLayout, selection: &[Canonical]) -> Result<u64> 
         &layout.shape,
         &fastest_first,
         layout.itemsize,
-        &|item, dim, stride| threshold_heuristic(item, dim, stride, SKIP_THRESHOLD as u64),
+        heuristic,
     )?;
-    let mut end = layout.offset + layout.itemsize as u64;
-    let mut stride = layout.itemsize as u64;
-    for &axis in &fastest_first {
-        let dim = layout.shape[axis];
-        let last = match plans[axis].0 {
-            ReadAxis::Full => dim.saturating_sub(1),
-            ReadAxis::Range { start, step, len } => start + step * len.saturating_sub(1),
-            ReadAxis::Index(i) => i,
-        };
-        // Within the array, whose size n_bytes() checked: no overflow.
-        end += stride * last as u64;
-        stride *= dim as u64;
-    }
-    Ok(end)
+    Ok(Some(AxisReads {
+        fastest_first,
+        plans,
+    }))
 }
 
 /// Reads `selection` of the array `layout` describes from `source` into `out`, which must be
@@ -977,8 +1010,16 @@ fn plan_read_with(
     selection: &[Canonical],
     heuristic: Heuristic<'_>,
 ) -> Result<ReadPlan> {
-    layout.n_bytes()?;
-    let axes = validate(selection, &layout.shape)?;
+    let reads = axis_reads(layout, selection, heuristic)?;
+    Ok(plan_from_reads(layout, selection, reads))
+}
+
+/// The plan of `selection` whose axis reads are `reads` (`None`: an empty selection).
+fn plan_from_reads(
+    layout: &DataLayout,
+    selection: &[Canonical],
+    reads: Option<AxisReads>,
+) -> ReadPlan {
     let output_shape = output_shape_of(selection);
     let mut plan = ReadPlan {
         segments: Vec::new(),
@@ -988,23 +1029,19 @@ fn plan_read_with(
         itemsize: layout.itemsize,
         order: layout.order,
     };
-    if plan.output_shape.contains(&0) {
-        return Ok(plan);
-    }
-    let fastest_first = layout.fastest_first();
-    let plans = optimize_axes(
-        &axes,
-        &layout.shape,
-        &fastest_first,
-        layout.itemsize,
-        heuristic,
-    )?;
-    let reads: Vec<ReadAxis> = plans.iter().map(|p| p.0).collect();
-    plan.segments = build_segments(layout, &reads, &fastest_first);
+    let Some(AxisReads {
+        fastest_first,
+        plans,
+    }) = reads
+    else {
+        return plan;
+    };
+    let axis_reads: Vec<ReadAxis> = plans.iter().map(|p| p.0).collect();
+    plan.segments = build_segments(layout, &axis_reads, &fastest_first);
     let (read_shape, post) = read_shape_and_post(selection, &layout.shape, &plans);
     plan.read_shape = read_shape;
     plan.post = post;
-    Ok(plan)
+    plan
 }
 
 /// The read shape and the post-slicing, in the selection's axis order (a `NewAxis` reads as a
