@@ -491,7 +491,8 @@ class SpatialImage(DataobjImage):
         return _neurovox.NativeImage.from_parts(data, affine, self._header._synced(),
                                                 self._format)
 
-    def to_filename(self, filename, dtype=None, compresslevel=None, **kwargs):
+    def to_filename(self, filename, dtype=None, compresslevel=None, hard_links='refuse',
+                    **kwargs):
         """Saves the image (atomically) and makes those files its file map.
 
         Parameters
@@ -504,9 +505,16 @@ class SpatialImage(DataobjImage):
             Compression level for a compressed file name: gzip 0-12 (0 stores, 1-9 as
             zlib's, 10-12 smaller and slower; default 2), bzip2 1-9, zstd 1-22. Ignored for
             uncompressed files. An addition to nibabel, whose saves always use gzip level 1.
+        hard_links : {'refuse', 'replace', 'in_place'}, optional
+            What to do when a file being replaced has other hard links. Saves replace files
+            atomically, which gives this name a new file: ``'refuse'`` (default) raises
+            instead of leaving the other names with the old data, ``'replace'`` does it
+            anyway, ``'in_place'`` writes into the shared file as nibabel does (every name
+            sees the new data; not atomic).
         """
         self.file_map = self.filespec_to_file_map(filename)
-        self.to_file_map(dtype=dtype, compresslevel=compresslevel, **kwargs)
+        self.to_file_map(dtype=dtype, compresslevel=compresslevel, hard_links=hard_links,
+                         **kwargs)
 
     def _named_files(self, file_map):
         """The image file name if the core can save to ``file_map`` by name: every holder
@@ -525,12 +533,12 @@ class SpatialImage(DataobjImage):
                 return None
         return image
 
-    def to_file_map(self, file_map=None, dtype=None, compresslevel=None):
+    def to_file_map(self, file_map=None, dtype=None, compresslevel=None, hard_links='refuse'):
         """Saves the image to the files or file objects of ``file_map`` (default: its own),
         which becomes its file map. Files named are written atomically by the core; file
         objects get the same bytes, written at their holder's position (uncompressed: a file
-        object's compression is its own). ``dtype`` and ``compresslevel`` as for
-        :meth:`to_filename`."""
+        object's compression is its own). ``dtype``, ``compresslevel`` and ``hard_links``
+        as for :meth:`to_filename`."""
         if file_map is None:
             file_map = self.file_map
         if file_map is None:
@@ -543,10 +551,10 @@ class SpatialImage(DataobjImage):
             affine = None if getattr(self, '_affine', None) is None else self._affine.tolist()
             self._native = _neurovox.NativeImage.save_array(
                 self._dataobj, affine, self._header._synced(), self._format, target, dtype,
-                compresslevel)
+                compresslevel, hard_links)
         elif target is not None:
             native = self._native_for_save()
-            native.to_filename(target, dtype, compresslevel)
+            native.to_filename(target, dtype, compresslevel, hard_links)
             self._native = native
         else:
             native = self._native_for_save()

@@ -39,7 +39,8 @@ def save(img, filename, **kwargs):
     **kwargs
         Passed to ``img.to_filename``: ``dtype`` (store the data as this type) and
         ``compresslevel`` (gzip 0-12, default 2; bzip2 1-9; zstd 1-22), an addition to
-        nibabel, whose saves always use gzip level 1.
+        nibabel, whose saves always use gzip level 1; ``hard_links`` (``'refuse'``,
+        ``'replace'`` or ``'in_place'``, see ``to_filename``).
 
     Examples
     --------

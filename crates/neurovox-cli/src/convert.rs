@@ -42,7 +42,16 @@ fn convert(
         bar
     });
     let image = neurovox::load(input).map_err(|e| e.to_string())?;
-    let result = save(&image, output, SaveOptions { dtype, level }).map_err(|e| e.to_string());
+    let result = save(
+        &image,
+        output,
+        SaveOptions {
+            dtype,
+            level,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| e.to_string());
     if let Some(bar) = spinner {
         bar.finish_and_clear();
     }

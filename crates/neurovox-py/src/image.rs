@@ -49,7 +49,16 @@ fn data_obj(data: &Bound<'_, PyAny>) -> PyResult<DataObj> {
 fn save_options(
     dtype: Option<&Bound<'_, PyAny>>,
     compresslevel: Option<u32>,
+    hard_links: Option<&str>,
 ) -> PyResult<SaveOptions> {
+    let hard_links = match hard_links {
+        None => neurovox::atomic::HardLinks::default(),
+        Some(name) => neurovox::atomic::HardLinks::parse(name).ok_or_else(|| {
+            pyo3::exceptions::PyValueError::new_err(format!(
+                "hard_links must be 'refuse', 'replace' or 'in_place', not {name:?}"
+            ))
+        })?,
+    };
     let dtype: Option<DataType> = match dtype {
         Some(d) if !d.is_none() => Some(crate::proxy::parse_storage(d)?.dtype),
         _ => None,
@@ -57,6 +66,7 @@ fn save_options(
     Ok(SaveOptions {
         dtype,
         level: compresslevel,
+        hard_links,
     })
 }
 
@@ -132,7 +142,7 @@ impl NativeImage {
     /// order are first made so by numpy.
     #[staticmethod]
     #[allow(clippy::too_many_arguments)] // the Python signature: nibabel's save arguments
-    #[pyo3(signature = (data, affine, header, format, path, dtype=None, compresslevel=None))]
+    #[pyo3(signature = (data, affine, header, format, path, dtype=None, compresslevel=None, hard_links=None))]
     fn save_array(
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
@@ -142,6 +152,7 @@ impl NativeImage {
         path: PathBuf,
         dtype: Option<&Bound<'_, PyAny>>,
         compresslevel: Option<u32>,
+        hard_links: Option<&str>,
     ) -> PyResult<NativeImage> {
         use numpy::{PyUntypedArray, PyUntypedArrayMethods};
         let np = py.import("numpy")?;
@@ -166,7 +177,7 @@ impl NativeImage {
         let shape = array.shape().to_vec();
         let fortran = !array.is_c_contiguous();
         let ptr = crate::convert::data_ptr(&array)?;
-        let options = save_options(dtype, compresslevel)?;
+        let options = save_options(dtype, compresslevel, hard_links)?;
         let format = format_of(format)?;
         let header = header.map(|h| h.inner.clone());
         let inner = py
@@ -355,15 +366,16 @@ impl NativeImage {
 
     /// Saves to `path` (nibabel's `to_filename`), storing the data as `dtype` if given.
     #[allow(clippy::wrong_self_convention)] // nibabel's name; it saves and updates the file map
-    #[pyo3(signature = (path, dtype=None, compresslevel=None))]
+    #[pyo3(signature = (path, dtype=None, compresslevel=None, hard_links=None))]
     fn to_filename(
         &mut self,
         py: Python<'_>,
         path: PathBuf,
         dtype: Option<&Bound<'_, PyAny>>,
         compresslevel: Option<u32>,
+        hard_links: Option<&str>,
     ) -> PyResult<()> {
-        let options = save_options(dtype, compresslevel)?;
+        let options = save_options(dtype, compresslevel, hard_links)?;
         let inner = &mut self.inner;
         py.detach(|| inner.to_filename(&path, options))
             .map_err(crate::errors::save_error)
@@ -381,7 +393,7 @@ impl NativeImage {
         dtype: Option<&Bound<'py, PyAny>>,
         compresslevel: Option<u32>,
     ) -> PyResult<SavedPyBytes<'py>> {
-        let options = save_options(dtype, compresslevel)?;
+        let options = save_options(dtype, compresslevel, None)?;
         let inner = &self.inner;
         let saved = py
             .detach(|| {
@@ -402,7 +414,7 @@ impl NativeImage {
 
     /// Saves to the files of a file map (nibabel's `to_file_map`).
     #[allow(clippy::wrong_self_convention)] // nibabel's name
-    #[pyo3(signature = (header=None, image=None, dtype=None, compresslevel=None))]
+    #[pyo3(signature = (header=None, image=None, dtype=None, compresslevel=None, hard_links=None))]
     fn to_file_map(
         &mut self,
         py: Python<'_>,
@@ -410,8 +422,9 @@ impl NativeImage {
         image: Option<PathBuf>,
         dtype: Option<&Bound<'_, PyAny>>,
         compresslevel: Option<u32>,
+        hard_links: Option<&str>,
     ) -> PyResult<()> {
-        let options = save_options(dtype, compresslevel)?;
+        let options = save_options(dtype, compresslevel, hard_links)?;
         let files = FileMap { header, image };
         let inner = &mut self.inner;
         py.detach(|| inner.to_file_map(&files, options))

@@ -178,6 +178,7 @@ pub fn map_view<'py>(
     shape: &[usize],
     dtype: Bound<'py, PyArrayDescr>,
     writeable: bool,
+    identity: Option<neurovox::io::FileIdentity>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
     let itemsize = dtype.itemsize();
     if shape.iter().product::<usize>() == 0 || itemsize == 0 {
@@ -192,8 +193,23 @@ pub fn map_view<'py>(
         .offset(offset)
         .shape(shape)
         .order(Order::F);
-    let Ok(map) = py.detach(|| MemmapBytes::open(path, itemsize, &options)) else {
-        return Ok(None);
+    // The map is made from a descriptor checked to be the file the proxy was made for: a
+    // file replaced since (even by one of the same size) is a StaleFileError, as every other
+    // read path reports it, never the new file's bytes under the old header.
+    let opened = py.detach(|| -> neurovox::Result<Option<MemmapBytes>> {
+        let file = neurovox::io::open_regular(path)?;
+        if let Some(identity) = identity {
+            identity.check(&file, path)?;
+        }
+        Ok(MemmapBytes::open_file(&file, path, itemsize, &options).ok())
+    });
+    let map = match opened {
+        Ok(Some(map)) => map,
+        Ok(None) => return Ok(None),
+        Err(e) if e.kind() == neurovox::ErrorKind::Stale => {
+            return Err(crate::errors::to_py(e));
+        }
+        Err(_) => return Ok(None),
     };
     let owner = Bound::new(py, MmapOwner::new(map))?;
     view(owner, dtype, shape, true, None).map(Some)

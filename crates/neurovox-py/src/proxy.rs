@@ -655,6 +655,7 @@ impl NativeProxy {
             self.inner.shape(),
             dtype,
             writeable,
+            self.inner.source().identity(),
         )
     }
 

@@ -10,7 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::{analyze, mgh, nifti1, nifti2, Header, ImageFormat};
-use crate::io::{open_decompressed, read_up_to, skip, Compression};
+use crate::io::{open_decompressed_identified, read_up_to, skip, Compression};
 use std::path::{Path, PathBuf};
 
 /// Extension headers longer than this are refused with a Limit error (a guard against a
@@ -199,6 +199,9 @@ pub struct HeaderInfo {
     pub compression: Compression,
     /// The parsed header (with extensions for NIfTI, with the footer for MGH).
     pub header: Header,
+    /// Which file the header was read from (device and inode of the descriptor read): a
+    /// loader checks its data comes from the file this says, not one a save put there since.
+    pub header_identity: crate::io::FileIdentity,
 }
 
 /// Reads and parses the header of the image at `path`, reading no more than the header needs
@@ -224,13 +227,12 @@ pub fn read_header_as(path: impl AsRef<Path>, format: Option<ImageFormat>) -> Re
         (ext.clone(), extension_kind(&ext))
     };
     let (header_path, image_path) = header_and_image_paths(path);
-    let meta = std::fs::metadata(&header_path).map_err(|e| Error::io(e).with_path(&header_path))?;
-    if meta.len() == 0 {
-        return Err(Error::format("Empty file").with_path(&header_path));
-    }
-    let (compression, mut reader) = open_decompressed(&header_path)?;
+    let (compression, mut reader, header_identity) = open_decompressed_identified(&header_path)?;
     let mut bytes = Vec::new();
     read_up_to(reader.as_mut(), 1024, &mut bytes).map_err(|e| e.with_path(&header_path))?;
+    if bytes.is_empty() {
+        return Err(Error::format("Empty file").with_path(&header_path));
+    }
     let detected = detect_format(&bytes, kind);
     let format = format.or(detected).ok_or_else(|| {
         let what = if kind.is_none() && !stem_ext.is_empty() {
@@ -260,6 +262,7 @@ pub fn read_header_as(path: impl AsRef<Path>, format: Option<ImageFormat>) -> Re
         image_path,
         compression,
         header,
+        header_identity,
     })
 }
 

@@ -216,19 +216,43 @@ impl Image {
 
     /// Loads the image whose header is in `header_path` and data in `image_path` (usually
     /// the header file's sibling), fingerprinting the files before the header is read.
+    ///
+    /// The header and the data come from the files of one save: a load that finds the files
+    /// replaced while it read them (the file the header came from is not the one the data
+    /// source opened, or a pair's journal shows a save in progress) starts again, and fails
+    /// with a Stale error if the files keep changing. An interrupted pair save is completed
+    /// or rolled back first ([`crate::atomic::journal`]).
     pub(crate) fn open_files(
         header_path: &Path,
         image_path: &Path,
         format: Option<ImageFormat>,
         options: LoadOptions,
     ) -> Result<Image> {
+        const ATTEMPTS: usize = 5;
         let is_pair = header_path != image_path;
-        let watched = crate::tracking::watched_files(header_path, image_path, is_pair);
-        let mut prints = crate::tracking::fingerprint_all(&watched);
-        let info = read_header_as(header_path, format)?;
-        let spec =
-            ArraySpec::from_header(&info.header).map_err(|e| e.with_path(&info.header_path))?;
-        let proxy = ArrayProxy::open(image_path, spec, options)?;
+        let mut attempt = 0;
+        let (info, proxy, mut prints) = loop {
+            attempt += 1;
+            if is_pair {
+                crate::atomic::journal::finish_interrupted_save(image_path)?;
+            }
+            let watched = crate::tracking::watched_files(header_path, image_path, is_pair);
+            let prints = crate::tracking::fingerprint_all(&watched);
+            let info = read_header_as(header_path, format)?;
+            let spec =
+                ArraySpec::from_header(&info.header).map_err(|e| e.with_path(&info.header_path))?;
+            let proxy = ArrayProxy::open(image_path, spec, options)?;
+            if one_save(&info, &proxy, &prints, image_path, is_pair) {
+                break (info, proxy, prints);
+            }
+            if attempt == ATTEMPTS {
+                return Err(Error::stale(format!(
+                    "the files changed while they were being loaded, {ATTEMPTS} times in a \
+                     row (is something saving them in a loop?)"
+                ))
+                .with_path(header_path));
+            }
+        };
         let is_spm = matches!(info.format, ImageFormat::Spm99 | ImageFormat::Spm2);
         let affine = if is_spm {
             spm_affine(&info.header, image_path)?
@@ -800,7 +824,7 @@ impl Image {
                 };
                 let options = crate::save::SaveOptions {
                     dtype: Some(dtype),
-                    level: None,
+                    ..Default::default()
                 };
                 (&as_shown, options)
             }
@@ -851,6 +875,43 @@ impl Image {
     pub fn load_options(&self) -> LoadOptions {
         self.options
     }
+}
+
+/// Whether a load read its header and opened its data from the files of one save: the file
+/// the header came from is the one fingerprinted and (single files) the one the data source
+/// reads; for pairs, the data file is the one fingerprinted, both paths still name those
+/// files, and no save of the pair is committing.
+fn one_save(
+    info: &crate::files::HeaderInfo,
+    proxy: &ArrayProxy,
+    prints: &[crate::io::FileFingerprint],
+    image_path: &Path,
+    is_pair: bool,
+) -> bool {
+    use crate::io::FileIdentity;
+    let printed = |path: &Path| {
+        prints
+            .iter()
+            .find(|p| p.path == path)
+            .and_then(|p| p.state.as_ref())
+            .map(|s| FileIdentity::new(s.device, s.inode))
+    };
+    let agrees = |a: Option<FileIdentity>, b: Option<FileIdentity>| match (a, b) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    };
+    let header = Some(info.header_identity);
+    let data = proxy.source().identity();
+    if !agrees(printed(&info.header_path), header) {
+        return false;
+    }
+    if !is_pair {
+        return agrees(header, data);
+    }
+    agrees(printed(image_path), data)
+        && agrees(FileIdentity::of(&info.header_path).ok(), header)
+        && agrees(FileIdentity::of(image_path).ok(), data)
+        && !crate::atomic::journal::journal_path(image_path).exists()
 }
 
 /// An SPM image's affine: from its `.mat` sidecar when there is one (nibabel reads it with

@@ -289,7 +289,7 @@ impl ArrayProxy {
             .keep_file_open
             .unwrap_or_else(keep_file_open_default);
         let compression = {
-            let mut file = std::fs::File::open(path).map_err(|e| Error::io(e).with_path(path))?;
+            let mut file = crate::io::open_regular(path)?;
             let mut magic = [0u8; 4];
             let n = read_fully(&mut file, &mut magic).map_err(|e| e.with_path(path))?;
             detect_compression(&magic[..n])
@@ -303,7 +303,14 @@ impl ArrayProxy {
                 MmapSource::new(path)
             }),
             Compression::None => Arc::new(FileSource::open(path, keep_file_open)?),
-            Compression::Gzip => Arc::new(crate::io::gzip::GzipSource::open(path)?),
+            Compression::Gzip => {
+                let source = crate::io::gzip::GzipSource::open(path)?;
+                Arc::new(if keep_file_open {
+                    source
+                } else {
+                    source.closing_between_reads()
+                })
+            }
             Compression::Bzip2 | Compression::Zstd => Arc::new(StreamSource::new(path)),
         };
         Ok(ArrayProxy {

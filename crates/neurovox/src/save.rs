@@ -16,7 +16,7 @@
 //!   `.bz2`, `.zst`.
 
 use crate::array::{DynArray, DynView};
-use crate::atomic::write_atomically;
+use crate::atomic::FileSet;
 use crate::error::{Error, Result};
 use crate::files::{extension_kind, header_and_image_paths, split_name, ExtensionKind};
 use crate::format::affine::{self, Affine};
@@ -44,6 +44,9 @@ pub struct SaveOptions {
     /// for the default (gzip level 2: smaller than nibabel's level 1, see
     /// `io::gzip_write`).
     pub level: Option<u32>,
+    /// What to do when a file being replaced has other hard links (refused by default; see
+    /// [`HardLinks`](crate::atomic::HardLinks)).
+    pub hard_links: crate::atomic::HardLinks,
 }
 
 /// The format a file name asks for, given the image's own format family.
@@ -577,14 +580,21 @@ pub fn save_parts(
     let format = target_format(parts.format, path)?;
     let compression = compression_of(path);
     let (header_path, image_path) = header_and_image_paths(path);
+    // A pair (and an SPM .mat) is replaced as one set, journalled next to the image file.
+    let mut files = if header_path == image_path {
+        FileSet::new(options.hard_links)
+    } else {
+        FileSet::with_journal(&image_path, options.hard_links)
+    };
     write_parts(parts, format, compression, options, &mut |part, write| {
         let target = match part {
             FilePart::Header => header_path.clone(),
             FilePart::Image => image_path.clone(),
             FilePart::Mat => crate::files::mat_path(&image_path),
         };
-        write_atomically(&target, |w| write(w))
+        files.stage(&target, |w| write(w))
     })
+    .and_then(|()| files.commit())
     .map_err(|e| e.with_path(path))
 }
 

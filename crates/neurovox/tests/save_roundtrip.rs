@@ -168,7 +168,7 @@ fn float_data_saved_as_integers_is_scaled() {
         &target,
         SaveOptions {
             dtype: Some(neurovox::DataType::Int16),
-            level: None,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -262,7 +262,7 @@ fn streamed_conversion_equals_in_memory_conversion() {
     .unwrap();
     let as_int16 = SaveOptions {
         dtype: Some(neurovox::DataType::Int16),
-        level: None,
+        ..Default::default()
     };
     let from_proxy = dir.path().join("from_proxy.nii");
     save(&neurovox::load(&source).unwrap(), &from_proxy, as_int16).unwrap();

@@ -41,7 +41,10 @@ fn bytes_are_the_files_save_writes_for_every_format() {
     for (format, name) in cases {
         let img = image(format);
         for dtype in [None, Some(DataType::Int16)] {
-            let options = SaveOptions { dtype, level: None };
+            let options = SaveOptions {
+                dtype,
+                ..Default::default()
+            };
             let path = dir.path().join(name);
             let saved = save_to_bytes(&img, format, Compression::None, options);
             let written = save(&img, &path, options);

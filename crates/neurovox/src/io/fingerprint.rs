@@ -165,7 +165,7 @@ impl FileState {
 
 fn digest_head(path: &Path, len: u64) -> Result<u128> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(e).with_path(path))?;
+    let file = super::open_regular(path)?;
     let mut head = Vec::with_capacity(len as usize);
     file.take(len)
         .read_to_end(&mut head)

@@ -172,7 +172,8 @@ const WINDOW_LEVEL: u32 = 2;
 /// is built lazily by the reads themselves and shared by every thread. See the
 /// [module docs](self).
 ///
-/// One file handle is kept open for the source's life and read with `pread`.
+/// One file handle is kept open for the source's life and read with `pread`, or only while
+/// a read is in progress ([`GzipSource::closing_between_reads`]).
 /// [`Source::inflated_bytes`] counts the decompressed stream bytes that every inflater of the
 /// source produced, the first pass's included; restoring a checkpoint's stored window (at most
 /// 32 KiB per read) is not counted.
@@ -236,7 +237,7 @@ impl TrailerClaim {
     /// Reads the last 4 bytes of the file; `None` for a file too short to hold a trailer.
     fn read(file: &Compressed) -> Result<Option<Self>> {
         let compressed_len = file
-            .file
+            .handle()?
             .metadata()
             .map_err(|e| Error::io(e).with_path(&file.path))?
             .len();
@@ -292,6 +293,33 @@ impl GzipSource {
         Self::with_span_and_cache(path, span, DEFAULT_SPAN_CACHE_BYTES)
     }
 
+    /// The same source holding its file open only while a read is in progress (nibabel's
+    /// `keep_file_open=False`): an idle source holds no descriptor, so thousands of loaded
+    /// images fit under a small open-files limit. Each read opens the file once (however
+    /// many compressed chunks it reads) and checks it is still the file the source was made
+    /// for. The index, the span cache and a damage found stay with the source.
+    ///
+    /// ```
+    /// # use neurovox::io::{GzipSource, Source};
+    /// # use std::io::Write;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("run.gz");
+    /// # let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&path)?, Default::default());
+    /// # gz.write_all(&[7u8; 1000])?;
+    /// # gz.finish()?;
+    /// let source = GzipSource::open(&path)?.closing_between_reads();
+    /// let mut byte = [0u8; 1];
+    /// source.read_at(999, &mut byte)?;
+    /// assert_eq!(byte, [7]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn closing_between_reads(mut self) -> Self {
+        self.file.keep_open = false;
+        self.file.open.lock().unwrap_or_else(|e| e.into_inner()).1 = 0;
+        self.file.release();
+        self
+    }
+
     /// Like [`GzipSource::with_span`], keeping at most `cache_bytes` of recently inflated
     /// spans for small reads ([`DEFAULT_SPAN_CACHE_BYTES`] by default; 0 keeps none, so
     /// every small read inflates from its checkpoint).
@@ -326,11 +354,7 @@ impl GzipSource {
         if span == 0 {
             return Err(Error::usage("the checkpoint span must be at least 1 byte").with_path(path));
         }
-        let file = File::open(path).map_err(|e| Error::io(e).with_path(path))?;
-        let file = Compressed {
-            file,
-            path: path.to_path_buf(),
-        };
+        let file = Compressed::new(path, true)?;
         let mut magic = [0u8; 2];
         let n = file.read_at(0, &mut magic)?;
         if n < 2 || magic != [0x1f, 0x8b] {
@@ -397,7 +421,7 @@ impl GzipSource {
             let print = match &fingerprint {
                 Some(p) => *p,
                 None => {
-                    let p = GzipFingerprint::of(&self.file.file)
+                    let p = GzipFingerprint::of(&*self.file.handle()?)
                         .map_err(|e| Error::io(e).with_path(&self.file.path))?;
                     fingerprint = Some(p);
                     p
@@ -555,7 +579,7 @@ impl GzipSource {
             .with_path(&self.file.path));
         }
         let total = self.len()?;
-        let fingerprint = GzipFingerprint::of(&self.file.file)
+        let fingerprint = GzipFingerprint::of(&*self.file.handle()?)
             .map_err(|e| Error::io(e).with_path(&self.file.path))?;
         let checkpoints = self
             .index
@@ -924,7 +948,7 @@ thread_local! {
 
 /// The member index at the end of `file`, if it has a valid one.
 fn probe_member_index(file: &Compressed) -> Result<Option<MemberIndex>> {
-    let Some(index) = MemberIndex::read_from(&file.file)? else {
+    let Some(index) = MemberIndex::read_from(&*file.handle()?)? else {
         return Ok(None);
     };
     // The tail could belong to other data; the first member's header must agree too.
@@ -950,6 +974,7 @@ impl Source for GzipSource {
         if let Some(&total) = self.total.get() {
             return Ok(total);
         }
+        let _session = self.file.session()?;
         let mut guard = self.lock_builder()?;
         let builder = Builder::get(&mut guard, &self.file.path)?;
         builder.advance(self, u64::MAX, None)?;
@@ -957,6 +982,7 @@ impl Source for GzipSource {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let _session = self.file.session()?;
         if let Some(members) = &self.members {
             return self.read_members(members, offset, buf);
         }
@@ -1010,6 +1036,10 @@ impl Source for GzipSource {
     fn path(&self) -> Option<&Path> {
         Some(&self.file.path)
     }
+
+    fn identity(&self) -> Option<super::source::FileIdentity> {
+        Some(self.file.identity)
+    }
 }
 
 impl fmt::Debug for GzipSource {
@@ -1029,18 +1059,92 @@ impl fmt::Debug for GzipSource {
 }
 
 /// The compressed file, read with positioned reads (no shared cursor).
+///
+/// Kept open for the source's life, or (nibabel's `keep_file_open=False`) open only while
+/// a read is in progress: [`Compressed::session`] opens it for the first of any concurrent
+/// reads and the last one to finish closes it, so an idle source holds no descriptor. Each
+/// open checks the path still names the file the source was made for.
 struct Compressed {
-    file: File,
     path: PathBuf,
+    identity: super::source::FileIdentity,
+    keep_open: bool,
+    /// The open file and how many reads are using it (always ≥ 1 while kept open).
+    open: Mutex<(Option<Arc<File>>, usize)>,
+}
+
+/// A read's use of the compressed file; dropping it may close the file.
+struct Session<'a> {
+    file: &'a Compressed,
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        let mut open = self.file.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.1 = open.1.saturating_sub(1);
+        if open.1 == 0 && !self.file.keep_open {
+            open.0 = None;
+        }
+    }
 }
 
 impl Compressed {
+    fn new(path: &Path, keep_open: bool) -> Result<Self> {
+        let file = super::open_regular(path)?;
+        let identity = super::source::FileIdentity::of_file(&file, path)?;
+        Ok(Compressed {
+            path: path.to_path_buf(),
+            identity,
+            keep_open,
+            open: Mutex::new((Some(Arc::new(file)), usize::from(keep_open))),
+        })
+    }
+
+    /// Keeps the file open until the returned session is dropped.
+    fn session(&self) -> Result<Session<'_>> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.0.is_none() {
+            open.0 = Some(Arc::new(self.reopen()?));
+        }
+        open.1 += 1;
+        Ok(Session { file: self })
+    }
+
+    /// Closes the file unless it is kept open or a read is using it.
+    fn release(&self) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.1 == 0 && !self.keep_open {
+            open.0 = None;
+        }
+    }
+
+    fn reopen(&self) -> Result<File> {
+        let file = super::open_regular(&self.path)?;
+        self.identity.check(&file, &self.path)?;
+        Ok(file)
+    }
+
+    /// The open file, or (outside any session: index-file checks, say) a descriptor for
+    /// the caller's use only.
+    fn handle(&self) -> Result<Arc<File>> {
+        let shared = self
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone();
+        match shared {
+            Some(file) => Ok(file),
+            None => Ok(Arc::new(self.reopen()?)),
+        }
+    }
+
     /// Reads up to `buf.len()` bytes at `offset`; fewer only at the end of the file.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
         use std::os::unix::fs::FileExt;
+        let file = self.handle()?;
         let mut n = 0;
         while n < buf.len() {
-            match self.file.read_at(&mut buf[n..], offset + n as u64) {
+            match file.read_at(&mut buf[n..], offset + n as u64) {
                 Ok(0) => break,
                 Ok(k) => n += k,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}

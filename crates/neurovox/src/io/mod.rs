@@ -13,7 +13,7 @@ pub use fingerprint::FileFingerprint;
 pub use gzip::{GzipIndexStats, GzipSource, DEFAULT_SPAN_CACHE_BYTES};
 pub use gzip_write::{compress_to_vec, GzWriteOptions, MemberIndex, ParallelGzWriter};
 pub use open::{
-    decompressing_reader, detect_compression, open_decompressed, read_fully, read_up_to, skip,
-    Compression,
+    decompressing_reader, detect_compression, open_decompressed, open_decompressed_identified,
+    open_regular, read_fully, read_up_to, skip, Compression,
 };
-pub use source::{FileSource, MemorySource, MmapSource, Source, StreamSource};
+pub use source::{FileIdentity, FileSource, MemorySource, MmapSource, Source, StreamSource};

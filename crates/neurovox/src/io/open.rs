@@ -85,10 +85,65 @@ pub fn decompressing_reader<R: Read + Send + 'static>(
     })
 }
 
+/// Opens `path` for reading if it is a regular file. Anything else (a FIFO, a device, a
+/// directory) is a Usage error naming it, given without waiting: the file is opened
+/// non-blocking (no effect on regular files, and a FIFO with no writer would otherwise
+/// block the open itself forever) and examined through the open descriptor.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let e = neurovox::io::open_regular(dir.path()).unwrap_err();
+/// assert!(e.to_string().contains("not a regular file"), "{e}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn open_regular(path: &Path) -> Result<File> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| Error::io(e).with_path(path))?;
+    let kind = file
+        .metadata()
+        .map_err(|e| Error::io(e).with_path(path))?
+        .file_type();
+    if kind.is_file() {
+        return Ok(file);
+    }
+    let what = if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a plain file"
+    };
+    Err(Error::usage(format!(
+        "is not a regular file but {what}; neurovox reads images only from regular files"
+    ))
+    .with_path(path))
+}
+
 /// Opens `path` and returns its decompressed byte stream with the compression found.
 /// Failures name the file.
 pub fn open_decompressed(path: &Path) -> Result<(Compression, Box<dyn Read + Send>)> {
-    let mut file = File::open(path).map_err(|e| Error::io(e).with_path(path))?;
+    open_decompressed_identified(path).map(|(compression, reader, _)| (compression, reader))
+}
+
+/// As [`open_decompressed`], with the identity (device and inode) of the file opened: the
+/// file the bytes really come from, whatever the path names a moment later.
+pub fn open_decompressed_identified(
+    path: &Path,
+) -> Result<(
+    Compression,
+    Box<dyn Read + Send>,
+    super::source::FileIdentity,
+)> {
+    let mut file = open_regular(path)?;
+    let identity = super::source::FileIdentity::of_file(&file, path)?;
     let mut magic = [0u8; 4];
     let n = read_fully(&mut file, &mut magic).map_err(|e| e.with_path(path))?;
     let compression = detect_compression(&magic[..n]);
@@ -102,7 +157,7 @@ pub fn open_decompressed(path: &Path) -> Result<(Compression, Box<dyn Read + Sen
             zstd::stream::read::Decoder::new(stream).map_err(|e| Error::io(e).with_path(path))?,
         ),
     };
-    Ok((compression, reader))
+    Ok((compression, reader, identity))
 }
 
 /// Reads until `buf` is full or the stream ends; returns the number of bytes read.

@@ -78,7 +78,7 @@ pub fn recompress_file(path: &Path, level: Option<u32>) -> Result<RecompressRepo
         }
         options = options.level(level);
     }
-    let input = std::fs::File::open(path).map_err(|e| Error::io(e).with_path(path))?;
+    let input = super::open_regular(path)?;
     let mut decoder =
         flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 20, input));
     let mut decompressed = 0u64;

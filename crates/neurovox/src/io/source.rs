@@ -72,6 +72,12 @@ pub trait Source: Send + Sync + Debug {
     fn path(&self) -> Option<&Path> {
         None
     }
+
+    /// Which file the source reads (device and inode, fixed when it was made), for sources
+    /// over a file: a loader compares it with the file its header came from.
+    fn identity(&self) -> Option<FileIdentity> {
+        None
+    }
 }
 
 /// The error for a read past the end of a source.
@@ -106,6 +112,12 @@ impl FileIdentity {
     pub fn of_file(file: &File, path: &Path) -> Result<Self> {
         let meta = file.metadata().map_err(|e| Error::io(e).with_path(path))?;
         Ok(Self::from_metadata(&meta))
+    }
+
+    /// The identity of a file with this device and inode number (as a fingerprint records
+    /// them).
+    pub fn new(device: u64, inode: u64) -> Self {
+        FileIdentity { device, inode }
     }
 
     fn from_metadata(meta: &std::fs::Metadata) -> Self {
@@ -222,7 +234,7 @@ pub struct FileSource {
 impl FileSource {
     /// A source over the file at `path`; the file must exist now.
     pub fn open(path: &Path, keep_open: bool) -> Result<Self> {
-        let file = File::open(path).map_err(|e| Error::io(e).with_path(path))?;
+        let file = super::open_regular(path)?;
         let identity = FileIdentity::of_file(&file, path)?;
         Ok(FileSource {
             path: path.to_path_buf(),
@@ -267,8 +279,7 @@ impl Source for FileSource {
         match &self.handle {
             Some(file) => self.read_with(file, offset, buf),
             None => {
-                let file =
-                    File::open(&self.path).map_err(|e| Error::io(e).with_path(&self.path))?;
+                let file = super::open_regular(&self.path)?;
                 self.identity.check(&file, &self.path)?;
                 self.read_with(&file, offset, buf)
             }
@@ -277,6 +288,10 @@ impl Source for FileSource {
 
     fn path(&self) -> Option<&Path> {
         Some(&self.path)
+    }
+
+    fn identity(&self) -> Option<FileIdentity> {
+        Some(self.identity)
     }
 }
 
@@ -341,7 +356,7 @@ impl MmapSource {
 
     fn map(&self) -> Result<&[u8]> {
         let mapped = self.map.get_or_init(|| {
-            let file = File::open(&self.path).map_err(|e| Error::io(e).with_path(&self.path))?;
+            let file = super::open_regular(&self.path)?;
             if let Some(identity) = &self.identity {
                 identity.check(&file, &self.path)?;
             }
@@ -444,6 +459,10 @@ impl Source for MmapSource {
     fn path(&self) -> Option<&Path> {
         Some(&self.path)
     }
+
+    fn identity(&self) -> Option<FileIdentity> {
+        self.identity
+    }
 }
 
 /// A compressed stream without random access (bzip2, zstd): decompressed whole on the first
@@ -472,14 +491,12 @@ impl StreamSource {
     fn data(&self) -> Result<&Arc<[u8]>> {
         let loaded = self.data.get_or_init(|| {
             let mut bytes = Vec::new();
-            let opened = File::open(&self.path)
-                .map_err(|e| Error::io(e).with_path(&self.path))
-                .and_then(|file| {
-                    if let Some(identity) = &self.identity {
-                        identity.check(&file, &self.path)?;
-                    }
-                    Ok(file)
-                });
+            let opened = super::open_regular(&self.path).and_then(|file| {
+                if let Some(identity) = &self.identity {
+                    identity.check(&file, &self.path)?;
+                }
+                Ok(file)
+            });
             let read = opened
                 .and_then(super::decompressing_reader)
                 .and_then(|mut reader| {
@@ -518,6 +535,10 @@ impl Source for StreamSource {
 
     fn path(&self) -> Option<&Path> {
         Some(&self.path)
+    }
+
+    fn identity(&self) -> Option<FileIdentity> {
+        self.identity
     }
 }
 
