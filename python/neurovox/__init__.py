@@ -13,26 +13,26 @@ do), ``savez`` / ``savez_compressed``.
 
 from ._neurovox import __version__
 from .arrayproxy import ArrayProxy, get_obj_dtype, is_proxy, reshape_dataobj
-from .errors import (HeaderDataError, HeaderTypeError, ImageFileError, StaleFileError,
-                     WriterError)
+from .errors import (HeaderDataError, HeaderTypeError, ImageFileError, ImageLimitError,
+                     StaleFileError, WriterError)
 from .fileholders import FileHolder, FileHolderError
 from .headers import (AnalyzeHeader, FileBasedHeader, MGHHeader, Nifti1Extension,
                       Nifti1Extensions, Nifti1Header, Nifti1PairHeader, Nifti2Header,
                       Nifti2PairHeader, Spm2AnalyzeHeader, Spm99AnalyzeHeader)
 from .images import (AnalyzeImage, DataobjImage, FileBasedImage, MGHImage, Nifti1Image,
                      Nifti1Pair, Nifti2Image, Nifti2Pair, SerializableImage, SpatialImage,
-                     Spm2AnalyzeImage, Spm99AnalyzeImage)
+                     Spm2AnalyzeImage, Spm99AnalyzeImage, from_handle_json)
 from .loadsave import load, save
 from .npyio import load_npy, load_npz, memmap, save_npy, savez, savez_compressed
 
 __all__ = [
     '__version__', 'load', 'save', 'ArrayProxy', 'is_proxy', 'reshape_dataobj', 'get_obj_dtype',
-    'ImageFileError', 'HeaderDataError', 'HeaderTypeError', 'StaleFileError', 'WriterError',
+    'ImageFileError', 'ImageLimitError', 'HeaderDataError', 'HeaderTypeError', 'StaleFileError', 'WriterError',
     'AnalyzeHeader', 'Spm99AnalyzeHeader', 'Spm2AnalyzeHeader', 'Nifti1Header',
     'Nifti1PairHeader', 'Nifti2Header', 'Nifti2PairHeader', 'MGHHeader', 'Nifti1Extension',
     'Nifti1Extensions', 'FileBasedHeader', 'FileBasedImage', 'SerializableImage', 'DataobjImage',
     'SpatialImage', 'FileHolder', 'FileHolderError', 'AnalyzeImage',
     'Spm99AnalyzeImage', 'Spm2AnalyzeImage', 'Nifti1Pair', 'Nifti1Image', 'Nifti2Pair',
     'Nifti2Image', 'MGHImage', 'memmap', 'load_npy', 'save_npy', 'load_npz', 'savez',
-    'savez_compressed',
+    'savez_compressed', 'from_handle_json',
 ]

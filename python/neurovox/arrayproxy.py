@@ -270,7 +270,9 @@ class ArrayProxy:
             spec = (tuple(n.shape), n.dtype, n.offset, self._slope, self._inter)
             return (_rebuild_fileobj_proxy, (type(self), self.file_like, spec, n.factor_f32,
                                              n.slope, n.inter, n.order, self._mmap))
-        return (_rebuild_proxy, (type(self), n.path, tuple(n.shape), n.dtype, n.offset,
+        # Absolute, so the pickle opens the same file from any working directory.
+        return (_rebuild_proxy, (type(self), os.path.abspath(n.path), tuple(n.shape), n.dtype,
+                                 n.offset,
                                  n.slope, n.inter, n.factor_f32, n.mmap, n.keep_file_open,
                                  n.order, self._slope, self._inter, n.fingerprint))
 
@@ -293,7 +295,11 @@ def _rebuild_fileobj_proxy(cls, file_like, spec, factor_f32, slope, inter, order
 def _rebuild_proxy(cls, path, shape, dtype, offset, slope, inter, factor_f32, mmap,
                    keep_file_open, order, py_slope, py_inter, fingerprint=None):
     # With the fingerprint of the file the proxy was made for, a changed file is a
-    # StaleFileError here, not other data later.
+    # StaleFileError here, not other data later. Every pickle neurovox writes has one: a
+    # pickle without is not ours (or was altered), and would skip that check.
+    if fingerprint is None:
+        raise ValueError(f'a pickled proxy of {path!r} without the fingerprint of its file is '
+                         'refused: it was not made by neurovox, or was altered')
     native = _neurovox.NativeProxy.open(path, list(shape), dtype, offset, slope, inter,
                                         factor_f32, mmap, keep_file_open, order, fingerprint)
     return cls._from_native(native, path, {'c': True, 'no': False}.get(mmap, mmap), py_slope,

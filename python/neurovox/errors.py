@@ -2,17 +2,19 @@
 
 ``ImageFileError`` and ``HeaderDataError`` are plain ``Exception`` subclasses, as in nibabel;
 missing files raise ``FileNotFoundError`` and bad arguments ``ValueError``; a save whose data
-the format cannot hold as asked raises ``WriterError`` (a ``ValueError``). Every message from
+the format cannot hold as asked raises ``WriterError`` (a ``ValueError``); a file that asks for
+more than it holds raises ``ImageLimitError``, both an ``ImageFileError`` and an ``OSError``
+(nibabel's short-read error). Every message from
 the Rust core names the file and, where known, the header field and byte offset.
 """
 
-from ._neurovox import (HeaderDataError, HeaderTypeError, ImageFileError, StaleFileError,
-                        WriterError)
+from ._neurovox import (HeaderDataError, HeaderTypeError, ImageFileError, ImageLimitError,
+                        StaleFileError, WriterError)
 
 
 class ExpiredDeprecationError(RuntimeError):
     """nibabel's error for removed APIs (kept for code that catches it)."""
 
 
-__all__ = ['ImageFileError', 'HeaderDataError', 'HeaderTypeError', 'StaleFileError',
-           'WriterError', 'ExpiredDeprecationError']
+__all__ = ['ImageFileError', 'ImageLimitError', 'HeaderDataError', 'HeaderTypeError',
+           'StaleFileError', 'WriterError', 'ExpiredDeprecationError']

@@ -369,7 +369,8 @@ class SpatialImage(DataobjImage):
             hdr.set_data_shape(shape)
         if self._affine is None:
             return
-        if np.allclose(self._affine, hdr.get_best_affine()):
+        # equal_nan: an unchanged affine with NaN entries is not stored again (compat.md).
+        if np.allclose(self._affine, hdr.get_best_affine(), equal_nan=True):
             return
         self._affine2header()
 
@@ -669,6 +670,36 @@ class SpatialImage(DataobjImage):
                                       getattr(self._dataobj, '_mmap', True), self.extra))
         return super().__reduce__()
 
+    def to_handle_json(self):
+        """The image's handle as JSON text: file names (absolute), format, load options and
+        the files' fingerprints, never data. Unlike a pickle, which can run any code when it
+        is loaded, it is plain data: safe to send to untrusted or non-Python workers and to
+        accept from them (:func:`from_handle_json`).
+
+        Returns
+        -------
+        str
+            The handle.
+
+        Raises
+        ------
+        ValueError
+            If the image is not a clean image loaded from files (``is_dirty``).
+
+        Examples
+        --------
+        >>> import numpy as np, neurovox as nv, os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), 'a.nii')
+        >>> nv.save(nv.Nifti1Image(np.zeros((2, 3, 4), np.int16), np.eye(4)), path)
+        >>> text = nv.load(path).to_handle_json()
+        >>> nv.from_handle_json(text).shape
+        (2, 3, 4)
+        """
+        if self._native is None or not is_proxy(self._dataobj) or self.is_dirty:
+            raise ValueError('only a clean image loaded from files has a handle; save it and '
+                             'load the saved file')
+        return self._native.handle_json()
+
     def __getitem__(self, key):
         raise TypeError('Cannot slice image objects; consider using `img.slicer[slice]` to '
                         'generate a sliced image (see documentation for caveats) or slicing '
@@ -700,6 +731,33 @@ def _unpickle_image(klass, handle, mmap, extra_or_state):
     img = klass.__new__(klass)
     img.__dict__.update(extra_or_state)
     return img
+
+
+def from_handle_json(text, mmap=True):
+    """The image a JSON handle (:meth:`SpatialImage.to_handle_json`) refers to, loaded
+    lazily (only the header is read).
+
+    Parameters
+    ----------
+    text : str
+        The handle.
+    mmap : {True, False, 'c', 'r'}, optional
+        As for :func:`neurovox.load`.
+
+    Returns
+    -------
+    SpatialImage
+        The image, of the class it was saved as.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is not a handle, or lacks the fingerprint of one of its files.
+    StaleFileError
+        If a file changed since the handle was made.
+    """
+    native = _neurovox.NativeImage.open_handle_json(text)
+    return IMAGE_CLASSES[native.format]._from_native(native, mmap)
 
 
 class SpatialFirstSlicer:
@@ -802,7 +860,13 @@ class Nifti1Pair(AnalyzeImage):
     def _affine2header(self):
         hdr = self._header
         hdr.set_sform(self._affine, code='aligned')
-        hdr.set_qform(self._affine, code='unknown')
+        try:
+            hdr.set_qform(self._affine, code='unknown')
+        except ValueError:
+            # The affine has no quaternion form (a singular or NaN 3x3 part): the sform
+            # keeps it and the qform stays unset, where nibabel refuses to save
+            # (docs/compat.md, issue 14 #10).
+            hdr['qform_code'] = 0
 
     def get_qform(self, coded=False):
         return self._header.get_qform(coded)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from stat import S_ISDIR, S_ISFIFO, S_ISREG
 
 from . import _neurovox
 from .arrayproxy import _mmap_mode
@@ -19,6 +20,13 @@ def load(filename, *, mmap=True, keep_file_open=None):
         stat = os.stat(filename)
     except OSError:
         raise FileNotFoundError(f"No such file or no access: '{filename}'") from None
+    if not S_ISREG(stat.st_mode):
+        # A FIFO would block the first read forever (nibabel hangs); a device or a
+        # directory holds no image.
+        kind = 'a FIFO (named pipe)' if S_ISFIFO(stat.st_mode) else (
+            'a directory' if S_ISDIR(stat.st_mode) else 'not a plain file')
+        raise ImageFileError(f"'{filename}' is not a regular file but {kind}; neurovox reads "
+                             'images only from regular files')
     if stat.st_size <= 0:
         raise ImageFileError(f"Empty file: '{filename}'")
     native = _neurovox.NativeImage.load(filename, None, mode, keep_file_open)

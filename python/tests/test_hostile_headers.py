@@ -62,3 +62,47 @@ def test_cli_commands_fail_cleanly(tmp_path):
         assert done.returncode == 1, (args, done.returncode, done.stderr[-2000:])
         assert args[2] in done.stderr, done.stderr
         assert 'panicked' not in done.stderr
+
+
+def test_an_affine_without_a_qform_still_converts_and_slices(tmp_path):
+    """Issue 14 item 11: a NaN sform (the data is fine) used to fail `convert` and `slice`
+    with an error against `qform_code`. The sform is kept as it is and the qform, which the
+    affine cannot be decomposed into, left unset (code 0)."""
+    import nibabel as nib
+    import numpy as np
+    from test_gzip_integrity import _cli
+    import neurovox as nv
+    data = np.arange(24, dtype=np.int16).reshape(2, 3, 4)
+    img = nib.Nifti1Image(data, np.eye(4))
+    img.header['srow_x'] = [np.nan, 0, 0, 0]
+    img.header['sform_code'] = 1
+    nib.save(nib.Nifti1Image(data, None, img.header), tmp_path / 'nan.nii')
+    exe = _cli()
+    for args, out in ((['convert', 'nan.nii', 'c.nii.gz'], 'c.nii.gz'),
+                      (['convert', 'nan.nii', 'c.img'], 'c.img'),
+                      (['slice', 'nan.nii', '1', '-o', 's.nii'], 's.nii')):
+        done = _run([exe, *args], tmp_path)
+        assert done.returncode == 0, (args, done.stderr)
+        back = nib.load(tmp_path / out)
+        assert np.isnan(back.header.get_sform()[0, 0]), out
+        assert int(back.header['qform_code']) == 0
+        expected = data[1] if out == 's.nii' else data
+        assert np.array_equal(np.squeeze(back.get_fdata()), expected), out
+    nv.save(nv.load(str(tmp_path / 'nan.nii')), str(tmp_path / 'py.nii.gz'))
+    assert np.array_equal(nib.load(tmp_path / 'py.nii.gz').get_fdata(), data)
+
+
+def test_a_file_asking_for_more_than_it_holds_is_an_image_file_error_and_an_os_error(tmp_path):
+    """Issue 14 item 11: limits used to raise a bare OSError, which code written for
+    nibabel's ImageFileError does not catch; nibabel's own short reads are OSErrors."""
+    import nibabel as nib
+    import numpy as np
+    import neurovox as nv
+    path = tmp_path / 'short.nii'
+    nib.save(nib.Nifti1Image(np.zeros((8, 8, 8), np.int16), np.eye(4)), path)
+    path.write_bytes(path.read_bytes()[:600])
+    with pytest.raises(nv.ImageLimitError, match='short.nii') as caught:
+        nv.load(str(path)).get_fdata()
+    assert isinstance(caught.value, nv.ImageFileError) and isinstance(caught.value, OSError)
+    with pytest.raises(OSError):
+        nib.load(path).get_fdata()

@@ -13,7 +13,7 @@ pub fn run(input: &Path, output: &Path, dtype: Option<&str>, level: Option<u32>)
     match convert(input, output, dtype, level) {
         Ok(()) => true,
         Err(message) => {
-            eprintln!("{message}");
+            eprintln!("{}", crate::shown::text(&message));
             false
         }
     }
@@ -35,8 +35,8 @@ fn convert(
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_message(format!(
             "converting {} → {}",
-            input.display(),
-            output.display()
+            crate::shown::path(input),
+            crate::shown::path(output)
         ));
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar

@@ -47,7 +47,11 @@ impl Tolerance {
 pub fn run(a: &Path, b: &Path, tolerance: Tolerance, header_only: bool) -> u8 {
     match diff(a, b, tolerance, header_only) {
         Ok(report) if report.is_empty() => {
-            println!("{} and {} do not differ", a.display(), b.display());
+            println!(
+                "{} and {} do not differ",
+                crate::shown::path(a),
+                crate::shown::path(b)
+            );
             0
         }
         Ok(report) => {
@@ -55,7 +59,7 @@ pub fn run(a: &Path, b: &Path, tolerance: Tolerance, header_only: bool) -> u8 {
             1
         }
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("{}", crate::shown::text(&e.to_string()));
             2
         }
     }

@@ -43,10 +43,10 @@ fn location_block(info: &HeaderInfo) -> String {
         ),
         ("compression", info.compression.label().to_owned()),
         ("byte order", order.to_owned()),
-        ("header file", info.header_path.display().to_string()),
+        ("header file", crate::shown::path(&info.header_path)),
     ];
     if info.image_path != info.header_path {
-        lines.push(("image file", info.image_path.display().to_string()));
+        lines.push(("image file", crate::shown::path(&info.image_path)));
     }
     labelled_lines(&lines, DERIVED_LABEL_WIDTH)
 }

@@ -41,7 +41,7 @@ pub fn run(files: &[impl AsRef<Path>], options: &Options) -> bool {
         match index(file, options) {
             Ok(line) => println!("{line}"),
             Err(message) => {
-                eprintln!("{message}");
+                eprintln!("{}", crate::shown::text(&message));
                 ok = false;
             }
         }
@@ -49,7 +49,7 @@ pub fn run(files: &[impl AsRef<Path>], options: &Options) -> bool {
     if options.cache {
         if let Some(dir) = gzip_index::cache_dir() {
             if let Err(e) = gzip_index::trim_cache(&dir, gzip_index::cache_cap()) {
-                eprintln!("{e}");
+                eprintln!("{}", crate::shown::text(&e.to_string()));
                 ok = false;
             }
         }
@@ -58,7 +58,7 @@ pub fn run(files: &[impl AsRef<Path>], options: &Options) -> bool {
 }
 
 fn shown(path: &Path) -> String {
-    path.display().to_string().escape_debug().to_string()
+    crate::shown::path(path)
 }
 
 fn destination(file: &Path, cache: bool) -> Result<PathBuf, String> {

@@ -34,7 +34,7 @@ impl Target {
     /// A target shown under the path as given.
     pub fn from_path(path: &Path) -> Target {
         Target {
-            shown: path.display().to_string(),
+            shown: crate::shown::path(path),
             path: path.to_path_buf(),
         }
     }
@@ -53,7 +53,8 @@ pub fn run(targets: &[Target], report: Report) -> bool {
                 Report::FullHeader => dumps.push(dump::header_dump(&target.shown, &info)),
             },
             Err(err) => {
-                eprintln!("{}", failure_message(&target.shown, &target.path, &err));
+                let message = failure_message(&target.shown, &target.path, &err);
+                eprintln!("{}", crate::shown::text(&message));
                 all_read = false;
             }
         }

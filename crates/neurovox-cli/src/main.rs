@@ -41,6 +41,7 @@ mod example;
 mod index;
 mod info;
 mod recompress;
+mod shown;
 mod slice;
 mod stats;
 mod table;

@@ -11,7 +11,7 @@ pub fn run(files: &[impl AsRef<Path>], level: Option<u32>) -> bool {
     let mut ok = true;
     for file in files {
         let file = file.as_ref();
-        let shown = file.display().to_string().escape_debug().to_string();
+        let shown = crate::shown::path(file);
         match recompress_file(file, level) {
             Ok(r) if !r.rewritten => {
                 println!(
@@ -24,7 +24,7 @@ pub fn run(files: &[impl AsRef<Path>], level: Option<u32>) -> bool {
                 r.before, r.after, r.decompressed
             ),
             Err(e) => {
-                eprintln!("{e}");
+                eprintln!("{}", crate::shown::text(&e.to_string()));
                 ok = false;
             }
         }

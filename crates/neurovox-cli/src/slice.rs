@@ -49,21 +49,21 @@ pub fn run(input: &Path, spec: &str, output: &Path) -> bool {
             let shape: Vec<String> = written.shape.iter().map(ToString::to_string).collect();
             crate::info::write_stdout(&format!(
                 "{}: {} [{}] from {}{}\n",
-                output.display(),
+                crate::shown::path(output),
                 written.dtype.name(),
                 shape.join(", "),
-                input.display(),
+                crate::shown::path(input),
                 written.selection
             ))
         }
         Err(err) => {
-            let shown = input.display().to_string();
+            let shown = crate::shown::path(input);
             let message = if err.path().is_some() {
                 err.to_string()
             } else {
                 format!("{shown}: {err}")
             };
-            eprintln!("{message}");
+            eprintln!("{}", crate::shown::text(&message));
             false
         }
     }

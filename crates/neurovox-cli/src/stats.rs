@@ -275,11 +275,12 @@ pub fn run(files: &[std::path::PathBuf]) -> bool {
     let mut all_read = true;
     let mut rows = Vec::new();
     for path in files {
-        let shown = path.display().to_string();
+        let shown = crate::shown::path(path);
         match image_stats(path, &shown, show_progress) {
             Ok(stats) => rows.push(stats_row(&shown, &stats)),
             Err(err) => {
-                eprintln!("{}", crate::info::failure_message(&shown, path, &err));
+                let message = crate::info::failure_message(&shown, path, &err);
+                eprintln!("{}", crate::shown::text(&message));
                 all_read = false;
             }
         }

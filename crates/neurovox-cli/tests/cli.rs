@@ -198,3 +198,37 @@ fn info_without_files_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("FILE"), "{}", stderr(&output));
 }
+
+#[test]
+fn file_names_with_control_characters_are_shown_escaped() {
+    // A newline would break the one-line-per-file format, ESC[31m would reach the terminal.
+    let dir = tempfile::tempdir().expect("tmp");
+    let name = "evil\n\u{1b}[31mred.nii";
+    write_nifti(dir.path(), name, &[2, 3, 4], &[1.0, 1.0, 1.0]);
+    let missing = dir.path().join("gone\n\u{1b}[2J.nii");
+    let shown_ok = "evil\\n\\u{1b}[31mred.nii";
+    for command in ["info", "stats"] {
+        let out = neurovox(
+            &[
+                command,
+                path_str(&dir.path().join(name)),
+                path_str(&missing),
+            ],
+            dir.path(),
+        );
+        let (text, err) = (stdout(&out), stderr(&out));
+        assert!(text.contains(shown_ok), "{command}: {text}");
+        assert!(err.contains("gone\\n\\u{1b}[2J.nii"), "{command}: {err}");
+        for shown in [&text, &err] {
+            assert!(
+                !shown.contains('\u{1b}'),
+                "{command}: an escape sequence was printed"
+            );
+        }
+        assert_eq!(
+            err.lines().count(),
+            1,
+            "{command}: one line per failure: {err}"
+        );
+    }
+}

@@ -575,6 +575,8 @@ fn a_damaged_nii_gz_fails_stats_and_convert_naming_the_file() {
                 );
             } else {
                 assert_failed_naming(output, "damaged.nii.gz");
+                // The input is to blame, not the file being written (issue 14 item 11).
+                assert!(!stderr(output).contains("out.nii"), "{}", stderr(output));
                 noticed += 1;
             }
         }

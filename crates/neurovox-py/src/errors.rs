@@ -6,7 +6,7 @@
 //! | `Format` naming a header field | `HeaderDataError` |
 //! | `Format` otherwise, `Stale` | `ImageFileError` (`StaleFileError`, a subclass, for Stale) |
 //! | `Unsupported` | `HeaderDataError` |
-//! | `Limit` | `OSError` (nibabel's short-read error) |
+//! | `Limit` | `ImageLimitError`: both an `ImageFileError` and an `OSError` (nibabel's short-read error) |
 //! | `Usage` | `ValueError` (`WriterError`, a subclass, while saving) |
 //!
 //! The message is the core's: the file, the field and the byte offset where known.
@@ -14,7 +14,10 @@
 use pyo3::exceptions::{
     PyException, PyFileNotFoundError, PyOSError, PyPermissionError, PyValueError,
 };
-use pyo3::{create_exception, PyErr};
+use pyo3::prelude::{PyAnyMethods, PyDictMethods};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+use pyo3::{create_exception, Bound, Py, PyErr, PyResult, Python};
 
 create_exception!(
     neurovox,
@@ -75,9 +78,40 @@ pub fn to_py(e: neurovox::Error) -> PyErr {
         K::Format => ImageFileError::new_err(message),
         K::Stale => StaleFileError::new_err(message),
         K::Unsupported => HeaderDataError::new_err(message),
-        K::Limit => PyOSError::new_err(message),
+        K::Limit => Python::attach(|py| match limit_error_type(py) {
+            Ok(ty) => PyErr::from_type(ty.clone(), message),
+            Err(e) => e,
+        }),
         _ => PyValueError::new_err(message),
     }
+}
+
+/// `ImageLimitError`, a subclass of both `ImageFileError` and `OSError`: a file whose header
+/// asks for more than its data holds is a bad image file (what code written for nibabel's
+/// `ImageFileError` catches) and a short read (nibabel's `OSError`). Made by calling `type`,
+/// since a pyo3 exception has a single base.
+static LIMIT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// The `ImageLimitError` type (see [`LIMIT_ERROR`]).
+pub fn limit_error_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    LIMIT_ERROR
+        .get_or_try_init(py, || {
+            let bases = (py.get_type::<ImageFileError>(), py.get_type::<PyOSError>());
+            let attributes = pyo3::types::PyDict::new(py);
+            attributes.set_item("__module__", "neurovox")?;
+            attributes.set_item(
+                "__doc__",
+                "A file asks for more than it holds or than neurovox's limits allow: both an \
+                 ImageFileError and an OSError (nibabel's short-read error).",
+            )?;
+            let made = py.import("builtins")?.getattr("type")?.call1((
+                "ImageLimitError",
+                bases,
+                attributes,
+            ))?;
+            Ok(made.cast_into::<PyType>()?.unbind())
+        })
+        .map(|ty| ty.bind(py))
 }
 
 /// The Python exception for a core error while saving: Usage errors (the array writers'
@@ -98,6 +132,24 @@ pub fn numpy_error(e: neurovox::Error) -> PyErr {
     match e.kind() {
         neurovox::ErrorKind::Io => to_py(e),
         _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
+/// A proxy's read error, naming the proxy's file where the core named none (a shape too
+/// large to address, colour data asked for as floats), as `PyResult<T>`.
+pub trait IntoPyResultFor<T> {
+    /// Converts the error with [`to_py`] after naming `proxy`'s file in it.
+    fn py_for(self, proxy: &neurovox::proxy::ArrayProxy) -> pyo3::PyResult<T>;
+}
+
+impl<T> IntoPyResultFor<T> for neurovox::Result<T> {
+    fn py_for(self, proxy: &neurovox::proxy::ArrayProxy) -> pyo3::PyResult<T> {
+        self.map_err(|e| {
+            to_py(match proxy.file() {
+                Some(file) => e.with_path(file),
+                None => e,
+            })
+        })
     }
 }
 

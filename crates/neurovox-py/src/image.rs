@@ -325,6 +325,26 @@ impl NativeImage {
         Ok(NativeImage { inner, loaded })
     }
 
+    /// The image's handle as JSON: data only (paths, format, load options, fingerprints),
+    /// safe to send to and accept from untrusted or non-Python workers.
+    fn handle_json(&self) -> PyResult<String> {
+        let handle = self.inner.handle().py()?;
+        serde_json::to_string(&handle)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    }
+
+    /// The image a JSON handle ([`NativeImage::handle_json`]) refers to; a malformed one is
+    /// a `ValueError`, one without fingerprints is refused, a changed file is stale.
+    #[staticmethod]
+    fn open_handle_json(py: Python<'_>, text: &str) -> PyResult<NativeImage> {
+        let handle: neurovox::ImageHandle = serde_json::from_str(text).map_err(|e| {
+            pyo3::exceptions::PyValueError::new_err(format!("not an image handle: {e}"))
+        })?;
+        let inner = py.detach(|| handle.open()).py()?;
+        let loaded = Some(inner.header().clone());
+        Ok(NativeImage { inner, loaded })
+    }
+
     /// True if the image may differ from its files (see the core's `Image::is_dirty`).
     fn is_dirty(&self) -> bool {
         self.inner.is_dirty()

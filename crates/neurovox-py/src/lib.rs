@@ -38,6 +38,7 @@ fn _neurovox(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("HeaderTypeError", py.get_type::<errors::HeaderTypeError>())?;
     m.add("StaleFileError", py.get_type::<errors::StaleFileError>())?;
     m.add("WriterError", py.get_type::<errors::WriterError>())?;
+    m.add("ImageLimitError", errors::limit_error_type(py)?)?;
     m.add_class::<proxy::NativeProxy>()?;
     m.add_class::<mmap::MmapOwner>()?;
     m.add_class::<header::NativeHeader>()?;

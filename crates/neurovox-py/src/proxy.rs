@@ -1,7 +1,7 @@
 //! [`NativeProxy`]: the core's `ArrayProxy` for Python.
 
 use crate::convert::{dyn_to_numpy, empty_array, numpy_dtype, numpy_native_dtype};
-use crate::errors::IntoPyResult;
+use crate::errors::{IntoPyResult, IntoPyResultFor};
 use crate::fileobj::PyFileSource;
 use crate::header::NativeHeader;
 use neurovox::io::fingerprint::{FileFingerprint, FileState, MAX_HEAD_BYTES};
@@ -110,11 +110,13 @@ impl NativeProxy {
             .map_err(|e| PyIndexError::new_err(e.message().to_string()))?;
         // The extent first: building the segments of a lying header's shape would reserve
         // memory before anything shows the data is there.
-        let end = plan_extent(&self.layout(), &canonical).py()?;
+        let end = plan_extent(&self.layout(), &canonical).py_for(&self.inner)?;
         if !self.inner.source().may_hold(end) {
             return Ok(None);
         }
-        Ok(Some(plan_read(&self.layout(), &canonical).py()?))
+        Ok(Some(
+            plan_read(&self.layout(), &canonical).py_for(&self.inner)?,
+        ))
     }
 
     /// Reads the stored values of `selection` into a numpy array of the stored dtype (file
@@ -382,7 +384,7 @@ impl NativeProxy {
     /// The numpy dtype of scaled values.
     #[getter]
     fn output_dtype<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let out = self.inner.output_dtype().py()?;
+        let out = self.inner.output_dtype().py_for(&self.inner)?;
         if self.inner.spec().scaling.is_identity() {
             return numpy_dtype(py, self.inner.dtype());
         }
@@ -467,7 +469,9 @@ impl NativeProxy {
             }
             self.canonical_error(&selection)?;
             let inner = &self.inner;
-            let data = py.detach(|| inner.read_stored(&selection)).py()?;
+            let data = py
+                .detach(|| inner.read_stored(&selection))
+                .py_for(&self.inner)?;
             let out = dyn_to_numpy(py, &data)?;
             // Stored values keep the file's byte order and the header's dtype, as nibabel
             // returns them (a view relabels native values; other orders need a swap).
@@ -485,7 +489,10 @@ impl NativeProxy {
         self.canonical_error(&selection)?;
         // Scaled real values: the core writes them straight into numpy's array. The
         // header's own factor type (`F32` keeps it) decides float32 or float64 values.
-        let output = spec.scaling.output_dtype(spec.dtype.dtype).py()?;
+        let output = spec
+            .scaling
+            .output_dtype(spec.dtype.dtype)
+            .py_for(&self.inner)?;
         let mut out = None;
         if matches!(output, DataType::Float32 | DataType::Float64) {
             let double = output == DataType::Float64;
@@ -495,7 +502,7 @@ impl NativeProxy {
             Some(out) => out,
             None => {
                 let inner = &self.inner;
-                let data = py.detach(|| inner.read(&selection)).py()?;
+                let data = py.detach(|| inner.read(&selection)).py_for(&self.inner)?;
                 dyn_to_numpy(py, &data)?
             }
         };
@@ -541,7 +548,7 @@ impl NativeProxy {
                     neurovox::array::DynArray::from_array(values.to_f32()?)
                 })
             })
-            .py()?;
+            .py_for(&self.inner)?;
         dyn_to_numpy(py, &data)
     }
 
@@ -565,7 +572,7 @@ impl NativeProxy {
         if matches!(storage, DataType::Float128 | DataType::Complex256) {
             return Ok(None);
         }
-        let output = spec.scaling.output_dtype(storage).py()?;
+        let output = spec.scaling.output_dtype(storage).py_for(&self.inner)?;
         let (want, factor) = match kind {
             "stored" => (None, FactorType::F32),
             "f8" => (Some(DataType::Float64), FactorType::F64),

@@ -4,7 +4,12 @@
 //!
 //! A handle is only made from an image that matches its file ([`crate::Image::is_dirty`] is
 //! false), and opening it checks the files still match the fingerprints: a file changed since
-//! gives an [`crate::ErrorKind::Stale`] error rather than other data.
+//! gives an [`crate::ErrorKind::Stale`] error rather than other data. Paths are stored
+//! absolute, so a handle opens the same files from any working directory, and a handle
+//! without a fingerprint of each of its files (crafted or damaged) is refused.
+//!
+//! A handle is data: its JSON form (serde) is safe to accept from anyone, unlike a Python
+//! pickle, whose loading can run any code (docs/robustness.md).
 
 use crate::error::{Error, Result};
 use crate::format::ImageFormat;
@@ -58,18 +63,37 @@ impl ImageHandle {
         else {
             return Err(Error::usage("no handle for an image without files"));
         };
+        let absolute = |p: &PathBuf| std::path::absolute(p).map_err(|e| Error::io(e).with_path(p));
+        let mut files = prints.to_vec();
+        for print in &mut files {
+            print.path = absolute(&print.path)?;
+        }
         Ok(ImageHandle {
             format: image.format(),
-            header_path: header_path.clone(),
-            image_path: image_path.clone(),
+            header_path: absolute(header_path)?,
+            image_path: absolute(image_path)?,
             options: image.load_options(),
-            files: prints.to_vec(),
+            files,
         })
     }
 
     /// Ok if every file still matches its fingerprint; else a Stale error naming the file
-    /// and what changed.
+    /// and what changed. A handle that lacks a fingerprint of its header or image file is a
+    /// Usage error: without one, a changed file could not be told apart.
     pub fn check(&self) -> Result<()> {
+        for needed in [&self.header_path, &self.image_path] {
+            let printed = self
+                .files
+                .iter()
+                .any(|f| &f.path == needed && f.state.is_some());
+            if !printed {
+                return Err(Error::usage(
+                    "the image handle has no fingerprint of this file, so a changed file could \
+                     not be detected; it was not made by neurovox (or was altered) and is refused",
+                )
+                .with_path(needed));
+            }
+        }
         self.files.iter().try_for_each(FileFingerprint::check)
     }
 

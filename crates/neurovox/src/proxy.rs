@@ -154,6 +154,18 @@ impl ArraySpec {
         })
     }
 
+    /// The byte just past the data (`offset` + the size of the whole array), if it can be
+    /// counted.
+    fn data_end(&self) -> Option<u64> {
+        let count = self
+            .shape
+            .iter()
+            .try_fold(1u64, |n, &d| n.checked_mul(d as u64))?;
+        count
+            .checked_mul(self.dtype.dtype.itemsize() as u64)?
+            .checked_add(self.offset)
+    }
+
     fn layout(&self) -> DataLayout {
         DataLayout {
             shape: self.shape.clone(),
@@ -313,6 +325,9 @@ impl ArrayProxy {
             }
             Compression::Bzip2 | Compression::Zstd => Arc::new(StreamSource::new(path)),
         };
+        if let Some(end) = spec.data_end() {
+            source.expect_data_end(end);
+        }
         Ok(ArrayProxy {
             spec,
             source,
@@ -400,6 +415,15 @@ impl ArrayProxy {
         self.compression
     }
 
+    /// A read's error, naming the proxy's file when nothing more specific was named (a
+    /// selection or a layout the data cannot have, colour data asked for as floats).
+    fn named<T>(&self, result: Result<T>) -> Result<T> {
+        match (&self.file, result) {
+            (Some(file), Err(e)) => Err(e.with_path(file)),
+            (_, other) => other,
+        }
+    }
+
     /// The byte source (shared by every clone of the proxy).
     pub fn source(&self) -> &Arc<dyn Source> {
         &self.source
@@ -429,23 +453,25 @@ impl ArrayProxy {
     /// surely holds the bytes (its length is known), they are read straight into the typed
     /// result; otherwise through a buffer that grows as the bytes arrive.
     pub fn read_stored(&self, selection: &Selection) -> Result<DynArray> {
-        let plan = self.plan(selection)?;
-        if self.source.may_hold(plan_end(&plan)) || plan.bytes_to_read() <= GROW_CHUNK as u64 {
-            let source = self.source.as_ref();
-            return decode_raw_with(
-                self.spec.dtype,
-                plan.output_shape(),
-                self.spec.order,
-                |buf| plan.read_into(source, buf),
-            );
-        }
-        let (bytes, shape) = self.read_bytes_planned(&plan)?;
-        decode_raw(&bytes, self.spec.dtype, &shape, self.spec.order)
+        self.named((|| -> Result<_> {
+            let plan = self.plan(selection)?;
+            if self.source.may_hold(plan_end(&plan)) || plan.bytes_to_read() <= GROW_CHUNK as u64 {
+                let source = self.source.as_ref();
+                return decode_raw_with(
+                    self.spec.dtype,
+                    plan.output_shape(),
+                    self.spec.order,
+                    |buf| plan.read_into(source, buf),
+                );
+            }
+            let (bytes, shape) = self.read_bytes_planned(&plan)?;
+            decode_raw(&bytes, self.spec.dtype, &shape, self.spec.order)
+        })())
     }
 
     /// The scaled values of a selection (nibabel's `proxy[key]`).
     pub fn read(&self, selection: &Selection) -> Result<DynArray> {
-        self.read_scaled(selection, self.spec.scaling)
+        self.named(self.read_scaled(selection, self.spec.scaling))
     }
 
     /// The values of `selection` scaled by `scaling`: real float results go from the stored
@@ -501,19 +527,21 @@ impl ArrayProxy {
         selection: &Selection,
         requested: FactorType,
     ) -> Result<Option<ndarray::ArcArray<O, ndarray::IxDyn>>> {
-        use crate::DataType as D;
-        let storage = self.spec.dtype.dtype;
-        if storage.is_complex()
-            || matches!(storage, D::Rgb24 | D::Rgba32 | D::Float128 | D::Complex256)
-        {
-            return Ok(None);
-        }
-        let plan = self.plan(selection)?;
-        if !self.source.may_hold(plan_end(&plan)) {
-            return Ok(None);
-        }
-        let values = self.read_float_array::<O>(&plan, self.scaling_for(requested))?;
-        Ok(values.as_typed::<O>().cloned())
+        self.named((|| -> Result<_> {
+            use crate::DataType as D;
+            let storage = self.spec.dtype.dtype;
+            if storage.is_complex()
+                || matches!(storage, D::Rgb24 | D::Rgba32 | D::Float128 | D::Complex256)
+            {
+                return Ok(None);
+            }
+            let plan = self.plan(selection)?;
+            if !self.source.may_hold(plan_end(&plan)) {
+                return Ok(None);
+            }
+            let values = self.read_float_array::<O>(&plan, self.scaling_for(requested))?;
+            Ok(values.as_typed::<O>().cloned())
+        })())
     }
 
     /// A new array of the plan's values scaled into `O` (see [`ArrayProxy::read_float_into`]).
@@ -591,7 +619,7 @@ impl ArrayProxy {
     /// requested type (float32 factors for float64) are converted first, so SPM99's float32
     /// slope scales in float64 when float64 is asked for. Factors that would narrow are kept.
     pub fn read_for_float(&self, selection: &Selection, requested: FactorType) -> Result<DynArray> {
-        self.read_scaled(selection, self.scaling_for(requested))
+        self.named(self.read_scaled(selection, self.scaling_for(requested)))
     }
 
     /// The spec's scaling with float32 factors widened when float64 is requested.
@@ -636,8 +664,10 @@ impl ArrayProxy {
         requested: FactorType,
         out: &mut [O],
     ) -> Result<()> {
-        let plan = self.plan(selection)?;
-        self.scale_plan_into(&plan, self.scaling_for(requested), out)
+        self.named((|| -> Result<_> {
+            let plan = self.plan(selection)?;
+            self.scale_plan_into(&plan, self.scaling_for(requested), out)
+        })())
     }
 
     /// Whether `expected` holds, bit for bit, what [`ArrayProxy::read_float_into`] writes
@@ -672,54 +702,55 @@ impl ArrayProxy {
         requested: FactorType,
         expected: &[O],
     ) -> Result<bool> {
-        let plan = self.plan(selection)?;
-        let count: usize = plan.output_shape().iter().product();
-        if expected.len() != count {
-            return Ok(false);
-        }
-        let scaling = self.scaling_for(requested);
-        let stored = self.spec.dtype;
-        let binary128 = matches!(
-            stored.dtype,
-            crate::DataType::Float128 | crate::DataType::Complex256
-        );
-        if plan.post_slicing().is_some() || binary128 {
-            let mut fresh: Vec<O> = crate::array::zeroed_values(count)?;
-            self.scale_plan_into(&plan, scaling, &mut fresh)?;
-            return Ok(
-                bytemuck::cast_slice::<O, u8>(&fresh) == bytemuck::cast_slice::<O, u8>(expected)
-            );
-        }
-        let itemsize = stored.dtype.itemsize();
-        if let Some(bytes) = borrow_plan(self.source.as_ref(), &plan) {
-            // Bytes in memory: pieces converted and compared on every core.
-            use rayon::prelude::*;
-            const VALUES: usize = 1 << 16;
-            return expected
-                .par_chunks(VALUES)
-                .zip(bytes.par_chunks(VALUES * itemsize))
-                .map(|(expected, bytes)| {
-                    let mut fresh = vec![O::zeroed(); expected.len()];
-                    scale_bytes_into(bytes, stored, &scaling, &mut fresh)?;
-                    Ok(bytemuck::cast_slice::<O, u8>(&fresh)
-                        == bytemuck::cast_slice::<O, u8>(expected))
-                })
-                .try_reduce(|| true, |a, b| Ok(a && b));
-        }
-        let mut same = true;
-        let mut fresh: Vec<O> = Vec::new();
-        plan.stream_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
-            if same {
-                let first = at / itemsize;
-                let n = bytes.len() / itemsize;
-                fresh.resize(n, O::zeroed());
-                scale_bytes_into(bytes, stored, &scaling, &mut fresh)?;
-                same = bytemuck::cast_slice::<O, u8>(&fresh)
-                    == bytemuck::cast_slice::<O, u8>(&expected[first..first + n]);
+        self.named((|| -> Result<_> {
+            let plan = self.plan(selection)?;
+            let count: usize = plan.output_shape().iter().product();
+            if expected.len() != count {
+                return Ok(false);
             }
-            Ok(())
-        })?;
-        Ok(same)
+            let scaling = self.scaling_for(requested);
+            let stored = self.spec.dtype;
+            let binary128 = matches!(
+                stored.dtype,
+                crate::DataType::Float128 | crate::DataType::Complex256
+            );
+            if plan.post_slicing().is_some() || binary128 {
+                let mut fresh: Vec<O> = crate::array::zeroed_values(count)?;
+                self.scale_plan_into(&plan, scaling, &mut fresh)?;
+                return Ok(bytemuck::cast_slice::<O, u8>(&fresh)
+                    == bytemuck::cast_slice::<O, u8>(expected));
+            }
+            let itemsize = stored.dtype.itemsize();
+            if let Some(bytes) = borrow_plan(self.source.as_ref(), &plan) {
+                // Bytes in memory: pieces converted and compared on every core.
+                use rayon::prelude::*;
+                const VALUES: usize = 1 << 16;
+                return expected
+                    .par_chunks(VALUES)
+                    .zip(bytes.par_chunks(VALUES * itemsize))
+                    .map(|(expected, bytes)| {
+                        let mut fresh = vec![O::zeroed(); expected.len()];
+                        scale_bytes_into(bytes, stored, &scaling, &mut fresh)?;
+                        Ok(bytemuck::cast_slice::<O, u8>(&fresh)
+                            == bytemuck::cast_slice::<O, u8>(expected))
+                    })
+                    .try_reduce(|| true, |a, b| Ok(a && b));
+            }
+            let mut same = true;
+            let mut fresh: Vec<O> = Vec::new();
+            plan.stream_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
+                if same {
+                    let first = at / itemsize;
+                    let n = bytes.len() / itemsize;
+                    fresh.resize(n, O::zeroed());
+                    scale_bytes_into(bytes, stored, &scaling, &mut fresh)?;
+                    same = bytemuck::cast_slice::<O, u8>(&fresh)
+                        == bytemuck::cast_slice::<O, u8>(&expected[first..first + n]);
+                }
+                Ok(())
+            })?;
+            Ok(same)
+        })())
     }
 
     /// Whether `expected` holds, byte for byte, the stored bytes of `selection` (file byte
@@ -746,24 +777,26 @@ impl ArrayProxy {
     /// # Ok::<(), neurovox::Error>(())
     /// ```
     pub fn stored_bytes_match(&self, selection: &Selection, expected: &[u8]) -> Result<bool> {
-        let plan = self.plan(selection)?;
-        if expected.len() != plan.output_bytes() {
-            return Ok(false);
-        }
-        if plan.post_slicing().is_some() {
-            let mut fresh: Vec<u8> = crate::array::zeroed_values(plan.output_bytes())?;
-            plan.read_into(self.source.as_ref(), &mut fresh)?;
-            return Ok(fresh == expected);
-        }
-        if let Some(bytes) = borrow_plan(self.source.as_ref(), &plan) {
-            return Ok(bytes == expected);
-        }
-        let mut same = true;
-        plan.stream_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
-            same = same && bytes == &expected[at..at + bytes.len()];
-            Ok(())
-        })?;
-        Ok(same)
+        self.named((|| -> Result<_> {
+            let plan = self.plan(selection)?;
+            if expected.len() != plan.output_bytes() {
+                return Ok(false);
+            }
+            if plan.post_slicing().is_some() {
+                let mut fresh: Vec<u8> = crate::array::zeroed_values(plan.output_bytes())?;
+                plan.read_into(self.source.as_ref(), &mut fresh)?;
+                return Ok(fresh == expected);
+            }
+            if let Some(bytes) = borrow_plan(self.source.as_ref(), &plan) {
+                return Ok(bytes == expected);
+            }
+            let mut same = true;
+            plan.stream_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
+                same = same && bytes == &expected[at..at + bytes.len()];
+                Ok(())
+            })?;
+            Ok(same)
+        })())
     }
 
     /// The whole array, scaled (nibabel's `np.asarray(proxy)`).

@@ -283,12 +283,13 @@ pub fn matmul(a: &Affine, b: &Affine) -> Affine {
     out
 }
 
-/// numpy's `allclose(a, b)` (rtol 1e-5, atol 1e-8) for affines.
+/// numpy's `allclose(a, b, equal_nan=True)` (rtol 1e-5, atol 1e-8) for affines: a header
+/// holding an affine with NaN entries matches that affine.
 pub fn allclose(a: &Affine, b: &Affine) -> bool {
     a.iter()
         .flatten()
         .zip(b.iter().flatten())
-        .all(|(x, y)| (x - y).abs() <= 1e-8 + 1e-5 * y.abs())
+        .all(|(x, y)| (x - y).abs() <= 1e-8 + 1e-5 * y.abs() || (x.is_nan() && y.is_nan()))
 }
 
 #[cfg(test)]

@@ -345,7 +345,15 @@ impl Header {
         match self {
             Header::Nifti(h) => {
                 h.set_sform(Some(affine), Some(2))?;
-                h.set_qform(Some(affine), Some(0), true)
+                // With code 0 ("unknown") the qform is informative only. An affine it cannot
+                // hold (a singular or NaN 3x3 part, which the sform keeps as it is) leaves it
+                // unset instead of failing the save; nibabel raises (docs/compat.md).
+                match h.set_qform(Some(affine), Some(0), true) {
+                    Err(e) if e.kind() == crate::ErrorKind::Usage => {
+                        self.set("qform_code", crate::FieldValue::Int(0))
+                    }
+                    other => other,
+                }
             }
             Header::Mgh(h) => h.set_affine(affine),
             Header::Analyze(h) => {

@@ -86,7 +86,7 @@ pub fn decompressing_reader<R: Read + Send + 'static>(
 }
 
 /// Opens `path` for reading if it is a regular file. Anything else (a FIFO, a device, a
-/// directory) is a Usage error naming it, given without waiting: the file is opened
+/// directory) is a Format error naming it (Python: `ImageFileError`), given without waiting: the file is opened
 /// non-blocking (no effect on regular files, and a FIFO with no writer would otherwise
 /// block the open itself forever) and examined through the open descriptor.
 ///
@@ -121,7 +121,7 @@ pub fn open_regular(path: &Path) -> Result<File> {
     } else {
         "not a plain file"
     };
-    Err(Error::usage(format!(
+    Err(Error::format(format!(
         "is not a regular file but {what}; neurovox reads images only from regular files"
     ))
     .with_path(path))

@@ -73,6 +73,19 @@ pub trait Source: Send + Sync + Debug {
         None
     }
 
+    /// Tells the source where the data its reader wants ends (an image's data region ends
+    /// at `end`). A compressed source verifies the checksum of a member that ends there as
+    /// soon as a read reaches `end`, even when other bytes follow the member in the file
+    /// (zero padding, an index member). Plain sources need nothing.
+    ///
+    /// ```
+    /// use neurovox::io::{MemorySource, Source};
+    /// MemorySource::new(vec![0u8; 8]).expect_data_end(8); // nothing to check in memory
+    /// ```
+    fn expect_data_end(&self, end: u64) {
+        let _ = end;
+    }
+
     /// Which file the source reads (device and inode, fixed when it was made), for sources
     /// over a file: a loader compares it with the file its header came from.
     fn identity(&self) -> Option<FileIdentity> {
@@ -92,14 +105,36 @@ pub(crate) fn past_end(path: Option<&Path>, offset: u64, want: usize, len: u64) 
     }
 }
 
-/// Which file a path named when a source was made (device and inode): a source that opens
-/// its path again later checks it still names the same file, so a file replaced since (a save
-/// over the source, another program) is never read with the old file's layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which file a path named when a source was made (device, inode and, where the file system
+/// records it, the file's creation time): a source that opens its path again later checks it
+/// still names the same file, so a file replaced since (a save over the source, another
+/// program) is never read with the old file's layout.
+///
+/// The creation time is what tells a new file apart from an old one whose inode number the
+/// file system has reused: a save that replaces a file frees its inode, and the next save can
+/// get the same number, so device and inode alone would take a file two saves later for the
+/// one a header was read from. Unlike the change time, it stays the same when a file is
+/// renamed, linked or has its mode changed.
+#[derive(Debug, Clone, Copy)]
 pub struct FileIdentity {
     device: u64,
     inode: u64,
+    born_ns: Option<i128>,
 }
+
+/// Same device and inode, and the same creation time where both know it.
+impl PartialEq for FileIdentity {
+    fn eq(&self, other: &Self) -> bool {
+        self.device == other.device
+            && self.inode == other.inode
+            && match (self.born_ns, other.born_ns) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+}
+
+impl Eq for FileIdentity {}
 
 impl FileIdentity {
     /// The identity of the file `path` names now.
@@ -115,16 +150,28 @@ impl FileIdentity {
     }
 
     /// The identity of a file with this device and inode number (as a fingerprint records
-    /// them).
+    /// them), its creation time unknown.
     pub fn new(device: u64, inode: u64) -> Self {
-        FileIdentity { device, inode }
+        FileIdentity {
+            device,
+            inode,
+            born_ns: None,
+        }
     }
 
     fn from_metadata(meta: &std::fs::Metadata) -> Self {
         use std::os::unix::fs::MetadataExt;
+        let born_ns = meta
+            .created()
+            .ok()
+            .map(|t| match t.duration_since(std::time::UNIX_EPOCH) {
+                Ok(after) => after.as_nanos() as i128,
+                Err(before) => -(before.duration().as_nanos() as i128),
+            });
         FileIdentity {
             device: meta.dev(),
             inode: meta.ino(),
+            born_ns,
         }
     }
 
