@@ -984,7 +984,7 @@ impl Source for GzipSource {
         if let Some(&total) = self.total.get() {
             return Ok(total);
         }
-        let _session = self.file.session()?;
+        let _session = self.file.session();
         let mut guard = self.lock_builder()?;
         let builder = Builder::get(&mut guard, &self.file.path)?;
         builder.advance(self, u64::MAX, None)?;
@@ -992,7 +992,7 @@ impl Source for GzipSource {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let _session = self.file.session()?;
+        let _session = self.file.session();
         if let Some(members) = &self.members {
             return self.read_members(members, offset, buf);
         }
@@ -1113,14 +1113,12 @@ impl Compressed {
         })
     }
 
-    /// Keeps the file open until the returned session is dropped.
-    fn session(&self) -> Result<Session<'_>> {
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        if open.0.is_none() {
-            open.0 = Some(Arc::new(self.reopen()?));
-        }
-        open.1 += 1;
-        Ok(Session { file: self })
+    /// Keeps the file open, once a read of this session opens it, until the returned
+    /// session is dropped. Opening waits for the first compressed byte a read needs: reads
+    /// served from the span cache or the index alone open nothing.
+    fn session(&self) -> Session<'_> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).1 += 1;
+        Session { file: self }
     }
 
     /// Closes the file unless it is kept open or a read is using it.
@@ -1137,19 +1135,19 @@ impl Compressed {
         Ok(file)
     }
 
-    /// The open file, or (outside any session: index-file checks, say) a descriptor for
-    /// the caller's use only.
+    /// The open file, opened now if no read has opened it yet (outside any session — index
+    /// file checks, say — for the caller's use only).
     fn handle(&self) -> Result<Arc<File>> {
-        let shared = self
-            .open
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .clone();
-        match shared {
-            Some(file) => Ok(file),
-            None => Ok(Arc::new(self.reopen()?)),
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(file) = &open.0 {
+            return Ok(Arc::clone(file));
         }
+        let file = Arc::new(self.reopen()?);
+        // Inside a session, the reads after this one share the descriptor.
+        if open.1 > 0 {
+            open.0 = Some(Arc::clone(&file));
+        }
+        Ok(file)
     }
 
     /// Reads up to `buf.len()` bytes at `offset`; fewer only at the end of the file.
