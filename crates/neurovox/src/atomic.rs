@@ -603,6 +603,26 @@ mod tests {
     }
 
     #[test]
+    fn keeps_the_owner_and_group_where_permitted() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("theirs.nii");
+        std::fs::write(&path, b"old").unwrap();
+        // SAFETY: geteuid reads no memory of ours.
+        let root = unsafe { libc::geteuid() } == 0;
+        let (uid, gid) = if root {
+            std::os::unix::fs::chown(&path, Some(1234), Some(5678)).unwrap();
+            (1234, 5678)
+        } else {
+            let meta = std::fs::metadata(&path).unwrap();
+            (meta.uid(), meta.gid())
+        };
+        write_atomically(&path, |w| Ok(w.write_all(b"new")?)).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (uid, gid));
+    }
+
+    #[test]
     fn writes_through_symbolic_links() {
         let dir = tempfile::tempdir().unwrap();
         let real = dir.path().join("sub").join("real.nii");
