@@ -272,9 +272,9 @@ class ArrayProxy:
                                              n.slope, n.inter, n.order, self._mmap))
         # Absolute, so the pickle opens the same file from any working directory.
         return (_rebuild_proxy, (type(self), os.path.abspath(n.path), tuple(n.shape), n.dtype,
-                                 n.offset,
-                                 n.slope, n.inter, n.factor_f32, n.mmap, n.keep_file_open,
-                                 n.order, self._slope, self._inter, n.fingerprint))
+                                 n.offset, n.slope, n.inter, n.factor_f32, n.mmap,
+                                 n.keep_file_open, n.order, self._slope, self._inter,
+                                 n.fingerprint))
 
     def __repr__(self):
         where = self._native.path

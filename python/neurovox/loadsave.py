@@ -24,7 +24,7 @@ def load(filename, *, mmap=True, keep_file_open=None):
         # A FIFO would block the first read forever (nibabel hangs); a device or a
         # directory holds no image.
         kind = 'a FIFO (named pipe)' if S_ISFIFO(stat.st_mode) else (
-            'a directory' if S_ISDIR(stat.st_mode) else 'not a plain file')
+            'a directory' if S_ISDIR(stat.st_mode) else 'a device or a socket')
         raise ImageFileError(f"'{filename}' is not a regular file but {kind}; neurovox reads "
                              'images only from regular files')
     if stat.st_size <= 0:

@@ -119,7 +119,7 @@ pub fn open_regular(path: &Path) -> Result<File> {
     } else if kind.is_socket() {
         "a socket"
     } else {
-        "not a plain file"
+        "neither a file nor a directory"
     };
     Err(Error::format(format!(
         "is not a regular file but {what}; neurovox reads images only from regular files"
