@@ -136,7 +136,8 @@ fn own_images(corpus: &mut Corpus, tmp: &Path) -> Result<()> {
             for dtype in dtypes {
                 for order in [ByteOrder::Little, ByteOrder::Big] {
                     let mut header = Header::new(format, order);
-                    if header.set_data_shape(shape).is_err() || header.set_data_dtype(dtype).is_err()
+                    if header.set_data_shape(shape).is_err()
+                        || header.set_data_dtype(dtype).is_err()
                     {
                         continue; // not every format stores every type
                     }
@@ -151,14 +152,28 @@ fn own_images(corpus: &mut Corpus, tmp: &Path) -> Result<()> {
                     let block = header.binary_block().to_vec();
                     match format {
                         ImageFormat::Nifti1 | ImageFormat::Nifti1Pair => {
-                            corpus.own("nifti1_header", &name, with_pick(u8::from(format.is_pair()), &prefix));
+                            corpus.own(
+                                "nifti1_header",
+                                &name,
+                                with_pick(u8::from(format.is_pair()), &prefix),
+                            );
                         }
                         ImageFormat::Nifti2 | ImageFormat::Nifti2Pair => {
-                            corpus.own("nifti2_header", &name, with_pick(u8::from(format.is_pair()), &prefix));
+                            corpus.own(
+                                "nifti2_header",
+                                &name,
+                                with_pick(u8::from(format.is_pair()), &prefix),
+                            );
                         }
-                        ImageFormat::Analyze => corpus.own("analyze_header", &name, with_pick(0, &block)),
-                        ImageFormat::Spm99 => corpus.own("analyze_header", &name, with_pick(1, &block)),
-                        ImageFormat::Spm2 => corpus.own("analyze_header", &name, with_pick(2, &block)),
+                        ImageFormat::Analyze => {
+                            corpus.own("analyze_header", &name, with_pick(0, &block))
+                        }
+                        ImageFormat::Spm99 => {
+                            corpus.own("analyze_header", &name, with_pick(1, &block))
+                        }
+                        ImageFormat::Spm2 => {
+                            corpus.own("analyze_header", &name, with_pick(2, &block))
+                        }
                         ImageFormat::Mgh => corpus.own("mgh_header", &name, prefix.clone()),
                     }
                     if ext == "hdr" {
@@ -190,12 +205,20 @@ fn own_images(corpus: &mut Corpus, tmp: &Path) -> Result<()> {
                         })
                         .into_dyn();
                         let mut image = Image::from_array(data, None, format)?;
-                        let suffix = if format == ImageFormat::Mgh { "mgz" } else { "nii.gz" };
+                        let suffix = if format == ImageFormat::Mgh {
+                            "mgz"
+                        } else {
+                            "nii.gz"
+                        };
                         let path = tmp.join(format!("{name}.{suffix}"));
                         image.to_filename(&path, SaveOptions::default())?;
                         let saved = std::fs::read(&path)?;
                         corpus.own("gzip_source", format!("{name}.neurovox"), saved.clone());
-                        corpus.own("image_file", format!("{name}.neurovox"), with_pick(pick + 1, &saved));
+                        corpus.own(
+                            "image_file",
+                            format!("{name}.neurovox"),
+                            with_pick(pick + 1, &saved),
+                        );
                     }
                 }
             }
@@ -213,24 +236,37 @@ fn own_extensions(corpus: &mut Corpus) -> Result<()> {
             nifti
                 .extensions_mut()
                 .push(Extension::new(6, b"a comment".to_vec()));
-            nifti
-                .extensions_mut()
-                .push(Extension::new(32, vec![7; 40]));
+            nifti.extensions_mut().push(Extension::new(32, vec![7; 40]));
         }
         header.set("descrip", FieldValue::Bytes(b"with extensions".to_vec()))?;
         let prefix = header.to_prefix_bytes()?;
         let pick = u8::from(order == ByteOrder::Big);
-        corpus.own("nifti1_header", format!("ext-{order:?}"), with_pick(0, &prefix));
+        corpus.own(
+            "nifti1_header",
+            format!("ext-{order:?}"),
+            with_pick(0, &prefix),
+        );
         // Records start after the 348-byte header and the 4-byte flag.
         let records = &prefix[352..];
-        corpus.own("nifti_extensions", format!("single-{order:?}"), with_pick(pick, records));
-        corpus.own("nifti_extensions", format!("pair-{order:?}"), with_pick(pick | 2, records));
+        corpus.own(
+            "nifti_extensions",
+            format!("single-{order:?}"),
+            with_pick(pick, records),
+        );
+        corpus.own(
+            "nifti_extensions",
+            format!("pair-{order:?}"),
+            with_pick(pick | 2, records),
+        );
         let mut image = prefix;
         image.extend_from_slice(&[1, 2, 3, 4]);
         corpus.own("image_bytes", format!("ext-{order:?}"), image);
     }
     let mut tags = Vec::new();
-    for (code, data) in [(3i32, &b"mri_convert in.nii out.mgz"[..]), (1, b"xform.lta")] {
+    for (code, data) in [
+        (3i32, &b"mri_convert in.nii out.mgz"[..]),
+        (1, b"xform.lta"),
+    ] {
         tags.extend_from_slice(&code.to_be_bytes());
         tags.extend_from_slice(&(data.len() as i64).to_be_bytes());
         tags.extend_from_slice(data);
@@ -278,9 +314,26 @@ fn own_numpy(corpus: &mut Corpus, tmp: &Path) -> Result<()> {
 /// Selections as people write them.
 fn own_selections(corpus: &mut Corpus) {
     let keys = [
-        "", "()", "0", "-1", ":", "::2", "1:3", "-1::-1", "::-2, None", "..., 0", "(3,)",
-        "0, :, 1:5:2", "None, ..., None", "Ellipsis", "newaxis, 1", ":, ::0", "1:None:None",
-        "2, 3, 4", "-100:100", "...,...",
+        "",
+        "()",
+        "0",
+        "-1",
+        ":",
+        "::2",
+        "1:3",
+        "-1::-1",
+        "::-2, None",
+        "..., 0",
+        "(3,)",
+        "0, :, 1:5:2",
+        "None, ..., None",
+        "Ellipsis",
+        "newaxis, 1",
+        ":, ::0",
+        "1:None:None",
+        "2, 3, 4",
+        "-100:100",
+        "...,...",
     ];
     for (i, key) in keys.iter().enumerate() {
         corpus.own("selection", format!("key-{i}"), key.as_bytes().to_vec());
@@ -354,13 +407,25 @@ fn oracle(corpus: &mut Corpus, dir: &Path) -> Result<()> {
         let format = neurovox::files::detect_format(&plain, None);
         match format {
             Some(f @ (ImageFormat::Nifti1 | ImageFormat::Nifti1Pair)) => {
-                corpus.oracle("nifti1_header", name.clone(), with_pick(u8::from(f.is_pair()), &plain));
+                corpus.oracle(
+                    "nifti1_header",
+                    name.clone(),
+                    with_pick(u8::from(f.is_pair()), &plain),
+                );
                 if plain.len() > 352 {
-                    corpus.oracle("nifti_extensions", name.clone(), with_pick(u8::from(f.is_pair()) << 1, &plain[352..]));
+                    corpus.oracle(
+                        "nifti_extensions",
+                        name.clone(),
+                        with_pick(u8::from(f.is_pair()) << 1, &plain[352..]),
+                    );
                 }
             }
             Some(f @ (ImageFormat::Nifti2 | ImageFormat::Nifti2Pair)) => {
-                corpus.oracle("nifti2_header", name.clone(), with_pick(u8::from(f.is_pair()), &plain));
+                corpus.oracle(
+                    "nifti2_header",
+                    name.clone(),
+                    with_pick(u8::from(f.is_pair()), &plain),
+                );
             }
             Some(ImageFormat::Mgh) => corpus.oracle("mgh_header", name.clone(), plain.clone()),
             Some(ImageFormat::Analyze | ImageFormat::Spm99 | ImageFormat::Spm2) | None => {
@@ -406,7 +471,11 @@ fn oracle(corpus: &mut Corpus, dir: &Path) -> Result<()> {
         ) {
             corpus.oracle("image_bytes", name.clone(), bytes.clone());
             let gz = u8::from(bytes.starts_with(&[0x1f, 0x8b]));
-            let pick = if format == Some(ImageFormat::Mgh) { 2 } else { 0 } + gz;
+            let pick = if format == Some(ImageFormat::Mgh) {
+                2
+            } else {
+                0
+            } + gz;
             corpus.oracle("image_file", name, with_pick(pick, &bytes));
         }
     }
@@ -415,7 +484,10 @@ fn oracle(corpus: &mut Corpus, dir: &Path) -> Result<()> {
 
 fn main() -> Result<()> {
     let mut args = std::env::args_os().skip(1);
-    let out = PathBuf::from(args.next().ok_or("usage: fuzz_seeds CORPUS_DIR [ORACLE_DIR]")?);
+    let out = PathBuf::from(
+        args.next()
+            .ok_or("usage: fuzz_seeds CORPUS_DIR [ORACLE_DIR]")?,
+    );
     let oracle_dir = args.next().map(PathBuf::from);
     let tmp = tempfile::tempdir()?;
     let mut corpus = Corpus::default();
@@ -426,7 +498,10 @@ fn main() -> Result<()> {
     own_mat(&mut corpus);
     match &oracle_dir {
         Some(dir) if dir.is_dir() => oracle(&mut corpus, dir)?,
-        Some(dir) => println!("no oracle fixtures at {} (seeds from our writer only)", dir.display()),
+        Some(dir) => println!(
+            "no oracle fixtures at {} (seeds from our writer only)",
+            dir.display()
+        ),
         None => {}
     }
     corpus.write(&out)

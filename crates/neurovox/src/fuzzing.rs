@@ -210,7 +210,10 @@ pub fn gzip_index(data: &[u8]) {
         fixed[body..].copy_from_slice(&crc.to_le_bytes());
         if let Ok(index) = IndexFile::from_bytes(&fixed, &print) {
             let again = IndexFile::from_bytes(&index.to_bytes(), &print);
-            assert!(again.is_ok(), "an index we read does not read back: {again:?}");
+            assert!(
+                again.is_ok(),
+                "an index we read does not read back: {again:?}"
+            );
             let _ = gzidx::export(&index);
         }
     }
@@ -295,7 +298,13 @@ pub fn selection(data: &[u8]) {
         back.as_ref().is_ok_and(|b| *b == selection),
         "{text:?} parses to {selection:?}, printed {printed:?}, which parses to {back:?}"
     );
-    for shape in [&[][..], &[0][..], &[3][..], &[4, 5, 6][..], &[2, 1, 3, 1, 2][..]] {
+    for shape in [
+        &[][..],
+        &[0][..],
+        &[3][..],
+        &[4, 5, 6][..],
+        &[2, 1, 3, 1, 2][..],
+    ] {
         let _ = selection.canonicalize(shape);
         let _ = selection.output_shape(shape);
         let _ = selection.is_full(shape);
