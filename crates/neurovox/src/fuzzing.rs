@@ -360,7 +360,7 @@ pub fn image_file(data: &[u8]) {
 /// header file ends and the image file starts. The header is parsed and a proxy built over
 /// the image bytes, as a load builds it.
 pub fn image_pair(data: &[u8]) {
-    let Some((pick, rest)) = split_pair(data) else {
+    let Some((pick, hdr, img)) = split_pair(data) else {
         return;
     };
     let format = [
@@ -370,11 +370,11 @@ pub fn image_pair(data: &[u8]) {
         ImageFormat::Nifti1Pair,
         ImageFormat::Nifti2Pair,
     ][pick as usize % 5];
-    let (hdr, img) = rest;
     let _ = pair_proxy(format, hdr, img).map(|proxy| exercise_proxy(&proxy));
 }
 
-fn split_pair(data: &[u8]) -> Option<(u8, (&[u8], &[u8]))> {
+/// The format pick, the header bytes and the image bytes of an `image_pair` input.
+fn split_pair(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&pick, rest) = data.split_first()?;
     let split = u16::from_le_bytes([*rest.first()?, *rest.get(1)?]) as usize;
     let rest = &rest[2..];
@@ -383,7 +383,8 @@ fn split_pair(data: &[u8]) -> Option<(u8, (&[u8], &[u8]))> {
     } else {
         split % (rest.len() + 1)
     };
-    Some((pick, rest.split_at(at)))
+    let (hdr, img) = rest.split_at(at);
+    Some((pick, hdr, img))
 }
 
 fn pair_proxy(format: ImageFormat, hdr: &[u8], img: &[u8]) -> Result<ArrayProxy> {
@@ -394,8 +395,11 @@ fn pair_proxy(format: ImageFormat, hdr: &[u8], img: &[u8]) -> Result<ArrayProxy>
     Ok(ArrayProxy::from_source(source, spec))
 }
 
+/// A fuzz target's body.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, as the regression replay finds them by directory name.
-pub const TARGETS: [(&str, fn(&[u8])); 15] = [
+pub const TARGETS: [(&str, Target); 15] = [
     ("nifti1_header", nifti1_header),
     ("nifti2_header", nifti2_header),
     ("analyze_header", analyze_header),
