@@ -17,6 +17,6 @@ if [[ "${1:-}" == "--fresh" ]]; then
     rm -rf "$here/corpus"
 fi
 # A normal (dev) build of the example: after `cargo test` it only links the example.
-cargo build --quiet --manifest-path "$root/Cargo.toml" -p neurovox --example fuzz_seeds
+cargo build --quiet --locked --manifest-path "$root/Cargo.toml" -p neurovox --example fuzz_seeds
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 "$target_dir/debug/examples/fuzz_seeds" "$here/corpus" "$oracle"
