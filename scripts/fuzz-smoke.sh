@@ -24,9 +24,12 @@ fuzz/seed.sh >/dev/null
 echo "== fuzz smoke: building the targets (dev profile, AddressSanitizer)"
 # cargo-fuzz passes -Zsanitizer=address; stable rustc accepts it with RUSTC_BOOTSTRAP=1,
 # which must be set here, outside cargo (fuzz/README.md says why ASan and not --sanitizer none).
-RUSTC_BOOTSTRAP=1 cargo fuzz build --fuzz-dir fuzz --dev
+# Its own target directory whatever CARGO_TARGET_DIR says: sanitizer builds must not mix with
+# the normal ones, and the binaries are run from there below.
+fuzz_target="${FUZZ_TARGET_DIR:-$PWD/fuzz/target}"
+RUSTC_BOOTSTRAP=1 cargo fuzz build --fuzz-dir fuzz --dev --target-dir "$fuzz_target"
 
-bin=fuzz/target/x86_64-unknown-linux-gnu/debug
+bin="$fuzz_target/x86_64-unknown-linux-gnu/debug"
 targets=$(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^neurovox-fuzz$')
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
