@@ -40,6 +40,8 @@ export NEUROVOX_SAVE_ROUNDTRIP_DIR="$PWD/target/save-roundtrip"
 export NEUROVOX_NUMPY_ROUNDTRIP_DIR="$PWD/target/numpy-roundtrip"
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
+echo "== fuzz smoke: every fuzz target for a few seconds (fuzz/README.md)"
+scripts/fuzz-smoke.sh
 echo "== pytest: numpy and nibabel read what neurovox wrote; the Python package against nibabel"
 export NEUROVOX_NUMPY_ROUNDTRIP_DIR="$PWD/target/numpy-roundtrip"
 "$venv/bin/python" -m pytest -q python/tests

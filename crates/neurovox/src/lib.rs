@@ -30,6 +30,9 @@ pub mod element;
 pub mod error;
 pub mod files;
 pub mod format;
+// The fuzz targets' bodies, shared with the crash-regression replay test (see the module).
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handle;
 pub mod image;
 pub mod io;

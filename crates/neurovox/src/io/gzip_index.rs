@@ -301,7 +301,10 @@ pub mod gzidx {
             let cmp = c.bit.div_ceil(8);
             b.extend_from_slice(&cmp.to_le_bytes());
             b.extend_from_slice(&c.out.to_le_bytes());
-            b.push((cmp * 8 - c.bit) as u8);
+            // Bits of the byte before `cmp` that belong to the point, computed without
+            // `cmp * 8`, which overflows for a bit offset near u64::MAX (IndexFile's fields
+            // are public: export must not trust them).
+            b.push(((8 - c.bit % 8) % 8) as u8);
             b.push(u8::from(c.window.is_some()));
         }
         for c in &index.checkpoints {
@@ -379,14 +382,17 @@ pub mod gzidx {
             let in_order = checkpoints
                 .last()
                 .map_or(out == 0, |p: &StoredCheckpoint| out > p.out);
-            if !in_order || out >= total || bits > 7 || has_window > 1 || cmp >= compressed {
+            // The bit offset is `cmp * 8 - bits`: a point at byte 0 cannot own bits of the
+            // byte before it, and a huge byte offset cannot be counted in bits.
+            let bit = cmp
+                .checked_mul(8)
+                .and_then(|b| b.checked_sub(u64::from(bits)));
+            let Some(bit) = bit.filter(|_| {
+                in_order && out < total && bits <= 7 && has_window <= 1 && cmp < compressed
+            }) else {
                 return Err(bad(&format!("point {i} is out of place")));
-            }
-            checkpoints.push(StoredCheckpoint {
-                out,
-                bit: cmp * 8 - u64::from(bits),
-                window,
-            });
+            };
+            checkpoints.push(StoredCheckpoint { out, bit, window });
         }
         if r.at != bytes.len() {
             return Err(bad("trailing bytes after the windows"));

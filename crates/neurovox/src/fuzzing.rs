@@ -1,0 +1,418 @@
+//! The bodies of the fuzz targets in `fuzz/fuzz_targets/`, kept in the library so that the
+//! crash-regression replay (`tests/fuzz_regressions.rs`) runs exactly the code the fuzzer ran.
+//!
+//! Every function takes arbitrary bytes and must return without panicking, aborting, hanging
+//! or allocating more than the input is worth (the fuzzer runs with a malloc limit); an `Err`
+//! from the library is a correct answer and is dropped. The functions only panic where they
+//! check a property the library documents (a selection prints as text that parses back to
+//! it), so that a broken property is a crash too.
+//!
+//! Not part of the API: nothing here is stable, and the module is hidden from the docs.
+
+use crate::error::Result;
+use crate::format::nifti1::parse_extensions;
+use crate::format::{mgh, spm_mat, Header, ImageFormat};
+use crate::image::{Caching, Image};
+use crate::io::gzip_index::{gzidx, GzipFingerprint, IndexFile};
+use crate::io::{GzipSource, MemorySource, Source};
+use crate::proxy::{ArrayProxy, ArraySpec};
+use crate::select::Selection;
+use crate::ByteOrder;
+use std::sync::Arc;
+
+/// A few keys every whole-image target reads: a single voxel, a slab along the last axis,
+/// a strided and a reversed selection, and a new axis. Each may fail on a shape it does not
+/// fit (an Err); none may panic.
+const KEYS: [&str; 5] = ["0", "..., -1", "::2, 1:3", "::-1, ..., None", ":, 0, 1"];
+
+/// Reads through a proxy built from a parsed header: a few slices, then everything. The full
+/// read is the test that a header's declared size never makes a read allocate before the
+/// source is known to hold the bytes.
+fn exercise_proxy(proxy: &ArrayProxy) {
+    for key in KEYS {
+        if let Ok(selection) = key.parse::<Selection>() {
+            let _ = proxy.read(&selection);
+        }
+    }
+    let _ = proxy.read_all();
+    let _ = proxy.get_unscaled();
+}
+
+/// Every accessor of a parsed header, and a round trip through its bytes.
+fn exercise_header(header: &Header) {
+    let _ = header.fields();
+    let _ = header.data_shape();
+    let _ = header.data_dtype();
+    let _ = header.zooms();
+    let _ = header.slope_inter();
+    let _ = header.best_affine();
+    let _ = header.diagnose();
+    let _ = header.data_nbytes();
+    let _ = header.data_offset();
+    if let Ok(bytes) = header.to_prefix_bytes() {
+        let _ = Header::parse(header.format(), &bytes);
+    }
+    let _ = Header::from_binary_block(header.format(), header.binary_block(), header.byte_order());
+    let mut fixed = header.clone();
+    let _ = fixed.check_fix();
+    let _ = fixed.to_prefix_bytes();
+}
+
+/// Parses `bytes` as a header of `format` and, if that works, exercises it.
+fn header_of(format: ImageFormat, bytes: &[u8]) {
+    let _ = Header::diagnose_bytes(format, bytes);
+    if let Ok(header) = Header::parse(format, bytes) {
+        exercise_header(&header);
+    }
+}
+
+/// NIfTI-1 header codec, single file (`n+1`) or pair (`ni1`) by the low bit of the first
+/// byte; the rest is the header with any extensions.
+pub fn nifti1_header(data: &[u8]) {
+    let Some((&pick, bytes)) = data.split_first() else {
+        return;
+    };
+    let format = if pick & 1 == 0 {
+        ImageFormat::Nifti1
+    } else {
+        ImageFormat::Nifti1Pair
+    };
+    header_of(format, bytes);
+}
+
+/// NIfTI-2 header codec, single file or pair by the low bit of the first byte.
+pub fn nifti2_header(data: &[u8]) {
+    let Some((&pick, bytes)) = data.split_first() else {
+        return;
+    };
+    let format = if pick & 1 == 0 {
+        ImageFormat::Nifti2
+    } else {
+        ImageFormat::Nifti2Pair
+    };
+    header_of(format, bytes);
+}
+
+/// Analyze 7.5, SPM99 and SPM2 header codecs, picked by the first byte (mod 3).
+pub fn analyze_header(data: &[u8]) {
+    let Some((&pick, bytes)) = data.split_first() else {
+        return;
+    };
+    let format = [ImageFormat::Analyze, ImageFormat::Spm99, ImageFormat::Spm2][pick as usize % 3];
+    header_of(format, bytes);
+}
+
+/// MGH header codec (the 284-byte prefix, or a whole file with its footer), and the tag
+/// parser run on the same bytes.
+pub fn mgh_header(data: &[u8]) {
+    header_of(ImageFormat::Mgh, data);
+    let tags = mgh::split_tags(data);
+    for tag in &tags.tags {
+        let _ = tag.name();
+    }
+    let mut header = mgh::MghHeader::new();
+    let _ = header.set_footer_bytes(data);
+    let _ = header.footer_offset();
+}
+
+/// NIfTI extension records; the first byte picks byte order (bit 0) and whether records run
+/// to the end of the bytes, as in a `.hdr` file (bit 1).
+pub fn nifti_extensions(data: &[u8]) {
+    let Some((&pick, bytes)) = data.split_first() else {
+        return;
+    };
+    let order = if pick & 1 == 0 {
+        ByteOrder::Little
+    } else {
+        ByteOrder::Big
+    };
+    if let Ok(extensions) = parse_extensions(bytes, order, pick & 2 != 0, 352) {
+        for extension in &extensions {
+            let _ = extension.size_on_disk();
+        }
+    }
+}
+
+/// The SPM `.mat` sidecar (MATLAB v4) reader.
+pub fn spm_mat(data: &[u8]) {
+    if let Ok(affine) = spm_mat::read_mat_affine(data) {
+        let _ = spm_mat::read_mat_affine(&spm_mat::mat_file_bytes(&affine));
+    }
+}
+
+/// A temporary file holding `data`, named `name` in a fresh directory (under `$TMPDIR`:
+/// the fuzz scripts point it at `/dev/shm`).
+fn temp_file(name: &str, data: &[u8]) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    let dir = tempfile::tempdir().ok()?;
+    let path = dir.path().join(name);
+    std::fs::write(&path, data).ok()?;
+    Some((dir, path))
+}
+
+/// [`GzipSource`] over the bytes as a `.gz` file with a small checkpoint span (so that
+/// inputs of a few KiB still make several checkpoints): reads at the start, in the middle,
+/// across the end; then the checkpoint index it built, written and read back in our format
+/// and in indexed_gzip's.
+pub fn gzip_source(data: &[u8]) {
+    let Some((_dir, path)) = temp_file("input.gz", data) else {
+        return;
+    };
+    let Ok(source) = GzipSource::with_span_and_cache(&path, 1024, 64 * 1024) else {
+        return;
+    };
+    let mut buf = [0u8; 700];
+    let _ = source.read_at(0, &mut buf[..16]);
+    let _ = source.read_at(3000, &mut buf);
+    let _ = source.read_at(1000, &mut buf);
+    if let Ok(len) = source.len() {
+        let _ = source.read_at(len.saturating_sub(10), &mut buf[..10]);
+        let _ = source.read_at(len.saturating_sub(5), &mut buf[..10]);
+    }
+    let _ = source.index_stats();
+    if let Ok(index) = source.index_file() {
+        if let Ok(file) = std::fs::File::open(&path) {
+            if let Ok(print) = GzipFingerprint::of(&file) {
+                let _ = IndexFile::from_bytes(&index.to_bytes(), &print);
+                if let Ok(exported) = gzidx::export(&index) {
+                    let _ = gzidx::import(&exported, &print);
+                }
+            }
+        }
+    }
+}
+
+/// The fingerprint an index file claims (its own bytes 16..56), so that fuzzed indexes get
+/// past the fingerprint check; zeros where the bytes are missing.
+fn claimed_fingerprint(bytes: &[u8]) -> GzipFingerprint {
+    let field = |from: usize, to: usize| -> u128 {
+        let mut b = [0u8; 16];
+        if let Some(src) = bytes.get(from..to) {
+            b[..to - from].copy_from_slice(src);
+        }
+        u128::from_le_bytes(b)
+    };
+    GzipFingerprint {
+        len: field(16, 24) as u64,
+        head: field(24, 40),
+        tail: field(40, 56),
+    }
+}
+
+/// Our `.nvgzidx` index file reader: once as given (magic, CRC), once with the CRC made to
+/// match and the fingerprint the file claims, so that mutations reach the checkpoint checks.
+pub fn gzip_index(data: &[u8]) {
+    let print = claimed_fingerprint(data);
+    let _ = IndexFile::from_bytes(data, &print);
+    if data.len() >= 4 {
+        let mut fixed = data.to_vec();
+        let body = fixed.len() - 4;
+        let crc = crc32fast::hash(&fixed[..body]);
+        fixed[body..].copy_from_slice(&crc.to_le_bytes());
+        if let Ok(index) = IndexFile::from_bytes(&fixed, &print) {
+            let again = IndexFile::from_bytes(&index.to_bytes(), &print);
+            assert!(
+                again.is_ok(),
+                "an index we read does not read back: {again:?}"
+            );
+            let _ = gzidx::export(&index);
+        }
+    }
+}
+
+/// indexed_gzip's GZIDX import, against a file of the compressed size the index claims (its
+/// bytes 7..15), so that mutations get past the one check the fingerprint allows.
+pub fn gzidx_import(data: &[u8]) {
+    let mut len = [0u8; 8];
+    if let Some(src) = data.get(7..15) {
+        len.copy_from_slice(src);
+    }
+    let print = GzipFingerprint {
+        len: u64::from_le_bytes(len),
+        head: 0,
+        tail: 0,
+    };
+    if let Ok(index) = gzidx::import(data, &print) {
+        let _ = IndexFile::from_bytes(&index.to_bytes(), &print);
+        let _ = gzidx::export(&index);
+    }
+}
+
+/// numpy `.npy` headers (the literal parser), and a whole `.npy` read from the bytes.
+pub fn npy(data: &[u8]) {
+    let _ = crate::npy::npy_header_len(data);
+    if let Ok(header) = crate::npy::parse_npy_header(data) {
+        let _ = header.element_count();
+        let _ = header.data_len();
+    }
+    if let Ok(header) = crate::npy::read_npy_header(&mut &data[..]) {
+        let _ = crate::npy::check_data_len(&header, data.len() as u64);
+        let _ = crate::npy::dtype_to_descr(header.dtype);
+    }
+    let _ = crate::npy::read_npy_dyn(&mut &data[..]);
+}
+
+/// numpy `.npz` archives: the member list, each member's header, and its array.
+pub fn npz(data: &[u8]) {
+    let Some((_dir, path)) = temp_file("input.npz", data) else {
+        return;
+    };
+    let Ok(archive) = crate::npz::NpzArchive::open(&path) else {
+        return;
+    };
+    let names: Vec<String> = archive.names().iter().map(|n| n.to_string()).collect();
+    for name in names.iter().take(8) {
+        let _ = archive.is_npy(name);
+        let _ = archive.header(name);
+        let _ = archive.load_dyn(name);
+        let _ = archive.map_member(name, crate::memmap::MapMode::Read);
+    }
+}
+
+/// A small NIfTI-1 image (4 × 5 × 6 int16) that selections are read from.
+fn selection_image() -> Option<ArrayProxy> {
+    let mut header = Header::new(ImageFormat::Nifti1, ByteOrder::Little);
+    header.set_data_shape(&[4, 5, 6]).ok()?;
+    header.set_data_dtype(crate::DataType::Int16).ok()?;
+    let mut bytes = header.to_prefix_bytes().ok()?;
+    bytes.extend((0..120u16).flat_map(|v| v.to_le_bytes()));
+    let spec = ArraySpec::from_header(&header).ok()?;
+    Some(ArrayProxy::from_source(
+        Arc::new(MemorySource::new(bytes)),
+        spec,
+    ))
+}
+
+/// The Python-syntax selection parser: a key that parses must print as text that parses
+/// back to it (documented on `Selection`'s `FromStr`), and is then planned and read against
+/// a small image and checked against a few shapes.
+pub fn selection(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(selection) = text.parse::<Selection>() else {
+        return;
+    };
+    let printed = selection.to_string();
+    let back = printed.parse::<Selection>();
+    assert!(
+        back.as_ref().is_ok_and(|b| *b == selection),
+        "{text:?} parses to {selection:?}, printed {printed:?}, which parses to {back:?}"
+    );
+    for shape in [
+        &[][..],
+        &[0][..],
+        &[3][..],
+        &[4, 5, 6][..],
+        &[2, 1, 3, 1, 2][..],
+    ] {
+        let _ = selection.canonicalize(shape);
+        let _ = selection.output_shape(shape);
+        let _ = selection.is_full(shape);
+    }
+    if let Some(proxy) = selection_image() {
+        let _ = proxy.read(&selection);
+    }
+}
+
+/// Exercises a loaded image: header, affine, a few slices, the full data and float data.
+fn exercise_image(mut image: Image) {
+    exercise_header(image.header());
+    let _ = image.affine();
+    for key in KEYS {
+        if let Ok(selection) = key.parse::<Selection>() {
+            let _ = image.dataobj().read(&selection);
+            let _ = image.slicer(&selection);
+        }
+    }
+    let _ = image.get_fdata(Caching::Unchanged);
+    let _ = image.get_data(Caching::Unchanged);
+}
+
+/// A whole single-file image from memory (`Image::from_bytes`): compression detected by
+/// content (gzip, bzip2, zstd), format detected (NIfTI-1, NIfTI-2, MGH), header parsed, a
+/// proxy over the bytes, slices and full reads.
+pub fn image_bytes(data: &[u8]) {
+    if let Ok(image) = Image::from_bytes(data.to_vec()) {
+        exercise_image(image);
+    }
+}
+
+/// A whole image loaded from a file (`neurovox::load`), the way a user opens one: the first
+/// byte picks the file name (`.nii`, `.nii.gz`, `.mgh`, `.mgz`), the rest is the file. This
+/// goes through content detection, the gzip source and the memory map where `from_bytes`
+/// does not.
+pub fn image_file(data: &[u8]) {
+    let Some((&pick, bytes)) = data.split_first() else {
+        return;
+    };
+    let name = ["image.nii", "image.nii.gz", "image.mgh", "image.mgz"][pick as usize % 4];
+    let Some((_dir, path)) = temp_file(name, bytes) else {
+        return;
+    };
+    if let Ok(image) = crate::load(&path) {
+        exercise_image(image);
+    }
+    let _ = crate::files::read_header(&path);
+}
+
+/// A two-file image (Analyze, SPM99, SPM2, NIfTI-1 or NIfTI-2 pair) from memory: the first
+/// byte picks the format, the next two (little-endian, modulo what is left) where the
+/// header file ends and the image file starts. The header is parsed and a proxy built over
+/// the image bytes, as a load builds it.
+pub fn image_pair(data: &[u8]) {
+    let Some((pick, hdr, img)) = split_pair(data) else {
+        return;
+    };
+    let format = [
+        ImageFormat::Analyze,
+        ImageFormat::Spm99,
+        ImageFormat::Spm2,
+        ImageFormat::Nifti1Pair,
+        ImageFormat::Nifti2Pair,
+    ][pick as usize % 5];
+    let _ = pair_proxy(format, hdr, img).map(|proxy| exercise_proxy(&proxy));
+}
+
+/// The format pick, the header bytes and the image bytes of an `image_pair` input.
+fn split_pair(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&pick, rest) = data.split_first()?;
+    let split = u16::from_le_bytes([*rest.first()?, *rest.get(1)?]) as usize;
+    let rest = &rest[2..];
+    let at = if rest.is_empty() {
+        0
+    } else {
+        split % (rest.len() + 1)
+    };
+    let (hdr, img) = rest.split_at(at);
+    Some((pick, hdr, img))
+}
+
+fn pair_proxy(format: ImageFormat, hdr: &[u8], img: &[u8]) -> Result<ArrayProxy> {
+    let header = Header::parse(format, hdr)?;
+    exercise_header(&header);
+    let spec = ArraySpec::from_header(&header)?;
+    let source: Arc<dyn Source> = Arc::new(MemorySource::new(img.to_vec()));
+    Ok(ArrayProxy::from_source(source, spec))
+}
+
+/// A fuzz target's body.
+pub type Target = fn(&[u8]);
+
+/// Every target by name, as the regression replay finds them by directory name.
+pub const TARGETS: [(&str, Target); 15] = [
+    ("nifti1_header", nifti1_header),
+    ("nifti2_header", nifti2_header),
+    ("analyze_header", analyze_header),
+    ("mgh_header", mgh_header),
+    ("nifti_extensions", nifti_extensions),
+    ("spm_mat", spm_mat),
+    ("gzip_source", gzip_source),
+    ("gzip_index", gzip_index),
+    ("gzidx_import", gzidx_import),
+    ("npy", npy),
+    ("npz", npz),
+    ("selection", selection),
+    ("image_bytes", image_bytes),
+    ("image_file", image_file),
+    ("image_pair", image_pair),
+];
