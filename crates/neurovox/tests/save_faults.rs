@@ -95,16 +95,27 @@ const CASES: [Case; 3] = [
     },
 ];
 
-/// Saves the old image, makes its files private, then saves the new one with `fault` armed;
-/// returns the directory.
-fn save_over_with_fault(case: &Case, step: Step, nth: u64) -> (tempfile::TempDir, bool) {
+/// A directory holding the old image of `case`, its files made private (mode 0600).
+fn old_private_image(case: &Case) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(case.file);
-    save(&old_image(case.format), &path, SaveOptions::default()).unwrap();
+    save(
+        &old_image(case.format),
+        dir.path().join(case.file),
+        SaveOptions::default(),
+    )
+    .unwrap();
     for f in case.files {
         std::fs::set_permissions(dir.path().join(f), std::fs::Permissions::from_mode(0o600))
             .unwrap();
     }
+    dir
+}
+
+/// Saves the new image over the old one with `fault` armed; returns the directory and
+/// whether the save succeeded.
+fn save_over_with_fault(case: &Case, step: Step, nth: u64) -> (tempfile::TempDir, bool) {
+    let dir = old_private_image(case);
+    let path = dir.path().join(case.file);
     fault::arm(Some((step, nth, Action::Fail)));
     let saved = save(&new_image(case.format), &path, SaveOptions::default());
     fault::arm(None);
@@ -213,16 +224,7 @@ fn a_kill_at_any_step_leaves_the_old_or_the_new_image_whole() {
     for (index, case) in CASES.iter().enumerate().skip(1) {
         for (step, name) in step_names {
             for nth in 1..=4 {
-                let dir = tempfile::tempdir().unwrap();
-                let path = dir.path().join(case.file);
-                save(&old_image(case.format), &path, SaveOptions::default()).unwrap();
-                for f in case.files {
-                    std::fs::set_permissions(
-                        dir.path().join(f),
-                        std::fs::Permissions::from_mode(0o600),
-                    )
-                    .unwrap();
-                }
+                let dir = old_private_image(case);
                 let status = std::process::Command::new(std::env::current_exe().unwrap())
                     .args([
                         "--exact",
