@@ -4,14 +4,16 @@
 # the test run. The long campaigns are separate (fuzz/README.md); crashes they find are kept
 # in crates/neurovox/tests/fuzz_regressions/ and replayed by `cargo test`.
 #
-# Usage: scripts/fuzz-smoke.sh [SECONDS_PER_TARGET]   (default 6; $FUZZ_SMOKE_SECONDS too)
+# Usage: scripts/fuzz-smoke.sh [SECONDS_PER_TARGET]   (default 3; $FUZZ_SMOKE_SECONDS too)
+# 3 s a target keeps the whole test command under 20 minutes on 2 cores from a cold build;
+# the dev build mostly replays the seeds in that time (the campaigns do the searching).
 #
 # Built with the dev profile (debug assertions, no optimisation): a cold build takes about
 # half the time of a release one on two cores, and a rebuild after an edit of the library
 # about half a minute instead of five. The campaigns use release builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${1:-${FUZZ_SMOKE_SECONDS:-6}}"
+seconds="${1:-${FUZZ_SMOKE_SECONDS:-3}}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "== installing cargo-fuzz"
