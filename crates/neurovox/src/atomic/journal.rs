@@ -79,16 +79,14 @@ impl Journal {
         loop {
             finish_at(path)?;
             let (file, temp_name) = new_unlinked(dir).map_err(with_path)?;
-            fault::point(Step::Journal).map_err(|e| with_path(Error::io(e)))?;
-            (&file)
-                .write_all(&body)
-                .map_err(|e| with_path(Error::io(e)))?;
-            file.sync_all().map_err(|e| with_path(Error::io(e)))?;
-            lock(&file, false).map_err(|e| with_path(Error::io(e)))?;
-            let linked = match &temp_name {
-                None => super::unnamed::link_to(&file, path),
-                Some(temp) => std::fs::hard_link(temp, path),
-            };
+            let linked = fault::point(Step::Journal)
+                .and_then(|()| (&file).write_all(&body))
+                .and_then(|()| file.sync_all())
+                .and_then(|()| lock(&file, false))
+                .and_then(|()| match &temp_name {
+                    None => super::unnamed::link_to(&file, path),
+                    Some(temp) => std::fs::hard_link(temp, path),
+                });
             if let Some(temp) = &temp_name {
                 let _ = std::fs::remove_file(temp);
             }

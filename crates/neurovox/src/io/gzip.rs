@@ -299,9 +299,10 @@ impl GzipSource {
 
     /// The same source holding its file open only while a read is in progress (nibabel's
     /// `keep_file_open=False`): an idle source holds no descriptor, so thousands of loaded
-    /// images fit under a small open-files limit. Each read opens the file once (however
-    /// many compressed chunks it reads) and checks it is still the file the source was made
-    /// for. The index, the span cache and a damage found stay with the source.
+    /// images fit under a small open-files limit. A read that needs compressed bytes opens
+    /// the file once (however many chunks it reads; reads the span cache serves open
+    /// nothing) and checks it is still the file the source was made for. The index, the
+    /// span cache and a damage found stay with the source.
     ///
     /// ```
     /// # use neurovox::io::{GzipSource, Source};
@@ -1075,9 +1076,10 @@ impl fmt::Debug for GzipSource {
 /// The compressed file, read with positioned reads (no shared cursor).
 ///
 /// Kept open for the source's life, or (nibabel's `keep_file_open=False`) open only while
-/// a read is in progress: [`Compressed::session`] opens it for the first of any concurrent
-/// reads and the last one to finish closes it, so an idle source holds no descriptor. Each
-/// open checks the path still names the file the source was made for.
+/// a read is in progress: within the [`Compressed::session`]s of concurrent reads, the first
+/// compressed byte any of them needs opens the file, and the last session to end closes it,
+/// so an idle source holds no descriptor. Each open checks the path still names the file the
+/// source was made for.
 struct Compressed {
     path: PathBuf,
     identity: super::source::FileIdentity,
