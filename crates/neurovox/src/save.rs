@@ -217,7 +217,7 @@ fn plan_data<'a, 'd>(
         SaveData::Proxy(p) => {
             let mut range: Option<DataRange> = None;
             for_each_volume(parts.shape(), |sel| {
-                let part = DataRange::of(&p.read(&sel).map_err(|e| from_source(e, p))?);
+                let part = DataRange::of(&p.read(&sel)?);
                 match &mut range {
                     Some(r) => r.merge(&part),
                     None => {
@@ -239,15 +239,6 @@ fn plan_data<'a, 'd>(
     }
 }
 
-/// A failure to read the data being saved names the file it comes from (when it does not
-/// already), not the file being written.
-fn from_source(e: Error, proxy: &ArrayProxy) -> Error {
-    match proxy.file() {
-        Some(file) => e.with_path(file),
-        None => e,
-    }
-}
-
 /// Writes the data as planned, in the header's stored type and Fortran order; proxies a
 /// volume at a time, arrays in pieces converted on every core, so memory holds a few pieces
 /// whatever the image's size.
@@ -261,13 +252,12 @@ fn stream_data(
     let mut bytes = Vec::new();
     match plan {
         DataPlan::Stored(p) => for_each_volume(shape, |sel| {
-            let values = p.read_stored(&sel).map_err(|e| from_source(e, p))?;
-            write_stored(&values, stored, out)
+            // A failed read names the file read (ArrayProxy's reads do), not the one written.
+            write_stored(&p.read_stored(&sel)?, stored, out)
         }),
         DataPlan::ConvertProxy(p, scaling) => for_each_volume(shape, |sel| {
             bytes.clear();
-            let values = p.read(&sel).map_err(|e| from_source(e, p))?;
-            write_values(&values, stored, scaling, kind, &mut bytes)?;
+            write_values(&p.read(&sel)?, stored, scaling, kind, &mut bytes)?;
             out.write_all(&bytes).map_err(Error::io)
         }),
         DataPlan::ConvertArray(a, scaling) => write_array_pieces(a, stored, scaling, kind, out),
