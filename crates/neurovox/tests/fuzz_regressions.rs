@@ -13,12 +13,7 @@ fn every_regression_file_replays_without_panicking() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions");
     let mut replayed = 0;
     let mut failed = Vec::new();
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)
-        .expect("tests/fuzz_regressions exists")
-        .map(|e| e.expect("a readable directory entry").path())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
+    for dir in sorted_entries(&root) {
         let name = dir
             .file_name()
             .and_then(|n| n.to_str())
@@ -30,12 +25,7 @@ fn every_regression_file_replays_without_panicking() {
             .unwrap_or_else(|| {
                 panic!("{name}: not a fuzz target (see neurovox::fuzzing::TARGETS)")
             });
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .expect("a readable target directory")
-            .map(|e| e.expect("a readable directory entry").path())
-            .collect();
-        files.sort();
-        for file in files {
+        for file in sorted_entries(&dir) {
             let data = std::fs::read(&file).expect("a readable regression file");
             // Every file is replayed, so one run lists every regression that came back.
             if std::panic::catch_unwind(|| body(&data)).is_err() {
@@ -61,4 +51,14 @@ fn every_target_has_a_fuzz_binary() {
             "fuzz/Cargo.toml has no [[bin]] {name}"
         );
     }
+}
+
+/// The entries of `dir`, sorted by name (a stable replay order).
+fn sorted_entries(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("a readable directory entry").path())
+        .collect();
+    entries.sort();
+    entries
 }

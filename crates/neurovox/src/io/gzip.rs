@@ -359,7 +359,7 @@ impl GzipSource {
         if span == 0 {
             return Err(Error::usage("the checkpoint span must be at least 1 byte").with_path(path));
         }
-        let file = Compressed::new(path, true)?;
+        let file = Compressed::new(path)?;
         let mut magic = [0u8; 2];
         let n = file.read_at(0, &mut magic)?;
         if n < 2 || magic != [0x1f, 0x8b] {
@@ -1097,21 +1097,20 @@ impl Drop for Session<'_> {
     fn drop(&mut self) {
         let mut open = self.file.open.lock().unwrap_or_else(|e| e.into_inner());
         open.1 = open.1.saturating_sub(1);
-        if open.1 == 0 && !self.file.keep_open {
-            open.0 = None;
-        }
+        self.file.close_if_idle(&mut open);
     }
 }
 
 impl Compressed {
-    fn new(path: &Path, keep_open: bool) -> Result<Self> {
+    /// The file at `path`, kept open ([`GzipSource::closing_between_reads`] changes that).
+    fn new(path: &Path) -> Result<Self> {
         let file = super::open_regular(path)?;
         let identity = super::source::FileIdentity::of_file(&file, path)?;
         Ok(Compressed {
             path: path.to_path_buf(),
             identity,
-            keep_open,
-            open: Mutex::new((Some(Arc::new(file)), usize::from(keep_open))),
+            keep_open: true,
+            open: Mutex::new((Some(Arc::new(file)), 1)),
         })
     }
 
@@ -1126,6 +1125,11 @@ impl Compressed {
     /// Closes the file unless it is kept open or a read is using it.
     fn release(&self) {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        self.close_if_idle(&mut open);
+    }
+
+    /// The rule of [`Compressed::release`], for a caller already holding the lock.
+    fn close_if_idle(&self, open: &mut (Option<Arc<File>>, usize)) {
         if open.1 == 0 && !self.keep_open {
             open.0 = None;
         }
