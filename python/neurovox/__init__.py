@@ -14,7 +14,7 @@ do), ``savez`` / ``savez_compressed``.
 from ._neurovox import __version__
 from .arrayproxy import ArrayProxy, get_obj_dtype, is_proxy, reshape_dataobj
 from .errors import (HeaderDataError, HeaderTypeError, ImageFileError, ImageLimitError,
-                     StaleFileError, WriterError)
+                     ImageTruncatedError, StaleFileError, WriterError)
 from .fileholders import FileHolder, FileHolderError
 from .headers import (AnalyzeHeader, FileBasedHeader, MGHHeader, Nifti1Extension,
                       Nifti1Extensions, Nifti1Header, Nifti1PairHeader, Nifti2Header,
@@ -27,7 +27,7 @@ from .npyio import load_npy, load_npz, memmap, save_npy, savez, savez_compressed
 
 __all__ = [
     '__version__', 'load', 'save', 'ArrayProxy', 'is_proxy', 'reshape_dataobj', 'get_obj_dtype',
-    'ImageFileError', 'ImageLimitError', 'HeaderDataError', 'HeaderTypeError', 'StaleFileError', 'WriterError',
+    'ImageFileError', 'ImageLimitError', 'ImageTruncatedError', 'HeaderDataError', 'HeaderTypeError', 'StaleFileError', 'WriterError',
     'AnalyzeHeader', 'Spm99AnalyzeHeader', 'Spm2AnalyzeHeader', 'Nifti1Header',
     'Nifti1PairHeader', 'Nifti2Header', 'Nifti2PairHeader', 'MGHHeader', 'Nifti1Extension',
     'Nifti1Extensions', 'FileBasedHeader', 'FileBasedImage', 'SerializableImage', 'DataobjImage',

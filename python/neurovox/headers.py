@@ -165,6 +165,8 @@ class SpatialHeader(FileBasedHeader):
     #: The nibabel image class this header belongs to.
     _format = 'Nifti1Image'
     _factor_f32 = False
+    #: The numpy type of the zoom fields (pixdim, MGH's delta): what get_zooms returns.
+    _zoom_dtype = np.float32
     has_data_slope = False
     has_data_intercept = False
 
@@ -299,7 +301,7 @@ class SpatialHeader(FileBasedHeader):
         self._native.set_data_dtype(_to_dtype(datatype))
 
     def get_zooms(self):
-        return tuple(self._native.get_zooms())
+        return tuple(self._zoom_dtype(z) for z in self._native.get_zooms())
 
     def set_zooms(self, zooms):
         zooms = [float(z) for z in zooms]
@@ -412,6 +414,7 @@ class Nifti1Header(Nifti1PairHeader):
 class Nifti2PairHeader(Nifti1PairHeader):
     _format = 'Nifti2Pair'
     sizeof_hdr = 540
+    _zoom_dtype = np.float64
 
 
 class Nifti2Header(Nifti2PairHeader):

@@ -193,11 +193,34 @@ class _FullRead:
         self.dtype = dtype
 
     def matches(self, proxy, cache):
-        same = proxy._native.matches_full_read(cache, self.kind)
-        if same is None:  # no piecewise comparison for this type: read it again whole
-            dtype = None if self.kind in ('stored', 'scaled') else self.dtype
-            same = _neurovox.digest(np.asanyarray(proxy, dtype=dtype)) == _neurovox.digest(cache)
+        if cache.shape != proxy.shape:
+            return False
+        in_file_order = cache.flags.f_contiguous if proxy.order == 'F' else \
+            cache.flags.c_contiguous
+        # The core compares in place a cache laid out as the read gives it (order and, for
+        # stored values, the file's byte order); anything else is compared by value.
+        if self.kind == 'stored' and cache.dtype != proxy.dtype:
+            in_file_order = False
+        same = proxy._native.matches_full_read(cache, self.kind) if in_file_order else None
+        if same is None:
+            same = self._matches_by_slabs(proxy, cache)
         return same
+
+    def _matches_by_slabs(self, proxy, cache):
+        """The comparison for caches the core cannot compare in place (another memory
+        layout, such as an array image's own C-ordered array, or a type it has no piecewise
+        comparison for): slab by slab along the last axis, so memory holds one slab of the
+        file at a time."""
+        dtype = None if self.kind in ('stored', 'scaled') else self.dtype
+        equal_nan = cache.dtype.kind in 'fc'
+        if self.kind == 'stored' and proxy._scaled or cache.ndim == 0:
+            whole = proxy.get_unscaled() if self.kind == 'stored' else proxy
+            return np.array_equal(np.asanyarray(whole, dtype=dtype), cache, equal_nan=equal_nan)
+        for k in range(cache.shape[-1]):
+            slab = np.asanyarray(proxy[..., k], dtype=dtype)
+            if not np.array_equal(slab, cache[..., k], equal_nan=equal_nan):
+                return False
+        return True
 
 
 class DataobjImage(FileBasedImage):
@@ -211,6 +234,8 @@ class DataobjImage(FileBasedImage):
         self._fdata_cache = None
         self._native = None
         self._clean_digests = None
+        # True for an array image saved exactly: its array equals the saved file's data.
+        self._array_in_file = False
 
     # -- data ----------------------------------------------------------------------------
 
@@ -267,17 +292,29 @@ class DataobjImage(FileBasedImage):
             self._note_cache('data', data)
         return data
 
+    def _reference_proxy(self):
+        """The proxy whose full reads the data and caches are compared with when someone
+        asks ``is_dirty``: the image's own proxy, or for an array image saved exactly a
+        proxy of the file it was saved to; None when there is none (digests serve then)."""
+        if isinstance(self._dataobj, ArrayProxy):
+            return self._dataobj if self._dataobj._native is not None else None
+        native = self._native.proxy() if getattr(self, '_array_in_file', False) and \
+            self._native is not None else None
+        return None if native is None else ArrayProxy._from_native(native, None)
+
     def _note_cache(self, which, data):
-        """Records how the ``which`` cache was filled, so that is_dirty can tell later
-        whether it was changed in place. A full read of our own proxy costs nothing here: the
-        cache is compared with a fresh read of the file when someone asks (_FullRead); other
-        caches are digested now."""
-        if self._clean_digests is None or isinstance(self._dataobj, np.ndarray):
+        """Records how the ``which`` cache ('fdata', 'data', or 'dataobj' for an array
+        image's own array) was filled, so that is_dirty can tell later whether it was changed
+        in place. When there is a proxy to compare with, nothing is read now: the cache is
+        compared with a fresh read of the file when someone asks (_FullRead); otherwise the
+        cache is digested now."""
+        if self._clean_digests is None:
             return
+        proxy = self._reference_proxy()
         kind = None
-        if isinstance(self._dataobj, ArrayProxy) and self._dataobj._native is not None:
-            if which == 'data':
-                kind = 'scaled' if self._dataobj._scaled else 'stored'
+        if proxy is not None:
+            if which in ('data', 'dataobj'):
+                kind = 'scaled' if proxy._scaled else 'stored'
             elif data.dtype == np.float64:
                 kind = 'f8'
             elif data.dtype == np.float32:
@@ -288,15 +325,20 @@ class DataobjImage(FileBasedImage):
             self._clean_digests[which] = _FullRead(kind, data.dtype)
 
     def _cache_matches_digest(self, which):
-        """Whether the ``which`` cache ('fdata' or 'data') still holds what it was filled
-        with: True or False when that is known (from its digest, or by comparing it with what
-        the proxy reads now), None when there is no cache or nothing was recorded."""
-        cache = self._fdata_cache if which == 'fdata' else self._data_cache
+        """Whether the ``which`` cache ('fdata', 'data', or 'dataobj': an array image's
+        array) still holds what it was filled with: True or False when that is known (from
+        its digest, or by comparing it with what the proxy reads now), None when there is no
+        cache or nothing was recorded."""
+        if which == 'dataobj':
+            cache = self._dataobj if isinstance(self._dataobj, np.ndarray) else None
+        else:
+            cache = self._fdata_cache if which == 'fdata' else self._data_cache
         recorded = (self._clean_digests or {}).get(which)
         if cache is None or recorded is None:
             return None
         if isinstance(recorded, _FullRead):
-            return recorded.matches(self._dataobj, cache)
+            proxy = self._reference_proxy()
+            return proxy is not None and recorded.matches(proxy, cache)
         return _neurovox.digest(cache) == recorded
 
     # -- pickling ------------------------------------------------------------------------
@@ -550,12 +592,15 @@ class SpatialImage(DataobjImage):
         if target is not None and not is_proxy(self._dataobj):
             # An array is saved where it lies (no copy into the core).
             affine = None if getattr(self, '_affine', None) is None else self._affine.tolist()
-            self._native = _neurovox.NativeImage.save_array(
+            self._native, exact = _neurovox.NativeImage.save_array(
                 self._dataobj, affine, self._header._synced(), self._format, target, dtype,
                 compresslevel, hard_links)
+            if exact:
+                self._native.sync(self._header._synced(), affine)
+                self._native.mark_clean()
         elif target is not None:
             native = self._native_for_save()
-            native.to_filename(target, dtype, compresslevel, hard_links)
+            exact = native.to_filename(target, dtype, compresslevel, hard_links)
             self._native = native
         else:
             native = self._native_for_save()
@@ -571,13 +616,33 @@ class SpatialImage(DataobjImage):
                     fobj.write(data)
             # The image no longer matches files the core knows of.
             self._native = None
+            exact = False
         self.file_map = file_map
+        self._note_save(exact)
+
+    def _note_save(self, exact):
+        """After a save: the image matches the files just written when they hold its values
+        exactly (``exact``: no cast, no scaling) and every cache can be compared with a
+        proxy; else it is dirty, and the core says why. Nothing is read or digested here."""
         self._clean_digests = None
+        self._array_in_file = exact and isinstance(self._dataobj, np.ndarray)
+        caches = [(which, cache) for which, cache in
+                  (('fdata', self._fdata_cache), ('data', self._data_cache),
+                   ('dataobj', self._dataobj if self._array_in_file else None))
+                  if cache is not None]
+        if not exact or self._native is None or \
+                (caches and self._reference_proxy() is None):
+            self._array_in_file = False
+            return
+        self._clean_digests = {}
+        for which, cache in caches:
+            self._note_cache(which, cache)
 
     # -- matching the files --------------------------------------------------------------
 
     def _caches_changed(self):
-        return any(self._cache_matches_digest(which) is False for which in ('fdata', 'data'))
+        return any(self._cache_matches_digest(which) is False
+                   for which in ('fdata', 'data', 'dataobj'))
 
     @property
     def is_dirty(self):
@@ -609,9 +674,15 @@ class SpatialImage(DataobjImage):
             return ['the image was made in memory (or saved to file objects) and has no files']
         reasons = []
         if self._clean_digests is None:
-            reasons.append('the image changed since it was saved; mark_clean() after checking')
-        elif self._caches_changed():
-            reasons.append('cached data changed in place')
+            if not self._native.dirty_reasons():
+                reasons.append('the image may differ from its files (a cache that cannot be '
+                               'compared with them); mark_clean() after checking')
+        else:
+            if self._cache_matches_digest('dataobj') is False:
+                reasons.append('the data array changed in place since the image matched its '
+                               'files')
+            if any(self._cache_matches_digest(which) is False for which in ('fdata', 'data')):
+                reasons.append('cached data changed in place')
         affine = None if getattr(self, '_affine', None) is None else self._affine.tolist()
         self._native.sync(self._header._synced(), affine)
         return reasons + list(self._native.dirty_reasons())
@@ -624,10 +695,13 @@ class SpatialImage(DataobjImage):
         self._native.sync(self._header._synced(), affine)
         self._native.mark_clean()
         self._clean_digests = {}
+        self._array_in_file = False
         if self._fdata_cache is not None:
             self._clean_digests['fdata'] = _neurovox.digest(self._fdata_cache)
         if self._data_cache is not None:
             self._clean_digests['data'] = _neurovox.digest(self._data_cache)
+        if isinstance(self._dataobj, np.ndarray):
+            self._clean_digests['dataobj'] = _neurovox.digest(self._dataobj)
 
     def mark_dirty(self):
         """Declares that the image may differ from its files until :meth:`mark_clean`."""

@@ -877,14 +877,15 @@ def gzip_tail(path, load):
 
 
 def run_cli(task, nibabel):
-    """``neurovox stats FILE`` and ``neurovox slice -o OUT FILE 0``; the slice is checked
-    against nibabel's ``dataobj[0]`` when both succeed."""
+    """``neurovox stats FILE`` and ``neurovox slice -o OUT FILE '..., 0'``; the slice is
+    checked against nibabel's ``dataobj[..., 0]`` when both succeed (a key that keeps the
+    spatial axes spatial on images of any number of axes)."""
     import numpy as np
     exe = str(cli_path())
     out = str(Path(task['path']).parent / (task['stem'] + '-cli-out.nii'))
     rec = {}
     for name, args in (('stats', [exe, 'stats', task['path']]),
-                       ('slice', [exe, 'slice', '-o', out, task['path'], '0'])):
+                       ('slice', [exe, 'slice', '-o', out, task['path'], '..., 0'])):
         t0 = time.perf_counter()
         try:
             done = subprocess.run(args, capture_output=True, timeout=CLI_TIMEOUT)
@@ -894,7 +895,7 @@ def run_cli(task, nibabel):
             rec[name] = {'rc': 'timeout', 'stderr': '', 't': time.perf_counter() - t0}
     if rec['slice']['rc'] == 0:
         try:
-            theirs = np.asarray(nibabel.load(task['path']).dataobj[0])
+            theirs = np.asarray(nibabel.load(task['path']).dataobj[..., 0])
         except Exception:  # noqa: BLE001 - nibabel cannot read it: nothing to compare
             rec['slice']['cmp'] = 'nibabel raises'
         else:

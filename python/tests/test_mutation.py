@@ -19,10 +19,10 @@ to a 4 GB address space (``RLIMIT_AS``):
   ``get_fdata()`` that succeeds returns the seed's values: nibabel is no oracle there, since
   it can return the same damaged bytes without checking them (issue 13's rule: a full read
   of a damaged stream is an error, never other voxels);
-* ``neurovox stats FILE`` and ``neurovox slice -o OUT FILE 0`` on a sample of the same files
+* ``neurovox stats FILE`` and ``neurovox slice -o OUT FILE '..., 0'`` on a sample of the same files
   (inheriting the limit) exit 0, or 1 with a message on stderr: never a signal, never 101 (a
   Rust panic) or 134 (abort), never a timeout; where nibabel reads the file, the slice written
-  equals nibabel's ``dataobj[0]``.
+  equals nibabel's ``dataobj[..., 0]``.
 
 Where nibabel reads and neurovox raises, or the reverse, the test only counts (neurovox
 refuses some files nibabel reads on purpose, see docs/compat.md, and reads some nibabel

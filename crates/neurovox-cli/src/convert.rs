@@ -55,5 +55,5 @@ fn convert(
     if let Some(bar) = spinner {
         bar.finish_and_clear();
     }
-    result
+    result.map(|_outcome| ())
 }

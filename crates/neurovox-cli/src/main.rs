@@ -19,9 +19,11 @@
 //!   deviation of the scaled (float64) values, one aligned line per file, streaming the data
 //!   through the proxy a volume (or a ~64 MiB slab) at a time so memory stays flat; a
 //!   progress bar on stderr when it is a terminal. Errors as for `info`.
-//! * `neurovox slice FILE KEY -o OUT` — reads only the selection `KEY` (Python syntax:
-//!   `'...,3'`, `':, 10, ::-1'`) and writes it as NIfTI-1 (`.nii`, or `.nii.gz`), float64
-//!   if the source is scaled, else the stored type, with the affine of the selection.
+//! * `neurovox slice FILE KEY -o OUT [--keep-axes]` — reads only the selection `KEY`
+//!   (Python syntax: `'...,3'`, `':, 10:11, ::-1'`) and writes it as NIfTI-1 (`.nii`, or
+//!   `.nii.gz`), float64 if the source is scaled, else the stored type, with the affine of
+//!   the selection; keys that would move time among the spatial axes are refused unless
+//!   `--keep-axes` keeps indexed spatial axes with length 1.
 //! * `neurovox convert IN OUT [--dtype T] [--level N]` — re-saves an image in the format and
 //!   compression of `OUT`'s name, atomically.
 //! * `neurovox index FILE... [--cache] [--gzidx IDX | --from-gzidx IDX]` — builds the
@@ -161,14 +163,22 @@ struct SliceArgs {
     #[arg(value_name = "FILE")]
     file: PathBuf,
 
-    /// The selection, as in Python's `img.dataobj[KEY]`: e.g. '...,3', ':, 10, ::-1',
-    /// '-1', 'None, 2:5'.
+    /// The selection, as in Python's `img.dataobj[KEY]`: e.g. '...,3' (one volume),
+    /// ':, 10:11, ::-1' (a coronal slab, z reversed), '-1' (the last sagittal slice),
+    /// '2:5, ..., None' (a new axis after the spatial ones). The three spatial axes stay the
+    /// first three of the output: a key that would put time among them (an index on a
+    /// spatial axis of a 4-D image) is refused unless --keep-axes.
     #[arg(value_name = "KEY", allow_hyphen_values = true)]
     key: String,
 
     /// The NIfTI-1 file to write (.nii, or .nii.gz to compress).
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
+
+    /// Keep an indexed spatial axis with length 1 (an index i read as i:i+1), so that the
+    /// output stays in the input's space and its time axis stays fourth.
+    #[arg(long)]
+    keep_axes: bool,
 }
 
 /// Arguments of `neurovox info`.
@@ -201,7 +211,7 @@ fn main() -> ExitCode {
             },
         ),
         Command::Recompress(args) => recompress::run(&args.files, args.level),
-        Command::Slice(args) => slice::run(&args.file, &args.key, &args.output),
+        Command::Slice(args) => slice::run(&args.file, &args.key, &args.output, args.keep_axes),
         Command::Convert(args) => {
             convert::run(&args.input, &args.output, args.dtype.as_deref(), args.level)
         }

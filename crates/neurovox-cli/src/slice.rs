@@ -2,21 +2,28 @@
 //! (only the bytes the selection needs) and writes it as a NIfTI-1 `.nii`, or `.nii.gz`
 //! when the output name ends in `.gz`.
 //!
-//! * The key is Python's (`'...,3'`, `':, 10, ::-1'`, `'None, 2:5'`), parsed by the
+//! * The key is Python's (`'...,3'`, `':, 10:11, ::-1'`, `'2:5, ..., None'`), parsed by the
 //!   library's `Selection::from_str`.
 //! * The data type is what the proxy gives: float64 when the source is scaled (as
 //!   `img.dataobj[key]` in nibabel), else the stored type. The output is unscaled, native
 //!   byte order, and is written atomically (a temporary file renamed over `OUT`).
+//! * **Spatial axes stay spatial.** A NIfTI image's first three axes are its spatial ones;
+//!   every later axis (time) has no place in the affine. A key that would put a later input
+//!   axis among the output's first three (an index on a spatial axis of a 4-D image:
+//!   `':, 10, :'` makes time the third axis) or push a spatial axis past them (a new axis
+//!   before the spatial ones: `'None, 2:5'`) is refused, as nibabel's `img.slicer` refuses
+//!   it, with a message saying how to write it. With `--keep-axes` (`keep_axes`) an index on
+//!   a spatial axis keeps that axis with length 1 (`10` read as `10:11`), so the output stays
+//!   in the input's space and the time axis stays fourth with its TR.
 //! * The affine: when the key keeps the three spatial axes as ranges (no index, no new axis
 //!   among them), nibabel's `img.slicer[key]` rule, via [`neurovox::Image::slicer`]: the
-//!   affine moves to the first selected voxel and scales each axis by its step. When a
-//!   spatial axis is indexed (`':, :, 10'`) or a new axis comes first, nibabel's slicer
-//!   refuses; here the input affine is kept adjusted so every output voxel still lands where
-//!   it was: the output's first three axes take, in order, the spatial input axes that are
-//!   still ranges at those positions, and the remaining columns of the affine take the
-//!   indexed (or displaced) spatial axes in input order, each with its index (or start) in
-//!   the translation. So `':, :, 10'` on a 3-D image gives a 2-D image whose implicit third
-//!   axis (length 1) points along the input's third axis, at slice 10.
+//!   affine moves to the first selected voxel and scales each axis by its step. The other
+//!   keys that pass the rule above index a spatial axis and drop it (`':, :, 10'` on a 3-D
+//!   image, or `'..., 3'`-like keys on smaller images): the output's first axes take, in
+//!   order, the spatial input axes that are still ranges, and the remaining columns of the
+//!   affine take the indexed spatial axes in input order, each with its index in the
+//!   translation. So `':, :, 10'` on a 3-D image gives a 2-D image whose implicit third axis
+//!   (length 1) points along the input's third axis, at slice 10.
 //! * The sform holds the affine (code 2, aligned), the qform too (code 0), as nibabel's
 //!   `Nifti1Image(data, affine)` stores it. Zooms of the spatial axes come from the affine;
 //!   later axes get the source's zoom times the step. `xyzt_units` is copied from a NIfTI
@@ -25,7 +32,7 @@
 use neurovox::array::DynArray;
 use neurovox::element::Element;
 use neurovox::format::affine::{self, Affine};
-use neurovox::select::{Canonical, Selection};
+use neurovox::select::{Canonical, Selection, SliceItem};
 use neurovox::{ByteOrder, Error, Header, ImageFormat, Result};
 use std::io::Write;
 use std::path::Path;
@@ -42,9 +49,9 @@ pub struct Written {
 }
 
 /// Runs `neurovox slice`; prints one line saying what was written, or the error (naming the
-/// file it is about) on stderr. True on success.
-pub fn run(input: &Path, spec: &str, output: &Path) -> bool {
-    match slice_to_file(input, spec, output) {
+/// file it is about) on stderr. True on success. `keep_axes`: see the module docs.
+pub fn run(input: &Path, spec: &str, output: &Path, keep_axes: bool) -> bool {
+    match slice_to_file(input, spec, output, keep_axes) {
         Ok(written) => {
             let shape: Vec<String> = written.shape.iter().map(ToString::to_string).collect();
             crate::info::write_stdout(&format!(
@@ -69,12 +76,21 @@ pub fn run(input: &Path, spec: &str, output: &Path) -> bool {
     }
 }
 
-/// Reads `spec` of the image at `input` and writes it to `output`.
-pub fn slice_to_file(input: &Path, spec: &str, output: &Path) -> Result<Written> {
+/// Reads `spec` of the image at `input` and writes it to `output`; with `keep_axes`, an
+/// index on a spatial axis keeps that axis with length 1.
+pub fn slice_to_file(input: &Path, spec: &str, output: &Path, keep_axes: bool) -> Result<Written> {
     let gzip = output_is_gzip(output)?;
-    let selection: Selection = spec.parse()?;
+    let asked: Selection = spec.parse()?;
     let img = neurovox::load(input)?;
+    let selection = if keep_axes {
+        keep_spatial_axes(&asked, img.shape())?
+    } else {
+        asked.clone()
+    };
     let canonical = selection.canonicalize(img.shape())?;
+    if let Some(problem) = misplaced_axis(&canonical, img.ndim(), keep_axes) {
+        return Err(Error::usage(format!("the selection {asked} {problem}")));
+    }
     let out_shape = selection.output_shape(img.shape())?;
     if out_shape.is_empty() {
         return Err(Error::usage(format!(
@@ -119,8 +135,80 @@ pub fn slice_to_file(input: &Path, spec: &str, output: &Path) -> Result<Written>
     Ok(Written {
         shape: data.shape().to_vec(),
         dtype: data.dtype(),
-        selection,
+        selection: asked,
     })
+}
+
+/// The selection with every index on a spatial axis (the first three) made a range of
+/// length 1, so that the axis stays: `':, 10, ::-1'` reads as `':, 10:11, ::-1'`.
+pub fn keep_spatial_axes(selection: &Selection, shape: &[usize]) -> Result<Selection> {
+    let mut axis = 0;
+    let mut items = Vec::new();
+    for item in selection.canonicalize(shape)? {
+        items.push(match item {
+            Canonical::NewAxis => SliceItem::NewAxis,
+            Canonical::Index(i) if axis < 3 => SliceItem::Slice {
+                start: Some(i as isize),
+                stop: Some(i as isize + 1),
+                step: 1,
+            },
+            Canonical::Index(i) => SliceItem::Index(i as isize),
+            Canonical::Slice { start, step, len } => {
+                // Python's stop for these elements; below 0 it must be "to the start" (a
+                // negative stop would count from the end).
+                let stop = start as isize + step * len as isize;
+                SliceItem::Slice {
+                    start: Some(start as isize),
+                    stop: (stop >= 0).then_some(stop),
+                    step,
+                }
+            }
+        });
+        if !matches!(item, Canonical::NewAxis) {
+            axis += 1;
+        }
+    }
+    Ok(Selection::new(items))
+}
+
+/// Why the selection cannot be written with right positions, if it cannot: an input axis
+/// after the spatial ones would land among the output's first three axes, or a spatial axis
+/// kept as a range would land after them (see the module docs).
+pub fn misplaced_axis(canonical: &[Canonical], ndim: usize, keep_axes: bool) -> Option<String> {
+    let (mut in_axis, mut out_axis) = (0, 0);
+    for item in canonical {
+        match *item {
+            Canonical::NewAxis => out_axis += 1,
+            Canonical::Index(_) => in_axis += 1,
+            Canonical::Slice { .. } => {
+                if in_axis >= 3 && out_axis < 3 {
+                    let name = if in_axis == 3 { "time, " } else { "" };
+                    let remedy = if keep_axes {
+                        "keep every spatial axis as a range (e.g. 10:11 for 10)"
+                    } else {
+                        "keep an indexed spatial axis with --keep-axes (10 read as 10:11), or \
+                         write the range yourself"
+                    };
+                    return Some(format!(
+                        "would make input axis {in_axis} ({name}not spatial) output axis \
+                         {out_axis}, one of the three spatial axes, so its voxels would get \
+                         wrong positions; {remedy}"
+                    ));
+                }
+                if in_axis < 3.min(ndim) && out_axis >= 3 {
+                    return Some(format!(
+                        "would move spatial input axis {in_axis} to output axis {out_axis}, \
+                         after the three spatial axes, so its voxels would get wrong \
+                         positions; put a new axis (None) after the spatial axes, e.g. \
+                         '..., None'"
+                    ));
+                }
+                in_axis += 1;
+                out_axis += 1;
+            }
+        }
+    }
+    None
 }
 
 /// True for `.nii.gz`, false for `.nii`; a Usage error naming the file for anything else.
@@ -327,11 +415,16 @@ mod tests {
             (sel![.., .., 5], [3.0, 4.0, 0.0], [3.0, 4.0, 5.0]),
             (sel![7, ..;-2], [0.0, 0.0, 0.0], [7.0, 11.0, 0.0]),
             (sel![7, ..;-2], [2.0, 3.0, 0.0], [7.0, 7.0, 3.0]),
-            (sel![NewAxis, 2..], [0.0, 1.0, 2.0], [3.0, 2.0, 0.0]),
+            (sel![.., .., NewAxis, 4], [2.0, 3.0, 0.0], [2.0, 3.0, 4.0]),
         ];
         for (key, out_voxel, in_voxel) in cases {
             let canonical = key.canonicalize(&shape).expect("valid");
             assert!(!keeps_spatial_ranges(&canonical), "{key}");
+            assert_eq!(
+                misplaced_axis(&canonical, shape.len(), false),
+                None,
+                "{key}"
+            );
             let out_affine = selection_affine(&AFFINE, &canonical);
             assert!(
                 close(world(&out_affine, out_voxel), world(&AFFINE, in_voxel)),
@@ -344,6 +437,54 @@ mod tests {
                 [out_affine[2][0], out_affine[2][1], out_affine[2][2]],
             ];
             assert!(affine::det3(&m).abs() > 1e-6, "{key}");
+        }
+    }
+
+    #[test]
+    fn keys_that_would_misplace_an_axis_are_named() {
+        let four = [10, 12, 8, 5];
+        // Time among the spatial axes.
+        for key in [sel![.., 10, ..;-1], sel![-1], sel![.., .., 3]] {
+            let canonical = key.canonicalize(&four).expect("valid");
+            let problem = misplaced_axis(&canonical, 4, false).expect("refused");
+            assert!(problem.contains("input axis 3 (time"), "{key}: {problem}");
+            assert!(problem.contains("--keep-axes"), "{problem}");
+            let kept = keep_spatial_axes(&key, &four).expect("valid");
+            let canonical = kept.canonicalize(&four).expect("valid");
+            assert_eq!(misplaced_axis(&canonical, 4, true), None, "{kept}");
+            assert!(keeps_spatial_ranges(&canonical), "{kept}");
+            assert_eq!(kept.output_shape(&four).expect("shape").len(), 4, "{kept}");
+        }
+        // A spatial axis pushed past the first three by a new axis.
+        let key = sel![NewAxis, 2..5];
+        let canonical = key.canonicalize(&[10, 12, 8]).expect("valid");
+        let problem = misplaced_axis(&canonical, 3, false).expect("refused");
+        assert!(
+            problem.contains("spatial input axis 2 to output axis 3"),
+            "{problem}"
+        );
+        // Fine: ranges only, a dropped spatial axis of a 3-D image, new axes after.
+        for key in [sel![..., 3], sel![2..5, .., .., NewAxis], sel![.., .., 4]] {
+            let canonical = key.canonicalize(&[10, 12, 8]).expect("valid");
+            assert_eq!(misplaced_axis(&canonical, 3, false), None, "{key}");
+        }
+    }
+
+    #[test]
+    fn keeping_axes_reads_the_same_elements() {
+        let shape = [10, 12, 8, 5];
+        for key in [sel![.., 10, ..;-1], sel![-1, ..;-3], sel![3, 2..5, 7, 1]] {
+            let kept = keep_spatial_axes(&key, &shape).expect("valid");
+            let a = key.canonicalize(&shape).expect("valid");
+            let b = kept.canonicalize(&shape).expect("valid");
+            for (x, y) in a.iter().zip(&b) {
+                match (x, y) {
+                    (Canonical::Index(i), Canonical::Slice { start, len: 1, .. }) => {
+                        assert_eq!(i, start, "{key} -> {kept}")
+                    }
+                    _ => assert_eq!(x, y, "{key} -> {kept}"),
+                }
+            }
         }
     }
 

@@ -421,14 +421,32 @@ fn slice_accepts_a_negative_index_as_the_key() {
     };
     let path = write_image(tmp.path(), "run.nii", &spec);
     let out = tmp.path().join("first.nii");
+    // Index -1 on the first (spatial) axis of a 4-D image would make time a spatial axis:
+    // refused; with --keep-axes the axis stays, with length 1.
     let output = neurovox(
         &["slice", path_str(&path), "-1", "-o", path_str(&out)],
         tmp.path(),
     );
+    assert_failed_naming(&output, "run.nii");
+    assert!(
+        stderr(&output).contains("--keep-axes"),
+        "{}",
+        stderr(&output)
+    );
+    let output = neurovox(
+        &[
+            "slice",
+            path_str(&path),
+            "-1",
+            "-o",
+            path_str(&out),
+            "--keep-axes",
+        ],
+        tmp.path(),
+    );
     assert!(output.status.success(), "{}", stderr(&output));
-    // Index -1 on the first (spatial) axis: a 3-D result (3, 2, 5).
     let (shape, values, _, _) = reload(&out);
-    assert_eq!(shape, [3, 2, 5]);
+    assert_eq!(shape, [1, 3, 2, 5]);
     let stored = stored_values(&spec);
     assert_eq!(values[0], stored[ravel_fortran(&[3, 0, 0, 0], spec.shape)]);
 }

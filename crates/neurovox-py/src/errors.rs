@@ -55,6 +55,12 @@ create_exception!(
 pub fn to_py(e: neurovox::Error) -> PyErr {
     use neurovox::ErrorKind as K;
     let message = e.to_string();
+    if e.is_truncation() {
+        return Python::attach(|py| match truncated_error_type(py) {
+            Ok(ty) => PyErr::from_type(ty.clone(), message),
+            Err(e) => e,
+        });
+    }
     match e.kind() {
         K::Io => {
             let io_kind = std::error::Error::source(&e)
@@ -106,6 +112,37 @@ pub fn limit_error_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
             )?;
             let made = py.import("builtins")?.getattr("type")?.call1((
                 "ImageLimitError",
+                bases,
+                attributes,
+            ))?;
+            Ok(made.cast_into::<PyType>()?.unbind())
+        })
+        .map(|ty| ty.bind(py))
+}
+
+/// `ImageTruncatedError`, a subclass of `ImageFileError`, `EOFError` and `OSError`: the file
+/// ends before the data it declares. nibabel raises `EOFError` (its gzip reader) or `OSError`
+/// (a short read) for this; code catching either, or `ImageFileError`, catches it.
+static TRUNCATED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// The `ImageTruncatedError` type (see [`TRUNCATED_ERROR`]).
+pub fn truncated_error_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    TRUNCATED_ERROR
+        .get_or_try_init(py, || {
+            let bases = (
+                py.get_type::<ImageFileError>(),
+                py.get_type::<pyo3::exceptions::PyEOFError>(),
+                py.get_type::<PyOSError>(),
+            );
+            let attributes = pyo3::types::PyDict::new(py);
+            attributes.set_item("__module__", "neurovox")?;
+            attributes.set_item(
+                "__doc__",
+                "The file ends before the data it declares (a truncated download or copy): \
+                 an ImageFileError, and an EOFError and OSError as nibabel raises for it.",
+            )?;
+            let made = py.import("builtins")?.getattr("type")?.call1((
+                "ImageTruncatedError",
                 bases,
                 attributes,
             ))?;

@@ -13,6 +13,7 @@ use neurovox::format::affine::Affine;
 use neurovox::image::{DataObj, FileMap, Image};
 use neurovox::io::FileFingerprint;
 use neurovox::proxy::ProxyOptions;
+use neurovox::tracking::DirtyReason;
 use neurovox::{DataType, Header, SaveOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -136,7 +137,8 @@ impl NativeImage {
 
     /// Saves `data` (a numpy array) as an image of the class `format` made with `header` and
     /// `affine` as [`NativeImage::from_parts`] would make it, to `path`, and returns the
-    /// image as `to_filename` leaves it (its files named, not known to match them). The
+    /// saved image (not yet known to match: the Python image marks it clean with its own
+    /// header) and whether the file holds the array's values exactly. The
     /// array is read where it lies, with the GIL released: no copy into the core, converted
     /// in pieces on every core. Arrays that are not contiguous, aligned and in native byte
     /// order are first made so by numpy.
@@ -153,7 +155,7 @@ impl NativeImage {
         dtype: Option<&Bound<'_, PyAny>>,
         compresslevel: Option<u32>,
         hard_links: Option<&str>,
-    ) -> PyResult<NativeImage> {
+    ) -> PyResult<(NativeImage, bool)> {
         use numpy::{PyUntypedArray, PyUntypedArrayMethods};
         let np = py.import("numpy")?;
         let mut array = np.getattr("asanyarray")?.call1((data,))?;
@@ -180,15 +182,15 @@ impl NativeImage {
         let options = save_options(dtype, compresslevel, hard_links)?;
         let format = format_of(format)?;
         let header = header.map(|h| h.inner.clone());
-        let inner = py
-            .detach(|| -> neurovox::Result<Image> {
+        let (inner, exact) = py
+            .detach(|| -> neurovox::Result<(Image, bool)> {
                 // SAFETY: `array` is held by this frame for the whole closure and only read;
                 // another Python thread writing it meanwhile changes the values saved, never
                 // the memory safety of a read.
                 let bytes = unsafe { ptr.as_slice() };
                 let view =
                     neurovox::array::DynView::from_bytes(bytes, storage.dtype, &shape, fortran)?;
-                neurovox::save::save_view(
+                let outcome = neurovox::save::save_view(
                     &view,
                     affine.as_ref(),
                     header.as_ref(),
@@ -197,14 +199,17 @@ impl NativeImage {
                     options,
                 )?;
                 let mut saved = Image::load_as(&path, Some(format), ProxyOptions::default())?;
-                saved.forget_match();
-                Ok(saved)
+                saved.forget_match(outcome.cast.map(DirtyReason::SavedWithCast));
+                Ok((saved, outcome.cast.is_none()))
             })
             .map_err(crate::errors::save_error)?;
-        Ok(NativeImage {
-            inner,
-            loaded: None,
-        })
+        Ok((
+            NativeImage {
+                inner,
+                loaded: None,
+            },
+            exact,
+        ))
     }
 
     /// The image class name.
@@ -384,7 +389,8 @@ impl NativeImage {
         Ok((files.header, files.image, files.is_copy))
     }
 
-    /// Saves to `path` (nibabel's `to_filename`), storing the data as `dtype` if given.
+    /// Saves to `path` (nibabel's `to_filename`), storing the data as `dtype` if given; true
+    /// when the file holds the image's values exactly (the image then matches it).
     #[allow(clippy::wrong_self_convention)] // nibabel's name; it saves and updates the file map
     #[pyo3(signature = (path, dtype=None, compresslevel=None, hard_links=None))]
     fn to_filename(
@@ -394,11 +400,12 @@ impl NativeImage {
         dtype: Option<&Bound<'_, PyAny>>,
         compresslevel: Option<u32>,
         hard_links: Option<&str>,
-    ) -> PyResult<()> {
+    ) -> PyResult<bool> {
         let options = save_options(dtype, compresslevel, hard_links)?;
         let inner = &mut self.inner;
         py.detach(|| inner.to_filename(&path, options))
-            .map_err(crate::errors::save_error)
+            .map_err(crate::errors::save_error)?;
+        Ok(!self.inner.is_dirty())
     }
 
     /// The bytes of each file this image saves to (nibabel's `to_file_map` over file
@@ -448,6 +455,7 @@ impl NativeImage {
         let files = FileMap { header, image };
         let inner = &mut self.inner;
         py.detach(|| inner.to_file_map(&files, options))
+            .map(|_outcome| ())
             .map_err(crate::errors::save_error)
     }
 }

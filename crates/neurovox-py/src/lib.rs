@@ -39,6 +39,7 @@ fn _neurovox(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("StaleFileError", py.get_type::<errors::StaleFileError>())?;
     m.add("WriterError", py.get_type::<errors::WriterError>())?;
     m.add("ImageLimitError", errors::limit_error_type(py)?)?;
+    m.add("ImageTruncatedError", errors::truncated_error_type(py)?)?;
     m.add_class::<proxy::NativeProxy>()?;
     m.add_class::<mmap::MmapOwner>()?;
     m.add_class::<header::NativeHeader>()?;

@@ -111,6 +111,35 @@ impl Error {
         Self::new(ErrorKind::Stale, message)
     }
 
+    /// The file ends before data it declares (a truncated download or copy): a Format
+    /// error whose source is an `UnexpectedEof` I/O error, which [`Error::is_truncation`]
+    /// tells from other format errors (Python raises it as an `EOFError` too, as nibabel's
+    /// gzip reader does).
+    ///
+    /// ```
+    /// use neurovox::{Error, ErrorKind};
+    /// let e = Error::truncated("the file ends inside a gzip member");
+    /// assert_eq!(e.kind(), ErrorKind::Format);
+    /// assert!(e.is_truncation());
+    /// assert!(!Error::format("bad magic").is_truncation());
+    /// ```
+    pub fn truncated(message: impl Into<Cow<'static, str>>) -> Self {
+        let mut e = Self::new(ErrorKind::Format, message);
+        e.source = Some(Box::new(std::io::Error::from(
+            std::io::ErrorKind::UnexpectedEof,
+        )));
+        e
+    }
+
+    /// True for an error made by [`Error::truncated`] (or an I/O error of kind
+    /// `UnexpectedEof`).
+    pub fn is_truncation(&self) -> bool {
+        self.source
+            .as_deref()
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof)
+    }
+
     /// An operating-system failure; the `io::Error` is kept as the source.
     pub fn io(err: std::io::Error) -> Self {
         let message = err.to_string();

@@ -438,29 +438,63 @@ impl Image {
 
     /// Saves the image to `path` (nibabel's `to_filename`; see [`crate::save::save`]) and,
     /// as nibabel does, makes that file the image's file map.
+    ///
+    /// The image is then clean ([`Image::is_dirty`] false) when the file holds its values
+    /// exactly in a header of the same layout; when the save cast or scaled the values (the
+    /// outcome says how) or wrote another format, it is dirty and
+    /// [`Image::dirty_reasons`] says so.
+    ///
+    /// ```
+    /// use neurovox::{Image, ImageFormat};
+    /// use neurovox::save::SaveOptions;
+    /// let dir = tempfile::tempdir()?;
+    /// let data = ndarray::Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as i16);
+    /// let mut img = Image::from_array(data.into_dyn(), None, ImageFormat::Nifti1)?;
+    /// let outcome = img.to_filename(dir.path().join("a.nii"), SaveOptions::default())?;
+    /// assert_eq!(outcome.cast, None);
+    /// assert!(!img.is_dirty());
+    /// let as_float = SaveOptions { dtype: Some(neurovox::DataType::Float32), ..Default::default() };
+    /// let outcome = img.to_filename(dir.path().join("b.nii"), as_float)?;
+    /// assert!(outcome.cast.is_some());
+    /// assert!(img.is_dirty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_filename(
         &mut self,
         path: impl AsRef<Path>,
         options: crate::save::SaveOptions,
-    ) -> Result<()> {
+    ) -> Result<crate::save::SaveOutcome> {
         let path = path.as_ref();
-        crate::save::save(self, path, options)?;
+        let outcome = crate::save::save(self, path, options)?;
         let (header, image) = crate::files::header_and_image_paths(path);
         self.files = FileMap {
             header: Some(header),
             image: Some(image),
         };
-        // The values may have been cast or scaled on the way to the file, and the file's
-        // header was updated, not this one: the image is not known to match it.
-        self.tracking.forget();
-        Ok(())
+        let written = crate::save::target_format(self.format(), path)?;
+        // The image's header is not updated by a save (the file's is): the image matches
+        // the file when its values went in unchanged and the header layout is the same.
+        let same_layout = std::ptr::eq(
+            Header::new(written, self.header.byte_order()).layout(),
+            self.header.layout(),
+        );
+        let why = match outcome.cast {
+            Some(cast) => Some(DirtyReason::SavedWithCast(cast)),
+            None if !same_layout => Some(DirtyReason::SavedAsFormat(written)),
+            None => None,
+        };
+        match why {
+            None => self.match_files(true),
+            Some(why) => self.tracking.forget(Some(why)),
+        }
+        Ok(outcome)
     }
 
-    /// Declares that the image is not known to match its files until [`Image::mark_clean`]
-    /// (what [`Image::to_filename`] leaves: values may have been cast or scaled on the way to
-    /// the file); [`Image::dirty_reasons`] then says it has no file it is known to match.
-    pub fn forget_match(&mut self) {
-        self.tracking.forget();
+    /// Declares that the image is not known to match its files until [`Image::mark_clean`];
+    /// [`Image::dirty_reasons`] then gives `why`, or says it has no file it is known to
+    /// match.
+    pub fn forget_match(&mut self, why: Option<DirtyReason>) {
+        self.tracking.forget(why);
     }
 
     /// Saves the image to the files of `files` (nibabel's `to_file_map`): the image file
@@ -469,7 +503,7 @@ impl Image {
         &mut self,
         files: &FileMap,
         options: crate::save::SaveOptions,
-    ) -> Result<()> {
+    ) -> Result<crate::save::SaveOutcome> {
         let target = files
             .image
             .as_ref()
@@ -487,8 +521,8 @@ impl Image {
     /// The data object, to change or replace. An in-memory array handed out this way is
     /// digested first, so [`Image::is_dirty`] can tell whether it really changed.
     pub fn dataobj_mut(&mut self) -> &mut DataObj {
-        if matches!(self.dataobj, DataObj::Array(_)) {
-            self.tracking.expose_dataobj();
+        if let DataObj::Array(array) = &self.dataobj {
+            self.tracking.expose_dataobj(array);
         }
         &mut self.dataobj
     }
@@ -594,7 +628,9 @@ impl Image {
     pub fn get_fdata_mut<T: FloatElement>(&mut self) -> Result<&mut ArcArray<T, IxDyn>> {
         let array_is_t = matches!(&self.dataobj, DataObj::Array(a) if a.as_typed::<T>().is_some());
         let target = if array_is_t {
-            self.tracking.expose_dataobj();
+            if let DataObj::Array(array) = &self.dataobj {
+                self.tracking.expose_dataobj(array);
+            }
             match &mut self.dataobj {
                 DataObj::Array(a) => Some(a),
                 DataObj::Proxy(_) => None,
@@ -744,17 +780,34 @@ impl Image {
     /// override): the header, affine, data and file fingerprints are taken again, and later
     /// changes are measured from here. A Usage error for an image with no files.
     pub fn mark_clean(&mut self) -> Result<()> {
-        let (Some(header_path), Some(image_path)) = (&self.files.header, &self.files.image) else {
+        if self.files.header.is_none() || self.files.image.is_none() {
             return Err(Error::usage(
                 "the image has no files to match; save it with to_filename first",
             ));
+        }
+        self.match_files(false);
+        Ok(())
+    }
+
+    /// Takes a snapshot: the image matches its files as they are now. With `proxy_source`,
+    /// the file a proxy reads is watched too when it is not one of the image's (an image
+    /// saved elsewhere keeps reading the file it was loaded from).
+    fn match_files(&mut self, proxy_source: bool) {
+        let (Some(header_path), Some(image_path)) = (&self.files.header, &self.files.image) else {
+            return self.tracking.forget(None);
         };
         let with_mat = matches!(self.format(), ImageFormat::Spm99 | ImageFormat::Spm2);
-        let watched = crate::tracking::watched_files(header_path, image_path, with_mat);
+        let mut watched = crate::tracking::watched_files(header_path, image_path, with_mat);
+        if let (true, DataObj::Proxy(p)) = (proxy_source, &self.dataobj) {
+            if let Some(source) = p.file() {
+                if !watched.iter().any(|(path, _)| path == source) {
+                    watched.push((source.to_path_buf(), 0));
+                }
+            }
+        }
         let prints = crate::tracking::fingerprint_all(&watched);
         let snapshot = Snapshot::new(&self.header, self.affine.as_ref(), &self.dataobj, prints);
         self.tracking.reset(snapshot, self.fdata_cache.as_ref());
-        Ok(())
     }
 
     /// Declares that the image may differ from its file, whatever the checks say, until

@@ -49,8 +49,49 @@ pub struct SaveOptions {
     pub hard_links: crate::atomic::HardLinks,
 }
 
+/// What a save did to the values on their way to the file: `None` when the file holds the
+/// image's values exactly (its stored bytes copied, or values of the file's type written
+/// unscaled), else the cast. [`crate::Image::to_filename`] uses it to tell whether the image
+/// still matches the file it was saved to.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SaveOutcome {
+    /// How the values were changed, if they were.
+    pub cast: Option<ValueCast>,
+}
+
+/// Values saved as another type, or scaled, so that the file reads back other values (or
+/// values of another type) than the image holds.
+///
+/// ```
+/// use neurovox::save::ValueCast;
+/// use neurovox::DataType;
+/// let cast = ValueCast { from: DataType::Float64, to: DataType::Int16, slope: 0.5, inter: 0.0 };
+/// assert_eq!(cast.to_string(), "float64 values stored as int16 (scl_slope 0.5, scl_inter 0)");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValueCast {
+    /// The type of the values saved (what the data object gives).
+    pub from: DataType,
+    /// The type stored in the file.
+    pub to: DataType,
+    /// The slope the file's header gives them.
+    pub slope: f64,
+    /// The intercept the file's header gives them.
+    pub inter: f64,
+}
+
+impl std::fmt::Display for ValueCast {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} values stored as {}", self.from, self.to)?;
+        if self.slope != 1.0 || self.inter != 0.0 {
+            write!(f, " (scl_slope {}, scl_inter {})", self.slope, self.inter)?;
+        }
+        Ok(())
+    }
+}
+
 /// The format a file name asks for, given the image's own format family.
-fn target_format(current: ImageFormat, path: &Path) -> Result<ImageFormat> {
+pub(crate) fn target_format(current: ImageFormat, path: &Path) -> Result<ImageFormat> {
     let (_, ext, _) = split_name(&path.to_string_lossy());
     let kind = extension_kind(&ext).ok_or_else(|| {
         Error::usage(format!(
@@ -236,6 +277,30 @@ fn plan_data<'a, 'd>(
             set_scaling(header, scaling.slope, scaling.inter)?;
             Ok(DataPlan::ConvertArray(a, scaling))
         }
+    }
+}
+
+impl DataPlan<'_, '_> {
+    /// How the plan changes the values stored as `stored` (see [`SaveOutcome`]).
+    fn cast(&self, stored: DataType) -> Option<ValueCast> {
+        let (from, scaling) = match self {
+            // The stored bytes and their factors: the file reads back as the proxy does.
+            DataPlan::Stored(_) => return None,
+            // Read whole already, so its output type is known; were it not, the values
+            // count as cast (never a false "unchanged").
+            DataPlan::ConvertProxy(p, scaling) => (p.output_dtype().ok(), scaling),
+            DataPlan::ConvertArray(a, scaling) => (Some(a.dtype()), scaling),
+        };
+        let unscaled = scaling.slope == 1.0 && scaling.inter == 0.0;
+        if from == Some(stored) && unscaled {
+            return None;
+        }
+        Some(ValueCast {
+            from: from.unwrap_or(DataType::Float64),
+            to: stored,
+            slope: scaling.slope,
+            inter: scaling.inter,
+        })
     }
 }
 
@@ -480,7 +545,7 @@ fn write_parts(
     compression: Compression,
     options: SaveOptions,
     sink: &mut dyn FnMut(FilePart, &mut PartWriter<'_>) -> Result<()>,
-) -> Result<()> {
+) -> Result<SaveOutcome> {
     let dtype = match options.dtype {
         Some(t) => t,
         None => parts
@@ -493,6 +558,9 @@ fn write_parts(
     let kind = writer_kind(format);
     let plan = plan_data(parts, &mut header, kind)?;
     let stored = header.data_dtype()?;
+    let outcome = SaveOutcome {
+        cast: plan.cast(stored.dtype),
+    };
     // One file: fixed parts before and after the data, the data streamed between.
     let mut write_file = |part: FilePart, before: &[u8], data: bool, after: &[&[u8]]| {
         sink(part, &mut |w: &mut dyn Write| {
@@ -507,7 +575,7 @@ fn write_parts(
             z.finish()
         })
     };
-    match &header {
+    let written = match &header {
         Header::Mgh(m) => write_file(
             FilePart::Image,
             &m.prefix_bytes(),
@@ -527,12 +595,14 @@ fn write_parts(
         }
         // vox_offset is 0 here, so the header bytes end exactly where the data starts.
         _ => write_file(FilePart::Image, &header.to_prefix_bytes()?, true, &[]),
-    }
+    };
+    written.map(|()| outcome)
 }
 
 /// Saves `image` to `path` (nibabel's `nib.save` / `img.to_filename`): the format from the
-/// extension (within the image's family), compression from the suffix, atomically.
-pub fn save(image: &Image, path: impl AsRef<Path>, options: SaveOptions) -> Result<()> {
+/// extension (within the image's family), compression from the suffix, atomically. Says
+/// whether the values were cast on the way ([`SaveOutcome`]).
+pub fn save(image: &Image, path: impl AsRef<Path>, options: SaveOptions) -> Result<SaveOutcome> {
     save_parts(&SaveParts::of(image), path, options)
 }
 
@@ -560,7 +630,7 @@ pub fn save_view(
     format: ImageFormat,
     path: impl AsRef<Path>,
     options: SaveOptions,
-) -> Result<()> {
+) -> Result<SaveOutcome> {
     let header = crate::image::header_for_data(data.dtype(), data.shape(), affine, header, format)?;
     let parts = SaveParts {
         header: &header,
@@ -576,7 +646,7 @@ pub fn save_parts(
     parts: &SaveParts<'_, '_>,
     path: impl AsRef<Path>,
     options: SaveOptions,
-) -> Result<()> {
+) -> Result<SaveOutcome> {
     let path = path.as_ref();
     let format = target_format(parts.format, path)?;
     let compression = compression_of(path);
@@ -595,7 +665,7 @@ pub fn save_parts(
         };
         files.stage(&target, |w| write(w))
     })
-    .and_then(|()| files.commit())
+    .and_then(|outcome| files.commit().map(|()| outcome))
     .map_err(|e| e.with_path(path))
 }
 

@@ -26,9 +26,16 @@
 //! 2 cores). No data is ever read from disk. Measured by
 //! `cargo run --release -p neurovox --example dirty_check_cost`.
 //!
-//! Images made in memory, and images saved with `to_filename` (whose values may have been
-//! cast or scaled on the way), have no snapshot and are always dirty; `mark_clean` takes one
-//! when the caller knows better.
+//! Images made in memory have no snapshot and are always dirty. An image saved with
+//! `to_filename` takes a snapshot of itself and of the files it was just saved to when the
+//! file holds its values exactly (same type, unscaled, or its stored bytes copied) in a header
+//! of the same layout; when the save cast or scaled the values, or wrote another format, it
+//! has none and says why ([`DirtyReason::SavedWithCast`], [`DirtyReason::SavedAsFormat`]).
+//! `mark_clean` takes one when the caller knows better.
+//!
+//! An in-memory array is digested only when it is first handed out mutably after a snapshot
+//! (until then nothing can change it: the image's array is copy-on-write), so a snapshot,
+//! and with it a save, costs no pass over the data.
 
 use crate::array::DynArray;
 use crate::format::affine::Affine;
@@ -42,9 +49,14 @@ use std::path::{Path, PathBuf};
 /// Why an image may differ from its file ([`crate::Image::dirty_reasons`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum DirtyReason {
-    /// The image has no record of matching a file: made in memory, or saved (see the module
-    /// documentation).
+    /// The image has no record of matching a file: made in memory, or loaded from bytes.
     NoSnapshot,
+    /// The image was saved, but the file holds its values cast or scaled (the file reads
+    /// back other values, or values of another type).
+    SavedWithCast(crate::save::ValueCast),
+    /// The image was saved as another format, whose header cannot hold every field of the
+    /// image's.
+    SavedAsFormat(crate::ImageFormat),
     /// [`crate::Image::mark_dirty`] was called.
     MarkedDirty,
     /// These header fields differ from the loaded header.
@@ -70,6 +82,16 @@ impl fmt::Display for DirtyReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DirtyReason::NoSnapshot => f.write_str("the image has no file it is known to match"),
+            DirtyReason::SavedWithCast(cast) => write!(
+                f,
+                "the last save cast the values ({cast}): the file reads back other values \
+                 than the image holds; mark_clean() to accept them"
+            ),
+            DirtyReason::SavedAsFormat(format) => write!(
+                f,
+                "the last save wrote {}, whose header cannot hold every field of this image's",
+                format.label()
+            ),
             DirtyReason::MarkedDirty => f.write_str("the image was marked dirty"),
             DirtyReason::HeaderFields(names) => {
                 write!(f, "header fields changed: {}", names.join(", "))
@@ -93,8 +115,8 @@ enum DataSnapshot {
         spec: ArraySpec,
         file: Option<PathBuf>,
     },
-    /// An array with this content digest (an array image marked clean by hand).
-    Array { digest: u128 },
+    /// An array (unchanged until it is handed out mutably: see `Tracking::dataobj_baseline`).
+    Array,
 }
 
 /// An image's state when it was loaded (or marked clean).
@@ -111,9 +133,12 @@ pub(crate) struct Snapshot {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Tracking {
     snapshot: Option<Snapshot>,
+    /// Why there is no snapshot, when it is not simply [`DirtyReason::NoSnapshot`].
+    unmatched: Option<DirtyReason>,
     marked_dirty: bool,
-    /// The in-memory data object was handed out mutably since the snapshot.
-    dataobj_exposed: bool,
+    /// Digest of the in-memory data object when it was first handed out mutably after the
+    /// snapshot.
+    dataobj_baseline: Option<u128>,
     /// Digest of the float cache when it was first handed out mutably.
     fdata_baseline: Option<u128>,
 }
@@ -207,9 +232,7 @@ impl Snapshot {
                 spec: p.spec().clone(),
                 file: p.file().map(Path::to_path_buf),
             },
-            DataObj::Array(a) => DataSnapshot::Array {
-                digest: a.content_digest(),
-            },
+            DataObj::Array(_) => DataSnapshot::Array,
         };
         Snapshot {
             header: header.clone(),
@@ -251,8 +274,10 @@ impl Tracking {
     /// Replaces everything with a new snapshot: the image matches its file now.
     pub(crate) fn reset(&mut self, snapshot: Snapshot, fdata_cache: Option<&DynArray>) {
         self.snapshot = Some(snapshot);
+        self.unmatched = None;
         self.marked_dirty = false;
-        self.dataobj_exposed = false;
+        // A mutable borrow handed out earlier has ended: the array is what the snapshot saw.
+        self.dataobj_baseline = None;
         self.fdata_baseline = if self.fdata_baseline.is_some() {
             fdata_cache.map(DynArray::content_digest)
         } else {
@@ -260,9 +285,13 @@ impl Tracking {
         };
     }
 
-    /// Forgets the snapshot (the image was saved elsewhere).
-    pub(crate) fn forget(&mut self) {
-        *self = Tracking::default();
+    /// Forgets the snapshot; `why` is the reason [`Tracking::reasons`] then gives (else
+    /// [`DirtyReason::NoSnapshot`]).
+    pub(crate) fn forget(&mut self, why: Option<DirtyReason>) {
+        *self = Tracking {
+            unmatched: why,
+            ..Tracking::default()
+        };
     }
 
     /// Records [`crate::Image::mark_dirty`].
@@ -270,9 +299,12 @@ impl Tracking {
         self.marked_dirty = true;
     }
 
-    /// The in-memory data object is about to be handed out mutably.
-    pub(crate) fn expose_dataobj(&mut self) {
-        self.dataobj_exposed = true;
+    /// The in-memory data object is about to be handed out mutably: digest it the first time
+    /// after a snapshot (without one the image is dirty whatever the array holds).
+    pub(crate) fn expose_dataobj(&mut self, array: &DynArray) {
+        if self.snapshot.is_some() && self.dataobj_baseline.is_none() {
+            self.dataobj_baseline = Some(array.content_digest());
+        }
     }
 
     /// The float cache is about to be handed out mutably: digest it the first time.
@@ -297,7 +329,7 @@ impl Tracking {
     pub(crate) fn reasons(&self, parts: &ImageParts<'_>, first_only: bool) -> Vec<DirtyReason> {
         let mut reasons = Vec::new();
         let Some(snap) = &self.snapshot else {
-            return vec![DirtyReason::NoSnapshot];
+            return vec![self.unmatched.clone().unwrap_or(DirtyReason::NoSnapshot)];
         };
         let push = |reason: DirtyReason, reasons: &mut Vec<DirtyReason>| {
             reasons.push(reason);
@@ -324,8 +356,9 @@ impl Tracking {
             (DataSnapshot::Proxy { spec, file }, DataObj::Proxy(p)) => (p.spec() != spec
                 || p.file() != file.as_deref())
             .then_some(DirtyReason::DataObjectReplaced),
-            (DataSnapshot::Array { digest }, DataObj::Array(a)) => (self.dataobj_exposed
-                && a.content_digest() != *digest)
+            (DataSnapshot::Array, DataObj::Array(a)) => self
+                .dataobj_baseline
+                .is_some_and(|baseline| a.content_digest() != baseline)
                 .then_some(DirtyReason::DataModified),
             _ => Some(DirtyReason::DataObjectReplaced),
         };

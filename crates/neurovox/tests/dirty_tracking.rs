@@ -317,11 +317,23 @@ fn mark_clean_and_mark_dirty() {
     assert_eq!(fresh.mark_clean().unwrap_err().kind(), ErrorKind::Usage);
     assert!(fresh.is_dirty());
 
-    // Saved, the image is still not known to match (its values may have been cast); the
-    // caller who knows better marks it clean, and its array is then tracked by digest.
+    // Saved with a cast, the image does not match its file until the caller who knows
+    // better marks it clean; its array is then tracked by digest.
     let saved_path = dir.path().join("fresh.nii");
-    fresh.to_filename(&saved_path, Default::default()).unwrap();
-    assert_eq!(fresh.dirty_reasons(), vec![DirtyReason::NoSnapshot]);
+    let as_float = neurovox::save::SaveOptions {
+        dtype: Some(neurovox::DataType::Float32),
+        ..Default::default()
+    };
+    fresh.to_filename(&saved_path, as_float).unwrap();
+    let reasons = fresh.dirty_reasons();
+    assert!(
+        matches!(&reasons[..], [DirtyReason::SavedWithCast(cast)]
+            if cast.from == neurovox::DataType::Int16 && cast.to == neurovox::DataType::Float32),
+        "{reasons:?}"
+    );
+    assert!(reasons[0]
+        .to_string()
+        .contains("int16 values stored as float32"));
     fresh.mark_clean().unwrap();
     assert!(!fresh.is_dirty());
     let DataObj::Array(neurovox::array::DynArray::I16(a)) = fresh.dataobj_mut() else {
@@ -329,6 +341,104 @@ fn mark_clean_and_mark_dirty() {
     };
     a[[0, 0, 0, 0]] += 1;
     assert_eq!(fresh.dirty_reasons(), vec![DirtyReason::DataModified]);
+}
+
+#[test]
+fn a_save_that_keeps_the_values_leaves_the_image_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    // Array images of every format family, saved as their own type.
+    for (name, format) in [
+        ("a.nii", ImageFormat::Nifti1),
+        ("a.nii.gz", ImageFormat::Nifti1),
+        ("b.hdr", ImageFormat::Nifti1Pair),
+        ("c.nii", ImageFormat::Nifti2),
+        ("d.img", ImageFormat::Spm2),
+        ("e.hdr", ImageFormat::Analyze),
+        ("f.mgz", ImageFormat::Mgh),
+    ] {
+        let path = dir.path().join(name);
+        let mut img = Image::from_array(volume((3, 4, 5, 2)), None, format).unwrap();
+        let outcome = img.to_filename(&path, Default::default()).unwrap();
+        assert_eq!(outcome.cast, None, "{name}");
+        assert!(!img.is_dirty(), "{name}: {:?}", img.dirty_reasons());
+        // as_filename gives the saved file, writing nothing.
+        let before = files_in(dir.path());
+        let files = img.as_filename(Some(dir.path())).unwrap();
+        assert!(!files.is_copy, "{name}");
+        assert_eq!(
+            files.image,
+            neurovox::files::header_and_image_paths(&path).1
+        );
+        assert_eq!(files_in(dir.path()), before, "{name}: nothing written");
+        // Later changes are seen: a header field, the array, the file on disk.
+        img.header_mut()
+            .set("descrip", FieldValue::Bytes(b"edited".to_vec()))
+            .ok();
+        if format != ImageFormat::Mgh {
+            assert!(img.is_dirty(), "{name}: header edit");
+        }
+        img.to_filename(&path, Default::default()).unwrap();
+        assert!(!img.is_dirty(), "{name}");
+        if let DataObj::Array(neurovox::array::DynArray::I16(a)) = img.dataobj_mut() {
+            a[[0, 0, 0, 0]] += 1;
+        }
+        assert_eq!(
+            img.dirty_reasons(),
+            vec![DirtyReason::DataModified],
+            "{name}"
+        );
+        img.to_filename(&path, Default::default()).unwrap();
+        assert!(!img.is_dirty(), "{name}");
+        touch(&neurovox::files::header_and_image_paths(&path).1, 1000);
+        assert!(img.is_dirty(), "{name}: file touched");
+    }
+
+    // A loaded image saved elsewhere matches the new file, and still watches the file its
+    // proxy reads.
+    let source = saved(dir.path(), "source.nii", ImageFormat::Nifti1);
+    let mut img = neurovox::load(&source).unwrap();
+    let copy = dir.path().join("copy.nii.gz");
+    assert_eq!(
+        img.to_filename(&copy, Default::default()).unwrap().cast,
+        None
+    );
+    assert!(!img.is_dirty(), "{:?}", img.dirty_reasons());
+    assert_eq!(img.file_map().image.as_deref(), Some(copy.as_path()));
+    touch(&source, 2000);
+    assert!(
+        img.dirty_reasons()
+            .iter()
+            .any(|r| matches!(r, DirtyReason::FileChanged { path, .. } if *path == source)),
+        "{:?}",
+        img.dirty_reasons()
+    );
+
+    // Scaled on the way (float64 to int16 through the scaling writer): dirty, saying so.
+    let floats = volume((3, 4, 5, 2)).mapv(|v| f64::from(v) / 3.0);
+    let mut img = Image::from_array(floats, None, ImageFormat::Nifti1).unwrap();
+    let to_int16 = neurovox::save::SaveOptions {
+        dtype: Some(neurovox::DataType::Int16),
+        ..Default::default()
+    };
+    let outcome = img
+        .to_filename(dir.path().join("scaled.nii"), to_int16)
+        .unwrap();
+    let cast = outcome.cast.expect("scaled");
+    assert_eq!(
+        (cast.from, cast.to),
+        (neurovox::DataType::Float64, neurovox::DataType::Int16)
+    );
+    assert!(cast.slope != 1.0, "{cast}");
+    assert_eq!(img.dirty_reasons(), vec![DirtyReason::SavedWithCast(cast)]);
+
+    // Another format: values kept, header fields lost: dirty, saying so.
+    let mut img = Image::from_array(volume((3, 4, 5, 2)), None, ImageFormat::Nifti1).unwrap();
+    img.to_filename(dir.path().join("as.mgh"), Default::default())
+        .unwrap();
+    assert_eq!(
+        img.dirty_reasons(),
+        vec![DirtyReason::SavedAsFormat(ImageFormat::Mgh)]
+    );
 }
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {

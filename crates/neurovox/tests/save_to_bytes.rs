@@ -48,7 +48,7 @@ fn bytes_are_the_files_save_writes_for_every_format() {
             let path = dir.path().join(name);
             let saved = save_to_bytes(&img, format, Compression::None, options);
             let written = save(&img, &path, options);
-            let (saved, ()) = match (saved, written) {
+            let (saved, _outcome) = match (saved, written) {
                 (Ok(s), Ok(w)) => (s, w),
                 (Err(a), Err(b)) => {
                     // Analyze cannot scale float data into int16: both refuse alike.

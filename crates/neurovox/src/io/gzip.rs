@@ -1177,6 +1177,13 @@ impl Compressed {
             .offset(offset)
             .with_path(&self.path)
     }
+
+    /// [`Self::corrupt`] for a file that ends too early.
+    fn cut_short(&self, message: impl Into<String>, offset: u64) -> Error {
+        Error::truncated(message.into())
+            .offset(offset)
+            .with_path(&self.path)
+    }
 }
 
 /// A window of the compressed file held in memory.
@@ -1261,7 +1268,7 @@ impl HeaderReader<'_> {
                 self.crc.update(&[b]);
                 Ok(b)
             }
-            None => Err(self.file.corrupt(
+            None => Err(self.file.cut_short(
                 format!(
                     "the file ends inside the gzip member header that starts at byte {}; \
                      is it truncated?",
@@ -1493,7 +1500,7 @@ impl Stream {
                 if r.consumed == 0 && r.produced == 0 {
                     if at_eof {
                         self.cut_short = true;
-                        return Err(file.corrupt(
+                        return Err(file.cut_short(
                             "the file ends inside a gzip member's compressed data; \
                              is it truncated?",
                             self.input.offset(),
@@ -1539,7 +1546,7 @@ impl Stream {
                 self.cut_short = true;
             }
             *b = byte.ok_or_else(|| {
-                file.corrupt(
+                file.cut_short(
                     "the file ends inside a gzip member's CRC32/ISIZE trailer; is it truncated?",
                     trailer,
                 )

@@ -95,7 +95,7 @@ pub trait Source: Send + Sync + Debug {
 
 /// The error for a read past the end of a source.
 pub(crate) fn past_end(path: Option<&Path>, offset: u64, want: usize, len: u64) -> Error {
-    let e = Error::format(format!(
+    let e = Error::truncated(format!(
         "wanted {want} bytes at offset {offset}, but the data ends at byte {len}; could the file be truncated?"
     ))
     .offset(offset);
