@@ -223,7 +223,10 @@ fn values_line(values: &ValueDiff, tolerance: Tolerance, report: &mut Report) {
         "values differ: {} of {} voxels",
         values.differing, values.compared
     );
-    match largest {
+    // When every difference is a NaN against a number, the largest numeric gap lies among
+    // the voxels that are equal within the tolerance: point at a voxel that differs instead.
+    let numeric_differences = values.differing > values.nan_in_one;
+    match largest.filter(|_| numeric_differences) {
         Some(largest) => line.push_str(&format!(", {}", largest_text(largest))),
         None => {
             if let Some(first) = &values.first {

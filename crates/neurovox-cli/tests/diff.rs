@@ -438,3 +438,24 @@ fn which(name: &str) -> Result<PathBuf, ()> {
         .find(|candidate| candidate.is_file())
         .ok_or(())
 }
+
+#[test]
+fn a_nan_against_a_number_is_located_where_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut with_nan = values();
+    with_nan[[0, 1, 2, 0]] = f32::NAN;
+    let a = save(dir.path(), "a.nii", with_nan, ImageFormat::Nifti1);
+    let mut nudged = values();
+    nudged[[5, 4, 3, 2]] += 0.5;
+    let b = save(dir.path(), "b.nii", nudged, ImageFormat::Nifti1);
+    let (code, out, _) = diff(&a, &b, &["--atol", "1"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        out,
+        "values differ: 1 of 360 voxels, first at voxel (0, 1, 2, 0) (1 NaN in one image only)\n"
+    );
+    // NaN is equal to NaN.
+    let (code, out, _) = diff(&a, &a, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with("values: equal\n"), "{out}");
+}
