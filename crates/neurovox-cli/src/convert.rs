@@ -1,17 +1,41 @@
 //! `neurovox convert IN OUT [--dtype T] [--level N]`: re-saves an image in the format and
 //! compression its new name asks for (`.nii`, `.nii.gz`, `.hdr`/`.img`, `.mgh`, `.mgz`, with
 //! `.bz2`/`.zst`), optionally as another stored type, through the library's atomic save.
-//! A spinner on stderr shows the work is going on when stderr is a terminal.
+//! A spinner on stderr shows the work is going on when stderr is a terminal; on success one
+//! line on stdout says what was written, as `neurovox slice` does:
+//! `out.mgz: MGH float32 [96, 96, 60] from in.nii`.
 
 use neurovox::save::{save, SaveOptions};
 use neurovox::DataType;
 use std::io::IsTerminal;
 use std::path::Path;
 
-/// Converts `input` to `output`; prints the error naming the file and returns false on failure.
+/// What the written file holds, as read back from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    /// The format's short name (`MGH`, `NIfTI-1`).
+    pub format: &'static str,
+    /// The stored data type.
+    pub dtype: DataType,
+    /// The data shape.
+    pub shape: Vec<usize>,
+}
+
+/// Converts `input` to `output` and prints one line saying what was written; prints the
+/// error naming the file and returns false on failure.
 pub fn run(input: &Path, output: &Path, dtype: Option<&str>, level: Option<u32>) -> bool {
     match convert(input, output, dtype, level) {
-        Ok(()) => true,
+        Ok(written) => {
+            let shape: Vec<String> = written.shape.iter().map(ToString::to_string).collect();
+            crate::info::write_stdout(&format!(
+                "{}: {} {} [{}] from {}\n",
+                crate::shown::path(output),
+                written.format,
+                written.dtype.name(),
+                shape.join(", "),
+                crate::shown::path(input)
+            ))
+        }
         Err(message) => {
             eprintln!("{}", crate::shown::text(&message));
             false
@@ -24,7 +48,7 @@ fn convert(
     output: &Path,
     dtype: Option<&str>,
     level: Option<u32>,
-) -> Result<(), String> {
+) -> Result<Written, String> {
     let dtype = match dtype {
         None => None,
         Some(name) => {
@@ -55,5 +79,15 @@ fn convert(
     if let Some(bar) = spinner {
         bar.finish_and_clear();
     }
-    result.map(|_outcome| ())
+    result?;
+    // Read back rather than predicted: the format may store another type than asked
+    // (MGH has no int64), and the line should say what a later reader will find.
+    let written = neurovox::load(output).map_err(|e| format!("written, but not readable: {e}"))?;
+    let header = written.header();
+    let stored = header.data_dtype().map_err(|e| e.to_string())?;
+    Ok(Written {
+        format: header.format().label(),
+        dtype: stored.dtype,
+        shape: written.shape().to_vec(),
+    })
 }

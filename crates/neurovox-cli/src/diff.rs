@@ -1,14 +1,26 @@
-//! `neurovox diff A B [--atol X] [--rtol Y] [--header-only]`: what differs between two images
-//! — header fields by name, extensions, affine, shape, and the values the images show
-//! (scaled, as `get_fdata` gives them) — streaming the data a piece at a time so memory
-//! stays flat. Handy to see what `Image::is_dirty` means when it says a file changed.
+//! `neurovox diff A B [--atol X] [--rtol Y] [--affine-atol Z] [--header-only | --values]
+//! [--all-fields]`: what differs between two images, most important first — the values the
+//! images show (scaled, as `get_fdata` gives them), shape, data type and scaling, affine,
+//! then header fields by name and extensions, and last the format with a count of the
+//! header fields only one format has (their names with `--all-fields`). The data streams a
+//! piece at a time so memory stays flat, with a progress bar on stderr when it is a
+//! terminal. Handy to see what `Image::is_dirty` means when it says a file changed.
+//!
+//! The first line always says what became of the values: `values: equal`,
+//! `values: equal within --atol X (max abs difference Y at voxel (i, j, k))`,
+//! `values differ: N of M voxels, max abs difference Y at voxel (i, j, k)`, or why they were
+//! not compared. `--values` compares only the shape, the affine and the values, so an image
+//! saved as another type or format (`neurovox convert`) passes when what it shows is the
+//! same within the tolerance.
 //!
 //! Values are equal when `|a − b| ≤ atol + rtol·|b|` (numpy's `isclose`), NaN equal to NaN;
 //! complex and RGB values must be identical. Header fields are compared exactly (NaN equal to
-//! NaN), the affine with the same tolerance. Exit status 0: no difference, 1: differences,
-//! 2: a file could not be read.
+//! NaN), the affine with `--affine-atol` (default: `--atol`) and `--rtol`. Exit status 0: no
+//! difference, 1: differences, 2: a file could not be read (or, from the argument parser,
+//! the arguments are wrong).
 
-use crate::stats::pieces;
+use crate::stats::{piece_count, pieces, progress_bar};
+use crate::table::format_g;
 use ndarray::Dimension as _;
 use neurovox::array::DynArray;
 use neurovox::format::affine::Affine;
@@ -16,11 +28,14 @@ use neurovox::image::{DataObj, Image, LoadOptions};
 use neurovox::proxy::MmapMode;
 use neurovox::scale::FactorType;
 use neurovox::{DataType, FieldValue, Header, Result};
-use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::Path;
 
 /// Values compared per piece (both images): about 16 MiB of float64 each.
 const CHUNK_BYTES: usize = 16 << 20;
+
+/// Where the list of header field names only one image has is wrapped.
+const WRAP_COLUMNS: usize = 88;
 
 /// The tolerance for values and affines.
 #[derive(Debug, Clone, Copy, Default)]
@@ -41,22 +56,96 @@ impl Tolerance {
         }
         (a - b).abs() <= self.atol + self.rtol * b.abs()
     }
+
+    /// ` --atol X --rtol Y` as given (the options that are not zero), to say what "equal
+    /// within" means.
+    fn as_options(self, atol_option: &str) -> String {
+        let mut shown = String::new();
+        if self.atol != 0.0 {
+            shown.push_str(&format!(" {atol_option} {}", format_g(self.atol, 6)));
+        }
+        if self.rtol != 0.0 {
+            shown.push_str(&format!(" --rtol {}", format_g(self.rtol, 6)));
+        }
+        shown
+    }
+}
+
+/// Which parts of the images are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything: values, shape, data type, scaling, affine, header fields, extensions.
+    Everything,
+    /// All but the values (`--header-only`).
+    HeaderOnly,
+    /// Only what the image shows: shape, affine and values (`--values`).
+    ValuesOnly,
+}
+
+/// How `neurovox diff` compares.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// For the values.
+    pub values: Tolerance,
+    /// For the affine entries.
+    pub affine: Tolerance,
+    /// What is compared.
+    pub scope: Scope,
+    /// Name every header field only one of the images has, rather than count them.
+    pub all_fields: bool,
+}
+
+/// What a comparison found: lines to print, in order, and whether any is a difference.
+#[derive(Debug, Default)]
+pub struct Report {
+    lines: Vec<String>,
+    differences: usize,
+}
+
+impl Report {
+    fn difference(&mut self, line: String) {
+        self.lines.push(line);
+        self.differences += 1;
+    }
+
+    fn note(&mut self, line: String) {
+        self.lines.push(line);
+    }
+
+    /// True if nothing compared differs.
+    pub fn is_same(&self) -> bool {
+        self.differences == 0
+    }
+
+    /// The report's lines, each ending in `\n`.
+    pub fn text(&self) -> String {
+        self.lines.iter().map(|line| format!("{line}\n")).collect()
+    }
 }
 
 /// Runs `neurovox diff`; the exit status (0 same, 1 different, 2 unreadable).
-pub fn run(a: &Path, b: &Path, tolerance: Tolerance, header_only: bool) -> u8 {
-    match diff(a, b, tolerance, header_only) {
-        Ok(report) if report.is_empty() => {
-            println!(
-                "{} and {} do not differ",
-                crate::shown::path(a),
-                crate::shown::path(b)
-            );
-            0
-        }
-        Ok(report) => {
-            print!("{report}");
-            1
+pub fn run(a: &Path, b: &Path, options: &Options) -> u8 {
+    let show_progress = std::io::stderr().is_terminal();
+    match diff(a, b, options, show_progress) {
+        Ok(mut report) => {
+            let same = report.is_same();
+            if same {
+                let (shown_a, shown_b) = (crate::shown::path(a), crate::shown::path(b));
+                report.note(match options.scope {
+                    Scope::Everything => format!("{shown_a} and {shown_b} do not differ"),
+                    Scope::HeaderOnly => {
+                        format!("{shown_a} and {shown_b} do not differ (values not compared)")
+                    }
+                    Scope::ValuesOnly => {
+                        format!("{shown_a} and {shown_b} do not differ in shape, affine or values")
+                    }
+                });
+            }
+            match (crate::info::write_stdout(&report.text()), same) {
+                (true, true) => 0,
+                (true, false) => 1,
+                (false, _) => 2,
+            }
         }
         Err(e) => {
             eprintln!("{}", crate::shown::text(&e.to_string()));
@@ -65,38 +154,167 @@ pub fn run(a: &Path, b: &Path, tolerance: Tolerance, header_only: bool) -> u8 {
     }
 }
 
-/// The differences between the images at `a` and `b`, as lines of text (empty: none).
-pub fn diff(a: &Path, b: &Path, tolerance: Tolerance, header_only: bool) -> Result<String> {
-    let options = LoadOptions {
+/// Compares the images at `a` and `b`, with a progress bar over the values on stderr if
+/// `show_progress`.
+pub fn diff(a: &Path, b: &Path, options: &Options, show_progress: bool) -> Result<Report> {
+    let load = LoadOptions {
         mmap: MmapMode::No,
         keep_file_open: Some(true),
     };
-    let img_a = Image::load_with(a, options)?;
-    let img_b = Image::load_with(b, options)?;
-    let mut out = String::new();
-    if img_a.format() != img_b.format() {
-        let _ = writeln!(out, "format: {} | {}", img_a.format(), img_b.format());
-    }
-    out.push_str(&header_differences(img_a.header(), img_b.header()));
-    if let (Some(x), Some(y)) = (img_a.affine(), img_b.affine()) {
-        out.push_str(&affine_difference(x, y, tolerance));
-    }
+    let img_a = Image::load_with(a, load)?;
+    let img_b = Image::load_with(b, load)?;
+    let mut report = Report::default();
     if img_a.shape() != img_b.shape() {
-        let _ = writeln!(
-            out,
+        report.difference(format!(
             "shape: {:?} | {:?} (values not compared)",
             img_a.shape(),
             img_b.shape()
-        );
-    } else if !header_only {
-        out.push_str(&data_difference(&img_a, &img_b, tolerance)?);
+        ));
+    } else if options.scope == Scope::HeaderOnly {
+        report.note("values: not compared (--header-only)".to_owned());
+    } else {
+        let progress_name = format!("{} | {}", crate::shown::path(a), crate::shown::path(b));
+        let values = compare_values(
+            &img_a,
+            &img_b,
+            options.values,
+            &progress_name,
+            show_progress,
+        )?;
+        values_line(&values, options.values, &mut report);
     }
-    Ok(out)
+    if options.scope != Scope::ValuesOnly {
+        storage_differences(img_a.header(), img_b.header(), &mut report);
+    }
+    affine_difference(img_a.affine(), img_b.affine(), options.affine, &mut report);
+    if options.scope != Scope::ValuesOnly {
+        header_differences(
+            img_a.header(),
+            img_b.header(),
+            options.all_fields,
+            &mut report,
+        );
+    }
+    Ok(report)
+}
+
+/// `values: equal`, `values: equal within ...` or `values differ: ...`.
+fn values_line(values: &ValueDiff, tolerance: Tolerance, report: &mut Report) {
+    let largest = values.largest.as_ref().filter(|(gap, _)| *gap > 0.0);
+    let largest_text = |(gap, at): &(f64, Vec<usize>)| {
+        format!(
+            "max abs difference {} at voxel {}",
+            format_g(*gap, 6),
+            voxel(at)
+        )
+    };
+    if values.differing == 0 {
+        match largest {
+            None => report.note("values: equal".to_owned()),
+            Some(largest) => report.note(format!(
+                "values: equal within{} ({})",
+                tolerance.as_options("--atol"),
+                largest_text(largest)
+            )),
+        }
+        return;
+    }
+    let mut line = format!(
+        "values differ: {} of {} voxels",
+        values.differing, values.compared
+    );
+    // When every difference is a NaN against a number, the largest numeric gap lies among
+    // the voxels that are equal within the tolerance: point at a voxel that differs instead.
+    let numeric_differences = values.differing > values.nan_in_one;
+    match largest.filter(|_| numeric_differences) {
+        Some(largest) => line.push_str(&format!(", {}", largest_text(largest))),
+        None => {
+            if let Some(first) = &values.first {
+                line.push_str(&format!(", first at voxel {}", voxel(first)));
+            }
+        }
+    }
+    if values.nan_in_one > 0 {
+        line.push_str(&format!(" ({} NaN in one image only)", values.nan_in_one));
+    }
+    report.difference(line);
+}
+
+/// A voxel index as Python writes a tuple: `(4, 3, 2, 1)`.
+fn voxel(index: &[usize]) -> String {
+    let parts: Vec<String> = index.iter().map(ToString::to_string).collect();
+    match parts.len() {
+        1 => format!("({},)", parts[0]),
+        _ => format!("({})", parts.join(", ")),
+    }
+}
+
+/// Two numbers with the fewest significant digits (at least six) that tell them apart, so
+/// `-90 | -90.000001` rather than twenty digits of binary noise or two equal-looking values.
+fn number_pair(a: f64, b: f64) -> (String, String) {
+    for digits in 6..=17 {
+        let (x, y) = (format_g(a, digits), format_g(b, digits));
+        if x != y || digits == 17 {
+            return (x, y);
+        }
+    }
+    (format_g(a, 17), format_g(b, 17))
+}
+
+/// The data type and scaling as the values see them (`dtype: int16 | float32`), whatever
+/// header fields hold them in each format.
+fn storage_differences(a: &Header, b: &Header, report: &mut Report) {
+    let dtype = |h: &Header| {
+        h.data_dtype()
+            .map(|d| d.dtype.name().to_owned())
+            .unwrap_or_else(|e| format!("unreadable ({e})"))
+    };
+    let (dtype_a, dtype_b) = (dtype(a), dtype(b));
+    if dtype_a != dtype_b {
+        report.difference(format!("dtype: {dtype_a} | {dtype_b}"));
+    }
+    // Unscaled is slope 1, intercept 0 however a format spells it (NaN, 0, no field).
+    let scaling = |h: &Header| {
+        h.slope_inter()
+            .map(|(slope, inter)| (slope.unwrap_or(1.0), inter.unwrap_or(0.0)))
+    };
+    match (scaling(a), scaling(b)) {
+        (Ok(x), Ok(y)) if same_float(x.0, y.0) && same_float(x.1, y.1) => {}
+        (Ok(x), Ok(y)) => {
+            let (slope_a, slope_b) = number_pair(x.0, y.0);
+            let (inter_a, inter_b) = number_pair(x.1, y.1);
+            let shown = |pair: (f64, f64), slope: String, inter: String| {
+                if pair == (1.0, 0.0) {
+                    "none".to_owned()
+                } else {
+                    format!("slope {slope}, inter {inter}")
+                }
+            };
+            report.difference(format!(
+                "scaling: {} | {}",
+                shown(x, slope_a, inter_a),
+                shown(y, slope_b, inter_b)
+            ));
+        }
+        (x, y) => {
+            let shown = |s: Result<(f64, f64)>| match s {
+                Ok((slope, inter)) => {
+                    format!("slope {}, inter {}", format_g(slope, 6), format_g(inter, 6))
+                }
+                Err(e) => format!("unreadable ({e})"),
+            };
+            report.difference(format!("scaling: {} | {}", shown(x), shown(y)));
+        }
+    }
+}
+
+/// Bit-for-bit equality, NaN equal to NaN.
+fn same_float(x: f64, y: f64) -> bool {
+    x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
 }
 
 /// Exact equality of field values, NaN equal to NaN.
 fn same_value(a: &FieldValue, b: &FieldValue) -> bool {
-    let same_float = |x: f64, y: f64| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan());
     match (a, b) {
         (FieldValue::Float(x), FieldValue::Float(y)) => same_float(*x, *y),
         (FieldValue::Floats(x), FieldValue::Floats(y)) => {
@@ -106,39 +324,38 @@ fn same_value(a: &FieldValue, b: &FieldValue) -> bool {
     }
 }
 
-/// One line per header field that differs (by name, so different formats compare on the
-/// fields they share), then the fields only one header has, then the extensions.
-fn header_differences(a: &Header, b: &Header) -> String {
-    let mut out = String::new();
-    let fields_b = b.fields();
+/// One line per header field both headers have that differs (by name, so different formats
+/// compare on the fields they share), the extensions, then the formats with a count of the
+/// fields only one header has — a NIfTI and an MGH header share almost none, and ~60 lines
+/// of "only in one" would bury the differences that matter.
+fn header_differences(a: &Header, b: &Header, all_fields: bool, report: &mut Report) {
     let fields_a = a.fields();
+    let fields_b = b.fields();
     let find = |fields: &[(&'static str, FieldValue)], name: &str| {
         fields
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.clone())
     };
+    let mut only_in_a = Vec::new();
     for (name, value_a) in &fields_a {
         match find(&fields_b, name) {
             Some(value_b) if !same_value(value_a, &value_b) => {
-                let _ = writeln!(
-                    out,
+                report.difference(format!(
                     "header {name}: {} | {}",
                     value_a.display_string(),
                     value_b.display_string()
-                );
+                ));
             }
             Some(_) => {}
-            None => {
-                let _ = writeln!(out, "header {name}: only in the first image");
-            }
+            None => only_in_a.push(*name),
         }
     }
-    for (name, _) in &fields_b {
-        if find(&fields_a, name).is_none() {
-            let _ = writeln!(out, "header {name}: only in the second image");
-        }
-    }
+    let only_in_b: Vec<&str> = fields_b
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| find(&fields_a, name).is_none())
+        .collect();
     let extensions = |h: &Header| match h {
         Header::Nifti(n) => n
             .extensions()
@@ -150,31 +367,114 @@ fn header_differences(a: &Header, b: &Header) -> String {
     let (ext_a, ext_b) = (extensions(a), extensions(b));
     if ext_a != ext_b {
         let codes = |e: &[(i32, Vec<u8>)]| e.iter().map(|(c, _)| *c).collect::<Vec<_>>();
-        let _ = writeln!(
-            out,
+        report.difference(format!(
             "extensions: {} with codes {:?} | {} with codes {:?} (contents differ)",
             ext_a.len(),
             codes(&ext_a),
             ext_b.len(),
             codes(&ext_b)
-        );
+        ));
     }
-    out
-}
-
-fn affine_difference(a: &Affine, b: &Affine, tolerance: Tolerance) -> String {
-    let mut worst: f64 = 0.0;
-    let mut differs = false;
-    for (x, y) in a.iter().flatten().zip(b.iter().flatten()) {
-        if !tolerance.close(*x, *y) {
-            differs = true;
-            worst = worst.max((x - y).abs());
+    let (format_a, format_b) = (a.format(), b.format());
+    if format_a == format_b && only_in_a.is_empty() && only_in_b.is_empty() {
+        return;
+    }
+    let mut line = if format_a == format_b {
+        "header fields:".to_owned()
+    } else {
+        format!("format: {format_a} | {format_b}")
+    };
+    if !only_in_a.is_empty() || !only_in_b.is_empty() {
+        if format_a != format_b {
+            line.push(';');
+        }
+        line.push_str(&format!(
+            " {} header fields only in the first, {} only in the second",
+            only_in_a.len(),
+            only_in_b.len()
+        ));
+        if !all_fields {
+            line.push_str(" (--all-fields names them)");
         }
     }
-    if differs {
-        format!("affine: differs, largest |difference| {worst}\n")
-    } else {
-        String::new()
+    report.difference(line);
+    if all_fields {
+        for (label, names) in [
+            ("only in the first:", &only_in_a),
+            ("only in the second:", &only_in_b),
+        ] {
+            if !names.is_empty() {
+                report.note(wrapped(label, names));
+            }
+        }
+    }
+}
+
+/// `  label a, b, c` wrapped at [`WRAP_COLUMNS`], continuation lines indented.
+fn wrapped(label: &str, names: &[&str]) -> String {
+    let indent = "    ";
+    let mut text = format!("  {label}");
+    let mut column = text.len();
+    for (i, name) in names.iter().enumerate() {
+        let piece = if i + 1 < names.len() {
+            format!("{name},")
+        } else {
+            (*name).to_owned()
+        };
+        if column + 1 + piece.len() > WRAP_COLUMNS {
+            text.push('\n');
+            text.push_str(indent);
+            text.push_str(&piece);
+            column = indent.len() + piece.len();
+        } else {
+            text.push(' ');
+            text.push_str(&piece);
+            column += 1 + piece.len();
+        }
+    }
+    text
+}
+
+/// `affine: 3 of 16 entries differ, max abs difference D at row i, column j (x | y)`.
+fn affine_difference(
+    a: Option<&Affine>,
+    b: Option<&Affine>,
+    tolerance: Tolerance,
+    report: &mut Report,
+) {
+    let (a, b) = match (a, b) {
+        (Some(a), Some(b)) => (a, b),
+        (None, None) => return,
+        (Some(_), None) => {
+            report.difference("affine: only the first image has one".to_owned());
+            return;
+        }
+        (None, Some(_)) => {
+            report.difference("affine: only the second image has one".to_owned());
+            return;
+        }
+    };
+    let mut differing = 0;
+    // The largest difference of an entry out of tolerance: (gap, row, column).
+    let mut worst: Option<(f64, usize, usize)> = None;
+    for (row, (row_a, row_b)) in a.iter().zip(b).enumerate() {
+        for (column, (x, y)) in row_a.iter().zip(row_b).enumerate() {
+            if !tolerance.close(*x, *y) {
+                differing += 1;
+                let gap = (x - y).abs();
+                if worst.is_none_or(|(largest, _, _)| gap > largest) {
+                    worst = Some((gap, row, column));
+                }
+            }
+        }
+    }
+    if let Some((gap, row, column)) = worst {
+        let (x, y) = number_pair(a[row][column], b[row][column]);
+        report.difference(format!(
+            "affine: {differing} of 16 entries differ, max abs difference {} at row {row}, \
+             column {column} ({x} | {y})",
+            format_g(gap, 6)
+        ));
     }
 }
 
@@ -183,12 +483,27 @@ fn affine_difference(a: &Affine, b: &Affine, tolerance: Tolerance) -> String {
 struct ValueDiff {
     compared: u64,
     differing: u64,
-    largest: f64,
+    /// Voxels that are NaN in one image and not in the other.
+    nan_in_one: u64,
+    /// The largest difference between two numbers (within tolerance or not) and where.
+    largest: Option<(f64, Vec<usize>)>,
+    /// The first voxel that differs.
     first: Option<Vec<usize>>,
 }
 
-fn data_difference(a: &Image, b: &Image, tolerance: Tolerance) -> Result<String> {
+fn compare_values(
+    a: &Image,
+    b: &Image,
+    tolerance: Tolerance,
+    progress_name: &str,
+    show_progress: bool,
+) -> Result<ValueDiff> {
     let shape = a.shape().to_vec();
+    let progress = progress_bar(
+        progress_name,
+        piece_count(&shape, CHUNK_BYTES),
+        show_progress,
+    );
     let mut totals = ValueDiff::default();
     for piece in pieces(&shape, CHUNK_BYTES) {
         let (values_a, values_b) = (scaled(a, &piece)?, scaled(b, &piece)?);
@@ -197,22 +512,9 @@ fn data_difference(a: &Image, b: &Image, tolerance: Tolerance) -> Result<String>
             global_index(&canonical, local)
         })
         .map_err(|e| e.with_path(b.file_map().image.clone().unwrap_or_default()))?;
+        progress.inc(1);
     }
-    if totals.differing == 0 {
-        return Ok(String::new());
-    }
-    let mut line = format!(
-        "data: {} of {} values differ",
-        totals.differing, totals.compared
-    );
-    if totals.largest.is_finite() && totals.largest > 0.0 {
-        let _ = write!(line, ", largest |difference| {}", totals.largest);
-    }
-    if let Some(first) = &totals.first {
-        let _ = write!(line, ", first at {first:?}");
-    }
-    line.push('\n');
-    Ok(line)
+    Ok(totals)
 }
 
 /// The values an image shows for a piece: scaled in float64 like `get_fdata`.
@@ -253,22 +555,32 @@ fn compare_piece(
     let real = |d: &DynArray| {
         !d.dtype().is_complex() && !matches!(d.dtype(), DataType::Rgb24 | DataType::Rgba32)
     };
-    // `gap` is NaN where no distance is defined (NaN against a number, colours).
-    let note = |index: Vec<usize>, gap: f64, totals: &mut ValueDiff| {
-        totals.differing += 1;
-        if gap > totals.largest {
-            totals.largest = gap;
-        }
-        if totals.first.is_none() {
-            totals.first = Some(to_global(&index));
-        }
-    };
     totals.compared += a.len() as u64;
     if real(a) && real(b) {
         let (x, y) = (a.to_f64()?, b.to_f64()?);
         for ((index, p), q) in x.indexed_iter().zip(y.iter()) {
+            // NaN where no distance is defined (NaN against a number); NaN against NaN is 0.
+            let gap = if p.is_nan() && q.is_nan() || p == q {
+                0.0
+            } else {
+                (p - q).abs()
+            };
+            if gap > 0.0
+                && totals
+                    .largest
+                    .as_ref()
+                    .is_none_or(|(largest, _)| gap > *largest)
+            {
+                totals.largest = Some((gap, to_global(index.slice())));
+            }
             if !tolerance.close(*p, *q) {
-                note(index.slice().to_vec(), (p - q).abs(), totals);
+                totals.differing += 1;
+                if gap.is_nan() {
+                    totals.nan_in_one += 1;
+                }
+                if totals.first.is_none() {
+                    totals.first = Some(to_global(index.slice()));
+                }
             }
         }
         return Ok(());
@@ -284,9 +596,51 @@ fn compare_piece(
         let y = b.as_typed().ok_or_else(|| neurovox::Error::usage("types differ"))?;
         for ((index, p), q) in x.indexed_iter().zip(y.iter()) {
             if p != q {
-                note(index.slice().to_vec(), f64::NAN, totals);
+                totals.differing += 1;
+                if totals.first.is_none() {
+                    totals.first = Some(to_global(index.slice()));
+                }
             }
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_show_the_digits_that_tell_them_apart() {
+        assert_eq!(
+            number_pair(-90.0, -90.000001),
+            ("-90".into(), "-90.000001".into())
+        );
+        assert_eq!(number_pair(2.0, 2.5), ("2".into(), "2.5".into()));
+        let f32_rounded = f64::from(1.2f32);
+        assert_eq!(
+            number_pair(1.2, f32_rounded),
+            ("1.2".into(), "1.20000005".into())
+        );
+        assert_eq!(format_g(2f64.powi(-20), 6), "9.53674e-07");
+    }
+
+    #[test]
+    fn voxels_print_as_python_tuples() {
+        assert_eq!(voxel(&[4, 3, 2, 1]), "(4, 3, 2, 1)");
+        assert_eq!(voxel(&[7]), "(7,)");
+    }
+
+    #[test]
+    fn long_name_lists_wrap_with_an_indent() {
+        let names: Vec<&str> = std::iter::repeat_n("intent_p1", 20).collect();
+        let text = wrapped("only in the first:", &names);
+        assert!(text.lines().count() > 1, "{text}");
+        assert!(text.lines().all(|l| l.len() <= WRAP_COLUMNS), "{text}");
+        assert!(
+            text.lines().skip(1).all(|l| l.starts_with("    ")),
+            "{text}"
+        );
+        assert!(text.ends_with("intent_p1"), "{text}");
+    }
 }

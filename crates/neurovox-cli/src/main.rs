@@ -25,16 +25,22 @@
 //!   the selection; keys that would move time among the spatial axes are refused unless
 //!   `--keep-axes` keeps indexed spatial axes with length 1.
 //! * `neurovox convert IN OUT [--dtype T] [--level N]` — re-saves an image in the format and
-//!   compression of `OUT`'s name, atomically.
+//!   compression of `OUT`'s name, atomically, and prints what it wrote
+//!   (`out.mgz: MGH float32 [96, 96, 60] from in.nii`).
 //! * `neurovox index FILE... [--cache] [--gzidx IDX | --from-gzidx IDX]` — builds the
 //!   random-access index of `.gz` files other tools wrote and stores it next to each
 //!   (`FILE.nvgzidx`) or in the per-user cache directory, where every later load finds it;
 //!   exports it to, or imports it from, indexed_gzip's format.
 //! * `neurovox recompress FILE... [--level N]` — rewrites `.gz` files other tools wrote as
 //!   neurovox's indexed gzip, atomically, with the same bytes inside.
-//! * `neurovox diff A B [--atol X] [--rtol Y] [--header-only]` — the header fields,
-//!   extensions, affine, shape and values that differ between two images; exit status 0 if
-//!   none, 1 if some, 2 if a file cannot be read.
+//! * `neurovox diff A B [--atol X] [--rtol Y] [--affine-atol Z] [--header-only | --values]
+//!   [--all-fields]` — what differs between two images, most important first: a line saying
+//!   whether the values are equal (or within the tolerance, with the largest difference and
+//!   where), shape, data type and scaling, affine, header fields shared by name, extensions,
+//!   and last the formats with a count of the fields only one has (`--all-fields` names
+//!   them). `--values` compares only shape, affine and values, so a converted copy passes.
+//!   A progress bar on stderr when it is a terminal. Exit status 0 if nothing compared
+//!   differs, 1 if something does, 2 if a file cannot be read or the arguments are wrong.
 
 mod convert;
 mod diff;
@@ -73,7 +79,7 @@ enum Command {
     Slice(SliceArgs),
     /// Re-save an image in the format and compression of a new name, optionally as another type.
     Convert(ConvertArgs),
-    /// Show the header fields, affine and values that differ between two images.
+    /// Show what differs between two images, values and affine first (exit status 1 if anything).
     Diff(DiffArgs),
     /// Store the random-access index of .gz files other tools wrote, for every later load.
     Index(IndexArgs),
@@ -113,6 +119,10 @@ struct IndexArgs {
 
 /// Arguments of `neurovox diff`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 if nothing compared differs, 1 if something does, \
+                        2 if a file cannot be read or the arguments are wrong."
+)]
 struct DiffArgs {
     /// The first image.
     #[arg(value_name = "A")]
@@ -120,15 +130,26 @@ struct DiffArgs {
     /// The second image.
     #[arg(value_name = "B")]
     second: PathBuf,
-    /// Values (and affine entries) within this absolute difference are equal.
+    /// Values within this absolute difference are equal (and affine entries, unless
+    /// --affine-atol is given).
     #[arg(long, value_name = "X", default_value_t = 0.0)]
     atol: f64,
     /// Values within this fraction of the second image's value are equal (added to --atol).
     #[arg(long, value_name = "Y", default_value_t = 0.0)]
     rtol: f64,
+    /// Affine entries within this absolute difference (mm) are equal [default: --atol].
+    #[arg(long, value_name = "Z")]
+    affine_atol: Option<f64>,
     /// Compare headers, affines and shapes only, not the values.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "values")]
     header_only: bool,
+    /// Compare only what the images show: shape, affine and scaled values (not the data
+    /// type, scaling, format or other header fields).
+    #[arg(long)]
+    values: bool,
+    /// Name the header fields only one image has (by default they are counted).
+    #[arg(long, conflicts_with = "values")]
+    all_fields: bool,
 }
 
 /// Arguments of `neurovox convert`.
@@ -216,12 +237,24 @@ fn main() -> ExitCode {
             convert::run(&args.input, &args.output, args.dtype.as_deref(), args.level)
         }
         Command::Diff(args) => {
-            let tolerance = diff::Tolerance {
-                atol: args.atol,
-                rtol: args.rtol,
+            let scope = match (args.header_only, args.values) {
+                (true, _) => diff::Scope::HeaderOnly,
+                (false, true) => diff::Scope::ValuesOnly,
+                (false, false) => diff::Scope::Everything,
             };
-            let status = diff::run(&args.first, &args.second, tolerance, args.header_only);
-            return ExitCode::from(status);
+            let options = diff::Options {
+                values: diff::Tolerance {
+                    atol: args.atol,
+                    rtol: args.rtol,
+                },
+                affine: diff::Tolerance {
+                    atol: args.affine_atol.unwrap_or(args.atol),
+                    rtol: args.rtol,
+                },
+                scope,
+                all_fields: args.all_fields,
+            };
+            return ExitCode::from(diff::run(&args.first, &args.second, &options));
         }
     };
     if succeeded {

@@ -290,7 +290,7 @@ pub fn run(files: &[std::path::PathBuf]) -> bool {
 
 /// A bar on stderr naming the file, or a hidden one when stderr is not a terminal. (A bar
 /// still on screen when an error is returned is cleared when it is dropped.)
-fn progress_bar(shown: &str, pieces: u64, visible: bool) -> ProgressBar {
+pub fn progress_bar(shown: &str, pieces: u64, visible: bool) -> ProgressBar {
     if !visible {
         return ProgressBar::hidden();
     }
