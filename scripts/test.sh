@@ -7,16 +7,48 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=.venv
+
+# What the run needs that it cannot install itself (README, Quick start): each missing piece
+# is named with the command that installs it, before anything is built.
+missing=()
+if ! command -v cargo >/dev/null || ! command -v rustc >/dev/null; then
+    missing+=("Rust >= 1.88 (cargo, rustc): install rustup from https://rustup.rs, then: rustup default stable")
+else
+    rust_version=$(rustc --version | awk '{print $2}')
+    IFS=. read -r rust_major rust_minor _ <<<"$rust_version"
+    if [ "${rust_major:-0}" -lt 1 ] || { [ "$rust_major" -eq 1 ] && [ "${rust_minor:-0}" -lt 88 ]; }; then
+        missing+=("Rust >= 1.88 (this rustc is $rust_version): rustup update stable")
+    fi
+    cargo fmt --version >/dev/null 2>&1 || missing+=("rustfmt: rustup component add rustfmt")
+    cargo clippy --version >/dev/null 2>&1 || missing+=("clippy: rustup component add clippy")
+fi
+command -v cc >/dev/null || missing+=("a C compiler, cc (libdeflate and zstd are C): apt-get install build-essential")
+if ! command -v python3 >/dev/null; then
+    missing+=("python3 >= 3.10 with venv: apt-get install python3 python3-venv")
+elif ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    missing+=("python3 >= 3.10 (this is $(python3 --version 2>&1 || true))")
+elif [ ! -x "$venv/bin/python" ] && ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    missing+=("python3's venv module: apt-get install python3-venv")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "scripts/test.sh: missing prerequisites:" >&2
+    printf '  - %s\n' "${missing[@]}" >&2
+    exit 1
+fi
+
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/oracle/requirements.txt \
     -r tests/oracle/requirements-python-package.txt
 
-# The Python package (python/neurovox + crates/neurovox-py), installed in development mode:
-# maturin builds the extension module (release profile) into the virtual environment.
-echo "== building the Python package into $venv"
-VIRTUAL_ENV="$PWD/$venv" "$venv/bin/maturin" develop --release --locked --quiet
+# The Python package (python/neurovox + crates/neurovox-py, with the `neurovox` command),
+# installed in development mode: maturin builds the extension module (release profile) into
+# the virtual environment. Not --quiet: cargo's progress shows during the long first build.
+echo "== building the Python package into $venv (release; about 4 minutes on 2 cores from scratch)"
+build_start=$SECONDS
+VIRTUAL_ENV="$PWD/$venv" "$venv/bin/maturin" develop --release --locked
+echo "== Python package built in $((SECONDS - build_start)) s"
 # From here on the conformance suite must find the package (it skips only while unbuilt).
 export NEUROVOX_REQUIRE_PACKAGE=1
 

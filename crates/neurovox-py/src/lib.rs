@@ -14,9 +14,11 @@
 //! * [`npy`] — numpy.memmap, `.npy` and `.npz` for `neurovox.memmap`, `load_npy`/`save_npy`,
 //!   `load_npz`/`savez`: maps as genuine `numpy.memmap` instances over core maps
 //!   ([`mmap::MmapOwner`] is their `base`), in-memory reads filled with the GIL released.
+//! * [`cli`] — the `neurovox` command (`_cli_main`), for the package's console script.
 //!
 //! Errors become the exceptions nibabel raises ([`errors`]; numpy's for the [`npy`] functions).
 
+mod cli;
 mod convert;
 mod errors;
 mod fileobj;
@@ -54,6 +56,7 @@ fn _neurovox(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(convert::digest, m)?)?;
     m.add_function(wrap_pyfunction!(proxy::set_keep_file_open_default, m)?)?;
     m.add_function(wrap_pyfunction!(image::read_mat_affine, m)?)?;
+    m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
