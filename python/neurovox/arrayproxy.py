@@ -85,6 +85,48 @@ class ArrayProxy:
     tuple ``(shape, dtype[, offset[, slope[, inter]]])``. Only the values are copied: later
     edits of the header change nothing. ``order`` (``'F'`` or ``'C'``) defaults to the class's
     ``_default_order``.
+
+    Parameters
+    ----------
+    file_like : str, os.PathLike or file object
+        Where the array is stored.
+    spec : header or tuple
+        The array's shape, stored dtype, byte offset and scaling, as above.
+    mmap : {True, False, 'c', 'r'}, optional
+        Whether a full read of an unscaled, uncompressed file may be a memory map: ``True``
+        or ``'c'`` (copy-on-write: writes to the array stay in memory), ``'r'`` (read-only)
+        or ``False`` (always read into memory).
+    order : {None, 'F', 'C'}, optional
+        The order of the values in the file; ``'F'`` (Fortran, the image formats' order) by
+        default.
+    keep_file_open : {None, True, False}, optional
+        ``True`` keeps one file handle open for the proxy's life; ``False`` opens the file
+        for each read; ``None`` takes ``KEEP_FILE_OPEN_DEFAULT`` (False).
+
+    Attributes
+    ----------
+    file_like : str, os.PathLike or file object
+        What the proxy was made with.
+    order : {'F', 'C'}
+        The order of the values in the file.
+
+    Raises
+    ------
+    ValueError
+        If ``mmap``, ``order`` or ``keep_file_open`` is not one of the values above.
+    TypeError
+        If ``spec`` is neither a header nor a tuple of 2 to 5 items.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurovox import ArrayProxy
+    >>> _ = open('values.bin', 'wb').write(np.arange(24, dtype='<i2').tobytes(order='F'))
+    >>> proxy = ArrayProxy('values.bin', ((2, 3, 4), '<i2', 0, 0.5, 10.0))
+    >>> proxy.shape, proxy.dtype
+    ((2, 3, 4), dtype('int16'))
+    >>> proxy[1, 2, :]
+    array([12.5, 15.5, 18.5, 21.5])
     """
 
     _default_order = 'F'
@@ -153,30 +195,40 @@ class ArrayProxy:
 
     @property
     def shape(self):
+        """The array's shape (a tuple of ints), read from the spec, not from the file."""
         return self._shape
 
     @property
     def ndim(self):
+        """The number of axes, ``len(shape)``."""
         return len(self._shape)
 
     @property
     def dtype(self):
+        """The *stored* data type (the spec's).
+
+        Scaled reads return another type (float64 for NIfTI scaling); ``get_obj_dtype``
+        gives the type reads return."""
         return self._dtype
 
     @property
     def offset(self):
+        """The byte offset of the first value in the (uncompressed) file."""
         return self._native.offset
 
     @property
     def slope(self):
+        """The scale factor applied to stored values (1.0 for none)."""
         return self._slope
 
     @property
     def inter(self):
+        """The intercept added after scaling (0.0 for none)."""
         return self._inter
 
     @property
     def is_proxy(self):
+        """Always True: marks the object as an array proxy (see ``is_proxy``)."""
         return True
 
     @property
@@ -261,6 +313,7 @@ class ArrayProxy:
                                        self._inter, self._dtype)
 
     def copy(self):
+        """A new proxy of the same file and spec (no data is read or copied)."""
         return type(self)._from_native(self._native, self.file_like, self._mmap, self._slope,
                                        self._inter, self._dtype)
 

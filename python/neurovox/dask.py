@@ -9,6 +9,8 @@ proxy's ``dtype`` is the *stored* type, which dask takes as the array's dtype ev
 values are scaled to float64 (dask reads ``x.dtype`` and nothing else). :func:`from_images`
 wraps each proxy in :class:`ScaledValues`, whose ``dtype`` is the values' type, so the dask
 array's dtype is right; use ``da.from_array(ScaledValues(img.dataobj))`` for one image.
+
+dask is an optional dependency: ``pip install "neurovox[dask]"``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,21 @@ from .arrayproxy import get_obj_dtype
 from .loadsave import load
 
 __all__ = ['ScaledValues', 'from_images']
+
+
+def _dask_array():
+    """``dask.array`` and ``dask.base.tokenize``, or an ImportError that says how to get them.
+
+    Imported when needed, not with this module: ``ScaledValues`` works without dask.
+    """
+    try:
+        import dask.array as da
+        from dask.base import tokenize
+    except ImportError as e:
+        raise ImportError('neurovox.dask needs dask with its array module, which is not '
+                          'installed: pip install "neurovox[dask]" (or pip install '
+                          '"dask[array]")') from e
+    return da, tokenize
 
 
 class ScaledValues:
@@ -59,9 +76,7 @@ def from_images(paths: Sequence[str | os.PathLike], chunks=None, *, mmap=False):
     >>> stack = neurovox.dask.from_images(['a.nii.gz', 'b.nii.gz'])  # doctest: +SKIP
     >>> stack.mean(axis=0).compute()  # doctest: +SKIP
     """
-    import dask.array as da
-    from dask.base import tokenize
-
+    da, tokenize = _dask_array()
     paths = [os.fspath(p) for p in paths]
     if not paths:
         raise ValueError('from_images needs at least one image')

@@ -95,16 +95,21 @@ class Nifti1Extension:
         self._raw = content if isinstance(content, bytes) else bytes(content)
 
     def get_code(self):
+        """The extension code (an int; 4 is AFNI, 6 comments, 32 CIfTI...)."""
         return self.code
 
     def get_content(self):
+        """The content as bytes, without the zero bytes that pad it to a multiple of 16."""
         return self._raw.rstrip(b'\x00')
 
     @property
     def content(self):
+        """The content as bytes (``get_content()``)."""
         return self.get_content()
 
     def get_sizeondisk(self):
+        """The bytes the extension takes in the file: 8 for code and size, then the content
+        padded to a multiple of 16."""
         return (len(self._raw) + 8 + 15) // 16 * 16
 
     def __eq__(self, other):
@@ -119,12 +124,15 @@ class Nifti1Extensions(list):
     """The list of a header's extensions (nibabel's ``Nifti1Extensions``)."""
 
     def count(self, ecode):  # noqa: D401 - nibabel's signature
+        """How many extensions have code ``ecode`` (not ``list.count``: nibabel's meaning)."""
         return sum(1 for e in self if e.get_code() == ecode)
 
     def get_codes(self):
+        """The codes of the extensions, in order."""
         return [e.get_code() for e in self]
 
     def get_sizeondisk(self):
+        """The bytes all extensions take in the file."""
         return sum(e.get_sizeondisk() for e in self)
 
 
@@ -134,6 +142,23 @@ class FileBasedHeader:
 
     @classmethod
     def from_header(klass, header=None):
+        """A header of this class made from ``header``.
+
+        Parameters
+        ----------
+        header : FileBasedHeader or None, optional
+            The header to copy; None makes a new, default header.
+
+        Returns
+        -------
+        FileBasedHeader
+            A copy of ``header`` if it is of this very class, else a new header.
+
+        Raises
+        ------
+        NotImplementedError
+            If ``header`` is of another class: this base does not convert; subclasses may.
+        """
         if header is None:
             return klass()
         if type(header) is klass:
@@ -143,9 +168,23 @@ class FileBasedHeader:
 
     @classmethod
     def from_fileobj(klass, fileobj):
+        """Reads a header from a file object at its position; subclasses implement it.
+
+        Raises
+        ------
+        NotImplementedError
+            Always, in this base class.
+        """
         raise NotImplementedError
 
     def write_to(self, fileobj):
+        """Writes the header to a file object at its position; subclasses implement it.
+
+        Raises
+        ------
+        NotImplementedError
+            Always, in this base class.
+        """
         raise NotImplementedError
 
     def __eq__(self, other):
@@ -160,7 +199,19 @@ class FileBasedHeader:
 
 
 class SpatialHeader(FileBasedHeader):
-    """Base of the header classes: a core header of one image format."""
+    """Base of the header classes: a core header of one image format.
+
+    The header's fields are those of the format (``keys()``); ``header['field']`` reads one
+    as a numpy value and ``header['field'] = value`` sets it. The methods read and set what
+    the fields mean: shape, data type, voxel sizes, scaling, offset and affine.
+
+    Attributes
+    ----------
+    has_data_slope : bool
+        Whether the format stores a scale factor for the data.
+    has_data_intercept : bool
+        Whether the format stores an intercept for the data.
+    """
 
     #: The nibabel image class this header belongs to.
     _format = 'Nifti1Image'
@@ -210,6 +261,7 @@ class SpatialHeader(FileBasedHeader):
         return obj
 
     def copy(self):
+        """An independent copy of the header (fields and extensions)."""
         return type(self)._wrap(self._synced().copy())
 
     @classmethod
@@ -231,20 +283,29 @@ class SpatialHeader(FileBasedHeader):
 
     @property
     def binaryblock(self):
+        """The header's bytes as stored in a file (without NIfTI extensions)."""
         return bytes(self._native.binaryblock)
 
     @property
     def endianness(self):
+        """The byte order of the header: ``'<'`` (little-endian) or ``'>'`` (big-endian).
+
+        Files keep the byte order they were written in; a new header has the machine's (MGH
+        headers are always big-endian).
+        """
         return self._native.endianness
 
     def keys(self):
+        """The names of the header's fields, in file order."""
         return [name for name, *_ in self._native.layout()]
 
     def values(self):
+        """The values of the fields, in the order of ``keys()``."""
         arr = self._structarr
         return [arr[k] for k in self.keys()]
 
     def items(self):
+        """``(name, value)`` pairs of the fields, in the order of ``keys()``."""
         return list(zip(self.keys(), self.values()))
 
     def __iter__(self):
@@ -285,9 +346,23 @@ class SpatialHeader(FileBasedHeader):
     # -- data description ----------------------------------------------------------------
 
     def get_data_shape(self):
+        """The shape of the image data, a tuple of ints."""
         return tuple(self._native.get_data_shape())
 
     def set_data_shape(self, shape):
+        """Sets the shape of the image data.
+
+        Parameters
+        ----------
+        shape : sequence of int, or int
+            The new shape. Voxel sizes of new axes are 1.
+
+        Raises
+        ------
+        ValueError
+            If the format cannot hold the shape (too many axes, or a length too large for its
+            field); the message names the field.
+        """
         try:
             shape = [int(n) for n in shape]
         except TypeError:
@@ -295,15 +370,50 @@ class SpatialHeader(FileBasedHeader):
         self._native.set_data_shape(shape)
 
     def get_data_dtype(self):
+        """The numpy dtype of the stored data, with the header's byte order."""
         return self._native.get_data_dtype()
 
     def set_data_dtype(self, datatype):
+        """Sets the type the data is stored as.
+
+        Parameters
+        ----------
+        datatype : numpy dtype, type, str or int
+            Anything ``numpy.dtype`` accepts, a NIfTI type code (``4``) or name
+            (``'NIFTI_TYPE_INT16'``), or ``'RGB'``/``'RGBA'`` for colour voxels.
+
+        Raises
+        ------
+        HeaderDataError
+            If the type is not recognised or the format cannot store it (Analyze has no int64,
+            MGH only uint8, int16, int32 and float32).
+
+        Examples
+        --------
+        >>> import neurovox as nib
+        >>> hdr = nib.Nifti1Header()
+        >>> hdr.set_data_dtype('NIFTI_TYPE_INT16')
+        >>> hdr.get_data_dtype()
+        dtype('<i2')
+        """
         self._native.set_data_dtype(_to_dtype(datatype))
 
     def get_zooms(self):
         return tuple(self._zoom_dtype(z) for z in self._native.get_zooms())
 
     def set_zooms(self, zooms):
+        """Sets the voxel sizes, one for each axis of the data shape.
+
+        Parameters
+        ----------
+        zooms : sequence of float
+            Sizes along each axis (spatial axes usually in mm, a time axis in seconds).
+
+        Raises
+        ------
+        HeaderDataError
+            If there is not one size per axis, or a size is negative.
+        """
         zooms = [float(z) for z in zooms]
         ndim = len(self.get_data_shape())
         if len(zooms) != ndim:
@@ -313,22 +423,50 @@ class SpatialHeader(FileBasedHeader):
         self._native.set_zooms(zooms)
 
     def get_data_offset(self):
+        """The byte offset of the data in the image file (0 for a separate ``.img``)."""
         return self._native.get_data_offset()
 
     def set_data_offset(self, offset):
+        """Sets the byte offset of the data in the image file.
+
+        Saves place the data where the format needs it, so this matters only for files written
+        or read by other means.
+        """
         self._native.set_data_offset(int(offset))
 
     def get_slope_inter(self):
+        """The data's scaling as ``(slope, inter)``: stored values ``x`` mean
+        ``x * slope + inter``.
+
+        Returns
+        -------
+        slope, inter : float or None
+            ``(None, None)`` when the format stores no scaling or the fields hold none (a slope of
+            0 or NaN), as in nibabel.
+        """
         return self._native.get_slope_inter()
 
     def set_slope_inter(self, slope, inter=None):
+        """Sets the data's scaling (``None`` for none: NaN in the file).
+
+        Images loaded or saved by neurovox apply the scaling themselves: a saved image computes
+        its own factors from its data unless it is stored as float.
+        """
         self._native.set_slope_inter(None if slope is None else float(slope),
                                      None if inter is None else float(inter))
 
     def get_best_affine(self):
+        """The voxel-to-world affine (4 x 4) the header describes best.
+
+        For NIfTI, the sform if its code is not 0, else the qform if its code is not 0, else the
+        voxel sizes' affine (``get_base_affine``); for Analyze, SPM and MGH, their own rules.
+        """
         return np.array(self._native.get_best_affine())
 
     def get_base_affine(self):
+        """The affine from voxel sizes and shape only: axes flipped to left-right as Analyze
+        assumes, the origin at the centre of the volume.
+        """
         zooms = np.array(self.get_zooms()[:3] + (1.0,) * (3 - min(3, len(self.get_zooms()))))
         shape = np.array(self.get_data_shape()[:3] + (1,) * (3 - min(3, len(self.get_data_shape()))))
         aff = np.eye(4)
@@ -337,6 +475,13 @@ class SpatialHeader(FileBasedHeader):
         return aff
 
     def data_to_fileobj(self, *args, **kwargs):  # pragma: no cover - not in phase 1
+        """Not offered: neurovox writes the data when the image is saved.
+
+        Raises
+        ------
+        NotImplementedError
+            Always; use ``img.to_filename`` or ``neurovox.save``.
+        """
         raise NotImplementedError('use img.to_filename')
 
     def __repr__(self):
@@ -344,11 +489,23 @@ class SpatialHeader(FileBasedHeader):
 
 
 class AnalyzeHeader(SpatialHeader):
+    """The header of an Analyze 7.5 image (``.hdr`` beside its ``.img``), as nibabel's
+    ``AnalyzeHeader``: no scaling, no orientation beyond voxel sizes.
+
+    Attributes
+    ----------
+    sizeof_hdr : int
+        The header's size in bytes (348).
+    """
     _format = 'AnalyzeImage'
     sizeof_hdr = 348
 
 
 class Spm99AnalyzeHeader(AnalyzeHeader):
+    """The header of an SPM99 Analyze image: Analyze with a scale factor (``scl_slope``,
+    stored in the ``funused1`` field) and an origin; the affine may also come from a ``.mat``
+    file beside the image.
+    """
     _format = 'Spm99AnalyzeImage'
     _factor_f32 = True
     has_data_slope = True
@@ -364,6 +521,9 @@ class Spm99AnalyzeHeader(AnalyzeHeader):
 
 
 class Spm2AnalyzeHeader(Spm99AnalyzeHeader):
+    """The header of an SPM2 Analyze image: SPM99's, with an intercept and SPM2's rules for
+    the scale factors.
+    """
     _format = 'Spm2AnalyzeImage'
     _factor_f32 = False
     has_data_intercept = True
@@ -375,6 +535,22 @@ class Spm2AnalyzeHeader(Spm99AnalyzeHeader):
 
 
 class Nifti1PairHeader(SpatialHeader):
+    """The header of a NIfTI-1 pair (``.hdr`` beside its ``.img``), as nibabel's
+    ``Nifti1PairHeader``: scaling, qform and sform, and extensions.
+
+    Attributes
+    ----------
+    sizeof_hdr : int
+        The header's size in bytes (348 for NIfTI-1, 540 for NIfTI-2).
+
+    Examples
+    --------
+    >>> import numpy as np, neurovox as nib
+    >>> hdr = nib.Nifti1PairHeader()
+    >>> hdr.set_sform(np.diag([2.0, 2.0, 2.0, 1.0]), code='scanner')
+    >>> hdr.get_sform(coded=True)[1]
+    1
+    """
     _format = 'Nifti1Pair'
     sizeof_hdr = 348
     has_data_slope = True
@@ -382,9 +558,25 @@ class Nifti1PairHeader(SpatialHeader):
 
     @property
     def extensions(self):
+        """The header's extensions (a ``Nifti1Extensions`` list), edited in place; saves write
+        them after the header.
+        """
         return self._extensions
 
     def get_qform(self, coded=False):
+        """The qform affine, built from the quaternion, offsets and voxel sizes.
+
+        Parameters
+        ----------
+        coded : bool, optional
+            If True, return ``(affine, code)``, with None for the affine when the code is 0.
+
+        Returns
+        -------
+        affine : ndarray (4, 4), or None
+        code : int
+            Only with ``coded=True``.
+        """
         affine, code = self._native.get_qform()
         affine = np.array(affine)
         if coded:
@@ -392,10 +584,44 @@ class Nifti1PairHeader(SpatialHeader):
         return affine
 
     def set_qform(self, affine, code=None, strip_shears=True):
+        """Sets the qform from an affine.
+
+        Parameters
+        ----------
+        affine : array-like (4, 4) or None
+            The affine; None sets the code to 0 (unknown) and leaves the other fields.
+        code : int or str, optional
+            The qform code (``'unknown'``, ``'scanner'``, ``'aligned'``, ``'talairach'``,
+            ``'mni'``, ``'template'`` or 0-5). None keeps the current code if it is not 0, else
+            sets ``'aligned'`` (2).
+        strip_shears : bool, optional
+            A qform cannot hold shears: True stores the closest affine without them; False raises
+            instead.
+
+        Raises
+        ------
+        ValueError
+            If the affine has shears and ``strip_shears`` is False (nibabel raises
+            ``HeaderDataError``), or has no quaternion form (a singular or non-finite 3 x 3
+            part).
+        """
         self._native.set_qform(None if affine is None else np.asarray(affine, float).tolist(),
                                _xform_code(code), bool(strip_shears))
 
     def get_sform(self, coded=False):
+        """The sform affine, from the ``srow_x``, ``srow_y`` and ``srow_z`` fields.
+
+        Parameters
+        ----------
+        coded : bool, optional
+            If True, return ``(affine, code)``, with None for the affine when the code is 0.
+
+        Returns
+        -------
+        affine : ndarray (4, 4), or None
+        code : int
+            Only with ``coded=True``.
+        """
         affine, code = self._native.get_sform()
         affine = np.array(affine)
         if coded:
@@ -403,34 +629,54 @@ class Nifti1PairHeader(SpatialHeader):
         return affine
 
     def set_sform(self, affine, code=None):
+        """Sets the sform from an affine.
+
+        Parameters
+        ----------
+        affine : array-like (4, 4) or None
+            The affine; None sets the code to 0 (unknown) and leaves the rows.
+        code : int or str, optional
+            As for ``set_qform``: None keeps a code that is not 0, else sets ``'aligned'`` (2).
+        """
         self._native.set_sform(None if affine is None else np.asarray(affine, float).tolist(),
                                _xform_code(code))
 
 
 class Nifti1Header(Nifti1PairHeader):
+    """The header of a single-file NIfTI-1 image (``.nii``): the pair's header, with the data
+    after the header and its extensions in the same file.
+    """
     _format = 'Nifti1Image'
 
 
 class Nifti2PairHeader(Nifti1PairHeader):
+    """The header of a NIfTI-2 pair: NIfTI-1's fields widened to 64 bits (540 bytes)."""
     _format = 'Nifti2Pair'
     sizeof_hdr = 540
     _zoom_dtype = np.float64
 
 
 class Nifti2Header(Nifti2PairHeader):
+    """The header of a single-file NIfTI-2 image (``.nii``)."""
     _format = 'Nifti2Image'
 
 
 class MGHHeader(SpatialHeader):
+    """The header of a FreeSurfer MGH image (``.mgh``, or gzip-compressed ``.mgz``): shape,
+    type, voxel sizes and an affine, always big-endian; no scaling. Optional tags after the
+    data are kept.
+    """
     _format = 'MGHImage'
 
     def __init__(self, binaryblock=None, check=True):
         super().__init__(binaryblock, '>', check)
 
     def get_slope_inter(self):
+        """``(None, None)``: MGH stores no scaling."""
         return None, None
 
     def get_affine(self):
+        """The voxel-to-world affine (``get_best_affine()``), under nibabel's MGH name."""
         return self.get_best_affine()
 
 

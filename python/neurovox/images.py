@@ -34,7 +34,26 @@ _COMPRESSED = ('.gz', '.bz2', '.zst')
 
 class FileBasedImage:
     """An image stored in files (nibabel's ``FileBasedImage``): a header, ``extra``
-    metadata and a ``file_map`` of :class:`FileHolder` objects, one for each file type."""
+    metadata and a ``file_map`` of :class:`FileHolder` objects, one for each file type.
+
+    Attributes
+    ----------
+    header_class : type
+        The class of the image's header.
+    files_types : tuple of (str, str or None)
+        The kinds of file the image is stored in and their extensions, e.g.
+        ``(('image', '.img'), ('header', '.hdr'))``.
+    valid_exts : tuple of str
+        The file extensions the class reads and writes (before compression suffixes).
+    makeable : bool
+        Whether images of the class can be made in memory.
+    rw : bool
+        Whether the class can write its files.
+    extra : dict
+        Metadata kept beside the image, not saved.
+    file_map : dict
+        The image's file holders, by kind of file.
+    """
 
     header_class = FileBasedHeader
     files_types = (('image', None),)
@@ -50,6 +69,7 @@ class FileBasedImage:
 
     @property
     def header(self):
+        """The image's header (the object itself: changes apply to the image, and are saved)."""
         return self._header
 
     def __getitem__(self, key):
@@ -96,12 +116,20 @@ class FileBasedImage:
 
     @classmethod
     def from_filename(klass, filename):
+        """Loads an image of this class from the files of ``filename`` (``load`` is the same)."""
         return klass.from_file_map(klass.filespec_to_file_map(filename))
 
     load = from_filename
 
     @classmethod
     def from_file_map(klass, file_map):
+        """Loads an image from the files or file objects of ``file_map``; subclasses implement it.
+
+        Raises
+        ------
+        NotImplementedError
+            Always, in this base class.
+        """
         raise NotImplementedError
 
     def to_filename(self, filename, **kwargs):
@@ -110,6 +138,13 @@ class FileBasedImage:
         self.to_file_map(**kwargs)
 
     def to_file_map(self, file_map=None, **kwargs):
+        """Saves the image to the files or file objects of ``file_map``; subclasses implement it.
+
+        Raises
+        ------
+        NotImplementedError
+            Always, in this base class.
+        """
         raise NotImplementedError
 
     @classmethod
@@ -120,6 +155,13 @@ class FileBasedImage:
 
     @classmethod
     def from_image(klass, img):
+        """An image of this class made from ``img``, another image; subclasses implement it.
+
+        Raises
+        ------
+        NotImplementedError
+            Always, in this base class.
+        """
         raise NotImplementedError
 
 
@@ -241,18 +283,30 @@ class DataobjImage(FileBasedImage):
 
     @property
     def dataobj(self):
+        """The data object: the numpy array the image was made with, or the array proxy of the
+        file it was loaded from (read only when indexed: ``img.dataobj[..., 0]`` reads one
+        volume). Never a cache: ``get_fdata`` does not change it.
+        """
         return self._dataobj
 
     @property
     def shape(self):
+        """The shape of the data (read from the header for a loaded image, nothing from the
+        data).
+        """
         return self._dataobj.shape
 
     @property
     def ndim(self):
+        """The number of axes of the data."""
         return self._dataobj.ndim
 
     @property
     def in_memory(self):
+        """True if the data is in memory: an array image, or a proxy image with a filled cache
+        (``get_fdata`` or ``get_data`` with ``caching='fill'``); False until then, and again after
+        ``uncache()``.
+        """
         return (isinstance(self._dataobj, np.ndarray) or self._fdata_cache is not None
                 or self._data_cache is not None)
 
@@ -359,6 +413,13 @@ class DataobjImage(FileBasedImage):
 
     @classmethod
     def from_file_map(klass, file_map, *, mmap=True, keep_file_open=None):
+        """Loads an image from the files or file objects of ``file_map``; subclasses implement it.
+
+        Raises
+        ------
+        NotImplementedError
+            Always, in this base class.
+        """
         raise NotImplementedError
 
     @classmethod
@@ -402,9 +463,18 @@ class SpatialImage(DataobjImage):
 
     @property
     def affine(self):
+        """The voxel-to-world affine, a 4 x 4 float64 array (or None).
+
+        The image's own copy: changing it in place changes the image (and makes it dirty); the
+        header follows at the next save or ``update_header()``.
+        """
         return self._affine
 
     def update_header(self):
+        """Makes the header agree with the image: the data's shape, and the affine if it
+        differs from the header's (for NIfTI the sform, code ``'aligned'``, and the qform where the
+        affine has one). Saves call it.
+        """
         hdr = self._header
         shape = tuple(self._dataobj.shape)
         if hdr.get_data_shape() != shape:
@@ -420,9 +490,16 @@ class SpatialImage(DataobjImage):
         self._header._native.store_affine(self._affine.tolist())
 
     def get_data_dtype(self):
+        """The type the data is stored as in the file (the header's), not the type reads
+        return.
+        """
         return self._header.get_data_dtype()
 
     def set_data_dtype(self, dtype):
+        """Sets the type the data will be stored as when saved (see
+        ``SpatialHeader.set_data_dtype`` for what ``dtype`` may be); the data in memory keeps its
+        own type.
+        """
         self._header.set_data_dtype(dtype)
 
     @property
@@ -432,6 +509,17 @@ class SpatialImage(DataobjImage):
 
     @classmethod
     def from_image(klass, img):
+        """An image of this class with the data, affine, header fields and ``extra`` of
+        ``img``, another image (of any class). The data object is shared, not copied.
+
+        Examples
+        --------
+        >>> import numpy as np, neurovox as nib
+        >>> mgh = nib.MGHImage(np.zeros((2, 3, 4), np.float32), np.eye(4))
+        >>> nii = nib.Nifti1Image.from_image(mgh)
+        >>> nii.get_data_dtype()
+        dtype('<f4')
+        """
         return klass(img.dataobj, img.affine, klass.header_class.from_header(img.header),
                      extra=img.extra.copy())
 
@@ -881,6 +969,26 @@ class SpatialFirstSlicer:
 
 
 class AnalyzeImage(SpatialImage):
+    """An Analyze 7.5 image: data in ``.img``, header in ``.hdr`` (``.gz``, ``.bz2``,
+    ``.zst`` compressed too). The affine stored is only voxel sizes and a flip.
+
+    Parameters
+    ----------
+    dataobj : array-like or ArrayProxy
+        The data: a numpy array (kept, not copied), an array proxy, or anything with
+        ``shape``, ``ndim`` and numpy's array interface.
+    affine : array-like (4, 4) or None
+        The voxel-to-world affine (copied), or None for none.
+    header : header or None, optional
+        A header whose fields are copied (the shape and affine then follow ``dataobj`` and
+        ``affine``); None makes a default header with the data's type.
+    extra : dict, optional
+        Metadata kept beside the image, not saved.
+    file_map : dict, optional
+        File holders, as ``make_file_map`` gives.
+    dtype : numpy dtype, optional
+        The type to store the data as when saved (``set_data_dtype``).
+    """
     header_class = AnalyzeHeader
     _format = 'AnalyzeImage'
     files_types = (('image', '.img'), ('header', '.hdr'))
@@ -888,6 +996,10 @@ class AnalyzeImage(SpatialImage):
 
 
 class Spm99AnalyzeImage(AnalyzeImage):
+    """An SPM99 Analyze image: Analyze with a scale factor, and an affine read from the
+    ``.mat`` file beside the image when there is one (saves write it). Parameters as for
+    ``AnalyzeImage``.
+    """
     header_class = Spm99AnalyzeHeader
     _format = 'Spm99AnalyzeImage'
     files_types = (('image', '.img'), ('header', '.hdr'), ('mat', '.mat'))
@@ -912,11 +1024,15 @@ class Spm99AnalyzeImage(AnalyzeImage):
 
 
 class Spm2AnalyzeImage(Spm99AnalyzeImage):
+    """An SPM2 Analyze image: SPM99's, with an intercept. Parameters as for ``AnalyzeImage``."""
     header_class = Spm2AnalyzeHeader
     _format = 'Spm2AnalyzeImage'
 
 
 class Nifti1Pair(AnalyzeImage):
+    """A NIfTI-1 image stored as a pair: data in ``.img``, header in ``.hdr``. Parameters as
+    for ``Nifti1Image``.
+    """
     header_class = Nifti1PairHeader
     _format = 'Nifti1Pair'
 
@@ -943,21 +1059,72 @@ class Nifti1Pair(AnalyzeImage):
             hdr['qform_code'] = 0
 
     def get_qform(self, coded=False):
+        """The header's qform affine (``Nifti1PairHeader.get_qform``)."""
         return self._header.get_qform(coded)
 
     def set_qform(self, affine, code=None, strip_shears=True, **kwargs):
+        """Sets the header's qform (``Nifti1PairHeader.set_qform``), then the image's
+        affine to the header's best one (the sform still wins if its code is not 0).
+        """
         self._header.set_qform(affine, code, strip_shears)
         self._affine = self._header.get_best_affine()
 
     def get_sform(self, coded=False):
+        """The header's sform affine (``Nifti1PairHeader.get_sform``)."""
         return self._header.get_sform(coded)
 
     def set_sform(self, affine, code=None, **kwargs):
+        """Sets the header's sform (``Nifti1PairHeader.set_sform``), then the image's
+        affine to the header's best one.
+        """
         self._header.set_sform(affine, code)
         self._affine = self._header.get_best_affine()
 
 
 class Nifti1Image(Nifti1Pair, SerializableImage):
+    """A NIfTI-1 image in one file (``.nii``; ``.nii.gz``, ``.nii.bz2``, ``.nii.zst``
+    compressed), nibabel's ``Nifti1Image``.
+
+    With no header, the header gets the data's type, the affine as sform (code
+    ``'aligned'``) and as qform where it has one.
+
+    Parameters
+    ----------
+    dataobj : array-like or ArrayProxy
+        The data: a numpy array (kept, not copied), an array proxy, or anything with
+        ``shape``, ``ndim`` and numpy's array interface.
+    affine : array-like (4, 4) or None
+        The voxel-to-world affine (copied), or None for none.
+    header : header or None, optional
+        A header whose fields are copied (the shape and affine then follow ``dataobj`` and
+        ``affine``); None makes a default header with the data's type.
+    extra : dict, optional
+        Metadata kept beside the image, not saved.
+    file_map : dict, optional
+        File holders, as ``make_file_map`` gives.
+    dtype : numpy dtype, optional
+        The type to store the data as when saved (``set_data_dtype``).
+
+    Raises
+    ------
+    ValueError
+        If ``affine`` is not 4 x 4, or the data is int64 or uint64 and neither ``header`` nor
+        ``dtype`` says to store it so (other programs often cannot read such files; nibabel
+        refuses too).
+
+    Examples
+    --------
+    >>> import numpy as np, neurovox as nib
+    >>> img = nib.Nifti1Image(np.zeros((2, 3, 4), np.int16), np.diag([2.0, 2.0, 2.0, 1.0]))
+    >>> img.shape, img.get_data_dtype()
+    ((2, 3, 4), dtype('<i2'))
+    >>> img.header.get_zooms()
+    (2.0, 2.0, 2.0)
+    >>> nib.save(img, 'example.nii.gz')
+    >>> loaded = nib.load('example.nii.gz')
+    >>> loaded.dataobj[0, 0, :]
+    array([0, 0, 0, 0], dtype=int16)
+    """
     header_class = Nifti1Header
     _format = 'Nifti1Image'
     files_types = (('image', '.nii'),)
@@ -965,16 +1132,26 @@ class Nifti1Image(Nifti1Pair, SerializableImage):
 
 
 class Nifti2Pair(Nifti1Pair):
+    """A NIfTI-2 image stored as a pair (``.img`` and ``.hdr``). Parameters as for
+    ``Nifti1Image``.
+    """
     header_class = Nifti2PairHeader
     _format = 'Nifti2Pair'
 
 
 class Nifti2Image(Nifti1Image):
+    """A NIfTI-2 image in one file (``.nii``): NIfTI-1 with 64-bit sizes, for images with
+    an axis over 32,767 long. Parameters as for ``Nifti1Image``.
+    """
     header_class = Nifti2Header
     _format = 'Nifti2Image'
 
 
 class MGHImage(SpatialImage, SerializableImage):
+    """A FreeSurfer MGH image (``.mgh``; ``.mgz`` is gzip-compressed). Data is stored as
+    uint8, int16, int32 or float32, big-endian, with no scaling. Parameters as for
+    ``Nifti1Image``.
+    """
     header_class = MGHHeader
     _format = 'MGHImage'
     files_types = (('image', '.mgh'),)

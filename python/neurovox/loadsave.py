@@ -12,8 +12,58 @@ from .images import IMAGE_CLASSES
 
 
 def load(filename, *, mmap=True, keep_file_open=None):
-    """Loads the image in ``filename``, reading only its header; the class follows the
-    file's format, recognised by content (compression by magic bytes)."""
+    """Loads the image in ``filename``, reading only its header.
+
+    The class follows the file's format, recognised by its content (compression by magic
+    bytes, so a ``.nii.gz`` that is not compressed still loads). The data stays in the file
+    until it is asked for: ``img.dataobj[...]`` reads only the bytes a slice needs (in
+    ``.nii.gz`` files too), ``img.get_fdata()`` reads it all.
+
+    Parameters
+    ----------
+    filename : str or os.PathLike
+        The image file (for a pair, either the ``.img`` or the ``.hdr``; ``~`` is
+        expanded).
+    mmap : {True, False, 'c', 'r'}, optional
+        Whether a full read of an uncompressed, unscaled image may memory-map the file
+        instead of reading it into memory. ``True`` or ``'c'`` (the default): a
+        copy-on-write map, whose changes stay in memory and never reach the file; ``'r'``:
+        a read-only map; ``False``: always read into memory. Compressed or scaled data is
+        always read into memory.
+    keep_file_open : {None, True, False}, optional
+        ``True`` keeps one file handle open for the image's life, which saves opening the
+        file at every read (and, for ``.gz`` files, keeps what was decompressed to find
+        later slices); ``False`` or ``None`` (the default) opens the file for each read.
+
+    Returns
+    -------
+    SpatialImage
+        A ``Nifti1Image``, ``Nifti2Image``, ``Nifti1Pair``, ``Nifti2Pair``,
+        ``AnalyzeImage``, ``Spm99AnalyzeImage``, ``Spm2AnalyzeImage`` or ``MGHImage``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist or cannot be accessed.
+    ImageFileError
+        If the file is empty, not a regular file (a FIFO, a directory, a device), or holds
+        no image neurovox reads. Messages name the file and, for a bad header, the field.
+    ValueError
+        If ``mmap`` or ``keep_file_open`` is not one of the values above.
+
+    Examples
+    --------
+    >>> import numpy as np, neurovox as nib
+    >>> nib.save(nib.Nifti1Image(np.arange(24, dtype=np.int16).reshape(2, 3, 4), np.eye(4)),
+    ...          'example.nii.gz')
+    >>> img = nib.load('example.nii.gz')
+    >>> img.in_memory
+    False
+    >>> img.dataobj[1, 2, :]
+    array([20, 21, 22, 23], dtype=int16)
+    >>> img.get_fdata().dtype
+    dtype('float64')
+    """
     mode = _mmap_mode(mmap)
     filename = os.path.expanduser(os.fspath(filename))
     try:
@@ -38,17 +88,39 @@ def save(img, filename, **kwargs):
     nibabel (``.nii`` NIfTI, ``.img``/``.hdr`` pairs, ``.mgh``/``.mgz``, any of them
     compressed with ``.gz``).
 
+    The save writes a temporary file beside the target and renames it over the target, so
+    a reader never sees half a file and a failed save leaves the old file as it was.
+
     Parameters
     ----------
     img : SpatialImage
         The image to save (converted to the class the extension asks for, as nibabel does).
     filename : str or os.PathLike
         Where to save.
+    dtype : numpy dtype, optional
+        Store the data as this type (the header's, ``img.get_data_dtype()``, otherwise).
+    compresslevel : int, optional
+        For a compressed file name: gzip 0-12 (0 stores, 1-9 as zlib's, 10-12 smaller and
+        slower; default 2), bzip2 1-9, zstd 1-22. An addition to nibabel, whose saves always
+        use gzip level 1.
+    hard_links : {'refuse', 'replace', 'in_place'}, optional
+        What to do when the file being replaced has other hard links (names): ``'refuse'``
+        (the default) raises rather than leave the other names with the old data;
+        ``'replace'`` gives this name a new file anyway; ``'in_place'`` writes into the
+        shared file as nibabel does (every name sees the new data; not atomic).
     **kwargs
-        Passed to ``img.to_filename``: ``dtype`` (store the data as this type) and
-        ``compresslevel`` (gzip 0-12, default 2; bzip2 1-9; zstd 1-22), an addition to
-        nibabel, whose saves always use gzip level 1; ``hard_links`` (``'refuse'``,
-        ``'replace'`` or ``'in_place'``, see ``to_filename``).
+        Passed with the above to ``img.to_filename``.
+
+    Raises
+    ------
+    ImageFileError
+        If the file name's extension fits no image format.
+    HeaderDataError
+        If the format cannot store the data type asked for.
+    WriterError
+        If the values cannot be stored as asked (they would need scaling the format or
+        type cannot hold), or, with ``hard_links='refuse'``, if the file being replaced
+        has other hard links. A ``ValueError`` too.
 
     Examples
     --------

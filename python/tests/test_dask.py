@@ -91,3 +91,10 @@ def test_eight_images_on_a_local_cluster_with_two_worker_processes(tmp_path):
     assert len(set(workers.values())) == 2
     np.testing.assert_allclose(result, expected, rtol=1e-12)
     np.testing.assert_array_equal(per_image_max, [a.max() for a in arrays])
+
+
+def test_without_dask_the_error_says_what_to_install(monkeypatch, tmp_path):
+    # None in sys.modules makes `import dask.array` raise ImportError, as if not installed.
+    monkeypatch.setitem(__import__('sys').modules, 'dask.array', None)
+    with pytest.raises(ImportError, match=r'pip install "neurovox\[dask\]"'):
+        neurovox.dask.from_images([tmp_path / 'a.nii'])
