@@ -399,6 +399,20 @@ class SpatialHeader(FileBasedHeader):
         self._native.set_data_dtype(_to_dtype(datatype))
 
     def get_zooms(self):
+        """The voxel sizes: one per data axis (pixdim[1:], MGH's delta and TR).
+
+        Returns
+        -------
+        tuple of numpy.float32 (numpy.float64 for NIfTI-2)
+            As nibabel returns them: the type of the header's zoom fields.
+
+        Examples
+        --------
+        >>> import numpy as np, neurovox as nv
+        >>> img = nv.Nifti1Image(np.zeros((2, 3, 4), np.int16), np.diag([2, 2, 3.5, 1]))
+        >>> img.header.get_zooms()
+        (np.float32(2.0), np.float32(2.0), np.float32(3.5))
+        """
         return tuple(self._zoom_dtype(z) for z in self._native.get_zooms())
 
     def set_zooms(self, zooms):
@@ -474,7 +488,7 @@ class SpatialHeader(FileBasedHeader):
         aff[:3, 3] = -(shape - 1) / 2.0 * zooms * [-1, 1, 1]
         return aff
 
-    def data_to_fileobj(self, *args, **kwargs):  # pragma: no cover - not in phase 1
+    def data_to_fileobj(self, *args, **kwargs):  # pragma: no cover - saves go through images
         """Not offered: neurovox writes the data when the image is saved.
 
         Raises

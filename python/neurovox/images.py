@@ -735,12 +735,33 @@ class SpatialImage(DataobjImage):
     @property
     def is_dirty(self):
         """True whenever the image may differ from its files: a header field, the
-        extensions, the affine or cached data changed, the files changed on disk, the image
-        was marked dirty, or it has no files (or only file objects).
+        extensions, the affine, the data array or cached data changed, the files changed on
+        disk, the image was marked dirty, its last save cast the values, or it has no files
+        (or only file objects). An addition to nibabel, which sketched this but never built
+        it.
 
-        An attribute, as seed 002 writes it (``assert img.is_dirty == False``); setting it
-        overrides the checks: ``img.is_dirty = False`` is :meth:`mark_clean`, ``True``
-        :meth:`mark_dirty`."""
+        A save that writes the values unchanged (no cast, no scaling) leaves the image clean:
+        it matches the files just written, and :meth:`as_filename` returns them. Nothing is
+        read or digested until this is asked; then the array and caches are compared with
+        the files (:meth:`dirty_reasons` says what differs).
+
+        An attribute (``assert img.is_dirty == False``); setting it overrides the checks:
+        ``img.is_dirty = False`` is :meth:`mark_clean`, ``True`` :meth:`mark_dirty`.
+
+        Examples
+        --------
+        >>> import numpy as np, neurovox as nv, os, tempfile
+        >>> img = nv.Nifti1Image(np.zeros((2, 3, 4), np.int16), np.eye(4))
+        >>> img.is_dirty  # made in memory: no file to match
+        True
+        >>> path = os.path.join(tempfile.mkdtemp(), 'a.nii.gz')
+        >>> nv.save(img, path)
+        >>> img.is_dirty, img.as_filename() == path
+        (False, True)
+        >>> img.dataobj[0, 0, 0] = 5
+        >>> img.is_dirty
+        True
+        """
         if self._native is None or self._clean_digests is None:
             return True
         if self._caches_changed():
@@ -1055,7 +1076,7 @@ class Nifti1Pair(AnalyzeImage):
         except ValueError:
             # The affine has no quaternion form (a singular or NaN 3x3 part): the sform
             # keeps it and the qform stays unset, where nibabel refuses to save
-            # (docs/compat.md, issue 14 #10).
+            # (docs/compat.md, "Files, faults and hostile input" #10).
             hdr['qform_code'] = 0
 
     def get_qform(self, coded=False):
@@ -1119,7 +1140,7 @@ class Nifti1Image(Nifti1Pair, SerializableImage):
     >>> img.shape, img.get_data_dtype()
     ((2, 3, 4), dtype('<i2'))
     >>> img.header.get_zooms()
-    (2.0, 2.0, 2.0)
+    (np.float32(2.0), np.float32(2.0), np.float32(2.0))
     >>> nib.save(img, 'example.nii.gz')
     >>> loaded = nib.load('example.nii.gz')
     >>> loaded.dataobj[0, 0, :]
