@@ -1,8 +1,8 @@
-"""The seeds' examples (seeds 000, 001, 003 and 004) as doctests, with neurovox in place of
-nibabel and numpy.
+"""The examples of doctests/seed00*.txt (images and memory, DataobjImage caching, the array
+proxy API, memory maps with NumPy) as doctests, with neurovox in place of nibabel and numpy.
 
-Seed 003's file uses no API nibabel 5 removed, so it also runs with ``import nibabel as nib``:
-every result it prints is nibabel's own."""
+seed003_arrayproxy.txt uses no API nibabel 5 removed, so it also runs with
+``import nibabel as nib``: every result it prints is nibabel's own."""
 
 import doctest
 from pathlib import Path

@@ -1,7 +1,7 @@
 //! Storage data types and byte order.
 //!
 //! [`DataType`] lists every element type a NIfTI, Analyze or MGH file can declare (nibabel's
-//! `_dtdefs` tables, reference §5.2–5.6); [`StorageDtype`] pairs it with the file's
+//! `_dtdefs` tables, docs/nibabel-rules.md §9); [`StorageDtype`] pairs it with the file's
 //! [`ByteOrder`], which is what numpy calls a dtype (`<i2`, `>f4`).
 //!
 //! `float128` and `complex256` have no Rust type. NIfTI defines them as IEEE binary128, which

@@ -1,9 +1,9 @@
 //! File names and format detection: which files make up an image, which format they hold,
 //! and reading just enough of them to parse the header.
 //!
-//! Extensions follow nibabel (reference §4.1–4.2): `.nii` single files, `.hdr` + `.img` pairs
-//! (either name may be given; the sibling keeps the case of an all-upper or all-lower
-//! extension), `.mgh` and `.mgz`; each may end in `.gz`, `.bz2` or `.zst`. Compression is
+//! Extensions follow nibabel (docs/nibabel-rules.md §6): `.nii` single files, `.hdr` +
+//! `.img` pairs (either name may be given; the sibling keeps the case of an all-upper or
+//! all-lower extension), `.mgh` and `.mgz`; each may end in `.gz`, `.bz2` or `.zst`. Compression is
 //! recognised by content, so the suffix only helps find the sibling file. The format is
 //! decided by the header bytes, in nibabel's order: NIfTI-1 magic, NIfTI-2 size, then
 //! Analyze (which nibabel reads as SPM2); a file with no known extension is sniffed.

@@ -1,6 +1,6 @@
-//! Lightweight image handles for parallel work (seed 002): a clean image becomes a few
-//! hundred bytes — its paths, format, load options and file fingerprints, never data — that
-//! any thread or process turns back into a proxy image, reading only the header.
+//! Lightweight image handles for parallel work (docs/nibabel-rules.md §19.3): a clean image
+//! becomes a few hundred bytes — its paths, format, load options and file fingerprints, never
+//! data — that any thread or process turns back into a proxy image, reading only the header.
 //!
 //! A handle is only made from an image that matches its file ([`crate::Image::is_dirty`] is
 //! false), and opening it checks the files still match the fingerprints: a file changed since

@@ -1,6 +1,6 @@
 //! Images: a data object (an array in memory or an [`ArrayProxy`] on disk), a header, an
-//! affine and the files they came from, with nibabel's caching rules (reference §4.4, seeds
-//! 000, 001 and 003).
+//! affine and the files they came from, with nibabel's caching rules (docs/nibabel-rules.md
+//! §7, §8, §19).
 //!
 //! * [`Image::get_fdata`] returns floating-point data and, with [`Caching::Fill`], keeps it:
 //!   one cache slot, keyed by the float type, so asking for float32 with `Fill` drops a
@@ -721,8 +721,8 @@ pub struct ImageFiles {
     pub is_copy: bool,
 }
 
-/// Knowing whether the image matches its file (seed 002; see [`crate::tracking`] for what is
-/// compared and what it costs).
+/// Knowing whether the image matches its file (docs/nibabel-rules.md §19.1; see
+/// [`crate::tracking`] for what is compared and what it costs).
 impl Image {
     /// True whenever the image might differ from its file: a header field, the extensions,
     /// the affine or the data changed in memory, the file changed on disk, the image was
@@ -816,10 +816,11 @@ impl Image {
         self.tracking.mark_dirty();
     }
 
-    /// File names for this image, for a program that needs files (seed 002): the files it
-    /// was loaded from when it is clean — nothing is written — else a copy saved atomically
-    /// under a new temporary name (`neurovox-XXXXXX.nii`, `.hdr`/`.img` for pairs, `.mgh`)
-    /// in `dir`, or the system's temporary directory. The copy is the caller's to delete.
+    /// File names for this image, for a program that needs files (docs/nibabel-rules.md
+    /// §19.2): the files it was loaded from when it is clean — nothing is written — else a
+    /// copy saved atomically under a new temporary name (`neurovox-XXXXXX.nii`, `.hdr`/`.img`
+    /// for pairs, `.mgh`) in `dir`, or the system's temporary directory. The copy is the
+    /// caller's to delete.
     /// It holds what the image shows: float data changed through [`Image::get_fdata_mut`]
     /// is saved as that float type (float32 for MGH), not rescaled to the header's type.
     ///

@@ -1,7 +1,7 @@
 //! numpy-memmap-like arrays: an n-d array that views a file on disk, loading pages only as
 //! they are touched.
 //!
-//! [`MemmapArray`] follows `numpy.memmap`'s rules (seed 004):
+//! [`MemmapArray`] follows `numpy.memmap`'s rules (docs/compat.md, "Memory maps"):
 //!
 //! | mode | file | writes |
 //! |---|---|---|

@@ -1554,7 +1554,7 @@ mod tests {
         check(&f, sel![.., 1], &always, &[(47, 40)], &[10], None);
     }
 
-    // Reference §2.8, worked example A.
+    // docs/nibabel-rules.md §5, worked example A.
     #[test]
     fn worked_example_a() {
         let f = f_layout(&[10, 6], 4, 7);
@@ -1570,7 +1570,7 @@ mod tests {
         assert_eq!(plan_with(&c, sel![1, 1..5], &never).segments(), &[(35, 16)]);
     }
 
-    // Reference §2.8, worked example B.
+    // docs/nibabel-rules.md §5, worked example B.
     #[test]
     fn worked_example_b() {
         let vol = f_layout(&[64, 64, 30], 2, 352);

@@ -1,5 +1,5 @@
 //! [`ArrayProxy`]: an array that stays on disk until asked for, and reads only the bytes a
-//! slice needs (nibabel's `arrayproxy.py`, reference §1).
+//! slice needs (nibabel's `arrayproxy.py`, docs/nibabel-rules.md §2).
 //!
 //! A proxy is a spec — shape, stored type and byte order, data offset, slope and intercept,
 //! layout order (Fortran for every format here) — and a byte [`Source`]. Reads go through the

@@ -1,5 +1,5 @@
 //! Saving images: every format, plain or compressed, atomically (nibabel's `to_filename`,
-//! reference §5.7).
+//! docs/nibabel-rules.md §15).
 //!
 //! * The header is updated as nibabel's `update_header` does: shape, data type, the affine
 //!   when it differs from the header's own, `vox_offset` (the smallest that fits for single
@@ -173,7 +173,7 @@ fn set_scaling(header: &mut Header, slope: f64, inter: f64) -> Result<()> {
             header.set("scl_slope", crate::FieldValue::Float(slope))?;
             if matches!(header, Header::Analyze(a) if a.flavour() == AnalyzeFlavour::Spm2) {
                 // SPM2 headers carry an intercept field: never leave a stale one (the
-                // re-save bug of nibabel, reference §7.18).
+                // re-save bug of nibabel, docs/nibabel-rules.md §15).
                 header.set("scl_inter", crate::FieldValue::Float(inter))?;
             }
             Ok(())

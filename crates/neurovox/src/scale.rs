@@ -1,5 +1,5 @@
 //! Read scaling: decoding stored bytes into values, `value = raw × slope + inter`, with
-//! nibabel's exact output-dtype rules (reference §1.5).
+//! nibabel's exact output-dtype rules (docs/nibabel-rules.md §1).
 //!
 //! * `(slope, inter) == (1, 0)`: the stored type, unchanged.
 //! * Otherwise numpy's promotion of the stored type with the type of the scale factors — a

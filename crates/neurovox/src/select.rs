@@ -577,7 +577,8 @@ impl Selection {
     /// may memory-map.
     ///
     /// Unlike nibabel, which only treats `()`, `...`, `:`, `0:n` and `0:n:1` as full, any slice
-    /// that resolves to the whole axis counts: `::1`, `0:10**9` and `-n:` too (reference §7.4).
+    /// that resolves to the whole axis counts: `::1`, `0:10**9` and `-n:` too
+    /// (docs/nibabel-rules.md §4).
     /// On an axis of length 1, `::-1` and `::2` are also the whole axis.
     ///
     /// ```
@@ -1184,7 +1185,8 @@ mod tests {
         assert!(sel![0].canonicalize(&[]).is_err());
     }
 
-    // test_fileslice.test_predict_shape, None and Ellipsis cases, plus the §2.3 example.
+    // test_fileslice.test_predict_shape, None and Ellipsis cases, plus the example of
+    // docs/nibabel-rules.md §4.
     #[test]
     fn predict_shape() {
         let shape = |s: Selection, sh: &[usize]| s.output_shape(sh).unwrap();

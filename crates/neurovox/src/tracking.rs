@@ -1,5 +1,5 @@
-//! Knowing whether an image still matches its file (seed 002, a feature nibabel sketched and
-//! never built): what [`crate::Image::is_dirty`] compares, and why.
+//! Knowing whether an image still matches its file (docs/nibabel-rules.md §19.1, a feature
+//! nibabel sketched and never built): what [`crate::Image::is_dirty`] compares, and why.
 //!
 //! When an image is loaded it keeps a [`Snapshot`]: the header's binary block and a digest of
 //! its extensions (NIfTI) or tags (MGH), the affine, what the data object was (which file, at

@@ -1,6 +1,6 @@
 //! Write scaling: which slope and intercept nibabel stores when it saves data in a smaller or
-//! integer type, and the exact bytes it writes (reference §5.7.1; nibabel's `arraywriters.py`
-//! and `volumeutils.array_to_file`).
+//! integer type, and the exact bytes it writes (docs/nibabel-rules.md §16; nibabel's
+//! `arraywriters.py` and `volumeutils.array_to_file`).
 //!
 //! # The three writers
 //!

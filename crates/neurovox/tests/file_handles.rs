@@ -1,7 +1,7 @@
-//! keep_file_open semantics without handle leaks (reference §1.9): with `false` every read
-//! opens and closes the file, with `true` one handle lives as long as the proxy, and the
-//! process-wide default applies when the option is `None`. Alone in its own test binary, so
-//! no other test opens files while the descriptors are counted.
+//! keep_file_open semantics without handle leaks (docs/nibabel-rules.md §3): with `false`
+//! every read opens and closes the file, with `true` one handle lives as long as the proxy,
+//! and the process-wide default applies when the option is `None`. Alone in its own test
+//! binary, so no other test opens files while the descriptors are counted.
 
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]

@@ -1,5 +1,5 @@
-//! keep_file_open with memory mapping (reference §1.9): the handle that mapped the file is
-//! kept for the proxy's life only when asked. A test binary of its own, apart from
+//! keep_file_open with memory mapping (docs/nibabel-rules.md §3): the handle that mapped the
+//! file is kept for the proxy's life only when asked. A test binary of its own, apart from
 //! `file_handles.rs`, which counts every descriptor of the process.
 
 // Helpers shared by the tests unwrap too: a panic there is a failed test.

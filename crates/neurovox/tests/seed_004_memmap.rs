@@ -1,6 +1,6 @@
-//! Every example of seed 004 ("Memory maps with NumPy"), done with neurovox, with the seed's
-//! results; plus the seed's first use of memory maps: one segment of memory shared by two
-//! programs.
+//! Every example of `python/tests/doctests/seed004_memmap.txt` ("Memory maps with NumPy"),
+//! done with neurovox's Rust API, with the results that file shows; plus the first use of
+//! memory maps it describes: one segment of memory shared by two programs.
 
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]

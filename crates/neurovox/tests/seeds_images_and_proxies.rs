@@ -1,6 +1,7 @@
-//! Seeds 000 ("Images and memory"), 001 (`DataobjImage`) and 003 (`ArrayProxy`), behaviour by
-//! behaviour, on nibabel's own `example4d.nii.gz`, plus nibabel's `_check_proxy_interface`
-//! and `_check_array_caching` validators (reference §6.4).
+//! The behaviours of `python/tests/doctests/seed000_images_and_memory.txt` ("Seed 000"),
+//! `seed001_dataobj_images.txt` ("Seed 001") and `seed003_arrayproxy.txt` ("Seed 003"), one by
+//! one, on nibabel's own `example4d.nii.gz`, plus nibabel's `_check_proxy_interface`
+//! and `_check_array_caching` validators (docs/nibabel-rules.md §18).
 //!
 //! `example4d.nii.gz` is found through the oracle manifest (`tests/oracle/make_fixtures.py`
 //! lists nibabel's test data with absolute paths); without it these tests say SKIPPED.
@@ -167,7 +168,7 @@ fn proxy_api_shape_reshape_and_isolation() {
     assert_eq!(flat_all[[128 * 5 + 3, 1]], full[[3, 5, 0, 1]]);
 }
 
-/// nibabel's `_check_proxy_interface`, step by step (reference §6.4).
+/// nibabel's `_check_proxy_interface`, step by step (docs/nibabel-rules.md §18).
 #[test]
 fn nibabel_proxy_interface_validator() {
     let Some(path) = example4d() else { return };
@@ -278,7 +279,7 @@ fn nibabel_array_caching_validator() {
 }
 
 /// Image slicing moves the affine to the first selected voxel — also for negative steps and
-/// negative starts, which nibabel gets wrong (reference §7.2).
+/// negative starts, which nibabel gets wrong (docs/nibabel-rules.md §8).
 #[test]
 fn slicer_affines_with_negative_steps() {
     let data = ndarray::Array::from_shape_fn((4, 5, 6), |(i, j, k)| (i * 100 + j * 10 + k) as f32)

@@ -1,4 +1,5 @@
-"""The conformance suite runs nibabel's API validators (reference §6) against a library module.
+"""The conformance suite runs nibabel's API validators (docs/nibabel-rules.md §18) against a
+library module.
 
 Each test takes the `lib` fixture: nibabel itself (which shows the ported checks are right)
 and neurovox (which must pass them). neurovox is skipped only while its Python package is not

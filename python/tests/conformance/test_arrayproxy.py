@@ -1,4 +1,5 @@
-"""nibabel's ArrayProxy tests (nibabel/tests/test_arrayproxy.py; reference §6.2), ported.
+"""nibabel's ArrayProxy tests (nibabel/tests/test_arrayproxy.py), ported
+(docs/nibabel-rules.md §18).
 
 Changed checks (docs/compat.md, "Conformance suite"):
 * `deprecated_order_classvar` tests nibabel's deprecation machinery for a class attribute

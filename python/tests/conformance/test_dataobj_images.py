@@ -1,4 +1,5 @@
-"""nibabel's DataobjImage tests (nibabel/tests/test_dataobj_images.py; reference §6.5), ported.
+"""nibabel's DataobjImage tests (nibabel/tests/test_dataobj_images.py), ported
+(docs/nibabel-rules.md §18).
 
 A minimal image stored as `.npy`, subclassing `lib.DataobjImage`, goes through the generic
 image validators and the data-interface validators of test_image_api: the caching,

@@ -1,4 +1,5 @@
-"""nibabel's image API validators (nibabel/tests/test_image_api.py; reference §6.4), ported.
+"""nibabel's image API validators (nibabel/tests/test_image_api.py), ported
+(docs/nibabel-rules.md §18).
 
 For each image class, array images of every example shape and storable dtype, and proxy
 images made from them by a BytesIO round trip, go through nibabel's validators. One test runs
@@ -6,7 +7,7 @@ one validator over every image of a class, as nibabel's ValidateAPI does.
 
 Changed checks (docs/compat.md, "Conformance suite"):
 * `get_data_deprecated`: nibabel 5 raises ExpiredDeprecationError; neurovox's `get_data()`
-  works (seeds 000/001) and must return the data object's values.
+  works (docs/nibabel-rules.md §19.4) and must return the data object's values.
 * `from_url` needs the pytest-httpserver fixture, which nibabel's own run lacks too: not ported.
 """
 
@@ -140,7 +141,7 @@ def validate_get_data(lib, flags, imaker, params, tmp_path):
 
         with pytest.raises(ExpiredDeprecationError):
             img.get_data()
-    else:  # changed check: get_data works in neurovox (seeds 000, 001)
+    else:  # changed check: get_data works in neurovox (docs/nibabel-rules.md §19.4)
         assert_array_equal(np.asanyarray(img.dataobj), img.get_data())
 
 

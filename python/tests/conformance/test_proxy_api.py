@@ -1,4 +1,5 @@
-"""nibabel's proxy API validators (nibabel/tests/test_proxy_api.py; reference §6.1), ported.
+"""nibabel's proxy API validators (nibabel/tests/test_proxy_api.py), ported
+(docs/nibabel-rules.md §18).
 
 For each header class of the Analyze family and MGH, every combination of shape, dtype,
 offset, slope and intercept is written as Fortran-order bytes to a BytesIO and to a file, and

@@ -1,5 +1,5 @@
 //! Analyze 7.5, SPM99 and SPM2 headers (nibabel's `analyze.py`, `spm99analyze.py`,
-//! `spm2analyze.py`; reference §5.2–5.3).
+//! `spm2analyze.py`; docs/nibabel-rules.md §10–11).
 //!
 //! All three are the same 348 bytes; SPM99 reads `funused1` as `scl_slope` and `originator`
 //! as `origin` (five `i2`), SPM2 also reads `funused2` as `scl_inter`.

@@ -1,4 +1,4 @@
-//! Header checks and fixes with nibabel's problem levels (reference §5.8).
+//! Header checks and fixes with nibabel's problem levels (docs/nibabel-rules.md §17).
 //!
 //! Each format runs its checks in nibabel's order. A check reports a [`Problem`] with a level:
 //! 10 (cosmetic) … 45 (the file is not what it claims to be). With `fix` the check repairs what

@@ -1,4 +1,4 @@
-//! FreeSurfer MGH headers (nibabel's `freesurfer/mghformat.py`, reference §5.6).
+//! FreeSurfer MGH headers (nibabel's `freesurfer/mghformat.py`, docs/nibabel-rules.md §14).
 //!
 //! An MGH file is a 90-byte big-endian header padded with zeros to byte 284, the data in
 //! Fortran order, then a 20-byte footer (TR, flip angle, TE, TI, FOV) and optional tags.

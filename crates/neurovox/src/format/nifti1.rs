@@ -1,5 +1,5 @@
 //! NIfTI-1 headers, and the rules NIfTI-2 shares with them (nibabel's `nifti1.py`,
-//! reference §5.4). The NIfTI-2 layout and its extra check live in [`super::nifti2`].
+//! docs/nibabel-rules.md §12). The NIfTI-2 layout and its extra check live in [`super::nifti2`].
 //!
 //! A header here is the raw 348-byte (or 540-byte) block plus the extensions that follow it.
 //! Single files (`.nii`, magic `n+1`/`n+2`) have a 4-byte extension flag after the block and

@@ -1,5 +1,5 @@
 //! The NIfTI-2 header layout and its one extra rule, the EOL check bytes (nibabel's
-//! `nifti2.py`, reference §5.5). Everything else is shared with NIfTI-1 in
+//! `nifti2.py`, docs/nibabel-rules.md §13). Everything else is shared with NIfTI-1 in
 //! [`super::nifti1::NiftiHeader`].
 
 use super::check::Problem;

@@ -1,6 +1,6 @@
 //! The `.mat` sidecar of SPM99/SPM2 images: the voxel-to-world affine in a MATLAB v4 file,
 //! as nibabel writes it with `scipy.io.savemat(..., format='4')` and reads it back
-//! (reference §4.6, §5.3).
+//! (docs/nibabel-rules.md §11).
 //!
 //! A v4 file is a list of variables, each a 20-byte header (type, rows, columns, imaginary
 //! flag, name length), the NUL-terminated name, and the values column by column. We write

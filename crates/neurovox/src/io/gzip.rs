@@ -32,8 +32,8 @@
 //!
 //! # Why our own zran, and why on zlib-rs
 //!
-//! Both candidate crates were read (their 0.3.1 and 0.1.0 sources) and weighed against the
-//! measurements in `reference/rust-ecosystem.md` §4:
+//! Both candidate crates were read (their 0.3.1 and 0.1.0 sources) and weighed against what
+//! this module needs and what we measured:
 //!
 //! * `rapidgzip-core` 0.3.1 makes an index only as a by-product of a complete decode
 //!   (`decode_with_index`, or an indexing reader whose index exists at `finish()`), so the
