@@ -789,16 +789,18 @@ impl Image {
         Ok(())
     }
 
-    /// Takes a snapshot: the image matches its files as they are now. With `proxy_source`,
-    /// the file a proxy reads is watched too when it is not one of the image's (an image
-    /// saved elsewhere keeps reading the file it was loaded from).
-    fn match_files(&mut self, proxy_source: bool) {
+    /// Takes a snapshot: the image matches its files as they are now. `after_save`: the
+    /// file a proxy reads is watched too when it is not one of the image's (an image saved
+    /// elsewhere keeps reading the file it was loaded from), and a float cache changed in
+    /// place stays changed (the save wrote the data object, not the cache); otherwise
+    /// (mark_clean) the cache is accepted as it is.
+    fn match_files(&mut self, after_save: bool) {
         let (Some(header_path), Some(image_path)) = (&self.files.header, &self.files.image) else {
             return self.tracking.forget(None);
         };
         let with_mat = matches!(self.format(), ImageFormat::Spm99 | ImageFormat::Spm2);
         let mut watched = crate::tracking::watched_files(header_path, image_path, with_mat);
-        if let (true, DataObj::Proxy(p)) = (proxy_source, &self.dataobj) {
+        if let (true, DataObj::Proxy(p)) = (after_save, &self.dataobj) {
             if let Some(source) = p.file() {
                 if !watched.iter().any(|(path, _)| path == source) {
                     watched.push((source.to_path_buf(), 0));
@@ -807,7 +809,8 @@ impl Image {
         }
         let prints = crate::tracking::fingerprint_all(&watched);
         let snapshot = Snapshot::new(&self.header, self.affine.as_ref(), &self.dataobj, prints);
-        self.tracking.reset(snapshot, self.fdata_cache.as_ref());
+        let accepted_cache = (!after_save).then_some(self.fdata_cache.as_ref());
+        self.tracking.reset(snapshot, accepted_cache);
     }
 
     /// Declares that the image may differ from its file, whatever the checks say, until

@@ -272,17 +272,18 @@ impl Tracking {
     }
 
     /// Replaces everything with a new snapshot: the image matches its file now.
-    pub(crate) fn reset(&mut self, snapshot: Snapshot, fdata_cache: Option<&DynArray>) {
+    /// `fdata_cache`: `Some(cache)` accepts the float cache as it is now (mark_clean);
+    /// `None` keeps its baseline (a save writes the data object, not the cache, so a cache
+    /// changed in place before the save still differs from the file).
+    pub(crate) fn reset(&mut self, snapshot: Snapshot, fdata_cache: Option<Option<&DynArray>>) {
         self.snapshot = Some(snapshot);
         self.unmatched = None;
         self.marked_dirty = false;
         // A mutable borrow handed out earlier has ended: the array is what the snapshot saw.
         self.dataobj_baseline = None;
-        self.fdata_baseline = if self.fdata_baseline.is_some() {
-            fdata_cache.map(DynArray::content_digest)
-        } else {
-            None
-        };
+        if let (Some(cache), Some(_)) = (fdata_cache, self.fdata_baseline) {
+            self.fdata_baseline = cache.map(DynArray::content_digest);
+        }
     }
 
     /// Forgets the snapshot; `why` is the reason [`Tracking::reasons`] then gives (else

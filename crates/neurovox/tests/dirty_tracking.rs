@@ -413,6 +413,16 @@ fn a_save_that_keeps_the_values_leaves_the_image_clean() {
         img.dirty_reasons()
     );
 
+    // A float cache changed in place before the save: the save wrote the data object, so
+    // the cache (what get_fdata shows) still differs from the new file.
+    let mut img = neurovox::load(&source).unwrap();
+    img.get_fdata_mut::<f64>().unwrap()[[0, 0, 0, 0]] += 1.0;
+    img.to_filename(dir.path().join("edited.nii"), Default::default())
+        .unwrap();
+    assert_eq!(img.dirty_reasons(), vec![DirtyReason::DataModified]);
+    img.uncache();
+    assert!(!img.is_dirty(), "{:?}", img.dirty_reasons());
+
     // Scaled on the way (float64 to int16 through the scaling writer): dirty, saying so.
     let floats = volume((3, 4, 5, 2)).mapv(|v| f64::from(v) / 3.0);
     let mut img = Image::from_array(floats, None, ImageFormat::Nifti1).unwrap();
