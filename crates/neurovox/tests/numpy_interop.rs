@@ -24,7 +24,9 @@ use common::{json_f64, json_usizes};
 use ndarray::{s, Array, ArrayBase, ArrayD, Data, Dimension, IxDyn, ShapeBuilder};
 use neurovox::element::Element;
 use neurovox::memmap::{MapMode, MemmapArray, MemmapOptions, Order};
-use neurovox::npy::{load_npy, parse_npy_header, save_npy, NpyData, NpyWritable};
+use neurovox::npy::{
+    load_npy, map_npy, parse_npy_header, read_npy, save_npy, NpyData, NpyDtype, NpyWritable,
+};
 use neurovox::npz::{savez, savez_compressed, NpzArchive};
 use neurovox::{ByteOrder, ErrorKind};
 use num_complex::Complex;
@@ -586,6 +588,46 @@ fn check_wrong_type(path: &Path, code: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A numpy bool file (`'|b1'`): read as Rust bools, whose values and memory order must be
+/// numpy's; mapped as bytes at numpy's data offset; refused as any [`Element`] type (bool
+/// cannot be one: a map may hold any byte).
+fn check_bool_npy_file(path: &Path, entry: &Value, data_offset: usize) -> Result<(), String> {
+    let file = std::fs::read(path).map_err(|e| e.to_string())?;
+    let data = &file[data_offset..];
+    let shape = json_usizes(&entry["shape"]);
+    let fortran_order = entry["fortran_order"].as_bool().expect("fortran_order");
+    let mut reader = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let values = read_npy::<bool>(&mut reader).map_err(err)?;
+    if values.shape() != shape.as_slice() {
+        return Err(format!("shape {:?}, numpy's {shape:?}", values.shape()));
+    }
+    for (flat, &value) in values.iter().enumerate() {
+        let stored = data[storage_position(flat, &shape, fortran_order)];
+        if u8::from(value) != stored {
+            return Err(format!("value {flat}: ours {value}, stored byte {stored}"));
+        }
+    }
+    if let Some(listed) = entry["values"].as_array() {
+        let numpy: Vec<u64> = listed.iter().map(|v| v.as_u64().expect("0 or 1")).collect();
+        let ours: Vec<u64> = values.iter().map(|&b| u64::from(b)).collect();
+        if ours != numpy {
+            return Err(format!("values {ours:?}, numpy's {numpy:?}"));
+        }
+    }
+    let (header, map) = map_npy(path, MapMode::Read).map_err(err)?;
+    if header.dtype != NpyDtype::Bool || map.offset() != data_offset as u64 {
+        return Err(format!("mapped {} at {}", header.dtype, map.offset()));
+    }
+    if map.as_bytes() != data {
+        return Err("the map's bytes are not the file's data".into());
+    }
+    for mode in LOAD_MODES {
+        let what = format!("{}: load a bool file as u8", mode_name(mode));
+        expect_kind(&what, load_npy::<u8>(path, mode), ErrorKind::Usage)?;
+    }
+    Ok(())
+}
+
 /// A file numpy wrote and neurovox refuses: the manifest's error kind, in every mode.
 fn check_refused_npy(path: &Path, entry: &Value) -> Result<(), String> {
     let kind = match entry["error_kind"].as_str() {
@@ -616,6 +658,12 @@ fn numpy_npy_files_load_mapped_and_in_memory() {
         let path = dir.join(entry["path"].as_str().unwrap());
         let spec = ArraySpec::from_entry(entry);
         let data_offset = usize::try_from(entry["header_len"].as_u64().unwrap()).unwrap();
+        if entry["dtype"].as_str() == Some("|b1") {
+            if let Err(msg) = check_bool_npy_file(&path, entry, data_offset) {
+                failures.push(format!("{}: {msg}", entry["path"].as_str().unwrap()));
+            }
+            continue;
+        }
         let result = with_element_type!(spec.code(), check_npy_file(&path, &spec, data_offset))
             .and_then(|()| check_wrong_type(&path, spec.code()));
         if let Err(msg) = result {
