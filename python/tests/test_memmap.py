@@ -632,7 +632,9 @@ def test_bool_bytes_other_than_0_and_1_pass_through_as_numpy_leaves_them(tmp_pat
 def test_memmap_of_bool_matches_numpy(tmp_path, mode):
     ours, theirs = twins(tmp_path, bytes([0, 1, 1, 0, 1, 0, 0, 1, 1]))
     kwargs = dict(dtype=bool, mode=mode, offset=1, shape=(2, 4), order='F')
-    assert_same_memmap(nv.memmap(ours, **kwargs), np.memmap(theirs, **kwargs))
+    mapped = nv.memmap(ours, **kwargs)
+    assert_same(mapped, np.memmap(theirs, **kwargs))
+    assert (mapped.filename, mapped.offset, mapped.mode) == (ours.resolve(), 1, mode)
     created = nv.memmap(tmp_path / 'new.dat', dtype=np.bool_, mode='w+', shape=(3,))
     created[1] = True
     created.flush()
