@@ -980,6 +980,55 @@ const SPECIAL_F32: [f32; 8] = [
     1.0,
 ];
 
+/// A bool mask of `shape`, built in C or Fortran order.
+fn bool_mask(shape: &[usize], order: Order) -> ArrayD<bool> {
+    let c = sample_array::<u32>(shape, Order::C).mapv(|v| v % 3 == 0);
+    match order {
+        Order::C => c,
+        Order::F => {
+            let mut f = ArrayD::from_elem(IxDyn(shape).f(), false);
+            f.assign(&c);
+            f
+        }
+    }
+}
+
+/// The manifest entry of a bool array: numpy's `'|b1'`, values as 0 and 1.
+fn bool_json<S: Data<Elem = bool>, D: Dimension>(
+    array: &ArrayBase<S, D>,
+    fortran_order: bool,
+) -> Value {
+    let values: Vec<Value> = array.iter().map(|&b| json!(u8::from(b))).collect();
+    json!({
+        "dtype": "|b1",
+        "shape": array.shape(),
+        "fortran_order": fortran_order,
+        "values": values,
+    })
+}
+
+/// bool masks (`save_npy` of `ndarray` bools) of every shape, C and Fortran order.
+fn write_npy_bools(dir: &Path, out: &mut Vec<Value>) {
+    for shape in ROUNDTRIP_SHAPES {
+        let orders: &[Order] = if shape.len() >= 2 {
+            &[Order::C, Order::F]
+        } else {
+            &[Order::C]
+        };
+        for &order in orders {
+            let mask = bool_mask(shape, order);
+            let relative = format!("npy/b1-{}-{order:?}.npy", shape_name(shape));
+            let path = dir.join(&relative);
+            save_npy(&path, &mask).unwrap();
+            let mut file = std::fs::File::open(&path).unwrap();
+            assert_eq!(read_npy::<bool>(&mut file).unwrap(), mask, "{relative}");
+            let mut entry = bool_json(&mask, order == Order::F);
+            entry["path"] = json!(relative);
+            out.push(entry);
+        }
+    }
+}
+
 /// Non-finite, signed-zero, subnormal and extreme floats, real and complex.
 fn write_npy_specials(dir: &Path, out: &mut Vec<Value>) {
     let f8 = Array::from(SPECIAL_F64.to_vec());
@@ -1037,7 +1086,8 @@ fn write_npz_archives(dir: &Path, out: &mut Vec<Value>) {
     let specials = Array::from(SPECIAL_F64.to_vec());
     let strided = sample_array::<i32>(&[4, 4], Order::C);
     let strided = strided.slice(s![..;2, 1..]);
-    let members: [(&str, &dyn NpyWritable, Value); 8] = [
+    let mask = bool_mask(&[2, 3, 4], Order::F);
+    let members: [(&str, &dyn NpyWritable, Value); 9] = [
         ("arr_0", &ints, array_json(&ints, false)),
         ("fortran_f4", &fortran, array_json(&fortran, true)),
         ("cplx", &cplx, array_json(&cplx, false)),
@@ -1046,6 +1096,7 @@ fn write_npz_archives(dir: &Path, out: &mut Vec<Value>) {
         ("big_u8", &big, array_json(&big, false)),
         ("specials", &specials, array_json(&specials, false)),
         ("strided_i4", &strided, array_json(&strided, false)),
+        ("mask", &mask, bool_json(&mask, true)),
     ];
     let arrays: Vec<(&str, &dyn NpyWritable)> = members.iter().map(|(n, a, _)| (*n, *a)).collect();
     let member_json: Vec<Value> = members
@@ -1230,6 +1281,7 @@ fn neurovox_writes_files_for_numpy() {
     write_npy_matrix::<Complex<f64>>(&dir, &mut manifest.npy);
     write_npy_specials(&dir, &mut manifest.npy);
     write_npy_views(&dir, &mut manifest.npy);
+    write_npy_bools(&dir, &mut manifest.npy);
     write_npz_archives(&dir, &mut manifest.npz);
     for case in &MEMMAP_CASES {
         let entry = with_element_type!(case.code, write_memmap_case(&dir, case)).unwrap();
