@@ -26,8 +26,9 @@ the package exports the function ``neurovox.memmap``, which would shadow a submo
 name (``import neurovox.memmap as m`` would give the function).
 
 Deliberate differences from numpy are listed in ``docs/compat.md``; in short: ``.npy`` and
-``.npz`` arrays hold (u)int8-64, float32/64 or complex64/128 values (other dtypes are a
-``ValueError`` on load and a ``TypeError`` on save, naming the file and the dtype);
+``.npz`` arrays hold bool, (u)int8-64, float32/64 or complex64/128 values (other dtypes are a
+``ValueError`` on load and a ``TypeError`` on save, naming the file and the dtype; bool arrays
+are numpy's bytes, passed through unchanged both ways, exactly as numpy reads and writes them);
 ``load_npy(path, mmap_mode='w+')`` is refused before the file is touched (numpy truncates the
 file, then fails); ``load_npz`` takes paths only, not file objects.
 """
@@ -190,7 +191,7 @@ def save_npy(file: Union[StrPath, IO[bytes]], arr: npt.ArrayLike) -> None:
     """``numpy.save(file, arr)``: byte for byte the ``.npy`` file numpy writes, written
     atomically (temporary file, then rename). ``.npy`` is appended to a path that lacks it, as
     numpy does. ``file`` may be an open binary file object (written at its position, not
-    atomically). Dtypes other than (u)int8-64, float32/64 and complex64/128 are a
+    atomically). Dtypes other than bool, (u)int8-64, float32/64 and complex64/128 are a
     ``TypeError`` naming the file and the dtype (numpy writes them, or pickles objects).
     """
     array = _writable_array(arr)

@@ -17,6 +17,7 @@ first).
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -120,6 +121,10 @@ def test_np_load_reads_npy(entry):
     assert_same_array(loaded, entry)
     if entry['fortran_order']:
         assert loaded.flags.f_contiguous
+    # byte for byte what np.save writes for the same array, header included
+    buffer = io.BytesIO()
+    np.save(buffer, loaded)
+    assert buffer.getvalue() == path.read_bytes()
 
 
 @pytest.mark.parametrize('entry', manifest_entries('npy'))

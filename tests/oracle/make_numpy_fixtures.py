@@ -17,7 +17,7 @@ The script (re)creates OUTDIR and writes
   u8 i8 f4 f8 c8 c16) in both byte orders, C and Fortran order, shapes
   ``()``, ``(0,)``, ``(5,)``, ``(2, 3)``, ``(2, 3, 4)``, ``(1, 1, 7)``; files
   numpy was told to write as format 2.0 and 3.0; special float values; and
-  dtypes neurovox refuses (bool, float16, longdouble, structured, object,
+  bool arrays, dtypes neurovox refuses (float16, longdouble, structured, object,
   strings, datetime, void), including a structured dtype whose header needs
   format 2.0 by itself (and is over numpy's ``max_header_size``);
 * ``npz/``: ``np.savez`` and ``np.savez_compressed`` archives with named and
@@ -216,6 +216,21 @@ def write_npy_specials(outdir):
     return entries
 
 
+def write_npy_bools(outdir):
+    """bool arrays ('|b1') of every shape, C and Fortran order, and a > 64-element mask."""
+    entries = []
+    for shape in SHAPES + ((4, 5, 6),):
+        layouts = ('C', 'F') if len(shape) >= 2 else ('C',)
+        for layout in layouts:
+            arr = (np.arange(int(np.prod(shape))).reshape(shape) * 7) % 3 == 0
+            if layout == 'F':
+                arr = np.asfortranarray(arr)
+            path = outdir / 'npy' / f'b1-{shape_name(shape)}-{layout}.npy'
+            np.save(path, arr)
+            entries.append(npy_entry(outdir, path))
+    return entries
+
+
 def zero_padded(dtype, values):
     """An array of a long double type with its padding bytes zeroed.
 
@@ -235,7 +250,6 @@ def unsupported_arrays():
     """(name, array, why neurovox refuses it) for dtypes numpy writes that we do not read."""
     big_structured = np.dtype([(f'field_{i:05d}', 'u1') for i in range(5000)])
     return (
-        ('bool', np.array([True, False, True]), 'bool arrays are not supported'),
         ('float16', np.arange(4, dtype='f2'), 'float16 arrays are not supported'),
         ('longdouble', zero_padded(np.longdouble, [0.5, 1.5, 2.5]),
          'numpy longdouble is not IEEE binary128 on x86-64'),
@@ -379,7 +393,8 @@ def main(argv):
     started = time.monotonic()
     outdir = prepare_outdir(argv[1])
     npy = (write_npy_matrix(outdir) + write_npy_versions(outdir)
-           + write_npy_specials(outdir) + write_npy_unsupported(outdir))
+           + write_npy_specials(outdir) + write_npy_bools(outdir)
+           + write_npy_unsupported(outdir))
     manifest = {
         'numpy_version': np.__version__,
         'npy': npy,

@@ -7,15 +7,19 @@
 //! between those and numpy: maps become zero-copy arrays whose `base` owns the map
 //! ([`crate::mmap`]), in-memory reads fill arrays numpy allocates with the GIL released, and
 //! numpy arrays are written as the raw bytes of their memory, in their own byte order.
+//!
+//! bool arrays (`'|b1'`, the core's [`NpyDtype::Bool`]) go through the same byte paths: their
+//! bytes are numpy's own, read into (or mapped as) arrays of numpy's `bool` dtype and written
+//! from them unchanged, so a file's bytes reach numpy exactly as `numpy.load` would give them.
 
 use crate::convert::{data_ptr, empty_array, numpy_descr_dtype, storage_dtype, SendPtr};
 use crate::errors::numpy_error;
 use crate::fileobj::{PyReader, PyWriter};
 use crate::mmap::{view, MmapOwner};
 use neurovox::memmap::{MapMode, MemmapBytes, MemmapOptions, Order};
-use neurovox::npy::{self, NpyHeader, NpyWritable};
+use neurovox::npy::{self, NpyDtype, NpyHeader, NpyWritable};
 use neurovox::npz::NpzArchive;
-use neurovox::{DataType, StorageDtype};
+use neurovox::DataType;
 use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -25,6 +29,14 @@ use std::path::PathBuf;
 
 fn parse_mode(mode: &str) -> PyResult<MapMode> {
     mode.parse().map_err(numpy_error)
+}
+
+/// numpy's dtype for a `.npy` element type: `bool` for `'|b1'`, else as for image data.
+fn npy_numpy_dtype(py: Python<'_>, dtype: NpyDtype) -> PyResult<Bound<'_, PyAny>> {
+    match dtype {
+        NpyDtype::Number(dtype) => numpy_descr_dtype(py, dtype),
+        NpyDtype::Bool => py.import("numpy")?.getattr("dtype")?.call1(("?",)),
+    }
 }
 
 /// A numpy.memmap (`subtype`) over a map, its `base` the map's owner.
@@ -54,7 +66,7 @@ fn memmap_of_npy<'py>(
     map: MemmapBytes,
     subtype: &Bound<'py, PyType>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let dtype = numpy_descr_dtype(py, header.dtype)?.cast_into::<PyArrayDescr>()?;
+    let dtype = npy_numpy_dtype(py, header.dtype)?.cast_into::<PyArrayDescr>()?;
     memmap_of(py, map, dtype, &header.shape, header.fortran_order, subtype)
 }
 
@@ -122,7 +134,7 @@ fn read_new_array<'py>(
     header: &NpyHeader,
     reader: &mut (dyn Read + Send),
 ) -> PyResult<Bound<'py, PyAny>> {
-    let dtype = numpy_descr_dtype(py, header.dtype)?;
+    let dtype = npy_numpy_dtype(py, header.dtype)?;
     let (array, ptr) = empty_array(py, &header.shape, &dtype, header.fortran_order)?;
     py.detach(|| {
         // SAFETY: `array` is new, held by this frame, and exactly the header's data length.
@@ -180,7 +192,7 @@ pub fn load_npy_fileobj<'py>(
     if let Some(available) = remaining_len(&fileobj)? {
         npy::check_data_len(&header, available).map_err(|e| numpy_error(e.with_path(name)))?;
     }
-    let dtype = numpy_descr_dtype(py, header.dtype)?;
+    let dtype = npy_numpy_dtype(py, header.dtype)?;
     let (array, ptr) = empty_array(py, &header.shape, &dtype, header.fortran_order)?;
     // The reader calls into Python, so the GIL stays held.
     // SAFETY: `array` is new, held by this frame, and exactly the header's data length.
@@ -208,14 +220,14 @@ fn remaining_len(fileobj: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
 /// A contiguous numpy array as `.npy` data: its bytes as they are in memory, in its byte
 /// order, C order unless it is only Fortran-contiguous (numpy.save's rule).
 struct RawNpy<'a> {
-    dtype: StorageDtype,
+    dtype: NpyDtype,
     shape: Vec<usize>,
     fortran: bool,
     bytes: &'a [u8],
 }
 
 impl NpyWritable for RawNpy<'_> {
-    fn npy_dtype(&self) -> StorageDtype {
+    fn npy_dtype(&self) -> NpyDtype {
         self.dtype
     }
 
@@ -235,7 +247,7 @@ impl NpyWritable for RawNpy<'_> {
 /// What a [`RawNpy`] needs, gathered with the GIL held; the pointer stays valid while the
 /// array it came from is held by the caller.
 struct RawParts {
-    dtype: StorageDtype,
+    dtype: NpyDtype,
     shape: Vec<usize>,
     fortran: bool,
     ptr: SendPtr,
@@ -259,12 +271,17 @@ impl RawParts {
 /// for dtypes `.npy` files cannot hold in neurovox.
 fn raw_parts(array: &Bound<'_, PyUntypedArray>, file: &str) -> PyResult<RawParts> {
     let dtype = array.dtype();
-    let supported = storage_dtype(dtype.as_any())?
-        .filter(|s| !matches!(s.dtype, DataType::Rgb24 | DataType::Rgba32));
+    let supported = if dtype.kind() == b'b' {
+        Some(NpyDtype::Bool)
+    } else {
+        storage_dtype(dtype.as_any())?
+            .filter(|s| !matches!(s.dtype, DataType::Rgb24 | DataType::Rgba32))
+            .map(NpyDtype::Number)
+    };
     let Some(storage) = supported else {
         return Err(PyTypeError::new_err(format!(
             "cannot save {file}: dtype {} ({}) is not supported; neurovox writes .npy arrays of \
-             (u)int8-64, float32/64 and complex64/128",
+             bool, (u)int8-64, float32/64 and complex64/128",
             dtype.str()?,
             dtype.getattr("name")?
         )));

@@ -246,7 +246,7 @@ pub fn npy(data: &[u8]) {
     }
     if let Ok(header) = crate::npy::read_npy_header(&mut &data[..]) {
         let _ = crate::npy::check_data_len(&header, data.len() as u64);
-        let _ = crate::npy::dtype_to_descr(header.dtype);
+        let _ = header.dtype.descr();
     }
     let _ = crate::npy::read_npy_dyn(&mut &data[..]);
 }

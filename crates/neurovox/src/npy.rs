@@ -30,15 +30,18 @@
 //!
 //! # Supported dtypes
 //!
-//! | descr (`<`, `>`, `\|`, `=` or no byte order)  | [`DataType`]                           |
+//! | descr (`<`, `>`, `\|`, `=` or no byte order)  | [`NpyDtype`]                           |
 //! |-----------------------------------------------|----------------------------------------|
-//! | `u1 u2 u4 u8`, `i1 i2 i4 i8`                   | `UInt8` … `Int64`                      |
-//! | `f4 f8`                                        | `Float32`, `Float64`                   |
-//! | `c8 c16`                                       | `Complex64`, `Complex128`              |
+//! | `u1 u2 u4 u8`, `i1 i2 i4 i8`                   | `Number`: `UInt8` … `Int64`            |
+//! | `f4 f8`                                        | `Number`: `Float32`, `Float64`         |
+//! | `c8 c16`                                       | `Number`: `Complex64`, `Complex128`    |
+//! | `b1`                                           | `Bool` (Rust `bool`; no [`DataType`])  |
 //!
 //! `=`, `|` and no byte order mean the machine's own ([`ByteOrder::NATIVE`]), as in numpy.
+//! bool is an [`NpyDtype`] of its own, not a [`DataType`], because no neuroimaging format
+//! stores it (see [`NpyDtype`] for why, and for how bytes other than 0 and 1 are read).
 //! Everything else numpy can write is an [`ErrorKind::Unsupported`](crate::ErrorKind) error on
-//! field `descr`: bool (`b1`), float16 (`f2`), longdouble (`f16`, `c32`: on x86-64 that is
+//! field `descr`: float16 (`f2`), longdouble (`f16`, `c32`: on x86-64 that is
 //! 80-bit extended precision padded to 16 bytes, not IEEE binary128, so it is never read as our
 //! [`DataType::Float128`]), byte and unicode strings (`S`, `U`), datetimes (`M`, `m`), objects
 //! (`O`, pickled), void (`V`) and structured dtypes (a list of fields). Our `Float128`,
@@ -125,7 +128,7 @@ const MAX_NBYTES: u64 = i64::MAX as u64;
 /// A parsed `.npy` header.
 ///
 /// ```
-/// use neurovox::npy::{parse_npy_header, NpyHeader};
+/// use neurovox::npy::{parse_npy_header, NpyDtype, NpyHeader};
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
 ///
 /// // 10 bytes of prefix, then 59 of text (numpy would pad it to 118; the parser needs no padding)
@@ -136,7 +139,7 @@ const MAX_NBYTES: u64 = i64::MAX as u64;
 ///     header,
 ///     NpyHeader {
 ///         version: (1, 0),
-///         dtype: StorageDtype::new(DataType::Int16, ByteOrder::Big),
+///         dtype: NpyDtype::Number(StorageDtype::new(DataType::Int16, ByteOrder::Big)),
 ///         fortran_order: true,
 ///         shape: vec![2, 3],
 ///         data_offset: 69,
@@ -150,7 +153,7 @@ pub struct NpyHeader {
     /// Format version: (1, 0), (2, 0) or (3, 0).
     pub version: (u8, u8),
     /// Element type and byte order.
-    pub dtype: StorageDtype,
+    pub dtype: NpyDtype,
     /// True when the data is stored in Fortran (column-major) order.
     pub fortran_order: bool,
     /// The array's shape; empty for a 0-d (scalar) array.
@@ -167,7 +170,7 @@ impl NpyHeader {
     /// use neurovox::{ByteOrder, DataType, StorageDtype};
     /// let mut h = NpyHeader {
     ///     version: (1, 0),
-    ///     dtype: StorageDtype::new(DataType::Float32, ByteOrder::Little),
+    ///     dtype: StorageDtype::new(DataType::Float32, ByteOrder::Little).into(),
     ///     fortran_order: false,
     ///     shape: vec![],
     ///     data_offset: 128,
@@ -188,7 +191,7 @@ impl NpyHeader {
     /// use neurovox::{ByteOrder, DataType, StorageDtype};
     /// let h = NpyHeader {
     ///     version: (1, 0),
-    ///     dtype: StorageDtype::new(DataType::Complex128, ByteOrder::Little),
+    ///     dtype: StorageDtype::new(DataType::Complex128, ByteOrder::Little).into(),
     ///     fortran_order: false,
     ///     shape: vec![2, 5],
     ///     data_offset: 128,
@@ -197,7 +200,7 @@ impl NpyHeader {
     /// # Ok::<(), neurovox::Error>(())
     /// ```
     pub fn data_len(&self) -> Result<u64> {
-        checked_nbytes(&self.shape, self.dtype.dtype.itemsize())
+        checked_nbytes(&self.shape, self.dtype.itemsize())
     }
 }
 
@@ -298,9 +301,9 @@ pub fn npy_header_len(prefix: &[u8]) -> Result<usize> {
 /// assert!(header.shape.is_empty()); // a 0-d array holds one value
 /// assert_eq!(header.element_count()?, 1);
 ///
-/// let mut bools = b"\x93NUMPY\x01\x00\x3a\x00".to_vec();
-/// bools.extend_from_slice(b"{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }\n");
-/// let err = parse_npy_header(&bools).unwrap_err();
+/// let mut halves = b"\x93NUMPY\x01\x00\x3a\x00".to_vec();
+/// halves.extend_from_slice(b"{'descr': '<f2', 'fortran_order': False, 'shape': (3,), }\n");
+/// let err = parse_npy_header(&halves).unwrap_err();
 /// assert_eq!((err.kind(), err.field_name()), (ErrorKind::Unsupported, Some("descr")));
 /// # Ok::<(), neurovox::Error>(())
 /// ```
@@ -315,7 +318,7 @@ pub fn parse_npy_header(bytes: &[u8]) -> Result<NpyHeader> {
     let dtype = dtype_from_literal(&fields.descr)?;
     let fortran_order = fortran_order_from_literal(&fields.fortran_order)?;
     let shape = shape_from_literal(&fields.shape)?;
-    checked_nbytes(&shape, dtype.dtype.itemsize())
+    checked_nbytes(&shape, dtype.itemsize())
         .map_err(|e| e.offset(offset_u64(fields.shape.offset)))?;
     Ok(NpyHeader {
         version,
@@ -679,10 +682,10 @@ fn header_fields(items: Vec<DictItem>, dict_offset: usize) -> Result<HeaderField
     })
 }
 
-fn dtype_from_literal(descr: &Spanned) -> Result<StorageDtype> {
+fn dtype_from_literal(descr: &Spanned) -> Result<NpyDtype> {
     let offset = offset_u64(descr.offset);
     match &descr.literal {
-        Literal::Str(s) => descr_to_dtype(s).map_err(|e| e.offset(offset)),
+        Literal::Str(s) => parse_descr(s).map_err(|e| e.offset(offset)),
         Literal::List(_) => Err(Error::unsupported("structured dtypes are not supported")
             .field("descr")
             .offset(offset)),
@@ -771,6 +774,143 @@ fn checked_nbytes(shape: &[usize], itemsize: usize) -> Result<u64> {
 // ---------------------------------------------------------------------------------------------
 // dtype strings.
 
+/// The element type of a `.npy` array: one of the core's numeric types in a byte order, or
+/// numpy's `bool`.
+///
+/// bool is here and not a [`DataType`] because no neuroimaging format stores it: a
+/// `DataType::Bool` would have to be handled — refused — by every NIfTI, Analyze and MGH code
+/// path, scaling and [`DynArray`](crate::array::DynArray), and could not be an [`Element`]
+/// (a Rust `bool` byte must be 0 or 1, so file bytes cannot be viewed as `&[bool]`). So only
+/// `.npy`/`.npz` know it: a bool array is stored as one byte per value (`'|b1'`, numpy's
+/// header byte for byte), written from Rust `bool`s or raw bytes, and read back either as raw
+/// bytes (the Python package hands them to numpy as they are, exactly as `numpy.load` does, so
+/// a byte other than 0 or 1 stays what it was) or as Rust `bool`s through [`read_npy`], where a
+/// nonzero byte is `true` — numpy's own reading of such a byte (`bool(x)`, `x == True`,
+/// `x.astype(int)` all treat it as True).
+///
+/// ```
+/// use neurovox::npy::{npy_header_bytes, parse_npy_header, NpyDtype};
+/// use neurovox::{ByteOrder, DataType, StorageDtype};
+///
+/// assert_eq!(NpyDtype::from_descr("|b1")?, NpyDtype::Bool);
+/// assert_eq!(NpyDtype::Bool.descr()?, "|b1");
+/// let f4 = StorageDtype::new(DataType::Float32, ByteOrder::Big);
+/// assert_eq!(NpyDtype::from_descr(">f4")?, NpyDtype::Number(f4));
+/// let header = parse_npy_header(&npy_header_bytes(NpyDtype::Bool, true, &[2, 3])?)?;
+/// assert_eq!((header.dtype, header.fortran_order), (NpyDtype::Bool, true));
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NpyDtype {
+    /// A numeric type in a byte order (`'<f8'`, `'|u1'`, `'>c16'`).
+    Number(StorageDtype),
+    /// numpy's `bool` (`'|b1'`): one byte per value, 0 for False, 1 for True.
+    Bool,
+}
+
+impl NpyDtype {
+    /// The dtype a numpy descr string (`'<f8'`, `'|b1'`) names; the rules and errors of
+    /// [`descr_to_dtype`], with bool (`b1`, any byte-order character) accepted.
+    ///
+    /// ```
+    /// use neurovox::npy::NpyDtype;
+    /// assert_eq!(NpyDtype::from_descr("?").unwrap_err().kind(), neurovox::ErrorKind::Format);
+    /// assert_eq!(NpyDtype::from_descr("b1")?, NpyDtype::Bool);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn from_descr(descr: &str) -> Result<NpyDtype> {
+        parse_descr(descr)
+    }
+
+    /// numpy's descr, as `np.save` writes it: `'|b1'` for bool, else [`dtype_to_descr`]'s
+    /// (an Unsupported error for the core types numpy has no descr for).
+    ///
+    /// ```
+    /// use neurovox::npy::NpyDtype;
+    /// use neurovox::{ByteOrder, DataType, StorageDtype};
+    /// let i2 = StorageDtype::new(DataType::Int16, ByteOrder::Little);
+    /// assert_eq!(NpyDtype::from(i2).descr()?, "<i2");
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn descr(self) -> Result<String> {
+        match self {
+            NpyDtype::Number(dtype) => dtype_to_descr(dtype),
+            NpyDtype::Bool => Ok("|b1".to_string()),
+        }
+    }
+
+    /// Bytes per element.
+    ///
+    /// ```
+    /// use neurovox::npy::NpyDtype;
+    /// assert_eq!(NpyDtype::Bool.itemsize(), 1);
+    /// ```
+    pub fn itemsize(self) -> usize {
+        match self {
+            NpyDtype::Number(dtype) => dtype.dtype.itemsize(),
+            NpyDtype::Bool => 1,
+        }
+    }
+
+    /// The byte order values are stored in ([`ByteOrder::NATIVE`] for bool, whose one-byte
+    /// values have none).
+    ///
+    /// ```
+    /// use neurovox::npy::NpyDtype;
+    /// assert_eq!(NpyDtype::Bool.byte_order(), neurovox::ByteOrder::NATIVE);
+    /// ```
+    pub fn byte_order(self) -> ByteOrder {
+        match self {
+            NpyDtype::Number(dtype) => dtype.order,
+            NpyDtype::Bool => ByteOrder::NATIVE,
+        }
+    }
+
+    /// The core's type, or `None` for bool.
+    ///
+    /// ```
+    /// use neurovox::npy::NpyDtype;
+    /// assert_eq!(NpyDtype::Bool.storage(), None);
+    /// ```
+    pub fn storage(self) -> Option<StorageDtype> {
+        match self {
+            NpyDtype::Number(dtype) => Some(dtype),
+            NpyDtype::Bool => None,
+        }
+    }
+
+    /// numpy's name for the element type (`bool`, `int16`), byte order aside.
+    fn type_name(self) -> &'static str {
+        match self {
+            NpyDtype::Number(dtype) => dtype.dtype.name(),
+            NpyDtype::Bool => "bool",
+        }
+    }
+}
+
+impl From<StorageDtype> for NpyDtype {
+    fn from(dtype: StorageDtype) -> Self {
+        NpyDtype::Number(dtype)
+    }
+}
+
+impl PartialEq<StorageDtype> for NpyDtype {
+    fn eq(&self, other: &StorageDtype) -> bool {
+        *self == NpyDtype::Number(*other)
+    }
+}
+
+/// numpy's str: the descr (`<f8`, `|b1`), or the core's name for the types numpy has no descr
+/// for.
+impl std::fmt::Display for NpyDtype {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NpyDtype::Number(dtype) => write!(f, "{dtype}"),
+            NpyDtype::Bool => f.write_str("|b1"),
+        }
+    }
+}
+
 /// The element type and byte order a numpy descr string (`'<f8'`, `'>i2'`, `'|u1'`, `'c16'`)
 /// names.
 ///
@@ -791,6 +931,17 @@ fn checked_nbytes(shape: &[usize], itemsize: usize) -> Result<u64> {
 /// # Ok::<(), neurovox::Error>(())
 /// ```
 pub fn descr_to_dtype(descr: &str) -> Result<StorageDtype> {
+    match parse_descr(descr)? {
+        NpyDtype::Number(dtype) => Ok(dtype),
+        NpyDtype::Bool => Err(Error::unsupported(format!(
+            "bool ('{descr}') has no neurovox DataType; NpyDtype::from_descr reads it as NpyDtype::Bool"
+        ))
+        .field("descr")),
+    }
+}
+
+/// A descr string as an [`NpyDtype`]: [`descr_to_dtype`]'s rules, plus numpy's bool.
+fn parse_descr(descr: &str) -> Result<NpyDtype> {
     let (order, type_code) = split_byte_order(descr);
     let mut chars = type_code.chars();
     let kind = chars.next().unwrap_or(' ');
@@ -803,7 +954,8 @@ pub fn descr_to_dtype(descr: &str) -> Result<StorageDtype> {
         .ok()
         .filter(|_| chars.as_str().bytes().all(|b| b.is_ascii_digit()));
     match size.and_then(|size| sized_type(kind, size)) {
-        Some(SizedType::Ours(dtype)) => Ok(StorageDtype::new(dtype, order)),
+        Some(SizedType::Ours(dtype)) => Ok(NpyDtype::Number(StorageDtype::new(dtype, order))),
+        Some(SizedType::Bool) => Ok(NpyDtype::Bool),
         Some(SizedType::Unsupported(why)) => {
             Err(Error::unsupported(format!("{why} ('{descr}')")).field("descr"))
         }
@@ -840,6 +992,7 @@ fn unsupported_kind(kind: char) -> Option<&'static str> {
 /// What a numeric kind and size mean.
 enum SizedType {
     Ours(DataType),
+    Bool,
     Unsupported(&'static str),
 }
 
@@ -861,7 +1014,7 @@ fn sized_type(kind: char, size: usize) -> Option<SizedType> {
         ('f', 8) => Ours(DataType::Float64),
         ('c', 8) => Ours(DataType::Complex64),
         ('c', 16) => Ours(DataType::Complex128),
-        ('b', 1) => Unsupported("bool arrays are not supported"),
+        ('b', 1) => SizedType::Bool,
         ('f', 2) => Unsupported("float16 arrays are not supported"),
         ('f', 12 | 16) | ('c', 24 | 32) => Unsupported(LONGDOUBLE),
         _ => return None,
@@ -924,11 +1077,11 @@ pub fn dtype_to_descr(dtype: StorageDtype) -> Result<String> {
 /// # Ok::<(), neurovox::Error>(())
 /// ```
 pub fn npy_header_bytes(
-    dtype: StorageDtype,
+    dtype: impl Into<NpyDtype>,
     fortran_order: bool,
     shape: &[usize],
 ) -> Result<Vec<u8>> {
-    let text = checked_header_text(dtype, fortran_order, shape)?;
+    let text = checked_header_text(dtype.into(), fortran_order, shape)?;
     wrap_header(text.as_bytes(), (1, 0))
         .or_else(|| wrap_header(text.as_bytes(), (2, 0)))
         .ok_or_else(|| {
@@ -950,12 +1103,12 @@ pub fn npy_header_bytes(
 /// # Ok::<(), neurovox::Error>(())
 /// ```
 pub fn npy_header_bytes_versioned(
-    dtype: StorageDtype,
+    dtype: impl Into<NpyDtype>,
     fortran_order: bool,
     shape: &[usize],
     version: (u8, u8),
 ) -> Result<Vec<u8>> {
-    let text = checked_header_text(dtype, fortran_order, shape)?;
+    let text = checked_header_text(dtype.into(), fortran_order, shape)?;
     len_field_size(version)?;
     wrap_header(text.as_bytes(), version).ok_or_else(|| {
         Error::limit(format!(
@@ -967,14 +1120,10 @@ pub fn npy_header_bytes_versioned(
 }
 
 /// The header dict text for an array, after checking numpy's limits on it.
-fn checked_header_text(
-    dtype: StorageDtype,
-    fortran_order: bool,
-    shape: &[usize],
-) -> Result<String> {
-    let descr = dtype_to_descr(dtype)?;
+fn checked_header_text(dtype: NpyDtype, fortran_order: bool, shape: &[usize]) -> Result<String> {
+    let descr = dtype.descr()?;
     check_ndim(shape.len())?;
-    checked_nbytes(shape, dtype.dtype.itemsize())?;
+    checked_nbytes(shape, dtype.itemsize())?;
     Ok(header_dict_text(&descr, fortran_order, shape))
 }
 
@@ -1084,15 +1233,65 @@ pub fn read_npy_header(reader: &mut dyn Read) -> Result<NpyHeader> {
     parse_npy_header(&bytes)
 }
 
-/// Checks that the file's element type is the one asked for.
-fn check_element<T: Element>(header: &NpyHeader) -> Result<()> {
-    if header.dtype.dtype == T::DTYPE {
+/// A Rust type `.npy` values can be read as and written from: every [`Element`] (numpy's
+/// numeric types) and `bool` (numpy's `'|b1'`, see [`NpyDtype`]).
+///
+/// ```
+/// use neurovox::npy::{NpyDtype, NpyElement};
+/// use neurovox::ByteOrder;
+/// assert_eq!(<bool as NpyElement>::NPY_DTYPE, NpyDtype::Bool);
+/// assert!(bool::from_npy_bytes(&[2], ByteOrder::Little)); // nonzero is True, as in numpy
+/// assert_eq!(u16::from_npy_bytes(&[1, 2], ByteOrder::Big), 0x0102);
+/// ```
+pub trait NpyElement:
+    bytemuck::NoUninit + std::fmt::Debug + PartialEq + Send + Sync + 'static
+{
+    /// The dtype arrays of this type are written as (native byte order).
+    const NPY_DTYPE: NpyDtype;
+
+    /// A value from its stored bytes (exactly the item size) in byte order `order`.
+    fn from_npy_bytes(bytes: &[u8], order: ByteOrder) -> Self;
+}
+
+impl<T: Element> NpyElement for T {
+    const NPY_DTYPE: NpyDtype = NpyDtype::Number(StorageDtype {
+        dtype: T::DTYPE,
+        order: ByteOrder::NATIVE,
+    });
+
+    fn from_npy_bytes(bytes: &[u8], order: ByteOrder) -> Self {
+        let value: T = bytemuck::pod_read_unaligned(bytes);
+        if order != ByteOrder::NATIVE && T::DTYPE.component_size() > 1 {
+            value.swap_bytes()
+        } else {
+            value
+        }
+    }
+}
+
+impl NpyElement for bool {
+    const NPY_DTYPE: NpyDtype = NpyDtype::Bool;
+
+    /// A Rust bool must be 0 or 1, so a byte numpy would keep as is (it views the data) is
+    /// read the way numpy's truth tests read it: nonzero is true.
+    fn from_npy_bytes(bytes: &[u8], _order: ByteOrder) -> Self {
+        bytes.iter().any(|&b| b != 0)
+    }
+}
+
+/// Checks that the file's element type is the one asked for (in either byte order).
+fn check_element<T: NpyElement>(header: &NpyHeader) -> Result<()> {
+    let same = match (header.dtype, T::NPY_DTYPE) {
+        (NpyDtype::Number(file), NpyDtype::Number(asked)) => file.dtype == asked.dtype,
+        (file, asked) => file == asked,
+    };
+    if same {
         Ok(())
     } else {
         Err(Error::usage(format!(
             "the array holds {}, not {}",
-            header.dtype.dtype,
-            T::DTYPE
+            header.dtype.type_name(),
+            T::NPY_DTYPE.type_name()
         ))
         .field("descr"))
     }
@@ -1106,8 +1305,19 @@ fn order_of(header: &NpyHeader) -> Order {
     }
 }
 
-/// Reads a whole `.npy` stream (header and data) into memory, in native byte order.
-pub fn read_npy<T: Element>(reader: &mut dyn Read) -> Result<ArrayD<T>> {
+/// Reads a whole `.npy` stream (header and data) into memory, in native byte order. `T` must
+/// be the file's element type (a Usage error otherwise); `bool` reads numpy's bool arrays.
+///
+/// ```
+/// use neurovox::npy::{read_npy, write_npy};
+/// let mask = ndarray::array![[true, false], [false, true]];
+/// let mut bytes = Vec::new();
+/// write_npy(&mut bytes, &mask)?;
+/// assert_eq!(read_npy::<bool>(&mut bytes.as_slice())?, mask.into_dyn());
+/// assert!(read_npy::<u8>(&mut bytes.as_slice()).is_err());
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn read_npy<T: NpyElement>(reader: &mut dyn Read) -> Result<ArrayD<T>> {
     let header = read_npy_header(reader)?;
     read_npy_data(&header, reader)
 }
@@ -1133,7 +1343,16 @@ pub fn read_npy_dyn(reader: &mut dyn Read) -> Result<crate::array::DynArray> {
             DynArray::from_array(read_npy_data::<$t>(&header, reader)?)
         };
     }
-    Ok(match header.dtype.dtype {
+    let dtype = match header.dtype {
+        NpyDtype::Number(dtype) => dtype.dtype,
+        NpyDtype::Bool => {
+            return Err(Error::unsupported(
+                "bool arrays have no DynArray type; read them with read_npy::<bool>",
+            )
+            .field("descr"))
+        }
+    };
+    Ok(match dtype {
         DataType::UInt8 => read!(u8),
         DataType::Int8 => read!(i8),
         DataType::UInt16 => read!(u16),
@@ -1155,10 +1374,10 @@ pub fn read_npy_dyn(reader: &mut dyn Read) -> Result<crate::array::DynArray> {
 }
 
 /// The data of a `.npy` stream whose header has been read.
-fn read_npy_data<T: Element>(header: &NpyHeader, reader: &mut dyn Read) -> Result<ArrayD<T>> {
+fn read_npy_data<T: NpyElement>(header: &NpyHeader, reader: &mut dyn Read) -> Result<ArrayD<T>> {
     check_element::<T>(header)?;
     let count: usize = header.shape.iter().product();
-    let size = std::mem::size_of::<T>();
+    let size = header.dtype.itemsize();
     let mut bytes = Vec::new();
     // Read what is there, bounded by what the header declares: never allocate from the
     // header alone.
@@ -1171,17 +1390,10 @@ fn read_npy_data<T: Element>(header: &NpyHeader, reader: &mut dyn Read) -> Resul
         ))
         .field("shape"));
     }
-    let swap = header.dtype.order != ByteOrder::NATIVE && T::DTYPE.component_size() > 1;
+    let order = header.dtype.byte_order();
     let values: Vec<T> = bytes
         .chunks_exact(size)
-        .map(|c| {
-            let v: T = bytemuck::pod_read_unaligned(c);
-            if swap {
-                v.swap_bytes()
-            } else {
-                v
-            }
-        })
+        .map(|c| T::from_npy_bytes(c, order))
         .collect();
     let shape = IxDyn(&header.shape).set_f(header.fortran_order);
     ArrayD::from_shape_vec(shape, values).map_err(|e| Error::format(e.to_string()).field("shape"))
@@ -1204,7 +1416,7 @@ fn map_options(header: &NpyHeader, data_offset: u64, mode: MapMode) -> MemmapOpt
         .offset(data_offset)
         .shape(&header.shape)
         .order(order_of(header))
-        .byte_order(header.dtype.order)
+        .byte_order(header.dtype.byte_order())
 }
 
 /// Memory-maps the data region of an array whose header is known, as untyped bytes.
@@ -1214,7 +1426,7 @@ pub(crate) fn map_npy_bytes(
     data_offset: u64,
     mode: MapMode,
 ) -> Result<MemmapBytes> {
-    let itemsize = header.dtype.dtype.itemsize();
+    let itemsize = header.dtype.itemsize();
     MemmapBytes::open(path, itemsize, &map_options(header, data_offset, mode))
 }
 
@@ -1340,6 +1552,9 @@ pub fn read_npy_data_into(reader: &mut dyn Read, header: &NpyHeader, out: &mut [
 /// memory-mapped (nothing is read until touched), otherwise read into memory. `w+` is a
 /// Usage error, as in numpy (it would destroy the file).
 ///
+/// `T` is an [`Element`], which `bool` cannot be (a map may hold any byte): bool files are
+/// read with [`read_npy`]`::<bool>`, or mapped as bytes with [`map_npy`].
+///
 /// ```
 /// use ndarray::array;
 /// use neurovox::memmap::MapMode;
@@ -1372,11 +1587,19 @@ pub fn load_npy<T: Element>(
     }
 }
 
-/// An array that can be written as `.npy` (any `ndarray` of an [`Element`] type that numpy
-/// has); lets [`crate::npz::savez`] take arrays of different types together.
+/// An array that can be written as `.npy` (any `ndarray` of an [`NpyElement`] type: numpy's
+/// numeric types and `bool`); lets [`crate::npz::savez`] take arrays of different types
+/// together.
+///
+/// ```
+/// use ndarray::ShapeBuilder;
+/// use neurovox::npy::{NpyDtype, NpyWritable};
+/// let mask = ndarray::Array3::<bool>::from_elem((2, 3, 4).f(), true);
+/// assert_eq!((mask.npy_dtype(), mask.npy_fortran_order()), (NpyDtype::Bool, true));
+/// ```
 pub trait NpyWritable {
-    /// The element type and byte order to write (native).
-    fn npy_dtype(&self) -> StorageDtype;
+    /// The element type and byte order to write.
+    fn npy_dtype(&self) -> NpyDtype;
     /// The shape.
     fn npy_shape(&self) -> Vec<usize>;
     /// True to write in Fortran order (the array is Fortran-contiguous and not C-contiguous).
@@ -1387,12 +1610,12 @@ pub trait NpyWritable {
 
 impl<T, S, D> NpyWritable for ndarray::ArrayBase<S, D>
 where
-    T: Element,
+    T: NpyElement,
     S: ndarray::Data<Elem = T>,
     D: ndarray::Dimension,
 {
-    fn npy_dtype(&self) -> StorageDtype {
-        StorageDtype::new(T::DTYPE, ByteOrder::NATIVE)
+    fn npy_dtype(&self) -> NpyDtype {
+        T::NPY_DTYPE
     }
 
     fn npy_shape(&self) -> Vec<usize> {
@@ -1434,6 +1657,17 @@ pub fn write_npy(out: &mut dyn Write, array: &dyn NpyWritable) -> Result<()> {
 
 /// numpy's `save`: writes the array to `path` as `.npy` (atomically: a reader never sees half
 /// a file, and a failed save leaves the old file).
+///
+/// ```
+/// use neurovox::npy::{load_npy, read_npy, save_npy};
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("mask.npy");
+/// let mask = ndarray::array![[true, false, true], [false, false, true]];
+/// save_npy(&path, &mask)?; // descr '|b1', as np.save writes it
+/// let back = read_npy::<bool>(&mut std::fs::File::open(&path)?)?;
+/// assert_eq!(back, mask.into_dyn());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn save_npy(path: impl AsRef<Path>, array: &dyn NpyWritable) -> Result<()> {
     crate::atomic::write_atomically(path.as_ref(), |w| write_npy(w, array))
 }
@@ -1740,8 +1974,8 @@ mod tests {
 
     #[test]
     fn descr_errors_carry_the_field_and_offset() {
-        let err = err_of(&v1(&dict("'|b1'", "False", "(3,)")));
-        assert_err(&err, ErrorKind::Unsupported, "descr", "bool");
+        let err = err_of(&v1(&dict("'<f2'", "False", "(3,)")));
+        assert_err(&err, ErrorKind::Unsupported, "descr", "float16");
         assert_eq!(err.byte_offset(), Some(10 + 10));
         let err = err_of(&v1(&dict("[('a', '<i4'), ('b', '<f8')]", "False", "(3,)")));
         assert_err(
@@ -1831,7 +2065,28 @@ mod tests {
             assert_eq!(parsed.dtype, dtype, "{descr}");
             assert_eq!(parsed.numpy_str(), descr);
             assert_eq!(dtype_to_descr(parsed).unwrap(), parsed.numpy_str());
+            assert_eq!(NpyDtype::from_descr(descr).unwrap(), parsed);
         }
+    }
+
+    #[test]
+    fn bool_descrs_in_any_byte_order() {
+        for descr in ["|b1", "b1", "<b1", ">b1", "=b1"] {
+            assert_eq!(
+                NpyDtype::from_descr(descr).unwrap(),
+                NpyDtype::Bool,
+                "{descr}"
+            );
+            // no DataType: the core's descr_to_dtype points to NpyDtype
+            let err = descr_to_dtype(descr).unwrap_err();
+            assert_err(&err, ErrorKind::Unsupported, "descr", "NpyDtype::Bool");
+        }
+        for descr in ["b2", "b0", "|b", "?"] {
+            let err = NpyDtype::from_descr(descr).unwrap_err();
+            assert_err(&err, ErrorKind::Format, "descr", "not a numpy dtype string");
+        }
+        assert_eq!(NpyDtype::Bool.descr().unwrap(), "|b1");
+        assert_eq!(NpyDtype::Bool.to_string(), "|b1");
     }
 
     #[test]
@@ -1848,8 +2103,6 @@ mod tests {
     #[test]
     fn unsupported_descrs_say_why() {
         for (descr, words) in [
-            ("|b1", "bool"),
-            ("b1", "bool"),
             ("<f2", "float16"),
             ("<f16", "80-bit"),
             ("<c32", "longdouble"),
@@ -1935,6 +2188,109 @@ mod tests {
         }
     }
 
+    /// What numpy 2.4's `np.save` writes for bool arrays (all pad to 128 bytes).
+    #[test]
+    fn bool_header_bytes_match_numpy() {
+        let cases: [(&[usize], bool, &str); 7] = [
+            (
+                &[],
+                false,
+                "{'descr': '|b1', 'fortran_order': False, 'shape': (), }",
+            ),
+            (
+                &[0],
+                false,
+                "{'descr': '|b1', 'fortran_order': False, 'shape': (0,), }",
+            ),
+            (
+                &[3],
+                false,
+                "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }",
+            ),
+            (
+                &[2, 3],
+                true,
+                "{'descr': '|b1', 'fortran_order': True, 'shape': (2, 3), }",
+            ),
+            (
+                &[4, 5, 6],
+                false,
+                "{'descr': '|b1', 'fortran_order': False, 'shape': (4, 5, 6), }",
+            ),
+            (
+                &[4, 5, 6],
+                true,
+                "{'descr': '|b1', 'fortran_order': True, 'shape': (4, 5, 6), }",
+            ),
+            (
+                &[0, 3],
+                false,
+                "{'descr': '|b1', 'fortran_order': False, 'shape': (0, 3), }",
+            ),
+        ];
+        for (shape, fortran, text) in cases {
+            let mut expected = b"\x93NUMPY\x01\x00\x76\x00".to_vec();
+            expected.extend_from_slice(text.as_bytes());
+            expected.resize(127, b' ');
+            expected.push(b'\n');
+            let ours = npy_header_bytes(NpyDtype::Bool, fortran, shape).unwrap();
+            assert_eq!(ours, expected, "{shape:?} {fortran}");
+            let h = parse_npy_header(&ours).unwrap();
+            assert_eq!(
+                (h.dtype, h.fortran_order, h.shape.as_slice()),
+                (NpyDtype::Bool, fortran, shape)
+            );
+            assert_eq!(
+                h.data_len().unwrap(),
+                shape.iter().product::<usize>() as u64
+            );
+        }
+    }
+
+    #[test]
+    fn bool_arrays_write_and_read_like_numpy() {
+        use ndarray::{array, Array3};
+        let mask = Array3::from_shape_fn((2, 3, 4).f(), |(i, j, k)| (i + j * k) % 3 == 0);
+        let mut bytes = Vec::new();
+        write_npy(&mut bytes, &mask).unwrap();
+        let h = parse_npy_header(&bytes).unwrap();
+        assert_eq!((h.dtype, h.fortran_order), (NpyDtype::Bool, true));
+        // Fortran order on disk: the transpose's C order
+        let stored: Vec<u8> = mask.t().iter().map(|&b| u8::from(b)).collect();
+        assert_eq!(&bytes[h.data_offset..], stored.as_slice());
+        assert_eq!(
+            read_npy::<bool>(&mut bytes.as_slice()).unwrap(),
+            mask.into_dyn()
+        );
+
+        let scalar = ndarray::arr0(true);
+        let mut bytes = Vec::new();
+        write_npy(&mut bytes, &scalar).unwrap();
+        assert_eq!(bytes.len(), 129);
+        assert_eq!(bytes[128], 1);
+        let back = read_npy::<bool>(&mut bytes.as_slice()).unwrap();
+        assert_eq!(back.shape(), &[] as &[usize]);
+
+        let err = read_npy::<u8>(&mut bytes.as_slice()).unwrap_err();
+        assert_err(&err, ErrorKind::Usage, "descr", "holds bool, not uint8");
+        let err = read_npy_dyn(&mut bytes.as_slice()).unwrap_err();
+        assert_err(&err, ErrorKind::Unsupported, "descr", "read_npy::<bool>");
+
+        let mut u8s = Vec::new();
+        write_npy(&mut u8s, &array![1u8]).unwrap();
+        let err = read_npy::<bool>(&mut u8s.as_slice()).unwrap_err();
+        assert_err(&err, ErrorKind::Usage, "descr", "holds uint8, not bool");
+    }
+
+    #[test]
+    fn bool_bytes_other_than_0_and_1_read_as_true() {
+        // numpy keeps such a byte as is, and its truth tests call it True
+        let mut bytes = npy_header_bytes(NpyDtype::Bool, false, &[4]).unwrap();
+        bytes.extend_from_slice(&[0, 1, 2, 255]);
+        let values = read_npy::<bool>(&mut bytes.as_slice()).unwrap();
+        assert_eq!(values.as_slice().unwrap(), &[false, true, true, true]);
+    }
+
     #[test]
     fn header_bytes_round_trip() {
         for shape in [&[][..], &[5], &[2, 3, 4], &[1, 1, 7], &[0, 3]] {
@@ -1945,7 +2301,7 @@ mod tests {
                 let h = parse_npy_header(&bytes).unwrap();
                 assert_eq!(
                     (h.dtype, h.fortran_order, h.shape.as_slice()),
-                    (dtype, fortran, shape)
+                    (dtype.into(), fortran, shape)
                 );
                 assert_eq!(h.data_offset, bytes.len());
             }

@@ -12,7 +12,7 @@
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::memmap::{MapMode, MemmapBytes};
-use crate::npy::{self, NpyData, NpyHeader, NpyWritable};
+use crate::npy::{self, NpyData, NpyElement, NpyHeader, NpyWritable};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -162,6 +162,24 @@ impl NpzArchive {
         npy::read_npy(&mut reader)
             .map(NpyData::InMemory)
             .map_err(with_path)
+    }
+
+    /// A member's array read into memory as `T`: any [`NpyElement`], so also `bool` members,
+    /// which [`NpzArchive::load`] cannot map (a Usage error if `T` is not the member's type).
+    ///
+    /// ```
+    /// use neurovox::npz::{savez_compressed, NpzArchive};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("run.npz");
+    /// let mask = ndarray::array![[true, false], [false, true]];
+    /// savez_compressed(&path, &[("bold", &ndarray::array![0.5f32, 1.5]), ("mask", &mask)])?;
+    /// assert_eq!(NpzArchive::open(&path)?.read::<bool>("mask")?, mask.into_dyn());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn read<T: NpyElement>(&self, name: &str) -> Result<ndarray::ArrayD<T>> {
+        let member = self.member(name)?;
+        let mut reader = self.member_reader(member)?;
+        npy::read_npy(&mut reader).map_err(|e| e.with_path(&self.path))
     }
 
     /// True if the member holds `.npy` bytes (starts with the `.npy` magic); numpy's

@@ -19,9 +19,9 @@ mod common;
 use common::{json_f64, json_usizes};
 
 use neurovox::npy::{
-    descr_to_dtype, npy_header_bytes, npy_header_bytes_versioned, npy_header_len, parse_npy_header,
+    npy_header_bytes, npy_header_bytes_versioned, npy_header_len, parse_npy_header, NpyDtype,
 };
-use neurovox::{ByteOrder, DataType, ErrorKind, StorageDtype};
+use neurovox::{ByteOrder, DataType, ErrorKind};
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -103,7 +103,11 @@ fn decode_f64(bytes: &[u8], order: ByteOrder) -> f64 {
     }
 }
 
-fn decode_element(bytes: &[u8], dtype: StorageDtype) -> Element {
+fn decode_element(bytes: &[u8], dtype: NpyDtype) -> Element {
+    let dtype = match dtype {
+        NpyDtype::Number(dtype) => dtype,
+        NpyDtype::Bool => return Element::Int(bytes[0].into()),
+    };
     let order = dtype.order;
     match dtype.dtype {
         DataType::UInt8 => Element::Int(bytes[0].into()),
@@ -170,12 +174,12 @@ fn check_supported(dir: &Path, entry: &Value) -> Result<(), String> {
         format!("{:?}", header.version),
         format!("{expected_version:?}"),
     )?;
-    compare("dtype", header.dtype.numpy_str(), numpy_dtype.to_string())?;
+    compare("dtype", header.dtype.to_string(), numpy_dtype.to_string())?;
     compare(
-        "descr_to_dtype",
+        "NpyDtype::from_descr",
         format!(
             "{:?}",
-            descr_to_dtype(numpy_dtype).map_err(|e| e.to_string())?
+            NpyDtype::from_descr(numpy_dtype).map_err(|e| e.to_string())?
         ),
         format!("{:?}", header.dtype),
     )?;
@@ -231,14 +235,14 @@ fn check_supported(dir: &Path, entry: &Value) -> Result<(), String> {
 fn check_values(
     data: &[u8],
     shape: &[usize],
-    dtype: StorageDtype,
+    dtype: NpyDtype,
     fortran_order: bool,
     values: &Value,
 ) -> Result<(), String> {
     let Some(values) = values.as_array() else {
         return Ok(()); // more than 64 elements: the length check above covers the data
     };
-    let itemsize = dtype.dtype.itemsize();
+    let itemsize = dtype.itemsize();
     if values.len() * itemsize != data.len() {
         return Err(format!(
             "{} values for {} data bytes",
@@ -249,7 +253,11 @@ fn check_values(
     for (flat, value) in values.iter().enumerate() {
         let at = storage_index(flat, shape, fortran_order) * itemsize;
         let ours = decode_element(&data[at..at + itemsize], dtype);
-        let numpy = json_element(value, dtype.dtype);
+        let numpy = match dtype {
+            NpyDtype::Number(dtype) => json_element(value, dtype.dtype),
+            // the manifest lists numpy's True / False as 1 / 0
+            NpyDtype::Bool => json_element(value, DataType::UInt8),
+        };
         if !same_element(ours, numpy) {
             return Err(format!("value {flat}: ours {ours:?}, numpy {numpy:?}"));
         }

@@ -24,7 +24,9 @@ use common::{json_f64, json_usizes};
 use ndarray::{s, Array, ArrayBase, ArrayD, Data, Dimension, IxDyn, ShapeBuilder};
 use neurovox::element::Element;
 use neurovox::memmap::{MapMode, MemmapArray, MemmapOptions, Order};
-use neurovox::npy::{load_npy, parse_npy_header, save_npy, NpyData, NpyWritable};
+use neurovox::npy::{
+    load_npy, map_npy, parse_npy_header, read_npy, save_npy, NpyData, NpyDtype, NpyWritable,
+};
 use neurovox::npz::{savez, savez_compressed, NpzArchive};
 use neurovox::{ByteOrder, ErrorKind};
 use num_complex::Complex;
@@ -586,6 +588,46 @@ fn check_wrong_type(path: &Path, code: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A numpy bool file (`'|b1'`): read as Rust bools, whose values and memory order must be
+/// numpy's; mapped as bytes at numpy's data offset; refused as any [`Element`] type (bool
+/// cannot be one: a map may hold any byte).
+fn check_bool_npy_file(path: &Path, entry: &Value, data_offset: usize) -> Result<(), String> {
+    let file = std::fs::read(path).map_err(|e| e.to_string())?;
+    let data = &file[data_offset..];
+    let shape = json_usizes(&entry["shape"]);
+    let fortran_order = entry["fortran_order"].as_bool().expect("fortran_order");
+    let mut reader = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let values = read_npy::<bool>(&mut reader).map_err(err)?;
+    if values.shape() != shape.as_slice() {
+        return Err(format!("shape {:?}, numpy's {shape:?}", values.shape()));
+    }
+    for (flat, &value) in values.iter().enumerate() {
+        let stored = data[storage_position(flat, &shape, fortran_order)];
+        if u8::from(value) != stored {
+            return Err(format!("value {flat}: ours {value}, stored byte {stored}"));
+        }
+    }
+    if let Some(listed) = entry["values"].as_array() {
+        let numpy: Vec<u64> = listed.iter().map(|v| v.as_u64().expect("0 or 1")).collect();
+        let ours: Vec<u64> = values.iter().map(|&b| u64::from(b)).collect();
+        if ours != numpy {
+            return Err(format!("values {ours:?}, numpy's {numpy:?}"));
+        }
+    }
+    let (header, map) = map_npy(path, MapMode::Read).map_err(err)?;
+    if header.dtype != NpyDtype::Bool || map.offset() != data_offset as u64 {
+        return Err(format!("mapped {} at {}", header.dtype, map.offset()));
+    }
+    if map.as_bytes() != data {
+        return Err("the map's bytes are not the file's data".into());
+    }
+    for mode in LOAD_MODES {
+        let what = format!("{}: load a bool file as u8", mode_name(mode));
+        expect_kind(&what, load_npy::<u8>(path, mode), ErrorKind::Usage)?;
+    }
+    Ok(())
+}
+
 /// A file numpy wrote and neurovox refuses: the manifest's error kind, in every mode.
 fn check_refused_npy(path: &Path, entry: &Value) -> Result<(), String> {
     let kind = match entry["error_kind"].as_str() {
@@ -614,8 +656,14 @@ fn numpy_npy_files_load_mapped_and_in_memory() {
         }
         checked += 1;
         let path = dir.join(entry["path"].as_str().unwrap());
-        let spec = ArraySpec::from_entry(entry);
         let data_offset = usize::try_from(entry["header_len"].as_u64().unwrap()).unwrap();
+        if entry["dtype"].as_str() == Some("|b1") {
+            if let Err(msg) = check_bool_npy_file(&path, entry, data_offset) {
+                failures.push(format!("{}: {msg}", entry["path"].as_str().unwrap()));
+            }
+            continue;
+        }
+        let spec = ArraySpec::from_entry(entry);
         let result = with_element_type!(spec.code(), check_npy_file(&path, &spec, data_offset))
             .and_then(|()| check_wrong_type(&path, spec.code()));
         if let Err(msg) = result {
@@ -932,6 +980,55 @@ const SPECIAL_F32: [f32; 8] = [
     1.0,
 ];
 
+/// A bool mask of `shape`, built in C or Fortran order.
+fn bool_mask(shape: &[usize], order: Order) -> ArrayD<bool> {
+    let c = sample_array::<u32>(shape, Order::C).mapv(|v| v % 3 == 0);
+    match order {
+        Order::C => c,
+        Order::F => {
+            let mut f = ArrayD::from_elem(IxDyn(shape).f(), false);
+            f.assign(&c);
+            f
+        }
+    }
+}
+
+/// The manifest entry of a bool array: numpy's `'|b1'`, values as 0 and 1.
+fn bool_json<S: Data<Elem = bool>, D: Dimension>(
+    array: &ArrayBase<S, D>,
+    fortran_order: bool,
+) -> Value {
+    let values: Vec<Value> = array.iter().map(|&b| json!(u8::from(b))).collect();
+    json!({
+        "dtype": "|b1",
+        "shape": array.shape(),
+        "fortran_order": fortran_order,
+        "values": values,
+    })
+}
+
+/// bool masks (`save_npy` of `ndarray` bools) of every shape, C and Fortran order.
+fn write_npy_bools(dir: &Path, out: &mut Vec<Value>) {
+    for shape in ROUNDTRIP_SHAPES {
+        let orders: &[Order] = if shape.len() >= 2 {
+            &[Order::C, Order::F]
+        } else {
+            &[Order::C]
+        };
+        for &order in orders {
+            let mask = bool_mask(shape, order);
+            let relative = format!("npy/b1-{}-{order:?}.npy", shape_name(shape));
+            let path = dir.join(&relative);
+            save_npy(&path, &mask).unwrap();
+            let mut file = std::fs::File::open(&path).unwrap();
+            assert_eq!(read_npy::<bool>(&mut file).unwrap(), mask, "{relative}");
+            let mut entry = bool_json(&mask, order == Order::F);
+            entry["path"] = json!(relative);
+            out.push(entry);
+        }
+    }
+}
+
 /// Non-finite, signed-zero, subnormal and extreme floats, real and complex.
 fn write_npy_specials(dir: &Path, out: &mut Vec<Value>) {
     let f8 = Array::from(SPECIAL_F64.to_vec());
@@ -989,7 +1086,8 @@ fn write_npz_archives(dir: &Path, out: &mut Vec<Value>) {
     let specials = Array::from(SPECIAL_F64.to_vec());
     let strided = sample_array::<i32>(&[4, 4], Order::C);
     let strided = strided.slice(s![..;2, 1..]);
-    let members: [(&str, &dyn NpyWritable, Value); 8] = [
+    let mask = bool_mask(&[2, 3, 4], Order::F);
+    let members: [(&str, &dyn NpyWritable, Value); 9] = [
         ("arr_0", &ints, array_json(&ints, false)),
         ("fortran_f4", &fortran, array_json(&fortran, true)),
         ("cplx", &cplx, array_json(&cplx, false)),
@@ -998,6 +1096,7 @@ fn write_npz_archives(dir: &Path, out: &mut Vec<Value>) {
         ("big_u8", &big, array_json(&big, false)),
         ("specials", &specials, array_json(&specials, false)),
         ("strided_i4", &strided, array_json(&strided, false)),
+        ("mask", &mask, bool_json(&mask, true)),
     ];
     let arrays: Vec<(&str, &dyn NpyWritable)> = members.iter().map(|(n, a, _)| (*n, *a)).collect();
     let member_json: Vec<Value> = members
@@ -1182,6 +1281,7 @@ fn neurovox_writes_files_for_numpy() {
     write_npy_matrix::<Complex<f64>>(&dir, &mut manifest.npy);
     write_npy_specials(&dir, &mut manifest.npy);
     write_npy_views(&dir, &mut manifest.npy);
+    write_npy_bools(&dir, &mut manifest.npy);
     write_npz_archives(&dir, &mut manifest.npz);
     for case in &MEMMAP_CASES {
         let entry = with_element_type!(case.code, write_memmap_case(&dir, case)).unwrap();

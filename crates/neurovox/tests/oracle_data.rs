@@ -30,7 +30,7 @@ fn load_npy_dyn(path: &Path) -> (DynArray, neurovox::ByteOrder) {
     let order = read_npy_header(&mut std::fs::File::open(path).unwrap())
         .unwrap()
         .dtype
-        .order;
+        .byte_order();
     let values = read_npy_dyn(&mut std::io::BufReader::new(
         std::fs::File::open(path).unwrap(),
     ))
