@@ -718,7 +718,12 @@ class SpatialImage(DataobjImage):
                   (('fdata', self._fdata_cache), ('data', self._data_cache),
                    ('dataobj', self._dataobj if self._array_in_file else None))
                   if cache is not None]
-        if not exact or self._native is None or \
+        # Only data neurovox can compare with the file later: a numpy array (compared when
+        # asked) or its own proxy (which reads a watched file). Other array-likes and other
+        # libraries' proxies may change without a trace.
+        ours = isinstance(self._dataobj, np.ndarray) or (
+            isinstance(self._dataobj, ArrayProxy) and self._dataobj._native is not None)
+        if not exact or not ours or self._native is None or \
                 (caches and self._reference_proxy() is None):
             self._array_in_file = False
             return
@@ -784,8 +789,9 @@ class SpatialImage(DataobjImage):
         reasons = []
         if self._clean_digests is None:
             if not self._native.dirty_reasons():
-                reasons.append('the image may differ from its files (a cache that cannot be '
-                               'compared with them); mark_clean() after checking')
+                reasons.append('the image may differ from its files (data or a cache '
+                               'neurovox cannot compare with them); mark_clean() after '
+                               'checking')
         else:
             if self._cache_matches_digest('dataobj') is False:
                 reasons.append('the data array changed in place since the image matched its '

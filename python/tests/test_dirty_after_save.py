@@ -173,3 +173,16 @@ def test_a_save_through_another_class_leaves_the_image_without_files(tmp_path):
     nv.save(img, str(tmp_path / 'p.img'))
     assert img.is_dirty
     assert img.get_filename() is None
+
+
+def test_data_neurovox_cannot_watch_stays_dirty_after_a_save(tmp_path):
+    # nibabel's own proxy as the data object: its file is not one neurovox watches, so the
+    # image is not claimed to match the new file.
+    import nibabel
+    source = tmp_path / 'src.nii'
+    nibabel.save(nibabel.Nifti1Image(_array(), np.eye(4)), source)
+    img = nv.Nifti1Image(nibabel.load(source).dataobj, np.eye(4))
+    nv.save(img, str(tmp_path / 'copy.nii'))
+    assert img.is_dirty
+    assert any('cannot compare' in r for r in img.dirty_reasons()), img.dirty_reasons()
+    assert np.array_equal(nv.load(str(tmp_path / 'copy.nii')).get_fdata(), _array())
