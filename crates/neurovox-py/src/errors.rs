@@ -56,10 +56,7 @@ pub fn to_py(e: neurovox::Error) -> PyErr {
     use neurovox::ErrorKind as K;
     let message = e.to_string();
     if e.is_truncation() {
-        return Python::attach(|py| match truncated_error_type(py) {
-            Ok(ty) => PyErr::from_type(ty.clone(), message),
-            Err(e) => e,
-        });
+        return error_of(truncated_error_type, message);
     }
     match e.kind() {
         K::Io => {
@@ -84,10 +81,7 @@ pub fn to_py(e: neurovox::Error) -> PyErr {
         K::Format => ImageFileError::new_err(message),
         K::Stale => StaleFileError::new_err(message),
         K::Unsupported => HeaderDataError::new_err(message),
-        K::Limit => Python::attach(|py| match limit_error_type(py) {
-            Ok(ty) => PyErr::from_type(ty.clone(), message),
-            Err(e) => e,
-        }),
+        K::Limit => error_of(limit_error_type, message),
         _ => PyValueError::new_err(message),
     }
 }
@@ -100,24 +94,15 @@ static LIMIT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// The `ImageLimitError` type (see [`LIMIT_ERROR`]).
 pub fn limit_error_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    LIMIT_ERROR
-        .get_or_try_init(py, || {
-            let bases = (py.get_type::<ImageFileError>(), py.get_type::<PyOSError>());
-            let attributes = pyo3::types::PyDict::new(py);
-            attributes.set_item("__module__", "neurovox")?;
-            attributes.set_item(
-                "__doc__",
-                "A file asks for more than it holds or than neurovox's limits allow: both an \
-                 ImageFileError and an OSError (nibabel's short-read error).",
-            )?;
-            let made = py.import("builtins")?.getattr("type")?.call1((
-                "ImageLimitError",
-                bases,
-                attributes,
-            ))?;
-            Ok(made.cast_into::<PyType>()?.unbind())
-        })
-        .map(|ty| ty.bind(py))
+    let bases = (py.get_type::<ImageFileError>(), py.get_type::<PyOSError>());
+    exception_type(
+        py,
+        &LIMIT_ERROR,
+        "ImageLimitError",
+        bases,
+        "A file asks for more than it holds or than neurovox's limits allow: both an \
+         ImageFileError and an OSError (nibabel's short-read error).",
+    )
 }
 
 /// `ImageTruncatedError`, a subclass of `ImageFileError`, `EOFError` and `OSError`: the file
@@ -127,28 +112,49 @@ static TRUNCATED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// The `ImageTruncatedError` type (see [`TRUNCATED_ERROR`]).
 pub fn truncated_error_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    TRUNCATED_ERROR
-        .get_or_try_init(py, || {
-            let bases = (
-                py.get_type::<ImageFileError>(),
-                py.get_type::<pyo3::exceptions::PyEOFError>(),
-                py.get_type::<PyOSError>(),
-            );
-            let attributes = pyo3::types::PyDict::new(py);
-            attributes.set_item("__module__", "neurovox")?;
-            attributes.set_item(
-                "__doc__",
-                "The file ends before the data it declares (a truncated download or copy): \
-                 an ImageFileError, and an EOFError and OSError as nibabel raises for it.",
-            )?;
-            let made = py.import("builtins")?.getattr("type")?.call1((
-                "ImageTruncatedError",
-                bases,
-                attributes,
-            ))?;
-            Ok(made.cast_into::<PyType>()?.unbind())
-        })
-        .map(|ty| ty.bind(py))
+    let bases = (
+        py.get_type::<ImageFileError>(),
+        py.get_type::<pyo3::exceptions::PyEOFError>(),
+        py.get_type::<PyOSError>(),
+    );
+    exception_type(
+        py,
+        &TRUNCATED_ERROR,
+        "ImageTruncatedError",
+        bases,
+        "The file ends before the data it declares (a truncated download or copy): an \
+         ImageFileError, and an EOFError and OSError as nibabel raises for it.",
+    )
+}
+
+/// An exception class of the `neurovox` module with several bases, made once by calling
+/// `type(name, bases, {...})` (a pyo3 exception has a single base) and kept in `cell`.
+fn exception_type<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    name: &str,
+    bases: impl pyo3::IntoPyObject<'py>,
+    doc: &str,
+) -> PyResult<&'py Bound<'py, PyType>> {
+    cell.get_or_try_init(py, || {
+        let attributes = pyo3::types::PyDict::new(py);
+        attributes.set_item("__module__", "neurovox")?;
+        attributes.set_item("__doc__", doc)?;
+        let made = py
+            .import("builtins")?
+            .getattr("type")?
+            .call1((name, bases, attributes))?;
+        Ok(made.cast_into::<PyType>()?.unbind())
+    })
+    .map(|ty| ty.bind(py))
+}
+
+/// A Python error of one of the classes made by [`exception_type`], or the error making it.
+fn error_of(made: fn(Python<'_>) -> PyResult<&Bound<'_, PyType>>, message: String) -> PyErr {
+    Python::attach(|py| match made(py) {
+        Ok(ty) => PyErr::from_type(ty.clone(), message),
+        Err(e) => e,
+    })
 }
 
 /// The Python exception for a core error while saving: Usage errors (the array writers'
