@@ -128,6 +128,57 @@ pub fn empty_array<'py>(
     Ok((array, ptr))
 }
 
+/// Alignment of the data of an array made by [`empty_array_with_room`]: numpy's own
+/// allocations are 16-byte aligned, enough for every element type (complex128 included).
+const ROOM_ALIGN: usize = 16;
+
+/// A new numpy array like [`empty_array`]'s whose data is preceded by `room` bytes of
+/// scratch in the same allocation (its base, a uint8 array), for sources that fill an output
+/// faster with room before it (`Source::room_for_read`). Returns the array and the pointer to
+/// the `room` + data bytes; the data starts 16-byte aligned.
+pub fn empty_array_with_room<'py>(
+    py: Python<'py>,
+    shape: &[usize],
+    dtype: &Bound<'py, PyAny>,
+    fortran: bool,
+    room: usize,
+) -> PyResult<(Bound<'py, PyAny>, SendPtr)> {
+    let itemsize: usize = dtype.getattr("itemsize")?.extract()?;
+    let too_large = || PyValueError::new_err("the array is too large for memory");
+    let data_bytes = shape
+        .iter()
+        .try_fold(itemsize, |n, &d| n.checked_mul(d))
+        .ok_or_else(too_large)?;
+    let total = data_bytes
+        .checked_add(room)
+        .and_then(|n| n.checked_add(ROOM_ALIGN - 1))
+        .ok_or_else(too_large)?;
+    let np = py.import("numpy")?;
+    let base = np
+        .getattr("empty")?
+        .call1((total, np.getattr("uint8")?))?
+        .cast_into::<PyUntypedArray>()?;
+    let SendPtr(start, _) = data_ptr(&base)?;
+    let pad = (ROOM_ALIGN - (start as usize + room) % ROOM_ALIGN) % ROOM_ALIGN;
+    let data_start = pad + room;
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("order", if fortran { "F" } else { "C" })?;
+    let slice = pyo3::types::PySlice::new(
+        py,
+        isize::try_from(data_start).map_err(|_| too_large())?,
+        isize::try_from(data_start + data_bytes).map_err(|_| too_large())?,
+        1,
+    );
+    let array = base
+        .get_item(slice)?
+        .call_method1("view", (dtype,))?
+        .call_method("reshape", (shape.to_vec(),), Some(&kwargs))?;
+    // SAFETY: `pad + room + data_bytes <= total`, inside `base`'s allocation, which `array`
+    // keeps alive (its base).
+    let ptr = unsafe { start.add(pad) };
+    Ok((array, SendPtr(ptr, room + data_bytes)))
+}
+
 /// The data pointer and byte length of a contiguous, writeable numpy array.
 pub fn data_ptr(array: &Bound<'_, PyUntypedArray>) -> PyResult<SendPtr> {
     if !array.is_contiguous() {

@@ -320,6 +320,60 @@ impl ReadPlan {
         }
     }
 
+    /// The room before its output with which [`read_into_with_room`](Self::read_into_with_room)
+    /// fills the output faster ([`Source::room_for_read`]): for a plan that is one contiguous
+    /// read (a whole image, say) of a source that asks for room; 0 otherwise.
+    ///
+    /// ```
+    /// use neurovox::io::MemorySource;
+    /// use neurovox::memmap::Order;
+    /// use neurovox::plan::{plan_read, DataLayout};
+    /// use neurovox::select::Selection;
+    /// let layout = DataLayout::new(vec![4], 1, 2, Order::F);
+    /// let plan = plan_read(&layout, &Selection::all().canonicalize(&layout.shape)?)?;
+    /// assert_eq!(plan.room_for_read(&MemorySource::new(vec![0u8; 6])), 0); // memory needs none
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn room_for_read(&self, source: &dyn Source) -> usize {
+        match (&self.post, self.segments.as_slice()) {
+            (None, &[(offset, len)]) => source.room_for_read(offset, offset + len as u64),
+            _ => 0,
+        }
+    }
+
+    /// [`read_into`](Self::read_into) with `room` bytes of scratch before the output: fills
+    /// `buf[room..]` (exactly [`output_bytes`](Self::output_bytes) long) and may overwrite
+    /// `buf[..room]`. `room` is what [`room_for_read`](Self::room_for_read) answered (or 0).
+    ///
+    /// ```
+    /// use neurovox::io::MemorySource;
+    /// use neurovox::memmap::Order;
+    /// use neurovox::plan::{plan_read, DataLayout};
+    /// use neurovox::select::Selection;
+    /// let layout = DataLayout::new(vec![3], 1, 2, Order::F);
+    /// let plan = plan_read(&layout, &Selection::all().canonicalize(&layout.shape)?)?;
+    /// let mut buf = [0u8; 5];
+    /// plan.read_into_with_room(&MemorySource::new(vec![9, 9, 1, 2, 3]), &mut buf, 2)?;
+    /// assert_eq!(buf[2..], [1, 2, 3]);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn read_into_with_room(
+        &self,
+        source: &dyn Source,
+        buf: &mut [u8],
+        room: usize,
+    ) -> Result<()> {
+        let out_len = buf
+            .len()
+            .checked_sub(room)
+            .ok_or_else(|| Error::usage("the room before a read is longer than its buffer"))?;
+        check_out_len(out_len, self.output_bytes())?;
+        match (&self.post, self.segments.as_slice()) {
+            (None, &[(offset, _)]) if room > 0 => source.read_at_with_room(offset, buf, room),
+            _ => self.read_into(source, &mut buf[room..]),
+        }
+    }
+
     /// [`read_into`](Self::read_into) for a plan with post-slicing: the read array is cut
     /// into blocks along its slowest axis (the last for F order, the first for C); each
     /// block the selection wants is read (runs of adjacent blocks together, up to

@@ -23,8 +23,8 @@ use crate::io::{
 use crate::memmap::{MapMode, MemmapArray, MemmapOptions, Order};
 use crate::plan::{plan_read_from, DataLayout, ReadPlan, PIECE_BYTES};
 use crate::scale::{
-    apply_scaling, decode_raw, decode_raw_with, scale_bytes_into, scale_into, FactorType, FloatOut,
-    Scaling,
+    apply_scaling, decode_raw, decode_raw_with, decode_raw_with_room, scale_bytes_into, scale_into,
+    FactorType, FloatOut, Scaling,
 };
 use crate::select::Selection;
 use num_complex::Complex;
@@ -457,11 +457,15 @@ impl ArrayProxy {
             let plan = self.plan(selection)?;
             if self.source.may_hold(plan_end(&plan)) || plan.bytes_to_read() <= GROW_CHUNK as u64 {
                 let source = self.source.as_ref();
-                return decode_raw_with(
+                // A whole .nii.gz inflates fastest in one call, with room for the header
+                // before the values (io::gzip, "Whole reads in one call").
+                let room = plan.room_for_read(source);
+                return decode_raw_with_room(
                     self.spec.dtype,
                     plan.output_shape(),
                     self.spec.order,
-                    |buf| plan.read_into(source, buf),
+                    room,
+                    |buf| plan.read_into_with_room(source, buf, room),
                 );
             }
             let (bytes, shape) = self.read_bytes_planned(&plan)?;

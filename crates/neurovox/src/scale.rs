@@ -284,41 +284,91 @@ pub fn decode_raw_with(
     order: Order,
     fill: impl FnOnce(&mut [u8]) -> Result<()>,
 ) -> Result<DynArray> {
+    decode_raw_with_room(dtype, shape, order, 0, fill)
+}
+
+/// [`decode_raw_with`] for a reader that wants `room` bytes of scratch before the stored
+/// bytes (`Source::room_for_read`): `fill` gets `room` bytes followed by the values' bytes,
+/// in one allocation that the result keeps (at most one element more than `room` besides
+/// the values), so nothing is copied afterwards.
+///
+/// ```
+/// use neurovox::memmap::Order;
+/// use neurovox::scale::decode_raw_with_room;
+/// use neurovox::{ByteOrder, DataType, StorageDtype};
+/// let dtype = StorageDtype::new(DataType::Int16, ByteOrder::Little);
+/// let a = decode_raw_with_room(dtype, &[2], Order::F, 3, |buf| {
+///     assert_eq!(buf.len(), 3 + 4);
+///     buf.copy_from_slice(&[9, 9, 9, 1, 0, 2, 0]);
+///     Ok(())
+/// })?;
+/// assert_eq!(a.get_f64(&[1]), Some(2.0));
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn decode_raw_with_room(
+    dtype: StorageDtype,
+    shape: &[usize],
+    order: Order,
+    room: usize,
+    fill: impl FnOnce(&mut [u8]) -> Result<()>,
+) -> Result<DynArray> {
     fn typed<T: Element + crate::array::DynElement>(
         count: usize,
         byte_order: ByteOrder,
         shape: &[usize],
         order: Order,
+        room: usize,
         fill: impl FnOnce(&mut [u8]) -> Result<()>,
     ) -> Result<DynArray> {
-        let mut values: Vec<T> = crate::array::zeroed_values(count)?;
-        fill(bytemuck::cast_slice_mut(&mut values))?;
+        let size = std::mem::size_of::<T>();
+        // Whole elements before the values, holding the room at their end.
+        let lead = room.div_ceil(size);
+        let total = count
+            .checked_add(lead)
+            .ok_or_else(|| Error::limit("the array is too large for memory"))?;
+        let mut values: Vec<T> = crate::array::zeroed_values(total)?;
+        fill(&mut bytemuck::cast_slice_mut(&mut values)[lead * size - room..])?;
         if byte_order != ByteOrder::NATIVE && T::DTYPE.component_size() > 1 {
-            values.iter_mut().for_each(|v| *v = v.swap_bytes());
+            values[lead..].iter_mut().for_each(|v| *v = v.swap_bytes());
         }
-        Ok(DynArray::from_array(shaped(values, shape, order)?))
+        if lead == 0 {
+            return Ok(DynArray::from_array(shaped(values, shape, order)?));
+        }
+        // The values start `lead` elements into the allocation; the array points there.
+        let flat = ndarray::Array1::from_vec(values).slice_move(ndarray::s![lead..]);
+        let layout = match order {
+            Order::F => ndarray::Order::ColumnMajor,
+            Order::C => ndarray::Order::RowMajor,
+        };
+        let array = flat
+            .into_shape_with_order((IxDyn(shape), layout))
+            .map_err(|e| {
+                Error::usage(format!("{count} values do not fill shape {shape:?}: {e}"))
+            })?;
+        Ok(DynArray::from_array(array))
     }
     let count: usize = shape.iter().product();
     let o = dtype.order;
+    let r = room;
     match dtype.dtype {
-        DataType::UInt8 => typed::<u8>(count, o, shape, order, fill),
-        DataType::Int8 => typed::<i8>(count, o, shape, order, fill),
-        DataType::UInt16 => typed::<u16>(count, o, shape, order, fill),
-        DataType::Int16 => typed::<i16>(count, o, shape, order, fill),
-        DataType::UInt32 => typed::<u32>(count, o, shape, order, fill),
-        DataType::Int32 => typed::<i32>(count, o, shape, order, fill),
-        DataType::UInt64 => typed::<u64>(count, o, shape, order, fill),
-        DataType::Int64 => typed::<i64>(count, o, shape, order, fill),
-        DataType::Float32 => typed::<f32>(count, o, shape, order, fill),
-        DataType::Float64 => typed::<f64>(count, o, shape, order, fill),
-        DataType::Complex64 => typed::<Complex<f32>>(count, o, shape, order, fill),
-        DataType::Complex128 => typed::<Complex<f64>>(count, o, shape, order, fill),
-        DataType::Rgb24 => typed::<Rgb>(count, o, shape, order, fill),
-        DataType::Rgba32 => typed::<Rgba>(count, o, shape, order, fill),
+        DataType::UInt8 => typed::<u8>(count, o, shape, order, r, fill),
+        DataType::Int8 => typed::<i8>(count, o, shape, order, r, fill),
+        DataType::UInt16 => typed::<u16>(count, o, shape, order, r, fill),
+        DataType::Int16 => typed::<i16>(count, o, shape, order, r, fill),
+        DataType::UInt32 => typed::<u32>(count, o, shape, order, r, fill),
+        DataType::Int32 => typed::<i32>(count, o, shape, order, r, fill),
+        DataType::UInt64 => typed::<u64>(count, o, shape, order, r, fill),
+        DataType::Int64 => typed::<i64>(count, o, shape, order, r, fill),
+        DataType::Float32 => typed::<f32>(count, o, shape, order, r, fill),
+        DataType::Float64 => typed::<f64>(count, o, shape, order, r, fill),
+        DataType::Complex64 => typed::<Complex<f32>>(count, o, shape, order, r, fill),
+        DataType::Complex128 => typed::<Complex<f64>>(count, o, shape, order, r, fill),
+        DataType::Rgb24 => typed::<Rgb>(count, o, shape, order, r, fill),
+        DataType::Rgba32 => typed::<Rgba>(count, o, shape, order, r, fill),
         DataType::Float128 | DataType::Complex256 => {
-            let mut bytes = vec![0u8; count * dtype.dtype.itemsize()];
+            let mut bytes = vec![0u8; room + count * dtype.dtype.itemsize()];
             fill(&mut bytes)?;
-            decode_raw(&bytes, dtype, shape, order)
+            decode_raw(&bytes[room..], dtype, shape, order)
         }
     }
 }

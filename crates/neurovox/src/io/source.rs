@@ -62,6 +62,42 @@ pub trait Source: Send + Sync + Debug {
         None
     }
 
+    /// Bytes of room before its output with which a read of `[offset, end)` can fill that
+    /// output faster, handed to [`Source::read_at_with_room`]; 0 (the default) when room does
+    /// not help. A gzip file inflated in one call needs it: DEFLATE's back-references reach
+    /// into the bytes before `offset` (the image header), so one-call inflaters (libdeflate)
+    /// must write the stream from its first byte into one buffer
+    /// ([`GzipSource`](super::GzipSource)'s whole reads).
+    ///
+    /// ```
+    /// use neurovox::io::{MemorySource, Source};
+    /// assert_eq!(MemorySource::new(vec![0u8; 8]).room_for_read(4, 8), 0);
+    /// ```
+    fn room_for_read(&self, offset: u64, end: u64) -> usize {
+        let _ = (offset, end);
+        0
+    }
+
+    /// Fills `buf[room..]` with the bytes from `offset`, as [`Source::read_at`] fills a
+    /// buffer; `buf[..room]` is scratch the source may overwrite (with its own bytes before
+    /// `offset`, when `room` is what [`Source::room_for_read`] asked for). A `room` longer
+    /// than `buf` is a Usage error.
+    ///
+    /// ```
+    /// use neurovox::io::{MemorySource, Source};
+    /// let source = MemorySource::new(vec![1u8, 2, 3, 4, 5]);
+    /// let mut buf = [0u8; 5];
+    /// source.read_at_with_room(3, &mut buf, 3)?;
+    /// assert_eq!(buf[3..], [4, 5]);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    fn read_at_with_room(&self, offset: u64, buf: &mut [u8], room: usize) -> Result<()> {
+        let out = buf
+            .get_mut(room..)
+            .ok_or_else(|| Error::usage("the room before a read is longer than its buffer"))?;
+        self.read_at(offset, out)
+    }
+
     /// How many bytes this source has decompressed so far, over all reads (0 for plain
     /// files). Tests use it to show that a read decompressed only what it needed.
     fn inflated_bytes(&self) -> u64 {

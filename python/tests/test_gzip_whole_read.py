@@ -1,0 +1,83 @@
+"""Whole reads of a ``.nii.gz`` inflated in one call (issue 13, item 1).
+
+``np.asarray(img.dataobj)``, and ``get_fdata(dtype=...)`` of the stored float type, inflate a
+file another tool wrote in one libdeflate call into an array allocated with the header's bytes
+of room before it (``neurovox::io::gzip``, "Whole reads in one call"). The array must be an
+ordinary numpy array in every way a user can see — values, dtype, memory order, alignment,
+writeable, picklable — and random access afterwards must still work. Files are written by
+nibabel at test time; nibabel reads them for the expected values.
+"""
+
+import pickle
+
+import nibabel
+import numpy as np
+import pytest
+
+import neurovox as nv
+
+
+def _scan(dtype, shape):
+    rng = np.random.default_rng(7)
+    data = np.zeros(shape, dtype)
+    inner = tuple(slice(n // 6, n - n // 6) for n in shape[:3])
+    data[inner] = rng.normal(500, 120, size=data[inner].shape).astype(dtype)
+    return data
+
+
+@pytest.mark.parametrize(
+    "dtype, shape, extension",
+    [
+        (np.int16, (48, 40, 24, 12), False),
+        (np.float32, (64, 60, 44), False),
+        (np.float64, (30, 28, 20, 3), False),
+        (np.uint8, (50, 50, 50), False),
+        # An extension moves the data to a larger offset (more room before it).
+        (np.int16, (48, 40, 24, 12), True),
+    ],
+)
+def test_a_whole_read_is_an_ordinary_array_equal_to_nibabels(tmp_path, dtype, shape, extension):
+    path = tmp_path / "scan.nii.gz"
+    img = nibabel.Nifti1Image(_scan(dtype, shape), np.diag([2.0, 2.0, 2.5, 1.0]))
+    if extension:
+        img.header.extensions.append(nibabel.nifti1.Nifti1Extension(40, b"x" * 1000))
+    nibabel.save(img, path)
+    expected = np.asarray(nibabel.load(path).dataobj)
+
+    got = np.asarray(nv.load(path).dataobj)
+    assert got.dtype == expected.dtype
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+    assert got.flags.f_contiguous and got.flags.aligned and got.flags.writeable
+    assert got.ctypes.data % 16 == 0
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(got)), expected)
+
+    if np.issubdtype(dtype, np.floating):
+        fdata = nv.load(path).get_fdata(dtype=dtype)
+        assert fdata.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(fdata, nibabel.load(path).get_fdata(dtype=dtype))
+
+
+def test_random_access_after_a_whole_read(tmp_path):
+    path = tmp_path / "run.nii.gz"
+    data = _scan(np.int16, (40, 36, 20, 30))
+    nibabel.save(nibabel.Nifti1Image(data, np.eye(4)), path)
+    img = nv.load(path)
+    whole = np.asarray(img.dataobj)
+    np.testing.assert_array_equal(whole, data)
+    # The one call recorded no checkpoints; the first pass runs for these.
+    np.testing.assert_array_equal(img.dataobj[..., 25], data[..., 25])
+    np.testing.assert_array_equal(img.dataobj[20, 18], data[20, 18])
+    np.testing.assert_array_equal(img.dataobj[..., 3], data[..., 3])
+
+
+def test_a_changed_whole_read_cache_makes_the_image_dirty(tmp_path):
+    path = tmp_path / "anat.nii.gz"
+    data = _scan(np.float32, (40, 40, 30))
+    nibabel.save(nibabel.Nifti1Image(data, np.eye(4)), path)
+    img = nv.load(path)
+    values = img.get_fdata(dtype=np.float32)
+    np.testing.assert_array_equal(values, data)
+    assert not img.is_dirty
+    values[20, 20, 15] += 1
+    assert img.is_dirty
