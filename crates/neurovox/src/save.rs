@@ -28,7 +28,8 @@ use crate::proxy::ArrayProxy;
 use crate::select::{Selection, SliceItem};
 use crate::write_scale::WriteScaling;
 use crate::write_scale::{
-    choose_scaling_for_range, write_values, write_view, DataRange, WriterKind,
+    choose_scaling_for_range, choose_scaling_for_view, unscaled_by_type, write_values, write_view,
+    DataRange, WriterKind,
 };
 use crate::{DataType, StorageDtype};
 use std::io::Write;
@@ -255,6 +256,12 @@ fn plan_data<'a, 'd>(
             set_scaling(header, p.slope(), p.inter())?;
             Ok(DataPlan::Stored(p))
         }
+        SaveData::Proxy(p) if unscaled_by_type(p.output_dtype()?, stored.dtype) => {
+            // A safe cast: no pass over the data for a range nothing would use.
+            let scaling = WriteScaling::identity();
+            set_scaling(header, scaling.slope, scaling.inter)?;
+            Ok(DataPlan::ConvertProxy(p, scaling))
+        }
         SaveData::Proxy(p) => {
             let mut range: Option<DataRange> = None;
             for_each_volume(parts.shape(), |sel| {
@@ -273,7 +280,7 @@ fn plan_data<'a, 'd>(
             Ok(DataPlan::ConvertProxy(p, scaling))
         }
         SaveData::Array(a) => {
-            let scaling = choose_scaling_for_range(&DataRange::of_view(a), stored.dtype, kind)?;
+            let scaling = choose_scaling_for_view(a, stored.dtype, kind)?;
             set_scaling(header, scaling.slope, scaling.inter)?;
             Ok(DataPlan::ConvertArray(a, scaling))
         }

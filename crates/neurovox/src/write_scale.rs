@@ -475,6 +475,55 @@ pub fn choose_scaling_for_range(
     Ok(scaling)
 }
 
+/// Whether nibabel's writers write data of type `input` as `out` unscaled whatever its values:
+/// a safe cast (numpy's `can_cast`: int16 as int16, uint8 as int16, float32 as float64) or a
+/// complex output — no factors, no clip, no NaN to zero. A writer then skips the pass over the
+/// data that finding its range costs (about an eighth of an int16 `.nii.gz` save). Colour
+/// types are `false`: their rule is in [`choose_scaling_for_range`].
+///
+/// ```
+/// use neurovox::write_scale::unscaled_by_type;
+/// use neurovox::DataType;
+/// assert!(unscaled_by_type(DataType::Int16, DataType::Int16));
+/// assert!(unscaled_by_type(DataType::UInt8, DataType::Float32));
+/// assert!(!unscaled_by_type(DataType::Float64, DataType::Int16));
+/// assert!(!unscaled_by_type(DataType::Int32, DataType::Int16));
+/// ```
+pub fn unscaled_by_type(input: DataType, out: DataType) -> bool {
+    !is_void(input) && !is_void(out) && (can_cast(input, out) || out.is_complex())
+}
+
+/// [`choose_scaling`] of a borrowed array, which computes the array's range only when the
+/// types leave the scaling to the values (not [`unscaled_by_type`]).
+///
+/// ```
+/// use ndarray::array;
+/// use neurovox::array::DynArray;
+/// use neurovox::write_scale::{choose_scaling, choose_scaling_for_view, WriteScaling, WriterKind};
+/// use neurovox::DataType;
+/// let a = DynArray::from_array(array![-3i16, 7].into_dyn());
+/// let kind = WriterKind::SlopeInter;
+/// assert_eq!(choose_scaling_for_view(&a.view(), DataType::Int16, kind)?, WriteScaling::identity());
+/// assert_eq!(
+///     choose_scaling_for_view(&a.view(), DataType::UInt8, kind)?,
+///     choose_scaling(&a, DataType::UInt8, kind)?
+/// );
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn choose_scaling_for_view(
+    data: &DynView<'_>,
+    out: DataType,
+    kind: WriterKind,
+) -> Result<WriteScaling> {
+    if unscaled_by_type(data.dtype(), out) {
+        // What choose_scaling_for_range gives for these types whatever the range: no clip
+        // (float into an integer type is never a safe cast), no NaN to zero (that needs an
+        // integer output), no factors.
+        return Ok(WriteScaling::identity());
+    }
+    choose_scaling_for_range(&DataRange::of_view(data), out, kind)
+}
+
 fn is_void(t: DataType) -> bool {
     matches!(t, DataType::Rgb24 | DataType::Rgba32)
 }
@@ -1807,6 +1856,85 @@ mod tests {
         // Python int → float32 rounds through float64 first: 2^60 + 2^36 + 1 → 2^60.
         let v = (1i128 << 60) + (1 << 36) + 1;
         assert_eq!(floor_exact_f32(v), 2f32.powi(60));
+    }
+
+    #[test]
+    fn skipping_the_range_never_changes_the_chosen_scaling() {
+        use crate::element::{Rgb, Rgba};
+        use DataType::*;
+        use num_complex::Complex;
+        let values = [
+            -3.5,
+            0.0,
+            2.0,
+            300.0,
+            f64::NAN,
+            f64::INFINITY,
+            -70000.0,
+            1e10,
+        ];
+        fn one<T: crate::array::DynElement>(v: &[f64], f: impl Fn(f64) -> T) -> DynArray {
+            DynArray::from_array(
+                v.iter()
+                    .map(|&x| f(x))
+                    .collect::<ndarray::Array1<T>>()
+                    .into_dyn(),
+            )
+        }
+        let of = |v: &[f64]| -> Vec<DynArray> {
+            vec![
+                one(v, |x| x as u8),
+                one(v, |x| x as i8),
+                one(v, |x| x as u16),
+                one(v, |x| x as i16),
+                one(v, |x| x as u32),
+                one(v, |x| x as i32),
+                one(v, |x| x as u64),
+                one(v, |x| x as i64),
+                one(v, |x| x as f32),
+                one(v, |x| x),
+                one(v, |x| Complex::new(x as f32, 1.0)),
+                one(v, |x| Complex::new(x, -1.0)),
+                one(v, |x| Rgb {
+                    r: x as u8,
+                    g: 1,
+                    b: 2,
+                }),
+                one(v, |x| Rgba {
+                    r: x as u8,
+                    g: 1,
+                    b: 2,
+                    a: 3,
+                }),
+            ]
+        };
+        let outs = [
+            UInt8, Int8, UInt16, Int16, UInt32, Int32, UInt64, Int64, Float32, Float64, Complex64,
+            Complex128, Rgb24, Rgba32,
+        ];
+        let mut skipped = 0;
+        for v in [&values[..], &values[..4], &[][..], &[f64::NAN][..]] {
+            for data in of(v) {
+                for out in outs {
+                    for kind in [
+                        WriterKind::NoScaling,
+                        WriterKind::Slope,
+                        WriterKind::SlopeInter,
+                    ] {
+                        let fast = choose_scaling_for_view(&data.view(), out, kind);
+                        let full = choose_scaling_for_range(&DataRange::of(&data), out, kind);
+                        let what = format!("{} as {out} ({kind:?}), {v:?}", data.dtype());
+                        match (fast, full) {
+                            (Ok(a), Ok(b)) => assert_eq!(a, b, "{what}"),
+                            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{what}"),
+                            (a, b) => panic!("{what}: {a:?} vs {b:?}"),
+                        }
+                        skipped += usize::from(unscaled_by_type(data.dtype(), out));
+                    }
+                }
+            }
+        }
+        assert!(skipped > 100, "the shortcut was taken {skipped} times");
     }
 
     #[test]
