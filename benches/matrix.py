@@ -1,7 +1,8 @@
-"""The benchmark matrix (issue 12): nibabel, neurovox and SimpleITK side by side, one run.
+"""The benchmark matrix (issues 12, 13): nibabel, neurovox, SimpleITK and gzip anchors, one run.
 
     .venv/bin/python benches/matrix.py --dir /tmp/nvbench [--quick] [--repeats 3]
-        [--only PATTERN ...] [--sides nibabel,py,rust,sitk] [--markdown FILE] [--list]
+        [--only PATTERN ...] [--sides nibabel,py,rust,sitk,igzip,rapidgzip,limit]
+        [--markdown FILE] [--list]
 
 Every performance claim about neurovox is made with this command. Rows are operations users
 perform; columns are sides:
@@ -13,10 +14,33 @@ perform; columns are sides:
   sitk     SimpleITK, for whole reads and writes (`ReadImage` + `GetArrayFromImage`,
            `GetImageFromArray` + `WriteImage`, `.nii` and `.nii.gz`): what many pick instead
 
+and the gzip anchors (issue 13), only in the "whole .nii.gz read" rows (other rows leave their
+cells empty), which read the data bytes after the header (offset, shape and type from nibabel's
+header) into a numpy array, and are shown with ratios but never judged against the goals:
+
+  igzip     indexed_gzip's IndexedGzipFile (one thread), the index imported when one was built
+  rapidgzip rapidgzip.open(path, parallelization=<CPUs>), the index imported when one was built
+  limit     the one-core limit (bench_io's `inflate_limit`): the file read into memory and
+            inflated by one libdeflate gzip_decompress call (one per member of a neurovox-written
+            file) into a fresh buffer, on one thread; no index can speed it up
+
+The "whole .nii.gz read" rows read all of the bold run as nibabel, SimpleITK and neurovox wrote
+it (`np.asarray(dataobj)` for nibabel and the neurovox sides, SimpleITK's whole read), twice:
+"first read" is a fresh process with no index anywhere (`NEUROVOX_GZIP_INDEX=off` for the
+neurovox sides; indexed_gzip and rapidgzip keep none between processes); "second process, index
+found" first builds, untimed, each tool's index in its own format (neurovox's `.nvgzidx`, written
+by bench_io's `gzip_index` as `neurovox index --cache` does, into a cache directory of the run's
+own given as `NEUROVOX_GZIP_INDEX_DIR` to the neurovox sides only, so no other row finds it;
+indexed_gzip's `export_index` after `build_full_index`; rapidgzip's `export_index` after a pass
+to the end) and the timed process loads it and reads the whole data. A neurovox-written file
+carries its member index inside: no index file is made for it. nibabel, SimpleITK and the limit
+keep no index: their two cells measure the same thing (nibabel itself reads a .gz through
+indexed_gzip when that is installed, as here, building the index in memory as it goes).
+
 Each operation on each side runs in its own process (`benches/matrix_side.py` for the Python
-sides, `bench_io` for Rust), which times the operation itself (process start and imports
-excluded), keeps the best of --repeats, and reports its peak resident memory (VmHWM: the peak
-since exec, so interpreter, imports, result and checksum pass included). Ratios are
+sides, `bench_io` for Rust and the limit), which times the operation itself (process start and
+imports excluded), keeps the best of --repeats, and reports its peak resident memory (VmHWM:
+the peak since exec, so interpreter, imports, result and checksum pass included). Ratios are
 nibabel/side for time and for memory: above 1 favours the side. Goals per cell (issue 12, for
 the neurovox sides): time ratio >= 1.5x on plain files, >= 2x on reads of .nii.gz, >= 3x on saves
 to .nii.gz; memory ratio >= 1.0. A ratio that misses its goal ends in `!`. Each side's result
@@ -45,8 +69,9 @@ Data (generated at bench time with nibabel and numpy, nothing third-party commit
   *.npy       the int16, float64 and float32 arrays the save rows start from (np.load, untimed,
               inside each side's process; Fortran order, as get_fdata returns)
 
-SimpleITK (pinned in tests/oracle/requirements-bench.txt) is installed into this Python when
-missing; a package that cannot be installed drops its side with a note, never the run.
+SimpleITK and rapidgzip (pinned in tests/oracle/requirements-bench.txt) and indexed_gzip
+(tests/oracle/requirements.txt) are installed into this Python when missing; a package that
+cannot be installed drops its side with a note, never the run.
 
 Every input is read once before its row, so all sides find it in the page cache ("cold" below
 means a freshly loaded image: a new proxy, no gzip index, not a dropped page cache). Timings
@@ -58,6 +83,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import importlib.util
 import json
 import os
@@ -78,12 +104,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SIDE_SCRIPT = Path(__file__).resolve().parent / 'matrix_side.py'
 EXAMPLE = ROOT / 'target' / 'release' / 'examples' / 'bench_io'
 PINS = ROOT / 'tests' / 'oracle' / 'requirements-bench.txt'
+ORACLE_PINS = ROOT / 'tests' / 'oracle' / 'requirements.txt'
 DATA_VERSION = 'v1'  # change when a generator changes, so kept data is written again
 
-SIDES = ('nibabel', 'py', 'rust', 'sitk')
+SIDES = ('nibabel', 'py', 'rust', 'sitk', 'igzip', 'rapidgzip', 'limit')
 NEUROVOX_SIDES = ('py', 'rust')
+ANCHOR_SIDES = ('igzip', 'rapidgzip', 'limit')  # only in the rows with an `anchor`
 SIDE_NAMES = {'nibabel': 'nibabel', 'py': 'neurovox py', 'rust': 'neurovox rust',
-              'sitk': 'SimpleITK'}
+              'sitk': 'SimpleITK', 'igzip': 'indexed_gzip',
+              'rapidgzip': 'rapidgzip (a thread per CPU)',
+              'limit': 'one-core limit (libdeflate, file in memory)'}
 
 # The affine of every generated image and of every saved array image (matrix_side.py and
 # bench_io.rs use the same).
@@ -449,9 +479,9 @@ def nilearn_templates(wheel_dir: Path):
         return [(Path(n).name, z.read(n)) for n in names]
 
 
-def pins():
+def pins(path=PINS):
     out = {}
-    for line in PINS.read_text().splitlines():
+    for line in path.read_text().splitlines():
         line = line.split('#')[0].strip()
         if '==' in line:
             name, version = line.split('==')
@@ -462,22 +492,36 @@ def pins():
 # ------------------------------------------------------------------------------------------
 # Sides
 
-def ensure_sitk():
-    """True when SimpleITK imports in this Python, installing the pinned version if needed."""
-    check = [sys.executable, '-c', 'import SimpleITK']
+def ensure_package(name, module, pin_file=PINS):
+    """True when `module` imports in this Python, installing the pinned `name` if needed."""
+    check = [sys.executable, '-c', f'import {module}']
     if subprocess.run(check, capture_output=True).returncode == 0:
         return True, None
-    version = pins().get('simpleitk')
-    say(f'installing SimpleITK=={version} into {sys.prefix} ...')
-    pip = subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', f'SimpleITK=={version}'],
+    version = pins(pin_file).get(name.lower())
+    say(f'installing {name}=={version} into {sys.prefix} ...')
+    pip = subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', f'{name}=={version}'],
                          capture_output=True, text=True)
     if pip.returncode != 0 or subprocess.run(check, capture_output=True).returncode != 0:
         tail = (pip.stderr or pip.stdout).strip().splitlines()[-1:] or ['']
-        return False, f'SimpleITK=={version} could not be installed: {tail[0]}'
+        return False, f'{name}=={version} could not be installed: {tail[0]}'
     return True, None
 
 
+def ensure_sitk():
+    return ensure_package('SimpleITK', 'SimpleITK')
+
+
+def ensure_igzip():
+    return ensure_package('indexed_gzip', 'indexed_gzip', ORACLE_PINS)
+
+
+def ensure_rapidgzip():
+    return ensure_package('rapidgzip', 'rapidgzip')
+
+
+@functools.cache
 def ensure_rust():
+    """Builds bench_io once per run: the rust and limit sides, and neurovox's index files."""
     say('building the Rust side: cargo build --release -p neurovox --example bench_io ...')
     build = subprocess.run(['cargo', 'build', '--release', '-q', '-p', 'neurovox',
                             '--example', 'bench_io'], cwd=ROOT, capture_output=True, text=True)
@@ -498,17 +542,27 @@ def ensure_py():
 
 def side_command(side, spec):
     text = json.dumps(spec)
-    if side == 'rust':
+    if side in ('rust', 'limit'):
         return [str(EXAMPLE), text]
-    library = {'nibabel': 'nibabel', 'py': 'neurovox', 'sitk': 'sitk'}[side]
+    library = {'nibabel': 'nibabel', 'py': 'neurovox', 'sitk': 'sitk', 'igzip': 'igzip',
+               'rapidgzip': 'rapidgzip'}[side]
     return [sys.executable, str(SIDE_SCRIPT), library, text]
 
 
-def run_side(side, spec, timeout=3600):
-    """One side's report (a dict), or {'error': why} when the process failed."""
+def run_side(side, spec, timeout=3600, env=None):
+    """One side's report (a dict), or {'error': why} when the process failed. `env`: variables
+    to set (a value of None removes the variable) in the side's process."""
+    environ = None
+    if env:
+        environ = dict(os.environ)
+        for key, value in env.items():
+            if value is None:
+                environ.pop(key, None)
+            else:
+                environ[key] = value
     try:
         proc = subprocess.run(side_command(side, spec), capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, env=environ)
     except subprocess.TimeoutExpired:
         return {'error': f'timed out after {timeout} s'}
     if proc.returncode != 0:
@@ -533,6 +587,7 @@ class Row:
     rust: bool = True          # False: no Rust equivalent
     rtol: float = 1e-9
     saves: bool = False
+    anchor: str | None = None  # 'first' or 'indexed': a whole .nii.gz read with the anchors
 
     FILE_FIELDS = ('path', 'dir', 'npy')
 
@@ -551,8 +606,8 @@ def build_rows(shapes: Shapes):
     warm = [v + i * max(1, T // 10) for i in range(4)]
     rows = []
 
-    def add(label, op, goal, sitk=None, rust=True, rtol=1e-9, saves=False, **spec):
-        rows.append(Row(label, op, goal, spec, sitk, rust, rtol, saves))
+    def add(label, op, goal, sitk=None, rust=True, rtol=1e-9, saves=False, anchor=None, **spec):
+        rows.append(Row(label, op, goal, spec, sitk, rust, rtol, saves, anchor))
 
     # Header-only loads of many files.
     add('header-only load x40 .nii.gz (full-size bold/scaled/anat/labels)', 'header_many',
@@ -585,6 +640,16 @@ def build_rows(shapes: Shapes):
         label_ext = '' if 'written' in desc else f' {ext}'
         add(f'np.asarray(dataobj) {desc}{label_ext}', 'asarray', gz_goal(name),
             sitk={'sitk_dtype': sitk_dtype}, path=name)
+
+    # Whole reads of .nii.gz beside the gzip anchors (indexed_gzip, rapidgzip, the one-core
+    # limit), as each writer wrote the run: a fresh process with no index anywhere, then a
+    # second process that finds each tool's index (built untimed before the row).
+    for name, who in [('bold.nii.gz', 'nibabel'), ('bold_sitk.nii.gz', 'SimpleITK'),
+                      ('bold_neurovox.nii.gz', 'neurovox')]:
+        for anchor, when in [('first', 'first read (no index anywhere)'),
+                             ('indexed', 'second process (index found)')]:
+            add(f'whole .nii.gz read, int16 {who}-written, {when}', 'asarray', GZ_READ,
+                sitk={'sitk_dtype': None}, anchor=anchor, path=name)
 
     # One volume, cold (a freshly loaded image) and warm (after a full get_fdata pass).
     for name, desc, t in [('bold.nii', 'int16 .nii', v), ('bold.nii.gz', 'int16 .nii.gz', v),
@@ -706,15 +771,29 @@ def run_row(row: Row, data: Data, sides, repeats):
             spec[key] = value
     warm_page_cache(inputs)
     reports = {}
+    index_dir = data.out / 'index'
+    shutil.rmtree(index_dir, ignore_errors=True)
+    prepared = prepare_indexes(row, spec, sides, index_dir) if row.anchor == 'indexed' else {}
     for side in sides:
         if side == 'sitk' and row.sitk is None or side == 'rust' and not row.rust:
             continue
+        if side in ANCHOR_SIDES and row.anchor is None:
+            continue
         side_spec = dict(spec, **(row.sitk or {})) if side == 'sitk' else dict(spec)
+        env = None
+        if row.anchor:
+            side_spec, env = anchor_spec(row, side, side_spec, prepared.get(side, {}))
+        if 'error' in prepared.get(side, {}):
+            reports[side] = prepared[side]
+            say(f"    {side:8s} ERROR {prepared[side]['error']}")
+            continue
         out = None
         if row.saves:
             out = data.out / f'{side}{row.spec["out_ext"]}'
             side_spec['out'] = str(out)
-        report = run_side(side, side_spec)
+        report = run_side(side, side_spec, env=env)
+        if side in prepared:
+            report.setdefault('extra', {}).update(prepared[side].get('extra', {}))
         if out is not None:
             if 'error' not in report:
                 try:
@@ -725,6 +804,7 @@ def run_row(row: Row, data: Data, sides, repeats):
         reports[side] = report
         say(f'    {side:8s} ' + (f"ERROR {report['error']}" if 'error' in report else
                                   f"{report['seconds']:.4g} s  {report['peak_rss_mib']:.0f} MiB"))
+    shutil.rmtree(index_dir, ignore_errors=True)
     reference = reports.get('nibabel')
     if reference and 'error' not in reference:
         for side, report in reports.items():
@@ -733,6 +813,62 @@ def run_row(row: Row, data: Data, sides, repeats):
                 say(f'!!! {row.label}: {SIDE_NAMES[side]} differs from nibabel: '
                     f"nibabel {fmt_summary(reference)}, {side} {fmt_summary(report)}")
     return reports
+
+
+def data_layout(path):
+    """Where a side that reads raw bytes finds the data: offset, shape, numpy dtype string and
+    the decompressed size, from nibabel's header (an unscaled image)."""
+    img = nib.load(path)
+    offset = int(img.dataobj.offset)
+    dtype = img.get_data_dtype()
+    shape = list(img.shape)
+    return {'offset': offset, 'shape': shape, 'dtype': dtype.str,
+            'total': offset + int(np.prod(shape)) * dtype.itemsize}
+
+
+def prepare_indexes(row, spec, sides, index_dir):
+    """Builds, untimed, each tool's index of the row's file in its own format, in `index_dir`:
+    {side: {'index': path} or {'env': ...} or {'error': why}, with 'extra' facts}."""
+    path = Path(spec['path'])
+    index_dir.mkdir(parents=True)
+    prepared = {}
+    neurovox = [s for s in NEUROVOX_SIDES if s in sides]
+    if neurovox:
+        ok, why = ensure_rust()
+        cache = index_dir / 'neurovox'
+        env = {'NEUROVOX_GZIP_INDEX_DIR': str(cache), 'NEUROVOX_GZIP_INDEX': None}
+        report = (run_side('rust', {'op': 'gzip_index', 'path': str(path)}, env=env) if ok
+                  else {'error': f'no neurovox index: {why}'})
+        if 'error' in report:
+            result = {'error': f"building neurovox's index: {report['error']}"}
+        else:
+            result = {'env': env, 'extra': report.get('extra', {})}
+        for side in neurovox:
+            prepared[side] = result
+    for side, suffix in (('igzip', '.gzidx'), ('rapidgzip', '.rgzidx')):
+        if side in sides:
+            index = index_dir / (path.name + suffix)
+            report = run_side(side, dict(spec, op='gz_index', index=str(index)))
+            prepared[side] = ({'error': f"building {side}'s index: {report['error']}"}
+                              if 'error' in report else
+                              {'index': str(index), 'extra': report.get('extra', {})})
+    for side in prepared:
+        say(f'    {side:8s} index: ' + prepared[side].get('error', json.dumps(
+            prepared[side].get('extra', {}))))
+    return prepared
+
+
+def anchor_spec(row, side, spec, prepared):
+    """The spec and environment of one side in a whole .nii.gz read row."""
+    env = None
+    if side in NEUROVOX_SIDES:
+        env = prepared.get('env') if row.anchor == 'indexed' else {'NEUROVOX_GZIP_INDEX': 'off'}
+    if side in ANCHOR_SIDES:
+        spec = dict(spec, **data_layout(spec['path']))
+        spec['op'] = 'inflate_limit' if side == 'limit' else 'gz_whole'
+        if 'index' in prepared:
+            spec['index'] = prepared['index']
+    return spec, env
 
 
 def fmt_summary(r):
@@ -763,6 +899,14 @@ def notes_for(row, reports):
         warm = [f"{s} {r['extra']['warm_s']:.3g} s" for s, r in reports.items()
                 if 'warm_s' in r.get('extra', {})]
         notes.append('warm: ' + ', '.join(warm))
+    if row.anchor == 'indexed':
+        sizes = [f"{s} {r['extra']['index_bytes']}" for s, r in reports.items()
+                 if 'index_bytes' in r.get('extra', {})]
+        inside = [s for s, r in reports.items() if r.get('extra', {}).get('index') == 'members']
+        if sizes:
+            notes.append('index bytes: ' + ', '.join(sizes))
+        if inside:
+            notes.append(f"{', '.join(inside)}: the file's own member index (no index file)")
     if row.op == 'pickle':
         sizes = [f"{s} {r['extra']['pickle_bytes']}" for s, r in reports.items()
                  if 'pickle_bytes' in r.get('extra', {})]
@@ -843,6 +987,10 @@ def versions(sides):
         parts.append(command_output(['rustc', '--version']) or 'rustc ?')
     if 'sitk' in sides:
         parts.append('SimpleITK ' + of('import SimpleITK; print(SimpleITK.Version.VersionString())'))
+    if 'igzip' in sides:
+        parts.append('indexed_gzip ' + of('import indexed_gzip; print(indexed_gzip.__version__)'))
+    if 'rapidgzip' in sides:
+        parts.append('rapidgzip ' + of('import rapidgzip; print(rapidgzip.__version__)'))
     head = command_output(['git', 'rev-parse', '--short', 'HEAD'])
     dirty = command_output(['git', 'status', '--porcelain', '--untracked-files=no'])
     parts.append(f'commit {head}' + (' with uncommitted changes' if dirty else ''))
@@ -875,7 +1023,7 @@ def main():
     parser.add_argument('--only', nargs='+', metavar='PATTERN',
                         help='run only the rows whose label contains one of these substrings')
     parser.add_argument('--sides', default=','.join(SIDES),
-                        help='comma-separated, from nibabel,py,rust,sitk (nibabel is always run)')
+                        help=f'comma-separated, from {",".join(SIDES)} (nibabel is always run)')
     parser.add_argument('--markdown', type=Path, help='also write the table as Markdown here')
     parser.add_argument('--list', action='store_true', help='print the row labels and exit')
     args = parser.parse_args()
@@ -898,9 +1046,12 @@ def main():
     if 'nibabel' not in wanted:
         notes.append('nibabel is always run: every ratio is taken against it')
     sides = ['nibabel']
-    for side, ensure in (('py', ensure_py), ('rust', ensure_rust), ('sitk', ensure_sitk)):
-        if side in wanted:
-            ok, why = ensure()
+    ensures = {'py': ensure_py, 'rust': ensure_rust, 'sitk': ensure_sitk, 'igzip': ensure_igzip,
+               'rapidgzip': ensure_rapidgzip, 'limit': ensure_rust}
+    anchors = any(r.anchor for r in rows)
+    for side in SIDES[1:]:
+        if side in wanted and (anchors or side not in ANCHOR_SIDES):
+            ok, why = ensures[side]()
             if ok:
                 sides.append(side)
             else:

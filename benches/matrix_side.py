@@ -3,7 +3,8 @@
     python benches/matrix_side.py LIBRARY SPEC
 
 LIBRARY is `nibabel`, `neurovox` (the same code with `import neurovox as nib`: nibabel's own
-calls) or `sitk` (SimpleITK). SPEC is the JSON object the matrix gives every side (the Rust
+calls), `sitk` (SimpleITK), or one of the gzip anchors `igzip` (indexed_gzip) and `rapidgzip`.
+SPEC is the JSON object the matrix gives every side (the Rust
 side, `crates/neurovox/examples/bench_io.rs`, reads the same), e.g.
 `{"op": "slice", "repeats": 3, "path": "bold.nii.gz", "key": [null, 48]}`.
 
@@ -19,6 +20,11 @@ matrix reads every side's output back with nibabel.
 SimpleITK's arrays are indexed the other way round ([t, z, y, x]): its shapes are reported
 reversed so they compare with nibabel's, and arrays it saves are given transposed (`arr.T`,
 a view) so its files hold the same image as nibabel's.
+
+The gzip anchors only read a whole `.nii.gz` (`gz_whole`): the data bytes after the header
+(`offset`, from nibabel's header in the matrix, as are `shape` and `dtype`) read into a numpy
+array, through the index file `index` when the spec names one; `gz_index` (untimed preparation)
+builds the whole index of `path` and exports it to `index`, in the tool's own format.
 """
 
 import json
@@ -33,6 +39,10 @@ LIBRARY, SPEC = sys.argv[1], json.loads(sys.argv[2])
 
 if LIBRARY == 'sitk':
     import SimpleITK as sitk
+elif LIBRARY == 'igzip':
+    import indexed_gzip
+elif LIBRARY == 'rapidgzip':
+    import rapidgzip
 else:
     import importlib
     nib = importlib.import_module(LIBRARY)
@@ -243,6 +253,55 @@ def sitk_real_many(spec):
                      'dtype': 'float64'}, {'sums': sums, 'skipped': skipped}
 
 
+# The gzip anchors: indexed_gzip (one thread) and rapidgzip (a thread per CPU).
+
+def read_data(f, spec):
+    """The image data of an open decompressed stream: the bytes after the header, read into
+    a fresh array of the header's type and shape (Fortran order, as NIfTI stores it)."""
+    arr = np.empty(int(np.prod(spec['shape'])), np.dtype(spec['dtype']))
+    view = arr.view(np.uint8)
+    f.seek(spec['offset'])
+    got = 0
+    while got < view.size:
+        n = f.readinto(view[got:])
+        if not n:
+            raise EOFError(f'the stream ends {view.size - got} bytes short of the data')
+        got += n
+    return arr.reshape(spec['shape'], order='F')
+
+
+def igzip_gz_whole(spec):
+    start = time.perf_counter()
+    with indexed_gzip.IndexedGzipFile(spec['path'], index_file=spec.get('index')) as f:
+        data = read_data(f, spec)
+    return time.perf_counter() - start, summary(data), {}
+
+
+def igzip_gz_index(spec):
+    start = time.perf_counter()
+    with indexed_gzip.IndexedGzipFile(spec['path']) as f:
+        f.build_full_index()
+        f.export_index(spec['index'])
+    return time.perf_counter() - start, None, {'index_bytes': os.path.getsize(spec['index'])}
+
+
+def rapidgzip_gz_whole(spec):
+    start = time.perf_counter()
+    with rapidgzip.open(spec['path'], parallelization=os.cpu_count()) as f:
+        if spec.get('index'):
+            f.import_index(spec['index'])
+        data = read_data(f, spec)
+    return time.perf_counter() - start, summary(data), {}
+
+
+def rapidgzip_gz_index(spec):
+    start = time.perf_counter()
+    with rapidgzip.open(spec['path'], parallelization=os.cpu_count()) as f:
+        f.seek(0, os.SEEK_END)  # the whole file inflated once: every block offset known
+        f.export_index(spec['index'])
+    return time.perf_counter() - start, None, {'index_bytes': os.path.getsize(spec['index'])}
+
+
 def peak_rss_mib():
     with open('/proc/self/status') as f:
         for line in f:
@@ -252,7 +311,7 @@ def peak_rss_mib():
 
 
 def main():
-    prefix = 'sitk_' if LIBRARY == 'sitk' else 'nib_'
+    prefix = {'sitk': 'sitk_', 'igzip': 'igzip_', 'rapidgzip': 'rapidgzip_'}.get(LIBRARY, 'nib_')
     run_once = globals().get(prefix + SPEC['op'])
     if run_once is None:
         sys.exit(f'{LIBRARY} has no operation {SPEC["op"]!r}')

@@ -17,16 +17,20 @@
 //! | `convert` | `load(path)` + `save(out)` | `nib.save(nib.load(p), out)` |
 //! | `pickle` | `handle()` + JSON + `ImageHandle::open` + `dataobj().read(key)`, the load (and with `fdata_first` a `get_fdata`) untimed | `pickle.loads(pickle.dumps(img)).dataobj[key]` |
 //! | `real_many` | `load` + `get_fdata(Caching::Fill)` of every `.nii`/`.nii.gz` in `dir` (each file timed; its sum without NaNs, per file in `extra`, taken between clocks) | `nib.load(p).get_fdata()` for each |
+//! | `inflate_limit` | the one-core limit of a whole read: `std::fs::read(path)` + one `libdeflater::Decompressor::gzip_decompress` into a fresh buffer of `total` bytes (a neurovox-written file: one call per member, in order, from its member table read untimed); the result is the `shape` and `dtype` (numpy's `dtype.str`) data after `offset` | an anchor, no counterpart |
+//! | `gzip_index` | untimed preparation: builds the checkpoint index of the `.nii.gz` `path` and stores it where loads look (`gzip_index::cache_path`, so under `$NEUROVOX_GZIP_INDEX_DIR`); a neurovox-written file needs none (`extra.index`: `members`) | `neurovox index` |
 //!
 //! `key` is a list of items: an integer, `null` for `:`, `"..."` for the ellipsis. The JSON
 //! holds the best time in seconds, the result's shape, numpy's name of its dtype and a
 //! checksum (the float64 sum of its values, computed after the clock stopped), the process's
 //! peak resident memory (VmHWM) in MiB, and `extra` facts (`is_dirty_s`, `pickle_bytes`,
-//! `sums`). A NaN checksum is written as `null`.
+//! `sums`, `index_bytes`). A NaN checksum is written as `null`.
 //! Saves report no checksum: the matrix reads every side's output back with nibabel.
 
 use neurovox::array::DynArray;
 use neurovox::image::{Caching, Image};
+use neurovox::io::gzip_write::MemberIndex;
+use neurovox::io::{gzip_index, GzipSource};
 use neurovox::select::{Selection, SliceItem};
 use neurovox::{DataType, ImageFormat, ImageHandle};
 use serde_json::{json, Value};
@@ -310,7 +314,100 @@ fn run_once(op: &str, spec: &Value) -> BoxResult<Outcome> {
             outcome.extra.insert("sums".into(), Value::Object(sums));
             outcome
         }
+        "inflate_limit" => {
+            let path = path_of(spec, "path")?;
+            let total = usize::try_from(spec["total"].as_u64().ok_or("the spec has no total")?)?;
+            let offset = usize::try_from(spec["offset"].as_u64().ok_or("the spec has no offset")?)?;
+            // A neurovox-written file is many members: libdeflate inflates one per call, so
+            // their places are taken from the file's member table first (untimed, 2 reads).
+            let members = MemberIndex::open(&path)?;
+            let start = Instant::now();
+            let input = std::fs::read(&path)?;
+            let mut out = vec![0u8; total];
+            let mut inflater = libdeflater::Decompressor::new();
+            let inflated = match &members {
+                None => inflater.gzip_decompress(&input, &mut out)?,
+                Some(index) => {
+                    let mut inflated = 0;
+                    for m in index.members() {
+                        let from = usize::try_from(m.offset)?;
+                        let to = usize::try_from(m.out)?;
+                        let src = input
+                            .get(from..from + m.len as usize)
+                            .ok_or("a member lies past the end of the file")?;
+                        let dst = out
+                            .get_mut(to..to + m.size as usize)
+                            .ok_or("a member lies past the expected data")?;
+                        inflated += inflater.gzip_decompress(src, dst)?;
+                    }
+                    inflated
+                }
+            };
+            let seconds = start.elapsed().as_secs_f64();
+            if inflated != total {
+                return Err(format!("inflated {inflated} bytes, expected {total}").into());
+            }
+            let (checksum, dtype) = raw_sum(&out[offset.min(total)..], text(spec, "dtype")?)?;
+            let shape = spec["shape"]
+                .as_array()
+                .ok_or("the spec has no shape")?
+                .iter()
+                .map(|n| n.as_u64().map(|n| n as usize).ok_or("bad shape"))
+                .collect::<Result<Vec<_>, _>>()?;
+            Outcome {
+                shape,
+                checksum,
+                dtype: dtype.into(),
+                ..Outcome::empty(seconds)
+            }
+        }
+        "gzip_index" => {
+            let path = path_of(spec, "path")?;
+            let start = Instant::now();
+            let source = GzipSource::open(&path)?;
+            if source.member_index().is_some() {
+                let mut outcome = Outcome::empty(start.elapsed().as_secs_f64());
+                outcome.extra.insert("index".into(), json!("members"));
+                outcome
+            } else {
+                let to = gzip_index::cache_path(&path).ok_or("no index cache directory")?;
+                if let Some(dir) = to.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                source.write_index(&to)?;
+                let mut outcome = Outcome::empty(start.elapsed().as_secs_f64());
+                outcome
+                    .extra
+                    .insert("index_bytes".into(), json!(std::fs::metadata(&to)?.len()));
+                outcome
+            }
+        }
         other => return Err(format!("unknown operation {other}").into()),
+    })
+}
+
+/// The float64 sum of raw little-endian values of numpy's `dtype.str` (`<i2`, `|u1`, ...),
+/// and numpy's name of that type; in place, so it adds no copy to the peak memory.
+fn raw_sum(bytes: &[u8], dtype: &str) -> BoxResult<(f64, &'static str)> {
+    fn sum<const N: usize>(bytes: &[u8], value: impl Fn([u8; N]) -> f64) -> f64 {
+        bytes
+            .chunks_exact(N)
+            .map(|c| {
+                let mut a = [0u8; N];
+                a.copy_from_slice(c);
+                value(a)
+            })
+            .sum()
+    }
+    Ok(match dtype {
+        "|u1" => (sum(bytes, |[b]| f64::from(b)), "uint8"),
+        "|i1" => (sum(bytes, |a| f64::from(i8::from_le_bytes(a))), "int8"),
+        "<i2" => (sum(bytes, |a| f64::from(i16::from_le_bytes(a))), "int16"),
+        "<u2" => (sum(bytes, |a| f64::from(u16::from_le_bytes(a))), "uint16"),
+        "<i4" => (sum(bytes, |a| f64::from(i32::from_le_bytes(a))), "int32"),
+        "<f4" => (sum(bytes, |a| f64::from(f32::from_le_bytes(a))), "float32"),
+        "<f8" => (sum(bytes, f64::from_le_bytes), "float64"),
+        other => return Err(format!("inflate_limit: no sum for dtype {other}").into()),
     })
 }
 
