@@ -169,6 +169,20 @@ pub fn gzip_source(data: &[u8]) {
         let _ = source.read_at(len.saturating_sub(5), &mut buf[..10]);
     }
     let _ = source.index_stats();
+    // A whole read with room before its output, as `np.asarray(dataobj)` of a `.nii.gz` reads
+    // it (one libdeflate call where the trailer's ISIZE says the read covers the stream).
+    if let Ok(fresh) = GzipSource::open(&path) {
+        let isize = data
+            .len()
+            .checked_sub(4)
+            .and_then(|at| data.get(at..))
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+        let end = isize.min(1 << 22);
+        let offset = end.min(352);
+        let room = fresh.room_for_read(offset as u64, end as u64);
+        let mut whole = vec![0u8; room + end - offset];
+        let _ = fresh.read_at_with_room(offset as u64, &mut whole, room);
+    }
     if let Ok(index) = source.index_file() {
         if let Ok(file) = std::fs::File::open(&path) {
             if let Ok(print) = GzipFingerprint::of(&file) {

@@ -1861,8 +1861,8 @@ mod tests {
     #[test]
     fn skipping_the_range_never_changes_the_chosen_scaling() {
         use crate::element::{Rgb, Rgba};
-        use DataType::*;
         use num_complex::Complex;
+        use DataType::*;
         let values = [
             -3.5,
             0.0,
