@@ -58,6 +58,16 @@ def test_a_whole_read_is_an_ordinary_array_equal_to_nibabels(tmp_path, dtype, sh
         np.testing.assert_array_equal(fdata, nibabel.load(path).get_fdata(dtype=dtype))
 
 
+def test_a_pair_image_file_read_whole_is_equal_to_nibabels(tmp_path):
+    # The .img.gz of a pair starts with the data: the one call needs no room.
+    path = tmp_path / "pair.img.gz"
+    nibabel.save(nibabel.Nifti1Pair(_scan(np.int16, (40, 36, 20, 6)), np.eye(4)), path)
+    expected = np.asarray(nibabel.load(path).dataobj)
+    got = np.asarray(nv.load(path).dataobj)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_random_access_after_a_whole_read(tmp_path):
     path = tmp_path / "run.nii.gz"
     data = _scan(np.int16, (40, 36, 20, 30))

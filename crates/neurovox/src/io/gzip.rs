@@ -99,7 +99,8 @@
 //! stream after its header — `np.asarray(img.dataobj)`, `get_fdata(dtype=)` of the stored
 //! float type — asks its caller for room before its output ([`Source::room_for_read`]; the
 //! Python reader and `ArrayProxy::read_stored` allocate the array with the header's bytes
-//! in front) and inflates the file in one libdeflate call, CRC32 and ISIZE checked, when:
+//! in front; a read from byte 0, such as the `.img.gz` of a pair, needs none) and inflates
+//! the file in one libdeflate call, CRC32 and ISIZE checked, when:
 //! the last trailer's ISIZE is where the read ends, the file is at most
 //! [`ONE_CALL_MAX_COMPRESSED`] bytes, no index covers the range (an index reads it on both
 //! cores) and the header has no header CRC (the first pass checks one; libdeflate skips it).
@@ -1106,6 +1107,10 @@ impl Source for GzipSource {
         let end = offset.saturating_add(buf.len() as u64);
         if let Some(&total) = self.total.get().filter(|&&t| end > t) {
             return Err(past_end(Some(&self.file.path), offset, buf.len(), total));
+        }
+        // The whole stream from its first byte (the image file of a pair) needs no room.
+        if offset == 0 && self.one_call_room(0, end) == Some(0) && self.inflate_in_one_call(buf)? {
+            return Ok(());
         }
         // Bytes [offset, indexed_end) come from the index; the first pass fills the rest.
         let mut indexed_end = end;
@@ -2462,6 +2467,18 @@ mod tests {
                 "a read short of the end"
             );
         }
+    }
+
+    #[test]
+    fn a_read_of_the_whole_stream_from_byte_zero_is_one_call_without_room() {
+        let data = sample(1_000_000);
+        let dir = tempfile::tempdir().unwrap();
+        let s = GzipSource::open(write(&dir, "image.img.gz", &gz(&data, 1))).unwrap();
+        let mut out = vec![0u8; data.len()];
+        s.read_at(0, &mut out).unwrap();
+        assert!(out == data);
+        assert_eq!(s.inflated_bytes(), data.len() as u64);
+        assert_eq!(s.index_stats().checkpoints, 0, "no first pass ran");
     }
 
     #[test]
