@@ -524,6 +524,19 @@ impl ArrayProxy {
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![1, 0, 2, 0, 3, 0])), spec);
     /// let values = proxy.read_real_as::<f64>(&Selection::all(), FactorType::F64)?.unwrap();
     /// assert_eq!(values.as_slice_memory_order(), Some(&[1.0, 2.0, 3.0][..]));
+    ///
+    /// // float32 values asked as float32, unscaled: read as they are stored.
+    /// let stored: Vec<u8> = [0.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    /// let spec = ArraySpec {
+    ///     shape: vec![2],
+    ///     dtype: StorageDtype::new(DataType::Float32, ByteOrder::Little),
+    ///     offset: 0,
+    ///     scaling: Scaling::IDENTITY,
+    ///     order: Order::F,
+    /// };
+    /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(stored)), spec);
+    /// let values = proxy.read_real_as::<f32>(&Selection::all(), FactorType::F32)?.unwrap();
+    /// assert_eq!(values.as_slice_memory_order(), Some(&[0.5f32, -2.0][..]));
     /// # Ok::<(), neurovox::Error>(())
     /// ```
     pub fn read_real_as<O: FloatOut + crate::array::DynElement>(
@@ -543,7 +556,16 @@ impl ArrayProxy {
             if !self.source.may_hold(plan_end(&plan)) {
                 return Ok(None);
             }
-            let values = self.read_float_array::<O>(&plan, self.scaling_for(requested))?;
+            let scaling = self.scaling_for(requested);
+            if scaling.is_identity()
+                && storage == O::DTYPE
+                && self.spec.dtype.order == crate::ByteOrder::NATIVE
+            {
+                // The stored values are the values asked for: read them as stored (a whole
+                // .nii.gz in one call, io::gzip "Whole reads in one call").
+                return Ok(self.read_stored(selection)?.as_typed::<O>().cloned());
+            }
+            let values = self.read_float_array::<O>(&plan, scaling)?;
             Ok(values.as_typed::<O>().cloned())
         })())
     }
