@@ -552,18 +552,19 @@ impl ArrayProxy {
             {
                 return Ok(None);
             }
-            let plan = self.plan(selection)?;
-            if !self.source.may_hold(plan_end(&plan)) {
-                return Ok(None);
-            }
             let scaling = self.scaling_for(requested);
             if scaling.is_identity()
                 && storage == O::DTYPE
                 && self.spec.dtype.order == crate::ByteOrder::NATIVE
             {
                 // The stored values are the values asked for: read them as stored (a whole
-                // .nii.gz in one call, io::gzip "Whole reads in one call").
+                // .nii.gz in one call, io::gzip "Whole reads in one call"); read_stored plans
+                // the read itself.
                 return Ok(self.read_stored(selection)?.as_typed::<O>().cloned());
+            }
+            let plan = self.plan(selection)?;
+            if !self.source.may_hold(plan_end(&plan)) {
+                return Ok(None);
             }
             let values = self.read_float_array::<O>(&plan, scaling)?;
             Ok(values.as_typed::<O>().cloned())

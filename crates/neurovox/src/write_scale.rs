@@ -424,7 +424,7 @@ pub fn finite_range(data: &DynArray) -> Option<(f64, f64)> {
 /// # Ok::<(), neurovox::Error>(())
 /// ```
 pub fn choose_scaling(data: &DynArray, out: DataType, kind: WriterKind) -> Result<WriteScaling> {
-    choose_scaling_for_range(&DataRange::of(data), out, kind)
+    choose_scaling_for_view(&data.view(), out, kind)
 }
 
 /// [`choose_scaling`] from a [`DataRange`], for data seen a volume at a time.
