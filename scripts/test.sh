@@ -63,6 +63,8 @@ export NEUROVOX_SELECTION_ORACLE_DIR="$PWD/target/selection-oracle"
 export NEUROVOX_WRITER_ORACLE_DIR="$PWD/target/writer-oracle"
 "$venv/bin/python" tests/oracle/make_writer_fixtures.py "$NEUROVOX_WRITER_ORACLE_DIR"
 
+echo "== module graph: no import cycles, no layer using one above it (docs/architecture.md)"
+"$venv/bin/python" scripts/module_cycles.py
 echo "== rustfmt"
 cargo fmt --all -- --check
 echo "== clippy"
@@ -72,6 +74,8 @@ export NEUROVOX_SAVE_ROUNDTRIP_DIR="$PWD/target/save-roundtrip"
 export NEUROVOX_NUMPY_ROUNDTRIP_DIR="$PWD/target/numpy-roundtrip"
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
+echo "== rustdoc: the core's docs build without a broken link"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked -p neurovox
 echo "== fuzz smoke: every fuzz target for a few seconds (fuzz/README.md)"
 scripts/fuzz-smoke.sh
 echo "== pytest: numpy and nibabel read what neurovox wrote; the Python package against nibabel"

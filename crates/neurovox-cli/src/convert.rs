@@ -5,7 +5,7 @@
 //! line on stdout says what was written, as `neurovox slice` does:
 //! `out.mgz: MGH float32 [96, 96, 60] from in.nii`.
 
-use neurovox::save::{save, SaveOptions};
+use neurovox::image::{save, SaveOptions};
 use neurovox::DataType;
 use std::io::IsTerminal;
 use std::path::Path;

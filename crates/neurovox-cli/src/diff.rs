@@ -23,10 +23,10 @@ use crate::stats::{piece_count, pieces, progress_bar};
 use crate::table::format_g;
 use ndarray::Dimension as _;
 use neurovox::array::DynArray;
+use neurovox::array::FactorType;
 use neurovox::format::affine::Affine;
+use neurovox::image::MmapMode;
 use neurovox::image::{DataObj, Image, LoadOptions};
-use neurovox::proxy::MmapMode;
-use neurovox::scale::FactorType;
 use neurovox::{DataType, FieldValue, Header, Result};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -518,7 +518,7 @@ fn compare_values(
 }
 
 /// The values an image shows for a piece: scaled in float64 like `get_fdata`.
-fn scaled(img: &Image, piece: &neurovox::select::Selection) -> Result<DynArray> {
+fn scaled(img: &Image, piece: &neurovox::array::Selection) -> Result<DynArray> {
     match img.dataobj() {
         DataObj::Proxy(p) => p.read_for_float(piece, FactorType::F64),
         DataObj::Array(_) => img.dataobj().read(piece),
@@ -527,8 +527,8 @@ fn scaled(img: &Image, piece: &neurovox::select::Selection) -> Result<DynArray> 
 
 /// The index in the whole image of the value at `local` in a piece (pieces index trailing
 /// axes and slice the others).
-fn global_index(canonical: &[neurovox::select::Canonical], local: &[usize]) -> Vec<usize> {
-    use neurovox::select::Canonical;
+fn global_index(canonical: &[neurovox::array::Canonical], local: &[usize]) -> Vec<usize> {
+    use neurovox::array::Canonical;
     let mut local = local.iter();
     canonical
         .iter()

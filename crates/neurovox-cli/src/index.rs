@@ -3,7 +3,7 @@
 //! load finds it: a sidecar `FILE.nvgzidx` next to the file, or with `--cache` the per-user
 //! cache directory (for datasets that are read-only), which is then trimmed to its size cap.
 //! Loads in any later process then read any part of the file without a first pass, and whole
-//! reads on every core (`neurovox::io::gzip_index` says where loads look and how a changed
+//! reads on every core (`neurovox::io::gzip` says where loads look and how a changed
 //! file is told).
 //!
 //! `--gzidx IDX` also writes the index in indexed_gzip's format, for `IndexedGzipFile(...,
@@ -15,7 +15,7 @@
 //! One line per file: where its index went, its checkpoints and size; or why not (a file
 //! written by neurovox carries its own member index and is skipped with a note).
 
-use neurovox::io::gzip_index::{self, gzidx, GzipFingerprint};
+use neurovox::io::gzip::index_file::{self, gzidx, GzipFingerprint};
 use neurovox::io::{GzipSource, Source};
 use std::path::{Path, PathBuf};
 
@@ -47,8 +47,8 @@ pub fn run(files: &[impl AsRef<Path>], options: &Options) -> bool {
         }
     }
     if options.cache {
-        if let Some(dir) = gzip_index::cache_dir() {
-            if let Err(e) = gzip_index::trim_cache(&dir, gzip_index::cache_cap()) {
+        if let Some(dir) = index_file::cache_dir() {
+            if let Err(e) = index_file::trim_cache(&dir, index_file::cache_cap()) {
                 eprintln!("{}", crate::shown::text(&e.to_string()));
                 ok = false;
             }
@@ -63,16 +63,16 @@ fn shown(path: &Path) -> String {
 
 fn destination(file: &Path, cache: bool) -> Result<PathBuf, String> {
     if !cache {
-        return Ok(gzip_index::sidecar_path(file));
+        return Ok(index_file::sidecar_path(file));
     }
-    let dir = gzip_index::cache_dir().ok_or_else(|| {
+    let dir = index_file::cache_dir().ok_or_else(|| {
         format!(
             "{}: no cache directory (set NEUROVOX_GZIP_INDEX_DIR)",
             shown(file)
         )
     })?;
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", shown(&dir)))?;
-    gzip_index::cache_path(file)
+    index_file::cache_path(file)
         .ok_or_else(|| format!("{}: cannot name its cache entry", shown(file)))
 }
 
@@ -96,7 +96,7 @@ fn index(file: &Path, options: &Options) -> Result<String, String> {
     .map_err(|e| e.to_string())?;
     if let Some(out) = options.gzidx {
         let bytes = gzidx::export(&index).map_err(|e| e.to_string())?;
-        neurovox::atomic::write_atomically(out, |w| {
+        neurovox::io::atomic::write_atomically(out, |w| {
             std::io::Write::write_all(w, &bytes).map_err(neurovox::Error::io)
         })
         .map_err(|e| e.to_string())?;
@@ -124,7 +124,7 @@ fn import(file: &Path, from: &Path, to: &Path) -> Result<(), String> {
     let fingerprint =
         GzipFingerprint::of(&file_handle).map_err(|e| format!("{}: {e}", shown(file)))?;
     let index = gzidx::import(&bytes, &fingerprint).map_err(|e| format!("{}: {e}", shown(from)))?;
-    neurovox::atomic::write_atomically(to, |w| {
+    neurovox::io::atomic::write_atomically(to, |w| {
         std::io::Write::write_all(w, &index.to_bytes()).map_err(neurovox::Error::io)
     })
     .map_err(|e| e.to_string())?;

@@ -1,9 +1,9 @@
 //! `neurovox recompress FILE... [--level N]`: rewrites `.gz` files other tools wrote as
-//! neurovox's indexed gzip (`neurovox::io::recompress`), atomically, keeping every
+//! neurovox's indexed gzip (`neurovox::io::gzip`), atomically, keeping every
 //! decompressed byte; any gzip reader still reads them. One line per file: sizes before and
 //! after, or why not.
 
-use neurovox::io::recompress::recompress_file;
+use neurovox::io::gzip::recompress_file;
 use std::path::Path;
 
 /// Recompresses every file; true if all succeeded.

@@ -30,9 +30,9 @@
 //!   source.
 
 use neurovox::array::DynArray;
-use neurovox::element::Element;
+use neurovox::array::{Canonical, Selection, SliceItem};
+use neurovox::dtype::Element;
 use neurovox::format::affine::{self, Affine};
-use neurovox::select::{Canonical, Selection, SliceItem};
 use neurovox::{ByteOrder, Error, Header, ImageFormat, Result};
 use std::io::Write;
 use std::path::Path;
@@ -320,7 +320,7 @@ fn write_nifti(path: &Path, header: &Header, data: &DynArray, gzip: bool) -> Res
     let gap = usize::try_from(header.data_offset())
         .unwrap_or(0)
         .saturating_sub(prefix.len());
-    neurovox::atomic::write_atomically(path, |file| {
+    neurovox::io::atomic::write_atomically(path, |file| {
         let write_all = |out: &mut dyn Write| -> std::io::Result<()> {
             out.write_all(&prefix)?;
             out.write_all(&vec![0u8; gap])?;

@@ -23,10 +23,10 @@
 use crate::table::{self, Cell};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
 use neurovox::array::DynArray;
+use neurovox::array::FactorType;
+use neurovox::array::{Selection, SliceItem};
 use neurovox::image::{DataObj, Image};
-use neurovox::proxy::{MmapMode, ProxyOptions};
-use neurovox::scale::FactorType;
-use neurovox::select::{Selection, SliceItem};
+use neurovox::image::{MmapMode, ProxyOptions};
 use neurovox::{Error, Result};
 use std::io::IsTerminal;
 use std::path::Path;

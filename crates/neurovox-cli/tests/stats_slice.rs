@@ -499,7 +499,7 @@ fn convert_changes_format_and_type() {
     let data =
         ndarray::Array::from_shape_fn((3, 4, 5), |(i, j, k)| (i * 20 + j * 5 + k) as f32 * 0.5)
             .into_dyn();
-    neurovox::save::save(
+    neurovox::image::save(
         &neurovox::Image::from_array(data.clone(), None, neurovox::ImageFormat::Nifti1).unwrap(),
         &input,
         Default::default(),
@@ -666,9 +666,9 @@ fn index_writes_sidecars_that_loads_find() {
     let out = stdout(&output);
     assert!(out.contains("foreign.nii.gz.nvgzidx"), "{out}");
     assert!(out.contains("own.nii.gz: written by neurovox"), "{out}");
-    let sidecar = neurovox::io::gzip_index::sidecar_path(&foreign);
+    let sidecar = neurovox::io::gzip::sidecar_path(&foreign);
     assert!(sidecar.exists());
-    assert!(!neurovox::io::gzip_index::sidecar_path(&own).exists());
+    assert!(!neurovox::io::gzip::sidecar_path(&own).exists());
     let source = neurovox::io::GzipSource::open(&foreign).expect("open");
     assert_eq!(source.index_origin(), Some(sidecar.as_path()));
     // The image reads the same with its index.

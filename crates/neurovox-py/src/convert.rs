@@ -3,7 +3,7 @@
 use crate::errors::IntoPyResult;
 use ndarray::{ArcArray, IxDyn, ShapeBuilder};
 use neurovox::array::DynArray;
-use neurovox::element::{Element, Rgb, Rgba};
+use neurovox::dtype::{Element, Rgb, Rgba};
 use neurovox::{ByteOrder, DataType, StorageDtype};
 use num_complex::Complex;
 use numpy::{PyUntypedArray, PyUntypedArrayMethods};
@@ -319,4 +319,16 @@ pub fn digest(array: &Bound<'_, PyAny>) -> PyResult<u128> {
         neurovox::array::digest_memory(&mut hasher, order, bytes);
         hasher.digest128()
     }))
+}
+
+/// Parses a numpy dtype into the core's stored type, or raises `HeaderDataError`.
+pub fn parse_storage(dtype: &Bound<'_, PyAny>) -> PyResult<StorageDtype> {
+    let np = dtype.py().import("numpy")?;
+    let dtype = np.getattr("dtype")?.call1((dtype,))?;
+    storage_dtype(&dtype)?.ok_or_else(|| {
+        crate::errors::HeaderDataError::new_err(format!(
+            "data dtype \"{}\" not supported",
+            dtype.str().map(|s| s.to_string()).unwrap_or_default()
+        ))
+    })
 }

@@ -182,11 +182,11 @@ pub fn numpy_error(e: neurovox::Error) -> PyErr {
 /// large to address, colour data asked for as floats), as `PyResult<T>`.
 pub trait IntoPyResultFor<T> {
     /// Converts the error with [`to_py`] after naming `proxy`'s file in it.
-    fn py_for(self, proxy: &neurovox::proxy::ArrayProxy) -> pyo3::PyResult<T>;
+    fn py_for(self, proxy: &neurovox::image::ArrayProxy) -> pyo3::PyResult<T>;
 }
 
 impl<T> IntoPyResultFor<T> for neurovox::Result<T> {
-    fn py_for(self, proxy: &neurovox::proxy::ArrayProxy) -> pyo3::PyResult<T> {
+    fn py_for(self, proxy: &neurovox::image::ArrayProxy) -> pyo3::PyResult<T> {
         self.map_err(|e| {
             to_py(match proxy.file() {
                 Some(file) => e.with_path(file),

@@ -83,7 +83,7 @@ impl NativeHeader {
     fn from_fileobj(format: &str, fileobj: Bound<'_, PyAny>) -> PyResult<NativeHeader> {
         let format = format_of(format)?;
         let mut reader = crate::fileobj::PyReader::new(fileobj);
-        let inner = neurovox::files::read_header_from(&mut reader, format).py()?;
+        let inner = neurovox::image::read_header_from(&mut reader, format).py()?;
         Ok(NativeHeader { inner })
     }
 
@@ -181,7 +181,7 @@ impl NativeHeader {
     /// Sets the stored dtype from a numpy dtype (HeaderDataError if the format cannot store
     /// it).
     fn set_data_dtype(&mut self, dtype: &Bound<'_, PyAny>) -> PyResult<()> {
-        let storage = crate::proxy::parse_storage(dtype)?;
+        let storage = crate::convert::parse_storage(dtype)?;
         self.inner.set_data_dtype(storage.dtype).py()
     }
 

@@ -10,10 +10,10 @@ use crate::proxy::{
     mmap_mode, mmap_name, state_from_tuple, state_to_tuple, NativeProxy, StateTuple,
 };
 use neurovox::format::affine::Affine;
+use neurovox::image::DirtyReason;
+use neurovox::image::ProxyOptions;
 use neurovox::image::{DataObj, FileMap, Image};
 use neurovox::io::FileFingerprint;
-use neurovox::proxy::ProxyOptions;
-use neurovox::tracking::DirtyReason;
 use neurovox::{DataType, Header, SaveOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -53,15 +53,15 @@ fn save_options(
     hard_links: Option<&str>,
 ) -> PyResult<SaveOptions> {
     let hard_links = match hard_links {
-        None => neurovox::atomic::HardLinks::default(),
-        Some(name) => neurovox::atomic::HardLinks::parse(name).ok_or_else(|| {
+        None => neurovox::io::atomic::HardLinks::default(),
+        Some(name) => neurovox::io::atomic::HardLinks::parse(name).ok_or_else(|| {
             pyo3::exceptions::PyValueError::new_err(format!(
                 "hard_links must be 'refuse', 'replace' or 'in_place', not {name:?}"
             ))
         })?,
     };
     let dtype: Option<DataType> = match dtype {
-        Some(d) if !d.is_none() => Some(crate::proxy::parse_storage(d)?.dtype),
+        Some(d) if !d.is_none() => Some(crate::convert::parse_storage(d)?.dtype),
         _ => None,
     };
     Ok(SaveOptions {
@@ -190,7 +190,7 @@ impl NativeImage {
                 let bytes = unsafe { ptr.as_slice() };
                 let view =
                     neurovox::array::DynView::from_bytes(bytes, storage.dtype, &shape, fortran)?;
-                let outcome = neurovox::save::save_view(
+                let outcome = neurovox::image::save_view(
                     &view,
                     affine.as_ref(),
                     header.as_ref(),
@@ -424,7 +424,7 @@ impl NativeImage {
         let inner = &self.inner;
         let saved = py
             .detach(|| {
-                neurovox::save::save_to_bytes(
+                neurovox::image::save_to_bytes(
                     inner,
                     inner.format(),
                     neurovox::io::Compression::None,

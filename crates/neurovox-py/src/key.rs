@@ -6,7 +6,7 @@
 //! `ValueError('Cannot handle fancy indexing')`; other bad items raise `IndexError` with
 //! numpy's wording.
 
-use neurovox::select::{Selection, SliceItem};
+use neurovox::array::{Selection, SliceItem};
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyEllipsis, PySlice, PyTuple};

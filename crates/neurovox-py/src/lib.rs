@@ -3,7 +3,7 @@
 //! Small classes over the Rust core, which the nibabel-shaped Python classes in
 //! `python/neurovox` wrap:
 //!
-//! * [`NativeProxy`] — an [`neurovox::proxy::ArrayProxy`]: reads selections into arrays that
+//! * [`NativeProxy`] — an [`neurovox::image::ArrayProxy`]: reads selections into arrays that
 //!   numpy allocates, with the GIL released, and memory maps whole unscaled arrays as
 //!   zero-copy numpy views whose `base` keeps the map alive.
 //! * [`NativeHeader`] — a [`neurovox::Header`]: fields by name, shape, dtype, zooms,

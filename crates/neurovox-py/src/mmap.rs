@@ -12,7 +12,8 @@
 //! `memmap.flush()` calls `self.base.flush()`, which is [`MmapOwner::flush`].
 
 use crate::errors::to_py;
-use neurovox::memmap::{MapMode, MemmapBytes, MemmapOptions, Order};
+use neurovox::numpy::{MapMode, MemmapBytes, MemmapOptions};
+use neurovox::Order;
 use numpy::npyffi::{self, NpyTypes, NPY_ARRAY_WRITEABLE, PY_ARRAY_API};
 use numpy::{PyArrayDescr, PyArrayDescrMethods};
 use pyo3::prelude::*;

@@ -3,7 +3,7 @@
 //!
 //! Every file rule — numpy.memmap's modes, sizing and growth, the `.npy` header codec, the
 //! zip container and where a stored member's data sits in it — is the core's
-//! ([`neurovox::memmap`], [`neurovox::npy`], [`neurovox::npz`]). This module only moves bytes
+//! ([`neurovox::numpy`]). This module only moves bytes
 //! between those and numpy: maps become zero-copy arrays whose `base` owns the map
 //! ([`crate::mmap`]), in-memory reads fill arrays numpy allocates with the GIL released, and
 //! numpy arrays are written as the raw bytes of their memory, in their own byte order.
@@ -16,10 +16,11 @@ use crate::convert::{data_ptr, empty_array, numpy_descr_dtype, storage_dtype, Se
 use crate::errors::numpy_error;
 use crate::fileobj::{PyReader, PyWriter};
 use crate::mmap::{view, MmapOwner};
-use neurovox::memmap::{MapMode, MemmapBytes, MemmapOptions, Order};
-use neurovox::npy::{self, NpyDtype, NpyHeader, NpyWritable};
-use neurovox::npz::NpzArchive;
+use neurovox::numpy::npy::{self, NpyDtype, NpyHeader, NpyWritable};
+use neurovox::numpy::NpzArchive;
+use neurovox::numpy::{MapMode, MemmapBytes, MemmapOptions};
 use neurovox::DataType;
+use neurovox::Order;
 use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -353,9 +354,9 @@ pub fn savez_native(
             .map(|(n, r)| (n.as_str(), r as &dyn NpyWritable))
             .collect();
         if compressed {
-            neurovox::npz::savez_compressed(&path, &members)
+            neurovox::numpy::savez_compressed(&path, &members)
         } else {
-            neurovox::npz::savez(&path, &members)
+            neurovox::numpy::savez(&path, &members)
         }
     })
     .map_err(numpy_error)

@@ -6,13 +6,13 @@ use crate::convert::{
 use crate::errors::{IntoPyResult, IntoPyResultFor};
 use crate::fileobj::PyFileSource;
 use crate::header::NativeHeader;
+use neurovox::array::Selection;
+use neurovox::array::{plan_extent, plan_read, DataLayout, ReadPlan};
+use neurovox::array::{FactorType, Scaling};
+use neurovox::image::{ArrayProxy, ArraySpec, MmapMode, ProxyOptions};
 use neurovox::io::fingerprint::{FileFingerprint, FileState, MAX_HEAD_BYTES};
-use neurovox::memmap::Order;
-use neurovox::plan::{plan_extent, plan_read, DataLayout, ReadPlan};
-use neurovox::proxy::{ArrayProxy, ArraySpec, MmapMode, ProxyOptions};
-use neurovox::scale::{FactorType, Scaling};
-use neurovox::select::Selection;
-use neurovox::{DataType, StorageDtype};
+use neurovox::DataType;
+use neurovox::Order;
 use numpy::{PyArrayDescr, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
@@ -77,18 +77,6 @@ pub(crate) fn mmap_name(mode: MmapMode) -> &'static str {
         MmapMode::ReadOnly => "r",
         MmapMode::No => "no",
     }
-}
-
-/// Parses a numpy dtype into the core's stored type, or raises `HeaderDataError`.
-pub fn parse_storage(dtype: &Bound<'_, PyAny>) -> PyResult<StorageDtype> {
-    let np = dtype.py().import("numpy")?;
-    let dtype = np.getattr("dtype")?.call1((dtype,))?;
-    crate::convert::storage_dtype(&dtype)?.ok_or_else(|| {
-        crate::errors::HeaderDataError::new_err(format!(
-            "data dtype \"{}\" not supported",
-            dtype.str().map(|s| s.to_string()).unwrap_or_default()
-        ))
-    })
 }
 
 impl NativeProxy {
@@ -264,7 +252,7 @@ fn spec_from_parts(
     };
     Ok(ArraySpec {
         shape,
-        dtype: parse_storage(dtype)?,
+        dtype: crate::convert::parse_storage(dtype)?,
         offset,
         scaling: Scaling::new(slope, inter, factor),
         order: if order == "C" { Order::C } else { Order::F },
@@ -705,5 +693,5 @@ impl NativeProxy {
 /// Sets the process-wide default for `keep_file_open` (nibabel's `KEEP_FILE_OPEN_DEFAULT`).
 #[pyfunction]
 pub fn set_keep_file_open_default(keep: bool) {
-    neurovox::proxy::set_keep_file_open_default(keep);
+    neurovox::image::set_keep_file_open_default(keep);
 }

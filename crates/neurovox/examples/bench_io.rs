@@ -18,7 +18,7 @@
 //! | `pickle` | `handle()` + JSON + `ImageHandle::open` + `dataobj().read(key)`, the load (and with `fdata_first` a `get_fdata`) untimed | `pickle.loads(pickle.dumps(img)).dataobj[key]` |
 //! | `real_many` | `load` + `get_fdata(Caching::Fill)` of every `.nii`/`.nii.gz` in `dir` (each file timed; its sum without NaNs, per file in `extra`, taken between clocks) | `nib.load(p).get_fdata()` for each |
 //! | `inflate_limit` | the one-core limit of a whole read: `std::fs::read(path)` + one `libdeflater::Decompressor::gzip_decompress` into a fresh buffer of `total` bytes (a neurovox-written file: one call per member, in order, from its member table read untimed); the result is the `shape` and `dtype` (numpy's `dtype.str`) data after `offset` | an anchor, no counterpart |
-//! | `gzip_index` | untimed preparation: builds the checkpoint index of the `.nii.gz` `path` and stores it where loads look (`gzip_index::cache_path`, so under `$NEUROVOX_GZIP_INDEX_DIR`); a neurovox-written file needs none (`extra.index`: `members`) | `neurovox index` |
+//! | `gzip_index` | untimed preparation: builds the checkpoint index of the `.nii.gz` `path` and stores it where loads look (`index_file::cache_path`, so under `$NEUROVOX_GZIP_INDEX_DIR`); a neurovox-written file needs none (`extra.index`: `members`) | `neurovox index` |
 //!
 //! `key` is a list of items: an integer, `null` for `:`, `"..."` for the ellipsis. The JSON
 //! holds the best time in seconds, the result's shape, numpy's name of its dtype and a
@@ -28,10 +28,11 @@
 //! Saves report no checksum: the matrix reads every side's output back with nibabel.
 
 use neurovox::array::DynArray;
+use neurovox::array::{Selection, SliceItem};
 use neurovox::image::{Caching, Image};
-use neurovox::io::gzip_write::MemberIndex;
-use neurovox::io::{gzip_index, GzipSource};
-use neurovox::select::{Selection, SliceItem};
+use neurovox::io::gzip::index_file;
+use neurovox::io::gzip::MemberIndex;
+use neurovox::io::GzipSource;
 use neurovox::{DataType, ImageFormat, ImageHandle};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -248,7 +249,7 @@ fn run_once(op: &str, spec: &Value) -> BoxResult<Outcome> {
         "save_array" => {
             let npy = path_of(spec, "npy")?;
             let out = path_of(spec, "out")?;
-            let data = neurovox::npy::read_npy_dyn(&mut std::io::BufReader::new(
+            let data = neurovox::numpy::read_npy_dyn(&mut std::io::BufReader::new(
                 std::fs::File::open(&npy)?,
             ))?;
             let set_dtype = match spec["set_dtype"].as_str() {
@@ -370,7 +371,7 @@ fn run_once(op: &str, spec: &Value) -> BoxResult<Outcome> {
                 outcome.extra.insert("index".into(), json!("members"));
                 outcome
             } else {
-                let to = gzip_index::cache_path(&path).ok_or("no index cache directory")?;
+                let to = index_file::cache_path(&path).ok_or("no index cache directory")?;
                 if let Some(dir) = to.parent() {
                     std::fs::create_dir_all(dir)?;
                 }

@@ -9,14 +9,15 @@
 //!
 //! Not part of the API: nothing here is stable, and the module is hidden from the docs.
 
+use crate::array::selection::Selection;
 use crate::error::Result;
 use crate::format::nifti1::parse_extensions;
 use crate::format::{mgh, spm_mat, Header, ImageFormat};
-use crate::image::{Caching, Image};
-use crate::io::gzip_index::{gzidx, GzipFingerprint, IndexFile};
+use crate::image::dataobj::Caching;
+use crate::image::proxy::{ArrayProxy, ArraySpec};
+use crate::image::spatial_image::Image;
+use crate::io::gzip::index_file::{gzidx, GzipFingerprint, IndexFile};
 use crate::io::{GzipSource, MemorySource, Source};
-use crate::proxy::{ArrayProxy, ArraySpec};
-use crate::select::Selection;
 use crate::ByteOrder;
 use std::sync::Arc;
 
@@ -253,16 +254,16 @@ pub fn gzidx_import(data: &[u8]) {
 
 /// numpy `.npy` headers (the literal parser), and a whole `.npy` read from the bytes.
 pub fn npy(data: &[u8]) {
-    let _ = crate::npy::npy_header_len(data);
-    if let Ok(header) = crate::npy::parse_npy_header(data) {
+    let _ = crate::numpy::npy::npy_header_len(data);
+    if let Ok(header) = crate::numpy::npy::parse_npy_header(data) {
         let _ = header.element_count();
         let _ = header.data_len();
     }
-    if let Ok(header) = crate::npy::read_npy_header(&mut &data[..]) {
-        let _ = crate::npy::check_data_len(&header, data.len() as u64);
+    if let Ok(header) = crate::numpy::npy::read_npy_header(&mut &data[..]) {
+        let _ = crate::numpy::npy::check_data_len(&header, data.len() as u64);
         let _ = header.dtype.descr();
     }
-    let _ = crate::npy::read_npy_dyn(&mut &data[..]);
+    let _ = crate::numpy::npy::read_npy_dyn(&mut &data[..]);
 }
 
 /// numpy `.npz` archives: the member list, each member's header, and its array.
@@ -270,7 +271,7 @@ pub fn npz(data: &[u8]) {
     let Some((_dir, path)) = temp_file("input.npz", data) else {
         return;
     };
-    let Ok(archive) = crate::npz::NpzArchive::open(&path) else {
+    let Ok(archive) = crate::numpy::npz::NpzArchive::open(&path) else {
         return;
     };
     let names: Vec<String> = archive.names().iter().map(|n| n.to_string()).collect();
@@ -278,7 +279,7 @@ pub fn npz(data: &[u8]) {
         let _ = archive.is_npy(name);
         let _ = archive.header(name);
         let _ = archive.load_dyn(name);
-        let _ = archive.map_member(name, crate::memmap::MapMode::Read);
+        let _ = archive.map_member(name, crate::numpy::memmap::MapMode::Read);
     }
 }
 
@@ -366,7 +367,7 @@ pub fn image_file(data: &[u8]) {
     if let Ok(image) = crate::load(&path) {
         exercise_image(image);
     }
-    let _ = crate::files::read_header(&path);
+    let _ = crate::image::file_map::read_header(&path);
 }
 
 /// A two-file image (Analyze, SPM99, SPM2, NIfTI-1 or NIfTI-2 pair) from memory: the first

@@ -1,14 +1,24 @@
 //! neurovox reads and writes neuroimaging volumes — NIfTI-1, NIfTI-2, Analyze 7.5, SPM99,
 //! SPM2 and MGH/MGZ, plain or compressed — with the semantics of nibabel's image layer.
 //!
-//! The crate is layered so each behaviour has one home:
+//! # Layers
 //!
-//! * [`format`] — pure header codecs: bytes in, typed header out, and back. No I/O.
-//! * [`io`] — byte sources and compression detection. Knows nothing of formats.
-//! * [`files`] — file names, extensions and format detection: which files make an image,
-//!   and reading just enough of them to parse the header.
-//! * [`memmap`] — numpy-memmap-like arrays over files, in modes `r`, `r+`, `w+` and `c`;
-//!   [`npy`] and [`npz`] — numpy's files, memory-mapped where they can be.
+//! Each behaviour has one home, and each layer uses only the layers before it in this list
+//! (checked by `scripts/module_cycles.py` in the test command; docs/architecture.md draws
+//! the layers and how a read and a save flow through them):
+//!
+//! | layer | what it is | what it never does |
+//! |---|---|---|
+//! | [`error`] | [`Error`]: kind, message, and the file, field and offset it concerns | — |
+//! | [`dtype`] | data types, byte order, array order, Rust element types | know of files |
+//! | [`format`](mod@format) | pure header codecs: bytes in, typed header out, and back | any I/O |
+//! | [`io`] | byte sources, compression by content, gzip, fingerprints, atomic writes | know of formats |
+//! | [`array`](mod@array) | selections, read planning, read and write scaling, [`array::DynArray`] | open files |
+//! | [`numpy`] | numpy's memmaps, `.npy` and `.npz` files | know of images |
+//! | [`image`] | [`Image`], [`image::ArrayProxy`], file maps, `is_dirty`, handles, saves | — |
+//!
+//! The crate root re-exports what most programs need ([`load`], [`Image`], [`save()`],
+//! [`Header`], the data types and the error); [`prelude`] brings those into scope at once.
 //!
 //! ```
 //! use neurovox::{ByteOrder, DataType, Header, ImageFormat};
@@ -24,34 +34,41 @@
 //! ```
 
 pub mod array;
-pub mod atomic;
 pub mod dtype;
-pub mod element;
 pub mod error;
-pub mod files;
 pub mod format;
 // The fuzz targets' bodies, shared with the crash-regression replay test (see the module).
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod handle;
 pub mod image;
 pub mod io;
-pub mod memmap;
-pub mod npy;
-pub mod npz;
-pub mod plan;
-pub mod proxy;
-pub mod save;
-pub mod scale;
-pub mod select;
-pub mod tracking;
-pub mod write_scale;
+pub mod numpy;
 
-pub use dtype::{ByteOrder, CodeMeaning, DataType, StorageDtype};
+pub use dtype::{ByteOrder, CodeMeaning, DataType, Order, StorageDtype};
 pub use error::{Error, ErrorKind, Result};
-pub use files::{read_header, HeaderInfo};
 pub use format::{FieldValue, Header, ImageFormat};
-pub use handle::ImageHandle;
-pub use image::{load, Image};
-pub use save::{save, SaveOptions};
-pub use tracking::DirtyReason;
+pub use image::{
+    load, read_header, save, DirtyReason, HeaderInfo, Image, ImageHandle, SaveOptions,
+};
+
+/// What most programs need, in one `use`.
+///
+/// ```
+/// use neurovox::prelude::*;
+///
+/// let data = ndarray::Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as f32);
+/// let mut img = Image::from_array(data.into_dyn(), None, ImageFormat::Nifti1)?;
+/// let values = img.get_fdata(Caching::Fill)?;
+/// assert_eq!(values[[1, 2, 3]], 6.0);
+/// let part = img.dataobj().read(&sel![.., 1, ..])?;
+/// assert_eq!(part.shape(), &[2, 4]);
+/// # Ok::<(), Error>(())
+/// ```
+pub mod prelude {
+    pub use crate::array::{DynArray, Selection, SliceItem};
+    pub use crate::image::{ArrayProxy, Caching, DataObj, LoadOptions, SaveOptions};
+    pub use crate::{
+        load, save, sel, ByteOrder, DataType, Error, ErrorKind, Header, Image, ImageFormat, Result,
+        StorageDtype,
+    };
+}

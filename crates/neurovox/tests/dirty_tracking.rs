@@ -4,8 +4,8 @@
 
 use ndarray::{Array, ArrayD};
 use neurovox::format::Extension;
+use neurovox::image::MmapMode;
 use neurovox::image::{Caching, DataObj};
-use neurovox::proxy::MmapMode;
 use neurovox::{DirtyReason, ErrorKind, FieldValue, Header, Image, ImageFormat, ImageHandle};
 use std::path::{Path, PathBuf};
 
@@ -320,7 +320,7 @@ fn mark_clean_and_mark_dirty() {
     // Saved with a cast, the image does not match its file until the caller who knows
     // better marks it clean; its array is then tracked by digest.
     let saved_path = dir.path().join("fresh.nii");
-    let as_float = neurovox::save::SaveOptions {
+    let as_float = neurovox::image::SaveOptions {
         dtype: Some(neurovox::DataType::Float32),
         ..Default::default()
     };
@@ -367,7 +367,7 @@ fn a_save_that_keeps_the_values_leaves_the_image_clean() {
         assert!(!files.is_copy, "{name}");
         assert_eq!(
             files.image,
-            neurovox::files::header_and_image_paths(&path).1
+            neurovox::image::header_and_image_paths(&path).1
         );
         assert_eq!(files_in(dir.path()), before, "{name}: nothing written");
         // Later changes are seen: a header field, the array, the file on disk.
@@ -389,7 +389,7 @@ fn a_save_that_keeps_the_values_leaves_the_image_clean() {
         );
         img.to_filename(&path, Default::default()).unwrap();
         assert!(!img.is_dirty(), "{name}");
-        touch(&neurovox::files::header_and_image_paths(&path).1, 1000);
+        touch(&neurovox::image::header_and_image_paths(&path).1, 1000);
         assert!(img.is_dirty(), "{name}: file touched");
     }
 
@@ -426,7 +426,7 @@ fn a_save_that_keeps_the_values_leaves_the_image_clean() {
     // Scaled on the way (float64 to int16 through the scaling writer): dirty, saying so.
     let floats = volume((3, 4, 5, 2)).mapv(|v| f64::from(v) / 3.0);
     let mut img = Image::from_array(floats, None, ImageFormat::Nifti1).unwrap();
-    let to_int16 = neurovox::save::SaveOptions {
+    let to_int16 = neurovox::image::SaveOptions {
         dtype: Some(neurovox::DataType::Int16),
         ..Default::default()
     };

@@ -7,8 +7,8 @@
 #![allow(clippy::unwrap_used)]
 
 use neurovox::format::Header;
+use neurovox::image::{set_keep_file_open_default, MmapMode, ProxyOptions};
 use neurovox::image::{DataObj, Image};
-use neurovox::proxy::{set_keep_file_open_default, MmapMode, ProxyOptions};
 use neurovox::{sel, ByteOrder, DataType, ImageFormat};
 
 fn open_descriptors() -> usize {

@@ -84,7 +84,7 @@ fn a_damaged_small_member_of_a_neurovox_file_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("own.nii.gz");
     let img = neurovox::Image::from_bytes(plain).unwrap();
-    neurovox::save::save(&img, &saved, Default::default()).unwrap();
+    neurovox::image::save(&img, &saved, Default::default()).unwrap();
     let file = std::fs::read(&saved).unwrap();
     let failed = flips_never_read_as_other_values(&file, &[], &values);
     assert!(failed >= 30, "only {failed} flips failed");

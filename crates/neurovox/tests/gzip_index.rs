@@ -5,7 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use neurovox::io::{gzip_index, GzipSource, Source};
+use neurovox::io::gzip::index_file;
+use neurovox::io::{GzipSource, Source};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -37,7 +38,7 @@ fn gz_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
 }
 
 fn index(path: &Path) -> PathBuf {
-    let sidecar = gzip_index::sidecar_path(path);
+    let sidecar = index_file::sidecar_path(path);
     GzipSource::with_span(path, SPAN)
         .unwrap()
         .write_index(&sidecar)
@@ -167,8 +168,8 @@ fn neurovox_written_files_need_no_index() {
     std::fs::write(&path, neurovox::io::compress_to_vec(&data(1_000_000, 6), 2)).unwrap();
     let e = GzipSource::open(&path)
         .unwrap()
-        .write_index(&gzip_index::sidecar_path(&path))
+        .write_index(&index_file::sidecar_path(&path))
         .unwrap_err();
     assert!(e.to_string().contains("own member index"), "{e}");
-    assert!(!gzip_index::sidecar_path(&path).exists());
+    assert!(!index_file::sidecar_path(&path).exists());
 }

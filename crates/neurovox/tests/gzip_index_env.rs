@@ -4,7 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use neurovox::io::{gzip_index, GzipSource, Source};
+use neurovox::io::gzip::index_file;
+use neurovox::io::{GzipSource, Source};
 use std::io::Write;
 
 #[test]
@@ -21,14 +22,14 @@ fn the_cache_directory_is_searched_and_lookups_can_be_turned_off() {
     let path = dir.path().join("readonly.nii.gz");
     std::fs::write(&path, e.finish().unwrap()).unwrap();
 
-    let entry = gzip_index::cache_path(&path).unwrap();
+    let entry = index_file::cache_path(&path).unwrap();
     assert!(entry.starts_with(&cache));
     std::fs::create_dir_all(&cache).unwrap();
     GzipSource::open(&path)
         .unwrap()
         .write_index(&entry)
         .unwrap();
-    assert!(!gzip_index::sidecar_path(&path).exists());
+    assert!(!index_file::sidecar_path(&path).exists());
 
     let source = GzipSource::open(&path).unwrap();
     assert_eq!(source.index_origin(), Some(entry.as_path()));
@@ -44,6 +45,6 @@ fn the_cache_directory_is_searched_and_lookups_can_be_turned_off() {
     std::env::remove_var("NEUROVOX_GZIP_INDEX");
 
     // Trimming keeps the newest entries within the cap.
-    assert_eq!(gzip_index::trim_cache(&cache, 0).unwrap(), 1);
+    assert_eq!(index_file::trim_cache(&cache, 0).unwrap(), 1);
     assert!(!entry.exists());
 }

@@ -387,9 +387,9 @@ fn random_damage_never_panics() {
 /// they fit the cache.
 #[test]
 fn a_key_touching_every_volume_inflates_each_span_once() {
-    use neurovox::memmap::Order;
-    use neurovox::plan::{read_selection, DataLayout};
-    use neurovox::select::{Selection, SliceItem};
+    use neurovox::array::{read_selection, DataLayout};
+    use neurovox::array::{Selection, SliceItem};
+    use neurovox::Order;
     let shape = [40usize, 36, 20, 30];
     let n_bytes = shape.iter().product::<usize>() * 2;
     let data = volume(n_bytes, 41);

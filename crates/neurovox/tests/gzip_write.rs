@@ -13,7 +13,7 @@
 mod common;
 
 use common::Rng;
-use neurovox::io::gzip_write::{
+use neurovox::io::gzip::{
     compress_to_vec, GzWriteOptions, MemberIndex, ParallelGzWriter, DEFAULT_LEVEL,
     DEFAULT_MEMBER_SIZE, MEMBER_HEADER_LEN, TAIL_LEN,
 };

@@ -53,7 +53,7 @@ fn a_killed_save_leaves_the_original_and_no_temporary() {
 fn child_saves_slowly() {
     let target = PathBuf::from(std::env::var_os(TARGET_VAR).expect("run by the parent test"));
     let marker = target.with_file_name("writing");
-    let _ = neurovox::atomic::write_atomically(&target, |w| {
+    let _ = neurovox::io::atomic::write_atomically(&target, |w| {
         w.write_all(&vec![0xAB; 1 << 20])?;
         w.flush()?;
         std::fs::write(&marker, b"")?;

@@ -7,7 +7,7 @@
 
 use neurovox::format::Header;
 use neurovox::image::Image;
-use neurovox::proxy::{MmapMode, ProxyOptions};
+use neurovox::image::{MmapMode, ProxyOptions};
 use neurovox::{sel, ByteOrder, DataType, ImageFormat};
 
 /// With memory mapping on, `keep_file_open=true` keeps the handle that mapped the file (one

@@ -22,12 +22,13 @@ mod common;
 use common::{json_f64, json_usizes};
 
 use ndarray::{s, Array, ArrayBase, ArrayD, Data, Dimension, IxDyn, ShapeBuilder};
-use neurovox::element::Element;
-use neurovox::memmap::{MapMode, MemmapArray, MemmapOptions, Order};
-use neurovox::npy::{
+use neurovox::dtype::Element;
+use neurovox::numpy::{
     load_npy, map_npy, parse_npy_header, read_npy, save_npy, NpyData, NpyDtype, NpyWritable,
 };
-use neurovox::npz::{savez, savez_compressed, NpzArchive};
+use neurovox::numpy::{savez, savez_compressed, NpzArchive};
+use neurovox::numpy::{MapMode, MemmapArray, MemmapOptions};
+use neurovox::Order;
 use neurovox::{ByteOrder, ErrorKind};
 use num_complex::Complex;
 use serde_json::{json, Value};

@@ -13,10 +13,11 @@
 mod common;
 use common::manifest_path;
 
+use neurovox::array::slice_array;
 use neurovox::array::DynArray;
-use neurovox::image::{slice_array, Caching, DataObj, Image};
-use neurovox::npy::{read_npy_dyn, read_npy_header};
-use neurovox::select::{Selection, SliceItem};
+use neurovox::array::{Selection, SliceItem};
+use neurovox::image::{Caching, DataObj, Image};
+use neurovox::numpy::{read_npy_dyn, read_npy_header};
 use neurovox::ImageFormat;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

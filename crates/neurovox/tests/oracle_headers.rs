@@ -17,9 +17,9 @@
 mod common;
 use common::{hex, json_f64, manifest_path};
 
-use neurovox::files::{header_and_image_paths, read_header};
 use neurovox::format::affine::Affine;
 use neurovox::format::{FieldValue, Header, ImageFormat};
+use neurovox::image::{header_and_image_paths, read_header};
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};

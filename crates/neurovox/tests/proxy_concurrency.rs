@@ -8,11 +8,12 @@ mod common;
 use common::Rng;
 
 use ndarray::{ArrayD, IxDyn, ShapeBuilder};
+use neurovox::array::slice_array;
+use neurovox::array::{Selection, SliceItem};
 use neurovox::format::Header;
-use neurovox::image::{slice_array, DataObj, Image};
+use neurovox::image::{DataObj, Image};
+use neurovox::image::{MmapMode, ProxyOptions};
 use neurovox::io::gzip::DEFAULT_SPAN;
-use neurovox::proxy::{MmapMode, ProxyOptions};
-use neurovox::select::{Selection, SliceItem};
 use neurovox::{ByteOrder, DataType, ImageFormat};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -184,9 +185,9 @@ fn mmap_modes_and_their_fallbacks() {
     for (mode, want) in [
         (
             MmapMode::CopyOnWrite,
-            Some(neurovox::memmap::MapMode::CopyOnWrite),
+            Some(neurovox::numpy::MapMode::CopyOnWrite),
         ),
-        (MmapMode::ReadOnly, Some(neurovox::memmap::MapMode::Read)),
+        (MmapMode::ReadOnly, Some(neurovox::numpy::MapMode::Read)),
         (MmapMode::No, None),
     ] {
         let img = load(&nii, mode);
@@ -195,7 +196,7 @@ fn mmap_modes_and_their_fallbacks() {
         };
         let map = p.memmap().unwrap();
         match (map, want) {
-            (Some(neurovox::proxy::DynMemmap::I16(m)), Some(w)) => {
+            (Some(neurovox::image::DynMemmap::I16(m)), Some(w)) => {
                 assert_eq!(m.mode(), w);
                 assert_eq!(m.to_array(), expected.clone());
             }

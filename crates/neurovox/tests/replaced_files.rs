@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use neurovox::format::Header;
-use neurovox::proxy::{MmapMode, ProxyOptions};
+use neurovox::image::{MmapMode, ProxyOptions};
 use neurovox::{ByteOrder, DataType, ErrorKind, Image, ImageFormat};
 use std::path::Path;
 

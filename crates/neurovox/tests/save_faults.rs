@@ -9,9 +9,9 @@
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use neurovox::atomic::fault::{self, Action, Step};
 use neurovox::image::Image;
-use neurovox::save::{save, SaveOptions};
+use neurovox::image::{save, SaveOptions};
+use neurovox::io::atomic::fault::{self, Action, Step};
 use neurovox::ImageFormat;
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;

@@ -8,9 +8,9 @@
 mod common;
 use common::manifest_path;
 
+use neurovox::image::{save, SaveOptions};
 use neurovox::image::{Caching, DataObj, Image};
-use neurovox::proxy::{MmapMode, ProxyOptions};
-use neurovox::save::{save, SaveOptions};
+use neurovox::image::{MmapMode, ProxyOptions};
 use neurovox::{ErrorKind, ImageFormat};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

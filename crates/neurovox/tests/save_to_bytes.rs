@@ -5,10 +5,10 @@
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use neurovox::files::read_header_from;
+use neurovox::image::read_header_from;
 use neurovox::image::Image;
+use neurovox::image::{save, save_to_bytes, SaveOptions};
 use neurovox::io::Compression;
-use neurovox::save::{save, save_to_bytes, SaveOptions};
 use neurovox::{DataType, ImageFormat};
 
 fn image(format: ImageFormat) -> Image {
@@ -57,22 +57,22 @@ fn bytes_are_the_files_save_writes_for_every_format() {
                 }
                 (s, w) => panic!("{name}: save_to_bytes {s:?} but save {w:?}"),
             };
-            let (header_path, image_path) = neurovox::files::header_and_image_paths(&path);
+            let (header_path, image_path) = neurovox::image::header_and_image_paths(&path);
             assert_eq!(saved.image, std::fs::read(&image_path).unwrap(), "{name}");
             if format.is_pair() {
                 let header = saved.header.as_ref().unwrap();
                 assert_eq!(*header, std::fs::read(&header_path).unwrap(), "{name}");
                 // The header read back from the bytes is the header read from the file.
                 let from_reader = read_header_from(&mut &header[..], format).unwrap();
-                let from_file = neurovox::files::read_header_as(&path, Some(format)).unwrap();
+                let from_file = neurovox::image::read_header_as(&path, Some(format)).unwrap();
                 assert_eq!(from_reader, from_file.header, "{name}");
             } else {
                 assert!(saved.header.is_none());
                 let from_reader = read_header_from(&mut &saved.image[..], format).unwrap();
-                let from_file = neurovox::files::read_header_as(&path, Some(format)).unwrap();
+                let from_file = neurovox::image::read_header_as(&path, Some(format)).unwrap();
                 assert_eq!(from_reader, from_file.header, "{name}");
             }
-            let mat = neurovox::files::mat_path(&image_path);
+            let mat = neurovox::image::mat_path(&image_path);
             match format {
                 ImageFormat::Spm99 | ImageFormat::Spm2 => {
                     assert_eq!(

@@ -11,8 +11,8 @@
 
 use ndarray::{ArcArray, IxDyn};
 use neurovox::array::DynArray;
+use neurovox::array::Selection;
 use neurovox::image::{Caching, DataObj, Image};
-use neurovox::select::Selection;
 use neurovox::{sel, ImageFormat};
 use std::path::{Path, PathBuf};
 
@@ -293,17 +293,17 @@ fn slicer_affines_with_negative_steps() {
     let img = Image::from_array(data, Some(affine), ImageFormat::Nifti1).unwrap();
     let flipped = img
         .slicer(&Selection::from(vec![
-            neurovox::select::SliceItem::Slice {
+            neurovox::array::SliceItem::Slice {
                 start: None,
                 stop: None,
                 step: -1,
             },
-            neurovox::select::SliceItem::Slice {
+            neurovox::array::SliceItem::Slice {
                 start: Some(-2),
                 stop: None,
                 step: 1,
             },
-            neurovox::select::SliceItem::Slice {
+            neurovox::array::SliceItem::Slice {
                 start: Some(1),
                 stop: None,
                 step: 2,

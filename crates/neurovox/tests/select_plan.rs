@@ -11,10 +11,10 @@
 // A panic in a test helper is a failed test.
 #![allow(clippy::unwrap_used)]
 
+use neurovox::array::{output_len, plan_read, read_selection, read_selection_into, DataLayout};
+use neurovox::array::{Selection, SliceItem};
 use neurovox::io::MemorySource;
-use neurovox::memmap::Order;
-use neurovox::plan::{output_len, plan_read, read_selection, read_selection_into, DataLayout};
-use neurovox::select::{Selection, SliceItem};
+use neurovox::Order;
 use neurovox::{sel, ErrorKind};
 
 /// SplitMix64: a small deterministic generator, so the test needs no dependency.

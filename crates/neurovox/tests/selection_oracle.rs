@@ -15,10 +15,10 @@
 mod common;
 
 use neurovox::array::DynArray;
+use neurovox::array::Selection;
 use neurovox::image::{DataObj, Image};
-use neurovox::npz::NpzArchive;
-use neurovox::proxy::{MmapMode, ProxyOptions};
-use neurovox::select::Selection;
+use neurovox::image::{MmapMode, ProxyOptions};
+use neurovox::numpy::NpzArchive;
 use neurovox::ErrorKind;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -1,19 +1,34 @@
-//! Byte sources: opening files and undoing their compression. Knows nothing of formats.
+//! The I/O layer: bytes from files and back, knowing nothing of formats.
+//!
+//! * [`source`] — [`Source`]: a file's (decompressed) bytes, read at any offset by any number
+//!   of threads (plain files, memory maps, memory, streams).
+//! * [`open`] — opening a path, refusing what is not a regular file, and recognising its
+//!   compression by content.
+//! * [`file_identity`] — which file a path named, so a replaced file is never read as the old.
+//! * [`fingerprint`] — what a file looked like when it was read, to tell later whether it
+//!   changed.
+//! * [`gzip`] — random access into gzip (checkpoint index, persisted index files), neurovox's
+//!   indexed gzip writer, and recompression.
+//! * [`atomic`] — writing files atomically and durably, one file or a set of them.
+//!
+//! Nothing here parses a header or knows what a voxel is; the layers above ([`crate::image`])
+//! decide what to read.
 
+pub mod atomic;
+pub mod file_identity;
 pub mod fingerprint;
 pub mod gzip;
-pub mod gzip_index;
-pub mod gzip_write;
 pub mod open;
-pub mod recompress;
 pub mod source;
-pub mod span_cache;
 
+pub use file_identity::FileIdentity;
 pub use fingerprint::FileFingerprint;
-pub use gzip::{GzipIndexStats, GzipSource, DEFAULT_SPAN_CACHE_BYTES};
-pub use gzip_write::{compress_to_vec, GzWriteOptions, MemberIndex, ParallelGzWriter};
+pub use gzip::{
+    compress_to_vec, GzWriteOptions, GzipIndexStats, GzipSource, MemberIndex, ParallelGzWriter,
+    DEFAULT_SPAN_CACHE_BYTES,
+};
 pub use open::{
     decompressing_reader, detect_compression, open_decompressed, open_decompressed_identified,
     open_regular, read_fully, read_up_to, skip, Compression,
 };
-pub use source::{FileIdentity, FileSource, MemorySource, MmapSource, Source, StreamSource};
+pub use source::{FileSource, MemorySource, MmapSource, Source, StreamSource};

@@ -140,10 +140,10 @@ pub fn open_decompressed_identified(
 ) -> Result<(
     Compression,
     Box<dyn Read + Send>,
-    super::source::FileIdentity,
+    super::file_identity::FileIdentity,
 )> {
     let mut file = open_regular(path)?;
-    let identity = super::source::FileIdentity::of_file(&file, path)?;
+    let identity = super::file_identity::FileIdentity::of_file(&file, path)?;
     let mut magic = [0u8; 4];
     let n = read_fully(&mut file, &mut magic).map_err(|e| e.with_path(path))?;
     let compression = detect_compression(&magic[..n]);

@@ -3,7 +3,7 @@
 //! A [`Selection`] is numpy's *basic* indexing written down: a list of [`SliceItem`]s, each an
 //! integer index, a Python slice `start:stop:step`, an `...` (Ellipsis) or a `None` (NewAxis).
 //! Rust ranges, the [`sel!`](crate::sel) macro, ndarray's `s![]` and the Python layer's keys
-//! all convert into it, so the read planner ([`crate::plan`]) has one input to understand.
+//! all convert into it, so the read planner ([`crate::array::plan`]) has one input to understand.
 //!
 //! A [`SliceItem::Slice`] holds a *Python* slice. Rust ranges (in [`sel!`](crate::sel), and
 //! through `From`) are read the way ndarray reads them: the range picks the elements and a
@@ -25,7 +25,7 @@
 //!
 //! ```
 //! use neurovox::sel;
-//! use neurovox::select::Canonical;
+//! use neurovox::array::Canonical;
 //!
 //! let canon = sel![NewAxis, -1, ...].canonicalize(&[3, 4])?;
 //! assert_eq!(canon, vec![Canonical::NewAxis, Canonical::Index(2), Canonical::full(4)]);
@@ -68,7 +68,7 @@ use std::ops::{Range, RangeFrom, RangeFull, RangeInclusive, RangeTo, RangeToIncl
 /// count from the end of the axis.
 ///
 /// ```
-/// use neurovox::select::SliceItem;
+/// use neurovox::array::SliceItem;
 ///
 /// let every_other_reversed = SliceItem::Slice { start: None, stop: None, step: -2 };
 /// assert_eq!(every_other_reversed.to_string(), "::-2");
@@ -99,7 +99,7 @@ impl SliceItem {
     /// The whole axis, `:`.
     ///
     /// ```
-    /// use neurovox::select::SliceItem;
+    /// use neurovox::array::SliceItem;
     /// assert_eq!(SliceItem::full(), SliceItem::from(..));
     /// ```
     pub const fn full() -> Self {
@@ -113,7 +113,7 @@ impl SliceItem {
     /// A Python slice `start:stop:step`.
     ///
     /// ```
-    /// use neurovox::select::SliceItem;
+    /// use neurovox::array::SliceItem;
     /// assert_eq!(SliceItem::slice(Some(1), None, 2).to_string(), "1::2");
     /// ```
     pub const fn slice(start: Option<isize>, stop: Option<isize>, step: isize) -> Self {
@@ -123,7 +123,7 @@ impl SliceItem {
     /// True for the items that consume an array axis (indices and slices).
     ///
     /// ```
-    /// use neurovox::select::SliceItem;
+    /// use neurovox::array::SliceItem;
     /// assert!(SliceItem::Index(0).is_real());
     /// assert!(!SliceItem::NewAxis.is_real());
     /// ```
@@ -166,7 +166,7 @@ impl fmt::Display for SliceItem {
 /// negative step is `b-1:a-1:step`, and `a..=b` is `a..b+1`.
 ///
 /// ```
-/// use neurovox::select::{SliceArg, SliceItem};
+/// use neurovox::array::{SliceArg, SliceItem};
 /// assert_eq!((1..8).with_step(3), SliceItem::slice(Some(1), Some(8), 3));
 /// assert_eq!((1..3).with_step(-1), SliceItem::slice(Some(2), Some(0), -1));
 /// assert_eq!((..).with_step(-2), SliceItem::slice(None, None, -2));
@@ -307,7 +307,7 @@ impl From<ndarray::Slice> for SliceItem {
     /// ndarray's slice, with ndarray's meaning of a negative step (see [`SliceArg`]).
     ///
     /// ```
-    /// use neurovox::select::SliceItem;
+    /// use neurovox::array::SliceItem;
     /// let s = ndarray::Slice::new(1, Some(3), -1);
     /// assert_eq!(SliceItem::from(s).to_string(), "2:0:-1");
     /// ```
@@ -320,7 +320,7 @@ impl From<ndarray::SliceInfoElem> for SliceItem {
     /// One element of ndarray's `s![]`.
     ///
     /// ```
-    /// use neurovox::select::SliceItem;
+    /// use neurovox::array::SliceItem;
     /// let item = ndarray::SliceInfoElem::from(ndarray::NewAxis);
     /// assert_eq!(SliceItem::from(item), SliceItem::NewAxis);
     /// ```
@@ -346,7 +346,7 @@ where
     /// ```
     /// use ndarray::s;
     /// use neurovox::sel;
-    /// use neurovox::select::Selection;
+    /// use neurovox::array::Selection;
     /// assert_eq!(Selection::from(&s![1..3;-1, 2, ..]), sel![1..3;-1, 2, ..]);
     /// ```
     fn from(info: &ndarray::SliceInfo<T, Din, Dout>) -> Self {
@@ -366,7 +366,7 @@ impl From<RangeFull> for SliceItem {
 /// Build one with [`sel!`](crate::sel), from a `Vec<SliceItem>`, or from a single index or range.
 ///
 /// ```
-/// use neurovox::select::{Selection, SliceItem};
+/// use neurovox::array::{Selection, SliceItem};
 /// use neurovox::sel;
 ///
 /// assert_eq!(Selection::from(3), sel![3]);
@@ -385,7 +385,7 @@ pub struct Selection {
 ///
 /// ```
 /// use neurovox::sel;
-/// use neurovox::select::Canonical;
+/// use neurovox::array::Canonical;
 ///
 /// let c = sel![-1, ..;-2, NewAxis].canonicalize(&[4, 5])?;
 /// assert_eq!(
@@ -420,7 +420,7 @@ impl Canonical {
     /// The whole axis of length `len`, in order.
     ///
     /// ```
-    /// use neurovox::select::Canonical;
+    /// use neurovox::array::Canonical;
     /// assert_eq!(Canonical::full(3), Canonical::Slice { start: 0, step: 1, len: 3 });
     /// ```
     pub const fn full(len: usize) -> Self {
@@ -434,7 +434,7 @@ impl Canonical {
     /// The length this item contributes to the output shape: `None` for a dropped axis.
     ///
     /// ```
-    /// use neurovox::select::Canonical;
+    /// use neurovox::array::Canonical;
     /// assert_eq!(Canonical::Index(2).output_len(), None);
     /// assert_eq!(Canonical::NewAxis.output_len(), Some(1));
     /// assert_eq!(Canonical::full(7).output_len(), Some(7));
@@ -450,7 +450,7 @@ impl Canonical {
     /// True if this item selects every element of an axis of length `dim`, in order.
     ///
     /// ```
-    /// use neurovox::select::Canonical;
+    /// use neurovox::array::Canonical;
     /// assert!(Canonical::full(4).is_whole_axis(4));
     /// assert!(Canonical::Slice { start: 0, step: -1, len: 1 }.is_whole_axis(1));
     /// assert!(!Canonical::Slice { start: 3, step: -1, len: 4 }.is_whole_axis(4));
@@ -470,7 +470,7 @@ impl Selection {
     /// A selection of these items.
     ///
     /// ```
-    /// use neurovox::select::{Selection, SliceItem};
+    /// use neurovox::array::{Selection, SliceItem};
     /// let s = Selection::new(vec![SliceItem::Index(0), SliceItem::full()]);
     /// assert_eq!(s.items().len(), 2);
     /// ```
@@ -481,7 +481,7 @@ impl Selection {
     /// The empty selection `()`, equivalent to `...`: the whole array.
     ///
     /// ```
-    /// use neurovox::select::Selection;
+    /// use neurovox::array::Selection;
     /// assert!(Selection::all().is_full(&[3, 4])?);
     /// # Ok::<(), neurovox::Error>(())
     /// ```
@@ -493,7 +493,7 @@ impl Selection {
     ///
     /// ```
     /// use neurovox::sel;
-    /// use neurovox::select::SliceItem;
+    /// use neurovox::array::SliceItem;
     /// assert_eq!(sel![..., 2].items(), &[SliceItem::Ellipsis, SliceItem::Index(2)]);
     /// ```
     pub fn items(&self) -> &[SliceItem] {
@@ -510,7 +510,7 @@ impl Selection {
     ///
     /// ```
     /// use neurovox::sel;
-    /// use neurovox::select::Canonical;
+    /// use neurovox::array::Canonical;
     ///
     /// let c = sel![1, ...].canonicalize(&[2, 3, 4])?;
     /// assert_eq!(c, vec![Canonical::Index(1), Canonical::full(3), Canonical::full(4)]);
@@ -742,7 +742,7 @@ impl std::str::FromStr for Selection {
     ///
     /// ```
     /// use neurovox::sel;
-    /// use neurovox::select::{Selection, SliceItem};
+    /// use neurovox::array::{Selection, SliceItem};
     ///
     /// let s: Selection = ":, ::-2, None, ...".parse()?;
     /// assert_eq!(s, sel![.., ..;-2, NewAxis, ...]);
@@ -824,7 +824,7 @@ fn parse_int(text: &str) -> std::result::Result<isize, &'static str> {
         .map_err(|_| "does not fit in an isize")
 }
 
-/// Builds a [`Selection`](crate::select::Selection) with the syntax of ndarray's `s![]`, plus
+/// Builds a [`Selection`](crate::array::selection::Selection) with the syntax of ndarray's `s![]`, plus
 /// `...`.
 ///
 /// Items are separated by commas; each is one of:
@@ -839,15 +839,15 @@ fn parse_int(text: &str) -> std::result::Result<isize, &'static str> {
 ///
 /// As in ndarray, the range picks the elements and a negative step walks them from the last:
 /// `sel![1..4;-1]` selects 3, 2, 1 (Python's `3:0:-1`), so ranges are always written low to
-/// high (see [`SliceArg`](crate::select::SliceArg)). Negative and out-of-range bounds follow
+/// high (see [`SliceArg`](crate::array::selection::SliceArg)). Negative and out-of-range bounds follow
 /// Python: `..-1` stops before the last element, `0..1000` is the whole of a shorter axis. Any
-/// expression that converts into [`SliceItem`](crate::select::SliceItem) is accepted too, such
+/// expression that converts into [`SliceItem`](crate::array::selection::SliceItem) is accepted too, such
 /// as a `SliceItem::Slice { .. }` with Python's start and stop. Ranges with negative ends
 /// (`1..-1`) would trip clippy's `reversed_empty_ranges`; the macro allows that lint for them.
 ///
 /// ```
 /// use neurovox::sel;
-/// use neurovox::select::SliceItem;
+/// use neurovox::array::SliceItem;
 ///
 /// let z = 10;
 /// assert_eq!(sel![1..4;2, -1, ...].to_string(), "(1:4:2, -1, ...)");
@@ -863,29 +863,29 @@ fn parse_int(text: &str) -> std::result::Result<isize, &'static str> {
 macro_rules! sel {
     // Finished: build the selection.
     (@acc [$($items:expr),*]) => {
-        $crate::select::Selection::new(::std::vec![$($items),*])
+        $crate::array::selection::Selection::new(::std::vec![$($items),*])
     };
     (@acc [$($items:expr),*] ... $(, $($rest:tt)*)?) => {
-        $crate::sel!(@acc [$($items,)* $crate::select::SliceItem::Ellipsis] $($($rest)*)?)
+        $crate::sel!(@acc [$($items,)* $crate::array::selection::SliceItem::Ellipsis] $($($rest)*)?)
     };
     (@acc [$($items:expr),*] Ellipsis $(, $($rest:tt)*)?) => {
-        $crate::sel!(@acc [$($items,)* $crate::select::SliceItem::Ellipsis] $($($rest)*)?)
+        $crate::sel!(@acc [$($items,)* $crate::array::selection::SliceItem::Ellipsis] $($($rest)*)?)
     };
     (@acc [$($items:expr),*] NewAxis $(, $($rest:tt)*)?) => {
-        $crate::sel!(@acc [$($items,)* $crate::select::SliceItem::NewAxis] $($($rest)*)?)
+        $crate::sel!(@acc [$($items,)* $crate::array::selection::SliceItem::NewAxis] $($($rest)*)?)
     };
     (@acc [$($items:expr),*] $r:expr ; $s:expr $(, $($rest:tt)*)?) => {
         $crate::sel!(@acc [$($items,)* {
             #[allow(clippy::reversed_empty_ranges)]
             let r = $r;
-            $crate::select::SliceArg::with_step(r, $s)
+            $crate::array::selection::SliceArg::with_step(r, $s)
         }] $($($rest)*)?)
     };
     (@acc [$($items:expr),*] $r:expr $(, $($rest:tt)*)?) => {
         $crate::sel!(@acc [$($items,)* {
             #[allow(clippy::reversed_empty_ranges)]
             let r = $r;
-            $crate::select::SliceItem::from(r)
+            $crate::array::selection::SliceItem::from(r)
         }] $($($rest)*)?)
     };
     (@acc $($t:tt)*) => {

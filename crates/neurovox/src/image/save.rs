@@ -6,34 +6,36 @@
 //!   files, 0 for pairs), and the scale factors the array writer chooses.
 //! * Data that is a proxy, saved as its own stored type, is copied volume by volume as stored
 //!   bytes, scale factors kept: the file reads back to the last bit, in memory for one
-//!   volume. Anything else is converted by nibabel's array writers ([`crate::write_scale`]):
+//!   volume. Anything else is converted by nibabel's array writers ([`crate::array::write_scale`]):
 //!   float data to an integer type gets a slope and intercept, rounding half to even.
 //! * Every file is written to a temporary file in its directory, synced and renamed over the
-//!   target ([`crate::atomic`]): saving over the very file an image was loaded from is safe,
+//!   target ([`crate::io::atomic`]): saving over the very file an image was loaded from is safe,
 //!   and the old image's proxy keeps reading the old file (or reports it Stale).
 //! * Compression follows the name: `.gz`/`.mgz` (gzip, written by
-//!   [`crate::io::gzip_write::ParallelGzWriter`]: indexed members compressed on all cores),
+//!   [`crate::io::gzip::writer::ParallelGzWriter`]: indexed members compressed on all cores),
 //!   `.bz2`, `.zst`.
 
-use crate::array::{DynArray, DynView};
-use crate::atomic::FileSet;
-use crate::error::{Error, Result};
-use crate::files::{extension_kind, header_and_image_paths, split_name, ExtensionKind};
-use crate::format::affine::{self, Affine};
-use crate::format::spm_mat::mat_file_bytes;
-use crate::format::{AnalyzeFlavour, Header, ImageFormat};
-use crate::image::{DataObj, Image};
-use crate::io::Compression;
-use crate::proxy::ArrayProxy;
-use crate::select::{Selection, SliceItem};
-use crate::write_scale::WriteScaling;
-use crate::write_scale::{
+use crate::array::dyn_array::{DynArray, DynView};
+use crate::array::selection::{Selection, SliceItem};
+use crate::array::write_scale::{
     choose_scaling_for_range, choose_scaling_for_view, unscaled_by_type, write_values, write_view,
     DataRange, WriterKind,
 };
+use crate::array::write_scale::{ValueCast, WriteScaling};
+use crate::error::{Error, Result};
+use crate::format::affine::{self, Affine};
+use crate::format::spm_mat::mat_file_bytes;
+use crate::format::{AnalyzeFlavour, Header, ImageFormat};
+use crate::image::dataobj::DataObj;
+use crate::image::file_map::{extension_kind, header_and_image_paths, split_name, ExtensionKind};
+use crate::image::proxy::ArrayProxy;
+use crate::image::spatial_image::{FileMap, Image};
+use crate::image::tracking::DirtyReason;
+use crate::io::atomic::FileSet;
+use crate::io::Compression;
 use crate::{DataType, StorageDtype};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// How to save: nibabel's `to_filename(..., dtype=...)` and compression settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,8 +48,8 @@ pub struct SaveOptions {
     /// `io::gzip_write`).
     pub level: Option<u32>,
     /// What to do when a file being replaced has other hard links (refused by default; see
-    /// [`HardLinks`](crate::atomic::HardLinks)).
-    pub hard_links: crate::atomic::HardLinks,
+    /// [`HardLinks`](crate::io::atomic::HardLinks)).
+    pub hard_links: crate::io::atomic::HardLinks,
 }
 
 /// What a save did to the values on their way to the file: `None` when the file holds the
@@ -58,37 +60,6 @@ pub struct SaveOptions {
 pub struct SaveOutcome {
     /// How the values were changed, if they were.
     pub cast: Option<ValueCast>,
-}
-
-/// Values saved as another type, or scaled, so that the file reads back other values (or
-/// values of another type) than the image holds.
-///
-/// ```
-/// use neurovox::save::ValueCast;
-/// use neurovox::DataType;
-/// let cast = ValueCast { from: DataType::Float64, to: DataType::Int16, slope: 0.5, inter: 0.0 };
-/// assert_eq!(cast.to_string(), "float64 values stored as int16 (scl_slope 0.5, scl_inter 0)");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ValueCast {
-    /// The type of the values saved (what the data object gives).
-    pub from: DataType,
-    /// The type stored in the file.
-    pub to: DataType,
-    /// The slope the file's header gives them.
-    pub slope: f64,
-    /// The intercept the file's header gives them.
-    pub inter: f64,
-}
-
-impl std::fmt::Display for ValueCast {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} values stored as {}", self.from, self.to)?;
-        if self.slope != 1.0 || self.inter != 0.0 {
-            write!(f, " (scl_slope {}, scl_inter {})", self.slope, self.inter)?;
-        }
-        Ok(())
-    }
 }
 
 /// The format a file name asks for, given the image's own format family.
@@ -252,7 +223,7 @@ fn plan_data<'a, 'd>(
 ) -> Result<DataPlan<'a, 'd>> {
     let stored = header.data_dtype()?;
     match &parts.data {
-        SaveData::Proxy(p) if p.dtype() == stored && p.spec().order == crate::memmap::Order::F => {
+        SaveData::Proxy(p) if p.dtype() == stored && p.spec().order == crate::dtype::Order::F => {
             set_scaling(header, p.slope(), p.inter())?;
             Ok(DataPlan::Stored(p))
         }
@@ -429,7 +400,7 @@ fn write_stored(raw: &DynArray, stored: crate::StorageDtype, out: &mut dyn Write
     crate::dyn_array_apply!(raw, a => {
         let mut bytes = Vec::with_capacity(a.len() * stored.dtype.itemsize());
         for v in a.t().iter() {
-            let v = if swap { crate::element::Element::swap_bytes(*v) } else { *v };
+            let v = if swap { crate::dtype::element::Element::swap_bytes(*v) } else { *v };
             bytes.extend_from_slice(bytemuck::bytes_of(&v));
         }
         out.write_all(&bytes).map_err(Error::io)
@@ -440,7 +411,7 @@ fn write_stored(raw: &DynArray, stored: crate::StorageDtype, out: &mut dyn Write
 /// the stream is an error and never a silently truncated file.
 enum Compressor<'a> {
     Plain(&'a mut dyn Write),
-    Gzip(crate::io::gzip_write::ParallelGzWriter<&'a mut dyn Write>),
+    Gzip(crate::io::gzip::writer::ParallelGzWriter<&'a mut dyn Write>),
     Bzip2(bzip2::write::BzEncoder<&'a mut dyn Write>),
     Zstd(zstd::stream::write::Encoder<'static, &'a mut dyn Write>),
 }
@@ -468,11 +439,11 @@ impl<'a> Compressor<'a> {
             // Independent ~1 MiB members compressed on all cores, indexed so that neurovox
             // reads any part without a first pass (docs/formats.md); any gzip reader reads it.
             Compression::Gzip => {
-                let mut options = crate::io::gzip_write::GzWriteOptions::new();
+                let mut options = crate::io::gzip::writer::GzWriteOptions::new();
                 if let Some(level) = level {
                     options = options.level(level);
                 }
-                Compressor::Gzip(crate::io::gzip_write::ParallelGzWriter::with_options(
+                Compressor::Gzip(crate::io::gzip::writer::ParallelGzWriter::with_options(
                     out, options,
                 )?)
             }
@@ -619,7 +590,7 @@ pub fn save(image: &Image, path: impl AsRef<Path>, options: SaveOptions) -> Resu
 ///
 /// ```
 /// use neurovox::array::DynView;
-/// use neurovox::save::{save_view, SaveOptions};
+/// use neurovox::image::{save_view, SaveOptions};
 /// use neurovox::{DataType, ImageFormat};
 /// let values: Vec<i16> = (0..24).collect();
 /// let view = DynView::from_bytes(bytemuck::cast_slice(&values), DataType::Int16, &[2, 3, 4], true)?;
@@ -638,7 +609,13 @@ pub fn save_view(
     path: impl AsRef<Path>,
     options: SaveOptions,
 ) -> Result<SaveOutcome> {
-    let header = crate::image::header_for_data(data.dtype(), data.shape(), affine, header, format)?;
+    let header = crate::image::spatial_image::header_for_data(
+        data.dtype(),
+        data.shape(),
+        affine,
+        header,
+        format,
+    )?;
     let parts = SaveParts {
         header: &header,
         affine,
@@ -668,7 +645,7 @@ pub fn save_parts(
         let target = match part {
             FilePart::Header => header_path.clone(),
             FilePart::Image => image_path.clone(),
-            FilePart::Mat => crate::files::mat_path(&image_path),
+            FilePart::Mat => crate::image::file_map::mat_path(&image_path),
         };
         files.stage(&target, |w| write(w))
     })
@@ -683,7 +660,7 @@ pub fn save_parts(
 /// ```
 /// use neurovox::image::Image;
 /// use neurovox::io::Compression;
-/// use neurovox::save::{save_to_bytes, SaveOptions};
+/// use neurovox::image::{save_to_bytes, SaveOptions};
 /// use neurovox::ImageFormat;
 /// let data = ndarray::Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as u8).into_dyn();
 /// let img = Image::from_array(data, None, ImageFormat::Nifti1)?;
@@ -717,4 +694,205 @@ pub fn save_to_bytes(
         },
     )?;
     Ok(saved)
+}
+/// Saving an image to files (nibabel's `to_filename`, `to_file_map`) and to file names a
+/// program can use (docs/nibabel-rules.md §19.2).
+impl Image {
+    /// Saves the image to `path` (nibabel's `to_filename`; see [`crate::image::save::save`]) and,
+    /// as nibabel does, makes that file the image's file map.
+    ///
+    /// The image is then clean ([`Image::is_dirty`] false) when the file holds its values
+    /// exactly in a header of the same layout; when the save cast or scaled the values (the
+    /// outcome says how) or wrote another format, it is dirty and
+    /// [`Image::dirty_reasons`] says so.
+    ///
+    /// ```
+    /// use neurovox::{Image, ImageFormat};
+    /// use neurovox::image::SaveOptions;
+    /// let dir = tempfile::tempdir()?;
+    /// let data = ndarray::Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as i16);
+    /// let mut img = Image::from_array(data.into_dyn(), None, ImageFormat::Nifti1)?;
+    /// let outcome = img.to_filename(dir.path().join("a.nii"), SaveOptions::default())?;
+    /// assert_eq!(outcome.cast, None);
+    /// assert!(!img.is_dirty());
+    /// let as_float = SaveOptions { dtype: Some(neurovox::DataType::Float32), ..Default::default() };
+    /// let outcome = img.to_filename(dir.path().join("b.nii"), as_float)?;
+    /// assert!(outcome.cast.is_some());
+    /// assert!(img.is_dirty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_filename(
+        &mut self,
+        path: impl AsRef<Path>,
+        options: crate::image::save::SaveOptions,
+    ) -> Result<crate::image::save::SaveOutcome> {
+        let path = path.as_ref();
+        let outcome = crate::image::save::save(self, path, options)?;
+        let (header, image) = crate::image::file_map::header_and_image_paths(path);
+        self.files = FileMap {
+            header: Some(header),
+            image: Some(image),
+        };
+        let written = crate::image::save::target_format(self.format(), path)?;
+        // The image's header is not updated by a save (the file's is): the image matches
+        // the file when its values went in unchanged and the header layout is the same.
+        let same_layout = std::ptr::eq(
+            Header::new(written, self.header.byte_order()).layout(),
+            self.header.layout(),
+        );
+        let why = match outcome.cast {
+            Some(cast) => Some(DirtyReason::SavedWithCast(cast)),
+            None if !same_layout => Some(DirtyReason::SavedAsFormat(written)),
+            None => None,
+        };
+        match why {
+            None => self.match_files(true),
+            Some(why) => self.tracking.forget(Some(why)),
+        }
+        Ok(outcome)
+    }
+
+    /// Saves the image to the files of `files` (nibabel's `to_file_map`): the image file
+    /// decides the names (a pair's header file is its sibling).
+    pub fn to_file_map(
+        &mut self,
+        files: &FileMap,
+        options: crate::image::save::SaveOptions,
+    ) -> Result<crate::image::save::SaveOutcome> {
+        let target = files
+            .image
+            .as_ref()
+            .or(files.header.as_ref())
+            .ok_or_else(|| Error::usage("No filename or fileobj present"))?
+            .clone();
+        self.to_filename(target, options)
+    }
+
+    /// File names for this image, for a program that needs files (docs/nibabel-rules.md
+    /// §19.2): the files it was loaded from when it is clean — nothing is written — else a
+    /// copy saved atomically under a new temporary name (`neurovox-XXXXXX.nii`, `.hdr`/`.img`
+    /// for pairs, `.mgh`) in `dir`, or the system's temporary directory. The copy is the
+    /// caller's to delete.
+    /// It holds what the image shows: float data changed through [`Image::get_fdata_mut`]
+    /// is saved as that float type (float32 for MGH), not rescaled to the header's type.
+    ///
+    /// ```
+    /// use neurovox::{Image, ImageFormat};
+    /// let dir = tempfile::tempdir()?;
+    /// let data = ndarray::Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as u8);
+    /// let img = Image::from_array(data.into_dyn(), None, ImageFormat::Nifti1)?;
+    /// let files = img.as_filename(Some(dir.path()))?; // in memory only: saved
+    /// assert!(files.is_copy);
+    /// let again = neurovox::load(&files.image)?;
+    /// assert_eq!(again.as_filename(None)?.image, files.image); // clean: the same file
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn as_filename(&self, dir: Option<&Path>) -> Result<ImageFiles> {
+        if !self.is_dirty() {
+            if let (Some(header), Some(image)) = (&self.files.header, &self.files.image) {
+                return Ok(ImageFiles {
+                    header: header.clone(),
+                    image: image.clone(),
+                    is_copy: false,
+                });
+            }
+        }
+        let dir = dir.map_or_else(std::env::temp_dir, Path::to_path_buf);
+        let suffix = match self.format() {
+            ImageFormat::Nifti1 | ImageFormat::Nifti2 => ".nii",
+            ImageFormat::Mgh => ".mgh",
+            _ => ".hdr",
+        };
+        let reserved = tempfile::Builder::new()
+            .prefix("neurovox-")
+            .suffix(suffix)
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io(e).with_path(&dir))?
+            .into_temp_path();
+        let (header, image) = crate::image::file_map::header_and_image_paths(&reserved);
+        // A program handed these files must see what this image shows: float data changed
+        // in the cache is saved, not the data object behind it (which to_filename saves,
+        // as nibabel does).
+        // Stored as the cache's float type (MGH has no float64: float32), so the copy holds
+        // exactly those values rather than an integer rescaling of them.
+        let as_shown;
+        let (to_save, options) = match (&self.fdata_cache, self.tracking.fdata_exposed()) {
+            (Some(cache), true) => {
+                as_shown = Image::from_dyn_array(
+                    cache.clone(),
+                    self.affine,
+                    Some(&self.header),
+                    self.format(),
+                )?;
+                let dtype = match self.format() {
+                    ImageFormat::Mgh => crate::DataType::Float32,
+                    _ => cache.dtype(),
+                };
+                let options = crate::image::save::SaveOptions {
+                    dtype: Some(dtype),
+                    ..Default::default()
+                };
+                (&as_shown, options)
+            }
+            _ => (self, crate::image::save::SaveOptions::default()),
+        };
+        if let Err(e) = crate::image::save::save(to_save, &header, options) {
+            if image != header {
+                let _ = std::fs::remove_file(&image);
+            }
+            return Err(e); // `reserved` removes the header name when dropped
+        }
+        reserved
+            .keep()
+            .map_err(|e| Error::io(e.error).with_path(&header))?;
+        Ok(ImageFiles {
+            header,
+            image,
+            is_copy: true,
+        })
+    }
+}
+
+/// Where an image's files are ([`Image::as_filename`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFiles {
+    /// The file with the header.
+    pub header: PathBuf,
+    /// The file with the data (the same as `header` for single-file formats).
+    pub image: PathBuf,
+    /// True if these are a copy just saved (the caller's to delete); false for the files
+    /// the image was loaded from.
+    pub is_copy: bool,
+}
+
+#[cfg(test)]
+mod image_save_tests {
+    use super::*;
+    use crate::image::spatial_image::FileMap;
+
+    #[test]
+    fn to_filename_saves_and_updates_the_file_map() {
+        let dir = tempfile::tempdir().unwrap();
+        let data =
+            ndarray::Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as u8).into_dyn();
+        let mut img = Image::from_array(data, None, ImageFormat::Nifti1).unwrap();
+        let path = dir.path().join("a.img");
+        img.to_filename(&path, Default::default()).unwrap();
+        assert_eq!(img.file_map().header, Some(dir.path().join("a.hdr")));
+        let back = crate::load(&path).unwrap();
+        assert_eq!(back.format(), ImageFormat::Nifti1Pair);
+        assert_eq!(
+            back.dataobj().to_array().unwrap(),
+            img.dataobj().to_array().unwrap()
+        );
+        let files = FileMap {
+            header: None,
+            image: Some(dir.path().join("b.nii.gz")),
+        };
+        img.to_file_map(&files, Default::default()).unwrap();
+        assert_eq!(
+            crate::load(dir.path().join("b.nii.gz")).unwrap().shape(),
+            &[2, 3, 4]
+        );
+    }
 }

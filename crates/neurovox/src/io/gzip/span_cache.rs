@@ -22,7 +22,7 @@
 //! # Example
 //!
 //! ```
-//! use neurovox::io::span_cache::SpanCache;
+//! use neurovox::io::gzip::span_cache::SpanCache;
 //! use std::sync::Arc;
 //!
 //! let cache = SpanCache::new(8 << 20);

@@ -97,7 +97,7 @@
 //! ```
 //! use ndarray::array;
 //! use neurovox::array::DynArray;
-//! use neurovox::write_scale::{choose_scaling, write_values, WriterKind};
+//! use neurovox::array::{choose_scaling, write_values, WriterKind};
 //! use neurovox::{ByteOrder, DataType, StorageDtype};
 //!
 //! // nibabel VERIFIED: [nan, 1, 2, inf] as int16 reads back as [0, 1, 2, 2].
@@ -119,13 +119,44 @@
 //! # Ok::<(), neurovox::Error>(())
 //! ```
 
-use crate::array::{DynArray, DynView};
+use crate::array::dyn_array::{DynArray, DynView};
+use crate::dtype::element::Element;
 use crate::dtype::{ByteOrder, DataType, StorageDtype};
-use crate::element::Element;
 use crate::error::{Error, Result};
 use ext::Ext;
 use ndarray::{ArrayViewD, Axis, Ix2, IxDyn};
 use num_complex::Complex;
+
+/// Values saved as another type, or scaled, so that the file reads back other values (or
+/// values of another type) than the image holds.
+///
+/// ```
+/// use neurovox::array::ValueCast;
+/// use neurovox::DataType;
+/// let cast = ValueCast { from: DataType::Float64, to: DataType::Int16, slope: 0.5, inter: 0.0 };
+/// assert_eq!(cast.to_string(), "float64 values stored as int16 (scl_slope 0.5, scl_inter 0)");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValueCast {
+    /// The type of the values saved (what the data object gives).
+    pub from: DataType,
+    /// The type stored in the file.
+    pub to: DataType,
+    /// The slope the file's header gives them.
+    pub slope: f64,
+    /// The intercept the file's header gives them.
+    pub inter: f64,
+}
+
+impl std::fmt::Display for ValueCast {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} values stored as {}", self.from, self.to)?;
+        if self.slope != 1.0 || self.inter != 0.0 {
+            write!(f, " (scl_slope {}, scl_inter {})", self.slope, self.inter)?;
+        }
+        Ok(())
+    }
+}
 
 /// Which of nibabel's array writers to follow: what the format can store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -145,7 +176,7 @@ pub enum WriterKind {
 /// float32), widened to `f64`; `(1, 0)` when no scaling is needed.
 ///
 /// ```
-/// use neurovox::write_scale::WriteScaling;
+/// use neurovox::array::WriteScaling;
 /// let none = WriteScaling::identity();
 /// assert_eq!((none.slope, none.inter), (1.0, 0.0));
 /// ```
@@ -256,7 +287,7 @@ impl Extreme {
 /// ```
 /// use ndarray::array;
 /// use neurovox::array::DynArray;
-/// use neurovox::write_scale::{DataRange, Extreme};
+/// use neurovox::array::{DataRange, Extreme};
 /// let mut r = DataRange::of(&DynArray::from_array(array![1.5, f64::NAN].into_dyn()));
 /// r.merge(&DataRange::of(&DynArray::from_array(array![-2.0, f64::INFINITY].into_dyn())))?;
 /// assert_eq!(r.finite, Some((Extreme::Float(-2.0), Extreme::Float(1.5))));
@@ -388,7 +419,7 @@ fn float_range<T: Copy>(
 /// ```
 /// use ndarray::array;
 /// use neurovox::array::DynArray;
-/// use neurovox::write_scale::finite_range;
+/// use neurovox::array::finite_range;
 /// let a = DynArray::from_array(array![[-1.0, 0.0, 1.0], [f64::INFINITY, f64::NAN, -f64::INFINITY]].into_dyn());
 /// assert_eq!(finite_range(&a), Some((-1.0, 1.0)));
 /// ```
@@ -408,7 +439,7 @@ pub fn finite_range(data: &DynArray) -> Option<(f64, f64)> {
 /// ```
 /// use ndarray::array;
 /// use neurovox::array::DynArray;
-/// use neurovox::write_scale::{choose_scaling, WriterKind};
+/// use neurovox::array::{choose_scaling, WriterKind};
 /// use neurovox::{DataType, ErrorKind};
 ///
 /// // nibabel VERIFIED: a constant 5.5 gives (1, 5.5); int16 [-5..3] into uint8 gives inter -5.
@@ -432,7 +463,7 @@ pub fn choose_scaling(data: &DynArray, out: DataType, kind: WriterKind) -> Resul
 /// ```
 /// use ndarray::array;
 /// use neurovox::array::DynArray;
-/// use neurovox::write_scale::{choose_scaling, choose_scaling_for_range, DataRange, WriterKind};
+/// use neurovox::array::{choose_scaling, choose_scaling_for_range, DataRange, WriterKind};
 /// use neurovox::DataType;
 /// let v0 = DynArray::from_array(array![0.25, 7.0].into_dyn());
 /// let v1 = DynArray::from_array(array![-3.5, 1.0].into_dyn());
@@ -482,7 +513,7 @@ pub fn choose_scaling_for_range(
 /// types are `false`: their rule is in [`choose_scaling_for_range`].
 ///
 /// ```
-/// use neurovox::write_scale::unscaled_by_type;
+/// use neurovox::array::unscaled_by_type;
 /// use neurovox::DataType;
 /// assert!(unscaled_by_type(DataType::Int16, DataType::Int16));
 /// assert!(unscaled_by_type(DataType::UInt8, DataType::Float32));
@@ -499,7 +530,7 @@ pub fn unscaled_by_type(input: DataType, out: DataType) -> bool {
 /// ```
 /// use ndarray::array;
 /// use neurovox::array::DynArray;
-/// use neurovox::write_scale::{choose_scaling, choose_scaling_for_view, WriteScaling, WriterKind};
+/// use neurovox::array::{choose_scaling, choose_scaling_for_view, WriteScaling, WriterKind};
 /// use neurovox::DataType;
 /// let a = DynArray::from_array(array![-3i16, 7].into_dyn());
 /// let kind = WriterKind::SlopeInter;
@@ -861,7 +892,7 @@ fn range_scale_slope(in_min: Extreme, in_max: Extreme, out: DataType) -> Result<
 /// ```
 /// use ndarray::array;
 /// use neurovox::array::DynArray;
-/// use neurovox::write_scale::{choose_scaling, write_values, WriterKind};
+/// use neurovox::array::{choose_scaling, write_values, WriterKind};
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
 /// // Column-major bytes of a 2 × 2 int16 array, big-endian, no scaling needed.
 /// let data = DynArray::from_array(array![[1i16, 2], [3, 4]].into_dyn());
@@ -1860,7 +1891,7 @@ mod tests {
 
     #[test]
     fn skipping_the_range_never_changes_the_chosen_scaling() {
-        use crate::element::{Rgb, Rgba};
+        use crate::dtype::element::{Rgb, Rgba};
         use num_complex::Complex;
         use DataType::*;
         let values = [
@@ -1873,7 +1904,10 @@ mod tests {
             -70000.0,
             1e10,
         ];
-        fn one<T: crate::array::DynElement>(v: &[f64], f: impl Fn(f64) -> T) -> DynArray {
+        fn one<T: crate::array::dyn_array::DynElement>(
+            v: &[f64],
+            f: impl Fn(f64) -> T,
+        ) -> DynArray {
             DynArray::from_array(
                 v.iter()
                     .map(|&x| f(x))

@@ -64,8 +64,8 @@
 //!
 //! ```
 //! use neurovox::io::MemorySource;
-//! use neurovox::memmap::Order;
-//! use neurovox::plan::{read_selection_into, DataLayout};
+//! use neurovox::Order;
+//! use neurovox::array::{read_selection_into, DataLayout};
 //! use neurovox::sel;
 //!
 //! // A 4×3 uint8 array in F order: element (i, j) holds 10 * i + j.
@@ -78,16 +78,16 @@
 //! # Ok::<(), neurovox::Error>(())
 //! ```
 
+use crate::array::selection::{output_shape_of, Canonical, Selection};
+use crate::dtype::Order;
 use crate::error::{Error, Result};
 use crate::io::Source;
-use crate::memmap::Order;
-use crate::select::{output_shape_of, Canonical, Selection};
 
 /// Where and how an array's elements lie in a file.
 ///
 /// ```
-/// use neurovox::memmap::Order;
-/// use neurovox::plan::DataLayout;
+/// use neurovox::Order;
+/// use neurovox::array::DataLayout;
 ///
 /// let layout = DataLayout::new(vec![64, 64, 30], 2, 352, Order::F);
 /// assert_eq!(layout.n_bytes()?, 245_760);
@@ -109,8 +109,8 @@ impl DataLayout {
     /// A layout from its parts.
     ///
     /// ```
-    /// use neurovox::memmap::Order;
-    /// use neurovox::plan::DataLayout;
+    /// use neurovox::Order;
+    /// use neurovox::array::DataLayout;
     /// let layout = DataLayout::new(vec![2, 3], 4, 0, Order::C);
     /// assert_eq!(layout.itemsize, 4);
     /// ```
@@ -127,8 +127,8 @@ impl DataLayout {
     /// does not fit in 64 bits or in memory (Limit).
     ///
     /// ```
-    /// use neurovox::memmap::Order;
-    /// use neurovox::plan::DataLayout;
+    /// use neurovox::Order;
+    /// use neurovox::array::DataLayout;
     /// assert_eq!(DataLayout::new(vec![10, 6], 4, 7, Order::F).n_bytes()?, 240);
     /// assert!(DataLayout::new(vec![usize::MAX, 2], 1, 0, Order::F).n_bytes().is_err());
     /// # Ok::<(), neurovox::Error>(())
@@ -168,7 +168,7 @@ impl DataLayout {
 /// skipped.
 ///
 /// ```
-/// assert_eq!(neurovox::plan::SKIP_THRESHOLD, 256);
+/// assert_eq!(neurovox::array::SKIP_THRESHOLD, 256);
 /// ```
 pub const SKIP_THRESHOLD: usize = 256;
 
@@ -176,8 +176,8 @@ pub const SKIP_THRESHOLD: usize = 256;
 /// to do in memory.
 ///
 /// ```
-/// use neurovox::memmap::Order;
-/// use neurovox::plan::{plan_read, DataLayout};
+/// use neurovox::Order;
+/// use neurovox::array::{plan_read, DataLayout};
 /// use neurovox::sel;
 ///
 /// // nibabel's worked example: a 64×64×30 int16 volume at byte 352, one axial slice.
@@ -202,8 +202,8 @@ impl ReadPlan {
     /// The reads, `(file offset, length in bytes)`, in the order they fill the read buffer.
     ///
     /// ```
-    /// use neurovox::memmap::Order;
-    /// use neurovox::plan::{plan_read, DataLayout};
+    /// use neurovox::Order;
+    /// use neurovox::array::{plan_read, DataLayout};
     /// use neurovox::sel;
     /// let layout = DataLayout::new(vec![10, 6], 4, 7, Order::F);
     /// let plan = plan_read(&layout, &sel![1, 1..5].canonicalize(&layout.shape)?)?;
@@ -217,8 +217,8 @@ impl ReadPlan {
     /// Total bytes read (the sum of the segment lengths; the read shape's size).
     ///
     /// ```
-    /// use neurovox::memmap::Order;
-    /// use neurovox::plan::{plan_read, DataLayout};
+    /// use neurovox::Order;
+    /// use neurovox::array::{plan_read, DataLayout};
     /// use neurovox::sel;
     /// let layout = DataLayout::new(vec![10, 6], 4, 7, Order::F);
     /// let plan = plan_read(&layout, &sel![1, 1..5].canonicalize(&layout.shape)?)?;
@@ -232,8 +232,8 @@ impl ReadPlan {
     /// The shape of the result.
     ///
     /// ```
-    /// use neurovox::memmap::Order;
-    /// use neurovox::plan::{plan_read, DataLayout};
+    /// use neurovox::Order;
+    /// use neurovox::array::{plan_read, DataLayout};
     /// use neurovox::sel;
     /// let layout = DataLayout::new(vec![10, 6], 4, 7, Order::F);
     /// let plan = plan_read(&layout, &sel![NewAxis, 1, 1..5].canonicalize(&layout.shape)?)?;
@@ -247,8 +247,8 @@ impl ReadPlan {
     /// The size of the result in bytes.
     ///
     /// ```
-    /// use neurovox::memmap::Order;
-    /// use neurovox::plan::{plan_read, DataLayout};
+    /// use neurovox::Order;
+    /// use neurovox::array::{plan_read, DataLayout};
     /// use neurovox::sel;
     /// let layout = DataLayout::new(vec![10, 6], 4, 7, Order::F);
     /// let plan = plan_read(&layout, &sel![1, 1..5].canonicalize(&layout.shape)?)?;
@@ -263,8 +263,8 @@ impl ReadPlan {
     /// `NewAxis`, nothing for an axis read at one index).
     ///
     /// ```
-    /// use neurovox::memmap::Order;
-    /// use neurovox::plan::{plan_read, DataLayout};
+    /// use neurovox::Order;
+    /// use neurovox::array::{plan_read, DataLayout};
     /// use neurovox::sel;
     /// let layout = DataLayout::new(vec![10, 6], 4, 7, Order::F);
     /// let plan = plan_read(&layout, &sel![1, 1..5].canonicalize(&layout.shape)?)?;
@@ -279,10 +279,10 @@ impl ReadPlan {
     /// per read axis; `None` when the read is already the result.
     ///
     /// ```
-    /// use neurovox::memmap::Order;
-    /// use neurovox::plan::{plan_read, DataLayout};
+    /// use neurovox::Order;
+    /// use neurovox::array::{plan_read, DataLayout};
     /// use neurovox::sel;
-    /// use neurovox::select::Canonical;
+    /// use neurovox::array::Canonical;
     /// let layout = DataLayout::new(vec![10, 6], 4, 7, Order::F);
     /// let plan = plan_read(&layout, &sel![1, 1..5].canonicalize(&layout.shape)?)?;
     /// assert_eq!(plan.post_slicing(), Some(&[Canonical::Index(1), Canonical::full(4)][..]));
@@ -298,8 +298,8 @@ impl ReadPlan {
     ///
     /// ```
     /// use neurovox::io::MemorySource;
-    /// use neurovox::memmap::Order;
-    /// use neurovox::plan::{plan_read, DataLayout};
+    /// use neurovox::Order;
+    /// use neurovox::array::{plan_read, DataLayout};
     /// use neurovox::sel;
     /// let layout = DataLayout::new(vec![2, 3], 1, 0, Order::C);
     /// let plan = plan_read(&layout, &sel![.., ..;-2].canonicalize(&layout.shape)?)?;
@@ -326,9 +326,9 @@ impl ReadPlan {
     ///
     /// ```
     /// use neurovox::io::MemorySource;
-    /// use neurovox::memmap::Order;
-    /// use neurovox::plan::{plan_read, DataLayout};
-    /// use neurovox::select::Selection;
+    /// use neurovox::Order;
+    /// use neurovox::array::{plan_read, DataLayout};
+    /// use neurovox::array::Selection;
     /// let layout = DataLayout::new(vec![4], 1, 2, Order::F);
     /// let plan = plan_read(&layout, &Selection::all().canonicalize(&layout.shape)?)?;
     /// assert_eq!(plan.room_for_read(&MemorySource::new(vec![0u8; 6])), 0); // memory needs none
@@ -347,9 +347,9 @@ impl ReadPlan {
     ///
     /// ```
     /// use neurovox::io::MemorySource;
-    /// use neurovox::memmap::Order;
-    /// use neurovox::plan::{plan_read, DataLayout};
-    /// use neurovox::select::Selection;
+    /// use neurovox::Order;
+    /// use neurovox::array::{plan_read, DataLayout};
+    /// use neurovox::array::Selection;
     /// let layout = DataLayout::new(vec![3], 1, 2, Order::F);
     /// let plan = plan_read(&layout, &Selection::all().canonicalize(&layout.shape)?)?;
     /// let mut buf = [0u8; 5];
@@ -450,8 +450,8 @@ impl ReadPlan {
     ///
     /// ```
     /// use neurovox::io::MemorySource;
-    /// use neurovox::memmap::Order;
-    /// use neurovox::plan::{plan_read, DataLayout};
+    /// use neurovox::Order;
+    /// use neurovox::array::{plan_read, DataLayout};
     /// use neurovox::sel;
     /// let layout = DataLayout::new(vec![4, 3], 2, 0, Order::F);
     /// let plan = plan_read(&layout, &sel![.., 1..].canonicalize(&layout.shape)?)?;
@@ -577,8 +577,8 @@ impl<'a> SegmentCursor<'a> {
 /// (Limit), itemsize 0 (Usage).
 ///
 /// ```
-/// use neurovox::memmap::Order;
-/// use neurovox::plan::{plan_read, DataLayout};
+/// use neurovox::Order;
+/// use neurovox::array::{plan_read, DataLayout};
 /// use neurovox::sel;
 ///
 /// let layout = DataLayout::new(vec![64, 64, 30], 2, 352, Order::F);
@@ -606,8 +606,8 @@ fn default_heuristic(item: &Canonical, dim: usize, stride: u64) -> Action {
 ///
 /// ```
 /// use neurovox::io::MemorySource;
-/// use neurovox::memmap::Order;
-/// use neurovox::plan::{plan_read_from, DataLayout};
+/// use neurovox::Order;
+/// use neurovox::array::{plan_read_from, DataLayout};
 /// use neurovox::sel;
 ///
 /// let source = MemorySource::new(vec![0u8; 4000]);
@@ -697,8 +697,8 @@ fn axis_reads(
 ///
 /// ```
 /// use neurovox::io::MemorySource;
-/// use neurovox::memmap::Order;
-/// use neurovox::plan::{output_len, read_selection_into, DataLayout};
+/// use neurovox::Order;
+/// use neurovox::array::{output_len, read_selection_into, DataLayout};
 /// use neurovox::sel;
 ///
 /// let layout = DataLayout::new(vec![3, 2], 2, 4, Order::C); // 3×2 u16 after 4 header bytes
@@ -728,8 +728,8 @@ pub fn read_selection_into(
 ///
 /// ```
 /// use neurovox::io::MemorySource;
-/// use neurovox::memmap::Order;
-/// use neurovox::plan::{read_selection, DataLayout};
+/// use neurovox::Order;
+/// use neurovox::array::{read_selection, DataLayout};
 /// use neurovox::sel;
 /// let layout = DataLayout::new(vec![2, 2], 1, 0, Order::F);
 /// let (bytes, shape) = read_selection(&MemorySource::new(vec![1, 2, 3, 4]), &layout, &sel![1])?;
@@ -750,8 +750,8 @@ pub fn read_selection(
 /// The number of bytes the output buffer of [`read_selection_into`] must have.
 ///
 /// ```
-/// use neurovox::memmap::Order;
-/// use neurovox::plan::{output_len, DataLayout};
+/// use neurovox::Order;
+/// use neurovox::array::{output_len, DataLayout};
 /// use neurovox::sel;
 /// let layout = DataLayout::new(vec![64, 64, 30], 2, 352, Order::F);
 /// assert_eq!(output_len(&layout, &sel![.., .., 0..4])?, 64 * 64 * 4 * 2);
@@ -1281,7 +1281,7 @@ mod tests {
     }
     /// A Python slice `start:stop:step` (nibabel's tests are written in these).
     fn py(start: Option<isize>, stop: Option<isize>, step: isize) -> Selection {
-        crate::select::SliceItem::slice(start, stop, step).into()
+        crate::array::selection::SliceItem::slice(start, stop, step).into()
     }
     fn full(n: usize) -> Canonical {
         Canonical::full(n)
@@ -1705,8 +1705,8 @@ mod tests {
     }
 
     /// nibabel's `_slices_for_len`, for a length > 1.
-    fn slices_for_len(l: isize) -> Vec<crate::select::SliceItem> {
-        use crate::select::SliceItem as S;
+    fn slices_for_len(l: isize) -> Vec<crate::array::selection::SliceItem> {
+        use crate::array::selection::SliceItem as S;
         vec![
             S::Index(0),
             S::Index(l / 2),

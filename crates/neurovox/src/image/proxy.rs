@@ -3,8 +3,8 @@
 //!
 //! A proxy is a spec — shape, stored type and byte order, data offset, slope and intercept,
 //! layout order (Fortran for every format here) — and a byte [`Source`]. Reads go through the
-//! read planner ([`crate::plan`]) straight into one buffer, then through read scaling
-//! ([`crate::scale`]). The spec is copied when the proxy is made, so later edits of the header
+//! read planner ([`crate::array::plan`]) straight into one buffer, then through read scaling
+//! ([`crate::array::read_scale`]). The spec is copied when the proxy is made, so later edits of the header
 //! it came from change nothing, and sources read without a shared cursor, so the proxy is
 //! `Send + Sync` and any number of threads read it at once.
 //!
@@ -12,21 +12,22 @@
 //! uncompressed file ([`ArrayProxy::memmap`]); where nibabel would silently fall back to
 //! reading (compressed files, sources without a file, files too short), this returns `None`.
 
-use crate::array::DynArray;
+use crate::array::dyn_array::DynArray;
+use crate::array::plan::{plan_read_from, DataLayout, ReadPlan, PIECE_BYTES};
+use crate::array::read_scale::{
+    apply_scaling, decode_raw, decode_raw_with, decode_raw_with_room, scale_bytes_into, scale_into,
+    FactorType, FloatOut, Scaling,
+};
+use crate::array::selection::Selection;
+use crate::dtype::element::{Element, Rgb, Rgba};
+use crate::dtype::Order;
 use crate::dtype::StorageDtype;
-use crate::element::{Element, Rgb, Rgba};
 use crate::error::{Error, Result};
 use crate::format::Header;
 use crate::io::{
     detect_compression, read_fully, Compression, FileSource, MmapSource, Source, StreamSource,
 };
-use crate::memmap::{MapMode, MemmapArray, MemmapOptions, Order};
-use crate::plan::{plan_read_from, DataLayout, ReadPlan, PIECE_BYTES};
-use crate::scale::{
-    apply_scaling, decode_raw, decode_raw_with, decode_raw_with_room, scale_bytes_into, scale_into,
-    FactorType, FloatOut, Scaling,
-};
-use crate::select::Selection;
+use crate::numpy::memmap::{MapMode, MemmapArray, MemmapOptions};
 use num_complex::Complex;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -254,10 +255,10 @@ impl DynMemmap {
 /// An array on disk, read lazily (nibabel's `ArrayProxy`).
 ///
 /// ```
-/// use neurovox::proxy::{ArrayProxy, ArraySpec};
-/// use neurovox::scale::Scaling;
-/// use neurovox::select::Selection;
-/// use neurovox::memmap::Order;
+/// use neurovox::image::{ArrayProxy, ArraySpec};
+/// use neurovox::array::Scaling;
+/// use neurovox::array::Selection;
+/// use neurovox::Order;
 /// use neurovox::io::MemorySource;
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
 /// use std::sync::Arc;
@@ -268,7 +269,7 @@ impl DynMemmap {
 ///     shape: vec![2, 3],
 ///     dtype: StorageDtype::new(DataType::Int16, ByteOrder::Little),
 ///     offset: 0,
-///     scaling: Scaling::new(2.0, 1.0, neurovox::scale::FactorType::F64),
+///     scaling: Scaling::new(2.0, 1.0, neurovox::array::FactorType::F64),
 ///     order: Order::F,
 /// };
 /// let proxy = ArrayProxy::from_source(Arc::new(MemorySource::new(bytes)), spec);
@@ -276,8 +277,8 @@ impl DynMemmap {
 /// assert_eq!(all.dtype(), DataType::Float64);
 /// assert_eq!(all.get_f64(&[1, 2]), Some(11.0)); // raw 5 * 2 + 1
 /// let column = proxy.read(&Selection::from(vec![
-///     neurovox::select::SliceItem::Slice { start: None, stop: None, step: 1 },
-///     neurovox::select::SliceItem::Index(-1),
+///     neurovox::array::SliceItem::Slice { start: None, stop: None, step: 1 },
+///     neurovox::array::SliceItem::Index(-1),
 /// ]))?;
 /// assert_eq!(column.shape(), &[2]);
 /// # Ok::<(), neurovox::Error>(())
@@ -316,7 +317,7 @@ impl ArrayProxy {
             }),
             Compression::None => Arc::new(FileSource::open(path, keep_file_open)?),
             Compression::Gzip => {
-                let source = crate::io::gzip::GzipSource::open(path)?;
+                let source = crate::io::gzip::reader::GzipSource::open(path)?;
                 Arc::new(if keep_file_open {
                     source
                 } else {
@@ -509,10 +510,10 @@ impl ArrayProxy {
     ///
     /// ```
     /// use neurovox::io::MemorySource;
-    /// use neurovox::memmap::Order;
-    /// use neurovox::proxy::{ArrayProxy, ArraySpec};
-    /// use neurovox::scale::{FactorType, Scaling};
-    /// use neurovox::select::Selection;
+    /// use neurovox::Order;
+    /// use neurovox::image::{ArrayProxy, ArraySpec};
+    /// use neurovox::array::{FactorType, Scaling};
+    /// use neurovox::array::Selection;
     /// use neurovox::{ByteOrder, DataType, StorageDtype};
     /// let spec = ArraySpec {
     ///     shape: vec![3],
@@ -539,7 +540,7 @@ impl ArrayProxy {
     /// assert_eq!(values.as_slice_memory_order(), Some(&[0.5f32, -2.0][..]));
     /// # Ok::<(), neurovox::Error>(())
     /// ```
-    pub fn read_real_as<O: FloatOut + crate::array::DynElement>(
+    pub fn read_real_as<O: FloatOut + crate::array::dyn_array::DynElement>(
         &self,
         selection: &Selection,
         requested: FactorType,
@@ -572,13 +573,13 @@ impl ArrayProxy {
     }
 
     /// A new array of the plan's values scaled into `O` (see [`ArrayProxy::read_float_into`]).
-    fn read_float_array<O: FloatOut + crate::array::DynElement>(
+    fn read_float_array<O: FloatOut + crate::array::dyn_array::DynElement>(
         &self,
         plan: &ReadPlan,
         scaling: Scaling,
     ) -> Result<DynArray> {
         let count: usize = plan.output_shape().iter().product();
-        let mut values: Vec<O> = crate::array::zeroed_values(count)?;
+        let mut values: Vec<O> = crate::array::dyn_array::zeroed_values(count)?;
         self.scale_plan_into(plan, scaling, &mut values)?;
         use ndarray::ShapeBuilder;
         let shape = ndarray::IxDyn(plan.output_shape()).set_f(self.spec.order == Order::F);
@@ -666,10 +667,10 @@ impl ArrayProxy {
     ///
     /// ```
     /// use neurovox::io::MemorySource;
-    /// use neurovox::memmap::Order;
-    /// use neurovox::proxy::{ArrayProxy, ArraySpec};
-    /// use neurovox::scale::{FactorType, Scaling};
-    /// use neurovox::select::Selection;
+    /// use neurovox::Order;
+    /// use neurovox::image::{ArrayProxy, ArraySpec};
+    /// use neurovox::array::{FactorType, Scaling};
+    /// use neurovox::array::Selection;
     /// use neurovox::{ByteOrder, DataType, StorageDtype};
     /// let spec = ArraySpec {
     ///     shape: vec![2, 2],
@@ -705,10 +706,10 @@ impl ArrayProxy {
     ///
     /// ```
     /// use neurovox::io::MemorySource;
-    /// use neurovox::memmap::Order;
-    /// use neurovox::proxy::{ArrayProxy, ArraySpec};
-    /// use neurovox::scale::{FactorType, Scaling};
-    /// use neurovox::select::Selection;
+    /// use neurovox::Order;
+    /// use neurovox::image::{ArrayProxy, ArraySpec};
+    /// use neurovox::array::{FactorType, Scaling};
+    /// use neurovox::array::Selection;
     /// use neurovox::{ByteOrder, DataType, StorageDtype};
     /// let spec = ArraySpec {
     ///     shape: vec![4],
@@ -742,7 +743,7 @@ impl ArrayProxy {
                 crate::DataType::Float128 | crate::DataType::Complex256
             );
             if plan.post_slicing().is_some() || binary128 {
-                let mut fresh: Vec<O> = crate::array::zeroed_values(count)?;
+                let mut fresh: Vec<O> = crate::array::dyn_array::zeroed_values(count)?;
                 self.scale_plan_into(&plan, scaling, &mut fresh)?;
                 return Ok(bytemuck::cast_slice::<O, u8>(&fresh)
                     == bytemuck::cast_slice::<O, u8>(expected));
@@ -786,10 +787,10 @@ impl ArrayProxy {
     ///
     /// ```
     /// use neurovox::io::MemorySource;
-    /// use neurovox::memmap::Order;
-    /// use neurovox::proxy::{ArrayProxy, ArraySpec};
-    /// use neurovox::scale::Scaling;
-    /// use neurovox::select::Selection;
+    /// use neurovox::Order;
+    /// use neurovox::image::{ArrayProxy, ArraySpec};
+    /// use neurovox::array::Scaling;
+    /// use neurovox::array::Selection;
     /// use neurovox::{ByteOrder, DataType, StorageDtype};
     /// let spec = ArraySpec {
     ///     shape: vec![2],
@@ -810,7 +811,8 @@ impl ArrayProxy {
                 return Ok(false);
             }
             if plan.post_slicing().is_some() {
-                let mut fresh: Vec<u8> = crate::array::zeroed_values(plan.output_bytes())?;
+                let mut fresh: Vec<u8> =
+                    crate::array::dyn_array::zeroed_values(plan.output_bytes())?;
                 plan.read_into(self.source.as_ref(), &mut fresh)?;
                 return Ok(fresh == expected);
             }
@@ -859,8 +861,8 @@ impl ArrayProxy {
     /// order. Unlike nibabel, the order and `keep_file_open` are kept.
     ///
     /// ```
-    /// # use neurovox::proxy::{ArrayProxy, ArraySpec};
-    /// # use neurovox::{io::MemorySource, memmap::Order, scale::Scaling, ByteOrder, DataType, StorageDtype};
+    /// # use neurovox::image::{ArrayProxy, ArraySpec};
+    /// # use neurovox::{array::Scaling, io::MemorySource, ByteOrder, DataType, Order, StorageDtype};
     /// # let spec = ArraySpec { shape: vec![2, 3, 4], dtype: StorageDtype::new(DataType::UInt8, ByteOrder::Little),
     /// #     offset: 0, scaling: Scaling::IDENTITY, order: Order::F };
     /// # let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![0u8; 24])), spec);

@@ -72,7 +72,7 @@
 //!
 //! # Files written by neurovox: no first pass, parallel members
 //!
-//! [`ParallelGzWriter`](super::gzip_write::ParallelGzWriter) writes independent members of
+//! [`ParallelGzWriter`](super::writer::ParallelGzWriter) writes independent members of
 //! about 1 MiB and ends the file with a member index (layout in `docs/formats.md`).
 //! [`GzipSource::open`] reads the file's last 42 bytes; if they are that index's footer it
 //! reads the index (one more read), checks it strictly ([`MemberIndex::read_from`]: magic,
@@ -122,7 +122,7 @@
 //! first full read would have cost anyway; recording checkpoints needs a streaming inflater
 //! (zlib-rs's `Z_BLOCK` stops), whose speed is what the one call avoids. A file read often
 //! at random keeps its index across processes with `neurovox index` (module
-//! [`gzip_index`](super::gzip_index)); with one, whole reads inflate spans on both cores
+//! [`index_file`](super::index_file)); with one, whole reads inflate spans on both cores
 //! instead.
 //!
 //! # Small reads: the span cache
@@ -170,10 +170,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use super::gzip_write::{member_header_matches, MemberEntry, MemberIndex, MEMBER_HEADER_LEN};
-use super::source::{past_end, Source};
+use super::member_index::{member_header_matches, MemberEntry, MemberIndex, MEMBER_HEADER_LEN};
 use super::span_cache::{CachedSpan, SpanCache};
+use super::zlib::{self, WINDOW_SIZE};
 use crate::error::{Error, ErrorKind, Result};
+use crate::io::source::{past_end, Source};
 use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -190,8 +191,6 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 /// 4 MiB doubles the read time.
 pub const DEFAULT_SPAN: u64 = 1 << 20;
 
-/// DEFLATE's history window.
-const WINDOW_SIZE: usize = 32 * 1024;
 /// Compressed bytes read from the file at a time.
 const INPUT_CHUNK: usize = 128 * 1024;
 /// Output produced per inflate call by the first pass.
@@ -240,7 +239,7 @@ pub struct GzipSource {
     /// checksum verified before the read returns, whatever follows the member in the file.
     data_end: AtomicU64,
     /// The index file the checkpoints were loaded from, if they were (module
-    /// [`gzip_index`](super::gzip_index)).
+    /// [`index_file`](super::index_file)).
     index_origin: Option<PathBuf>,
     /// Why an index file found for this file was not used.
     index_file_error: Option<String>,
@@ -440,7 +439,7 @@ impl GzipSource {
                 .covered
                 .store(members.total_size(), Ordering::Release);
             let _ = source.total.set(members.total_size());
-        } else if super::gzip_index::lookup_enabled() {
+        } else if super::index_file::lookup_enabled() {
             source.load_index_file()?;
         }
         Ok(source)
@@ -449,7 +448,7 @@ impl GzipSource {
     /// Looks for an index file of this file (the sidecar, then the cache directory) and, if
     /// one fits, takes its checkpoints: the first pass then never runs.
     fn load_index_file(&mut self) -> Result<()> {
-        use super::gzip_index::{cache_path, sidecar_path, GzipFingerprint, IndexFile};
+        use super::index_file::{cache_path, sidecar_path, GzipFingerprint, IndexFile};
         let candidates = [
             Some(sidecar_path(&self.file.path)),
             cache_path(&self.file.path),
@@ -497,7 +496,7 @@ impl GzipSource {
     }
 
     /// Takes a checked index file's checkpoints as the complete index.
-    fn adopt(&mut self, index: super::gzip_index::IndexFile) {
+    fn adopt(&mut self, index: super::index_file::IndexFile) {
         let checkpoints = index
             .checkpoints
             .into_iter()
@@ -609,10 +608,10 @@ impl GzipSource {
     }
 
     /// This file's complete checkpoint index (finishing the first pass first if it has not
-    /// reached the end), as [`gzip_index`](super::gzip_index) stores it. A file written by
+    /// reached the end), as [`index_file`](super::index_file) stores it. A file written by
     /// neurovox carries its own member index and needs none: that is a Usage error.
-    pub fn index_file(&self) -> Result<super::gzip_index::IndexFile> {
-        use super::gzip_index::{GzipFingerprint, IndexFile, StoredCheckpoint};
+    pub fn index_file(&self) -> Result<super::index_file::IndexFile> {
+        use super::index_file::{GzipFingerprint, IndexFile, StoredCheckpoint};
         if self.members.is_some() {
             return Err(Error::usage(
                 "this file was written by neurovox and carries its own member index",
@@ -645,10 +644,10 @@ impl GzipSource {
     }
 
     /// Writes [`GzipSource::index_file`] to `to`, atomically. See module
-    /// [`gzip_index`](super::gzip_index) for where loads look for it.
+    /// [`index_file`](super::index_file) for where loads look for it.
     pub fn write_index(&self, to: &Path) -> Result<()> {
         let bytes = self.index_file()?.to_bytes();
-        crate::atomic::write_atomically(to, |w| {
+        crate::io::atomic::write_atomically(to, |w| {
             use std::io::Write;
             w.write_all(&bytes).map_err(Error::io)
         })
@@ -1166,7 +1165,7 @@ impl Source for GzipSource {
         self.total.get().copied()
     }
 
-    /// The length when it is known; before, the trailer rule of [`TrailerClaim`].
+    /// The length when it is known; before, the trailer rule of `TrailerClaim`.
     fn may_hold(&self, end: u64) -> bool {
         match self.total.get() {
             Some(&total) => total >= end,
@@ -1178,7 +1177,7 @@ impl Source for GzipSource {
         Some(&self.file.path)
     }
 
-    fn identity(&self) -> Option<super::source::FileIdentity> {
+    fn identity(&self) -> Option<crate::io::file_identity::FileIdentity> {
         Some(self.file.identity)
     }
 
@@ -1212,7 +1211,7 @@ impl fmt::Debug for GzipSource {
 /// source was made for.
 struct Compressed {
     path: PathBuf,
-    identity: super::source::FileIdentity,
+    identity: crate::io::file_identity::FileIdentity,
     keep_open: bool,
     /// The open file and how many reads are using it (always ≥ 1 while kept open).
     open: Mutex<(Option<Arc<File>>, usize)>,
@@ -1234,8 +1233,8 @@ impl Drop for Session<'_> {
 impl Compressed {
     /// The file at `path`, kept open ([`GzipSource::closing_between_reads`] changes that).
     fn new(path: &Path) -> Result<Self> {
-        let file = super::open_regular(path)?;
-        let identity = super::source::FileIdentity::of_file(&file, path)?;
+        let file = crate::io::open::open_regular(path)?;
+        let identity = crate::io::file_identity::FileIdentity::of_file(&file, path)?;
         Ok(Compressed {
             path: path.to_path_buf(),
             identity,
@@ -1266,7 +1265,7 @@ impl Compressed {
     }
 
     fn reopen(&self) -> Result<File> {
-        let file = super::open_regular(&self.path)?;
+        let file = crate::io::open::open_regular(&self.path)?;
         self.identity.check(&file, &self.path)?;
         Ok(file)
     }
@@ -1762,7 +1761,7 @@ impl StoredWindow {
     }
 
     fn inflate(&self) -> Result<Vec<u8>> {
-        super::gzip_index::window_bytes(self.len, self.deflated, &self.bytes)
+        super::index_file::window_bytes(self.len, self.deflated, &self.bytes)
     }
 }
 
@@ -1996,172 +1995,6 @@ fn zlib_failure(code: i32) -> Error {
     }
 }
 
-/// The only `unsafe` of the gzip index: a safe wrapper around one raw-deflate `z_stream` of
-/// zlib-rs's zlib C API.
-mod zlib {
-    use libz_rs_sys as z;
-    use std::ffi::CStr;
-
-    pub(super) use z::{Z_BUF_ERROR, Z_DATA_ERROR, Z_MEM_ERROR, Z_OK, Z_STREAM_END};
-
-    /// How far one [`Inflater::inflate`] call goes.
-    #[derive(Debug, Clone, Copy)]
-    pub(super) enum Flush {
-        /// As far as input and output allow.
-        None,
-        /// Also stop at the end of each deflate block (zlib's `Z_BLOCK`).
-        Block,
-    }
-
-    /// What one [`Inflater::inflate`] call did.
-    pub(super) struct Inflated {
-        pub consumed: usize,
-        pub produced: usize,
-        /// zlib's return code.
-        pub code: i32,
-        /// zlib's `data_type`: unused bits held (low 6 bits), in the last block (64),
-        /// at a block boundary (128).
-        pub data_type: i32,
-    }
-
-    /// An initialised raw inflate stream (window bits -15), ended on drop.
-    pub(super) struct Inflater {
-        // Boxed: zlib's API does not allow an initialised z_stream to move.
-        strm: Box<z::z_stream>,
-    }
-
-    // SAFETY: the z_stream and the inflate state it points to are owned by this value alone
-    // and have no thread affinity. `next_in`/`next_out` are set only for the duration of one
-    // `inflate` call (from borrows that outlive it) and nulled afterwards, so no pointer into
-    // another thread's memory survives a call.
-    unsafe impl Send for Inflater {}
-
-    impl Inflater {
-        pub(super) fn new() -> Result<Self, i32> {
-            let mut strm = Box::new(z::z_stream::default());
-            // SAFETY: `strm` is a default-initialised (allocator set, state null) z_stream
-            // that we own; the version string is zlib's own and the size is of the very type
-            // passed. A negative window size selects raw deflate with a 32 KiB window.
-            let code = unsafe {
-                z::inflateInit2_(
-                    &mut *strm,
-                    -15,
-                    z::zlibVersion(),
-                    std::mem::size_of::<z::z_stream>() as i32,
-                )
-            };
-            if code == Z_OK {
-                Ok(Inflater { strm })
-            } else {
-                Err(code)
-            }
-        }
-
-        /// Starts over for a new raw deflate stream, keeping the allocation.
-        pub(super) fn reset(&mut self) -> Result<(), i32> {
-            // SAFETY: the stream was initialised by `new` and is borrowed uniquely.
-            match unsafe { z::inflateReset(&mut *self.strm) } {
-                Z_OK => Ok(()),
-                code => Err(code),
-            }
-        }
-
-        /// Inserts `bits` (at most 16) low bits of `value` before the next input byte.
-        pub(super) fn prime(&mut self, bits: u8, value: u8) -> Result<(), i32> {
-            // SAFETY: initialised stream, unique borrow; zlib checks `bits` itself.
-            match unsafe { z::inflatePrime(&mut *self.strm, i32::from(bits), i32::from(value)) } {
-                Z_OK => Ok(()),
-                code => Err(code),
-            }
-        }
-
-        /// Sets the history a resumed stream's back-references reach into.
-        pub(super) fn set_dictionary(&mut self, dictionary: &[u8]) -> Result<(), i32> {
-            if dictionary.is_empty() {
-                return Ok(());
-            }
-            let len = u32::try_from(dictionary.len()).map_err(|_| z::Z_STREAM_ERROR)?;
-            // SAFETY: initialised stream, unique borrow; `dictionary` is readable for `len`
-            // bytes for the duration of the call (zlib copies what it keeps).
-            match unsafe { z::inflateSetDictionary(&mut *self.strm, dictionary.as_ptr(), len) } {
-                Z_OK => Ok(()),
-                code => Err(code),
-            }
-        }
-
-        /// Copies the current history (at most 32 KiB) into `buf`; returns its length.
-        pub(super) fn dictionary(&self, buf: &mut [u8]) -> usize {
-            if buf.len() < super::WINDOW_SIZE {
-                return 0;
-            }
-            let mut len: z::uInt = 0;
-            // SAFETY: initialised stream; `buf` is writable for 32 KiB, the most zlib copies;
-            // `len` is a valid place for the length.
-            let code = unsafe { z::inflateGetDictionary(&*self.strm, buf.as_mut_ptr(), &mut len) };
-            if code == Z_OK {
-                (len as usize).min(buf.len())
-            } else {
-                0
-            }
-        }
-
-        /// Inflates from `input` into `output`.
-        pub(super) fn inflate(
-            &mut self,
-            input: &[u8],
-            output: &mut [u8],
-            flush: Flush,
-        ) -> Inflated {
-            let avail_in = input.len().min(u32::MAX as usize);
-            let avail_out = output.len().min(u32::MAX as usize);
-            self.strm.next_in = input.as_ptr();
-            self.strm.avail_in = avail_in as u32;
-            self.strm.next_out = output.as_mut_ptr();
-            self.strm.avail_out = avail_out as u32;
-            let flush = match flush {
-                Flush::None => z::Z_NO_FLUSH,
-                Flush::Block => z::Z_BLOCK,
-            };
-            // SAFETY: initialised stream, unique borrow; `next_in` is readable for
-            // `avail_in` bytes and `next_out` writable for `avail_out` bytes, both borrowed
-            // for the duration of the call.
-            let code = unsafe { z::inflate(&mut *self.strm, flush) };
-            let consumed = avail_in - self.strm.avail_in as usize;
-            let produced = avail_out - self.strm.avail_out as usize;
-            self.strm.next_in = std::ptr::null();
-            self.strm.avail_in = 0;
-            self.strm.next_out = std::ptr::null_mut();
-            self.strm.avail_out = 0;
-            Inflated {
-                consumed,
-                produced,
-                code,
-                data_type: self.strm.data_type,
-            }
-        }
-
-        /// zlib's message for the last error, if any.
-        pub(super) fn message(&self) -> Option<String> {
-            if self.strm.msg.is_null() {
-                return None;
-            }
-            // SAFETY: zlib sets `msg` to null or to a static NUL-terminated string.
-            Some(
-                unsafe { CStr::from_ptr(self.strm.msg) }
-                    .to_string_lossy()
-                    .into_owned(),
-            )
-        }
-    }
-
-    impl Drop for Inflater {
-        fn drop(&mut self) {
-            // SAFETY: initialised by `new`, ended exactly once, here.
-            unsafe { z::inflateEnd(&mut *self.strm) };
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2387,7 +2220,7 @@ mod tests {
     fn files_with_a_member_index_skip_the_first_pass() {
         let data = sample(2_500_000);
         let dir = tempfile::tempdir().unwrap();
-        let bytes = crate::io::gzip_write::compress_to_vec(&data, 2);
+        let bytes = crate::io::gzip::writer::compress_to_vec(&data, 2);
         let p = write(&dir, "indexed.gz", &bytes);
         let s = GzipSource::open(&p).unwrap();
         assert_eq!(s.member_index().map(|m| m.members().len()), Some(3));
@@ -2492,7 +2325,7 @@ mod tests {
         let s = GzipSource::open(write(&dir, "multi.gz", &multi)).unwrap();
         assert_eq!(s.room_for_read(352, end), 0);
         // neurovox's own members read in parallel; so does a range the index covers.
-        let own = crate::io::gzip_write::compress_to_vec(&data, 2);
+        let own = crate::io::gzip::writer::compress_to_vec(&data, 2);
         let s = GzipSource::open(write(&dir, "own.gz", &own)).unwrap();
         assert_eq!(s.room_for_read(352, end), 0);
         let s = GzipSource::open(write(&dir, "single.gz", &gz(&data, 6))).unwrap();
@@ -2557,7 +2390,7 @@ mod tests {
         let single = gz(&data, 1);
         let mut multi = gz(&data[..100_000], 6);
         multi.extend(gz(&data[100_000..], 6));
-        let indexed = crate::io::gzip_write::compress_to_vec(&data, 2);
+        let indexed = crate::io::gzip::writer::compress_to_vec(&data, 2);
         for (name, good) in [("single", single), ("multi", multi), ("indexed", indexed)] {
             let mut errors = 0;
             let mut state = 0x2545_f491_u32;

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 /// file).
 ///
 /// ```
-/// use neurovox::atomic::HardLinks;
+/// use neurovox::io::atomic::HardLinks;
 /// assert_eq!(HardLinks::default(), HardLinks::Refuse);
 /// assert_eq!(HardLinks::parse("in_place"), Some(HardLinks::InPlace));
 /// ```
@@ -67,10 +67,10 @@ impl HardLinks {
 /// ```
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("out.bin");
-/// neurovox::atomic::write_atomically(&path, |w| Ok(std::io::Write::write_all(w, b"data")?))?;
+/// neurovox::io::atomic::write_atomically(&path, |w| Ok(std::io::Write::write_all(w, b"data")?))?;
 /// assert_eq!(std::fs::read(&path)?, b"data");
 /// // A failing write leaves the old content and no temporary file.
-/// let failed = neurovox::atomic::write_atomically(&path, |_| Err(neurovox::Error::usage("stop")));
+/// let failed = neurovox::io::atomic::write_atomically(&path, |_| Err(neurovox::Error::usage("stop")));
 /// assert!(failed.is_err());
 /// assert_eq!(std::fs::read(&path)?, b"data");
 /// assert_eq!(std::fs::read_dir(dir.path())?.count(), 1);
@@ -92,7 +92,7 @@ where
 /// uncommitted set removes what it staged.
 ///
 /// ```
-/// use neurovox::atomic::{FileSet, HardLinks};
+/// use neurovox::io::atomic::{FileSet, HardLinks};
 /// use std::io::Write;
 /// let dir = tempfile::tempdir()?;
 /// let (hdr, img) = (dir.path().join("a.hdr"), dir.path().join("a.img"));

@@ -37,7 +37,7 @@ pub struct Rgba {
 /// A Rust type voxel values can be read as and written from.
 ///
 /// ```
-/// use neurovox::element::Element;
+/// use neurovox::dtype::Element;
 /// use neurovox::DataType;
 /// assert_eq!(<i16 as Element>::DTYPE, DataType::Int16);
 /// assert_eq!(0x0102i16.swap_bytes(), 0x0201);

@@ -16,106 +16,18 @@
 //! Arrays are `ndarray::ArcArray`s: the array a call returns and the cached one share their
 //! buffer, like the same numpy array handed out twice.
 
-use crate::array::{DynArray, DynElement};
+use crate::array::dyn_array::{DynArray, DynElement};
+use crate::array::selection::{Canonical, Selection};
 use crate::error::{Error, Result};
-use crate::files::read_header_as;
 use crate::format::affine::{self, Affine};
 use crate::format::{Header, ImageFormat};
-use crate::proxy::{ArrayProxy, ArraySpec, ProxyOptions};
-use crate::scale::FactorType;
-use crate::select::{Canonical, Selection};
-use crate::tracking::{DirtyReason, ImageParts, Snapshot, Tracking};
+use crate::image::dataobj::{Caching, DataObj, FloatElement};
+use crate::image::file_map::read_header_as;
+use crate::image::proxy::{ArrayProxy, ArraySpec, ProxyOptions};
+use crate::image::tracking::{DirtyReason, ImageParts, Snapshot, Tracking};
 use crate::ByteOrder;
-use ndarray::{ArcArray, ArrayD, IxDyn, SliceInfo, SliceInfoElem};
+use ndarray::{ArcArray, ArrayD, IxDyn};
 use std::path::{Path, PathBuf};
-
-/// An image's data: an array in memory, or a proxy that reads from disk.
-#[derive(Debug, Clone)]
-pub enum DataObj {
-    /// An array in memory (an "array image").
-    Array(DynArray),
-    /// An array on disk (a "proxy image").
-    Proxy(ArrayProxy),
-}
-
-impl DataObj {
-    /// The data shape.
-    pub fn shape(&self) -> &[usize] {
-        match self {
-            DataObj::Array(a) => a.shape(),
-            DataObj::Proxy(p) => p.shape(),
-        }
-    }
-
-    /// True for proxies (nibabel's `is_proxy`).
-    pub fn is_proxy(&self) -> bool {
-        matches!(self, DataObj::Proxy(_))
-    }
-
-    /// All values as the data object gives them (nibabel's `np.asanyarray(dataobj)`): the
-    /// array itself, or a full read of the proxy, scaled.
-    pub fn to_array(&self) -> Result<DynArray> {
-        match self {
-            DataObj::Array(a) => Ok(a.clone()),
-            DataObj::Proxy(p) => p.read_all(),
-        }
-    }
-
-    /// The values of a selection.
-    pub fn read(&self, selection: &Selection) -> Result<DynArray> {
-        match self {
-            DataObj::Array(a) => slice_array(a, &selection.canonicalize(a.shape())?),
-            DataObj::Proxy(p) => p.read(selection),
-        }
-    }
-}
-
-/// The `caching` argument of [`Image::get_fdata`] and [`Image::get_data`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Caching {
-    /// Keep what is read in the image's cache (nibabel's default, `'fill'`).
-    #[default]
-    Fill,
-    /// Never fill the cache (`'unchanged'`); a full cache is still used.
-    Unchanged,
-}
-
-impl std::str::FromStr for Caching {
-    type Err = Error;
-
-    /// `"fill"` or `"unchanged"`, anything else a Usage error with nibabel's message.
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "fill" => Ok(Caching::Fill),
-            "unchanged" => Ok(Caching::Unchanged),
-            _ => Err(Error::usage(
-                "caching value should be \"fill\" or \"unchanged\"",
-            )),
-        }
-    }
-}
-
-/// The float types [`Image::get_fdata`] returns: `f32` and `f64`.
-pub trait FloatElement: DynElement + crate::scale::FloatOut {
-    /// The scale-factor precision this type asks for.
-    const FACTOR: FactorType;
-    /// Converts any data to this float type as numpy's `astype` does.
-    fn convert(data: &DynArray) -> Result<ArrayD<Self>>;
-}
-
-impl FloatElement for f64 {
-    const FACTOR: FactorType = FactorType::F64;
-    fn convert(data: &DynArray) -> Result<ArrayD<f64>> {
-        data.to_f64()
-    }
-}
-
-impl FloatElement for f32 {
-    const FACTOR: FactorType = FactorType::F32;
-    fn convert(data: &DynArray) -> Result<ArrayD<f32>> {
-        data.to_f32()
-    }
-}
 
 /// The files an image belongs to: nibabel's `file_map` for file names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -143,14 +55,15 @@ pub type LoadOptions = ProxyOptions;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Image {
-    dataobj: DataObj,
-    header: Header,
-    affine: Option<Affine>,
-    files: FileMap,
-    fdata_cache: Option<DynArray>,
-    data_cache: Option<DynArray>,
-    options: LoadOptions,
-    tracking: Tracking,
+    // Visible to the image layer's other modules (save, handle), which add methods to Image.
+    pub(super) dataobj: DataObj,
+    pub(super) header: Header,
+    pub(super) affine: Option<Affine>,
+    pub(super) files: FileMap,
+    pub(super) fdata_cache: Option<DynArray>,
+    pub(super) data_cache: Option<DynArray>,
+    pub(super) options: LoadOptions,
+    pub(super) tracking: Tracking,
 }
 
 /// The header an image of data of `dtype` and `shape` gets from the header it starts from
@@ -210,7 +123,8 @@ impl Image {
         format: Option<ImageFormat>,
         options: LoadOptions,
     ) -> Result<Image> {
-        let (header_path, image_path) = crate::files::header_and_image_paths(path.as_ref());
+        let (header_path, image_path) =
+            crate::image::file_map::header_and_image_paths(path.as_ref());
         Self::open_files(&header_path, &image_path, format, options)
     }
 
@@ -221,7 +135,7 @@ impl Image {
     /// replaced while it read them (the file the header came from is not the one the data
     /// source opened, or a pair's journal shows a save in progress) starts again, and fails
     /// with a Stale error if the files keep changing. An interrupted pair save is completed
-    /// or rolled back first ([`crate::atomic::journal`]).
+    /// or rolled back first ([`crate::io::atomic::journal`]).
     pub(crate) fn open_files(
         header_path: &Path,
         image_path: &Path,
@@ -234,10 +148,10 @@ impl Image {
         let (info, proxy, mut prints) = loop {
             attempt += 1;
             if is_pair {
-                crate::atomic::journal::finish_interrupted_save(image_path)?;
+                crate::io::atomic::journal::finish_interrupted_save(image_path)?;
             }
-            let watched = crate::tracking::watched_files(header_path, image_path, is_pair);
-            let prints = crate::tracking::fingerprint_all(&watched);
+            let watched = crate::image::tracking::watched_files(header_path, image_path, is_pair);
+            let prints = crate::image::tracking::fingerprint_all(&watched);
             let info = read_header_as(header_path, format)?;
             let spec =
                 ArraySpec::from_header(&info.header).map_err(|e| e.with_path(&info.header_path))?;
@@ -293,7 +207,7 @@ impl Image {
             .as_ref()
             .or(files.image.as_ref())
             .ok_or_else(|| Error::usage("No filename or fileobj present"))?;
-        let (header_path, sibling) = crate::files::header_and_image_paths(given);
+        let (header_path, sibling) = crate::image::file_map::header_and_image_paths(given);
         let image_path = files.image.clone().unwrap_or(sibling);
         Self::open_files(&header_path, &image_path, None, options)
     }
@@ -324,7 +238,7 @@ impl Image {
                 out
             }
         };
-        let format = crate::files::detect_format(&plain, None)
+        let format = crate::image::file_map::detect_format(&plain, None)
             .filter(|f| !f.is_pair())
             .ok_or_else(|| {
                 Error::format("the bytes are not a single-file NIfTI-1, NIfTI-2 or MGH image")
@@ -436,81 +350,11 @@ impl Image {
         })
     }
 
-    /// Saves the image to `path` (nibabel's `to_filename`; see [`crate::save::save`]) and,
-    /// as nibabel does, makes that file the image's file map.
-    ///
-    /// The image is then clean ([`Image::is_dirty`] false) when the file holds its values
-    /// exactly in a header of the same layout; when the save cast or scaled the values (the
-    /// outcome says how) or wrote another format, it is dirty and
-    /// [`Image::dirty_reasons`] says so.
-    ///
-    /// ```
-    /// use neurovox::{Image, ImageFormat};
-    /// use neurovox::save::SaveOptions;
-    /// let dir = tempfile::tempdir()?;
-    /// let data = ndarray::Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as i16);
-    /// let mut img = Image::from_array(data.into_dyn(), None, ImageFormat::Nifti1)?;
-    /// let outcome = img.to_filename(dir.path().join("a.nii"), SaveOptions::default())?;
-    /// assert_eq!(outcome.cast, None);
-    /// assert!(!img.is_dirty());
-    /// let as_float = SaveOptions { dtype: Some(neurovox::DataType::Float32), ..Default::default() };
-    /// let outcome = img.to_filename(dir.path().join("b.nii"), as_float)?;
-    /// assert!(outcome.cast.is_some());
-    /// assert!(img.is_dirty());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn to_filename(
-        &mut self,
-        path: impl AsRef<Path>,
-        options: crate::save::SaveOptions,
-    ) -> Result<crate::save::SaveOutcome> {
-        let path = path.as_ref();
-        let outcome = crate::save::save(self, path, options)?;
-        let (header, image) = crate::files::header_and_image_paths(path);
-        self.files = FileMap {
-            header: Some(header),
-            image: Some(image),
-        };
-        let written = crate::save::target_format(self.format(), path)?;
-        // The image's header is not updated by a save (the file's is): the image matches
-        // the file when its values went in unchanged and the header layout is the same.
-        let same_layout = std::ptr::eq(
-            Header::new(written, self.header.byte_order()).layout(),
-            self.header.layout(),
-        );
-        let why = match outcome.cast {
-            Some(cast) => Some(DirtyReason::SavedWithCast(cast)),
-            None if !same_layout => Some(DirtyReason::SavedAsFormat(written)),
-            None => None,
-        };
-        match why {
-            None => self.match_files(true),
-            Some(why) => self.tracking.forget(Some(why)),
-        }
-        Ok(outcome)
-    }
-
     /// Declares that the image is not known to match its files until [`Image::mark_clean`];
     /// [`Image::dirty_reasons`] then gives `why`, or says it has no file it is known to
     /// match.
     pub fn forget_match(&mut self, why: Option<DirtyReason>) {
         self.tracking.forget(why);
-    }
-
-    /// Saves the image to the files of `files` (nibabel's `to_file_map`): the image file
-    /// decides the names (a pair's header file is its sibling).
-    pub fn to_file_map(
-        &mut self,
-        files: &FileMap,
-        options: crate::save::SaveOptions,
-    ) -> Result<crate::save::SaveOutcome> {
-        let target = files
-            .image
-            .as_ref()
-            .or(files.header.as_ref())
-            .ok_or_else(|| Error::usage("No filename or fileobj present"))?
-            .clone();
-        self.to_filename(target, options)
     }
 
     /// The data object: an array or a proxy.
@@ -709,20 +553,8 @@ impl Image {
     }
 }
 
-/// Where an image's files are ([`Image::as_filename`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageFiles {
-    /// The file with the header.
-    pub header: PathBuf,
-    /// The file with the data (the same as `header` for single-file formats).
-    pub image: PathBuf,
-    /// True if these are a copy just saved (the caller's to delete); false for the files
-    /// the image was loaded from.
-    pub is_copy: bool,
-}
-
 /// Knowing whether the image matches its file (docs/nibabel-rules.md §19.1; see
-/// [`crate::tracking`] for what is compared and what it costs).
+/// [`crate::image::tracking`] for what is compared and what it costs).
 impl Image {
     /// True whenever the image might differ from its file: a header field, the extensions,
     /// the affine or the data changed in memory, the file changed on disk, the image was
@@ -794,12 +626,12 @@ impl Image {
     /// elsewhere keeps reading the file it was loaded from), and a float cache changed in
     /// place stays changed (the save wrote the data object, not the cache); otherwise
     /// (mark_clean) the cache is accepted as it is.
-    fn match_files(&mut self, after_save: bool) {
+    pub(super) fn match_files(&mut self, after_save: bool) {
         let (Some(header_path), Some(image_path)) = (&self.files.header, &self.files.image) else {
             return self.tracking.forget(None);
         };
         let with_mat = matches!(self.format(), ImageFormat::Spm99 | ImageFormat::Spm2);
-        let mut watched = crate::tracking::watched_files(header_path, image_path, with_mat);
+        let mut watched = crate::image::tracking::watched_files(header_path, image_path, with_mat);
         if let (true, DataObj::Proxy(p)) = (after_save, &self.dataobj) {
             if let Some(source) = p.file() {
                 if !watched.iter().any(|(path, _)| path == source) {
@@ -807,7 +639,7 @@ impl Image {
                 }
             }
         }
-        let prints = crate::tracking::fingerprint_all(&watched);
+        let prints = crate::image::tracking::fingerprint_all(&watched);
         let snapshot = Snapshot::new(&self.header, self.affine.as_ref(), &self.dataobj, prints);
         let accepted_cache = (!after_save).then_some(self.fdata_cache.as_ref());
         self.tracking.reset(snapshot, accepted_cache);
@@ -817,97 +649,6 @@ impl Image {
     /// [`Image::mark_clean`].
     pub fn mark_dirty(&mut self) {
         self.tracking.mark_dirty();
-    }
-
-    /// File names for this image, for a program that needs files (docs/nibabel-rules.md
-    /// §19.2): the files it was loaded from when it is clean — nothing is written — else a
-    /// copy saved atomically under a new temporary name (`neurovox-XXXXXX.nii`, `.hdr`/`.img`
-    /// for pairs, `.mgh`) in `dir`, or the system's temporary directory. The copy is the
-    /// caller's to delete.
-    /// It holds what the image shows: float data changed through [`Image::get_fdata_mut`]
-    /// is saved as that float type (float32 for MGH), not rescaled to the header's type.
-    ///
-    /// ```
-    /// use neurovox::{Image, ImageFormat};
-    /// let dir = tempfile::tempdir()?;
-    /// let data = ndarray::Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as u8);
-    /// let img = Image::from_array(data.into_dyn(), None, ImageFormat::Nifti1)?;
-    /// let files = img.as_filename(Some(dir.path()))?; // in memory only: saved
-    /// assert!(files.is_copy);
-    /// let again = neurovox::load(&files.image)?;
-    /// assert_eq!(again.as_filename(None)?.image, files.image); // clean: the same file
-    /// # Ok::<(), neurovox::Error>(())
-    /// ```
-    pub fn as_filename(&self, dir: Option<&Path>) -> Result<ImageFiles> {
-        if !self.is_dirty() {
-            if let (Some(header), Some(image)) = (&self.files.header, &self.files.image) {
-                return Ok(ImageFiles {
-                    header: header.clone(),
-                    image: image.clone(),
-                    is_copy: false,
-                });
-            }
-        }
-        let dir = dir.map_or_else(std::env::temp_dir, Path::to_path_buf);
-        let suffix = match self.format() {
-            ImageFormat::Nifti1 | ImageFormat::Nifti2 => ".nii",
-            ImageFormat::Mgh => ".mgh",
-            _ => ".hdr",
-        };
-        let reserved = tempfile::Builder::new()
-            .prefix("neurovox-")
-            .suffix(suffix)
-            .tempfile_in(&dir)
-            .map_err(|e| Error::io(e).with_path(&dir))?
-            .into_temp_path();
-        let (header, image) = crate::files::header_and_image_paths(&reserved);
-        // A program handed these files must see what this image shows: float data changed
-        // in the cache is saved, not the data object behind it (which to_filename saves,
-        // as nibabel does).
-        // Stored as the cache's float type (MGH has no float64: float32), so the copy holds
-        // exactly those values rather than an integer rescaling of them.
-        let as_shown;
-        let (to_save, options) = match (&self.fdata_cache, self.tracking.fdata_exposed()) {
-            (Some(cache), true) => {
-                as_shown = Image::from_dyn_array(
-                    cache.clone(),
-                    self.affine,
-                    Some(&self.header),
-                    self.format(),
-                )?;
-                let dtype = match self.format() {
-                    ImageFormat::Mgh => crate::DataType::Float32,
-                    _ => cache.dtype(),
-                };
-                let options = crate::save::SaveOptions {
-                    dtype: Some(dtype),
-                    ..Default::default()
-                };
-                (&as_shown, options)
-            }
-            _ => (self, crate::save::SaveOptions::default()),
-        };
-        if let Err(e) = crate::save::save(to_save, &header, options) {
-            if image != header {
-                let _ = std::fs::remove_file(&image);
-            }
-            return Err(e); // `reserved` removes the header name when dropped
-        }
-        reserved
-            .keep()
-            .map_err(|e| Error::io(e.error).with_path(&header))?;
-        Ok(ImageFiles {
-            header,
-            image,
-            is_copy: true,
-        })
-    }
-
-    /// A small serialisable handle to this image's files (paths, format, load options,
-    /// fingerprints; never data) that any thread or process opens as a proxy image again
-    /// ([`crate::ImageHandle`]). A Usage error saying why if the image is dirty.
-    pub fn handle(&self) -> Result<crate::ImageHandle> {
-        crate::ImageHandle::of(self)
     }
 
     /// The fingerprints of the image's files when it was loaded or last marked clean
@@ -939,7 +680,7 @@ impl Image {
 /// reads; for pairs, the data file is the one fingerprinted, both paths still name those
 /// files, and no save of the pair is committing.
 fn one_save(
-    info: &crate::files::HeaderInfo,
+    info: &crate::image::file_map::HeaderInfo,
     proxy: &ArrayProxy,
     prints: &[crate::io::FileFingerprint],
     image_path: &Path,
@@ -968,13 +709,13 @@ fn one_save(
     agrees(printed(image_path), data)
         && agrees(FileIdentity::of(&info.header_path).ok(), header)
         && agrees(FileIdentity::of(image_path).ok(), data)
-        && !crate::atomic::journal::journal_path(image_path).exists()
+        && !crate::io::atomic::journal::journal_path(image_path).exists()
 }
 
 /// An SPM image's affine: from its `.mat` sidecar when there is one (nibabel reads it with
 /// scipy), else the header's origin affine.
 fn spm_affine(header: &Header, image_path: &Path) -> Result<Affine> {
-    let mat = crate::files::mat_path(image_path);
+    let mat = crate::image::file_map::mat_path(image_path);
     if !mat.exists() {
         return header.best_affine();
     }
@@ -990,41 +731,6 @@ fn spm_affine(header: &Header, image_path: &Path) -> Result<Affine> {
 /// The typed array of a `DynArray`, mutably, if it holds `T`.
 fn typed_mut<T: DynElement>(array: &mut DynArray) -> Option<&mut ArcArray<T, IxDyn>> {
     crate::dyn_array_apply!(array, a => (a as &mut dyn std::any::Any).downcast_mut::<ArcArray<T, IxDyn>>())
-}
-
-/// Slices an in-memory array by a canonical selection (numpy's basic indexing), copying.
-pub fn slice_array(array: &DynArray, canonical: &[Canonical]) -> Result<DynArray> {
-    let elems: Vec<SliceInfoElem> = canonical
-        .iter()
-        .map(|c| match *c {
-            Canonical::Index(i) => SliceInfoElem::Index(i as isize),
-            Canonical::NewAxis => SliceInfoElem::NewAxis,
-            Canonical::Slice { start, step, len } => {
-                if len == 0 {
-                    return SliceInfoElem::Slice {
-                        start: 0,
-                        end: Some(0),
-                        step: 1,
-                    };
-                }
-                let last = start as isize + (len as isize - 1) * step;
-                let (lo, hi) = if step > 0 {
-                    (start as isize, last)
-                } else {
-                    (last, start as isize)
-                };
-                // ndarray takes negative steps from the end of the range: hi, hi-|step|, …
-                SliceInfoElem::Slice {
-                    start: lo,
-                    end: Some(hi + 1),
-                    step,
-                }
-            }
-        })
-        .collect();
-    let info = SliceInfo::<Vec<SliceInfoElem>, IxDyn, IxDyn>::try_from(elems)
-        .map_err(|e| Error::usage(format!("bad selection: {e}")))?;
-    Ok(crate::dyn_array_apply!(array, a => DynArray::from_array(a.slice(info.as_ref()).to_owned())))
 }
 
 #[cfg(test)]
@@ -1081,36 +787,5 @@ mod tests {
             img.dataobj().to_array().unwrap()
         );
         assert!(Image::from_bytes(vec![1u8; 100]).is_err());
-    }
-}
-
-#[cfg(test)]
-mod save_tests {
-    use super::*;
-
-    #[test]
-    fn to_filename_saves_and_updates_the_file_map() {
-        let dir = tempfile::tempdir().unwrap();
-        let data =
-            ndarray::Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as u8).into_dyn();
-        let mut img = Image::from_array(data, None, ImageFormat::Nifti1).unwrap();
-        let path = dir.path().join("a.img");
-        img.to_filename(&path, Default::default()).unwrap();
-        assert_eq!(img.file_map().header, Some(dir.path().join("a.hdr")));
-        let back = crate::load(&path).unwrap();
-        assert_eq!(back.format(), ImageFormat::Nifti1Pair);
-        assert_eq!(
-            back.dataobj().to_array().unwrap(),
-            img.dataobj().to_array().unwrap()
-        );
-        let files = FileMap {
-            header: None,
-            image: Some(dir.path().join("b.nii.gz")),
-        };
-        img.to_file_map(&files, Default::default()).unwrap();
-        assert_eq!(
-            crate::load(dir.path().join("b.nii.gz")).unwrap().shape(),
-            &[2, 3, 4]
-        );
     }
 }

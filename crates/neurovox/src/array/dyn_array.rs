@@ -6,10 +6,11 @@
 //! first. An image's cache and the arrays it returns are the same buffer until one of them is
 //! written.
 
+use crate::array::selection::Canonical;
+use crate::dtype::element::{Element, Rgb, Rgba};
 use crate::dtype::DataType;
-use crate::element::{Element, Rgb, Rgba};
 use crate::error::{Error, Result};
-use ndarray::{ArcArray, ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
+use ndarray::{ArcArray, ArrayD, ArrayViewD, IxDyn, ShapeBuilder, SliceInfo, SliceInfoElem};
 use num_complex::Complex;
 
 /// An n-d array of any storable element type, in native byte order.
@@ -303,20 +304,20 @@ fn advise_huge_pages(_bytes: &mut [u8]) {}
 macro_rules! dyn_array_apply {
     ($value:expr, $a:ident => $body:expr) => {
         match $value {
-            $crate::array::DynArray::U8($a) => $body,
-            $crate::array::DynArray::I8($a) => $body,
-            $crate::array::DynArray::U16($a) => $body,
-            $crate::array::DynArray::I16($a) => $body,
-            $crate::array::DynArray::U32($a) => $body,
-            $crate::array::DynArray::I32($a) => $body,
-            $crate::array::DynArray::U64($a) => $body,
-            $crate::array::DynArray::I64($a) => $body,
-            $crate::array::DynArray::F32($a) => $body,
-            $crate::array::DynArray::F64($a) => $body,
-            $crate::array::DynArray::C64($a) => $body,
-            $crate::array::DynArray::C128($a) => $body,
-            $crate::array::DynArray::Rgb($a) => $body,
-            $crate::array::DynArray::Rgba($a) => $body,
+            $crate::array::dyn_array::DynArray::U8($a) => $body,
+            $crate::array::dyn_array::DynArray::I8($a) => $body,
+            $crate::array::dyn_array::DynArray::U16($a) => $body,
+            $crate::array::dyn_array::DynArray::I16($a) => $body,
+            $crate::array::dyn_array::DynArray::U32($a) => $body,
+            $crate::array::dyn_array::DynArray::I32($a) => $body,
+            $crate::array::dyn_array::DynArray::U64($a) => $body,
+            $crate::array::dyn_array::DynArray::I64($a) => $body,
+            $crate::array::dyn_array::DynArray::F32($a) => $body,
+            $crate::array::dyn_array::DynArray::F64($a) => $body,
+            $crate::array::dyn_array::DynArray::C64($a) => $body,
+            $crate::array::dyn_array::DynArray::C128($a) => $body,
+            $crate::array::dyn_array::DynArray::Rgb($a) => $body,
+            $crate::array::dyn_array::DynArray::Rgba($a) => $body,
         }
     };
 }
@@ -576,7 +577,7 @@ pub fn digest_memory(hasher: &mut xxhash_rust::xxh3::Xxh3, order: u8, bytes: &[u
 /// Feeds an array's values to `hasher`: for a contiguous array, a memory-order tag and the
 /// digests of its bytes in 8 MiB pieces, computed in parallel; else every value in logical
 /// order.
-fn digest_values<T: crate::element::Element>(
+fn digest_values<T: crate::dtype::element::Element>(
     hasher: &mut xxhash_rust::xxh3::Xxh3,
     array: &ArcArray<T, IxDyn>,
 ) {
@@ -601,4 +602,38 @@ fn digest_values<T: crate::element::Element>(
         }
     }
     hasher.update(bytemuck::cast_slice(&buffer));
+}
+/// Slices an in-memory array by a canonical selection (numpy's basic indexing), copying.
+pub fn slice_array(array: &DynArray, canonical: &[Canonical]) -> Result<DynArray> {
+    let elems: Vec<SliceInfoElem> = canonical
+        .iter()
+        .map(|c| match *c {
+            Canonical::Index(i) => SliceInfoElem::Index(i as isize),
+            Canonical::NewAxis => SliceInfoElem::NewAxis,
+            Canonical::Slice { start, step, len } => {
+                if len == 0 {
+                    return SliceInfoElem::Slice {
+                        start: 0,
+                        end: Some(0),
+                        step: 1,
+                    };
+                }
+                let last = start as isize + (len as isize - 1) * step;
+                let (lo, hi) = if step > 0 {
+                    (start as isize, last)
+                } else {
+                    (last, start as isize)
+                };
+                // ndarray takes negative steps from the end of the range: hi, hi-|step|, …
+                SliceInfoElem::Slice {
+                    start: lo,
+                    end: Some(hi + 1),
+                    step,
+                }
+            }
+        })
+        .collect();
+    let info = SliceInfo::<Vec<SliceInfoElem>, IxDyn, IxDyn>::try_from(elems)
+        .map_err(|e| Error::usage(format!("bad selection: {e}")))?;
+    Ok(crate::dyn_array_apply!(array, a => DynArray::from_array(a.slice(info.as_ref()).to_owned())))
 }

@@ -1,7 +1,7 @@
 //! Knowing whether an image still matches its file (docs/nibabel-rules.md §19.1, a feature
 //! nibabel sketched and never built): what [`crate::Image::is_dirty`] compares, and why.
 //!
-//! When an image is loaded it keeps a [`Snapshot`]: the header's binary block and a digest of
+//! When an image is loaded it keeps a `Snapshot`: the header's binary block and a digest of
 //! its extensions (NIfTI) or tags (MGH), the affine, what the data object was (which file, at
 //! which offset, with which type and scaling), and a [`FileFingerprint`] of every file the
 //! image came from (taken *before* the header is read, so a file rewritten during the load
@@ -37,12 +37,12 @@
 //! (until then nothing can change it: the image's array is copy-on-write), so a snapshot,
 //! and with it a save, costs no pass over the data.
 
-use crate::array::DynArray;
+use crate::array::dyn_array::DynArray;
 use crate::format::affine::Affine;
 use crate::format::Header;
-use crate::image::DataObj;
+use crate::image::dataobj::DataObj;
+use crate::image::proxy::ArraySpec;
 use crate::io::fingerprint::{FileFingerprint, MAX_HEAD_BYTES};
-use crate::proxy::ArraySpec;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -53,7 +53,7 @@ pub enum DirtyReason {
     NoSnapshot,
     /// The image was saved, but the file holds its values cast or scaled (the file reads
     /// back other values, or values of another type).
-    SavedWithCast(crate::save::ValueCast),
+    SavedWithCast(crate::array::write_scale::ValueCast),
     /// The image was saved as another format, whose header cannot hold every field of the
     /// image's.
     SavedAsFormat(crate::ImageFormat),
@@ -156,7 +156,7 @@ pub(crate) fn watched_files(
         files.push((image_path.to_path_buf(), 0));
     }
     if with_mat {
-        files.push((crate::files::mat_path(image_path), MAX_HEAD_BYTES));
+        files.push((crate::image::file_map::mat_path(image_path), MAX_HEAD_BYTES));
     }
     files
 }

@@ -39,7 +39,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(10);
 ///
 /// ```
 /// use std::path::Path;
-/// let j = neurovox::atomic::journal::journal_path(Path::new("/data/sub-01.img"));
+/// let j = neurovox::io::atomic::journal::journal_path(Path::new("/data/sub-01.img"));
 /// assert_eq!(j, Path::new("/data/.sub-01.img.neurovox-save"));
 /// ```
 pub fn journal_path(image_path: &Path) -> PathBuf {
@@ -143,7 +143,7 @@ impl Journal {
 ///
 /// ```
 /// let dir = tempfile::tempdir()?;
-/// neurovox::atomic::journal::finish_interrupted_save(&dir.path().join("a.img"))?;
+/// neurovox::io::atomic::journal::finish_interrupted_save(&dir.path().join("a.img"))?;
 /// # Ok::<(), neurovox::Error>(())
 /// ```
 pub fn finish_interrupted_save(image_path: &Path) -> Result<()> {

@@ -11,7 +11,8 @@
 //! # Example
 //!
 //! ```
-//! use neurovox::io::{recompress, GzipSource, Source};
+//! use neurovox::io::gzip::recompress;
+//! use neurovox::io::{GzipSource, Source};
 //! use std::io::Write;
 //!
 //! let dir = tempfile::tempdir()?;
@@ -31,7 +32,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use super::gzip_write::{GzWriteOptions, ParallelGzWriter};
+use super::writer::{GzWriteOptions, ParallelGzWriter};
 use crate::error::{Error, Result};
 use std::io::Read;
 use std::path::Path;
@@ -58,12 +59,12 @@ pub fn recompress_file(path: &Path, level: Option<u32>) -> Result<RecompressRepo
     let before = std::fs::metadata(path)
         .map_err(|e| Error::io(e).with_path(path))?
         .len();
-    let source = super::GzipSource::open(path)?;
+    let source = super::reader::GzipSource::open(path)?;
     if source.member_index().is_some() {
         return Ok(RecompressReport {
             before,
             after: before,
-            decompressed: super::Source::len(&source)?,
+            decompressed: crate::io::source::Source::len(&source)?,
             rewritten: false,
         });
     }
@@ -78,11 +79,11 @@ pub fn recompress_file(path: &Path, level: Option<u32>) -> Result<RecompressRepo
         }
         options = options.level(level);
     }
-    let input = super::open_regular(path)?;
+    let input = crate::io::open::open_regular(path)?;
     let mut decoder =
         flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 20, input));
     let mut decompressed = 0u64;
-    crate::atomic::write_atomically(path, |out| {
+    crate::io::atomic::write_atomically(path, |out| {
         let mut gz = ParallelGzWriter::with_options(out, options)?;
         let mut buf = vec![0u8; 4 << 20];
         loop {
@@ -104,7 +105,7 @@ pub fn recompress_file(path: &Path, level: Option<u32>) -> Result<RecompressRepo
         Ok(())
     })
     .map_err(|e| e.with_path(path))?;
-    let sidecar = super::gzip_index::sidecar_path(path);
+    let sidecar = super::index_file::sidecar_path(path);
     if sidecar.exists() {
         std::fs::remove_file(&sidecar).map_err(|e| Error::io(e).with_path(&sidecar))?;
     }

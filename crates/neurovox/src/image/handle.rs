@@ -13,7 +13,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::ImageFormat;
-use crate::image::{Image, LoadOptions};
+use crate::image::spatial_image::{Image, LoadOptions};
 use crate::io::FileFingerprint;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -123,5 +123,13 @@ impl ImageHandle {
             }
         }
         Ok(image)
+    }
+}
+impl Image {
+    /// A small serialisable handle to this image's files (paths, format, load options,
+    /// fingerprints; never data) that any thread or process opens as a proxy image again
+    /// ([`crate::ImageHandle`]). A Usage error saying why if the image is dirty.
+    pub fn handle(&self) -> Result<crate::ImageHandle> {
+        crate::ImageHandle::of(self)
     }
 }

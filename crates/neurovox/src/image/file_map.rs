@@ -40,7 +40,7 @@ pub enum ExtensionKind {
 /// suffix (`("a", ".nii", ".gz")` for `a.nii.gz`). Extensions are matched case-insensitively.
 ///
 /// ```
-/// use neurovox::files::split_name;
+/// use neurovox::image::split_name;
 /// assert_eq!(split_name("dir/a.nii.gz"), ("dir/a".to_owned(), ".nii".to_owned(), ".gz".to_owned()));
 /// assert_eq!(split_name("B.IMG"), ("B".to_owned(), ".IMG".to_owned(), String::new()));
 /// assert_eq!(split_name("c.mgz"), ("c".to_owned(), ".mgz".to_owned(), String::new()));
@@ -87,7 +87,7 @@ fn sibling_ext(ext: &str, sibling_lower: &str) -> String {
 /// formats, the `.hdr` and `.img` for pairs (whichever of them was given).
 ///
 /// ```
-/// use neurovox::files::header_and_image_paths;
+/// use neurovox::image::header_and_image_paths;
 /// use std::path::PathBuf;
 /// let (h, i) = header_and_image_paths("T1.IMG.gz".as_ref());
 /// assert_eq!((h, i), (PathBuf::from("T1.HDR.gz"), PathBuf::from("T1.IMG.gz")));
@@ -121,7 +121,7 @@ pub fn mat_path(image_path: &Path) -> PathBuf {
 /// extension the bytes alone decide, and a pair magic is reported as a pair format.
 ///
 /// ```
-/// use neurovox::files::{detect_format, ExtensionKind};
+/// use neurovox::image::{detect_format, ExtensionKind};
 /// use neurovox::{ByteOrder, Header, ImageFormat};
 /// let bytes = Header::new(ImageFormat::Nifti2, ByteOrder::Big).to_prefix_bytes().unwrap();
 /// assert_eq!(detect_format(&bytes, Some(ExtensionKind::Nifti)), Some(ImageFormat::Nifti2));
@@ -277,7 +277,7 @@ pub fn read_header_as(path: impl AsRef<Path>, format: Option<ImageFormat>) -> Re
 /// let mut h = Header::new(ImageFormat::Nifti1, ByteOrder::Little);
 /// h.set_data_shape(&[2, 3, 4])?;
 /// let bytes = h.to_prefix_bytes()?;
-/// let back = neurovox::files::read_header_from(&mut &bytes[..], ImageFormat::Nifti1)?;
+/// let back = neurovox::image::read_header_from(&mut &bytes[..], ImageFormat::Nifti1)?;
 /// assert_eq!(back.data_shape()?, vec![2, 3, 4]);
 /// # Ok::<(), neurovox::Error>(())
 /// ```

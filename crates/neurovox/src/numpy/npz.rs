@@ -9,10 +9,10 @@
 //! The zip container is the `zip` crate's; the member data offsets come from its local
 //! headers.
 
-use crate::element::Element;
+use crate::dtype::element::Element;
 use crate::error::{Error, Result};
-use crate::memmap::{MapMode, MemmapBytes};
-use crate::npy::{self, NpyData, NpyElement, NpyHeader, NpyWritable};
+use crate::numpy::memmap::{MapMode, MemmapBytes};
+use crate::numpy::npy::{self, NpyData, NpyElement, NpyHeader, NpyWritable};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -34,8 +34,8 @@ pub struct NpzMember {
 ///
 /// ```
 /// use ndarray::array;
-/// use neurovox::memmap::MapMode;
-/// use neurovox::npz::{savez, NpzArchive};
+/// use neurovox::numpy::MapMode;
+/// use neurovox::numpy::{savez, NpzArchive};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("abfile.npz");
@@ -168,7 +168,7 @@ impl NpzArchive {
     /// which [`NpzArchive::load`] cannot map (a Usage error if `T` is not the member's type).
     ///
     /// ```
-    /// use neurovox::npz::{savez_compressed, NpzArchive};
+    /// use neurovox::numpy::{savez_compressed, NpzArchive};
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("run.npz");
     /// let mask = ndarray::array![[true, false], [false, true]];
@@ -208,8 +208,8 @@ impl NpzArchive {
     /// [`npy::read_npy_data_into`].
     ///
     /// ```
-    /// use neurovox::npz::{savez_compressed, NpzArchive};
-    /// use neurovox::npy::read_npy_data_into;
+    /// use neurovox::numpy::{savez_compressed, NpzArchive};
+    /// use neurovox::numpy::read_npy_data_into;
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("c.npz");
     /// savez_compressed(&path, &[("x", &ndarray::array![1u8, 2, 3])])?;
@@ -234,8 +234,8 @@ impl NpzArchive {
     /// `w+` are Usage errors, as for [`NpzArchive::load`].
     ///
     /// ```
-    /// use neurovox::memmap::MapMode;
-    /// use neurovox::npz::{savez, NpzArchive};
+    /// use neurovox::numpy::MapMode;
+    /// use neurovox::numpy::{savez, NpzArchive};
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("s.npz");
     /// savez(&path, &[("b", &ndarray::array![0.5f64, 1.5])])?;
@@ -264,7 +264,7 @@ impl NpzArchive {
     }
 
     /// A member's array, of whatever element type it holds, read into memory.
-    pub fn load_dyn(&self, name: &str) -> Result<crate::array::DynArray> {
+    pub fn load_dyn(&self, name: &str) -> Result<crate::array::dyn_array::DynArray> {
         let member = self.member(name)?;
         let mut reader = self.member_reader(member)?;
         npy::read_npy_dyn(&mut reader).map_err(|e| e.with_path(&self.path))
@@ -288,7 +288,7 @@ impl NpzArchive {
 
 /// Writes arrays to an uncompressed `.npz` (numpy's `savez`): members `NAME.npy`, stored, in
 /// zip64 form as numpy writes them, so neurovox can memory-map them in place. The archive is
-/// written atomically (see [`crate::atomic`]).
+/// written atomically (see [`crate::io::atomic`]).
 pub fn savez(path: impl AsRef<Path>, arrays: &[(&str, &dyn NpyWritable)]) -> Result<()> {
     write_npz(path.as_ref(), arrays, zip::CompressionMethod::Stored)
 }
@@ -303,7 +303,7 @@ fn write_npz(
     arrays: &[(&str, &dyn NpyWritable)],
     method: zip::CompressionMethod,
 ) -> Result<()> {
-    crate::atomic::write_atomically(path, |out| {
+    crate::io::atomic::write_atomically(path, |out| {
         let mut zip = zip::ZipWriter::new(out);
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(method)

@@ -12,11 +12,11 @@
 //! type (no fused multiply-add), the multiplication is skipped for a slope of 1 and the
 //! addition for an intercept of 0, and a real intercept adds to the real part of complex data.
 
-use crate::array::{map_values, DynArray};
+use crate::array::dyn_array::{map_values, DynArray};
+use crate::dtype::element::{Element, Rgb, Rgba};
+use crate::dtype::Order;
 use crate::dtype::{binary128_to_f64, ByteOrder, DataType, StorageDtype};
-use crate::element::{Element, Rgb, Rgba};
 use crate::error::{Error, Result};
-use crate::memmap::Order;
 use ndarray::{ArrayD, IxDyn, ShapeBuilder};
 use num_complex::Complex;
 
@@ -77,7 +77,7 @@ impl Scaling {
     /// The element type scaled values have, for data stored as `storage`.
     ///
     /// ```
-    /// use neurovox::scale::{FactorType, Scaling};
+    /// use neurovox::array::{FactorType, Scaling};
     /// use neurovox::DataType;
     /// let nifti = Scaling::new(2.0, 1.0, FactorType::F64);
     /// assert_eq!(nifti.output_dtype(DataType::Int16)?, DataType::Float64);
@@ -227,8 +227,8 @@ fn shaped<T>(values: Vec<T>, shape: &[usize], order: Order) -> Result<ArrayD<T>>
 /// values become the nearest float64 (complex256: two of them).
 ///
 /// ```
-/// use neurovox::memmap::Order;
-/// use neurovox::scale::decode_raw;
+/// use neurovox::Order;
+/// use neurovox::array::decode_raw;
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
 /// let bytes = [0u8, 1, 0, 2];
 /// let a = decode_raw(&bytes, StorageDtype::new(DataType::Int16, ByteOrder::Big), &[2], Order::F)?;
@@ -293,8 +293,8 @@ pub fn decode_raw_with(
 /// the values), so nothing is copied afterwards.
 ///
 /// ```
-/// use neurovox::memmap::Order;
-/// use neurovox::scale::decode_raw_with_room;
+/// use neurovox::Order;
+/// use neurovox::array::decode_raw_with_room;
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
 /// let dtype = StorageDtype::new(DataType::Int16, ByteOrder::Little);
 /// let a = decode_raw_with_room(dtype, &[2], Order::F, 3, |buf| {
@@ -312,7 +312,7 @@ pub fn decode_raw_with_room(
     room: usize,
     fill: impl FnOnce(&mut [u8]) -> Result<()>,
 ) -> Result<DynArray> {
-    fn typed<T: Element + crate::array::DynElement>(
+    fn typed<T: Element + crate::array::dyn_array::DynElement>(
         count: usize,
         byte_order: ByteOrder,
         shape: &[usize],
@@ -326,7 +326,7 @@ pub fn decode_raw_with_room(
         let total = count
             .checked_add(lead)
             .ok_or_else(|| Error::limit("the array is too large for memory"))?;
-        let mut values: Vec<T> = crate::array::zeroed_values(total)?;
+        let mut values: Vec<T> = crate::array::dyn_array::zeroed_values(total)?;
         fill(&mut bytemuck::cast_slice_mut(&mut values)[lead * size - room..])?;
         if byte_order != ByteOrder::NATIVE && T::DTYPE.component_size() > 1 {
             values[lead..].iter_mut().for_each(|v| *v = v.swap_bytes());
@@ -444,7 +444,7 @@ pub fn apply_scaling(raw: &DynArray, storage: DataType, scaling: &Scaling) -> Re
                 DynArray::F32(a) => map_values(a, move |v| f(f64::from(v))),
                 DynArray::F64(a) => map_values(a, f),
                 DynArray::Rgb(_) | DynArray::Rgba(_) => {
-                    return Err(crate::array::colour_has_no_float())
+                    return Err(crate::array::dyn_array::colour_has_no_float())
                 }
                 DynArray::C64(_) | DynArray::C128(_) => {
                     return Err(unexpected(raw, DataType::Float64))
@@ -492,7 +492,10 @@ float_out!(f64);
 /// one dispatch ([`scaled_fn`]) that [`scale_into`] (values already decoded) and
 /// [`scale_bytes_into`] (stored bytes) share, so the arithmetic is written once.
 trait ScaledSink<O: FloatOut> {
-    fn apply<T: crate::array::DynElement, F: Fn(T) -> O + Send + Sync>(self, f: F) -> Result<()>;
+    fn apply<T: crate::array::dyn_array::DynElement, F: Fn(T) -> O + Send + Sync>(
+        self,
+        f: F,
+    ) -> Result<()>;
 }
 
 /// Hands `sink` the function that maps a stored value of type `values` to its scaled value
@@ -584,7 +587,7 @@ fn map_into<T: Copy + Send + Sync, O: FloatOut>(
 ///
 /// ```
 /// use neurovox::array::DynArray;
-/// use neurovox::scale::{scale_into, FactorType, Scaling};
+/// use neurovox::array::{scale_into, FactorType, Scaling};
 /// use neurovox::DataType;
 /// let raw = DynArray::from_array(ndarray::arr1(&[1i16, 2, 3]).into_dyn());
 /// let mut out = [0f32; 3];
@@ -603,7 +606,7 @@ pub fn scale_into<O: FloatOut>(
         out: &'a mut [O],
     }
     impl<O: FloatOut> ScaledSink<O> for FromArray<'_, O> {
-        fn apply<T: crate::array::DynElement, F: Fn(T) -> O + Send + Sync>(
+        fn apply<T: crate::array::dyn_array::DynElement, F: Fn(T) -> O + Send + Sync>(
             self,
             f: F,
         ) -> Result<()> {
@@ -625,7 +628,7 @@ pub fn scale_into<O: FloatOut>(
 /// decoded array in between. `bytes` holds exactly `out.len()` values.
 ///
 /// ```
-/// use neurovox::scale::{scale_bytes_into, FactorType, Scaling};
+/// use neurovox::array::{scale_bytes_into, FactorType, Scaling};
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
 /// let bytes = [0u8, 1, 0, 2, 0, 3]; // big-endian int16 1, 2, 3
 /// let stored = StorageDtype::new(DataType::Int16, ByteOrder::Big);
@@ -646,7 +649,7 @@ pub fn scale_bytes_into<O: FloatOut>(
         out: &'a mut [O],
     }
     impl<O: FloatOut> ScaledSink<O> for FromBytes<'_, O> {
-        fn apply<T: crate::array::DynElement, F: Fn(T) -> O + Send + Sync>(
+        fn apply<T: crate::array::dyn_array::DynElement, F: Fn(T) -> O + Send + Sync>(
             self,
             f: F,
         ) -> Result<()> {
@@ -803,7 +806,7 @@ mod tests {
         // Extreme and ordinary values of every real storage type, in C and Fortran order;
         // 2^60 + 2^36 + 1 rounds differently to float32 directly than through float64.
         let arrays = |fortran: bool| -> Vec<(DataType, DynArray)> {
-            fn m<T: crate::array::DynElement>(v: Vec<T>, fortran: bool) -> DynArray {
+            fn m<T: crate::array::dyn_array::DynElement>(v: Vec<T>, fortran: bool) -> DynArray {
                 DynArray::from_array(
                     ArrayD::from_shape_vec(IxDyn(&[2, 3]).set_f(fortran), v).unwrap(),
                 )

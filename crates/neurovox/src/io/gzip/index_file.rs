@@ -54,7 +54,8 @@
 //! # Example
 //!
 //! ```
-//! use neurovox::io::{gzip_index, GzipSource, Source};
+//! use neurovox::io::gzip::index_file;
+//! use neurovox::io::{GzipSource, Source};
 //! use std::io::Write;
 //!
 //! let dir = tempfile::tempdir()?;
@@ -64,7 +65,7 @@
 //! gz.write_all(&data)?;
 //! gz.finish()?;
 //!
-//! GzipSource::open(&path)?.write_index(&gzip_index::sidecar_path(&path))?;
+//! GzipSource::open(&path)?.write_index(&index_file::sidecar_path(&path))?;
 //! let later = GzipSource::open(&path)?; // finds the sidecar: no first pass
 //! assert!(later.index_stats().complete);
 //! let mut tail = vec![0u8; 1000];

@@ -30,8 +30,8 @@
 //! process that *truncates* the file while it is mapped makes later reads fault (SIGBUS), in
 //! numpy as here; neurovox's own saves never truncate a file in place (they replace it).
 
-use crate::dtype::ByteOrder;
-use crate::element::Element;
+use crate::dtype::element::Element;
+use crate::dtype::{ByteOrder, Order};
 use crate::error::{Error, Result};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn, ShapeBuilder};
 use std::fs::{File, OpenOptions};
@@ -81,7 +81,7 @@ impl FromStr for MapMode {
     /// `write`, `copyonwrite`).
     ///
     /// ```
-    /// use neurovox::memmap::MapMode;
+    /// use neurovox::numpy::MapMode;
     /// assert_eq!("r+".parse::<MapMode>().unwrap(), MapMode::ReadWrite);
     /// assert!("a".parse::<MapMode>().is_err());
     /// ```
@@ -96,16 +96,6 @@ impl FromStr for MapMode {
             ))),
         }
     }
-}
-
-/// The memory layout of a multi-dimensional array.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Order {
-    /// Row-major: the last index varies fastest.
-    #[default]
-    C,
-    /// Column-major (Fortran): the first index varies fastest. NIfTI data is stored this way.
-    F,
 }
 
 /// Where and how to map: numpy.memmap's keyword arguments.
@@ -186,7 +176,7 @@ impl MemmapOptions {
 /// in `r` and `c` an empty array of an empty file is an error ("cannot mmap an empty file").
 ///
 /// ```
-/// use neurovox::memmap::{MapMode, MemmapBytes, MemmapOptions};
+/// use neurovox::numpy::{MapMode, MemmapBytes, MemmapOptions};
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("data.bin");
 /// std::fs::write(&path, [0u8; 10])?;
@@ -495,7 +485,7 @@ impl MemmapBytes {
 /// a [`MemmapBytes`], which holds the rules.
 ///
 /// ```
-/// use neurovox::memmap::{MapMode, MemmapArray, MemmapOptions};
+/// use neurovox::numpy::{MapMode, MemmapArray, MemmapOptions};
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("new_file.dat");
 /// // Create a write-through map, fill it, flush: the bytes are in the file.

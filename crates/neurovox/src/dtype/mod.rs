@@ -1,4 +1,10 @@
-//! Storage data types and byte order.
+//! The ground layer: storage data types, byte order, and the Rust element types that hold
+//! voxel values. Everything else builds on it; it uses nothing of the crate but
+//! [`crate::error`].
+//!
+//! * [`DataType`], [`ByteOrder`], [`StorageDtype`] (this module) — what a file declares;
+//!   [`Order`] — how an array's elements follow each other (C or Fortran).
+//! * [`element`] — [`Element`]: one plain-old-data Rust type per storable [`DataType`].
 //!
 //! [`DataType`] lists every element type a NIfTI, Analyze or MGH file can declare (nibabel's
 //! `_dtdefs` tables, docs/nibabel-rules.md §9); [`StorageDtype`] pairs it with the file's
@@ -9,6 +15,9 @@
 //! accept their headers and convert their values to `f64` with
 //! [`binary128_to_f64`], rounding to nearest, ties to even: see docs/compat.md.
 
+pub mod element;
+
+pub use element::{Element, Rgb, Rgba};
 use std::fmt;
 
 /// The order of bytes within each multi-byte value.
@@ -423,6 +432,16 @@ fn pow2(exp: i64) -> f64 {
         remaining += 1000;
     }
     result * 2f64.powi(remaining as i32)
+}
+
+/// The memory layout of a multi-dimensional array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Order {
+    /// Row-major: the last index varies fastest.
+    #[default]
+    C,
+    /// Column-major (Fortran): the first index varies fastest. NIfTI data is stored this way.
+    F,
 }
 
 #[cfg(test)]

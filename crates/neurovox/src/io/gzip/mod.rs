@@ -1,0 +1,35 @@
+//! gzip at the machine's limit: random access into any gzip file, an index that outlives the
+//! process, and a writer whose files every gzip reader reads and neurovox reads in parallel.
+//!
+//! * [`reader`] — [`GzipSource`]: a zran-style checkpoint index built lazily by one streaming
+//!   pass, shared by every read and thread; member-indexed files read directly; whole reads in
+//!   one libdeflate call.
+//! * `zlib` (private) — the one raw-inflate FFI wrapper the checkpoints need (zlib-rs's C API).
+//! * [`span_cache`] — the decompressed spans recent reads made, shared by threads.
+//! * [`index_file`] — the `.nvgzidx` file that keeps a checkpoint index between processes,
+//!   and where loads look for one.
+//! * [`member_index`] — the layout of neurovox's indexed gzip (docs/formats.md), read and
+//!   written by both sides.
+//! * [`writer`] — [`ParallelGzWriter`]: independent ~1 MiB members compressed on all cores.
+//! * [`recompress`] — rewriting another tool's gzip as neurovox's indexed gzip.
+
+pub mod index_file;
+pub mod member_index;
+pub mod reader;
+pub mod recompress;
+pub mod span_cache;
+pub mod writer;
+mod zlib;
+
+pub use index_file::{
+    cache_dir, cache_path, gzidx, sidecar_path, GzipFingerprint, IndexFile, StoredCheckpoint,
+};
+pub use member_index::{MemberEntry, MemberIndex, MEMBER_HEADER_LEN, TAIL_LEN};
+pub use reader::{
+    GzipIndexStats, GzipSource, DEFAULT_SPAN, DEFAULT_SPAN_CACHE_BYTES, ONE_CALL_MAX_COMPRESSED,
+};
+pub use recompress::{recompress_file, RecompressReport};
+pub use writer::{
+    compress_to_vec, GzWriteOptions, ParallelGzWriter, DEFAULT_LEVEL, DEFAULT_MEMBER_SIZE,
+    MAX_LEVEL, MAX_MEMBER_SIZE,
+};
