@@ -316,7 +316,7 @@ pub fn digest(array: &Bound<'_, PyAny>) -> PyResult<u128> {
         let bytes = unsafe { ptr.as_slice() };
         let mut hasher = xxhash_rust::xxh3::Xxh3::new();
         hasher.update(shape.as_bytes());
-        neurovox::array::digest_memory(&mut hasher, order, bytes);
+        neurovox::internals::digest_memory(&mut hasher, order, bytes);
         hasher.digest128()
     }))
 }

@@ -12,7 +12,7 @@
 //! `memmap.flush()` calls `self.base.flush()`, which is [`MmapOwner::flush`].
 
 use crate::errors::to_py;
-use neurovox::numpy::{MapMode, MemmapBytes, MemmapOptions};
+use neurovox::numpy::memmap::{MapMode, MemmapBytes, MemmapOptions};
 use neurovox::Order;
 use numpy::npyffi::{self, NpyTypes, NPY_ARRAY_WRITEABLE, PY_ARRAY_API};
 use numpy::{PyArrayDescr, PyArrayDescrMethods};

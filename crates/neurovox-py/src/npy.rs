@@ -16,9 +16,9 @@ use crate::convert::{data_ptr, empty_array, numpy_descr_dtype, storage_dtype, Se
 use crate::errors::numpy_error;
 use crate::fileobj::{PyReader, PyWriter};
 use crate::mmap::{view, MmapOwner};
+use neurovox::numpy::memmap::{MapMode, MemmapBytes, MemmapOptions};
 use neurovox::numpy::npy::{self, NpyDtype, NpyHeader, NpyWritable};
-use neurovox::numpy::NpzArchive;
-use neurovox::numpy::{MapMode, MemmapBytes, MemmapOptions};
+use neurovox::numpy::npz::NpzArchive;
 use neurovox::DataType;
 use neurovox::Order;
 use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
@@ -354,9 +354,9 @@ pub fn savez_native(
             .map(|(n, r)| (n.as_str(), r as &dyn NpyWritable))
             .collect();
         if compressed {
-            neurovox::numpy::savez_compressed(&path, &members)
+            neurovox::numpy::npz::savez_compressed(&path, &members)
         } else {
-            neurovox::numpy::savez(&path, &members)
+            neurovox::numpy::npz::savez(&path, &members)
         }
     })
     .map_err(numpy_error)

@@ -249,7 +249,7 @@ fn run_once(op: &str, spec: &Value) -> BoxResult<Outcome> {
         "save_array" => {
             let npy = path_of(spec, "npy")?;
             let out = path_of(spec, "out")?;
-            let data = neurovox::numpy::read_npy_dyn(&mut std::io::BufReader::new(
+            let data = neurovox::numpy::npy::read_npy_dyn(&mut std::io::BufReader::new(
                 std::fs::File::open(&npy)?,
             ))?;
             let set_dtype = match spec["set_dtype"].as_str() {

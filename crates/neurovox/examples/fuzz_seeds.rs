@@ -291,20 +291,20 @@ fn own_extensions(corpus: &mut Corpus) -> Result<()> {
 /// `.npy` and `.npz` files from our writers.
 fn own_numpy(corpus: &mut Corpus, tmp: &Path) -> Result<()> {
     let mut npy = Vec::new();
-    neurovox::numpy::write_npy(&mut npy, &ndarray::array![[1i16, 2, 3], [4, 5, 6]])?;
+    neurovox::numpy::npy::write_npy(&mut npy, &ndarray::array![[1i16, 2, 3], [4, 5, 6]])?;
     corpus.own("npy", "i16-2x3", npy);
     let mut npy = Vec::new();
-    neurovox::numpy::write_npy(&mut npy, &ndarray::array![1.5f64, -2.0])?;
+    neurovox::numpy::npy::write_npy(&mut npy, &ndarray::array![1.5f64, -2.0])?;
     corpus.own("npy", "f64-2", npy);
     let a = ndarray::array![[1u8, 2], [3, 4]];
     let b = ndarray::array![0.5f32, 1.5, 2.5];
     for (name, compressed) in [("stored", false), ("deflated", true)] {
         let path = tmp.join(format!("{name}.npz"));
-        let arrays: [(&str, &dyn neurovox::numpy::NpyWritable); 2] = [("a", &a), ("b", &b)];
+        let arrays: [(&str, &dyn neurovox::numpy::npy::NpyWritable); 2] = [("a", &a), ("b", &b)];
         if compressed {
-            neurovox::numpy::savez_compressed(&path, &arrays)?;
+            neurovox::numpy::npz::savez_compressed(&path, &arrays)?;
         } else {
-            neurovox::numpy::savez(&path, &arrays)?;
+            neurovox::numpy::npz::savez(&path, &arrays)?;
         }
         corpus.own("npz", name, std::fs::read(&path)?);
     }

@@ -3,8 +3,8 @@
 //! Usage: `npy_sum FILE [REPEATS]`. Prints one JSON line: the best time of the map + sum
 //! over the repeats (opening the map included, process start excluded) and the sum.
 
-use neurovox::numpy::load_npy;
-use neurovox::numpy::MapMode;
+use neurovox::numpy::memmap::MapMode;
+use neurovox::numpy::npy::load_npy;
 use std::time::Instant;
 
 /// Sums in float64 with eight independent accumulators, so the loop is not bound by the

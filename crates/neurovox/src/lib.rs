@@ -72,3 +72,22 @@ pub mod prelude {
         StorageDtype,
     };
 }
+
+/// The crate's own machinery that its Python bindings, CLI, tests and benchmarks reach into:
+/// the byte-level work behind reads and saves, exposed so the bindings can run it on numpy's
+/// buffers without a copy. Not API: anything here may change in any release.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::array::dyn_array::digest_memory;
+    pub use crate::array::plan::{plan_read_from, PIECE_BYTES, SKIP_THRESHOLD};
+    pub use crate::array::read_scale::{
+        apply_scaling, decode_raw, decode_raw_with, decode_raw_with_room, decode_scaled,
+        scale_bytes_into, scale_into, FloatOut,
+    };
+    pub use crate::array::write_scale::{
+        choose_scaling, choose_scaling_for_range, choose_scaling_for_view, finite_range,
+        unscaled_by_type, write_values, write_view, DataRange, Extreme, WriteScaling, WriterKind,
+    };
+    pub use crate::image::file_map::{MAX_HEADER_BYTES, MAX_MGH_TAG_BYTES};
+    pub use crate::image::save::{save_parts, FilePart, SaveData, SaveParts};
+}

@@ -18,7 +18,7 @@
 mod common;
 use common::{json_f64, json_usizes};
 
-use neurovox::numpy::{
+use neurovox::numpy::npy::{
     npy_header_bytes, npy_header_bytes_versioned, npy_header_len, parse_npy_header, NpyDtype,
 };
 use neurovox::{ByteOrder, DataType, ErrorKind};

@@ -23,11 +23,11 @@ use common::{json_f64, json_usizes};
 
 use ndarray::{s, Array, ArrayBase, ArrayD, Data, Dimension, IxDyn, ShapeBuilder};
 use neurovox::dtype::Element;
-use neurovox::numpy::{
+use neurovox::numpy::memmap::{MapMode, MemmapArray, MemmapOptions};
+use neurovox::numpy::npy::{
     load_npy, map_npy, parse_npy_header, read_npy, save_npy, NpyData, NpyDtype, NpyWritable,
 };
-use neurovox::numpy::{savez, savez_compressed, NpzArchive};
-use neurovox::numpy::{MapMode, MemmapArray, MemmapOptions};
+use neurovox::numpy::npz::{savez, savez_compressed, NpzArchive};
 use neurovox::Order;
 use neurovox::{ByteOrder, ErrorKind};
 use num_complex::Complex;

@@ -17,7 +17,7 @@ use neurovox::array::slice_array;
 use neurovox::array::DynArray;
 use neurovox::array::{Selection, SliceItem};
 use neurovox::image::{Caching, DataObj, Image};
-use neurovox::numpy::{read_npy_dyn, read_npy_header};
+use neurovox::numpy::npy::{read_npy_dyn, read_npy_header};
 use neurovox::ImageFormat;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -185,9 +185,12 @@ fn mmap_modes_and_their_fallbacks() {
     for (mode, want) in [
         (
             MmapMode::CopyOnWrite,
-            Some(neurovox::numpy::MapMode::CopyOnWrite),
+            Some(neurovox::numpy::memmap::MapMode::CopyOnWrite),
         ),
-        (MmapMode::ReadOnly, Some(neurovox::numpy::MapMode::Read)),
+        (
+            MmapMode::ReadOnly,
+            Some(neurovox::numpy::memmap::MapMode::Read),
+        ),
         (MmapMode::No, None),
     ] {
         let img = load(&nii, mode);

@@ -6,9 +6,9 @@
 #![allow(clippy::unwrap_used)]
 
 use ndarray::{array, Array1};
-use neurovox::numpy::{load_npy, save_npy};
-use neurovox::numpy::{savez, NpzArchive};
-use neurovox::numpy::{MapMode, MemmapArray, MemmapOptions};
+use neurovox::numpy::memmap::{MapMode, MemmapArray, MemmapOptions};
+use neurovox::numpy::npy::{load_npy, save_npy};
+use neurovox::numpy::npz::{savez, NpzArchive};
 use neurovox::ErrorKind;
 
 /// `save(fname, a)` then `load(fname, mmap_mode='r')`: a read-only memmap of the array.
@@ -21,7 +21,7 @@ fn memmap_single_array_from_npy() {
     let aa = load_npy::<f64>(&fname, Some(MapMode::Read)).unwrap();
     assert!(aa.is_mapped());
     assert_eq!(aa.view().unwrap(), a.view().into_dyn());
-    let neurovox::numpy::NpyData::Mapped(mut map) = aa else {
+    let neurovox::numpy::npy::NpyData::Mapped(mut map) = aa else {
         unreachable!()
     };
     assert_eq!(

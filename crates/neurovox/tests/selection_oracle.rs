@@ -18,7 +18,7 @@ use neurovox::array::DynArray;
 use neurovox::array::Selection;
 use neurovox::image::{DataObj, Image};
 use neurovox::image::{MmapMode, ProxyOptions};
-use neurovox::numpy::NpzArchive;
+use neurovox::numpy::npz::NpzArchive;
 use neurovox::ErrorKind;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

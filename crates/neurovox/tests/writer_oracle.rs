@@ -25,11 +25,11 @@ mod common;
 use common::hex;
 
 use ndarray::Axis;
-use neurovox::array::{
+use neurovox::array::{DynArray, DynElement};
+use neurovox::internals::{
     choose_scaling, choose_scaling_for_range, write_values, DataRange, WriteScaling, WriterKind,
 };
-use neurovox::array::{DynArray, DynElement};
-use neurovox::numpy::{descr_to_dtype, load_npy};
+use neurovox::numpy::npy::{descr_to_dtype, load_npy};
 use neurovox::{DataType, ErrorKind, StorageDtype};
 use serde_json::Value;
 use std::collections::HashMap;

@@ -304,20 +304,20 @@ fn advise_huge_pages(_bytes: &mut [u8]) {}
 macro_rules! dyn_array_apply {
     ($value:expr, $a:ident => $body:expr) => {
         match $value {
-            $crate::array::dyn_array::DynArray::U8($a) => $body,
-            $crate::array::dyn_array::DynArray::I8($a) => $body,
-            $crate::array::dyn_array::DynArray::U16($a) => $body,
-            $crate::array::dyn_array::DynArray::I16($a) => $body,
-            $crate::array::dyn_array::DynArray::U32($a) => $body,
-            $crate::array::dyn_array::DynArray::I32($a) => $body,
-            $crate::array::dyn_array::DynArray::U64($a) => $body,
-            $crate::array::dyn_array::DynArray::I64($a) => $body,
-            $crate::array::dyn_array::DynArray::F32($a) => $body,
-            $crate::array::dyn_array::DynArray::F64($a) => $body,
-            $crate::array::dyn_array::DynArray::C64($a) => $body,
-            $crate::array::dyn_array::DynArray::C128($a) => $body,
-            $crate::array::dyn_array::DynArray::Rgb($a) => $body,
-            $crate::array::dyn_array::DynArray::Rgba($a) => $body,
+            $crate::array::DynArray::U8($a) => $body,
+            $crate::array::DynArray::I8($a) => $body,
+            $crate::array::DynArray::U16($a) => $body,
+            $crate::array::DynArray::I16($a) => $body,
+            $crate::array::DynArray::U32($a) => $body,
+            $crate::array::DynArray::I32($a) => $body,
+            $crate::array::DynArray::U64($a) => $body,
+            $crate::array::DynArray::I64($a) => $body,
+            $crate::array::DynArray::F32($a) => $body,
+            $crate::array::DynArray::F64($a) => $body,
+            $crate::array::DynArray::C64($a) => $body,
+            $crate::array::DynArray::C128($a) => $body,
+            $crate::array::DynArray::Rgb($a) => $body,
+            $crate::array::DynArray::Rgba($a) => $body,
         }
     };
 }
@@ -557,8 +557,8 @@ pub(crate) fn colour_has_no_float() -> Error {
 /// ```
 /// let mut a = xxhash_rust::xxh3::Xxh3::new();
 /// let mut b = xxhash_rust::xxh3::Xxh3::new();
-/// neurovox::array::digest_memory(&mut a, b'C', &[1, 2, 3]);
-/// neurovox::array::digest_memory(&mut b, b'F', &[1, 2, 3]);
+/// neurovox::internals::digest_memory(&mut a, b'C', &[1, 2, 3]);
+/// neurovox::internals::digest_memory(&mut b, b'F', &[1, 2, 3]);
 /// assert_ne!(a.digest128(), b.digest128());
 /// ```
 pub fn digest_memory(hasher: &mut xxhash_rust::xxh3::Xxh3, order: u8, bytes: &[u8]) {

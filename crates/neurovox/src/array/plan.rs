@@ -168,7 +168,7 @@ impl DataLayout {
 /// skipped.
 ///
 /// ```
-/// assert_eq!(neurovox::array::SKIP_THRESHOLD, 256);
+/// assert_eq!(neurovox::internals::SKIP_THRESHOLD, 256);
 /// ```
 pub const SKIP_THRESHOLD: usize = 256;
 
@@ -607,7 +607,8 @@ fn default_heuristic(item: &Canonical, dim: usize, stride: u64) -> Action {
 /// ```
 /// use neurovox::io::MemorySource;
 /// use neurovox::Order;
-/// use neurovox::array::{plan_read_from, DataLayout};
+/// use neurovox::array::DataLayout;
+/// use neurovox::internals::plan_read_from;
 /// use neurovox::sel;
 ///
 /// let source = MemorySource::new(vec![0u8; 4000]);

@@ -228,7 +228,7 @@ fn shaped<T>(values: Vec<T>, shape: &[usize], order: Order) -> Result<ArrayD<T>>
 ///
 /// ```
 /// use neurovox::Order;
-/// use neurovox::array::decode_raw;
+/// use neurovox::internals::decode_raw;
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
 /// let bytes = [0u8, 1, 0, 2];
 /// let a = decode_raw(&bytes, StorageDtype::new(DataType::Int16, ByteOrder::Big), &[2], Order::F)?;
@@ -294,7 +294,7 @@ pub fn decode_raw_with(
 ///
 /// ```
 /// use neurovox::Order;
-/// use neurovox::array::decode_raw_with_room;
+/// use neurovox::internals::decode_raw_with_room;
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
 /// let dtype = StorageDtype::new(DataType::Int16, ByteOrder::Little);
 /// let a = decode_raw_with_room(dtype, &[2], Order::F, 3, |buf| {
@@ -587,7 +587,8 @@ fn map_into<T: Copy + Send + Sync, O: FloatOut>(
 ///
 /// ```
 /// use neurovox::array::DynArray;
-/// use neurovox::array::{scale_into, FactorType, Scaling};
+/// use neurovox::array::{FactorType, Scaling};
+/// use neurovox::internals::scale_into;
 /// use neurovox::DataType;
 /// let raw = DynArray::from_array(ndarray::arr1(&[1i16, 2, 3]).into_dyn());
 /// let mut out = [0f32; 3];
@@ -628,7 +629,8 @@ pub fn scale_into<O: FloatOut>(
 /// decoded array in between. `bytes` holds exactly `out.len()` values.
 ///
 /// ```
-/// use neurovox::array::{scale_bytes_into, FactorType, Scaling};
+/// use neurovox::array::{FactorType, Scaling};
+/// use neurovox::internals::scale_bytes_into;
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
 /// let bytes = [0u8, 1, 0, 2, 0, 3]; // big-endian int16 1, 2, 3
 /// let stored = StorageDtype::new(DataType::Int16, ByteOrder::Big);

@@ -863,29 +863,29 @@ fn parse_int(text: &str) -> std::result::Result<isize, &'static str> {
 macro_rules! sel {
     // Finished: build the selection.
     (@acc [$($items:expr),*]) => {
-        $crate::array::selection::Selection::new(::std::vec![$($items),*])
+        $crate::array::Selection::new(::std::vec![$($items),*])
     };
     (@acc [$($items:expr),*] ... $(, $($rest:tt)*)?) => {
-        $crate::sel!(@acc [$($items,)* $crate::array::selection::SliceItem::Ellipsis] $($($rest)*)?)
+        $crate::sel!(@acc [$($items,)* $crate::array::SliceItem::Ellipsis] $($($rest)*)?)
     };
     (@acc [$($items:expr),*] Ellipsis $(, $($rest:tt)*)?) => {
-        $crate::sel!(@acc [$($items,)* $crate::array::selection::SliceItem::Ellipsis] $($($rest)*)?)
+        $crate::sel!(@acc [$($items,)* $crate::array::SliceItem::Ellipsis] $($($rest)*)?)
     };
     (@acc [$($items:expr),*] NewAxis $(, $($rest:tt)*)?) => {
-        $crate::sel!(@acc [$($items,)* $crate::array::selection::SliceItem::NewAxis] $($($rest)*)?)
+        $crate::sel!(@acc [$($items,)* $crate::array::SliceItem::NewAxis] $($($rest)*)?)
     };
     (@acc [$($items:expr),*] $r:expr ; $s:expr $(, $($rest:tt)*)?) => {
         $crate::sel!(@acc [$($items,)* {
             #[allow(clippy::reversed_empty_ranges)]
             let r = $r;
-            $crate::array::selection::SliceArg::with_step(r, $s)
+            $crate::array::SliceArg::with_step(r, $s)
         }] $($($rest)*)?)
     };
     (@acc [$($items:expr),*] $r:expr $(, $($rest:tt)*)?) => {
         $crate::sel!(@acc [$($items,)* {
             #[allow(clippy::reversed_empty_ranges)]
             let r = $r;
-            $crate::array::selection::SliceItem::from(r)
+            $crate::array::SliceItem::from(r)
         }] $($($rest)*)?)
     };
     (@acc $($t:tt)*) => {

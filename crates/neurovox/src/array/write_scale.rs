@@ -97,7 +97,7 @@
 //! ```
 //! use ndarray::array;
 //! use neurovox::array::DynArray;
-//! use neurovox::array::{choose_scaling, write_values, WriterKind};
+//! use neurovox::internals::{choose_scaling, write_values, WriterKind};
 //! use neurovox::{ByteOrder, DataType, StorageDtype};
 //!
 //! // nibabel VERIFIED: [nan, 1, 2, inf] as int16 reads back as [0, 1, 2, 2].
@@ -176,7 +176,7 @@ pub enum WriterKind {
 /// float32), widened to `f64`; `(1, 0)` when no scaling is needed.
 ///
 /// ```
-/// use neurovox::array::WriteScaling;
+/// use neurovox::internals::WriteScaling;
 /// let none = WriteScaling::identity();
 /// assert_eq!((none.slope, none.inter), (1.0, 0.0));
 /// ```
@@ -287,7 +287,7 @@ impl Extreme {
 /// ```
 /// use ndarray::array;
 /// use neurovox::array::DynArray;
-/// use neurovox::array::{DataRange, Extreme};
+/// use neurovox::internals::{DataRange, Extreme};
 /// let mut r = DataRange::of(&DynArray::from_array(array![1.5, f64::NAN].into_dyn()));
 /// r.merge(&DataRange::of(&DynArray::from_array(array![-2.0, f64::INFINITY].into_dyn())))?;
 /// assert_eq!(r.finite, Some((Extreme::Float(-2.0), Extreme::Float(1.5))));
@@ -419,7 +419,7 @@ fn float_range<T: Copy>(
 /// ```
 /// use ndarray::array;
 /// use neurovox::array::DynArray;
-/// use neurovox::array::finite_range;
+/// use neurovox::internals::finite_range;
 /// let a = DynArray::from_array(array![[-1.0, 0.0, 1.0], [f64::INFINITY, f64::NAN, -f64::INFINITY]].into_dyn());
 /// assert_eq!(finite_range(&a), Some((-1.0, 1.0)));
 /// ```
@@ -439,7 +439,7 @@ pub fn finite_range(data: &DynArray) -> Option<(f64, f64)> {
 /// ```
 /// use ndarray::array;
 /// use neurovox::array::DynArray;
-/// use neurovox::array::{choose_scaling, WriterKind};
+/// use neurovox::internals::{choose_scaling, WriterKind};
 /// use neurovox::{DataType, ErrorKind};
 ///
 /// // nibabel VERIFIED: a constant 5.5 gives (1, 5.5); int16 [-5..3] into uint8 gives inter -5.
@@ -463,7 +463,7 @@ pub fn choose_scaling(data: &DynArray, out: DataType, kind: WriterKind) -> Resul
 /// ```
 /// use ndarray::array;
 /// use neurovox::array::DynArray;
-/// use neurovox::array::{choose_scaling, choose_scaling_for_range, DataRange, WriterKind};
+/// use neurovox::internals::{choose_scaling, choose_scaling_for_range, DataRange, WriterKind};
 /// use neurovox::DataType;
 /// let v0 = DynArray::from_array(array![0.25, 7.0].into_dyn());
 /// let v1 = DynArray::from_array(array![-3.5, 1.0].into_dyn());
@@ -513,7 +513,7 @@ pub fn choose_scaling_for_range(
 /// types are `false`: their rule is in [`choose_scaling_for_range`].
 ///
 /// ```
-/// use neurovox::array::unscaled_by_type;
+/// use neurovox::internals::unscaled_by_type;
 /// use neurovox::DataType;
 /// assert!(unscaled_by_type(DataType::Int16, DataType::Int16));
 /// assert!(unscaled_by_type(DataType::UInt8, DataType::Float32));
@@ -530,7 +530,7 @@ pub fn unscaled_by_type(input: DataType, out: DataType) -> bool {
 /// ```
 /// use ndarray::array;
 /// use neurovox::array::DynArray;
-/// use neurovox::array::{choose_scaling, choose_scaling_for_view, WriteScaling, WriterKind};
+/// use neurovox::internals::{choose_scaling, choose_scaling_for_view, WriteScaling, WriterKind};
 /// use neurovox::DataType;
 /// let a = DynArray::from_array(array![-3i16, 7].into_dyn());
 /// let kind = WriterKind::SlopeInter;
@@ -892,7 +892,7 @@ fn range_scale_slope(in_min: Extreme, in_max: Extreme, out: DataType) -> Result<
 /// ```
 /// use ndarray::array;
 /// use neurovox::array::DynArray;
-/// use neurovox::array::{choose_scaling, write_values, WriterKind};
+/// use neurovox::internals::{choose_scaling, write_values, WriterKind};
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
 /// // Column-major bytes of a 2 × 2 int16 array, big-endian, no scaling needed.
 /// let data = DynArray::from_array(array![[1i16, 2], [3, 4]].into_dyn());

@@ -4,7 +4,7 @@
 //!
 //! * [`DataType`], [`ByteOrder`], [`StorageDtype`] (this module) — what a file declares;
 //!   [`Order`] — how an array's elements follow each other (C or Fortran).
-//! * [`element`] — [`Element`]: one plain-old-data Rust type per storable [`DataType`].
+//! * `element.rs` — [`Element`]: one plain-old-data Rust type per storable [`DataType`].
 //!
 //! [`DataType`] lists every element type a NIfTI, Analyze or MGH file can declare (nibabel's
 //! `_dtdefs` tables, docs/nibabel-rules.md §9); [`StorageDtype`] pairs it with the file's
@@ -15,7 +15,7 @@
 //! accept their headers and convert their values to `f64` with
 //! [`binary128_to_f64`], rounding to nearest, ties to even: see docs/compat.md.
 
-pub mod element;
+pub(crate) mod element;
 
 pub use element::{Element, Rgb, Rgba};
 use std::fmt;

@@ -1,42 +1,38 @@
 //! The image layer: nibabel's image objects over the layers below — a data object (an array
 //! in memory or an [`ArrayProxy`] on disk), a header, an affine and the files they came from.
 //!
-//! * [`file_map`] — which files make an image (`.nii`, `.hdr`/`.img`, `.mat`, `.mgz`), which
+//! * `file_map.rs` — which files make an image (`.nii`, `.hdr`/`.img`, `.mat`, `.mgz`), which
 //!   format they hold, and reading just enough of them to parse the header.
-//! * [`proxy`] — [`ArrayProxy`]: an array that stays on disk and reads only the bytes a slice
+//! * `proxy.rs` — [`ArrayProxy`]: an array that stays on disk and reads only the bytes a slice
 //!   needs (nibabel's `arrayproxy.py`).
-//! * [`dataobj`] — [`DataObj`]: an array in memory or a proxy on disk.
-//! * [`spatial_image`] — [`Image`], [`load`] and nibabel's caching rules (nibabel's
+//! * `dataobj.rs` — [`DataObj`]: an array in memory or a proxy on disk.
+//! * `spatial_image.rs` — [`Image`], [`load`] and nibabel's caching rules (nibabel's
 //!   `spatialimages.py` and `dataobj_images.py`).
-//! * [`tracking`] — whether an image still matches its file (`is_dirty`).
-//! * [`save`](mod@save) — saving any image to any format, atomically.
-//! * [`handle`] — [`ImageHandle`]: a few hundred bytes that turn back into the image anywhere.
+//! * `tracking.rs` — whether an image still matches its file (`is_dirty`).
+//! * `save.rs` — saving any image to any format, atomically.
+//! * `handle.rs` — [`ImageHandle`]: a few hundred bytes that turn back into the image anywhere.
 //!
 //! It uses every layer below ([`crate::format`], [`crate::io`], [`crate::array`],
 //! [`crate::numpy`]) and is used by none of them.
 
-pub mod dataobj;
-pub mod file_map;
-pub mod handle;
-pub mod proxy;
-pub mod save;
-pub mod spatial_image;
-pub mod tracking;
+pub(crate) mod dataobj;
+pub(crate) mod file_map;
+pub(crate) mod handle;
+pub(crate) mod proxy;
+pub(crate) mod save;
+pub(crate) mod spatial_image;
+pub(crate) mod tracking;
 
 pub use dataobj::{Caching, DataObj, FloatElement};
 pub use file_map::{
     detect_format, extension_kind, header_and_image_paths, mat_path, read_header, read_header_as,
-    read_header_from, split_name, ExtensionKind, HeaderInfo, MAX_HEADER_BYTES, MAX_MGH_TAG_BYTES,
+    read_header_from, split_name, ExtensionKind, HeaderInfo,
 };
 pub use handle::ImageHandle;
 pub use proxy::{
     keep_file_open_default, set_keep_file_open_default, ArrayProxy, ArraySpec, DynMemmap, MmapMode,
     ProxyOptions,
 };
-pub use save::ImageFiles;
-pub use save::{
-    save, save_parts, save_to_bytes, save_view, FilePart, SaveData, SaveOptions, SaveOutcome,
-    SaveParts, SavedBytes,
-};
+pub use save::{save, save_to_bytes, save_view, ImageFiles, SaveOptions, SaveOutcome, SavedBytes};
 pub use spatial_image::{load, FileMap, Image, LoadOptions};
 pub use tracking::{changed_fields, DirtyReason};

@@ -554,7 +554,7 @@ impl Image {
 }
 
 /// Knowing whether the image matches its file (docs/nibabel-rules.md §19.1; see
-/// [`crate::image::tracking`] for what is compared and what it costs).
+/// `image/tracking.rs` for what is compared and what it costs).
 impl Image {
     /// True whenever the image might differ from its file: a header field, the extensions,
     /// the affine or the data changed in memory, the file changed on disk, the image was

@@ -81,7 +81,7 @@ impl FromStr for MapMode {
     /// `write`, `copyonwrite`).
     ///
     /// ```
-    /// use neurovox::numpy::MapMode;
+    /// use neurovox::numpy::memmap::MapMode;
     /// assert_eq!("r+".parse::<MapMode>().unwrap(), MapMode::ReadWrite);
     /// assert!("a".parse::<MapMode>().is_err());
     /// ```
@@ -176,7 +176,7 @@ impl MemmapOptions {
 /// in `r` and `c` an empty array of an empty file is an error ("cannot mmap an empty file").
 ///
 /// ```
-/// use neurovox::numpy::{MapMode, MemmapBytes, MemmapOptions};
+/// use neurovox::numpy::memmap::{MapMode, MemmapBytes, MemmapOptions};
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("data.bin");
 /// std::fs::write(&path, [0u8; 10])?;
@@ -485,7 +485,7 @@ impl MemmapBytes {
 /// a [`MemmapBytes`], which holds the rules.
 ///
 /// ```
-/// use neurovox::numpy::{MapMode, MemmapArray, MemmapOptions};
+/// use neurovox::numpy::memmap::{MapMode, MemmapArray, MemmapOptions};
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("new_file.dat");
 /// // Create a write-through map, fill it, flush: the bytes are in the file.

@@ -58,7 +58,7 @@
 //! and a guarantee never to panic on any input. That is a few hundred lines, so we own them.
 //!
 //! ```
-//! use neurovox::numpy::{npy_header_bytes, parse_npy_header};
+//! use neurovox::numpy::npy::{npy_header_bytes, parse_npy_header};
 //! use neurovox::{ByteOrder, DataType, StorageDtype};
 //!
 //! let f8 = StorageDtype::new(DataType::Float64, ByteOrder::Little);
@@ -129,7 +129,7 @@ const MAX_NBYTES: u64 = i64::MAX as u64;
 /// A parsed `.npy` header.
 ///
 /// ```
-/// use neurovox::numpy::{parse_npy_header, NpyDtype, NpyHeader};
+/// use neurovox::numpy::npy::{parse_npy_header, NpyDtype, NpyHeader};
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
 ///
 /// // 10 bytes of prefix, then 59 of text (numpy would pad it to 118; the parser needs no padding)
@@ -167,7 +167,7 @@ impl NpyHeader {
     /// The number of elements: the product of the shape (1 for a 0-d array).
     ///
     /// ```
-    /// use neurovox::numpy::NpyHeader;
+    /// use neurovox::numpy::npy::NpyHeader;
     /// use neurovox::{ByteOrder, DataType, StorageDtype};
     /// let mut h = NpyHeader {
     ///     version: (1, 0),
@@ -188,7 +188,7 @@ impl NpyHeader {
     /// The number of data bytes after the header: element count × item size.
     ///
     /// ```
-    /// use neurovox::numpy::NpyHeader;
+    /// use neurovox::numpy::npy::NpyHeader;
     /// use neurovox::{ByteOrder, DataType, StorageDtype};
     /// let h = NpyHeader {
     ///     version: (1, 0),
@@ -263,7 +263,7 @@ fn read_text_len(bytes: &[u8], field_size: usize) -> Result<usize> {
 /// header text longer than [`MAX_HEADER_SIZE`] (Limit, field `header_len`).
 ///
 /// ```
-/// use neurovox::numpy::npy_header_len;
+/// use neurovox::numpy::npy::npy_header_len;
 /// assert_eq!(npy_header_len(b"\x93NUMPY\x01\x00\x76\x00")?, 128);
 /// assert_eq!(npy_header_len(b"\x93NUMPY\x02\x00\x74\x00\x00\x00")?, 128);
 /// assert!(npy_header_len(b"\x93NUMPY\x04\x00\x76\x00\x00\x00").is_err());
@@ -293,7 +293,7 @@ pub fn npy_header_len(prefix: &[u8]) -> Result<usize> {
 /// dimensions, or arrays over numpy's largest size.
 ///
 /// ```
-/// use neurovox::numpy::parse_npy_header;
+/// use neurovox::numpy::npy::parse_npy_header;
 /// use neurovox::ErrorKind;
 ///
 /// let mut file = b"\x93NUMPY\x01\x00\x38\x00".to_vec();
@@ -790,7 +790,7 @@ fn checked_nbytes(shape: &[usize], itemsize: usize) -> Result<u64> {
 /// `x.astype(int)` all treat it as True).
 ///
 /// ```
-/// use neurovox::numpy::{npy_header_bytes, parse_npy_header, NpyDtype};
+/// use neurovox::numpy::npy::{npy_header_bytes, parse_npy_header, NpyDtype};
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
 ///
 /// assert_eq!(NpyDtype::from_descr("|b1")?, NpyDtype::Bool);
@@ -814,7 +814,7 @@ impl NpyDtype {
     /// [`descr_to_dtype`], with bool (`b1`, any byte-order character) accepted.
     ///
     /// ```
-    /// use neurovox::numpy::NpyDtype;
+    /// use neurovox::numpy::npy::NpyDtype;
     /// assert_eq!(NpyDtype::from_descr("?").unwrap_err().kind(), neurovox::ErrorKind::Format);
     /// assert_eq!(NpyDtype::from_descr("b1")?, NpyDtype::Bool);
     /// # Ok::<(), neurovox::Error>(())
@@ -827,7 +827,7 @@ impl NpyDtype {
     /// (an Unsupported error for the core types numpy has no descr for).
     ///
     /// ```
-    /// use neurovox::numpy::NpyDtype;
+    /// use neurovox::numpy::npy::NpyDtype;
     /// use neurovox::{ByteOrder, DataType, StorageDtype};
     /// let i2 = StorageDtype::new(DataType::Int16, ByteOrder::Little);
     /// assert_eq!(NpyDtype::from(i2).descr()?, "<i2");
@@ -843,7 +843,7 @@ impl NpyDtype {
     /// Bytes per element.
     ///
     /// ```
-    /// use neurovox::numpy::NpyDtype;
+    /// use neurovox::numpy::npy::NpyDtype;
     /// assert_eq!(NpyDtype::Bool.itemsize(), 1);
     /// ```
     pub fn itemsize(self) -> usize {
@@ -857,7 +857,7 @@ impl NpyDtype {
     /// values have none).
     ///
     /// ```
-    /// use neurovox::numpy::NpyDtype;
+    /// use neurovox::numpy::npy::NpyDtype;
     /// assert_eq!(NpyDtype::Bool.byte_order(), neurovox::ByteOrder::NATIVE);
     /// ```
     pub fn byte_order(self) -> ByteOrder {
@@ -870,7 +870,7 @@ impl NpyDtype {
     /// The core's type, or `None` for bool.
     ///
     /// ```
-    /// use neurovox::numpy::NpyDtype;
+    /// use neurovox::numpy::npy::NpyDtype;
     /// assert_eq!(NpyDtype::Bool.storage(), None);
     /// ```
     pub fn storage(self) -> Option<StorageDtype> {
@@ -920,7 +920,7 @@ impl std::fmt::Display for NpyDtype {
 /// would not understand are Format errors; both name field `descr`.
 ///
 /// ```
-/// use neurovox::numpy::descr_to_dtype;
+/// use neurovox::numpy::npy::descr_to_dtype;
 /// use neurovox::{ByteOrder, DataType, ErrorKind, StorageDtype};
 ///
 /// assert_eq!(descr_to_dtype(">i2")?, StorageDtype::new(DataType::Int16, ByteOrder::Big));
@@ -1029,7 +1029,7 @@ fn sized_type(kind: char, size: usize) -> Option<SizedType> {
 /// and `Rgba32` without a structured dtype: these are Unsupported, field `descr`.
 ///
 /// ```
-/// use neurovox::numpy::dtype_to_descr;
+/// use neurovox::numpy::npy::dtype_to_descr;
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
 ///
 /// assert_eq!(dtype_to_descr(StorageDtype::new(DataType::Int16, ByteOrder::Big))?, ">i2");
@@ -1066,7 +1066,7 @@ pub fn dtype_to_descr(dtype: StorageDtype) -> Result<String> {
 /// does not fit a `u16` length (then 2.0, as numpy does).
 ///
 /// ```
-/// use neurovox::numpy::npy_header_bytes;
+/// use neurovox::numpy::npy::npy_header_bytes;
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
 ///
 /// let bytes = npy_header_bytes(StorageDtype::new(DataType::UInt8, ByteOrder::Little), false, &[3])?;
@@ -1095,7 +1095,7 @@ pub fn npy_header_bytes(
 /// `(3, 0)` (UTF-8 text). A header too long for version 1.0 is a Limit error.
 ///
 /// ```
-/// use neurovox::numpy::{npy_header_bytes_versioned, parse_npy_header};
+/// use neurovox::numpy::npy::{npy_header_bytes_versioned, parse_npy_header};
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
 /// let dtype = StorageDtype::new(DataType::Int16, ByteOrder::Big);
 /// let bytes = npy_header_bytes_versioned(dtype, false, &[2, 3], (3, 0))?;
@@ -1238,7 +1238,7 @@ pub fn read_npy_header(reader: &mut dyn Read) -> Result<NpyHeader> {
 /// numeric types) and `bool` (numpy's `'|b1'`, see [`NpyDtype`]).
 ///
 /// ```
-/// use neurovox::numpy::{NpyDtype, NpyElement};
+/// use neurovox::numpy::npy::{NpyDtype, NpyElement};
 /// use neurovox::ByteOrder;
 /// assert_eq!(<bool as NpyElement>::NPY_DTYPE, NpyDtype::Bool);
 /// assert!(bool::from_npy_bytes(&[2], ByteOrder::Little)); // nonzero is True, as in numpy
@@ -1310,7 +1310,7 @@ fn order_of(header: &NpyHeader) -> Order {
 /// be the file's element type (a Usage error otherwise); `bool` reads numpy's bool arrays.
 ///
 /// ```
-/// use neurovox::numpy::{read_npy, write_npy};
+/// use neurovox::numpy::npy::{read_npy, write_npy};
 /// let mask = ndarray::array![[true, false], [false, true]];
 /// let mut bytes = Vec::new();
 /// write_npy(&mut bytes, &mask)?;
@@ -1327,7 +1327,7 @@ pub fn read_npy<T: NpyElement>(reader: &mut dyn Read) -> Result<ArrayD<T>> {
 /// `load` does without knowing the type beforehand).
 ///
 /// ```
-/// use neurovox::numpy::{read_npy_dyn, write_npy};
+/// use neurovox::numpy::npy::{read_npy_dyn, write_npy};
 /// let mut bytes = Vec::new();
 /// write_npy(&mut bytes, &ndarray::array![1u16, 2, 3])?;
 /// let values = read_npy_dyn(&mut bytes.as_slice())?;
@@ -1436,8 +1436,8 @@ pub(crate) fn map_npy_bytes(
 /// type at run time). Modes `r`, `r+`, `c`; `w+` is a Usage error (see [`load_npy`]).
 ///
 /// ```
-/// use neurovox::numpy::MapMode;
-/// use neurovox::numpy::{map_npy, save_npy};
+/// use neurovox::numpy::memmap::MapMode;
+/// use neurovox::numpy::npy::{map_npy, save_npy};
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("a.npy");
 /// save_npy(&path, &ndarray::array![[1i16, 2], [3, 4]])?;
@@ -1465,7 +1465,7 @@ pub fn map_npy(path: impl AsRef<Path>, mode: MapMode) -> Result<(NpyHeader, Memm
 /// data").
 ///
 /// ```
-/// use neurovox::numpy::{open_npy, read_npy_data_into, save_npy};
+/// use neurovox::numpy::npy::{open_npy, read_npy_data_into, save_npy};
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("a.npy");
 /// save_npy(&path, &ndarray::array![1.5f32, 2.5])?;
@@ -1492,7 +1492,7 @@ pub fn open_npy(path: impl AsRef<Path>) -> Result<(NpyHeader, std::io::BufReader
 /// before allocating what its header declares.
 ///
 /// ```
-/// use neurovox::numpy::{check_data_len, parse_npy_header, write_npy};
+/// use neurovox::numpy::npy::{check_data_len, parse_npy_header, write_npy};
 /// let mut bytes = Vec::new();
 /// write_npy(&mut bytes, &ndarray::array![1u32, 2])?;
 /// let header = parse_npy_header(&bytes)?;
@@ -1521,7 +1521,7 @@ fn w_plus_error() -> Error {
 /// "Failed to read all data").
 ///
 /// ```
-/// use neurovox::numpy::{read_npy_data_into, read_npy_header, write_npy};
+/// use neurovox::numpy::npy::{read_npy_data_into, read_npy_header, write_npy};
 /// let mut bytes = Vec::new();
 /// write_npy(&mut bytes, &ndarray::array![7u8, 8, 9])?;
 /// let mut stream = bytes.as_slice();
@@ -1558,8 +1558,8 @@ pub fn read_npy_data_into(reader: &mut dyn Read, header: &NpyHeader, out: &mut [
 ///
 /// ```
 /// use ndarray::array;
-/// use neurovox::numpy::MapMode;
-/// use neurovox::numpy::{load_npy, save_npy};
+/// use neurovox::numpy::memmap::MapMode;
+/// use neurovox::numpy::npy::{load_npy, save_npy};
 /// let dir = tempfile::tempdir()?;
 /// let fname = dir.path().join("afile.npy");
 /// save_npy(&fname, &array![[1.0, 2.0], [3.0, 4.0]])?;
@@ -1594,7 +1594,7 @@ pub fn load_npy<T: Element>(
 ///
 /// ```
 /// use ndarray::ShapeBuilder;
-/// use neurovox::numpy::{NpyDtype, NpyWritable};
+/// use neurovox::numpy::npy::{NpyDtype, NpyWritable};
 /// let mask = ndarray::Array3::<bool>::from_elem((2, 3, 4).f(), true);
 /// assert_eq!((mask.npy_dtype(), mask.npy_fortran_order()), (NpyDtype::Bool, true));
 /// ```
@@ -1660,7 +1660,7 @@ pub fn write_npy(out: &mut dyn Write, array: &dyn NpyWritable) -> Result<()> {
 /// a file, and a failed save leaves the old file).
 ///
 /// ```
-/// use neurovox::numpy::{load_npy, read_npy, save_npy};
+/// use neurovox::numpy::npy::{load_npy, read_npy, save_npy};
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("mask.npy");
 /// let mask = ndarray::array![[true, false, true], [false, false, true]];

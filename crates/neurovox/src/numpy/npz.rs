@@ -34,8 +34,8 @@ pub struct NpzMember {
 ///
 /// ```
 /// use ndarray::array;
-/// use neurovox::numpy::MapMode;
-/// use neurovox::numpy::{savez, NpzArchive};
+/// use neurovox::numpy::memmap::MapMode;
+/// use neurovox::numpy::npz::{savez, NpzArchive};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("abfile.npz");
@@ -168,7 +168,7 @@ impl NpzArchive {
     /// which [`NpzArchive::load`] cannot map (a Usage error if `T` is not the member's type).
     ///
     /// ```
-    /// use neurovox::numpy::{savez_compressed, NpzArchive};
+    /// use neurovox::numpy::npz::{savez_compressed, NpzArchive};
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("run.npz");
     /// let mask = ndarray::array![[true, false], [false, true]];
@@ -208,8 +208,8 @@ impl NpzArchive {
     /// [`npy::read_npy_data_into`].
     ///
     /// ```
-    /// use neurovox::numpy::{savez_compressed, NpzArchive};
-    /// use neurovox::numpy::read_npy_data_into;
+    /// use neurovox::numpy::npz::{savez_compressed, NpzArchive};
+    /// use neurovox::numpy::npy::read_npy_data_into;
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("c.npz");
     /// savez_compressed(&path, &[("x", &ndarray::array![1u8, 2, 3])])?;
@@ -234,8 +234,8 @@ impl NpzArchive {
     /// `w+` are Usage errors, as for [`NpzArchive::load`].
     ///
     /// ```
-    /// use neurovox::numpy::MapMode;
-    /// use neurovox::numpy::{savez, NpzArchive};
+    /// use neurovox::numpy::memmap::MapMode;
+    /// use neurovox::numpy::npz::{savez, NpzArchive};
     /// let dir = tempfile::tempdir()?;
     /// let path = dir.path().join("s.npz");
     /// savez(&path, &[("b", &ndarray::array![0.5f64, 1.5])])?;
