@@ -8,7 +8,38 @@
 use neurovox::image::{save, SaveOptions};
 use neurovox::DataType;
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `neurovox convert`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The image to read.
+    #[arg(value_name = "IN")]
+    input: PathBuf,
+    /// The file to write; its extension picks the format and compression.
+    #[arg(value_name = "OUT")]
+    output: PathBuf,
+    /// Store the data as this type (e.g. int16, float32); float data to integers is scaled.
+    #[arg(long, value_name = "T", value_parser = parse_dtype)]
+    dtype: Option<DataType>,
+    /// Compression level for .gz/.bz2/.zst output.
+    #[arg(long, value_name = "N")]
+    level: Option<u32>,
+}
+
+/// `--dtype`'s value parser: the names `DataType::from_name` accepts (numpy names, NIfTI
+/// strings, numpy codes, `rgb`/`rgba`, any case). A name it does not know is a usage error
+/// (exit status 2) that lists the accepted names.
+fn parse_dtype(name: &str) -> Result<DataType, String> {
+    DataType::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = DataType::ALL.iter().map(|t| t.name()).collect();
+        format!(
+            "unknown data type; accepted: {} (any case), or the NIfTI name \
+             (NIFTI_TYPE_INT16), numpy code (i2, f4, u1) or rgb/rgba",
+            names.join(", ")
+        )
+    })
+}
 
 /// What the written file holds, as read back from it.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,10 +52,11 @@ pub struct Written {
     pub shape: Vec<usize>,
 }
 
-/// Converts `input` to `output` and prints one line saying what was written; prints the
-/// error naming the file and returns false on failure.
-pub fn run(input: &Path, output: &Path, dtype: Option<&str>, level: Option<u32>) -> bool {
-    match convert(input, output, dtype, level) {
+/// Converts `IN` to `OUT` and prints one line saying what was written; prints the error
+/// naming the file on failure. Exit status 0 on success, else 1.
+pub fn run(args: &Args) -> u8 {
+    let (input, output) = (args.input.as_path(), args.output.as_path());
+    let succeeded = match convert(input, output, args.dtype, args.level) {
         Ok(written) => {
             let shape: Vec<String> = written.shape.iter().map(ToString::to_string).collect();
             crate::info::write_stdout(&format!(
@@ -40,21 +72,16 @@ pub fn run(input: &Path, output: &Path, dtype: Option<&str>, level: Option<u32>)
             eprintln!("{}", crate::shown::text(&message));
             false
         }
-    }
+    };
+    crate::exit_status(succeeded)
 }
 
 fn convert(
     input: &Path,
     output: &Path,
-    dtype: Option<&str>,
+    dtype: Option<DataType>,
     level: Option<u32>,
 ) -> Result<Written, String> {
-    let dtype = match dtype {
-        None => None,
-        Some(name) => {
-            Some(DataType::from_name(name).ok_or_else(|| format!("unknown data type {name:?}"))?)
-        }
-    };
     let spinner = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_message(format!(

@@ -29,7 +29,7 @@ use neurovox::image::MmapMode;
 use neurovox::image::{DataObj, Image, LoadOptions};
 use neurovox::{DataType, FieldValue, Header, Result};
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Values compared per piece (both images): about 16 MiB of float64 each.
 const CHUNK_BYTES: usize = 16 << 20;
@@ -123,8 +123,72 @@ impl Report {
     }
 }
 
+/// Arguments of `neurovox diff`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 if nothing compared differs, 1 if something does, \
+                        2 if a file cannot be read or the arguments are wrong."
+)]
+pub struct Args {
+    /// The first image.
+    #[arg(value_name = "A")]
+    first: PathBuf,
+    /// The second image.
+    #[arg(value_name = "B")]
+    second: PathBuf,
+    /// Values within this absolute difference are equal (and affine entries, unless
+    /// --affine-atol is given).
+    #[arg(long, value_name = "X", default_value_t = 0.0)]
+    atol: f64,
+    /// Values within this fraction of the second image's value are equal (added to --atol).
+    #[arg(long, value_name = "Y", default_value_t = 0.0)]
+    rtol: f64,
+    /// Affine entries within this absolute difference (mm) are equal [default: --atol].
+    #[arg(long, value_name = "Z")]
+    affine_atol: Option<f64>,
+    /// Compare headers, affines and shapes only, not the values.
+    #[arg(long, conflicts_with = "values")]
+    header_only: bool,
+    /// Compare only what the images show: shape, affine and scaled values (not the data
+    /// type, scaling, format or other header fields).
+    #[arg(long)]
+    values: bool,
+    /// Name the header fields only one image has (by default they are counted).
+    #[arg(long, conflicts_with = "values")]
+    all_fields: bool,
+}
+
+impl Args {
+    /// How the arguments ask to compare.
+    fn options(&self) -> Options {
+        let scope = match (self.header_only, self.values) {
+            (true, _) => Scope::HeaderOnly,
+            (false, true) => Scope::ValuesOnly,
+            (false, false) => Scope::Everything,
+        };
+        Options {
+            values: Tolerance {
+                atol: self.atol,
+                rtol: self.rtol,
+            },
+            affine: Tolerance {
+                atol: self.affine_atol.unwrap_or(self.atol),
+                rtol: self.rtol,
+            },
+            scope,
+            all_fields: self.all_fields,
+        }
+    }
+}
+
 /// Runs `neurovox diff`; the exit status (0 same, 1 different, 2 unreadable).
-pub fn run(a: &Path, b: &Path, options: &Options) -> u8 {
+pub fn run(args: &Args) -> u8 {
+    compare(&args.first, &args.second, &args.options())
+}
+
+/// Compares the images at `a` and `b` and prints the report; the exit status (0 same,
+/// 1 different, 2 unreadable).
+fn compare(a: &Path, b: &Path, options: &Options) -> u8 {
     let show_progress = std::io::stderr().is_terminal();
     match diff(a, b, options, show_progress) {
         Ok(mut report) => {

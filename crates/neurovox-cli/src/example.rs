@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 /// Writes the example images, prints where, then reports on them as `neurovox info` does.
 /// Returns true if everything was written and read back.
-pub fn run(report: Report) -> bool {
+pub fn describe(report: Report) -> bool {
     match write_examples() {
         Ok((dir, targets)) => {
             let intro = format!(
@@ -31,7 +31,7 @@ pub fn run(report: Report) -> bool {
                 targets.len(),
                 dir.display()
             );
-            info::write_stdout(&intro) && info::run(&targets, report)
+            info::write_stdout(&intro) && info::describe(&targets, report)
         }
         Err(err) => {
             eprintln!("neurovox: cannot write the example images: {err}");

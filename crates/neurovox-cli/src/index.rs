@@ -19,26 +19,39 @@ use neurovox::io::gzip::index_file::{self, gzidx, GzipFingerprint};
 use neurovox::io::{GzipSource, Source};
 use std::path::{Path, PathBuf};
 
-/// What `neurovox index` was asked to do besides indexing.
-pub struct Options<'a> {
-    /// Store in the cache directory instead of beside the file.
-    pub cache: bool,
-    /// Also export to this GZIDX file.
-    pub gzidx: Option<&'a Path>,
-    /// Import from this GZIDX file.
-    pub from_gzidx: Option<&'a Path>,
+/// Arguments of `neurovox index`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// gzip-compressed files (.nii.gz, .mgz, ...).
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+    /// Store the indexes in the per-user cache directory instead of next to the files
+    /// (for read-only datasets; NEUROVOX_GZIP_INDEX_DIR names another directory).
+    #[arg(long)]
+    cache: bool,
+    /// Also write the index in indexed_gzip's format (GZIDX) to this file (one FILE only).
+    #[arg(long, value_name = "IDX", conflicts_with = "from_gzidx")]
+    gzidx: Option<PathBuf>,
+    /// Build the index from this indexed_gzip index file instead of a pass over the data
+    /// (one FILE only); it is checked by reading the file through it once.
+    #[arg(long, value_name = "IDX")]
+    from_gzidx: Option<PathBuf>,
+}
+
+/// Indexes every file; exit status 0 if all were indexed (or need no index), else 1.
+pub fn run(args: &Args) -> u8 {
+    crate::exit_status(index_all(args))
 }
 
 /// Indexes every file; true if all were indexed (or need no index).
-pub fn run(files: &[impl AsRef<Path>], options: &Options) -> bool {
-    if (options.gzidx.is_some() || options.from_gzidx.is_some()) && files.len() != 1 {
+fn index_all(args: &Args) -> bool {
+    if (args.gzidx.is_some() || args.from_gzidx.is_some()) && args.files.len() != 1 {
         eprintln!("--gzidx and --from-gzidx take exactly one FILE");
         return false;
     }
     let mut ok = true;
-    for file in files {
-        let file = file.as_ref();
-        match index(file, options) {
+    for file in &args.files {
+        match index(file, args) {
             Ok(line) => println!("{line}"),
             Err(message) => {
                 eprintln!("{}", crate::shown::text(&message));
@@ -46,7 +59,7 @@ pub fn run(files: &[impl AsRef<Path>], options: &Options) -> bool {
             }
         }
     }
-    if options.cache {
+    if args.cache {
         if let Some(dir) = index_file::cache_dir() {
             if let Err(e) = index_file::trim_cache(&dir, index_file::cache_cap()) {
                 eprintln!("{}", crate::shown::text(&e.to_string()));
@@ -76,7 +89,7 @@ fn destination(file: &Path, cache: bool) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("{}: cannot name its cache entry", shown(file)))
 }
 
-fn index(file: &Path, options: &Options) -> Result<String, String> {
+fn index(file: &Path, args: &Args) -> Result<String, String> {
     let source = GzipSource::open(file).map_err(|e| e.to_string())?;
     if source.member_index().is_some() {
         return Ok(format!(
@@ -84,8 +97,8 @@ fn index(file: &Path, options: &Options) -> Result<String, String> {
             shown(file)
         ));
     }
-    let to = destination(file, options.cache)?;
-    let index = if let Some(from) = options.from_gzidx {
+    let to = destination(file, args.cache)?;
+    let index = if let Some(from) = args.from_gzidx.as_deref() {
         drop(source);
         import(file, from, &to)?;
         GzipSource::open(file).and_then(|s| s.index_file())
@@ -94,7 +107,7 @@ fn index(file: &Path, options: &Options) -> Result<String, String> {
         source.write_index(&to).and_then(|()| source.index_file())
     }
     .map_err(|e| e.to_string())?;
-    if let Some(out) = options.gzidx {
+    if let Some(out) = args.gzidx.as_deref() {
         let bytes = gzidx::export(&index).map_err(|e| e.to_string())?;
         neurovox::io::atomic::write_atomically(out, |w| {
             std::io::Write::write_all(w, &bytes).map_err(neurovox::Error::io)
@@ -109,8 +122,8 @@ fn index(file: &Path, options: &Options) -> Result<String, String> {
         index.total,
         bytes,
         shown(&to),
-        options
-            .gzidx
+        args.gzidx
+            .as_deref()
             .map(|g| format!(" (and indexed_gzip's format -> {})", shown(g)))
             .unwrap_or_default()
     ))

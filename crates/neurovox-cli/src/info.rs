@@ -1,9 +1,18 @@
-//! `neurovox info`: one summary line per image (nibabel's `nib-ls`), or with `--header` the
-//! full header dump of each image.
+//! `neurovox info FILE...`: one aligned summary line per image, with nibabel's `nib-ls`
+//! columns — name, format (nibabel's class name), compression, dtype, shape, voxel sizes,
+//! scaling, NIfTI extension count, sform/qform codes, and `sform` when the sform and qform
+//! disagree.
+//!
+//! * `--header`: instead, every header field with its value, then what is derived from them
+//!   (shape, dtype, zooms, data offset, scaling, best affine, NIfTI codes, units, intent and
+//!   extensions, the MGH footer) and the problems nibabel's checks find (`crate::dump`).
+//! * `--example`: writes four synthetic images (NIfTI-1 `.nii.gz`, NIfTI-2 `.nii`, Analyze
+//!   `.hdr`/`.img`, MGH `.mgz`) to a new temporary directory and shows them the same way, a
+//!   demonstration that needs no data (`crate::example`).
 //!
 //! Only headers are read (for MGH also the footer after the data), so this is fast on any
 //! size of image. A file that cannot be read is reported on stderr as `FILE: error` and the
-//! others are still shown; the caller turns "some file failed" into exit code 1.
+//! others are still shown; the exit status is then 1.
 
 use crate::dump;
 use crate::table::{self, Cell};
@@ -40,9 +49,42 @@ impl Target {
     }
 }
 
+/// Arguments of `neurovox info`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Image files (.nii, .nii.gz, .hdr/.img, .mgh, .mgz, also .bz2/.zst compressed).
+    #[arg(value_name = "FILE", required_unless_present = "example")]
+    files: Vec<PathBuf>,
+
+    /// Print every header field and the values derived from them, instead of one line.
+    #[arg(long)]
+    header: bool,
+
+    /// Write four synthetic example images to a new temporary directory and show those.
+    #[arg(long, conflicts_with = "files")]
+    example: bool,
+}
+
+/// Runs `neurovox info`; exit status 0 if every file was read (or every example image
+/// written and read) and the report written, else 1.
+pub fn run(args: &Args) -> u8 {
+    let report = if args.header {
+        Report::FullHeader
+    } else {
+        Report::Summary
+    };
+    let succeeded = if args.example {
+        crate::example::describe(report)
+    } else {
+        let targets: Vec<Target> = args.files.iter().map(|f| Target::from_path(f)).collect();
+        describe(&targets, report)
+    };
+    crate::exit_status(succeeded)
+}
+
 /// Reads every target's header and prints the report to stdout; failures go to stderr.
 /// Returns true if every file was read and the report was written.
-pub fn run(targets: &[Target], report: Report) -> bool {
+pub fn describe(targets: &[Target], report: Report) -> bool {
     let mut all_read = true;
     let mut rows = Vec::new();
     let mut dumps = Vec::new();

@@ -4,15 +4,25 @@
 //! after, or why not.
 
 use neurovox::io::gzip::recompress_file;
-use std::path::Path;
+use std::path::PathBuf;
 
-/// Recompresses every file; true if all succeeded.
-pub fn run(files: &[impl AsRef<Path>], level: Option<u32>) -> bool {
+/// Arguments of `neurovox recompress`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// gzip-compressed files (.nii.gz, .mgz, ...), each replaced atomically.
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+    /// gzip level, 0-12 (libdeflate's scale; default 2).
+    #[arg(long, value_name = "N")]
+    level: Option<u32>,
+}
+
+/// Recompresses every file; exit status 0 if all succeeded, else 1.
+pub fn run(args: &Args) -> u8 {
     let mut ok = true;
-    for file in files {
-        let file = file.as_ref();
+    for file in &args.files {
         let shown = crate::shown::path(file);
-        match recompress_file(file, level) {
+        match recompress_file(file, args.level) {
             Ok(r) if !r.rewritten => {
                 println!(
                     "{shown}: already neurovox's indexed gzip ({} bytes), left as it is",
@@ -29,5 +39,5 @@ pub fn run(files: &[impl AsRef<Path>], level: Option<u32>) -> bool {
             }
         }
     }
-    ok
+    crate::exit_status(ok)
 }

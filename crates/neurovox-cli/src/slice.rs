@@ -35,7 +35,7 @@ use neurovox::dtype::Element;
 use neurovox::format::affine::{self, Affine};
 use neurovox::{ByteOrder, Error, Header, ImageFormat, Result};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What was written: the output's shape and data type.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,10 +48,37 @@ pub struct Written {
     pub selection: Selection,
 }
 
+/// Arguments of `neurovox slice`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The image to read from.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+
+    /// The selection, as in Python's `img.dataobj[KEY]`: e.g. '...,3' (one volume),
+    /// ':, 10:11, ::-1' (a coronal slab, z reversed), '-1' (the last sagittal slice),
+    /// '2:5, ..., None' (a new axis after the spatial ones). The three spatial axes stay the
+    /// first three of the output: a key that would put time among them (an index on a
+    /// spatial axis of a 4-D image) is refused unless --keep-axes.
+    #[arg(value_name = "KEY", allow_hyphen_values = true)]
+    key: String,
+
+    /// The NIfTI-1 file to write (.nii, or .nii.gz to compress).
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+
+    /// Keep an indexed spatial axis with length 1 (an index i read as i:i+1), so that the
+    /// output stays in the input's space and its time axis stays fourth.
+    #[arg(long)]
+    keep_axes: bool,
+}
+
 /// Runs `neurovox slice`; prints one line saying what was written, or the error (naming the
-/// file it is about) on stderr. True on success. `keep_axes`: see the module docs.
-pub fn run(input: &Path, spec: &str, output: &Path, keep_axes: bool) -> bool {
-    match slice_to_file(input, spec, output, keep_axes) {
+/// file it is about) on stderr. Exit status 0 on success, else 1. `keep_axes`: see the
+/// module docs.
+pub fn run(args: &Args) -> u8 {
+    let (input, output) = (args.file.as_path(), args.output.as_path());
+    let succeeded = match slice_to_file(input, &args.key, output, args.keep_axes) {
         Ok(written) => {
             let shape: Vec<String> = written.shape.iter().map(ToString::to_string).collect();
             crate::info::write_stdout(&format!(
@@ -73,7 +100,8 @@ pub fn run(input: &Path, spec: &str, output: &Path, keep_axes: bool) -> bool {
             eprintln!("{}", crate::shown::text(&message));
             false
         }
-    }
+    };
+    crate::exit_status(succeeded)
 }
 
 /// Reads `spec` of the image at `input` and writes it to `output`; with `keep_axes`, an

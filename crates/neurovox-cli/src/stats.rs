@@ -1,5 +1,7 @@
-//! `neurovox stats`: the number of voxels, the NaN count, and the minimum, maximum, mean and
-//! standard deviation of each image's values, scaled as `get_fdata()` scales them (float64).
+//! `neurovox stats FILE...`: the number of voxels, the NaN count, and the minimum, maximum,
+//! mean and standard deviation of each image's values, scaled as `get_fdata()` scales them
+//! (float64), one aligned line per file. A file that cannot be read is reported on stderr as
+//! `FILE: error`, as by `neurovox info`; the others are still shown and the exit status is 1.
 //!
 //! The data streams through the proxy a piece at a time, so memory stays flat whatever the
 //! size of the image: one volume at a time for 4-D and larger images (the trailing axes
@@ -29,7 +31,7 @@ use neurovox::image::{DataObj, Image};
 use neurovox::image::{MmapMode, ProxyOptions};
 use neurovox::{Error, Result};
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// How much float64 output one read may produce: 64 MiB.
 pub const CHUNK_BYTES: usize = 64 << 20;
@@ -268,13 +270,22 @@ pub fn image_stats(path: &Path, shown: &str, show_progress: bool) -> Result<Stat
     Ok(total)
 }
 
+/// Arguments of `neurovox stats`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Image files (.nii, .nii.gz, .hdr/.img, .mgh, .mgz, also .bz2/.zst compressed).
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+}
+
 /// Computes and prints the statistics of every file, one aligned line each; failures go to
-/// stderr as `FILE: error`. Returns true if every file was read and the lines written.
-pub fn run(files: &[std::path::PathBuf]) -> bool {
+/// stderr as `FILE: error`. Exit status 0 if every file was read and the lines written,
+/// else 1.
+pub fn run(args: &Args) -> u8 {
     let show_progress = std::io::stderr().is_terminal();
     let mut all_read = true;
     let mut rows = Vec::new();
-    for path in files {
+    for path in &args.files {
         let shown = crate::shown::path(path);
         match image_stats(path, &shown, show_progress) {
             Ok(stats) => rows.push(stats_row(&shown, &stats)),
@@ -285,7 +296,7 @@ pub fn run(files: &[std::path::PathBuf]) -> bool {
             }
         }
     }
-    crate::info::write_stdout(&table::render(&rows)) && all_read
+    crate::exit_status(crate::info::write_stdout(&table::render(&rows)) && all_read)
 }
 
 /// A bar on stderr naming the file, or a hidden one when stderr is not a terminal. (A bar

@@ -200,6 +200,46 @@ fn info_without_files_is_a_usage_error() {
 }
 
 #[test]
+fn convert_refuses_an_unknown_dtype_as_a_usage_error() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = write_nifti(tmp.path(), "in.nii", &[2, 3, 4], &[1.0, 1.0, 1.0]);
+    let out = tmp.path().join("out.nii");
+    let output = neurovox(
+        &[
+            "convert",
+            path_str(&input),
+            path_str(&out),
+            "--dtype",
+            "float33",
+        ],
+        tmp.path(),
+    );
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "stderr: {err}");
+    assert!(stdout(&output).is_empty(), "{}", stdout(&output));
+    assert!(err.contains("float33") && err.contains("--dtype"), "{err}");
+    for accepted in [
+        "uint8",
+        "int16",
+        "float32",
+        "complex64",
+        "RGB24",
+        "NIFTI_TYPE_INT16",
+    ] {
+        assert!(err.contains(accepted), "{accepted} in {err}");
+    }
+    assert!(!out.exists(), "nothing is written");
+    // Every spelling DataType::from_name knows is still taken.
+    for name in ["INT16", "NIFTI_TYPE_FLOAT32", "<f4", "u1", "i8"] {
+        let output = neurovox(
+            &["convert", path_str(&input), path_str(&out), "--dtype", name],
+            tmp.path(),
+        );
+        assert!(output.status.success(), "{name}: {}", stderr(&output));
+    }
+}
+
+#[test]
 fn file_names_with_control_characters_are_shown_escaped() {
     // A newline would break the one-line-per-file format, ESC[31m would reach the terminal.
     let dir = tempfile::tempdir().expect("tmp");
