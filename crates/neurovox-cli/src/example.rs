@@ -1,6 +1,6 @@
 //! `neurovox info --example`: writes four small synthetic images, one per format family,
-//! into a fresh temporary directory, then describes them with the same code as
-//! `neurovox info`. It needs no input files, so it works on a fresh machine.
+//! into a fresh temporary directory, which `neurovox info --example` then describes as it
+//! describes any file. It needs no input files, so it works on a fresh machine.
 //!
 //! Every image is made with the library's header codecs (`Header::new`, the setters,
 //! `to_prefix_bytes`) followed by data bytes in the header's byte order:
@@ -14,34 +14,15 @@
 //!
 //! The directory is kept so the files can be inspected afterwards; its path is printed first.
 
-use crate::info::{self, Report, Target};
+use crate::shown::Target;
 use neurovox::format::{Affine, Extension};
 use neurovox::{ByteOrder, DataType, Error, FieldValue, Header, ImageFormat, Result, StorageDtype};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Writes the example images, prints where, then reports on them as `neurovox info` does.
-/// Returns true if everything was written and read back.
-pub fn describe(report: Report) -> bool {
-    match write_examples() {
-        Ok((dir, targets)) => {
-            let intro = format!(
-                "Wrote {} example images to {} (kept so you can look at them; delete it when done)\n",
-                targets.len(),
-                dir.display()
-            );
-            info::write_stdout(&intro) && info::describe(&targets, report)
-        }
-        Err(err) => {
-            eprintln!("neurovox: cannot write the example images: {err}");
-            false
-        }
-    }
-}
-
 /// Makes a fresh directory and writes every example into it.
-fn write_examples() -> Result<(PathBuf, Vec<Target>)> {
+pub fn write_examples() -> Result<(PathBuf, Vec<Target>)> {
     let dir = tempfile::Builder::new()
         .prefix("neurovox-example-")
         .tempdir()

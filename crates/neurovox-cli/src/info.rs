@@ -15,6 +15,7 @@
 //! others are still shown; the exit status is then 1.
 
 use crate::dump;
+use crate::shown::Target;
 use crate::table::{self, Cell};
 use neurovox::format::NiftiHeader;
 use neurovox::{ByteOrder, Header, HeaderInfo, StorageDtype};
@@ -28,25 +29,6 @@ pub enum Report {
     Summary,
     /// Every header field and the values derived from them.
     FullHeader,
-}
-
-/// An image to describe: the path to read and the name to show for it.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// The name printed in the first column (the path as the user gave it).
-    pub shown: String,
-    /// The file to read.
-    pub path: PathBuf,
-}
-
-impl Target {
-    /// A target shown under the path as given.
-    pub fn from_path(path: &Path) -> Target {
-        Target {
-            shown: crate::shown::path(path),
-            path: path.to_path_buf(),
-        }
-    }
 }
 
 /// Arguments of `neurovox info`.
@@ -74,12 +56,31 @@ pub fn run(args: &Args) -> u8 {
         Report::Summary
     };
     let succeeded = if args.example {
-        crate::example::describe(report)
+        describe_examples(report)
     } else {
         let targets: Vec<Target> = args.files.iter().map(|f| Target::from_path(f)).collect();
         describe(&targets, report)
     };
     crate::exit_status(succeeded)
+}
+
+/// Writes the example images (`crate::example`), prints where, then reports on them.
+/// Returns true if everything was written and read back.
+fn describe_examples(report: Report) -> bool {
+    match crate::example::write_examples() {
+        Ok((dir, targets)) => {
+            let intro = format!(
+                "Wrote {} example images to {} (kept so you can look at them; delete it when done)\n",
+                targets.len(),
+                dir.display()
+            );
+            write_stdout(&intro) && describe(&targets, report)
+        }
+        Err(err) => {
+            eprintln!("neurovox: cannot write the example images: {err}");
+            false
+        }
+    }
 }
 
 /// Reads every target's header and prints the report to stdout; failures go to stderr.

@@ -2,7 +2,7 @@
 //! control characters (a newline, `ESC[31m`) are shown escaped, so a crafted name can neither
 //! break the one-line-per-file format nor send escape sequences to the terminal.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// `text` with every control character escaped (`\n`, `\u{1b}`); everything else, quotes and
 /// backslashes included, as it is.
@@ -35,5 +35,24 @@ mod tests {
         assert_eq!(text("a\nb\u{1b}[31mc"), "a\\nb\\u{1b}[31mc");
         assert_eq!(text("plain 'x' \\ é.nii"), "plain 'x' \\ é.nii");
         assert_eq!(path(Path::new("dir/x\ty.nii")), "dir/x\\ty.nii");
+    }
+}
+
+/// An image to describe: the path to read and the name to show for it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The name printed in the first column (the path as the user gave it).
+    pub shown: String,
+    /// The file to read.
+    pub path: PathBuf,
+}
+
+impl Target {
+    /// A target shown under the path as given.
+    pub fn from_path(path: &Path) -> Target {
+        Target {
+            shown: self::path(path),
+            path: path.to_path_buf(),
+        }
     }
 }
