@@ -16,7 +16,7 @@ paths to the module that *defines* the item, following ``pub use`` re-exports, s
 parent module that only re-exports its children is not a dependency of them.
 
 What counts as a dependency of module M on module N: code of M (outside its
-``#[cfg(test)]`` items and comments) names an item defined in N, or N itself.
+``#[cfg(test)]`` and doc-only ``#[cfg(doc)]`` items and comments) names an item defined in N, or N itself.
 Declaring ``mod n;`` is not a dependency. The rule it enforces is DESIGN.md's:
 a layer uses only the layers it is built on, and inside a layer no two files need each other.
 """
@@ -38,7 +38,7 @@ PATH_RE = re.compile(r"\b(crate|super|self)((?:::[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
 def strip_code(text: str) -> str:
-    """Remove comments, string and char literals, and ``#[cfg(test)]`` items."""
+    """Remove comments, string and char literals, and ``#[cfg(test)]``/``#[cfg(doc)]`` items."""
     out = []
     i, n = 0, len(text)
     while i < n:
@@ -84,7 +84,7 @@ def strip_code(text: str) -> str:
 def drop_cfg_test_items(code: str) -> str:
     result = []
     pos = 0
-    for m in re.finditer(r"#\[cfg\(test\)\]", code):
+    for m in re.finditer(r"#\[cfg\((?:test|doc)\)\]", code):
         if m.start() < pos:
             continue
         # The item that follows: up to its matching closing brace, or its semicolon.

@@ -44,9 +44,11 @@ def test_reexports_comments_and_tests_are_not_dependencies(tmp_path):
         "lib.rs": "pub mod layer;\npub use layer::{Leaf, Root};\n",
         "layer/mod.rs": "//! Uses [`crate::layer::root`].\npub mod leaf;\npub mod root;\n"
                         "pub use leaf::Leaf;\npub use root::Root;\n",
-        # leaf names Root only in a comment, a string and its tests
+        # leaf names Root only in a comment, a string, a doc-only import and its tests
         "layer/leaf.rs": """\
             // crate::layer::root::Root would be a cycle
+            #[cfg(doc)]
+            use crate::layer::root::Root;
             pub struct Leaf;
             pub const NOTE: &str = "crate::layer::root::Root";
             #[cfg(test)]

@@ -4,72 +4,34 @@
 //! A header here is the raw 348-byte (or 540-byte) block plus the extensions that follow it.
 //! Single files (`.nii`, magic `n+1`/`n+2`) have a 4-byte extension flag after the block and
 //! data at `vox_offset`; pairs (`.hdr` + `.img`, magic `ni1`/`ni2`) keep the header alone.
+//!
+//! Split by job: `layout.rs` (the 348 bytes), `extensions.rs`, `codes.rs` (xform, unit,
+//! intent and slice-order tables), `checks.rs` (nibabel's checks and fixes); this file holds
+//! [`NiftiHeader`] itself — parsing, the shape, type, scaling and geometry accessors.
 
 use super::affine::{
     affine_to_quaternion, fill_positive, has_no_shear, quat_to_mat, Affine, IDENTITY,
 };
 use super::analyze::{
-    analyze_base_affine, analyze_data_shape, analyze_zooms, check_bitpix, check_datatype,
-    check_pixdims, check_sizeof_hdr, code_to_dtype, fill_analyze_defaults, guess_byte_order,
-    raw_dims, set_analyze_data_shape, set_analyze_zooms, set_code_dtype, validate_vox_offset,
-    vox_offset,
+    analyze_base_affine, analyze_data_shape, analyze_zooms, code_to_dtype, fill_analyze_defaults,
+    guess_byte_order, raw_dims, set_analyze_data_shape, set_analyze_zooms, set_code_dtype,
+    validate_vox_offset, vox_offset,
 };
 use super::check::{first_error, Problem};
-use super::fields::{peek_i32, Field, FieldKind as K, Layout, RawStruct};
+use super::fields::{Layout, RawStruct};
 use super::{check_declared_shape, nifti2, HeaderCodec, ImageFormat};
 use crate::dtype::{ByteOrder, DataType, StorageDtype};
 use crate::error::{Error, Result};
 
-/// The NIfTI-1 header layout (348 bytes).
-pub static NIFTI1_LAYOUT: Layout = Layout {
-    name: "NIfTI-1 header",
-    size: 348,
-    fields: &[
-        Field::new("sizeof_hdr", 0, K::I32, 1),
-        Field::new("data_type", 4, K::Bytes, 10),
-        Field::new("db_name", 14, K::Bytes, 18),
-        Field::new("extents", 32, K::I32, 1),
-        Field::new("session_error", 36, K::I16, 1),
-        Field::new("regular", 38, K::Bytes, 1),
-        Field::new("dim_info", 39, K::U8, 1),
-        Field::new("dim", 40, K::I16, 8),
-        Field::new("intent_p1", 56, K::F32, 1),
-        Field::new("intent_p2", 60, K::F32, 1),
-        Field::new("intent_p3", 64, K::F32, 1),
-        Field::new("intent_code", 68, K::I16, 1),
-        Field::new("datatype", 70, K::I16, 1),
-        Field::new("bitpix", 72, K::I16, 1),
-        Field::new("slice_start", 74, K::I16, 1),
-        Field::new("pixdim", 76, K::F32, 8),
-        Field::new("vox_offset", 108, K::F32, 1),
-        Field::new("scl_slope", 112, K::F32, 1),
-        Field::new("scl_inter", 116, K::F32, 1),
-        Field::new("slice_end", 120, K::I16, 1),
-        Field::new("slice_code", 122, K::U8, 1),
-        Field::new("xyzt_units", 123, K::U8, 1),
-        Field::new("cal_max", 124, K::F32, 1),
-        Field::new("cal_min", 128, K::F32, 1),
-        Field::new("slice_duration", 132, K::F32, 1),
-        Field::new("toffset", 136, K::F32, 1),
-        Field::new("glmax", 140, K::I32, 1),
-        Field::new("glmin", 144, K::I32, 1),
-        Field::new("descrip", 148, K::Bytes, 80),
-        Field::new("aux_file", 228, K::Bytes, 24),
-        Field::new("qform_code", 252, K::I16, 1),
-        Field::new("sform_code", 254, K::I16, 1),
-        Field::new("quatern_b", 256, K::F32, 1),
-        Field::new("quatern_c", 260, K::F32, 1),
-        Field::new("quatern_d", 264, K::F32, 1),
-        Field::new("qoffset_x", 268, K::F32, 1),
-        Field::new("qoffset_y", 272, K::F32, 1),
-        Field::new("qoffset_z", 276, K::F32, 1),
-        Field::new("srow_x", 280, K::F32, 4),
-        Field::new("srow_y", 296, K::F32, 4),
-        Field::new("srow_z", 312, K::F32, 4),
-        Field::new("intent_name", 328, K::Bytes, 16),
-        Field::new("magic", 344, K::Bytes, 4),
-    ],
-};
+mod checks;
+mod codes;
+mod extensions;
+mod layout;
+
+use codes::{resolve_xform_code, slice_acquisition_order, INTENTS, SLICE_ORDERS};
+pub use codes::{unit_label, xform_label, Intent};
+pub use extensions::{extension_label, parse_extensions, Extension};
+pub use layout::NIFTI1_LAYOUT;
 
 /// NIfTI-1 or NIfTI-2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -122,263 +84,6 @@ impl NiftiVersion {
             NiftiVersion::Two => f64::EPSILON * 3.0,
         }
     }
-}
-
-/// One NIfTI header extension: a code and its content, kept byte for byte as in the file
-/// (the `esize - 8` bytes after the code, padding included).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Extension {
-    /// The extension code (`ecode`): 6 is a comment, 4 AFNI, 2 DICOM, …
-    pub code: i32,
-    /// The raw bytes after `esize` and `ecode`.
-    pub raw: Vec<u8>,
-}
-
-impl Extension {
-    /// An extension from its content; it is padded to a 16-byte multiple when written.
-    ///
-    /// ```
-    /// use neurovox::format::Extension;
-    /// let ext = Extension::new(6, b"a comment".to_vec());
-    /// assert_eq!(ext.content(), b"a comment");
-    /// assert_eq!(ext.size_on_disk(), 32);
-    /// ```
-    pub fn new(code: i32, content: Vec<u8>) -> Self {
-        Extension { code, raw: content }
-    }
-
-    /// The content without trailing NULs, as nibabel's `get_content` returns it.
-    pub fn content(&self) -> &[u8] {
-        let end = self.raw.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-        &self.raw[..end]
-    }
-
-    /// `esize`: 8 header bytes plus the raw bytes, rounded up to a multiple of 16.
-    pub fn size_on_disk(&self) -> usize {
-        (self.raw.len() + 8).div_ceil(16) * 16
-    }
-
-    fn write_to(&self, out: &mut Vec<u8>, order: ByteOrder) {
-        let esize = self.size_on_disk();
-        let put = |out: &mut Vec<u8>, v: i32| match order {
-            ByteOrder::Little => out.extend_from_slice(&v.to_le_bytes()),
-            ByteOrder::Big => out.extend_from_slice(&v.to_be_bytes()),
-        };
-        put(out, esize as i32);
-        put(out, self.code);
-        out.extend_from_slice(&self.raw);
-        out.resize(out.len() + esize - 8 - self.raw.len(), 0);
-    }
-}
-
-/// Parses the extension records in `bytes` (which start right after the 4-byte flag).
-///
-/// nibabel's loop: records are read while at least 16 bytes remain (single files) or until
-/// the bytes end (pairs). A record whose `esize` is below 8 or runs past the end is a Format
-/// error; an `esize` that is not a multiple of 16 is accepted, as nibabel accepts it. Zero
-/// padding after the last record ends the list.
-pub fn parse_extensions(
-    bytes: &[u8],
-    order: ByteOrder,
-    until_end: bool,
-    base_offset: u64,
-) -> Result<Vec<Extension>> {
-    let mut out = Vec::new();
-    let mut pos = 0usize;
-    loop {
-        let remaining = bytes.len() - pos;
-        if (!until_end && remaining < 16) || (until_end && remaining == 0) {
-            break;
-        }
-        let at = base_offset + pos as u64;
-        let (Some(esize), Some(code)) =
-            (peek_i32(bytes, pos, order), peek_i32(bytes, pos + 4, order))
-        else {
-            return Err(Error::format(
-                "failed to read extension header: the header ends inside it",
-            )
-            .field("extensions")
-            .offset(at));
-        };
-        if esize == 0 && bytes[pos..].iter().all(|&b| b == 0) {
-            // Zero padding between the last extension and the data (nibabel misreads it as
-            // an extension of size 0 and fails; see docs/compat.md).
-            break;
-        }
-        if esize < 8 {
-            return Err(Error::format(format!(
-                "extension size {esize} is smaller than its own 8-byte header"
-            ))
-            .field("extensions")
-            .offset(at));
-        }
-        let esize = esize as usize;
-        if esize > remaining {
-            return Err(Error::format(format!(
-                "extension size {esize} runs past the {remaining} bytes left before the data"
-            ))
-            .field("extensions")
-            .offset(at));
-        }
-        out.push(Extension {
-            code,
-            raw: bytes[pos + 8..pos + esize].to_vec(),
-        });
-        pos += esize;
-    }
-    Ok(out)
-}
-
-/// nibabel's `extension_codes` labels, by code.
-const EXTENSION_LABELS: [(i32, &str); 23] = [
-    (0, "ignore"),
-    (2, "dicom"),
-    (4, "afni"),
-    (6, "comment"),
-    (8, "xcede"),
-    (10, "jimdiminfo"),
-    (12, "workflow_fwds"),
-    (14, "freesurfer"),
-    (16, "pypickle"),
-    (18, "mind_ident"),
-    (20, "b_value"),
-    (22, "spherical_direction"),
-    (24, "dt_component"),
-    (26, "shc_degreeorder"),
-    (28, "voxbo"),
-    (30, "caret"),
-    (32, "cifti"),
-    (34, "variable_frame_timing"),
-    (36, "unassigned"),
-    (38, "eval"),
-    (40, "matlab"),
-    (42, "quantiphyse"),
-    (44, "mrs"),
-];
-
-/// The label nibabel gives an extension code (`comment` for 6), or None if unknown.
-///
-/// ```
-/// assert_eq!(neurovox::format::nifti1::extension_label(32), Some("cifti"));
-/// assert_eq!(neurovox::format::nifti1::extension_label(7), None);
-/// ```
-pub fn extension_label(code: i32) -> Option<&'static str> {
-    EXTENSION_LABELS
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map(|(_, l)| *l)
-}
-
-const XFORM_LABELS: [&str; 6] = [
-    "unknown",
-    "scanner",
-    "aligned",
-    "talairach",
-    "mni",
-    "template",
-];
-
-/// The label of a qform/sform code (`aligned`), or None for codes outside 0..=5.
-pub fn xform_label(code: i64) -> Option<&'static str> {
-    usize::try_from(code)
-        .ok()
-        .and_then(|c| XFORM_LABELS.get(c).copied())
-}
-
-/// nibabel's `unit_codes`.
-const UNIT_LABELS: [(i64, &str); 10] = [
-    (0, "unknown"),
-    (1, "meter"),
-    (2, "mm"),
-    (3, "micron"),
-    (8, "sec"),
-    (16, "msec"),
-    (24, "usec"),
-    (32, "hz"),
-    (40, "ppm"),
-    (48, "rads"),
-];
-
-/// The label of a NIfTI unit code, or None if unknown.
-pub fn unit_label(code: i64) -> Option<&'static str> {
-    UNIT_LABELS
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map(|(_, l)| *l)
-}
-
-/// nibabel's `intent_codes`: code, label, number of parameters.
-const INTENTS: &[(i64, &str, usize)] = &[
-    (0, "none", 0),
-    (2, "correlation", 1),
-    (3, "t test", 1),
-    (4, "f test", 2),
-    (5, "z score", 0),
-    (6, "chi2", 1),
-    (7, "beta", 2),
-    (8, "binomial", 2),
-    (9, "gamma", 2),
-    (10, "poisson", 1),
-    (11, "normal", 2),
-    (12, "non central f test", 3),
-    (13, "non central chi2", 2),
-    (14, "logistic", 2),
-    (15, "laplace", 2),
-    (16, "uniform", 2),
-    (17, "non central t test", 2),
-    (18, "weibull", 2),
-    (19, "chi", 1),
-    (20, "inverse gaussian", 2),
-    (21, "extreme value 1", 2),
-    (22, "p value", 0),
-    (23, "log p value", 0),
-    (24, "log10 p value", 0),
-    (1001, "estimate", 0),
-    (1002, "label", 0),
-    (1003, "neuroname", 0),
-    (1004, "general matrix", 2),
-    (1005, "symmetric matrix", 1),
-    (1006, "displacement vector", 0),
-    (1007, "vector", 0),
-    (1008, "pointset", 0),
-    (1009, "triangle", 0),
-    (1010, "quaternion", 0),
-    (1011, "dimensionless", 0),
-    (2001, "time series", 0),
-    (2002, "node index", 0),
-    (2003, "rgb vector", 0),
-    (2004, "rgba vector", 0),
-    (2005, "shape", 0),
-    (2006, "fnirt disp field", 0),
-    (2007, "fnirt cubic spline coef", 0),
-    (2008, "fnirt dct coef", 0),
-    (2009, "fnirt quad spline coef", 0),
-    (2016, "topup cubic spline coef ", 0),
-    (2017, "topup quad spline coef", 0),
-    (2018, "topup field", 0),
-    (3000, "ConnUnknown", 0),
-    (3001, "ConnDense", 0),
-    (3002, "ConnDenseSeries", 0),
-    (3003, "ConnParcels", 0),
-    (3004, "ConnParcelSries", 0),
-    (3006, "ConnDenseScalar", 0),
-    (3007, "ConnDenseLabel", 0),
-    (3008, "ConnParcelScalr", 0),
-    (3009, "ConnParcelDense", 0),
-    (3010, "ConnDenseParcel", 0),
-    (3011, "ConnPPSr", 0),
-    (3012, "ConnPPSc", 0),
-];
-
-/// The intent of a NIfTI image as nibabel's `get_intent` reports it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Intent {
-    /// The intent label (`t test`), or `unknown code N`.
-    pub label: String,
-    /// The parameters this intent uses (`intent_p1` …), as many as the code defines.
-    pub params: Vec<f64>,
-    /// `intent_name`, decoded as Latin-1.
-    pub name: String,
 }
 
 /// A NIfTI-1 or NIfTI-2 header, single-file or pair, with its extensions.
@@ -961,166 +666,6 @@ impl NiftiHeader {
         out.extend(std::iter::repeat_n(None, (slice_len - end - 1) as usize));
         Ok(out)
     }
-
-    fn checks(&mut self, fix: bool) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        problems.extend(check_sizeof_hdr(
-            &mut self.raw,
-            self.version.header_size() as i64,
-            fix,
-        ));
-        problems.extend(check_datatype(&self.raw, DataType::from_nifti_code));
-        problems.extend(check_bitpix(&mut self.raw, DataType::from_nifti_code, fix));
-        problems.extend(check_pixdims(&mut self.raw, fix));
-        problems.extend(self.check_qfac(fix));
-        problems.extend(self.check_magic(fix));
-        problems.extend(self.check_offset(fix));
-        problems.extend(self.check_xform_code("qform_code", fix));
-        problems.extend(self.check_xform_code("sform_code", fix));
-        if self.version == NiftiVersion::Two {
-            problems.extend(nifti2::check_eol(&mut self.raw, fix));
-        }
-        problems
-    }
-
-    fn check_qfac(&mut self, fix: bool) -> Option<Problem> {
-        let qfac = self.raw.float_at("pixdim", 0);
-        if qfac == 1.0 || qfac == -1.0 {
-            return None;
-        }
-        if fix {
-            let _ = self.raw.set_float_at("pixdim", 0, 1.0);
-        }
-        Some(
-            Problem::new(20, "pixdim", "pixdim[0] (qfac) should be 1 (default) or -1")
-                .fixed(fix, "setting qfac to 1"),
-        )
-    }
-
-    fn check_magic(&self, fix: bool) -> Option<Problem> {
-        let magic = self.magic();
-        if magic == self.version.single_magic() || magic == self.version.pair_magic() {
-            return None;
-        }
-        Some(
-            Problem::new(
-                45,
-                "magic",
-                format!("magic string {} is not valid", py_bytes_repr(magic)),
-            )
-            .fixed(fix, "leaving as is, but future errors are likely"),
-        )
-    }
-
-    fn check_offset(&mut self, fix: bool) -> Option<Problem> {
-        let offset = self.raw.float("vox_offset");
-        if offset == 0.0 {
-            return None;
-        }
-        let min = self.version.single_vox_offset() as f64;
-        if self.magic() == self.version.single_magic() && offset < min {
-            if fix {
-                let _ = self.raw.set_float("vox_offset", min);
-            }
-            return Some(
-                Problem::new(
-                    40,
-                    "vox_offset",
-                    format!(
-                        "vox offset {} too low for single file nifti{}",
-                        offset as i64,
-                        self.version_number()
-                    ),
-                )
-                .fixed(fix, format!("setting to minimum value of {min}")),
-            );
-        }
-        if offset % 16.0 == 0.0 {
-            return None;
-        }
-        Some(
-            Problem::new(
-                30,
-                "vox_offset",
-                format!(
-                    "vox offset (={}) not divisible by 16, not SPM compatible",
-                    py_general(offset)
-                ),
-            )
-            .fixed(fix, "leaving at current value"),
-        )
-    }
-
-    fn check_xform_code(&mut self, field: &'static str, fix: bool) -> Option<Problem> {
-        let code = self.raw.int(field);
-        if xform_label(code).is_some() {
-            return None;
-        }
-        if fix {
-            let _ = self.raw.set_int(field, 0);
-        }
-        Some(
-            Problem::new(30, field, format!("{field} {code} not valid")).fixed(fix, "setting to 0"),
-        )
-    }
-
-    fn version_number(&self) -> u8 {
-        match self.version {
-            NiftiVersion::One => 1,
-            NiftiVersion::Two => 2,
-        }
-    }
-}
-
-/// nibabel's `slice_order_codes` labels, by code.
-const SLICE_ORDERS: [&str; 7] = [
-    "unknown",
-    "sequential increasing",
-    "sequential decreasing",
-    "alternating increasing",
-    "alternating decreasing",
-    "alternating increasing 2",
-    "alternating decreasing 2",
-];
-
-/// The slices in the order they were acquired, for a slice-order label (nibabel's
-/// `_slice_time_order` before its `argsort`).
-fn slice_acquisition_order(label: &str, n: usize) -> Result<Vec<usize>> {
-    let up = |from: usize| (from..n).step_by(2);
-    let down = |from: usize| (0..n).rev().skip(from).step_by(2);
-    let order: Vec<usize> = match label {
-        "sequential increasing" => (0..n).collect(),
-        "sequential decreasing" => (0..n).rev().collect(),
-        "alternating increasing" => up(0).chain(up(1)).collect(),
-        "alternating decreasing" => down(0).chain(down(1)).collect(),
-        "alternating increasing 2" => up(1).chain(up(0)).collect(),
-        "alternating decreasing 2" => down(1).chain(down(0)).collect(),
-        other => {
-            return Err(
-                Error::format(format!("We do not handle slice ordering \"{other}\""))
-                    .field("slice_code"),
-            )
-        }
-    };
-    Ok(order)
-}
-
-/// nibabel's code defaulting for `set_qform` / `set_sform`.
-fn resolve_xform_code(
-    old: i64,
-    has_affine: bool,
-    code: Option<i64>,
-    field: &'static str,
-) -> Result<i64> {
-    match code {
-        Some(c) if xform_label(c).is_some() => Ok(c),
-        Some(c) => {
-            Err(Error::usage(format!("{field} {c} is not a NIfTI xform code (0..=5)")).field(field))
-        }
-        None if !has_affine => Ok(0),
-        None if old == 0 => Ok(2),
-        None => Ok(old),
-    }
 }
 
 /// Python's `repr` of a float as nibabel's messages print it (`nan`, `inf`, `1.5`).
@@ -1136,34 +681,6 @@ fn py_float(v: f64) -> String {
     } else {
         format!("{v:?}")
     }
-}
-
-/// Python's `{:g}` for the values a vox_offset can take.
-fn py_general(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e6 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v}")
-    }
-}
-
-/// Python's `repr(bytes.decode('latin1'))`: single-quoted, with escapes for non-printables.
-fn py_bytes_repr(bytes: &[u8]) -> String {
-    let mut s = String::from("'");
-    for &b in bytes {
-        match b {
-            b'\'' => s.push_str("\\'"),
-            b'\\' => s.push_str("\\\\"),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            0x20..=0x7e => s.push(char::from(b)),
-            0xa1..=0xac | 0xae..=0xff => s.push(char::from(b)),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s.push('\'');
-    s
 }
 
 impl HeaderCodec for NiftiHeader {
@@ -1477,6 +994,6 @@ mod tests {
                 "qform_code 7 not valid"
             ]
         );
-        assert_eq!(py_bytes_repr(b"ab\x01"), "'ab\\x01'");
+        assert_eq!(checks::py_bytes_repr(b"ab\x01"), "'ab\\x01'");
     }
 }
