@@ -86,8 +86,9 @@ pub mod internals {
     };
     pub use crate::array::write_scale::{
         choose_scaling, choose_scaling_for_range, choose_scaling_for_view, finite_range,
-        unscaled_by_type, write_values, write_view, DataRange, Extreme, WriteScaling, WriterKind,
+        unscaled_by_type, DataRange, Extreme, WriteScaling, WriterKind,
     };
+    pub use crate::array::write_values::{write_values, write_view};
     pub use crate::image::file_map::{MAX_HEADER_BYTES, MAX_MGH_TAG_BYTES};
     pub use crate::image::save::{save_parts, FilePart, SaveData, SaveParts};
 }

@@ -18,11 +18,13 @@
 //! Below it sit [`crate::dtype`] and [`crate::error`]; above it, [`crate::image`] and
 //! [`crate::numpy`].
 
+pub(crate) mod casting;
 pub(crate) mod dyn_array;
 pub(crate) mod plan;
 pub(crate) mod read_scale;
 pub(crate) mod selection;
 pub(crate) mod write_scale;
+pub(crate) mod write_values;
 
 pub use dyn_array::{slice_array, DynArray, DynElement, DynView};
 pub use plan::{

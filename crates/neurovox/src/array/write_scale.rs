@@ -44,7 +44,7 @@
 //!
 //! The factors are float32 values (nibabel's `scaler_dtype`), returned widened to `f64`.
 //!
-//! # Writing ([`write_values`])
+//! # Writing ([`write_values`], in `array/write_values.rs`)
 //!
 //! `volumeutils.array_to_file`: non-finite factors and a zero slope are errors; a writing range
 //! of `(0, 0)` (no finite data) writes zeros; a plain numpy cast when no scaling is needed and
@@ -66,7 +66,7 @@
 //! the `Slope`/`SlopeInter` writers: in 5 (the full int64 range into unsigned types) slope and
 //! intercept change sign, because 2⁶³ - 1 rounds to 2⁶³ and the `|mx| < |mn|` test no longer
 //! holds; in 9 (int64 data near 2⁶⁰) the intercept is one float32 step off; in 1 (subnormal
-//! float64 data) the slope is -0 instead of 0. So this module carries a small software
+//! float64 data) the slope is -0 instead of 0. So `array/casting.rs` carries a small software
 //! extended-precision float: add,
 //! subtract, multiply and divide rounded to 64 significand bits, half to even, and a direct
 //! rounding to float32 — the operations the writers use, on finite values. With it, every
@@ -84,8 +84,8 @@
 //! shared-range trick, the NaN fill value, numpy's type promotion, x87 long double) — and the
 //! point is byte-identical files. The only generic piece, extended-precision arithmetic (a
 //! soft-float crate with an x87 type, such as `rustc_apfloat`), would be a dependency for five
-//! operations on finite numbers; the ~200 lines of `mod ext` below are tested against `f64`
-//! and, through the writers, against nibabel.
+//! operations on finite numbers; `array/casting.rs` is tested against `f64` and, through the
+//! writers, against nibabel.
 //!
 //! # Streaming
 //!
@@ -119,13 +119,14 @@
 //! # Ok::<(), neurovox::Error>(())
 //! ```
 
+use crate::array::casting::Ext;
 use crate::array::dyn_array::{DynArray, DynView};
+#[cfg(doc)]
+use crate::array::write_values::write_values;
 use crate::dtype::element::Element;
-use crate::dtype::{ByteOrder, DataType, StorageDtype};
+use crate::dtype::DataType;
 use crate::error::{Error, Result};
-use ext::Ext;
-use ndarray::{ArrayViewD, Axis, Ix2, IxDyn};
-use num_complex::Complex;
+use ndarray::ArrayViewD;
 
 /// Values saved as another type, or scaled, so that the file reads back other values (or
 /// values of another type) than the image holds.
@@ -363,21 +364,21 @@ impl DataRange {
 
 /// `f` of every value of `a`, in memory order where the layout allows (order does not matter
 /// for a range, and strided walks are slow).
-fn for_each_value<T: Copy>(a: &ArrayViewD<'_, T>, mut f: impl FnMut(T)) {
+pub(super) fn for_each_value<T: Copy>(a: &ArrayViewD<'_, T>, mut f: impl FnMut(T)) {
     match a.as_slice_memory_order() {
         Some(values) => values.iter().for_each(|&v| f(v)),
         None => a.iter().for_each(|&v| f(v)),
     }
 }
 
-fn any_value<T: Copy>(a: &ArrayViewD<'_, T>, f: impl Fn(T) -> bool) -> bool {
+pub(super) fn any_value<T: Copy>(a: &ArrayViewD<'_, T>, f: impl Fn(T) -> bool) -> bool {
     match a.as_slice_memory_order() {
         Some(values) => values.iter().any(|&v| f(v)),
         None => a.iter().any(|&v| f(v)),
     }
 }
 
-fn int_range<T: Real>(a: &ArrayViewD<'_, T>) -> (Option<(Extreme, Extreme)>, bool) {
+pub(super) fn int_range<T: Real>(a: &ArrayViewD<'_, T>) -> (Option<(Extreme, Extreme)>, bool) {
     let mut range: Option<(i128, i128)> = None;
     for_each_value(a, |v| {
         let v = v.cast_i128();
@@ -389,7 +390,7 @@ fn int_range<T: Real>(a: &ArrayViewD<'_, T>) -> (Option<(Extreme, Extreme)>, boo
     )
 }
 
-fn float_range<T: Copy>(
+pub(super) fn float_range<T: Copy>(
     a: &ArrayViewD<'_, T>,
     to_f64: impl Fn(T) -> f64,
 ) -> (Option<(Extreme, Extreme)>, bool) {
@@ -555,12 +556,12 @@ pub fn choose_scaling_for_view(
     choose_scaling_for_range(&DataRange::of_view(data), out, kind)
 }
 
-fn is_void(t: DataType) -> bool {
+pub(super) fn is_void(t: DataType) -> bool {
     matches!(t, DataType::Rgb24 | DataType::Rgba32)
 }
 
 /// nibabel's `scaling_needed()` (rules in the module docs).
-fn scaling_needed(range: &DataRange, out: DataType, kind: WriterKind) -> Result<bool> {
+pub(super) fn scaling_needed(range: &DataRange, out: DataType, kind: WriterKind) -> Result<bool> {
     let input = range.dtype;
     if is_void(input) || is_void(out) {
         return if input == out {
@@ -592,7 +593,7 @@ fn scaling_needed(range: &DataRange, out: DataType, kind: WriterKind) -> Result<
     Ok(!fits(out, mn, mx))
 }
 
-fn fits(out: DataType, mn: Extreme, mx: Extreme) -> bool {
+pub(super) fn fits(out: DataType, mn: Extreme, mx: Extreme) -> bool {
     match (int_limits(out), mn, mx) {
         (Some((lo, hi)), Extreme::Int(a), Extreme::Int(b)) => a >= lo && b <= hi,
         _ => false,
@@ -600,7 +601,7 @@ fn fits(out: DataType, mn: Extreme, mx: Extreme) -> bool {
 }
 
 /// numpy's `np.can_cast(from, to)` (safe casting) for the numeric types.
-fn can_cast(from: DataType, to: DataType) -> bool {
+pub(super) fn can_cast(from: DataType, to: DataType) -> bool {
     use DataType::*;
     let size = |t: DataType| t.itemsize();
     let small_int = |t: DataType| t.is_integer() && size(t) <= 2;
@@ -624,7 +625,7 @@ fn can_cast(from: DataType, to: DataType) -> bool {
 }
 
 /// The range of an integer type, exactly.
-fn int_limits(t: DataType) -> Option<(i128, i128)> {
+pub(super) fn int_limits(t: DataType) -> Option<(i128, i128)> {
     Some(match t {
         DataType::UInt8 => (0, u8::MAX.into()),
         DataType::Int8 => (i8::MIN.into(), i8::MAX.into()),
@@ -640,7 +641,7 @@ fn int_limits(t: DataType) -> Option<(i128, i128)> {
 
 /// A numpy float type the writers compute in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Ft {
+pub(super) enum Ft {
     F32,
     F64,
 }
@@ -660,7 +661,7 @@ impl Ft {
 /// The minimum of an unsigned type is `-0.0`, as nibabel's `ceil_exact(0) = -floor_exact(-0)`
 /// gives it; the sign shows in the intercept `in_min - out_min · slope` of data whose minimum
 /// is `-0.0`.
-fn shared_range(ft: Ft, t: DataType) -> (f64, f64) {
+pub(super) fn shared_range(ft: Ft, t: DataType) -> (f64, f64) {
     let (lo, hi) = int_limits(t).unwrap_or((0, 0));
     // lo is 0 or -2^k, exact in every float type; hi = 2^k - 1 floors to 2^k - 2^(k - p).
     let k = 128 - hi.leading_zeros();
@@ -675,7 +676,7 @@ fn shared_range(ft: Ft, t: DataType) -> (f64, f64) {
 
 /// The type of `input op factor` in numpy (arrays on both sides): floats keep the wider type;
 /// 8- and 16-bit integers take the factor's type; 32- and 64-bit integers need float64.
-fn promote(input: DataType, factor: Ft) -> Ft {
+pub(super) fn promote(input: DataType, factor: Ft) -> Ft {
     match input {
         DataType::Float64 => Ft::F64,
         DataType::Float32 => factor,
@@ -684,7 +685,7 @@ fn promote(input: DataType, factor: Ft) -> Ft {
     }
 }
 
-fn float_type(t: DataType) -> Option<Ft> {
+pub(super) fn float_type(t: DataType) -> Option<Ft> {
     match t {
         DataType::Float32 => Some(Ft::F32),
         DataType::Float64 => Some(Ft::F64),
@@ -693,7 +694,7 @@ fn float_type(t: DataType) -> Option<Ft> {
 }
 
 /// `calc_scale` of the `Slope` and `SlopeInter` writers, once scaling is known to be needed.
-fn calc_scale(range: &DataRange, out: DataType, kind: WriterKind) -> Result<(f32, f32)> {
+pub(super) fn calc_scale(range: &DataRange, out: DataType, kind: WriterKind) -> Result<(f32, f32)> {
     let Some((mn, mx)) = range.finite else {
         return Ok((1.0, 0.0));
     };
@@ -725,7 +726,7 @@ fn calc_scale(range: &DataRange, out: DataType, kind: WriterKind) -> Result<(f32
     }
 }
 
-fn range_scale(
+pub(super) fn range_scale(
     kind: WriterKind,
     lo: Extreme,
     hi: Extreme,
@@ -739,7 +740,7 @@ fn range_scale(
 }
 
 /// `SlopeInterArrayWriter._iu2iu`: an intercept alone if it brings the data into range.
-fn iu2iu_inter(mn: i128, mx: i128, out: DataType) -> Result<(f32, f32)> {
+pub(super) fn iu2iu_inter(mn: i128, mx: i128, out: DataType) -> Result<(f32, f32)> {
     let (o_min, o_max) = shared_range(Ft::F32, out);
     let (o_min, o_max) = (o_min as i128, o_max as i128);
     let mn2mx = mx - mn;
@@ -765,7 +766,12 @@ fn iu2iu_inter(mn: i128, mx: i128, out: DataType) -> Result<(f32, f32)> {
 
 /// `SlopeArrayWriter._iu2iu`: a slope of -1 for non-positive data into an unsigned type, else
 /// range scaling.
-fn iu2iu_slope(mn: i128, mx: i128, out: DataType, kind: WriterKind) -> Result<(f32, f32)> {
+pub(super) fn iu2iu_slope(
+    mn: i128,
+    mx: i128,
+    out: DataType,
+    kind: WriterKind,
+) -> Result<(f32, f32)> {
     if matches!(int_limits(out), Some((0, _))) {
         let (_, o_max) = shared_range(Ft::F32, out);
         if mx <= 0 && mn.unsigned_abs() <= o_max as u128 {
@@ -777,7 +783,7 @@ fn iu2iu_slope(mn: i128, mx: i128, out: DataType, kind: WriterKind) -> Result<(f
 
 /// nibabel's `floor_exact(val, np.float32)`, including its conversion of a Python int to
 /// float32 through float64 (two roundings) and its correction by the largest gap.
-fn floor_exact_f32(val: i128) -> f32 {
+pub(super) fn floor_exact_f32(val: i128) -> f32 {
     let fval = (val as f64) as f32;
     if !fval.is_finite() || val - fval as i128 >= 0 {
         return fval;
@@ -788,7 +794,7 @@ fn floor_exact_f32(val: i128) -> f32 {
 
 /// True if the float `v` (an integer value) is in the range of integer type `t`: nibabel's
 /// `v == np.array(v, dtype=t)`.
-fn in_int_range(t: DataType, v: f32) -> bool {
+pub(super) fn in_int_range(t: DataType, v: f32) -> bool {
     let Some((lo, hi)) = int_limits(t) else {
         return false;
     };
@@ -796,7 +802,7 @@ fn in_int_range(t: DataType, v: f32) -> bool {
 }
 
 /// `SlopeInterArrayWriter._range_scale`, in x87 extended precision as nibabel computes it.
-fn range_scale_inter(
+pub(super) fn range_scale_inter(
     in_min: Extreme,
     in_max: Extreme,
     has_nan: bool,
@@ -851,7 +857,11 @@ fn range_scale_inter(
 }
 
 /// `SlopeArrayWriter._range_scale`, in x87 extended precision.
-fn range_scale_slope(in_min: Extreme, in_max: Extreme, out: DataType) -> Result<(f32, f32)> {
+pub(super) fn range_scale_slope(
+    in_min: Extreme,
+    in_max: Extreme,
+    out: DataType,
+) -> Result<(f32, f32)> {
     let (t_min, t_max) = int_limits(out).unwrap_or((0, 0));
     let (o_lo, o_hi) = (Ext::from_int(t_min), Ext::from_int(t_max));
     let slope = if t_min == 0 {
@@ -877,273 +887,8 @@ fn range_scale_slope(in_min: Extreme, in_max: Extreme, out: DataType) -> Result<
     Ok((slope.to_f32(), 0.0))
 }
 
-/// Appends `data` written as `out` with `scaling` (nibabel's `array_to_file`, the rules in the
-/// module docs): the values in Fortran order whatever the array's layout, in `out`'s byte
-/// order.
-///
-/// `data` may be the whole array or any part of it (a volume), as long as `scaling` was chosen
-/// for the whole data. `kind` must be the writer the scaling came from.
-///
-/// Errors: non-finite factors ("divslope and intercept must be finite"), a zero slope
-/// ("divslope cannot be zero"), factors the writer cannot hold, a NaN fill value outside the
-/// output type, NaN in data whose scaling was chosen for NaN-free data, complex data to a real
-/// type (Usage); float128 / complex256 output (Unsupported).
-///
-/// ```
-/// use ndarray::array;
-/// use neurovox::array::DynArray;
-/// use neurovox::internals::{choose_scaling, write_values, WriterKind};
-/// use neurovox::{ByteOrder, DataType, StorageDtype};
-/// // Column-major bytes of a 2 × 2 int16 array, big-endian, no scaling needed.
-/// let data = DynArray::from_array(array![[1i16, 2], [3, 4]].into_dyn());
-/// let s = choose_scaling(&data, DataType::Int16, WriterKind::NoScaling)?;
-/// let mut out = Vec::new();
-/// write_values(&data, StorageDtype::new(DataType::Int16, ByteOrder::Big), &s,
-///              WriterKind::NoScaling, &mut out)?;
-/// assert_eq!(out, [0, 1, 0, 3, 0, 2, 0, 4]);
-/// # Ok::<(), neurovox::Error>(())
-/// ```
-pub fn write_values(
-    data: &DynArray,
-    out: StorageDtype,
-    scaling: &WriteScaling,
-    kind: WriterKind,
-    dst: &mut Vec<u8>,
-) -> Result<()> {
-    write_view(&data.view(), out, scaling, kind, dst)
-}
-
-/// [`write_values`] of a borrowed array (a volume of a larger one, or memory the library
-/// does not own).
-pub fn write_view(
-    data: &DynView<'_>,
-    out: StorageDtype,
-    scaling: &WriteScaling,
-    kind: WriterKind,
-    dst: &mut Vec<u8>,
-) -> Result<()> {
-    let (slope, inter) = (scaling.slope, scaling.inter);
-    if !(slope.is_finite() && inter.is_finite()) {
-        return Err(Error::usage("divslope and intercept must be finite"));
-    }
-    if slope == 0.0 {
-        return Err(Error::usage("divslope cannot be zero"));
-    }
-    let null = slope == 1.0 && inter == 0.0;
-    match kind {
-        WriterKind::NoScaling if !null => {
-            return Err(Error::usage(
-                "the NoScaling writer cannot apply a slope or an intercept",
-            ))
-        }
-        WriterKind::Slope if inter != 0.0 => {
-            return Err(Error::usage("the Slope writer cannot apply an intercept"))
-        }
-        WriterKind::Slope | WriterKind::SlopeInter
-            if f64::from(slope as f32) != slope || f64::from(inter as f32) != inter =>
-        {
-            return Err(Error::usage(
-                "write scale factors must be float32 values, as nibabel's writers hold them",
-            ))
-        }
-        _ => {}
-    }
-    if matches!(out.dtype, DataType::Float128 | DataType::Complex256) {
-        return Err(Error::unsupported(format!(
-            "writing {} data is not supported",
-            out.dtype
-        )));
-    }
-    if let Some((mn, mx)) = scaling.clip {
-        if (mn == 0.0 && mx == 0.0) || mx < mn {
-            dst.resize(dst.len() + data.len() * out.dtype.itemsize(), 0);
-            return Ok(());
-        }
-    }
-    let input = data.dtype();
-    if is_void(input) || is_void(out.dtype) {
-        if input != out.dtype {
-            return Err(Error::usage("Cannot cast to or from non-numeric types"));
-        }
-        if !null {
-            return Err(Error::usage("Cannot scale non-numeric types"));
-        }
-        match data {
-            DynView::Rgb(a) => emit(fortran_map(a, |x| x), out.order, dst),
-            DynView::Rgba(a) => emit(fortran_map(a, |x| x), out.order, dst),
-            _ => {}
-        }
-        return Ok(());
-    }
-    if input.is_complex() {
-        if !(out.dtype.is_complex() && null) {
-            return Err(Error::usage(
-                "complex data can only be written unscaled as a complex type",
-            ));
-        }
-        let o = out.order;
-        match (data, out.dtype) {
-            (DynView::C64(a), DataType::Complex64) => emit(fortran_map(a, |c| c), o, dst),
-            (DynView::C64(a), _) => emit(
-                fortran_map(a, |c| Complex::new(f64::from(c.re), f64::from(c.im))),
-                o,
-                dst,
-            ),
-            (DynView::C128(a), DataType::Complex64) => emit(
-                fortran_map(a, |c| Complex::new(c.re as f32, c.im as f32)),
-                o,
-                dst,
-            ),
-            (DynView::C128(a), _) => emit(fortran_map(a, |c| c), o, dst),
-            _ => {}
-        }
-        return Ok(());
-    }
-    let start = dst.len();
-    let written = match data {
-        DynView::U8(a) => write_real(a, out, scaling, null, dst),
-        DynView::I8(a) => write_real(a, out, scaling, null, dst),
-        DynView::U16(a) => write_real(a, out, scaling, null, dst),
-        DynView::I16(a) => write_real(a, out, scaling, null, dst),
-        DynView::U32(a) => write_real(a, out, scaling, null, dst),
-        DynView::I32(a) => write_real(a, out, scaling, null, dst),
-        DynView::U64(a) => write_real(a, out, scaling, null, dst),
-        DynView::I64(a) => write_real(a, out, scaling, null, dst),
-        DynView::F32(a) => write_real(a, out, scaling, null, dst),
-        DynView::F64(a) => write_real(a, out, scaling, null, dst),
-        // Handled above.
-        DynView::C64(_) | DynView::C128(_) | DynView::Rgb(_) | DynView::Rgba(_) => Ok(()),
-    };
-    if written.is_err() {
-        // Nothing half-written.
-        dst.truncate(start);
-    }
-    written
-}
-
-/// `f` of every value of `a`, the results in Fortran order, whatever `a`'s layout.
-///
-/// Fortran-contiguous data is read in memory order. Otherwise, when the axis with the smallest
-/// stride is not the first, the data are read in tiles over the first axis (fastest in the
-/// output) and that axis (fastest in memory), so that neither the reads nor the writes stride
-/// through memory: writing a C-ordered array in Fortran order is a transposition.
-fn fortran_map<T: Copy, O: bytemuck::Pod>(
-    a: &ArrayViewD<'_, T>,
-    mut f: impl FnMut(T) -> O,
-) -> Vec<O> {
-    if let Some(values) = a.t().as_slice() {
-        return values.iter().map(|&x| f(x)).collect();
-    }
-    let shape = a.shape();
-    let strides = a.strides();
-    let fast = (0..a.ndim())
-        .filter(|&k| shape[k] > 1)
-        .min_by_key(|&k| strides[k].unsigned_abs());
-    match fast {
-        Some(fa) if fa > 0 && shape[0] >= TILE_MIN && shape[fa] >= TILE_MIN => {
-            tiled_fortran_map(a, fa, &mut f)
-                .unwrap_or_else(|| a.t().iter().map(|&x| f(x)).collect())
-        }
-        _ => a.t().iter().map(|&x| f(x)).collect(),
-    }
-}
-
-/// Tiles are `TILE` × `TILE`; the tiled walk is used when both axes are at least `TILE_MIN`.
-const TILE: usize = 64;
-const TILE_MIN: usize = 8;
-
-/// [`fortran_map`]'s tiled walk over axes 0 and `fa` (`fa > 0`), for every index of the other
-/// axes; `None` only if ndarray refuses a 2-d view (it cannot).
-fn tiled_fortran_map<T: Copy, O: bytemuck::Pod>(
-    a: &ArrayViewD<'_, T>,
-    fa: usize,
-    f: &mut impl FnMut(T) -> O,
-) -> Option<Vec<O>> {
-    let shape = a.shape();
-    // Fortran-order strides of the output.
-    let mut out_strides = vec![1usize; shape.len()];
-    for k in 1..shape.len() {
-        out_strides[k] = out_strides[k - 1] * shape[k - 1];
-    }
-    let others: Vec<usize> = (1..shape.len()).filter(|&k| k != fa).collect();
-    let other_shape: Vec<usize> = others.iter().map(|&k| shape[k]).collect();
-    let (n0, nf, fstride) = (shape[0], shape[fa], out_strides[fa]);
-    let mut out = vec![O::zeroed(); a.len()];
-    for idx in ndarray::indices(IxDyn(&other_shape)) {
-        let mut view = a.view();
-        let mut base = 0;
-        // Highest axis first, so the lower axis numbers stay valid.
-        for (pos, &k) in others.iter().enumerate().rev() {
-            view = view.index_axis_move(Axis(k), idx[pos]);
-            base += idx[pos] * out_strides[k];
-        }
-        let plane = view.into_dimensionality::<Ix2>().ok()?;
-        for i0 in (0..n0).step_by(TILE) {
-            for j0 in (0..nf).step_by(TILE) {
-                for i in i0..(i0 + TILE).min(n0) {
-                    for j in j0..(j0 + TILE).min(nf) {
-                        out[base + i + j * fstride] = f(plane[(i, j)]);
-                    }
-                }
-            }
-        }
-    }
-    Some(out)
-}
-
-/// Appends values in byte order `order`.
-fn emit<O: Element>(mut values: Vec<O>, order: ByteOrder, dst: &mut Vec<u8>) {
-    if order != ByteOrder::NATIVE {
-        values.iter_mut().for_each(|v| *v = v.swap_bytes());
-    }
-    dst.extend_from_slice(bytemuck::cast_slice(&values));
-}
-
-/// Appends `f` of every value of `a`, in Fortran order, as integer type `out`; `f` gives an
-/// integer inside `out`'s range.
-fn emit_ints<T: Copy>(
-    a: &ArrayViewD<'_, T>,
-    out: StorageDtype,
-    dst: &mut Vec<u8>,
-    mut f: impl FnMut(T) -> i128,
-) {
-    macro_rules! go {
-        ($t:ty) => {
-            emit(fortran_map(a, |x| f(x) as $t), out.order, dst)
-        };
-    }
-    match out.dtype {
-        DataType::UInt8 => go!(u8),
-        DataType::Int8 => go!(i8),
-        DataType::UInt16 => go!(u16),
-        DataType::Int16 => go!(i16),
-        DataType::UInt32 => go!(u32),
-        DataType::Int32 => go!(i32),
-        DataType::UInt64 => go!(u64),
-        _ => go!(i64),
-    }
-}
-
-/// Appends `f` of every value of `a`, in Fortran order, as float or complex type `out`:
-/// `f` gives the value and numpy's cast rounds it once.
-fn emit_floats<T: Copy>(
-    a: &ArrayViewD<'_, T>,
-    out: StorageDtype,
-    dst: &mut Vec<u8>,
-    f32_of: impl Fn(T) -> f32,
-    f64_of: impl Fn(T) -> f64,
-) {
-    let o = out.order;
-    match out.dtype {
-        DataType::Float32 => emit(fortran_map(a, f32_of), o, dst),
-        DataType::Float64 => emit(fortran_map(a, f64_of), o, dst),
-        DataType::Complex64 => emit(fortran_map(a, |x| Complex::new(f32_of(x), 0.0)), o, dst),
-        _ => emit(fortran_map(a, |x| Complex::new(f64_of(x), 0.0)), o, dst),
-    }
-}
-
 /// Element types with a single real value.
-trait Real: Element + Copy {
+pub(super) trait Real: Element + Copy {
     const IS_FLOAT: bool;
     fn cast_f32(self) -> f32;
     fn cast_f64(self) -> f64;
@@ -1174,624 +919,13 @@ macro_rules! real_float {
 }
 real_float!(f32, f64);
 
-fn write_real<T: Real>(
-    a: &ArrayViewD<'_, T>,
-    out: StorageDtype,
-    scaling: &WriteScaling,
-    null: bool,
-    dst: &mut Vec<u8>,
-) -> Result<()> {
-    let input = T::DTYPE;
-    if !out.dtype.is_integer() {
-        if null {
-            // A plain numpy cast: one rounding from the input type.
-            emit_floats(a, out, dst, Real::cast_f32, Real::cast_f64);
-            return Ok(());
-        }
-        // (x - inter) / slope in numpy's type for float32 factors (exact in f64), then the
-        // cast.
-        let plan = ScalePlan::float_out(input, scaling);
-        match plan.compute {
-            Ft::F32 => {
-                let p = plan.typed::<f32>();
-                emit_floats(a, out, dst, |x| p.scale(x), |x| f64::from(p.scale(x)));
-            }
-            Ft::F64 => {
-                let p = plan.typed::<f64>();
-                emit_floats(a, out, dst, |x| p.scale(x) as f32, |x| p.scale(x));
-            }
-        }
-        return Ok(());
-    }
-    if !T::IS_FLOAT && null {
-        // Integer to integer, unscaled: clip to the output range, then cast.
-        let (lo, hi) = int_limits(out.dtype).unwrap_or((0, 0));
-        emit_ints(a, out, dst, |v| v.cast_i128().clamp(lo, hi));
-        return Ok(());
-    }
-    let plan = ScalePlan::int_out(input, out.dtype, scaling)?;
-    match plan.compute {
-        Ft::F32 => write_scaled_ints(a, &plan.typed::<f32>(), out, dst),
-        Ft::F64 => write_scaled_ints(a, &plan.typed::<f64>(), out, dst),
-    }
-}
-
-/// The general path to integer output: scale, round, clip and fill in type `F`; every value is
-/// then an integer inside the output range, so the casts are exact.
-fn write_scaled_ints<T: Real, F: Flt>(
-    a: &ArrayViewD<'_, T>,
-    p: &TypedPlan<F>,
-    out: StorageDtype,
-    dst: &mut Vec<u8>,
-) -> Result<()> {
-    let mut error = None;
-    emit_ints(a, out, dst, |x| match p.to_int(x) {
-        Ok(v) => v as i128,
-        Err(e) => {
-            error.get_or_insert(e);
-            0
-        }
-    });
-    error.map_or(Ok(()), Err)
-}
-
-/// The float types numpy computes in, as far as the writers need them.
-trait Flt: Copy + PartialOrd + std::ops::Sub<Output = Self> + std::ops::Div<Output = Self> {
-    /// Which type this is.
-    const FT: Ft;
-    /// numpy's `finfo(t).eps`.
-    const EPS: f64;
-    fn from_f64(v: f64) -> Self;
-    /// numpy's cast of an integer: one rounding, half to even.
-    fn from_i128(v: i128) -> Self;
-    fn from_real<T: Real>(v: T) -> Self;
-    fn to_f64(self) -> f64;
-    fn rint(self) -> Self;
-    fn is_nan(self) -> bool;
-}
-
-impl Flt for f32 {
-    const FT: Ft = Ft::F32;
-    const EPS: f64 = f32::EPSILON as f64;
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
-    fn from_i128(v: i128) -> Self {
-        v as f32
-    }
-    fn from_real<T: Real>(v: T) -> Self {
-        v.cast_f32()
-    }
-    fn to_f64(self) -> f64 {
-        f64::from(self)
-    }
-    fn rint(self) -> Self {
-        self.round_ties_even()
-    }
-    fn is_nan(self) -> bool {
-        self.is_nan()
-    }
-}
-
-impl Flt for f64 {
-    const FT: Ft = Ft::F64;
-    const EPS: f64 = f64::EPSILON;
-    fn from_f64(v: f64) -> Self {
-        v
-    }
-    fn from_i128(v: i128) -> Self {
-        v as f64
-    }
-    fn from_real<T: Real>(v: T) -> Self {
-        v.cast_f64()
-    }
-    fn to_f64(self) -> f64 {
-        self
-    }
-    fn rint(self) -> Self {
-        self.round_ties_even()
-    }
-    fn is_nan(self) -> bool {
-        self.is_nan()
-    }
-}
-
-/// What `array_to_file` works out before touching the data.
-#[derive(Debug, Clone, Copy)]
-struct ScalePlan {
-    /// The type the data are computed in.
-    compute: Ft,
-    inter: Option<f64>,
-    slope: Option<f64>,
-    /// Post-scaling clip range (integer output).
-    lo: f64,
-    hi: f64,
-    nan_fill: Option<f64>,
-}
-
-struct TypedPlan<F> {
-    inter: Option<F>,
-    slope: Option<F>,
-    lo: F,
-    hi: F,
-    nan_fill: Option<F>,
-}
-
-impl ScalePlan {
-    /// Float output: `(x - inter) / slope` in numpy's type for float32 factors.
-    fn float_out(input: DataType, scaling: &WriteScaling) -> ScalePlan {
-        ScalePlan {
-            compute: promote(input, Ft::F32),
-            inter: (scaling.inter != 0.0).then_some(scaling.inter),
-            slope: (scaling.slope != 1.0).then_some(scaling.slope),
-            lo: f64::NEG_INFINITY,
-            hi: f64::INFINITY,
-            nan_fill: None,
-        }
-    }
-
-    /// Integer output from float data, or scaled integer data: the general path of
-    /// `array_to_file`.
-    fn int_out(input: DataType, out: DataType, scaling: &WriteScaling) -> Result<ScalePlan> {
-        let has_inter = scaling.inter != 0.0;
-        let has_slope = scaling.slope != 1.0;
-        let in_float = float_type(input);
-        // working_type(): the type of ([1] - inter) / slope with float32 factors (the
-        // factors of the NoScaling writer are always 1 and 0, so never applied).
-        let working = match in_float {
-            Some(f) if !has_inter && !has_slope => f,
-            _ => promote(input, Ft::F32),
-        };
-        // The data extremes: the writing range for float data, the type's range for integers.
-        let (emn, emx) = match (in_float, scaling.clip) {
-            (Some(_), Some((a, b))) => (Extreme::Float(a), Extreme::Float(b)),
-            (Some(_), None) => (
-                Extreme::Float(f64::NEG_INFINITY),
-                Extreme::Float(f64::INFINITY),
-            ),
-            (None, _) => {
-                let (a, b) = int_limits(input).unwrap_or((0, 0));
-                (Extreme::Int(a), Extreme::Int(b))
-            }
-        };
-        // best_write_scale_ftype(): the smallest float type from `working` in which the
-        // scaled extremes stay finite.
-        let start = in_float.map_or(working, |f| f.max(working));
-        let finite = emn.as_f64().is_finite() && emx.as_f64().is_finite();
-        let w = if !finite {
-            start
-        } else {
-            let fits = |ft: Ft| {
-                let c = promote(input, ft);
-                let probe = |e: Extreme| -> bool {
-                    match c {
-                        Ft::F32 => scale_extreme::<f32>(e, scaling, has_inter, has_slope)
-                            .to_f64()
-                            .is_finite(),
-                        Ft::F64 => {
-                            scale_extreme::<f64>(e, scaling, has_inter, has_slope).is_finite()
-                        }
-                    }
-                };
-                probe(emn) && probe(emx)
-            };
-            if start == Ft::F32 && fits(Ft::F32) {
-                Ft::F32
-            } else if fits(Ft::F64) {
-                Ft::F64
-            } else {
-                return Err(Error::unsupported(
-                    "these scale factors need numpy's longdouble working precision",
-                ));
-            }
-        };
-        // Integer data cannot hold NaN: nibabel turns the NaN check off for them.
-        let nan2zero = scaling.nan2zero && in_float.is_some();
-        let (post, nan_fill) = match w {
-            Ft::F32 => post_clips::<f32>(emn, emx, scaling, out, has_inter, has_slope, nan2zero)?,
-            Ft::F64 => post_clips::<f64>(emn, emx, scaling, out, has_inter, has_slope, nan2zero)?,
-        };
-        let compute = if has_inter || has_slope {
-            promote(input, w)
-        } else {
-            in_float.unwrap_or(w)
-        };
-        Ok(ScalePlan {
-            compute,
-            inter: has_inter.then_some(scaling.inter),
-            slope: has_slope.then_some(scaling.slope),
-            lo: post.0,
-            hi: post.1,
-            nan_fill: if nan2zero { Some(nan_fill) } else { None },
-        })
-    }
-
-    /// The plan's values in the compute type (exact: they are float32 or `w` values and the
-    /// compute type is at least as wide).
-    fn typed<F: Flt>(&self) -> TypedPlan<F> {
-        TypedPlan {
-            inter: self.inter.map(F::from_f64),
-            slope: self.slope.map(F::from_f64),
-            lo: F::from_f64(self.lo),
-            hi: F::from_f64(self.hi),
-            nan_fill: self.nan_fill.map(F::from_f64),
-        }
-    }
-}
-
-impl<F: Flt> TypedPlan<F> {
-    fn scale<T: Real>(&self, x: T) -> F {
-        let mut v = F::from_real(x);
-        if let Some(inter) = self.inter {
-            v = v - inter;
-        }
-        if let Some(slope) = self.slope {
-            v = v / slope;
-        }
-        v
-    }
-
-    /// One value for integer output: scale, rint, clip (NaN kept, as `np.clip`), NaN fill.
-    fn to_int<T: Real>(&self, x: T) -> Result<f64> {
-        let mut v = self.scale(x).rint();
-        if v < self.lo {
-            v = self.lo;
-        }
-        if v > self.hi {
-            v = self.hi;
-        }
-        if v.is_nan() {
-            return match self.nan_fill {
-                Some(fill) => Ok(fill.to_f64()),
-                None => Err(Error::usage(
-                    "NaN in data whose write scaling was chosen for data without NaN",
-                )),
-            };
-        }
-        Ok(v.to_f64())
-    }
-}
-
-/// `(e - inter) / slope` in type `F`, the factors cast to `F`.
-fn scale_extreme<F: Flt>(e: Extreme, s: &WriteScaling, has_inter: bool, has_slope: bool) -> F {
-    let mut v = match e {
-        Extreme::Int(i) => F::from_i128(i),
-        Extreme::Float(f) => F::from_f64(f),
-    };
-    if has_inter {
-        v = v - F::from_f64(s.inter);
-    }
-    if has_slope {
-        v = v / F::from_f64(s.slope);
-    }
-    v
-}
-
-/// The post-scaling clip range and NaN fill value in the working type `F`: nibabel's
-/// `specials`, intersected with the shared range of `F` and the output type.
-fn post_clips<F: Flt>(
-    emn: Extreme,
-    emx: Extreme,
-    s: &WriteScaling,
-    out: DataType,
-    has_inter: bool,
-    has_slope: bool,
-    nan2zero: bool,
-) -> Result<((f64, f64), f64)> {
-    let special = |e: Extreme| scale_extreme::<F>(e, s, has_inter, has_slope).rint();
-    let (mut post_mn, mut post_mx) = (special(emn), special(emx));
-    let mut nan_fill = special(Extreme::Float(0.0));
-    if post_mn > post_mx {
-        std::mem::swap(&mut post_mn, &mut post_mx);
-    }
-    let (both_mn, both_mx) = shared_range(F::FT, out);
-    let (both_mn, both_mx) = (F::from_f64(both_mn), F::from_f64(both_mx));
-    if nan2zero && !(both_mn <= nan_fill && nan_fill <= both_mx) {
-        // nibabel's estimated error of (0 - inter) / slope: 2 eps |inter / slope|, rounded.
-        // 2 eps is a power of two, so the product is exact in either type.
-        let ratio = F::from_f64(s.inter) / F::from_f64(s.slope);
-        let est_err = F::from_f64((2.0 * F::EPS * ratio.to_f64().abs()).round_ties_even());
-        let below =
-            nan_fill < both_mn && F::from_f64((nan_fill - both_mn).to_f64().abs()) < est_err;
-        let above =
-            nan_fill > both_mx && F::from_f64((nan_fill - both_mx).to_f64().abs()) < est_err;
-        if below {
-            nan_fill = both_mn;
-        } else if above {
-            nan_fill = both_mx;
-        } else {
-            return Err(Error::usage(format!(
-                "nan_fill == {:?}, outside safe int range ({}-{}); change scaling or set \
-                 nan2zero=False?",
-                nan_fill.to_f64(),
-                both_mn.to_f64() as i128,
-                both_mx.to_f64() as i128
-            )));
-        }
-    }
-    let lo = if post_mn > both_mn { post_mn } else { both_mn };
-    let hi = if post_mx < both_mx { post_mx } else { both_mx };
-    Ok(((lo.to_f64(), hi.to_f64()), nan_fill.to_f64()))
-}
-
-/// Software x87 extended precision: the format numpy's `longdouble` has on x86-64, in which
-/// nibabel's `_range_scale` computes. Finite values only; no exponent limits (the writers'
-/// values stay far inside the x87 range).
-mod ext {
-    /// `±mant × 2^exp`, with `mant == 0` (zero) or `mant ≥ 2⁶³` (normalised).
-    #[derive(Debug, Clone, Copy, PartialEq)]
-    pub(super) struct Ext {
-        neg: bool,
-        mant: u64,
-        exp: i32,
-    }
-
-    impl Ext {
-        const ZERO: Ext = Ext {
-            neg: false,
-            mant: 0,
-            exp: 0,
-        };
-
-        /// A finite `f64`, exactly.
-        pub(super) fn from_f64(x: f64) -> Ext {
-            let bits = x.to_bits();
-            let neg = bits >> 63 != 0;
-            let biased = ((bits >> 52) & 0x7ff) as i32;
-            let frac = bits & ((1u64 << 52) - 1);
-            let (m, e) = if biased == 0 {
-                (frac, -1074)
-            } else {
-                (frac | (1u64 << 52), biased - 1075)
-            };
-            Self::round(neg, u128::from(m), e, false)
-        }
-
-        /// An integer, rounded to 64 significant bits (exact for every 64-bit integer).
-        pub(super) fn from_int(v: i128) -> Ext {
-            Self::round(v < 0, v.unsigned_abs(), 0, false)
-        }
-
-        /// `m × 2^exp` rounded to 64 significant bits, half to even; `sticky` says that
-        /// non-zero bits lie below `m` (only used when `m` has more than 64 bits).
-        fn round(neg: bool, m: u128, exp: i32, sticky: bool) -> Ext {
-            if m == 0 {
-                return Ext { neg, ..Ext::ZERO };
-            }
-            let bits = 128 - m.leading_zeros() as i32;
-            if bits <= 64 {
-                let shift = 64 - bits;
-                return Ext {
-                    neg,
-                    mant: (m << shift) as u64,
-                    exp: exp - shift,
-                };
-            }
-            let shift = (bits - 64) as u32;
-            let kept = (m >> shift) as u64;
-            let rem = m & ((1u128 << shift) - 1);
-            let half = 1u128 << (shift - 1);
-            let up = rem > half || (rem == half && (sticky || kept & 1 == 1));
-            let mut exp = exp + shift as i32;
-            let mant = if up {
-                kept.checked_add(1).unwrap_or_else(|| {
-                    exp += 1;
-                    1u64 << 63
-                })
-            } else {
-                kept
-            };
-            Ext { neg, mant, exp }
-        }
-
-        pub(super) fn neg(self) -> Ext {
-            Ext {
-                neg: !self.neg,
-                ..self
-            }
-        }
-
-        pub(super) fn is_zero(self) -> bool {
-            self.mant == 0
-        }
-
-        pub(super) fn add(self, o: Ext) -> Ext {
-            if self.is_zero() {
-                return if o.is_zero() {
-                    Ext {
-                        neg: self.neg && o.neg,
-                        ..Ext::ZERO
-                    }
-                } else {
-                    o
-                };
-            }
-            if o.is_zero() {
-                return self;
-            }
-            // |a| >= |b|: normalised values order by (exponent, significand).
-            let (a, b) = if (self.exp, self.mant) >= (o.exp, o.mant) {
-                (self, o)
-            } else {
-                (o, self)
-            };
-            let d = (a.exp - b.exp) as u32;
-            let am = u128::from(a.mant) << 62;
-            let b_full = u128::from(b.mant) << 62;
-            // Align b; the bits shifted out are "jammed" into the lowest bit, which lies far
-            // below the rounding position (62 spare bits), so rounding stays correct.
-            let bm = if d >= 127 {
-                1
-            } else {
-                let lost = b_full & ((1u128 << d) - 1) != 0;
-                (b_full >> d) | u128::from(lost)
-            };
-            let e = a.exp - 62;
-            if a.neg == b.neg {
-                Self::round(a.neg, am + bm, e, false)
-            } else if am == bm {
-                Ext::ZERO
-            } else {
-                Self::round(a.neg, am - bm, e, false)
-            }
-        }
-
-        pub(super) fn sub(self, o: Ext) -> Ext {
-            self.add(o.neg())
-        }
-
-        pub(super) fn mul(self, o: Ext) -> Ext {
-            let neg = self.neg != o.neg;
-            Self::round(
-                neg,
-                u128::from(self.mant) * u128::from(o.mant),
-                self.exp + o.exp,
-                false,
-            )
-        }
-
-        /// `self / o`; `o` must not be zero (the writers never divide by zero).
-        pub(super) fn div(self, o: Ext) -> Ext {
-            let neg = self.neg != o.neg;
-            if self.is_zero() || o.is_zero() {
-                return Ext { neg, ..Ext::ZERO };
-            }
-            let n = u128::from(self.mant) << 64;
-            let d = u128::from(o.mant);
-            let (mut q, mut r) = (n / d, n % d);
-            let mut e = self.exp - o.exp - 64;
-            if q >> 64 == 0 {
-                // A 64-bit quotient: one more bit so that rounding sees a guard bit.
-                r <<= 1;
-                q <<= 1;
-                if r >= d {
-                    r -= d;
-                    q |= 1;
-                }
-                e -= 1;
-            }
-            Self::round(neg, q, e, r != 0)
-        }
-
-        /// True if `self > o`.
-        pub(super) fn greater(self, o: Ext) -> bool {
-            let d = self.sub(o);
-            !d.is_zero() && !d.neg
-        }
-
-        /// Rounded once to float32, half to even, with float32 subnormals and overflow to ±inf
-        /// (x87 `fstp` to a 32-bit float, numpy's `longdouble` → `float32` cast).
-        pub(super) fn to_f32(self) -> f32 {
-            let sign = if self.neg { -1.0f32 } else { 1.0 };
-            if self.is_zero() {
-                return sign * 0.0;
-            }
-            let top = self.exp + 63;
-            if top >= 128 {
-                return sign * f32::INFINITY;
-            }
-            let lsb = (top - 23).max(-149);
-            let shift = (lsb - self.exp) as u32;
-            if shift > 64 {
-                return sign * 0.0;
-            }
-            let m = u128::from(self.mant);
-            let kept = m >> shift;
-            let rem = m & ((1u128 << shift) - 1);
-            let half = 1u128 << (shift - 1);
-            let kept = if rem > half || (rem == half && kept & 1 == 1) {
-                kept + 1
-            } else {
-                kept
-            };
-            // kept ≤ 2^24 and -149 ≤ lsb ≤ 104: the f64 product is exact, the f32 cast exact
-            // or +inf for 2^128.
-            let pow2 = f64::from_bits(((lsb + 1023) as u64) << 52);
-            sign * ((kept as f64) * pow2) as f32
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::Ext;
-
-        fn f(x: f64) -> Ext {
-            Ext::from_f64(x)
-        }
-
-        #[test]
-        fn exact_operations_agree_with_f64() {
-            let vals = [
-                1.0,
-                -2.5,
-                3.75,
-                1e10,
-                -7.0e-3,
-                0.1,
-                255.0,
-                -128.0,
-                4294967040.0,
-            ];
-            for &a in &vals {
-                for &b in &vals {
-                    // The f64 result rounded to f32 equals the extended result rounded to f32
-                    // unless a double rounding intervenes, which these values avoid.
-                    assert_eq!(f(a).add(f(b)).to_f32(), (a + b) as f32, "{a} + {b}");
-                    assert_eq!(f(a).sub(f(b)).to_f32(), (a - b) as f32, "{a} - {b}");
-                    assert_eq!(f(a).mul(f(b)).to_f32(), (a * b) as f32, "{a} * {b}");
-                    assert_eq!(f(a).div(f(b)).to_f32(), (a / b) as f32, "{a} / {b}");
-                    assert_eq!(f(a).greater(f(b)), a > b);
-                }
-            }
-        }
-
-        #[test]
-        fn holds_64_bits() {
-            // 2^64 - 1 is exact; 2^64 + 1 rounds to 2^64; (2^64 - 1) - (2^64 - 2) == 1.
-            let big = Ext::from_int((1i128 << 64) - 1);
-            assert_eq!(big.sub(Ext::from_int((1i128 << 64) - 2)).to_f32(), 1.0);
-            assert_eq!(
-                Ext::from_int((1i128 << 64) + 1)
-                    .sub(Ext::from_int(1i128 << 64))
-                    .to_f32(),
-                0.0
-            );
-            // 1 + 2^-63 is exact in extended precision but not in f64.
-            let tiny = f(2f64.powi(-63));
-            assert_eq!(f(1.0).add(tiny).sub(f(1.0)).to_f32(), 2f32.powi(-63));
-            // 1 + 2^-64 ties to even: 1.
-            assert_eq!(f(1.0).add(f(2f64.powi(-64))).sub(f(1.0)).to_f32(), 0.0);
-            // 1/3 in extended precision, then to f32.
-            assert_eq!(f(1.0).div(f(3.0)).to_f32(), 1.0f32 / 3.0);
-        }
-
-        #[test]
-        fn float32_rounding_edges() {
-            assert_eq!(f(3.5e38).to_f32(), f32::INFINITY);
-            assert_eq!(f(-3.5e38).to_f32(), f32::NEG_INFINITY);
-            assert_eq!(f(f64::from(f32::MAX)).to_f32(), f32::MAX);
-            assert_eq!(f(1e-45).to_f32(), 1e-45f32);
-            assert_eq!(f(8e-46).to_f32(), 1e-45f32);
-            // Exactly half the smallest subnormal: ties to even (0); just above: rounds up.
-            assert_eq!(f(2f64.powi(-150)).to_f32(), 0.0);
-            assert_eq!(f(2f64.powi(-150) * 1.0001).to_f32(), 1e-45f32);
-            assert_eq!(f(3.0 * 2f64.powi(-150)).to_f32(), 2.0 * 1e-45f32);
-            assert_eq!(f(1e-310).to_f32(), 0.0);
-            // Halfway between 1 and the next float32: ties to even (1).
-            assert_eq!(f(1.0 + 2f64.powi(-24)).to_f32(), 1.0);
-            assert_eq!(
-                f(1.0 + 2f64.powi(-24) + 2f64.powi(-40)).to_f32(),
-                1.0 + 2f32.powi(-23)
-            );
-            assert!(f(-0.0).to_f32().is_sign_negative());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::array::write_values::*;
+    use crate::dtype::{ByteOrder, StorageDtype};
     use ndarray::array;
+    use ndarray::IxDyn;
 
     fn dyn_f64(v: &[f64]) -> DynArray {
         DynArray::from_array(ndarray::Array1::from(v.to_vec()).into_dyn())

@@ -18,10 +18,10 @@
 use crate::array::dyn_array::{DynArray, DynView};
 use crate::array::selection::{Selection, SliceItem};
 use crate::array::write_scale::{
-    choose_scaling_for_range, choose_scaling_for_view, unscaled_by_type, write_values, write_view,
-    DataRange, WriterKind,
+    choose_scaling_for_range, choose_scaling_for_view, unscaled_by_type, DataRange, WriterKind,
 };
 use crate::array::write_scale::{ValueCast, WriteScaling};
+use crate::array::write_values::{write_values, write_view};
 use crate::error::{Error, Result};
 use crate::format::affine::{self, Affine};
 use crate::format::spm_mat::mat_file_bytes;

@@ -1,0 +1,617 @@
+//! Writing values as a file stores them (nibabel's `array_to_file`): in Fortran order,
+//! in the output type and byte order, divided by the slope a save chose
+//! ([`super::write_scale`]) after the intercept is taken off, rounded and clipped as nibabel
+//! does, one volume-sized piece at a time.
+
+use super::write_scale::*;
+use crate::array::dyn_array::{DynArray, DynView};
+use crate::dtype::element::Element;
+use crate::dtype::{ByteOrder, DataType, StorageDtype};
+use crate::error::{Error, Result};
+use ndarray::{ArrayViewD, Axis, Ix2, IxDyn};
+use num_complex::Complex;
+
+/// Appends `data` written as `out` with `scaling` (nibabel's `array_to_file`, the rules in the
+/// module docs): the values in Fortran order whatever the array's layout, in `out`'s byte
+/// order.
+///
+/// `data` may be the whole array or any part of it (a volume), as long as `scaling` was chosen
+/// for the whole data. `kind` must be the writer the scaling came from.
+///
+/// Errors: non-finite factors ("divslope and intercept must be finite"), a zero slope
+/// ("divslope cannot be zero"), factors the writer cannot hold, a NaN fill value outside the
+/// output type, NaN in data whose scaling was chosen for NaN-free data, complex data to a real
+/// type (Usage); float128 / complex256 output (Unsupported).
+///
+/// ```
+/// use ndarray::array;
+/// use neurovox::array::DynArray;
+/// use neurovox::internals::{choose_scaling, write_values, WriterKind};
+/// use neurovox::{ByteOrder, DataType, StorageDtype};
+/// // Column-major bytes of a 2 × 2 int16 array, big-endian, no scaling needed.
+/// let data = DynArray::from_array(array![[1i16, 2], [3, 4]].into_dyn());
+/// let s = choose_scaling(&data, DataType::Int16, WriterKind::NoScaling)?;
+/// let mut out = Vec::new();
+/// write_values(&data, StorageDtype::new(DataType::Int16, ByteOrder::Big), &s,
+///              WriterKind::NoScaling, &mut out)?;
+/// assert_eq!(out, [0, 1, 0, 3, 0, 2, 0, 4]);
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn write_values(
+    data: &DynArray,
+    out: StorageDtype,
+    scaling: &WriteScaling,
+    kind: WriterKind,
+    dst: &mut Vec<u8>,
+) -> Result<()> {
+    write_view(&data.view(), out, scaling, kind, dst)
+}
+
+/// [`write_values`] of a borrowed array (a volume of a larger one, or memory the library
+/// does not own).
+pub fn write_view(
+    data: &DynView<'_>,
+    out: StorageDtype,
+    scaling: &WriteScaling,
+    kind: WriterKind,
+    dst: &mut Vec<u8>,
+) -> Result<()> {
+    let (slope, inter) = (scaling.slope, scaling.inter);
+    if !(slope.is_finite() && inter.is_finite()) {
+        return Err(Error::usage("divslope and intercept must be finite"));
+    }
+    if slope == 0.0 {
+        return Err(Error::usage("divslope cannot be zero"));
+    }
+    let null = slope == 1.0 && inter == 0.0;
+    match kind {
+        WriterKind::NoScaling if !null => {
+            return Err(Error::usage(
+                "the NoScaling writer cannot apply a slope or an intercept",
+            ))
+        }
+        WriterKind::Slope if inter != 0.0 => {
+            return Err(Error::usage("the Slope writer cannot apply an intercept"))
+        }
+        WriterKind::Slope | WriterKind::SlopeInter
+            if f64::from(slope as f32) != slope || f64::from(inter as f32) != inter =>
+        {
+            return Err(Error::usage(
+                "write scale factors must be float32 values, as nibabel's writers hold them",
+            ))
+        }
+        _ => {}
+    }
+    if matches!(out.dtype, DataType::Float128 | DataType::Complex256) {
+        return Err(Error::unsupported(format!(
+            "writing {} data is not supported",
+            out.dtype
+        )));
+    }
+    if let Some((mn, mx)) = scaling.clip {
+        if (mn == 0.0 && mx == 0.0) || mx < mn {
+            dst.resize(dst.len() + data.len() * out.dtype.itemsize(), 0);
+            return Ok(());
+        }
+    }
+    let input = data.dtype();
+    if is_void(input) || is_void(out.dtype) {
+        if input != out.dtype {
+            return Err(Error::usage("Cannot cast to or from non-numeric types"));
+        }
+        if !null {
+            return Err(Error::usage("Cannot scale non-numeric types"));
+        }
+        match data {
+            DynView::Rgb(a) => emit(fortran_map(a, |x| x), out.order, dst),
+            DynView::Rgba(a) => emit(fortran_map(a, |x| x), out.order, dst),
+            _ => {}
+        }
+        return Ok(());
+    }
+    if input.is_complex() {
+        if !(out.dtype.is_complex() && null) {
+            return Err(Error::usage(
+                "complex data can only be written unscaled as a complex type",
+            ));
+        }
+        let o = out.order;
+        match (data, out.dtype) {
+            (DynView::C64(a), DataType::Complex64) => emit(fortran_map(a, |c| c), o, dst),
+            (DynView::C64(a), _) => emit(
+                fortran_map(a, |c| Complex::new(f64::from(c.re), f64::from(c.im))),
+                o,
+                dst,
+            ),
+            (DynView::C128(a), DataType::Complex64) => emit(
+                fortran_map(a, |c| Complex::new(c.re as f32, c.im as f32)),
+                o,
+                dst,
+            ),
+            (DynView::C128(a), _) => emit(fortran_map(a, |c| c), o, dst),
+            _ => {}
+        }
+        return Ok(());
+    }
+    let start = dst.len();
+    let written = match data {
+        DynView::U8(a) => write_real(a, out, scaling, null, dst),
+        DynView::I8(a) => write_real(a, out, scaling, null, dst),
+        DynView::U16(a) => write_real(a, out, scaling, null, dst),
+        DynView::I16(a) => write_real(a, out, scaling, null, dst),
+        DynView::U32(a) => write_real(a, out, scaling, null, dst),
+        DynView::I32(a) => write_real(a, out, scaling, null, dst),
+        DynView::U64(a) => write_real(a, out, scaling, null, dst),
+        DynView::I64(a) => write_real(a, out, scaling, null, dst),
+        DynView::F32(a) => write_real(a, out, scaling, null, dst),
+        DynView::F64(a) => write_real(a, out, scaling, null, dst),
+        // Handled above.
+        DynView::C64(_) | DynView::C128(_) | DynView::Rgb(_) | DynView::Rgba(_) => Ok(()),
+    };
+    if written.is_err() {
+        // Nothing half-written.
+        dst.truncate(start);
+    }
+    written
+}
+
+/// `f` of every value of `a`, the results in Fortran order, whatever `a`'s layout.
+///
+/// Fortran-contiguous data is read in memory order. Otherwise, when the axis with the smallest
+/// stride is not the first, the data are read in tiles over the first axis (fastest in the
+/// output) and that axis (fastest in memory), so that neither the reads nor the writes stride
+/// through memory: writing a C-ordered array in Fortran order is a transposition.
+pub(super) fn fortran_map<T: Copy, O: bytemuck::Pod>(
+    a: &ArrayViewD<'_, T>,
+    mut f: impl FnMut(T) -> O,
+) -> Vec<O> {
+    if let Some(values) = a.t().as_slice() {
+        return values.iter().map(|&x| f(x)).collect();
+    }
+    let shape = a.shape();
+    let strides = a.strides();
+    let fast = (0..a.ndim())
+        .filter(|&k| shape[k] > 1)
+        .min_by_key(|&k| strides[k].unsigned_abs());
+    match fast {
+        Some(fa) if fa > 0 && shape[0] >= TILE_MIN && shape[fa] >= TILE_MIN => {
+            tiled_fortran_map(a, fa, &mut f)
+                .unwrap_or_else(|| a.t().iter().map(|&x| f(x)).collect())
+        }
+        _ => a.t().iter().map(|&x| f(x)).collect(),
+    }
+}
+
+/// Tiles are `TILE` × `TILE`; the tiled walk is used when both axes are at least `TILE_MIN`.
+const TILE: usize = 64;
+const TILE_MIN: usize = 8;
+
+/// [`fortran_map`]'s tiled walk over axes 0 and `fa` (`fa > 0`), for every index of the other
+/// axes; `None` only if ndarray refuses a 2-d view (it cannot).
+fn tiled_fortran_map<T: Copy, O: bytemuck::Pod>(
+    a: &ArrayViewD<'_, T>,
+    fa: usize,
+    f: &mut impl FnMut(T) -> O,
+) -> Option<Vec<O>> {
+    let shape = a.shape();
+    // Fortran-order strides of the output.
+    let mut out_strides = vec![1usize; shape.len()];
+    for k in 1..shape.len() {
+        out_strides[k] = out_strides[k - 1] * shape[k - 1];
+    }
+    let others: Vec<usize> = (1..shape.len()).filter(|&k| k != fa).collect();
+    let other_shape: Vec<usize> = others.iter().map(|&k| shape[k]).collect();
+    let (n0, nf, fstride) = (shape[0], shape[fa], out_strides[fa]);
+    let mut out = vec![O::zeroed(); a.len()];
+    for idx in ndarray::indices(IxDyn(&other_shape)) {
+        let mut view = a.view();
+        let mut base = 0;
+        // Highest axis first, so the lower axis numbers stay valid.
+        for (pos, &k) in others.iter().enumerate().rev() {
+            view = view.index_axis_move(Axis(k), idx[pos]);
+            base += idx[pos] * out_strides[k];
+        }
+        let plane = view.into_dimensionality::<Ix2>().ok()?;
+        for i0 in (0..n0).step_by(TILE) {
+            for j0 in (0..nf).step_by(TILE) {
+                for i in i0..(i0 + TILE).min(n0) {
+                    for j in j0..(j0 + TILE).min(nf) {
+                        out[base + i + j * fstride] = f(plane[(i, j)]);
+                    }
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Appends values in byte order `order`.
+fn emit<O: Element>(mut values: Vec<O>, order: ByteOrder, dst: &mut Vec<u8>) {
+    if order != ByteOrder::NATIVE {
+        values.iter_mut().for_each(|v| *v = v.swap_bytes());
+    }
+    dst.extend_from_slice(bytemuck::cast_slice(&values));
+}
+
+/// Appends `f` of every value of `a`, in Fortran order, as integer type `out`; `f` gives an
+/// integer inside `out`'s range.
+fn emit_ints<T: Copy>(
+    a: &ArrayViewD<'_, T>,
+    out: StorageDtype,
+    dst: &mut Vec<u8>,
+    mut f: impl FnMut(T) -> i128,
+) {
+    macro_rules! go {
+        ($t:ty) => {
+            emit(fortran_map(a, |x| f(x) as $t), out.order, dst)
+        };
+    }
+    match out.dtype {
+        DataType::UInt8 => go!(u8),
+        DataType::Int8 => go!(i8),
+        DataType::UInt16 => go!(u16),
+        DataType::Int16 => go!(i16),
+        DataType::UInt32 => go!(u32),
+        DataType::Int32 => go!(i32),
+        DataType::UInt64 => go!(u64),
+        _ => go!(i64),
+    }
+}
+
+/// Appends `f` of every value of `a`, in Fortran order, as float or complex type `out`:
+/// `f` gives the value and numpy's cast rounds it once.
+fn emit_floats<T: Copy>(
+    a: &ArrayViewD<'_, T>,
+    out: StorageDtype,
+    dst: &mut Vec<u8>,
+    f32_of: impl Fn(T) -> f32,
+    f64_of: impl Fn(T) -> f64,
+) {
+    let o = out.order;
+    match out.dtype {
+        DataType::Float32 => emit(fortran_map(a, f32_of), o, dst),
+        DataType::Float64 => emit(fortran_map(a, f64_of), o, dst),
+        DataType::Complex64 => emit(fortran_map(a, |x| Complex::new(f32_of(x), 0.0)), o, dst),
+        _ => emit(fortran_map(a, |x| Complex::new(f64_of(x), 0.0)), o, dst),
+    }
+}
+
+fn write_real<T: Real>(
+    a: &ArrayViewD<'_, T>,
+    out: StorageDtype,
+    scaling: &WriteScaling,
+    null: bool,
+    dst: &mut Vec<u8>,
+) -> Result<()> {
+    let input = T::DTYPE;
+    if !out.dtype.is_integer() {
+        if null {
+            // A plain numpy cast: one rounding from the input type.
+            emit_floats(a, out, dst, Real::cast_f32, Real::cast_f64);
+            return Ok(());
+        }
+        // (x - inter) / slope in numpy's type for float32 factors (exact in f64), then the
+        // cast.
+        let plan = ScalePlan::float_out(input, scaling);
+        match plan.compute {
+            Ft::F32 => {
+                let p = plan.typed::<f32>();
+                emit_floats(a, out, dst, |x| p.scale(x), |x| f64::from(p.scale(x)));
+            }
+            Ft::F64 => {
+                let p = plan.typed::<f64>();
+                emit_floats(a, out, dst, |x| p.scale(x) as f32, |x| p.scale(x));
+            }
+        }
+        return Ok(());
+    }
+    if !T::IS_FLOAT && null {
+        // Integer to integer, unscaled: clip to the output range, then cast.
+        let (lo, hi) = int_limits(out.dtype).unwrap_or((0, 0));
+        emit_ints(a, out, dst, |v| v.cast_i128().clamp(lo, hi));
+        return Ok(());
+    }
+    let plan = ScalePlan::int_out(input, out.dtype, scaling)?;
+    match plan.compute {
+        Ft::F32 => write_scaled_ints(a, &plan.typed::<f32>(), out, dst),
+        Ft::F64 => write_scaled_ints(a, &plan.typed::<f64>(), out, dst),
+    }
+}
+
+/// The general path to integer output: scale, round, clip and fill in type `F`; every value is
+/// then an integer inside the output range, so the casts are exact.
+fn write_scaled_ints<T: Real, F: Flt>(
+    a: &ArrayViewD<'_, T>,
+    p: &TypedPlan<F>,
+    out: StorageDtype,
+    dst: &mut Vec<u8>,
+) -> Result<()> {
+    let mut error = None;
+    emit_ints(a, out, dst, |x| match p.to_int(x) {
+        Ok(v) => v as i128,
+        Err(e) => {
+            error.get_or_insert(e);
+            0
+        }
+    });
+    error.map_or(Ok(()), Err)
+}
+
+/// The float types numpy computes in, as far as the writers need them.
+trait Flt: Copy + PartialOrd + std::ops::Sub<Output = Self> + std::ops::Div<Output = Self> {
+    /// Which type this is.
+    const FT: Ft;
+    /// numpy's `finfo(t).eps`.
+    const EPS: f64;
+    fn from_f64(v: f64) -> Self;
+    /// numpy's cast of an integer: one rounding, half to even.
+    fn from_i128(v: i128) -> Self;
+    fn from_real<T: Real>(v: T) -> Self;
+    fn to_f64(self) -> f64;
+    fn rint(self) -> Self;
+    fn is_nan(self) -> bool;
+}
+
+impl Flt for f32 {
+    const FT: Ft = Ft::F32;
+    const EPS: f64 = f32::EPSILON as f64;
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn from_i128(v: i128) -> Self {
+        v as f32
+    }
+    fn from_real<T: Real>(v: T) -> Self {
+        v.cast_f32()
+    }
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+    fn rint(self) -> Self {
+        self.round_ties_even()
+    }
+    fn is_nan(self) -> bool {
+        self.is_nan()
+    }
+}
+
+impl Flt for f64 {
+    const FT: Ft = Ft::F64;
+    const EPS: f64 = f64::EPSILON;
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn from_i128(v: i128) -> Self {
+        v as f64
+    }
+    fn from_real<T: Real>(v: T) -> Self {
+        v.cast_f64()
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn rint(self) -> Self {
+        self.round_ties_even()
+    }
+    fn is_nan(self) -> bool {
+        self.is_nan()
+    }
+}
+
+/// What `array_to_file` works out before touching the data.
+#[derive(Debug, Clone, Copy)]
+struct ScalePlan {
+    /// The type the data are computed in.
+    compute: Ft,
+    inter: Option<f64>,
+    slope: Option<f64>,
+    /// Post-scaling clip range (integer output).
+    lo: f64,
+    hi: f64,
+    nan_fill: Option<f64>,
+}
+
+struct TypedPlan<F> {
+    inter: Option<F>,
+    slope: Option<F>,
+    lo: F,
+    hi: F,
+    nan_fill: Option<F>,
+}
+
+impl ScalePlan {
+    /// Float output: `(x - inter) / slope` in numpy's type for float32 factors.
+    fn float_out(input: DataType, scaling: &WriteScaling) -> ScalePlan {
+        ScalePlan {
+            compute: promote(input, Ft::F32),
+            inter: (scaling.inter != 0.0).then_some(scaling.inter),
+            slope: (scaling.slope != 1.0).then_some(scaling.slope),
+            lo: f64::NEG_INFINITY,
+            hi: f64::INFINITY,
+            nan_fill: None,
+        }
+    }
+
+    /// Integer output from float data, or scaled integer data: the general path of
+    /// `array_to_file`.
+    fn int_out(input: DataType, out: DataType, scaling: &WriteScaling) -> Result<ScalePlan> {
+        let has_inter = scaling.inter != 0.0;
+        let has_slope = scaling.slope != 1.0;
+        let in_float = float_type(input);
+        // working_type(): the type of ([1] - inter) / slope with float32 factors (the
+        // factors of the NoScaling writer are always 1 and 0, so never applied).
+        let working = match in_float {
+            Some(f) if !has_inter && !has_slope => f,
+            _ => promote(input, Ft::F32),
+        };
+        // The data extremes: the writing range for float data, the type's range for integers.
+        let (emn, emx) = match (in_float, scaling.clip) {
+            (Some(_), Some((a, b))) => (Extreme::Float(a), Extreme::Float(b)),
+            (Some(_), None) => (
+                Extreme::Float(f64::NEG_INFINITY),
+                Extreme::Float(f64::INFINITY),
+            ),
+            (None, _) => {
+                let (a, b) = int_limits(input).unwrap_or((0, 0));
+                (Extreme::Int(a), Extreme::Int(b))
+            }
+        };
+        // best_write_scale_ftype(): the smallest float type from `working` in which the
+        // scaled extremes stay finite.
+        let start = in_float.map_or(working, |f| f.max(working));
+        let finite = emn.as_f64().is_finite() && emx.as_f64().is_finite();
+        let w = if !finite {
+            start
+        } else {
+            let fits = |ft: Ft| {
+                let c = promote(input, ft);
+                let probe = |e: Extreme| -> bool {
+                    match c {
+                        Ft::F32 => scale_extreme::<f32>(e, scaling, has_inter, has_slope)
+                            .to_f64()
+                            .is_finite(),
+                        Ft::F64 => {
+                            scale_extreme::<f64>(e, scaling, has_inter, has_slope).is_finite()
+                        }
+                    }
+                };
+                probe(emn) && probe(emx)
+            };
+            if start == Ft::F32 && fits(Ft::F32) {
+                Ft::F32
+            } else if fits(Ft::F64) {
+                Ft::F64
+            } else {
+                return Err(Error::unsupported(
+                    "these scale factors need numpy's longdouble working precision",
+                ));
+            }
+        };
+        // Integer data cannot hold NaN: nibabel turns the NaN check off for them.
+        let nan2zero = scaling.nan2zero && in_float.is_some();
+        let (post, nan_fill) = match w {
+            Ft::F32 => post_clips::<f32>(emn, emx, scaling, out, has_inter, has_slope, nan2zero)?,
+            Ft::F64 => post_clips::<f64>(emn, emx, scaling, out, has_inter, has_slope, nan2zero)?,
+        };
+        let compute = if has_inter || has_slope {
+            promote(input, w)
+        } else {
+            in_float.unwrap_or(w)
+        };
+        Ok(ScalePlan {
+            compute,
+            inter: has_inter.then_some(scaling.inter),
+            slope: has_slope.then_some(scaling.slope),
+            lo: post.0,
+            hi: post.1,
+            nan_fill: if nan2zero { Some(nan_fill) } else { None },
+        })
+    }
+
+    /// The plan's values in the compute type (exact: they are float32 or `w` values and the
+    /// compute type is at least as wide).
+    fn typed<F: Flt>(&self) -> TypedPlan<F> {
+        TypedPlan {
+            inter: self.inter.map(F::from_f64),
+            slope: self.slope.map(F::from_f64),
+            lo: F::from_f64(self.lo),
+            hi: F::from_f64(self.hi),
+            nan_fill: self.nan_fill.map(F::from_f64),
+        }
+    }
+}
+
+impl<F: Flt> TypedPlan<F> {
+    fn scale<T: Real>(&self, x: T) -> F {
+        let mut v = F::from_real(x);
+        if let Some(inter) = self.inter {
+            v = v - inter;
+        }
+        if let Some(slope) = self.slope {
+            v = v / slope;
+        }
+        v
+    }
+
+    /// One value for integer output: scale, rint, clip (NaN kept, as `np.clip`), NaN fill.
+    fn to_int<T: Real>(&self, x: T) -> Result<f64> {
+        let mut v = self.scale(x).rint();
+        if v < self.lo {
+            v = self.lo;
+        }
+        if v > self.hi {
+            v = self.hi;
+        }
+        if v.is_nan() {
+            return match self.nan_fill {
+                Some(fill) => Ok(fill.to_f64()),
+                None => Err(Error::usage(
+                    "NaN in data whose write scaling was chosen for data without NaN",
+                )),
+            };
+        }
+        Ok(v.to_f64())
+    }
+}
+
+/// `(e - inter) / slope` in type `F`, the factors cast to `F`.
+fn scale_extreme<F: Flt>(e: Extreme, s: &WriteScaling, has_inter: bool, has_slope: bool) -> F {
+    let mut v = match e {
+        Extreme::Int(i) => F::from_i128(i),
+        Extreme::Float(f) => F::from_f64(f),
+    };
+    if has_inter {
+        v = v - F::from_f64(s.inter);
+    }
+    if has_slope {
+        v = v / F::from_f64(s.slope);
+    }
+    v
+}
+
+/// The post-scaling clip range and NaN fill value in the working type `F`: nibabel's
+/// `specials`, intersected with the shared range of `F` and the output type.
+fn post_clips<F: Flt>(
+    emn: Extreme,
+    emx: Extreme,
+    s: &WriteScaling,
+    out: DataType,
+    has_inter: bool,
+    has_slope: bool,
+    nan2zero: bool,
+) -> Result<((f64, f64), f64)> {
+    let special = |e: Extreme| scale_extreme::<F>(e, s, has_inter, has_slope).rint();
+    let (mut post_mn, mut post_mx) = (special(emn), special(emx));
+    let mut nan_fill = special(Extreme::Float(0.0));
+    if post_mn > post_mx {
+        std::mem::swap(&mut post_mn, &mut post_mx);
+    }
+    let (both_mn, both_mx) = shared_range(F::FT, out);
+    let (both_mn, both_mx) = (F::from_f64(both_mn), F::from_f64(both_mx));
+    if nan2zero && !(both_mn <= nan_fill && nan_fill <= both_mx) {
+        // nibabel's estimated error of (0 - inter) / slope: 2 eps |inter / slope|, rounded.
+        // 2 eps is a power of two, so the product is exact in either type.
+        let ratio = F::from_f64(s.inter) / F::from_f64(s.slope);
+        let est_err = F::from_f64((2.0 * F::EPS * ratio.to_f64().abs()).round_ties_even());
+        let below =
+            nan_fill < both_mn && F::from_f64((nan_fill - both_mn).to_f64().abs()) < est_err;
+        let above =
+            nan_fill > both_mx && F::from_f64((nan_fill - both_mx).to_f64().abs()) < est_err;
+        if below {
+            nan_fill = both_mn;
+        } else if above {
+            nan_fill = both_mx;
+        } else {
+            return Err(Error::usage(format!(
+                "nan_fill == {:?}, outside safe int range ({}-{}); change scaling or set \
+                 nan2zero=False?",
+                nan_fill.to_f64(),
+                both_mn.to_f64() as i128,
+                both_mx.to_f64() as i128
+            )));
+        }
+    }
+    let lo = if post_mn > both_mn { post_mn } else { both_mn };
+    let hi = if post_mx < both_mx { post_mx } else { both_mx };
+    Ok(((lo.to_f64(), hi.to_f64()), nan_fill.to_f64()))
+}
