@@ -224,6 +224,7 @@ pub fn diff(a: &Path, b: &Path, options: &Options, show_progress: bool) -> Resul
     let load = LoadOptions {
         mmap: MmapMode::No,
         keep_file_open: Some(true),
+        ..Default::default()
     };
     let img_a = Image::load_with(a, load)?;
     let img_b = Image::load_with(b, load)?;

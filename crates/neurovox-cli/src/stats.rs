@@ -252,6 +252,7 @@ pub fn image_stats(path: &Path, shown: &str, show_progress: bool) -> Result<Stat
     let options = ProxyOptions {
         mmap: MmapMode::No,
         keep_file_open: Some(true),
+        ..Default::default()
     };
     let img = Image::load_with(path, options)?;
     let shape = img.shape().to_vec();

@@ -1,11 +1,12 @@
 //! neurovox errors as the Python exceptions nibabel raises.
 //!
-//! | core kind | Python |
+//! | core reason or kind | Python |
 //! |---|---|
+//! | reason `Truncated` | `ImageTruncatedError`: an `ImageFileError`, `EOFError` and `OSError` |
+//! | reason `HeaderValue` (a bad header value; every `Unsupported`) | `HeaderDataError` |
+//! | reason `FileContent` (any other `Format` error) | `ImageFileError` |
 //! | `Io` (file missing / no permission) | `FileNotFoundError` / `PermissionError`, else `OSError` |
-//! | `Format` naming a header field | `HeaderDataError` |
-//! | `Format` otherwise, `Stale` | `ImageFileError` (`StaleFileError`, a subclass, for Stale) |
-//! | `Unsupported` | `HeaderDataError` |
+//! | `Stale` | `StaleFileError`, an `ImageFileError` |
 //! | `Limit` | `ImageLimitError`: both an `ImageFileError` and an `OSError` (nibabel's short-read error) |
 //! | `Usage` | `ValueError` (`WriterError`, a subclass, while saving) |
 //!
@@ -54,9 +55,13 @@ create_exception!(
 /// The Python exception for a core error.
 pub fn to_py(e: neurovox::Error) -> PyErr {
     use neurovox::ErrorKind as K;
+    use neurovox::ErrorReason as R;
     let message = e.to_string();
-    if e.is_truncation() {
-        return error_of(truncated_error_type, message);
+    match e.reason() {
+        R::Truncated => return error_of(truncated_error_type, message),
+        R::HeaderValue => return HeaderDataError::new_err(message),
+        R::FileContent => return ImageFileError::new_err(message),
+        _ => {}
     }
     match e.kind() {
         K::Io => {
@@ -77,10 +82,7 @@ pub fn to_py(e: neurovox::Error) -> PyErr {
                 _ => PyOSError::new_err(message),
             }
         }
-        K::Format if e.field_name().is_some() => HeaderDataError::new_err(message),
-        K::Format => ImageFileError::new_err(message),
         K::Stale => StaleFileError::new_err(message),
-        K::Unsupported => HeaderDataError::new_err(message),
         K::Limit => error_of(limit_error_type, message),
         _ => PyValueError::new_err(message),
     }

@@ -98,6 +98,7 @@ impl NativeImage {
         let options = ProxyOptions {
             mmap: mmap_mode(mmap)?,
             keep_file_open,
+            ..Default::default()
         };
         let inner = py.detach(|| Image::load_as(&path, format, options)).py()?;
         let loaded = Some(inner.header().clone());
@@ -315,6 +316,7 @@ impl NativeImage {
             options: ProxyOptions {
                 mmap: mmap_mode(&mmap)?,
                 keep_file_open,
+                ..Default::default()
             },
             files: files
                 .into_iter()

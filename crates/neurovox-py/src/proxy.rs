@@ -287,6 +287,7 @@ impl NativeProxy {
         let options = ProxyOptions {
             mmap: mmap_mode(mmap)?,
             keep_file_open,
+            ..Default::default()
         };
         let fingerprint = match fingerprint {
             Some(state) => {

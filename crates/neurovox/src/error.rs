@@ -47,12 +47,43 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// Which failure an [`Error`] reports, where one kind covers failures a caller must tell
+/// apart: the Python layer raises nibabel's exception for each (docs/compat.md, "Errors")
+/// from this, never from which details an error happens to carry.
+///
+/// ```
+/// use neurovox::{Error, ErrorReason};
+///
+/// let bad_value = Error::header_value("dim[0] = 9 is outside 1..=7").field("dim");
+/// assert_eq!(bad_value.reason(), ErrorReason::HeaderValue);
+/// // Naming a field for context does not make a damaged file a bad header value.
+/// let damaged = Error::format("gzip member CRC-32 mismatch").field("data");
+/// assert_eq!(damaged.reason(), ErrorReason::FileContent);
+/// assert_eq!(Error::truncated("the file ends early").reason(), ErrorReason::Truncated);
+/// assert_eq!(Error::usage("step cannot be zero").reason(), ErrorReason::Other);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorReason {
+    /// A header holds a value that is invalid, inconsistent or not supported (a
+    /// [`ErrorKind::Format`] error made by [`Error::header_value`], or any
+    /// [`ErrorKind::Unsupported`] error): nibabel's `HeaderDataError`.
+    HeaderValue,
+    /// The bytes are not a valid file of the format they claim, or are damaged (any other
+    /// [`ErrorKind::Format`] error): nibabel's `ImageFileError`.
+    FileContent,
+    /// The file ends before the data it declares ([`Error::truncated`]).
+    Truncated,
+    /// The kind says all there is (`Io`, `Limit`, `Usage`, `Stale`).
+    Other,
+}
+
 /// A neurovox error: a kind, a message, and where the fault lies.
 ///
 /// ```
 /// use neurovox::{Error, ErrorKind};
 ///
-/// let err = Error::format("dim[0] = 9 is outside 1..=7")
+/// let err = Error::header_value("dim[0] = 9 is outside 1..=7")
 ///     .field("dim")
 ///     .offset(40)
 ///     .with_path("scan.nii");
@@ -70,6 +101,7 @@ pub struct Error {
     path: Option<PathBuf>,
     field: Option<Cow<'static, str>>,
     offset: Option<u64>,
+    header_value: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -82,6 +114,7 @@ impl Error {
             path: None,
             field: None,
             offset: None,
+            header_value: false,
             source: None,
         }
     }
@@ -89,6 +122,14 @@ impl Error {
     /// The input is not a valid file of its format.
     pub fn format(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorKind::Format, message)
+    }
+
+    /// A header value is invalid, inconsistent or not supported: a [`ErrorKind::Format`] error
+    /// whose [`Error::reason`] is [`ErrorReason::HeaderValue`] (nibabel's `HeaderDataError`).
+    pub fn header_value(message: impl Into<Cow<'static, str>>) -> Self {
+        let mut e = Self::new(ErrorKind::Format, message);
+        e.header_value = true;
+        e
     }
 
     /// The input is valid but not handled.
@@ -174,6 +215,19 @@ impl Error {
     /// What sort of fault this is.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+
+    /// Which failure this is, where the kind alone does not say (see [`ErrorReason`]).
+    pub fn reason(&self) -> ErrorReason {
+        if self.is_truncation() {
+            return ErrorReason::Truncated;
+        }
+        match self.kind {
+            ErrorKind::Format if self.header_value => ErrorReason::HeaderValue,
+            ErrorKind::Format => ErrorReason::FileContent,
+            ErrorKind::Unsupported => ErrorReason::HeaderValue,
+            _ => ErrorReason::Other,
+        }
     }
 
     /// The message without the location.

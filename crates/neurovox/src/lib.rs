@@ -9,7 +9,7 @@
 //!
 //! | layer | what it is | what it never does |
 //! |---|---|---|
-//! | [`error`] | [`Error`]: kind, message, and the file, field and offset it concerns | — |
+//! | [`error`], [`limits`] | [`Error`]: kind, reason, message, and the file, field and offset it concerns; [`Limits`] | — |
 //! | [`dtype`] | data types, byte order, array order, Rust element types | know of files |
 //! | [`format`](mod@format) | pure header codecs: bytes in, typed header out, and back | any I/O |
 //! | [`io`] | byte sources, compression by content, gzip, fingerprints, atomic writes | know of formats |
@@ -42,14 +42,16 @@ pub mod format;
 pub mod fuzzing;
 pub mod image;
 pub mod io;
+pub mod limits;
 pub mod numpy;
 
 pub use dtype::{ByteOrder, CodeMeaning, DataType, Order, StorageDtype};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, ErrorReason, Result};
 pub use format::{FieldValue, Header, ImageFormat};
 pub use image::{
     load, read_header, save, DirtyReason, HeaderInfo, Image, ImageHandle, SaveOptions,
 };
+pub use limits::Limits;
 
 /// What most programs need, in one `use`.
 ///
@@ -89,6 +91,5 @@ pub mod internals {
         unscaled_by_type, DataRange, Extreme, WriteScaling, WriterKind,
     };
     pub use crate::array::write_values::{write_values, write_view};
-    pub use crate::image::file_map::{MAX_HEADER_BYTES, MAX_MGH_TAG_BYTES};
     pub use crate::image::save::{save_parts, FilePart, SaveData, SaveParts};
 }

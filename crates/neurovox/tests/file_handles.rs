@@ -32,6 +32,7 @@ fn keep_file_open_true_false_and_default() {
     let options = |keep| ProxyOptions {
         mmap: MmapMode::No,
         keep_file_open: keep,
+        ..Default::default()
     };
 
     let img = Image::load_with(&path, options(Some(false))).unwrap();

@@ -35,6 +35,7 @@ fn memory_mapped_proxies_keep_one_handle_only_when_asked() {
         let options = ProxyOptions {
             mmap: MmapMode::CopyOnWrite,
             keep_file_open: Some(keep),
+            ..Default::default()
         };
         let img = Image::load_with(&path, options).unwrap();
         for _ in 0..10 {

@@ -100,6 +100,7 @@ fn sixteen_threads_read_one_proxy() {
         let options = ProxyOptions {
             mmap: MmapMode::No,
             keep_file_open: Some(keep_open),
+            ..Default::default()
         };
         let img = Image::load_with(path, options).unwrap();
         check_threads(&img, &expected, 17);
@@ -110,6 +111,7 @@ fn sixteen_threads_read_one_proxy() {
         ProxyOptions {
             mmap: MmapMode::ReadOnly,
             keep_file_open: None,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -178,6 +180,7 @@ fn mmap_modes_and_their_fallbacks() {
             ProxyOptions {
                 mmap,
                 keep_file_open: None,
+                ..Default::default()
             },
         )
         .unwrap()

@@ -54,6 +54,7 @@ fn replaced_files_give_old_data_or_a_stale_error() {
             ProxyOptions {
                 mmap,
                 keep_file_open: keep,
+                ..Default::default()
             },
         )
         .unwrap();

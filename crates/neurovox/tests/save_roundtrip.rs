@@ -209,6 +209,7 @@ fn save_over_a_mapped_source() {
         ProxyOptions {
             mmap: MmapMode::CopyOnWrite,
             keep_file_open: None,
+            ..Default::default()
         },
     )
     .unwrap();

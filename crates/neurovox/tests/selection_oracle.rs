@@ -55,6 +55,7 @@ impl Source {
             ProxyOptions {
                 mmap,
                 keep_file_open,
+                ..Default::default()
             },
         )
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))

@@ -143,10 +143,10 @@ pub fn fill_positive(xyz: [f64; 3], threshold: f64) -> Result<[f64; 4]> {
     let w = if w2.abs() < threshold.abs() {
         0.0
     } else if w2 < 0.0 || w2.is_nan() {
-        return Err(
-            Error::format(format!("quaternion w2 should be positive, but is {w2:e}"))
-                .field("quatern_b"),
-        );
+        return Err(Error::header_value(format!(
+            "quaternion w2 should be positive, but is {w2:e}"
+        ))
+        .field("quatern_b"));
     } else {
         w2.sqrt()
     };

@@ -402,7 +402,7 @@ pub(crate) fn ndim(raw: &RawStruct) -> Result<usize> {
         .ok()
         .filter(|&n| n <= MAX_NDIM)
         .ok_or_else(|| {
-            Error::format(format!("dim[0] = {n} is outside 0..=7"))
+            Error::header_value(format!("dim[0] = {n} is outside 0..=7"))
                 .field("dim")
                 .offset(dim_offset(raw))
         })
@@ -432,9 +432,11 @@ pub(crate) fn analyze_data_shape(raw: &RawStruct) -> Result<Vec<usize>> {
 pub(crate) fn validate_dims(raw: &RawStruct) -> Result<()> {
     let dims = raw_dims(raw)?;
     if dims.is_empty() {
-        return Err(Error::format("dim[0] = 0: the header declares no axes")
-            .field("dim")
-            .offset(dim_offset(raw)));
+        return Err(
+            Error::header_value("dim[0] = 0: the header declares no axes")
+                .field("dim")
+                .offset(dim_offset(raw)),
+        );
     }
     check_declared_shape(&dims, "dim", dim_offset(raw)).map(|_| ())
 }
@@ -448,7 +450,7 @@ pub(crate) fn validate_vox_offset(raw: &RawStruct) -> Result<()> {
             .field("vox_offset")
             .map_or(0, |f| f.offset as u64);
         return Err(
-            Error::format(format!("vox_offset {v} is not a byte offset"))
+            Error::header_value(format!("vox_offset {v} is not a byte offset"))
                 .field("vox_offset")
                 .offset(offset),
         );
@@ -547,9 +549,11 @@ pub(crate) fn code_to_dtype(
         ))
         .field("datatype")
         .offset(field_offset)),
-        CodeMeaning::Unknown => Err(Error::format(format!("data code {code} not recognized"))
-            .field("datatype")
-            .offset(field_offset)),
+        CodeMeaning::Unknown => Err(Error::header_value(format!(
+            "data code {code} not recognized"
+        ))
+        .field("datatype")
+        .offset(field_offset)),
     }
 }
 

@@ -49,7 +49,7 @@ impl Problem {
 
     /// The Format error a loader raises for this problem.
     pub fn to_error(&self) -> Error {
-        Error::format(self.message.clone()).field(self.field)
+        Error::header_value(self.message.clone()).field(self.field)
     }
 }
 

@@ -227,9 +227,11 @@ impl MghHeader {
         };
         let dims = h.raw.ints("dims");
         if dims.contains(&0) {
-            return Err(Error::format("Dimensions of the data should be non-zero")
-                .field("dims")
-                .offset(4));
+            return Err(
+                Error::header_value("Dimensions of the data should be non-zero")
+                    .field("dims")
+                    .offset(4),
+            );
         }
         check_declared_shape(&dims, "dims", 4)?;
         h.data_dtype()?;
@@ -272,7 +274,7 @@ impl MghHeader {
     /// Sets the footer from its 20 bytes as found after the data.
     pub fn set_footer_bytes(&mut self, footer: &[u8]) -> Result<()> {
         let footer = footer.get(..FOOTER_SIZE).ok_or_else(|| {
-            Error::format(format!(
+            Error::header_value(format!(
                 "MGH footer needs {FOOTER_SIZE} bytes, got {}",
                 footer.len()
             ))
@@ -354,7 +356,7 @@ impl MghHeader {
             .find(|(c, _, _)| *c == code)
             .map(|(_, t, _)| StorageDtype::new(*t, ByteOrder::Big))
             .ok_or_else(|| {
-                Error::format(format!("MGH data type code {code} not recognized"))
+                Error::header_value(format!("MGH data type code {code} not recognized"))
                     .field("type")
                     .offset(20)
             })

@@ -473,7 +473,7 @@ pub(crate) fn check_declared_shape(
     let mut count: u64 = 1;
     for (axis, &d) in dims.iter().enumerate() {
         if d <= 0 {
-            return Err(Error::format(format!(
+            return Err(Error::header_value(format!(
                 "{field}[{}] = {d}: every axis length must be positive",
                 axis + 1
             ))

@@ -11,15 +11,8 @@
 use crate::error::{Error, Result};
 use crate::format::{analyze, mgh, nifti1, nifti2, Header, ImageFormat};
 use crate::io::{open_decompressed_identified, read_up_to, skip, Compression};
+use crate::limits::Limits;
 use std::path::{Path, PathBuf};
-
-/// Extension headers longer than this are refused with a Limit error (a guard against a
-/// corrupt `vox_offset` making us read a whole multi-gigabyte compressed file as "header").
-pub const MAX_HEADER_BYTES: u64 = 256 << 20;
-
-/// FreeSurfer tags after an MGH footer beyond this are not read (they hold command lines,
-/// transforms' file names and small tables; nothing near this size).
-pub const MAX_MGH_TAG_BYTES: u64 = 16 << 20;
 
 /// The kind of file an extension names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,7 +214,15 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<HeaderInfo> {
 /// `Spm99AnalyzeImage.from_filename` where `nib.load` would choose SPM2, say); the format
 /// must use the same files as the one detected.
 pub fn read_header_as(path: impl AsRef<Path>, format: Option<ImageFormat>) -> Result<HeaderInfo> {
-    let path = path.as_ref();
+    read_header_limited(path.as_ref(), format, &Limits::default())
+}
+
+/// As [`read_header_as`], under `limits` (a load's, from its options).
+pub fn read_header_limited(
+    path: &Path,
+    format: Option<ImageFormat>,
+    limits: &Limits,
+) -> Result<HeaderInfo> {
     let (stem_ext, kind) = {
         let (_, ext, _) = split_name(&path.to_string_lossy());
         (ext.clone(), extension_kind(&ext))
@@ -250,8 +251,8 @@ pub fn read_header_as(path: impl AsRef<Path>, format: Option<ImageFormat>) -> Re
         .with_path(&header_path));
     }
 
-    let header =
-        parse_header_from(format, bytes, reader.as_mut()).map_err(|e| e.with_path(&header_path))?;
+    let header = parse_header_from(format, bytes, reader.as_mut(), limits)
+        .map_err(|e| e.with_path(&header_path))?;
 
     if compression == Compression::None {
         check_data_fits(&header, &image_path)?;
@@ -287,7 +288,7 @@ pub fn read_header_from(reader: &mut dyn std::io::Read, format: ImageFormat) -> 
     if bytes.is_empty() {
         return Err(Error::format("Empty file"));
     }
-    parse_header_from(format, bytes, reader)
+    parse_header_from(format, bytes, reader, &Limits::default())
 }
 
 /// Parses a header of `format` whose first bytes (up to 1024) are `bytes`, reading more from
@@ -296,19 +297,22 @@ fn parse_header_from(
     format: ImageFormat,
     mut bytes: Vec<u8>,
     reader: &mut dyn std::io::Read,
+    limits: &Limits,
 ) -> Result<Header> {
+    let max_header = limits.max_header_bytes;
     match format {
         ImageFormat::Nifti1 | ImageFormat::Nifti2 => {
             // Extensions run up to vox_offset: read that far, bounded.
             let probe = Header::parse(format, &header_block_only(&bytes, format));
             if let Ok(h) = &probe {
-                let want = h.data_offset().min(MAX_HEADER_BYTES);
+                let want = h.data_offset().min(max_header);
                 if want > bytes.len() as u64 {
                     read_up_to(reader, want - bytes.len() as u64, &mut bytes)?;
                 }
-                if h.data_offset() > MAX_HEADER_BYTES {
+                if h.data_offset() > max_header {
                     return Err(Error::limit(format!(
-                        "vox_offset {} puts over {MAX_HEADER_BYTES} bytes of extensions before the data",
+                        "vox_offset {} puts over {max_header} bytes of extensions before the data \
+                         (Limits::max_header_bytes)",
                         h.data_offset()
                     ))
                     .field("vox_offset"));
@@ -317,10 +321,10 @@ fn parse_header_from(
             Header::parse(format, &bytes)
         }
         ImageFormat::Nifti1Pair | ImageFormat::Nifti2Pair => {
-            read_up_to(reader, MAX_HEADER_BYTES, &mut bytes)?;
+            read_up_to(reader, max_header, &mut bytes)?;
             Header::parse(format, &bytes)
         }
-        ImageFormat::Mgh => read_mgh_header(&bytes, reader),
+        ImageFormat::Mgh => read_mgh_header(&bytes, reader, limits.max_mgh_tag_bytes),
         _ => Header::parse(format, &bytes),
     }
 }
@@ -337,7 +341,11 @@ fn header_block_only(bytes: &[u8], format: ImageFormat) -> Vec<u8> {
 }
 
 /// Parses an MGH header, then skips over the data to read the footer and the tags after it.
-fn read_mgh_header(bytes: &[u8], reader: &mut dyn std::io::Read) -> Result<Header> {
+fn read_mgh_header(
+    bytes: &[u8],
+    reader: &mut dyn std::io::Read,
+    max_tag_bytes: u64,
+) -> Result<Header> {
     let mut header = mgh::MghHeader::parse(bytes)?;
     let footer_offset = header.footer_offset()?;
     let have = bytes.len() as u64;
@@ -349,7 +357,18 @@ fn read_mgh_header(bytes: &[u8], reader: &mut dyn std::io::Read) -> Result<Heade
         footer.resize(mgh::FOOTER_SIZE, 0);
         header.set_footer_bytes(&footer)?;
         let mut tags = Vec::new();
-        read_up_to(reader, MAX_MGH_TAG_BYTES, &mut tags)?;
+        read_up_to(reader, max_tag_bytes, &mut tags)?;
+        header.set_tag_bytes(tags);
+    } else {
+        // The first read reached past the footer (a small image): the tags began in it, and
+        // the rest of them follow in the reader.
+        let mut tags = header.tag_bytes().to_vec();
+        let have_tags = tags.len() as u64;
+        if have_tags < max_tag_bytes {
+            read_up_to(reader, max_tag_bytes - have_tags, &mut tags)?;
+        } else {
+            tags.truncate(usize::try_from(max_tag_bytes).unwrap_or(usize::MAX));
+        }
         header.set_tag_bytes(tags);
     }
     Ok(Header::Mgh(header))
@@ -385,6 +404,84 @@ fn check_data_fits(header: &Header, image_path: &Path) -> Result<()> {
 mod tests {
     use super::*;
     use crate::{ByteOrder, DataType, ErrorKind};
+
+    /// A single NIfTI file whose `vox_offset` leaves `gap` bytes of (empty) extension space
+    /// before 8 bytes of uint8 data.
+    fn nifti_with_gap(dir: &Path, gap: u64) -> PathBuf {
+        let mut h = crate::format::NiftiHeader::new(
+            crate::format::NiftiVersion::One,
+            true,
+            ByteOrder::Little,
+        );
+        h.set_data_shape(&[2, 2, 2]).unwrap();
+        h.set_data_dtype(DataType::UInt8).unwrap();
+        h.set_data_offset(352 + gap).unwrap();
+        let mut bytes = h.to_bytes().to_vec();
+        bytes.resize((352 + gap) as usize, 0); // extension flag 0: no extensions
+        bytes.extend(0u8..8);
+        let path = dir.join("gap.nii");
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn limits_bound_the_header_a_load_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = nifti_with_gap(dir.path(), 64 << 10);
+        let info = read_header_limited(&path, None, &Limits::default()).unwrap();
+        assert_eq!(info.header.data_offset(), 352 + (64 << 10));
+
+        let strict = Limits {
+            max_header_bytes: 4096,
+            ..Limits::default()
+        };
+        let e = read_header_limited(&path, None, &strict).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.field_name()),
+            (ErrorKind::Limit, Some("vox_offset"))
+        );
+        assert_eq!(e.path(), Some(path.as_path()));
+        assert!(e.to_string().contains("max_header_bytes"), "{e}");
+
+        // The load options carry the limits, and a handle keeps them.
+        let options = crate::image::ProxyOptions {
+            limits: strict,
+            ..Default::default()
+        };
+        let e = crate::Image::load_with(&path, options).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Limit);
+        let img = crate::load(&path).unwrap();
+        let json = serde_json::to_string(&img.handle().unwrap()).unwrap();
+        assert!(json.contains("max_header_bytes"), "{json}");
+    }
+
+    #[test]
+    fn limits_cap_the_mgh_tags_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = Header::new(ImageFormat::Mgh, ByteOrder::Big);
+        h.set_data_shape(&[2, 2, 2]).unwrap();
+        h.set_data_dtype(DataType::UInt8).unwrap();
+        let mut bytes = h.to_prefix_bytes().unwrap();
+        bytes.extend(0u8..8);
+        let Header::Mgh(m) = &h else {
+            unreachable!("made as MGH")
+        };
+        bytes.extend_from_slice(m.footer_bytes());
+        bytes.extend(std::iter::repeat_n(7u8, 10_000));
+        let path = dir.path().join("tags.mgh");
+        std::fs::write(&path, bytes).unwrap();
+        let tags = |limits: &Limits| match read_header_limited(&path, None, limits).unwrap().header
+        {
+            Header::Mgh(m) => m.tag_bytes().len(),
+            other => panic!("not MGH: {other:?}"),
+        };
+        assert_eq!(tags(&Limits::default()), 10_000);
+        let strict = Limits {
+            max_mgh_tag_bytes: 100,
+            ..Limits::default()
+        };
+        assert_eq!(tags(&strict), 100);
+    }
 
     #[test]
     fn pair_siblings_follow_nibabels_case_rules() {

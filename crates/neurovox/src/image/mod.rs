@@ -26,7 +26,7 @@ pub(crate) mod tracking;
 pub use dataobj::{Caching, DataObj, FloatElement};
 pub use file_map::{
     detect_format, extension_kind, header_and_image_paths, mat_path, read_header, read_header_as,
-    read_header_from, split_name, ExtensionKind, HeaderInfo,
+    read_header_from, read_header_limited, split_name, ExtensionKind, HeaderInfo,
 };
 pub use handle::ImageHandle;
 pub use proxy::{

@@ -120,6 +120,9 @@ pub struct ProxyOptions {
     /// Keep one file handle open for the proxy's life (`None`: the process-wide default).
     /// Compressed files keep their random-access index either way.
     pub keep_file_open: Option<bool>,
+    /// Caps on what the file may make a load read beyond its data.
+    #[serde(default)]
+    pub limits: crate::limits::Limits,
 }
 
 /// What a proxy reads: where the array is and how to turn its bytes into values.

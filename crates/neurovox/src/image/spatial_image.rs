@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::format::affine::{self, Affine};
 use crate::format::{Header, ImageFormat};
 use crate::image::dataobj::{Caching, DataObj, FloatElement};
-use crate::image::file_map::read_header_as;
+use crate::image::file_map::read_header_limited;
 use crate::image::proxy::{ArrayProxy, ArraySpec, ProxyOptions};
 use crate::image::tracking::{DirtyReason, ImageParts, Snapshot, Tracking};
 use crate::ByteOrder;
@@ -152,7 +152,7 @@ impl Image {
             }
             let watched = crate::image::tracking::watched_files(header_path, image_path, is_pair);
             let prints = crate::image::tracking::fingerprint_all(&watched);
-            let info = read_header_as(header_path, format)?;
+            let info = read_header_limited(header_path, format, &options.limits)?;
             let spec =
                 ArraySpec::from_header(&info.header).map_err(|e| e.with_path(&info.header_path))?;
             let proxy = ArrayProxy::open(image_path, spec, options)?;
@@ -169,7 +169,7 @@ impl Image {
         };
         let is_spm = matches!(info.format, ImageFormat::Spm99 | ImageFormat::Spm2);
         let affine = if is_spm {
-            spm_affine(&info.header, image_path)?
+            spm_affine(&info.header, image_path, options.limits.max_mat_bytes)?
         } else {
             info.header
                 .best_affine()
@@ -714,14 +714,15 @@ fn one_save(
 
 /// An SPM image's affine: from its `.mat` sidecar when there is one (nibabel reads it with
 /// scipy), else the header's origin affine.
-fn spm_affine(header: &Header, image_path: &Path) -> Result<Affine> {
+fn spm_affine(header: &Header, image_path: &Path, max_mat_bytes: u64) -> Result<Affine> {
     let mat = crate::image::file_map::mat_path(image_path);
     if !mat.exists() {
         return header.best_affine();
     }
     let (_, mut reader) = crate::io::open_decompressed(&mat)?;
     let mut bytes = Vec::new();
-    crate::io::read_up_to(reader.as_mut(), 1 << 20, &mut bytes).map_err(|e| e.with_path(&mat))?;
+    crate::io::read_up_to(reader.as_mut(), max_mat_bytes, &mut bytes)
+        .map_err(|e| e.with_path(&mat))?;
     if bytes.is_empty() {
         return header.best_affine();
     }

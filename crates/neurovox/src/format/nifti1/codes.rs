@@ -140,7 +140,7 @@ pub(super) fn slice_acquisition_order(label: &str, n: usize) -> Result<Vec<usize
         "alternating decreasing 2" => down(1).chain(down(0)).collect(),
         other => {
             return Err(
-                Error::format(format!("We do not handle slice ordering \"{other}\""))
+                Error::header_value(format!("We do not handle slice ordering \"{other}\""))
                     .field("slice_code"),
             )
         }

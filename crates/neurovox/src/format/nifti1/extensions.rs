@@ -76,7 +76,7 @@ pub fn parse_extensions(
         let (Some(esize), Some(code)) =
             (peek_i32(bytes, pos, order), peek_i32(bytes, pos + 4, order))
         else {
-            return Err(Error::format(
+            return Err(Error::header_value(
                 "failed to read extension header: the header ends inside it",
             )
             .field("extensions")
@@ -88,7 +88,7 @@ pub fn parse_extensions(
             break;
         }
         if esize < 8 {
-            return Err(Error::format(format!(
+            return Err(Error::header_value(format!(
                 "extension size {esize} is smaller than its own 8-byte header"
             ))
             .field("extensions")
@@ -96,7 +96,7 @@ pub fn parse_extensions(
         }
         let esize = esize as usize;
         if esize > remaining {
-            return Err(Error::format(format!(
+            return Err(Error::header_value(format!(
                 "extension size {esize} runs past the {remaining} bytes left before the data"
             ))
             .field("extensions")

@@ -159,7 +159,7 @@ impl NiftiHeader {
         validate_vox_offset(&h.raw)?;
         let vox = h.data_offset();
         if single && vox < version.single_vox_offset() {
-            return Err(Error::format(format!(
+            return Err(Error::header_value(format!(
                 "vox_offset {vox} points inside the {}-byte header of a single file",
                 version.single_vox_offset()
             ))
@@ -200,7 +200,7 @@ impl NiftiHeader {
         }
         let end = usize::try_from(self.data_offset()).unwrap_or(usize::MAX);
         let region = bytes.get(start..end).ok_or_else(|| {
-            Error::format(format!(
+            Error::header_value(format!(
                 "the extensions end at vox_offset {end}, but only {} header bytes were given",
                 bytes.len()
             ))
@@ -300,7 +300,7 @@ impl NiftiHeader {
             [-1, 1, 1] => {
                 let glmin = self.raw.int("glmin");
                 if glmin == 0 {
-                    return Err(Error::format(
+                    return Err(Error::header_value(
                         "-1 in dim[1] but 0 in glmin; inconsistent freesurfer type header?",
                     )
                     .field("glmin"));
@@ -325,9 +325,11 @@ impl NiftiHeader {
 
     fn validate_dims(&self) -> Result<()> {
         if self.raw.int_at("dim", 0) == 0 {
-            return Err(Error::format("dim[0] = 0: the header declares no axes")
-                .field("dim")
-                .offset(self.dim_offset()));
+            return Err(
+                Error::header_value("dim[0] = 0: the header declares no axes")
+                    .field("dim")
+                    .offset(self.dim_offset()),
+            );
         }
         self.data_shape().map(|_| ())
     }
@@ -398,7 +400,7 @@ impl NiftiHeader {
             return Ok((None, None));
         }
         if !inter.is_finite() {
-            return Err(Error::format(format!(
+            return Err(Error::header_value(format!(
                 "Valid slope but invalid intercept {}",
                 py_float(inter)
             ))
@@ -453,11 +455,11 @@ impl NiftiHeader {
         let r = quat_to_mat(self.qform_quaternion()?);
         let mut vox: Vec<f64> = (1..4).map(|i| self.raw.float_at("pixdim", i)).collect();
         if vox.iter().any(|&v| v < 0.0) {
-            return Err(Error::format("pixdims[1,2,3] should be positive").field("pixdim"));
+            return Err(Error::header_value("pixdims[1,2,3] should be positive").field("pixdim"));
         }
         let qfac = self.raw.float_at("pixdim", 0);
         if qfac != 1.0 && qfac != -1.0 {
-            return Err(Error::format("qfac (pixdim[0]) should be 1 or -1").field("pixdim"));
+            return Err(Error::header_value("qfac (pixdim[0]) should be 1 or -1").field("pixdim"));
         }
         vox[2] *= qfac;
         let mut out = IDENTITY;
@@ -618,12 +620,12 @@ impl NiftiHeader {
     pub fn slice_times(&self) -> Result<Vec<Option<f64>>> {
         let Some(slice_axis) = self.dim_info()[2] else {
             return Err(
-                Error::format("Slice dimension not set in header dim_info").field("dim_info")
+                Error::header_value("Slice dimension not set in header dim_info").field("dim_info"),
             );
         };
         let shape = self.data_shape()?;
         let slice_len = *shape.get(usize::from(slice_axis)).ok_or_else(|| {
-            Error::format(format!(
+            Error::header_value(format!(
                 "Slice dimension index ({slice_axis}) outside shape tuple ({shape:?})"
             ))
             .field("dim_info")
@@ -631,29 +633,29 @@ impl NiftiHeader {
         let duration = self.raw.float("slice_duration");
         let label = self.slice_code_label();
         if label == "unknown" {
-            return Err(
-                Error::format("Cannot get slice times when slice code is \"unknown\"")
-                    .field("slice_code"),
-            );
+            return Err(Error::header_value(
+                "Cannot get slice times when slice code is \"unknown\"",
+            )
+            .field("slice_code"));
         }
         let start = self.raw.int("slice_start");
         let mut end = self.raw.int("slice_end");
         if start < 0 {
-            return Err(Error::format("slice_start should be >= 0").field("slice_start"));
+            return Err(Error::header_value("slice_start should be >= 0").field("slice_start"));
         }
         if end == 0 {
             end = slice_len - 1;
         }
         let n_timed = end - start + 1;
         if n_timed < 1 {
-            return Err(Error::format("slice_end should be > slice_start").field("slice_end"));
+            return Err(Error::header_value("slice_end should be > slice_start").field("slice_end"));
         }
         if end >= slice_len {
             // nibabel returns more times than slices here; a header cannot time slices it lacks.
-            return Err(
-                Error::format(format!("slice_end {end} is past the {slice_len} slices"))
-                    .field("slice_end"),
-            );
+            return Err(Error::header_value(format!(
+                "slice_end {end} is past the {slice_len} slices"
+            ))
+            .field("slice_end"));
         }
         let order = slice_acquisition_order(&label, n_timed as usize)?;
         // `order[k]` is the k-th slice acquired: its time is k * duration.

@@ -191,7 +191,7 @@ pub(super) fn parse_descr(descr: &str) -> Result<NpyDtype> {
         Some(SizedType::Unsupported(why)) => {
             Err(Error::unsupported(format!("{why} ('{descr}')")).field("descr"))
         }
-        None => Err(Error::format(format!(
+        None => Err(Error::header_value(format!(
             "'{descr}' is not a numpy dtype string of the form <byte order><kind><size>"
         ))
         .field("descr")),

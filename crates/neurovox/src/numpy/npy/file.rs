@@ -217,7 +217,7 @@ pub(super) fn read_npy_data<T: NpyElement>(
     // header alone.
     crate::io::read_up_to(reader, (count * size) as u64, &mut bytes)?;
     if bytes.len() != count * size {
-        return Err(Error::format(format!(
+        return Err(Error::header_value(format!(
             "the header declares {} data bytes, the file has {}",
             count * size,
             bytes.len()
@@ -230,7 +230,8 @@ pub(super) fn read_npy_data<T: NpyElement>(
         .map(|c| T::from_npy_bytes(c, order))
         .collect();
     let shape = IxDyn(&header.shape).set_f(header.fortran_order);
-    ArrayD::from_shape_vec(shape, values).map_err(|e| Error::format(e.to_string()).field("shape"))
+    ArrayD::from_shape_vec(shape, values)
+        .map_err(|e| Error::header_value(e.to_string()).field("shape"))
 }
 
 /// Memory-maps the data of an array whose header is known, at `data_offset` in `path`.
@@ -336,7 +337,7 @@ pub fn open_npy(path: impl AsRef<Path>) -> Result<(NpyHeader, std::io::BufReader
 pub fn check_data_len(header: &NpyHeader, available: u64) -> Result<()> {
     let expected = header.data_len()?;
     if available < expected {
-        return Err(Error::format(format!(
+        return Err(Error::header_value(format!(
             "Failed to read all data: the header declares {expected} data bytes, the file has {available}"
         ))
         .field("shape"));
@@ -374,7 +375,7 @@ pub fn read_npy_data_into(reader: &mut dyn Read, header: &NpyHeader, out: &mut [
     }
     let got = crate::io::read_fully(reader, out)?;
     if got != out.len() {
-        return Err(Error::format(format!(
+        return Err(Error::header_value(format!(
             "Failed to read all data: the header declares {expected} data bytes, the file has {got}"
         ))
         .field("shape"));

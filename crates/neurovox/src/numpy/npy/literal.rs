@@ -69,7 +69,7 @@ impl<'a> LiteralParser<'a> {
     }
 
     pub(super) fn error(&self, message: String) -> Error {
-        Error::format(message)
+        Error::header_value(message)
             .field("header")
             .offset(offset_u64(self.offset()))
     }
@@ -182,7 +182,7 @@ impl<'a> LiteralParser<'a> {
         let mut raw = Vec::new();
         loop {
             let Some(byte) = self.peek() else {
-                return Err(Error::format("a string in the header is not closed")
+                return Err(Error::header_value("a string in the header is not closed")
                     .field("header")
                     .offset(offset_u64(start)));
             };
@@ -213,7 +213,7 @@ impl<'a> LiteralParser<'a> {
             return Ok(raw.into_iter().map(char::from).collect());
         }
         String::from_utf8(raw).map_err(|_| {
-            Error::format("a string in a version 3.0 header is not UTF-8")
+            Error::header_value("a string in a version 3.0 header is not UTF-8")
                 .field("header")
                 .offset(offset_u64(start))
         })

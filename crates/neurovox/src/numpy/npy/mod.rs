@@ -220,7 +220,7 @@ fn read_version(bytes: &[u8]) -> Result<(u8, u8)> {
         .get(..MAGIC.len())
         .ok_or_else(|| truncated(PREFIX_LEN, bytes.len()))?;
     if magic != MAGIC {
-        return Err(Error::format(format!(
+        return Err(Error::header_value(format!(
             "not a .npy file: the magic is {}, not \\x93NUMPY",
             escape_bytes(magic)
         ))
@@ -238,7 +238,7 @@ fn len_field_size(version: (u8, u8)) -> Result<usize> {
     match version {
         (1, 0) => Ok(2),
         (2, 0) | (3, 0) => Ok(4),
-        (major, minor) => Err(Error::format(format!(
+        (major, minor) => Err(Error::header_value(format!(
             "unknown .npy format version {major}.{minor} (numpy writes 1.0, 2.0 and 3.0)"
         ))
         .field("version")
@@ -372,7 +372,7 @@ fn parse_header_dict(text: &[u8], base: usize, version: (u8, u8)) -> Result<Head
         return Err(parser.error("unexpected text after the header dict".into()));
     }
     let Literal::Dict(items) = top.literal else {
-        return Err(Error::format("the header is not a dict")
+        return Err(Error::header_value("the header is not a dict")
             .field("header")
             .offset(offset_u64(top.offset)));
     };
@@ -389,14 +389,14 @@ fn header_fields(items: Vec<DictItem>, dict_offset: usize) -> Result<HeaderField
             Literal::Str(k) if k == "fortran_order" => &mut fortran_order,
             Literal::Str(k) if k == "shape" => &mut shape,
             Literal::Str(k) => {
-                return Err(Error::format(format!(
+                return Err(Error::header_value(format!(
                     "unexpected key '{k}' in the header (numpy writes only 'descr', 'fortran_order' and 'shape')"
                 ))
                 .field(k.clone())
                 .offset(offset_u64(value.offset)))
             }
             other => {
-                return Err(Error::format(format!("header keys must be strings, not {other:?}"))
+                return Err(Error::header_value(format!("header keys must be strings, not {other:?}"))
                     .field("header")
                     .offset(offset_u64(value.offset)))
             }
@@ -404,7 +404,7 @@ fn header_fields(items: Vec<DictItem>, dict_offset: usize) -> Result<HeaderField
         *slot = Some(value);
     }
     let missing = |name: &'static str| {
-        Error::format(format!("the header has no '{name}' key"))
+        Error::header_value(format!("the header has no '{name}' key"))
             .field(name)
             .offset(offset_u64(dict_offset))
     };
@@ -425,29 +425,29 @@ fn dtype_from_literal(descr: &Spanned) -> Result<NpyDtype> {
         Literal::Tuple(_) => Err(Error::unsupported("subarray dtypes are not supported")
             .field("descr")
             .offset(offset)),
-        other => Err(
-            Error::format(format!("descr is not a valid dtype descriptor: {other:?}"))
-                .field("descr")
-                .offset(offset),
-        ),
+        other => Err(Error::header_value(format!(
+            "descr is not a valid dtype descriptor: {other:?}"
+        ))
+        .field("descr")
+        .offset(offset)),
     }
 }
 
 fn fortran_order_from_literal(value: &Spanned) -> Result<bool> {
     match value.literal {
         Literal::Bool(b) => Ok(b),
-        ref other => Err(
-            Error::format(format!("fortran_order is not True or False: {other:?}"))
-                .field("fortran_order")
-                .offset(offset_u64(value.offset)),
-        ),
+        ref other => Err(Error::header_value(format!(
+            "fortran_order is not True or False: {other:?}"
+        ))
+        .field("fortran_order")
+        .offset(offset_u64(value.offset))),
     }
 }
 
 /// A tuple of non-negative integers, at most [`MAX_NDIM`] of them.
 fn shape_from_literal(value: &Spanned) -> Result<Vec<usize>> {
     let offset = offset_u64(value.offset);
-    let bad = |message: String| Error::format(message).field("shape").offset(offset);
+    let bad = |message: String| Error::header_value(message).field("shape").offset(offset);
     let Literal::Tuple(dims) = &value.literal else {
         return Err(bad(format!(
             "the shape is not a tuple of integers: {:?}",
