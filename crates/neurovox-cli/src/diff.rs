@@ -585,7 +585,12 @@ fn compare_values(
 /// The values an image shows for a piece: scaled in float64 like `get_fdata`.
 fn scaled(img: &Image, piece: &neurovox::array::Selection) -> Result<DynArray> {
     match img.dataobj() {
-        DataObj::Proxy(p) => p.read_for_float(piece, FactorType::F64),
+        DataObj::Proxy(p) => p.read_with(
+            piece,
+            neurovox::image::ReadOptions {
+                factors: Some(FactorType::F64),
+            },
+        ),
         DataObj::Array(_) => img.dataobj().read(piece),
     }
 }

@@ -261,7 +261,12 @@ pub fn image_stats(path: &Path, shown: &str, show_progress: bool) -> Result<Stat
     for piece in pieces(&shape, CHUNK_BYTES) {
         let values = match img.dataobj() {
             // The values `get_fdata()` computes: scale factors applied in float64.
-            DataObj::Proxy(proxy) => proxy.read_for_float(&piece, FactorType::F64)?,
+            DataObj::Proxy(proxy) => proxy.read_with(
+                &piece,
+                neurovox::image::ReadOptions {
+                    factors: Some(FactorType::F64),
+                },
+            )?,
             DataObj::Array(_) => img.dataobj().read(&piece)?,
         };
         let piece_stats = Stats::of_array(&values).map_err(|e| e.with_path(path))?;

@@ -155,7 +155,7 @@ impl NativeProxy {
             .unwrap_or_default()
     }
 
-    /// The values of `selection` as [`ArrayProxy::read_float_into`] computes them for
+    /// The values of `selection` as [`ArrayProxy::read_into`] computes them for
     /// `requested` factors, cast to float64 (`double`) or float32, written by the core
     /// straight into a numpy array with the GIL released. `None` where that path does not
     /// apply: values that are not real (complex, colour), binary128 storage, or a source that
@@ -200,10 +200,22 @@ impl NativeProxy {
             let misaligned = |_| neurovox::Error::usage("numpy gave a misaligned float buffer");
             if double {
                 let values = bytemuck::try_cast_slice_mut::<u8, f64>(buf).map_err(misaligned)?;
-                inner.read_float_into(selection, requested, values)
+                inner.read_into(
+                    selection,
+                    neurovox::image::ReadOptions {
+                        factors: Some(requested),
+                    },
+                    values,
+                )
             } else {
                 let values = bytemuck::try_cast_slice_mut::<u8, f32>(buf).map_err(misaligned)?;
-                inner.read_float_into(selection, requested, values)
+                inner.read_into(
+                    selection,
+                    neurovox::image::ReadOptions {
+                        factors: Some(requested),
+                    },
+                    values,
+                )
             }
         })
         .map_err(|e| crate::errors::to_py(e.with_path(self.path_or_empty())))?;
@@ -470,7 +482,7 @@ impl NativeProxy {
             self.canonical_error(&selection)?;
             let inner = &self.inner;
             let data = py
-                .detach(|| inner.read_stored(&selection))
+                .detach(|| inner.read_raw(&selection))
                 .py_for(&self.inner)?;
             let out = dyn_to_numpy(py, &data)?;
             // Stored values keep the file's byte order and the header's dtype, as nibabel
@@ -549,7 +561,12 @@ impl NativeProxy {
         }
         let data = py
             .detach(|| -> neurovox::Result<neurovox::array::DynArray> {
-                let values = inner.read_for_float(&selection, factor)?;
+                let values = inner.read_with(
+                    &selection,
+                    neurovox::image::ReadOptions {
+                        factors: Some(factor),
+                    },
+                )?;
                 let wanted = if double {
                     DataType::Float64
                 } else {
@@ -635,14 +652,26 @@ impl NativeProxy {
             let bytes = unsafe { ptr.as_slice() };
             let misaligned = |_| neurovox::Error::usage("numpy gave a misaligned float buffer");
             match want {
-                None => inner.stored_bytes_match(&all, bytes),
+                None => inner.raw_matches(&all, bytes),
                 Some(DataType::Float64) => {
                     let values = bytemuck::try_cast_slice::<u8, f64>(bytes).map_err(misaligned)?;
-                    inner.float_read_matches(&all, factor, values)
+                    inner.read_matches(
+                        &all,
+                        neurovox::image::ReadOptions {
+                            factors: Some(factor),
+                        },
+                        values,
+                    )
                 }
                 Some(_) => {
                     let values = bytemuck::try_cast_slice::<u8, f32>(bytes).map_err(misaligned)?;
-                    inner.float_read_matches(&all, factor, values)
+                    inner.read_matches(
+                        &all,
+                        neurovox::image::ReadOptions {
+                            factors: Some(factor),
+                        },
+                        values,
+                    )
                 }
             }
         })

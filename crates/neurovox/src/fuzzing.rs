@@ -35,8 +35,8 @@ fn exercise_proxy(proxy: &ArrayProxy) {
             let _ = proxy.read(&selection);
         }
     }
-    let _ = proxy.read_all();
-    let _ = proxy.get_unscaled();
+    let _ = proxy.read(crate::array::Selection::all());
+    let _ = proxy.read_raw(crate::array::Selection::all());
 }
 
 /// Every accessor of a parsed header, and a round trip through its bytes.

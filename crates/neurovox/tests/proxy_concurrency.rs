@@ -219,7 +219,7 @@ fn mmap_modes_and_their_fallbacks() {
         "gzip cannot be mapped: read instead"
     );
     assert_eq!(
-        p.read_all().unwrap(),
+        p.read(neurovox::array::Selection::all()).unwrap(),
         neurovox::array::DynArray::from_array(expected)
     );
 }

@@ -150,20 +150,28 @@ fn proxy_api_shape_reshape_and_isolation() {
     };
     assert!(proxy.is_proxy());
     assert_eq!(proxy.ndim(), 4);
-    let before = proxy.read(&sel![0, 0, 0, ..]).unwrap();
+    let before = proxy.read(sel![0, 0, 0, ..]).unwrap();
     img.header_mut().set_data_shape(&[1, 1, 1]).unwrap();
     img.header_mut()
         .set("scl_slope", neurovox::FieldValue::Float(5.0))
         .unwrap();
     assert_eq!(
-        proxy.read(&sel![0, 0, 0, ..]).unwrap(),
+        proxy.read(sel![0, 0, 0, ..]).unwrap(),
         before,
         "header edits do not reach the proxy"
     );
     let flat = proxy.reshape(&[-1, 2]).unwrap();
     assert_eq!(flat.shape(), &[128 * 96 * 24, 2]);
-    let full = proxy.read_all().unwrap().to_f64().unwrap();
-    let flat_all = flat.read_all().unwrap().to_f64().unwrap();
+    let full = proxy
+        .read(neurovox::array::Selection::all())
+        .unwrap()
+        .to_f64()
+        .unwrap();
+    let flat_all = flat
+        .read(neurovox::array::Selection::all())
+        .unwrap()
+        .to_f64()
+        .unwrap();
     // Fortran-order reinterpretation: element (i, t) of the reshaped array is voxel i of volume t.
     assert_eq!(flat_all[[128 * 5 + 3, 1]], full[[3, 5, 0, 1]]);
 }

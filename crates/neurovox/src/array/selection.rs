@@ -675,6 +675,13 @@ impl From<Vec<SliceItem>> for Selection {
     }
 }
 
+/// A selection given by reference (readers take `impl Into<Selection>`).
+impl From<&Selection> for Selection {
+    fn from(selection: &Selection) -> Self {
+        selection.clone()
+    }
+}
+
 impl From<&[SliceItem]> for Selection {
     fn from(items: &[SliceItem]) -> Self {
         Selection::new(items.to_vec())

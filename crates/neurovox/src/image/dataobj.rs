@@ -40,7 +40,7 @@ impl DataObj {
     pub fn to_array(&self) -> Result<DynArray> {
         match self {
             DataObj::Array(a) => Ok(a.clone()),
-            DataObj::Proxy(p) => p.read_all(),
+            DataObj::Proxy(p) => p.read(crate::array::Selection::all()),
         }
     }
 

@@ -31,7 +31,7 @@ pub use file_map::{
 pub use handle::ImageHandle;
 pub use proxy::{
     keep_file_open_default, set_keep_file_open_default, ArrayProxy, ArraySpec, DynMemmap, MmapMode,
-    ProxyOptions,
+    ProxyOptions, ReadOptions,
 };
 pub use save::{save, save_to_bytes, save_view, ImageFiles, SaveOptions, SaveOutcome, SavedBytes};
 pub use spatial_image::{load, FileMap, Image, LoadOptions};

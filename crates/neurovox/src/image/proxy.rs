@@ -125,6 +125,25 @@ pub struct ProxyOptions {
     pub limits: crate::limits::Limits,
 }
 
+/// How a read computes values from the stored ones: the options of [`ArrayProxy::read_with`],
+/// [`ArrayProxy::read_into`] and [`ArrayProxy::read_matches`].
+///
+/// ```
+/// use neurovox::array::FactorType;
+/// use neurovox::image::ReadOptions;
+/// // What nibabel's get_fdata() computes: float32 scale factors widened to float64 first.
+/// let fdata = ReadOptions { factors: Some(FactorType::F64) };
+/// assert_ne!(fdata, ReadOptions::default()); // proxy[key]: the header's own factors
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// The precision the scale factors are applied in. `None` (the default) or `F32`: the
+    /// header's own (float32 for SPM99, else float64), as nibabel's `proxy[key]`. `F64`:
+    /// float32 factors widened first, as nibabel's `np.asanyarray(proxy, np.float64)`
+    /// (`get_fdata`) computes them; factors that would narrow are kept.
+    pub factors: Option<FactorType>,
+}
+
 /// What a proxy reads: where the array is and how to turn its bytes into values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArraySpec {
@@ -276,7 +295,7 @@ impl DynMemmap {
 ///     order: Order::F,
 /// };
 /// let proxy = ArrayProxy::from_source(Arc::new(MemorySource::new(bytes)), spec);
-/// let all = proxy.read_all()?;
+/// let all = proxy.read(Selection::all())?;
 /// assert_eq!(all.dtype(), DataType::Float64);
 /// assert_eq!(all.get_f64(&[1, 2]), Some(11.0)); // raw 5 * 2 + 1
 /// let column = proxy.read(&Selection::from(vec![
@@ -453,12 +472,21 @@ impl ArrayProxy {
         Ok((buf, shape))
     }
 
-    /// The stored values of a selection, unscaled, in native byte order. When the source
-    /// surely holds the bytes (its length is known), they are read straight into the typed
-    /// result; otherwise through a buffer that grows as the bytes arrive.
-    pub fn read_stored(&self, selection: &Selection) -> Result<DynArray> {
+    /// The stored values of a selection, unscaled, in native byte order (nibabel's
+    /// `get_unscaled` for the whole array). When the source surely holds the bytes (its
+    /// length is known), they are read straight into the typed result; otherwise through a
+    /// buffer that grows as the bytes arrive.
+    ///
+    /// # Errors
+    ///
+    /// A Usage error for a selection outside the shape; a Limit or Format error (naming the
+    /// file) when the file holds fewer bytes than the selection needs, or its compressed data
+    /// is damaged; an Io error from the operating system; a Stale error when the file was
+    /// replaced since the proxy was made.
+    pub fn read_raw(&self, selection: impl Into<Selection>) -> Result<DynArray> {
+        let selection = selection.into();
         self.named((|| -> Result<_> {
-            let plan = self.plan(selection)?;
+            let plan = self.plan(&selection)?;
             if self.source.may_hold(plan_end(&plan)) || plan.bytes_to_read() <= GROW_CHUNK as u64 {
                 let source = self.source.as_ref();
                 // A whole .nii.gz inflates fastest in one call, with room for the header
@@ -477,13 +505,36 @@ impl ArrayProxy {
         })())
     }
 
-    /// The scaled values of a selection (nibabel's `proxy[key]`).
-    pub fn read(&self, selection: &Selection) -> Result<DynArray> {
-        self.named(self.read_scaled(selection, self.spec.scaling))
+    /// The scaled values of a selection (nibabel's `proxy[key]`; `Selection::all()` for
+    /// `np.asarray(proxy)`), in the output type nibabel's scaling rules give.
+    ///
+    /// ```
+    /// use neurovox::array::{FactorType, Scaling};
+    /// use neurovox::image::{ArrayProxy, ArraySpec};
+    /// use neurovox::io::MemorySource;
+    /// use neurovox::{sel, ByteOrder, DataType, Order, StorageDtype};
+    /// let spec = ArraySpec {
+    ///     shape: vec![2, 2],
+    ///     dtype: StorageDtype::new(DataType::UInt8, ByteOrder::Little),
+    ///     offset: 0,
+    ///     scaling: Scaling::new(2.0, 0.5, FactorType::F64),
+    ///     order: Order::F,
+    /// };
+    /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![1, 2, 3, 4])), spec);
+    /// assert_eq!(proxy.read(sel![.., 1])?.get_f64(&[1]), Some(8.5));
+    /// assert_eq!(proxy.read_raw(sel![.., 1])?.get_f64(&[1]), Some(4.0));
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`ArrayProxy::read_raw`].
+    pub fn read(&self, selection: impl Into<Selection>) -> Result<DynArray> {
+        self.named(self.read_scaled(&selection.into(), self.spec.scaling))
     }
 
     /// The values of `selection` scaled by `scaling`: real float results go from the stored
-    /// bytes straight into the result ([`ArrayProxy::read_float_into`]) when the source may
+    /// bytes straight into the result ([`ArrayProxy::read_into`]) when the source may
     /// hold the bytes; other results decode the stored values first.
     fn read_scaled(&self, selection: &Selection, scaling: Scaling) -> Result<DynArray> {
         if !scaling.is_identity() {
@@ -500,50 +551,18 @@ impl ArrayProxy {
                 }
             }
         }
-        let raw = self.read_stored(selection)?;
+        let raw = self.read_raw(selection)?;
         apply_scaling(&raw, self.spec.dtype.dtype, &scaling)
     }
 
     /// The values of `selection` computed for `requested` factors and cast to `O` (`f32` or
     /// `f64`), in a new array filled by one streamed pass from the stored bytes (see
-    /// [`ArrayProxy::read_float_into`]): what [`ArrayProxy::read_for_float`] followed by a
+    /// [`ArrayProxy::read_into`]): what [`ArrayProxy::read_with`] followed by a
     /// cast gives, without the arrays in between. `None` where that path does not apply:
     /// values that are not real (complex, colour), binary128 storage, or a source that may
     /// hold fewer bytes than the header says (whose reads grow as the bytes arrive).
     ///
-    /// ```
-    /// use neurovox::io::MemorySource;
-    /// use neurovox::Order;
-    /// use neurovox::image::{ArrayProxy, ArraySpec};
-    /// use neurovox::array::{FactorType, Scaling};
-    /// use neurovox::array::Selection;
-    /// use neurovox::{ByteOrder, DataType, StorageDtype};
-    /// let spec = ArraySpec {
-    ///     shape: vec![3],
-    ///     dtype: StorageDtype::new(DataType::Int16, ByteOrder::Little),
-    ///     offset: 0,
-    ///     scaling: Scaling::IDENTITY,
-    ///     order: Order::F,
-    /// };
-    /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![1, 0, 2, 0, 3, 0])), spec);
-    /// let values = proxy.read_real_as::<f64>(&Selection::all(), FactorType::F64)?.unwrap();
-    /// assert_eq!(values.as_slice_memory_order(), Some(&[1.0, 2.0, 3.0][..]));
-    ///
-    /// // float32 values asked as float32, unscaled: read as they are stored.
-    /// let stored: Vec<u8> = [0.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
-    /// let spec = ArraySpec {
-    ///     shape: vec![2],
-    ///     dtype: StorageDtype::new(DataType::Float32, ByteOrder::Little),
-    ///     offset: 0,
-    ///     scaling: Scaling::IDENTITY,
-    ///     order: Order::F,
-    /// };
-    /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(stored)), spec);
-    /// let values = proxy.read_real_as::<f32>(&Selection::all(), FactorType::F32)?.unwrap();
-    /// assert_eq!(values.as_slice_memory_order(), Some(&[0.5f32, -2.0][..]));
-    /// # Ok::<(), neurovox::Error>(())
-    /// ```
-    pub fn read_real_as<O: FloatOut + crate::array::dyn_array::DynElement>(
+    pub(crate) fn read_as<O: FloatOut + crate::array::dyn_array::DynElement>(
         &self,
         selection: &Selection,
         requested: FactorType,
@@ -556,15 +575,15 @@ impl ArrayProxy {
             {
                 return Ok(None);
             }
-            let scaling = self.scaling_for(requested);
+            let scaling = self.scaling_for(Some(requested));
             if scaling.is_identity()
                 && storage == O::DTYPE
                 && self.spec.dtype.order == crate::ByteOrder::NATIVE
             {
                 // The stored values are the values asked for: read them as stored (a whole
-                // .nii.gz in one call, io::gzip "Whole reads in one call"); read_stored plans
+                // .nii.gz in one call, io::gzip "Whole reads in one call"); read_raw plans
                 // the read itself.
-                return Ok(self.read_stored(selection)?.as_typed::<O>().cloned());
+                return Ok(self.read_raw(selection)?.as_typed::<O>().cloned());
             }
             let plan = self.plan(selection)?;
             if !self.source.may_hold(plan_end(&plan)) {
@@ -575,7 +594,7 @@ impl ArrayProxy {
         })())
     }
 
-    /// A new array of the plan's values scaled into `O` (see [`ArrayProxy::read_float_into`]).
+    /// A new array of the plan's values scaled into `O` (see [`ArrayProxy::read_into`]).
     fn read_float_array<O: FloatOut + crate::array::dyn_array::DynElement>(
         &self,
         plan: &ReadPlan,
@@ -645,28 +664,40 @@ impl ArrayProxy {
         scale_into(&raw, stored.dtype, &scaling, out)
     }
 
-    /// The scaled values of a selection computed for a requested float type, as nibabel's
-    /// `np.asanyarray(proxy, dtype)` computes them: scale factors that convert safely to the
-    /// requested type (float32 factors for float64) are converted first, so SPM99's float32
-    /// slope scales in float64 when float64 is asked for. Factors that would narrow are kept.
-    pub fn read_for_float(&self, selection: &Selection, requested: FactorType) -> Result<DynArray> {
-        self.named(self.read_scaled(selection, self.scaling_for(requested)))
+    /// The scaled values of a selection computed as `options` say: with
+    /// `factors: Some(F64)`, as nibabel's `np.asanyarray(proxy, np.float64)` computes them
+    /// (SPM99's float32 slope scales in float64); with the defaults, [`ArrayProxy::read`].
+    ///
+    /// # Errors
+    ///
+    /// As [`ArrayProxy::read_raw`].
+    pub fn read_with(
+        &self,
+        selection: impl Into<Selection>,
+        options: ReadOptions,
+    ) -> Result<DynArray> {
+        let scaling = self.scaling_for(options.factors);
+        self.named(self.read_scaled(&selection.into(), scaling))
     }
 
     /// The spec's scaling with float32 factors widened when float64 is requested.
-    fn scaling_for(&self, requested: FactorType) -> Scaling {
+    fn scaling_for(&self, requested: Option<FactorType>) -> Scaling {
         let mut scaling = self.spec.scaling;
-        if requested == FactorType::F64 {
+        if requested == Some(FactorType::F64) {
             scaling.factor = FactorType::F64;
         }
         scaling
     }
 
-    /// [`ArrayProxy::read_for_float`] cast to `O`, written into `out` — the selection's
-    /// values laid out in the proxy's order (`spec().order`), `out.len()` of them — with no
-    /// float array in between: one pass from the stored values to the caller's buffer.
-    /// `requested` F32 keeps the header's factor type, so it gives the values of
-    /// [`ArrayProxy::read`]. Real data only (complex and colour data are Usage errors).
+    /// [`ArrayProxy::read_with`] cast to `O` (`f32` or `f64`), written into `out` — the
+    /// selection's values laid out in the proxy's order (`spec().order`), `out.len()` of
+    /// them — with no float array in between: one pass from the stored values to the
+    /// caller's buffer.
+    ///
+    /// # Errors
+    ///
+    /// As [`ArrayProxy::read_raw`]; also a Usage error for complex or colour data, and for
+    /// an `out` whose length is not the selection's element count.
     ///
     /// ```
     /// use neurovox::io::MemorySource;
@@ -685,24 +716,67 @@ impl ArrayProxy {
     /// let bytes = vec![1u8, 2, 3, 4];
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(bytes)), spec);
     /// let mut out = [0f64; 4];
-    /// proxy.read_float_into(&Selection::all(), FactorType::F64, &mut out)?;
+    /// let f64_factors = neurovox::image::ReadOptions { factors: Some(FactorType::F64) };
+    /// proxy.read_into(Selection::all(), f64_factors, &mut out)?;
     /// assert_eq!(out, [2.5, 4.5, 6.5, 8.5]);
     /// # Ok::<(), neurovox::Error>(())
     /// ```
-    pub fn read_float_into<O: FloatOut>(
+    pub fn read_into<O: FloatOut>(
         &self,
-        selection: &Selection,
-        requested: FactorType,
+        selection: impl Into<Selection>,
+        options: ReadOptions,
         out: &mut [O],
     ) -> Result<()> {
+        let selection = selection.into();
         self.named((|| -> Result<_> {
-            let plan = self.plan(selection)?;
-            self.scale_plan_into(&plan, self.scaling_for(requested), out)
+            let plan = self.plan(&selection)?;
+            self.scale_plan_into(&plan, self.scaling_for(options.factors), out)
         })())
     }
 
-    /// Whether `expected` holds, bit for bit, what [`ArrayProxy::read_float_into`] writes
-    /// for `selection` and `requested` now — read in pieces and compared piece by piece, with
+    /// The stored bytes of a selection as the file holds them (its byte order), laid out in
+    /// the proxy's order, written into `out` (`itemsize` × the selection's element count
+    /// bytes): the unscaled read into a caller's buffer, numpy's or a memory map.
+    ///
+    /// ```
+    /// use neurovox::array::Scaling;
+    /// use neurovox::image::{ArrayProxy, ArraySpec};
+    /// use neurovox::io::MemorySource;
+    /// use neurovox::{sel, ByteOrder, DataType, Order, StorageDtype};
+    /// let spec = ArraySpec {
+    ///     shape: vec![3],
+    ///     dtype: StorageDtype::new(DataType::Int16, ByteOrder::Big),
+    ///     offset: 0,
+    ///     scaling: Scaling::IDENTITY,
+    ///     order: Order::F,
+    /// };
+    /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![0, 1, 0, 2, 0, 3])), spec);
+    /// let mut out = [0u8; 4];
+    /// proxy.read_raw_into(sel![1..], &mut out)?;
+    /// assert_eq!(out, [0, 2, 0, 3]);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`ArrayProxy::read_raw`]; also a Usage error for an `out` of another length.
+    pub fn read_raw_into(&self, selection: impl Into<Selection>, out: &mut [u8]) -> Result<()> {
+        let selection = selection.into();
+        self.named((|| -> Result<_> {
+            let plan = self.plan(&selection)?;
+            if out.len() != plan.output_bytes() {
+                return Err(Error::usage(format!(
+                    "the buffer holds {} bytes; the selection reads {}",
+                    out.len(),
+                    plan.output_bytes()
+                )));
+            }
+            plan.read_into(self.source.as_ref(), out)
+        })())
+    }
+
+    /// Whether `expected` holds, bit for bit, what [`ArrayProxy::read_into`] writes for
+    /// `selection` and `options` now — read in pieces and compared piece by piece, with
     /// no second array. This is how an image tells that a cache filled from the proxy was not
     /// changed since, without digesting the cache when it fills it: the check costs a read,
     /// but only when someone asks. A length that differs is `false`.
@@ -723,23 +797,25 @@ impl ArrayProxy {
     /// };
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![1, 2, 3, 4])), spec);
     /// let all = Selection::all();
-    /// assert!(proxy.float_read_matches(&all, FactorType::F64, &[2.0f64, 4.0, 6.0, 8.0])?);
-    /// assert!(!proxy.float_read_matches(&all, FactorType::F64, &[2.0f64, 4.0, 6.0, 9.0])?);
+    /// let f64_factors = neurovox::image::ReadOptions { factors: Some(FactorType::F64) };
+    /// assert!(proxy.read_matches(&all, f64_factors, &[2.0f64, 4.0, 6.0, 8.0])?);
+    /// assert!(!proxy.read_matches(&all, f64_factors, &[2.0f64, 4.0, 6.0, 9.0])?);
     /// # Ok::<(), neurovox::Error>(())
     /// ```
-    pub fn float_read_matches<O: FloatOut>(
+    pub fn read_matches<O: FloatOut>(
         &self,
-        selection: &Selection,
-        requested: FactorType,
+        selection: impl Into<Selection>,
+        options: ReadOptions,
         expected: &[O],
     ) -> Result<bool> {
+        let selection = selection.into();
         self.named((|| -> Result<_> {
-            let plan = self.plan(selection)?;
+            let plan = self.plan(&selection)?;
             let count: usize = plan.output_shape().iter().product();
             if expected.len() != count {
                 return Ok(false);
             }
-            let scaling = self.scaling_for(requested);
+            let scaling = self.scaling_for(options.factors);
             let stored = self.spec.dtype;
             let binary128 = matches!(
                 stored.dtype,
@@ -786,7 +862,7 @@ impl ArrayProxy {
 
     /// Whether `expected` holds, byte for byte, the stored bytes of `selection` (file byte
     /// order, unscaled: what a memory map or `get_unscaled` shows), compared piece by piece
-    /// as in [`ArrayProxy::float_read_matches`]. A length that differs is `false`.
+    /// as in [`ArrayProxy::read_matches`]. A length that differs is `false`.
     ///
     /// ```
     /// use neurovox::io::MemorySource;
@@ -803,13 +879,14 @@ impl ArrayProxy {
     ///     order: Order::F,
     /// };
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![9, 0, 1, 0, 2])), spec);
-    /// assert!(proxy.stored_bytes_match(&Selection::all(), &[0, 1, 0, 2])?);
-    /// assert!(!proxy.stored_bytes_match(&Selection::all(), &[1, 0, 2, 0])?);
+    /// assert!(proxy.raw_matches(Selection::all(), &[0, 1, 0, 2])?);
+    /// assert!(!proxy.raw_matches(Selection::all(), &[1, 0, 2, 0])?);
     /// # Ok::<(), neurovox::Error>(())
     /// ```
-    pub fn stored_bytes_match(&self, selection: &Selection, expected: &[u8]) -> Result<bool> {
+    pub fn raw_matches(&self, selection: impl Into<Selection>, expected: &[u8]) -> Result<bool> {
+        let selection = selection.into();
         self.named((|| -> Result<_> {
-            let plan = self.plan(selection)?;
+            let plan = self.plan(&selection)?;
             if expected.len() != plan.output_bytes() {
                 return Ok(false);
             }
@@ -831,20 +908,10 @@ impl ArrayProxy {
         })())
     }
 
-    /// The whole array, scaled (nibabel's `np.asarray(proxy)`).
-    pub fn read_all(&self) -> Result<DynArray> {
-        self.read(&Selection::all())
-    }
-
-    /// The stored values of the whole array, unscaled (nibabel's `get_unscaled`).
-    pub fn get_unscaled(&self) -> Result<DynArray> {
-        self.read_stored(&Selection::all())
-    }
-
     /// A memory map of the stored values, as nibabel's full read makes one: `None` where it
     /// would silently read instead (mmap off, compressed or non-file source, a file too short,
     /// binary128 data). The map shows stored values; apply [`ArraySpec::scaling`] yourself or
-    /// use [`ArrayProxy::read_all`].
+    /// use [`ArrayProxy::read`].
     pub fn memmap(&self) -> Result<Option<DynMemmap>> {
         let (Some(mode), Some(path)) = (self.mmap.map_mode(), &self.file) else {
             return Ok(None);
@@ -911,6 +978,53 @@ impl ArrayProxy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `read_as` (get_fdata_as): int16 values as float64 in one pass, and float32 values
+    /// asked as float32, unscaled, read as stored.
+    #[test]
+    fn read_as_gives_the_values_in_the_float_type_asked() {
+        use crate::array::Selection;
+        use crate::array::{FactorType, Scaling};
+        use crate::image::{ArrayProxy, ArraySpec};
+        use crate::io::MemorySource;
+        use crate::Order;
+        use crate::{ByteOrder, DataType, StorageDtype};
+        let spec = ArraySpec {
+            shape: vec![3],
+            dtype: StorageDtype::new(DataType::Int16, ByteOrder::Little),
+            offset: 0,
+            scaling: Scaling::IDENTITY,
+            order: Order::F,
+        };
+        let proxy = ArrayProxy::from_source(
+            std::sync::Arc::new(MemorySource::new(vec![1, 0, 2, 0, 3, 0])),
+            spec,
+        );
+        let values = proxy
+            .read_as::<f64>(&Selection::all(), FactorType::F64)
+            .unwrap()
+            .unwrap();
+        assert_eq!(values.as_slice_memory_order(), Some(&[1.0, 2.0, 3.0][..]));
+
+        // float32 values asked as float32, unscaled: read as they are stored.
+        let stored: Vec<u8> = [0.5f32, -2.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let spec = ArraySpec {
+            shape: vec![2],
+            dtype: StorageDtype::new(DataType::Float32, ByteOrder::Little),
+            offset: 0,
+            scaling: Scaling::IDENTITY,
+            order: Order::F,
+        };
+        let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(stored)), spec);
+        let values = proxy
+            .read_as::<f32>(&Selection::all(), FactorType::F32)
+            .unwrap()
+            .unwrap();
+        assert_eq!(values.as_slice_memory_order(), Some(&[0.5f32, -2.0][..]));
+    }
     use crate::io::MemorySource;
     use crate::{ByteOrder, DataType};
 
@@ -935,7 +1049,7 @@ mod tests {
             DataType::Float64,
             Scaling::IDENTITY,
         );
-        let e = p.read_all().unwrap_err();
+        let e = p.read(Selection::all()).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Format);
     }
 
@@ -952,12 +1066,22 @@ mod tests {
             Scaling::new(0.5, 0.0, FactorType::F64),
         );
         assert_eq!(p.output_dtype().unwrap(), DataType::Float64);
-        assert_eq!(p.get_unscaled().unwrap().get_f64(&[1, 0]), Some(-2.0));
-        assert_eq!(p.read_all().unwrap().get_f64(&[1, 0]), Some(-1.0));
+        assert_eq!(
+            p.read_raw(Selection::all()).unwrap().get_f64(&[1, 0]),
+            Some(-2.0)
+        );
+        assert_eq!(
+            p.read(Selection::all()).unwrap().get_f64(&[1, 0]),
+            Some(-1.0)
+        );
         assert!(p.memmap().unwrap().is_none(), "no file: nothing to map");
         assert!(p.reshape(&[-1, -1]).is_err());
         assert_eq!(
-            p.reshape(&[4]).unwrap().read_all().unwrap().get_f64(&[3]),
+            p.reshape(&[4])
+                .unwrap()
+                .read(Selection::all())
+                .unwrap()
+                .get_f64(&[3]),
             Some(2.0)
         );
     }

@@ -296,7 +296,7 @@ fn stream_data(
     match plan {
         DataPlan::Stored(p) => for_each_volume(shape, |sel| {
             // A failed read names the file read (ArrayProxy's reads do), not the one written.
-            write_stored(&p.read_stored(&sel)?, stored, out)
+            write_stored(&p.read_raw(&sel)?, stored, out)
         }),
         DataPlan::ConvertProxy(p, scaling) => for_each_volume(shape, |sel| {
             bytes.clear();

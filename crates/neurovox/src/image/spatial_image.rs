@@ -455,9 +455,14 @@ impl Image {
     fn fdata_from_dataobj<T: FloatElement>(&self) -> Result<ArcArray<T, IxDyn>> {
         let values = match &self.dataobj {
             DataObj::Array(a) => a.clone(),
-            DataObj::Proxy(p) => match p.read_real_as::<T>(&Selection::all(), T::FACTOR)? {
+            DataObj::Proxy(p) => match p.read_as::<T>(&Selection::all(), T::FACTOR)? {
                 Some(values) => return Ok(values),
-                None => p.read_for_float(&Selection::all(), T::FACTOR)?,
+                None => p.read_with(
+                    Selection::all(),
+                    crate::image::ReadOptions {
+                        factors: Some(T::FACTOR),
+                    },
+                )?,
             },
         };
         if let Some(same) = values.as_typed::<T>() {

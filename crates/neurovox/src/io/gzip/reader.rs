@@ -98,7 +98,7 @@
 //! back-references reach into the header before the data). So a read of a file's whole
 //! stream after its header — `np.asarray(img.dataobj)`, `get_fdata(dtype=)` of the stored
 //! float type — asks its caller for room before its output ([`Source::room_for_read`]; the
-//! Python reader and `ArrayProxy::read_stored` allocate the array with the header's bytes
+//! Python reader and `ArrayProxy::read_raw` allocate the array with the header's bytes
 //! in front; a read from byte 0, such as the `.img.gz` of a pair, needs none) and inflates
 //! the file in one libdeflate call, CRC32 and ISIZE checked, when:
 //! the last trailer's ISIZE is where the read ends, the file is at most
