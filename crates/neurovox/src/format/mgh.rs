@@ -704,4 +704,88 @@ mod tests {
         h.set_data_dtype(DataType::UInt16).unwrap();
         assert_eq!(h.mri_type_name(), Some("MRI_USHRT"));
     }
+
+    // -- hand-annotated bytes (not from our writer) -----------------------------------------
+
+    /// An MGH header written out field by field: `(offset, bytes)` over the 284 zero bytes
+    /// before the data, every value big-endian. 2×3×4 float32, voxels 2×3×4 mm, the default
+    /// direction cosines, centre (10, 20, 30).
+    const MGH_LITERAL: &[(usize, &[u8])] = &[
+        (0, &[0, 0, 0, 1]),              // version: int32 1
+        (4, &[0, 0, 0, 2]),              // dims[0] (width): int32 2
+        (8, &[0, 0, 0, 3]),              // dims[1] (height): int32 3
+        (12, &[0, 0, 0, 4]),             // dims[2] (depth): int32 4
+        (16, &[0, 0, 0, 1]),             // dims[3] (nframes): int32 1
+        (20, &[0, 0, 0, 3]),             // type: int32 3 = MRI_FLOAT
+        (24, &[0, 0, 0, 0]),             // dof: int32 0
+        (28, &[0, 1]),                   // goodRASFlag: int16 1
+        (30, &[0x40, 0x00, 0x00, 0x00]), // delta[0] (x spacing): float32 2.0
+        (34, &[0x40, 0x40, 0x00, 0x00]), // delta[1]: float32 3.0
+        (38, &[0x40, 0x80, 0x00, 0x00]), // delta[2]: float32 4.0
+        // Mdc: 3×3 float32, the direction cosines stored transposed (one column per row).
+        (42, &[0xbf, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), // x_r x_a x_s: -1 0 0
+        (54, &[0, 0, 0, 0, 0, 0, 0, 0, 0x3f, 0x80, 0, 0]), // y_r y_a y_s: 0 0 1
+        (66, &[0, 0, 0, 0, 0xbf, 0x80, 0, 0, 0, 0, 0, 0]), // z_r z_a z_s: 0 -1 0
+        (78, &[0x41, 0x20, 0x00, 0x00]),                   // Pxyz_c[0] (c_r): float32 10.0
+        (82, &[0x41, 0xa0, 0x00, 0x00]),                   // Pxyz_c[1] (c_a): float32 20.0
+        (86, &[0x41, 0xf0, 0x00, 0x00]),                   // Pxyz_c[2] (c_s): float32 30.0
+                                                           // 90..284: unused, zero; the data starts at 284
+    ];
+
+    fn mgh_literal() -> Vec<u8> {
+        let mut bytes = vec![0u8; DATA_OFFSET as usize];
+        for (offset, value) in MGH_LITERAL {
+            bytes[*offset..*offset + value.len()].copy_from_slice(value);
+        }
+        bytes
+    }
+
+    /// What nibabel 5.4 reads from [`MGH_LITERAL`] (`MGHHeader.from_fileobj`): shape (2, 3, 4),
+    /// dtype `>f4`, zooms (2, 3, 4), data offset 284, footer at 284 + 24 × 4, no scaling, and
+    /// the affines `get_affine()` and `get_vox2ras_tkr()`.
+    #[test]
+    fn a_hand_written_mgh_header_reads_as_nibabel_reads_it() {
+        let bytes = mgh_literal();
+        let h = MghHeader::parse(&bytes).unwrap();
+        assert_eq!(h.data_shape().unwrap(), [2, 3, 4]);
+        let dtype = h.data_dtype().unwrap();
+        assert_eq!(dtype.dtype, DataType::Float32);
+        assert_eq!(dtype.order, ByteOrder::Big);
+        assert_eq!(dtype.numpy_str(), ">f4");
+        assert_eq!(h.mri_type_name(), Some("MRI_FLOAT"));
+        assert_eq!(h.zooms(), [2.0, 3.0, 4.0]);
+        assert_eq!(h.footer_offset().unwrap(), 284 + 2 * 3 * 4 * 4);
+        assert_eq!(
+            h.best_affine(),
+            [
+                [-2.0, 0.0, 0.0, 12.0],
+                [0.0, 0.0, -4.0, 28.0],
+                [0.0, 3.0, 0.0, 25.5],
+                [0.0, 0.0, 0.0, 1.0],
+            ]
+        );
+        assert_eq!(
+            h.vox2ras_tkr(),
+            [
+                [-2.0, 0.0, 0.0, 2.0],
+                [0.0, 0.0, 4.0, -8.0],
+                [0.0, -3.0, 0.0, 4.5],
+                [0.0, 0.0, 0.0, 1.0],
+            ]
+        );
+
+        // The same through the format-independent entry point.
+        let h = crate::format::Header::parse(ImageFormat::Mgh, &bytes).unwrap();
+        assert_eq!(h.byte_order(), ByteOrder::Big);
+        assert_eq!(h.data_shape().unwrap(), [2, 3, 4]);
+        assert_eq!(h.data_dtype().unwrap().numpy_str(), ">f4");
+        assert_eq!(h.zooms(), [2.0, 3.0, 4.0]);
+        assert_eq!(h.data_offset(), 284);
+        assert_eq!(h.slope_inter().unwrap(), (None, None));
+        assert_eq!(h.get("goodRASFlag").unwrap(), FieldValue::Int(1));
+        assert_eq!(
+            h.get("Pxyz_c").unwrap(),
+            FieldValue::Floats(vec![10.0, 20.0, 30.0])
+        );
+    }
 }

@@ -42,19 +42,37 @@ pub fn workspace_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Where an oracle's fixtures are looked for: `Ok(dir)` when `dir/manifest.json` exists,
+/// else `Err(dir)`, the directory that lacks it (`$VAR`, else under `target/`).
+#[allow(dead_code)]
+pub fn find_oracle_dir(oracle: &Oracle) -> Result<PathBuf, PathBuf> {
+    let dir = std::env::var_os(oracle.env_var())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_dir().join(oracle.default_dir()));
+    if dir.join("manifest.json").is_file() {
+        Ok(dir)
+    } else {
+        Err(dir)
+    }
+}
+
+/// Whether `NEUROVOX_REQUIRE_ORACLE=1` (set by `scripts/test.sh`): a missing oracle fails.
+#[allow(dead_code)]
+pub fn oracle_required() -> bool {
+    std::env::var("NEUROVOX_REQUIRE_ORACLE").as_deref() == Ok("1")
+}
+
 /// The directory holding an oracle's `manifest.json` (`$VAR`, else under `target/`). Without
 /// it the test prints SKIPPED and gets `None` — unless `NEUROVOX_REQUIRE_ORACLE=1` (set by
 /// `scripts/test.sh`), which makes a missing oracle a failure, so CI never skips silently.
 #[allow(dead_code)]
 pub fn oracle_dir(oracle: Oracle) -> Option<PathBuf> {
-    let dir = std::env::var_os(oracle.env_var())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_dir().join(oracle.default_dir()));
-    if dir.join("manifest.json").is_file() {
-        return Some(dir);
-    }
+    let dir = match find_oracle_dir(&oracle) {
+        Ok(dir) => return Some(dir),
+        Err(dir) => dir,
+    };
     assert!(
-        std::env::var("NEUROVOX_REQUIRE_ORACLE").as_deref() != Ok("1"),
+        !oracle_required(),
         "NEUROVOX_REQUIRE_ORACLE=1 but no manifest.json in {}",
         dir.display()
     );
@@ -63,6 +81,17 @@ pub fn oracle_dir(oracle: Oracle) -> Option<PathBuf> {
         dir.display()
     );
     None
+}
+
+/// The name the test harness gives test `name` of the module whose `module_path!()` is
+/// `module_path` (the crate's name dropped): what `--exact` takes when a test re-runs its own
+/// binary for one child test.
+#[allow(dead_code)]
+pub fn test_name(module_path: &str, name: &str) -> String {
+    match module_path.split_once("::") {
+        Some((_crate, module)) => format!("{module}::{name}"),
+        None => name.to_owned(),
+    }
 }
 
 /// A tiny xorshift generator: deterministic, no dependency.

@@ -998,4 +998,105 @@ mod tests {
         );
         assert_eq!(checks::py_bytes_repr(b"ab\x01"), "'ab\\x01'");
     }
+
+    // -- hand-annotated bytes (not from our writer) -----------------------------------------
+
+    /// A little-endian NIfTI-1 single-file header written out field by field: `(offset,
+    /// bytes)` over zeros, each value spelled out as the bytes a C `nifti_1_header` holds.
+    /// 2×3×4 int16, voxels 2×3×4 mm, TR 1 s, slope 2 and intercept -1.5, an sform (code 1)
+    /// and no qform, `vox_offset` 352, no extensions.
+    const NIFTI1_LITERAL: &[(usize, &[u8])] = &[
+        (0, &[0x5c, 0x01, 0x00, 0x00]), // sizeof_hdr: int32 348
+        // data_type[10] @4, db_name[18] @14, extents @32, session_error @36, regular @38,
+        // dim_info @39: zero
+        (40, &[3, 0, 2, 0, 3, 0, 4, 0]), // dim[0..4]: int16 3 (ndim), 2, 3, 4
+        (48, &[1, 0, 1, 0, 1, 0, 1, 0]), // dim[4..8]: int16 1, 1, 1, 1
+        // intent_p1..p3 @56..68, intent_code @68: zero
+        (70, &[4, 0]),  // datatype: int16 4 = DT_INT16
+        (72, &[16, 0]), // bitpix: int16 16
+        // slice_start @74: zero
+        (76, &[0x00, 0x00, 0x80, 0x3f]), // pixdim[0] (qfac): float32 1.0
+        (80, &[0x00, 0x00, 0x00, 0x40]), // pixdim[1]: float32 2.0
+        (84, &[0x00, 0x00, 0x40, 0x40]), // pixdim[2]: float32 3.0
+        (88, &[0x00, 0x00, 0x80, 0x40]), // pixdim[3]: float32 4.0
+        (92, &[0x00, 0x00, 0x80, 0x3f]), // pixdim[4]: float32 1.0
+        (96, &[0x00, 0x00, 0x80, 0x3f]), // pixdim[5]: float32 1.0
+        (100, &[0x00, 0x00, 0x80, 0x3f]), // pixdim[6]: float32 1.0
+        (104, &[0x00, 0x00, 0x80, 0x3f]), // pixdim[7]: float32 1.0
+        (108, &[0x00, 0x00, 0xb0, 0x43]), // vox_offset: float32 352.0
+        (112, &[0x00, 0x00, 0x00, 0x40]), // scl_slope: float32 2.0
+        (116, &[0x00, 0x00, 0xc0, 0xbf]), // scl_inter: float32 -1.5
+        // slice_end @120, slice_code @122: zero
+        (123, &[0x0a]), // xyzt_units: 2 (NIFTI_UNITS_MM) | 8 (NIFTI_UNITS_SEC)
+        // cal_max @124, cal_min @128, slice_duration @132, toffset @136, glmax @140,
+        // glmin @144: zero
+        (148, b"hand made"), // descrip[80]: the text, NUL-padded
+        // aux_file[24] @228, qform_code @252: zero
+        (254, &[1, 0]), // sform_code: int16 1 = NIFTI_XFORM_SCANNER_ANAT
+        // quatern_b..d @256..268, qoffset_x..z @268..280: zero
+        (
+            280,
+            &[0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20, 0xc1],
+        ), // srow_x: 2 0 0 -10
+        (
+            296,
+            &[0, 0, 0, 0, 0, 0, 0x40, 0x40, 0, 0, 0, 0, 0, 0, 0xa0, 0xc1],
+        ), // srow_y: 0 3 0 -20
+        (
+            312,
+            &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x40, 0, 0, 0xf0, 0xc1],
+        ), // srow_z: 0 0 4 -30
+        // intent_name[16] @328: zero
+        (344, b"n+1\0"),      // magic: single file
+        (348, &[0, 0, 0, 0]), // extension flag (after the 348-byte header): no extensions
+    ];
+
+    fn nifti1_literal() -> Vec<u8> {
+        let mut bytes = vec![0u8; 352];
+        for (offset, value) in NIFTI1_LITERAL {
+            bytes[*offset..*offset + value.len()].copy_from_slice(value);
+        }
+        bytes
+    }
+
+    /// What nibabel 5.4 reads from [`NIFTI1_LITERAL`] (`Nifti1Header.from_fileobj`): shape
+    /// (2, 3, 4), dtype `<i2`, zooms (2, 3, 4), data offset 352, slope/inter (2.0, -1.5),
+    /// units ('mm', 'sec'), the sform as best affine.
+    #[test]
+    fn a_hand_written_nifti1_header_reads_as_nibabel_reads_it() {
+        let bytes = nifti1_literal();
+        let h = NiftiHeader::parse(NiftiVersion::One, true, &bytes).unwrap();
+        assert_eq!(h.data_shape().unwrap(), [2, 3, 4]);
+        let dtype = h.data_dtype().unwrap();
+        assert_eq!(dtype.dtype, DataType::Int16);
+        assert_eq!(dtype.order, ByteOrder::Little);
+        assert_eq!(dtype.numpy_str(), "<i2");
+        assert_eq!(h.data_offset(), 352);
+        assert_eq!(h.slope_inter().unwrap(), (Some(2.0), Some(-1.5)));
+        assert_eq!(h.xyzt_units(), ("mm".to_string(), "sec".to_string()));
+        assert_eq!((h.qform_code(), h.sform_code()), (0, 1));
+        let sform = [
+            [2.0, 0.0, 0.0, -10.0],
+            [0.0, 3.0, 0.0, -20.0],
+            [0.0, 0.0, 4.0, -30.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ];
+        assert_eq!(h.sform(), sform);
+        assert_eq!(h.best_affine().unwrap(), sform);
+        assert!(h.extensions().is_empty());
+
+        // The same through the format-independent entry point.
+        let h = crate::format::Header::parse(crate::ImageFormat::Nifti1, &bytes).unwrap();
+        assert_eq!(h.byte_order(), ByteOrder::Little);
+        assert_eq!(h.data_shape().unwrap(), [2, 3, 4]);
+        assert_eq!(h.data_dtype().unwrap().numpy_str(), "<i2");
+        assert_eq!(h.zooms(), [2.0, 3.0, 4.0]);
+        assert_eq!(h.data_offset(), 352);
+        assert_eq!(h.slope_inter().unwrap(), (Some(2.0), Some(-1.5)));
+        assert_eq!(h.best_affine().unwrap(), sform);
+        let mut descrip = b"hand made".to_vec();
+        descrip.resize(80, 0); // the field as stored: nibabel's S80 view drops the NULs
+        assert_eq!(h.get("descrip").unwrap(), FieldValue::Bytes(descrip));
+        assert_eq!(h.get("bitpix").unwrap(), FieldValue::Int(16));
+    }
 }

@@ -1311,4 +1311,46 @@ mod tests {
         let err = npy_header_bytes(u1, false, &[usize::MAX, 2]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Limit);
     }
+
+    // -- hand-annotated bytes (not from our writer) -----------------------------------------
+
+    /// The header `np.save` (numpy 2.4) writes for `np.zeros((2, 3), '<f4')`, byte by byte.
+    fn npy_literal() -> Vec<u8> {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(b"\x93NUMPY"); // magic: 0x93 then "NUMPY"
+        bytes.extend_from_slice(&[0x01, 0x00]); // version 1.0
+        bytes.extend_from_slice(&[0x76, 0x00]); // HEADER_LEN: little-endian uint16 118
+                                                // The dict as Python's repr writes it: 59 bytes.
+        bytes.extend_from_slice(b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }");
+        // Spaces (numpy leaves room for the first axis to grow, then pads) and a newline, so
+        // that 10 + 118 = 128, a multiple of 64, is where the data starts.
+        bytes.extend_from_slice(&[b' '; 58]);
+        bytes.push(b'\n');
+        bytes
+    }
+
+    /// What numpy's `np.lib.format.read_magic` / `read_array_header_1_0` give for
+    /// [`npy_literal`]: version (1, 0), dtype `<f4`, C order, shape (2, 3), data at byte 128.
+    #[test]
+    fn a_hand_written_npy_header_reads_as_numpy_reads_it() {
+        let bytes = npy_literal();
+        assert_eq!(bytes.len(), 128);
+        assert_eq!(npy_header_len(&bytes[..10]).unwrap(), 128);
+        let header = parse_npy_header(&bytes).unwrap();
+        assert_eq!(header.version, (1, 0));
+        assert_eq!(
+            header.dtype,
+            NpyDtype::Number(StorageDtype {
+                dtype: DataType::Float32,
+                order: ByteOrder::Little,
+            })
+        );
+        assert_eq!(header.dtype.to_string(), "<f4");
+        assert_eq!(header.dtype.itemsize(), 4);
+        assert!(!header.fortran_order);
+        assert_eq!(header.shape, [2, 3]);
+        assert_eq!(header.data_offset, 128);
+        assert_eq!(header.element_count().unwrap(), 6);
+        assert_eq!(header.data_len().unwrap(), 24);
+    }
 }

@@ -7,7 +7,7 @@
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 use common::Rng;
 
 use neurovox::format::{Extension, Header, ImageFormat};

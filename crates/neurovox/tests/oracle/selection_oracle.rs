@@ -9,11 +9,9 @@
 //! the `.nii.gz`. Element type, shape and every value must match (NaN equal to NaN). The keys
 //! numpy rejects must be Usage errors.
 
-// Helpers shared by the tests unwrap too: a panic there is a failed test.
-#![allow(clippy::unwrap_used)]
+use crate::common;
 
-mod common;
-
+use libtest_mimic::Trial;
 use neurovox::array::DynArray;
 use neurovox::array::Selection;
 use neurovox::image::{DataObj, Image};
@@ -21,12 +19,9 @@ use neurovox::image::{MmapMode, ProxyOptions};
 use neurovox::numpy::npz::NpzArchive;
 use neurovox::ErrorKind;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
-
-fn oracle_dir() -> Option<PathBuf> {
-    common::oracle_dir(common::Oracle::Selection)
-}
 
 /// The three ways an image's data is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,29 +106,21 @@ fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
-fn cases(dir: &Path) -> Vec<Case> {
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    manifest["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|entry| {
-            let npz = NpzArchive::open(dir.join(entry["answers"].as_str().unwrap())).unwrap();
-            let keys = strings(&entry["keys"]);
-            let answers = (0..keys.len())
-                .map(|n| load_member(&npz, &format!("k{n}")))
-                .collect();
-            Case {
-                id: entry["id"].as_str().unwrap().to_string(),
-                unscaled: load_member(&npz, entry["unscaled"].as_str().unwrap()),
-                errors: strings(&entry["errors"]),
-                keys,
-                answers,
-                entry: entry.clone(),
-            }
-        })
-        .collect()
+/// Loads one image of the manifest and numpy's answers for it.
+fn load_case(dir: &Path, entry: &Value) -> Case {
+    let npz = NpzArchive::open(dir.join(entry["answers"].as_str().unwrap())).unwrap();
+    let keys = strings(&entry["keys"]);
+    let answers = (0..keys.len())
+        .map(|n| load_member(&npz, &format!("k{n}")))
+        .collect();
+    Case {
+        id: entry["id"].as_str().unwrap().to_string(),
+        unscaled: load_member(&npz, entry["unscaled"].as_str().unwrap()),
+        errors: strings(&entry["errors"]),
+        keys,
+        answers,
+        entry: entry.clone(),
+    }
 }
 
 /// Reads one key from an image: `Err` describes a mismatch with numpy.
@@ -172,51 +159,96 @@ fn check_full(img: &Image, source: Source, case: &Case) -> Vec<String> {
     failures
 }
 
-#[test]
-fn random_keys_read_as_numpy_indexes() {
-    let Some(dir) = oracle_dir() else { return };
-    let cases = cases(&dir);
-    let mut failures = Vec::new();
-    let (mut checks, mut error_checks) = (0usize, 0usize);
-    for source in SOURCES {
-        let start = Instant::now();
-        let before = checks;
-        for case in &cases {
-            let img = source.load(&dir, &case.entry);
-            let at = |what: String| format!("{} {source:?}: {what}", case.id);
-            failures.extend(check_full(&img, source, case).into_iter().map(at));
-            for (text, want) in case.keys.iter().zip(&case.answers) {
-                if let Err(why) = check_key(&img, text, want) {
-                    failures.push(at(format!("key {text:?}: {why}")));
-                }
-                checks += 1;
-            }
-            for text in &case.errors {
-                let sel: Selection = text.parse().unwrap();
-                match img.dataobj().read(&sel) {
-                    Err(e) if e.kind() == ErrorKind::Usage => {}
-                    Err(e) => failures.push(at(format!("error key {text:?}: not Usage: {e}"))),
-                    Ok(a) => failures.push(at(format!(
-                        "error key {text:?}: numpy refuses it, neurovox gave {:?}",
-                        a.shape()
-                    ))),
-                }
-                error_checks += 1;
-            }
+/// The trials: `selection_oracle::<image id>::<source>` reads every key of one image from one
+/// source; `selection_oracle::coverage` checks that there are enough keys.
+pub fn trials() -> Vec<Trial> {
+    let dir = match crate::fixtures("selection_oracle", common::Oracle::Selection) {
+        Ok(dir) => Arc::new(dir),
+        Err(skipped) => return skipped,
+    };
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let manifest = Arc::new(manifest);
+    let mut trials = Vec::new();
+    {
+        let manifest = Arc::clone(&manifest);
+        trials.push(Trial::test("selection_oracle::coverage", move || {
+            coverage(&manifest);
+            Ok(())
+        }));
+    }
+    for (n, entry) in manifest["images"].as_array().unwrap().iter().enumerate() {
+        let id = entry["id"].as_str().unwrap();
+        for source in SOURCES {
+            let (dir, manifest) = (Arc::clone(&dir), Arc::clone(&manifest));
+            trials.push(Trial::test(
+                format!("selection_oracle::{id}::{source:?}"),
+                move || {
+                    let case = load_case(&dir, &manifest["images"][n]);
+                    random_keys_read_as_numpy_indexes(&dir, &case, source).map_err(Into::into)
+                },
+            ));
         }
-        eprintln!(
-            "{source:?}: {} key reads in {:.3} s",
-            checks - before,
-            start.elapsed().as_secs_f64()
-        );
+    }
+    trials
+}
+
+/// Enough (key × source) checks.
+fn coverage(manifest: &Value) {
+    let images = manifest["images"].as_array().unwrap();
+    let (mut checks, mut error_checks) = (0usize, 0usize);
+    for _source in SOURCES {
+        for entry in images {
+            checks += entry["keys"].as_array().unwrap().len();
+            error_checks += entry["errors"].as_array().unwrap().len();
+        }
     }
     eprintln!(
         "{checks} (key × source) checks against numpy and {error_checks} error-key checks, \
          {} images",
-        cases.len()
+        images.len()
     );
-    assert!(
-        failures.is_empty(),
+    assert!(checks >= 2000 * 3, "too few checks: {checks}");
+}
+
+/// Random numpy basic-indexing keys read through neurovox's proxies give numpy's answers: one
+/// image, one source.
+fn random_keys_read_as_numpy_indexes(
+    dir: &Path,
+    case: &Case,
+    source: Source,
+) -> Result<(), String> {
+    let mut failures = Vec::new();
+    let start = Instant::now();
+    let img = source.load(dir, &case.entry);
+    let at = |what: String| format!("{} {source:?}: {what}", case.id);
+    failures.extend(check_full(&img, source, case).into_iter().map(at));
+    for (text, want) in case.keys.iter().zip(&case.answers) {
+        if let Err(why) = check_key(&img, text, want) {
+            failures.push(at(format!("key {text:?}: {why}")));
+        }
+    }
+    for text in &case.errors {
+        let sel: Selection = text.parse().unwrap();
+        match img.dataobj().read(&sel) {
+            Err(e) if e.kind() == ErrorKind::Usage => {}
+            Err(e) => failures.push(at(format!("error key {text:?}: not Usage: {e}"))),
+            Ok(a) => failures.push(at(format!(
+                "error key {text:?}: numpy refuses it, neurovox gave {:?}",
+                a.shape()
+            ))),
+        }
+    }
+    eprintln!(
+        "{} {source:?}: {} key reads in {:.3} s",
+        case.id,
+        case.keys.len(),
+        start.elapsed().as_secs_f64()
+    );
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
         "{} failures:\n{}",
         failures.len(),
         failures
@@ -225,6 +257,5 @@ fn random_keys_read_as_numpy_indexes() {
             .cloned()
             .collect::<Vec<_>>()
             .join("\n")
-    );
-    assert!(checks >= 2000 * 3, "too few checks: {checks}");
+    ))
 }

@@ -573,7 +573,12 @@ fn open_in_another_process(handle: &ImageHandle, dir: &Path) -> String {
     let result = dir.join("child-result.txt");
     let _ = std::fs::remove_file(&result);
     let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_opens_a_handle", "--ignored", "--quiet"])
+        .args([
+            "--exact",
+            &crate::common::test_name(module_path!(), "child_opens_a_handle"),
+            "--ignored",
+            "--quiet",
+        ])
         .env(HANDLE_VAR, serde_json::to_string(handle).unwrap())
         .env(RESULT_VAR, &result)
         .output()

@@ -5,7 +5,7 @@
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+use crate::common;
 use common::manifest_path;
 
 use neurovox::image::{save, SaveOptions};

@@ -3,32 +3,27 @@
 //! `tests/oracle/make_numpy_fixtures.py` (run by `scripts/test.sh`) writes `.npy` files with
 //! numpy — every supported dtype × byte order × C/Fortran order × shape, forced format versions
 //! 2.0 and 3.0, special float values, and dtypes we refuse — and a `manifest.json` of what numpy
-//! reads from each. This test parses every header, compares version, dtype, order, shape and
+//! reads from each. One trial per file parses its header, compares version, dtype, order, shape and
 //! data offset, checks that [`npy_header_bytes`] reproduces numpy's header byte for byte, and
 //! decodes the data to compare every value. The manifest's `npz` and `memmap` entries belong to
 //! other tests.
 //!
 //! The fixtures live in `$NEUROVOX_NUMPY_ORACLE_DIR` (default `target/numpy-oracle`). Without
-//! them the test says so and passes, unless `NEUROVOX_REQUIRE_ORACLE=1` (set by
-//! `scripts/test.sh`), so a CI run can never skip it silently.
+//! them one ignored trial says so, unless `NEUROVOX_REQUIRE_ORACLE=1` (set by
+//! `scripts/test.sh`), which makes it fail, so a CI run can never skip it silently.
 
-// Helpers shared by the tests unwrap too: a panic there is a failed test.
-#![allow(clippy::unwrap_used)]
-
-mod common;
+use crate::common;
 use common::{json_f64, json_usizes};
 
+use libtest_mimic::Trial;
 use neurovox::numpy::npy::{
     npy_header_bytes, npy_header_bytes_versioned, npy_header_len, parse_npy_header, NpyDtype,
 };
 use neurovox::{ByteOrder, DataType, ErrorKind};
 use serde_json::Value;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-
-fn oracle_dir() -> Option<PathBuf> {
-    common::oracle_dir(common::Oracle::Numpy)
-}
+use std::path::Path;
+use std::sync::Arc;
 
 fn load_manifest(dir: &Path) -> Value {
     let text = std::fs::read_to_string(dir.join("manifest.json")).expect("manifest readable");
@@ -282,44 +277,72 @@ fn check_unsupported(dir: &Path, entry: &Value) -> Result<(), String> {
     }
 }
 
-#[test]
-fn every_npy_file_matches_numpy() {
-    let Some(dir) = oracle_dir() else {
-        return;
+/// The trials: `npy_oracle::<path>` for each `.npy` file of the manifest, `npy_oracle::coverage`
+/// for the list as a whole, and `npy_oracle::storage_index_walks_fortran_order`.
+pub fn trials() -> Vec<Trial> {
+    let mut trials = vec![Trial::test(
+        "npy_oracle::storage_index_walks_fortran_order",
+        || {
+            storage_index_walks_fortran_order();
+            Ok(())
+        },
+    )];
+    let dir = match crate::fixtures("npy_oracle", common::Oracle::Numpy) {
+        Ok(dir) => Arc::new(dir),
+        Err(skipped) => {
+            trials.extend(skipped);
+            return trials;
+        }
     };
-    let manifest = load_manifest(&dir);
+    let manifest = Arc::new(load_manifest(&dir));
+    {
+        let manifest = Arc::clone(&manifest);
+        trials.push(Trial::test("npy_oracle::coverage", move || {
+            coverage(&manifest);
+            Ok(())
+        }));
+    }
+    for (n, entry) in manifest["npy"]
+        .as_array()
+        .expect("npy entries")
+        .iter()
+        .enumerate()
+    {
+        let path = entry["path"].as_str().unwrap();
+        let (dir, manifest) = (Arc::clone(&dir), Arc::clone(&manifest));
+        trials.push(Trial::test(format!("npy_oracle::{path}"), move || {
+            npy_file_matches_numpy(&dir, &manifest["npy"][n]).map_err(Into::into)
+        }));
+    }
+    trials
+}
+
+/// The manifest lists `.npy` files.
+fn coverage(manifest: &Value) {
     let entries = manifest["npy"].as_array().expect("npy entries");
     assert!(!entries.is_empty(), "the manifest lists no .npy files");
-    let mut failures = Vec::new();
-    let mut supported = 0;
-    for entry in entries {
-        let is_supported = entry["supported"].as_bool().unwrap();
-        let result = if is_supported {
-            supported += 1;
-            check_supported(&dir, entry)
-        } else {
-            check_unsupported(&dir, entry)
-        };
-        if let Err(msg) = result {
-            failures.push(format!("{}: {msg}", entry["path"].as_str().unwrap()));
-        }
-    }
+    let supported = entries
+        .iter()
+        .filter(|entry| entry["supported"].as_bool().unwrap())
+        .count();
     eprintln!(
         "numpy {}: {} .npy files, {supported} supported, {} refused",
         manifest["numpy_version"],
         entries.len(),
         entries.len() - supported
     );
-    assert!(
-        failures.is_empty(),
-        "{} of {} .npy files differ from numpy:\n{}",
-        failures.len(),
-        entries.len(),
-        failures.join("\n")
-    );
 }
 
-#[test]
+/// Every `.npy` header numpy writes parses to what numpy reports: one file.
+fn npy_file_matches_numpy(dir: &Path, entry: &Value) -> Result<(), String> {
+    let result = if entry["supported"].as_bool().unwrap() {
+        check_supported(dir, entry)
+    } else {
+        check_unsupported(dir, entry)
+    };
+    result.map_err(|msg| format!("{}: {msg}", entry["path"].as_str().unwrap()))
+}
+
 fn storage_index_walks_fortran_order() {
     // shape (2, 3): C order (0,0) (0,1) (0,2) (1,0) (1,1) (1,2) → F offsets 0 2 4 1 3 5
     let offsets: Vec<usize> = (0..6).map(|i| storage_index(i, &[2, 3], true)).collect();

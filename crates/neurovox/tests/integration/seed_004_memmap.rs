@@ -176,7 +176,7 @@ fn memory_shared_between_two_processes() {
     let child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_writes_into_the_shared_segment",
+            &crate::common::test_name(module_path!(), "child_writes_into_the_shared_segment"),
             "--ignored",
             "--quiet",
         ])
