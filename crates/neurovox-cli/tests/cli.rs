@@ -1,25 +1,11 @@
 //! End-to-end tests of the `neurovox` binary: run it, check its output and exit code.
 
+mod common;
+use common::{neurovox, stderr, stdout};
+
 use neurovox::{ByteOrder, DataType, Header, ImageFormat};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-/// Runs `neurovox` with `args`, with temporary files going under `tmp`.
-fn neurovox(args: &[&str], tmp: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_neurovox"))
-        .args(args)
-        .env("TMPDIR", tmp)
-        .output()
-        .expect("the neurovox binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use std::process::Output;
 
 /// Exit code 1, no panic, and stderr names `file`.
 fn assert_failed_naming(output: &Output, file: &str) {

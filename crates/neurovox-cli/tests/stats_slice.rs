@@ -1,28 +1,15 @@
 //! End-to-end tests of `neurovox stats` and `neurovox slice`: small NIfTI files written
 //! with the library's header codecs, statistics and sub-arrays computed here independently.
 
+mod common;
+use common::{neurovox, stderr, stdout};
+
 use flate2::write::GzEncoder;
 use neurovox::format::Affine;
 use neurovox::{ByteOrder, DataType, FieldValue, Header, ImageFormat};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn neurovox(args: &[&str], tmp: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_neurovox"))
-        .args(args)
-        .env("TMPDIR", tmp)
-        .output()
-        .expect("the neurovox binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use std::process::Output;
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("temporary paths are UTF-8")

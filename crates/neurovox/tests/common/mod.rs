@@ -114,6 +114,37 @@ impl Rng {
     }
 }
 
+/// An int16 scan-like series in little-endian bytes: a smooth field inside an ellipsoid plus
+/// a little noise, a near-zero background outside — it compresses about as MRI data and the
+/// benchmark's synthetic run do.
+#[allow(dead_code)]
+pub fn scan_like(n_bytes: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng(seed | 1);
+    let mut v = Vec::with_capacity(n_bytes + 1);
+    let mut i = 0i64;
+    while v.len() < n_bytes {
+        let (x, y, z) = ((i % 64) - 32, (i / 64 % 64) - 32, (i / 4096 % 40) - 20);
+        let inside = x * x * 4 + y * y * 4 + z * z * 10 < 4000;
+        let noise = rng.below(16) as i64;
+        let value = if inside {
+            700 + 3 * x + 2 * y + 5 * z + (i / 163_840) + noise
+        } else {
+            noise / 5
+        };
+        v.extend_from_slice(&(value as i16).to_le_bytes());
+        i += 1;
+    }
+    v.truncate(n_bytes);
+    v
+}
+
+/// Bytes that do not compress (deflate falls back to stored blocks).
+#[allow(dead_code)]
+pub fn noise(n_bytes: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng(seed | 1);
+    (0..n_bytes).map(|_| rng.next() as u8).collect()
+}
+
 /// A float from an oracle manifest: a JSON number, or one of the strings the fixture scripts
 /// write for non-finite values (`"nan"`, `"inf"`, `"-inf"`).
 #[allow(dead_code)]

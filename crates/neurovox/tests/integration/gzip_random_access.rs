@@ -28,7 +28,8 @@ impl Rng {
 }
 
 /// An int16 "volume": a smooth field inside an ellipsoid plus a little noise, near-zero
-/// background outside (compresses like MRI data).
+/// background outside (compresses like MRI data). Not `common::scan_like`: the span
+/// assertions below were calibrated on exactly these bytes (their generator and constants).
 fn volume(n_bytes: usize, seed: u64) -> Vec<u8> {
     let mut rng = Rng(seed | 1);
     let mut v = Vec::with_capacity(n_bytes);

@@ -25,34 +25,6 @@ use std::process::Command;
 
 const MIB: usize = 1 << 20;
 
-/// An int16 fMRI-like series: a smooth field inside an ellipsoid plus noise, near-zero
-/// background outside; compresses about like the benchmark's synthetic run.
-fn volume(n_bytes: usize, seed: u64) -> Vec<u8> {
-    let mut rng = Rng(seed | 1);
-    let mut v = Vec::with_capacity(n_bytes + 1);
-    let mut i = 0i64;
-    while v.len() < n_bytes {
-        let (x, y, z) = ((i % 64) - 32, (i / 64 % 64) - 32, (i / 4096 % 40) - 20);
-        let inside = x * x * 4 + y * y * 4 + z * z * 10 < 4000;
-        let noise = rng.below(16) as i64;
-        let value = if inside {
-            700 + 3 * x + 2 * y + 5 * z + (i / 163_840) + noise
-        } else {
-            noise / 5
-        };
-        v.extend_from_slice(&(value as i16).to_le_bytes());
-        i += 1;
-    }
-    v.truncate(n_bytes);
-    v
-}
-
-/// Bytes that do not compress.
-fn noise(n_bytes: usize, seed: u64) -> Vec<u8> {
-    let mut rng = Rng(seed | 1);
-    (0..n_bytes).map(|_| rng.next() as u8).collect()
-}
-
 /// Writes `data` through a `ParallelGzWriter` in uneven pieces.
 fn write_parallel(data: &[u8], options: GzWriteOptions) -> Vec<u8> {
     let mut gz = ParallelGzWriter::with_options(Vec::new(), options).unwrap();
@@ -96,8 +68,8 @@ const SIZES: [usize; 7] = [0, 1, MIB - 1, MIB, MIB + 1, 2 * MIB, 5 * MIB + 12_34
 fn round_trips_through_flate2_for_every_size_and_thread_setting() {
     for &size in &SIZES {
         for (kind, data) in [
-            ("compressible", volume(size, 1)),
-            ("random", noise(size, 2)),
+            ("compressible", common::scan_like(size, 1)),
+            ("random", common::noise(size, 2)),
         ] {
             let reference = compress_to_vec(&data, DEFAULT_LEVEL);
             assert_eq!(multi_gunzip(&reference), data, "{kind} {size}");
@@ -115,7 +87,7 @@ fn round_trips_through_flate2_for_every_size_and_thread_setting() {
 
 #[test]
 fn levels_and_member_sizes_round_trip() {
-    let data = volume(3 * MIB + 77, 3);
+    let data = common::scan_like(3 * MIB + 77, 3);
     for level in [0, 1, 6, 12] {
         for member in [1000, 300_000, 4 * MIB] {
             let gz = write_parallel(
@@ -136,9 +108,9 @@ fn the_gzip_binary_tests_and_decompresses_it() {
     let dir = tempfile::tempdir().unwrap();
     for (i, &size) in SIZES.iter().enumerate() {
         let data = if i % 2 == 0 {
-            volume(size, 4)
+            common::scan_like(size, 4)
         } else {
-            noise(size, 5)
+            common::noise(size, 5)
         };
         let path = save(
             &dir,
@@ -201,7 +173,7 @@ fn pythons_gzip_module_decompresses_it() {
     };
     let dir = tempfile::tempdir().unwrap();
     for (i, &size) in [0, 1, MIB + 1, 3 * MIB + 5].iter().enumerate() {
-        let data = volume(size, 6 + i as u64);
+        let data = common::scan_like(size, 6 + i as u64);
         let path = save(
             &dir,
             &format!("p{i}.gz"),
@@ -232,7 +204,7 @@ fn nifti_bytes(shape: &[usize]) -> (Vec<u8>, Vec<u8>) {
     header.set_data_shape(shape).unwrap();
     header.set_data_dtype(DataType::Int16).unwrap();
     let mut bytes = header.to_prefix_bytes().unwrap();
-    let data = volume(shape.iter().product::<usize>() * 2, 11);
+    let data = common::scan_like(shape.iter().product::<usize>() * 2, 11);
     bytes.extend_from_slice(&data);
     (bytes, data)
 }
@@ -283,7 +255,7 @@ fn nibabel_reads_it_with_and_without_indexed_gzip() {
 
 #[test]
 fn gzip_source_reads_through_the_index_without_a_first_pass() {
-    let data = volume(9 * MIB + 4321, 21);
+    let data = common::scan_like(9 * MIB + 4321, 21);
     let dir = tempfile::tempdir().unwrap();
     let path = save(&dir, "indexed.gz", &compress_to_vec(&data, DEFAULT_LEVEL));
     let source = GzipSource::open(&path).unwrap();
@@ -343,7 +315,7 @@ fn gzip_source_reads_through_the_index_without_a_first_pass() {
 
 #[test]
 fn sixteen_threads_read_random_ranges() {
-    let data = volume(12 * MIB + 999, 31);
+    let data = common::scan_like(12 * MIB + 999, 31);
     let dir = tempfile::tempdir().unwrap();
     let gz = write_parallel(&data, GzWriteOptions::new().member_size(512 * 1024));
     let path = save(&dir, "threads.gz", &gz);
@@ -403,7 +375,7 @@ fn never_wrong_bytes(source: &GzipSource, data: &[u8]) -> usize {
 
 #[test]
 fn a_corrupted_index_is_detected_and_the_file_still_reads() {
-    let data = volume(6 * MIB - 10, 41);
+    let data = common::scan_like(6 * MIB - 10, 41);
     let good = compress_to_vec(&data, DEFAULT_LEVEL);
     let (entries, count) = entries_at(&good);
     assert_eq!(count, 6);
@@ -440,7 +412,7 @@ fn a_corrupted_index_is_detected_and_the_file_still_reads() {
 
 #[test]
 fn an_index_that_lies_consistently_gives_format_errors_not_wrong_bytes() {
-    let data = volume(6 * MIB - 10, 43);
+    let data = common::scan_like(6 * MIB - 10, 43);
     let good = compress_to_vec(&data, DEFAULT_LEVEL);
     let (entries, count) = entries_at(&good);
     let dir = tempfile::tempdir().unwrap();
@@ -500,7 +472,7 @@ fn an_index_that_lies_consistently_gives_format_errors_not_wrong_bytes() {
 
 #[test]
 fn a_corrupt_member_is_a_format_error_for_reads_that_cover_most_of_it() {
-    let data = volume(4 * MIB, 51);
+    let data = common::scan_like(4 * MIB, 51);
     let mut gz = compress_to_vec(&data, DEFAULT_LEVEL);
     let index = index_of(&gz);
     let m = index.members()[2];
@@ -539,7 +511,7 @@ fn a_corrupt_member_is_a_format_error_for_reads_that_cover_most_of_it() {
 
 #[test]
 fn files_from_other_writers_still_use_the_first_pass() {
-    let data = volume(2 * MIB, 61);
+    let data = common::scan_like(2 * MIB, 61);
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
     e.write_all(&data).unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -33,6 +33,7 @@ mod writer_oracle;
 
 use libtest_mimic::{Arguments, Completion, Trial};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The fixture directory of `oracle`, or, when it has no manifest, the one trial that stands
 /// for the module's cases: failed if `NEUROVOX_REQUIRE_ORACLE=1`, else ignored with the reason.
@@ -57,6 +58,26 @@ fn fixtures(module: &str, oracle: common::Oracle) -> Result<PathBuf, Vec<Trial>>
         Trial::ignorable_test(name, move || Ok(Completion::ignored_with(reason)))
     };
     Err(vec![trial])
+}
+
+/// The fixture directory and manifest of `oracle`, with the first trial, `<module>::coverage`,
+/// which runs `coverage` on the manifest as a whole; or the one trial standing for the
+/// module's cases when there are no fixtures ([`fixtures`]).
+#[allow(clippy::type_complexity)]
+fn manifest_and_coverage(
+    module: &str,
+    oracle: common::Oracle,
+    coverage: fn(&serde_json::Value),
+) -> Result<(Arc<PathBuf>, Arc<serde_json::Value>, Vec<Trial>), Vec<Trial>> {
+    let dir = Arc::new(fixtures(module, oracle)?);
+    let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    let manifest: Arc<serde_json::Value> = Arc::new(serde_json::from_str(&text).unwrap());
+    let whole = Arc::clone(&manifest);
+    let trials = vec![Trial::test(format!("{module}::coverage"), move || {
+        coverage(&whole);
+        Ok(())
+    })];
+    Ok((dir, manifest, trials))
 }
 
 fn main() {

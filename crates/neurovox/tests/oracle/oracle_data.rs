@@ -111,21 +111,11 @@ fn has_data(entry: &Value) -> bool {
 /// The trials: `oracle_data::<id>` for each entry with a `.npy` of nibabel's arrays, and
 /// `oracle_data::coverage`, which checks that there are enough of them.
 pub fn trials() -> Vec<Trial> {
-    let dir = match crate::fixtures("oracle_data", common::Oracle::Nibabel) {
-        Ok(dir) => Arc::new(dir),
-        Err(skipped) => return skipped,
-    };
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    let manifest = Arc::new(manifest);
-    let mut trials = Vec::new();
-    {
-        let manifest = Arc::clone(&manifest);
-        trials.push(Trial::test("oracle_data::coverage", move || {
-            coverage(&manifest);
-            Ok(())
-        }));
-    }
+    let (dir, manifest, mut trials) =
+        match crate::manifest_and_coverage("oracle_data", common::Oracle::Nibabel, coverage) {
+            Ok(found) => found,
+            Err(skipped) => return skipped,
+        };
     for (n, entry) in manifest["files"].as_array().unwrap().iter().enumerate() {
         if !has_data(entry) || entry["data"]["dataobj_npy"].is_null() {
             continue;

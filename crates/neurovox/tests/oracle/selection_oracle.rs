@@ -162,21 +162,12 @@ fn check_full(img: &Image, source: Source, case: &Case) -> Vec<String> {
 /// The trials: `selection_oracle::<image id>::<source>` reads every key of one image from one
 /// source; `selection_oracle::coverage` checks that there are enough keys.
 pub fn trials() -> Vec<Trial> {
-    let dir = match crate::fixtures("selection_oracle", common::Oracle::Selection) {
-        Ok(dir) => Arc::new(dir),
-        Err(skipped) => return skipped,
-    };
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    let manifest = Arc::new(manifest);
-    let mut trials = Vec::new();
-    {
-        let manifest = Arc::clone(&manifest);
-        trials.push(Trial::test("selection_oracle::coverage", move || {
-            coverage(&manifest);
-            Ok(())
-        }));
-    }
+    let (dir, manifest, mut trials) =
+        match crate::manifest_and_coverage("selection_oracle", common::Oracle::Selection, coverage)
+        {
+            Ok(found) => found,
+            Err(skipped) => return skipped,
+        };
     for (n, entry) in manifest["images"].as_array().unwrap().iter().enumerate() {
         let id = entry["id"].as_str().unwrap();
         for source in SOURCES {
