@@ -831,22 +831,18 @@ class SpatialImage(DataobjImage):
         is saved as that float type."""
         if not self.is_dirty:
             return os.fspath(self._native.files()[1])
+        dir = None if dir is None else os.fspath(dir)
         if self._fdata_cache is not None and (self._native is None or self._caches_changed()):
+            # The float values the image shows, in an image made from them; the core names
+            # the copy and stores them as floats (float32 for MGH), as for any image.
             data = self._fdata_cache
             native = _neurovox.NativeImage.from_parts(
                 np.asarray(data), None if self._affine is None else self._affine.tolist(),
                 self._header._synced(), self._format)
-            dtype = np.float32 if self._format == 'MGHImage' else data.dtype
-            import tempfile
-            suffix = '.mgh' if self._format == 'MGHImage' else (
-                '.nii' if self._format.startswith('Nifti') and 'Pair' not in self._format
-                else '.img')
-            fd, path = tempfile.mkstemp(prefix='neurovox-', suffix=suffix, dir=dir)
-            os.close(fd)
-            native.to_filename(path, np.dtype(dtype))
-            return path
+            _, image, _ = native.as_filename(dir, data.dtype)
+            return os.fspath(image)
         native = self._native_for_save()
-        _, image, _ = native.as_filename(None if dir is None else os.fspath(dir))
+        _, image, _ = native.as_filename(dir)
         return os.fspath(image)
 
     def __reduce__(self):

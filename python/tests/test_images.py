@@ -168,11 +168,37 @@ def test_is_dirty_and_as_filename(tmp_path):
     assert img.is_dirty
     img.mark_clean()
     assert not img.is_dirty
+
     assert nv.Nifti1Image(data, AFFINE).is_dirty
     with open(path, 'r+b') as f:
         f.seek(400)
         f.write(b'\x01\x02\x03\x04')
     assert img.is_dirty
+
+
+@pytest.mark.parametrize('name, stored', [('p.img', np.float64), ('m.mgz', np.float32)])
+def test_as_filename_copies_changed_float_data_as_shown(tmp_path, name, stored):
+    # A copy of float data changed in the cache: the core names it (a pair's .hdr and .img
+    # both written) and stores the floats as they are (float32 for MGH, which has no float64).
+    data = np.arange(24, dtype=np.int16).reshape(2, 3, 4)
+    nibabel.save(nibabel.Nifti1Pair(data, AFFINE) if name.endswith('.img')
+                 else nibabel.MGHImage(data.astype(np.int32), AFFINE), tmp_path / name)
+    img = nv.load(tmp_path / name)
+    img.get_fdata()[1, 2, 3] = 0.25
+    out = tmp_path / 'out'
+    out.mkdir()
+    copy = img.as_filename(dir=out)
+    assert os.path.dirname(copy) == str(out)
+    files = sorted(os.listdir(out))
+    if name.endswith('.img'):
+        assert copy.endswith('.img') and files == sorted(
+            [os.path.basename(copy), os.path.basename(copy)[:-4] + '.hdr'])
+    else:
+        assert copy.endswith('.mgh') and files == [os.path.basename(copy)]
+    back = nibabel.load(copy)
+    assert back.get_data_dtype() == np.dtype(stored).newbyteorder(back.get_data_dtype().byteorder)
+    assert back.get_fdata()[1, 2, 3] == 0.25
+    assert back.get_fdata()[1, 2, 2] == data[1, 2, 2]
 
 
 def test_seed_002_is_dirty_as_the_seed_writes_it(tmp_path):

@@ -379,15 +379,25 @@ impl NativeImage {
     }
 
     /// `(header file, image file, is_copy)`: the image's own files when it is clean, else a
-    /// copy saved in `dir` (the system's temporary directory by default).
-    #[pyo3(signature = (dir=None))]
+    /// copy saved in `dir` (the system's temporary directory by default) — with its values
+    /// stored as floats of the numpy dtype `floats` when given (float32 for MGH).
+    #[pyo3(signature = (dir=None, floats=None))]
     fn as_filename(
         &self,
         py: Python<'_>,
         dir: Option<PathBuf>,
+        floats: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(PathBuf, PathBuf, bool)> {
+        let floats = floats
+            .map(|d| crate::convert::parse_storage(d).map(|s| s.dtype))
+            .transpose()?;
         let inner = &self.inner;
-        let files = py.detach(|| inner.as_filename(dir.as_deref())).py()?;
+        let files = py
+            .detach(|| match floats {
+                Some(floats) => inner.as_filename_as_floats(dir.as_deref(), floats),
+                None => inner.as_filename(dir.as_deref()),
+            })
+            .py()?;
         Ok((files.header, files.image, files.is_copy))
     }
 

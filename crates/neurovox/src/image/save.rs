@@ -788,6 +788,40 @@ impl Image {
     /// # Ok::<(), neurovox::Error>(())
     /// ```
     pub fn as_filename(&self, dir: Option<&Path>) -> Result<ImageFiles> {
+        self.as_filename_shown(dir, None)
+    }
+
+    /// As [`Image::as_filename`], but a copy stores the values as floats of type `floats`
+    /// (float32 for MGH, which has no float64): for a caller that holds the float values the
+    /// image shows — the Python layer's `get_fdata` cache — in an image made from them.
+    ///
+    /// ```
+    /// use neurovox::{DataType, Image, ImageFormat};
+    /// let dir = tempfile::tempdir()?;
+    /// let data = ndarray::Array::from_shape_fn((2, 3, 4), |(i, j, k)| (i + j + k) as f64 / 3.0);
+    /// let img = Image::from_array(data.into_dyn(), None, ImageFormat::Nifti1Pair)?;
+    /// let files = img.as_filename_as_floats(Some(dir.path()), DataType::Float64)?;
+    /// assert!(files.is_copy && files.header.extension() == Some("hdr".as_ref()));
+    /// let back = neurovox::load(&files.image)?;
+    /// assert_eq!(back.header().data_dtype()?.dtype, DataType::Float64);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn as_filename_as_floats(
+        &self,
+        dir: Option<&Path>,
+        floats: DataType,
+    ) -> Result<ImageFiles> {
+        if !floats.is_float() {
+            return Err(Error::usage(format!("{floats} is not a float type")));
+        }
+        self.as_filename_shown(dir, Some(floats))
+    }
+
+    fn as_filename_shown(
+        &self,
+        dir: Option<&Path>,
+        floats: Option<DataType>,
+    ) -> Result<ImageFiles> {
         if !self.is_dirty() {
             if let (Some(header), Some(image)) = (&self.files.header, &self.files.image) {
                 return Ok(ImageFiles {
@@ -815,26 +849,27 @@ impl Image {
         // as nibabel does).
         // Stored as the cache's float type (MGH has no float64: float32), so the copy holds
         // exactly those values rather than an integer rescaling of them.
+        // Floats are stored as floats of their type; MGH has no float64.
+        let floats_stored = |floats: DataType| SaveOptions {
+            dtype: Some(match self.format() {
+                ImageFormat::Mgh => DataType::Float32,
+                _ => floats,
+            }),
+            ..Default::default()
+        };
         let as_shown;
-        let (to_save, options) = match (&self.fdata_cache, self.tracking.fdata_exposed()) {
-            (Some(cache), true) => {
+        let (to_save, options) = match (&self.fdata_cache, self.tracking.fdata_exposed(), floats) {
+            (_, _, Some(floats)) => (self, floats_stored(floats)),
+            (Some(cache), true, None) => {
                 as_shown = Image::from_dyn_array(
                     cache.clone(),
                     self.affine,
                     Some(&self.header),
                     self.format(),
                 )?;
-                let dtype = match self.format() {
-                    ImageFormat::Mgh => crate::DataType::Float32,
-                    _ => cache.dtype(),
-                };
-                let options = crate::image::save::SaveOptions {
-                    dtype: Some(dtype),
-                    ..Default::default()
-                };
-                (&as_shown, options)
+                (&as_shown, floats_stored(cache.dtype()))
             }
-            _ => (self, crate::image::save::SaveOptions::default()),
+            _ => (self, SaveOptions::default()),
         };
         if let Err(e) = crate::image::save::save(to_save, &header, options) {
             if image != header {
