@@ -956,37 +956,16 @@ class SpatialFirstSlicer:
 
     def __getitem__(self, slicer):
         img = self.img
-        items = list(slicer if isinstance(slicer, tuple) else (slicer,))
-        n_real = sum(1 for s in items if s is not None and s is not Ellipsis)
-        fill = [slice(None)] * max(len(img.shape) - n_real, 0)
-        ellipses = [i for i, s in enumerate(items) if s is Ellipsis]
-        if ellipses:
-            items[ellipses[0]:ellipses[0] + 1] = fill
-        else:
-            items.extend(fill)
-        expanded = items
-        axis = 0
-        transform = np.eye(4)
-        for s in expanded:
-            if axis < 3:
-                if s is None:
-                    raise IndexError('New axis not permitted in spatial dimensions')
-                if not isinstance(s, slice):
-                    raise IndexError('Scalar indices disallowed in spatial dimensions; '
-                                     'Use `[x]` or `x:x+1`.')
-                if s.step == 0:
-                    raise ValueError('slice step cannot be 0')
-                start, _, step = s.indices(img.shape[axis])
-                transform[axis, axis] = step
-                transform[axis, 3] = start
-            if s is not None:
-                axis += 1
+        items = slicer if isinstance(slicer, tuple) else (slicer,)
+        if any(isinstance(s, slice) and s.step == 0 for s in items):
+            raise ValueError('slice step cannot be 0')
+        # The spatial-first rules and the affine's transform are the core's
+        # (image::slicer_transform); they raise IndexError with nibabel's messages.
+        transform = np.array(_neurovox.slicer_transform(img.shape, slicer), dtype=np.float64)
         try:
             dataobj = img.dataobj[slicer]
         except ValueError as e:
             raise IndexError(str(e)) from e
-        if any(n == 0 for n in np.shape(dataobj)):
-            raise IndexError('Empty slice requested')
         affine = None if img.affine is None else img.affine.dot(transform)
         return img.__class__(np.array(dataobj, copy=True), affine, img.header)
 

@@ -237,6 +237,18 @@ def test_slicer_matches_nibabel_where_nibabel_is_right():
         ours.slicer[2:2]
     with pytest.raises(TypeError):
         ours[0]
+    # nibabel's messages, from the core's rule (image::slicer_transform).
+    with pytest.raises(IndexError, match='New axis not permitted in spatial dimensions'):
+        ours.slicer[:, None]
+    with pytest.raises(IndexError, match='Scalar indices disallowed in spatial dimensions'):
+        ours.slicer[:, :, 2]
+    with pytest.raises(IndexError, match='Empty slice requested'):
+        ours.slicer[:, 3:1]
+    with pytest.raises(ValueError, match='slice step cannot be 0'):
+        ours.slicer[::0]
+    for key in [(slice(None), None), (slice(None), slice(None), 2), (slice(None), slice(3, 1))]:
+        with pytest.raises(IndexError):
+            theirs.slicer[key]
 
 
 def test_class_loaders_and_errors(tmp_path):

@@ -472,6 +472,16 @@ impl NativeImage {
     }
 }
 
+/// The voxel transform of nibabel's `img.slicer[key]` for an image of `shape` (the core's
+/// `slicer_transform`): the sliced affine is the image's affine times it. Raises
+/// `IndexError` with nibabel's messages for keys the slicer refuses.
+#[pyfunction]
+pub fn slicer_transform(shape: Vec<usize>, key: &Bound<'_, PyAny>) -> PyResult<Affine> {
+    let selection = crate::key::parse_key(key)?;
+    neurovox::image::slicer_transform(&shape, &selection)
+        .map_err(|e| pyo3::exceptions::PyIndexError::new_err(e.message().to_string()))
+}
+
 /// The affine of an SPM `.mat` sidecar's bytes (MATLAB v4, as nibabel writes them): its
 /// `mat`, or `M` with the x flip, moved to a 0-based voxel origin.
 #[pyfunction]

@@ -56,6 +56,7 @@ fn _neurovox(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(convert::digest, m)?)?;
     m.add_function(wrap_pyfunction!(proxy::set_keep_file_open_default, m)?)?;
     m.add_function(wrap_pyfunction!(image::read_mat_affine, m)?)?;
+    m.add_function(wrap_pyfunction!(image::slicer_transform, m)?)?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -34,5 +34,5 @@ pub use proxy::{
     ProxyOptions, ReadOptions,
 };
 pub use save::{save, save_to_bytes, save_view, ImageFiles, SaveOptions, SaveOutcome, SavedBytes};
-pub use spatial_image::{load, FileMap, Image, LoadOptions};
+pub use spatial_image::{load, slicer_transform, FileMap, Image, LoadOptions};
 pub use tracking::{changed_fields, DirtyReason};

@@ -525,37 +525,60 @@ impl Image {
     /// indexed; the affine moves to the first selected voxel and scales by the steps,
     /// negative steps and negative starts included.
     pub fn slicer(&self, selection: &Selection) -> Result<Image> {
-        let canonical = selection.canonicalize(self.shape())?;
-        let mut axis = 0;
-        let mut transform = affine::IDENTITY;
-        for item in &canonical {
-            match item {
-                Canonical::NewAxis if axis < 3 => {
-                    return Err(Error::usage("New axis not permitted in spatial dimensions"))
-                }
-                Canonical::Index(_) if axis < 3 => {
-                    return Err(Error::usage(
-                        "Scalar indices disallowed in spatial dimensions; Use `[x]` or `x:x+1`.",
-                    ))
-                }
-                Canonical::Slice { start, step, len } => {
-                    if *len == 0 {
-                        return Err(Error::usage("Empty slice requested"));
-                    }
-                    if axis < 3 {
-                        transform[axis][axis] = *step as f64;
-                        transform[axis][3] = *start as f64;
-                    }
-                    axis += 1;
-                }
-                Canonical::Index(_) => axis += 1,
-                Canonical::NewAxis => {}
-            }
-        }
+        let transform = slicer_transform(self.shape(), selection)?;
         let data = self.dataobj.read(selection)?;
         let new_affine = self.affine.map(|a| affine::matmul(&a, &transform));
         Self::from_dyn_array(data, new_affine, Some(&self.header), self.format())
     }
+}
+
+/// The voxel transform of [`Image::slicer`]'s `selection` of an image of `shape`, which
+/// the sliced image's affine is the old affine times (nibabel's `SpatialFirstSlicer`): the
+/// first three axes must be sliced with ranges (no index, no new axis) and none may be
+/// empty; the transform moves to the first selected voxel and scales by the steps.
+///
+/// ```
+/// use neurovox::image::slicer_transform;
+/// let t = slicer_transform(&[10, 10, 10, 5], &neurovox::sel![2..8;2, .., ..;-1, 3])?;
+/// assert_eq!(t[0], [2.0, 0.0, 0.0, 2.0]);
+/// assert_eq!(t[2], [0.0, 0.0, -1.0, 9.0]);
+/// assert!(slicer_transform(&[10, 10, 10], &neurovox::sel![1, .., ..]).is_err());
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// Usage errors with nibabel's messages: a new axis or a scalar index among the first three
+/// axes, an empty slice, and what [`Selection::canonicalize`] refuses.
+pub fn slicer_transform(shape: &[usize], selection: &Selection) -> Result<Affine> {
+    let canonical = selection.canonicalize(shape)?;
+    let mut axis = 0;
+    let mut transform = affine::IDENTITY;
+    for item in &canonical {
+        match item {
+            Canonical::NewAxis if axis < 3 => {
+                return Err(Error::usage("New axis not permitted in spatial dimensions"))
+            }
+            Canonical::Index(_) if axis < 3 => {
+                return Err(Error::usage(
+                    "Scalar indices disallowed in spatial dimensions; Use `[x]` or `x:x+1`.",
+                ))
+            }
+            Canonical::Slice { start, step, len } => {
+                if *len == 0 {
+                    return Err(Error::usage("Empty slice requested"));
+                }
+                if axis < 3 {
+                    transform[axis][axis] = *step as f64;
+                    transform[axis][3] = *start as f64;
+                }
+                axis += 1;
+            }
+            Canonical::Index(_) => axis += 1,
+            Canonical::NewAxis => {}
+        }
+    }
+    Ok(transform)
 }
 
 /// Knowing whether the image matches its file (docs/nibabel-rules.md §19.1; see
