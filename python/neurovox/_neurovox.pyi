@@ -59,15 +59,17 @@ class NativeNpz:
     def get(self, name: str, mmap_mode: Optional[str],
             subtype: type[np.memmap]) -> np.ndarray: ...
 
+class ArraySpec:
+    def __init__(self, shape: Sequence[int], dtype: npt.DTypeLike, offset: int = 0,
+                 slope: float = 1.0, inter: float = 0.0, factor_f32: bool = False,
+                 order: str = 'F') -> None: ...
+
 class NativeProxy:
     @staticmethod
-    def open(path: StrPath, shape: Sequence[int], dtype: npt.DTypeLike, offset: int,
-             slope: float, inter: float, factor_f32: bool, mmap: str,
-             keep_file_open: Optional[bool], order: str) -> NativeProxy: ...
+    def open(path: StrPath, spec: ArraySpec, mmap: str, keep_file_open: Optional[bool],
+             fingerprint: Any = None) -> NativeProxy: ...
     @staticmethod
-    def from_fileobj(fileobj: BinaryIO, shape: Sequence[int], dtype: npt.DTypeLike,
-                     offset: int, slope: float, inter: float, factor_f32: bool,
-                     order: str) -> NativeProxy: ...
+    def from_fileobj(fileobj: BinaryIO, spec: ArraySpec) -> NativeProxy: ...
     @staticmethod
     def from_fileobj_header(fileobj: BinaryIO, header: NativeHeader, pos: int = 0
                             ) -> NativeProxy: ...

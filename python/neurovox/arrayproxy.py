@@ -163,12 +163,12 @@ class ArrayProxy:
         self._slope = slope
         self._inter = inter
         self._mmap = mmap
-        args = ([int(n) for n in shape], dtype, int(offset), float(slope), float(inter),
-                factor_f32)
+        spec = _neurovox.ArraySpec([int(n) for n in shape], dtype, int(offset), float(slope),
+                                   float(inter), factor_f32, order)
         if path is None:
-            self._native = _neurovox.NativeProxy.from_fileobj(file_like, *args, order)
+            self._native = _neurovox.NativeProxy.from_fileobj(file_like, spec)
         else:
-            self._native = _neurovox.NativeProxy.open(path, *args, mode, keep_file_open, order)
+            self._native = _neurovox.NativeProxy.open(path, spec, mode, keep_file_open)
         self._set_dtype(dtype)
 
     def _set_dtype(self, dtype):
@@ -339,8 +339,8 @@ class ArrayProxy:
 
 def _rebuild_fileobj_proxy(cls, file_like, spec, factor_f32, slope, inter, order, mmap):
     shape, dtype, offset, py_slope, py_inter = spec
-    native = _neurovox.NativeProxy.from_fileobj(file_like, list(shape), dtype, offset, slope,
-                                                inter, factor_f32, order)
+    native = _neurovox.NativeProxy.from_fileobj(
+        file_like, _neurovox.ArraySpec(list(shape), dtype, offset, slope, inter, factor_f32, order))
     self = cls._from_native(native, file_like, mmap, py_slope, py_inter)
     return self
 
@@ -353,8 +353,8 @@ def _rebuild_proxy(cls, path, shape, dtype, offset, slope, inter, factor_f32, mm
     if fingerprint is None:
         raise ValueError(f'a pickled proxy of {path!r} without the fingerprint of its file is '
                          'refused: it was not made by neurovox, or was altered')
-    native = _neurovox.NativeProxy.open(path, list(shape), dtype, offset, slope, inter,
-                                        factor_f32, mmap, keep_file_open, order, fingerprint)
+    spec = _neurovox.ArraySpec(list(shape), dtype, offset, slope, inter, factor_f32, order)
+    native = _neurovox.NativeProxy.open(path, spec, mmap, keep_file_open, fingerprint)
     return cls._from_native(native, path, {'c': True, 'no': False}.get(mmap, mmap), py_slope,
                             py_inter)
 

@@ -54,6 +54,14 @@ def _to_dtype(dtype):
         raise HeaderDataError(f'data dtype "{dtype}" not recognized') from e
 
 
+def _coded_affine(affine, code, coded):
+    """``get_qform``/``get_sform``'s result: the affine, or ``(affine or None, code)``."""
+    affine = np.array(affine)
+    if coded:
+        return (affine if code else None), code
+    return affine
+
+
 def _xform_code(code):
     if code is None or isinstance(code, (int, np.integer)):
         return None if code is None else int(code)
@@ -591,11 +599,7 @@ class Nifti1PairHeader(SpatialHeader):
         code : int
             Only with ``coded=True``.
         """
-        affine, code = self._native.get_qform()
-        affine = np.array(affine)
-        if coded:
-            return (affine if code else None), code
-        return affine
+        return _coded_affine(*self._native.get_qform(), coded)
 
     def set_qform(self, affine, code=None, strip_shears=True):
         """Sets the qform from an affine.
@@ -636,11 +640,7 @@ class Nifti1PairHeader(SpatialHeader):
         code : int
             Only with ``coded=True``.
         """
-        affine, code = self._native.get_sform()
-        affine = np.array(affine)
-        if coded:
-            return (affine if code else None), code
-        return affine
+        return _coded_affine(*self._native.get_sform(), coded)
 
     def set_sform(self, affine, code=None):
         """Sets the sform from an affine.

@@ -43,6 +43,7 @@ fn _neurovox(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ImageLimitError", errors::limit_error_type(py)?)?;
     m.add("ImageTruncatedError", errors::truncated_error_type(py)?)?;
     m.add_class::<proxy::NativeProxy>()?;
+    m.add_class::<proxy::NativeSpec>()?;
     m.add_class::<mmap::MmapOwner>()?;
     m.add_class::<header::NativeHeader>()?;
     m.add_class::<image::NativeImage>()?;

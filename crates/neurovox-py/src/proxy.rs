@@ -271,31 +271,50 @@ fn spec_from_parts(
     })
 }
 
+/// Where an array is in its file and how its bytes become values (the core's `ArraySpec`):
+/// one object crosses into the proxies instead of seven positional arguments.
+#[pyclass(frozen, name = "ArraySpec", module = "neurovox._neurovox")]
+pub struct NativeSpec {
+    inner: ArraySpec,
+}
+
 #[pymethods]
-impl NativeProxy {
-    /// A proxy over the file at `path`: data of `shape` and numpy `dtype` at byte `offset`,
-    /// scaled by `slope` and `inter` (float32 factors if `factor_f32`, as SPM99 gives).
-    ///
-    /// `fingerprint` (from a pickled proxy's `fingerprint`) is the file as it was when the
-    /// original proxy was made: a file that changed since is a `StaleFileError` naming it and
-    /// what changed. Without one, the file's fingerprint is taken now.
-    #[staticmethod]
-    #[pyo3(signature = (path, shape, dtype, offset, slope, inter, factor_f32, mmap, keep_file_open, order, fingerprint=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn open(
-        path: std::path::PathBuf,
+impl NativeSpec {
+    /// Data of `shape` and numpy `dtype` at byte `offset`, scaled by `slope` and `inter`
+    /// (float32 factors if `factor_f32`, as SPM99 gives), in `order` (`'F'` or `'C'`).
+    #[new]
+    #[pyo3(signature = (shape, dtype, offset=0, slope=1.0, inter=0.0, factor_f32=false, order="F"))]
+    fn new(
         shape: Vec<usize>,
         dtype: &Bound<'_, PyAny>,
         offset: u64,
         slope: f64,
         inter: f64,
         factor_f32: bool,
+        order: &str,
+    ) -> PyResult<Self> {
+        let inner = spec_from_parts(shape, dtype, offset, slope, inter, factor_f32, order)?;
+        Ok(NativeSpec { inner })
+    }
+}
+
+#[pymethods]
+impl NativeProxy {
+    /// A proxy over the file at `path` holding the array `spec` describes.
+    ///
+    /// `fingerprint` (from a pickled proxy's `fingerprint`) is the file as it was when the
+    /// original proxy was made: a file that changed since is a `StaleFileError` naming it and
+    /// what changed. Without one, the file's fingerprint is taken now.
+    #[staticmethod]
+    #[pyo3(signature = (path, spec, mmap, keep_file_open, fingerprint=None))]
+    fn open(
+        path: std::path::PathBuf,
+        spec: PyRef<'_, NativeSpec>,
         mmap: &str,
         keep_file_open: Option<bool>,
-        order: &str,
         fingerprint: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<NativeProxy> {
-        let spec = spec_from_parts(shape, dtype, offset, slope, inter, factor_f32, order)?;
+        let spec = spec.inner.clone();
         let options = ProxyOptions {
             mmap: mmap_mode(mmap)?,
             keep_file_open,
@@ -329,19 +348,9 @@ impl NativeProxy {
     /// A proxy over a Python file object (`BytesIO`, an open file): as [`NativeProxy::open`],
     /// but every read goes to the object when it happens, and puts its position back.
     #[staticmethod]
-    #[pyo3(signature = (fileobj, shape, dtype, offset, slope, inter, factor_f32, order))]
-    #[allow(clippy::too_many_arguments)]
-    fn from_fileobj(
-        fileobj: Py<PyAny>,
-        shape: Vec<usize>,
-        dtype: &Bound<'_, PyAny>,
-        offset: u64,
-        slope: f64,
-        inter: f64,
-        factor_f32: bool,
-        order: &str,
-    ) -> PyResult<NativeProxy> {
-        let spec = spec_from_parts(shape, dtype, offset, slope, inter, factor_f32, order)?;
+    #[pyo3(signature = (fileobj, spec))]
+    fn from_fileobj(fileobj: Py<PyAny>, spec: PyRef<'_, NativeSpec>) -> PyResult<NativeProxy> {
+        let spec = spec.inner.clone();
         Ok(NativeProxy {
             inner: ArrayProxy::from_source(Arc::new(PyFileSource::new(fileobj)), spec),
             fingerprint: None,
