@@ -143,11 +143,7 @@ impl DataLayout {
                 self.shape, self.itemsize, self.offset
             ))
         };
-        let n = self
-            .shape
-            .iter()
-            .try_fold(self.itemsize as u64, |acc, &d| acc.checked_mul(d as u64))
-            .ok_or_else(too_big)?;
+        let n = crate::dtype::checked_nbytes(&self.shape, self.itemsize).ok_or_else(too_big)?;
         if self.offset.checked_add(n).is_none() || usize::try_from(n).is_err() {
             return Err(too_big());
         }

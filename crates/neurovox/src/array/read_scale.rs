@@ -13,9 +13,9 @@
 //! addition for an intercept of 0, and a real intercept adds to the real part of complex data.
 
 use crate::array::dyn_array::{map_values, DynArray};
-use crate::dtype::element::{Element, Rgb, Rgba};
-use crate::dtype::Order;
+use crate::dtype::element::Element;
 use crate::dtype::{binary128_to_f64, ByteOrder, DataType, StorageDtype};
+use crate::dtype::{with_dtype, Order};
 use crate::error::{Error, Result};
 use ndarray::{ArrayD, IxDyn, ShapeBuilder};
 use num_complex::Complex;
@@ -242,28 +242,11 @@ pub fn decode_raw(
     order: Order,
 ) -> Result<DynArray> {
     let o = dtype.order;
-    Ok(match dtype.dtype {
-        DataType::UInt8 => DynArray::from_array(shaped(decode::<u8>(bytes, o), shape, order)?),
-        DataType::Int8 => DynArray::from_array(shaped(decode::<i8>(bytes, o), shape, order)?),
-        DataType::UInt16 => DynArray::from_array(shaped(decode::<u16>(bytes, o), shape, order)?),
-        DataType::Int16 => DynArray::from_array(shaped(decode::<i16>(bytes, o), shape, order)?),
-        DataType::UInt32 => DynArray::from_array(shaped(decode::<u32>(bytes, o), shape, order)?),
-        DataType::Int32 => DynArray::from_array(shaped(decode::<i32>(bytes, o), shape, order)?),
-        DataType::UInt64 => DynArray::from_array(shaped(decode::<u64>(bytes, o), shape, order)?),
-        DataType::Int64 => DynArray::from_array(shaped(decode::<i64>(bytes, o), shape, order)?),
-        DataType::Float32 => DynArray::from_array(shaped(decode::<f32>(bytes, o), shape, order)?),
-        DataType::Float64 => DynArray::from_array(shaped(decode::<f64>(bytes, o), shape, order)?),
-        DataType::Complex64 => {
-            DynArray::from_array(shaped(decode::<Complex<f32>>(bytes, o), shape, order)?)
-        }
-        DataType::Complex128 => {
-            DynArray::from_array(shaped(decode::<Complex<f64>>(bytes, o), shape, order)?)
-        }
-        DataType::Rgb24 => DynArray::from_array(shaped(decode::<Rgb>(bytes, o), shape, order)?),
-        DataType::Rgba32 => DynArray::from_array(shaped(decode::<Rgba>(bytes, o), shape, order)?),
+    Ok(with_dtype!(all: dtype.dtype,
+        T => DynArray::from_array(shaped(decode::<T>(bytes, o), shape, order)?),
         DataType::Float128 => {
             DynArray::from_array(shaped(decode_binary128(bytes, o), shape, order)?)
-        }
+        },
         DataType::Complex256 => {
             let parts = decode_binary128(bytes, o);
             let values = parts
@@ -272,7 +255,7 @@ pub fn decode_raw(
                 .collect();
             DynArray::from_array(shaped(values, shape, order)?)
         }
-    })
+    ))
 }
 
 /// Stored values read straight into a typed buffer: `fill` writes the stored bytes into the
@@ -350,27 +333,14 @@ pub fn decode_raw_with_room(
     let count: usize = shape.iter().product();
     let o = dtype.order;
     let r = room;
-    match dtype.dtype {
-        DataType::UInt8 => typed::<u8>(count, o, shape, order, r, fill),
-        DataType::Int8 => typed::<i8>(count, o, shape, order, r, fill),
-        DataType::UInt16 => typed::<u16>(count, o, shape, order, r, fill),
-        DataType::Int16 => typed::<i16>(count, o, shape, order, r, fill),
-        DataType::UInt32 => typed::<u32>(count, o, shape, order, r, fill),
-        DataType::Int32 => typed::<i32>(count, o, shape, order, r, fill),
-        DataType::UInt64 => typed::<u64>(count, o, shape, order, r, fill),
-        DataType::Int64 => typed::<i64>(count, o, shape, order, r, fill),
-        DataType::Float32 => typed::<f32>(count, o, shape, order, r, fill),
-        DataType::Float64 => typed::<f64>(count, o, shape, order, r, fill),
-        DataType::Complex64 => typed::<Complex<f32>>(count, o, shape, order, r, fill),
-        DataType::Complex128 => typed::<Complex<f64>>(count, o, shape, order, r, fill),
-        DataType::Rgb24 => typed::<Rgb>(count, o, shape, order, r, fill),
-        DataType::Rgba32 => typed::<Rgba>(count, o, shape, order, r, fill),
+    with_dtype!(all: dtype.dtype,
+        T => typed::<T>(count, o, shape, order, r, fill),
         DataType::Float128 | DataType::Complex256 => {
             let mut bytes = vec![0u8; room + count * dtype.dtype.itemsize()];
             fill(&mut bytes)?;
             decode_raw(&bytes[room..], dtype, shape, order)
         }
-    }
+    )
 }
 
 /// Stored bytes to scaled values, with nibabel's output type and arithmetic.

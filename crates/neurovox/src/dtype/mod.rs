@@ -18,7 +18,49 @@
 pub(crate) mod element;
 
 pub use element::{Element, Rgb, Rgba};
+
+/// The one `DataType` → Rust element type dispatch: runs `$body` with `$T` bound (as a type
+/// alias) to the element type of `$dtype`, for the types of the named family; every other
+/// data type goes to the arms after it.
+///
+/// * `real`: the eight integer types, `f32`, `f64`.
+/// * `numeric`: `real` and `Complex<f32>`, `Complex<f64>`.
+/// * `all`: `numeric` and `Rgb`, `Rgba` (everything but binary128).
+///
+/// ```ignore
+/// let n = with_dtype!(numeric: dtype, T => std::mem::size_of::<T>(), _ => 0);
+/// ```
+macro_rules! with_dtype {
+    (real: $dtype:expr, $T:ident => $body:expr, $($rest:pat => $other:expr),+ $(,)?) => {
+        match $dtype {
+            $crate::DataType::UInt8 => { type $T = u8; $body }
+            $crate::DataType::Int8 => { type $T = i8; $body }
+            $crate::DataType::UInt16 => { type $T = u16; $body }
+            $crate::DataType::Int16 => { type $T = i16; $body }
+            $crate::DataType::UInt32 => { type $T = u32; $body }
+            $crate::DataType::Int32 => { type $T = i32; $body }
+            $crate::DataType::UInt64 => { type $T = u64; $body }
+            $crate::DataType::Int64 => { type $T = i64; $body }
+            $crate::DataType::Float32 => { type $T = f32; $body }
+            $crate::DataType::Float64 => { type $T = f64; $body }
+            $($rest => $other),+
+        }
+    };
+    (numeric: $dtype:expr, $T:ident => $body:expr, $($rest:pat => $other:expr),+ $(,)?) => {
+        $crate::dtype::with_dtype!(real: $dtype, $T => $body,
+            $crate::DataType::Complex64 => { type $T = num_complex::Complex<f32>; $body },
+            $crate::DataType::Complex128 => { type $T = num_complex::Complex<f64>; $body },
+            $($rest => $other),+)
+    };
+    (all: $dtype:expr, $T:ident => $body:expr, $($rest:pat => $other:expr),+ $(,)?) => {
+        $crate::dtype::with_dtype!(numeric: $dtype, $T => $body,
+            $crate::DataType::Rgb24 => { type $T = $crate::dtype::Rgb; $body },
+            $crate::DataType::Rgba32 => { type $T = $crate::dtype::Rgba; $body },
+            $($rest => $other),+)
+    };
+}
 use std::fmt;
+pub(crate) use with_dtype;
 
 /// The order of bytes within each multi-byte value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -442,6 +484,20 @@ pub enum Order {
     C,
     /// Column-major (Fortran): the first index varies fastest. NIfTI data is stored this way.
     F,
+}
+
+/// The bytes of an array of `shape` with elements of `itemsize` bytes — the one place a
+/// size from a header is multiplied out — or `None` when it does not fit in 64 bits.
+///
+/// ```
+/// use neurovox::dtype::checked_nbytes;
+/// assert_eq!(checked_nbytes(&[64, 64, 30], 2), Some(245_760));
+/// assert_eq!(checked_nbytes(&[1 << 40, 1 << 30], 2), None);
+/// ```
+pub fn checked_nbytes(shape: &[usize], itemsize: usize) -> Option<u64> {
+    shape
+        .iter()
+        .try_fold(itemsize as u64, |acc, &n| acc.checked_mul(n as u64))
 }
 
 #[cfg(test)]

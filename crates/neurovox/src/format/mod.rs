@@ -429,16 +429,13 @@ impl Header {
 
 /// Shape × item size in bytes; a Limit error on field `dim` if it overflows 64 bits.
 pub(crate) fn declared_nbytes(shape: &[usize], dtype: DataType) -> Result<u64> {
-    let itemsize = dtype.itemsize() as u64;
-    shape
-        .iter()
-        .try_fold(itemsize, |acc, &n| acc.checked_mul(n as u64))
-        .ok_or_else(|| {
-            Error::limit(format!(
-                "data size {shape:?} × {itemsize} bytes overflows 64 bits"
-            ))
-            .field("dim")
-        })
+    let itemsize = dtype.itemsize();
+    crate::dtype::checked_nbytes(shape, itemsize).ok_or_else(|| {
+        Error::limit(format!(
+            "data size {shape:?} × {itemsize} bytes overflows 64 bits"
+        ))
+        .field("dim")
+    })
 }
 
 /// What every header codec provides; [`Header`] dispatches to it.

@@ -180,12 +180,7 @@ impl ArraySpec {
     /// The byte just past the data (`offset` + the size of the whole array), if it can be
     /// counted.
     fn data_end(&self) -> Option<u64> {
-        let count = self
-            .shape
-            .iter()
-            .try_fold(1u64, |n, &d| n.checked_mul(d as u64))?;
-        count
-            .checked_mul(self.dtype.dtype.itemsize() as u64)?
+        crate::dtype::checked_nbytes(&self.shape, self.dtype.dtype.itemsize())?
             .checked_add(self.offset)
     }
 

@@ -216,9 +216,7 @@ impl std::fmt::Debug for MemmapBytes {
 
 /// Bytes needed for `shape` elements of `itemsize` bytes, or a Limit error.
 fn region_len(shape: &[usize], itemsize: usize) -> Result<u64> {
-    shape
-        .iter()
-        .try_fold(itemsize as u64, |acc, &n| acc.checked_mul(n as u64))
+    crate::dtype::checked_nbytes(shape, itemsize)
         .filter(|&n| usize::try_from(n).is_ok())
         .ok_or_else(|| {
             Error::limit(format!(

@@ -4,7 +4,7 @@
 use super::*;
 use crate::dtype::element::Element;
 use crate::dtype::Order;
-use crate::dtype::{ByteOrder, DataType, StorageDtype};
+use crate::dtype::{ByteOrder, StorageDtype};
 use crate::error::{Error, Result};
 use crate::numpy::memmap::{MapMode, MemmapArray, MemmapBytes, MemmapOptions};
 use ndarray::{ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
@@ -167,13 +167,7 @@ pub fn read_npy<T: NpyElement>(reader: &mut dyn Read) -> Result<ArrayD<T>> {
 /// ```
 pub fn read_npy_dyn(reader: &mut dyn Read) -> Result<crate::array::dyn_array::DynArray> {
     use crate::array::dyn_array::DynArray;
-    use num_complex::Complex;
     let header = read_npy_header(reader)?;
-    macro_rules! read {
-        ($t:ty) => {
-            DynArray::from_array(read_npy_data::<$t>(&header, reader)?)
-        };
-    }
     let dtype = match header.dtype {
         NpyDtype::Number(dtype) => dtype.dtype,
         NpyDtype::Bool => {
@@ -183,25 +177,14 @@ pub fn read_npy_dyn(reader: &mut dyn Read) -> Result<crate::array::dyn_array::Dy
             .field("descr"))
         }
     };
-    Ok(match dtype {
-        DataType::UInt8 => read!(u8),
-        DataType::Int8 => read!(i8),
-        DataType::UInt16 => read!(u16),
-        DataType::Int16 => read!(i16),
-        DataType::UInt32 => read!(u32),
-        DataType::Int32 => read!(i32),
-        DataType::UInt64 => read!(u64),
-        DataType::Int64 => read!(i64),
-        DataType::Float32 => read!(f32),
-        DataType::Float64 => read!(f64),
-        DataType::Complex64 => read!(Complex<f32>),
-        DataType::Complex128 => read!(Complex<f64>),
+    Ok(crate::dtype::with_dtype!(numeric: dtype,
+        T => DynArray::from_array(read_npy_data::<T>(&header, reader)?),
         other => {
             return Err(
                 Error::unsupported(format!("{other} arrays are not read from .npy")).field("descr"),
             )
         }
-    })
+    ))
 }
 
 /// The data of a `.npy` stream whose header has been read.
