@@ -70,37 +70,30 @@ fn header_of(format: ImageFormat, bytes: &[u8]) {
 /// NIfTI-1 header codec, single file (`n+1`) or pair (`ni1`) by the low bit of the first
 /// byte; the rest is the header with any extensions.
 pub fn nifti1_header(data: &[u8]) {
-    let Some((&pick, bytes)) = data.split_first() else {
-        return;
-    };
-    let format = if pick & 1 == 0 {
-        ImageFormat::Nifti1
-    } else {
-        ImageFormat::Nifti1Pair
-    };
-    header_of(format, bytes);
+    if let Some((format, bytes)) = picked(data, &[ImageFormat::Nifti1, ImageFormat::Nifti1Pair]) {
+        header_of(format, bytes);
+    }
+}
+
+/// The first byte picks one of `formats` (modulo their number); the rest is the input.
+fn picked<'a>(data: &'a [u8], formats: &[ImageFormat]) -> Option<(ImageFormat, &'a [u8])> {
+    let (&pick, bytes) = data.split_first()?;
+    Some((formats[pick as usize % formats.len()], bytes))
 }
 
 /// NIfTI-2 header codec, single file or pair by the low bit of the first byte.
 pub fn nifti2_header(data: &[u8]) {
-    let Some((&pick, bytes)) = data.split_first() else {
-        return;
-    };
-    let format = if pick & 1 == 0 {
-        ImageFormat::Nifti2
-    } else {
-        ImageFormat::Nifti2Pair
-    };
-    header_of(format, bytes);
+    if let Some((format, bytes)) = picked(data, &[ImageFormat::Nifti2, ImageFormat::Nifti2Pair]) {
+        header_of(format, bytes);
+    }
 }
 
 /// Analyze 7.5, SPM99 and SPM2 header codecs, picked by the first byte (mod 3).
 pub fn analyze_header(data: &[u8]) {
-    let Some((&pick, bytes)) = data.split_first() else {
-        return;
-    };
-    let format = [ImageFormat::Analyze, ImageFormat::Spm99, ImageFormat::Spm2][pick as usize % 3];
-    header_of(format, bytes);
+    let flavours = [ImageFormat::Analyze, ImageFormat::Spm99, ImageFormat::Spm2];
+    if let Some((format, bytes)) = picked(data, &flavours) {
+        header_of(format, bytes);
+    }
 }
 
 /// MGH header codec (the 284-byte prefix, or a whole file with its footer), and the tag

@@ -341,24 +341,7 @@ impl HeaderCodec for AnalyzeHeader {
             AnalyzeFlavour::Spm2 => ImageFormat::Spm2,
         }
     }
-    fn raw(&self) -> &RawStruct {
-        &self.raw
-    }
-    fn raw_mut(&mut self) -> &mut RawStruct {
-        &mut self.raw
-    }
-    fn data_shape(&self) -> Result<Vec<usize>> {
-        AnalyzeHeader::data_shape(self)
-    }
-    fn set_data_shape(&mut self, shape: &[usize]) -> Result<()> {
-        AnalyzeHeader::set_data_shape(self, shape)
-    }
-    fn data_dtype(&self) -> Result<StorageDtype> {
-        AnalyzeHeader::data_dtype(self)
-    }
-    fn set_data_dtype(&mut self, dtype: DataType) -> Result<()> {
-        AnalyzeHeader::set_data_dtype(self, dtype)
-    }
+    crate::format::codec_basics!(AnalyzeHeader);
     fn zooms(&self) -> Vec<f64> {
         analyze_zooms(&self.raw)
     }

@@ -518,24 +518,7 @@ impl HeaderCodec for MghHeader {
     fn format(&self) -> ImageFormat {
         ImageFormat::Mgh
     }
-    fn raw(&self) -> &RawStruct {
-        &self.raw
-    }
-    fn raw_mut(&mut self) -> &mut RawStruct {
-        &mut self.raw
-    }
-    fn data_shape(&self) -> Result<Vec<usize>> {
-        MghHeader::data_shape(self)
-    }
-    fn set_data_shape(&mut self, shape: &[usize]) -> Result<()> {
-        MghHeader::set_data_shape(self, shape)
-    }
-    fn data_dtype(&self) -> Result<StorageDtype> {
-        MghHeader::data_dtype(self)
-    }
-    fn set_data_dtype(&mut self, dtype: DataType) -> Result<()> {
-        MghHeader::set_data_dtype(self, dtype)
-    }
+    crate::format::codec_basics!(MghHeader);
     fn zooms(&self) -> Vec<f64> {
         MghHeader::zooms(self)
     }

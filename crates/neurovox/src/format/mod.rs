@@ -178,27 +178,32 @@ impl Header {
     /// a problem at level ≥ 40 is a Format error naming the field. For NIfTI, `bytes` may
     /// hold the extensions too (everything before the data, or the whole `.hdr` file).
     pub fn parse(format: ImageFormat, bytes: &[u8]) -> Result<Header> {
+        Self::decode(format, bytes, true)
+    }
+
+    /// The header of `format` in `bytes`: with `checked`, refused on a problem at the error
+    /// level ([`Header::parse`]); without, as it is ([`Header::diagnose_bytes`]).
+    fn decode(format: ImageFormat, bytes: &[u8], checked: bool) -> Result<Header> {
+        let analyze = |flavour| match checked {
+            true => AnalyzeHeader::parse(flavour, bytes),
+            false => AnalyzeHeader::unchecked(flavour, bytes),
+        };
+        let nifti = |version, single| match checked {
+            true => NiftiHeader::parse(version, single, bytes),
+            false => NiftiHeader::unchecked(version, single, bytes),
+        };
         Ok(match format {
-            ImageFormat::Analyze => {
-                Header::Analyze(AnalyzeHeader::parse(AnalyzeFlavour::Analyze, bytes)?)
+            ImageFormat::Analyze => Header::Analyze(analyze(AnalyzeFlavour::Analyze)?),
+            ImageFormat::Spm99 => Header::Analyze(analyze(AnalyzeFlavour::Spm99)?),
+            ImageFormat::Spm2 => Header::Analyze(analyze(AnalyzeFlavour::Spm2)?),
+            ImageFormat::Nifti1 | ImageFormat::Nifti1Pair => {
+                Header::Nifti(nifti(NiftiVersion::One, format == ImageFormat::Nifti1)?)
             }
-            ImageFormat::Spm99 => {
-                Header::Analyze(AnalyzeHeader::parse(AnalyzeFlavour::Spm99, bytes)?)
+            ImageFormat::Nifti2 | ImageFormat::Nifti2Pair => {
+                Header::Nifti(nifti(NiftiVersion::Two, format == ImageFormat::Nifti2)?)
             }
-            ImageFormat::Spm2 => {
-                Header::Analyze(AnalyzeHeader::parse(AnalyzeFlavour::Spm2, bytes)?)
-            }
-            ImageFormat::Nifti1 | ImageFormat::Nifti1Pair => Header::Nifti(NiftiHeader::parse(
-                NiftiVersion::One,
-                format == ImageFormat::Nifti1,
-                bytes,
-            )?),
-            ImageFormat::Nifti2 | ImageFormat::Nifti2Pair => Header::Nifti(NiftiHeader::parse(
-                NiftiVersion::Two,
-                format == ImageFormat::Nifti2,
-                bytes,
-            )?),
-            ImageFormat::Mgh => Header::Mgh(MghHeader::parse(bytes)?),
+            ImageFormat::Mgh if checked => Header::Mgh(MghHeader::parse(bytes)?),
+            ImageFormat::Mgh => Header::Mgh(MghHeader::unchecked(bytes)?),
         })
     }
 
@@ -379,28 +384,7 @@ impl Header {
     /// assert_eq!(problems[0].to_string(), "sizeof_hdr should be 348");
     /// ```
     pub fn diagnose_bytes(format: ImageFormat, bytes: &[u8]) -> Result<Vec<Problem>> {
-        let mut header = match format {
-            ImageFormat::Analyze => {
-                Header::Analyze(AnalyzeHeader::unchecked(AnalyzeFlavour::Analyze, bytes)?)
-            }
-            ImageFormat::Spm99 => {
-                Header::Analyze(AnalyzeHeader::unchecked(AnalyzeFlavour::Spm99, bytes)?)
-            }
-            ImageFormat::Spm2 => {
-                Header::Analyze(AnalyzeHeader::unchecked(AnalyzeFlavour::Spm2, bytes)?)
-            }
-            ImageFormat::Nifti1 | ImageFormat::Nifti1Pair => Header::Nifti(NiftiHeader::unchecked(
-                NiftiVersion::One,
-                format == ImageFormat::Nifti1,
-                bytes,
-            )?),
-            ImageFormat::Nifti2 | ImageFormat::Nifti2Pair => Header::Nifti(NiftiHeader::unchecked(
-                NiftiVersion::Two,
-                format == ImageFormat::Nifti2,
-                bytes,
-            )?),
-            ImageFormat::Mgh => Header::Mgh(MghHeader::unchecked(bytes)?),
-        };
+        let mut header = Self::decode(format, bytes, false)?;
         Ok(each_header!(&mut header, h => HeaderCodec::run_checks(h, false)))
     }
 
@@ -437,6 +421,32 @@ pub(crate) fn declared_nbytes(shape: &[usize], dtype: DataType) -> Result<u64> {
         .field("dim")
     })
 }
+
+/// The [`HeaderCodec`] methods every codec answers from its raw bytes and its own inherent
+/// methods of the same names.
+macro_rules! codec_basics {
+    ($t:ty) => {
+        fn raw(&self) -> &$crate::format::fields::RawStruct {
+            &self.raw
+        }
+        fn raw_mut(&mut self) -> &mut $crate::format::fields::RawStruct {
+            &mut self.raw
+        }
+        fn data_shape(&self) -> $crate::Result<Vec<usize>> {
+            <$t>::data_shape(self)
+        }
+        fn set_data_shape(&mut self, shape: &[usize]) -> $crate::Result<()> {
+            <$t>::set_data_shape(self, shape)
+        }
+        fn data_dtype(&self) -> $crate::Result<$crate::StorageDtype> {
+            <$t>::data_dtype(self)
+        }
+        fn set_data_dtype(&mut self, dtype: $crate::DataType) -> $crate::Result<()> {
+            <$t>::set_data_dtype(self, dtype)
+        }
+    };
+}
+pub(crate) use codec_basics;
 
 /// What every header codec provides; [`Header`] dispatches to it.
 pub(crate) trait HeaderCodec {

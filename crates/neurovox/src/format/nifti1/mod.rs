@@ -694,24 +694,7 @@ impl HeaderCodec for NiftiHeader {
             (NiftiVersion::Two, false) => ImageFormat::Nifti2Pair,
         }
     }
-    fn raw(&self) -> &RawStruct {
-        &self.raw
-    }
-    fn raw_mut(&mut self) -> &mut RawStruct {
-        &mut self.raw
-    }
-    fn data_shape(&self) -> Result<Vec<usize>> {
-        NiftiHeader::data_shape(self)
-    }
-    fn set_data_shape(&mut self, shape: &[usize]) -> Result<()> {
-        NiftiHeader::set_data_shape(self, shape)
-    }
-    fn data_dtype(&self) -> Result<StorageDtype> {
-        NiftiHeader::data_dtype(self)
-    }
-    fn set_data_dtype(&mut self, dtype: DataType) -> Result<()> {
-        NiftiHeader::set_data_dtype(self, dtype)
-    }
+    crate::format::codec_basics!(NiftiHeader);
     fn zooms(&self) -> Vec<f64> {
         analyze_zooms(&self.raw)
     }
