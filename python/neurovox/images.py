@@ -771,9 +771,7 @@ class SpatialImage(DataobjImage):
             return True
         if self._caches_changed():
             return True
-        affine = None if getattr(self, '_affine', None) is None else self._affine.tolist()
-        self._native.sync(self._header._synced(), affine)
-        return self._native.is_dirty()
+        return bool(self._native_dirty_reasons(first_only=True))
 
     @is_dirty.setter
     def is_dirty(self, dirty):
@@ -787,8 +785,9 @@ class SpatialImage(DataobjImage):
         if self._native is None:
             return ['the image was made in memory (or saved to file objects) and has no files']
         reasons = []
+        native_reasons = self._native_dirty_reasons(first_only=False)
         if self._clean_digests is None:
-            if not self._native.dirty_reasons():
+            if not native_reasons:
                 reasons.append('the image may differ from its files (data or a cache '
                                'neurovox cannot compare with them); mark_clean() after '
                                'checking')
@@ -798,9 +797,13 @@ class SpatialImage(DataobjImage):
                                'files')
             if any(self._cache_matches_digest(which) is False for which in ('fdata', 'data')):
                 reasons.append('cached data changed in place')
+        return reasons + native_reasons
+
+    def _native_dirty_reasons(self, first_only):
+        # The core compares this image's header and affine with its files; nothing is
+        # pushed into the native image for it (image::Image::dirty_reasons_of).
         affine = None if getattr(self, '_affine', None) is None else self._affine.tolist()
-        self._native.sync(self._header._synced(), affine)
-        return reasons + list(self._native.dirty_reasons())
+        return list(self._native.dirty_reasons_of(self._header._synced(), affine, first_only))
 
     def mark_clean(self):
         """Declares that the image matches its files as they are now."""

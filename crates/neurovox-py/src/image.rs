@@ -81,6 +81,25 @@ type HandleTuple = (
     Vec<(OsString, Option<StateTuple>)>,
 );
 
+impl NativeImage {
+    /// `header` with its consumable fields (`vox_offset`, `scl_slope`, `scl_inter`) restored
+    /// from the header the image was loaded with, so resetting them — which every nibabel
+    /// image does — is no change.
+    fn as_loaded(&self, header: &neurovox::Header) -> PyResult<neurovox::Header> {
+        let mut new = header.clone();
+        if let Some(loaded) = &self.loaded {
+            if loaded.format() == new.format() {
+                for name in CONSUMABLE {
+                    if let Ok(value) = loaded.get(name) {
+                        new.set(name, value).py()?;
+                    }
+                }
+            }
+        }
+        Ok(new)
+    }
+}
+
 #[pymethods]
 impl NativeImage {
     /// Loads the image at `path` as the class `format` (`None`: detect it), reading only the
@@ -258,16 +277,7 @@ impl NativeImage {
     /// (`vox_offset`, `scl_slope`, `scl_inter`) are restored from the header the image was
     /// loaded with, so resetting them — which every nibabel image does — is no change.
     fn sync(&mut self, header: PyRef<'_, NativeHeader>, affine: Option<Affine>) -> PyResult<()> {
-        let mut new = header.inner.clone();
-        if let Some(loaded) = &self.loaded {
-            if loaded.format() == new.format() {
-                for name in CONSUMABLE {
-                    if let Ok(value) = loaded.get(name) {
-                        new.set(name, value).py()?;
-                    }
-                }
-            }
-        }
+        let new = self.as_loaded(&header.inner)?;
         *self.inner.header_mut() = new;
         match (self.inner.affine_mut(), affine) {
             (Some(slot), Some(a)) => *slot = a,
@@ -355,6 +365,25 @@ impl NativeImage {
     /// True if the image may differ from its files (see the core's `Image::is_dirty`).
     fn is_dirty(&self) -> bool {
         self.inner.is_dirty()
+    }
+
+    /// Whether the image would differ from its files with the Python image's `header` and
+    /// `affine` (consumable fields as in `sync`); the first reason in words, or `None`. A
+    /// comparison only: nothing is stored.
+    #[pyo3(signature = (header, affine, first_only=true))]
+    fn dirty_reasons_of(
+        &self,
+        header: PyRef<'_, NativeHeader>,
+        affine: Option<Affine>,
+        first_only: bool,
+    ) -> PyResult<Vec<String>> {
+        let header = self.as_loaded(&header.inner)?;
+        Ok(self
+            .inner
+            .dirty_reasons_of(&header, affine.as_ref(), first_only)
+            .iter()
+            .map(ToString::to_string)
+            .collect())
     }
 
     /// Every reason the image may differ from its files, in words.

@@ -622,6 +622,41 @@ impl Image {
         self.tracking.reasons(&self.parts(), false)
     }
 
+    /// What [`Image::dirty_reasons`] would give if the image's header and affine were
+    /// `header` and `affine` — for a caller that holds those itself (the Python layer's
+    /// header and affine objects): the call compares, it changes nothing. `first_only`
+    /// stops at the first reason, checking the cheap parts first.
+    ///
+    /// ```
+    /// use neurovox::FieldValue;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("a.nii");
+    /// let data = ndarray::Array3::<u8>::zeros((2, 3, 4)).into_dyn();
+    /// neurovox::Image::from_array(data, None, neurovox::ImageFormat::Nifti1)?
+    ///     .to_filename(&path, Default::default())?;
+    /// let img = neurovox::load(&path)?;
+    /// let mut edited = img.header().clone();
+    /// edited.set("descrip", FieldValue::Bytes(b"edited".to_vec()))?;
+    /// assert!(img.dirty_reasons_of(img.header(), img.affine(), false).is_empty());
+    /// assert_eq!(img.dirty_reasons_of(&edited, img.affine(), true).len(), 1);
+    /// assert!(!img.is_dirty()); // the image itself did not change
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn dirty_reasons_of(
+        &self,
+        header: &Header,
+        affine: Option<&Affine>,
+        first_only: bool,
+    ) -> Vec<DirtyReason> {
+        let parts = ImageParts {
+            header,
+            affine,
+            dataobj: &self.dataobj,
+            fdata_cache: self.fdata_cache.as_ref(),
+        };
+        self.tracking.reasons(&parts, first_only)
+    }
+
     /// The first reason found, checking the cheap parts first.
     pub(crate) fn dirty_reasons_first(&self) -> Option<DirtyReason> {
         self.tracking.reasons(&self.parts(), true).pop()
