@@ -831,8 +831,8 @@ fn parse_int(text: &str) -> std::result::Result<isize, &'static str> {
         .map_err(|_| "does not fit in an isize")
 }
 
-/// Builds a [`Selection`](crate::array::selection::Selection) with the syntax of ndarray's `s![]`, plus
-/// `...`.
+/// Builds a [`Selection`](crate::array::Selection) with the syntax of ndarray's `s![]`,
+/// plus `...`.
 ///
 /// Items are separated by commas; each is one of:
 ///
@@ -846,9 +846,9 @@ fn parse_int(text: &str) -> std::result::Result<isize, &'static str> {
 ///
 /// As in ndarray, the range picks the elements and a negative step walks them from the last:
 /// `sel![1..4;-1]` selects 3, 2, 1 (Python's `3:0:-1`), so ranges are always written low to
-/// high (see [`SliceArg`](crate::array::selection::SliceArg)). Negative and out-of-range bounds follow
+/// high (see [`SliceArg`](crate::array::SliceArg)). Negative and out-of-range bounds follow
 /// Python: `..-1` stops before the last element, `0..1000` is the whole of a shorter axis. Any
-/// expression that converts into [`SliceItem`](crate::array::selection::SliceItem) is accepted too, such
+/// expression that converts into [`SliceItem`](crate::array::SliceItem) is accepted too, such
 /// as a `SliceItem::Slice { .. }` with Python's start and stop. Ranges with negative ends
 /// (`1..-1`) would trip clippy's `reversed_empty_ranges`; the macro allows that lint for them.
 ///

@@ -53,7 +53,8 @@ impl DataObj {
     }
 }
 
-/// The `caching` argument of [`Image::get_fdata`](crate::image::Image::get_fdata) and [`Image::get_data`](crate::image::Image::get_data).
+/// The `caching` argument of [`Image::get_fdata`](crate::image::Image::get_fdata) and
+/// [`Image::get_data`](crate::image::Image::get_data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Caching {
     /// Keep what is read in the image's cache (nibabel's default, `'fill'`).

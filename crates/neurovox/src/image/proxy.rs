@@ -3,9 +3,9 @@
 //!
 //! A proxy is a spec — shape, stored type and byte order, data offset, slope and intercept,
 //! layout order (Fortran for every format here) — and a byte [`Source`]. Reads go through the
-//! read planner ([`crate::array::plan`]) straight into one buffer, then through read scaling
-//! ([`crate::array::read_scale`]). The spec is copied when the proxy is made, so later edits of the header
-//! it came from change nothing, and sources read without a shared cursor, so the proxy is
+//! read planner (`array/plan.rs`) straight into one buffer, then through read scaling
+//! (`array/read_scale.rs`). The spec is copied when the proxy is made, so later edits of the
+//! header it came from change nothing, and sources read without a shared cursor, so the proxy is
 //! `Send + Sync` and any number of threads read it at once.
 //!
 //! Memory mapping (nibabel's `mmap=True/'c'/'r'`) gives a [`MemmapArray`] over the data of an

@@ -142,7 +142,8 @@ pub struct MemberEntry {
     pub size: u32,
 }
 
-/// The member index at the end of a file written by [`ParallelGzWriter`](super::writer::ParallelGzWriter), checked against
+/// The member index at the end of a file written by
+/// [`ParallelGzWriter`](super::writer::ParallelGzWriter), checked against
 /// the file's length.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberIndex {

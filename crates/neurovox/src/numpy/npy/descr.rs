@@ -11,7 +11,7 @@ use {super::read_npy, crate::dtype::Element};
 ///
 /// bool is here and not a [`DataType`] because no neuroimaging format stores it: a
 /// `DataType::Bool` would have to be handled — refused — by every NIfTI, Analyze and MGH code
-/// path, scaling and [`DynArray`](crate::array::dyn_array::DynArray), and could not be an [`Element`]
+/// path, scaling and [`DynArray`](crate::array::DynArray), and could not be an [`Element`]
 /// (a Rust `bool` byte must be 0 or 1, so file bytes cannot be viewed as `&[bool]`). So only
 /// `.npy`/`.npz` know it: a bool array is stored as one byte per value (`'|b1'`, numpy's
 /// header byte for byte), written from Rust `bool`s or raw bytes, and read back either as raw
