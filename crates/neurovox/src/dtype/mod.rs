@@ -27,9 +27,8 @@ pub use element::{Element, Rgb, Rgba};
 /// * `numeric`: `real` and `Complex<f32>`, `Complex<f64>`.
 /// * `all`: `numeric` and `Rgb`, `Rgba` (everything but binary128).
 ///
-/// ```ignore
-/// let n = with_dtype!(numeric: dtype, T => std::mem::size_of::<T>(), _ => 0);
-/// ```
+/// For example `with_dtype!(numeric: dtype, T => std::mem::size_of::<T>(), _ => 0)` is the
+/// item size of numeric types and 0 for the rest (`tests::with_dtype_binds_each_type`).
 macro_rules! with_dtype {
     (real: $dtype:expr, $T:ident => $body:expr, $($rest:pat => $other:expr),+ $(,)?) => {
         match $dtype {
@@ -503,6 +502,20 @@ pub fn checked_nbytes(shape: &[usize], itemsize: usize) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_dtype_binds_each_type() {
+        for dtype in DataType::ALL {
+            let all = with_dtype!(all: dtype, T => std::mem::size_of::<T>(), _ => 0);
+            let numeric = with_dtype!(numeric: dtype, T => std::mem::size_of::<T>(), _ => 0);
+            let real = with_dtype!(real: dtype, T => <T as Element>::DTYPE, other => other);
+            let binary128 = matches!(dtype, DataType::Float128 | DataType::Complex256);
+            assert_eq!(all, if binary128 { 0 } else { dtype.itemsize() }, "{dtype}");
+            let colour = matches!(dtype, DataType::Rgb24 | DataType::Rgba32);
+            assert_eq!(numeric == 0, binary128 || colour, "{dtype}");
+            assert_eq!(real, dtype, "{dtype}");
+        }
+    }
 
     fn f128_from_f64(x: f64) -> u128 {
         // Exact widening: binary128 holds every f64.
