@@ -58,14 +58,20 @@ def write_raw_data(arr, hdr, fileobj):
     fileobj.write(arr.tobytes(order='F'))
 
 
-def test_init(lib):
-    ArrayProxy = api(lib, 'ArrayProxy')
+def _int32_at_16():
+    """nibabel's test_init / test_tuplespec setup: int32 values 0..23 in Fortran order at
+    byte 16 of a BytesIO, and a FunkyHeader saying so."""
     bio = BytesIO()
     shape = [2, 3, 4]
     arr = np.arange(24, dtype=np.int32).reshape(shape)
     bio.seek(16)
     bio.write(arr.tobytes(order='F'))
-    hdr = FunkyHeader(shape)
+    return bio, shape, arr, FunkyHeader(shape)
+
+
+def test_init(lib):
+    ArrayProxy = api(lib, 'ArrayProxy')
+    bio, shape, arr, hdr = _int32_at_16()
     ap = ArrayProxy(bio, hdr)
     assert ap.file_like is bio
     assert ap.shape == shape
@@ -90,12 +96,7 @@ def test_init(lib):
 
 def test_tuplespec(lib):
     ArrayProxy = api(lib, 'ArrayProxy')
-    bio = BytesIO()
-    shape = [2, 3, 4]
-    arr = np.arange(24, dtype=np.int32).reshape(shape)
-    bio.seek(16)
-    bio.write(arr.tobytes(order='F'))
-    hdr = FunkyHeader(shape)
+    bio, shape, arr, hdr = _int32_at_16()
     tuple_spec = (hdr.get_data_shape(), hdr.get_data_dtype(), hdr.get_data_offset(), 1.0, 0.0)
     ap_header = ArrayProxy(bio, hdr)
     ap_tuple = ArrayProxy(bio, tuple_spec)
