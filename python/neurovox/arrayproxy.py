@@ -339,8 +339,8 @@ class ArrayProxy:
 
 def _rebuild_fileobj_proxy(cls, file_like, spec, factor_f32, slope, inter, order, mmap):
     shape, dtype, offset, py_slope, py_inter = spec
-    native = _neurovox.NativeProxy.from_fileobj(
-        file_like, _neurovox.ArraySpec(list(shape), dtype, offset, slope, inter, factor_f32, order))
+    native_spec = _neurovox.ArraySpec(list(shape), dtype, offset, slope, inter, factor_f32, order)
+    native = _neurovox.NativeProxy.from_fileobj(file_like, native_spec)
     self = cls._from_native(native, file_like, mmap, py_slope, py_inter)
     return self
 

@@ -71,7 +71,8 @@ def test_a_layer_used_from_below_fails(tmp_path):
     (src / "array").mkdir(parents=True)
     (src / "image").mkdir(parents=True)
     (src / "lib.rs").write_text("pub mod array;\npub mod image;\n")
-    (src / "array" / "mod.rs").write_text("pub fn plan() -> Option<crate::image::Image> { None }\n")
+    (src / "array" / "mod.rs").write_text(
+        "pub fn plan() -> Option<crate::image::Image> { None }\n")
     (src / "image" / "mod.rs").write_text("pub struct Image;\n")
     out = run(src)
     assert out.returncode == 1, out.stdout
