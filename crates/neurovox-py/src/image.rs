@@ -367,9 +367,9 @@ impl NativeImage {
         self.inner.is_dirty()
     }
 
-    /// Whether the image would differ from its files with the Python image's `header` and
-    /// `affine` (consumable fields as in `sync`); the first reason in words, or `None`. A
-    /// comparison only: nothing is stored.
+    /// Why the image would differ from its files with the Python image's `header` and
+    /// `affine` (consumable fields as in `sync`), in words — only the first reason found with
+    /// `first_only`; empty when it would match. A comparison only: nothing is stored.
     #[pyo3(signature = (header, affine, first_only=true))]
     fn dirty_reasons_of(
         &self,
