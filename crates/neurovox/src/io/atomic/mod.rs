@@ -2,7 +2,7 @@
 //! target's directory, flushed and synced to disk, then renamed over the target, and the
 //! directory is synced so the rename survives a power cut. A reader sees the old file or the
 //! new one, never half of one, and a failure leaves the old file as it was and no temporary
-//! behind. DESIGN.md, "Rules that hold everywhere".
+//! behind (docs/robustness.md, "Faults while saving").
 //!
 //! * **Unnamed temporaries.** On Linux the temporary file is created without a name
 //!   (`O_TMPFILE`): a process killed while writing leaves nothing behind, because an unnamed
