@@ -199,8 +199,18 @@ impl FileSet {
             }
         }
         let dir = parent_dir(&target);
+        // The replaced file's mode and owner, then the contents, into the temporary file.
+        let prepare = |file: &File| -> Result<()> {
+            if let Some(meta) = &existing {
+                keep_attributes(file, meta).map_err(with_path)?;
+            }
+            fill(file, write).map_err(with_path)
+        };
         let temp = match unnamed::create_in(dir) {
-            Some(file) => Temp::Unnamed(file),
+            Some(file) => {
+                prepare(&file)?;
+                Temp::Unnamed(file)
+            }
             None => {
                 use std::os::unix::fs::PermissionsExt;
                 let named = tempfile::Builder::new()
@@ -209,18 +219,10 @@ impl FileSet {
                     .permissions(std::fs::Permissions::from_mode(0o666))
                     .tempfile_in(dir)
                     .map_err(|e| with_path(Error::io(e)))?;
+                prepare(named.as_file())?;
                 Temp::Named(named)
             }
         };
-        let file = match &temp {
-            Temp::Unnamed(file) => file,
-            Temp::Named(named) => named.as_file(),
-            Temp::InPlace => unreachable!("created above"),
-        };
-        if let Some(meta) = &existing {
-            keep_attributes(file, meta).map_err(with_path)?;
-        }
-        fill(file, write).map_err(with_path)?;
         self.staged.push(Staged {
             temp,
             target,
