@@ -7,18 +7,20 @@ module depends, directly or through others, on a module that depends on it; in t
 core crate, also when a module uses a layer built on top of its own (``LAYERS``).
 
 Why a script of ours: cargo-modules' ``dependencies --acyclic`` does this from
-rust-analyzer's name resolution, but it builds rust-analyzer's crates (``ra_ap_*``),
-minutes of compiling on the two-core CI machine for a check that needs a second;
-cargo-cycles was not published in a form that builds on this toolchain. The
-crates here are rustfmt-formatted, which makes a textual resolution reliable
-enough: this script follows ``use`` trees and inline ``crate::``/``super::``/``self::``
-paths to the module that *defines* the item, following ``pub use`` re-exports, so a
-parent module that only re-exports its children is not a dependency of them.
+rust-analyzer's name resolution, but installing it builds rust-analyzer's crates
+(``ra_ap_*``) on every fresh CI machine, a large build on two cores for a check that takes
+this script under a second. The crates here are rustfmt-formatted, which makes a textual
+resolution reliable enough: this script follows ``use`` trees and inline
+``crate::``/``super::``/``self::`` paths to the module that *defines* the item, following
+``pub use`` re-exports, so a parent module that only re-exports its children is not a
+dependency of them.
 
 What counts as a dependency of module M on module N: code of M (outside its
-``#[cfg(test)]`` and doc-only ``#[cfg(doc)]`` items, ``$crate::`` paths and comments) names an item defined in N, or N itself.
-Declaring ``mod n;`` is not a dependency. The rule it enforces is DESIGN.md's:
-a layer uses only the layers it is built on, and inside a layer no two files need each other.
+``#[cfg(test)]`` and doc-only ``#[cfg(doc)]`` items, ``$crate::`` paths and comments) names
+an item defined in N, or N itself. Declaring ``mod n;`` is not a dependency. What it cannot
+see: a method call (``img.to_filename(..)``) names no module, so an ``impl`` block in another
+file is a dependency of that file only. The rule it enforces is docs/architecture.md's: a
+layer uses only the layers it is built on, and inside a layer no two files need each other.
 """
 
 from __future__ import annotations
