@@ -5,10 +5,11 @@ Usage:
     RUSTC_BOOTSTRAP=1 cargo rustdoc -p neurovox --lib -- -Z unstable-options --output-format json
     python3 scripts/public_api.py target/doc/neurovox.json [--summary]
 
-Why a script of ours: cargo-public-api does this and more, but pins one rustdoc JSON format
-version per release and needs a nightly toolchain it installs itself; this machine has one
-stable toolchain (RUSTC_BOOTSTRAP=1 unlocks the JSON output). Walking the JSON from the crate
-root and following `pub use` is all a listing needs.
+Why a script of ours: cargo-public-api does this and more, but it reads rustdoc's JSON, an
+unstable format it follows release by release, through a nightly toolchain; this machine has
+one stable toolchain (RUSTC_BOOTSTRAP=1 unlocks the JSON output), and walking the JSON from the
+crate root and following `pub use` is all a before/after listing needs. It is a tool for the
+issue notes, not part of the test command.
 
 The summary counts items once; the listing shows every path. An item counts once per path it is reachable by from the crate root (a type re-exported at the
 root and in its layer is two paths: both are API a user can name). Methods and associated
