@@ -63,7 +63,7 @@ export NEUROVOX_SELECTION_ORACLE_DIR="$PWD/target/selection-oracle"
 export NEUROVOX_WRITER_ORACLE_DIR="$PWD/target/writer-oracle"
 "$venv/bin/python" tests/oracle/make_writer_fixtures.py "$NEUROVOX_WRITER_ORACLE_DIR"
 
-echo "== module graph: no import cycles, no layer using one above it (docs/architecture.md)"
+echo "== module graph: no import cycles, no layer using one built on it (docs/architecture.md)"
 "$venv/bin/python" scripts/module_cycles.py
 echo "== rustfmt"
 cargo fmt --all -- --check
