@@ -245,32 +245,6 @@ impl NativeProxy {
     }
 }
 
-/// The spec the Python constructors pass piece by piece: `shape`, numpy `dtype`, byte
-/// `offset`, `slope` and `inter` (float32 factors if `factor_f32`), `order` "C" or "F".
-#[allow(clippy::too_many_arguments)]
-fn spec_from_parts(
-    shape: Vec<usize>,
-    dtype: &Bound<'_, PyAny>,
-    offset: u64,
-    slope: f64,
-    inter: f64,
-    factor_f32: bool,
-    order: &str,
-) -> PyResult<ArraySpec> {
-    let factor = if factor_f32 {
-        FactorType::F32
-    } else {
-        FactorType::F64
-    };
-    Ok(ArraySpec {
-        shape,
-        dtype: crate::convert::parse_storage(dtype)?,
-        offset,
-        scaling: Scaling::new(slope, inter, factor),
-        order: if order == "C" { Order::C } else { Order::F },
-    })
-}
-
 /// Where an array is in its file and how its bytes become values (the core's `ArraySpec`):
 /// one object crosses into the proxies instead of seven positional arguments.
 #[pyclass(frozen, name = "ArraySpec", module = "neurovox._neurovox")]
@@ -293,7 +267,18 @@ impl NativeSpec {
         factor_f32: bool,
         order: &str,
     ) -> PyResult<Self> {
-        let inner = spec_from_parts(shape, dtype, offset, slope, inter, factor_f32, order)?;
+        let factor = if factor_f32 {
+            FactorType::F32
+        } else {
+            FactorType::F64
+        };
+        let inner = ArraySpec {
+            shape,
+            dtype: crate::convert::parse_storage(dtype)?,
+            offset,
+            scaling: Scaling::new(slope, inter, factor),
+            order: if order == "C" { Order::C } else { Order::F },
+        };
         Ok(NativeSpec { inner })
     }
 }
