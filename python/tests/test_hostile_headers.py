@@ -92,6 +92,48 @@ def test_an_affine_without_a_qform_still_converts_and_slices(tmp_path):
     assert np.array_equal(nib.load(tmp_path / 'py.nii.gz').get_fdata(), data)
 
 
+def test_nifti2_geometry_beyond_float32_and_flat_axes_still_convert_to_mgh(tmp_path):
+    """Issue 14 item 11: a NIfTI-2 affine beyond MGH's float32 fields (1e300 voxels) and an
+    affine with a zero column used to fail `convert` to `.mgh` and `MGHImage.from_image`
+    ("zero or non-finite voxel size"), where nibabel writes the file. The data converts; the
+    zero column reads back as given (nibabel's division stores NaN there), the 1e300 sizes as
+    float32 infinity."""
+    import nibabel as nib
+    import numpy as np
+    from test_gzip_integrity import _cli
+    import neurovox as nv
+    data = np.arange(24, dtype=np.int16).reshape(2, 3, 4)
+    huge = np.diag([1e300, 1e300, 1e300, 1.0])
+    flat = np.array([[2.0, 0, 0, -3], [0, 2.0, 0, 4], [0, 0, 0, 5], [0, 0, 0, 1]])
+    for name, affine in (('huge', huge), ('flat', flat)):
+        # nibabel's qform cannot hold the flat affine: the sform carries both.
+        header = nib.Nifti2Image(data, np.eye(4)).header
+        header.set_sform(affine, 1)
+        header.set_qform(None, 0)
+        nib.save(nib.Nifti2Image(data, None, header), tmp_path / f'{name}.nii')
+    exe = _cli()
+    for name in ('huge', 'flat'):
+        done = _run([exe, 'convert', f'{name}.nii', f'{name}.mgh'], tmp_path)
+        assert done.returncode == 0, (name, done.stderr)
+        nv.save(nv.MGHImage.from_image(nv.load(str(tmp_path / f'{name}.nii'))),
+                str(tmp_path / f'{name}_py.mgz'))
+        for out in (f'{name}.mgh', f'{name}_py.mgz'):
+            back = nib.load(tmp_path / out)
+            assert np.array_equal(back.get_fdata(), data), out
+            if name == 'flat':
+                assert np.array_equal(back.affine, flat), out
+                assert np.array_equal(nv.load(str(tmp_path / out)).affine, flat), out
+            else:
+                # nibabel's image re-derives its header from the affine (inf * 0 = NaN):
+                # the header as stored is read on its own.
+                from nibabel.freesurfer.mghformat import MGHHeader
+                from nibabel.openers import ImageOpener
+                with ImageOpener(str(tmp_path / out)) as f:
+                    stored = MGHHeader.from_fileobj(f)
+                assert np.all(np.isinf(stored['delta'])), out
+                assert np.array_equal(stored['Mdc'], np.eye(3)), out
+
+
 def test_a_file_asking_for_more_than_it_holds_is_an_image_file_error_and_an_os_error(tmp_path):
     """Issue 14 item 11: limits used to raise a bare OSError, which code written for
     nibabel's ImageFileError does not catch; nibabel's own short reads are OSErrors."""

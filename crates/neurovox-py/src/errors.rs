@@ -180,21 +180,17 @@ pub fn numpy_error(e: neurovox::Error) -> PyErr {
     }
 }
 
-/// A proxy's read error, naming the proxy's file where the core named none (a shape too
-/// large to address, colour data asked for as floats), as `PyResult<T>`.
+/// The result of work on a proxy's data that the binding does itself (planning, converting),
+/// as `PyResult<T>`, its error naming the proxy's file by the core's rule
+/// (`ArrayProxy::naming_file`).
 pub trait IntoPyResultFor<T> {
-    /// Converts the error with [`to_py`] after naming `proxy`'s file in it.
+    /// Converts the error with [`to_py`] after `proxy.naming_file`.
     fn py_for(self, proxy: &neurovox::image::ArrayProxy) -> pyo3::PyResult<T>;
 }
 
 impl<T> IntoPyResultFor<T> for neurovox::Result<T> {
     fn py_for(self, proxy: &neurovox::image::ArrayProxy) -> pyo3::PyResult<T> {
-        self.map_err(|e| {
-            to_py(match proxy.file() {
-                Some(file) => e.with_path(file),
-                None => e,
-            })
-        })
+        proxy.naming_file(self).map_err(to_py)
     }
 }
 

@@ -390,7 +390,7 @@ impl NativeProxy {
     /// The numpy dtype of scaled values.
     #[getter]
     fn output_dtype<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let out = self.inner.output_dtype().py_for(&self.inner)?;
+        let out = self.inner.output_dtype().py()?;
         if self.inner.spec().scaling.is_identity() {
             return numpy_dtype(py, self.inner.dtype());
         }
@@ -475,9 +475,7 @@ impl NativeProxy {
             }
             self.canonical_error(&selection)?;
             let inner = &self.inner;
-            let data = py
-                .detach(|| inner.read_raw(&selection))
-                .py_for(&self.inner)?;
+            let data = py.detach(|| inner.read_raw(&selection)).py()?;
             let out = dyn_to_numpy(py, &data)?;
             // Stored values keep the file's byte order and the header's dtype, as nibabel
             // returns them (a view relabels native values; other orders need a swap).
@@ -508,7 +506,7 @@ impl NativeProxy {
             Some(out) => out,
             None => {
                 let inner = &self.inner;
-                let data = py.detach(|| inner.read(&selection)).py_for(&self.inner)?;
+                let data = py.detach(|| inner.read(&selection)).py()?;
                 dyn_to_numpy(py, &data)?
             }
         };

@@ -340,7 +340,13 @@ fn exercise_image(mut image: Image) {
 /// content (gzip, bzip2, zstd), format detected (NIfTI-1, NIfTI-2, MGH), header parsed, a
 /// proxy over the bytes, slices and full reads.
 pub fn image_bytes(data: &[u8]) {
-    if let Ok(image) = Image::from_bytes(data.to_vec()) {
+    // Bytes in memory are inflated whole by design; the cap a caller with untrusted bytes
+    // sets keeps a bzip2 bomb inside the campaign's memory limit.
+    let limits = crate::Limits {
+        max_inflated_bytes: 64 << 20,
+        ..crate::Limits::default()
+    };
+    if let Ok(image) = Image::from_bytes_with(data.to_vec(), &limits) {
         exercise_image(image);
     }
 }

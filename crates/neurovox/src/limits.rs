@@ -38,6 +38,12 @@ pub struct Limits {
     /// Bytes of an SPM99/SPM2 `.mat` sidecar read (a MATLAB v4 file of one 4×4 matrix, a few
     /// hundred bytes); a longer file is read this far. Default 1 MiB.
     pub max_mat_bytes: u64,
+    /// Bytes a compressed image held in memory may inflate to
+    /// ([`crate::Image::from_bytes_with`]); past it, a Limit error. Files are read lazily and
+    /// need no such cap; bytes in memory are inflated whole, and only as far as their header
+    /// says the image reaches. Default: no cap beyond that (`u64::MAX`) — set one when the
+    /// bytes come from someone else.
+    pub max_inflated_bytes: u64,
 }
 
 impl Default for Limits {
@@ -46,6 +52,7 @@ impl Default for Limits {
             max_header_bytes: 256 << 20,
             max_mgh_tag_bytes: 16 << 20,
             max_mat_bytes: 1 << 20,
+            max_inflated_bytes: u64::MAX,
         }
     }
 }

@@ -455,22 +455,37 @@ impl MghHeader {
     /// Stores an affine as nibabel's `MGHImage._affine2header` does: voxel sizes in `delta`,
     /// the normalised columns (transposed) in `Mdc`, and the world position of the volume
     /// centre (`shape / 2`, as FreeSurfer counts it) in `Pxyz_c`.
+    ///
+    /// Any affine is stored, as nibabel stores it; where nibabel's division leaves `NaN`s
+    /// this keeps what reads back as given (docs/compat.md, saving): a column of zeros is
+    /// `delta` 0 with a unit direction, and a column too long to square in float64 (a
+    /// NIfTI-2 affine of 1e300) is measured without overflow before `delta` rounds it to
+    /// float32. NaN stays NaN.
+    ///
+    /// ```
+    /// use neurovox::format::MghHeader;
+    /// let mut h = MghHeader::default();
+    /// // The third axis has no extent: a zero voxel size.
+    /// let flat = [[2.0, 0.0, 0.0, -10.0], [0.0, 2.0, 0.0, 20.0], [0.0, 0.0, 0.0, 5.0], [0.0, 0.0, 0.0, 1.0]];
+    /// h.set_affine(&flat)?;
+    /// assert_eq!(h.best_affine(), flat);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
     pub fn set_affine(&mut self, affine: &Affine) -> Result<()> {
-        let sizes = super::affine::voxel_sizes(affine);
-        if sizes.iter().any(|&s| s == 0.0 || !s.is_finite()) {
-            return Err(Error::usage(format!(
-                "affine has a zero or non-finite voxel size {sizes:?}"
-            ))
-            .field("delta"));
-        }
+        let sizes = mgh_voxel_sizes(affine);
         let dims: Vec<f64> = (0..3)
             .map(|i| self.raw.int_at("dims", i) as f64 / 2.0)
             .collect();
         let mut mdc = Vec::with_capacity(9);
         // The field holds Mdc transposed: row c is column c of the normalised affine.
-        for c in 0..3 {
+        for (c, &size) in sizes.iter().enumerate() {
             for r in 0..3 {
-                mdc.push(affine[r][c] / sizes[c]);
+                mdc.push(if size == 0.0 {
+                    // Any direction times a zero delta is the zero column given.
+                    f64::from(u8::from(r == c))
+                } else {
+                    affine[r][c] / size
+                });
             }
         }
         let centre: Vec<f64> = (0..3)
@@ -514,6 +529,19 @@ impl MghHeader {
     }
 }
 
+/// The column lengths of an affine's 3x3 part as nibabel's `voxel_sizes` computes them,
+/// except that a finite column too long to square in float64 is measured by `hypot` instead
+/// of overflowing to infinity.
+fn mgh_voxel_sizes(affine: &Affine) -> [f64; 3] {
+    let mut sizes = super::affine::voxel_sizes(affine);
+    for (c, size) in sizes.iter_mut().enumerate() {
+        if size.is_infinite() && (0..3).all(|r| affine[r][c].is_finite()) {
+            *size = affine[0][c].hypot(affine[1][c]).hypot(affine[2][c]);
+        }
+    }
+    sizes
+}
+
 impl HeaderCodec for MghHeader {
     fn format(&self) -> ImageFormat {
         ImageFormat::Mgh
@@ -543,6 +571,41 @@ impl HeaderCodec for MghHeader {
 mod tests {
     use super::*;
     use crate::ErrorKind;
+
+    #[test]
+    fn every_affine_is_stored_and_zero_columns_read_back_as_given() {
+        let mut h = MghHeader::default();
+        h.set_data_shape(&[4, 5, 6]).unwrap();
+        // A zero column (nibabel stores NaN there) reads back as the zero column.
+        let flat = [
+            [0.0, 0.0, 3.0, 7.0],
+            [2.0, 0.0, 0.0, -1.0],
+            [0.0, 0.0, 0.0, 4.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ];
+        h.set_affine(&flat).unwrap();
+        assert_eq!(h.best_affine(), flat);
+        assert_eq!(h.raw.float_at("delta", 1), 0.0);
+        // A NIfTI-2 affine beyond float32: measured without overflow, stored as infinity.
+        let huge = [
+            [1e300, 0.0, 0.0, 0.0],
+            [0.0, 1e300, 0.0, 0.0],
+            [0.0, 0.0, 1e300, 0.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ];
+        assert_eq!(mgh_voxel_sizes(&huge), [1e300; 3]);
+        h.set_affine(&huge).unwrap();
+        assert_eq!(h.raw.float_at("delta", 0) as f32, f32::INFINITY);
+        assert_eq!(h.raw.float_at("Mdc", 0), 1.0);
+        // NaN stays NaN, in the columns it touches.
+        let mut nan = IDENTITY;
+        nan[0][0] = f64::NAN;
+        h.set_affine(&nan).unwrap();
+        assert!(h.raw.float_at("delta", 0).is_nan());
+        assert_eq!(h.raw.float_at("delta", 1), 1.0);
+        // The bytes of each still parse.
+        assert!(MghHeader::parse(&h.prefix_bytes()).is_ok());
+    }
 
     /// version 1, dims (2, 3, 4, 1), int16, good RAS, delta 1, default Mdc, centre 0.
     fn literal_header() -> Vec<u8> {

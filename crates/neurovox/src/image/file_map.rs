@@ -329,6 +329,60 @@ fn parse_header_from(
     }
 }
 
+/// The inflated bytes of a single-file image held in memory as a compressed stream
+/// (`Image::from_bytes`): as far as its header says the image reaches — the extensions and
+/// data for NIfTI, the data, footer and at most `max_mgh_tag_bytes` of tags for MGH. One byte
+/// more is asked of the decoder, so that a stream which ends there is read to its end and its
+/// checksum checked. A
+/// stream declaring more than it holds gives what it holds (its reads fail later, naming the
+/// shortfall); one inflating past `max_inflated_bytes` is a Limit error. So neither trailing
+/// bytes nor a header value make the inflate grow past what the image is or the caller allows.
+pub(crate) fn inflate_single_file_image(
+    reader: &mut dyn std::io::Read,
+    limits: &Limits,
+) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    read_up_to(reader, 1024, &mut bytes)?;
+    let format = detect_format(&bytes, None)
+        .filter(|f| !f.is_pair())
+        .ok_or_else(|| {
+            Error::format("the bytes are not a single-file NIfTI-1, NIfTI-2 or MGH image")
+        })?;
+    let end = match format {
+        ImageFormat::Mgh => mgh::MghHeader::parse(&bytes)?
+            .footer_offset()?
+            .saturating_add(mgh::FOOTER_SIZE as u64)
+            .saturating_add(limits.max_mgh_tag_bytes),
+        _ => {
+            let header = Header::parse(format, &header_block_only(&bytes, format))?;
+            if header.data_offset() > limits.max_header_bytes {
+                return Err(Error::limit(format!(
+                    "vox_offset {} puts over {} bytes of extensions before the data \
+                     (Limits::max_header_bytes)",
+                    header.data_offset(),
+                    limits.max_header_bytes
+                ))
+                .field("vox_offset"));
+            }
+            header.data_offset().saturating_add(header.data_nbytes()?)
+        }
+    };
+    let want = end
+        .saturating_add(1)
+        .min(limits.max_inflated_bytes.saturating_add(1));
+    read_up_to(reader, want.saturating_sub(bytes.len() as u64), &mut bytes)?;
+    if bytes.len() as u64 > limits.max_inflated_bytes {
+        return Err(Error::limit(format!(
+            "the compressed image inflates past {} bytes (Limits::max_inflated_bytes)",
+            limits.max_inflated_bytes
+        )));
+    }
+    // The byte past the end (and, for a small image, the rest of the first 1024) is not
+    // part of the image.
+    bytes.truncate(usize::try_from(end).unwrap_or(usize::MAX));
+    Ok(bytes)
+}
+
 /// The bytes of a single NIfTI file before the extension flag, so the header can be parsed
 /// before we know how far its extensions reach.
 fn header_block_only(bytes: &[u8], format: ImageFormat) -> Vec<u8> {
@@ -481,6 +535,105 @@ mod tests {
             ..Limits::default()
         };
         assert_eq!(tags(&strict), 100);
+    }
+
+    /// Counts the bytes a reader hands out.
+    struct Counted<R> {
+        inner: R,
+        count: u64,
+    }
+
+    impl<R: std::io::Read> std::io::Read for Counted<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.count += n as u64;
+            Ok(n)
+        }
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(bytes).unwrap();
+        gz.finish().unwrap()
+    }
+
+    /// Inflates `gz` as `Image::from_bytes_with` does; returns the result and how many
+    /// inflated bytes the decoder handed out.
+    fn inflate_counted(gz: &[u8], limits: &Limits) -> (Result<Vec<u8>>, u64) {
+        let mut reader = Counted {
+            inner: flate2::read::MultiGzDecoder::new(gz),
+            count: 0,
+        };
+        let out = inflate_single_file_image(&mut reader, limits);
+        (out, reader.count)
+    }
+
+    #[test]
+    fn a_compressed_image_in_memory_inflates_only_as_far_as_its_header_reaches() {
+        let mut h = Header::new(ImageFormat::Nifti1, ByteOrder::Little);
+        h.set_data_shape(&[10, 10, 10]).unwrap();
+        h.set_data_dtype(DataType::UInt8).unwrap();
+        let mut plain = h.to_prefix_bytes().unwrap();
+        let end = plain.len() as u64 + 1000;
+        plain.extend((0..1000u32).map(|i| i as u8));
+        let exact = gzip(&plain);
+        // 16 MiB of zeros after the data (a bomb's tail) are never inflated.
+        plain.resize(plain.len() + (16 << 20), 0);
+        let (out, handed_out) = inflate_counted(&gzip(&plain), &Limits::default());
+        assert_eq!(out.unwrap(), plain[..end as usize]);
+        assert_eq!(handed_out, end + 1);
+
+        // A stream that ends at the data's end is read to its trailer, so its CRC is checked.
+        let (out, _) = inflate_counted(&exact, &Limits::default());
+        assert_eq!(out.unwrap().len() as u64, end);
+        let mut bad_crc = exact.clone();
+        let at = bad_crc.len() - 8;
+        bad_crc[at] ^= 1;
+        let (out, _) = inflate_counted(&bad_crc, &Limits::default());
+        assert_eq!(out.unwrap_err().kind(), ErrorKind::Format);
+
+        // The caller's cap holds even where the header reaches further.
+        let strict = Limits {
+            max_inflated_bytes: 500,
+            ..Limits::default()
+        };
+        let (out, handed_out) = inflate_counted(&exact, &strict);
+        let e = out.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Limit);
+        assert!(e.to_string().contains("max_inflated_bytes"), "{e}");
+        assert!(handed_out <= 1024, "{handed_out}");
+
+        // A header that declares more than the stream holds gets what it holds.
+        h.set_data_shape(&[30_000, 30_000, 30_000]).unwrap();
+        let mut claims = h.to_prefix_bytes().unwrap();
+        claims.extend([1u8; 100]);
+        let (out, _) = inflate_counted(&gzip(&claims), &Limits::default());
+        assert_eq!(out.unwrap().len(), claims.len());
+    }
+
+    #[test]
+    fn a_compressed_mgh_in_memory_inflates_its_data_footer_and_capped_tags() {
+        let mut h = Header::new(ImageFormat::Mgh, ByteOrder::Big);
+        h.set_data_shape(&[16, 16, 16]).unwrap();
+        h.set_data_dtype(DataType::UInt8).unwrap();
+        let mut bytes = h.to_prefix_bytes().unwrap();
+        bytes.extend((0..4096u32).map(|i| i as u8));
+        let Header::Mgh(m) = &h else {
+            unreachable!("made as MGH")
+        };
+        bytes.extend_from_slice(m.footer_bytes());
+        let tags_start = bytes.len() as u64;
+        bytes.extend(std::iter::repeat_n(7u8, 10_000));
+        let strict = Limits {
+            max_mgh_tag_bytes: 100,
+            ..Limits::default()
+        };
+        let (out, handed_out) = inflate_counted(&gzip(&bytes), &strict);
+        assert_eq!(out.unwrap().len() as u64, tags_start + 100);
+        assert_eq!(handed_out, tags_start + 101);
+        let (out, _) = inflate_counted(&gzip(&bytes), &Limits::default());
+        assert_eq!(out.unwrap(), bytes);
     }
 
     #[test]

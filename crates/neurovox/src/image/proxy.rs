@@ -390,7 +390,7 @@ impl ArrayProxy {
 
     /// The element type of what [`ArrayProxy::read`] returns (scaled values).
     pub fn output_dtype(&self) -> Result<crate::DataType> {
-        self.spec.scaling.output_dtype(self.spec.dtype.dtype)
+        self.naming_file(self.spec.scaling.output_dtype(self.spec.dtype.dtype))
     }
 
     /// The data offset.
@@ -433,9 +433,25 @@ impl ArrayProxy {
         self.compression
     }
 
-    /// A read's error, naming the proxy's file when nothing more specific was named (a
-    /// selection or a layout the data cannot have, colour data asked for as floats).
-    fn named<T>(&self, result: Result<T>) -> Result<T> {
+    /// `result`, its error naming the proxy's file when nothing more specific was named (a
+    /// selection or a layout the data cannot have, colour data asked for as floats): the one
+    /// rule by which errors of work on this proxy's data name its file. Every read here
+    /// applies it; callers that plan or convert a proxy's data themselves (the Python
+    /// bindings) apply it to their own results.
+    ///
+    /// ```
+    /// use neurovox::{Error, load};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("tiny.nii");
+    /// # let data = ndarray::Array::from_shape_fn((2, 2), |(i, j)| (i + j) as u8).into_dyn();
+    /// # neurovox::save(&neurovox::Image::from_array(data, None, neurovox::ImageFormat::Nifti1)?, &path, Default::default())?;
+    /// let img = load(&path)?;
+    /// let neurovox::image::DataObj::Proxy(proxy) = img.dataobj() else { unreachable!() };
+    /// let e = proxy.naming_file::<()>(Err(Error::usage("no such plan"))).unwrap_err();
+    /// assert_eq!(e.path(), Some(path.as_path()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn naming_file<T>(&self, result: Result<T>) -> Result<T> {
         match (&self.file, result) {
             (Some(file), Err(e)) => Err(e.with_path(file)),
             (_, other) => other,
@@ -480,7 +496,7 @@ impl ArrayProxy {
     /// replaced since the proxy was made.
     pub fn read_raw(&self, selection: impl Into<Selection>) -> Result<DynArray> {
         let selection = selection.into();
-        self.named((|| -> Result<_> {
+        self.naming_file((|| -> Result<_> {
             let plan = self.plan(&selection)?;
             if self.source.may_hold(plan_end(&plan)) || plan.bytes_to_read() <= GROW_CHUNK as u64 {
                 let source = self.source.as_ref();
@@ -525,7 +541,7 @@ impl ArrayProxy {
     ///
     /// As [`ArrayProxy::read_raw`].
     pub fn read(&self, selection: impl Into<Selection>) -> Result<DynArray> {
-        self.named(self.read_scaled(&selection.into(), self.spec.scaling))
+        self.naming_file(self.read_scaled(&selection.into(), self.spec.scaling))
     }
 
     /// The values of `selection` scaled by `scaling`: real float results go from the stored
@@ -562,7 +578,7 @@ impl ArrayProxy {
         selection: &Selection,
         requested: FactorType,
     ) -> Result<Option<ndarray::ArcArray<O, ndarray::IxDyn>>> {
-        self.named((|| -> Result<_> {
+        self.naming_file((|| -> Result<_> {
             use crate::DataType as D;
             let storage = self.spec.dtype.dtype;
             if storage.is_complex()
@@ -672,7 +688,7 @@ impl ArrayProxy {
         options: ReadOptions,
     ) -> Result<DynArray> {
         let scaling = self.scaling_for(options.factors);
-        self.named(self.read_scaled(&selection.into(), scaling))
+        self.naming_file(self.read_scaled(&selection.into(), scaling))
     }
 
     /// The spec's scaling with float32 factors widened when float64 is requested.
@@ -723,7 +739,7 @@ impl ArrayProxy {
         out: &mut [O],
     ) -> Result<()> {
         let selection = selection.into();
-        self.named((|| -> Result<_> {
+        self.naming_file((|| -> Result<_> {
             let plan = self.plan(&selection)?;
             self.scale_plan_into(&plan, self.scaling_for(options.factors), out)
         })())
@@ -757,7 +773,7 @@ impl ArrayProxy {
     /// As [`ArrayProxy::read_raw`]; also a Usage error for an `out` of another length.
     pub fn read_raw_into(&self, selection: impl Into<Selection>, out: &mut [u8]) -> Result<()> {
         let selection = selection.into();
-        self.named((|| -> Result<_> {
+        self.naming_file((|| -> Result<_> {
             let plan = self.plan(&selection)?;
             if out.len() != plan.output_bytes() {
                 return Err(Error::usage(format!(
@@ -804,7 +820,7 @@ impl ArrayProxy {
         expected: &[O],
     ) -> Result<bool> {
         let selection = selection.into();
-        self.named((|| -> Result<_> {
+        self.naming_file((|| -> Result<_> {
             let plan = self.plan(&selection)?;
             let count: usize = plan.output_shape().iter().product();
             if expected.len() != count {
@@ -880,7 +896,7 @@ impl ArrayProxy {
     /// ```
     pub fn raw_matches(&self, selection: impl Into<Selection>, expected: &[u8]) -> Result<bool> {
         let selection = selection.into();
-        self.named((|| -> Result<_> {
+        self.naming_file((|| -> Result<_> {
             let plan = self.plan(&selection)?;
             if expected.len() != plan.output_bytes() {
                 return Ok(false);

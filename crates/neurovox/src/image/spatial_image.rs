@@ -25,6 +25,7 @@ use crate::image::dataobj::{Caching, DataObj, FloatElement};
 use crate::image::file_map::read_header_limited;
 use crate::image::proxy::{ArrayProxy, ArraySpec, ProxyOptions};
 use crate::image::tracking::{DirtyReason, ImageParts, Snapshot, Tracking};
+use crate::limits::Limits;
 use crate::ByteOrder;
 use ndarray::{ArcArray, ArrayD, IxDyn};
 use std::path::{Path, PathBuf};
@@ -228,14 +229,38 @@ impl Image {
     /// # Ok::<(), neurovox::Error>(())
     /// ```
     pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Result<Image> {
+        Self::from_bytes_with(bytes, &Limits::default())
+    }
+
+    /// [`Image::from_bytes`] under `limits`: a compressed input is inflated only as far as
+    /// its header says the image reaches, and never past
+    /// [`Limits::max_inflated_bytes`] — the cap to set when the bytes come from someone
+    /// else (a few KiB of bzip2 can inflate to gigabytes).
+    ///
+    /// ```
+    /// use neurovox::{ByteOrder, DataType, ErrorKind, Header, Image, ImageFormat, Limits};
+    /// use std::io::Write;
+    /// let mut h = Header::new(ImageFormat::Nifti1, ByteOrder::Little);
+    /// h.set_data_shape(&[1000, 1000])?;
+    /// h.set_data_dtype(DataType::UInt8)?;
+    /// let mut plain = h.to_prefix_bytes()?;
+    /// plain.resize(plain.len() + 1_000_000, 0);
+    /// let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    /// gz.write_all(&plain).unwrap();
+    /// let gz = gz.finish().unwrap();
+    /// let strict = Limits { max_inflated_bytes: 64 << 10, ..Limits::default() };
+    /// let refused = Image::from_bytes_with(gz.clone(), &strict).unwrap_err();
+    /// assert_eq!(refused.kind(), ErrorKind::Limit);
+    /// assert_eq!(Image::from_bytes(gz)?.shape(), &[1000, 1000]);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn from_bytes_with(bytes: impl Into<Vec<u8>>, limits: &Limits) -> Result<Image> {
         let bytes: Vec<u8> = bytes.into();
         let plain = match crate::io::detect_compression(&bytes) {
             crate::io::Compression::None => bytes,
             _ => {
                 let mut reader = crate::io::decompressing_reader(std::io::Cursor::new(bytes))?;
-                let mut out = Vec::new();
-                crate::io::read_up_to(reader.as_mut(), u64::MAX, &mut out)?;
-                out
+                crate::image::file_map::inflate_single_file_image(reader.as_mut(), limits)?
             }
         };
         let format = crate::image::file_map::detect_format(&plain, None)
