@@ -27,6 +27,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
 use neurovox::array::DynArray;
 use neurovox::array::FactorType;
 use neurovox::array::{Selection, SliceItem};
+use neurovox::dtype::RealValue;
 use neurovox::image::{DataObj, Image};
 use neurovox::image::{MmapMode, ProxyOptions};
 use neurovox::{Error, Result};
@@ -163,25 +164,12 @@ impl Stats {
                 None => Stats::of_values(&a.iter().copied().collect::<Vec<T>>(), f),
             }
         }
-        Ok(match array {
-            DynArray::U8(a) => typed(a, f64::from),
-            DynArray::I8(a) => typed(a, f64::from),
-            DynArray::U16(a) => typed(a, f64::from),
-            DynArray::I16(a) => typed(a, f64::from),
-            DynArray::U32(a) => typed(a, f64::from),
-            DynArray::I32(a) => typed(a, f64::from),
-            DynArray::U64(a) => typed(a, |v| v as f64),
-            DynArray::I64(a) => typed(a, |v| v as f64),
-            DynArray::F32(a) => typed(a, f64::from),
-            DynArray::F64(a) => typed(a, |v| v),
-            DynArray::C64(a) => typed(a, |v| f64::from(v.re)),
-            DynArray::C128(a) => typed(a, |v| v.re),
-            DynArray::Rgb(_) | DynArray::Rgba(_) => {
-                return Err(Error::unsupported(
-                    "RGB data has no single value per voxel to take statistics of",
-                ))
-            }
-        })
+        Ok(
+            neurovox::dyn_array_numeric!(array, a => typed(a, RealValue::real_f64),
+            colour => return Err(Error::unsupported(
+                "RGB data has no single value per voxel to take statistics of",
+            ))),
+        )
     }
 }
 

@@ -197,25 +197,24 @@ impl NativeProxy {
             if buf.is_empty() {
                 return Ok(()); // nothing to read (and an empty slice has no f64 alignment)
             }
-            let misaligned = |_| neurovox::Error::usage("numpy gave a misaligned float buffer");
+            /// Reads the scaled values into `buf` viewed as `O`s.
+            fn read_as<O: neurovox::internals::FloatOut>(
+                inner: &ArrayProxy,
+                selection: impl Into<Selection>,
+                requested: FactorType,
+                buf: &mut [u8],
+            ) -> neurovox::Result<()> {
+                let values = bytemuck::try_cast_slice_mut::<u8, O>(buf)
+                    .map_err(|_| neurovox::Error::usage("numpy gave a misaligned float buffer"))?;
+                let options = neurovox::image::ReadOptions {
+                    factors: Some(requested),
+                };
+                inner.read_into(selection, options, values)
+            }
             if double {
-                let values = bytemuck::try_cast_slice_mut::<u8, f64>(buf).map_err(misaligned)?;
-                inner.read_into(
-                    selection,
-                    neurovox::image::ReadOptions {
-                        factors: Some(requested),
-                    },
-                    values,
-                )
+                read_as::<f64>(inner, selection, requested, buf)
             } else {
-                let values = bytemuck::try_cast_slice_mut::<u8, f32>(buf).map_err(misaligned)?;
-                inner.read_into(
-                    selection,
-                    neurovox::image::ReadOptions {
-                        factors: Some(requested),
-                    },
-                    values,
-                )
+                read_as::<f32>(inner, selection, requested, buf)
             }
         })
         .map_err(|e| crate::errors::to_py(e.with_path(self.path_or_empty())))?;

@@ -7,7 +7,7 @@
 //! written.
 
 use crate::array::selection::Canonical;
-use crate::dtype::element::{Element, Rgb, Rgba};
+use crate::dtype::element::{Element, RealValue, Rgb, Rgba};
 use crate::dtype::DataType;
 use crate::error::{Error, Result};
 use ndarray::{ArcArray, ArrayD, ArrayViewD, IxDyn, ShapeBuilder, SliceInfo, SliceInfoElem};
@@ -322,6 +322,30 @@ macro_rules! dyn_array_apply {
     };
 }
 
+/// Runs `$body` with `$a` bound to the typed array of a numeric variant (every element type
+/// is [`crate::dtype::RealValue`]), and `$colour` for RGB and RGBA data.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! dyn_array_numeric {
+    ($value:expr, $a:ident => $body:expr, colour => $colour:expr) => {
+        match $value {
+            $crate::array::DynArray::U8($a) => $body,
+            $crate::array::DynArray::I8($a) => $body,
+            $crate::array::DynArray::U16($a) => $body,
+            $crate::array::DynArray::I16($a) => $body,
+            $crate::array::DynArray::U32($a) => $body,
+            $crate::array::DynArray::I32($a) => $body,
+            $crate::array::DynArray::U64($a) => $body,
+            $crate::array::DynArray::I64($a) => $body,
+            $crate::array::DynArray::F32($a) => $body,
+            $crate::array::DynArray::F64($a) => $body,
+            $crate::array::DynArray::C64($a) => $body,
+            $crate::array::DynArray::C128($a) => $body,
+            $crate::array::DynArray::Rgb(_) | $crate::array::DynArray::Rgba(_) => $colour,
+        }
+    };
+}
+
 /// Element types a [`DynArray`] can hold, with the conversions into and out of it.
 pub trait DynElement: Element {
     /// Wraps an array of this type.
@@ -480,41 +504,25 @@ impl DynArray {
     /// The values converted to `f64` (numpy's `astype(float64)`: the real part of complex
     /// values); a Usage error for colour data, which has no single number per voxel.
     pub fn to_f64(&self) -> Result<ArrayD<f64>> {
-        Ok(match self {
-            DynArray::U8(a) => map_values(a, f64::from),
-            DynArray::I8(a) => map_values(a, f64::from),
-            DynArray::U16(a) => map_values(a, f64::from),
-            DynArray::I16(a) => map_values(a, f64::from),
-            DynArray::U32(a) => map_values(a, f64::from),
-            DynArray::I32(a) => map_values(a, f64::from),
-            DynArray::U64(a) => map_values(a, |v| v as f64),
-            DynArray::I64(a) => map_values(a, |v| v as f64),
-            DynArray::F32(a) => map_values(a, f64::from),
-            DynArray::F64(a) => a.to_owned(),
-            DynArray::C64(a) => map_values(a, |v| f64::from(v.re)),
-            DynArray::C128(a) => map_values(a, |v| v.re),
-            DynArray::Rgb(_) | DynArray::Rgba(_) => return Err(colour_has_no_float()),
-        })
+        if let DynArray::F64(a) = self {
+            return Ok(a.to_owned());
+        }
+        Ok(
+            crate::dyn_array_numeric!(self, a => map_values(a, RealValue::real_f64),
+            colour => return Err(colour_has_no_float())),
+        )
     }
 
     /// The values converted to `f32` with one rounding each, as numpy's `astype(float32)`
     /// (the real part of complex values); a Usage error for colour data.
     pub fn to_f32(&self) -> Result<ArrayD<f32>> {
-        Ok(match self {
-            DynArray::U8(a) => map_values(a, f32::from),
-            DynArray::I8(a) => map_values(a, f32::from),
-            DynArray::U16(a) => map_values(a, f32::from),
-            DynArray::I16(a) => map_values(a, f32::from),
-            DynArray::U32(a) => map_values(a, |v| v as f32),
-            DynArray::I32(a) => map_values(a, |v| v as f32),
-            DynArray::U64(a) => map_values(a, |v| v as f32),
-            DynArray::I64(a) => map_values(a, |v| v as f32),
-            DynArray::F32(a) => a.to_owned(),
-            DynArray::F64(a) => map_values(a, |v| v as f32),
-            DynArray::C64(a) => map_values(a, |v| v.re),
-            DynArray::C128(a) => map_values(a, |v| v.re as f32),
-            DynArray::Rgb(_) | DynArray::Rgba(_) => return Err(colour_has_no_float()),
-        })
+        if let DynArray::F32(a) = self {
+            return Ok(a.to_owned());
+        }
+        Ok(
+            crate::dyn_array_numeric!(self, a => map_values(a, RealValue::real_f32),
+            colour => return Err(colour_has_no_float())),
+        )
     }
 }
 

@@ -123,7 +123,7 @@ use crate::array::casting::Ext;
 use crate::array::dyn_array::{DynArray, DynView};
 #[cfg(doc)]
 use crate::array::write_values::write_values;
-use crate::dtype::element::Element;
+use crate::dtype::element::RealValue;
 use crate::dtype::DataType;
 use crate::error::{Error, Result};
 use ndarray::ArrayViewD;
@@ -887,37 +887,23 @@ pub(super) fn range_scale_slope(
     Ok((slope.to_f32(), 0.0))
 }
 
-/// Element types with a single real value.
-pub(super) trait Real: Element + Copy {
+/// Element types with a single real value: the writers also need to know integers from
+/// floats and to take an integer's exact value.
+pub(super) trait Real: RealValue + Copy {
     const IS_FLOAT: bool;
-    fn cast_f32(self) -> f32;
-    fn cast_f64(self) -> f64;
     fn cast_i128(self) -> i128;
 }
 
-macro_rules! real_int {
-    ($($t:ty),*) => {$(
+macro_rules! real {
+    ($float:expr; $($t:ty),*) => {$(
         impl Real for $t {
-            const IS_FLOAT: bool = false;
-            fn cast_f32(self) -> f32 { self as f32 }
-            fn cast_f64(self) -> f64 { self as f64 }
+            const IS_FLOAT: bool = $float;
             fn cast_i128(self) -> i128 { self as i128 }
         }
     )*};
 }
-real_int!(u8, i8, u16, i16, u32, i32, u64, i64);
-
-macro_rules! real_float {
-    ($($t:ty),*) => {$(
-        impl Real for $t {
-            const IS_FLOAT: bool = true;
-            fn cast_f32(self) -> f32 { self as f32 }
-            fn cast_f64(self) -> f64 { self as f64 }
-            fn cast_i128(self) -> i128 { self as i128 }
-        }
-    )*};
-}
-real_float!(f32, f64);
+real!(false; u8, i8, u16, i16, u32, i32, u64, i64);
+real!(true; f32, f64);
 
 #[cfg(test)]
 mod tests {

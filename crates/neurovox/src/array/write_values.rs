@@ -5,7 +5,7 @@
 
 use super::write_scale::*;
 use crate::array::dyn_array::{DynArray, DynView};
-use crate::dtype::element::Element;
+use crate::dtype::element::{Element, RealValue};
 use crate::dtype::{ByteOrder, DataType, StorageDtype};
 use crate::error::{Error, Result};
 use ndarray::{ArrayViewD, Axis, Ix2, IxDyn};
@@ -287,7 +287,7 @@ fn write_real<T: Real>(
     if !out.dtype.is_integer() {
         if null {
             // A plain numpy cast: one rounding from the input type.
-            emit_floats(a, out, dst, Real::cast_f32, Real::cast_f64);
+            emit_floats(a, out, dst, RealValue::real_f32, RealValue::real_f64);
             return Ok(());
         }
         // (x - inter) / slope in numpy's type for float32 factors (exact in f64), then the
@@ -362,7 +362,7 @@ impl Flt for f32 {
         v as f32
     }
     fn from_real<T: Real>(v: T) -> Self {
-        v.cast_f32()
+        v.real_f32()
     }
     fn to_f64(self) -> f64 {
         f64::from(self)
@@ -385,7 +385,7 @@ impl Flt for f64 {
         v as f64
     }
     fn from_real<T: Real>(v: T) -> Self {
-        v.cast_f64()
+        v.real_f64()
     }
     fn to_f64(self) -> f64 {
         self

@@ -107,6 +107,52 @@ impl Element for Rgba {
     }
 }
 
+/// A numeric element's value as numpy's `astype(float64)` / `astype(float32)` gives it: one
+/// rounding from integers and float64, the real part of complex values. Colour types have no
+/// single number and do not implement it.
+///
+/// ```
+/// use neurovox::dtype::RealValue;
+/// assert_eq!(16_777_217i32.real_f32(), 16_777_216.0);
+/// assert_eq!(num_complex::Complex::new(1.5f32, 2.0).real_f64(), 1.5);
+/// ```
+pub trait RealValue: Element {
+    /// The value as float64.
+    fn real_f64(self) -> f64;
+    /// The value as float32, rounded once.
+    fn real_f32(self) -> f32;
+}
+
+macro_rules! real_value {
+    ($($t:ty),*) => {$(
+        impl RealValue for $t {
+            fn real_f64(self) -> f64 {
+                self as f64
+            }
+            fn real_f32(self) -> f32 {
+                self as f32
+            }
+        }
+    )*};
+}
+
+real_value!(u8, i8, u16, i16, u32, i32, u64, i64, f32, f64);
+
+macro_rules! complex_real_value {
+    ($($t:ty),*) => {$(
+        impl RealValue for Complex<$t> {
+            fn real_f64(self) -> f64 {
+                self.re.real_f64()
+            }
+            fn real_f32(self) -> f32 {
+                self.re.real_f32()
+            }
+        }
+    )*};
+}
+
+complex_real_value!(f32, f64);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -512,15 +512,7 @@ mod tests {
     #[test]
     fn limits_cap_the_mgh_tags_read() {
         let dir = tempfile::tempdir().unwrap();
-        let mut h = Header::new(ImageFormat::Mgh, ByteOrder::Big);
-        h.set_data_shape(&[2, 2, 2]).unwrap();
-        h.set_data_dtype(DataType::UInt8).unwrap();
-        let mut bytes = h.to_prefix_bytes().unwrap();
-        bytes.extend(0u8..8);
-        let Header::Mgh(m) = &h else {
-            unreachable!("made as MGH")
-        };
-        bytes.extend_from_slice(m.footer_bytes());
+        let (_, mut bytes) = uint8_image(ImageFormat::Mgh, &[2, 2, 2]);
         bytes.extend(std::iter::repeat_n(7u8, 10_000));
         let path = dir.path().join("tags.mgh");
         std::fs::write(&path, bytes).unwrap();
@@ -558,6 +550,25 @@ mod tests {
         gz.finish().unwrap()
     }
 
+    /// A header of `format` for uint8 data of `shape` (big-endian for MGH), and the image's
+    /// bytes: the header, the data `0, 1, 2, …` (wrapping) and, for MGH, the footer.
+    fn uint8_image(format: ImageFormat, shape: &[usize]) -> (Header, Vec<u8>) {
+        let order = if format == ImageFormat::Mgh {
+            ByteOrder::Big
+        } else {
+            ByteOrder::Little
+        };
+        let mut h = Header::new(format, order);
+        h.set_data_shape(shape).unwrap();
+        h.set_data_dtype(DataType::UInt8).unwrap();
+        let mut bytes = h.to_prefix_bytes().unwrap();
+        bytes.extend((0..shape.iter().product::<usize>()).map(|i| i as u8));
+        if let Header::Mgh(m) = &h {
+            bytes.extend_from_slice(m.footer_bytes());
+        }
+        (h, bytes)
+    }
+
     /// Inflates `gz` as `Image::from_bytes_with` does; returns the result and how many
     /// inflated bytes the decoder handed out.
     fn inflate_counted(gz: &[u8], limits: &Limits) -> (Result<Vec<u8>>, u64) {
@@ -571,12 +582,8 @@ mod tests {
 
     #[test]
     fn a_compressed_image_in_memory_inflates_only_as_far_as_its_header_reaches() {
-        let mut h = Header::new(ImageFormat::Nifti1, ByteOrder::Little);
-        h.set_data_shape(&[10, 10, 10]).unwrap();
-        h.set_data_dtype(DataType::UInt8).unwrap();
-        let mut plain = h.to_prefix_bytes().unwrap();
-        let end = plain.len() as u64 + 1000;
-        plain.extend((0..1000u32).map(|i| i as u8));
+        let (mut h, mut plain) = uint8_image(ImageFormat::Nifti1, &[10, 10, 10]);
+        let end = plain.len() as u64;
         let exact = gzip(&plain);
         // 16 MiB of zeros after the data (a bomb's tail) are never inflated.
         plain.resize(plain.len() + (16 << 20), 0);
@@ -614,15 +621,7 @@ mod tests {
 
     #[test]
     fn a_compressed_mgh_in_memory_inflates_its_data_footer_and_capped_tags() {
-        let mut h = Header::new(ImageFormat::Mgh, ByteOrder::Big);
-        h.set_data_shape(&[16, 16, 16]).unwrap();
-        h.set_data_dtype(DataType::UInt8).unwrap();
-        let mut bytes = h.to_prefix_bytes().unwrap();
-        bytes.extend((0..4096u32).map(|i| i as u8));
-        let Header::Mgh(m) = &h else {
-            unreachable!("made as MGH")
-        };
-        bytes.extend_from_slice(m.footer_bytes());
+        let (_, mut bytes) = uint8_image(ImageFormat::Mgh, &[16, 16, 16]);
         let tags_start = bytes.len() as u64;
         bytes.extend(std::iter::repeat_n(7u8, 10_000));
         let strict = Limits {

@@ -160,6 +160,28 @@ pub struct ArraySpec {
 }
 
 impl ArraySpec {
+    /// Unscaled values of `dtype` in Fortran order from byte 0 (nibabel's `ArrayProxy`
+    /// defaults), for data no header describes; set the other fields as needed.
+    ///
+    /// ```
+    /// use neurovox::image::{ArrayProxy, ArraySpec};
+    /// use neurovox::io::MemorySource;
+    /// use neurovox::{ByteOrder, DataType, StorageDtype};
+    /// let spec = ArraySpec::unscaled(vec![3], StorageDtype::new(DataType::UInt8, ByteOrder::Little));
+    /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![7, 8, 9])), spec);
+    /// assert_eq!(proxy.read(..)?.get_f64(&[2]), Some(9.0));
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn unscaled(shape: Vec<usize>, dtype: StorageDtype) -> Self {
+        ArraySpec {
+            shape,
+            dtype,
+            offset: 0,
+            scaling: Scaling::IDENTITY,
+            order: Order::F,
+        }
+    }
+
     /// The spec a header describes (nibabel builds its proxies from a header the same way).
     /// SPM99 headers give float32 scale factors; every other format float64.
     pub fn from_header(header: &Header) -> Result<Self> {
@@ -994,19 +1016,15 @@ mod tests {
     /// asked as float32, unscaled, read as stored.
     #[test]
     fn read_as_gives_the_values_in_the_float_type_asked() {
+        use crate::array::FactorType;
         use crate::array::Selection;
-        use crate::array::{FactorType, Scaling};
         use crate::image::{ArrayProxy, ArraySpec};
         use crate::io::MemorySource;
-        use crate::Order;
         use crate::{ByteOrder, DataType, StorageDtype};
-        let spec = ArraySpec {
-            shape: vec![3],
-            dtype: StorageDtype::new(DataType::Int16, ByteOrder::Little),
-            offset: 0,
-            scaling: Scaling::IDENTITY,
-            order: Order::F,
-        };
+        let spec = ArraySpec::unscaled(
+            vec![3],
+            StorageDtype::new(DataType::Int16, ByteOrder::Little),
+        );
         let proxy = ArrayProxy::from_source(
             std::sync::Arc::new(MemorySource::new(vec![1, 0, 2, 0, 3, 0])),
             spec,
@@ -1022,13 +1040,10 @@ mod tests {
             .iter()
             .flat_map(|v| v.to_le_bytes())
             .collect();
-        let spec = ArraySpec {
-            shape: vec![2],
-            dtype: StorageDtype::new(DataType::Float32, ByteOrder::Little),
-            offset: 0,
-            scaling: Scaling::IDENTITY,
-            order: Order::F,
-        };
+        let spec = ArraySpec::unscaled(
+            vec![2],
+            StorageDtype::new(DataType::Float32, ByteOrder::Little),
+        );
         let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(stored)), spec);
         let values = proxy
             .read_as::<f32>(&Selection::all(), FactorType::F32)
