@@ -40,10 +40,13 @@ pub fn write_examples() -> Result<(PathBuf, Vec<Target>)> {
 /// A 4-D int16 NIfTI-1 run: 3 mm voxels, TR 2 s, an MNI-like sform (code 4), the same
 /// affine as a scanner qform (code 1), and a comment extension.
 fn nifti1_functional() -> Result<Header> {
-    let mut header = Header::new(ImageFormat::Nifti1, ByteOrder::Little);
-    header.set_data_shape(&[64, 64, 30, 10])?;
-    header.set_data_dtype(DataType::Int16)?;
-    header.set_zooms(&[3.0, 3.0, 3.0, 2.0])?;
+    let mut header = header_of(
+        ImageFormat::Nifti1,
+        ByteOrder::Little,
+        &[64, 64, 30, 10],
+        DataType::Int16,
+        &[3.0, 3.0, 3.0, 2.0],
+    )?;
     header.set("xyzt_units", FieldValue::Int(NIFTI_UNITS_MM_SEC))?;
     header.set(
         "descrip",
@@ -63,10 +66,13 @@ fn nifti1_functional() -> Result<Header> {
 
 /// A 3-D float32 NIfTI-2 volume stored big-endian, placed by its qform (code 1).
 fn nifti2_anatomical() -> Result<Header> {
-    let mut header = Header::new(ImageFormat::Nifti2, ByteOrder::Big);
-    header.set_data_shape(&[32, 32, 16])?;
-    header.set_data_dtype(DataType::Float32)?;
-    header.set_zooms(&[2.0, 2.0, 2.5])?;
+    let mut header = header_of(
+        ImageFormat::Nifti2,
+        ByteOrder::Big,
+        &[32, 32, 16],
+        DataType::Float32,
+        &[2.0, 2.0, 2.5],
+    )?;
     header.set("xyzt_units", FieldValue::Int(NIFTI_UNITS_MM))?;
     if let Header::Nifti(h) = &mut header {
         let affine = scaled_affine([2.0, 2.0, 2.5], [-31.0, -31.0, -18.75]);
@@ -75,22 +81,41 @@ fn nifti2_anatomical() -> Result<Header> {
     Ok(header)
 }
 
+/// A header of `format` and byte order for `dtype` data of `shape` with voxel sizes `zooms`.
+fn header_of(
+    format: ImageFormat,
+    order: ByteOrder,
+    shape: &[usize],
+    dtype: DataType,
+    zooms: &[f64],
+) -> Result<Header> {
+    let mut header = Header::new(format, order);
+    header.set_data_shape(shape)?;
+    header.set_data_dtype(dtype)?;
+    header.set_zooms(zooms)?;
+    Ok(header)
+}
+
 /// A 3-D uint8 Analyze 7.5 mask with 4 mm voxels.
 fn analyze_mask() -> Result<Header> {
-    let mut header = Header::new(ImageFormat::Analyze, ByteOrder::Little);
-    header.set_data_shape(&[40, 48, 40])?;
-    header.set_data_dtype(DataType::UInt8)?;
-    header.set_zooms(&[4.0, 4.0, 4.0])?;
-    Ok(header)
+    header_of(
+        ImageFormat::Analyze,
+        ByteOrder::Little,
+        &[40, 48, 40],
+        DataType::UInt8,
+        &[4.0, 4.0, 4.0],
+    )
 }
 
 /// A 4-D float32 MGH volume with two frames and TR 2000 ms (stored in the footer).
 fn mgh_brain() -> Result<Header> {
-    let mut header = Header::new(ImageFormat::Mgh, ByteOrder::Big);
-    header.set_data_shape(&[32, 32, 32, 2])?;
-    header.set_data_dtype(DataType::Float32)?;
-    header.set_zooms(&[1.0, 1.0, 1.0, 2000.0])?;
-    Ok(header)
+    header_of(
+        ImageFormat::Mgh,
+        ByteOrder::Big,
+        &[32, 32, 32, 2],
+        DataType::Float32,
+        &[1.0, 1.0, 1.0, 2000.0],
+    )
 }
 
 /// `xyzt_units` for millimetres and seconds (`NIFTI_UNITS_MM | NIFTI_UNITS_SEC`).

@@ -166,7 +166,7 @@ impl Stats {
         }
         Ok(
             neurovox::dyn_array_numeric!(array, a => typed(a, RealValue::real_f64),
-            colour => return Err(Error::unsupported(
+            colour _ => return Err(Error::unsupported(
                 "RGB data has no single value per voxel to take statistics of",
             ))),
         )

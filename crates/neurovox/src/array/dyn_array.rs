@@ -7,7 +7,7 @@
 //! written.
 
 use crate::array::selection::Canonical;
-use crate::dtype::element::{Element, RealValue, Rgb, Rgba};
+use crate::dtype::element::{Element, FloatOut, Rgb, Rgba};
 use crate::dtype::DataType;
 use crate::error::{Error, Result};
 use ndarray::{ArcArray, ArrayD, ArrayViewD, IxDyn, ShapeBuilder, SliceInfo, SliceInfoElem};
@@ -298,51 +298,38 @@ fn advise_huge_pages(bytes: &mut [u8]) {
 #[cfg(not(target_os = "linux"))]
 fn advise_huge_pages(_bytes: &mut [u8]) {}
 
+/// Runs `$body` with `$a` bound to the typed array of a numeric variant (every element type
+/// is [`crate::dtype::RealValue`]), and `$colour` with `$c` bound to the array of RGB or RGBA
+/// data.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! dyn_array_numeric {
+    ($value:expr, $a:ident => $body:expr, colour $c:pat => $colour:expr) => {
+        match $value {
+            $crate::array::DynArray::U8($a) => $body,
+            $crate::array::DynArray::I8($a) => $body,
+            $crate::array::DynArray::U16($a) => $body,
+            $crate::array::DynArray::I16($a) => $body,
+            $crate::array::DynArray::U32($a) => $body,
+            $crate::array::DynArray::I32($a) => $body,
+            $crate::array::DynArray::U64($a) => $body,
+            $crate::array::DynArray::I64($a) => $body,
+            $crate::array::DynArray::F32($a) => $body,
+            $crate::array::DynArray::F64($a) => $body,
+            $crate::array::DynArray::C64($a) => $body,
+            $crate::array::DynArray::C128($a) => $body,
+            $crate::array::DynArray::Rgb($c) => $colour,
+            $crate::array::DynArray::Rgba($c) => $colour,
+        }
+    };
+}
+
 /// Runs `$body` with `$a` bound to the typed array of any variant.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! dyn_array_apply {
     ($value:expr, $a:ident => $body:expr) => {
-        match $value {
-            $crate::array::DynArray::U8($a) => $body,
-            $crate::array::DynArray::I8($a) => $body,
-            $crate::array::DynArray::U16($a) => $body,
-            $crate::array::DynArray::I16($a) => $body,
-            $crate::array::DynArray::U32($a) => $body,
-            $crate::array::DynArray::I32($a) => $body,
-            $crate::array::DynArray::U64($a) => $body,
-            $crate::array::DynArray::I64($a) => $body,
-            $crate::array::DynArray::F32($a) => $body,
-            $crate::array::DynArray::F64($a) => $body,
-            $crate::array::DynArray::C64($a) => $body,
-            $crate::array::DynArray::C128($a) => $body,
-            $crate::array::DynArray::Rgb($a) => $body,
-            $crate::array::DynArray::Rgba($a) => $body,
-        }
-    };
-}
-
-/// Runs `$body` with `$a` bound to the typed array of a numeric variant (every element type
-/// is [`crate::dtype::RealValue`]), and `$colour` for RGB and RGBA data.
-#[macro_export]
-#[doc(hidden)]
-macro_rules! dyn_array_numeric {
-    ($value:expr, $a:ident => $body:expr, colour => $colour:expr) => {
-        match $value {
-            $crate::array::DynArray::U8($a) => $body,
-            $crate::array::DynArray::I8($a) => $body,
-            $crate::array::DynArray::U16($a) => $body,
-            $crate::array::DynArray::I16($a) => $body,
-            $crate::array::DynArray::U32($a) => $body,
-            $crate::array::DynArray::I32($a) => $body,
-            $crate::array::DynArray::U64($a) => $body,
-            $crate::array::DynArray::I64($a) => $body,
-            $crate::array::DynArray::F32($a) => $body,
-            $crate::array::DynArray::F64($a) => $body,
-            $crate::array::DynArray::C64($a) => $body,
-            $crate::array::DynArray::C128($a) => $body,
-            $crate::array::DynArray::Rgb(_) | $crate::array::DynArray::Rgba(_) => $colour,
-        }
+        $crate::dyn_array_numeric!($value, $a => $body, colour $a => $body)
     };
 }
 
@@ -504,24 +491,22 @@ impl DynArray {
     /// The values converted to `f64` (numpy's `astype(float64)`: the real part of complex
     /// values); a Usage error for colour data, which has no single number per voxel.
     pub fn to_f64(&self) -> Result<ArrayD<f64>> {
-        if let DynArray::F64(a) = self {
-            return Ok(a.to_owned());
-        }
-        Ok(
-            crate::dyn_array_numeric!(self, a => map_values(a, RealValue::real_f64),
-            colour => return Err(colour_has_no_float())),
-        )
+        self.to_float()
     }
 
     /// The values converted to `f32` with one rounding each, as numpy's `astype(float32)`
     /// (the real part of complex values); a Usage error for colour data.
     pub fn to_f32(&self) -> Result<ArrayD<f32>> {
-        if let DynArray::F32(a) = self {
+        self.to_float()
+    }
+
+    fn to_float<O: FloatOut + DynElement>(&self) -> Result<ArrayD<O>> {
+        if let Some(a) = O::unwrap_ref(self) {
             return Ok(a.to_owned());
         }
         Ok(
-            crate::dyn_array_numeric!(self, a => map_values(a, RealValue::real_f32),
-            colour => return Err(colour_has_no_float())),
+            crate::dyn_array_numeric!(self, a => map_values(a, O::from_real),
+            colour _ => return Err(colour_has_no_float())),
         )
     }
 }

@@ -425,38 +425,7 @@ pub fn apply_scaling(raw: &DynArray, storage: DataType, scaling: &Scaling) -> Re
     }
 }
 
-/// A real float type that scaled values can be written into: `f32` or `f64`.
-pub trait FloatOut: Copy + Send + Sync + bytemuck::Pod {
-    /// The value nearest `v` (numpy's cast from float32).
-    fn from_f32(v: f32) -> Self;
-    /// The value nearest `v` (numpy's cast from float64).
-    fn from_f64(v: f64) -> Self;
-    /// The value nearest `v`, rounded once (numpy's cast from int64).
-    fn from_i64(v: i64) -> Self;
-    /// The value nearest `v`, rounded once (numpy's cast from uint64).
-    fn from_u64(v: u64) -> Self;
-}
-
-macro_rules! float_out {
-    ($t:ty) => {
-        impl FloatOut for $t {
-            fn from_f32(v: f32) -> Self {
-                v as $t
-            }
-            fn from_f64(v: f64) -> Self {
-                v as $t
-            }
-            fn from_i64(v: i64) -> Self {
-                v as $t
-            }
-            fn from_u64(v: u64) -> Self {
-                v as $t
-            }
-        }
-    };
-}
-float_out!(f32);
-float_out!(f64);
+pub use crate::dtype::element::FloatOut;
 
 /// Receives the per-value function of a scaling for one stored type `T` and applies it: the
 /// one dispatch ([`scaled_fn`]) that [`scale_into`] (values already decoded) and

@@ -153,6 +153,44 @@ macro_rules! complex_real_value {
 
 complex_real_value!(f32, f64);
 
+/// A real float type that scaled values can be written into: `f32` or `f64`.
+pub trait FloatOut: Copy + Send + Sync + bytemuck::Pod {
+    /// The value nearest `v` (numpy's cast from float32).
+    fn from_f32(v: f32) -> Self;
+    /// The value nearest `v` (numpy's cast from float64).
+    fn from_f64(v: f64) -> Self;
+    /// The value nearest `v`, rounded once (numpy's cast from int64).
+    fn from_i64(v: i64) -> Self;
+    /// The value nearest `v`, rounded once (numpy's cast from uint64).
+    fn from_u64(v: u64) -> Self;
+    /// `v` as numpy's `astype` to this type gives it ([`RealValue`]).
+    fn from_real<T: RealValue>(v: T) -> Self;
+}
+
+macro_rules! float_out {
+    ($t:ty, $real:ident) => {
+        impl FloatOut for $t {
+            fn from_f32(v: f32) -> Self {
+                v as $t
+            }
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            fn from_i64(v: i64) -> Self {
+                v as $t
+            }
+            fn from_u64(v: u64) -> Self {
+                v as $t
+            }
+            fn from_real<T: RealValue>(v: T) -> Self {
+                v.$real()
+            }
+        }
+    };
+}
+float_out!(f32, real_f32);
+float_out!(f64, real_f64);
+
 #[cfg(test)]
 mod tests {
     use super::*;
