@@ -121,17 +121,7 @@ fn own_images(corpus: &mut Corpus, tmp: &Path) -> Result<()> {
         DataType::Complex64,
         DataType::Rgb24,
     ];
-    let formats = [
-        (ImageFormat::Nifti1, "nii"),
-        (ImageFormat::Nifti2, "nii"),
-        (ImageFormat::Mgh, "mgh"),
-        (ImageFormat::Nifti1Pair, "hdr"),
-        (ImageFormat::Nifti2Pair, "hdr"),
-        (ImageFormat::Analyze, "hdr"),
-        (ImageFormat::Spm99, "hdr"),
-        (ImageFormat::Spm2, "hdr"),
-    ];
-    for (format, ext) in formats {
+    for format in ImageFormat::ALL {
         for (s, shape) in shapes.iter().enumerate() {
             for dtype in dtypes {
                 for order in [ByteOrder::Little, ByteOrder::Big] {
@@ -176,7 +166,7 @@ fn own_images(corpus: &mut Corpus, tmp: &Path) -> Result<()> {
                         }
                         ImageFormat::Mgh => corpus.own("mgh_header", &name, prefix.clone()),
                     }
-                    if ext == "hdr" {
+                    if format.valid_exts()[0] == ".hdr" {
                         let pick = match format {
                             ImageFormat::Analyze => 0,
                             ImageFormat::Spm99 => 1,

@@ -103,6 +103,23 @@ impl ImageFormat {
         )
     }
 
+    /// nibabel's `valid_exts` for the format's class: the file name endings it saves to
+    /// (a pair's header first, MGH's plain form first).
+    ///
+    /// ```
+    /// use neurovox::ImageFormat;
+    /// assert_eq!(ImageFormat::Nifti1.valid_exts(), [".nii"]);
+    /// assert_eq!(ImageFormat::Spm2.valid_exts(), [".hdr", ".img"]);
+    /// assert_eq!(ImageFormat::Mgh.valid_exts(), [".mgh", ".mgz"]);
+    /// ```
+    pub fn valid_exts(self) -> &'static [&'static str] {
+        match self {
+            ImageFormat::Nifti1 | ImageFormat::Nifti2 => &[".nii"],
+            ImageFormat::Mgh => &[".mgh", ".mgz"],
+            _ => &[".hdr", ".img"],
+        }
+    }
+
     /// A short human name.
     pub fn label(self) -> &'static str {
         match self {

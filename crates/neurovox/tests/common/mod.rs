@@ -184,3 +184,15 @@ pub fn manifest_path(dir: &Path, p: &serde_json::Value) -> PathBuf {
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Decompresses a whole (multi-member) gzip stream with flate2: the independent reference
+/// for what neurovox writes and reads.
+#[allow(dead_code)]
+pub fn gunzip(gz: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(gz)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}

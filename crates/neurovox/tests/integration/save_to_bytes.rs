@@ -28,17 +28,14 @@ fn image(format: ImageFormat) -> Image {
 #[test]
 fn bytes_are_the_files_save_writes_for_every_format() {
     let dir = tempfile::tempdir().unwrap();
-    let cases = [
-        (ImageFormat::Nifti1, "a.nii"),
-        (ImageFormat::Nifti2, "b.nii"),
-        (ImageFormat::Mgh, "c.mgh"),
-        (ImageFormat::Nifti1Pair, "d.img"),
-        (ImageFormat::Nifti2Pair, "e.img"),
-        (ImageFormat::Analyze, "f.img"),
-        (ImageFormat::Spm99, "g.img"),
-        (ImageFormat::Spm2, "h.img"),
-    ];
-    for (format, name) in cases {
+    for format in ImageFormat::ALL {
+        // A pair is saved by naming its `.img`.
+        let ext = if format.is_pair() {
+            ".img"
+        } else {
+            format.valid_exts()[0]
+        };
+        let name = &format!("{format}{ext}");
         let img = image(format);
         for dtype in [None, Some(DataType::Int16)] {
             let options = SaveOptions {
