@@ -3,9 +3,8 @@
 use crate::errors::IntoPyResult;
 use ndarray::{ArcArray, IxDyn, ShapeBuilder};
 use neurovox::array::DynArray;
-use neurovox::dtype::{Element, Rgb, Rgba};
+use neurovox::dtype::Element;
 use neurovox::{ByteOrder, DataType, StorageDtype};
-use num_complex::Complex;
 use numpy::{PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -267,25 +266,11 @@ pub fn numpy_to_dyn(array: &Bound<'_, PyAny>) -> PyResult<DynArray> {
     let result = py.detach(|| {
         // SAFETY: `array` is held by this frame for the whole closure and only read.
         let bytes: &[u8] = unsafe { ptr.as_mut_slice() };
-        match storage.dtype {
-            DataType::UInt8 => typed::<u8>(bytes, &shape, fortran, swap),
-            DataType::Int8 => typed::<i8>(bytes, &shape, fortran, swap),
-            DataType::UInt16 => typed::<u16>(bytes, &shape, fortran, swap),
-            DataType::Int16 => typed::<i16>(bytes, &shape, fortran, swap),
-            DataType::UInt32 => typed::<u32>(bytes, &shape, fortran, swap),
-            DataType::Int32 => typed::<i32>(bytes, &shape, fortran, swap),
-            DataType::UInt64 => typed::<u64>(bytes, &shape, fortran, swap),
-            DataType::Int64 => typed::<i64>(bytes, &shape, fortran, swap),
-            DataType::Float32 => typed::<f32>(bytes, &shape, fortran, swap),
-            DataType::Float64 => typed::<f64>(bytes, &shape, fortran, swap),
-            DataType::Complex64 => typed::<Complex<f32>>(bytes, &shape, fortran, swap),
-            DataType::Complex128 => typed::<Complex<f64>>(bytes, &shape, fortran, swap),
-            DataType::Rgb24 => typed::<Rgb>(bytes, &shape, fortran, swap),
-            DataType::Rgba32 => typed::<Rgba>(bytes, &shape, fortran, swap),
-            other => Err(neurovox::Error::unsupported(format!(
-                "data dtype {other} not supported"
-            ))),
-        }
+        neurovox::with_dtype!(all: storage.dtype,
+        T => typed::<T>(bytes, &shape, fortran, swap),
+        other => Err(neurovox::Error::unsupported(format!(
+            "data dtype {other} not supported"
+        ))))
     });
     result.py()
 }

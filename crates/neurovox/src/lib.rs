@@ -92,4 +92,5 @@ pub mod internals {
     };
     pub use crate::array::write_values::{write_values, write_view};
     pub use crate::image::save::{save_parts, FilePart, SaveData, SaveParts};
+    pub use num_complex::Complex;
 }

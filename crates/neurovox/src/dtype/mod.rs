@@ -29,6 +29,9 @@ pub use element::{Element, RealValue, Rgb, Rgba};
 ///
 /// For example `with_dtype!(numeric: dtype, T => std::mem::size_of::<T>(), _ => 0)` is the
 /// item size of numeric types and 0 for the rest (`tests::with_dtype_binds_each_type`).
+/// Exported (hidden) for the Python bindings, which dispatch on the same types.
+#[macro_export]
+#[doc(hidden)]
 macro_rules! with_dtype {
     (real: $dtype:expr, $T:ident => $body:expr, $($rest:pat => $other:expr),+ $(,)?) => {
         match $dtype {
@@ -46,20 +49,20 @@ macro_rules! with_dtype {
         }
     };
     (numeric: $dtype:expr, $T:ident => $body:expr, $($rest:pat => $other:expr),+ $(,)?) => {
-        $crate::dtype::with_dtype!(real: $dtype, $T => $body,
-            $crate::DataType::Complex64 => { type $T = num_complex::Complex<f32>; $body },
-            $crate::DataType::Complex128 => { type $T = num_complex::Complex<f64>; $body },
+        $crate::with_dtype!(real: $dtype, $T => $body,
+            $crate::DataType::Complex64 => { type $T = $crate::internals::Complex<f32>; $body },
+            $crate::DataType::Complex128 => { type $T = $crate::internals::Complex<f64>; $body },
             $($rest => $other),+)
     };
     (all: $dtype:expr, $T:ident => $body:expr, $($rest:pat => $other:expr),+ $(,)?) => {
-        $crate::dtype::with_dtype!(numeric: $dtype, $T => $body,
+        $crate::with_dtype!(numeric: $dtype, $T => $body,
             $crate::DataType::Rgb24 => { type $T = $crate::dtype::Rgb; $body },
             $crate::DataType::Rgba32 => { type $T = $crate::dtype::Rgba; $body },
             $($rest => $other),+)
     };
 }
+pub(crate) use crate::with_dtype;
 use std::fmt;
-pub(crate) use with_dtype;
 
 /// The order of bytes within each multi-byte value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -193,6 +193,6 @@ pub fn gunzip(gz: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(gz)
         .read_to_end(&mut out)
-        .unwrap();
+        .expect("a whole gzip stream");
     out
 }
