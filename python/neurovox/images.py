@@ -610,17 +610,22 @@ class SpatialImage(DataobjImage):
         img._affine = np.array(native.affine(), dtype=np.float64)
         return img
 
-    def _native_for_save(self):
-        """A core image of what this image holds now: its data object, header and affine."""
+    def _state(self):
+        """The header and affine this image holds, as the core takes them with each save,
+        dirty check or ``mark_clean``."""
         affine = None if getattr(self, '_affine', None) is None else self._affine.tolist()
+        return self._header._synced(), affine
+
+    def _native_for_save(self):
+        """A core image of this image's data object: its own (its header and affine are
+        passed with the save), or one built from the data, header and affine."""
         if self._native is not None and is_proxy(self._dataobj) and \
                 getattr(self._dataobj, '_native', None) is not None:
-            self._native.sync(self._header._synced(), affine)
             return self._native
         data = self._dataobj._native if isinstance(self._dataobj, ArrayProxy) else \
             np.asanyarray(self._dataobj)
-        return _neurovox.NativeImage.from_parts(data, affine, self._header._synced(),
-                                                self._format)
+        header, affine = self._state()
+        return _neurovox.NativeImage.from_parts(data, affine, header, self._format)
 
     def to_filename(self, filename, dtype=None, compresslevel=None, hard_links='refuse',
                     **kwargs):
@@ -679,20 +684,19 @@ class SpatialImage(DataobjImage):
         target = self._named_files(file_map)
         if target is not None and not is_proxy(self._dataobj):
             # An array is saved where it lies (no copy into the core).
-            affine = None if getattr(self, '_affine', None) is None else self._affine.tolist()
+            header, affine = self._state()
             self._native, exact = _neurovox.NativeImage.save_array(
-                self._dataobj, affine, self._header._synced(), self._format, target, dtype,
+                self._dataobj, affine, header, self._format, target, dtype,
                 compresslevel, hard_links)
             if exact:
-                self._native.sync(self._header._synced(), affine)
-                self._native.mark_clean()
+                self._native.mark_clean(header, affine)
         elif target is not None:
             native = self._native_for_save()
-            exact = native.to_filename(target, dtype, compresslevel, hard_links)
+            exact = native.to_filename(target, *self._state(), dtype, compresslevel, hard_links)
             self._native = native
         else:
             native = self._native_for_save()
-            header_bytes, image_bytes, mat_bytes = native.to_bytes(dtype)
+            header_bytes, image_bytes, mat_bytes = native.to_bytes(*self._state(), dtype)
             hdr_fh, img_fh = self._get_fileholders(file_map)
             parts = [(img_fh, image_bytes)]
             if header_bytes is not None:
@@ -802,16 +806,13 @@ class SpatialImage(DataobjImage):
     def _native_dirty_reasons(self, first_only):
         # The core compares this image's header and affine with its files; nothing is
         # pushed into the native image for it (image::Image::dirty_reasons_of).
-        affine = None if getattr(self, '_affine', None) is None else self._affine.tolist()
-        return list(self._native.dirty_reasons_of(self._header._synced(), affine, first_only))
+        return list(self._native.dirty_reasons_of(*self._state(), first_only))
 
     def mark_clean(self):
         """Declares that the image matches its files as they are now."""
         if self._native is None:
             raise ValueError('the image has no files to match; save it with to_filename first')
-        affine = None if getattr(self, '_affine', None) is None else self._affine.tolist()
-        self._native.sync(self._header._synced(), affine)
-        self._native.mark_clean()
+        self._native.mark_clean(*self._state())
         self._clean_digests = {}
         self._array_in_file = False
         if self._fdata_cache is not None:
@@ -839,13 +840,13 @@ class SpatialImage(DataobjImage):
             # The float values the image shows, in an image made from them; the core names
             # the copy and stores them as floats (float32 for MGH), as for any image.
             data = self._fdata_cache
-            native = _neurovox.NativeImage.from_parts(
-                np.asarray(data), None if self._affine is None else self._affine.tolist(),
-                self._header._synced(), self._format)
-            _, image, _ = native.as_filename(dir, data.dtype)
+            header, affine = self._state()
+            native = _neurovox.NativeImage.from_parts(np.asarray(data), affine, header,
+                                                      self._format)
+            _, image, _ = native.as_filename(header, affine, dir, data.dtype)
             return os.fspath(image)
         native = self._native_for_save()
-        _, image, _ = native.as_filename(dir)
+        _, image, _ = native.as_filename(*self._state(), dir)
         return os.fspath(image)
 
     def __reduce__(self):

@@ -12,7 +12,7 @@ use crate::proxy::{
 use neurovox::format::affine::Affine;
 use neurovox::image::DirtyReason;
 use neurovox::image::ProxyOptions;
-use neurovox::image::{DataObj, FileMap, Image};
+use neurovox::image::{DataObj, Image};
 use neurovox::io::FileFingerprint;
 use neurovox::{DataType, Header, SaveOptions};
 use pyo3::prelude::*;
@@ -97,6 +97,26 @@ impl NativeImage {
             }
         }
         Ok(new)
+    }
+
+    /// Takes the header and affine the Python image holds, as a save or `mark_clean` leaves
+    /// the image: the header's consumable fields are restored by [`Self::as_loaded`]; an
+    /// affine that appeared or went away rebuilds the image around the same data object.
+    fn adopt(&mut self, header: &neurovox::Header, affine: Option<Affine>) -> PyResult<()> {
+        let new = self.as_loaded(header)?;
+        *self.inner.header_mut() = new;
+        match (self.inner.affine_mut(), affine) {
+            (Some(slot), Some(a)) => *slot = a,
+            (Some(_), None) | (None, Some(_)) => {
+                let data = self.inner.dataobj().clone();
+                let header = self.inner.header().clone();
+                let format = self.inner.format();
+                self.inner = Image::from_dataobj(data, affine, Some(&header), format).py()?;
+                self.loaded = None;
+            }
+            (None, None) => {}
+        }
+        Ok(())
     }
 }
 
@@ -273,27 +293,6 @@ impl NativeImage {
         (f.header.clone(), f.image.clone())
     }
 
-    /// Takes the Python image's header and affine. The header's consumable fields
-    /// (`vox_offset`, `scl_slope`, `scl_inter`) are restored from the header the image was
-    /// loaded with, so resetting them — which every nibabel image does — is no change.
-    fn sync(&mut self, header: PyRef<'_, NativeHeader>, affine: Option<Affine>) -> PyResult<()> {
-        let new = self.as_loaded(&header.inner)?;
-        *self.inner.header_mut() = new;
-        match (self.inner.affine_mut(), affine) {
-            (Some(slot), Some(a)) => *slot = a,
-            (Some(_), None) | (None, Some(_)) => {
-                // An affine appeared or went away: rebuild around the same data object.
-                let data = self.inner.dataobj().clone();
-                let header = self.inner.header().clone();
-                let format = self.inner.format();
-                self.inner = Image::from_dataobj(data, affine, Some(&header), format).py()?;
-                self.loaded = None;
-            }
-            (None, None) => {}
-        }
-        Ok(())
-    }
-
     /// The image's handle (the core's `ImageHandle`: format, paths, load options, file
     /// fingerprints — never data) as a tuple of strings and integers for pickling:
     /// `(class, header path, image path, mmap, keep_file_open, [(path, state or None)])`.
@@ -395,8 +394,14 @@ impl NativeImage {
             .collect()
     }
 
-    /// Declares the image matches its files as they are now.
-    fn mark_clean(&mut self) -> PyResult<()> {
+    /// Declares the image, with the Python image's `header` and `affine`, matches its files
+    /// as they are now.
+    fn mark_clean(
+        &mut self,
+        header: PyRef<'_, NativeHeader>,
+        affine: Option<Affine>,
+    ) -> PyResult<()> {
+        self.adopt(&header.inner, affine)?;
         self.inner.mark_clean().py()?;
         self.loaded = Some(self.inner.header().clone());
         Ok(())
@@ -407,16 +412,20 @@ impl NativeImage {
         self.inner.mark_dirty();
     }
 
-    /// `(header file, image file, is_copy)`: the image's own files when it is clean, else a
-    /// copy saved in `dir` (the system's temporary directory by default) — with its values
-    /// stored as floats of the numpy dtype `floats` when given (float32 for MGH).
-    #[pyo3(signature = (dir=None, floats=None))]
+    /// `(header file, image file, is_copy)` of the image with the Python image's `header`
+    /// and `affine`: its own files when it is clean, else a copy saved in `dir` (the system's
+    /// temporary directory by default) — with its values stored as floats of the numpy dtype
+    /// `floats` when given (float32 for MGH).
+    #[pyo3(signature = (header, affine, dir=None, floats=None))]
     fn as_filename(
-        &self,
+        &mut self,
         py: Python<'_>,
+        header: PyRef<'_, NativeHeader>,
+        affine: Option<Affine>,
         dir: Option<PathBuf>,
         floats: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<(PathBuf, PathBuf, bool)> {
+        self.adopt(&header.inner, affine)?;
         let floats = floats
             .map(|d| crate::convert::parse_storage(d).map(|s| s.dtype))
             .transpose()?;
@@ -430,18 +439,23 @@ impl NativeImage {
         Ok((files.header, files.image, files.is_copy))
     }
 
-    /// Saves to `path` (nibabel's `to_filename`), storing the data as `dtype` if given; true
-    /// when the file holds the image's values exactly (the image then matches it).
+    /// Saves the image with the Python image's `header` and `affine` to `path` (nibabel's
+    /// `to_filename`), storing the data as `dtype` if given; true when the file holds the
+    /// image's values exactly (the image then matches it).
     #[allow(clippy::wrong_self_convention)] // nibabel's name; it saves and updates the file map
-    #[pyo3(signature = (path, dtype=None, compresslevel=None, hard_links=None))]
+    #[allow(clippy::too_many_arguments)] // the Python image's state and nibabel's options
+    #[pyo3(signature = (path, header, affine, dtype=None, compresslevel=None, hard_links=None))]
     fn to_filename(
         &mut self,
         py: Python<'_>,
         path: PathBuf,
+        header: PyRef<'_, NativeHeader>,
+        affine: Option<Affine>,
         dtype: Option<&Bound<'_, PyAny>>,
         compresslevel: Option<u32>,
         hard_links: Option<&str>,
     ) -> PyResult<bool> {
+        self.adopt(&header.inner, affine)?;
         let options = save_options(dtype, compresslevel, hard_links)?;
         let inner = &mut self.inner;
         py.detach(|| inner.to_filename(&path, options))
@@ -449,18 +463,22 @@ impl NativeImage {
         Ok(!self.inner.is_dirty())
     }
 
-    /// The bytes of each file this image saves to (nibabel's `to_file_map` over file
-    /// objects, `to_stream`, `to_bytes`): `(header, image, mat)`, the header only for pairs
+    /// The bytes of each file this image, with the Python image's `header` and `affine`,
+    /// saves to (nibabel's `to_file_map` over file objects, `to_stream`, `to_bytes`):
+    /// `(header, image, mat)`, the header only for pairs
     /// and the `.mat` only for SPM images with an affine. The same bytes `to_filename` writes
     /// for an uncompressed file name of the image's format.
     #[allow(clippy::wrong_self_convention)] // nibabel's name
-    #[pyo3(signature = (dtype=None, compresslevel=None))]
+    #[pyo3(signature = (header, affine, dtype=None, compresslevel=None))]
     fn to_bytes<'py>(
-        &self,
+        &mut self,
         py: Python<'py>,
+        header: PyRef<'py, NativeHeader>,
+        affine: Option<Affine>,
         dtype: Option<&Bound<'py, PyAny>>,
         compresslevel: Option<u32>,
     ) -> PyResult<SavedPyBytes<'py>> {
+        self.adopt(&header.inner, affine)?;
         let options = save_options(dtype, compresslevel, None)?;
         let inner = &self.inner;
         let saved = py
@@ -478,26 +496,6 @@ impl NativeImage {
             PyBytes::new(py, &saved.image),
             saved.mat.map(|b| PyBytes::new(py, &b)),
         ))
-    }
-
-    /// Saves to the files of a file map (nibabel's `to_file_map`).
-    #[allow(clippy::wrong_self_convention)] // nibabel's name
-    #[pyo3(signature = (header=None, image=None, dtype=None, compresslevel=None, hard_links=None))]
-    fn to_file_map(
-        &mut self,
-        py: Python<'_>,
-        header: Option<PathBuf>,
-        image: Option<PathBuf>,
-        dtype: Option<&Bound<'_, PyAny>>,
-        compresslevel: Option<u32>,
-        hard_links: Option<&str>,
-    ) -> PyResult<()> {
-        let options = save_options(dtype, compresslevel, hard_links)?;
-        let files = FileMap { header, image };
-        let inner = &mut self.inner;
-        py.detach(|| inner.to_file_map(&files, options))
-            .map(|_outcome| ())
-            .map_err(crate::errors::save_error)
     }
 }
 
