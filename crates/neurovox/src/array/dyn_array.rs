@@ -500,7 +500,9 @@ impl DynArray {
         self.to_float()
     }
 
-    fn to_float<O: FloatOut + DynElement>(&self) -> Result<ArrayD<O>> {
+    /// The values converted to `O` as numpy's `astype` does (the real part of complex
+    /// values); a Usage error for colour data.
+    pub(crate) fn to_float<O: FloatOut + DynElement>(&self) -> Result<ArrayD<O>> {
         if let Some(a) = O::unwrap_ref(self) {
             return Ok(a.to_owned());
         }

@@ -5,7 +5,7 @@
 
 use super::write_scale::*;
 use crate::array::dyn_array::{DynArray, DynView};
-use crate::dtype::element::{Element, RealValue};
+use crate::dtype::element::{Element, FloatOut, RealValue};
 use crate::dtype::{ByteOrder, DataType, StorageDtype};
 use crate::error::{Error, Result};
 use ndarray::{ArrayViewD, Axis, Ix2, IxDyn};
@@ -338,15 +338,13 @@ fn write_scaled_ints<T: Real, F: Flt>(
 }
 
 /// The float types numpy computes in, as far as the writers need them.
-trait Flt: Copy + PartialOrd + std::ops::Sub<Output = Self> + std::ops::Div<Output = Self> {
+trait Flt: FloatOut + PartialOrd + std::ops::Sub<Output = Self> + std::ops::Div<Output = Self> {
     /// Which type this is.
     const FT: Ft;
     /// numpy's `finfo(t).eps`.
     const EPS: f64;
-    fn from_f64(v: f64) -> Self;
     /// numpy's cast of an integer: one rounding, half to even.
     fn from_i128(v: i128) -> Self;
-    fn from_real<T: Real>(v: T) -> Self;
     fn to_f64(self) -> f64;
     fn rint(self) -> Self;
     fn is_nan(self) -> bool;
@@ -355,14 +353,8 @@ trait Flt: Copy + PartialOrd + std::ops::Sub<Output = Self> + std::ops::Div<Outp
 impl Flt for f32 {
     const FT: Ft = Ft::F32;
     const EPS: f64 = f32::EPSILON as f64;
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
     fn from_i128(v: i128) -> Self {
         v as f32
-    }
-    fn from_real<T: Real>(v: T) -> Self {
-        v.real_f32()
     }
     fn to_f64(self) -> f64 {
         f64::from(self)
@@ -378,14 +370,8 @@ impl Flt for f32 {
 impl Flt for f64 {
     const FT: Ft = Ft::F64;
     const EPS: f64 = f64::EPSILON;
-    fn from_f64(v: f64) -> Self {
-        v
-    }
     fn from_i128(v: i128) -> Self {
         v as f64
-    }
-    fn from_real<T: Real>(v: T) -> Self {
-        v.real_f64()
     }
     fn to_f64(self) -> f64 {
         self

@@ -17,7 +17,7 @@
 
 pub(crate) mod element;
 
-pub use element::{Element, RealValue, Rgb, Rgba};
+pub use element::{Element, FloatOut, RealValue, Rgb, Rgba};
 
 /// The one `DataType` → Rust element type dispatch: runs `$body` with `$T` bound (as a type
 /// alias) to the element type of `$dtype`, for the types of the named family; every other

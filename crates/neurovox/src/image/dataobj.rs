@@ -10,7 +10,6 @@ use crate::array::read_scale::FactorType;
 use crate::array::selection::Selection;
 use crate::error::{Error, Result};
 use crate::image::proxy::ArrayProxy;
-use ndarray::ArrayD;
 
 /// An image's data: an array in memory, or a proxy that reads from disk.
 #[derive(Debug, Clone)]
@@ -80,23 +79,15 @@ impl std::str::FromStr for Caching {
 }
 
 /// The float types [`Image::get_fdata`](crate::image::Image::get_fdata) returns: `f32` and `f64`.
-pub trait FloatElement: DynElement + crate::array::read_scale::FloatOut {
+pub trait FloatElement: DynElement + crate::dtype::FloatOut {
     /// The scale-factor precision this type asks for.
     const FACTOR: FactorType;
-    /// Converts any data to this float type as numpy's `astype` does.
-    fn convert(data: &DynArray) -> Result<ArrayD<Self>>;
 }
 
 impl FloatElement for f64 {
     const FACTOR: FactorType = FactorType::F64;
-    fn convert(data: &DynArray) -> Result<ArrayD<f64>> {
-        data.to_f64()
-    }
 }
 
 impl FloatElement for f32 {
     const FACTOR: FactorType = FactorType::F32;
-    fn convert(data: &DynArray) -> Result<ArrayD<f32>> {
-        data.to_f32()
-    }
 }

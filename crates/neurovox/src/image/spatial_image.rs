@@ -493,7 +493,7 @@ impl Image {
         if let Some(same) = values.as_typed::<T>() {
             return Ok(same.clone());
         }
-        Ok(T::convert(&values)?.into_shared())
+        Ok(values.to_float::<T>()?.into_shared())
     }
 
     /// Mutable floating-point data: the cached array (filled first if needed), or for an
