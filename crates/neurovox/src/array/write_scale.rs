@@ -390,13 +390,40 @@ pub(super) fn int_range<T: Real>(a: &ArrayViewD<'_, T>) -> (Option<(Extreme, Ext
     )
 }
 
-pub(super) fn float_range<T: Copy>(
+pub(super) fn float_range<T: Copy + Sync>(
     a: &ArrayViewD<'_, T>,
-    to_f64: impl Fn(T) -> f64,
+    to_f64: impl Fn(T) -> f64 + Sync,
 ) -> (Option<(Extreme, Extreme)>, bool) {
+    use rayon::prelude::*;
+    let (range, has_nan) = match a.as_slice_memory_order() {
+        // Large arrays in pieces on every core, merged in order: the same first minimum and
+        // maximum (which matters only for the sign of a zero) as one walk.
+        Some(values) if values.len() >= RANGE_PIECE => values
+            .par_chunks(RANGE_PIECE)
+            .map(|piece| float_range_of(piece.iter().copied(), &to_f64))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .reduce(merge_float_ranges)
+            .unwrap_or((None, false)),
+        Some(values) => float_range_of(values.iter().copied(), &to_f64),
+        None => float_range_of(a.iter().copied(), &to_f64),
+    };
+    (
+        range.map(|(lo, hi)| (Extreme::Float(lo), Extreme::Float(hi))),
+        has_nan,
+    )
+}
+
+/// Values a piece of the parallel range pass holds.
+const RANGE_PIECE: usize = 1 << 18;
+
+type FloatRange = (Option<(f64, f64)>, bool);
+
+/// The finite range and whether any value is NaN, in one walk.
+fn float_range_of<T>(values: impl Iterator<Item = T>, to_f64: impl Fn(T) -> f64) -> FloatRange {
     let mut has_nan = false;
     let mut range: Option<(f64, f64)> = None;
-    for_each_value(a, |v| {
+    for v in values {
         let v = to_f64(v);
         if v.is_nan() {
             has_nan = true;
@@ -406,11 +433,20 @@ pub(super) fn float_range<T: Copy>(
                 Some((lo, hi)) => (if v < lo { v } else { lo }, if v > hi { v } else { hi }),
             });
         }
-    });
-    (
-        range.map(|(lo, hi)| (Extreme::Float(lo), Extreme::Float(hi))),
-        has_nan,
-    )
+    }
+    (range, has_nan)
+}
+
+/// The range of `a` followed by `b`, as one walk over both would give it.
+fn merge_float_ranges(a: FloatRange, b: FloatRange) -> FloatRange {
+    let range = match (a.0, b.0) {
+        (None, x) | (x, None) => x,
+        (Some((alo, ahi)), Some((blo, bhi))) => Some((
+            if blo < alo { blo } else { alo },
+            if bhi > ahi { bhi } else { ahi },
+        )),
+    };
+    (range, a.1 || b.1)
 }
 
 /// The smallest and largest finite values of real data (NaN and ±inf ignored), as `f64`;
@@ -915,6 +951,47 @@ mod tests {
 
     fn dyn_f64(v: &[f64]) -> DynArray {
         DynArray::from_array(ndarray::Array1::from(v.to_vec()).into_dyn())
+    }
+
+    /// The range pass over a large array (in pieces on every core) gives what one walk
+    /// gives: the same extremes, the same first zero's sign, NaN seen anywhere, infinities
+    /// ignored.
+    #[test]
+    fn the_parallel_range_pass_equals_one_walk() {
+        let n = 5 * RANGE_PIECE + 123;
+        let mut values: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1000) as f64 - 500.0).collect();
+        values[3 * RANGE_PIECE + 5] = f64::NEG_INFINITY;
+        values[RANGE_PIECE - 1] = f64::INFINITY;
+        for (at, v) in [(0, -0.0), (RANGE_PIECE, 0.0)] {
+            values[at] = v;
+        }
+        let walk = |v: &[f64]| float_range_of(v.iter().copied(), |x| x);
+        let whole = |v: &[f64]| {
+            let a = ndarray::ArrayView1::from(v).into_dyn();
+            float_range(&a, |x| x)
+        };
+        let as_pair = |r: (Option<(Extreme, Extreme)>, bool)| {
+            (
+                r.0.map(|(a, b)| (a.as_f64().to_bits(), b.as_f64().to_bits())),
+                r.1,
+            )
+        };
+        let one = walk(&values);
+        assert_eq!(
+            as_pair(whole(&values)),
+            (one.0.map(|(a, b)| (a.to_bits(), b.to_bits())), one.1)
+        );
+        assert!(!one.1);
+        values[4 * RANGE_PIECE + 9] = f64::NAN;
+        assert!(whole(&values).1);
+        // Only zeros, of both signs: the first one's sign, as one walk keeps it.
+        let zeros: Vec<f64> = (0..n)
+            .map(|i| if i < RANGE_PIECE { -0.0 } else { 0.0 })
+            .collect();
+        let (lo, _) = whole(&zeros).0.unwrap();
+        assert!(lo.as_f64().is_sign_negative());
+        // No finite value at all.
+        assert_eq!(whole(&vec![f64::INFINITY; n]).0.map(|_| ()), None);
     }
 
     fn written(

@@ -326,15 +326,67 @@ fn write_scaled_ints<T: Real, F: Flt>(
     out: StorageDtype,
     dst: &mut Vec<u8>,
 ) -> Result<()> {
-    let mut error = None;
-    emit_ints(a, out, dst, |x| match p.to_int(x) {
-        Ok(v) => v as i128,
-        Err(e) => {
-            error.get_or_insert(e);
-            0
+    let mut unfilled_nan = false;
+    // A value inside the output type's range is cast directly; one outside it (the clip
+    // range is infinite when the scaled extremes are) goes through the 128-bit integer, as
+    // it always did: its low bits are what numpy's cast on x86 gives (0 for infinities
+    // into 8- and 16-bit types). The 128-bit step is a library call, so only for those.
+    macro_rules! go {
+        ($t:ty) => {
+            emit(
+                fortran_map(a, |x| match p.to_int(x) {
+                    Some(v) => {
+                        let v = v.to_f64();
+                        if v >= <$t>::MIN as f64 && v < <$t>::MAX as f64 + 1.0 {
+                            v as $t
+                        } else {
+                            v as i128 as $t
+                        }
+                    }
+                    None => {
+                        unfilled_nan = true;
+                        0
+                    }
+                }),
+                out.order,
+                dst,
+            )
+        };
+    }
+    match out.dtype {
+        DataType::UInt8 => go!(u8),
+        DataType::Int8 => go!(i8),
+        DataType::UInt16 => go!(u16),
+        DataType::Int16 => go!(i16),
+        DataType::UInt32 => go!(u32),
+        DataType::Int32 => go!(i32),
+        DataType::UInt64 => go!(u64),
+        _ => go!(i64),
+    }
+    if unfilled_nan {
+        return Err(Error::usage(
+            "NaN in data whose write scaling was chosen for data without NaN",
+        ));
+    }
+    Ok(())
+}
+
+/// numpy's `rint` (round half to even) without a call into libm: `round_ties_even` is a
+/// library call on x86-64 without SSE4.1, in the writers' innermost loop. Below `$magic` (the
+/// first value from which every float of the type is an integer), adding and subtracting
+/// `$magic` with the value's sign rounds once, half to even, in the default rounding mode; at
+/// and above it (and for NaN and infinities) the value is its own rint. The sign of zero is
+/// kept.
+macro_rules! rint_by_magic {
+    ($x:expr, $magic:expr) => {{
+        let x = $x;
+        if x.abs() < $magic {
+            let m = $magic.copysign(x);
+            ((x + m) - m).copysign(x)
+        } else {
+            x
         }
-    });
-    error.map_or(Ok(()), Err)
+    }};
 }
 
 /// The float types numpy computes in, as far as the writers need them.
@@ -360,7 +412,8 @@ impl Flt for f32 {
         f64::from(self)
     }
     fn rint(self) -> Self {
-        self.round_ties_even()
+        // 2^23: at and above it every float32 is an integer.
+        rint_by_magic!(self, 8_388_608f32)
     }
     fn is_nan(self) -> bool {
         self.is_nan()
@@ -377,7 +430,8 @@ impl Flt for f64 {
         self
     }
     fn rint(self) -> Self {
-        self.round_ties_even()
+        // 2^52: at and above it every float64 is an integer.
+        rint_by_magic!(self, 4_503_599_627_370_496f64)
     }
     fn is_nan(self) -> bool {
         self.is_nan()
@@ -520,7 +574,10 @@ impl<F: Flt> TypedPlan<F> {
     }
 
     /// One value for integer output: scale, rint, clip (NaN kept, as `np.clip`), NaN fill.
-    fn to_int<T: Real>(&self, x: T) -> Result<f64> {
+    /// The value is an integer inside the output range; `None` for a NaN the plan has no
+    /// fill for (0 is written in its place and the write fails).
+    #[inline(always)]
+    fn to_int<T: Real>(&self, x: T) -> Option<F> {
         let mut v = self.scale(x).rint();
         if v < self.lo {
             v = self.lo;
@@ -529,14 +586,9 @@ impl<F: Flt> TypedPlan<F> {
             v = self.hi;
         }
         if v.is_nan() {
-            return match self.nan_fill {
-                Some(fill) => Ok(fill.to_f64()),
-                None => Err(Error::usage(
-                    "NaN in data whose write scaling was chosen for data without NaN",
-                )),
-            };
+            return self.nan_fill;
         }
-        Ok(v.to_f64())
+        Some(v)
     }
 }
 
@@ -600,4 +652,58 @@ fn post_clips<F: Flt>(
     let lo = if post_mn > both_mn { post_mn } else { both_mn };
     let hi = if post_mx < both_mx { post_mx } else { both_mx };
     Ok(((lo.to_f64(), hi.to_f64()), nan_fill.to_f64()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The writers' rint is numpy's (round half to even) for every kind of value, in both
+    /// float types: ties, the edges of the integer range, huge values, signed zeros, NaN.
+    #[test]
+    fn rint_rounds_half_to_even_like_the_library() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.5,
+            1.5,
+            2.5,
+            -0.5,
+            -1.5,
+            -2.5,
+            0.49999999999999994,
+            4_503_599_627_370_495.5,
+            -4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            9.0e15 + 1.0,
+            8_388_607.5,
+            8_388_608.5,
+            -8_388_607.5,
+            1e300,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE / 4.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        // Pseudo-random values over many magnitudes, and their halves.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..20_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let unit = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            let v = unit * 10f64.powi((state % 40) as i32 - 10);
+            values.extend([v, v.trunc() + 0.5]);
+        }
+        for &v in &values {
+            let want = v.round_ties_even();
+            let got = Flt::rint(v);
+            assert_eq!(got.to_bits(), want.to_bits(), "f64 {v:e}");
+            let v32 = v as f32;
+            let want32 = v32.round_ties_even();
+            assert_eq!(Flt::rint(v32).to_bits(), want32.to_bits(), "f32 {v32:e}");
+        }
+        assert!(Flt::rint(f64::NAN).is_nan());
+        assert!(Flt::rint(f32::NAN).is_nan());
+    }
 }
