@@ -240,22 +240,19 @@ fn emit_ints<T: Copy>(
     out: StorageDtype,
     dst: &mut Vec<u8>,
     mut f: impl FnMut(T) -> i128,
-) {
-    macro_rules! go {
-        ($t:ty) => {
-            emit(fortran_map(a, |x| f(x) as $t), out.order, dst)
-        };
-    }
-    match out.dtype {
-        DataType::UInt8 => go!(u8),
-        DataType::Int8 => go!(i8),
-        DataType::UInt16 => go!(u16),
-        DataType::Int16 => go!(i16),
-        DataType::UInt32 => go!(u32),
-        DataType::Int32 => go!(i32),
-        DataType::UInt64 => go!(u64),
-        _ => go!(i64),
-    }
+) -> Result<()> {
+    crate::with_dtype!(int: out.dtype,
+        O => {
+            emit(fortran_map(a, |x| f(x) as O), out.order, dst);
+            Ok(())
+        },
+        other => Err(not_an_integer_type(other)))
+}
+
+/// The integer writers' complaint about an output type that is not an integer (their callers
+/// never pass one).
+fn not_an_integer_type(dtype: DataType) -> Error {
+    Error::usage(format!("{dtype} is not an integer storage type"))
 }
 
 /// Appends `f` of every value of `a`, in Fortran order, as float or complex type `out`:
@@ -308,8 +305,7 @@ fn write_real<T: Real>(
     if !T::IS_FLOAT && null {
         // Integer to integer, unscaled: clip to the output range, then cast.
         let (lo, hi) = int_limits(out.dtype).unwrap_or((0, 0));
-        emit_ints(a, out, dst, |v| v.cast_i128().clamp(lo, hi));
-        return Ok(());
+        return emit_ints(a, out, dst, |v| v.cast_i128().clamp(lo, hi));
     }
     let plan = ScalePlan::int_out(input, out.dtype, scaling)?;
     match plan.compute {
@@ -331,38 +327,25 @@ fn write_scaled_ints<T: Real, F: Flt>(
     // range is infinite when the scaled extremes are) goes through the 128-bit integer, as
     // it always did: its low bits are what numpy's cast on x86 gives (0 for infinities
     // into 8- and 16-bit types). The 128-bit step is a library call, so only for those.
-    macro_rules! go {
-        ($t:ty) => {
-            emit(
-                fortran_map(a, |x| match p.to_int(x) {
-                    Some(v) => {
-                        let v = v.to_f64();
-                        if v >= <$t>::MIN as f64 && v < <$t>::MAX as f64 + 1.0 {
-                            v as $t
-                        } else {
-                            v as i128 as $t
-                        }
-                    }
-                    None => {
-                        unfilled_nan = true;
-                        0
-                    }
-                }),
-                out.order,
-                dst,
-            )
-        };
-    }
-    match out.dtype {
-        DataType::UInt8 => go!(u8),
-        DataType::Int8 => go!(i8),
-        DataType::UInt16 => go!(u16),
-        DataType::Int16 => go!(i16),
-        DataType::UInt32 => go!(u32),
-        DataType::Int32 => go!(i32),
-        DataType::UInt64 => go!(u64),
-        _ => go!(i64),
-    }
+    crate::with_dtype!(int: out.dtype, O => emit(
+        fortran_map(a, |x| match p.to_int(x) {
+            Some(v) => {
+                let v = v.to_f64();
+                if v >= O::MIN as f64 && v < O::MAX as f64 + 1.0 {
+                    v as O
+                } else {
+                    v as i128 as O
+                }
+            }
+            None => {
+                unfilled_nan = true;
+                0
+            }
+        }),
+        out.order,
+        dst,
+    ),
+        other => return Err(not_an_integer_type(other)));
     if unfilled_nan {
         return Err(Error::usage(
             "NaN in data whose write scaling was chosen for data without NaN",

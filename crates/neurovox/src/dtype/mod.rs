@@ -23,7 +23,8 @@ pub use element::{Element, FloatOut, RealValue, Rgb, Rgba};
 /// alias) to the element type of `$dtype`, for the types of the named family; every other
 /// data type goes to the arms after it.
 ///
-/// * `real`: the eight integer types, `f32`, `f64`.
+/// * `int`: the eight integer types.
+/// * `real`: `int` and `f32`, `f64`.
 /// * `numeric`: `real` and `Complex<f32>`, `Complex<f64>`.
 /// * `all`: `numeric` and `Rgb`, `Rgba` (everything but binary128).
 ///
@@ -33,7 +34,7 @@ pub use element::{Element, FloatOut, RealValue, Rgb, Rgba};
 #[macro_export]
 #[doc(hidden)]
 macro_rules! with_dtype {
-    (real: $dtype:expr, $T:ident => $body:expr, $($rest:pat => $other:expr),+ $(,)?) => {
+    (int: $dtype:expr, $T:ident => $body:expr, $($rest:pat => $other:expr),+ $(,)?) => {
         match $dtype {
             $crate::DataType::UInt8 => { type $T = u8; $body }
             $crate::DataType::Int8 => { type $T = i8; $body }
@@ -43,10 +44,14 @@ macro_rules! with_dtype {
             $crate::DataType::Int32 => { type $T = i32; $body }
             $crate::DataType::UInt64 => { type $T = u64; $body }
             $crate::DataType::Int64 => { type $T = i64; $body }
-            $crate::DataType::Float32 => { type $T = f32; $body }
-            $crate::DataType::Float64 => { type $T = f64; $body }
             $($rest => $other),+
         }
+    };
+    (real: $dtype:expr, $T:ident => $body:expr, $($rest:pat => $other:expr),+ $(,)?) => {
+        $crate::with_dtype!(int: $dtype, $T => $body,
+            $crate::DataType::Float32 => { type $T = f32; $body },
+            $crate::DataType::Float64 => { type $T = f64; $body },
+            $($rest => $other),+)
     };
     (numeric: $dtype:expr, $T:ident => $body:expr, $($rest:pat => $other:expr),+ $(,)?) => {
         $crate::with_dtype!(real: $dtype, $T => $body,
