@@ -73,6 +73,28 @@ fn report(what: &str, checked: usize, failures: &[String]) {
     );
 }
 
+/// Runs `check` on the file of each manifest entry of `kind` that `keep` accepts; `None` when
+/// the oracle files are absent. Gives how many were checked and the failures, each naming
+/// its file.
+fn check_entries(
+    kind: &str,
+    keep: impl Fn(&Value) -> bool,
+    mut check: impl FnMut(&Path, &Value) -> Result<(), String>,
+) -> Option<(usize, Vec<String>)> {
+    let dir = oracle_dir()?;
+    let manifest = load_manifest(&dir);
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for entry in entries(&manifest, kind).iter().filter(|e| keep(e)) {
+        checked += 1;
+        let name = entry["path"].as_str().unwrap();
+        if let Err(msg) = check(&dir.join(name), entry) {
+            failures.push(format!("{name}: {msg}"));
+        }
+    }
+    Some((checked, failures))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Values
 
@@ -644,55 +666,29 @@ fn check_refused_npy(path: &Path, entry: &Value) -> Result<(), String> {
 
 #[test]
 fn numpy_npy_files_load_mapped_and_in_memory() {
-    let Some(dir) = oracle_dir() else {
-        return;
-    };
     let started = Instant::now();
-    let manifest = load_manifest(&dir);
-    let mut failures = Vec::new();
-    let mut checked = 0;
-    for entry in entries(&manifest, "npy") {
-        if !entry["supported"].as_bool().unwrap() {
-            continue;
-        }
-        checked += 1;
-        let path = dir.join(entry["path"].as_str().unwrap());
+    let supported = |e: &Value| e["supported"].as_bool().unwrap();
+    let Some((checked, failures)) = check_entries("npy", supported, |path, entry| {
         let data_offset = usize::try_from(entry["header_len"].as_u64().unwrap()).unwrap();
         if entry["dtype"].as_str() == Some("|b1") {
-            if let Err(msg) = check_bool_npy_file(&path, entry, data_offset) {
-                failures.push(format!("{}: {msg}", entry["path"].as_str().unwrap()));
-            }
-            continue;
+            return check_bool_npy_file(path, entry, data_offset);
         }
         let spec = ArraySpec::from_entry(entry);
-        let result = with_element_type!(spec.code(), check_npy_file(&path, &spec, data_offset))
-            .and_then(|()| check_wrong_type(&path, spec.code()));
-        if let Err(msg) = result {
-            failures.push(format!("{}: {msg}", entry["path"].as_str().unwrap()));
-        }
-    }
+        with_element_type!(spec.code(), check_npy_file(path, &spec, data_offset))
+            .and_then(|()| check_wrong_type(path, spec.code()))
+    }) else {
+        return;
+    };
     let what = format!("numpy .npy files (in {:.2?})", started.elapsed());
     report(&what, checked, &failures);
 }
 
 #[test]
 fn numpy_npy_files_neurovox_refuses_give_the_right_error() {
-    let Some(dir) = oracle_dir() else {
+    let refused = |e: &Value| !e["supported"].as_bool().unwrap();
+    let Some((checked, failures)) = check_entries("npy", refused, check_refused_npy) else {
         return;
     };
-    let manifest = load_manifest(&dir);
-    let mut failures = Vec::new();
-    let mut checked = 0;
-    for entry in entries(&manifest, "npy") {
-        if entry["supported"].as_bool().unwrap() {
-            continue;
-        }
-        checked += 1;
-        let path = dir.join(entry["path"].as_str().unwrap());
-        if let Err(msg) = check_refused_npy(&path, entry) {
-            failures.push(format!("{}: {msg}", entry["path"].as_str().unwrap()));
-        }
-    }
     assert!(checked > 0, "the manifest lists no refused dtypes");
     report("refused numpy .npy files", checked, &failures);
 }
@@ -792,22 +788,19 @@ fn expect_npz_usage_error<T: Sample>(
 
 #[test]
 fn numpy_npz_archives_load_member_by_member() {
-    let Some(dir) = oracle_dir() else {
+    let mut members = 0;
+    let Some((checked, failures)) = check_entries(
+        "npz",
+        |_| true,
+        |path, entry| {
+            members += check_npz_archive(path, entry)?;
+            Ok(())
+        },
+    ) else {
         return;
     };
-    let manifest = load_manifest(&dir);
-    let mut failures = Vec::new();
-    let mut members = 0;
-    let archives = entries(&manifest, "npz");
-    for entry in archives {
-        let path = dir.join(entry["path"].as_str().unwrap());
-        match check_npz_archive(&path, entry) {
-            Ok(n) => members += n,
-            Err(msg) => failures.push(format!("{}: {msg}", entry["path"].as_str().unwrap())),
-        }
-    }
     let what = format!("numpy .npz archives ({members} members)");
-    report(&what, archives.len(), &failures);
+    report(&what, checked, &failures);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -839,21 +832,18 @@ fn check_memmap_file<T: Sample>(path: &Path, spec: &ArraySpec, offset: u64) -> R
 
 #[test]
 fn numpy_memmap_files_map_with_numpys_parameters() {
-    let Some(dir) = oracle_dir() else {
+    let Some((checked, failures)) = check_entries(
+        "memmap",
+        |_| true,
+        |path, entry| {
+            let spec = ArraySpec::from_entry(entry);
+            let offset = entry["offset"].as_u64().unwrap();
+            with_element_type!(spec.code(), check_memmap_file(path, &spec, offset))
+        },
+    ) else {
         return;
     };
-    let manifest = load_manifest(&dir);
-    let mut failures = Vec::new();
-    let files = entries(&manifest, "memmap");
-    for entry in files {
-        let path = dir.join(entry["path"].as_str().unwrap());
-        let spec = ArraySpec::from_entry(entry);
-        let offset = entry["offset"].as_u64().unwrap();
-        if let Err(msg) = with_element_type!(spec.code(), check_memmap_file(&path, &spec, offset)) {
-            failures.push(format!("{}: {msg}", entry["path"].as_str().unwrap()));
-        }
-    }
-    report("numpy memmap files", files.len(), &failures);
+    report("numpy memmap files", checked, &failures);
 }
 
 // ---------------------------------------------------------------------------------------------
