@@ -357,7 +357,8 @@ fn write_scaled_ints<T: Real, F: Flt>(
 /// numpy's `rint` (round half to even) without a call into libm: `round_ties_even` is a
 /// library call on x86-64 without SSE4.1, in the writers' innermost loop. Below `$magic` (the
 /// first value from which every float of the type is an integer), adding and subtracting
-/// `$magic` with the value's sign rounds once, half to even, in the default rounding mode; at
+/// `$magic` with the value's sign rounds once, half to even, in the default rounding mode and
+/// in the type's own precision (SSE2 or any 64-bit target; never x87's extended registers); at
 /// and above it (and for NaN and infinities) the value is its own rint. The sign of zero is
 /// kept.
 macro_rules! rint_by_magic {
