@@ -333,10 +333,10 @@ fn parse_header_from(
 /// (`Image::from_bytes`): as far as its header says the image reaches — the extensions and
 /// data for NIfTI, the data, footer and at most `max_mgh_tag_bytes` of tags for MGH. One byte
 /// more is asked of the decoder, so that a stream which ends there is read to its end and its
-/// checksum checked. A
-/// stream declaring more than it holds gives what it holds (its reads fail later, naming the
-/// shortfall); one inflating past `max_inflated_bytes` is a Limit error. So neither trailing
-/// bytes nor a header value make the inflate grow past what the image is or the caller allows.
+/// checksum checked. A stream declaring more than it holds gives what it holds (its reads
+/// fail later, naming the shortfall); one inflating past `max_inflated_bytes` is a Limit
+/// error. So neither trailing bytes nor a header value make the inflate grow past what the
+/// image is or the caller allows.
 pub(crate) fn inflate_single_file_image(
     reader: &mut dyn std::io::Read,
     limits: &Limits,
