@@ -144,15 +144,8 @@ impl NativeProxy {
             let buf = unsafe { ptr.as_mut_slice() };
             plan.read_into_with_room(source.as_ref(), buf, room)
         })
-        .map_err(|e| crate::errors::to_py(e.with_path(self.path_or_empty())))?;
+        .py_for(&self.inner)?;
         Ok(Some(out))
-    }
-
-    fn path_or_empty(&self) -> std::path::PathBuf {
-        self.inner
-            .file()
-            .map(|p| p.to_path_buf())
-            .unwrap_or_default()
     }
 
     /// The values of `selection` as [`ArrayProxy::read_into`] computes them for
@@ -217,7 +210,7 @@ impl NativeProxy {
                 read_as::<f32>(inner, selection, requested, buf)
             }
         })
-        .map_err(|e| crate::errors::to_py(e.with_path(self.path_or_empty())))?;
+        .py_for(&self.inner)?;
         Ok(Some(out.into_any()))
     }
 
@@ -667,7 +660,7 @@ impl NativeProxy {
             }
         })
         .map(Some)
-        .map_err(|e| crate::errors::to_py(e.with_path(self.path_or_empty())))
+        .py_for(&self.inner)
     }
 
     /// The whole stored array as a zero-copy numpy view of a memory map, when memory mapping
