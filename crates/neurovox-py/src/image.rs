@@ -367,7 +367,7 @@ impl NativeImage {
     }
 
     /// Why the image would differ from its files with the Python image's `header` and
-    /// `affine` (consumable fields as in `sync`), in words — only the first reason found with
+    /// `affine` (consumable fields as in `as_loaded`), in words — only the first reason found with
     /// `first_only`; empty when it would match. A comparison only: nothing is stored.
     #[pyo3(signature = (header, affine, first_only=true))]
     fn dirty_reasons_of(

@@ -329,6 +329,16 @@ fn parse_header_from(
     }
 }
 
+/// The format of a single-file image held in memory (NIfTI-1, NIfTI-2 or MGH), detected from
+/// its first bytes; a Format error for anything else.
+pub(crate) fn single_file_format(bytes: &[u8]) -> Result<ImageFormat> {
+    detect_format(bytes, None)
+        .filter(|f| !f.is_pair())
+        .ok_or_else(|| {
+            Error::format("the bytes are not a single-file NIfTI-1, NIfTI-2 or MGH image")
+        })
+}
+
 /// The inflated bytes of a single-file image held in memory as a compressed stream
 /// (`Image::from_bytes`): as far as its header says the image reaches — the extensions and
 /// data for NIfTI, the data, footer and at most `max_mgh_tag_bytes` of tags for MGH. One byte
@@ -343,11 +353,7 @@ pub(crate) fn inflate_single_file_image(
 ) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     read_up_to(reader, 1024, &mut bytes)?;
-    let format = detect_format(&bytes, None)
-        .filter(|f| !f.is_pair())
-        .ok_or_else(|| {
-            Error::format("the bytes are not a single-file NIfTI-1, NIfTI-2 or MGH image")
-        })?;
+    let format = single_file_format(&bytes)?;
     let end = match format {
         ImageFormat::Mgh => mgh::MghHeader::parse(&bytes)?
             .footer_offset()?

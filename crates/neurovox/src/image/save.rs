@@ -832,14 +832,9 @@ impl Image {
             }
         }
         let dir = dir.map_or_else(std::env::temp_dir, Path::to_path_buf);
-        let suffix = match self.format() {
-            ImageFormat::Nifti1 | ImageFormat::Nifti2 => ".nii",
-            ImageFormat::Mgh => ".mgh",
-            _ => ".hdr",
-        };
         let reserved = tempfile::Builder::new()
             .prefix("neurovox-")
-            .suffix(suffix)
+            .suffix(self.format().valid_exts()[0])
             .tempfile_in(&dir)
             .map_err(|e| Error::io(e).with_path(&dir))?
             .into_temp_path();

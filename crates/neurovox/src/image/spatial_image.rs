@@ -263,11 +263,7 @@ impl Image {
                 crate::image::file_map::inflate_single_file_image(reader.as_mut(), limits)?
             }
         };
-        let format = crate::image::file_map::detect_format(&plain, None)
-            .filter(|f| !f.is_pair())
-            .ok_or_else(|| {
-                Error::format("the bytes are not a single-file NIfTI-1, NIfTI-2 or MGH image")
-            })?;
+        let format = crate::image::file_map::single_file_format(&plain)?;
         let header = Header::parse(format, &plain)?;
         let spec = ArraySpec::from_header(&header)?;
         let affine = header.best_affine()?;
