@@ -145,10 +145,41 @@ fn derived_block(header: &Header) -> String {
     match header {
         Header::Nifti(h) => lines.extend(nifti_lines(h)),
         Header::Mgh(h) => lines.extend(mgh_lines(header, h)),
+        Header::Afni(h) => lines.extend(afni_lines(h)),
         Header::Analyze(_) => {}
     }
     lines.push(("problems", problems_text(header)));
     labelled_lines(&lines, DERIVED_LABEL_WIDTH)
+}
+
+/// An AFNI header's per-sub-brick factors, labels and space, then every attribute as the
+/// `.HEAD` file holds it (AFNI headers have no binary fields to list).
+fn afni_lines(h: &neurovox::format::AfniHeader) -> Vec<(&str, String)> {
+    let factors = match h.data_scaling() {
+        Ok(Some(f)) => {
+            let texts: Vec<String> = f.iter().map(|&v| format_float(v)).collect();
+            format!("[{}]", texts.join(", "))
+        }
+        Ok(None) => "none (data is not scaled)".to_owned(),
+        Err(e) => format!("error: {e}"),
+    };
+    let mut lines = vec![
+        ("sub-brick factors", factors),
+        (
+            "volume labels",
+            h.volume_labels()
+                .map_or_else(|| "none".to_owned(), |l| format!("{l:?}")),
+        ),
+        ("space", format!("{:?}", h.space())),
+    ];
+    for (name, value) in h.attributes() {
+        let text = match value {
+            neurovox::FieldValue::Bytes(b) => quoted_bytes(b),
+            other => other.to_string(),
+        };
+        lines.push((name.as_str(), text));
+    }
+    lines
 }
 
 /// The value, or `error: …` in its place so one bad value does not hide the rest.

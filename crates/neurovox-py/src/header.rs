@@ -63,6 +63,16 @@ impl NativeHeader {
         }
     }
 
+    fn afni_ref(&self, what: &str) -> PyResult<&neurovox::format::AfniHeader> {
+        match &self.inner {
+            Header::Afni(a) => Ok(a),
+            _ => Err(HeaderTypeError::new_err(format!(
+                "{what} needs an AFNI header, not {}",
+                self.inner.format()
+            ))),
+        }
+    }
+
     fn nifti_ref(&self, what: &str) -> PyResult<&neurovox::format::NiftiHeader> {
         match &self.inner {
             Header::Nifti(n) => Ok(n),
@@ -208,7 +218,7 @@ impl NativeHeader {
                 .inner
                 .set("vox_offset", FieldValue::Float(offset as f64))
                 .py(),
-            Header::Mgh(_) => Ok(()),
+            Header::Mgh(_) | Header::Afni(_) => Ok(()),
         }
     }
 
@@ -222,6 +232,10 @@ impl NativeHeader {
     #[pyo3(signature = (slope, inter=None))]
     fn set_slope_inter(&mut self, slope: Option<f64>, inter: Option<f64>) -> PyResult<()> {
         match &mut self.inner {
+            Header::Afni(_) => Err(HeaderTypeError::new_err(
+                "AFNI headers scale each sub-brick by its own factor (get_data_scaling); \
+                 they have no slope and intercept to set",
+            )),
             Header::Nifti(n) => n.set_slope_inter(slope, inter).py(),
             Header::Analyze(a) => {
                 let flavour = a.flavour();
@@ -361,13 +375,61 @@ impl NativeHeader {
                     .collect();
             }
             Header::Mgh(m) => m.set_tag_bytes(tags),
-            Header::Analyze(_) => {}
+            Header::Analyze(_) | Header::Afni(_) => {}
         }
         Ok(NativeHeader { inner })
     }
 
     /// Pickling (and `copy.deepcopy`): the format, byte order, binary block, NIfTI
     /// extensions and MGH tags, restored exactly by `_restore`.
+    /// An AFNI header's attributes as nibabel's `info` dict: strings as `str`, one number as
+    /// an `int` or `float`, more as a list (a later attribute of a name wins).
+    fn afni_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let afni = self.afni_ref("info")?;
+        let info = pyo3::types::PyDict::new(py);
+        for (name, value) in afni.attributes() {
+            let value: Bound<'py, PyAny> = match value {
+                FieldValue::Bytes(b) => String::from_utf8_lossy(b).into_pyobject(py)?.into_any(),
+                FieldValue::Int(v) => v.into_pyobject(py)?.into_any(),
+                FieldValue::Float(v) => v.into_pyobject(py)?.into_any(),
+                FieldValue::Ints(v) => PyList::new(py, v)?.into_any(),
+                FieldValue::Floats(v) => PyList::new(py, v)?.into_any(),
+            };
+            info.set_item(name, value)?;
+        }
+        Ok(info)
+    }
+
+    /// An AFNI header from an `info` dict (nibabel's `AFNIHeader(info)`), with the shape,
+    /// type and voxel sizes the attributes give.
+    #[staticmethod]
+    fn from_afni_info(info: &Bound<'_, pyo3::types::PyDict>) -> PyResult<Self> {
+        let mut attributes = Vec::with_capacity(info.len());
+        for (name, value) in info.iter() {
+            let name: String = name.extract()?;
+            attributes.push((name.clone(), afni_value(&name, &value)?));
+        }
+        let afni = neurovox::format::AfniHeader::from_attributes(attributes).py()?;
+        Ok(NativeHeader {
+            inner: Header::Afni(afni),
+        })
+    }
+
+    /// One factor per sub-brick, or None (nibabel's `get_data_scaling`).
+    fn afni_scaling(&self) -> PyResult<Option<Vec<f64>>> {
+        self.afni_ref("get_data_scaling")?.data_scaling().py()
+    }
+
+    /// The sub-brick labels (nibabel's `get_volume_labels`).
+    fn afni_volume_labels(&self) -> PyResult<Option<Vec<String>>> {
+        Ok(self.afni_ref("get_volume_labels")?.volume_labels())
+    }
+
+    /// The template space (nibabel's `get_space`).
+    fn afni_space(&self) -> PyResult<String> {
+        Ok(self.afni_ref("get_space")?.space())
+    }
+
     fn __reduce__<'py>(
         slf: &Bound<'py, Self>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, pyo3::types::PyTuple>)> {
@@ -388,4 +450,28 @@ impl NativeHeader {
             .into_pyobject(py)?;
         Ok((slf.get_type().getattr("_restore")?, args))
     }
+}
+
+/// One `info` value as an AFNI attribute: `str`, `int`, `float`, or a list of numbers (a list
+/// with a float in it is a float attribute).
+fn afni_value(name: &str, value: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
+    if let Ok(text) = value.extract::<String>() {
+        return Ok(FieldValue::Bytes(text.into_bytes()));
+    }
+    if value.is_instance_of::<PyInt>() {
+        return Ok(FieldValue::Int(value.extract()?));
+    }
+    if value.is_instance_of::<PyFloat>() {
+        return Ok(FieldValue::Float(value.extract()?));
+    }
+    if let Ok(items) = value.extract::<Vec<Bound<'_, PyAny>>>() {
+        if items.iter().all(|v| v.is_instance_of::<PyInt>()) {
+            return Ok(FieldValue::Ints(value.extract()?));
+        }
+        return Ok(FieldValue::Floats(value.extract()?));
+    }
+    Err(PyValueError::new_err(format!(
+        "AFNI attribute {name}: {} is not a str, a number or a list of numbers",
+        value.repr()?
+    )))
 }

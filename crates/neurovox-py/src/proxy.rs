@@ -270,6 +270,7 @@ impl NativeSpec {
             offset,
             scaling: Scaling::new(slope, inter, factor),
             order: if order == "C" { Order::C } else { Order::F },
+            index_scaling: None,
         };
         Ok(NativeSpec { inner })
     }

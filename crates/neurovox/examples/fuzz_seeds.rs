@@ -165,6 +165,8 @@ fn own_images(corpus: &mut Corpus, tmp: &Path) -> Result<()> {
                             corpus.own("analyze_header", &name, with_pick(2, &block))
                         }
                         ImageFormat::Mgh => corpus.own("mgh_header", &name, prefix.clone()),
+                        // Read only: no header of ours to write (its seeds are the oracle's).
+                        ImageFormat::Afni => {}
                     }
                     if format.valid_exts()[0] == ".hdr" {
                         let pick = match format {
@@ -418,6 +420,13 @@ fn oracle(corpus: &mut Corpus, dir: &Path) -> Result<()> {
                 );
             }
             Some(ImageFormat::Mgh) => corpus.oracle("mgh_header", name.clone(), plain.clone()),
+            Some(ImageFormat::Afni) => {
+                // The whole .HEAD, no data: the split points past the end.
+                let split = u16::try_from(plain.len()).unwrap_or(u16::MAX).to_le_bytes();
+                let mut input = vec![0, split[0], split[1]];
+                input.extend_from_slice(&plain);
+                corpus.oracle("afni_dataset", name.clone(), input);
+            }
             Some(ImageFormat::Analyze | ImageFormat::Spm99 | ImageFormat::Spm2) | None => {
                 if is_pair_header {
                     let pick = if name.starts_with("spm99") {

@@ -409,15 +409,33 @@ fn pair_proxy(format: ImageFormat, hdr: &[u8], img: &[u8]) -> Result<ArrayProxy>
     Ok(ArrayProxy::from_source(source, spec))
 }
 
+/// An AFNI dataset from memory: the first byte is unused (kept so inputs share
+/// `image_pair`'s layout), the next two (little-endian, modulo what is left) where the
+/// `.HEAD` text ends and the `.BRIK` bytes start. The attributes are parsed and a proxy
+/// built over the data, as a load builds it.
+pub fn afni_dataset(data: &[u8]) {
+    let Some((_, head, brik)) = split_pair(data) else {
+        return;
+    };
+    let _ = pair_proxy(ImageFormat::Afni, head, brik).map(|proxy| exercise_proxy(&proxy));
+    if let Ok(afni) = crate::format::AfniHeader::parse(head) {
+        let _ = afni.data_scaling();
+        let _ = afni.volume_labels();
+        let _ = afni.space();
+        let _ = afni.affine();
+    }
+}
+
 /// A fuzz target's body.
 pub type Target = fn(&[u8]);
 
 /// Every target by name, as the regression replay finds them by directory name.
-pub const TARGETS: [(&str, Target); 15] = [
+pub const TARGETS: [(&str, Target); 16] = [
     ("nifti1_header", nifti1_header),
     ("nifti2_header", nifti2_header),
     ("analyze_header", analyze_header),
     ("mgh_header", mgh_header),
+    ("afni_dataset", afni_dataset),
     ("nifti_extensions", nifti_extensions),
     ("spm_mat", spm_mat),
     ("gzip_source", gzip_source),

@@ -7,6 +7,8 @@
 //!   straight into the caller's buffer ([`ReadPlan`], [`plan_read`]).
 //! * `read_scale.rs` — decoding stored bytes into values, `raw × slope + inter`, with
 //!   nibabel's output-dtype rules ([`Scaling`]).
+//! * `index_scaling.rs` — factors that change along some axes (AFNI sub-bricks, PAR/REC
+//!   slices, ECAT frames): [`IndexScaling`].
 //! * `write_scale.rs` — which slope and intercept a save stores, and the bytes it writes
 //!   (nibabel's `arraywriters.py`); what a save did to the values ([`ValueCast`]).
 //! * `dyn_array.rs` — [`DynArray`]: an n-d array whose element type is known only at run
@@ -20,6 +22,7 @@
 
 pub(crate) mod casting;
 pub(crate) mod dyn_array;
+pub(crate) mod index_scaling;
 pub(crate) mod plan;
 pub(crate) mod read_scale;
 pub(crate) mod selection;
@@ -27,6 +30,7 @@ pub(crate) mod write_scale;
 pub(crate) mod write_values;
 
 pub use dyn_array::{slice_array, DynArray, DynElement, DynView};
+pub use index_scaling::IndexScaling;
 pub use plan::{
     output_len, plan_extent, plan_read, read_selection, read_selection_into, DataLayout, ReadPlan,
 };

@@ -8,12 +8,14 @@
 //! | NIfTI-1 | [`NiftiHeader`] ([`NiftiVersion::One`]) | `.nii` (`n+1`) or `.hdr` + `.img` (`ni1`) | 348 + extensions |
 //! | NIfTI-2 | [`NiftiHeader`] ([`NiftiVersion::Two`]) | `.nii` (`n+2`) or `.hdr` + `.img` (`ni2`) | 540 + extensions |
 //! | MGH | [`MghHeader`] | `.mgh`, `.mgz` | 284 + data + footer |
+//! | AFNI (read only) | [`AfniHeader`] | `.HEAD` + `.BRIK` (`.BRIK.gz`) | text attributes |
 //!
 //! Every header keeps its raw bytes (see [`fields`]), so parsing and serialising are inverse
 //! to the byte, fields are reachable by name with [`Header::get`] / [`Header::set`], and the
 //! typed accessors ([`Header::data_shape`], [`Header::best_affine`], …) follow nibabel's rules.
 
 pub mod affine;
+pub mod afni;
 pub mod analyze;
 pub mod check;
 pub mod fields;
@@ -23,6 +25,7 @@ pub mod nifti2;
 pub mod spm_mat;
 
 pub use affine::Affine;
+pub use afni::AfniHeader;
 pub use analyze::{AnalyzeFlavour, AnalyzeHeader};
 pub use check::Problem;
 pub use fields::FieldValue;
@@ -52,11 +55,14 @@ pub enum ImageFormat {
     Nifti2Pair,
     /// FreeSurfer MGH (`MGHImage`), `.mgz` when compressed.
     Mgh,
+    /// AFNI dataset (`AFNIImage`): a `.HEAD` attribute file and a `.BRIK` of sub-bricks.
+    /// Read only, as in nibabel.
+    Afni,
 }
 
 impl ImageFormat {
     /// Every format.
-    pub const ALL: [ImageFormat; 8] = [
+    pub const ALL: [ImageFormat; 9] = [
         ImageFormat::Analyze,
         ImageFormat::Spm99,
         ImageFormat::Spm2,
@@ -65,7 +71,19 @@ impl ImageFormat {
         ImageFormat::Nifti2,
         ImageFormat::Nifti2Pair,
         ImageFormat::Mgh,
+        ImageFormat::Afni,
     ];
+
+    /// True for the formats neurovox (like nibabel) can write; the others are read only.
+    ///
+    /// ```
+    /// use neurovox::ImageFormat;
+    /// assert!(ImageFormat::Mgh.is_writable());
+    /// assert!(!ImageFormat::Afni.is_writable());
+    /// ```
+    pub fn is_writable(self) -> bool {
+        !matches!(self, ImageFormat::Afni)
+    }
 
     /// nibabel's image class name.
     pub fn nibabel_class(self) -> &'static str {
@@ -78,6 +96,7 @@ impl ImageFormat {
             ImageFormat::Nifti2 => "Nifti2Image",
             ImageFormat::Nifti2Pair => "Nifti2Pair",
             ImageFormat::Mgh => "MGHImage",
+            ImageFormat::Afni => "AFNIImage",
         }
     }
 
@@ -116,6 +135,7 @@ impl ImageFormat {
         match self {
             ImageFormat::Nifti1 | ImageFormat::Nifti2 => &[".nii"],
             ImageFormat::Mgh => &[".mgh", ".mgz"],
+            ImageFormat::Afni => &[".brik", ".head"],
             _ => &[".hdr", ".img"],
         }
     }
@@ -131,6 +151,7 @@ impl ImageFormat {
             ImageFormat::Nifti2 => "NIfTI-2",
             ImageFormat::Nifti2Pair => "NIfTI-2 pair",
             ImageFormat::Mgh => "MGH",
+            ImageFormat::Afni => "AFNI",
         }
     }
 }
@@ -150,16 +171,36 @@ pub enum Header {
     Nifti(NiftiHeader),
     /// MGH / MGZ.
     Mgh(MghHeader),
+    /// AFNI `.HEAD` attributes (read only).
+    Afni(AfniHeader),
 }
 
+/// Dispatches to the binary codecs' [`HeaderCodec`]; the AFNI arm says what an attribute
+/// header answers instead.
 macro_rules! each_header {
-    ($self:expr, $h:ident => $body:expr) => {
+    ($self:expr, $h:ident => $body:expr, $a:ident => $afni:expr) => {
         match $self {
             Header::Analyze($h) => $body,
             Header::Nifti($h) => $body,
             Header::Mgh($h) => $body,
+            Header::Afni($a) => $afni,
         }
     };
+}
+
+/// The field table of headers without binary fields (AFNI's text attributes).
+static NO_FIELDS: fields::Layout = fields::Layout {
+    name: "AFNI attributes",
+    size: 0,
+    fields: &[],
+};
+
+/// The error for writing a read-only format's header.
+fn read_only(format: ImageFormat) -> Error {
+    Error::unsupported(format!(
+        "{} files are read only (nibabel cannot write them either); save the image as NIfTI",
+        format.label()
+    ))
 }
 
 impl Header {
@@ -188,6 +229,7 @@ impl Header {
                 Header::Nifti(NiftiHeader::new(NiftiVersion::Two, false, order))
             }
             ImageFormat::Mgh => Header::Mgh(MghHeader::new()),
+            ImageFormat::Afni => Header::Afni(AfniHeader::empty(order)),
         }
     }
 
@@ -221,6 +263,7 @@ impl Header {
             }
             ImageFormat::Mgh if checked => Header::Mgh(MghHeader::parse(bytes)?),
             ImageFormat::Mgh => Header::Mgh(MghHeader::unchecked(bytes)?),
+            ImageFormat::Afni => Header::Afni(AfniHeader::parse(bytes)?),
         })
     }
 
@@ -243,6 +286,9 @@ impl Header {
         block: &[u8],
         order: ByteOrder,
     ) -> Result<Header> {
+        if !format.is_writable() {
+            return Err(read_only(format));
+        }
         let mut header = Header::new(format, order);
         let layout = header.layout();
         if block.len() != layout.size {
@@ -255,97 +301,108 @@ impl Header {
         }
         // MGH is big-endian whatever `order` says; the new header knows its own order.
         let raw = fields::RawStruct::from_bytes(layout, block, header.byte_order())?;
-        each_header!(&mut header, h => *HeaderCodec::raw_mut(h) = raw);
+        each_header!(&mut header, h => *HeaderCodec::raw_mut(h) = raw, _a => {});
         Ok(header)
     }
 
     /// The format this header belongs to.
     pub fn format(&self) -> ImageFormat {
-        each_header!(self, h => HeaderCodec::format(h))
+        each_header!(self, h => HeaderCodec::format(h), _a => ImageFormat::Afni)
     }
 
     /// Byte order of the header (and of the data it describes).
     pub fn byte_order(&self) -> ByteOrder {
-        each_header!(self, h => HeaderCodec::raw(h).byte_order())
+        each_header!(self, h => HeaderCodec::raw(h).byte_order(), a => a.data_dtype().order)
     }
 
     /// The table of fields (names, offsets, types) behind [`Header::get`] and
     /// [`Header::fields`], e.g. to tell float32 fields from float64 ones when printing.
     pub fn layout(&self) -> &'static fields::Layout {
-        each_header!(self, h => HeaderCodec::raw(h).layout())
+        each_header!(self, h => HeaderCodec::raw(h).layout(), _a => &NO_FIELDS)
     }
 
     /// The raw header block (348 / 540 bytes; MGH: the 90-byte header and 20-byte footer).
     pub fn binary_block(&self) -> &[u8] {
-        each_header!(self, h => HeaderCodec::raw(h).bytes())
+        each_header!(self, h => HeaderCodec::raw(h).bytes(), _a => &[])
     }
 
     /// A field's value by nibabel's field name.
     pub fn get(&self, name: &str) -> Result<FieldValue> {
-        each_header!(self, h => HeaderCodec::raw(h).get(name))
+        each_header!(self, h => HeaderCodec::raw(h).get(name), a => a.attribute(name).cloned().ok_or_else(|| {
+            Error::usage(format!("no attribute {name:?} in this AFNI header")).field(name.to_owned())
+        }))
     }
 
     /// Sets a field by name, with no further checks: the caller owns consistency, as with
     /// nibabel's `hdr['field'] = value`.
     pub fn set(&mut self, name: &str, value: FieldValue) -> Result<()> {
-        each_header!(self, h => HeaderCodec::raw_mut(h).set(name, value))
+        each_header!(self, h => HeaderCodec::raw_mut(h).set(name, value), _a => Err(read_only(ImageFormat::Afni)))
     }
 
     /// Every field and its value, in layout order.
     pub fn fields(&self) -> Vec<(&'static str, FieldValue)> {
-        each_header!(self, h => HeaderCodec::raw(h).values())
+        each_header!(self, h => HeaderCodec::raw(h).values(), _a => Vec::new())
     }
 
     /// The data shape (nibabel's `get_data_shape`).
     pub fn data_shape(&self) -> Result<Vec<usize>> {
-        each_header!(self, h => HeaderCodec::data_shape(h))
+        each_header!(self, h => HeaderCodec::data_shape(h), a => Ok(a.data_shape()))
     }
 
     /// Sets the data shape (nibabel's `set_data_shape`).
     pub fn set_data_shape(&mut self, shape: &[usize]) -> Result<()> {
-        each_header!(self, h => HeaderCodec::set_data_shape(h, shape))
+        each_header!(self, h => HeaderCodec::set_data_shape(h, shape), a => {
+            a.set_data_shape(shape);
+            Ok(())
+        })
     }
 
     /// The on-disk data type with its byte order.
     pub fn data_dtype(&self) -> Result<StorageDtype> {
-        each_header!(self, h => HeaderCodec::data_dtype(h))
+        each_header!(self, h => HeaderCodec::data_dtype(h), a => Ok(a.data_dtype()))
     }
 
     /// Sets the on-disk data type; Unsupported if the format cannot store it.
     pub fn set_data_dtype(&mut self, dtype: DataType) -> Result<()> {
-        each_header!(self, h => HeaderCodec::set_data_dtype(h, dtype))
+        each_header!(self, h => HeaderCodec::set_data_dtype(h, dtype), a => {
+            a.set_data_dtype(dtype);
+            Ok(())
+        })
     }
 
     /// Voxel sizes (and time step) for each axis (nibabel's `get_zooms`).
     pub fn zooms(&self) -> Vec<f64> {
-        each_header!(self, h => HeaderCodec::zooms(h))
+        each_header!(self, h => HeaderCodec::zooms(h), a => a.zooms())
     }
 
     /// Sets the voxel sizes (nibabel's `set_zooms`).
     pub fn set_zooms(&mut self, zooms: &[f64]) -> Result<()> {
-        each_header!(self, h => HeaderCodec::set_zooms(h, zooms))
+        each_header!(self, h => HeaderCodec::set_zooms(h, zooms), a => {
+            a.set_zooms(zooms);
+            Ok(())
+        })
     }
 
     /// Byte offset of the data in the image file.
     pub fn data_offset(&self) -> u64 {
-        each_header!(self, h => HeaderCodec::data_offset(h))
+        each_header!(self, h => HeaderCodec::data_offset(h), _a => 0)
     }
 
     /// The scaling `(slope, intercept)` nibabel's `get_slope_inter` returns: `None` means
     /// "no scaling" (read as 1 and 0).
     pub fn slope_inter(&self) -> Result<(Option<f64>, Option<f64>)> {
-        each_header!(self, h => HeaderCodec::slope_inter(h))
+        each_header!(self, h => HeaderCodec::slope_inter(h), _a => Ok((None, None)))
     }
 
     /// The voxel-to-world affine nibabel chooses (`get_best_affine`).
     pub fn best_affine(&self) -> Result<Affine> {
-        each_header!(self, h => HeaderCodec::best_affine(h))
+        each_header!(self, h => HeaderCodec::best_affine(h), a => a.affine())
     }
 
     /// Runs the format's checks without fixing (nibabel's `diagnose_binaryblock`).
     pub fn diagnose(&self) -> Vec<Problem> {
         let mut copy = self.clone();
-        each_header!(&mut copy, h => HeaderCodec::run_checks(h, false))
+        each_header!(&mut copy, h => HeaderCodec::run_checks(h, false), _a => Vec::new())
     }
 
     /// Stores an affine in the header fields the format has for it, as nibabel's image
@@ -378,13 +435,14 @@ impl Header {
                 }
             }
             Header::Mgh(h) => h.set_affine(affine),
-            Header::Analyze(h) => {
+            // nibabel's SpatialImage._affine2header: the voxel sizes are all they keep.
+            Header::Analyze(_) | Header::Afni(_) => {
                 let sizes = affine::voxel_sizes(affine);
-                let mut zooms = HeaderCodec::zooms(h);
+                let mut zooms = self.zooms();
                 for (z, v) in zooms.iter_mut().zip(sizes) {
                     *z = v;
                 }
-                HeaderCodec::set_zooms(h, &zooms)
+                self.set_zooms(&zooms)
             }
         }
     }
@@ -402,12 +460,12 @@ impl Header {
     /// ```
     pub fn diagnose_bytes(format: ImageFormat, bytes: &[u8]) -> Result<Vec<Problem>> {
         let mut header = Self::decode(format, bytes, false)?;
-        Ok(each_header!(&mut header, h => HeaderCodec::run_checks(h, false)))
+        Ok(each_header!(&mut header, h => HeaderCodec::run_checks(h, false), _a => Vec::new()))
     }
 
     /// Runs the checks and applies nibabel's fixes in place; returns every problem found.
     pub fn check_fix(&mut self) -> Vec<Problem> {
-        each_header!(self, h => HeaderCodec::run_checks(h, true))
+        each_header!(self, h => HeaderCodec::run_checks(h, true), _a => Vec::new())
     }
 
     /// The header bytes nibabel writes: the header block, and for NIfTI the extension flag
@@ -419,6 +477,7 @@ impl Header {
             Header::Analyze(h) => Ok(h.to_bytes().to_vec()),
             Header::Nifti(h) => h.to_prefix_bytes(),
             Header::Mgh(h) => Ok(h.prefix_bytes()),
+            Header::Afni(_) => Err(read_only(ImageFormat::Afni)),
         }
     }
 

@@ -3,13 +3,16 @@
 //!
 //! Extensions follow nibabel (docs/nibabel-rules.md §6): `.nii` single files, `.hdr` +
 //! `.img` pairs (either name may be given; the sibling keeps the case of an all-upper or
-//! all-lower extension), `.mgh` and `.mgz`; each may end in `.gz`, `.bz2` or `.zst`. Compression is
+//! all-lower extension), `.mgh` and `.mgz`, and AFNI's `.HEAD` + `.BRIK`; each may end in
+//! `.gz`, `.bz2` or `.zst`. AFNI compresses only the `.BRIK`: as nibabel does, a `.HEAD`
+//! finds a compressed `.BRIK` when the plain one is absent, and a `.BRIK.gz` finds the plain
+//! `.HEAD`. Compression is
 //! recognised by content, so the suffix only helps find the sibling file. The format is
 //! decided by the header bytes, in nibabel's order: NIfTI-1 magic, NIfTI-2 size, then
 //! Analyze (which nibabel reads as SPM2); a file with no known extension is sniffed.
 
 use crate::error::{Error, Result};
-use crate::format::{analyze, mgh, nifti1, nifti2, Header, ImageFormat};
+use crate::format::{afni, analyze, mgh, nifti1, nifti2, Header, ImageFormat};
 use crate::io::{open_decompressed_identified, read_up_to, skip, Compression};
 use crate::limits::Limits;
 use std::path::{Path, PathBuf};
@@ -27,6 +30,10 @@ pub enum ExtensionKind {
     Mgh,
     /// `.mgz` (gzip-compressed MGH)
     Mgz,
+    /// AFNI `.HEAD` (attributes)
+    AfniHead,
+    /// AFNI `.BRIK` (data)
+    AfniBrik,
 }
 
 /// A path split as nibabel's `splitext_addext` splits it: stem, type extension, compression
@@ -61,6 +68,8 @@ pub fn extension_kind(ext: &str) -> Option<ExtensionKind> {
         ".img" => Some(ExtensionKind::Image),
         ".mgh" => Some(ExtensionKind::Mgh),
         ".mgz" => Some(ExtensionKind::Mgz),
+        ".head" => Some(ExtensionKind::AfniHead),
+        ".brik" => Some(ExtensionKind::AfniBrik),
         _ => None,
     }
 }
@@ -97,6 +106,30 @@ pub fn header_and_image_paths(path: &Path) -> (PathBuf, PathBuf) {
             let hdr = format!("{stem}{}{compression}", sibling_ext(&ext, ".hdr"));
             (PathBuf::from(hdr), path.to_path_buf())
         }
+        Some(ExtensionKind::AfniHead) => {
+            let brik = format!("{stem}{}", sibling_ext(&ext, ".brik"));
+            let given = PathBuf::from(format!("{brik}{compression}"));
+            let image = if given.exists() {
+                given
+            } else {
+                [".gz", ".bz2", ".zst"]
+                    .iter()
+                    .map(|suffix| PathBuf::from(format!("{brik}{suffix}")))
+                    .find(|p| p.exists())
+                    .unwrap_or(given)
+            };
+            (path.to_path_buf(), image)
+        }
+        Some(ExtensionKind::AfniBrik) => {
+            let head = format!("{stem}{}", sibling_ext(&ext, ".head"));
+            let given = PathBuf::from(format!("{head}{compression}"));
+            let header = if given.exists() {
+                given
+            } else {
+                PathBuf::from(head)
+            };
+            (header, path.to_path_buf())
+        }
         _ => (path.to_path_buf(), path.to_path_buf()),
     }
 }
@@ -126,6 +159,7 @@ pub fn detect_format(bytes: &[u8], kind: Option<ExtensionKind>) -> Option<ImageF
     let is_nifti2 = nifti2::may_contain_header(bytes);
     match kind {
         Some(ExtensionKind::Mgh | ExtensionKind::Mgz) => Some(ImageFormat::Mgh),
+        Some(ExtensionKind::AfniHead | ExtensionKind::AfniBrik) => Some(ImageFormat::Afni),
         Some(ExtensionKind::Nifti) => {
             if is_nifti1 {
                 Some(ImageFormat::Nifti1)
@@ -165,6 +199,8 @@ pub fn detect_format(bytes: &[u8], kind: Option<ExtensionKind>) -> Option<ImageF
                 Some(ImageFormat::Spm2)
             } else if looks_like_mgh(bytes) {
                 Some(ImageFormat::Mgh)
+            } else if afni::looks_like_head(bytes) {
+                Some(ImageFormat::Afni)
             } else {
                 None
             }
@@ -254,7 +290,9 @@ pub fn read_header_limited(
     let header = parse_header_from(format, bytes, reader.as_mut(), limits)
         .map_err(|e| e.with_path(&header_path))?;
 
-    if compression == Compression::None {
+    // A pair's files are compressed alike, except AFNI's, whose .BRIK alone may be.
+    let image_compressed = format == ImageFormat::Afni && image_file_is_compressed(&image_path);
+    if compression == Compression::None && !image_compressed {
         check_data_fits(&header, &image_path)?;
     }
     Ok(HeaderInfo {
@@ -325,6 +363,16 @@ fn parse_header_from(
             Header::parse(format, &bytes)
         }
         ImageFormat::Mgh => read_mgh_header(&bytes, reader, limits.max_mgh_tag_bytes),
+        ImageFormat::Afni => {
+            // The whole attribute file, bounded: one byte more than allowed tells "too long".
+            read_up_to(reader, max_header.saturating_add(1), &mut bytes)?;
+            if bytes.len() as u64 > max_header {
+                return Err(Error::limit(format!(
+                    "the .HEAD file is over {max_header} bytes (Limits::max_header_bytes)"
+                )));
+            }
+            Header::parse(format, &bytes)
+        }
         _ => Header::parse(format, &bytes),
     }
 }
@@ -432,6 +480,17 @@ fn read_mgh_header(
         header.set_tag_bytes(tags);
     }
     Ok(Header::Mgh(header))
+}
+
+/// Whether the file at `path` starts with a compression magic (false if it cannot be read:
+/// its absence is reported when the data is read).
+fn image_file_is_compressed(path: &Path) -> bool {
+    use std::io::Read;
+    let mut start = [0u8; 8];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut start))
+        .unwrap_or(0);
+    crate::io::detect_compression(&start[..n]) != Compression::None
 }
 
 /// For an uncompressed image file: the data region must lie inside the file.

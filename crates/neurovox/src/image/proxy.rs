@@ -13,6 +13,7 @@
 //! reading (compressed files, sources without a file, files too short), this returns `None`.
 
 use crate::array::dyn_array::DynArray;
+use crate::array::index_scaling::IndexScaling;
 use crate::array::plan::{plan_read_from, DataLayout, ReadPlan, PIECE_BYTES};
 use crate::array::read_scale::{
     apply_scaling, decode_raw, decode_raw_with, decode_raw_with_room, scale_bytes_into, scale_into,
@@ -157,6 +158,10 @@ pub struct ArraySpec {
     pub scaling: Scaling,
     /// Layout order in the file (Fortran for NIfTI, Analyze and MGH).
     pub order: Order,
+    /// Scale factors that change along some axes (AFNI's per-sub-brick factors); when set,
+    /// they replace `scaling` (which stays the identity) and values come out in float64
+    /// (complex128), as nibabel's `AFNIArrayProxy` gives them.
+    pub index_scaling: Option<Arc<IndexScaling>>,
 }
 
 impl ArraySpec {
@@ -179,6 +184,7 @@ impl ArraySpec {
             offset: 0,
             scaling: Scaling::IDENTITY,
             order: Order::F,
+            index_scaling: None,
         }
     }
 
@@ -186,6 +192,17 @@ impl ArraySpec {
     /// SPM99 headers give float32 scale factors; every other format float64.
     pub fn from_header(header: &Header) -> Result<Self> {
         let (slope, inter) = header.slope_inter()?;
+        let index_scaling = match header {
+            Header::Afni(afni) => afni
+                .data_scaling()?
+                .map(|facs| {
+                    let zeros = vec![0.0; facs.len()];
+                    IndexScaling::along(afni.data_shape().len().saturating_sub(1), facs, zeros)
+                        .map(Arc::new)
+                })
+                .transpose()?,
+            _ => None,
+        };
         let factor = match header.format() {
             crate::ImageFormat::Spm99 => FactorType::F32,
             _ => FactorType::F64,
@@ -196,6 +213,7 @@ impl ArraySpec {
             offset: header.data_offset(),
             scaling: Scaling::from_header_values(slope, inter, factor),
             order: Order::F,
+            index_scaling,
         })
     }
 
@@ -310,6 +328,7 @@ impl DynMemmap {
 ///     offset: 0,
 ///     scaling: Scaling::new(2.0, 1.0, neurovox::array::FactorType::F64),
 ///     order: Order::F,
+///     index_scaling: None,
 /// };
 /// let proxy = ArrayProxy::from_source(Arc::new(MemorySource::new(bytes)), spec);
 /// let all = proxy.read(Selection::all())?;
@@ -412,6 +431,9 @@ impl ArrayProxy {
 
     /// The element type of what [`ArrayProxy::read`] returns (scaled values).
     pub fn output_dtype(&self) -> Result<crate::DataType> {
+        if let Some(factors) = &self.spec.index_scaling {
+            return self.naming_file(factors.output_dtype(self.spec.dtype.dtype));
+        }
         self.naming_file(self.spec.scaling.output_dtype(self.spec.dtype.dtype))
     }
 
@@ -552,6 +574,7 @@ impl ArrayProxy {
     ///     offset: 0,
     ///     scaling: Scaling::new(2.0, 0.5, FactorType::F64),
     ///     order: Order::F,
+    ///     index_scaling: None,
     /// };
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![1, 2, 3, 4])), spec);
     /// assert_eq!(proxy.read(sel![.., 1])?.get_f64(&[1]), Some(8.5));
@@ -570,6 +593,11 @@ impl ArrayProxy {
     /// bytes straight into the result ([`ArrayProxy::read_into`]) when the source may
     /// hold the bytes; other results decode the stored values first.
     fn read_scaled(&self, selection: &Selection, scaling: Scaling) -> Result<DynArray> {
+        if let Some(factors) = &self.spec.index_scaling {
+            let canonical = selection.canonicalize(&self.spec.shape)?;
+            let raw = self.read_raw(selection.clone())?;
+            return factors.apply(&raw, &canonical);
+        }
         if !scaling.is_identity() {
             let plan = self.plan(selection)?;
             if self.source.may_hold(plan_end(&plan)) {
@@ -607,6 +635,10 @@ impl ArrayProxy {
                 || matches!(storage, D::Rgb24 | D::Rgba32 | D::Float128 | D::Complex256)
             {
                 return Ok(None);
+            }
+            if self.spec.index_scaling.is_some() {
+                let values = self.read_scaled(selection, self.spec.scaling)?;
+                return Ok(Some(values.to_float::<O>()?.into_shared()));
             }
             let scaling = self.scaling_for(Some(requested));
             if scaling.is_identity()
@@ -745,6 +777,7 @@ impl ArrayProxy {
     ///     offset: 0,
     ///     scaling: Scaling::new(2.0, 0.5, FactorType::F64),
     ///     order: Order::F,
+    ///     index_scaling: None,
     /// };
     /// let bytes = vec![1u8, 2, 3, 4];
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(bytes)), spec);
@@ -762,9 +795,35 @@ impl ArrayProxy {
     ) -> Result<()> {
         let selection = selection.into();
         self.naming_file((|| -> Result<_> {
+            if self.spec.index_scaling.is_some() {
+                return self.index_scaled_into(&selection, out);
+            }
             let plan = self.plan(&selection)?;
             self.scale_plan_into(&plan, self.scaling_for(options.factors), out)
         })())
+    }
+
+    /// Per-index scaled values of `selection` cast to `O` and written into `out` in the
+    /// proxy's order. The factors vary through the array, so the values are computed
+    /// as an array first (nibabel's proxies for these formats do the same).
+    fn index_scaled_into<O: FloatOut>(&self, selection: &Selection, out: &mut [O]) -> Result<()> {
+        let values = self.read_scaled(selection, self.spec.scaling)?.to_f64()?;
+        if values.len() != out.len() {
+            return Err(Error::usage(format!(
+                "the output holds {} values, but the selection has {}",
+                out.len(),
+                values.len()
+            )));
+        }
+        // The transpose walks an array in Fortran order.
+        let ordered: Box<dyn Iterator<Item = &f64>> = match self.spec.order {
+            Order::F => Box::new(values.t().into_iter()),
+            Order::C => Box::new(values.iter()),
+        };
+        for (o, &v) in out.iter_mut().zip(ordered) {
+            *o = O::from_f64(v);
+        }
+        Ok(())
     }
 
     /// The stored bytes of a selection as the file holds them (its byte order), laid out in
@@ -782,6 +841,7 @@ impl ArrayProxy {
     ///     offset: 0,
     ///     scaling: Scaling::IDENTITY,
     ///     order: Order::F,
+    ///     index_scaling: None,
     /// };
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![0, 1, 0, 2, 0, 3])), spec);
     /// let mut out = [0u8; 4];
@@ -827,6 +887,7 @@ impl ArrayProxy {
     ///     offset: 0,
     ///     scaling: Scaling::new(2.0, 0.0, FactorType::F64),
     ///     order: Order::F,
+    ///     index_scaling: None,
     /// };
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![1, 2, 3, 4])), spec);
     /// let all = Selection::all();
@@ -847,6 +908,12 @@ impl ArrayProxy {
             let count: usize = plan.output_shape().iter().product();
             if expected.len() != count {
                 return Ok(false);
+            }
+            if self.spec.index_scaling.is_some() {
+                let mut fresh: Vec<O> = crate::array::dyn_array::zeroed_values(count)?;
+                self.index_scaled_into(&selection, &mut fresh)?;
+                return Ok(bytemuck::cast_slice::<O, u8>(&fresh)
+                    == bytemuck::cast_slice::<O, u8>(expected));
             }
             let scaling = self.scaling_for(options.factors);
             let stored = self.spec.dtype;
@@ -910,6 +977,7 @@ impl ArrayProxy {
     ///     offset: 1,
     ///     scaling: Scaling::IDENTITY,
     ///     order: Order::F,
+    ///     index_scaling: None,
     /// };
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![9, 0, 1, 0, 2])), spec);
     /// assert!(proxy.raw_matches(Selection::all(), &[0, 1, 0, 2])?);
@@ -967,7 +1035,7 @@ impl ArrayProxy {
     /// # use neurovox::image::{ArrayProxy, ArraySpec};
     /// # use neurovox::{array::Scaling, io::MemorySource, ByteOrder, DataType, Order, StorageDtype};
     /// # let spec = ArraySpec { shape: vec![2, 3, 4], dtype: StorageDtype::new(DataType::UInt8, ByteOrder::Little),
-    /// #     offset: 0, scaling: Scaling::IDENTITY, order: Order::F };
+    /// #     offset: 0, scaling: Scaling::IDENTITY, order: Order::F, index_scaling: None };
     /// # let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![0u8; 24])), spec);
     /// let flat = proxy.reshape(&[6, -1])?;
     /// assert_eq!(flat.shape(), &[6, 4]);
@@ -975,6 +1043,12 @@ impl ArrayProxy {
     /// # Ok::<(), neurovox::Error>(())
     /// ```
     pub fn reshape(&self, shape: &[isize]) -> Result<ArrayProxy> {
+        if self.spec.index_scaling.is_some() {
+            return Err(Error::unsupported(
+                "a proxy whose scale factors change along its axes cannot be reshaped; \
+                 read it and reshape the array",
+            ));
+        }
         let size: usize = self.spec.shape.iter().product();
         let unknown: Vec<usize> = shape
             .iter()
@@ -1063,6 +1137,7 @@ mod tests {
                 offset: 0,
                 scaling,
                 order: Order::F,
+                index_scaling: None,
             },
         )
     }

@@ -73,12 +73,21 @@ pub(crate) fn target_format(current: ImageFormat, path: &Path) -> Result<ImageFo
     })?;
     use ImageFormat as F;
     Ok(match (kind, current) {
+        (ExtensionKind::AfniHead | ExtensionKind::AfniBrik, _) => {
+            // nibabel's AFNIImage is not makeable either.
+            return Err(Error::unsupported(
+                "AFNI datasets are read only (nibabel cannot write them either); \
+                 save the image as NIfTI (.nii, .nii.gz)",
+            )
+            .with_path(path));
+        }
         (ExtensionKind::Mgh | ExtensionKind::Mgz, _) => F::Mgh,
         (ExtensionKind::Nifti, F::Nifti2 | F::Nifti2Pair) => F::Nifti2,
         (ExtensionKind::Nifti, _) => F::Nifti1,
-        (ExtensionKind::Header | ExtensionKind::Image, F::Nifti1 | F::Nifti1Pair | F::Mgh) => {
-            F::Nifti1Pair
-        }
+        (
+            ExtensionKind::Header | ExtensionKind::Image,
+            F::Nifti1 | F::Nifti1Pair | F::Mgh | F::Afni,
+        ) => F::Nifti1Pair,
         (ExtensionKind::Header | ExtensionKind::Image, F::Nifti2 | F::Nifti2Pair) => F::Nifti2Pair,
         (ExtensionKind::Header | ExtensionKind::Image, analyze) => analyze,
     })
@@ -118,6 +127,16 @@ fn header_for(parts: &SaveParts<'_, '_>, format: ImageFormat, dtype: DataType) -
         }
         if let (Header::Nifti(new), Header::Nifti(old)) = (&mut h, parts.header) {
             *new.extensions_mut() = old.extensions().to_vec();
+        }
+        // nibabel's `from_header` copies `get_zooms()` (an AFNI or MGH time step included);
+        // the affine below overrides the spatial ones.
+        let zooms = parts.header.zooms();
+        if parts.header.data_shape().ok().as_deref() == Some(parts.shape())
+            && zooms.len() == parts.shape().len()
+            && zooms.iter().all(|z| z.is_finite() && *z >= 0.0)
+        {
+            h.set_data_shape(parts.shape())?;
+            h.set_zooms(&zooms)?;
         }
         h
     };
@@ -223,7 +242,11 @@ fn plan_data<'a, 'd>(
 ) -> Result<DataPlan<'a, 'd>> {
     let stored = header.data_dtype()?;
     match &parts.data {
-        SaveData::Proxy(p) if p.dtype() == stored && p.spec().order == crate::dtype::Order::F => {
+        SaveData::Proxy(p)
+            if p.dtype() == stored
+                && p.spec().order == crate::dtype::Order::F
+                && p.spec().index_scaling.is_none() =>
+        {
             set_scaling(header, p.slope(), p.inter())?;
             Ok(DataPlan::Stored(p))
         }

@@ -171,7 +171,9 @@ pub(crate) fn fingerprint_all(files: &[(PathBuf, u64)]) -> Vec<FileFingerprint> 
         .collect()
 }
 
-/// A digest of the NIfTI extensions (codes and bytes) or MGH tags of a header.
+/// A digest of what a header holds beyond its binary block: NIfTI extensions (codes and
+/// bytes), MGH tags, or an AFNI header's shape, type and voxel sizes (its attributes never
+/// change; those three can, as in nibabel).
 pub(crate) fn extensions_digest(header: &Header) -> u128 {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     match header {
@@ -183,6 +185,15 @@ pub(crate) fn extensions_digest(header: &Header) -> u128 {
             }
         }
         Header::Mgh(m) => hasher.update(m.tag_bytes()),
+        Header::Afni(a) => {
+            for n in a.data_shape() {
+                hasher.update(&(n as u64).to_le_bytes());
+            }
+            hasher.update(a.data_dtype().to_string().as_bytes());
+            for z in a.zooms() {
+                hasher.update(&z.to_le_bytes());
+            }
+        }
         Header::Analyze(_) => {}
     }
     hasher.digest128()

@@ -1,0 +1,319 @@
+//! Scale factors that change with the position along some axes: `value = raw × slope[i] +
+//! inter[i]`, where `i` is the voxel's index on those axes. AFNI scales each sub-brick
+//! (`BRICK_FLOAT_FACS`, nibabel's `AFNIArrayProxy`); PAR/REC each slice of each volume, ECAT
+//! each frame and MINC each slice do the same (nibabel's `PARRECArrayProxy`,
+//! `EcatImageArrayProxy`, `MincImageArrayProxy`).
+//!
+//! The values come out in float64 (complex128 for complex data) whatever the stored type, as
+//! numpy's `raw * factors` with float64 factors gives; a float32 result is that, rounded once.
+//! The multiplication is skipped for a slope of 1 and the addition for an intercept of 0, as
+//! the proxies that have no intercept never add one.
+
+use crate::array::dyn_array::DynArray;
+use crate::array::selection::Canonical;
+use crate::dtype::DataType;
+use crate::error::{Error, Result};
+use ndarray::{ArrayD, IxDyn, Zip};
+use num_complex::Complex;
+
+/// One slope and intercept for each combination of indices on `axes`.
+///
+/// ```
+/// use neurovox::array::{IndexScaling, Selection};
+/// use neurovox::{sel, DataType};
+/// // A (2, 3) array whose columns are scaled by 1, 10 and 100.
+/// let scaling = IndexScaling::along(1, vec![1.0, 10.0, 100.0], vec![0.0; 3])?;
+/// let raw = neurovox::array::DynArray::from_array(
+///     ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[2, 3]), vec![1i16, 2, 3, 4, 5, 6]).unwrap(),
+/// );
+/// let canon = Selection::all().canonicalize(&[2, 3])?;
+/// let values = scaling.apply(&raw, &canon)?;
+/// assert_eq!(values.dtype(), DataType::Float64);
+/// assert_eq!(values.get_f64(&[1, 2]), Some(600.0));
+/// // Column 2 alone: its factor follows it.
+/// let canon = sel![.., 2].canonicalize(&[2, 3])?;
+/// let column = raw.view().to_owned(); // the planner would read just that column
+/// let part = neurovox::array::slice_array(&column, &canon)?;
+/// assert_eq!(scaling.apply(&part, &canon)?.get_f64(&[0]), Some(300.0));
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexScaling {
+    axes: Vec<usize>,
+    lens: Vec<usize>,
+    slopes: Vec<f64>,
+    inters: Vec<f64>,
+}
+
+impl IndexScaling {
+    /// Factors for every combination of indices on `axes` (ascending axis numbers, of lengths
+    /// `lens`), in C order over those axes: the factor of indices `(i, j)` on two axes is at
+    /// `i * lens[1] + j`.
+    pub fn new(
+        axes: Vec<usize>,
+        lens: Vec<usize>,
+        slopes: Vec<f64>,
+        inters: Vec<f64>,
+    ) -> Result<IndexScaling> {
+        let count = lens
+            .iter()
+            .try_fold(1usize, |n, &l| n.checked_mul(l))
+            .ok_or_else(|| Error::limit("scale factor table overflows"))?;
+        let ascending = axes.windows(2).all(|w| w[0] < w[1]);
+        if axes.is_empty()
+            || axes.len() != lens.len()
+            || !ascending
+            || slopes.len() != count
+            || inters.len() != count
+        {
+            return Err(Error::usage(format!(
+                "per-index scale factors need ascending axes and one slope and intercept per \
+                 index: axes {axes:?} of lengths {lens:?}, {} slopes, {} intercepts",
+                slopes.len(),
+                inters.len()
+            )));
+        }
+        Ok(IndexScaling {
+            axes,
+            lens,
+            slopes,
+            inters,
+        })
+    }
+
+    /// One slope and intercept per index along one `axis`.
+    pub fn along(axis: usize, slopes: Vec<f64>, inters: Vec<f64>) -> Result<IndexScaling> {
+        let len = slopes.len();
+        Self::new(vec![axis], vec![len], slopes, inters)
+    }
+
+    /// The axes the factors vary along.
+    pub fn axes(&self) -> &[usize] {
+        &self.axes
+    }
+
+    /// The slopes, in C order over [`IndexScaling::axes`].
+    pub fn slopes(&self) -> &[f64] {
+        &self.slopes
+    }
+
+    /// The intercepts, in C order over [`IndexScaling::axes`].
+    pub fn inters(&self) -> &[f64] {
+        &self.inters
+    }
+
+    /// A Usage error unless the factors fit an array of `shape`.
+    pub fn check_shape(&self, shape: &[usize]) -> Result<()> {
+        let fits = self
+            .axes
+            .iter()
+            .zip(&self.lens)
+            .all(|(&a, &l)| shape.get(a) == Some(&l));
+        if fits {
+            Ok(())
+        } else {
+            Err(Error::usage(format!(
+                "scale factors for axes {:?} of lengths {:?} do not fit shape {shape:?}",
+                self.axes, self.lens
+            )))
+        }
+    }
+
+    /// The element type of the scaled values for data stored as `storage`.
+    pub fn output_dtype(&self, storage: DataType) -> Result<DataType> {
+        match storage {
+            DataType::Rgb24 | DataType::Rgba32 => {
+                Err(crate::array::dyn_array::colour_has_no_float())
+            }
+            s if s.is_complex() => Ok(DataType::Complex128),
+            _ => Ok(DataType::Float64),
+        }
+    }
+
+    /// The factor tables for the output of a selection (`canonical`, against the array's
+    /// shape): arrays with the output's number of axes, of length 1 on every axis the factors
+    /// do not vary along, so they broadcast against the values.
+    fn tables_for(&self, canonical: &[Canonical]) -> Result<(ArrayD<f64>, ArrayD<f64>)> {
+        // For each factor axis: a fixed index, or the output axis it became and its slice.
+        enum On {
+            Fixed(usize),
+            Output {
+                axis: usize,
+                start: usize,
+                step: isize,
+            },
+        }
+        let mut on: Vec<On> = Vec::with_capacity(self.axes.len());
+        let mut table_shape = Vec::new();
+        let mut source_axis = 0;
+        for item in canonical {
+            match *item {
+                Canonical::NewAxis => table_shape.push(1),
+                Canonical::Index(i) => {
+                    if self.axes.contains(&source_axis) {
+                        on.push(On::Fixed(i));
+                    }
+                    source_axis += 1;
+                }
+                Canonical::Slice { start, step, len } => {
+                    if self.axes.contains(&source_axis) {
+                        on.push(On::Output {
+                            axis: table_shape.len(),
+                            start,
+                            step,
+                        });
+                        table_shape.push(len);
+                    } else {
+                        table_shape.push(1);
+                    }
+                    source_axis += 1;
+                }
+            }
+        }
+        if on.len() != self.axes.len() {
+            return Err(Error::usage(format!(
+                "a selection of {source_axis} axes does not reach the scale factors' axes {:?}",
+                self.axes
+            )));
+        }
+        let flat_of = |index: &IxDyn| -> usize {
+            on.iter().zip(&self.lens).fold(0usize, |flat, (o, &len)| {
+                let i = match *o {
+                    On::Fixed(i) => i,
+                    On::Output { axis, start, step } => {
+                        (start as isize + index[axis] as isize * step) as usize
+                    }
+                };
+                flat * len + i
+            })
+        };
+        let slopes = ArrayD::from_shape_fn(IxDyn(&table_shape), |ix| self.slopes[flat_of(&ix)]);
+        let inters = ArrayD::from_shape_fn(IxDyn(&table_shape), |ix| self.inters[flat_of(&ix)]);
+        Ok((slopes, inters))
+    }
+
+    /// The scaled values of `raw`, the stored values of the selection `canonical` (resolved
+    /// against the array's shape), in [`IndexScaling::output_dtype`] and `raw`'s layout.
+    pub fn apply(&self, raw: &DynArray, canonical: &[Canonical]) -> Result<DynArray> {
+        let (slopes, inters) = self.tables_for(canonical)?;
+        let mismatch = || {
+            Error::usage(format!(
+                "values of shape {:?} do not match the selection",
+                raw.shape()
+            ))
+        };
+        let slopes = slopes.broadcast(raw.shape()).ok_or_else(mismatch)?;
+        let inters = inters.broadcast(raw.shape()).ok_or_else(mismatch)?;
+        let scale = |v: f64, s: f64, i: f64| {
+            let mut out = v;
+            if s != 1.0 {
+                out *= s;
+            }
+            if i != 0.0 {
+                out += i;
+            }
+            out
+        };
+        let complex = |a: ArrayD<Complex<f64>>| {
+            let mut a = a;
+            Zip::from(&mut a)
+                .and(&slopes)
+                .and(&inters)
+                .for_each(|v, &s, &i| {
+                    *v = Complex::new(scale(v.re, s, i), if s != 1.0 { v.im * s } else { v.im })
+                });
+            DynArray::from_array(a)
+        };
+        Ok(match raw {
+            DynArray::C64(a) => complex(a.mapv(|v| Complex::new(f64::from(v.re), f64::from(v.im)))),
+            DynArray::C128(a) => complex(a.to_owned()),
+            _ => {
+                let mut values = raw.to_f64()?;
+                Zip::from(&mut values)
+                    .and(&slopes)
+                    .and(&inters)
+                    .for_each(|v, &s, &i| *v = scale(*v, s, i));
+                DynArray::from_array(values)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::{slice_array, Selection, SliceItem};
+    use crate::sel;
+
+    /// A (2, 3, 4) array of 0..24 (C order) with factors along axes 1 and 2.
+    fn fixture() -> (DynArray, IndexScaling) {
+        let raw = DynArray::from_array(
+            ArrayD::from_shape_vec(IxDyn(&[2, 3, 4]), (0..24).map(|v| v as u8).collect()).unwrap(),
+        );
+        let slopes: Vec<f64> = (0..12).map(|k| 1.0 + k as f64).collect();
+        let inters: Vec<f64> = (0..12).map(|k| -(k as f64)).collect();
+        let scaling = IndexScaling::new(vec![1, 2], vec![3, 4], slopes, inters).unwrap();
+        (raw, scaling)
+    }
+
+    /// numpy's answer: every element scaled by its own (j, k) factors, then selected.
+    fn expected(raw: &DynArray, scaling: &IndexScaling, sel: &Selection) -> DynArray {
+        let all = raw.to_f64().unwrap();
+        let scaled = ArrayD::from_shape_fn(all.raw_dim(), |ix| {
+            let f = ix[1] * 4 + ix[2];
+            all[&ix] * scaling.slopes[f] + scaling.inters[f]
+        });
+        let canon = sel.canonicalize(raw.shape()).unwrap();
+        slice_array(&DynArray::from_array(scaled), &canon).unwrap()
+    }
+
+    #[test]
+    fn factors_follow_every_kind_of_selection() {
+        let (raw, scaling) = fixture();
+        let selections = [
+            Selection::all(),
+            sel![1, .., ..],
+            sel![.., 2, ..],
+            sel![.., .., 3],
+            sel![.., 1.., ..;2],
+            sel![0, ..;-1, 1..3],
+            Selection::new(vec![
+                SliceItem::NewAxis,
+                SliceItem::Index(1),
+                SliceItem::Ellipsis,
+                SliceItem::NewAxis,
+            ]),
+        ];
+        for sel in selections {
+            let canon = sel.canonicalize(raw.shape()).unwrap();
+            let part = slice_array(&raw, &canon).unwrap();
+            let got = scaling.apply(&part, &canon).unwrap();
+            let want = expected(&raw, &scaling, &sel);
+            assert_eq!(got.shape(), want.shape(), "{sel:?}");
+            assert_eq!(got.to_f64().unwrap(), want.to_f64().unwrap(), "{sel:?}");
+        }
+    }
+
+    #[test]
+    fn complex_values_scale_both_parts_and_add_to_the_real_one() {
+        let raw = DynArray::from_array(
+            ArrayD::from_shape_vec(IxDyn(&[2]), vec![Complex::new(1.0f32, 2.0); 2]).unwrap(),
+        );
+        let scaling = IndexScaling::along(0, vec![2.0, 3.0], vec![1.0, 0.0]).unwrap();
+        let canon = Selection::all().canonicalize(&[2]).unwrap();
+        let got = scaling.apply(&raw, &canon).unwrap();
+        let got = got.typed::<Complex<f64>>().unwrap();
+        assert_eq!(got[[0]], Complex::new(3.0, 4.0));
+        assert_eq!(got[[1]], Complex::new(3.0, 6.0));
+    }
+
+    #[test]
+    fn tables_that_do_not_fit_are_refused() {
+        assert!(IndexScaling::new(vec![2, 1], vec![2, 2], vec![1.0; 4], vec![0.0; 4]).is_err());
+        assert!(IndexScaling::new(vec![0], vec![3], vec![1.0; 2], vec![0.0; 2]).is_err());
+        let s = IndexScaling::along(3, vec![1.0; 5], vec![0.0; 5]).unwrap();
+        assert!(s.check_shape(&[2, 2, 2, 5]).is_ok());
+        assert!(s.check_shape(&[2, 2, 2, 4]).is_err());
+        assert!(s.check_shape(&[2, 2, 2]).is_err());
+    }
+}
