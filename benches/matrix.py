@@ -84,6 +84,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
+import gzip
 import importlib.util
 import json
 import os
@@ -272,6 +273,7 @@ class Data:
         'labels.nii': 'labels', 'labels.nii.gz': 'labels',
         'bold_sitk.nii.gz': 'bold_sitk', 'bold_neurovox.nii.gz': 'bold_neurovox',
         'header40': 'header40', 'small': 'small', 'real': 'real', 'keys.nii.gz': 'keys',
+        'afni+orig.HEAD': 'afni', 'afnigz+orig.HEAD': 'afni',
     }
 
     def path(self, name):
@@ -316,6 +318,46 @@ class Data:
         for vol in bold_volumes(shape):
             w.write({'partial-' + n: vol for n in names})
         w.close()
+        return None
+
+    def make_afni(self):
+        """The bold run as an AFNI dataset: the same int16 sub-bricks, each with its own
+        BRICK_FLOAT_FACS factor, in a plain .BRIK and in a .BRIK.gz (gzip level 1, as
+        `3dcopy` with AFNI_COMPRESSOR=GZIP writes it, one member)."""
+        names = ['afni+orig.HEAD', 'afni+orig.BRIK', 'afnigz+orig.HEAD', 'afnigz+orig.BRIK.gz']
+        if self.all_exist(names):
+            return None
+        if not self.ensure('bold'):
+            return 'the bold run is missing'
+        shape = self.shapes.bold
+        say(f'  writing the bold run as AFNI {shape} (int16, per-sub-brick factors, .BRIK and .BRIK.gz) ...')
+        X, Y, Z, T = shape
+        facs = ' '.join(f'{0.01 * (1 + t % 7):.6g}' for t in range(T))
+
+        def attr(kind, name, count, values):
+            return f'type = {kind}-attribute\nname = {name}\ncount = {count}\n{values}\n'
+        head = '\n'.join([
+            attr('integer', 'DATASET_RANK', 8, f'3 {T} 0 0 0 0 0 0'),
+            attr('integer', 'DATASET_DIMENSIONS', 5, f'{X} {Y} {Z} 0 0'),
+            attr('integer', 'BRICK_TYPES', T, ' '.join(['1'] * T)),
+            attr('float', 'BRICK_FLOAT_FACS', T, facs),
+            attr('float', 'DELTA', 3, '2 2 2.5'),
+            attr('float', 'TAXIS_FLOATS', 5, '0 2 0 0 0'),
+            attr('float', 'IJK_TO_DICOM_REAL', 12, '2 0 0 -90 0 2 0 -120 0 0 2.5 -70'),
+            attr('string', 'BYTEORDER_STRING', 10, "'LSB_FIRST~"),
+        ])
+        for stem in ('afni', 'afnigz'):
+            (self.dir / f'{stem}+orig.HEAD').write_text(head)
+        src = self.dir / 'bold.nii'
+        with open(src, 'rb') as f, open(self.dir / 'partial-afni+orig.BRIK', 'wb') as plain, \
+                gzip.open(self.dir / 'partial-afnigz+orig.BRIK.gz', 'wb', compresslevel=1,
+                          mtime=0) as packed:
+            f.seek(352)
+            while chunk := f.read(1 << 24):
+                plain.write(chunk)
+                packed.write(chunk)
+        for name in ('afni+orig.BRIK', 'afnigz+orig.BRIK.gz'):
+            os.replace(self.dir / f'partial-{name}', self.dir / name)
         return None
 
     def make_bold_f64(self):
@@ -650,6 +692,14 @@ def build_rows(shapes: Shapes):
                              ('indexed', 'second process (index found)')]:
             add(f'whole .nii.gz read, int16 {who}-written, {when}', 'asarray', GZ_READ,
                 sitk={'sitk_dtype': None}, anchor=anchor, path=name)
+
+    # AFNI datasets (read only, per-sub-brick factors): load + one volume, and the full read.
+    for name, desc in [('afni+orig.HEAD', '.BRIK'), ('afnigz+orig.HEAD', '.BRIK.gz')]:
+        goal = GZ_READ if desc.endswith('.gz') else PLAIN
+        add(f'AFNI load + one volume dataobj[..., {v}], cold, int16 scaled {desc}', 'slice',
+            goal, path=name, key=['...', v])
+        add(f'AFNI get_fdata() int16 scaled {desc}', 'fdata', goal, path=name,
+            dtype='float64')
 
     # One volume, cold (a freshly loaded image) and warm (after a full get_fdata pass).
     for name, desc, t in [('bold.nii', 'int16 .nii', v), ('bold.nii.gz', 'int16 .nii.gz', v),

@@ -233,7 +233,7 @@ class ArrayProxy:
 
     @property
     def _scaled(self):
-        return not (self._native.slope == 1.0 and self._native.inter == 0.0)
+        return not self._native.unscaled
 
     def _memmap(self):
         """The whole stored array as a memory-map view (an ``np.memmap``), or None."""
@@ -322,12 +322,13 @@ class ArrayProxy:
         if n.path is None:  # a file object: pickled with the proxy, as nibabel does
             spec = (tuple(n.shape), n.dtype, n.offset, self._slope, self._inter)
             return (_rebuild_fileobj_proxy, (type(self), self.file_like, spec, n.factor_f32,
-                                             n.slope, n.inter, n.order, self._mmap))
+                                             n.slope, n.inter, n.order, self._mmap,
+                                             n.index_slopes))
         # Absolute, so the pickle opens the same file from any working directory.
         return (_rebuild_proxy, (type(self), os.path.abspath(n.path), tuple(n.shape), n.dtype,
                                  n.offset, n.slope, n.inter, n.factor_f32, n.mmap,
                                  n.keep_file_open, n.order, self._slope, self._inter,
-                                 n.fingerprint))
+                                 n.fingerprint, n.index_slopes))
 
     def __repr__(self):
         where = self._native.path
@@ -337,26 +338,78 @@ class ArrayProxy:
                 f'file={where!r}>')
 
 
-def _rebuild_fileobj_proxy(cls, file_like, spec, factor_f32, slope, inter, order, mmap):
+def _rebuild_fileobj_proxy(cls, file_like, spec, factor_f32, slope, inter, order, mmap,
+                           index_slopes=None):
     shape, dtype, offset, py_slope, py_inter = spec
-    native_spec = _neurovox.ArraySpec(list(shape), dtype, offset, slope, inter, factor_f32, order)
+    native_spec = _neurovox.ArraySpec(list(shape), dtype, offset, slope, inter, factor_f32, order,
+                                      index_slopes)
     native = _neurovox.NativeProxy.from_fileobj(file_like, native_spec)
     self = cls._from_native(native, file_like, mmap, py_slope, py_inter)
     return self
 
 
 def _rebuild_proxy(cls, path, shape, dtype, offset, slope, inter, factor_f32, mmap,
-                   keep_file_open, order, py_slope, py_inter, fingerprint=None):
+                   keep_file_open, order, py_slope, py_inter, fingerprint=None,
+                   index_slopes=None):
     # With the fingerprint of the file the proxy was made for, a changed file is a
     # StaleFileError here, not other data later. Every pickle neurovox writes has one: a
     # pickle without is not ours (or was altered), and would skip that check.
     if fingerprint is None:
         raise ValueError(f'a pickled proxy of {path!r} without the fingerprint of its file is '
                          'refused: it was not made by neurovox, or was altered')
-    spec = _neurovox.ArraySpec(list(shape), dtype, offset, slope, inter, factor_f32, order)
+    spec = _neurovox.ArraySpec(list(shape), dtype, offset, slope, inter, factor_f32, order,
+                               index_slopes)
     native = _neurovox.NativeProxy.open(path, spec, mmap, keep_file_open, fingerprint)
     return cls._from_native(native, path, {'c': True, 'no': False}.get(mmap, mmap), py_slope,
                             py_inter)
+
+
+class AFNIArrayProxy(ArrayProxy):
+    """The proxy of an AFNI dataset's ``.BRIK`` (nibabel's ``AFNIArrayProxy``): each sub-brick
+    is scaled by its own factor (``BRICK_FLOAT_FACS``), so scaled values are float64.
+
+    Parameters
+    ----------
+    file_like : str, os.PathLike or file object
+        The ``.BRIK`` (or ``.BRIK.gz``) file.
+    header : AFNIHeader
+        The dataset's header.
+    mmap : {True, False, 'c', 'r'}, optional, keyword only
+        Memory mapping of the stored values, as for :class:`ArrayProxy`.
+    keep_file_open : {None, True, False}, optional, keyword only
+        Whether one file handle is kept open, as for :class:`ArrayProxy`.
+
+    Attributes
+    ----------
+    scaling : numpy.ndarray or None
+        One factor per sub-brick (a 0 in the file reads as 1), or None if the dataset is
+        not scaled.
+    """
+
+    def __init__(self, file_like, header, *, mmap=True, keep_file_open=None):
+        mode = _mmap_mode(mmap)
+        if keep_file_open is None:
+            keep_file_open = KEEP_FILE_OPEN_DEFAULT
+        path = _path_of(file_like)
+        if path is None:
+            native = _neurovox.NativeProxy.from_fileobj_header(file_like, header._native, 0)
+        else:
+            native = _neurovox.NativeProxy.open_for_header(path, header._native, mode,
+                                                           keep_file_open)
+        self.file_like = file_like
+        self.order = native.order
+        self._native = native
+        self._shape = tuple(native.shape)
+        self._slope = 1.0
+        self._inter = 0.0
+        self._mmap = mmap
+        self._set_dtype(header.get_data_dtype())
+
+    @property
+    def scaling(self):
+        """One factor per sub-brick as a float64 array, or None without scaling."""
+        slopes = self._native.index_slopes
+        return None if slopes is None else np.array(slopes, dtype=np.float64)
 
 
 def is_proxy(obj):

@@ -7,8 +7,11 @@ more than it holds raises ``ImageLimitError``, both an ``ImageFileError`` and an
 (nibabel's short-read error); a file that ends before the data it declares raises
 ``ImageTruncatedError``, an ``ImageFileError``, ``EOFError`` and ``OSError`` at once (nibabel
 raises ``EOFError`` or ``OSError`` for it, depending on where the file ends). Every message from
-the Rust core names the file and, where known, the header field and byte offset.
+the Rust core names the file and, where known, the header field and byte offset. AFNI datasets
+raise nibabel's ``AFNIHeaderError`` and ``AFNIImageError``, both ``HeaderDataError`` subclasses.
 """
+
+import contextlib
 
 from ._neurovox import (HeaderDataError, HeaderTypeError, ImageFileError, ImageLimitError,
                         ImageTruncatedError, StaleFileError, WriterError)
@@ -18,5 +21,30 @@ class ExpiredDeprecationError(RuntimeError):
     """nibabel's error for removed APIs (kept for code that catches it)."""
 
 
+class AFNIImageError(HeaderDataError):
+    """The dataset's data cannot be read as one array (nibabel's ``AFNIImageError``): its
+    sub-bricks have different data types, or a type no array holds. A ``HeaderDataError``
+    too, which the core raises for it."""
+
+
+class AFNIHeaderError(HeaderDataError):
+    """A ``.HEAD`` attribute is missing or malformed (nibabel's ``AFNIHeaderError``)."""
+
+
+@contextlib.contextmanager
+def _afni_errors():
+    """Raises the core's header errors as nibabel's AFNI error classes."""
+    try:
+        yield
+    except (AFNIHeaderError, AFNIImageError):
+        raise
+    except HeaderDataError as e:
+        # The core names the field: the data type is the image's problem, the rest the
+        # header's (nibabel's split between the two classes).
+        kind = AFNIImageError if 'BRICK_TYPES' in str(e) else AFNIHeaderError
+        raise kind(str(e)) from e
+
+
 __all__ = ['ImageFileError', 'ImageLimitError', 'ImageTruncatedError', 'HeaderDataError', 'HeaderTypeError',
-           'StaleFileError', 'WriterError', 'ExpiredDeprecationError']
+           'StaleFileError', 'WriterError', 'ExpiredDeprecationError', 'AFNIHeaderError',
+           'AFNIImageError']

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import _neurovox
-from .errors import HeaderDataError
+from .errors import AFNIHeaderError, HeaderDataError, _afni_errors
 
 # NIfTI datatype codes (nibabel's ``data_type_codes``) for ``set_data_dtype(code)``.
 _NIFTI_CODES = {
@@ -694,6 +694,130 @@ class MGHHeader(SpatialHeader):
         return self.get_best_affine()
 
 
+class AFNIHeader(SpatialHeader):
+    """The header of an AFNI dataset (nibabel's ``brikhead.AFNIHeader``): the ``.HEAD`` file's
+    attributes (``info``) and the shape, data type and voxel sizes they give. Read only: AFNI
+    datasets are read, not written (as in nibabel).
+
+    Parameters
+    ----------
+    info : dict
+        The attributes, as :func:`neurovox.brikhead.parse_AFNI_header` returns them.
+
+    Attributes
+    ----------
+    info : dict
+        The attributes by name: strings as ``str``, one number as ``int`` or ``float``, more as
+        a list.
+
+    Raises
+    ------
+    AFNIHeaderError
+        If an attribute the dataset needs is missing or malformed (the message names it).
+    AFNIImageError
+        If the sub-bricks have different data types, or a type an array cannot hold.
+    """
+    _format = 'AFNIImage'
+    _zoom_dtype = np.float64
+
+    def __init__(self, info):
+        with _afni_errors():
+            native = _neurovox.NativeHeader.from_afni_info(dict(info))
+        self._set_native(native)
+
+    def _set_native(self, native):
+        super()._set_native(native)
+        self.info = native.afni_info()
+
+    @classmethod
+    def from_header(klass, header=None, check=True):
+        """A copy of ``header``, which must be an ``AFNIHeader`` (as in nibabel).
+
+        Raises
+        ------
+        AFNIHeaderError
+            If ``header`` is None or of another class.
+        """
+        if header is None:
+            raise AFNIHeaderError('Cannot create AFNIHeader from nothing.')
+        if type(header) is klass:
+            return header.copy()
+        raise AFNIHeaderError('Cannot create AFNIHeader from non-AFNIHeader.')
+
+    @classmethod
+    def from_fileobj(klass, fileobj):
+        """The header in a ``.HEAD`` file object (text or binary mode), read to its end."""
+        data = fileobj.read()
+        if isinstance(data, str):
+            data = data.encode('utf-8')
+        with _afni_errors():
+            return klass._wrap(_neurovox.NativeHeader.parse(klass._format, bytes(data)))
+
+    def write_to(self, fileobj):
+        """Not offered: AFNI datasets are read only, as in nibabel.
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
+        raise NotImplementedError('AFNI headers cannot be written')
+
+    def get_space(self):
+        """The template space the dataset is aligned to (``TEMPLATE_SPACE``: ``'ORIG'``,
+        ``'TLRC'``, ``'MNI'``…; ``''`` without one)."""
+        return self._native.afni_space()
+
+    def get_affine(self):
+        """The voxel-to-RAS affine: ``IJK_TO_DICOM_REAL`` with AFNI's LPS turned to RAS.
+
+        Examples
+        --------
+        >>> import os, nibabel, neurovox as nv
+        >>> data = os.path.join(os.path.dirname(nibabel.__file__), 'tests', 'data')
+        >>> nv.load(os.path.join(data, 'example4d+orig.HEAD')).header.get_affine()[0]
+        array([-3.  , -0.  , -0.  , 49.5])
+        """
+        return np.array(self._native.get_best_affine())
+
+    def get_data_scaling(self):
+        """One factor per sub-brick (``BRICK_FLOAT_FACS``, a 0 read as 1) as a float64 array,
+        or None when the dataset has none or all are 0."""
+        scaling = self._native.afni_scaling()
+        return None if scaling is None else np.array(scaling, dtype=np.float64)
+
+    def get_slope_inter(self):
+        """``(None, None)``: AFNI scales by sub-brick (see ``get_data_scaling``)."""
+        return None, None
+
+    def get_data_offset(self):
+        """0: the ``.BRIK`` holds nothing but the data."""
+        return 0
+
+    def get_volume_labels(self):
+        """The sub-brick labels (``BRICK_LABS`` split at ``~``), or None."""
+        return self._native.afni_volume_labels()
+
+    def __eq__(self, other):
+        if not isinstance(other, AFNIHeader):
+            return NotImplemented
+        return (self.info == other.info and self.get_data_shape() == other.get_data_shape()
+                and self.get_data_dtype() == other.get_data_dtype()
+                and self.get_zooms() == other.get_zooms())
+
+    def __reduce__(self):
+        return (_restore_afni_header, (self.info, self.get_data_shape(),
+                                       self.get_data_dtype().str, self.get_zooms()))
+
+
+def _restore_afni_header(info, shape, dtype, zooms):
+    header = AFNIHeader(info)
+    header._native.set_data_shape(list(shape))
+    header._native.set_data_dtype(np.dtype(dtype))
+    header._native.set_zooms([float(z) for z in zooms])
+    return header
+
+
 HEADER_CLASSES = {
     'AnalyzeImage': AnalyzeHeader,
     'Spm99AnalyzeImage': Spm99AnalyzeHeader,
@@ -703,4 +827,5 @@ HEADER_CLASSES = {
     'Nifti2Pair': Nifti2PairHeader,
     'Nifti2Image': Nifti2Header,
     'MGHImage': MGHHeader,
+    'AFNIImage': AFNIHeader,
 }

@@ -21,11 +21,11 @@ import os
 import numpy as np
 
 from . import _neurovox
-from .arrayproxy import ArrayProxy, _mmap_mode, get_obj_dtype, is_proxy
-from .errors import ImageFileError
+from .arrayproxy import AFNIArrayProxy, ArrayProxy, _mmap_mode, get_obj_dtype, is_proxy
+from .errors import ImageFileError, _afni_errors
 from .fileholders import (FileHolder, FileHolderError, TypesFilenamesError, _stringify_path,
                           types_filenames)
-from .headers import (HEADER_CLASSES, AnalyzeHeader, FileBasedHeader, MGHHeader, Nifti1Header,
+from .headers import (HEADER_CLASSES, AFNIHeader, AnalyzeHeader, FileBasedHeader, MGHHeader, Nifti1Header,
                       Nifti1PairHeader, Nifti2Header, Nifti2PairHeader, Spm2AnalyzeHeader,
                       Spm99AnalyzeHeader)
 
@@ -436,9 +436,17 @@ class DataobjImage(FileBasedImage):
 class SpatialImage(DataobjImage):
     """An image with an affine (nibabel's ``SpatialImage``), saved and loaded through the
     Rust core, with what nibabel lacks: ``is_dirty``, ``mark_clean``, ``mark_dirty`` and
-    ``as_filename``."""
+    ``as_filename``.
+
+    Attributes
+    ----------
+    ImageArrayProxy : type
+        The proxy class of the data of an image loaded from files (``ArrayProxy``; AFNI's
+        ``AFNIArrayProxy`` scales each sub-brick by its own factor).
+    """
 
     header_class = Nifti1Header
+    ImageArrayProxy = ArrayProxy
     _format = 'Nifti1Image'
     files_types = (('image', '.nii'),)
     valid_exts = ('.nii',)
@@ -562,7 +570,7 @@ class SpatialImage(DataobjImage):
         header = klass.header_class._wrap(native_header)
         spec = native_header.copy()
         if img_fh.fileobj is not None:
-            proxy = ArrayProxy._from_native(
+            proxy = klass.ImageArrayProxy._from_native(
                 _neurovox.NativeProxy.from_fileobj_header(img_fh.fileobj, spec, img_fh.pos),
                 img_fh.fileobj, mmap, *_slope_inter(header))
         else:
@@ -581,7 +589,7 @@ class SpatialImage(DataobjImage):
     def _from_native(klass, native, mmap=True):
         header_path, image_path = native.files()
         header = klass.header_class._wrap(native.header())
-        proxy = ArrayProxy._from_native(native.proxy(), os.fspath(image_path), mmap,
+        proxy = klass.ImageArrayProxy._from_native(native.proxy(), os.fspath(image_path), mmap,
                                         *_slope_inter(header))
         files = {'image': FileHolder(filename=os.fspath(image_path))}
         if 'header' in dict(klass.files_types):
@@ -605,7 +613,7 @@ class SpatialImage(DataobjImage):
         if native.format != klass._format:
             raise ImageFileError(f'the bytes hold a {native.format}, not a {klass.__name__}')
         header = klass.header_class._wrap(native.header())
-        proxy = ArrayProxy._from_native(native.proxy(), None, False, *_slope_inter(header))
+        proxy = klass.ImageArrayProxy._from_native(native.proxy(), None, False, *_slope_inter(header))
         img = klass(proxy, None, header)
         img._affine = np.array(native.affine(), dtype=np.float64)
         return img
@@ -953,7 +961,7 @@ class SpatialFirstSlicer:
     """Slicing an image by its first three (spatial) axes (nibabel's ``img.slicer``)."""
 
     def __init__(self, img):
-        if len(img.shape) >= 4 and type(img) not in _SPATIAL_FIRST:
+        if len(img.shape) >= 4 and type(img) not in _SPATIAL_FIRST + (AFNIImage,):
             raise ValueError(f'Cannot predict position of spatial axes for Image type '
                              f'{img.__class__.__name__}')
         self.img = img
@@ -1174,8 +1182,89 @@ class MGHImage(SpatialImage, SerializableImage):
         return super().filespec_to_file_map(filespec)
 
 
+class AFNIImage(SpatialImage):
+    """An AFNI dataset (nibabel's ``brikhead.AFNIImage``): a ``.HEAD`` of attributes and a
+    ``.BRIK`` (or ``.BRIK.gz``) of sub-bricks, each scaled by its own factor. Load it from
+    either file; it is read only, as in nibabel (``neurovox.save`` converts it, to NIfTI
+    for example).
+
+    Examples
+    --------
+    >>> import os, nibabel, neurovox as nv
+    >>> data = os.path.join(os.path.dirname(nibabel.__file__), 'tests', 'data')
+    >>> img = nv.load(os.path.join(data, 'example4d+orig.BRIK.gz'))
+    >>> type(img).__name__, img.shape
+    ('AFNIImage', (33, 41, 25, 3))
+    """
+    header_class = AFNIHeader
+    ImageArrayProxy = AFNIArrayProxy
+    _format = 'AFNIImage'
+    files_types = (('image', '.brik'), ('header', '.head'))
+    valid_exts = ('.brik', '.head')
+    _compressed_suffixes = _COMPRESSED
+    _consumes_scaling = False
+    makeable = False
+    rw = False
+
+    @classmethod
+    def filespec_to_file_map(klass, filespec):
+        """The ``.HEAD`` and ``.BRIK`` of a dataset named by either, as nibabel finds them:
+        a ``.BRIK`` absent as named is looked for compressed, and a compressed ``.HEAD``
+        absent as named is looked for plain."""
+        file_map = super().filespec_to_file_map(filespec)
+        for key, holder in file_map.items():
+            name = holder.filename
+            if name is None or os.path.exists(name):
+                continue
+            if key == 'header':
+                for ext in klass._compressed_suffixes:
+                    if name.endswith(ext):
+                        name = name[:-len(ext)]
+            else:
+                for ext in klass._compressed_suffixes:
+                    if os.path.exists(name + ext):
+                        name += ext
+                        break
+            holder.filename = name
+        return file_map
+
+    @classmethod
+    def from_filename(klass, filename, *, mmap=True, keep_file_open=None):
+        """Loads the dataset (the ``.HEAD`` or the ``.BRIK``), reading only its attributes.
+
+        Raises
+        ------
+        AFNIHeaderError
+            If an attribute is missing or malformed.
+        AFNIImageError
+            If the sub-bricks' data type cannot make one array.
+        """
+        with _afni_errors():
+            return super().from_filename(filename, mmap=mmap, keep_file_open=keep_file_open)
+
+    load = from_filename
+
+    @classmethod
+    def from_file_map(klass, file_map, *, mmap=True, keep_file_open=None):
+        """Loads the dataset in the files or file objects of ``file_map`` (see
+        ``from_filename``)."""
+        with _afni_errors():
+            return super().from_file_map(file_map, mmap=mmap, keep_file_open=keep_file_open)
+
+    def to_file_map(self, file_map=None, **kwargs):
+        """Not offered: AFNI datasets are read only, as in nibabel; save the image in
+        another format (``neurovox.save(img, 'x.nii.gz')``).
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
+        raise NotImplementedError('AFNI datasets are read only; save as NIfTI instead')
+
+
 _SPATIAL_FIRST = (AnalyzeImage, Spm99AnalyzeImage, Spm2AnalyzeImage, Nifti1Pair, Nifti1Image,
                   Nifti2Pair, Nifti2Image, MGHImage)
 
-IMAGE_CLASSES = {cls._format: cls for cls in _SPATIAL_FIRST}
+IMAGE_CLASSES = {cls._format: cls for cls in _SPATIAL_FIRST + (AFNIImage,)}
 assert set(IMAGE_CLASSES) == set(HEADER_CLASSES)

@@ -7,7 +7,7 @@ from stat import S_ISDIR, S_ISFIFO, S_ISREG
 
 from . import _neurovox
 from .arrayproxy import _mmap_mode
-from .errors import ImageFileError
+from .errors import ImageFileError, _afni_errors
 from .images import IMAGE_CLASSES
 
 
@@ -79,7 +79,15 @@ def load(filename, *, mmap=True, keep_file_open=None):
                              'images only from regular files')
     if stat.st_size <= 0:
         raise ImageFileError(f"Empty file: '{filename}'")
-    native = _neurovox.NativeImage.load(filename, None, mode, keep_file_open)
+    stem, compression = os.path.splitext(filename)
+    if compression.lower() not in ('.gz', '.bz2', '.zst'):
+        stem = filename
+    if os.path.splitext(stem)[1].lower() in ('.head', '.brik'):
+        # nibabel's AFNI error classes for AFNI datasets.
+        with _afni_errors():
+            native = _neurovox.NativeImage.load(filename, None, mode, keep_file_open)
+    else:
+        native = _neurovox.NativeImage.load(filename, None, mode, keep_file_open)
     return IMAGE_CLASSES[native.format]._from_native(native, mmap)
 
 
@@ -131,7 +139,8 @@ def save(img, filename, **kwargs):
     >>> nv.load(path).shape
     (4, 4, 4)
     """
-    from .images import Nifti1Image, Nifti1Pair, Nifti2Image, Nifti2Pair, MGHImage, SpatialImage
+    from .images import (AFNIImage, MGHImage, Nifti1Image, Nifti1Pair, Nifti2Image, Nifti2Pair,
+                         SpatialImage)
     filename = os.path.expanduser(os.fspath(filename))
     lower = filename.lower()
     for suffix in ('.gz', '.bz2', '.zst'):
@@ -146,7 +155,8 @@ def save(img, filename, **kwargs):
         converted = Nifti2Pair if klass is Nifti2Image else Nifti1Pair
     elif ext in ('.mgh', '.mgz') and klass is not MGHImage:
         converted = MGHImage
-    elif ext in ('.img', '.hdr') and klass is MGHImage:
+    elif ext in ('.img', '.hdr') and klass in (MGHImage, AFNIImage):
+        # nibabel's first class for the extension that can be made: Nifti1Pair.
         converted = Nifti1Pair
     if converted is not None and isinstance(img, SpatialImage):
         img = converted.from_image(img)

@@ -22,7 +22,7 @@ The script (re)creates OUTDIR and
    (raw header block, every header field, shape, dtype, zooms, offsets,
    scaling, affines, extensions, header diagnostics, ...), and saves the
    arrays nibabel reads under ``OUTDIR/arrays/`` as ``.npy`` files;
-3. does the same for the NIfTI, Analyze and MGH files shipped in nibabel's
+3. does the same for the NIfTI, Analyze, MGH and AFNI files shipped in nibabel's
    own ``tests/data`` directory (referenced by absolute path, never copied);
 4. writes everything to ``OUTDIR/manifest.json`` (schema: see
    ``describe_file`` below and the neurovox oracle tests).
@@ -708,6 +708,23 @@ def describe_data(img, hdr, image_path, entry_id, outdir):
     return record
 
 
+def describe_afni_header(hdr):
+    """What nibabel's AFNIHeader gives: its attributes and what it derives from them."""
+    scaling = hdr.get_data_scaling()
+    return {
+        'afni': {
+            'info': {name: encode_plain(value) for name, value in hdr.info.items()},
+            'shape': [int(n) for n in hdr.get_data_shape()],
+            'dtype_str': hdr.get_data_dtype().str,
+            'zooms': [encode_float(float(z)) for z in hdr.get_zooms()],
+            'affine': encode_matrix(hdr.get_affine()),
+            'scaling': None if scaling is None else [encode_float(float(f)) for f in scaling],
+            'volume_labels': hdr.get_volume_labels(),
+            'space': hdr.get_space(),
+        }
+    }
+
+
 def compression_of(path):
     name = str(path).lower()
     if name.endswith(('.gz', '.mgz')):
@@ -743,9 +760,18 @@ def describe_file(entry_id, source, klass, filename, outdir):
     }
     try:
         img = klass.from_filename(str(filename))
-        hdr = read_file_header(img)
+        # nibabel reads AFNI attributes only from a text file object; its image keeps the
+        # header as read (nothing to reset).
+        hdr = img.header if klass is nib.brikhead.AFNIImage else read_file_header(img)
     except Exception as exc:  # noqa: BLE001 - recording nibabel's behaviour
         entry['load_error'] = error_record(exc)
+        return entry
+    if klass is nib.brikhead.AFNIImage:
+        entry['header'] = describe_afni_header(hdr)
+        entry['image'] = {'shape': [int(n) for n in img.shape],
+                          'affine': encode_matrix(img.affine),
+                          'dtype_str': img.get_data_dtype().str}
+        entry['data'] = describe_data(img, hdr, image_path, entry_id, outdir)
         return entry
     header_bytes = read_decompressed(header_path)
     is_pair = image_path != header_path
@@ -780,7 +806,8 @@ def write_matrix(outdir, skipped):
     return entries
 
 
-TEST_DATA_SUFFIXES = ('.nii', '.nii.gz', '.nii.bz2', '.hdr', '.hdr.gz', '.hdr.bz2', '.mgh', '.mgz')
+TEST_DATA_SUFFIXES = ('.nii', '.nii.gz', '.nii.bz2', '.hdr', '.hdr.gz', '.hdr.bz2', '.mgh', '.mgz',
+                      '.head')
 
 
 def test_data_class(path):

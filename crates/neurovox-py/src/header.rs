@@ -385,19 +385,17 @@ impl NativeHeader {
     /// An AFNI header's attributes as nibabel's `info` dict: strings as `str`, one number as
     /// an `int` or `float`, more as a list (a later attribute of a name wins).
     fn afni_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
-        let afni = self.afni_ref("info")?;
-        let info = pyo3::types::PyDict::new(py);
-        for (name, value) in afni.attributes() {
-            let value: Bound<'py, PyAny> = match value {
-                FieldValue::Bytes(b) => String::from_utf8_lossy(b).into_pyobject(py)?.into_any(),
-                FieldValue::Int(v) => v.into_pyobject(py)?.into_any(),
-                FieldValue::Float(v) => v.into_pyobject(py)?.into_any(),
-                FieldValue::Ints(v) => PyList::new(py, v)?.into_any(),
-                FieldValue::Floats(v) => PyList::new(py, v)?.into_any(),
-            };
-            info.set_item(name, value)?;
-        }
-        Ok(info)
+        afni_info_dict(py, self.afni_ref("info")?.attributes())
+    }
+
+    /// The attributes of a `.HEAD` file's bytes as nibabel's `parse_AFNI_header` dict.
+    #[staticmethod]
+    fn parse_afni_attributes<'py>(
+        py: Python<'py>,
+        data: &[u8],
+    ) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let attributes = neurovox::format::afni::parse_attributes(data).py()?;
+        afni_info_dict(py, &attributes)
     }
 
     /// An AFNI header from an `info` dict (nibabel's `AFNIHeader(info)`), with the shape,
@@ -474,4 +472,24 @@ fn afni_value(name: &str, value: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
         "AFNI attribute {name}: {} is not a str, a number or a list of numbers",
         value.repr()?
     )))
+}
+
+/// AFNI attributes as nibabel's `info` dict: strings as `str`, one number as an `int` or
+/// `float`, more as a list; a later attribute of a name wins.
+fn afni_info_dict<'py>(
+    py: Python<'py>,
+    attributes: &[(String, FieldValue)],
+) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    let info = pyo3::types::PyDict::new(py);
+    for (name, value) in attributes {
+        let value: Bound<'py, PyAny> = match value {
+            FieldValue::Bytes(b) => String::from_utf8_lossy(b).into_pyobject(py)?.into_any(),
+            FieldValue::Int(v) => v.into_pyobject(py)?.into_any(),
+            FieldValue::Float(v) => v.into_pyobject(py)?.into_any(),
+            FieldValue::Ints(v) => PyList::new(py, v)?.into_any(),
+            FieldValue::Floats(v) => PyList::new(py, v)?.into_any(),
+        };
+        info.set_item(name, value)?;
+    }
+    Ok(info)
 }

@@ -247,9 +247,12 @@ pub struct NativeSpec {
 #[pymethods]
 impl NativeSpec {
     /// Data of `shape` and numpy `dtype` at byte `offset`, scaled by `slope` and `inter`
-    /// (float32 factors if `factor_f32`, as SPM99 gives), in `order` (`'F'` or `'C'`).
+    /// (float32 factors if `factor_f32`, as SPM99 gives), in `order` (`'F'` or `'C'`);
+    /// `index_slopes`, one factor per index of the last axis (AFNI's sub-bricks), replace
+    /// `slope` and `inter`.
     #[new]
-    #[pyo3(signature = (shape, dtype, offset=0, slope=1.0, inter=0.0, factor_f32=false, order="F"))]
+    #[pyo3(signature = (shape, dtype, offset=0, slope=1.0, inter=0.0, factor_f32=false, order="F", index_slopes=None))]
+    #[allow(clippy::too_many_arguments)] // numpy-style keyword arguments, all optional
     fn new(
         shape: Vec<usize>,
         dtype: &Bound<'_, PyAny>,
@@ -258,7 +261,22 @@ impl NativeSpec {
         inter: f64,
         factor_f32: bool,
         order: &str,
+        index_slopes: Option<Vec<f64>>,
     ) -> PyResult<Self> {
+        let index_scaling = match index_slopes {
+            Some(slopes) => {
+                let zeros = vec![0.0; slopes.len()];
+                let factors = neurovox::array::IndexScaling::along(
+                    shape.len().saturating_sub(1),
+                    slopes,
+                    zeros,
+                )
+                .py()?;
+                factors.check_shape(&shape).py()?;
+                Some(Arc::new(factors))
+            }
+            None => None,
+        };
         let factor = if factor_f32 {
             FactorType::F32
         } else {
@@ -270,7 +288,7 @@ impl NativeSpec {
             offset,
             scaling: Scaling::new(slope, inter, factor),
             order: if order == "C" { Order::C } else { Order::F },
-            index_scaling: None,
+            index_scaling,
         };
         Ok(NativeSpec { inner })
     }
@@ -355,6 +373,45 @@ impl NativeProxy {
         })
     }
 
+    /// A proxy over the file at `path` for the data `header` describes, as a load builds
+    /// it (AFNI's per-sub-brick factors included), the file's fingerprint taken now.
+    #[staticmethod]
+    #[pyo3(signature = (path, header, mmap, keep_file_open))]
+    fn open_for_header(
+        path: std::path::PathBuf,
+        header: PyRef<'_, NativeHeader>,
+        mmap: &str,
+        keep_file_open: Option<bool>,
+    ) -> PyResult<NativeProxy> {
+        let spec = ArraySpec::from_header(&header.inner).py()?;
+        let options = ProxyOptions {
+            mmap: mmap_mode(mmap)?,
+            keep_file_open,
+            ..Default::default()
+        };
+        let fingerprint = FileFingerprint::take_or_note(&path, MAX_HEAD_BYTES);
+        Ok(NativeProxy {
+            inner: ArrayProxy::open(&path, spec, options).py()?,
+            fingerprint: Some(fingerprint),
+        })
+    }
+
+    /// True when the values are the stored values (no scaling of any kind).
+    #[getter]
+    fn unscaled(&self) -> bool {
+        self.inner.spec().is_unscaled()
+    }
+
+    /// The per-index slopes (AFNI: one per sub-brick), or `None` without them.
+    #[getter]
+    fn index_slopes(&self) -> Option<Vec<f64>> {
+        self.inner
+            .spec()
+            .index_scaling
+            .as_ref()
+            .map(|f| f.slopes().to_vec())
+    }
+
     /// The file's recorded state for pickling: `None` for file objects, `()` for a file
     /// that did not exist, else a tuple of integers (see `open`).
     #[getter]
@@ -384,7 +441,7 @@ impl NativeProxy {
     #[getter]
     fn output_dtype<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let out = self.inner.output_dtype().py()?;
-        if self.inner.spec().scaling.is_identity() {
+        if self.inner.spec().is_unscaled() {
             return numpy_dtype(py, self.inner.dtype());
         }
         match self.scaled_dtype_as_stored(py, out)? {
@@ -462,7 +519,7 @@ impl NativeProxy {
     ) -> PyResult<Bound<'py, PyAny>> {
         let selection = crate::key::parse_key(key)?;
         let spec = self.inner.spec();
-        if unscaled || spec.scaling.is_identity() {
+        if unscaled || spec.is_unscaled() {
             if let Some(out) = self.read_direct(py, &selection)? {
                 return Ok(out);
             }
@@ -486,10 +543,7 @@ impl NativeProxy {
         self.canonical_error(&selection)?;
         // Scaled real values: the core writes them straight into numpy's array. The
         // header's own factor type (`F32` keeps it) decides float32 or float64 values.
-        let output = spec
-            .scaling
-            .output_dtype(spec.dtype.dtype)
-            .py_for(&self.inner)?;
+        let output = self.inner.output_dtype().py()?;
         let mut out = None;
         if matches!(output, DataType::Float32 | DataType::Float64) {
             let double = output == DataType::Float64;
@@ -525,7 +579,7 @@ impl NativeProxy {
         } else {
             DataType::Float32
         };
-        if spec.scaling.is_identity()
+        if spec.is_unscaled()
             && spec.dtype.dtype == wanted
             && spec.dtype.order == neurovox::ByteOrder::NATIVE
         {
@@ -590,12 +644,12 @@ impl NativeProxy {
         if matches!(storage, DataType::Float128 | DataType::Complex256) {
             return Ok(None);
         }
-        let output = spec.scaling.output_dtype(storage).py_for(&self.inner)?;
+        let output = self.inner.output_dtype().py()?;
         let (want, factor) = match kind {
             "stored" => (None, FactorType::F32),
             "f8" => (Some(DataType::Float64), FactorType::F64),
             "f4" => (Some(DataType::Float32), FactorType::F32),
-            "scaled" if spec.scaling.is_identity() => (None, FactorType::F32),
+            "scaled" if spec.is_unscaled() => (None, FactorType::F32),
             "scaled" if matches!(output, DataType::Float32 | DataType::Float64) => {
                 (Some(output), FactorType::F32)
             }

@@ -118,9 +118,12 @@ impl AfniHeader {
         self.shape.clone()
     }
 
-    /// Changes the shape the header describes (in memory only; nibabel's `set_data_shape`).
+    /// Changes the shape the header describes (in memory only), with one voxel size per
+    /// axis: those beyond the new axes dropped, new axes of size 1 (nibabel's
+    /// `SpatialHeader.set_data_shape`).
     pub fn set_data_shape(&mut self, shape: &[usize]) {
         self.shape = shape.to_vec();
+        self.zooms.resize(shape.len(), 1.0);
     }
 
     /// The stored element type and byte order.
@@ -339,6 +342,12 @@ impl AfniHeader {
                 ))
                 .field("DATASET_RANK")
             })?;
+        if bricks <= 0 {
+            return Err(Error::header_value(format!(
+                "DATASET_RANK[1] = {bricks}: a dataset has at least one sub-brick"
+            ))
+            .field("DATASET_RANK"));
+        }
         let mut declared = dims[..spatial].to_vec();
         declared.push(bricks);
         check_declared_shape(&declared, "DATASET_DIMENSIONS", 0)
@@ -559,6 +568,11 @@ type = string-attribute\nname = BYTEORDER_STRING\ncount = 10\n'MSB_FIRST~\n";
         );
         assert_eq!(h.attribute("BRICK_TYPES"), Some(&FieldValue::Int(1)));
         assert_eq!(h.attributes().len(), 12);
+        let mut three = h.clone();
+        three.set_data_shape(&[47, 54, 43]);
+        assert_eq!(three.zooms(), vec![3.0, 3.0, 3.0]);
+        three.set_data_shape(&[47, 54, 43, 1, 1]);
+        assert_eq!(three.zooms(), vec![3.0, 3.0, 3.0, 1.0, 1.0]);
     }
 
     #[test]
@@ -647,7 +661,7 @@ type = float-attribute\nname = DELTA\ncount = 3\n 1 1 1\n"
         );
         assert_eq!(
             field(base("3 0", "2 2 2", "1")).field_name(),
-            Some("DATASET_DIMENSIONS")
+            Some("DATASET_RANK")
         );
         assert_eq!(
             field(base("3 1", "2 -2 2", "1")).field_name(),

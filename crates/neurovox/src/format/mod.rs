@@ -74,15 +74,29 @@ impl ImageFormat {
         ImageFormat::Afni,
     ];
 
+    /// The formats neurovox writes (and makes images of in memory): every one but the read
+    /// only ones.
+    pub const WRITABLE: [ImageFormat; 8] = [
+        ImageFormat::Analyze,
+        ImageFormat::Spm99,
+        ImageFormat::Spm2,
+        ImageFormat::Nifti1,
+        ImageFormat::Nifti1Pair,
+        ImageFormat::Nifti2,
+        ImageFormat::Nifti2Pair,
+        ImageFormat::Mgh,
+    ];
+
     /// True for the formats neurovox (like nibabel) can write; the others are read only.
     ///
     /// ```
     /// use neurovox::ImageFormat;
     /// assert!(ImageFormat::Mgh.is_writable());
     /// assert!(!ImageFormat::Afni.is_writable());
+    /// assert!(ImageFormat::WRITABLE.iter().all(|f| f.is_writable()));
     /// ```
     pub fn is_writable(self) -> bool {
-        !matches!(self, ImageFormat::Afni)
+        Self::WRITABLE.contains(&self)
     }
 
     /// nibabel's image class name.

@@ -217,6 +217,18 @@ impl ArraySpec {
         })
     }
 
+    /// True when values are the stored values: no slope and intercept, no per-index factors.
+    ///
+    /// ```
+    /// use neurovox::image::ArraySpec;
+    /// use neurovox::{ByteOrder, DataType, StorageDtype};
+    /// let spec = ArraySpec::unscaled(vec![3], StorageDtype::new(DataType::UInt8, ByteOrder::Little));
+    /// assert!(spec.is_unscaled());
+    /// ```
+    pub fn is_unscaled(&self) -> bool {
+        self.scaling.is_identity() && self.index_scaling.is_none()
+    }
+
     /// The byte just past the data (`offset` + the size of the whole array), if it can be
     /// counted.
     fn data_end(&self) -> Option<u64> {

@@ -80,6 +80,13 @@ pub(crate) fn header_for_data(
 ) -> Result<Header> {
     let mut header = match header {
         Some(h) if h.format() == format => h.clone(),
+        // nibabel's AFNIHeader.from_header refuses to make a header from nothing.
+        _ if !format.is_writable() => {
+            return Err(Error::unsupported(format!(
+                "{} images are made only from a header of their own (read from a file)",
+                format.nibabel_class()
+            )))
+        }
         _ => {
             let mut h = Header::new(format, ByteOrder::NATIVE);
             h.set_data_dtype(dtype)?;

@@ -300,7 +300,7 @@ fn touch_everything(h: &Header) {
 fn random_corruption_never_panics() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut parsed = 0;
-    for format in ImageFormat::ALL {
+    for format in ImageFormat::WRITABLE {
         for order in [ByteOrder::Little, ByteOrder::Big] {
             let mut h = Header::new(format, order);
             h.set_data_shape(&[3, 4, 5, 2]).unwrap();
@@ -335,7 +335,7 @@ fn random_corruption_never_panics() {
 fn random_files_through_read_header_never_panic() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(42);
-    for (i, format) in ImageFormat::ALL.into_iter().enumerate() {
+    for (i, format) in ImageFormat::WRITABLE.into_iter().enumerate() {
         let p = write_valid(dir.path(), &format!("r{i}"), format, ByteOrder::Big);
         let valid = std::fs::read(&p).unwrap();
         for _ in 0..200 {
