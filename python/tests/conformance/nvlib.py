@@ -31,6 +31,8 @@ NIBABEL_HOMES = {
     'FileHolder': 'nibabel.fileholders',
     'DataobjImage': 'nibabel.dataobj_images',
     'FileBasedHeader': 'nibabel.filebasedimages',
+    'AFNIImage': 'nibabel.brikhead',
+    'AFNIHeader': 'nibabel.brikhead',
 }
 
 
