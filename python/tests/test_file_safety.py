@@ -258,9 +258,10 @@ def test_handles_and_proxies_without_fingerprints_are_refused(tmp_path):
     # The real handle still opens.
     assert float(_unpickle_image(klass, handle, mmap, extra).get_fdata().sum()) == 360.0
     func, args = img.dataobj.__reduce__()
-    assert func is _rebuild_proxy and args[-1] is not None
+    # The arguments end with the fingerprint and the per-index factors (None here).
+    assert func is _rebuild_proxy and args[-2] is not None and args[-1] is None
     with pytest.raises(ValueError, match='fingerprint'):
-        _rebuild_proxy(*args[:-1], None)
+        _rebuild_proxy(*args[:-2], None, None)
 
 
 def test_json_handles_are_data_only_and_checked(tmp_path):

@@ -57,29 +57,21 @@ impl NativeHeader {
         let format = self.inner.format();
         match &mut self.inner {
             Header::Nifti(n) => Ok(n),
-            _ => Err(HeaderTypeError::new_err(format!(
-                "{what} needs a NIfTI header, not {format}"
-            ))),
+            _ => Err(needs(what, "a NIfTI", format)),
         }
     }
 
     fn afni_ref(&self, what: &str) -> PyResult<&neurovox::format::AfniHeader> {
         match &self.inner {
             Header::Afni(a) => Ok(a),
-            _ => Err(HeaderTypeError::new_err(format!(
-                "{what} needs an AFNI header, not {}",
-                self.inner.format()
-            ))),
+            other => Err(needs(what, "an AFNI", other.format())),
         }
     }
 
     fn nifti_ref(&self, what: &str) -> PyResult<&neurovox::format::NiftiHeader> {
         match &self.inner {
             Header::Nifti(n) => Ok(n),
-            _ => Err(HeaderTypeError::new_err(format!(
-                "{what} needs a NIfTI header, not {}",
-                self.inner.format()
-            ))),
+            other => Err(needs(what, "a NIfTI", other.format())),
         }
     }
 }
@@ -492,4 +484,9 @@ fn afni_info_dict<'py>(
         info.set_item(name, value)?;
     }
     Ok(info)
+}
+
+/// The error for a method that needs a header of another format.
+fn needs(what: &str, wanted: &str, format: ImageFormat) -> PyErr {
+    HeaderTypeError::new_err(format!("{what} needs {wanted} header, not {format}"))
 }

@@ -347,6 +347,57 @@ fn own_mat(corpus: &mut Corpus) {
     );
 }
 
+/// AFNI datasets (no writer of ours makes them): a `.HEAD` of every `BRICK_TYPES` code, both
+/// byte orders, with and without per-sub-brick factors and a stored matrix, each followed by
+/// its `.BRIK` bytes (the `afni_dataset` input: a pick byte, the split, the head, the data).
+fn own_afni(corpus: &mut Corpus) {
+    let attr = |kind: &str, name: &str, values: &str| {
+        let count = values.split_whitespace().count();
+        format!("type = {kind}-attribute\nname = {name}\ncount = {count}\n {values}\n")
+    };
+    for (code, itemsize) in [(0u8, 1usize), (1, 2), (2, 4), (3, 4), (4, 8), (5, 8)] {
+        for (order, facs, matrix) in [
+            ("LSB_FIRST", Some("0.5 0 2"), true),
+            ("MSB_FIRST", None, false),
+        ] {
+            let mut head = [
+                attr("integer", "DATASET_RANK", "3 3 0 0 0 0 0 0"),
+                attr("integer", "DATASET_DIMENSIONS", "2 3 4 0 0"),
+                attr("integer", "BRICK_TYPES", &format!("{code} {code} {code}")),
+                attr("float", "DELTA", "2 -2.5 3"),
+                attr("float", "ORIGIN", "10 20.5 -30"),
+                attr("integer", "ORIENT_SPECIFIC", "0 3 4"),
+                attr("float", "TAXIS_FLOATS", "0 2.5 0 0 0"),
+                "type = string-attribute\nname = BRICK_LABS\ncount = 9\n'a~b~c~\n".to_owned(),
+                format!(
+                    "type = string-attribute\nname = BYTEORDER_STRING\ncount = 10\n'{order}~\n"
+                ),
+            ]
+            .join("\n");
+            if let Some(facs) = facs {
+                head.push('\n');
+                head.push_str(&attr("float", "BRICK_FLOAT_FACS", facs));
+            }
+            if matrix {
+                head.push('\n');
+                head.push_str(&attr(
+                    "float",
+                    "IJK_TO_DICOM_REAL",
+                    "2 0 0 10 0 -2.5 0 20.5 0 0 3 -30",
+                ));
+            }
+            let data: Vec<u8> = (0..2 * 3 * 4 * 3 * itemsize)
+                .map(|i| (i * 37 % 251) as u8)
+                .collect();
+            let split = u16::try_from(head.len()).unwrap_or(u16::MAX).to_le_bytes();
+            let mut input = vec![0, split[0], split[1]];
+            input.extend_from_slice(head.as_bytes());
+            input.extend_from_slice(&data);
+            corpus.own("afni_dataset", format!("afni-type{code}-{order}"), input);
+        }
+    }
+}
+
 /// The oracle fixtures, by what the bytes are (detected the way loads detect them).
 fn oracle(corpus: &mut Corpus, dir: &Path) -> Result<()> {
     let mut files: Vec<PathBuf> = Vec::new();
@@ -495,6 +546,7 @@ fn main() -> Result<()> {
     own_numpy(&mut corpus, tmp.path())?;
     own_selections(&mut corpus);
     own_mat(&mut corpus);
+    own_afni(&mut corpus);
     match &oracle_dir {
         Some(dir) if dir.is_dir() => oracle(&mut corpus, dir)?,
         Some(dir) => println!(

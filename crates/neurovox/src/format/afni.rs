@@ -456,37 +456,34 @@ fn parse_attribute(block: &str) -> Result<(String, FieldValue)> {
         .field("name"));
     };
     let values = block.trim().lines().skip(3).collect::<Vec<_>>().join(" ");
-    let bad_number = |token: &str| {
-        Error::header_value(format!(
-            "attribute {name}: {token:?} is not a number of its type"
-        ))
-        .field(name.clone())
-    };
+    // Each whitespace-separated token parsed as the attribute's number type.
+    fn numbers<T: std::str::FromStr>(values: &str, name: &str) -> Result<Vec<T>> {
+        values
+            .split_whitespace()
+            .map(|t| {
+                t.parse::<T>().map_err(|_| {
+                    Error::header_value(format!(
+                        "attribute {name}: {t:?} is not a number of its type"
+                    ))
+                    .field(name.to_owned())
+                })
+            })
+            .collect()
+    }
     let value = match kind {
         AttributeType::String => {
             let text = values.replacen('\'', "", 1);
             FieldValue::Bytes(text.trim_end_matches('~').as_bytes().to_vec())
         }
-        AttributeType::Integer => {
-            let v = values
-                .split_whitespace()
-                .map(|t| t.parse::<i64>().map_err(|_| bad_number(t)))
-                .collect::<Result<Vec<_>>>()?;
-            match v[..] {
-                [one] => FieldValue::Int(one),
-                _ => FieldValue::Ints(v),
-            }
-        }
-        AttributeType::Float => {
-            let v = values
-                .split_whitespace()
-                .map(|t| t.parse::<f64>().map_err(|_| bad_number(t)))
-                .collect::<Result<Vec<_>>>()?;
-            match v[..] {
-                [one] => FieldValue::Float(one),
-                _ => FieldValue::Floats(v),
-            }
-        }
+        // One number is a scalar, more a list, as nibabel's `info` has them.
+        AttributeType::Integer => match numbers::<i64>(&values, name)?[..] {
+            [one] => FieldValue::Int(one),
+            ref v => FieldValue::Ints(v.to_vec()),
+        },
+        AttributeType::Float => match numbers::<f64>(&values, name)?[..] {
+            [one] => FieldValue::Float(one),
+            ref v => FieldValue::Floats(v.to_vec()),
+        },
     };
     Ok((name.clone(), value))
 }
@@ -643,30 +640,18 @@ type = float-attribute\nname = DELTA\ncount = 3\n 1 1 1\n"
             )
         };
         let field = |text: String| AfniHeader::parse(text.as_bytes()).unwrap_err();
-        assert_eq!(
-            field(base("3 1", "2 2 2", "1 3 5")).field_name(),
-            Some("BRICK_TYPES")
-        );
-        assert_eq!(
-            field(base("3 1", "2 2 2", "6")).field_name(),
-            Some("BRICK_TYPES")
-        );
-        assert_eq!(
-            field(base("4 1", "2 2 2", "1")).field_name(),
-            Some("DATASET_RANK")
-        );
-        assert_eq!(
-            field(base("3", "2 2 2", "1")).field_name(),
-            Some("DATASET_RANK")
-        );
-        assert_eq!(
-            field(base("3 0", "2 2 2", "1")).field_name(),
-            Some("DATASET_RANK")
-        );
-        assert_eq!(
-            field(base("3 1", "2 -2 2", "1")).field_name(),
-            Some("DATASET_DIMENSIONS")
-        );
+        let cases = [
+            ("3 1", "2 2 2", "1 3 5", "BRICK_TYPES"),
+            ("3 1", "2 2 2", "6", "BRICK_TYPES"),
+            ("4 1", "2 2 2", "1", "DATASET_RANK"),
+            ("3", "2 2 2", "1", "DATASET_RANK"),
+            ("3 0", "2 2 2", "1", "DATASET_RANK"),
+            ("3 1", "2 -2 2", "1", "DATASET_DIMENSIONS"),
+        ];
+        for (rank, dims, types, name) in cases {
+            let e = field(base(rank, dims, types));
+            assert_eq!(e.field_name(), Some(name), "{rank} / {dims} / {types}: {e}");
+        }
         let huge = field(base(
             "3 9223372036854775807",
             "9223372036854775807 2 2",

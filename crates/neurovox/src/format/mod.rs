@@ -61,18 +61,16 @@ pub enum ImageFormat {
 }
 
 impl ImageFormat {
-    /// Every format.
-    pub const ALL: [ImageFormat; 9] = [
-        ImageFormat::Analyze,
-        ImageFormat::Spm99,
-        ImageFormat::Spm2,
-        ImageFormat::Nifti1,
-        ImageFormat::Nifti1Pair,
-        ImageFormat::Nifti2,
-        ImageFormat::Nifti2Pair,
-        ImageFormat::Mgh,
-        ImageFormat::Afni,
-    ];
+    /// Every format: the writable ones, then the read only ones.
+    pub const ALL: [ImageFormat; 9] = {
+        let mut all = [ImageFormat::Afni; 9];
+        let mut i = 0;
+        while i < Self::WRITABLE.len() {
+            all[i] = Self::WRITABLE[i];
+            i += 1;
+        }
+        all
+    };
 
     /// The formats neurovox writes (and makes images of in memory): every one but the read
     /// only ones.

@@ -108,30 +108,31 @@ pub fn header_and_image_paths(path: &Path) -> (PathBuf, PathBuf) {
         }
         Some(ExtensionKind::AfniHead) => {
             let brik = format!("{stem}{}", sibling_ext(&ext, ".brik"));
-            let given = PathBuf::from(format!("{brik}{compression}"));
-            let image = if given.exists() {
-                given
-            } else {
-                [".gz", ".bz2", ".zst"]
-                    .iter()
-                    .map(|suffix| PathBuf::from(format!("{brik}{suffix}")))
-                    .find(|p| p.exists())
-                    .unwrap_or(given)
-            };
+            let image = first_existing(
+                std::iter::once(compression.as_str())
+                    .chain([".gz", ".bz2", ".zst"])
+                    .map(|suffix| format!("{brik}{suffix}")),
+            );
             (path.to_path_buf(), image)
         }
         Some(ExtensionKind::AfniBrik) => {
             let head = format!("{stem}{}", sibling_ext(&ext, ".head"));
-            let given = PathBuf::from(format!("{head}{compression}"));
-            let header = if given.exists() {
-                given
-            } else {
-                PathBuf::from(head)
-            };
+            let header = first_existing([format!("{head}{compression}"), head]);
             (header, path.to_path_buf())
         }
         _ => (path.to_path_buf(), path.to_path_buf()),
     }
+}
+
+/// The first of `candidates` that exists, else the first (whose absence is reported when it
+/// is opened).
+fn first_existing(candidates: impl IntoIterator<Item = String>) -> PathBuf {
+    let mut candidates = candidates.into_iter().map(PathBuf::from);
+    let first = candidates.next().unwrap_or_default();
+    if first.exists() {
+        return first;
+    }
+    candidates.find(|p| p.exists()).unwrap_or(first)
 }
 
 /// The SPM `.mat` sidecar of an image (`x.img.gz` → `x.mat.gz`, `X.IMG` → `X.MAT`), as

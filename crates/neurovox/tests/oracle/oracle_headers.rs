@@ -63,6 +63,15 @@ fn json_affine(v: &Value) -> Affine {
     a
 }
 
+/// A shape written as a JSON list of axis lengths.
+fn json_shape(v: &Value) -> Vec<usize> {
+    v.as_array()
+        .expect("shape")
+        .iter()
+        .map(|n| n.as_u64().expect("axis length") as usize)
+        .collect()
+}
+
 /// Compares one header field with nibabel's value, exactly.
 fn field_matches(ours: &FieldValue, theirs: &Value) -> bool {
     match (ours, theirs) {
@@ -556,13 +565,10 @@ fn check_afni(dir: &Path, entry: &Value, c: &mut Checker) {
         return c.check(false, || format!("not an AFNI header: {:?}", info.format));
     };
     let theirs = &entry["header"]["afni"];
-    let shape: Vec<usize> = theirs["shape"]
-        .as_array()
-        .expect("shape")
-        .iter()
-        .map(|n| n.as_u64().expect("axis") as usize)
-        .collect();
-    c.check(h.data_shape() == shape, || format!("shape {:?}", h.data_shape()));
+    let shape = json_shape(&theirs["shape"]);
+    c.check(h.data_shape() == shape, || {
+        format!("shape {:?}", h.data_shape())
+    });
     c.check(
         h.data_dtype().numpy_str() == theirs["dtype_str"].as_str().unwrap_or(""),
         || format!("dtype {}", h.data_dtype().numpy_str()),
@@ -715,12 +721,7 @@ fn replay_construction(entry: &Value) -> Result<(), String> {
     };
     let dtype = neurovox::DataType::from_name(oracle["dtype"]["name"].as_str().expect("dtype"))
         .expect("known dtype");
-    let shape: Vec<usize> = oracle["shape"]
-        .as_array()
-        .expect("shape")
-        .iter()
-        .map(|v| v.as_u64().expect("dim") as usize)
-        .collect();
+    let shape = json_shape(&oracle["shape"]);
     let affine = json_affine(&construction["affine"]);
     let zooms = flat_f64s(&construction["zooms"]);
 
