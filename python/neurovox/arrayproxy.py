@@ -412,6 +412,30 @@ class AFNIArrayProxy(ArrayProxy):
         return None if slopes is None else np.array(slopes, dtype=np.float64)
 
 
+class EcatArrayProxy(ArrayProxy):
+    """The proxy of an ECAT7 image's frames (nibabel's ``EcatImageArrayProxy``): one 4-D
+    float64 array of frames that lie apart in the file, each scaled by the calibration factor
+    and its own factor, oriented as ``patient_orientation`` says. Pickles carry the file's
+    path and fingerprint; the frames are found again from its headers.
+    """
+
+    def __reduce__(self):
+        n = self._native
+        if n.path is None:
+            raise TypeError('an ECAT7 proxy over a file object cannot be pickled')
+        return (_rebuild_image_data_proxy, (type(self), os.path.abspath(n.path), 'EcatImage',
+                                            n.mmap, n.keep_file_open, n.fingerprint))
+
+
+def _rebuild_image_data_proxy(cls, path, format, mmap, keep_file_open, fingerprint):
+    if fingerprint is None:
+        raise ValueError(f'a pickled proxy of {path!r} without the fingerprint of its file is '
+                         'refused: it was not made by neurovox, or was altered')
+    native = _neurovox.NativeProxy.open_image_data(path, format, mmap, keep_file_open,
+                                                   fingerprint)
+    return cls._from_native(native, path, {'c': True, 'no': False}.get(mmap, mmap))
+
+
 def is_proxy(obj):
     """True if ``obj`` is an array proxy (its ``is_proxy`` attribute is true)."""
     try:

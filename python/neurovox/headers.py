@@ -818,6 +818,69 @@ def _restore_afni_header(info, shape, dtype, zooms):
     return header
 
 
+class EcatHeader(SpatialHeader):
+    """The main header of an ECAT7 PET image (nibabel's ``ecat.EcatHeader``): its fields by
+    name (``header['num_frames']``), in the file's byte order. The frames' shapes, types and
+    factors are in the subheaders (``EcatImage.get_subheaders()``). Read only.
+    """
+    _format = 'EcatImage'
+
+    def __init__(self, binaryblock=None, endianness=None, check=True):
+        if binaryblock is not None:
+            native = _neurovox.NativeHeader.parse(self._format, bytes(binaryblock))
+        else:
+            native = _neurovox.NativeHeader(self._format, endianness or '>')
+        self._set_native(native)
+
+    def get_data_dtype(self):
+        """Not offered, as in nibabel: each frame has its own type
+        (``EcatImage.get_data_dtype(frame)``).
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
+        raise NotImplementedError('dtype is only valid from subheaders')
+
+    def get_patient_orient(self):
+        """The name of the ``patient_orientation`` code (``'ECAT7_Head_First_Supine'``…).
+
+        Raises
+        ------
+        KeyError
+            If the code is not one of ECAT's.
+        """
+        return self._code_name('patient_orientation', _ECAT_ORIENTATIONS, 'Orientation')
+
+    def get_filetype(self):
+        """The name of the ``file_type`` code (``'ECAT7_VOLUME16'``…).
+
+        Raises
+        ------
+        KeyError
+            If the code is not one of ECAT's.
+        """
+        return self._code_name('file_type', _ECAT_FILE_TYPES, 'Filetype')
+
+    def _code_name(self, field, names, what):
+        code = int(self[field])
+        if code not in names:
+            raise KeyError(f'Ecat {what} CODE {code} not recognized')
+        return names[code]
+
+
+_ECAT_ORIENTATIONS = dict(enumerate([
+    'ECAT7_Feet_First_Prone', 'ECAT7_Head_First_Prone', 'ECAT7_Feet_First_Supine',
+    'ECAT7_Head_First_Supine', 'ECAT7_Feet_First_Decubitus_Right',
+    'ECAT7_Head_First_Decubitus_Right', 'ECAT7_Feet_First_Decubitus_Left',
+    'ECAT7_Head_First_Decubitus_Left', 'ECAT7_Unknown_Orientation']))
+_ECAT_FILE_TYPES = dict(enumerate([
+    'ECAT7_UNKNOWN', 'ECAT7_2DSCAN', 'ECAT7_IMAGE16', 'ECAT7_ATTEN', 'ECAT7_2DNORM',
+    'ECAT7_POLARMAP', 'ECAT7_VOLUME8', 'ECAT7_VOLUME16', 'ECAT7_PROJ', 'ECAT7_PROJ16',
+    'ECAT7_IMAGE8', 'ECAT7_3DSCAN', 'ECAT7_3DSCAN8', 'ECAT7_3DNORM', 'ECAT7_3DSCANFIT']))
+
+
 HEADER_CLASSES = {
     'AnalyzeImage': AnalyzeHeader,
     'Spm99AnalyzeImage': Spm99AnalyzeHeader,
@@ -828,4 +891,5 @@ HEADER_CLASSES = {
     'Nifti2Image': Nifti2Header,
     'MGHImage': MGHHeader,
     'AFNIImage': AFNIHeader,
+    'EcatImage': EcatHeader,
 }

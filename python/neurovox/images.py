@@ -21,11 +21,11 @@ import os
 import numpy as np
 
 from . import _neurovox
-from .arrayproxy import AFNIArrayProxy, ArrayProxy, _mmap_mode, get_obj_dtype, is_proxy
+from .arrayproxy import AFNIArrayProxy, ArrayProxy, EcatArrayProxy, _mmap_mode, get_obj_dtype, is_proxy
 from .errors import ImageFileError, _afni_errors
 from .fileholders import (FileHolder, FileHolderError, TypesFilenamesError, _stringify_path,
                           types_filenames)
-from .headers import (HEADER_CLASSES, AFNIHeader, AnalyzeHeader, FileBasedHeader, MGHHeader, Nifti1Header,
+from .headers import (HEADER_CLASSES, AFNIHeader, AnalyzeHeader, EcatHeader, FileBasedHeader, MGHHeader, Nifti1Header,
                       Nifti1PairHeader, Nifti2Header, Nifti2PairHeader, Spm2AnalyzeHeader,
                       Spm99AnalyzeHeader)
 
@@ -1263,8 +1263,183 @@ class AFNIImage(SpatialImage):
         raise NotImplementedError('AFNI datasets are read only; save as NIfTI instead')
 
 
+class EcatSubHeader:
+    """The subheaders of an ECAT7 image's frames (nibabel's ``ecat.EcatSubHeader``), one per
+    matrix-list row: ``subheaders[i]`` is a numpy structured scalar of the frame's fields.
+    Frames are numbered by matrix-list row, as in nibabel.
+
+    Attributes
+    ----------
+    subheaders : list of numpy.ndarray
+        One 0-d structured array per frame, in the file's byte order.
+    endianness : str
+        ``'<'`` or ``'>'``.
+    """
+
+    def __init__(self, image):
+        header = image.header
+        self._image = image
+        self._header = header
+        self._mlist = np.array(header._native.ecat_mlist(), dtype=np.int32).reshape(-1, 4)
+        self.endianness = header.endianness
+        from .headers import _struct_dtype
+        dtype = _struct_dtype(tuple(_neurovox.NativeHeader.ecat_subheader_layout()),
+                              self.endianness)
+        self.subheaders = [np.frombuffer(block, dtype=dtype, count=1).reshape(()).copy()
+                           for block in header._native.ecat_subheader_blocks()]
+        self._order = header._native.ecat_frame_order()
+
+    def get_shape(self, frame=0):
+        """The ``(x, y, z)`` shape of a frame."""
+        sh = self.subheaders[frame]
+        return tuple(int(sh[n]) for n in ('x_dimension', 'y_dimension', 'z_dimension'))
+
+    def get_nframes(self):
+        """The number of frames (matrix-list rows with a valid id)."""
+        return len(self._order)
+
+    def get_zooms(self, frame=0):
+        """A frame's voxel sizes in mm (``x_pixel_size * 10``…, float32) and 1."""
+        sh = self.subheaders[frame]
+        return (sh['x_pixel_size'] * 10, sh['y_pixel_size'] * 10, sh['z_pixel_size'] * 10, 1)
+
+    def get_frame_affine(self, frame=0):
+        """A frame's affine: its voxel sizes, the volume's centre at its offsets."""
+        sh = self.subheaders[frame]
+        zooms = self.get_zooms(frame)
+        origin = (np.array(self.get_shape(frame)) - 1) / 2.0
+        aff = np.diag(zooms)
+        aff[:3, -1] = -origin * zooms[:-1] + np.array([sh['x_offset'], sh['y_offset'],
+                                                       sh['z_offset']])
+        return aff
+
+    def _check_affines(self):
+        affines = [self.get_frame_affine(i) for i in range(self.get_nframes())]
+        return all(np.allclose(affines[0], a) for a in affines[1:])
+
+    def _get_data_dtype(self, frame):
+        code = int(self.subheaders[frame]['data_type'])
+        return np.dtype({1: 'u1', 2: 'i2', 3: 'i4', 4: 'f4', 5: 'f4', 6: 'i2', 7: 'i4'}[code])
+
+    def _get_frame_offset(self, frame=0):
+        return int(self._mlist[frame][1] * 512)
+
+    def raw_data_from_fileobj(self, frame=0, orientation=None):
+        """A frame's stored values, oriented by ``patient_orientation`` (or by
+        ``orientation``: ``'neurological'`` or ``'radiological'``).
+
+        Raises
+        ------
+        ValueError
+            For another ``orientation``.
+        """
+        if frame not in self._order:
+            raise IndexError(f'frame {frame} has no valid matrix-list id')
+        position = self._order.index(frame)
+        raw = self._image.dataobj._native.read((Ellipsis, position), unscaled=True)
+        stored = _ECAT_FLIPS.get(int(self._header['patient_orientation']), ())
+        if orientation is None:
+            wanted = stored
+        elif orientation == 'neurological':
+            wanted = _ECAT_FLIPS[1]
+        elif orientation == 'radiological':
+            wanted = _ECAT_FLIPS[0]
+        else:
+            raise ValueError('orientation should be None, neurological or radiological')
+        # Flips undo themselves: the stored orientation off, the one asked for on.
+        for axis in set(stored) ^ set(wanted):
+            raw = np.flip(raw, axis)
+        return raw
+
+    def data_from_fileobj(self, frame=0, orientation=None):
+        """A frame's values: stored values times the calibration factor, then times the
+        frame's ``scale_factor`` (float32 frames stay float32, as in nibabel)."""
+        raw = self.raw_data_from_fileobj(frame, orientation)
+        data = raw * self._header['ecat_calibration_factor'].item()
+        return data * self.subheaders[frame]['scale_factor'].item()
+
+
+# Axes flipped by patient_orientation: neurological codes all three, radiological y and z.
+_ECAT_FLIPS = {**{c: (0, 1, 2) for c in (1, 3, 5, 7)}, **{c: (1, 2) for c in (0, 2, 4, 6)}}
+
+
+class EcatImage(SpatialImage):
+    """An ECAT7 PET image (``.v``; nibabel's ``ecat.EcatImage``): frames after their
+    subheaders, each scaled by the calibration factor and its own ``scale_factor``, read
+    lazily as one 4-D float64 array. Read only (nibabel writes ECAT only back from a loaded
+    image).
+
+    Examples
+    --------
+    >>> import os, nibabel, neurovox as nv
+    >>> data = os.path.join(os.path.dirname(nibabel.__file__), 'tests', 'data')
+    >>> img = nv.ecat.load(os.path.join(data, 'tinypet.v'))
+    >>> img.shape, img.get_frame(0).shape
+    ((10, 10, 3, 1), (10, 10, 3))
+    """
+    header_class = EcatHeader
+    ImageArrayProxy = EcatArrayProxy
+    _format = 'EcatImage'
+    files_types = (('image', '.v'), ('header', '.v'))
+    valid_exts = ('.v',)
+    _compressed_suffixes = _COMPRESSED
+    _consumes_scaling = False
+    makeable = False
+    rw = False
+
+    @classmethod
+    def _from_native(klass, native, mmap=True):
+        img = super()._from_native(native, mmap)
+        img._subheader = EcatSubHeader(img)
+        return img
+
+    @classmethod
+    def from_image(klass, img):
+        """Not offered, as in nibabel.
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
+        raise NotImplementedError('Ecat images can only be generated from file objects')
+
+    def get_frame(self, frame, orientation=None):
+        """One frame's values (matrix-list row ``frame``), oriented as
+        ``EcatSubHeader.data_from_fileobj`` says."""
+        return self._subheader.data_from_fileobj(frame, orientation)
+
+    def get_frame_affine(self, frame):
+        """The affine of frame ``frame``."""
+        return self._subheader.get_frame_affine(frame=frame)
+
+    def get_data_dtype(self, frame=0):
+        """The stored type of frame ``frame`` (nibabel requires the frame; 0 here by
+        default)."""
+        return self._subheader._get_data_dtype(frame)
+
+    def get_mlist(self):
+        """The matrix list: ``(num_frames, 4)`` int32 rows of frame id, subheader block,
+        last data block and status."""
+        return self._subheader._mlist
+
+    def get_subheaders(self):
+        """The frames' subheaders (an :class:`EcatSubHeader`)."""
+        return self._subheader
+
+    def to_file_map(self, file_map=None, **kwargs):
+        """Not offered: ECAT7 files are read only in neurovox.
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
+        raise NotImplementedError('ECAT7 images are read only; save as NIfTI instead')
+
+
 _SPATIAL_FIRST = (AnalyzeImage, Spm99AnalyzeImage, Spm2AnalyzeImage, Nifti1Pair, Nifti1Image,
                   Nifti2Pair, Nifti2Image, MGHImage)
 
-IMAGE_CLASSES = {cls._format: cls for cls in _SPATIAL_FIRST + (AFNIImage,)}
+IMAGE_CLASSES = {cls._format: cls for cls in _SPATIAL_FIRST + (AFNIImage, EcatImage)}
 assert set(IMAGE_CLASSES) == set(HEADER_CLASSES)

@@ -146,6 +146,7 @@ fn derived_block(header: &Header) -> String {
         Header::Nifti(h) => lines.extend(nifti_lines(h)),
         Header::Mgh(h) => lines.extend(mgh_lines(header, h)),
         Header::Afni(h) => lines.extend(afni_lines(h)),
+        Header::Ecat(h) => lines.extend(ecat_lines(h)),
         Header::Analyze(_) => {}
     }
     lines.push(("problems", problems_text(header)));
@@ -180,6 +181,24 @@ fn afni_lines(h: &neurovox::format::AfniHeader) -> Vec<(&str, String)> {
         lines.push((name.as_str(), text));
     }
     lines
+}
+
+/// An ECAT7 image's frames: the matrix list and, for each frame, its scale factor.
+fn ecat_lines(h: &neurovox::format::EcatHeader) -> Vec<(&'static str, String)> {
+    let rows: Vec<String> = h.mlist().iter().map(|r| format!("{r:?}")).collect();
+    let factors = match h.frame_scale_factors() {
+        Ok(f) => {
+            let texts: Vec<String> = f.iter().map(|&v| format_float(v)).collect();
+            format!("[{}]", texts.join(", "))
+        }
+        Err(e) => format!("error: {e}"),
+    };
+    vec![
+        ("matrix list", rows.join(" ")),
+        ("frame factors", factors),
+        ("calibration", format_float(h.calibration_factor())),
+        ("flipped axes", format!("{:?}", h.flipped_axes())),
+    ]
 }
 
 /// The value, or `error: …` in its place so one bad value does not hide the rest.

@@ -61,6 +61,13 @@ impl NativeHeader {
         }
     }
 
+    fn ecat_ref(&self, what: &str) -> PyResult<&neurovox::format::EcatHeader> {
+        match &self.inner {
+            Header::Ecat(e) => Ok(e),
+            other => Err(needs(what, "an ECAT7", other.format())),
+        }
+    }
+
     fn afni_ref(&self, what: &str) -> PyResult<&neurovox::format::AfniHeader> {
         match &self.inner {
             Header::Afni(a) => Ok(a),
@@ -130,28 +137,38 @@ impl NativeHeader {
         PyBytes::new(py, self.inner.binary_block())
     }
 
-    /// The field table: `(name, offset, kind, count, columns)` with kind one of `i1 u1 i2 i4
-    /// i8 f4 f8 S`.
-    fn layout(&self) -> Vec<(&'static str, usize, &'static str, usize, usize)> {
-        use neurovox::format::fields::FieldKind as K;
-        self.inner
-            .layout()
-            .fields
+    /// The field table: `(name, offset, kind, count, columns)` with kind one of `i1 u1 i2 u2
+    /// i4 u4 i8 f4 f8 S`.
+    fn layout(&self) -> Vec<LayoutRow> {
+        layout_rows(self.inner.layout())
+    }
+
+    /// An ECAT7 subheader's field table, as `layout` gives the main header's.
+    #[staticmethod]
+    fn ecat_subheader_layout() -> Vec<LayoutRow> {
+        layout_rows(&neurovox::format::ecat::ECAT_SUBHEADER_LAYOUT)
+    }
+
+    /// An ECAT7 header's matrix list: one `[id, subheader block, last block, status]` row per
+    /// frame the main header counts.
+    fn ecat_mlist(&self) -> PyResult<Vec<[i32; 4]>> {
+        Ok(self.ecat_ref("get_mlist")?.mlist().to_vec())
+    }
+
+    /// An ECAT7 header's subheaders (510 bytes each, the header's byte order), in matrix-list
+    /// order.
+    fn ecat_subheader_blocks<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        Ok(self
+            .ecat_ref("get_subheaders")?
+            .subheaders()
             .iter()
-            .map(|f| {
-                let kind = match f.kind {
-                    K::I8 => "i1",
-                    K::U8 => "u1",
-                    K::I16 => "i2",
-                    K::I32 => "i4",
-                    K::I64 => "i8",
-                    K::F32 => "f4",
-                    K::F64 => "f8",
-                    K::Bytes => "S",
-                };
-                (f.name, f.offset, kind, f.count, f.columns)
-            })
-            .collect()
+            .map(|s| PyBytes::new(py, s.bytes()))
+            .collect())
+    }
+
+    /// The matrix-list rows of an ECAT7 image's frames in array order.
+    fn ecat_frame_order(&self) -> PyResult<Vec<usize>> {
+        Ok(self.ecat_ref("frame order")?.frame_order())
     }
 
     /// The size of the header block in bytes.
@@ -210,7 +227,7 @@ impl NativeHeader {
                 .inner
                 .set("vox_offset", FieldValue::Float(offset as f64))
                 .py(),
-            Header::Mgh(_) | Header::Afni(_) => Ok(()),
+            Header::Mgh(_) | Header::Afni(_) | Header::Ecat(_) => Ok(()),
         }
     }
 
@@ -224,8 +241,8 @@ impl NativeHeader {
     #[pyo3(signature = (slope, inter=None))]
     fn set_slope_inter(&mut self, slope: Option<f64>, inter: Option<f64>) -> PyResult<()> {
         match &mut self.inner {
-            Header::Afni(_) => Err(HeaderTypeError::new_err(
-                "AFNI headers scale each sub-brick by its own factor (get_data_scaling); \
+            Header::Afni(_) | Header::Ecat(_) => Err(HeaderTypeError::new_err(
+                "AFNI and ECAT headers scale each sub-brick or frame by its own factor; \
                  they have no slope and intercept to set",
             )),
             Header::Nifti(n) => n.set_slope_inter(slope, inter).py(),
@@ -367,7 +384,7 @@ impl NativeHeader {
                     .collect();
             }
             Header::Mgh(m) => m.set_tag_bytes(tags),
-            Header::Analyze(_) | Header::Afni(_) => {}
+            Header::Analyze(_) | Header::Afni(_) | Header::Ecat(_) => {}
         }
         Ok(NativeHeader { inner })
     }
@@ -489,4 +506,31 @@ fn afni_info_dict<'py>(
 /// The error for a method that needs a header of another format.
 fn needs(what: &str, wanted: &str, format: ImageFormat) -> PyErr {
     HeaderTypeError::new_err(format!("{what} needs {wanted} header, not {format}"))
+}
+
+/// One row of a field table for Python: name, offset, numpy kind, count, matrix columns.
+type LayoutRow = (&'static str, usize, &'static str, usize, usize);
+
+/// A field table's rows.
+fn layout_rows(layout: &neurovox::format::fields::Layout) -> Vec<LayoutRow> {
+    use neurovox::format::fields::FieldKind as K;
+    layout
+        .fields
+        .iter()
+        .map(|f| {
+            let kind = match f.kind {
+                K::I8 => "i1",
+                K::U8 => "u1",
+                K::I16 => "i2",
+                K::U16 => "u2",
+                K::I32 => "i4",
+                K::U32 => "u4",
+                K::I64 => "i8",
+                K::F32 => "f4",
+                K::F64 => "f8",
+                K::Bytes => "S",
+            };
+            (f.name, f.offset, kind, f.count, f.columns)
+        })
+        .collect()
 }

@@ -45,6 +45,25 @@ pub(crate) fn state_to_tuple(state: &Option<FileState>) -> Option<StateTuple> {
     })
 }
 
+/// The fingerprint a pickled proxy carries (`()`: the file did not exist when the proxy was
+/// made), checked against the file now: a changed file is a `StaleFileError`.
+fn checked_fingerprint(
+    path: &std::path::Path,
+    state: &Bound<'_, PyAny>,
+) -> PyResult<FileFingerprint> {
+    let state = match state.len()? {
+        0 => None,
+        _ => Some(state.extract::<StateTuple>()?),
+    };
+    let print = FileFingerprint {
+        path: path.to_path_buf(),
+        state: state_from_tuple(state),
+        unexamined: None,
+    };
+    print.check().py()?;
+    Ok(print)
+}
+
 pub(crate) fn state_from_tuple(state: Option<StateTuple>) -> Option<FileState> {
     state.map(
         |(device, inode, len, modified_ns, changed_ns, head_len, head_digest)| FileState {
@@ -120,7 +139,10 @@ impl NativeProxy {
         selection: &Selection,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let spec = self.inner.spec();
-        if matches!(spec.dtype.dtype, DataType::Float128 | DataType::Complex256) {
+        // Arrays stored in pieces or reversed are read through the core, which maps them.
+        if matches!(spec.dtype.dtype, DataType::Float128 | DataType::Complex256)
+            || !spec.is_one_run()
+        {
             return Ok(None);
         }
         let Some(plan) = self.plan_if_source_holds(selection)? else {
@@ -289,6 +311,8 @@ impl NativeSpec {
             scaling: Scaling::new(slope, inter, factor),
             order: if order == "C" { Order::C } else { Order::F },
             index_scaling,
+            segments: None,
+            flipped_axes: Vec::new(),
         };
         Ok(NativeSpec { inner })
     }
@@ -317,20 +341,7 @@ impl NativeProxy {
             ..Default::default()
         };
         let fingerprint = match fingerprint {
-            Some(state) => {
-                // `()`: the file did not exist when the proxy was made.
-                let state = match state.len()? {
-                    0 => None,
-                    _ => Some(state.extract::<StateTuple>()?),
-                };
-                let print = FileFingerprint {
-                    path: path.clone(),
-                    state: state_from_tuple(state),
-                    unexamined: None,
-                };
-                print.check().py()?;
-                print
-            }
+            Some(state) => checked_fingerprint(&path, state)?,
             // As nibabel, a proxy is made without reading its file: one that cannot be
             // examined now fails when read, and its pickles are stale.
             None => FileFingerprint::take_or_note(&path, MAX_HEAD_BYTES),
@@ -394,6 +405,43 @@ impl NativeProxy {
             inner: ArrayProxy::open(&path, spec, options).py()?,
             fingerprint: Some(fingerprint),
         })
+    }
+
+    /// A proxy over the data of the image of `format` whose data file is `path`, as a load
+    /// builds it from the image's header (read again from its file): how a proxy whose
+    /// layout a spec cannot carry (ECAT frames) travels in a pickle. `fingerprint` is the
+    /// data file as it was; a changed file is a `StaleFileError`.
+    #[staticmethod]
+    #[pyo3(signature = (path, format, mmap, keep_file_open, fingerprint))]
+    fn open_image_data(
+        path: std::path::PathBuf,
+        format: &str,
+        mmap: &str,
+        keep_file_open: Option<bool>,
+        fingerprint: &Bound<'_, PyAny>,
+    ) -> PyResult<NativeProxy> {
+        let format = neurovox::ImageFormat::from_nibabel_class(format)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown image class {format:?}")))?;
+        let print = checked_fingerprint(&path, fingerprint)?;
+        let (header_path, _) = neurovox::image::header_and_image_paths(&path);
+        let info = neurovox::image::read_header_as(&header_path, Some(format)).py()?;
+        let spec = ArraySpec::from_header(&info.header).py()?;
+        let options = ProxyOptions {
+            mmap: mmap_mode(mmap)?,
+            keep_file_open,
+            ..Default::default()
+        };
+        Ok(NativeProxy {
+            inner: ArrayProxy::open(&path, spec, options).py()?,
+            fingerprint: Some(print),
+        })
+    }
+
+    /// True when the file holds the array as one run in its own order (no frames apart, no
+    /// reversed axes): a spec alone can rebuild it.
+    #[getter]
+    fn one_run(&self) -> bool {
+        self.inner.spec().is_one_run()
     }
 
     /// True when the values are the stored values (no scaling of any kind).
@@ -731,6 +779,7 @@ impl NativeProxy {
         };
         if self.inner.compression() != neurovox::io::Compression::None
             || self.inner.spec().order != Order::F
+            || !self.inner.spec().is_one_run()
             || matches!(
                 self.inner.dtype().dtype,
                 DataType::Float128 | DataType::Complex256

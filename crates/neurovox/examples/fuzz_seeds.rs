@@ -165,8 +165,8 @@ fn own_images(corpus: &mut Corpus, tmp: &Path) -> Result<()> {
                             corpus.own("analyze_header", &name, with_pick(2, &block))
                         }
                         ImageFormat::Mgh => corpus.own("mgh_header", &name, prefix.clone()),
-                        // Read only: no header of ours to write (its seeds are the oracle's).
-                        ImageFormat::Afni => {}
+                        // Read only: no header of ours to write (their seeds are made apart).
+                        ImageFormat::Afni | ImageFormat::Ecat => {}
                     }
                     if format.valid_exts()[0] == ".hdr" {
                         let pick = match format {
@@ -471,6 +471,7 @@ fn oracle(corpus: &mut Corpus, dir: &Path) -> Result<()> {
                 );
             }
             Some(ImageFormat::Mgh) => corpus.oracle("mgh_header", name.clone(), plain.clone()),
+            Some(ImageFormat::Ecat) => corpus.oracle("ecat_image", name.clone(), plain.clone()),
             Some(ImageFormat::Afni) => {
                 // The whole .HEAD, no data: the split points past the end.
                 let split = u16::try_from(plain.len()).unwrap_or(u16::MAX).to_le_bytes();

@@ -426,16 +426,34 @@ pub fn afni_dataset(data: &[u8]) {
     }
 }
 
+/// An ECAT7 file from memory: the header (main header, matrix list, subheaders, each block
+/// read where the matrix list points) and a proxy over the frames, as a load builds it.
+pub fn ecat_image(data: &[u8]) {
+    let Ok(header) = crate::format::EcatHeader::parse(data) else {
+        return;
+    };
+    let _ = header.frame_order();
+    let _ = header.frame_scale_factors();
+    let _ = header.flipped_axes();
+    let header = Header::Ecat(header);
+    exercise_header(&header);
+    if let Ok(spec) = ArraySpec::from_header(&header) {
+        let source: Arc<dyn Source> = Arc::new(MemorySource::new(data.to_vec()));
+        exercise_proxy(&ArrayProxy::from_source(source, spec));
+    }
+}
+
 /// A fuzz target's body.
 pub type Target = fn(&[u8]);
 
 /// Every target by name, as the regression replay finds them by directory name.
-pub const TARGETS: [(&str, Target); 16] = [
+pub const TARGETS: [(&str, Target); 17] = [
     ("nifti1_header", nifti1_header),
     ("nifti2_header", nifti2_header),
     ("analyze_header", analyze_header),
     ("mgh_header", mgh_header),
     ("afni_dataset", afni_dataset),
+    ("ecat_image", ecat_image),
     ("nifti_extensions", nifti_extensions),
     ("spm_mat", spm_mat),
     ("gzip_source", gzip_source),

@@ -7,7 +7,10 @@
 //! The values come out in float64 (complex128 for complex data) whatever the stored type, as
 //! numpy's `raw * factors` with float64 factors gives; a float32 result is that, rounded once.
 //! The multiplication is skipped for a slope of 1 and the addition for an intercept of 0, as
-//! the proxies that have no intercept never add one.
+//! the proxies that have no intercept never add one. Two options follow nibabel's ECAT reader,
+//! which multiplies by Python floats: a leading factor applied to every value first
+//! (`ecat_calibration_factor`), and float32 data scaled in float32 (numpy's rule for a float32
+//! array times a Python float) before it is widened.
 
 use crate::array::dyn_array::DynArray;
 use crate::array::selection::Canonical;
@@ -43,6 +46,8 @@ pub struct IndexScaling {
     lens: Vec<usize>,
     slopes: Vec<f64>,
     inters: Vec<f64>,
+    leading: f64,
+    float32_in_float32: bool,
 }
 
 impl IndexScaling {
@@ -78,7 +83,22 @@ impl IndexScaling {
             lens,
             slopes,
             inters,
+            leading: 1.0,
+            float32_in_float32: false,
         })
+    }
+
+    /// The same factors after a leading one that every value is multiplied by first (its
+    /// own rounding, then the per-index slope's).
+    pub fn with_leading_factor(mut self, leading: f64) -> IndexScaling {
+        self.leading = leading;
+        self
+    }
+
+    /// The same factors, applied to float32 data in float32 arithmetic (then widened).
+    pub fn with_float32_arithmetic(mut self) -> IndexScaling {
+        self.float32_in_float32 = true;
+        self
     }
 
     /// One slope and intercept per index along one `axis`.
@@ -204,8 +224,12 @@ impl IndexScaling {
         };
         let slopes = slopes.broadcast(raw.shape()).ok_or_else(mismatch)?;
         let inters = inters.broadcast(raw.shape()).ok_or_else(mismatch)?;
+        let leading = self.leading;
         let scale = |v: f64, s: f64, i: f64| {
             let mut out = v;
+            if leading != 1.0 {
+                out *= leading;
+            }
             if s != 1.0 {
                 out *= s;
             }
@@ -214,19 +238,42 @@ impl IndexScaling {
             }
             out
         };
+        let scale_f32 = |v: f32, s: f64, i: f64| {
+            let mut out = v;
+            if leading != 1.0 {
+                out *= leading as f32;
+            }
+            if s != 1.0 {
+                out *= s as f32;
+            }
+            if i != 0.0 {
+                out += i as f32;
+            }
+            f64::from(out)
+        };
         let complex = |a: ArrayD<Complex<f64>>| {
             let mut a = a;
             Zip::from(&mut a)
                 .and(&slopes)
                 .and(&inters)
                 .for_each(|v, &s, &i| {
-                    *v = Complex::new(scale(v.re, s, i), if s != 1.0 { v.im * s } else { v.im })
+                    let im = if leading != 1.0 { v.im * leading } else { v.im };
+                    *v = Complex::new(scale(v.re, s, i), if s != 1.0 { im * s } else { im })
                 });
             DynArray::from_array(a)
         };
         Ok(match raw {
             DynArray::C64(a) => complex(a.mapv(|v| Complex::new(f64::from(v.re), f64::from(v.im)))),
             DynArray::C128(a) => complex(a.to_owned()),
+            DynArray::F32(a) if self.float32_in_float32 => {
+                let mut values = ArrayD::<f64>::zeros(a.raw_dim());
+                Zip::from(&mut values)
+                    .and(a)
+                    .and(&slopes)
+                    .and(&inters)
+                    .for_each(|out, &v, &s, &i| *out = scale_f32(v, s, i));
+                DynArray::from_array(values)
+            }
             _ => {
                 let mut values = raw.to_f64()?;
                 Zip::from(&mut values)
@@ -305,6 +352,29 @@ mod tests {
         let got = got.typed::<Complex<f64>>().unwrap();
         assert_eq!(got[[0]], Complex::new(3.0, 4.0));
         assert_eq!(got[[1]], Complex::new(3.0, 6.0));
+    }
+
+    #[test]
+    fn a_leading_factor_comes_first_and_float32_can_stay_float32() {
+        let raw =
+            DynArray::from_array(ArrayD::from_shape_vec(IxDyn(&[2]), vec![0.1f32, 3.0]).unwrap());
+        let canon = Selection::all().canonicalize(&[2]).unwrap();
+        let (lead, s) = (2.5e7f64, 1.0e-3f64);
+        let base = IndexScaling::along(0, vec![s, 1.0], vec![0.0; 2])
+            .unwrap()
+            .with_leading_factor(lead);
+        let wide = base.apply(&raw, &canon).unwrap().to_f64().unwrap();
+        assert_eq!(wide[[0]], f64::from(0.1f32) * lead * s);
+        let narrow = base
+            .clone()
+            .with_float32_arithmetic()
+            .apply(&raw, &canon)
+            .unwrap()
+            .to_f64()
+            .unwrap();
+        assert_eq!(narrow[[0]], f64::from(0.1f32 * lead as f32 * s as f32));
+        assert_eq!(narrow[[1]], f64::from(3.0f32 * lead as f32));
+        assert_ne!(wide[[0]], narrow[[0]]);
     }
 
     #[test]

@@ -22,8 +22,12 @@ pub enum FieldKind {
     U8,
     /// `i2`
     I16,
+    /// `u2`
+    U16,
     /// `i4`
     I32,
+    /// `u4`
+    U32,
     /// `i8`
     I64,
     /// `f4`
@@ -39,8 +43,8 @@ impl FieldKind {
     pub fn size(self) -> usize {
         match self {
             FieldKind::I8 | FieldKind::U8 | FieldKind::Bytes => 1,
-            FieldKind::I16 => 2,
-            FieldKind::I32 | FieldKind::F32 => 4,
+            FieldKind::I16 | FieldKind::U16 => 2,
+            FieldKind::I32 | FieldKind::U32 | FieldKind::F32 => 4,
             FieldKind::I64 | FieldKind::F64 => 8,
         }
     }
@@ -301,7 +305,9 @@ impl RawStruct {
             FieldKind::I8 => i64::from(self.array::<1>(field, index)[0] as i8),
             FieldKind::U8 => i64::from(self.array::<1>(field, index)[0]),
             FieldKind::I16 => i64::from(i16::from_le_bytes(self.array(field, index))),
+            FieldKind::U16 => i64::from(u16::from_le_bytes(self.array(field, index))),
             FieldKind::I32 => i64::from(i32::from_le_bytes(self.array(field, index))),
+            FieldKind::U32 => i64::from(u32::from_le_bytes(self.array(field, index))),
             FieldKind::I64 => i64::from_le_bytes(self.array(field, index)),
             FieldKind::F32 | FieldKind::F64 | FieldKind::Bytes => 0,
         }
@@ -348,6 +354,14 @@ impl RawStruct {
             }
             FieldKind::I32 => {
                 let v = i32::try_from(value).map_err(|_| out_of_range())?;
+                self.write_le(field, index, &v.to_le_bytes());
+            }
+            FieldKind::U16 => {
+                let v = u16::try_from(value).map_err(|_| out_of_range())?;
+                self.write_le(field, index, &v.to_le_bytes());
+            }
+            FieldKind::U32 => {
+                let v = u32::try_from(value).map_err(|_| out_of_range())?;
                 self.write_le(field, index, &v.to_le_bytes());
             }
             FieldKind::I64 => self.write_le(field, index, &value.to_le_bytes()),

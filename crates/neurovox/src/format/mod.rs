@@ -8,6 +8,7 @@
 //! | NIfTI-1 | [`NiftiHeader`] ([`NiftiVersion::One`]) | `.nii` (`n+1`) or `.hdr` + `.img` (`ni1`) | 348 + extensions |
 //! | NIfTI-2 | [`NiftiHeader`] ([`NiftiVersion::Two`]) | `.nii` (`n+2`) or `.hdr` + `.img` (`ni2`) | 540 + extensions |
 //! | MGH | [`MghHeader`] | `.mgh`, `.mgz` | 284 + data + footer |
+//! | ECAT7 (read only) | [`EcatHeader`] | `.v` | 512-byte blocks: main header, matrix list, subheaders |
 //! | AFNI (read only) | [`AfniHeader`] | `.HEAD` + `.BRIK` (`.BRIK.gz`) | text attributes |
 //!
 //! Every header keeps its raw bytes (see [`fields`]), so parsing and serialising are inverse
@@ -18,6 +19,7 @@ pub mod affine;
 pub mod afni;
 pub mod analyze;
 pub mod check;
+pub mod ecat;
 pub mod fields;
 pub mod mgh;
 pub mod nifti1;
@@ -28,6 +30,7 @@ pub use affine::Affine;
 pub use afni::AfniHeader;
 pub use analyze::{AnalyzeFlavour, AnalyzeHeader};
 pub use check::Problem;
+pub use ecat::EcatHeader;
 pub use fields::FieldValue;
 pub use mgh::MghHeader;
 pub use nifti1::{Extension, NiftiHeader, NiftiVersion};
@@ -58,17 +61,20 @@ pub enum ImageFormat {
     /// AFNI dataset (`AFNIImage`): a `.HEAD` attribute file and a `.BRIK` of sub-bricks.
     /// Read only, as in nibabel.
     Afni,
+    /// ECAT7 PET image (`EcatImage`, `.v`): frames after their subheaders. Read only.
+    Ecat,
 }
 
 impl ImageFormat {
     /// Every format: the writable ones, then the read only ones.
-    pub const ALL: [ImageFormat; 9] = {
-        let mut all = [ImageFormat::Afni; 9];
+    pub const ALL: [ImageFormat; 10] = {
+        let mut all = [ImageFormat::Ecat; 10];
         let mut i = 0;
         while i < Self::WRITABLE.len() {
             all[i] = Self::WRITABLE[i];
             i += 1;
         }
+        all[i] = ImageFormat::Afni;
         all
     };
 
@@ -109,6 +115,7 @@ impl ImageFormat {
             ImageFormat::Nifti2Pair => "Nifti2Pair",
             ImageFormat::Mgh => "MGHImage",
             ImageFormat::Afni => "AFNIImage",
+            ImageFormat::Ecat => "EcatImage",
         }
     }
 
@@ -148,6 +155,7 @@ impl ImageFormat {
             ImageFormat::Nifti1 | ImageFormat::Nifti2 => &[".nii"],
             ImageFormat::Mgh => &[".mgh", ".mgz"],
             ImageFormat::Afni => &[".brik", ".head"],
+            ImageFormat::Ecat => &[".v"],
             _ => &[".hdr", ".img"],
         }
     }
@@ -164,6 +172,7 @@ impl ImageFormat {
             ImageFormat::Nifti2Pair => "NIfTI-2 pair",
             ImageFormat::Mgh => "MGH",
             ImageFormat::Afni => "AFNI",
+            ImageFormat::Ecat => "ECAT7",
         }
     }
 }
@@ -185,6 +194,8 @@ pub enum Header {
     Mgh(MghHeader),
     /// AFNI `.HEAD` attributes (read only).
     Afni(AfniHeader),
+    /// ECAT7 main header, matrix list and subheaders (read only).
+    Ecat(EcatHeader),
 }
 
 /// Dispatches to the binary codecs' [`HeaderCodec`]; the AFNI arm says what an attribute
@@ -195,6 +206,7 @@ macro_rules! each_header {
             Header::Analyze($h) => $body,
             Header::Nifti($h) => $body,
             Header::Mgh($h) => $body,
+            Header::Ecat($h) => $body,
             Header::Afni($a) => $afni,
         }
     };
@@ -242,6 +254,7 @@ impl Header {
             }
             ImageFormat::Mgh => Header::Mgh(MghHeader::new()),
             ImageFormat::Afni => Header::Afni(AfniHeader::empty(order)),
+            ImageFormat::Ecat => Header::Ecat(EcatHeader::empty(order)),
         }
     }
 
@@ -276,6 +289,7 @@ impl Header {
             ImageFormat::Mgh if checked => Header::Mgh(MghHeader::parse(bytes)?),
             ImageFormat::Mgh => Header::Mgh(MghHeader::unchecked(bytes)?),
             ImageFormat::Afni => Header::Afni(AfniHeader::parse(bytes)?),
+            ImageFormat::Ecat => Header::Ecat(EcatHeader::parse(bytes)?),
         })
     }
 
@@ -448,6 +462,7 @@ impl Header {
             }
             Header::Mgh(h) => h.set_affine(affine),
             // nibabel's SpatialImage._affine2header: the voxel sizes are all they keep.
+            Header::Ecat(_) => Err(read_only(ImageFormat::Ecat)),
             Header::Analyze(_) | Header::Afni(_) => {
                 let sizes = affine::voxel_sizes(affine);
                 let mut zooms = self.zooms();
@@ -490,6 +505,7 @@ impl Header {
             Header::Nifti(h) => h.to_prefix_bytes(),
             Header::Mgh(h) => Ok(h.prefix_bytes()),
             Header::Afni(_) => Err(read_only(ImageFormat::Afni)),
+            Header::Ecat(_) => Err(read_only(ImageFormat::Ecat)),
         }
     }
 

@@ -34,6 +34,8 @@ pub enum ExtensionKind {
     AfniHead,
     /// AFNI `.BRIK` (data)
     AfniBrik,
+    /// ECAT7 `.v`
+    Ecat,
 }
 
 /// A path split as nibabel's `splitext_addext` splits it: stem, type extension, compression
@@ -70,6 +72,7 @@ pub fn extension_kind(ext: &str) -> Option<ExtensionKind> {
         ".mgz" => Some(ExtensionKind::Mgz),
         ".head" => Some(ExtensionKind::AfniHead),
         ".brik" => Some(ExtensionKind::AfniBrik),
+        ".v" => Some(ExtensionKind::Ecat),
         _ => None,
     }
 }
@@ -161,6 +164,7 @@ pub fn detect_format(bytes: &[u8], kind: Option<ExtensionKind>) -> Option<ImageF
     match kind {
         Some(ExtensionKind::Mgh | ExtensionKind::Mgz) => Some(ImageFormat::Mgh),
         Some(ExtensionKind::AfniHead | ExtensionKind::AfniBrik) => Some(ImageFormat::Afni),
+        Some(ExtensionKind::Ecat) => Some(ImageFormat::Ecat),
         Some(ExtensionKind::Nifti) => {
             if is_nifti1 {
                 Some(ImageFormat::Nifti1)
@@ -202,6 +206,8 @@ pub fn detect_format(bytes: &[u8], kind: Option<ExtensionKind>) -> Option<ImageF
                 Some(ImageFormat::Mgh)
             } else if afni::looks_like_head(bytes) {
                 Some(ImageFormat::Afni)
+            } else if bytes.starts_with(b"MATRIX") {
+                Some(ImageFormat::Ecat)
             } else {
                 None
             }
@@ -288,8 +294,13 @@ pub fn read_header_limited(
         .with_path(&header_path));
     }
 
-    let header = parse_header_from(format, bytes, reader.as_mut(), limits)
-        .map_err(|e| e.with_path(&header_path))?;
+    let header = if format == ImageFormat::Ecat {
+        // Its subheaders lie between the frames: read block by block, at random.
+        read_ecat_header(&header_path, compression)
+    } else {
+        parse_header_from(format, bytes, reader.as_mut(), limits)
+    }
+    .map_err(|e| e.with_path(&header_path))?;
 
     // A pair's files are compressed alike, except AFNI's, whose .BRIK alone may be.
     let image_compressed = format == ImageFormat::Afni && image_file_is_compressed(&image_path);
@@ -483,6 +494,27 @@ fn read_mgh_header(
     Ok(Header::Mgh(header))
 }
 
+/// An ECAT7 header read through a random-access source over the file: only the blocks it
+/// needs (main header, matrix list, one subheader per frame), never the frames between them.
+fn read_ecat_header(path: &Path, compression: Compression) -> Result<Header> {
+    use crate::io::Source;
+    let source: Box<dyn Source> = match compression {
+        Compression::None => Box::new(crate::io::FileSource::open(path, false)?),
+        Compression::Gzip => Box::new(crate::io::GzipSource::open(path)?),
+        Compression::Bzip2 | Compression::Zstd => Box::new(crate::io::StreamSource::new(path)),
+    };
+    let header = crate::format::EcatHeader::read(&mut |block| {
+        let start = (block.max(1) - 1).saturating_mul(crate::format::ecat::BLOCK_SIZE);
+        let mut bytes = vec![0u8; crate::format::ecat::BLOCK_SIZE as usize];
+        // A block past the end (or cut by it) reads as what there is, then zeros.
+        let len = source.len()?;
+        let have = len.saturating_sub(start).min(bytes.len() as u64) as usize;
+        source.read_at(start, &mut bytes[..have])?;
+        Ok(bytes)
+    })?;
+    Ok(Header::Ecat(header))
+}
+
 /// Whether the file at `path` starts with a compression magic (false if it cannot be read:
 /// its absence is reported when the data is read).
 fn image_file_is_compressed(path: &Path) -> bool {
@@ -501,6 +533,20 @@ fn check_data_fits(header: &Header, image_path: &Path) -> Result<()> {
         // A missing .img is reported when the data is read (nibabel reads lazily too).
         Err(_) => return Ok(()),
     };
+    if let Header::Ecat(ecat) = header {
+        // Frames lie apart, each after its subheader: each must be inside the file.
+        for (offset, nbytes) in ecat.frame_ranges().map_err(|e| e.with_path(image_path))? {
+            if offset.checked_add(nbytes).is_none_or(|end| end > len) {
+                return Err(Error::limit(format!(
+                    "a frame of {nbytes} bytes at offset {offset} runs past the end of the \
+                     {len}-byte file"
+                ))
+                .field("mlist")
+                .with_path(image_path));
+            }
+        }
+        return Ok(());
+    }
     let offset = header.data_offset();
     if offset > len {
         return Err(Error::limit(format!(

@@ -19,7 +19,7 @@ use crate::array::read_scale::{
     apply_scaling, decode_raw, decode_raw_with, decode_raw_with_room, scale_bytes_into, scale_into,
     FactorType, FloatOut, Scaling,
 };
-use crate::array::selection::Selection;
+use crate::array::selection::{Canonical, Selection};
 use crate::dtype::element::{Element, Rgb, Rgba};
 use crate::dtype::Order;
 use crate::dtype::StorageDtype;
@@ -53,6 +53,14 @@ pub fn keep_file_open_default() -> bool {
 const GROW_CHUNK: usize = 16 << 20;
 
 /// The byte just past the last one a plan reads.
+/// `source` as the spec's segments present it (itself without segments).
+fn in_segments(source: Arc<dyn Source>, spec: &ArraySpec) -> Result<Arc<dyn Source>> {
+    Ok(match &spec.segments {
+        Some(ranges) => Arc::new(crate::io::SegmentedSource::new(source, ranges.to_vec())?),
+        None => source,
+    })
+}
+
 fn plan_end(plan: &ReadPlan) -> u64 {
     plan.segments()
         .iter()
@@ -162,6 +170,13 @@ pub struct ArraySpec {
     /// they replace `scaling` (which stays the identity) and values come out in float64
     /// (complex128), as nibabel's `AFNIArrayProxy` gives them.
     pub index_scaling: Option<Arc<IndexScaling>>,
+    /// The byte ranges `(offset, len)` of the file that hold the array, one after the other
+    /// (ECAT frames, each after its subheader); `offset` then counts within them. `None`: one
+    /// run from `offset`.
+    pub segments: Option<Arc<[(u64, u64)]>>,
+    /// Axes stored in reverse (ECAT's `patient_orientation`): index `i` of such an axis is
+    /// stored at `len - 1 - i`.
+    pub flipped_axes: Vec<usize>,
 }
 
 impl ArraySpec {
@@ -185,12 +200,17 @@ impl ArraySpec {
             scaling: Scaling::IDENTITY,
             order: Order::F,
             index_scaling: None,
+            segments: None,
+            flipped_axes: Vec::new(),
         }
     }
 
     /// The spec a header describes (nibabel builds its proxies from a header the same way).
     /// SPM99 headers give float32 scale factors; every other format float64.
     pub fn from_header(header: &Header) -> Result<Self> {
+        if let Header::Ecat(ecat) = header {
+            return Self::from_ecat(ecat);
+        }
         let (slope, inter) = header.slope_inter()?;
         let index_scaling = match header {
             Header::Afni(afni) => afni
@@ -214,6 +234,8 @@ impl ArraySpec {
             scaling: Scaling::from_header_values(slope, inter, factor),
             order: Order::F,
             index_scaling,
+            segments: None,
+            flipped_axes: Vec::new(),
         })
     }
 
@@ -227,6 +249,66 @@ impl ArraySpec {
     /// ```
     pub fn is_unscaled(&self) -> bool {
         self.scaling.is_identity() && self.index_scaling.is_none()
+    }
+
+    /// True when the file holds the array as one run in the array's own order, so a memory
+    /// map or a reshape can show it as it is: no segments, no flipped axes.
+    pub fn is_one_run(&self) -> bool {
+        self.segments.is_none() && self.flipped_axes.is_empty()
+    }
+
+    /// A selection of the array (`canonical`, resolved against the shape) as a selection of
+    /// the stored bytes: on a flipped axis, position `i` is stored at `len - 1 - i`.
+    fn stored_selection(&self, mut canonical: Vec<Canonical>) -> Vec<Canonical> {
+        if self.flipped_axes.is_empty() {
+            return canonical;
+        }
+        let mut axis = 0;
+        for item in &mut canonical {
+            let flipped = self.flipped_axes.contains(&axis);
+            let len = self.shape.get(axis).copied().unwrap_or(0);
+            match *item {
+                Canonical::NewAxis => continue,
+                Canonical::Index(i) if flipped => *item = Canonical::Index(len - 1 - i),
+                Canonical::Slice {
+                    start,
+                    step,
+                    len: n,
+                } if flipped && n > 0 => {
+                    *item = Canonical::Slice {
+                        start: len - 1 - start,
+                        step: -step,
+                        len: n,
+                    }
+                }
+                _ => {}
+            }
+            axis += 1;
+        }
+        canonical
+    }
+
+    /// An ECAT7 image's frames as one array (nibabel's `EcatImageArrayProxy`): the frames'
+    /// byte ranges in frame order, each scaled by the calibration factor and then its own
+    /// scale factor (float32 data in float32, as nibabel's Python-float products give it),
+    /// axes flipped as `patient_orientation` says.
+    fn from_ecat(ecat: &crate::format::EcatHeader) -> Result<Self> {
+        let shape = ecat.data_shape()?;
+        let slopes = ecat.frame_scale_factors()?;
+        let zeros = vec![0.0; slopes.len()];
+        let factors = IndexScaling::along(3, slopes, zeros)?
+            .with_leading_factor(ecat.calibration_factor())
+            .with_float32_arithmetic();
+        Ok(ArraySpec {
+            shape,
+            dtype: ecat.data_dtype()?,
+            offset: 0,
+            scaling: Scaling::IDENTITY,
+            order: Order::F,
+            index_scaling: Some(Arc::new(factors)),
+            segments: Some(ecat.frame_ranges()?.into()),
+            flipped_axes: ecat.flipped_axes(),
+        })
     }
 
     /// The byte just past the data (`offset` + the size of the whole array), if it can be
@@ -341,6 +423,8 @@ impl DynMemmap {
 ///     scaling: Scaling::new(2.0, 1.0, neurovox::array::FactorType::F64),
 ///     order: Order::F,
 ///     index_scaling: None,
+///     segments: None,
+///     flipped_axes: Vec::new(),
 /// };
 /// let proxy = ArrayProxy::from_source(Arc::new(MemorySource::new(bytes)), spec);
 /// let all = proxy.read(Selection::all())?;
@@ -396,6 +480,7 @@ impl ArrayProxy {
             }
             Compression::Bzip2 | Compression::Zstd => Arc::new(StreamSource::new(path)),
         };
+        let source = in_segments(source, &spec)?;
         if let Some(end) = spec.data_end() {
             source.expect_data_end(end);
         }
@@ -411,6 +496,8 @@ impl ArrayProxy {
 
     /// A proxy over any byte source (never memory-mapped).
     pub fn from_source(source: Arc<dyn Source>, spec: ArraySpec) -> Self {
+        // Segments that do not fit the source read as past its end, later.
+        let source = in_segments(Arc::clone(&source), &spec).unwrap_or(source);
         ArrayProxy {
             spec,
             source,
@@ -587,6 +674,8 @@ impl ArrayProxy {
     ///     scaling: Scaling::new(2.0, 0.5, FactorType::F64),
     ///     order: Order::F,
     ///     index_scaling: None,
+    ///     segments: None,
+    ///     flipped_axes: Vec::new(),
     /// };
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![1, 2, 3, 4])), spec);
     /// assert_eq!(proxy.read(sel![.., 1])?.get_f64(&[1]), Some(8.5));
@@ -690,11 +779,10 @@ impl ArrayProxy {
     /// The read plan of a selection, once the source is shown to hold what it reads
     /// ([`plan_read_from`]: a header's claimed shape builds nothing the data does not back).
     fn plan(&self, selection: &Selection) -> Result<ReadPlan> {
-        plan_read_from(
-            self.source.as_ref(),
-            &self.spec.layout(),
-            &selection.canonicalize(&self.spec.shape)?,
-        )
+        let canonical = self
+            .spec
+            .stored_selection(selection.canonicalize(&self.spec.shape)?);
+        plan_read_from(self.source.as_ref(), &self.spec.layout(), &canonical)
     }
 
     /// Executes `plan`, scaling into `out`: one streamed pass from the stored bytes (read in
@@ -790,6 +878,8 @@ impl ArrayProxy {
     ///     scaling: Scaling::new(2.0, 0.5, FactorType::F64),
     ///     order: Order::F,
     ///     index_scaling: None,
+    ///     segments: None,
+    ///     flipped_axes: Vec::new(),
     /// };
     /// let bytes = vec![1u8, 2, 3, 4];
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(bytes)), spec);
@@ -854,6 +944,8 @@ impl ArrayProxy {
     ///     scaling: Scaling::IDENTITY,
     ///     order: Order::F,
     ///     index_scaling: None,
+    ///     segments: None,
+    ///     flipped_axes: Vec::new(),
     /// };
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![0, 1, 0, 2, 0, 3])), spec);
     /// let mut out = [0u8; 4];
@@ -900,6 +992,8 @@ impl ArrayProxy {
     ///     scaling: Scaling::new(2.0, 0.0, FactorType::F64),
     ///     order: Order::F,
     ///     index_scaling: None,
+    ///     segments: None,
+    ///     flipped_axes: Vec::new(),
     /// };
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![1, 2, 3, 4])), spec);
     /// let all = Selection::all();
@@ -990,6 +1084,8 @@ impl ArrayProxy {
     ///     scaling: Scaling::IDENTITY,
     ///     order: Order::F,
     ///     index_scaling: None,
+    ///     segments: None,
+    ///     flipped_axes: Vec::new(),
     /// };
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![9, 0, 1, 0, 2])), spec);
     /// assert!(proxy.raw_matches(Selection::all(), &[0, 1, 0, 2])?);
@@ -1029,7 +1125,7 @@ impl ArrayProxy {
         let (Some(mode), Some(path)) = (self.mmap.map_mode(), &self.file) else {
             return Ok(None);
         };
-        if self.compression != Compression::None {
+        if self.compression != Compression::None || !self.spec.is_one_run() {
             return Ok(None);
         }
         match DynMemmap::open(path, &self.spec, mode) {
@@ -1047,7 +1143,7 @@ impl ArrayProxy {
     /// # use neurovox::image::{ArrayProxy, ArraySpec};
     /// # use neurovox::{array::Scaling, io::MemorySource, ByteOrder, DataType, Order, StorageDtype};
     /// # let spec = ArraySpec { shape: vec![2, 3, 4], dtype: StorageDtype::new(DataType::UInt8, ByteOrder::Little),
-    /// #     offset: 0, scaling: Scaling::IDENTITY, order: Order::F, index_scaling: None };
+    /// #     offset: 0, scaling: Scaling::IDENTITY, order: Order::F, index_scaling: None, segments: None, flipped_axes: Vec::new() };
     /// # let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![0u8; 24])), spec);
     /// let flat = proxy.reshape(&[6, -1])?;
     /// assert_eq!(flat.shape(), &[6, 4]);
@@ -1055,10 +1151,10 @@ impl ArrayProxy {
     /// # Ok::<(), neurovox::Error>(())
     /// ```
     pub fn reshape(&self, shape: &[isize]) -> Result<ArrayProxy> {
-        if self.spec.index_scaling.is_some() {
+        if self.spec.index_scaling.is_some() || !self.spec.flipped_axes.is_empty() {
             return Err(Error::unsupported(
-                "a proxy whose scale factors change along its axes cannot be reshaped; \
-                 read it and reshape the array",
+                "a proxy whose scale factors change along its axes, or whose axes are stored \
+                 reversed, cannot be reshaped; read it and reshape the array",
             ));
         }
         let size: usize = self.spec.shape.iter().product();
@@ -1150,6 +1246,8 @@ mod tests {
                 scaling,
                 order: Order::F,
                 index_scaling: None,
+                segments: None,
+                flipped_axes: Vec::new(),
             },
         )
     }

@@ -73,11 +73,12 @@ pub(crate) fn target_format(current: ImageFormat, path: &Path) -> Result<ImageFo
     })?;
     use ImageFormat as F;
     Ok(match (kind, current) {
-        (ExtensionKind::AfniHead | ExtensionKind::AfniBrik, _) => {
-            // nibabel's AFNIImage is not makeable either.
+        (ExtensionKind::AfniHead | ExtensionKind::AfniBrik | ExtensionKind::Ecat, _) => {
+            // nibabel's AFNIImage is not makeable either; its ECAT writer only re-saves an
+            // image loaded from ECAT, which neurovox does not offer.
             return Err(Error::unsupported(
-                "AFNI datasets are read only (nibabel cannot write them either); \
-                 save the image as NIfTI (.nii, .nii.gz)",
+                "AFNI and ECAT7 files are read only in neurovox; save the image as NIfTI \
+                 (.nii, .nii.gz)",
             )
             .with_path(path));
         }
@@ -86,7 +87,7 @@ pub(crate) fn target_format(current: ImageFormat, path: &Path) -> Result<ImageFo
         (ExtensionKind::Nifti, _) => F::Nifti1,
         (
             ExtensionKind::Header | ExtensionKind::Image,
-            F::Nifti1 | F::Nifti1Pair | F::Mgh | F::Afni,
+            F::Nifti1 | F::Nifti1Pair | F::Mgh | F::Afni | F::Ecat,
         ) => F::Nifti1Pair,
         (ExtensionKind::Header | ExtensionKind::Image, F::Nifti2 | F::Nifti2Pair) => F::Nifti2Pair,
         (ExtensionKind::Header | ExtensionKind::Image, analyze) => analyze,

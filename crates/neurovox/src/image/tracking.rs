@@ -172,8 +172,8 @@ pub(crate) fn fingerprint_all(files: &[(PathBuf, u64)]) -> Vec<FileFingerprint> 
 }
 
 /// A digest of what a header holds beyond its binary block: NIfTI extensions (codes and
-/// bytes), MGH tags, or an AFNI header's shape, type and voxel sizes (its attributes never
-/// change; those three can, as in nibabel).
+/// bytes), MGH tags, an ECAT7 matrix list and subheaders, or an AFNI header's shape, type
+/// and voxel sizes (its attributes never change; those three can, as in nibabel).
 pub(crate) fn extensions_digest(header: &Header) -> u128 {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     match header {
@@ -192,6 +192,16 @@ pub(crate) fn extensions_digest(header: &Header) -> u128 {
             hasher.update(a.data_dtype().to_string().as_bytes());
             for z in a.zooms() {
                 hasher.update(&z.to_le_bytes());
+            }
+        }
+        Header::Ecat(e) => {
+            for row in e.mlist() {
+                for v in row {
+                    hasher.update(&v.to_le_bytes());
+                }
+            }
+            for sub in e.subheaders() {
+                hasher.update(sub.bytes());
             }
         }
         Header::Analyze(_) => {}

@@ -9,6 +9,8 @@
 //!   changed.
 //! * [`gzip`] — random access into gzip (checkpoint index, persisted index files), neurovox's
 //!   indexed gzip writer, and recompression.
+//! * [`segmented`] — [`SegmentedSource`]: byte ranges of a source read as one run (arrays
+//!   a format stores in pieces, ECAT frames).
 //! * [`atomic`] — writing files atomically and durably, one file or a set of them.
 //!
 //! Nothing here parses a header or knows what a voxel is; the layers above ([`crate::image`])
@@ -19,6 +21,7 @@ pub mod file_identity;
 pub mod fingerprint;
 pub mod gzip;
 pub mod open;
+pub mod segmented;
 pub mod source;
 
 pub use file_identity::FileIdentity;
@@ -31,4 +34,5 @@ pub use open::{
     decompressing_reader, detect_compression, open_decompressed, open_decompressed_identified,
     open_regular, read_fully, read_up_to, skip, Compression,
 };
+pub use segmented::SegmentedSource;
 pub use source::{FileSource, MemorySource, MmapSource, Source, StreamSource};
