@@ -131,6 +131,7 @@ def test_written_files_read_as_nibabel_reads_them(tmp_path, dtype, order, orient
     assert_same_image(nv.ecat.load(path), nib_ecat.load(path))
 
 
+@pytest.mark.filterwarnings('ignore:Frames stored out of order:UserWarning')
 def test_frames_out_of_order_and_chained_matrix_lists(tmp_path):
     frames = _frames('i2', n=40, shape=(3, 2, 2))
     ids = list(range(40, 0, -1))  # stored last frame first
