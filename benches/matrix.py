@@ -273,7 +273,7 @@ class Data:
         'labels.nii': 'labels', 'labels.nii.gz': 'labels',
         'bold_sitk.nii.gz': 'bold_sitk', 'bold_neurovox.nii.gz': 'bold_neurovox',
         'header40': 'header40', 'small': 'small', 'real': 'real', 'keys.nii.gz': 'keys',
-        'afni+orig.HEAD': 'afni', 'afnigz+orig.HEAD': 'afni',
+        'afni+orig.HEAD': 'afni', 'afnigz+orig.HEAD': 'afni', 'pet.v': 'ecat',
     }
 
     def path(self, name):
@@ -358,6 +358,51 @@ class Data:
                 packed.write(chunk)
         for name in ('afni+orig.BRIK', 'afnigz+orig.BRIK.gz'):
             os.replace(self.dir / f'partial-{name}', self.dir / name)
+        return None
+
+    def make_ecat(self):
+        """The bold run as an ECAT7 file, as scanners write one: big-endian int16 frames, each
+        after its subheader with its own scale factor, a calibration factor, head-first supine
+        (so every frame is flipped on read)."""
+        if self.all_exist(['pet.v']):
+            return None
+        if not self.ensure('bold'):
+            return 'the bold run is missing'
+        from nibabel import ecat
+        X, Y, Z, T = self.shapes.bold
+        say(f'  writing the bold run as ECAT7 {self.shapes.bold} (big-endian int16 frames) ...')
+        frame_bytes = X * Y * Z * 2
+        nblocks = -(-frame_bytes // 512)
+        mlist_blocks = -(-T // 31)
+        rows, block = [], 2 + mlist_blocks
+        for t in range(T):
+            rows.append([t + 1, block, block + nblocks, 1])
+            block += 1 + nblocks
+        main = np.zeros((), ecat.hdr_dtype.newbyteorder('>'))
+        main['magic_number'], main['sw_version'], main['file_type'] = b'MATRIX72v', 74, 7
+        main['num_frames'], main['num_planes'] = T, Z
+        main['ecat_calibration_factor'], main['patient_orientation'] = 1.25, 3
+        part = self.dir / 'partial-pet.v'
+        with open(part, 'wb') as out, open(self.dir / 'bold.nii', 'rb') as src:
+            out.write(main.tobytes())
+            for b in range(mlist_blocks):
+                chunk = rows[b * 31:(b + 1) * 31]
+                table = np.zeros((32, 4), '>i4')
+                table[0] = [31 - len(chunk), 3 + b if b + 1 < mlist_blocks else 2, 0, len(chunk)]
+                table[1:len(chunk) + 1] = chunk
+                out.write(table.tobytes())
+            src.seek(352)
+            for t in range(T):
+                sub = np.zeros((), ecat.subhdr_dtype.newbyteorder('>'))
+                sub['data_type'], sub['num_dimensions'] = 6, 3
+                sub['x_dimension'], sub['y_dimension'], sub['z_dimension'] = X, Y, Z
+                sub['scale_factor'] = 0.001 * (1 + t % 5)
+                sub['x_pixel_size'] = sub['y_pixel_size'] = 0.2
+                sub['z_pixel_size'] = 0.25
+                out.write(sub.tobytes().ljust(512, b'\0'))
+                frame = np.frombuffer(src.read(frame_bytes), '<i2').astype('>i2')
+                out.write(frame.tobytes().ljust(nblocks * 512, b'\0'))
+        os.replace(part, self.dir / 'pet.v')
         return None
 
     def make_bold_f64(self):
@@ -700,6 +745,11 @@ def build_rows(shapes: Shapes):
             goal, path=name, key=['...', v])
         add(f'AFNI get_fdata() int16 scaled {desc}', 'fdata', goal, path=name,
             dtype='float64')
+
+    # ECAT7 (read only; frames apart in the file, per-frame factors, flipped on read).
+    add(f'ECAT7 load + one frame dataobj[..., {v}], cold, int16 big-endian', 'slice', PLAIN,
+        path='pet.v', key=['...', v])
+    add('ECAT7 get_fdata() int16 big-endian', 'fdata', PLAIN, path='pet.v', dtype='float64')
 
     # One volume, cold (a freshly loaded image) and warm (after a full get_fdata pass).
     for name, desc, t in [('bold.nii', 'int16 .nii', v), ('bold.nii.gz', 'int16 .nii.gz', v),

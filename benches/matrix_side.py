@@ -46,6 +46,12 @@ elif LIBRARY == 'rapidgzip':
 else:
     import importlib
     nib = importlib.import_module(LIBRARY)
+    if LIBRARY == 'nibabel':
+        # nibabel's load does not open ECAT7 (.v) files; its ecat module does.
+        from nibabel import ecat as _ecat
+        _nib_load = nib.load
+        nib.load = lambda path, **kw: (_ecat.load(path) if str(path).endswith('.v')
+                                       else _nib_load(path, **kw))
 
 # The affine every save gives its array image (bench_io.rs has the same).
 AFFINE = np.array([[-2.5, 0.0, 0.0, 118.75],

@@ -488,3 +488,131 @@ fn read_only() -> Error {
         "ECAT7 frames are described by their subheaders, which neurovox reads but does not write",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::FieldValue as V;
+
+    /// A file of two 2×2×2 int16 frames with ids `ids` (stored order), written block by block:
+    /// main header, one matrix-list block, then each frame's subheader and data block.
+    fn two_frames(order: ByteOrder, ids: [i32; 2], orientation: i64) -> Vec<u8> {
+        let mut main = EcatHeader::empty(order).raw;
+        main.set("num_frames", V::Int(2)).unwrap();
+        main.set("patient_orientation", V::Int(orientation))
+            .unwrap();
+        main.set("ecat_calibration_factor", V::Float(2.0)).unwrap();
+        let mut file = main.bytes().to_vec();
+        let int = |v: i32| match order {
+            ByteOrder::Big => v.to_be_bytes(),
+            ByteOrder::Little => v.to_le_bytes(),
+        };
+        let mut mlist = Vec::new();
+        for row in [[29, 2, 0, 2], [ids[0], 3, 4, 1], [ids[1], 5, 6, 1]] {
+            row.iter().for_each(|&v| mlist.extend_from_slice(&int(v)));
+        }
+        mlist.resize(512, 0);
+        file.extend_from_slice(&mlist);
+        for frame in 0..2i16 {
+            let mut sub = RawStruct::from_bytes(&ECAT_SUBHEADER_LAYOUT, &[0; 510], order).unwrap();
+            for (name, value) in [
+                ("data_type", V::Int(6)),
+                ("x_dimension", V::Int(2)),
+                ("y_dimension", V::Int(2)),
+                ("z_dimension", V::Int(2)),
+                ("scale_factor", V::Float(0.5 + f64::from(frame))),
+                ("x_pixel_size", V::Float(0.25)),
+                ("y_pixel_size", V::Float(0.25)),
+                ("z_pixel_size", V::Float(0.5)),
+                ("x_offset", V::Float(1.0)),
+            ] {
+                sub.set(name, value).unwrap();
+            }
+            let mut block = sub.bytes().to_vec();
+            block.resize(512, 0);
+            file.extend_from_slice(&block);
+            let mut data = Vec::new();
+            for v in 0..8i16 {
+                let v = v + 10 * frame;
+                data.extend_from_slice(&match order {
+                    ByteOrder::Big => v.to_be_bytes(),
+                    ByteOrder::Little => v.to_le_bytes(),
+                });
+            }
+            data.resize(512, 0);
+            file.extend_from_slice(&data);
+        }
+        file
+    }
+
+    #[test]
+    fn frames_are_found_ordered_scaled_and_placed() {
+        for order in [ByteOrder::Big, ByteOrder::Little] {
+            let h = EcatHeader::parse(&two_frames(order, [2, 1], 8)).unwrap();
+            assert_eq!(h.main().byte_order(), order);
+            assert_eq!(h.mlist(), &[[2, 3, 4, 1], [1, 5, 6, 1]]);
+            // Array frame 0 is id 1: the second frame stored.
+            assert_eq!(h.frame_order(), vec![1, 0]);
+            assert_eq!(h.data_shape().unwrap(), vec![2, 2, 2, 2]);
+            assert_eq!(
+                h.frame_ranges().unwrap(),
+                vec![(5 * 512, 16), (3 * 512, 16)]
+            );
+            assert_eq!(h.frame_scale_factors().unwrap(), vec![1.5, 0.5]);
+            assert_eq!(h.calibration_factor(), 2.0);
+            assert_eq!(h.frame_zooms(0).unwrap(), [2.5, 2.5, 5.0, 1.0]);
+            let a = h.frame_affine(0).unwrap();
+            assert_eq!((a[0][0], a[0][3], a[2][3]), (2.5, -1.25 + 1.0, -2.5));
+            assert!(h.flipped_axes().is_empty());
+        }
+        let h = EcatHeader::parse(&two_frames(ByteOrder::Big, [1, 2], 3)).unwrap();
+        assert_eq!(h.flipped_axes(), vec![0, 1, 2]);
+        let h = EcatHeader::parse(&two_frames(ByteOrder::Big, [1, 2], 2)).unwrap();
+        assert_eq!(h.flipped_axes(), vec![1, 2]);
+    }
+
+    #[test]
+    fn values_are_calibrated_scaled_and_flipped_through_the_proxy() {
+        use crate::image::{ArrayProxy, ArraySpec};
+        let file = two_frames(ByteOrder::Big, [2, 1], 3);
+        let header = crate::Header::Ecat(EcatHeader::parse(&file).unwrap());
+        let spec = ArraySpec::from_header(&header).unwrap();
+        let source = std::sync::Arc::new(crate::io::MemorySource::new(file));
+        let proxy = ArrayProxy::from_source(source, spec);
+        let values = proxy.read(crate::array::Selection::all()).unwrap();
+        // Voxel (0,0,0) of array frame 0 (stored second: raw 10..17, factor 1.5) is the
+        // stored voxel (1,1,1) = raw 17, after all three axes flip.
+        assert_eq!(values.get_f64(&[0, 0, 0, 0]), Some(17.0 * 2.0 * 1.5));
+        assert_eq!(values.get_f64(&[1, 1, 1, 1]), Some(0.0));
+        assert_eq!(values.get_f64(&[1, 0, 0, 1]), Some(6.0 * 2.0 * 0.5));
+        let slab = proxy.read(crate::sel![.., 0, .., 1]).unwrap();
+        assert_eq!(slab.get_f64(&[0, 0]), Some(7.0 * 2.0 * 0.5));
+    }
+
+    #[test]
+    fn damaged_matrix_lists_and_subheaders_are_errors_naming_the_field() {
+        let good = two_frames(ByteOrder::Big, [1, 2], 8);
+        // num_frames 1 with two rows listed.
+        let mut bad = good.clone();
+        bad[354..356].copy_from_slice(&1u16.to_be_bytes());
+        let e = EcatHeader::parse(&bad).unwrap_err();
+        assert_eq!(e.field_name(), Some("num_frames"));
+        // An unknown data type.
+        let mut bad = good.clone();
+        bad[2 * 512..2 * 512 + 2].copy_from_slice(&99u16.to_be_bytes());
+        let h = EcatHeader::parse(&bad).unwrap();
+        assert_eq!(h.data_dtype().unwrap_err().field_name(), Some("data_type"));
+        // A matrix list whose counts do not add up reads as empty: no frames.
+        let mut bad = good.clone();
+        bad[512..516].copy_from_slice(&5i32.to_be_bytes());
+        let h = EcatHeader::parse(&bad).unwrap();
+        assert!(h.subheaders().is_empty());
+        assert!(h.data_shape().is_err());
+        // A chain that points back at itself stops.
+        let mut bad = good.clone();
+        bad[516..520].copy_from_slice(&2i32.to_be_bytes());
+        assert!(EcatHeader::parse(&bad).is_ok());
+        // Not an image neurovox takes from bytes in memory.
+        assert!(crate::Image::from_bytes(good).is_err());
+    }
+}

@@ -393,7 +393,12 @@ fn parse_header_from(
 /// its first bytes; a Format error for anything else.
 pub(crate) fn single_file_format(bytes: &[u8]) -> Result<ImageFormat> {
     detect_format(bytes, None)
-        .filter(|f| !f.is_pair())
+        .filter(|f| {
+            matches!(
+                f,
+                ImageFormat::Nifti1 | ImageFormat::Nifti2 | ImageFormat::Mgh
+            )
+        })
         .ok_or_else(|| {
             Error::format("the bytes are not a single-file NIfTI-1, NIfTI-2 or MGH image")
         })
