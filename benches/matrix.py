@@ -350,8 +350,8 @@ class Data:
             (self.dir / f'{stem}+orig.HEAD').write_text(head)
         src = self.dir / 'bold.nii'
         with open(src, 'rb') as f, open(self.dir / 'partial-afni+orig.BRIK', 'wb') as plain, \
-                gzip.open(self.dir / 'partial-afnigz+orig.BRIK.gz', 'wb', compresslevel=1,
-                          mtime=0) as packed:
+                gzip.GzipFile(self.dir / 'partial-afnigz+orig.BRIK.gz', 'wb', compresslevel=1,
+                              mtime=0) as packed:
             f.seek(352)
             while chunk := f.read(1 << 24):
                 plain.write(chunk)

@@ -212,6 +212,85 @@ impl IndexScaling {
         Ok((slopes, inters))
     }
 
+    /// One value in float64: the leading factor, the slope, the intercept, each skipped when
+    /// it changes nothing.
+    fn scale_f64(&self, v: f64, s: f64, i: f64) -> f64 {
+        let mut out = v;
+        if self.leading != 1.0 {
+            out *= self.leading;
+        }
+        if s != 1.0 {
+            out *= s;
+        }
+        if i != 0.0 {
+            out += i;
+        }
+        out
+    }
+
+    /// One float32 value scaled in float32, then widened.
+    fn scale_f32(&self, v: f32, s: f64, i: f64) -> f64 {
+        let mut out = v;
+        if self.leading != 1.0 {
+            out *= self.leading as f32;
+        }
+        if s != 1.0 {
+            out *= s as f32;
+        }
+        if i != 0.0 {
+            out += i as f32;
+        }
+        f64::from(out)
+    }
+
+    /// [`IndexScaling::apply`] for real data, each value rounded once into `O` and written
+    /// into `out` (the values' shape, any layout): no float64 array in between, so a read
+    /// into a caller's buffer holds only the stored values and the result.
+    ///
+    /// # Errors
+    ///
+    /// A Usage error for complex or colour data, or an `out` of another shape.
+    pub fn apply_into<O: crate::dtype::element::FloatOut>(
+        &self,
+        raw: &DynArray,
+        canonical: &[Canonical],
+        mut out: ndarray::ArrayViewMutD<'_, O>,
+    ) -> Result<()> {
+        let (slopes, inters) = self.tables_for(canonical)?;
+        let mismatch = || {
+            Error::usage(format!(
+                "values of shape {:?} do not match the selection or the output {:?}",
+                raw.shape(),
+                out.shape()
+            ))
+        };
+        if out.shape() != raw.shape() {
+            return Err(mismatch());
+        }
+        let slopes = slopes.broadcast(raw.shape()).ok_or_else(mismatch)?;
+        let inters = inters.broadcast(raw.shape()).ok_or_else(mismatch)?;
+        if raw.dtype().is_complex() {
+            return Err(Error::usage(
+                "complex values have no single real value to scale",
+            ));
+        }
+        match raw {
+            DynArray::F32(a) if self.float32_in_float32 => {
+                by_lanes(&mut out, a, &slopes, &inters, |v: f32, s, i| {
+                    O::from_f64(self.scale_f32(v, s, i))
+                })
+            }
+            _ => {
+                use crate::dtype::element::RealValue;
+                crate::dyn_array_numeric!(raw, a => by_lanes(&mut out, a, &slopes, &inters, |v, s, i| {
+                    O::from_f64(self.scale_f64(v.real_f64(), s, i))
+                }),
+                    colour _ => return Err(crate::array::dyn_array::colour_has_no_float()))
+            }
+        }
+        Ok(())
+    }
+
     /// The scaled values of `raw`, the stored values of the selection `canonical` (resolved
     /// against the array's shape), in [`IndexScaling::output_dtype`] and `raw`'s layout.
     pub fn apply(&self, raw: &DynArray, canonical: &[Canonical]) -> Result<DynArray> {
@@ -225,32 +304,8 @@ impl IndexScaling {
         let slopes = slopes.broadcast(raw.shape()).ok_or_else(mismatch)?;
         let inters = inters.broadcast(raw.shape()).ok_or_else(mismatch)?;
         let leading = self.leading;
-        let scale = |v: f64, s: f64, i: f64| {
-            let mut out = v;
-            if leading != 1.0 {
-                out *= leading;
-            }
-            if s != 1.0 {
-                out *= s;
-            }
-            if i != 0.0 {
-                out += i;
-            }
-            out
-        };
-        let scale_f32 = |v: f32, s: f64, i: f64| {
-            let mut out = v;
-            if leading != 1.0 {
-                out *= leading as f32;
-            }
-            if s != 1.0 {
-                out *= s as f32;
-            }
-            if i != 0.0 {
-                out += i as f32;
-            }
-            f64::from(out)
-        };
+        let scale = |v: f64, s: f64, i: f64| self.scale_f64(v, s, i);
+        let scale_f32 = |v: f32, s: f64, i: f64| self.scale_f32(v, s, i);
         let complex = |a: ArrayD<Complex<f64>>| {
             let mut a = a;
             Zip::from(&mut a)
@@ -284,6 +339,38 @@ impl IndexScaling {
             }
         })
     }
+}
+
+/// `out[k] = f(values[k], slopes[k], inters[k])` over arrays of one shape, walked one lane
+/// (a row along `out`'s fastest axis) at a time: a tight loop per row whatever the strides of
+/// `values` (reversed axes, another layout), where an element-wise `Zip` over mixed strides
+/// would index every element.
+fn by_lanes<T: Copy, O>(
+    out: &mut ndarray::ArrayViewMutD<'_, O>,
+    values: &ndarray::ArcArray<T, IxDyn>,
+    slopes: &ndarray::ArrayViewD<'_, f64>,
+    inters: &ndarray::ArrayViewD<'_, f64>,
+    f: impl Fn(T, f64, f64) -> O,
+) {
+    if out.ndim() == 0 {
+        Zip::from(out)
+            .and(values)
+            .and(slopes)
+            .and(inters)
+            .for_each(|o, &v, &s, &i| *o = f(v, s, i));
+        return;
+    }
+    let fortran = out.ndim() > 1 && out.t().is_standard_layout();
+    let axis = ndarray::Axis(if fortran { 0 } else { out.ndim() - 1 });
+    Zip::from(out.lanes_mut(axis))
+        .and(values.lanes(axis))
+        .and(slopes.lanes(axis))
+        .and(inters.lanes(axis))
+        .for_each(|mut o, v, s, i| {
+            for (((o, &v), &s), &i) in o.iter_mut().zip(v).zip(s).zip(i) {
+                *o = f(v, s, i);
+            }
+        });
 }
 
 #[cfg(test)]
@@ -375,6 +462,37 @@ mod tests {
         assert_eq!(narrow[[0]], f64::from(0.1f32 * lead as f32 * s as f32));
         assert_eq!(narrow[[1]], f64::from(3.0f32 * lead as f32));
         assert_ne!(wide[[0]], narrow[[0]]);
+    }
+
+    #[test]
+    fn scaling_into_a_buffer_gives_the_values_apply_gives_in_either_layout() {
+        let (raw, scaling) = fixture();
+        for sel in [Selection::all(), sel![.., 1.., ..;2], sel![1, .., 3]] {
+            let canon = sel.canonicalize(raw.shape()).unwrap();
+            let part = slice_array(&raw, &canon).unwrap();
+            let want = scaling.apply(&part, &canon).unwrap().to_f64().unwrap();
+            for fortran in [false, true] {
+                use ndarray::ShapeBuilder;
+                let mut buf = vec![0f64; part.len()];
+                let shape = IxDyn(part.shape()).set_f(fortran);
+                let view = ndarray::ArrayViewMutD::from_shape(shape.clone(), &mut buf).unwrap();
+                scaling.apply_into(&part, &canon, view).unwrap();
+                let got = ndarray::ArrayViewD::from_shape(shape, &buf).unwrap();
+                assert_eq!(got, want.view(), "{sel:?} fortran {fortran}");
+            }
+            let mut narrow = vec![0f32; part.len()];
+            let view = ndarray::ArrayViewMutD::from_shape(part.shape(), &mut narrow).unwrap();
+            scaling.apply_into(&part, &canon, view).unwrap();
+            assert!(narrow.iter().zip(want.iter()).all(|(a, b)| *a == *b as f32));
+        }
+        let complex = DynArray::from_array(
+            ArrayD::from_shape_vec(IxDyn(&[1]), vec![Complex::new(1.0f32, 1.0)]).unwrap(),
+        );
+        let canon = Selection::all().canonicalize(&[1]).unwrap();
+        let one = IndexScaling::along(0, vec![2.0], vec![0.0]).unwrap();
+        let mut buf = [0f64; 1];
+        let view = ndarray::ArrayViewMutD::from_shape(IxDyn(&[1]), &mut buf[..]).unwrap();
+        assert!(one.apply_into(&complex, &canon, view).is_err());
     }
 
     #[test]

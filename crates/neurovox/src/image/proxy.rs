@@ -53,6 +53,35 @@ pub fn keep_file_open_default() -> bool {
 const GROW_CHUNK: usize = 16 << 20;
 
 /// The byte just past the last one a plan reads.
+/// `raw` with `axes` reversed, copied into `order` (the layout every read returns).
+fn in_order(mut raw: DynArray, axes: &[usize], order: Order) -> DynArray {
+    fn copy<T: Copy + Default + crate::array::DynElement>(
+        a: &ndarray::ArcArray<T, ndarray::IxDyn>,
+        order: Order,
+    ) -> DynArray {
+        use ndarray::ShapeBuilder;
+        let shape = ndarray::IxDyn(a.shape()).set_f(order == Order::F);
+        let mut out = ndarray::ArrayD::<T>::default(shape);
+        if out.ndim() == 0 {
+            out.assign(a);
+            return DynArray::from_array(out);
+        }
+        // Row by row along the fastest axis: a tight loop even over reversed strides.
+        let axis = ndarray::Axis(match order {
+            Order::F => 0,
+            Order::C => out.ndim() - 1,
+        });
+        ndarray::Zip::from(out.lanes_mut(axis))
+            .and(a.lanes(axis))
+            .for_each(|mut o, v| o.iter_mut().zip(v).for_each(|(o, &v)| *o = v));
+        DynArray::from_array(out)
+    }
+    crate::dyn_array_apply!(&mut raw, a => axes
+        .iter()
+        .for_each(|&axis| a.invert_axis(ndarray::Axis(axis))));
+    crate::dyn_array_apply!(&raw, a => copy(a, order))
+}
+
 /// `source` as the spec's segments present it (itself without segments).
 fn in_segments(source: Arc<dyn Source>, spec: &ArraySpec) -> Result<Arc<dyn Source>> {
     Ok(match &spec.segments {
@@ -255,6 +284,42 @@ impl ArraySpec {
     /// map or a reshape can show it as it is: no segments, no flipped axes.
     pub fn is_one_run(&self) -> bool {
         self.segments.is_none() && self.flipped_axes.is_empty()
+    }
+
+    /// A selection of the array as a selection of the stored bytes with every step forwards,
+    /// and the output axes to reverse afterwards to give the selection's order: a flipped
+    /// axis is read as stored, one run per row, instead of one element at a time.
+    fn forward_selection(&self, canonical: Vec<Canonical>) -> (Vec<Canonical>, Vec<usize>) {
+        let mut reversed = Vec::new();
+        if self.flipped_axes.is_empty() {
+            return (canonical, reversed);
+        }
+        let mut out_axis = 0;
+        let forwards = self
+            .stored_selection(canonical)
+            .into_iter()
+            .map(|item| match item {
+                Canonical::Index(_) => item,
+                Canonical::NewAxis => {
+                    out_axis += 1;
+                    item
+                }
+                Canonical::Slice { start, step, len } => {
+                    out_axis += 1;
+                    if step < 0 && len > 1 {
+                        reversed.push(out_axis - 1);
+                        Canonical::Slice {
+                            start: (start as isize + (len as isize - 1) * step) as usize,
+                            step: -step,
+                            len,
+                        }
+                    } else {
+                        item
+                    }
+                }
+            })
+            .collect();
+        (forwards, reversed)
     }
 
     /// A selection of the array (`canonical`, resolved against the shape) as a selection of
@@ -640,23 +705,40 @@ impl ArrayProxy {
     pub fn read_raw(&self, selection: impl Into<Selection>) -> Result<DynArray> {
         let selection = selection.into();
         self.naming_file((|| -> Result<_> {
-            let plan = self.plan(&selection)?;
-            if self.source.may_hold(plan_end(&plan)) || plan.bytes_to_read() <= GROW_CHUNK as u64 {
-                let source = self.source.as_ref();
-                // A whole .nii.gz inflates fastest in one call, with room for the header
-                // before the values (io::gzip, "Whole reads in one call").
-                let room = plan.room_for_read(source);
-                return decode_raw_with_room(
-                    self.spec.dtype,
-                    plan.output_shape(),
-                    self.spec.order,
-                    room,
-                    |buf| plan.read_into_with_room(source, buf, room),
-                );
+            let (raw, reversed) = self.read_forwards(&selection)?;
+            if reversed.is_empty() {
+                return Ok(raw);
             }
-            let (bytes, shape) = self.read_bytes_planned(&plan)?;
-            decode_raw(&bytes, self.spec.dtype, &shape, self.spec.order)
+            Ok(in_order(raw, &reversed, self.spec.order))
         })())
+    }
+
+    /// The stored values of `selection`, read with every step forwards (see
+    /// [`ArraySpec::forward_selection`]), and the output axes still to reverse.
+    fn read_forwards(&self, selection: &Selection) -> Result<(DynArray, Vec<usize>)> {
+        let (canonical, reversed) = self
+            .spec
+            .forward_selection(selection.canonicalize(&self.spec.shape)?);
+        let plan = plan_read_from(self.source.as_ref(), &self.spec.layout(), &canonical)?;
+        if self.source.may_hold(plan_end(&plan)) || plan.bytes_to_read() <= GROW_CHUNK as u64 {
+            let source = self.source.as_ref();
+            // A whole .nii.gz inflates fastest in one call, with room for the header
+            // before the values (io::gzip, "Whole reads in one call").
+            let room = plan.room_for_read(source);
+            let raw = decode_raw_with_room(
+                self.spec.dtype,
+                plan.output_shape(),
+                self.spec.order,
+                room,
+                |buf| plan.read_into_with_room(source, buf, room),
+            )?;
+            return Ok((raw, reversed));
+        }
+        let (bytes, shape) = self.read_bytes_planned(&plan)?;
+        Ok((
+            decode_raw(&bytes, self.spec.dtype, &shape, self.spec.order)?,
+            reversed,
+        ))
     }
 
     /// The scaled values of a selection (nibabel's `proxy[key]`; `Selection::all()` for
@@ -906,26 +988,26 @@ impl ArrayProxy {
     }
 
     /// Per-index scaled values of `selection` cast to `O` and written into `out` in the
-    /// proxy's order. The factors vary through the array, so the values are computed
-    /// as an array first (nibabel's proxies for these formats do the same).
+    /// proxy's order: the stored values read, then scaled straight into `out`.
     fn index_scaled_into<O: FloatOut>(&self, selection: &Selection, out: &mut [O]) -> Result<()> {
-        let values = self.read_scaled(selection, self.spec.scaling)?.to_f64()?;
-        if values.len() != out.len() {
-            return Err(Error::usage(format!(
-                "the output holds {} values, but the selection has {}",
-                out.len(),
-                values.len()
-            )));
-        }
-        // The transpose walks an array in Fortran order.
-        let ordered: Box<dyn Iterator<Item = &f64>> = match self.spec.order {
-            Order::F => Box::new(values.t().into_iter()),
-            Order::C => Box::new(values.iter()),
+        let Some(factors) = &self.spec.index_scaling else {
+            return Err(Error::usage("no per-index factors"));
         };
-        for (o, &v) in out.iter_mut().zip(ordered) {
-            *o = O::from_f64(v);
-        }
-        Ok(())
+        let canonical = selection.canonicalize(&self.spec.shape)?;
+        let (mut raw, reversed) = self.read_forwards(selection)?;
+        // Reversing an axis only changes the view's strides: no copy.
+        crate::dyn_array_apply!(&mut raw, a => reversed
+            .iter()
+            .for_each(|&axis| a.invert_axis(ndarray::Axis(axis))));
+        use ndarray::ShapeBuilder;
+        let shape = ndarray::IxDyn(raw.shape()).set_f(self.spec.order == Order::F);
+        let view = ndarray::ArrayViewMutD::from_shape(shape, out).map_err(|_| {
+            Error::usage(format!(
+                "the output does not hold the {} values of the selection",
+                raw.len()
+            ))
+        })?;
+        factors.apply_into(&raw, &canonical, view)
     }
 
     /// The stored bytes of a selection as the file holds them (its byte order), laid out in
