@@ -264,11 +264,12 @@ impl IndexScaling {
                 out.shape()
             ))
         };
-        if out.shape() != raw.shape() {
+        if out.shape() != raw.shape()
+            || slopes.broadcast(raw.shape()).is_none()
+            || inters.broadcast(raw.shape()).is_none()
+        {
             return Err(mismatch());
         }
-        let slopes = slopes.broadcast(raw.shape()).ok_or_else(mismatch)?;
-        let inters = inters.broadcast(raw.shape()).ok_or_else(mismatch)?;
         if raw.dtype().is_complex() {
             return Err(Error::usage(
                 "complex values have no single real value to scale",
@@ -276,13 +277,13 @@ impl IndexScaling {
         }
         match raw {
             DynArray::F32(a) if self.float32_in_float32 => {
-                by_lanes(&mut out, a, &slopes, &inters, |v: f32, s, i| {
+                by_blocks(&mut out, a, &slopes, &inters, |v: f32, s, i| {
                     O::from_f64(self.scale_f32(v, s, i))
                 })
             }
             _ => {
                 use crate::dtype::element::RealValue;
-                crate::dyn_array_numeric!(raw, a => by_lanes(&mut out, a, &slopes, &inters, |v, s, i| {
+                crate::dyn_array_numeric!(raw, a => by_blocks(&mut out, a, &slopes, &inters, |v, s, i| {
                     O::from_f64(self.scale_f64(v.real_f64(), s, i))
                 }),
                     colour _ => return Err(crate::array::dyn_array::colour_has_no_float()))
@@ -305,7 +306,6 @@ impl IndexScaling {
         let inters = inters.broadcast(raw.shape()).ok_or_else(mismatch)?;
         let leading = self.leading;
         let scale = |v: f64, s: f64, i: f64| self.scale_f64(v, s, i);
-        let scale_f32 = |v: f32, s: f64, i: f64| self.scale_f32(v, s, i);
         let complex = |a: ArrayD<Complex<f64>>| {
             let mut a = a;
             Zip::from(&mut a)
@@ -320,24 +320,85 @@ impl IndexScaling {
         Ok(match raw {
             DynArray::C64(a) => complex(a.mapv(|v| Complex::new(f64::from(v.re), f64::from(v.im)))),
             DynArray::C128(a) => complex(a.to_owned()),
-            DynArray::F32(a) if self.float32_in_float32 => {
-                let mut values = ArrayD::<f64>::zeros(a.raw_dim());
-                Zip::from(&mut values)
-                    .and(a)
-                    .and(&slopes)
-                    .and(&inters)
-                    .for_each(|out, &v, &s, &i| *out = scale_f32(v, s, i));
-                DynArray::from_array(values)
-            }
             _ => {
-                let mut values = raw.to_f64()?;
-                Zip::from(&mut values)
-                    .and(&slopes)
-                    .and(&inters)
-                    .for_each(|v, &s, &i| *v = scale(*v, s, i));
+                // In the values' own layout, so blocks of one factor stay contiguous.
+                use ndarray::ShapeBuilder;
+                let fortran =
+                    raw.ndim() > 1 && crate::dyn_array_apply!(raw, a => a.t().is_standard_layout());
+                let shape = IxDyn(raw.shape()).set_f(fortran);
+                let mut values = ArrayD::<f64>::from_shape_vec(
+                    shape,
+                    crate::array::dyn_array::zeroed_values(raw.len())?,
+                )
+                .map_err(|_| mismatch())?;
+                self.apply_into(raw, canonical, values.view_mut())?;
                 DynArray::from_array(values)
             }
         })
+    }
+}
+
+/// Elements at or above which a block is converted on all cores.
+const PARALLEL_MIN: usize = 1 << 18;
+
+/// `out[k] = f(values[k], slopes[k], inters[k])` where `slopes` and `inters` are the factor
+/// tables (length 1 on the axes they do not vary along): one factor pair at a time over the
+/// block of the output it covers. A block whose values are laid out as its output (the usual
+/// case: an AFNI sub-brick, an ECAT frame read forwards) is one tight loop over two slices,
+/// on all cores when large; other blocks go row by row ([`by_lanes`]).
+fn by_blocks<T: Copy + Sync, O: Send>(
+    out: &mut ndarray::ArrayViewMutD<'_, O>,
+    values: &ndarray::ArcArray<T, IxDyn>,
+    slopes: &ArrayD<f64>,
+    inters: &ArrayD<f64>,
+    f: impl Fn(T, f64, f64) -> O + Sync,
+) {
+    use rayon::prelude::*;
+    let table_axes: Vec<usize> = (0..slopes.ndim())
+        .filter(|&a| slopes.shape()[a] > 1)
+        .collect();
+    let [axis] = table_axes[..] else {
+        // Several factor axes (or none): row by row against the broadcast tables.
+        let shape = values.shape().to_vec();
+        if let (Some(s), Some(i)) = (slopes.broadcast(shape.clone()), inters.broadcast(shape)) {
+            by_lanes(out, values, &s, &i, f);
+        }
+        return;
+    };
+    let at = |k: usize| {
+        let mut index = vec![0usize; slopes.ndim()];
+        index[axis] = k;
+        (slopes[IxDyn(&index)], inters[IxDyn(&index)])
+    };
+    for k in 0..slopes.shape()[axis] {
+        let (s, i) = at(k);
+        let mut block = out.index_axis_mut(ndarray::Axis(axis), k);
+        let from = values.index_axis(ndarray::Axis(axis), k);
+        let same_layout = block.strides() == from.strides();
+        match (
+            block.as_slice_memory_order_mut(),
+            from.as_slice_memory_order(),
+        ) {
+            (Some(o), Some(v)) if same_layout => {
+                if o.len() >= PARALLEL_MIN {
+                    o.par_chunks_mut(1 << 14)
+                        .zip(v.par_chunks(1 << 14))
+                        .for_each(|(o, v)| o.iter_mut().zip(v).for_each(|(o, &v)| *o = f(v, s, i)));
+                } else {
+                    o.iter_mut().zip(v).for_each(|(o, &v)| *o = f(v, s, i));
+                }
+            }
+            _ => {
+                // The one factor pair seen as arrays of the block's shape (no allocation).
+                let (s_one, i_one) = (ndarray::arr0(s).into_dyn(), ndarray::arr0(i).into_dyn());
+                let (Some(s_all), Some(i_all)) =
+                    (s_one.broadcast(from.shape()), i_one.broadcast(from.shape()))
+                else {
+                    continue;
+                };
+                by_lanes(&mut block, &from.to_shared(), &s_all, &i_all, &f);
+            }
+        }
     }
 }
 

@@ -819,12 +819,9 @@ impl ArrayProxy {
             {
                 return Ok(None);
             }
-            if self.spec.index_scaling.is_some() {
-                let values = self.read_scaled(selection, self.spec.scaling)?;
-                return Ok(Some(values.to_float::<O>()?.into_shared()));
-            }
             let scaling = self.scaling_for(Some(requested));
             if scaling.is_identity()
+                && self.spec.index_scaling.is_none()
                 && storage == O::DTYPE
                 && self.spec.dtype.order == crate::ByteOrder::NATIVE
             {
@@ -836,6 +833,19 @@ impl ArrayProxy {
             let plan = self.plan(selection)?;
             if !self.source.may_hold(plan_end(&plan)) {
                 return Ok(None);
+            }
+            if self.spec.index_scaling.is_some() {
+                // Scaled straight into the result (the source holds the bytes: the result
+                // is not sized by the header alone), no float64 array in between.
+                let mut values: Vec<O> =
+                    crate::array::dyn_array::zeroed_values(plan.output_shape().iter().product())?;
+                self.index_scaled_into(selection, &mut values)?;
+                use ndarray::ShapeBuilder;
+                let shape = ndarray::IxDyn(plan.output_shape()).set_f(self.spec.order == Order::F);
+                let array = ndarray::ArrayD::from_shape_vec(shape, values).map_err(|e| {
+                    Error::usage(format!("scaled values do not fill their shape: {e}"))
+                })?;
+                return Ok(Some(array.into_shared()));
             }
             let values = self.read_float_array::<O>(&plan, scaling)?;
             Ok(values.as_typed::<O>().cloned())
@@ -1344,6 +1354,52 @@ mod tests {
         );
         let e = p.read(Selection::all()).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Format);
+    }
+
+    #[test]
+    fn per_index_factors_apply_on_every_read_path_even_for_float64_data() {
+        // Two float64 sub-bricks of two values, the second scaled by 3.
+        let bytes: Vec<u8> = [1.0f64, 2.0, 3.0, 4.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let mut spec = ArraySpec::unscaled(
+            vec![2, 2],
+            StorageDtype::new(DataType::Float64, ByteOrder::Little),
+        );
+        spec.index_scaling = Some(Arc::new(
+            IndexScaling::along(1, vec![1.0, 3.0], vec![0.0; 2]).unwrap(),
+        ));
+        let proxy = ArrayProxy::from_source(Arc::new(MemorySource::new(bytes)), spec);
+        let want = [1.0, 2.0, 9.0, 12.0];
+        let read = proxy.read(Selection::all()).unwrap();
+        assert_eq!(
+            read.to_f64()
+                .unwrap()
+                .t()
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
+            want
+        );
+        let as_f64 = proxy
+            .read_as::<f64>(&Selection::all(), FactorType::F64)
+            .unwrap()
+            .unwrap();
+        assert_eq!(as_f64.t().iter().copied().collect::<Vec<_>>(), want);
+        let mut into = [0f32; 4];
+        proxy
+            .read_into(Selection::all(), ReadOptions::default(), &mut into)
+            .unwrap();
+        assert_eq!(into, [1.0, 2.0, 9.0, 12.0]);
+        assert!(proxy
+            .read_matches(Selection::all(), ReadOptions::default(), &want)
+            .unwrap());
+        assert_eq!(
+            proxy.read(crate::sel![1, 1]).unwrap().get_f64(&[]),
+            Some(12.0)
+        );
+        assert!(proxy.reshape(&[4]).is_err());
     }
 
     #[test]
