@@ -401,51 +401,12 @@ fn own_afni(corpus: &mut Corpus) {
 /// ECAT7 files (no writer of ours makes them): two int16 frames of 2×2×2 in either byte order,
 /// stored in and out of id order, with and without an orientation flip.
 fn own_ecat(corpus: &mut Corpus) -> Result<()> {
-    use neurovox::format::ecat::{EcatHeader, ECAT_SUBHEADER_LAYOUT};
-    use neurovox::format::fields::RawStruct;
-    use neurovox::FieldValue as V;
     for order in [ByteOrder::Big, ByteOrder::Little] {
         for (orientation, ids) in [(8i64, [1i32, 2]), (3, [2, 1])] {
-            let mut main = EcatHeader::empty(order).main().clone();
-            main.set("num_frames", V::Int(2))?;
-            main.set("patient_orientation", V::Int(orientation))?;
-            let mut file = main.bytes().to_vec();
-            let int = |v: i32| match order {
-                ByteOrder::Big => v.to_be_bytes(),
-                ByteOrder::Little => v.to_le_bytes(),
-            };
-            let mut mlist = Vec::new();
-            for row in [[29, 2, 0, 2], [ids[0], 3, 4, 1], [ids[1], 5, 6, 1]] {
-                row.iter().for_each(|&v| mlist.extend_from_slice(&int(v)));
-            }
-            mlist.resize(512, 0);
-            file.extend_from_slice(&mlist);
-            for frame in 0..2u8 {
-                let mut sub = RawStruct::from_bytes(&ECAT_SUBHEADER_LAYOUT, &[0; 510], order)?;
-                for (name, value) in [
-                    ("data_type", V::Int(6)),
-                    ("num_dimensions", V::Int(3)),
-                    ("x_dimension", V::Int(2)),
-                    ("y_dimension", V::Int(2)),
-                    ("z_dimension", V::Int(2)),
-                    ("scale_factor", V::Float(0.5 + f64::from(frame))),
-                    ("x_pixel_size", V::Float(0.2)),
-                    ("y_pixel_size", V::Float(0.2)),
-                    ("z_pixel_size", V::Float(0.3)),
-                ] {
-                    sub.set(name, value)?;
-                }
-                let mut block = sub.bytes().to_vec();
-                block.resize(512, 0);
-                file.extend_from_slice(&block);
-                let mut data: Vec<u8> = (0..16u8).map(|i| i.wrapping_mul(31) ^ frame).collect();
-                data.resize(512, 0);
-                file.extend_from_slice(&data);
-            }
             corpus.own(
                 "ecat_image",
                 format!("ecat-{order:?}-orient{orientation}"),
-                file,
+                neurovox::fuzzing::ecat_two_frames(order, ids, orientation),
             );
         }
     }

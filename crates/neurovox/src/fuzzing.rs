@@ -443,6 +443,75 @@ pub fn ecat_image(data: &[u8]) {
     }
 }
 
+/// An ECAT7 file of two 2×2×2 int16 frames (values 0..8 and 10..18, scale factors 0.5 and
+/// 1.5, calibration 2) for seeds and tests: two frames with ids `ids` (stored order), written block by block:
+/// main header, one matrix-list block, then each frame's subheader and data block.
+pub fn ecat_two_frames(order: ByteOrder, ids: [i32; 2], orientation: i64) -> Vec<u8> {
+    let mut main = crate::format::EcatHeader::empty(order).main().clone();
+    main.set("num_frames", crate::format::FieldValue::Int(2))
+        .expect("the fields exist and the values fit");
+    main.set(
+        "patient_orientation",
+        crate::format::FieldValue::Int(orientation),
+    )
+    .expect("the fields exist and the values fit");
+    main.set(
+        "ecat_calibration_factor",
+        crate::format::FieldValue::Float(2.0),
+    )
+    .expect("the fields exist and the values fit");
+    let mut file = main.bytes().to_vec();
+    let int = |v: i32| match order {
+        ByteOrder::Big => v.to_be_bytes(),
+        ByteOrder::Little => v.to_le_bytes(),
+    };
+    let mut mlist = Vec::new();
+    for row in [[29, 2, 0, 2], [ids[0], 3, 4, 1], [ids[1], 5, 6, 1]] {
+        row.iter().for_each(|&v| mlist.extend_from_slice(&int(v)));
+    }
+    mlist.resize(512, 0);
+    file.extend_from_slice(&mlist);
+    for frame in 0..2i16 {
+        let mut sub = crate::format::fields::RawStruct::from_bytes(
+            &crate::format::ecat::ECAT_SUBHEADER_LAYOUT,
+            &[0; 510],
+            order,
+        )
+        .expect("the fields exist and the values fit");
+        for (name, value) in [
+            ("data_type", crate::format::FieldValue::Int(6)),
+            ("x_dimension", crate::format::FieldValue::Int(2)),
+            ("y_dimension", crate::format::FieldValue::Int(2)),
+            ("z_dimension", crate::format::FieldValue::Int(2)),
+            (
+                "scale_factor",
+                crate::format::FieldValue::Float(0.5 + f64::from(frame)),
+            ),
+            ("x_pixel_size", crate::format::FieldValue::Float(0.25)),
+            ("y_pixel_size", crate::format::FieldValue::Float(0.25)),
+            ("z_pixel_size", crate::format::FieldValue::Float(0.5)),
+            ("x_offset", crate::format::FieldValue::Float(1.0)),
+        ] {
+            sub.set(name, value)
+                .expect("the fields exist and the values fit");
+        }
+        let mut block = sub.bytes().to_vec();
+        block.resize(512, 0);
+        file.extend_from_slice(&block);
+        let mut data = Vec::new();
+        for v in 0..8i16 {
+            let v = v + 10 * frame;
+            data.extend_from_slice(&match order {
+                ByteOrder::Big => v.to_be_bytes(),
+                ByteOrder::Little => v.to_le_bytes(),
+            });
+        }
+        data.resize(512, 0);
+        file.extend_from_slice(&data);
+    }
+    file
+}
+
 /// A fuzz target's body.
 pub type Target = fn(&[u8]);
 

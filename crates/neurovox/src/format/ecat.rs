@@ -492,57 +492,9 @@ fn read_only() -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::FieldValue as V;
 
-    /// A file of two 2×2×2 int16 frames with ids `ids` (stored order), written block by block:
-    /// main header, one matrix-list block, then each frame's subheader and data block.
     fn two_frames(order: ByteOrder, ids: [i32; 2], orientation: i64) -> Vec<u8> {
-        let mut main = EcatHeader::empty(order).raw;
-        main.set("num_frames", V::Int(2)).unwrap();
-        main.set("patient_orientation", V::Int(orientation))
-            .unwrap();
-        main.set("ecat_calibration_factor", V::Float(2.0)).unwrap();
-        let mut file = main.bytes().to_vec();
-        let int = |v: i32| match order {
-            ByteOrder::Big => v.to_be_bytes(),
-            ByteOrder::Little => v.to_le_bytes(),
-        };
-        let mut mlist = Vec::new();
-        for row in [[29, 2, 0, 2], [ids[0], 3, 4, 1], [ids[1], 5, 6, 1]] {
-            row.iter().for_each(|&v| mlist.extend_from_slice(&int(v)));
-        }
-        mlist.resize(512, 0);
-        file.extend_from_slice(&mlist);
-        for frame in 0..2i16 {
-            let mut sub = RawStruct::from_bytes(&ECAT_SUBHEADER_LAYOUT, &[0; 510], order).unwrap();
-            for (name, value) in [
-                ("data_type", V::Int(6)),
-                ("x_dimension", V::Int(2)),
-                ("y_dimension", V::Int(2)),
-                ("z_dimension", V::Int(2)),
-                ("scale_factor", V::Float(0.5 + f64::from(frame))),
-                ("x_pixel_size", V::Float(0.25)),
-                ("y_pixel_size", V::Float(0.25)),
-                ("z_pixel_size", V::Float(0.5)),
-                ("x_offset", V::Float(1.0)),
-            ] {
-                sub.set(name, value).unwrap();
-            }
-            let mut block = sub.bytes().to_vec();
-            block.resize(512, 0);
-            file.extend_from_slice(&block);
-            let mut data = Vec::new();
-            for v in 0..8i16 {
-                let v = v + 10 * frame;
-                data.extend_from_slice(&match order {
-                    ByteOrder::Big => v.to_be_bytes(),
-                    ByteOrder::Little => v.to_le_bytes(),
-                });
-            }
-            data.resize(512, 0);
-            file.extend_from_slice(&data);
-        }
-        file
+        crate::fuzzing::ecat_two_frames(order, ids, orientation)
     }
 
     #[test]
