@@ -53,6 +53,40 @@ pub fn keep_file_open_default() -> bool {
 const GROW_CHUNK: usize = 16 << 20;
 
 /// The byte just past the last one a plan reads.
+/// `raw` with `axes` reversed as a view: only the strides change.
+fn reversed_view(mut raw: DynArray, axes: &[usize]) -> DynArray {
+    crate::dyn_array_apply!(&mut raw, a => axes
+        .iter()
+        .for_each(|&axis| a.invert_axis(ndarray::Axis(axis))));
+    raw
+}
+
+/// For factors along one axis that a selection keeps as a slice of more than one element:
+/// the index of its item in `canonical` and the output axis it becomes.
+fn factor_axis_in_output(
+    factors: &IndexScaling,
+    canonical: &[Canonical],
+) -> Option<(usize, usize)> {
+    let [axis] = factors.axes() else {
+        return None;
+    };
+    let (mut source_axis, mut out_axis) = (0, 0);
+    for (item, c) in canonical.iter().enumerate() {
+        match *c {
+            Canonical::NewAxis => out_axis += 1,
+            Canonical::Index(_) => source_axis += 1,
+            Canonical::Slice { len, .. } => {
+                if source_axis == *axis {
+                    return (len > 1).then_some((item, out_axis));
+                }
+                source_axis += 1;
+                out_axis += 1;
+            }
+        }
+    }
+    None
+}
+
 /// `raw` with `axes` reversed, copied into `order` (the layout every read returns).
 fn in_order(mut raw: DynArray, axes: &[usize], order: Order) -> DynArray {
     fn copy<T: Copy + Default + crate::array::DynElement>(
@@ -716,9 +750,12 @@ impl ArrayProxy {
     /// The stored values of `selection`, read with every step forwards (see
     /// [`ArraySpec::forward_selection`]), and the output axes still to reverse.
     fn read_forwards(&self, selection: &Selection) -> Result<(DynArray, Vec<usize>)> {
-        let (canonical, reversed) = self
-            .spec
-            .forward_selection(selection.canonicalize(&self.spec.shape)?);
+        self.read_forwards_canonical(selection.canonicalize(&self.spec.shape)?)
+    }
+
+    /// [`ArrayProxy::read_forwards`] of a selection already resolved against the shape.
+    fn read_forwards_canonical(&self, canonical: Vec<Canonical>) -> Result<(DynArray, Vec<usize>)> {
+        let (canonical, reversed) = self.spec.forward_selection(canonical);
         let plan = plan_read_from(self.source.as_ref(), &self.spec.layout(), &canonical)?;
         if self.source.may_hold(plan_end(&plan)) || plan.bytes_to_read() <= GROW_CHUNK as u64 {
             let source = self.source.as_ref();
@@ -1004,20 +1041,30 @@ impl ArrayProxy {
             return Err(Error::usage("no per-index factors"));
         };
         let canonical = selection.canonicalize(&self.spec.shape)?;
-        let (mut raw, reversed) = self.read_forwards(selection)?;
-        // Reversing an axis only changes the view's strides: no copy.
-        crate::dyn_array_apply!(&mut raw, a => reversed
-            .iter()
-            .for_each(|&axis| a.invert_axis(ndarray::Axis(axis))));
         use ndarray::ShapeBuilder;
-        let shape = ndarray::IxDyn(raw.shape()).set_f(self.spec.order == Order::F);
-        let view = ndarray::ArrayViewMutD::from_shape(shape, out).map_err(|_| {
-            Error::usage(format!(
-                "the output does not hold the {} values of the selection",
-                raw.len()
-            ))
-        })?;
-        factors.apply_into(&raw, &canonical, view)
+        let shape = ndarray::IxDyn(&crate::array::selection::output_shape_of(&canonical))
+            .set_f(self.spec.order == Order::F);
+        let mut view = ndarray::ArrayViewMutD::from_shape(shape, out)
+            .map_err(|_| Error::usage("the output does not hold the values of the selection"))?;
+        // From a plain file, one block of a factor (a sub-brick, a frame) at a time: the
+        // stored values held at once are one block's, not the whole selection's. A compressed
+        // file is read in one pass (its fastest path), then scaled.
+        if let (Compression::None, Some((item, out_axis))) =
+            (self.compression, factor_axis_in_output(factors, &canonical))
+        {
+            if let Canonical::Slice { start, step, len } = canonical[item] {
+                for k in 0..len {
+                    let mut one = canonical.clone();
+                    one[item] = Canonical::Index((start as isize + k as isize * step) as usize);
+                    let (raw, reversed) = self.read_forwards_canonical(one.clone())?;
+                    let block = view.index_axis_mut(ndarray::Axis(out_axis), k);
+                    factors.apply_into(&reversed_view(raw, &reversed), &one, block)?;
+                }
+                return Ok(());
+            }
+        }
+        let (raw, reversed) = self.read_forwards_canonical(canonical.clone())?;
+        factors.apply_into(&reversed_view(raw, &reversed), &canonical, view)
     }
 
     /// The stored bytes of a selection as the file holds them (its byte order), laid out in
