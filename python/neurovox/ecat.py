@@ -35,6 +35,22 @@ def get_frame_order(mlist):
     return {i: [order[i], ids[order[i]]] for i in range(n_valid)}
 
 
+def EcatImageArrayProxy(subheader):  # noqa: N802 - nibabel's class name
+    """The proxy of the frames a subheader object describes (nibabel's
+    ``EcatImageArrayProxy(subheader)``): a new proxy over the same image's file.
+
+    Parameters
+    ----------
+    subheader : EcatSubHeader
+        ``img.get_subheaders()`` of a loaded image.
+
+    Returns
+    -------
+    EcatArrayProxy
+    """
+    return subheader._image.dataobj.copy()
+
+
 def load(filespec):
     """Loads an ECAT7 image (nibabel's ``ecat.load``), reading only its headers.
 
@@ -50,4 +66,5 @@ def load(filespec):
     return EcatImage.from_filename(filespec)
 
 
-__all__ = ['EcatHeader', 'EcatImage', 'EcatSubHeader', 'get_frame_order', 'load']
+__all__ = ['EcatHeader', 'EcatImage', 'EcatImageArrayProxy', 'EcatSubHeader', 'get_frame_order',
+           'load']
