@@ -281,3 +281,10 @@ def test_cli_reads_and_converts_afni(tmp_path):
     assert a.header.get_zooms() == b.header.get_zooms()
     stats = subprocess.run(run + ['stats', path], capture_output=True, text=True, check=True)
     assert 'voxels 101475' in stats.stdout
+    one = tmp_path / 'one.nii.gz'
+    subprocess.run(run + ['slice', path, '...,1', '-o', str(one)], capture_output=True,
+                   check=True)
+    sliced = nibabel.load(str(one))
+    assert_same_array(sliced.get_fdata(), nibabel.load(path).get_fdata()[..., 1])
+    # NIfTI keeps the affine in float32.
+    np.testing.assert_allclose(sliced.affine, nibabel.load(path).affine, rtol=1e-7, atol=1e-5)

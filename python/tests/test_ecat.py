@@ -203,3 +203,10 @@ def test_pickles_conversions_and_read_only(tmp_path):
     theirs = nib_ecat.load(path)
     np.testing.assert_allclose(back.get_fdata(), theirs.get_fdata(), rtol=1e-6)
     np.testing.assert_array_equal(back.affine, theirs.affine)
+    # One frame through `neurovox slice` (nibabel's ECAT images have no slicer).
+    one = tmp_path / 'frame.nii'
+    subprocess.run([sys.executable, '-m', 'neurovox', 'slice', path, '...,2', '-o', str(one)],
+                   check=True, capture_output=True)
+    frame = nibabel.load(str(one))
+    np.testing.assert_array_equal(frame.get_fdata(), theirs.get_fdata()[..., 2])
+    np.testing.assert_array_equal(frame.affine, theirs.affine)

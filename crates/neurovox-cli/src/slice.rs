@@ -132,7 +132,9 @@ pub fn slice_to_file(input: &Path, spec: &str, output: &Path, keep_axes: bool) -
         )));
     }
     let source_affine = img.affine().copied().unwrap_or(affine::IDENTITY);
-    let (data, out_affine) = if keeps_spatial_ranges(&canonical) {
+    // Read-only formats make no in-memory images of their own (nibabel's ECAT has no
+    // slicer): their part is read and placed directly, with the affine the slicer would give.
+    let (data, out_affine) = if keeps_spatial_ranges(&canonical) && img.format().is_writable() {
         let part = img.slicer(&selection)?;
         let affine = part.affine().copied().unwrap_or(affine::IDENTITY);
         (part.dataobj().to_array()?, affine)
