@@ -353,50 +353,67 @@ fn by_blocks<T: Copy + Sync, O: Send>(
     inters: &ArrayD<f64>,
     f: impl Fn(T, f64, f64) -> O + Sync,
 ) {
-    use rayon::prelude::*;
     let table_axes: Vec<usize> = (0..slopes.ndim())
         .filter(|&a| slopes.shape()[a] > 1)
         .collect();
-    let [axis] = table_axes[..] else {
-        // Several factor axes (or none): row by row against the broadcast tables.
-        let shape = values.shape().to_vec();
-        if let (Some(s), Some(i)) = (slopes.broadcast(shape.clone()), inters.broadcast(shape)) {
-            by_lanes(out, values, &s, &i, f);
+    match table_axes[..] {
+        // One factor pair for everything (a selection of one sub-brick or frame).
+        [] => {
+            let (Some(&s), Some(&i)) = (slopes.iter().next(), inters.iter().next()) else {
+                return;
+            };
+            one_block(out.view_mut(), values.view(), s, i, &f);
         }
-        return;
-    };
-    let at = |k: usize| {
-        let mut index = vec![0usize; slopes.ndim()];
-        index[axis] = k;
-        (slopes[IxDyn(&index)], inters[IxDyn(&index)])
-    };
-    for k in 0..slopes.shape()[axis] {
-        let (s, i) = at(k);
-        let mut block = out.index_axis_mut(ndarray::Axis(axis), k);
-        let from = values.index_axis(ndarray::Axis(axis), k);
-        let same_layout = block.strides() == from.strides();
-        match (
-            block.as_slice_memory_order_mut(),
-            from.as_slice_memory_order(),
-        ) {
-            (Some(o), Some(v)) if same_layout => {
-                if o.len() >= PARALLEL_MIN {
-                    o.par_chunks_mut(1 << 14)
-                        .zip(v.par_chunks(1 << 14))
-                        .for_each(|(o, v)| o.iter_mut().zip(v).for_each(|(o, &v)| *o = f(v, s, i)));
-                } else {
-                    o.iter_mut().zip(v).for_each(|(o, &v)| *o = f(v, s, i));
-                }
+        [axis] => {
+            for k in 0..slopes.shape()[axis] {
+                let mut index = vec![0usize; slopes.ndim()];
+                index[axis] = k;
+                let (s, i) = (slopes[IxDyn(&index)], inters[IxDyn(&index)]);
+                let block = out.index_axis_mut(ndarray::Axis(axis), k);
+                one_block(block, values.index_axis(ndarray::Axis(axis), k), s, i, &f);
             }
-            _ => {
-                // The one factor pair seen as arrays of the block's shape (no allocation).
-                let (s_one, i_one) = (ndarray::arr0(s).into_dyn(), ndarray::arr0(i).into_dyn());
-                let (Some(s_all), Some(i_all)) =
-                    (s_one.broadcast(from.shape()), i_one.broadcast(from.shape()))
-                else {
-                    continue;
-                };
-                by_lanes(&mut block, &from.to_shared(), &s_all, &i_all, &f);
+        }
+        // Several factor axes: row by row against the broadcast tables.
+        _ => {
+            let shape = values.shape().to_vec();
+            if let (Some(s), Some(i)) = (slopes.broadcast(shape.clone()), inters.broadcast(shape)) {
+                by_lanes(out, &values.view(), &s, &i, f);
+            }
+        }
+    }
+}
+
+/// `out = f(values, s, i)` for one factor pair: one tight loop over two slices (on all cores
+/// when large) when the values are laid out as the output, else row by row.
+fn one_block<T: Copy + Sync, O: Send>(
+    mut block: ndarray::ArrayViewMutD<'_, O>,
+    from: ndarray::ArrayViewD<'_, T>,
+    s: f64,
+    i: f64,
+    f: &(impl Fn(T, f64, f64) -> O + Sync),
+) {
+    use rayon::prelude::*;
+    let same_layout = block.strides() == from.strides();
+    match (
+        block.as_slice_memory_order_mut(),
+        from.as_slice_memory_order(),
+    ) {
+        (Some(o), Some(v)) if same_layout => {
+            if o.len() >= PARALLEL_MIN {
+                o.par_chunks_mut(1 << 14)
+                    .zip(v.par_chunks(1 << 14))
+                    .for_each(|(o, v)| o.iter_mut().zip(v).for_each(|(o, &v)| *o = f(v, s, i)));
+            } else {
+                o.iter_mut().zip(v).for_each(|(o, &v)| *o = f(v, s, i));
+            }
+        }
+        _ => {
+            // The one factor pair seen as arrays of the block's shape (no allocation).
+            let (s_one, i_one) = (ndarray::arr0(s).into_dyn(), ndarray::arr0(i).into_dyn());
+            if let (Some(s_all), Some(i_all)) =
+                (s_one.broadcast(from.shape()), i_one.broadcast(from.shape()))
+            {
+                by_lanes(&mut block, &from, &s_all, &i_all, f);
             }
         }
     }
@@ -408,7 +425,7 @@ fn by_blocks<T: Copy + Sync, O: Send>(
 /// would index every element.
 fn by_lanes<T: Copy, O>(
     out: &mut ndarray::ArrayViewMutD<'_, O>,
-    values: &ndarray::ArcArray<T, IxDyn>,
+    values: &ndarray::ArrayViewD<'_, T>,
     slopes: &ndarray::ArrayViewD<'_, f64>,
     inters: &ndarray::ArrayViewD<'_, f64>,
     f: impl Fn(T, f64, f64) -> O,
