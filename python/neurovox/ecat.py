@@ -48,7 +48,7 @@ def EcatImageArrayProxy(subheader):  # noqa: N802 - nibabel's class name
     -------
     EcatArrayProxy
     """
-    return subheader._image.dataobj.copy()
+    return subheader._proxy.copy()
 
 
 def load(filespec):

@@ -1278,7 +1278,9 @@ class EcatSubHeader:
 
     def __init__(self, image):
         header = image.header
-        self._image = image
+        # The image's proxy, not the image: a subheader the image holds must not hold the
+        # image back (a reference cycle keeps a cached get_fdata alive until the next GC).
+        self._proxy = image.dataobj
         self._header = header
         self._mlist = np.array(header._native.ecat_mlist(), dtype=np.int32).reshape(-1, 4)
         self.endianness = header.endianness
@@ -1336,7 +1338,7 @@ class EcatSubHeader:
         if frame not in self._order:
             raise IndexError(f'frame {frame} has no valid matrix-list id')
         position = self._order.index(frame)
-        raw = self._image.dataobj._native.read((Ellipsis, position), unscaled=True)
+        raw = self._proxy._native.read((Ellipsis, position), unscaled=True)
         stored = _ECAT_FLIPS.get(int(self._header['patient_orientation']), ())
         if orientation is None:
             wanted = stored
