@@ -390,9 +390,12 @@ impl EcatHeader {
                     .field("x_dimension"));
                 }
                 let block = u64::try_from(self.mlist[r][1]).unwrap_or(0);
-                let offset = block.checked_mul(BLOCK_SIZE).ok_or_else(|| {
-                    Error::limit("a frame's block number overflows").field("mlist")
-                })?;
+                let offset = block
+                    .checked_mul(BLOCK_SIZE)
+                    .filter(|o| o.checked_add(nbytes).is_some())
+                    .ok_or_else(|| {
+                        Error::limit("a frame's block number overflows").field("mlist")
+                    })?;
                 Ok((offset, nbytes))
             })
             .collect()

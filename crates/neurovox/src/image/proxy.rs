@@ -52,7 +52,6 @@ pub fn keep_file_open_default() -> bool {
 /// How much a direct read allocates ahead of the bytes it has really read.
 const GROW_CHUNK: usize = 16 << 20;
 
-/// The byte just past the last one a plan reads.
 /// `raw` with `axes` reversed as a view: only the strides change.
 fn reversed_view(mut raw: DynArray, axes: &[usize]) -> DynArray {
     crate::dyn_array_apply!(&mut raw, a => axes
@@ -124,6 +123,7 @@ fn in_segments(source: Arc<dyn Source>, spec: &ArraySpec) -> Result<Arc<dyn Sour
     })
 }
 
+/// The byte just past the last one a plan reads.
 fn plan_end(plan: &ReadPlan) -> u64 {
     plan.segments()
         .iter()
@@ -229,9 +229,9 @@ pub struct ArraySpec {
     pub scaling: Scaling,
     /// Layout order in the file (Fortran for NIfTI, Analyze and MGH).
     pub order: Order,
-    /// Scale factors that change along some axes (AFNI's per-sub-brick factors); when set,
-    /// they replace `scaling` (which stays the identity) and values come out in float64
-    /// (complex128), as nibabel's `AFNIArrayProxy` gives them.
+    /// Scale factors that change along some axes (AFNI's per-sub-brick factors, ECAT's
+    /// per-frame ones); when set, they replace `scaling` (which stays the identity) and values
+    /// come out in float64 (complex128), as nibabel's AFNI and ECAT proxies give them.
     pub index_scaling: Option<Arc<IndexScaling>>,
     /// The byte ranges `(offset, len)` of the file that hold the array, one after the other
     /// (ECAT frames, each after its subheader); `offset` then counts within them. `None`: one
@@ -595,8 +595,10 @@ impl ArrayProxy {
 
     /// A proxy over any byte source (never memory-mapped).
     pub fn from_source(source: Arc<dyn Source>, spec: ArraySpec) -> Self {
-        // Segments that do not fit the source read as past its end, later.
-        let source = in_segments(Arc::clone(&source), &spec).unwrap_or(source);
+        // Segments that cannot be joined (their lengths overflow) leave nothing to read: every
+        // read is then a past-the-end error, never the bytes of another layout.
+        let source = in_segments(source, &spec)
+            .unwrap_or_else(|_| Arc::new(crate::io::MemorySource::new(Vec::new())));
         ArrayProxy {
             spec,
             source,
