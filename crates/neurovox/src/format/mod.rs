@@ -222,7 +222,7 @@ static NO_FIELDS: fields::Layout = fields::Layout {
 /// The error for writing a read-only format's header.
 fn read_only(format: ImageFormat) -> Error {
     Error::unsupported(format!(
-        "{} files are read only (nibabel cannot write them either); save the image as NIfTI",
+        "{} files are read only in neurovox; save the image as NIfTI",
         format.label()
     ))
 }
