@@ -21,13 +21,14 @@ import os
 import numpy as np
 
 from . import _neurovox
-from .arrayproxy import AFNIArrayProxy, ArrayProxy, EcatArrayProxy, _mmap_mode, get_obj_dtype, is_proxy
+from .arrayproxy import (AFNIArrayProxy, ArrayProxy, EcatArrayProxy, _mmap_mode, get_obj_dtype,
+                         is_proxy)
 from .errors import ImageFileError, _afni_errors
 from .fileholders import (FileHolder, FileHolderError, TypesFilenamesError, _stringify_path,
                           types_filenames)
-from .headers import (HEADER_CLASSES, AFNIHeader, AnalyzeHeader, EcatHeader, FileBasedHeader, MGHHeader, Nifti1Header,
-                      Nifti1PairHeader, Nifti2Header, Nifti2PairHeader, Spm2AnalyzeHeader,
-                      Spm99AnalyzeHeader)
+from .headers import (HEADER_CLASSES, AFNIHeader, AnalyzeHeader, EcatHeader, FileBasedHeader,
+                      MGHHeader, Nifti1Header, Nifti1PairHeader, Nifti2Header, Nifti2PairHeader,
+                      Spm2AnalyzeHeader, Spm99AnalyzeHeader, _struct_dtype)
 
 _COMPRESSED = ('.gz', '.bz2', '.zst')
 
@@ -1268,6 +1269,12 @@ class EcatSubHeader:
     matrix-list row: ``subheaders[i]`` is a numpy structured scalar of the frame's fields.
     Frames are numbered by matrix-list row, as in nibabel.
 
+    Parameters
+    ----------
+    image : EcatImage
+        The loaded image whose subheaders these are (nibabel builds the object from the
+        header, matrix list and file object instead; ``EcatImage.get_subheaders()`` gives it).
+
     Attributes
     ----------
     subheaders : list of numpy.ndarray
@@ -1284,7 +1291,6 @@ class EcatSubHeader:
         self._header = header
         self._mlist = np.array(header._native.ecat_mlist(), dtype=np.int32).reshape(-1, 4)
         self.endianness = header.endianness
-        from .headers import _struct_dtype
         dtype = _struct_dtype(tuple(_neurovox.NativeHeader.ecat_subheader_layout()),
                               self.endianness)
         self.subheaders = [np.frombuffer(block, dtype=dtype, count=1).reshape(()).copy()
