@@ -1,4 +1,5 @@
-"""neurovox: neuroimaging volumes (NIfTI-1/2, Analyze/SPM, MGH/MGZ; AFNI and ECAT7 read) with nibabel's API.
+"""neurovox: neuroimaging volumes (NIfTI-1/2, Analyze/SPM, MGH/MGZ; AFNI and ECAT7 read)
+with nibabel's API.
 
 Change one import — ``import neurovox as nib`` — and the nibabel calls work: ``nib.load``,
 ``img.dataobj[..., 3]``, ``img.get_fdata(caching='unchanged')``, ``img.uncache()``,
@@ -16,12 +17,12 @@ from .arrayproxy import ArrayProxy, get_obj_dtype, is_proxy, reshape_dataobj
 from .errors import (HeaderDataError, HeaderTypeError, ImageFileError, ImageLimitError,
                      ImageTruncatedError, StaleFileError, WriterError)
 from .fileholders import FileHolder, FileHolderError
-from .headers import (AFNIHeader, AnalyzeHeader, EcatHeader, FileBasedHeader, MGHHeader, Nifti1Extension,
-                      Nifti1Extensions, Nifti1Header, Nifti1PairHeader, Nifti2Header,
-                      Nifti2PairHeader, Spm2AnalyzeHeader, Spm99AnalyzeHeader)
-from .images import (AFNIImage, AnalyzeImage, EcatImage, DataobjImage, FileBasedImage, MGHImage, Nifti1Image,
-                     Nifti1Pair, Nifti2Image, Nifti2Pair, SerializableImage, SpatialImage,
-                     Spm2AnalyzeImage, Spm99AnalyzeImage, from_handle_json)
+from .headers import (AFNIHeader, AnalyzeHeader, EcatHeader, FileBasedHeader, MGHHeader,
+                      Nifti1Extension, Nifti1Extensions, Nifti1Header, Nifti1PairHeader,
+                      Nifti2Header, Nifti2PairHeader, Spm2AnalyzeHeader, Spm99AnalyzeHeader)
+from .images import (AFNIImage, AnalyzeImage, DataobjImage, EcatImage, FileBasedImage, MGHImage,
+                     Nifti1Image, Nifti1Pair, Nifti2Image, Nifti2Pair, SerializableImage,
+                     SpatialImage, Spm2AnalyzeImage, Spm99AnalyzeImage, from_handle_json)
 from .loadsave import load, save
 from .npyio import load_npy, load_npz, memmap, save_npy, savez, savez_compressed
 from . import brikhead, ecat
