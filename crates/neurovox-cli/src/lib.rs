@@ -1,6 +1,6 @@
 //! `neurovox`: look inside neuroimaging files (NIfTI-1, NIfTI-2, Analyze, SPM, MGH/MGZ,
-//! plain or compressed) from the terminal, with the neurovox library that reads them the
-//! way nibabel does.
+//! plain or compressed; AFNI and ECAT7 read only) from the terminal, with the neurovox library
+//! that reads them the way nibabel does.
 //!
 //! Subcommands, each a module (`src/NAME.rs`) with its arguments (`Args`, which clap reads,
 //! with their help text), its `run` and, in its module docs, what it does:

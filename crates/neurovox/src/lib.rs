@@ -1,5 +1,6 @@
 //! neurovox reads and writes neuroimaging volumes — NIfTI-1, NIfTI-2, Analyze 7.5, SPM99,
-//! SPM2 and MGH/MGZ, plain or compressed — with the semantics of nibabel's image layer.
+//! SPM2 and MGH/MGZ, plain or compressed; it reads AFNI BRIK/HEAD and ECAT7 — with the
+//! semantics of nibabel's image layer.
 //!
 //! # Layers
 //!
