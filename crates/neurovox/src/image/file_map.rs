@@ -508,11 +508,12 @@ fn read_ecat_header(path: &Path, compression: Compression) -> Result<Header> {
         Compression::Gzip => Box::new(crate::io::GzipSource::open(path)?),
         Compression::Bzip2 | Compression::Zstd => Box::new(crate::io::StreamSource::new(path)),
     };
+    // Once: a compressed source learns its length by inflating.
+    let len = source.len()?;
     let header = crate::format::EcatHeader::read(&mut |block| {
         let start = (block.max(1) - 1).saturating_mul(crate::format::ecat::BLOCK_SIZE);
         let mut bytes = vec![0u8; crate::format::ecat::BLOCK_SIZE as usize];
         // A block past the end (or cut by it) reads as what there is, then zeros.
-        let len = source.len()?;
         let have = len.saturating_sub(start).min(bytes.len() as u64) as usize;
         source.read_at(start, &mut bytes[..have])?;
         Ok(bytes)
