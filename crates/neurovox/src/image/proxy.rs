@@ -87,7 +87,7 @@ fn factor_axis_in_output(
 }
 
 /// `raw` with `axes` reversed, copied into `order` (the layout every read returns).
-fn in_order(mut raw: DynArray, axes: &[usize], order: Order) -> DynArray {
+fn in_order(raw: DynArray, axes: &[usize], order: Order) -> DynArray {
     fn copy<T: Copy + Default + crate::array::DynElement>(
         a: &ndarray::ArcArray<T, ndarray::IxDyn>,
         order: Order,
@@ -109,9 +109,7 @@ fn in_order(mut raw: DynArray, axes: &[usize], order: Order) -> DynArray {
             .for_each(|mut o, v| o.iter_mut().zip(v).for_each(|(o, &v)| *o = v));
         DynArray::from_array(out)
     }
-    crate::dyn_array_apply!(&mut raw, a => axes
-        .iter()
-        .for_each(|&axis| a.invert_axis(ndarray::Axis(axis))));
+    let raw = reversed_view(raw, axes);
     crate::dyn_array_apply!(&raw, a => copy(a, order))
 }
 
