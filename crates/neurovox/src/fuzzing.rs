@@ -535,3 +535,83 @@ pub const TARGETS: [(&str, Target); 17] = [
     ("image_file", image_file),
     ("image_pair", image_pair),
 ];
+
+/// A V4.2 `.PAR` of `n_slices` 4×3 uint16 transverse slices in each of `n_vols` dynamics, for
+/// seeds and tests: listed volume by volume, line `k` with rescale slope `1 + k`, rescale
+/// intercept `k` and scale slope 0.5, 2 mm pixels, 3 mm slices and a 1 mm gap, a TR of 2 s,
+/// a 10° angulation about AP. Its `.REC` is `4 × 3 × 2` bytes per line
+/// ([`par_rec_example`]).
+pub fn par_example(n_slices: usize, n_vols: usize) -> String {
+    let mut par = String::from(
+        "# === DATA DESCRIPTION FILE ======================================================\n\
+         #\n\
+         # CLINICAL TRYOUT             Research image export tool     V4.2\n\
+         #\n\
+         # === GENERAL INFORMATION ========================================================\n\
+         #\n",
+    );
+    let general = [
+        ("Patient name", "neurovox".to_owned()),
+        ("Examination name", "example".to_owned()),
+        ("Protocol name", "EPI fake".to_owned()),
+        ("Examination date/time", "2026.12.06 / 16:00:00".to_owned()),
+        ("Series Type", "Image   MRSERIES".to_owned()),
+        ("Max. number of cardiac phases", "1".to_owned()),
+        ("Max. number of echoes", "1".to_owned()),
+        ("Max. number of slices/locations", n_slices.to_string()),
+        ("Max. number of dynamics", n_vols.to_string()),
+        ("Scan resolution  (x, y)", "4  3".to_owned()),
+        ("Repetition time [ms]", "2000.000".to_owned()),
+        ("FOV (ap,fh,rl) [mm]", "8.000  9.000  6.000".to_owned()),
+        ("Water Fat shift [pixels]", "11.050".to_owned()),
+        (
+            "Angulation midslice(ap,fh,rl)[degr]",
+            "10.000  0.000  0.000".to_owned(),
+        ),
+        (
+            "Off Centre midslice(ap,fh,rl) [mm]",
+            "2.500  30.000  -16.000".to_owned(),
+        ),
+        ("EPI factor        <0,1=no EPI>", "39".to_owned()),
+        (
+            "Dynamic scan      <0=no 1=yes> ?",
+            u8::from(n_vols > 1).to_string(),
+        ),
+        ("Diffusion         <0=no 1=yes> ?", "0".to_owned()),
+        ("Max. number of diffusion values", "1".to_owned()),
+        ("Max. number of gradient orients", "1".to_owned()),
+        ("Number of label types   <0=no ASL>", "0".to_owned()),
+    ];
+    for (key, value) in general {
+        par.push_str(&format!(".    {key:<35}:   {value}\n"));
+    }
+    par.push_str(
+        "#\n# === IMAGE INFORMATION ==========================================================\n\
+         #  sl ec  dyn ph ty    idx pix scan% rec size ...\n\n",
+    );
+    let mut line = 0usize;
+    for vol in 0..n_vols {
+        for slice in 0..n_slices {
+            par.push_str(&format!(
+                "{} 1 {} 1 0 2 {line} 16 100 4 3 {line}.0 {}.0 0.5 100 200 10.0 0.0 0.0 2.5 30.0 \
+                 -16.0 3.0 1.0 0 1 0 2 2.0 2.0 30.0 0.0 0.0 0.0 1 90.0 0 0 0 39 0.0 1 1 0 0 \
+                 0.0 0.0 0.0 1\n",
+                slice + 1,
+                vol + 1,
+                1 + line,
+            ));
+            line += 1;
+        }
+    }
+    par.push_str(
+        "\n# === END OF DATA DESCRIPTION FILE ===============================================\n",
+    );
+    par
+}
+
+/// The `.REC` of [`par_example`]: value `k` (uint16, little-endian) at element `k`.
+pub fn par_rec_example(n_slices: usize, n_vols: usize) -> Vec<u8> {
+    (0..(4 * 3 * n_slices * n_vols) as u16)
+        .flat_map(u16::to_le_bytes)
+        .collect()
+}

@@ -113,6 +113,11 @@ impl AfniHeader {
             .map(|(_, v)| v)
     }
 
+    /// The format.
+    pub fn format(&self) -> crate::ImageFormat {
+        crate::ImageFormat::Afni
+    }
+
     /// The data shape: the spatial dimensions and the number of sub-bricks.
     pub fn data_shape(&self) -> Vec<usize> {
         self.shape.clone()

@@ -10,6 +10,7 @@
 //! | MGH | [`MghHeader`] | `.mgh`, `.mgz` | 284 + data + footer |
 //! | ECAT7 (read only) | [`EcatHeader`] | `.v` | 512-byte blocks: main header, matrix list, subheaders |
 //! | AFNI (read only) | [`AfniHeader`] | `.HEAD` + `.BRIK` (`.BRIK.gz`) | text attributes |
+//! | PAR/REC (read only) | [`ParrecHeader`] | `.PAR` + `.REC` | text: general information, one line per slice |
 //!
 //! Every header keeps its raw bytes (see [`fields`]), so parsing and serialising are inverse
 //! to the byte, fields are reachable by name with [`Header::get`] / [`Header::set`], and the
@@ -24,6 +25,7 @@ pub mod fields;
 pub mod mgh;
 pub mod nifti1;
 pub mod nifti2;
+pub mod parrec;
 pub mod spm_mat;
 
 pub use affine::Affine;
@@ -34,6 +36,7 @@ pub use ecat::EcatHeader;
 pub use fields::FieldValue;
 pub use mgh::MghHeader;
 pub use nifti1::{Extension, NiftiHeader, NiftiVersion};
+pub use parrec::ParrecHeader;
 
 use crate::dtype::{ByteOrder, DataType, StorageDtype};
 use crate::error::{Error, Result};
@@ -63,18 +66,22 @@ pub enum ImageFormat {
     Afni,
     /// ECAT7 PET image (`EcatImage`, `.v`): frames after their subheaders. Read only.
     Ecat,
+    /// Philips PAR/REC (`PARRECImage`): a `.PAR` text header and a `.REC` of slices. Read
+    /// only.
+    Parrec,
 }
 
 impl ImageFormat {
     /// Every format: the writable ones, then the read only ones.
-    pub const ALL: [ImageFormat; 10] = {
-        let mut all = [ImageFormat::Ecat; 10];
+    pub const ALL: [ImageFormat; 11] = {
+        let mut all = [ImageFormat::Ecat; 11];
         let mut i = 0;
         while i < Self::WRITABLE.len() {
             all[i] = Self::WRITABLE[i];
             i += 1;
         }
         all[i] = ImageFormat::Afni;
+        all[i + 2] = ImageFormat::Parrec;
         all
     };
 
@@ -116,6 +123,7 @@ impl ImageFormat {
             ImageFormat::Mgh => "MGHImage",
             ImageFormat::Afni => "AFNIImage",
             ImageFormat::Ecat => "EcatImage",
+            ImageFormat::Parrec => "PARRECImage",
         }
     }
 
@@ -156,6 +164,7 @@ impl ImageFormat {
             ImageFormat::Mgh => &[".mgh", ".mgz"],
             ImageFormat::Afni => &[".brik", ".head"],
             ImageFormat::Ecat => &[".v"],
+            ImageFormat::Parrec => &[".rec", ".par"],
             _ => &[".hdr", ".img"],
         }
     }
@@ -173,6 +182,7 @@ impl ImageFormat {
             ImageFormat::Mgh => "MGH",
             ImageFormat::Afni => "AFNI",
             ImageFormat::Ecat => "ECAT7",
+            ImageFormat::Parrec => "PAR/REC",
         }
     }
 }
@@ -196,25 +206,28 @@ pub enum Header {
     Afni(AfniHeader),
     /// ECAT7 main header, matrix list and subheaders (read only).
     Ecat(EcatHeader),
+    /// PAR/REC `.PAR` general information and image definitions (read only).
+    Parrec(ParrecHeader),
 }
 
-/// Dispatches to the binary codecs' [`HeaderCodec`]; the AFNI arm says what an attribute
-/// header answers instead.
+/// Dispatches to the binary codecs' [`HeaderCodec`]; the text arm says what a text header
+/// (AFNI's attributes, a `.PAR`) answers instead, through the inherent methods both have.
 macro_rules! each_header {
-    ($self:expr, $h:ident => $body:expr, $a:ident => $afni:expr) => {
+    ($self:expr, $h:ident => $body:expr, $a:ident => $text:expr) => {
         match $self {
             Header::Analyze($h) => $body,
             Header::Nifti($h) => $body,
             Header::Mgh($h) => $body,
             Header::Ecat($h) => $body,
-            Header::Afni($a) => $afni,
+            Header::Afni($a) => $text,
+            Header::Parrec($a) => $text,
         }
     };
 }
 
-/// The field table of headers without binary fields (AFNI's text attributes).
+/// The field table of headers without binary fields (AFNI's attributes, `.PAR` text).
 static NO_FIELDS: fields::Layout = fields::Layout {
-    name: "AFNI attributes",
+    name: "text header",
     size: 0,
     fields: &[],
 };
@@ -255,6 +268,7 @@ impl Header {
             ImageFormat::Mgh => Header::Mgh(MghHeader::new()),
             ImageFormat::Afni => Header::Afni(AfniHeader::empty(order)),
             ImageFormat::Ecat => Header::Ecat(EcatHeader::empty(order)),
+            ImageFormat::Parrec => Header::Parrec(ParrecHeader::empty()),
         }
     }
 
@@ -290,6 +304,7 @@ impl Header {
             ImageFormat::Mgh => Header::Mgh(MghHeader::unchecked(bytes)?),
             ImageFormat::Afni => Header::Afni(AfniHeader::parse(bytes)?),
             ImageFormat::Ecat => Header::Ecat(EcatHeader::parse(bytes)?),
+            ImageFormat::Parrec => Header::Parrec(ParrecHeader::parse(bytes)?),
         })
     }
 
@@ -333,7 +348,7 @@ impl Header {
 
     /// The format this header belongs to.
     pub fn format(&self) -> ImageFormat {
-        each_header!(self, h => HeaderCodec::format(h), _a => ImageFormat::Afni)
+        each_header!(self, h => HeaderCodec::format(h), a => a.format())
     }
 
     /// Byte order of the header (and of the data it describes).
@@ -355,14 +370,15 @@ impl Header {
     /// A field's value by nibabel's field name.
     pub fn get(&self, name: &str) -> Result<FieldValue> {
         each_header!(self, h => HeaderCodec::raw(h).get(name), a => a.attribute(name).cloned().ok_or_else(|| {
-            Error::usage(format!("no attribute {name:?} in this AFNI header")).field(name.to_owned())
+            Error::usage(format!("no attribute {name:?} in this {} header", a.format().label()))
+                .field(name.to_owned())
         }))
     }
 
     /// Sets a field by name, with no further checks: the caller owns consistency, as with
     /// nibabel's `hdr['field'] = value`.
     pub fn set(&mut self, name: &str, value: FieldValue) -> Result<()> {
-        each_header!(self, h => HeaderCodec::raw_mut(h).set(name, value), _a => Err(read_only(ImageFormat::Afni)))
+        each_header!(self, h => HeaderCodec::raw_mut(h).set(name, value), a => Err(read_only(a.format())))
     }
 
     /// Every field and its value, in layout order.
@@ -463,7 +479,7 @@ impl Header {
             Header::Mgh(h) => h.set_affine(affine),
             // nibabel's SpatialImage._affine2header: the voxel sizes are all they keep.
             Header::Ecat(_) => Err(read_only(ImageFormat::Ecat)),
-            Header::Analyze(_) | Header::Afni(_) => {
+            Header::Analyze(_) | Header::Afni(_) | Header::Parrec(_) => {
                 let sizes = affine::voxel_sizes(affine);
                 let mut zooms = self.zooms();
                 for (z, v) in zooms.iter_mut().zip(sizes) {
@@ -506,6 +522,7 @@ impl Header {
             Header::Mgh(h) => Ok(h.prefix_bytes()),
             Header::Afni(_) => Err(read_only(ImageFormat::Afni)),
             Header::Ecat(_) => Err(read_only(ImageFormat::Ecat)),
+            Header::Parrec(_) => Err(read_only(ImageFormat::Parrec)),
         }
     }
 

@@ -13,6 +13,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::{afni, analyze, mgh, nifti1, nifti2, Header, ImageFormat};
+use crate::image::spatial_image::LoadOptions;
 use crate::io::{open_decompressed_identified, read_up_to, skip, Compression};
 use crate::limits::Limits;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,10 @@ pub enum ExtensionKind {
     AfniBrik,
     /// ECAT7 `.v`
     Ecat,
+    /// PAR/REC `.PAR` (text header)
+    Par,
+    /// PAR/REC `.REC` (slices)
+    Rec,
 }
 
 /// A path split as nibabel's `splitext_addext` splits it: stem, type extension, compression
@@ -73,6 +78,8 @@ pub fn extension_kind(ext: &str) -> Option<ExtensionKind> {
         ".head" => Some(ExtensionKind::AfniHead),
         ".brik" => Some(ExtensionKind::AfniBrik),
         ".v" => Some(ExtensionKind::Ecat),
+        ".par" => Some(ExtensionKind::Par),
+        ".rec" => Some(ExtensionKind::Rec),
         _ => None,
     }
 }
@@ -123,6 +130,14 @@ pub fn header_and_image_paths(path: &Path) -> (PathBuf, PathBuf) {
             let header = first_existing([format!("{head}{compression}"), head]);
             (header, path.to_path_buf())
         }
+        Some(ExtensionKind::Par) => {
+            let rec = format!("{stem}{}{compression}", sibling_ext(&ext, ".rec"));
+            (path.to_path_buf(), PathBuf::from(rec))
+        }
+        Some(ExtensionKind::Rec) => {
+            let par = format!("{stem}{}{compression}", sibling_ext(&ext, ".par"));
+            (PathBuf::from(par), path.to_path_buf())
+        }
         _ => (path.to_path_buf(), path.to_path_buf()),
     }
 }
@@ -165,6 +180,7 @@ pub fn detect_format(bytes: &[u8], kind: Option<ExtensionKind>) -> Option<ImageF
         Some(ExtensionKind::Mgh | ExtensionKind::Mgz) => Some(ImageFormat::Mgh),
         Some(ExtensionKind::AfniHead | ExtensionKind::AfniBrik) => Some(ImageFormat::Afni),
         Some(ExtensionKind::Ecat) => Some(ImageFormat::Ecat),
+        Some(ExtensionKind::Par | ExtensionKind::Rec) => Some(ImageFormat::Parrec),
         Some(ExtensionKind::Nifti) => {
             if is_nifti1 {
                 Some(ImageFormat::Nifti1)
@@ -208,6 +224,8 @@ pub fn detect_format(bytes: &[u8], kind: Option<ExtensionKind>) -> Option<ImageF
                 Some(ImageFormat::Afni)
             } else if bytes.starts_with(b"MATRIX") {
                 Some(ImageFormat::Ecat)
+            } else if crate::format::parrec::looks_like_par(bytes) {
+                Some(ImageFormat::Parrec)
             } else {
                 None
             }
@@ -257,15 +275,17 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<HeaderInfo> {
 /// `Spm99AnalyzeImage.from_filename` where `nib.load` would choose SPM2, say); the format
 /// must use the same files as the one detected.
 pub fn read_header_as(path: impl AsRef<Path>, format: Option<ImageFormat>) -> Result<HeaderInfo> {
-    read_header_limited(path.as_ref(), format, &Limits::default())
+    read_header_limited(path.as_ref(), format, &LoadOptions::default())
 }
 
-/// As [`read_header_as`], under `limits` (a load's, from its options).
+/// As [`read_header_as`], under a load's options: its limits, and for PAR/REC its sorting
+/// and truncation options.
 pub fn read_header_limited(
     path: &Path,
     format: Option<ImageFormat>,
-    limits: &Limits,
+    options: &LoadOptions,
 ) -> Result<HeaderInfo> {
+    let limits = &options.limits;
     let (stem_ext, kind) = {
         let (_, ext, _) = split_name(&path.to_string_lossy());
         (ext.clone(), extension_kind(&ext))
@@ -297,6 +317,12 @@ pub fn read_header_limited(
     let header = if format == ImageFormat::Ecat {
         // Its subheaders lie between the frames: read block by block, at random.
         read_ecat_header(&header_path, compression)
+    } else if format == ImageFormat::Parrec {
+        read_whole_text_header(bytes, reader.as_mut(), limits.max_header_bytes, ".PAR").and_then(
+            |text| {
+                crate::format::ParrecHeader::parse_with(&text, options.parrec).map(Header::Parrec)
+            },
+        )
     } else {
         parse_header_from(format, bytes, reader.as_mut(), limits)
     }
@@ -376,17 +402,28 @@ fn parse_header_from(
         }
         ImageFormat::Mgh => read_mgh_header(&bytes, reader, limits.max_mgh_tag_bytes),
         ImageFormat::Afni => {
-            // The whole attribute file, bounded: one byte more than allowed tells "too long".
-            read_up_to(reader, max_header.saturating_add(1), &mut bytes)?;
-            if bytes.len() as u64 > max_header {
-                return Err(Error::limit(format!(
-                    "the .HEAD file is over {max_header} bytes (Limits::max_header_bytes)"
-                )));
-            }
-            Header::parse(format, &bytes)
+            let text = read_whole_text_header(bytes, reader, max_header, ".HEAD")?;
+            Header::parse(format, &text)
         }
         _ => Header::parse(format, &bytes),
     }
+}
+
+/// The whole of a text header file whose first bytes are `bytes`, bounded by `max_header`:
+/// one byte more than allowed tells "too long".
+fn read_whole_text_header(
+    mut bytes: Vec<u8>,
+    reader: &mut dyn std::io::Read,
+    max_header: u64,
+    what: &str,
+) -> Result<Vec<u8>> {
+    read_up_to(reader, max_header.saturating_add(1), &mut bytes)?;
+    if bytes.len() as u64 > max_header {
+        return Err(Error::limit(format!(
+            "the {what} file is over {max_header} bytes (Limits::max_header_bytes)"
+        )));
+    }
+    Ok(bytes)
 }
 
 /// The format of a single-file image held in memory (NIfTI-1, NIfTI-2 or MGH), detected from
@@ -539,6 +576,21 @@ fn check_data_fits(header: &Header, image_path: &Path) -> Result<()> {
         // A missing .img is reported when the data is read (nibabel reads lazily too).
         Err(_) => return Ok(()),
     };
+    if let Header::Parrec(par) = header {
+        // nibabel reads every slice the .PAR lists, used or not.
+        let nbytes = par.rec_nbytes().map_err(|e| e.with_path(image_path))?;
+        if nbytes > len {
+            return Err(Error::limit(format!(
+                "the .PAR lists {} slices of {:?} pixels ({nbytes} bytes), but the .REC has \
+                 {len} bytes",
+                par.image_defs().rows(),
+                &par.data_shape()[..2.min(par.data_shape().len())]
+            ))
+            .field("recon resolution")
+            .with_path(image_path));
+        }
+        return Ok(());
+    }
     if let Header::Ecat(ecat) = header {
         // Frames lie apart, each after its subheader: each must be inside the file.
         for (offset, nbytes) in ecat.frame_ranges().map_err(|e| e.with_path(image_path))? {
@@ -600,14 +652,18 @@ mod tests {
     fn limits_bound_the_header_a_load_reads() {
         let dir = tempfile::tempdir().unwrap();
         let path = nifti_with_gap(dir.path(), 64 << 10);
-        let info = read_header_limited(&path, None, &Limits::default()).unwrap();
+        let info = read_header_limited(&path, None, &LoadOptions::default()).unwrap();
         assert_eq!(info.header.data_offset(), 352 + (64 << 10));
 
         let strict = Limits {
             max_header_bytes: 4096,
             ..Limits::default()
         };
-        let e = read_header_limited(&path, None, &strict).unwrap_err();
+        let with = |limits: Limits| LoadOptions {
+            limits,
+            ..LoadOptions::default()
+        };
+        let e = read_header_limited(&path, None, &with(strict)).unwrap_err();
         assert_eq!(
             (e.kind(), e.field_name()),
             (ErrorKind::Limit, Some("vox_offset"))
@@ -634,10 +690,15 @@ mod tests {
         bytes.extend(std::iter::repeat_n(7u8, 10_000));
         let path = dir.path().join("tags.mgh");
         std::fs::write(&path, bytes).unwrap();
-        let tags = |limits: &Limits| match read_header_limited(&path, None, limits).unwrap().header
-        {
-            Header::Mgh(m) => m.tag_bytes().len(),
-            other => panic!("not MGH: {other:?}"),
+        let tags = |limits: &Limits| {
+            let options = LoadOptions {
+                limits: *limits,
+                ..LoadOptions::default()
+            };
+            match read_header_limited(&path, None, &options).unwrap().header {
+                Header::Mgh(m) => m.tag_bytes().len(),
+                other => panic!("not MGH: {other:?}"),
+            }
         };
         assert_eq!(tags(&Limits::default()), 10_000);
         let strict = Limits {

@@ -193,6 +193,10 @@ pub struct ProxyOptions {
     /// Caps on what the file may make a load read beyond its data.
     #[serde(default)]
     pub limits: crate::limits::Limits,
+    /// PAR/REC's load keywords (scaling, `permit_truncated`, `strict_sort`); other formats
+    /// ignore them.
+    #[serde(default)]
+    pub parrec: crate::format::parrec::ParrecOptions,
 }
 
 /// How a read computes values from the stored ones: the options of [`ArrayProxy::read_with`],
@@ -271,6 +275,9 @@ impl ArraySpec {
     pub fn from_header(header: &Header) -> Result<Self> {
         if let Header::Ecat(ecat) = header {
             return Self::from_ecat(ecat);
+        }
+        if let Header::Parrec(par) = header {
+            return Self::from_parrec(par);
         }
         let (slope, inter) = header.slope_inter()?;
         let index_scaling = match header {
@@ -405,6 +412,42 @@ impl ArraySpec {
             index_scaling: Some(Arc::new(factors)),
             segments: Some(ecat.frame_ranges()?.into()),
             flipped_axes: ecat.flipped_axes(),
+        })
+    }
+
+    /// A PAR/REC image's slices as one array (nibabel's `PARRECArrayProxy`): the `.REC`'s
+    /// slices in the header's sorted order, each scaled by its own slope and intercept under
+    /// the scaling the header was loaded with.
+    fn from_parrec(par: &crate::format::ParrecHeader) -> Result<Self> {
+        let shape = par.data_shape();
+        let (slopes, inters) = par.data_scaling(par.options().scaling)?;
+        // The header lists slice-fastest (Fortran order over slice and volume); the factor
+        // table runs in C order over its axes.
+        let index_scaling = if shape.len() == 4 {
+            let (nz, nv) = (shape[2], shape[3]);
+            let c_order = |f: &[f64]| -> Vec<f64> {
+                (0..nz)
+                    .flat_map(|z| (0..nv).map(move |v| (z, v)))
+                    .map(|(z, v)| f[z + nz * v])
+                    .collect()
+            };
+            IndexScaling::new(vec![2, 3], vec![nz, nv], c_order(&slopes), c_order(&inters))?
+        } else {
+            IndexScaling::along(2, slopes, inters)?
+        };
+        let segments = match par.is_in_file_order() {
+            true => None,
+            false => Some(par.slice_ranges()?.into()),
+        };
+        Ok(ArraySpec {
+            shape,
+            dtype: par.data_dtype(),
+            offset: 0,
+            scaling: Scaling::IDENTITY,
+            order: Order::F,
+            index_scaling: Some(Arc::new(index_scaling)),
+            segments,
+            flipped_axes: Vec::new(),
         })
     }
 

@@ -73,12 +73,19 @@ pub(crate) fn target_format(current: ImageFormat, path: &Path) -> Result<ImageFo
     })?;
     use ImageFormat as F;
     Ok(match (kind, current) {
-        (ExtensionKind::AfniHead | ExtensionKind::AfniBrik | ExtensionKind::Ecat, _) => {
-            // nibabel's AFNIImage is not makeable either; its ECAT writer only re-saves an
-            // image loaded from ECAT, which neurovox does not offer.
+        (
+            ExtensionKind::AfniHead
+            | ExtensionKind::AfniBrik
+            | ExtensionKind::Ecat
+            | ExtensionKind::Par
+            | ExtensionKind::Rec,
+            _,
+        ) => {
+            // nibabel's AFNIImage and PARRECImage are not makeable either; its ECAT writer
+            // only re-saves an image loaded from ECAT, which neurovox does not offer.
             return Err(Error::unsupported(
-                "AFNI and ECAT7 files are read only in neurovox; save the image as NIfTI \
-                 (.nii, .nii.gz)",
+                "AFNI, ECAT7 and PAR/REC files are read only in neurovox; save the image as \
+                 NIfTI (.nii, .nii.gz)",
             )
             .with_path(path));
         }
@@ -87,7 +94,7 @@ pub(crate) fn target_format(current: ImageFormat, path: &Path) -> Result<ImageFo
         (ExtensionKind::Nifti, _) => F::Nifti1,
         (
             ExtensionKind::Header | ExtensionKind::Image,
-            F::Nifti1 | F::Nifti1Pair | F::Mgh | F::Afni | F::Ecat,
+            F::Nifti1 | F::Nifti1Pair | F::Mgh | F::Afni | F::Ecat | F::Parrec,
         ) => F::Nifti1Pair,
         (ExtensionKind::Header | ExtensionKind::Image, F::Nifti2 | F::Nifti2Pair) => F::Nifti2Pair,
         (ExtensionKind::Header | ExtensionKind::Image, analyze) => analyze,
@@ -138,6 +145,19 @@ fn header_for(parts: &SaveParts<'_, '_>, format: ImageFormat, dtype: DataType) -
         {
             h.set_data_shape(parts.shape())?;
             h.set_zooms(&zooms)?;
+        }
+        if let Header::Parrec(par) = parts.header {
+            // PARRECHeader.as_analyze_map: the fields nibabel's from_header takes from a .PAR,
+            // where the new format has them.
+            let mapped = [
+                ("descrip", crate::FieldValue::Bytes(par.nifti_descrip())),
+                ("xyzt_units", crate::FieldValue::Int(par.nifti_xyzt_units())),
+            ];
+            for (name, value) in mapped {
+                if h.get(name).is_ok() {
+                    h.set(name, value)?;
+                }
+            }
         }
         h
     };

@@ -160,7 +160,7 @@ impl Image {
             }
             let watched = crate::image::tracking::watched_files(header_path, image_path, is_pair);
             let prints = crate::image::tracking::fingerprint_all(&watched);
-            let info = read_header_limited(header_path, format, &options.limits)?;
+            let info = read_header_limited(header_path, format, &options)?;
             let spec =
                 ArraySpec::from_header(&info.header).map_err(|e| e.with_path(&info.header_path))?;
             let proxy = ArrayProxy::open(image_path, spec, options)?;

@@ -172,8 +172,8 @@ pub(crate) fn fingerprint_all(files: &[(PathBuf, u64)]) -> Vec<FileFingerprint> 
 }
 
 /// A digest of what a header holds beyond its binary block: NIfTI extensions (codes and
-/// bytes), MGH tags, an ECAT7 matrix list and subheaders, or an AFNI header's shape, type
-/// and voxel sizes (its attributes never change; those three can, as in nibabel).
+/// bytes), MGH tags, an ECAT7 matrix list and subheaders, or a text header's (AFNI, PAR/REC)
+/// shape, type and voxel sizes (its text never changes; those three can, as in nibabel).
 pub(crate) fn extensions_digest(header: &Header) -> u128 {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     match header {
@@ -185,12 +185,14 @@ pub(crate) fn extensions_digest(header: &Header) -> u128 {
             }
         }
         Header::Mgh(m) => hasher.update(m.tag_bytes()),
-        Header::Afni(a) => {
-            for n in a.data_shape() {
+        Header::Afni(_) | Header::Parrec(_) => {
+            for n in header.data_shape().unwrap_or_default() {
                 hasher.update(&(n as u64).to_le_bytes());
             }
-            hasher.update(a.data_dtype().to_string().as_bytes());
-            for z in a.zooms() {
+            if let Ok(dtype) = header.data_dtype() {
+                hasher.update(dtype.to_string().as_bytes());
+            }
+            for z in header.zooms() {
                 hasher.update(&z.to_le_bytes());
             }
         }
