@@ -1,4 +1,4 @@
-"""neurovox: neuroimaging volumes (NIfTI-1/2, Analyze/SPM, MGH/MGZ; AFNI and ECAT7 read)
+"""neurovox: neuroimaging volumes (NIfTI-1/2, Analyze/SPM, MGH/MGZ; AFNI, ECAT7, PAR/REC read)
 with nibabel's API.
 
 Change one import — ``import neurovox as nib`` — and the nibabel calls work: ``nib.load``,
@@ -19,13 +19,15 @@ from .errors import (HeaderDataError, HeaderTypeError, ImageFileError, ImageLimi
 from .fileholders import FileHolder, FileHolderError
 from .headers import (AFNIHeader, AnalyzeHeader, EcatHeader, FileBasedHeader, MGHHeader,
                       Nifti1Extension, Nifti1Extensions, Nifti1Header, Nifti1PairHeader,
-                      Nifti2Header, Nifti2PairHeader, Spm2AnalyzeHeader, Spm99AnalyzeHeader)
+                      Nifti2Header, Nifti2PairHeader, PARRECHeader, Spm2AnalyzeHeader,
+                      Spm99AnalyzeHeader)
 from .images import (AFNIImage, AnalyzeImage, DataobjImage, EcatImage, FileBasedImage, MGHImage,
-                     Nifti1Image, Nifti1Pair, Nifti2Image, Nifti2Pair, SerializableImage,
+                     Nifti1Image, Nifti1Pair, Nifti2Image, Nifti2Pair, PARRECImage,
+                     SerializableImage,
                      SpatialImage, Spm2AnalyzeImage, Spm99AnalyzeImage, from_handle_json)
 from .loadsave import load, save
 from .npyio import load_npy, load_npz, memmap, save_npy, savez, savez_compressed
-from . import brikhead, ecat
+from . import brikhead, ecat, parrec
 
 __all__ = [
     '__version__', 'load', 'save', 'ArrayProxy', 'is_proxy', 'reshape_dataobj', 'get_obj_dtype',
@@ -37,5 +39,5 @@ __all__ = [
     'Spm99AnalyzeImage', 'Spm2AnalyzeImage', 'Nifti1Pair', 'Nifti1Image', 'Nifti2Pair',
     'Nifti2Image', 'MGHImage', 'memmap', 'load_npy', 'save_npy', 'load_npz', 'savez',
     'savez_compressed', 'from_handle_json', 'AFNIHeader', 'AFNIImage', 'brikhead',
-    'EcatHeader', 'EcatImage', 'ecat',
+    'EcatHeader', 'EcatImage', 'ecat', 'PARRECHeader', 'PARRECImage', 'parrec',
 ]

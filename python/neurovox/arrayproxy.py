@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from . import _neurovox
+from .headers import _par_native
 
 #: Whether proxies made with ``keep_file_open=None`` keep one file handle (nibabel's default).
 KEEP_FILE_OPEN_DEFAULT = False
@@ -427,13 +428,78 @@ class EcatArrayProxy(ArrayProxy):
                                             n.mmap, n.keep_file_open, n.fingerprint))
 
 
-def _rebuild_image_data_proxy(cls, path, format, mmap, keep_file_open, fingerprint):
+class PARRECArrayProxy(ArrayProxy):
+    """The proxy of a PAR/REC recording's ``.REC`` (nibabel's ``PARRECArrayProxy``): the
+    slices in the header's sorted order (complete volumes only), each scaled by its own slope
+    and intercept, so values are float64. ``get_unscaled()`` gives the stored uint8/uint16
+    values in the same order. Only the slices a key touches are read.
+
+    Parameters
+    ----------
+    file_like : str, os.PathLike or file object
+        The ``.REC`` file.
+    header : PARRECHeader
+        The recording's header.
+    mmap : {True, False, 'c', 'r'}, optional, keyword only
+        Accepted for nibabel's signature; slices are read, never mapped, as they are sorted
+        and scaled.
+    scaling : {'dv', 'fp'}, optional, keyword only
+        The scaling values take (see ``PARRECHeader.get_data_scaling``).
+    keep_file_open : {None, True, False}, optional, keyword only
+        Whether one file handle is kept open, as for :class:`ArrayProxy`.
+    """
+
+    def __init__(self, file_like, header, *, mmap=True, scaling='dv', keep_file_open=None):
+        mode = _mmap_mode(mmap)
+        if scaling not in ('dv', 'fp'):
+            raise ValueError(f"Unknown scaling method '{scaling}'.")
+        if keep_file_open is None:
+            keep_file_open = KEEP_FILE_OPEN_DEFAULT
+        native_header = _par_native(header.general_info, header.image_defs,
+                                    header.permit_truncated, header.strict_sort, scaling)
+        path = _path_of(file_like)
+        if path is None:
+            native = _neurovox.NativeProxy.from_fileobj_header(file_like, native_header, 0)
+        else:
+            native = _neurovox.NativeProxy.open_for_header(path, native_header, mode,
+                                                           keep_file_open)
+        self.file_like = file_like
+        self.order = native.order
+        self._native = native
+        self._shape = tuple(native.shape)
+        self._slope = 1.0
+        self._inter = 0.0
+        self._mmap = mmap
+        self._parrec = (scaling, bool(header.permit_truncated), bool(header.strict_sort))
+        self._set_dtype(header.get_data_dtype())
+
+    @classmethod
+    def _from_native(cls, native, file_like, mmap=True, slope=None, inter=None, dtype=None,
+                     parrec=('dv', False, False)):
+        self = super()._from_native(native, file_like, mmap, slope, inter, dtype)
+        self._parrec = tuple(parrec)
+        return self
+
+    def __reduce__(self):
+        n = self._native
+        if n.path is None:
+            raise TypeError('a PAR/REC proxy over a file object cannot be pickled')
+        return (_rebuild_image_data_proxy, (type(self), os.path.abspath(n.path), 'PARRECImage',
+                                            n.mmap, n.keep_file_open, n.fingerprint,
+                                            self._parrec))
+
+
+def _rebuild_image_data_proxy(cls, path, format, mmap, keep_file_open, fingerprint,
+                              parrec=None):
     if fingerprint is None:
         raise ValueError(f'a pickled proxy of {path!r} without the fingerprint of its file is '
                          'refused: it was not made by neurovox, or was altered')
     native = _neurovox.NativeProxy.open_image_data(path, format, mmap, keep_file_open,
-                                                   fingerprint)
-    return cls._from_native(native, path, {'c': True, 'no': False}.get(mmap, mmap))
+                                                   fingerprint, parrec)
+    mmap = {'c': True, 'no': False}.get(mmap, mmap)
+    if parrec is not None:
+        return cls._from_native(native, path, mmap, parrec=parrec)
+    return cls._from_native(native, path, mmap)
 
 
 def is_proxy(obj):

@@ -8,7 +8,8 @@ more than it holds raises ``ImageLimitError``, both an ``ImageFileError`` and an
 ``ImageTruncatedError``, an ``ImageFileError``, ``EOFError`` and ``OSError`` at once (nibabel
 raises ``EOFError`` or ``OSError`` for it, depending on where the file ends). Every message from
 the Rust core names the file and, where known, the header field and byte offset. AFNI datasets
-raise nibabel's ``AFNIHeaderError`` and ``AFNIImageError``, both ``HeaderDataError`` subclasses.
+raise nibabel's ``AFNIHeaderError`` and ``AFNIImageError``, both ``HeaderDataError`` subclasses;
+PAR/REC headers raise nibabel's ``PARRECError``, an ``ImageFileError`` here.
 """
 
 import contextlib
@@ -45,6 +46,25 @@ def _afni_errors():
         raise kind(str(e)) from e
 
 
+class PARRECError(ImageFileError):
+    """A ``.PAR`` header neurovox cannot read as nibabel reads it (nibabel's ``PARRECError``):
+    a malformed line, an unsupported version or pixel size, a value that changes between
+    slices where it must not, or a truncated recording loaded without ``permit_truncated``.
+    An ``ImageFileError`` too."""
+
+
+@contextlib.contextmanager
+def _parrec_errors():
+    """Raises the core's errors about a ``.PAR`` as nibabel's ``PARRECError`` (a file too
+    short or too large keeps its own class)."""
+    try:
+        yield
+    except (PARRECError, ImageLimitError, ImageTruncatedError, FileNotFoundError):
+        raise
+    except (HeaderDataError, ImageFileError, ValueError) as e:
+        raise PARRECError(str(e)) from e
+
+
 __all__ = ['ImageFileError', 'ImageLimitError', 'ImageTruncatedError', 'HeaderDataError', 'HeaderTypeError',
            'StaleFileError', 'WriterError', 'ExpiredDeprecationError', 'AFNIHeaderError',
-           'AFNIImageError']
+           'AFNIImageError', 'PARRECError']

@@ -7,13 +7,15 @@ assigns with numpy's casting rules, then stores the field in the core header.
 
 from __future__ import annotations
 
+import warnings
+from collections import OrderedDict
 from copy import deepcopy
 from functools import lru_cache
 
 import numpy as np
 
 from . import _neurovox
-from .errors import AFNIHeaderError, HeaderDataError, _afni_errors
+from .errors import AFNIHeaderError, HeaderDataError, PARRECError, _afni_errors, _parrec_errors
 
 # NIfTI datatype codes (nibabel's ``data_type_codes``) for ``set_data_dtype(code)``.
 _NIFTI_CODES = {
@@ -881,6 +883,356 @@ _ECAT_FILE_TYPES = dict(enumerate([
     'ECAT7_IMAGE8', 'ECAT7_3DSCAN', 'ECAT7_3DSCAN8', 'ECAT7_3DNORM', 'ECAT7_3DSCANFIT']))
 
 
+#: The image definition fields of each ``.PAR`` version: ``(name, type[, shape])``, as
+#: nibabel's ``image_def_dtds``.
+_PAR_V4 = [
+    ('slice number', int), ('echo number', int), ('dynamic scan number', int),
+    ('cardiac phase number', int), ('image_type_mr', int), ('scanning sequence', int),
+    ('index in REC file', int), ('image pixel size', int), ('scan percentage', int),
+    ('recon resolution', int, (2,)), ('rescale intercept', float), ('rescale slope', float),
+    ('scale slope', float), ('window center', float), ('window width', float),
+    ('image angulation', float, (3,)), ('image offcentre', float, (3,)),
+    ('slice thickness', float), ('slice gap', float), ('image_display_orientation', int),
+    ('slice orientation', int), ('fmri_status_indication', int), ('image_type_ed_es', int),
+    ('pixel spacing', float, (2,)), ('echo_time', float), ('dyn_scan_begin_time', float),
+    ('trigger_time', float), ('diffusion_b_factor', float), ('number of averages', int),
+    ('image_flip_angle', float), ('cardiac frequency', int), ('minimum RR-interval', int),
+    ('maximum RR-interval', int), ('TURBO factor', int), ('Inversion delay', float),
+]
+_PAR_V41 = _PAR_V4 + [
+    ('diffusion b value number', int), ('gradient orientation number', int),
+    ('contrast type', 'S30'), ('diffusion anisotropy type', 'S30'), ('diffusion', float, (3,)),
+]
+IMAGE_DEF_DTDS = {'V4': _PAR_V4, 'V4.1': _PAR_V41, 'V4.2': _PAR_V41 + [('label type', int)]}
+
+#: The general information values nibabel keeps as arrays (``np.fromstring`` of the line).
+_PAR_ARRAY_KEYS = {'scan_resolution': int, 'repetition_time': float, 'fov': float,
+                   'angulation': float, 'off_center': float, 'phase_enc_velocity': float}
+
+
+def _par_python(contents):
+    """nibabel's ``(general_info, image_defs)`` from the core's contents of a ``.PAR``."""
+    version, general, columns, _unknown = contents
+    info = {key: (np.array(value, dtype=_PAR_ARRAY_KEYS[key]) if key in _PAR_ARRAY_KEYS
+                  else value) for key, value in general.items()}
+    dtype = np.dtype(IMAGE_DEF_DTDS[version])
+    rows = len(columns[0][3]) // columns[0][2] if columns else 0
+    defs = np.zeros(rows, dtype=dtype)
+    for name, kind, width, values in columns:
+        array = np.array(values, dtype=dtype[name].base)
+        defs[name] = array.reshape((rows, width)) if width > 1 else array
+    return info, defs
+
+
+def _par_native(info, image_defs, permit_truncated, strict_sort, scaling='dv'):
+    """The core header of nibabel's ``general_info`` dict and ``image_defs`` array."""
+    image_defs = np.asarray(image_defs)
+    if image_defs.dtype.names is None:
+        raise PARRECError('image_defs must be a structured array with nibabel\'s PAR fields')
+    columns = [(name, image_defs[name].ravel().tolist()) for name in image_defs.dtype.names]
+    with _parrec_errors():
+        return _neurovox.parrec_header(dict(info), columns, bool(permit_truncated),
+                                       bool(strict_sort), scaling)
+
+
+def _par_warn(native):
+    for message in _neurovox.parrec_info(native)['warnings']:
+        warnings.warn(message, UserWarning, stacklevel=3)
+
+
+class PARRECHeader(SpatialHeader):
+    """The header of a Philips PAR/REC recording (nibabel's ``parrec.PARRECHeader``): the
+    ``.PAR``'s general information and one image definition per ``.REC`` slice, with the shape,
+    data type and voxel sizes they give. Read only.
+
+    Parameters
+    ----------
+    info : dict
+        General information, as :func:`neurovox.parrec.parse_PAR_header` returns it.
+    image_defs : numpy.ndarray
+        The image definitions (a structured array with the version's fields).
+    permit_truncated : bool, optional
+        Warn about a recording whose header shows missing slices or volumes instead of
+        raising; incomplete volumes are dropped.
+    strict_sort : bool, optional
+        Sort volumes by their acquisition fields instead of the order of the ``.PAR``.
+
+    Attributes
+    ----------
+    general_info : dict
+        General information by nibabel's short names.
+    image_defs : numpy.ndarray
+        The image definitions.
+
+    Raises
+    ------
+    PARRECError
+        If the header is inconsistent (a truncated recording without ``permit_truncated``),
+        a value that must be the same for every slice varies, or the pixel size is not 8 or
+        16 bits.
+
+    Examples
+    --------
+    >>> import os, nibabel, neurovox.parrec as pr
+    >>> data = os.path.join(os.path.dirname(nibabel.__file__), 'tests', 'data')
+    >>> with open(os.path.join(data, 'T1.PAR')) as f:
+    ...     hdr = pr.PARRECHeader.from_fileobj(f)
+    >>> hdr.get_data_shape(), hdr.get_slice_orientation()
+    ((80, 80, 10), 'transverse')
+    """
+    _format = 'PARRECImage'
+    _zoom_dtype = np.float64
+
+    def __init__(self, info, image_defs, permit_truncated=False, strict_sort=False):
+        self.general_info = dict(info)
+        self.image_defs = np.array(image_defs, copy=True)
+        self.permit_truncated = permit_truncated
+        self.strict_sort = strict_sort
+        native = _par_native(self.general_info, self.image_defs, permit_truncated, strict_sort)
+        _par_warn(native)
+        self._set_native(native)
+
+    @classmethod
+    def _wrap(cls, native):
+        self = cls.__new__(cls)
+        self.general_info, self.image_defs = _par_python(_neurovox.parrec_contents(native))
+        derived = _neurovox.parrec_info(native)
+        self.permit_truncated = derived['permit_truncated']
+        self.strict_sort = derived['strict_sort']
+        self._set_native(native)
+        return self
+
+    def _set_native(self, native):
+        super()._set_native(native)
+        self._derived_key = self._key()
+        self._derived = native
+
+    def _key(self):
+        return (self.image_defs.tobytes(), repr(sorted(self.general_info.items(), key=str)))
+
+    def _current(self):
+        """The core header for what ``general_info`` and ``image_defs`` hold now (nibabel
+        reads them at every call, so changes to them count)."""
+        key = self._key()
+        if key != self._derived_key:
+            self._derived = _par_native(self.general_info, self.image_defs,
+                                        self.permit_truncated, self.strict_sort)
+            self._derived_key = key
+        return self._derived
+
+    @classmethod
+    def from_header(klass, header=None, check=True):
+        """A copy of ``header``, which must be a ``PARRECHeader`` (as in nibabel).
+
+        Raises
+        ------
+        PARRECError
+            If ``header`` is None or of another class.
+        """
+        if header is None:
+            raise PARRECError('Cannot create PARRECHeader from air.')
+        if type(header) is klass:
+            return header.copy()
+        raise PARRECError('Cannot create PARREC header from non-PARREC header.')
+
+    @classmethod
+    def from_fileobj(klass, fileobj, permit_truncated=False, strict_sort=False):
+        """The header in a ``.PAR`` file object (text or binary mode), read to its end."""
+        info, image_defs = _parse_par_fileobj(fileobj)
+        return klass(info, image_defs, permit_truncated, strict_sort)
+
+    def copy(self):
+        """An independent copy (general information and image definitions copied)."""
+        other = type(self)._wrap(self._native.copy())
+        other.general_info = deepcopy(self.general_info)
+        other.image_defs = self.image_defs.copy()
+        other.permit_truncated, other.strict_sort = self.permit_truncated, self.strict_sort
+        other._derived_key = other._key()
+        return other
+
+    def write_to(self, fileobj):
+        """Not offered: PAR/REC is read only, as in nibabel.
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
+        raise NotImplementedError('PAR/REC headers cannot be written')
+
+    def as_analyze_map(self):
+        """The NIfTI fields a conversion takes from the ``.PAR``: ``descr`` (exam, patient,
+        date and protocol) and ``xyzt_units`` (mm, and s for a dynamic recording)."""
+        info = _neurovox.parrec_info(self._current())
+        return dict(descr=info['descrip'].decode('utf-8', 'replace'),
+                    xyzt_units=info['xyzt_units'])
+
+    def get_water_fat_shift(self):
+        """The water-fat shift, in pixels."""
+        return self.general_info['water_fat_shift']
+
+    def get_echo_train_length(self):
+        """The echo train length (``EPI factor``)."""
+        return self.general_info['epi_factor']
+
+    def get_q_vectors(self):
+        """b values times b vectors, one row per volume, or None without diffusion."""
+        bvals, bvecs = self.get_bvals_bvecs()
+        if bvals is None or bvecs is None:
+            return None
+        return bvecs * bvals[:, np.newaxis]
+
+    def get_bvals_bvecs(self):
+        """The b value and b vector of each volume, the vectors in the voxel axes; ``(None,
+        None)`` for a recording without diffusion or of one volume; no vectors in V4 files.
+
+        Raises
+        ------
+        PARRECError
+            If the b value or vector changes within a volume.
+        """
+        with _parrec_errors():
+            bvals, bvecs = _neurovox.parrec_bvals_bvecs(self._current())
+        return (None if bvals is None else np.array(bvals),
+                None if bvecs is None else np.array(bvecs).reshape(-1, 3))
+
+    def get_def(self, name):
+        """The image definition field ``name`` (one value per slice), or None."""
+        return self.image_defs[name] if name in self.image_defs.dtype.names else None
+
+    def get_data_offset(self):
+        """0: the ``.REC`` holds nothing but slices."""
+        return 0
+
+    def set_data_offset(self, offset):
+        """Only 0 is accepted.
+
+        Raises
+        ------
+        PARRECError
+            For any other offset.
+        """
+        if offset != 0:
+            raise PARRECError('PAR header assumes offset 0')
+
+    def get_slope_inter(self):
+        """``(None, None)``: PAR/REC scales each slice (see ``get_data_scaling``)."""
+        return None, None
+
+    def get_affine(self, origin='scanner'):
+        """The voxel-to-RAS affine from the midslice angulation and off-centre.
+
+        Parameters
+        ----------
+        origin : {'scanner', 'fov'}, optional
+            World zero at the scanner's isocentre or at the centre of the field of view.
+
+        Returns
+        -------
+        numpy.ndarray
+            (4, 4) float64.
+        """
+        with _parrec_errors():
+            return np.array(_neurovox.parrec_affine(self._current(), origin))
+
+    def get_best_affine(self):
+        """The affine (``get_affine()``)."""
+        return self.get_affine()
+
+    def get_data_scaling(self, method='dv'):
+        """The slope and intercept of every slice, shaped ``(1, 1) + shape[2:]``.
+
+        Parameters
+        ----------
+        method : {'dv', 'fp'}, optional
+            ``'dv'``: the values the scanner console shows (``PV * RS + RI``); ``'fp'``:
+            floating point values (``DV / (RS * SS)``).
+
+        Returns
+        -------
+        slope, intercept : numpy.ndarray
+        """
+        if method not in ('dv', 'fp'):
+            raise ValueError(f"Unknown scaling method '{method}'.")
+        slopes, inters = _neurovox.parrec_scaling(self._current(), method)
+        shape = (1, 1) + tuple(self.get_data_shape()[2:])
+        return (np.array(slopes).reshape(shape, order='F'),
+                np.array(inters).reshape(shape, order='F'))
+
+    def get_slice_orientation(self):
+        """``'transverse'``, ``'sagittal'`` or ``'coronal'``.
+
+        Raises
+        ------
+        PARRECError
+            If the orientation varies or its code is unknown.
+        """
+        label = _neurovox.parrec_info(self._current())['slice_orientation']
+        if label.startswith('error: '):
+            raise PARRECError(label[len('error: '):])
+        return label
+
+    def get_rec_shape(self):
+        """The ``.REC``'s array shape: in-plane size and every listed slice."""
+        return tuple(_neurovox.parrec_info(self._current())['rec_shape'])
+
+    def get_sorted_slice_indices(self):
+        """The ``.REC`` slice at each slice position of the array, volume by volume
+        (complete volumes only).
+
+        Returns
+        -------
+        numpy.ndarray
+            int64.
+        """
+        return np.array(_neurovox.parrec_info(self._current())['sorted'], dtype=np.int64)
+
+    def get_volume_labels(self):
+        """The labels that vary along the volumes, each with one value per volume.
+
+        Returns
+        -------
+        collections.OrderedDict
+        """
+        return OrderedDict((name, np.array(values))
+                           for name, values in _neurovox.parrec_volume_labels(self._current()))
+
+    def __eq__(self, other):
+        if not isinstance(other, SpatialHeader):
+            return NotImplemented
+        return ((self.get_data_dtype(), self.get_data_shape(), self.get_zooms())
+                == (other.get_data_dtype(), other.get_data_shape(), other.get_zooms()))
+
+    def __reduce__(self):
+        return (_restore_parrec_header, (self.general_info, self.image_defs,
+                                         self.permit_truncated, self.strict_sort,
+                                         self.get_data_shape(), self.get_data_dtype().str,
+                                         self.get_zooms()))
+
+
+def _restore_parrec_header(info, image_defs, permit_truncated, strict_sort, shape, dtype, zooms):
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        header = PARRECHeader(info, image_defs, permit_truncated, strict_sort)
+    header._native.set_data_shape(list(shape))
+    header._native.set_data_dtype(np.dtype(dtype))
+    header._native.set_zooms([float(z) for z in zooms])
+    return header
+
+
+def _parse_par_fileobj(fileobj):
+    """nibabel's ``parse_PAR_header`` of a file object (text or binary mode)."""
+    data = fileobj.read()
+    if isinstance(data, str):
+        data = data.encode('utf-8')
+    with _parrec_errors():
+        contents = _neurovox.parse_par(bytes(data))
+    for key in contents[3]:
+        warnings.warn(f'general information {key!r} is not a key nibabel knows; it was '
+                      'skipped', UserWarning, stacklevel=3)
+    return _par_python(contents)
+
+
 HEADER_CLASSES = {
     'AnalyzeImage': AnalyzeHeader,
     'Spm99AnalyzeImage': Spm99AnalyzeHeader,
@@ -892,4 +1244,5 @@ HEADER_CLASSES = {
     'MGHImage': MGHHeader,
     'AFNIImage': AFNIHeader,
     'EcatImage': EcatHeader,
+    'PARRECImage': PARRECHeader,
 }

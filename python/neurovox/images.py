@@ -21,14 +21,15 @@ import os
 import numpy as np
 
 from . import _neurovox
-from .arrayproxy import (AFNIArrayProxy, ArrayProxy, EcatArrayProxy, _mmap_mode, get_obj_dtype,
+from .arrayproxy import (AFNIArrayProxy, ArrayProxy, EcatArrayProxy, PARRECArrayProxy, _mmap_mode, get_obj_dtype,
                          is_proxy)
-from .errors import ImageFileError, _afni_errors
+from .errors import ImageFileError, _afni_errors, _parrec_errors
 from .fileholders import (FileHolder, FileHolderError, TypesFilenamesError, _stringify_path,
                           types_filenames)
 from .headers import (HEADER_CLASSES, AFNIHeader, AnalyzeHeader, EcatHeader, FileBasedHeader,
                       MGHHeader, Nifti1Header, Nifti1PairHeader, Nifti2Header, Nifti2PairHeader,
-                      Spm2AnalyzeHeader, Spm99AnalyzeHeader, _struct_dtype)
+                      PARRECHeader, Spm2AnalyzeHeader, Spm99AnalyzeHeader, _par_warn,
+                      _struct_dtype)
 
 _COMPRESSED = ('.gz', '.bz2', '.zst')
 
@@ -962,7 +963,7 @@ class SpatialFirstSlicer:
     """Slicing an image by its first three (spatial) axes (nibabel's ``img.slicer``)."""
 
     def __init__(self, img):
-        if len(img.shape) >= 4 and type(img) not in _SPATIAL_FIRST + (AFNIImage,):
+        if len(img.shape) >= 4 and type(img) not in _SPATIAL_FIRST + (AFNIImage, PARRECImage):
             raise ValueError(f'Cannot predict position of spatial axes for Image type '
                              f'{img.__class__.__name__}')
         self.img = img
@@ -1446,8 +1447,137 @@ class EcatImage(SpatialImage):
         raise NotImplementedError('ECAT7 images are read only; save as NIfTI instead')
 
 
+class PARRECImage(SpatialImage):
+    """A Philips PAR/REC recording (nibabel's ``parrec.PARRECImage``): a ``.PAR`` text header
+    and a ``.REC`` of slices, read lazily as one float64 array sorted into
+    ``(x, y, slice[, volume])``, each slice scaled by its own factors. Load it from either
+    file; it is read only, as in nibabel (``neurovox.save`` converts it, to NIfTI for
+    example).
+
+    Examples
+    --------
+    >>> import os, nibabel, neurovox as nv
+    >>> data = os.path.join(os.path.dirname(nibabel.__file__), 'tests', 'data')
+    >>> img = nv.load(os.path.join(data, 'phantom_EPI_asc_CLEAR_2_1.PAR'))
+    >>> type(img).__name__, img.shape, img.dataobj.dtype
+    ('PARRECImage', (64, 64, 9, 3), dtype('<u2'))
+    >>> img.dataobj[32, 32, 4].dtype
+    dtype('float64')
+    """
+    header_class = PARRECHeader
+    ImageArrayProxy = PARRECArrayProxy
+    _format = 'PARRECImage'
+    files_types = (('image', '.rec'), ('header', '.par'))
+    valid_exts = ('.rec', '.par')
+    _compressed_suffixes = _COMPRESSED
+    _consumes_scaling = False
+    makeable = False
+    rw = False
+
+    @classmethod
+    def _from_native(klass, native, mmap=True):
+        header_path, image_path = native.files()
+        with _parrec_errors():
+            header = klass.header_class._wrap(native.header())
+        _par_warn(header._native)
+        parrec = (_neurovox.parrec_info(header._native)['scaling'], header.permit_truncated,
+                  header.strict_sort)
+        proxy = klass.ImageArrayProxy._from_native(native.proxy(), os.fspath(image_path), mmap,
+                                                   parrec=parrec)
+        files = {'image': FileHolder(filename=os.fspath(image_path)),
+                 'header': FileHolder(filename=os.fspath(header_path))}
+        img = klass(proxy, None, header, file_map=files)
+        img._affine = np.array(native.affine(), dtype=np.float64)
+        img._native = native
+        img._clean_digests = {}
+        return img
+
+    @classmethod
+    def from_filename(klass, filename, *, mmap=True, permit_truncated=False, scaling='dv',
+                      strict_sort=False, keep_file_open=None):
+        """Loads the recording (the ``.PAR`` or the ``.REC``), reading only the ``.PAR``.
+
+        Parameters
+        ----------
+        filename : str or os.PathLike
+            The ``.PAR`` or ``.REC`` file.
+        mmap : {True, False, 'c', 'r'}, optional, keyword only
+            Accepted as nibabel's; sorted, scaled slices are always read.
+        permit_truncated : bool, optional, keyword only
+            Load a recording whose header shows missing slices or volumes (with a warning),
+            keeping its complete volumes, instead of raising.
+        scaling : {'dv', 'fp'}, optional, keyword only
+            The values' scaling (see ``PARRECHeader.get_data_scaling``).
+        strict_sort : bool, optional, keyword only
+            Sort volumes by their acquisition fields instead of the ``.PAR``'s order.
+        keep_file_open : {None, True, False}, optional, keyword only
+            As for :func:`neurovox.load`.
+
+        Raises
+        ------
+        PARRECError
+            If the ``.PAR`` cannot be read as nibabel reads it.
+        """
+        mode = _mmap_mode(mmap)
+        if scaling not in ('dv', 'fp'):
+            raise ValueError(f"Unknown scaling method '{scaling}'.")
+        filename = os.path.expanduser(os.fspath(filename))
+        with _parrec_errors():
+            native = _neurovox.NativeImage.load(filename, klass._format, mode, keep_file_open,
+                                                (scaling, bool(permit_truncated),
+                                                 bool(strict_sort)))
+        return klass._from_native(native, mmap)
+
+    load = from_filename
+
+    @classmethod
+    def from_file_map(klass, file_map, *, mmap=True, permit_truncated=False, scaling='dv',
+                      strict_sort=False, keep_file_open=None):
+        """Loads the recording in the files or file objects of ``file_map`` (keys
+        ``'header'``, the ``.PAR``, and ``'image'``, the ``.REC``); see ``from_filename``."""
+        hdr_fh, img_fh = file_map['header'], file_map['image']
+        if hdr_fh.fileobj is None and img_fh.fileobj is None:
+            name = hdr_fh.filename if hdr_fh.filename is not None else img_fh.filename
+            if name is None:
+                raise FileHolderError('No filename or fileobj present')
+            return klass.from_filename(name, mmap=mmap, permit_truncated=permit_truncated,
+                                       scaling=scaling, strict_sort=strict_sort,
+                                       keep_file_open=keep_file_open)
+        with hdr_fh.get_prepare_fileobj('rb') as fobj:
+            header = klass.header_class.from_fileobj(fobj, permit_truncated=permit_truncated,
+                                                     strict_sort=strict_sort)
+        source = img_fh.fileobj if img_fh.fileobj is not None else img_fh.filename
+        proxy = klass.ImageArrayProxy(source, header, mmap=mmap, scaling=scaling,
+                                      keep_file_open=keep_file_open)
+        return klass(proxy, header.get_affine(), header, file_map=file_map)
+
+    @classmethod
+    def from_image(klass, img):
+        """Not offered: a PAR/REC header is made only from a ``.PAR``, as in nibabel.
+
+        Raises
+        ------
+        PARRECError
+            For any image not already a ``PARRECImage``.
+        """
+        header = klass.header_class.from_header(img.header)
+        return klass(img.dataobj, img.affine, header)
+
+    def to_file_map(self, file_map=None, **kwargs):
+        """Not offered: PAR/REC is read only, as in nibabel; save the image in another format
+        (``neurovox.save(img, 'x.nii.gz')``).
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
+        raise NotImplementedError('PAR/REC images are read only; save as NIfTI instead')
+
+
 _SPATIAL_FIRST = (AnalyzeImage, Spm99AnalyzeImage, Spm2AnalyzeImage, Nifti1Pair, Nifti1Image,
                   Nifti2Pair, Nifti2Image, MGHImage)
 
-IMAGE_CLASSES = {cls._format: cls for cls in _SPATIAL_FIRST + (AFNIImage, EcatImage)}
+IMAGE_CLASSES = {cls._format: cls
+                 for cls in _SPATIAL_FIRST + (AFNIImage, EcatImage, PARRECImage)}
 assert set(IMAGE_CLASSES) == set(HEADER_CLASSES)

@@ -8,10 +8,10 @@ from stat import S_ISDIR, S_ISFIFO, S_ISREG
 from . import _neurovox
 from .arrayproxy import _mmap_mode
 from .errors import ImageFileError, _afni_errors
-from .images import IMAGE_CLASSES
+from .images import IMAGE_CLASSES, PARRECImage
 
 
-def load(filename, *, mmap=True, keep_file_open=None):
+def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
     """Loads the image in ``filename``, reading only its header.
 
     The class follows the file's format, recognised by its content (compression by magic
@@ -39,7 +39,8 @@ def load(filename, *, mmap=True, keep_file_open=None):
     -------
     SpatialImage
         A ``Nifti1Image``, ``Nifti2Image``, ``Nifti1Pair``, ``Nifti2Pair``,
-        ``AnalyzeImage``, ``Spm99AnalyzeImage``, ``Spm2AnalyzeImage`` or ``MGHImage``.
+        ``AnalyzeImage``, ``Spm99AnalyzeImage``, ``Spm2AnalyzeImage``, ``MGHImage``,
+        ``AFNIImage``, ``EcatImage`` or ``PARRECImage``.
 
     Raises
     ------
@@ -82,7 +83,14 @@ def load(filename, *, mmap=True, keep_file_open=None):
     stem, compression = os.path.splitext(filename)
     if compression.lower() not in ('.gz', '.bz2', '.zst'):
         stem = filename
-    if os.path.splitext(stem)[1].lower() in ('.head', '.brik'):
+    ext = os.path.splitext(stem)[1].lower()
+    if ext in ('.par', '.rec'):
+        return PARRECImage.from_filename(filename, mmap=mmap, keep_file_open=keep_file_open,
+                                         **kwargs)
+    if kwargs:
+        raise TypeError(f'load() got unexpected keyword arguments {sorted(kwargs)} for '
+                        f"'{filename}'")
+    if ext in ('.head', '.brik'):
         # nibabel's AFNI error classes for AFNI datasets.
         with _afni_errors():
             native = _neurovox.NativeImage.load(filename, None, mode, keep_file_open)
@@ -140,7 +148,7 @@ def save(img, filename, **kwargs):
     (4, 4, 4)
     """
     from .images import (AFNIImage, MGHImage, Nifti1Image, Nifti1Pair, Nifti2Image, Nifti2Pair,
-                         SpatialImage)
+                         PARRECImage, SpatialImage)
     filename = os.path.expanduser(os.fspath(filename))
     lower = filename.lower()
     for suffix in ('.gz', '.bz2', '.zst'):
@@ -155,7 +163,7 @@ def save(img, filename, **kwargs):
         converted = Nifti2Pair if klass is Nifti2Image else Nifti1Pair
     elif ext in ('.mgh', '.mgz') and klass is not MGHImage:
         converted = MGHImage
-    elif ext in ('.img', '.hdr') and klass in (MGHImage, AFNIImage):
+    elif ext in ('.img', '.hdr') and klass in (MGHImage, AFNIImage, PARRECImage):
         # nibabel's first class for the extension that can be made: Nifti1Pair.
         converted = Nifti1Pair
     if converted is not None and isinstance(img, SpatialImage):

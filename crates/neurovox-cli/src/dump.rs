@@ -147,6 +147,7 @@ fn derived_block(header: &Header) -> String {
         Header::Mgh(h) => lines.extend(mgh_lines(header, h)),
         Header::Afni(h) => lines.extend(afni_lines(h)),
         Header::Ecat(h) => lines.extend(ecat_lines(h)),
+        Header::Parrec(h) => lines.extend(parrec_lines(h)),
         Header::Analyze(_) => {}
     }
     lines.push(("problems", problems_text(header)));
@@ -201,6 +202,59 @@ fn ecat_lines(h: &neurovox::format::EcatHeader) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A PAR/REC header: version, orientation, the slice order and scalings, the labels that
+/// change between volumes, warnings, then the general information as nibabel names it.
+fn parrec_lines(h: &neurovox::format::ParrecHeader) -> Vec<(&'static str, String)> {
+    use neurovox::format::parrec::ParrecScaling;
+    let range = |values: &[f64]| match values.iter().copied().reduce(f64::min) {
+        Some(low) => {
+            let high = values.iter().copied().fold(low, f64::max);
+            match low == high {
+                true => format_float(low),
+                false => format!("{} to {}", format_float(low), format_float(high)),
+            }
+        }
+        None => "none".to_owned(),
+    };
+    let scaling = |method| match h.data_scaling(method) {
+        Ok((slopes, inters)) => format!("slope {}, inter {}", range(&slopes), range(&inters)),
+        Err(e) => format!("error: {e}"),
+    };
+    let order = h.sorted_slice_indices();
+    let order_text = if h.is_in_file_order() {
+        "the .REC's order".to_owned()
+    } else {
+        let shown: Vec<String> = order.iter().take(12).map(|i| i.to_string()).collect();
+        let more = if order.len() > 12 { ", …" } else { "" };
+        format!("[{}{more}]", shown.join(", "))
+    };
+    let mut lines = vec![
+        ("version", h.version().as_str().to_owned()),
+        (
+            "slice orientation",
+            or_error(h.slice_orientation().map(|o| o.label().to_owned())),
+        ),
+        ("image lines", h.image_defs().rows().to_string()),
+        ("slice order", order_text),
+        ("scaling dv", scaling(ParrecScaling::Dv)),
+        ("scaling fp", scaling(ParrecScaling::Fp)),
+    ];
+    for (name, values) in h.volume_labels() {
+        lines.push((name, format!("{values:?}")));
+    }
+    for warning in h.warnings() {
+        lines.push(("warning", warning.clone()));
+    }
+    for (name, value) in &h.contents().general {
+        let text = match value {
+            neurovox::FieldValue::Bytes(b) => quoted_bytes(b),
+            other => other.to_string(),
+        };
+        lines.push((name, text));
+    }
+    lines
+}
+
 /// The value, or `error: …` in its place so one bad value does not hide the rest.
 fn or_error(value: neurovox::Result<String>) -> String {
     value.unwrap_or_else(|err| format!("error: {err}"))
@@ -208,7 +262,8 @@ fn or_error(value: neurovox::Result<String>) -> String {
 
 /// The zooms at the precision of the header's float fields.
 fn zooms_text(header: &Header) -> String {
-    let stores_float32 = !matches!(header, Header::Nifti(h) if h.version() == NiftiVersion::Two);
+    let stores_float32 = !matches!(header, Header::Nifti(h) if h.version() == NiftiVersion::Two)
+        && !matches!(header, Header::Parrec(_));
     let texts: Vec<String> = header
         .zooms()
         .iter()

@@ -227,7 +227,7 @@ impl NativeHeader {
                 .inner
                 .set("vox_offset", FieldValue::Float(offset as f64))
                 .py(),
-            Header::Mgh(_) | Header::Afni(_) | Header::Ecat(_) => Ok(()),
+            Header::Mgh(_) | Header::Afni(_) | Header::Ecat(_) | Header::Parrec(_) => Ok(()),
         }
     }
 
@@ -241,9 +241,9 @@ impl NativeHeader {
     #[pyo3(signature = (slope, inter=None))]
     fn set_slope_inter(&mut self, slope: Option<f64>, inter: Option<f64>) -> PyResult<()> {
         match &mut self.inner {
-            Header::Afni(_) | Header::Ecat(_) => Err(HeaderTypeError::new_err(
-                "AFNI and ECAT headers scale each sub-brick or frame by its own factor; \
-                 they have no slope and intercept to set",
+            Header::Afni(_) | Header::Ecat(_) | Header::Parrec(_) => Err(HeaderTypeError::new_err(
+                "AFNI, ECAT and PAR/REC headers scale each sub-brick, frame or slice by its own \
+                 factor; they have no slope and intercept to set",
             )),
             Header::Nifti(n) => n.set_slope_inter(slope, inter).py(),
             Header::Analyze(a) => {
@@ -384,7 +384,7 @@ impl NativeHeader {
                     .collect();
             }
             Header::Mgh(m) => m.set_tag_bytes(tags),
-            Header::Analyze(_) | Header::Afni(_) | Header::Ecat(_) => {}
+            Header::Analyze(_) | Header::Afni(_) | Header::Ecat(_) | Header::Parrec(_) => {}
         }
         Ok(NativeHeader { inner })
     }

@@ -125,18 +125,24 @@ impl NativeImage {
     /// Loads the image at `path` as the class `format` (`None`: detect it), reading only the
     /// header.
     #[staticmethod]
-    #[pyo3(signature = (path, format=None, mmap="c", keep_file_open=None))]
+    #[pyo3(signature = (path, format=None, mmap="c", keep_file_open=None, parrec=None))]
     fn load(
         py: Python<'_>,
         path: PathBuf,
         format: Option<&str>,
         mmap: &str,
         keep_file_open: Option<bool>,
+        parrec: Option<(String, bool, bool)>,
     ) -> PyResult<NativeImage> {
         let format = format.map(format_of).transpose()?;
+        let parrec = match parrec {
+            Some((scaling, permit, strict)) => crate::parrec::options_of(&scaling, permit, strict)?,
+            None => Default::default(),
+        };
         let options = ProxyOptions {
             mmap: mmap_mode(mmap)?,
             keep_file_open,
+            parrec,
             ..Default::default()
         };
         let inner = py.detach(|| Image::load_as(&path, format, options)).py()?;

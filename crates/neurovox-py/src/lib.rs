@@ -27,6 +27,7 @@ mod image;
 mod key;
 mod mmap;
 mod npy;
+mod parrec;
 mod proxy;
 
 use pyo3::prelude::*;
@@ -59,6 +60,14 @@ fn _neurovox(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(image::read_mat_affine, m)?)?;
     m.add_function(wrap_pyfunction!(image::slicer_transform, m)?)?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(parrec::parse_par, m)?)?;
+    m.add_function(wrap_pyfunction!(parrec::parrec_contents, m)?)?;
+    m.add_function(wrap_pyfunction!(parrec::parrec_header, m)?)?;
+    m.add_function(wrap_pyfunction!(parrec::parrec_info, m)?)?;
+    m.add_function(wrap_pyfunction!(parrec::parrec_affine, m)?)?;
+    m.add_function(wrap_pyfunction!(parrec::parrec_scaling, m)?)?;
+    m.add_function(wrap_pyfunction!(parrec::parrec_volume_labels, m)?)?;
+    m.add_function(wrap_pyfunction!(parrec::parrec_bvals_bvecs, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

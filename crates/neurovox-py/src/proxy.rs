@@ -412,25 +412,32 @@ impl NativeProxy {
     /// layout a spec cannot carry (ECAT frames) travels in a pickle. `fingerprint` is the
     /// data file as it was; a changed file is a `StaleFileError`.
     #[staticmethod]
-    #[pyo3(signature = (path, format, mmap, keep_file_open, fingerprint))]
+    #[pyo3(signature = (path, format, mmap, keep_file_open, fingerprint, parrec=None))]
     fn open_image_data(
         path: std::path::PathBuf,
         format: &str,
         mmap: &str,
         keep_file_open: Option<bool>,
         fingerprint: &Bound<'_, PyAny>,
+        parrec: Option<(String, bool, bool)>,
     ) -> PyResult<NativeProxy> {
         let format = neurovox::ImageFormat::from_nibabel_class(format)
             .ok_or_else(|| PyValueError::new_err(format!("unknown image class {format:?}")))?;
         let print = checked_fingerprint(&path, fingerprint)?;
         let (header_path, _) = neurovox::image::header_and_image_paths(&path);
-        let info = neurovox::image::read_header_as(&header_path, Some(format)).py()?;
-        let spec = ArraySpec::from_header(&info.header).py()?;
+        let parrec = match parrec {
+            Some((scaling, permit, strict)) => crate::parrec::options_of(&scaling, permit, strict)?,
+            None => Default::default(),
+        };
         let options = ProxyOptions {
             mmap: mmap_mode(mmap)?,
             keep_file_open,
+            parrec,
             ..Default::default()
         };
+        let info =
+            neurovox::image::read_header_limited(&header_path, Some(format), &options).py()?;
+        let spec = ArraySpec::from_header(&info.header).py()?;
         Ok(NativeProxy {
             inner: ArrayProxy::open(&path, spec, options).py()?,
             fingerprint: Some(print),

@@ -512,6 +512,75 @@ pub struct ParContents {
 }
 
 impl ParContents {
+    /// Contents from general information by short name (as nibabel's `general_info` has
+    /// them) and a table: each value is coerced to the kind nibabel gives its key (an integer
+    /// where a float is expected, say); names nibabel does not know go to `unknown_keys`.
+    ///
+    /// ```
+    /// use neurovox::format::parrec::ParContents;
+    /// use neurovox::FieldValue;
+    /// let parsed = ParContents::parse(neurovox::fuzzing::par_example(1, 1).as_bytes())?;
+    /// let general = vec![("max_slices".to_owned(), FieldValue::Float(1.0))];
+    /// let rebuilt = ParContents::new(parsed.version, general, parsed.defs)?;
+    /// assert_eq!(rebuilt.general, vec![("max_slices", FieldValue::Int(1))]);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn new(
+        version: ParrecVersion,
+        general: Vec<(String, FieldValue)>,
+        defs: ImageDefs,
+    ) -> Result<ParContents> {
+        let mut known: Vec<(&'static str, FieldValue)> = Vec::new();
+        let mut unknown_keys = Vec::new();
+        for (name, value) in general {
+            let Some(&(_, short, kind)) = GENERAL_KEYS.iter().find(|(_, s, _)| *s == name) else {
+                unknown_keys.push(name);
+                continue;
+            };
+            let bad = || {
+                Error::usage(format!(
+                    "general_info[{name:?}] = {value} is not a {kind:?} value"
+                ))
+                .field(short)
+            };
+            let floats = |v: &FieldValue| match v {
+                FieldValue::Floats(f) => Some(f.clone()),
+                FieldValue::Ints(i) => Some(i.iter().map(|&x| x as f64).collect()),
+                FieldValue::Float(f) => Some(vec![*f]),
+                FieldValue::Int(i) => Some(vec![*i as f64]),
+                FieldValue::Bytes(_) => None,
+            };
+            let coerced = match (kind, &value) {
+                (G::Text, FieldValue::Bytes(_)) => value.clone(),
+                (G::Int, FieldValue::Int(_)) | (G::Float, FieldValue::Float(_)) => value.clone(),
+                (G::Int, FieldValue::Float(f)) if f.fract() == 0.0 => FieldValue::Int(*f as i64),
+                (G::Float, FieldValue::Int(i)) => FieldValue::Float(*i as f64),
+                (G::Floats(n), v) => {
+                    let f = floats(v)
+                        .filter(|f| n.is_none_or(|n| n == f.len()))
+                        .ok_or_else(bad)?;
+                    FieldValue::Floats(f)
+                }
+                (G::Ints(n), v) => {
+                    let f =
+                        floats(v).filter(|f| f.len() == n && f.iter().all(|x| x.fract() == 0.0));
+                    FieldValue::Ints(f.ok_or_else(bad)?.iter().map(|&x| x as i64).collect())
+                }
+                _ => return Err(bad()),
+            };
+            match known.iter_mut().find(|(s, _)| *s == short) {
+                Some(slot) => slot.1 = coerced,
+                None => known.push((short, coerced)),
+            }
+        }
+        Ok(ParContents {
+            version,
+            general: known,
+            defs,
+            unknown_keys,
+        })
+    }
+
     /// Parses a whole `.PAR` file.
     ///
     /// ```
