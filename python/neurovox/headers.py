@@ -97,11 +97,23 @@ def _struct_dtype(layout, endianness):
                      'itemsize': size})
 
 
+#: NIfTI extension codes by nibabel's names (``Nifti1Extension('comment', ...)``).
+_EXTENSION_CODES = {
+    'ignore': 0, 'dicom': 2, 'afni': 4, 'comment': 6, 'xcede': 8, 'jimdiminfo': 10,
+    'workflow_fwds': 12, 'freesurfer': 14, 'pypickle': 16, 'mind_ident': 18, 'b_value': 20,
+    'spherical_direction': 22, 'dt_component': 24, 'shc_degreeorder': 26, 'voxbo': 28,
+    'caret': 30, 'cifti': 32, 'variable_frame_timing': 34, 'eval': 38, 'matlab': 40,
+    'quantiphyse': 42, 'mrs': 44,
+}
+
+
 class Nifti1Extension:
     """A NIfTI header extension: a code and its content (nibabel's ``Nifti1Extension``)."""
 
     def __init__(self, code, content):
-        self.code = int(code)
+        self.code = _EXTENSION_CODES.get(code, code) if isinstance(code, str) else int(code)
+        if isinstance(self.code, str):
+            raise ValueError(f'unknown NIfTI extension code name {code!r}')
         self._raw = content if isinstance(content, bytes) else bytes(content)
 
     def get_code(self):
@@ -265,6 +277,16 @@ class SpatialHeader(FileBasedHeader):
         if isinstance(header, SpatialHeader) and header._format == klass._format:
             return klass._wrap(header._synced().copy())
         obj = klass(check=check)
+        mapping = getattr(header, 'as_analyze_map', None)
+        if mapping is not None:
+            # Fields a foreign header maps onto Analyze's (PAR/REC's description and units);
+            # nibabel's 'descr' key misses NIfTI's 'descrip' field, which we fill
+            # (docs/compat.md, PAR/REC).
+            keys = set(obj.keys())
+            for key, value in mapping().items():
+                key = 'descrip' if key == 'descr' and 'descrip' in keys else key
+                if key in keys:
+                    obj[key] = value.encode('utf-8')[:80] if isinstance(value, str) else value
         obj.set_data_dtype(header.get_data_dtype())
         obj.set_data_shape(header.get_data_shape())
         obj.set_zooms(header.get_zooms())
@@ -1042,13 +1064,10 @@ class PARRECHeader(SpatialHeader):
         return klass(info, image_defs, permit_truncated, strict_sort)
 
     def copy(self):
-        """An independent copy (general information and image definitions copied)."""
-        other = type(self)._wrap(self._native.copy())
-        other.general_info = deepcopy(self.general_info)
-        other.image_defs = self.image_defs.copy()
-        other.permit_truncated, other.strict_sort = self.permit_truncated, self.strict_sort
-        other._derived_key = other._key()
-        return other
+        """An independent copy, made again from the general information and image
+        definitions (as nibabel makes it, warnings included)."""
+        return PARRECHeader(deepcopy(self.general_info), self.image_defs.copy(),
+                            self.permit_truncated, self.strict_sort)
 
     def write_to(self, fileobj):
         """Not offered: PAR/REC is read only, as in nibabel.
@@ -1136,8 +1155,9 @@ class PARRECHeader(SpatialHeader):
             return np.array(_neurovox.parrec_affine(self._current(), origin))
 
     def get_best_affine(self):
-        """The affine (``get_affine()``)."""
-        return self.get_affine()
+        """The affine from shape and voxel sizes only (``get_base_affine()``), as nibabel's
+        PAR/REC header gives it; the image's affine is ``get_affine()``."""
+        return self.get_base_affine()
 
     def get_data_scaling(self, method='dv'):
         """The slope and intercept of every slice, shaped ``(1, 1) + shape[2:]``.

@@ -914,10 +914,10 @@ def _shared_paths(handle):
     """The handle tuple with each distinct path one string object, which pickle then writes
     once (a ``.nii`` is both header and image file, and each file has a fingerprint)."""
     seen = {}
-    klass, header_path, image_path, mmap, keep_file_open, files = handle
+    klass, header_path, image_path, mmap, keep_file_open, files, parrec = handle
     one = lambda path: seen.setdefault(path, path)  # noqa: E731
     return (klass, one(header_path), one(image_path), mmap, keep_file_open,
-            [(one(path), state) for path, state in files])
+            [(one(path), state) for path, state in files], parrec)
 
 
 def _unpickle_image(klass, handle, mmap, extra_or_state):

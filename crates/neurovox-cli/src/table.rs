@@ -124,9 +124,43 @@ pub fn format_fixed(value: f64, decimals: usize) -> String {
     non_finite(value).unwrap_or_else(|| format!("{value:.decimals$}"))
 }
 
-/// Python's `repr(float)` for a value: shortest round-trip digits, `.0` on whole numbers.
-pub fn format_float<T: std::fmt::Debug + Into<f64> + Copy>(value: T) -> String {
-    non_finite(value.into()).unwrap_or_else(|| format!("{value:?}"))
+/// Python's `repr(float)` for a value: shortest round-trip digits (of the value's own type),
+/// `.0` on whole numbers, an exponent (`1e-05`, `1e+16`) below 1e-4 and from 1e16 on.
+pub fn format_float<T: std::fmt::LowerExp + Into<f64> + Copy>(value: T) -> String {
+    if let Some(text) = non_finite(value.into()) {
+        return text;
+    }
+    let scientific = format!("{value:e}");
+    let (mantissa, exponent) = match scientific.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (scientific.as_str(), 0),
+    };
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let body = if (-4..16).contains(&exponent) {
+        let point = exponent + 1; // digits before the decimal point
+        if point <= 0 {
+            format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+        } else {
+            let point = point as usize;
+            if digits.len() > point {
+                format!("{}.{}", &digits[..point], &digits[point..])
+            } else {
+                format!("{digits}{}.0", "0".repeat(point - digits.len()))
+            }
+        }
+    } else {
+        let mantissa = match digits.len() {
+            1 => digits.clone(),
+            _ => format!("{}.{}", &digits[..1], &digits[1..]),
+        };
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exponent.unsigned_abs())
+    };
+    format!("{sign}{body}")
 }
 
 fn non_finite(value: f64) -> Option<String> {
@@ -150,6 +184,26 @@ fn strip_fraction_zeros(number: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_float_is_pythons_repr() {
+        for (value, repr) in [
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1000.0, "1000.0"),
+            (0.1, "0.1"),
+            (1e-5, "1e-05"),
+            (1.5e-5, "1.5e-05"),
+            (0.0001, "0.0001"),
+            (1e16, "1e+16"),
+            (123456789012345.6, "123456789012345.6"),
+            (-2.5e20, "-2.5e+20"),
+            (0.024235, "0.024235"),
+        ] {
+            assert_eq!(format_float(value), repr, "{value}");
+        }
+        assert_eq!(format_float(0.1f32), "0.1");
+    }
 
     #[test]
     fn format_g_matches_python() {

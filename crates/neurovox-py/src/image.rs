@@ -79,6 +79,7 @@ type HandleTuple = (
     String,
     Option<bool>,
     Vec<(OsString, Option<StateTuple>)>,
+    Option<(String, bool, bool)>,
 );
 
 impl NativeImage {
@@ -316,6 +317,16 @@ impl NativeImage {
                 .into_iter()
                 .map(|print| (print.path.into_os_string(), state_to_tuple(&print.state)))
                 .collect(),
+            // PAR/REC's load keywords (scaling, permit_truncated, strict_sort) decide its
+            // values and shape; other formats have none.
+            (handle.format == neurovox::ImageFormat::Parrec).then(|| {
+                let p = handle.options.parrec;
+                let scaling = match p.scaling {
+                    neurovox::format::parrec::ParrecScaling::Dv => "dv",
+                    neurovox::format::parrec::ParrecScaling::Fp => "fp",
+                };
+                (scaling.to_owned(), p.permit_truncated, p.strict_sort)
+            }),
         ))
     }
 
@@ -323,7 +334,11 @@ impl NativeImage {
     /// `StaleFileError` naming the file if any file changed since the handle was made.
     #[staticmethod]
     fn open_handle(py: Python<'_>, handle: HandleTuple) -> PyResult<NativeImage> {
-        let (class, header_path, image_path, mmap, keep_file_open, files) = handle;
+        let (class, header_path, image_path, mmap, keep_file_open, files, parrec) = handle;
+        let parrec = match parrec {
+            Some((scaling, permit, strict)) => crate::parrec::options_of(&scaling, permit, strict)?,
+            None => Default::default(),
+        };
         let handle = neurovox::ImageHandle {
             format: format_of(&class)?,
             header_path: header_path.into(),
@@ -331,6 +346,7 @@ impl NativeImage {
             options: ProxyOptions {
                 mmap: mmap_mode(&mmap)?,
                 keep_file_open,
+                parrec,
                 ..Default::default()
             },
             files: files

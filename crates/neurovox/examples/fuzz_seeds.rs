@@ -166,7 +166,7 @@ fn own_images(corpus: &mut Corpus, tmp: &Path) -> Result<()> {
                         }
                         ImageFormat::Mgh => corpus.own("mgh_header", &name, prefix.clone()),
                         // Read only: no header of ours to write (their seeds are made apart).
-                        ImageFormat::Afni | ImageFormat::Ecat => {}
+                        ImageFormat::Afni | ImageFormat::Ecat | ImageFormat::Parrec => {}
                     }
                     if format.valid_exts()[0] == ".hdr" {
                         let pick = match format {
@@ -413,6 +413,33 @@ fn own_ecat(corpus: &mut Corpus) -> Result<()> {
     Ok(())
 }
 
+/// PAR/REC recordings: one and several volumes, the lines in file order and reversed (so
+/// the slices are read in pieces), under every combination of the load options.
+fn own_parrec(corpus: &mut Corpus) {
+    for (slices, volumes) in [(3usize, 2usize), (2, 1), (1, 3)] {
+        let par = neurovox::fuzzing::par_example(slices, volumes);
+        let rec = neurovox::fuzzing::par_rec_example(slices, volumes);
+        let (head, lines) = par.split_at(par.find("\n\n").map_or(par.len(), |i| i + 2));
+        let mut reversed: Vec<&str> = lines.lines().collect();
+        let tail = reversed.pop().unwrap_or_default();
+        reversed.reverse();
+        let reversed = format!("{head}{}\n{tail}\n", reversed.join("\n"));
+        for (order, text) in [("file", &par), ("reversed", &reversed)] {
+            for pick in [0u8, 3, 4] {
+                let split = u16::try_from(text.len()).unwrap_or(u16::MAX).to_le_bytes();
+                let mut input = vec![pick, split[0], split[1]];
+                input.extend_from_slice(text.as_bytes());
+                input.extend_from_slice(&rec);
+                corpus.own(
+                    "parrec_recording",
+                    format!("par-{slices}x{volumes}-{order}-{pick}"),
+                    input,
+                );
+            }
+        }
+    }
+}
+
 /// The oracle fixtures, by what the bytes are (detected the way loads detect them).
 fn oracle(corpus: &mut Corpus, dir: &Path) -> Result<()> {
     let mut files: Vec<PathBuf> = Vec::new();
@@ -487,6 +514,13 @@ fn oracle(corpus: &mut Corpus, dir: &Path) -> Result<()> {
             }
             Some(ImageFormat::Mgh) => corpus.oracle("mgh_header", name.clone(), plain.clone()),
             Some(ImageFormat::Ecat) => corpus.oracle("ecat_image", name.clone(), plain.clone()),
+            Some(ImageFormat::Parrec) => {
+                // The whole .PAR, no slices: the split points past the end.
+                let split = u16::try_from(plain.len()).unwrap_or(u16::MAX).to_le_bytes();
+                let mut input = vec![0, split[0], split[1]];
+                input.extend_from_slice(&plain);
+                corpus.oracle("parrec_recording", name.clone(), input);
+            }
             Some(ImageFormat::Afni) => {
                 // The whole .HEAD, no data: the split points past the end.
                 let split = u16::try_from(plain.len()).unwrap_or(u16::MAX).to_le_bytes();
@@ -564,6 +598,7 @@ fn main() -> Result<()> {
     own_mat(&mut corpus);
     own_afni(&mut corpus);
     own_ecat(&mut corpus)?;
+    own_parrec(&mut corpus);
     match &oracle_dir {
         Some(dir) if dir.is_dir() => oracle(&mut corpus, dir)?,
         Some(dir) => println!(

@@ -426,6 +426,52 @@ pub fn afni_dataset(data: &[u8]) {
     }
 }
 
+/// A PAR/REC recording from memory: bits 0, 1 and 2 of the first byte ask for
+/// `permit_truncated`, `strict_sort` and `fp` scaling; the next two (little-endian, modulo
+/// what is left) say where the `.PAR` text ends and the `.REC` bytes start. The `.PAR` is
+/// parsed under those options, every derived value asked for, a proxy built over the slices
+/// as a load builds it, and the recording converted as `parrec2nii` converts it.
+pub fn parrec_recording(data: &[u8]) {
+    use crate::format::parrec::{AffineOrigin, ParrecHeader, ParrecOptions, ParrecScaling};
+    let Some((pick, par, rec)) = split_pair(data) else {
+        return;
+    };
+    let options = ParrecOptions {
+        permit_truncated: pick & 1 != 0,
+        strict_sort: pick & 2 != 0,
+        scaling: if pick & 4 != 0 {
+            ParrecScaling::Fp
+        } else {
+            ParrecScaling::Dv
+        },
+    };
+    let Ok(header) = ParrecHeader::parse_with(par, options) else {
+        return;
+    };
+    let _ = header.affine_from(AffineOrigin::Fov);
+    let _ = header.volume_labels();
+    let _ = header.bvals_bvecs();
+    let _ = header.data_scaling(ParrecScaling::Fp);
+    let _ = header.slice_ranges();
+    let _ = header.rec_nbytes();
+    let _ = header.nifti_descrip();
+    let header = Header::Parrec(header);
+    exercise_header(&header);
+    let Ok(spec) = ArraySpec::from_header(&header) else {
+        return;
+    };
+    let source: Arc<dyn Source> = Arc::new(MemorySource::new(rec.to_vec()));
+    let proxy = ArrayProxy::from_source(source, spec);
+    exercise_proxy(&proxy);
+    let affine = header.best_affine().ok();
+    let dataobj = crate::image::DataObj::Proxy(proxy);
+    if let Ok(image) =
+        crate::image::Image::from_dataobj(dataobj, affine, Some(&header), ImageFormat::Parrec)
+    {
+        let _ = crate::image::parrec_to_nifti(&image, &Default::default());
+    }
+}
+
 /// An ECAT7 file from memory: the header (main header, matrix list, subheaders, each block
 /// read where the matrix list points) and a proxy over the frames, as a load builds it.
 pub fn ecat_image(data: &[u8]) {
@@ -516,13 +562,14 @@ pub fn ecat_two_frames(order: ByteOrder, ids: [i32; 2], orientation: i64) -> Vec
 pub type Target = fn(&[u8]);
 
 /// Every target by name, as the regression replay finds them by directory name.
-pub const TARGETS: [(&str, Target); 17] = [
+pub const TARGETS: [(&str, Target); 18] = [
     ("nifti1_header", nifti1_header),
     ("nifti2_header", nifti2_header),
     ("analyze_header", analyze_header),
     ("mgh_header", mgh_header),
     ("afni_dataset", afni_dataset),
     ("ecat_image", ecat_image),
+    ("parrec_recording", parrec_recording),
     ("nifti_extensions", nifti_extensions),
     ("spm_mat", spm_mat),
     ("gzip_source", gzip_source),

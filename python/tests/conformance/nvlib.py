@@ -33,6 +33,8 @@ NIBABEL_HOMES = {
     'FileBasedHeader': 'nibabel.filebasedimages',
     'AFNIImage': 'nibabel.brikhead',
     'AFNIHeader': 'nibabel.brikhead',
+    'PARRECImage': 'nibabel.parrec',
+    'PARRECHeader': 'nibabel.parrec',
 }
 
 

@@ -269,3 +269,42 @@ def test_ecat_proxy_api(lib, validator):
     params = dict(shape=(10, 10, 3, 1), dtype_out=np.float64,
                   arr_out=nibabel.ecat.load(path).get_fdata())
     VALIDATORS[validator](lib, pmaker, params)
+
+
+# nibabel's TestPARRECAPI: the generic proxy validators (header_isolated too: a PAR header's
+# dtype and shape can be set, its offset cannot) on proxies made with
+# PARRECArrayProxy(rec_name, img.header, scaling='dv') from nibabel's EG_REC and VARY_REC.
+PARREC_VALIDATORS = ['shape', 'ndim', 'is_proxy', 'asarray', 'array_interface_with_dtype',
+                     'header_isolated', 'fileobj_isolated', 'proxy_slicing']
+
+
+@pytest.mark.parametrize('validator', PARREC_VALIDATORS)
+@pytest.mark.parametrize('rec', ['phantom_EPI_asc_CLEAR_2_1.REC', 'phantom_varscale.REC'])
+def test_parrec_proxy_api(lib, validator, rec):
+    import os
+
+    import nibabel
+    import nibabel.parrec
+    from nibabel.testing import data_path
+
+    parrec = nibabel.parrec if lib is nibabel else lib.parrec
+    rec_name = os.path.join(data_path, rec)
+    opened = []
+
+    def pmaker():
+        img = parrec.load(rec_name)
+        prox = parrec.PARRECArrayProxy(rec_name, img.header, scaling='dv')
+        fobj = open(rec_name, 'rb')
+        opened.append(fobj)
+        return prox, fobj, img.header
+
+    img = nibabel.parrec.load(rec_name)
+    params = dict(shape=img.shape, dtype_out=np.float64, arr_out=img.get_fdata())
+    try:
+        if validator == 'header_isolated':
+            VALIDATORS[validator](lib, pmaker, params, settable_offset=False)
+        else:
+            VALIDATORS[validator](lib, pmaker, params)
+    finally:
+        for fobj in opened:
+            fobj.close()

@@ -11,6 +11,8 @@
 //! * `tracking.rs` — whether an image still matches its file (`is_dirty`).
 //! * `save.rs` — saving any image to any format, atomically.
 //! * `handle.rs` — [`ImageHandle`]: a few hundred bytes that turn back into the image anywhere.
+//! * `parrec_nifti.rs` — a PAR/REC recording as the NIfTI-1 image nibabel's `parrec2nii`
+//!   writes ([`parrec_to_nifti`]).
 //!
 //! It uses every layer below ([`crate::format`], [`crate::io`], [`crate::array`],
 //! [`crate::numpy`]) and is used by none of them.
@@ -18,6 +20,7 @@
 pub(crate) mod dataobj;
 pub(crate) mod file_map;
 pub(crate) mod handle;
+pub(crate) mod parrec_nifti;
 pub(crate) mod proxy;
 pub(crate) mod save;
 pub(crate) mod spatial_image;
@@ -29,6 +32,7 @@ pub use file_map::{
     read_header_from, read_header_limited, split_name, ExtensionKind, HeaderInfo,
 };
 pub use handle::ImageHandle;
+pub use parrec_nifti::{parrec_dwell_time, parrec_to_nifti, ParrecNifti, ParrecToNifti};
 pub use proxy::{
     keep_file_open_default, set_keep_file_open_default, ArrayProxy, ArraySpec, DynMemmap, MmapMode,
     ProxyOptions, ReadOptions,

@@ -306,8 +306,9 @@ fn check_entry(dir: &Path, entry: &Value, c: &mut Checker) {
                 });
             }
         }
-        // AFNI datasets are checked in check_afni; ECAT7 files in python/tests/test_ecat.py.
-        Header::Afni(_) | Header::Ecat(_) => {}
+        // AFNI datasets are checked in check_afni; ECAT7 and PAR/REC files in
+        // python/tests/test_ecat.py and test_parrec.py.
+        Header::Afni(_) | Header::Ecat(_) | Header::Parrec(_) => {}
     }
 
     // nibabel's diagnose runs on the bytes as stored, before the fixes parsing applies.
