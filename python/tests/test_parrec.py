@@ -192,11 +192,12 @@ def test_headers_as_nibabel(name, permit_truncated, strict_sort):
     with warnings.catch_warnings():  # nibabel's copy warns again (test below)
         warnings.simplefilter('ignore', UserWarning)
         copy = ours.copy()
+        from_header = type(ours).from_header(ours)
     assert copy is not ours and copy.image_defs is not ours.image_defs
     assert copy.general_info is not ours.general_info
     assert_same_header(copy, theirs)
     # from_header copies a PAR header and refuses any other, as nibabel's does.
-    assert type(nv.parrec.PARRECHeader.from_header(ours)).__name__ == 'PARRECHeader'
+    assert type(from_header).__name__ == 'PARRECHeader'
     for other in (None, nv.Nifti1Header()):
         with pytest.raises(nv.parrec.PARRECError):
             nv.parrec.PARRECHeader.from_header(other)

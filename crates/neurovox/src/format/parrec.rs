@@ -1382,9 +1382,10 @@ impl ParrecHeader {
                 ))
                 .field("diffusion"));
             }
-            // The permutation's inverse is its transpose.
+            // The permutation's inverse is its transpose; `+ 0.0` makes a -0.0 product 0.0,
+            // as nibabel's apply_affine adds its (zero) translation.
             bvecs.push(std::array::from_fn(|i| {
-                (0..3).map(|j| permute[j][i] * first[j]).sum()
+                (0..3).map(|j| permute[j][i] * first[j]).sum::<f64>() + 0.0
             }));
         }
         Ok((Some(bvals), Some(bvecs)))

@@ -157,7 +157,8 @@ pub fn parrec_to_nifti(image: &Image, options: &ParrecToNifti) -> Result<ParrecN
     }
     let bvecs = bvecs.map(|vecs| {
         vecs.iter()
-            .map(|b| std::array::from_fn(|i| (0..3).map(|j| turn[i][j] * b[j]).sum()))
+            // `+ 0.0`: nibabel's apply_affine adds a zero translation, so no -0.0 is left.
+            .map(|b| std::array::from_fn(|i| (0..3).map(|j| turn[i][j] * b[j]).sum::<f64>() + 0.0))
             .collect()
     });
 
