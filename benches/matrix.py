@@ -274,6 +274,7 @@ class Data:
         'bold_sitk.nii.gz': 'bold_sitk', 'bold_neurovox.nii.gz': 'bold_neurovox',
         'header40': 'header40', 'small': 'small', 'real': 'real', 'keys.nii.gz': 'keys',
         'afni+orig.HEAD': 'afni', 'afnigz+orig.HEAD': 'afni', 'pet.v': 'ecat',
+        'par_seq.PAR': 'parrec', 'par_interleaved.PAR': 'parrec',
     }
 
     def path(self, name):
@@ -403,6 +404,60 @@ class Data:
                 frame = np.frombuffer(src.read(frame_bytes), '<i2').astype('>i2')
                 out.write(frame.tobytes().ljust(nblocks * 512, b'\0'))
         os.replace(part, self.dir / 'pet.v')
+        return None
+
+    def make_parrec(self):
+        """The bold run as Philips PAR/REC recordings (V4.2, uint16 slices, each with its own
+        rescale slope and intercept): `par_seq` lists the slices volume by volume, as the
+        scanner's default export does, and `par_interleaved` slice by slice, so the array's
+        slices lie apart in the .REC (every slice its own read)."""
+        names = ['par_seq.PAR', 'par_seq.REC', 'par_interleaved.PAR', 'par_interleaved.REC']
+        if self.all_exist(names):
+            return None
+        if not self.ensure('bold'):
+            return 'the bold run is missing'
+        X, Y, Z, T = self.shapes.bold
+        say(f'  writing the bold run as PAR/REC {self.shapes.bold} (uint16 slices, per-slice factors) ...')
+        general = [
+            ('Patient name', 'bench'), ('Examination name', 'neurovox'),
+            ('Protocol name', 'bold'), ('Examination date/time', '2026.12.06 / 16:00:00'),
+            ('Series Type', 'Image   MRSERIES'), ('Max. number of cardiac phases', 1),
+            ('Max. number of echoes', 1), ('Max. number of slices/locations', Z),
+            ('Max. number of dynamics', T), ('Scan resolution  (x, y)', f'{X}  {Y}'),
+            ('Repetition time [ms]', '2000.000'),
+            ('FOV (ap,fh,rl) [mm]', f'{2 * Y:.3f}  {2.5 * Z:.3f}  {2 * X:.3f}'),
+            ('Angulation midslice(ap,fh,rl)[degr]', '-8.000  0.000  3.000'),
+            ('Off Centre midslice(ap,fh,rl) [mm]', '2.500  30.000  -16.000'),
+            ('EPI factor        <0,1=no EPI>', 39), ('Dynamic scan      <0=no 1=yes> ?', 1),
+            ('Diffusion         <0=no 1=yes> ?', 0), ('Max. number of diffusion values', 1),
+            ('Max. number of gradient orients', 1), ('Number of label types   <0=no ASL>', 0),
+        ]
+        head = ('# === DATA DESCRIPTION FILE ===\n'
+                '# CLINICAL TRYOUT             Research image export tool     V4.2\n'
+                '# === GENERAL INFORMATION ===\n'
+                + ''.join(f'.    {k:<35}:   {v}\n' for k, v in general)
+                + '# === IMAGE INFORMATION ===\n\n')
+
+        def line(z, t, idx):
+            slope, inter = 0.5 + 0.01 * ((z * 7 + t) % 11), float((z + t) % 5)
+            return (f'{z + 1} 1 {t + 1} 1 0 2 {idx} 16 100 {X} {Y} {inter} {slope} 0.5 100 200 '
+                    f'-8.0 0.0 3.0 2.5 30.0 -16.0 2.5 0.0 0 1 0 2 2.0 2.0 30.0 0.0 0.0 0.0 1 90.0 '
+                    f'0 0 0 39 0.0 1 1 0 0 0.0 0.0 0.0 1\n')
+        orders = {'par_seq': [(z, t) for t in range(T) for z in range(Z)],
+                  'par_interleaved': [(z, t) for z in range(Z) for t in range(T)]}
+        src = self.dir / 'bold.nii'
+        slice_bytes = X * Y * 2
+        with open(src, 'rb') as f:
+            bold = np.memmap(f, np.int16, 'r', offset=352, shape=(X, Y, Z, T), order='F')
+            for stem, order in orders.items():
+                with open(self.dir / f'partial-{stem}.REC', 'wb') as rec:
+                    for z, t in order:
+                        rec.write(np.ascontiguousarray(bold[:, :, z, t].T).astype('<u2').tobytes())
+                (self.dir / f'{stem}.PAR').write_text(
+                    head + ''.join(line(z, t, k) for k, (z, t) in enumerate(order)) + '\n')
+                os.replace(self.dir / f'partial-{stem}.REC', self.dir / f'{stem}.REC')
+            del bold
+        assert (self.dir / 'par_seq.REC').stat().st_size == slice_bytes * Z * T
         return None
 
     def make_bold_f64(self):
@@ -750,6 +805,14 @@ def build_rows(shapes: Shapes):
     add(f'ECAT7 load + one frame dataobj[..., {v}], cold, int16 big-endian', 'slice', PLAIN,
         path='pet.v', key=['...', v])
     add('ECAT7 get_fdata() int16 big-endian', 'fdata', PLAIN, path='pet.v', dtype='float64')
+
+    # PAR/REC (read only; slices sorted, per-slice factors): in file order, and interleaved so
+    # that every slice of a volume lies apart in the .REC.
+    for name, desc in [('par_seq.PAR', 'slices in volume order'),
+                       ('par_interleaved.PAR', 'slices interleaved')]:
+        add(f'PAR/REC load + one volume dataobj[..., {v}], cold, {desc}', 'slice', PLAIN,
+            path=name, key=['...', v])
+        add(f'PAR/REC get_fdata() {desc}', 'fdata', PLAIN, path=name, dtype='float64')
 
     # One volume, cold (a freshly loaded image) and warm (after a full get_fdata pass).
     for name, desc, t in [('bold.nii', 'int16 .nii', v), ('bold.nii.gz', 'int16 .nii.gz', v),

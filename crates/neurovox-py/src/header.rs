@@ -491,16 +491,24 @@ fn afni_info_dict<'py>(
 ) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
     let info = pyo3::types::PyDict::new(py);
     for (name, value) in attributes {
-        let value: Bound<'py, PyAny> = match value {
-            FieldValue::Bytes(b) => String::from_utf8_lossy(b).into_pyobject(py)?.into_any(),
-            FieldValue::Int(v) => v.into_pyobject(py)?.into_any(),
-            FieldValue::Float(v) => v.into_pyobject(py)?.into_any(),
-            FieldValue::Ints(v) => PyList::new(py, v)?.into_any(),
-            FieldValue::Floats(v) => PyList::new(py, v)?.into_any(),
-        };
-        info.set_item(name, value)?;
+        info.set_item(name, text_value_to_py(py, value)?)?;
     }
     Ok(info)
+}
+
+/// A text header's value for Python: text as `str`, one number as `int` or `float`, more as a
+/// list (AFNI's `info` and PAR/REC's `general_info` hold them so).
+pub(crate) fn text_value_to_py<'py>(
+    py: Python<'py>,
+    value: &FieldValue,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        FieldValue::Bytes(b) => String::from_utf8_lossy(b).into_pyobject(py)?.into_any(),
+        FieldValue::Int(v) => v.into_pyobject(py)?.into_any(),
+        FieldValue::Float(v) => v.into_pyobject(py)?.into_any(),
+        FieldValue::Ints(v) => PyList::new(py, v)?.into_any(),
+        FieldValue::Floats(v) => PyList::new(py, v)?.into_any(),
+    })
 }
 
 /// The error for a method that needs a header of another format.

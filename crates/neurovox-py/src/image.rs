@@ -6,9 +6,7 @@
 
 use crate::errors::IntoPyResult;
 use crate::header::{format_of, NativeHeader};
-use crate::proxy::{
-    mmap_mode, mmap_name, state_from_tuple, state_to_tuple, NativeProxy, StateTuple,
-};
+use crate::proxy::{mmap_name, state_from_tuple, state_to_tuple, NativeProxy, StateTuple};
 use neurovox::format::affine::Affine;
 use neurovox::image::DirtyReason;
 use neurovox::image::ProxyOptions;
@@ -136,16 +134,7 @@ impl NativeImage {
         parrec: Option<(String, bool, bool)>,
     ) -> PyResult<NativeImage> {
         let format = format.map(format_of).transpose()?;
-        let parrec = match parrec {
-            Some((scaling, permit, strict)) => crate::parrec::options_of(&scaling, permit, strict)?,
-            None => Default::default(),
-        };
-        let options = ProxyOptions {
-            mmap: mmap_mode(mmap)?,
-            keep_file_open,
-            parrec,
-            ..Default::default()
-        };
+        let options = crate::proxy::proxy_options(mmap, keep_file_open, parrec)?;
         let inner = py.detach(|| Image::load_as(&path, format, options)).py()?;
         let loaded = Some(inner.header().clone());
         Ok(NativeImage { inner, loaded })
@@ -335,20 +324,11 @@ impl NativeImage {
     #[staticmethod]
     fn open_handle(py: Python<'_>, handle: HandleTuple) -> PyResult<NativeImage> {
         let (class, header_path, image_path, mmap, keep_file_open, files, parrec) = handle;
-        let parrec = match parrec {
-            Some((scaling, permit, strict)) => crate::parrec::options_of(&scaling, permit, strict)?,
-            None => Default::default(),
-        };
         let handle = neurovox::ImageHandle {
             format: format_of(&class)?,
             header_path: header_path.into(),
             image_path: image_path.into(),
-            options: ProxyOptions {
-                mmap: mmap_mode(&mmap)?,
-                keep_file_open,
-                parrec,
-                ..Default::default()
-            },
+            options: crate::proxy::proxy_options(&mmap, keep_file_open, parrec)?,
             files: files
                 .into_iter()
                 .map(|(path, state)| FileFingerprint {

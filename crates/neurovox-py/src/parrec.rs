@@ -27,14 +27,7 @@ type Contents<'py> = (
 fn contents_for_python<'py>(py: Python<'py>, contents: &ParContents) -> PyResult<Contents<'py>> {
     let general = PyDict::new(py);
     for (name, value) in &contents.general {
-        let value: Bound<'py, PyAny> = match value {
-            FieldValue::Bytes(b) => String::from_utf8_lossy(b).into_pyobject(py)?.into_any(),
-            FieldValue::Int(v) => v.into_pyobject(py)?.into_any(),
-            FieldValue::Float(v) => v.into_pyobject(py)?.into_any(),
-            FieldValue::Ints(v) => PyList::new(py, v)?.into_any(),
-            FieldValue::Floats(v) => PyList::new(py, v)?.into_any(),
-        };
-        general.set_item(name, value)?;
+        general.set_item(name, crate::header::text_value_to_py(py, value)?)?;
     }
     let mut columns = Vec::new();
     for (def, values) in contents.defs.columns() {
@@ -69,6 +62,15 @@ fn parrec_of<'a>(header: &'a NativeHeader, what: &str) -> PyResult<&'a ParrecHea
 pub(crate) fn scaling_of(name: &str) -> PyResult<ParrecScaling> {
     ParrecScaling::from_name(name)
         .ok_or_else(|| PyValueError::new_err(format!("Unknown scaling method '{name}'.")))
+}
+
+/// The load options a binding was given as `(scaling, permit_truncated, strict_sort)`, or
+/// nibabel's defaults.
+pub(crate) fn options_or_default(parrec: Option<(String, bool, bool)>) -> PyResult<ParrecOptions> {
+    match parrec {
+        Some((scaling, permit, strict)) => options_of(&scaling, permit, strict),
+        None => Ok(ParrecOptions::default()),
+    }
 }
 
 /// The core's PAR/REC load options from nibabel's keywords.

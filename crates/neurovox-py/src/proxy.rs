@@ -90,6 +90,21 @@ pub fn mmap_mode(mmap: &str) -> PyResult<MmapMode> {
     }
 }
 
+/// A load's or proxy's options from the bindings' arguments: the `mmap` name, `keep_file_open`,
+/// and PAR/REC's `(scaling, permit_truncated, strict_sort)` (nibabel's defaults if `None`).
+pub(crate) fn proxy_options(
+    mmap: &str,
+    keep_file_open: Option<bool>,
+    parrec: Option<(String, bool, bool)>,
+) -> PyResult<ProxyOptions> {
+    Ok(ProxyOptions {
+        mmap: mmap_mode(mmap)?,
+        keep_file_open,
+        parrec: crate::parrec::options_or_default(parrec)?,
+        ..Default::default()
+    })
+}
+
 pub(crate) fn mmap_name(mode: MmapMode) -> &'static str {
     match mode {
         MmapMode::CopyOnWrite => "c",
@@ -335,11 +350,7 @@ impl NativeProxy {
         fingerprint: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<NativeProxy> {
         let spec = spec.inner.clone();
-        let options = ProxyOptions {
-            mmap: mmap_mode(mmap)?,
-            keep_file_open,
-            ..Default::default()
-        };
+        let options = proxy_options(mmap, keep_file_open, None)?;
         let fingerprint = match fingerprint {
             Some(state) => checked_fingerprint(&path, state)?,
             // As nibabel, a proxy is made without reading its file: one that cannot be
@@ -395,11 +406,7 @@ impl NativeProxy {
         keep_file_open: Option<bool>,
     ) -> PyResult<NativeProxy> {
         let spec = ArraySpec::from_header(&header.inner).py()?;
-        let options = ProxyOptions {
-            mmap: mmap_mode(mmap)?,
-            keep_file_open,
-            ..Default::default()
-        };
+        let options = proxy_options(mmap, keep_file_open, None)?;
         let fingerprint = FileFingerprint::take_or_note(&path, MAX_HEAD_BYTES);
         Ok(NativeProxy {
             inner: ArrayProxy::open(&path, spec, options).py()?,
@@ -425,16 +432,7 @@ impl NativeProxy {
             .ok_or_else(|| PyValueError::new_err(format!("unknown image class {format:?}")))?;
         let print = checked_fingerprint(&path, fingerprint)?;
         let (header_path, _) = neurovox::image::header_and_image_paths(&path);
-        let parrec = match parrec {
-            Some((scaling, permit, strict)) => crate::parrec::options_of(&scaling, permit, strict)?,
-            None => Default::default(),
-        };
-        let options = ProxyOptions {
-            mmap: mmap_mode(mmap)?,
-            keep_file_open,
-            parrec,
-            ..Default::default()
-        };
+        let options = proxy_options(mmap, keep_file_open, parrec)?;
         let info =
             neurovox::image::read_header_limited(&header_path, Some(format), &options).py()?;
         let spec = ArraySpec::from_header(&info.header).py()?;

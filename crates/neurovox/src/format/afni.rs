@@ -22,6 +22,7 @@
 
 use super::affine::Affine;
 use super::fields::FieldValue;
+use super::geometry::Geometry;
 use super::{check_declared_shape, declared_nbytes};
 use crate::dtype::{ByteOrder, DataType, StorageDtype};
 use crate::error::{Error, Result};
@@ -49,18 +50,16 @@ const BRICK_TYPES: [(i64, DataType); 6] = [
 /// type = float-attribute\nname = DELTA\ncount = 3\n 2 -2 3\n\n\
 /// type = string-attribute\nname = BYTEORDER_STRING\ncount = 10\n'LSB_FIRST~\n";
 /// let h = AfniHeader::parse(head)?;
-/// assert_eq!(h.data_shape(), vec![4, 5, 6, 2]);
-/// assert_eq!(h.data_dtype().dtype, DataType::Int16);
-/// assert_eq!(h.zooms(), vec![2.0, 2.0, 3.0, 0.0]);
+/// assert_eq!(h.geometry().data_shape(), [4, 5, 6, 2]);
+/// assert_eq!(h.geometry().data_dtype().dtype, DataType::Int16);
+/// assert_eq!(h.geometry().zooms(), [2.0, 2.0, 3.0, 0.0]);
 /// assert_eq!(h.attribute("BYTEORDER_STRING"), Some(&FieldValue::Bytes(b"LSB_FIRST".to_vec())));
 /// # Ok::<(), neurovox::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct AfniHeader {
     attributes: Vec<(String, FieldValue)>,
-    shape: Vec<usize>,
-    dtype: StorageDtype,
-    zooms: Vec<f64>,
+    geometry: Geometry,
 }
 
 impl AfniHeader {
@@ -75,13 +74,16 @@ impl AfniHeader {
     pub fn from_attributes(attributes: Vec<(String, FieldValue)>) -> Result<AfniHeader> {
         let mut header = AfniHeader {
             attributes,
-            shape: Vec::new(),
-            dtype: StorageDtype::new(DataType::UInt8, ByteOrder::NATIVE),
-            zooms: Vec::new(),
+            geometry: Geometry::new(
+                Vec::new(),
+                StorageDtype::new(DataType::UInt8, ByteOrder::NATIVE),
+                Vec::new(),
+            ),
         };
-        header.dtype = header.stored_dtype()?;
-        header.shape = header.declared_shape()?;
-        header.zooms = header.declared_zooms()?;
+        let dtype = header.stored_dtype()?;
+        let shape = header.declared_shape()?;
+        let zooms = header.declared_zooms()?;
+        header.geometry = Geometry::new(shape, dtype, zooms);
         Ok(header)
     }
 
@@ -91,9 +93,11 @@ impl AfniHeader {
     pub fn empty(order: ByteOrder) -> AfniHeader {
         AfniHeader {
             attributes: Vec::new(),
-            shape: vec![0],
-            dtype: StorageDtype::new(DataType::UInt8, order),
-            zooms: vec![1.0],
+            geometry: Geometry::new(
+                vec![0],
+                StorageDtype::new(DataType::UInt8, order),
+                vec![1.0],
+            ),
         }
     }
 
@@ -118,37 +122,15 @@ impl AfniHeader {
         crate::ImageFormat::Afni
     }
 
-    /// The data shape: the spatial dimensions and the number of sub-bricks.
-    pub fn data_shape(&self) -> Vec<usize> {
-        self.shape.clone()
+    /// The shape (the spatial dimensions and the number of sub-bricks), stored type and voxel
+    /// sizes (`|DELTA|`, and the time step `TAXIS_FLOATS[1]`, 0 without one).
+    pub fn geometry(&self) -> &Geometry {
+        &self.geometry
     }
 
-    /// Changes the shape the header describes (in memory only), with one voxel size per
-    /// axis: those beyond the new axes dropped, new axes of size 1 (nibabel's
-    /// `SpatialHeader.set_data_shape`).
-    pub fn set_data_shape(&mut self, shape: &[usize]) {
-        self.shape = shape.to_vec();
-        self.zooms.resize(shape.len(), 1.0);
-    }
-
-    /// The stored element type and byte order.
-    pub fn data_dtype(&self) -> StorageDtype {
-        self.dtype
-    }
-
-    /// Changes the element type the header describes (in memory only).
-    pub fn set_data_dtype(&mut self, dtype: DataType) {
-        self.dtype = StorageDtype::new(dtype, self.dtype.order);
-    }
-
-    /// Voxel sizes (`|DELTA|`) and the time step (`TAXIS_FLOATS[1]`, 0 without one).
-    pub fn zooms(&self) -> Vec<f64> {
-        self.zooms.clone()
-    }
-
-    /// Changes the voxel sizes (in memory only).
-    pub fn set_zooms(&mut self, zooms: &[f64]) {
-        self.zooms = zooms.to_vec();
+    /// The geometry, to change in memory (as nibabel's `set_data_shape` and friends do).
+    pub fn geometry_mut(&mut self) -> &mut Geometry {
+        &mut self.geometry
     }
 
     /// The voxel-to-RAS affine: `IJK_TO_DICOM_REAL` (else `IJK_TO_DICOM`, else built from
@@ -242,7 +224,7 @@ impl AfniHeader {
         if facs.iter().all(|&f| f == 0.0) {
             return Ok(None);
         }
-        let bricks = self.shape.last().copied().unwrap_or(1);
+        let bricks = self.geometry.data_shape().last().copied().unwrap_or(1);
         if facs.len() > bricks {
             return Err(Error::header_value(format!(
                 "BRICK_FLOAT_FACS has {} factors for {bricks} sub-bricks",
@@ -284,7 +266,7 @@ impl AfniHeader {
 
     /// The number of data bytes the `.BRIK` must hold.
     pub fn data_nbytes(&self) -> Result<u64> {
-        declared_nbytes(&self.shape, self.dtype.dtype)
+        declared_nbytes(self.geometry.data_shape(), self.geometry.data_dtype().dtype)
     }
 
     fn stored_dtype(&self) -> Result<StorageDtype> {
@@ -546,12 +528,12 @@ type = string-attribute\nname = BYTEORDER_STRING\ncount = 10\n'MSB_FIRST~\n";
     #[test]
     fn a_head_file_gives_nibabels_values() {
         let h = AfniHeader::parse(EXAMPLE.as_bytes()).unwrap();
-        assert_eq!(h.data_shape(), vec![47, 54, 43, 1]);
+        assert_eq!(h.geometry().data_shape(), [47, 54, 43, 1]);
         assert_eq!(
-            h.data_dtype(),
+            h.geometry().data_dtype(),
             StorageDtype::new(DataType::Int16, ByteOrder::Big)
         );
-        assert_eq!(h.zooms(), vec![3.0, 3.0, 3.0, 0.0]);
+        assert_eq!(h.geometry().zooms(), [3.0, 3.0, 3.0, 0.0]);
         assert_eq!(
             h.affine().unwrap(),
             [
@@ -571,10 +553,10 @@ type = string-attribute\nname = BYTEORDER_STRING\ncount = 10\n'MSB_FIRST~\n";
         assert_eq!(h.attribute("BRICK_TYPES"), Some(&FieldValue::Int(1)));
         assert_eq!(h.attributes().len(), 12);
         let mut three = h.clone();
-        three.set_data_shape(&[47, 54, 43]);
-        assert_eq!(three.zooms(), vec![3.0, 3.0, 3.0]);
-        three.set_data_shape(&[47, 54, 43, 1, 1]);
-        assert_eq!(three.zooms(), vec![3.0, 3.0, 3.0, 1.0, 1.0]);
+        three.geometry_mut().set_data_shape(&[47, 54, 43]);
+        assert_eq!(three.geometry().zooms(), [3.0, 3.0, 3.0]);
+        three.geometry_mut().set_data_shape(&[47, 54, 43, 1, 1]);
+        assert_eq!(three.geometry().zooms(), [3.0, 3.0, 3.0, 1.0, 1.0]);
     }
 
     #[test]
@@ -664,10 +646,10 @@ type = float-attribute\nname = DELTA\ncount = 3\n 1 1 1\n"
         ));
         assert_eq!(huge.kind(), crate::ErrorKind::Limit);
         let ok = AfniHeader::parse(base("2 3", "5 6 0", "5").as_bytes()).unwrap();
-        assert_eq!(ok.data_shape(), vec![5, 6, 3]);
-        assert_eq!(ok.data_dtype().dtype, DataType::Complex64);
+        assert_eq!(ok.geometry().data_shape(), [5, 6, 3]);
+        assert_eq!(ok.geometry().data_dtype().dtype, DataType::Complex64);
         // No BYTEORDER_STRING: the machine's order, as AFNI reads it.
-        assert_eq!(ok.data_dtype().order, ByteOrder::NATIVE);
+        assert_eq!(ok.geometry().data_dtype().order, ByteOrder::NATIVE);
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod analyze;
 pub mod check;
 pub mod ecat;
 pub mod fields;
+pub mod geometry;
 pub mod mgh;
 pub mod nifti1;
 pub mod nifti2;
@@ -34,6 +35,7 @@ pub use analyze::{AnalyzeFlavour, AnalyzeHeader};
 pub use check::Problem;
 pub use ecat::EcatHeader;
 pub use fields::FieldValue;
+pub use geometry::Geometry;
 pub use mgh::MghHeader;
 pub use nifti1::{Extension, NiftiHeader, NiftiVersion};
 pub use parrec::ParrecHeader;
@@ -353,7 +355,7 @@ impl Header {
 
     /// Byte order of the header (and of the data it describes).
     pub fn byte_order(&self) -> ByteOrder {
-        each_header!(self, h => HeaderCodec::raw(h).byte_order(), a => a.data_dtype().order)
+        each_header!(self, h => HeaderCodec::raw(h).byte_order(), a => a.geometry().data_dtype().order)
     }
 
     /// The table of fields (names, offsets, types) behind [`Header::get`] and
@@ -388,39 +390,39 @@ impl Header {
 
     /// The data shape (nibabel's `get_data_shape`).
     pub fn data_shape(&self) -> Result<Vec<usize>> {
-        each_header!(self, h => HeaderCodec::data_shape(h), a => Ok(a.data_shape()))
+        each_header!(self, h => HeaderCodec::data_shape(h), a => Ok(a.geometry().data_shape().to_vec()))
     }
 
     /// Sets the data shape (nibabel's `set_data_shape`).
     pub fn set_data_shape(&mut self, shape: &[usize]) -> Result<()> {
         each_header!(self, h => HeaderCodec::set_data_shape(h, shape), a => {
-            a.set_data_shape(shape);
+            a.geometry_mut().set_data_shape(shape);
             Ok(())
         })
     }
 
     /// The on-disk data type with its byte order.
     pub fn data_dtype(&self) -> Result<StorageDtype> {
-        each_header!(self, h => HeaderCodec::data_dtype(h), a => Ok(a.data_dtype()))
+        each_header!(self, h => HeaderCodec::data_dtype(h), a => Ok(a.geometry().data_dtype()))
     }
 
     /// Sets the on-disk data type; Unsupported if the format cannot store it.
     pub fn set_data_dtype(&mut self, dtype: DataType) -> Result<()> {
         each_header!(self, h => HeaderCodec::set_data_dtype(h, dtype), a => {
-            a.set_data_dtype(dtype);
+            a.geometry_mut().set_data_dtype(dtype);
             Ok(())
         })
     }
 
     /// Voxel sizes (and time step) for each axis (nibabel's `get_zooms`).
     pub fn zooms(&self) -> Vec<f64> {
-        each_header!(self, h => HeaderCodec::zooms(h), a => a.zooms())
+        each_header!(self, h => HeaderCodec::zooms(h), a => a.geometry().zooms().to_vec())
     }
 
     /// Sets the voxel sizes (nibabel's `set_zooms`).
     pub fn set_zooms(&mut self, zooms: &[f64]) -> Result<()> {
         each_header!(self, h => HeaderCodec::set_zooms(h, zooms), a => {
-            a.set_zooms(zooms);
+            a.geometry_mut().set_zooms(zooms);
             Ok(())
         })
     }

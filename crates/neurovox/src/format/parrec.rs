@@ -26,6 +26,7 @@
 use super::affine::{matmul, Affine};
 use super::check_declared_shape;
 use super::fields::FieldValue;
+use super::geometry::Geometry;
 use crate::dtype::{ByteOrder, DataType, StorageDtype};
 use crate::error::{Error, Result};
 use std::cmp::Ordering;
@@ -843,9 +844,9 @@ pub fn vol_is_full(slice_nos: &[i64], max_slices: i64) -> Result<Vec<bool>> {
 /// use neurovox::format::parrec::{ParrecHeader, ParrecOptions};
 /// let par = neurovox::fuzzing::par_example(3, 2); // 3 slices, 2 volumes
 /// let header = ParrecHeader::parse_with(par.as_bytes(), ParrecOptions::default())?;
-/// assert_eq!(header.data_shape(), vec![4, 3, 3, 2]);
+/// assert_eq!(header.geometry().data_shape(), [4, 3, 3, 2]);
 /// assert_eq!(header.sorted_slice_indices(), &[0, 1, 2, 3, 4, 5]);
-/// assert_eq!(header.data_dtype().dtype, neurovox::DataType::UInt16);
+/// assert_eq!(header.geometry().data_dtype().dtype, neurovox::DataType::UInt16);
 /// # Ok::<(), neurovox::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -853,9 +854,7 @@ pub struct ParrecHeader {
     contents: ParContents,
     options: ParrecOptions,
     sorted: Vec<usize>,
-    shape: Vec<usize>,
-    dtype: StorageDtype,
-    zooms: Vec<f64>,
+    geometry: Geometry,
     warnings: Vec<String>,
 }
 
@@ -878,9 +877,11 @@ impl ParrecHeader {
             contents,
             options,
             sorted: Vec::new(),
-            shape: Vec::new(),
-            dtype: StorageDtype::new(DataType::UInt16, ByteOrder::Little),
-            zooms: Vec::new(),
+            geometry: Geometry::new(
+                Vec::new(),
+                StorageDtype::new(DataType::UInt16, ByteOrder::Little),
+                Vec::new(),
+            ),
             warnings: Vec::new(),
         };
         for key in &header.contents.unknown_keys {
@@ -890,7 +891,7 @@ impl ParrecHeader {
         }
         header.check_truncation()?;
         let bits = header.contents.defs.unique("image pixel size")?[0];
-        header.dtype = match bits as i64 {
+        let dtype = match bits as i64 {
             8 if bits == 8.0 => StorageDtype::new(DataType::UInt8, ByteOrder::Little),
             16 if bits == 16.0 => StorageDtype::new(DataType::UInt16, ByteOrder::Little),
             _ => {
@@ -900,9 +901,10 @@ impl ParrecHeader {
                 .field("image pixel size"))
             }
         };
-        header.shape = header.declared_shape()?;
-        header.zooms = header.declared_zooms()?;
-        let n_used: usize = header.shape[2..].iter().product();
+        let shape = header.declared_shape()?;
+        let zooms = header.declared_zooms(shape.len())?;
+        header.geometry = Geometry::new(shape, dtype, zooms);
+        let n_used: usize = header.geometry.data_shape()[2..].iter().product();
         let mut order = match options.strict_sort {
             false => header.lax_sort_order()?,
             true => header.strict_sort_order()?,
@@ -911,7 +913,7 @@ impl ParrecHeader {
             return Err(Error::format(format!(
                 "the .PAR lists {} images, fewer than the {n_used} slices of its shape {:?}",
                 order.len(),
-                header.shape
+                header.geometry.data_shape()
             ))
             .field("slice number"));
         }
@@ -946,9 +948,11 @@ impl ParrecHeader {
             },
             options: ParrecOptions::default(),
             sorted: Vec::new(),
-            shape: vec![0],
-            dtype: StorageDtype::new(DataType::UInt16, ByteOrder::Little),
-            zooms: vec![1.0],
+            geometry: Geometry::new(
+                vec![0],
+                StorageDtype::new(DataType::UInt16, ByteOrder::Little),
+                vec![1.0],
+            ),
             warnings: Vec::new(),
         }
     }
@@ -1098,13 +1102,13 @@ impl ParrecHeader {
 
     /// Pixel spacing, slice thickness + gap, and for a dynamic scan the repetition time in
     /// seconds (nibabel's `_calc_zooms`).
-    fn declared_zooms(&mut self) -> Result<Vec<f64>> {
+    fn declared_zooms(&mut self, ndim: usize) -> Result<Vec<f64>> {
         let defs = &self.contents.defs;
         let gap = defs.unique("slice gap")?[0];
         let spacing = defs.unique("pixel spacing")?;
         let thickness = defs.unique("slice thickness")?[0];
         let mut zooms = vec![spacing[0], spacing[1], thickness + gap];
-        if self.shape.len() > 3 {
+        if ndim > 3 {
             let mut step = 1.0;
             if self.general_int("dyn_scan")? != 0 {
                 let trs = self.general_floats("repetition_time")?;
@@ -1195,7 +1199,7 @@ impl ParrecHeader {
         let [x, y, _] = self.rec_shape()?;
         (x as u64)
             .checked_mul(y as u64)
-            .and_then(|n| n.checked_mul(self.dtype.dtype.itemsize() as u64))
+            .and_then(|n| n.checked_mul(self.geometry.data_dtype().dtype.itemsize() as u64))
             .ok_or_else(|| {
                 Error::limit("a slice's size overflows 64 bits").field("recon resolution")
             })
@@ -1287,11 +1291,17 @@ impl ParrecHeader {
             &mat3_mul(&rotation(2, rl), &rotation(0, ap)),
             &rotation(1, fh),
         );
+        let (shape, zooms) = (self.geometry.data_shape(), self.geometry.zooms());
+        if shape.len() < 3 || zooms.len() < 3 {
+            return Err(Error::usage(format!(
+                "a PAR/REC affine needs 3 axes and voxel sizes, not shape {shape:?}"
+            )));
+        }
         let mut to_center = identity();
         let mut zoomer = identity();
         for axis in 0..3 {
-            to_center[axis][3] = -(self.shape[axis] as f64 - 1.0) / 2.0;
-            zoomer[axis][axis] = self.zooms[axis];
+            to_center[axis][3] = -(shape[axis] as f64 - 1.0) / 2.0;
+            zoomer[axis][axis] = zooms[axis];
         }
         let mut psl = matmul(
             &matmul(&matmul(&embed(&rot), &embed(&permute)), &zoomer),
@@ -1345,10 +1355,17 @@ impl ParrecHeader {
     /// volume are an error.
     #[allow(clippy::type_complexity)]
     pub fn bvals_bvecs(&self) -> Result<(Option<Vec<f64>>, Option<Vec<[f64; 3]>>)> {
-        if self.general_int("diffusion")? == 0 || self.shape.len() == 3 {
+        let shape = self.geometry.data_shape();
+        if self.general_int("diffusion")? == 0 || shape.len() != 4 {
             return Ok((None, None));
         }
-        let (n_slices, n_vols) = (self.shape[2], self.shape[3]);
+        let (n_slices, n_vols) = (shape[2], shape[3]);
+        if self.sorted.len() < n_slices * n_vols {
+            return Err(Error::usage(format!(
+                "the shape {shape:?} has more slices than the recording's {}",
+                self.sorted.len()
+            )));
+        }
         let defs = &self.contents.defs;
         let factors = defs
             .floats("diffusion_b_factor")
@@ -1417,36 +1434,15 @@ impl ParrecHeader {
         }
     }
 
-    /// The data shape.
-    pub fn data_shape(&self) -> Vec<usize> {
-        self.shape.clone()
+    /// The shape `(x, y, slices[, volumes])`, stored type (uint8 or uint16, little-endian)
+    /// and voxel sizes (for a 4-D image the time step: seconds, or 1).
+    pub fn geometry(&self) -> &Geometry {
+        &self.geometry
     }
 
-    /// Changes the shape the header describes (in memory only), voxel sizes following
-    /// nibabel's `SpatialHeader.set_data_shape`.
-    pub fn set_data_shape(&mut self, shape: &[usize]) {
-        self.shape = shape.to_vec();
-        self.zooms.resize(shape.len(), 1.0);
-    }
-
-    /// The stored element type (uint8 or uint16, little-endian).
-    pub fn data_dtype(&self) -> StorageDtype {
-        self.dtype
-    }
-
-    /// Changes the element type the header describes (in memory only).
-    pub fn set_data_dtype(&mut self, dtype: DataType) {
-        self.dtype = StorageDtype::new(dtype, ByteOrder::Little);
-    }
-
-    /// Voxel sizes, and for a 4-D image the time step (seconds, or 1).
-    pub fn zooms(&self) -> Vec<f64> {
-        self.zooms.clone()
-    }
-
-    /// Changes the voxel sizes (in memory only).
-    pub fn set_zooms(&mut self, zooms: &[f64]) {
-        self.zooms = zooms.to_vec();
+    /// The geometry, to change in memory (as nibabel's `set_data_shape` and friends do).
+    pub fn geometry_mut(&mut self) -> &mut Geometry {
+        &mut self.geometry
     }
 
     /// The format.
@@ -1583,8 +1579,8 @@ mod tests {
     #[test]
     fn sorts_slices_by_number_and_scales_each() {
         let h = ParrecHeader::parse(V4_PAR.as_bytes()).unwrap();
-        assert_eq!(h.data_shape(), vec![2, 2, 2]);
-        assert_eq!(h.zooms(), vec![1.5, 1.5, 5.0]);
+        assert_eq!(h.geometry().data_shape(), [2, 2, 2]);
+        assert_eq!(h.geometry().zooms(), [1.5, 1.5, 5.0]);
         // Line 2 holds slice 1.
         assert_eq!(h.sorted_slice_indices(), &[1, 0]);
         assert!(!h.is_in_file_order());
@@ -1663,7 +1659,7 @@ mod tests {
                 ..Default::default()
             };
             let h = ParrecHeader::parse_with(par.as_bytes(), options).unwrap();
-            assert_eq!(h.data_shape(), vec![2, 2, 2]);
+            assert_eq!(h.geometry().data_shape(), [2, 2, 2]);
             assert_eq!(
                 h.sorted_slice_indices(),
                 &[1, 0],

@@ -13,7 +13,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::{afni, analyze, mgh, nifti1, nifti2, Header, ImageFormat};
-use crate::image::spatial_image::LoadOptions;
+use crate::image::proxy::ProxyOptions as LoadOptions;
 use crate::io::{open_decompressed_identified, read_up_to, skip, Compression};
 use crate::limits::Limits;
 use std::path::{Path, PathBuf};
@@ -584,7 +584,7 @@ fn check_data_fits(header: &Header, image_path: &Path) -> Result<()> {
                 "the .PAR lists {} slices of {:?} pixels ({nbytes} bytes), but the .REC has \
                  {len} bytes",
                 par.image_defs().rows(),
-                &par.data_shape()[..2.min(par.data_shape().len())]
+                par.rec_shape().map(|s| [s[0], s[1]]).unwrap_or_default()
             ))
             .field("recon resolution")
             .with_path(image_path));

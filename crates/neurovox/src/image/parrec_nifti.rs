@@ -216,9 +216,10 @@ fn nifti_header(
     let nifti = NiftiHeader::new(NiftiVersion::One, true, ByteOrder::NATIVE);
     let mut header = Header::Nifti(nifti);
     // from_header: type, shape, voxel sizes (the time step included) and as_analyze_map.
-    header.set_data_dtype(par.data_dtype().dtype)?;
-    header.set_data_shape(&par.data_shape())?;
-    header.set_zooms(&par.zooms())?;
+    let geometry = par.geometry();
+    header.set_data_dtype(geometry.data_dtype().dtype)?;
+    header.set_data_shape(geometry.data_shape())?;
+    header.set_zooms(geometry.zooms())?;
     header.set("descrip", FieldValue::Bytes(par.nifti_descrip()))?;
     header.set("xyzt_units", FieldValue::Int(par.nifti_xyzt_units()))?;
     header.set_data_shape(data.shape())?;

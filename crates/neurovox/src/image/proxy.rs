@@ -285,8 +285,12 @@ impl ArraySpec {
                 .data_scaling()?
                 .map(|facs| {
                     let zeros = vec![0.0; facs.len()];
-                    IndexScaling::along(afni.data_shape().len().saturating_sub(1), facs, zeros)
-                        .map(Arc::new)
+                    IndexScaling::along(
+                        afni.geometry().data_shape().len().saturating_sub(1),
+                        facs,
+                        zeros,
+                    )
+                    .map(Arc::new)
                 })
                 .transpose()?,
             _ => None,
@@ -419,8 +423,15 @@ impl ArraySpec {
     /// slices in the header's sorted order, each scaled by its own slope and intercept under
     /// the scaling the header was loaded with.
     fn from_parrec(par: &crate::format::ParrecHeader) -> Result<Self> {
-        let shape = par.data_shape();
+        let shape = par.geometry().data_shape().to_vec();
         let (slopes, inters) = par.data_scaling(par.options().scaling)?;
+        let slices: usize = shape.iter().skip(2).product();
+        if shape.len() < 3 || slopes.len() != slices {
+            return Err(Error::usage(format!(
+                "the PAR/REC header's shape {shape:?} does not hold its {} sorted slices",
+                slopes.len()
+            )));
+        }
         // The header lists slice-fastest (Fortran order over slice and volume); the factor
         // table runs in C order over its axes.
         let index_scaling = if shape.len() == 4 {
@@ -441,7 +452,7 @@ impl ArraySpec {
         };
         Ok(ArraySpec {
             shape,
-            dtype: par.data_dtype(),
+            dtype: par.geometry().data_dtype(),
             offset: 0,
             scaling: Scaling::IDENTITY,
             order: Order::F,

@@ -567,15 +567,17 @@ fn check_afni(dir: &Path, entry: &Value, c: &mut Checker) {
     };
     let theirs = &entry["header"]["afni"];
     let shape = json_shape(&theirs["shape"]);
-    c.check(h.data_shape() == shape, || {
-        format!("shape {:?}", h.data_shape())
+    c.check(h.geometry().data_shape() == shape, || {
+        format!("shape {:?}", h.geometry().data_shape())
     });
     c.check(
-        h.data_dtype().numpy_str() == theirs["dtype_str"].as_str().unwrap_or(""),
-        || format!("dtype {}", h.data_dtype().numpy_str()),
+        h.geometry().data_dtype().numpy_str() == theirs["dtype_str"].as_str().unwrap_or(""),
+        || format!("dtype {}", h.geometry().data_dtype().numpy_str()),
     );
     let zooms = flat_f64s(&theirs["zooms"]);
-    c.check(h.zooms() == zooms, || format!("zooms {:?}", h.zooms()));
+    c.check(h.geometry().zooms() == zooms, || {
+        format!("zooms {:?}", h.geometry().zooms())
+    });
     c.check(
         h.affine().ok() == Some(json_affine(&theirs["affine"])),
         || format!("affine {:?}", h.affine()),
