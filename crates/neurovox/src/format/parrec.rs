@@ -489,9 +489,6 @@ impl ImageDefs {
                 .field(name));
             }
         }
-        if self.rows == 1 && first.iter().any(|v| v.is_nan()) {
-            return Err(Error::format(format!("{name} is not a number")).field(name));
-        }
         Ok(first)
     }
 }
