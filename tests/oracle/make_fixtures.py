@@ -24,8 +24,15 @@ The script (re)creates OUTDIR and
    arrays nibabel reads under ``OUTDIR/arrays/`` as ``.npy`` files;
 3. does the same for the NIfTI, Analyze, MGH and AFNI files shipped in nibabel's
    own ``tests/data`` directory (referenced by absolute path, never copied);
-4. writes everything to ``OUTDIR/manifest.json`` (schema: see
-   ``describe_file`` below and the neurovox oracle tests).
+4. copies every PAR/REC recording of that directory (each ``.PAR``, and its
+   ``.REC`` when there is one) to ``OUTDIR`` and records, for each load option
+   set (``permit_truncated`` x ``strict_sort`` x ``scaling``), what nibabel's
+   ``PARRECHeader`` gives (shape, dtype, zooms, affines, slice order, scaling,
+   volume labels, b values and vectors) or the error it raises, and for the
+   recordings with a ``.REC`` the arrays its ``PARRECImage`` reads, as ``.npy``
+   under ``OUTDIR/arrays/`` (``describe_parrec``);
+5. writes everything to ``OUTDIR/manifest.json`` (schema: see
+   ``describe_file`` and ``describe_parrec`` below and the neurovox oracle tests).
 
 The output is deterministic: no randomness is used, values come from
 ``np.arange``/``np.linspace`` and nibabel writes gzip streams with mtime 0.
@@ -782,6 +789,156 @@ def describe_file(entry_id, source, klass, filename, outdir):
 
 
 # ----------------------------------------------------------------------------
+# PAR/REC: every .PAR of nibabel's tests/data under each load option set
+
+
+# nibabel's PAR/REC load keywords, as (permit_truncated, strict_sort, scaling), and the
+# case-id suffix of each ('truncated-strict-fp').
+PARREC_OPTION_SETS = list(itertools.product((False, True), (False, True), ('dv', 'fp')))
+
+
+def parrec_options_id(permit_truncated, strict_sort, scaling):
+    parts = ['truncated'] if permit_truncated else []
+    parts += ['strict' if strict_sort else 'lax', scaling]
+    return '-'.join(parts)
+
+
+def copy_parrec_test_data(outdir):
+    """Copy each .PAR of nibabel's tests/data, and its .REC when there is one, to OUTDIR's
+    top level (not committed: OUTDIR is generated). The Rust tests load the copies (a .PAR's
+    .REC is found next to it), and the fuzz seeder (``crates/neurovox/examples/fuzz_seeds.rs``)
+    makes every .PAR it finds there a ``parrec_recording`` seed. Returns the .PAR names."""
+    names = sorted(name for name in os.listdir(NIBABEL_TEST_DATA_DIR) if name.endswith('.PAR'))
+    for name in names:
+        for source in (name, name[:-4] + '.REC'):
+            path = Path(NIBABEL_TEST_DATA_DIR) / source
+            if path.exists():
+                shutil.copyfile(path, Path(outdir) / source)
+    return names
+
+
+def fortran_flat(array):
+    return [encode_float(x) for x in np.asarray(array, dtype=np.float64).ravel(order='F')]
+
+
+def nibabel_value(call, encode):
+    """``encode(call())``, or ``{"error": ...}`` if nibabel's ``call`` raises (an error in
+    ``encode`` is the fixture script's, and stops it)."""
+    try:
+        value = call()
+    except Exception as exc:  # noqa: BLE001 - recording nibabel's behaviour
+        return {'error': error_record(exc)}
+    return encode(value)
+
+
+def describe_parrec_header(path, permit_truncated, strict_sort, scaling):
+    """What nibabel's PARRECHeader.from_fileobj gives under one option set: its values, each
+    ``{"error": ...}`` where that method raises; or ``error`` where the header is refused.
+    ``scaling`` is get_data_scaling's slope and intercept flattened in Fortran order (slice
+    fastest), ``volume_labels`` a list of [name, values] in nibabel's order."""
+    try:
+        with open(path) as fobj:
+            hdr = nib.parrec.PARRECHeader.from_fileobj(
+                fobj, permit_truncated=permit_truncated, strict_sort=strict_sort)
+    except Exception as exc:  # noqa: BLE001 - recording nibabel's behaviour
+        return {'error': error_record(exc)}
+
+    def encode_scaling(slope_inter):
+        slope, inter = slope_inter
+        return {'slope': fortran_flat(slope), 'inter': fortran_flat(inter)}
+
+    def encode_labels(labels):
+        return [[name, [int(v) for v in values]] for name, values in labels.items()]
+
+    def encode_bvals_bvecs(bvals_bvecs):
+        bvals, bvecs = bvals_bvecs
+        return {'bvals': None if bvals is None else [encode_float(b) for b in bvals],
+                'bvecs': None if bvecs is None else [[encode_float(x) for x in row]
+                                                     for row in bvecs]}
+
+    return {
+        'error': None,
+        'shape': [int(n) for n in hdr.get_data_shape()],
+        'dtype_str': hdr.get_data_dtype().str,
+        'zooms': [encode_float(z) for z in hdr.get_zooms()],
+        'affine': nibabel_value(hdr.get_affine, encode_matrix),
+        'affine_fov': nibabel_value(lambda: hdr.get_affine(origin='fov'), encode_matrix),
+        'sorted_slice_indices': nibabel_value(hdr.get_sorted_slice_indices,
+                                              lambda indices: [int(i) for i in indices]),
+        'scaling': nibabel_value(lambda: hdr.get_data_scaling(scaling), encode_scaling),
+        'volume_labels': nibabel_value(hdr.get_volume_labels, encode_labels),
+        'bvals_bvecs': nibabel_value(hdr.get_bvals_bvecs, encode_bvals_bvecs),
+    }
+
+
+def save_array_once(array, stem, outdir, saved):
+    """Save ``array`` as ``arrays/<stem>.npy`` unless an identical .npy was saved already (the
+    option sets of one recording often read the same values); its path relative to OUTDIR."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asanyarray(array))
+    digest = hashlib.sha256(buffer.getvalue()).hexdigest()
+    if digest not in saved:
+        relative = f'arrays/{stem}.npy'
+        (Path(outdir) / relative).write_bytes(buffer.getvalue())
+        saved[digest] = relative
+    return saved[digest]
+
+
+def describe_parrec_recording(path, stem, options, outdir, saved):
+    """What nibabel's PARRECImage reads from a .PAR/.REC under one option set: shape, affine,
+    stored dtype, and as .npy ``get_fdata()``, ``np.asanyarray(dataobj)`` (the proxy's scaled
+    values) and ``dataobj.get_unscaled()``; or ``error`` where nibabel refuses the load."""
+    permit_truncated, strict_sort, scaling = options
+    try:
+        img = nib.parrec.PARRECImage.from_filename(
+            str(path), permit_truncated=permit_truncated, strict_sort=strict_sort,
+            scaling=scaling)
+        fdata = img.get_fdata()
+        dataobj = np.asanyarray(img.dataobj)
+        unscaled = img.dataobj.get_unscaled()
+    except Exception as exc:  # noqa: BLE001 - recording nibabel's behaviour
+        return {'error': error_record(exc)}
+    return {
+        'error': None,
+        'shape': [int(n) for n in img.shape],
+        'affine': encode_matrix(img.affine),
+        'dtype_str': img.get_data_dtype().str,
+        'fdata_npy': save_array_once(fdata, f'{stem}.fdata', outdir, saved),
+        'dataobj_npy': save_array_once(dataobj, f'{stem}.dataobj', outdir, saved),
+        'unscaled_npy': save_array_once(unscaled, f'{stem}.unscaled', outdir, saved),
+    }
+
+
+def describe_parrec(outdir):
+    """The ``parrec`` part of the manifest: ``headers``, one entry per .PAR of nibabel's
+    tests/data and option set (id ``<name>-<options>``, e.g. ``T1.PAR-truncated-strict-fp``),
+    and ``recordings``, the same for each .PAR with a .REC (same ids; arrays saved as
+    ``arrays/parrec-<stem>-<options>.*.npy``). Paths are relative to OUTDIR, where the files
+    are copied."""
+    headers, recordings, saved = [], [], {}
+    for name in copy_parrec_test_data(outdir):
+        path = Path(outdir) / name
+        has_rec = path.with_suffix('.REC').exists()
+        for options in PARREC_OPTION_SETS:
+            permit_truncated, strict_sort, scaling = options
+            suffix = parrec_options_id(*options)
+            shown_options = {'permit_truncated': permit_truncated, 'strict_sort': strict_sort,
+                             'scaling': scaling}
+            headers.append({
+                'id': f'{name}-{suffix}', 'par': name, 'options': shown_options,
+                'nibabel': describe_parrec_header(path, *options),
+            })
+            if has_rec:
+                recordings.append({
+                    'id': f'{name}-{suffix}', 'par': name, 'rec': name[:-4] + '.REC',
+                    'options': shown_options,
+                    'nibabel': describe_parrec_recording(
+                        path, f'parrec-{name[:-4]}-{suffix}', options, outdir, saved),
+                })
+    return {'headers': headers, 'recordings': recordings}
+
+
+# ----------------------------------------------------------------------------
 # Driving
 
 
@@ -857,15 +1014,27 @@ def main(argv):
     entries = write_matrix(outdir, skipped) + describe_test_data(outdir)
     ids = [entry['id'] for entry in entries]
     assert len(ids) == len(set(ids)), 'entry ids must be unique'
+    parrec = describe_parrec(outdir)
+    for cases in parrec.values():
+        case_ids = [case['id'] for case in cases]
+        assert len(case_ids) == len(set(case_ids)), 'PAR/REC case ids must be unique'
     manifest = {
         'nibabel_version': nib.__version__,
         'numpy_version': np.__version__,
         'files': entries,
+        'parrec': parrec,
     }
     with open(outdir / 'manifest.json', 'w') as fobj:
         json.dump(manifest, fobj, allow_nan=False, indent=1)
     report_summary(entries, skipped, time.monotonic() - started)
+    report_parrec_summary(parrec)
     return 0
+
+
+def report_parrec_summary(parrec):
+    for kind, cases in parrec.items():
+        refused = sum(1 for case in cases if case['nibabel']['error'])
+        print(f'PAR/REC {kind}: {len(cases)} cases ({refused} nibabel refuses)')
 
 
 def report_summary(entries, skipped, seconds):

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Names are `<module>::<case id from the manifest>` (`writer_oracle::f8_pos-|u1-SlopeInter`,
-//! `npy_oracle::npy/u1-le-scalar-C.npy`, `selection_oracle::i16_1d_scaled::Gzip`), plus a
+//! `npy_oracle::npy/u1-le-scalar-C.npy`, `selection_oracle::i16_1d_scaled::Gzip`,
+//! `oracle_parrec::header::T1.PAR-truncated-strict-fp`), plus a
 //! `<module>::coverage` trial per module for the checks on the manifest as a whole (how many
 //! cases it must hold).
 //!
@@ -28,6 +29,7 @@ mod common;
 mod npy_oracle;
 mod oracle_data;
 mod oracle_headers;
+mod oracle_parrec;
 mod selection_oracle;
 mod writer_oracle;
 
@@ -85,6 +87,7 @@ fn main() {
     let mut trials = Vec::new();
     trials.extend(oracle_headers::trials());
     trials.extend(oracle_data::trials());
+    trials.extend(oracle_parrec::trials());
     trials.extend(npy_oracle::trials());
     trials.extend(selection_oracle::trials());
     trials.extend(writer_oracle::trials());

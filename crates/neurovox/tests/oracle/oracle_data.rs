@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// A numpy-written .npy of any supported type, as a DynArray, with its stored byte order.
-fn load_npy_dyn(path: &Path) -> (DynArray, neurovox::ByteOrder) {
+pub(crate) fn load_npy_dyn(path: &Path) -> (DynArray, neurovox::ByteOrder) {
     let order = read_npy_header(&mut std::fs::File::open(path).unwrap())
         .unwrap()
         .dtype
@@ -52,7 +52,7 @@ fn same_values(a: &DynArray, b: &DynArray) -> bool {
 
 /// A few selections of every kind for an array of `shape`: a late volume, a slab, negative
 /// steps, a new axis, a single voxel.
-fn selections(shape: &[usize]) -> Vec<Selection> {
+pub(crate) fn selections(shape: &[usize]) -> Vec<Selection> {
     let full = || SliceItem::Slice {
         start: None,
         stop: None,

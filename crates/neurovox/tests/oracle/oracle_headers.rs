@@ -306,8 +306,8 @@ fn check_entry(dir: &Path, entry: &Value, c: &mut Checker) {
                 });
             }
         }
-        // AFNI datasets are checked in check_afni; ECAT7 and PAR/REC files in
-        // python/tests/test_ecat.py and test_parrec.py.
+        // AFNI datasets are checked in check_afni, PAR/REC files in oracle_parrec.rs, ECAT7
+        // files in python/tests/test_ecat.py.
         Header::Afni(_) | Header::Ecat(_) | Header::Parrec(_) => {}
     }
 
