@@ -252,7 +252,7 @@ def test_handles_and_proxies_without_fingerprints_are_refused(tmp_path):
     img = nv.load(path)
     func, (klass, handle, mmap, extra) = img.__reduce__()
     assert func is _unpickle_image
-    crafted = handle[:5] + ([],)
+    crafted = handle[:5] + ([],) + handle[6:]
     with pytest.raises(ValueError, match='fingerprint'):
         _unpickle_image(klass, crafted, mmap, extra)
     # The real handle still opens.
