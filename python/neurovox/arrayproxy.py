@@ -192,6 +192,28 @@ class ArrayProxy:
         self._set_dtype(native.dtype if dtype is None else dtype)
         return self
 
+    def _open_for_header(self, file_like, native_header, dtype, mmap, keep_file_open):
+        """Sets the proxy up over ``file_like`` for the data a core header describes, as a
+        load builds it (per-index factors, slices in sorted order): for the proxies of the
+        read-only formats, whose layout no spec alone holds."""
+        mode = _mmap_mode(mmap)
+        if keep_file_open is None:
+            keep_file_open = KEEP_FILE_OPEN_DEFAULT
+        path = _path_of(file_like)
+        if path is None:
+            native = _neurovox.NativeProxy.from_fileobj_header(file_like, native_header, 0)
+        else:
+            native = _neurovox.NativeProxy.open_for_header(path, native_header, mode,
+                                                           keep_file_open)
+        self.file_like = file_like
+        self.order = native.order
+        self._native = native
+        self._shape = tuple(native.shape)
+        self._slope = 1.0
+        self._inter = 0.0
+        self._mmap = mmap
+        self._set_dtype(dtype)
+
     # -- the proxy API -------------------------------------------------------------------
 
     @property
@@ -388,23 +410,8 @@ class AFNIArrayProxy(ArrayProxy):
     """
 
     def __init__(self, file_like, header, *, mmap=True, keep_file_open=None):
-        mode = _mmap_mode(mmap)
-        if keep_file_open is None:
-            keep_file_open = KEEP_FILE_OPEN_DEFAULT
-        path = _path_of(file_like)
-        if path is None:
-            native = _neurovox.NativeProxy.from_fileobj_header(file_like, header._native, 0)
-        else:
-            native = _neurovox.NativeProxy.open_for_header(path, header._native, mode,
-                                                           keep_file_open)
-        self.file_like = file_like
-        self.order = native.order
-        self._native = native
-        self._shape = tuple(native.shape)
-        self._slope = 1.0
-        self._inter = 0.0
-        self._mmap = mmap
-        self._set_dtype(header.get_data_dtype())
+        self._open_for_header(file_like, header._native, header.get_data_dtype(), mmap,
+                              keep_file_open)
 
     @property
     def scaling(self):
@@ -450,28 +457,13 @@ class PARRECArrayProxy(ArrayProxy):
     """
 
     def __init__(self, file_like, header, *, mmap=True, scaling='dv', keep_file_open=None):
-        mode = _mmap_mode(mmap)
         if scaling not in ('dv', 'fp'):
             raise ValueError(f"Unknown scaling method '{scaling}'.")
-        if keep_file_open is None:
-            keep_file_open = KEEP_FILE_OPEN_DEFAULT
         native_header = _par_native(header.general_info, header.image_defs,
                                     header.permit_truncated, header.strict_sort, scaling)
-        path = _path_of(file_like)
-        if path is None:
-            native = _neurovox.NativeProxy.from_fileobj_header(file_like, native_header, 0)
-        else:
-            native = _neurovox.NativeProxy.open_for_header(path, native_header, mode,
-                                                           keep_file_open)
-        self.file_like = file_like
-        self.order = native.order
-        self._native = native
-        self._shape = tuple(native.shape)
-        self._slope = 1.0
-        self._inter = 0.0
-        self._mmap = mmap
+        self._open_for_header(file_like, native_header, header.get_data_dtype(), mmap,
+                              keep_file_open)
         self._parrec = (scaling, bool(header.permit_truncated), bool(header.strict_sort))
-        self._set_dtype(header.get_data_dtype())
 
     @classmethod
     def _from_native(cls, native, file_like, mmap=True, slope=None, inter=None, dtype=None,
