@@ -7,6 +7,7 @@ assigns with numpy's casting rules, then stores the field in the core header.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections import OrderedDict
 from copy import deepcopy
@@ -941,7 +942,7 @@ def _par_python(contents):
     rows = len(columns[0][3]) // columns[0][2] if columns else 0
     defs = np.zeros(rows, dtype=dtype)
     for name, kind, width, values in columns:
-        array = np.array(values, dtype=dtype[name].base)
+        array = np.asarray(values, dtype=dtype[name].base)
         defs[name] = array.reshape((rows, width)) if width > 1 else array
     return info, defs
 
@@ -951,7 +952,10 @@ def _par_native(info, image_defs, permit_truncated, strict_sort, scaling='dv'):
     image_defs = np.asarray(image_defs)
     if image_defs.dtype.names is None:
         raise PARRECError('image_defs must be a structured array with nibabel\'s PAR fields')
-    columns = [(name, image_defs[name].ravel().tolist()) for name in image_defs.dtype.names]
+    # Numeric columns travel as arrays (no Python object per value); text as bytes.
+    columns = [(name, image_defs[name].ravel().tolist() if image_defs.dtype[name].kind == 'S'
+                else np.ascontiguousarray(image_defs[name].ravel()))
+               for name in image_defs.dtype.names]
     with _parrec_errors():
         return _neurovox.parrec_header(dict(info), columns, bool(permit_truncated),
                                        bool(strict_sort), scaling)
@@ -1006,18 +1010,21 @@ class PARRECHeader(SpatialHeader):
     _zoom_dtype = np.float64
 
     def __init__(self, info, image_defs, permit_truncated=False, strict_sort=False):
-        self.general_info = dict(info)
-        self.image_defs = np.array(image_defs, copy=True)
+        self._general_info = dict(info)
+        self._image_defs = np.array(image_defs, copy=True)
         self.permit_truncated = permit_truncated
         self.strict_sort = strict_sort
-        native = _par_native(self.general_info, self.image_defs, permit_truncated, strict_sort)
+        native = _par_native(self._general_info, self._image_defs, permit_truncated,
+                             strict_sort)
         _par_warn(native)
         self._set_native(native)
 
     @classmethod
     def _wrap(cls, native):
         self = cls.__new__(cls)
-        self.general_info, self.image_defs = _par_python(_neurovox.parrec_contents(native))
+        # general_info and image_defs are made from the core's table when first asked for:
+        # most users never look at them, and a recording's table can run to megabytes.
+        self._general_info = self._image_defs = None
         derived = _neurovox.parrec_info(native)
         self.permit_truncated = derived['permit_truncated']
         self.strict_sort = derived['strict_sort']
@@ -1026,15 +1033,49 @@ class PARRECHeader(SpatialHeader):
 
     def _set_native(self, native):
         super()._set_native(native)
-        self._derived_key = self._key()
         self._derived = native
+        self._derived_key = None if self._image_defs is None else self._key()
+
+    def _materialize(self):
+        if self._image_defs is None:
+            self._general_info, self._image_defs = _par_python(
+                _neurovox.parrec_contents(self._derived))
+            self._derived_key = self._key()
+
+    @property
+    def general_info(self):
+        """General information by nibabel's short names (a dict)."""
+        self._materialize()
+        return self._general_info
+
+    @general_info.setter
+    def general_info(self, value):
+        self._materialize()
+        self._general_info = value
+
+    @property
+    def image_defs(self):
+        """The image definitions: a structured array, one row per ``.REC`` slice."""
+        self._materialize()
+        return self._image_defs
+
+    @image_defs.setter
+    def image_defs(self, value):
+        self._materialize()
+        self._image_defs = value
 
     def _key(self):
-        return (self.image_defs.tobytes(), repr(sorted(self.general_info.items(), key=str)))
+        # A digest, not a copy: a recording's table can run to megabytes.
+        defs = np.ascontiguousarray(self.image_defs)
+        digest = hashlib.blake2b(defs.view(np.uint8), digest_size=16).digest()
+        return (defs.dtype.descr, defs.shape, digest,
+                repr(sorted(self.general_info.items(), key=str)))
 
     def _current(self):
         """The core header for what ``general_info`` and ``image_defs`` hold now (nibabel
         reads them at every call, so changes to them count)."""
+        if self._image_defs is None:
+            return self._derived  # never handed out, so never changed
         key = self._key()
         if key != self._derived_key:
             self._derived = _par_native(self.general_info, self.image_defs,
@@ -1066,7 +1107,12 @@ class PARRECHeader(SpatialHeader):
     def copy(self):
         """An independent copy, made again from the general information and image
         definitions (as nibabel makes it, warnings included)."""
-        return PARRECHeader(deepcopy(self.general_info), self.image_defs.copy(),
+        if self._image_defs is None:
+            # Nothing handed out, so nothing changed: the core's header is the same.
+            other = type(self)._wrap(self._native.copy())
+            _par_warn(other._native)
+            return other
+        return PARRECHeader(deepcopy(self._general_info), self._image_defs.copy(),
                             self.permit_truncated, self.strict_sort)
 
     def write_to(self, fileobj):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 
 import numpy as np
 
@@ -1486,7 +1487,10 @@ class PARRECImage(SpatialImage):
                                                    parrec=parrec)
         files = {'image': FileHolder(filename=os.fspath(image_path)),
                  'header': FileHolder(filename=os.fspath(header_path))}
-        img = klass(proxy, None, header, file_map=files)
+        with warnings.catch_warnings():
+            # The image's copy of the header would repeat the warnings just given.
+            warnings.simplefilter('ignore', UserWarning)
+            img = klass(proxy, None, header, file_map=files)
         img._affine = np.array(native.affine(), dtype=np.float64)
         img._native = native
         img._clean_digests = {}

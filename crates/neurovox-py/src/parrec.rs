@@ -10,17 +10,20 @@ use neurovox::format::parrec::{
     ParrecScaling, ParrecVersion,
 };
 use neurovox::{FieldValue, Header};
+use numpy::PyArrayMethods;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
 /// A `.PAR`'s contents for Python: version, general information (short name → `str`, `int`,
 /// `float` or a list of numbers), the table's columns `(name, kind, width, values)` with kind
-/// `'i'`, `'f'` or `'S'` and values flat row by row, and the general keys nibabel does not know.
+/// `'i'`, `'f'` or `'S'` and values flat row by row (numeric columns as numpy arrays, so a
+/// recording of thousands of slices makes no Python object per value), and the general keys
+/// nibabel does not know.
 type Contents<'py> = (
     &'static str,
     Bound<'py, PyDict>,
-    Vec<(&'static str, char, usize, Bound<'py, PyList>)>,
+    Vec<(&'static str, char, usize, Bound<'py, PyAny>)>,
     Vec<String>,
 );
 
@@ -31,12 +34,13 @@ fn contents_for_python<'py>(py: Python<'py>, contents: &ParContents) -> PyResult
     }
     let mut columns = Vec::new();
     for (def, values) in contents.defs.columns() {
-        let (kind, list) = match values {
-            ColumnValues::Ints(v) => ('i', PyList::new(py, v)?),
-            ColumnValues::Floats(v) => ('f', PyList::new(py, v)?),
-            ColumnValues::Texts(v) => {
-                ('S', PyList::new(py, v.iter().map(|b| PyBytes::new(py, b)))?)
-            }
+        let (kind, list): (char, Bound<'py, PyAny>) = match values {
+            ColumnValues::Ints(v) => ('i', numpy::PyArray1::from_slice(py, v).into_any()),
+            ColumnValues::Floats(v) => ('f', numpy::PyArray1::from_slice(py, v).into_any()),
+            ColumnValues::Texts(v) => (
+                'S',
+                PyList::new(py, v.iter().map(|b| PyBytes::new(py, b)))?.into_any(),
+            ),
         };
         columns.push((def.name, kind, def.width, list));
     }
@@ -130,8 +134,8 @@ pub fn parrec_header(
             )));
         }
         values.push(match def.kind {
-            ColumnKind::Int => ColumnValues::Ints(column.extract()?),
-            ColumnKind::Float => ColumnValues::Floats(column.extract()?),
+            ColumnKind::Int => ColumnValues::Ints(numbers(column)?),
+            ColumnKind::Float => ColumnValues::Floats(numbers(column)?),
             ColumnKind::Text => ColumnValues::Texts(column.extract()?),
         });
     }
@@ -147,6 +151,21 @@ pub fn parrec_header(
     Ok(NativeHeader {
         inner: Header::Parrec(header),
     })
+}
+
+/// A numeric column: a one-dimensional numpy array of the type (copied without a Python object
+/// per value), or any sequence of numbers.
+fn numbers<T: numpy::Element + Copy + for<'a, 'py> FromPyObject<'a, 'py>>(
+    column: &Bound<'_, PyAny>,
+) -> PyResult<Vec<T>> {
+    if let Ok(array) = column.cast::<numpy::PyArray1<T>>() {
+        if let Ok(view) = array.try_readonly() {
+            if let Ok(slice) = view.as_slice() {
+                return Ok(slice.to_vec());
+            }
+        }
+    }
+    column.extract()
 }
 
 /// One `general_info` value: text, a number, or numbers.

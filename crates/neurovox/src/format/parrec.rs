@@ -31,6 +31,7 @@ use crate::dtype::{ByteOrder, DataType, StorageDtype};
 use crate::error::{Error, Result};
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// The `.PAR` versions nibabel reads (the export tool's `V4`, `V4.1`, `V4.2`; Philips R11
 /// writes `V4.2` with a few general keys spelt differently).
@@ -848,7 +849,9 @@ pub fn vol_is_full(slice_nos: &[i64], max_slices: i64) -> Result<Vec<bool>> {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParrecHeader {
-    contents: ParContents,
+    /// Shared by the header's copies: a load, its image and its bindings each hold one, and a
+    /// recording's table can run to megabytes.
+    contents: Arc<ParContents>,
     options: ParrecOptions,
     sorted: Vec<usize>,
     geometry: Geometry,
@@ -870,6 +873,10 @@ impl ParrecHeader {
     /// for a truncated recording (an error unless `permit_truncated`, then a warning), and
     /// works out the type, shape, voxel sizes and slice order.
     pub fn from_contents(contents: ParContents, options: ParrecOptions) -> Result<ParrecHeader> {
+        Self::from_shared(Arc::new(contents), options)
+    }
+
+    fn from_shared(contents: Arc<ParContents>, options: ParrecOptions) -> Result<ParrecHeader> {
         let mut header = ParrecHeader {
             contents,
             options,
@@ -933,7 +940,7 @@ impl ParrecHeader {
             })
             .collect();
         ParrecHeader {
-            contents: ParContents {
+            contents: Arc::new(ParContents {
                 version,
                 general: Vec::new(),
                 defs: ImageDefs {
@@ -942,7 +949,7 @@ impl ParrecHeader {
                     columns,
                 },
                 unknown_keys: Vec::new(),
-            },
+            }),
             options: ParrecOptions::default(),
             sorted: Vec::new(),
             geometry: Geometry::new(
@@ -961,7 +968,7 @@ impl ParrecHeader {
 
     /// The same header under other options (shape and order worked out again).
     pub fn with_options(&self, options: ParrecOptions) -> Result<ParrecHeader> {
-        Self::from_contents(self.contents.clone(), options)
+        Self::from_shared(Arc::clone(&self.contents), options)
     }
 
     /// What the `.PAR` holds, as parsed.
