@@ -539,12 +539,11 @@ fn read_mgh_header(
 /// An ECAT7 header read through a random-access source over the file: only the blocks it
 /// needs (main header, matrix list, one subheader per frame), never the frames between them.
 fn read_ecat_header(path: &Path, compression: Compression) -> Result<Header> {
-    use crate::io::Source;
-    let source: Box<dyn Source> = match compression {
-        Compression::None => Box::new(crate::io::FileSource::open(path, false)?),
-        Compression::Gzip => Box::new(crate::io::GzipSource::open(path)?),
-        Compression::Bzip2 | Compression::Zstd => Box::new(crate::io::StreamSource::new(path)),
+    let options = crate::io::SourceOptions {
+        keep_open: true,
+        map: false,
     };
+    let source = crate::io::random_access_source(path, compression, options)?;
     // Once: a compressed source learns its length by inflating.
     let len = source.len()?;
     let header = crate::format::EcatHeader::read(&mut |block| {
@@ -561,12 +560,7 @@ fn read_ecat_header(path: &Path, compression: Compression) -> Result<Header> {
 /// Whether the file at `path` starts with a compression magic (false if it cannot be read:
 /// its absence is reported when the data is read).
 fn image_file_is_compressed(path: &Path) -> bool {
-    use std::io::Read;
-    let mut start = [0u8; 8];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut start))
-        .unwrap_or(0);
-    crate::io::detect_compression(&start[..n]) != Compression::None
+    crate::io::file_compression(path).is_ok_and(|c| c != Compression::None)
 }
 
 /// For an uncompressed image file: the data region must lie inside the file.

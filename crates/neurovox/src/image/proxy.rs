@@ -25,9 +25,7 @@ use crate::dtype::Order;
 use crate::dtype::StorageDtype;
 use crate::error::{Error, Result};
 use crate::format::Header;
-use crate::io::{
-    detect_compression, read_fully, Compression, FileSource, MmapSource, Source, StreamSource,
-};
+use crate::io::{Compression, Source};
 use crate::numpy::memmap::{MapMode, MemmapArray, MemmapOptions};
 use num_complex::Complex;
 use std::path::{Path, PathBuf};
@@ -606,31 +604,17 @@ impl ArrayProxy {
         let keep_file_open = options
             .keep_file_open
             .unwrap_or_else(keep_file_open_default);
-        let compression = {
-            let mut file = crate::io::open_regular(path)?;
-            let mut magic = [0u8; 4];
-            let n = read_fully(&mut file, &mut magic).map_err(|e| e.with_path(path))?;
-            detect_compression(&magic[..n])
-        };
-        let source: Arc<dyn Source> = match compression {
-            // With memory mapping on, reads copy from one map of the file (nibabel maps only
-            // whole reads; every read here is served by the map).
-            Compression::None if options.mmap != MmapMode::No => Arc::new(if keep_file_open {
-                MmapSource::keeping_open(path)
-            } else {
-                MmapSource::new(path)
-            }),
-            Compression::None => Arc::new(FileSource::open(path, keep_file_open)?),
-            Compression::Gzip => {
-                let source = crate::io::gzip::reader::GzipSource::open(path)?;
-                Arc::new(if keep_file_open {
-                    source
-                } else {
-                    source.closing_between_reads()
-                })
-            }
-            Compression::Bzip2 | Compression::Zstd => Arc::new(StreamSource::new(path)),
-        };
+        let compression = crate::io::file_compression(path)?;
+        // With memory mapping on, reads copy from one map of the file (nibabel maps only whole
+        // reads; every read here is served by the map).
+        let source = crate::io::random_access_source(
+            path,
+            compression,
+            crate::io::SourceOptions {
+                keep_open: keep_file_open,
+                map: options.mmap != MmapMode::No,
+            },
+        )?;
         let source = in_segments(source, &spec)?;
         if let Some(end) = spec.data_end() {
             source.expect_data_end(end);

@@ -21,6 +21,7 @@ pub mod file_identity;
 pub mod fingerprint;
 pub mod gzip;
 pub mod open;
+pub mod random_access;
 pub mod segmented;
 pub mod source;
 
@@ -34,5 +35,6 @@ pub use open::{
     decompressing_reader, detect_compression, open_decompressed, open_decompressed_identified,
     open_regular, read_fully, read_up_to, skip, Compression,
 };
+pub use random_access::{file_compression, random_access_source, SourceOptions};
 pub use segmented::SegmentedSource;
 pub use source::{FileSource, MemorySource, MmapSource, Source, StreamSource};
