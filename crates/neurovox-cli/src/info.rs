@@ -34,7 +34,8 @@ pub enum Report {
 /// Arguments of `neurovox info`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Image files (.nii, .nii.gz, .hdr/.img, .mgh, .mgz, also .bz2/.zst compressed).
+    /// Image files (.nii, .nii.gz, .hdr/.img, .mgh, .mgz, .HEAD/.BRIK, .v, .PAR/.REC; also
+    /// .bz2/.zst compressed).
     #[arg(value_name = "FILE", required_unless_present = "example")]
     files: Vec<PathBuf>,
 

@@ -43,7 +43,8 @@ use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::io::Write;
 
-/// Inspect neuroimaging volumes (NIfTI, Analyze, MGH) the way nibabel reads them.
+/// Inspect neuroimaging volumes (NIfTI, Analyze, MGH; AFNI, ECAT7, PAR/REC read) the way nibabel
+/// reads them.
 #[derive(Debug, Parser)]
 #[command(name = "neurovox", version)]
 struct Cli {

@@ -267,7 +267,8 @@ pub fn image_stats(path: &Path, shown: &str, show_progress: bool) -> Result<Stat
 /// Arguments of `neurovox stats`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Image files (.nii, .nii.gz, .hdr/.img, .mgh, .mgz, also .bz2/.zst compressed).
+    /// Image files (.nii, .nii.gz, .hdr/.img, .mgh, .mgz, .HEAD/.BRIK, .v, .PAR/.REC; also
+    /// .bz2/.zst compressed).
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
 }
