@@ -110,8 +110,18 @@ def _assert_same_nifti(ours, theirs, par):
         [(e.get_code(), e.get_content()) for e in ib.header.extensions]
 
 
-@pytest.mark.parametrize('options', OPTIONS, ids=lambda o: '_'.join(o) or 'default')
-@pytest.mark.parametrize('stem', RECORDINGS)
+def _recording_cases():
+    """Every option on the recording whose slices have different factors (each scaling case
+    of parrec2nii), the defaults and one scaling on the other two."""
+    for options in OPTIONS:
+        yield pytest.param('phantom_varscale', options,
+                           id='phantom_varscale-' + ('_'.join(options) or 'default'))
+    for stem in ('phantom_EPI_asc_CLEAR_2_1', 'phantom_truncated'):
+        for options in (OPTIONS[0], OPTIONS[1]):
+            yield pytest.param(stem, options, id=f"{stem}-{'_'.join(options) or 'default'}")
+
+
+@pytest.mark.parametrize('stem, options', list(_recording_cases()))
 def test_convert_writes_what_parrec2nii_writes(tmp_path, stem, options):
     par = tmp_path / f'{stem}.PAR'
     for ext in ('.PAR', '.REC'):
@@ -125,10 +135,17 @@ def test_convert_writes_what_parrec2nii_writes(tmp_path, stem, options):
     _assert_same_nifti(f'{ours_stem}.nii', f'{theirs_stem}.nii', par)
 
 
-@pytest.mark.parametrize('options', [[], ['--strict-sort'], ['--keep-trace'],
-                                     ['--scaling', 'fp', '--strict-sort']],
-                         ids=lambda o: '_'.join(o) or 'default')
-@pytest.mark.parametrize('stem', SYNTHETIC)
+def _side_file_cases():
+    """The DTI recording (trace volume, b vectors turned with the axes) under each sorting
+    and trace option; the others with the defaults and strict sorting."""
+    for options in ([], ['--strict-sort'], ['--keep-trace'], ['--scaling', 'fp', '--strict-sort']):
+        yield pytest.param('DTI', options, id='DTI-' + ('_'.join(options) or 'default'))
+    for stem in SYNTHETIC[1:]:
+        for options in ([], ['--strict-sort']):
+            yield pytest.param(stem, options, id=f"{stem}-{'_'.join(options) or 'default'}")
+
+
+@pytest.mark.parametrize('stem, options', list(_side_file_cases()))
 def test_side_files_are_parrec2niis(tmp_path, stem, options):
     par = _with_rec(tmp_path, stem)
     options = [*options, '--bvs', '--volume-info', '--dwell-time', '--field-strength', '3',
