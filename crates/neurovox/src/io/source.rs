@@ -143,7 +143,12 @@ pub(crate) fn past_end(path: Option<&Path>, offset: u64, want: usize, len: u64) 
 }
 
 /// Copies `buf.len()` bytes of `bytes` from `offset`, or the past-the-end error.
-fn copy_from(bytes: &[u8], path: Option<&Path>, offset: u64, buf: &mut [u8]) -> Result<()> {
+pub(crate) fn copy_from(
+    bytes: &[u8],
+    path: Option<&Path>,
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<()> {
     let len = bytes.len() as u64;
     match offset
         .checked_add(buf.len() as u64)
