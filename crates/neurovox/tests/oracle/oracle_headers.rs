@@ -104,15 +104,19 @@ fn affine_close(ours: &Affine, theirs: &Affine, ulps: f64) -> bool {
         })
 }
 
-struct Checker {
-    id: String,
-    failures: Vec<String>,
+/// The mismatches found in one case (every oracle module's).
+pub(crate) struct Checker {
+    pub(crate) id: String,
+    pub(crate) failures: Vec<String>,
 }
 
 impl Checker {
-    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+    /// Notes `what` (cut to 600 characters: a whole array in a message helps nobody) unless
+    /// `ok`.
+    pub(crate) fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
         if !ok {
-            self.failures.push(format!("{}: {}", self.id, what()));
+            let text: String = what().chars().take(600).collect();
+            self.failures.push(format!("{}: {text}", self.id));
         }
     }
 }

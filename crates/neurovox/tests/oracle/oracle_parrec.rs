@@ -21,6 +21,7 @@
 
 use crate::common;
 use crate::oracle_data::{load_npy_dyn, selections};
+use crate::oracle_headers::Checker;
 use common::{json_f64, json_usizes, manifest_path};
 
 use libtest_mimic::{Failed, Trial};
@@ -164,20 +165,7 @@ fn affine_close(ours: &Affine, theirs: &Value) -> bool {
             .all(|(a, b)| (a - b).abs() <= AFFINE_TOLERANCE)
 }
 
-/// Mismatches found in one case.
-struct Checker {
-    id: String,
-    failures: Vec<String>,
-}
-
 impl Checker {
-    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
-        if !ok {
-            let text: String = what().chars().take(600).collect();
-            self.failures.push(format!("{}: {text}", self.id));
-        }
-    }
-
     /// One of our results against nibabel's value or `{"error": ...}`: both fail, or both
     /// give values that are `same`.
     fn result<T: Debug, E: Display>(
