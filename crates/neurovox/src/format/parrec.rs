@@ -1153,10 +1153,11 @@ impl ParrecHeader {
             keys.push(labels);
         }
         if self.general_int("diffusion")? != 0 {
-            let bvals = column("diffusion b value number")
-                .or_else(|| column("diffusion_b_factor"))
-                .unwrap_or_default();
-            keys.push(bvals);
+            if let Some(bvals) =
+                column("diffusion b value number").or_else(|| column("diffusion_b_factor"))
+            {
+                keys.push(bvals);
+            }
             if let Some(bvecs) = column("gradient orientation number") {
                 keys.push(bvecs);
             }

@@ -381,6 +381,12 @@ macro_rules! on_parrec_types {
 
 /// nibabel's `apply_orientation`: flip the axes `ornt` says, then transpose them.
 fn apply_orientation(data: &DynArray, ornt: &[(usize, bool); 3]) -> Result<DynArray> {
+    if data.ndim() < 3 {
+        return Err(Error::usage(format!(
+            "a PAR/REC conversion needs 3 or 4 axes, not {:?}",
+            data.shape()
+        )));
+    }
     fn turned<T: Clone>(a: &ArcArray<T, IxDyn>, ornt: &[(usize, bool); 3]) -> ndarray::ArrayD<T> {
         let mut view = a.view();
         for (axis, &(_, flip)) in ornt.iter().enumerate() {
@@ -424,8 +430,12 @@ fn apply_orientation(data: &DynArray, ornt: &[(usize, bool); 3]) -> Result<DynAr
 
 /// The volumes `keep` of a 4-D array.
 fn select_volumes(data: &DynArray, keep: &[usize]) -> Result<DynArray> {
-    if data.ndim() != 4 {
-        return Err(Error::usage("only a 4-D recording has volumes to drop"));
+    let volumes = data.shape().get(3).copied().unwrap_or(0);
+    if data.ndim() != 4 || keep.iter().any(|&v| v >= volumes) {
+        return Err(Error::usage(format!(
+            "volumes {keep:?} are not all in an array of shape {:?}",
+            data.shape()
+        )));
     }
     Ok(on_parrec_types!(data, a => a.select(Axis(3), keep)))
 }
