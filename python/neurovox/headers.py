@@ -1028,6 +1028,8 @@ class PARRECHeader(SpatialHeader):
         derived = _neurovox.parrec_info(native)
         self.permit_truncated = derived['permit_truncated']
         self.strict_sort = derived['strict_sort']
+        # The scaling the core header was loaded with (a load's proxy takes it).
+        self._loaded_scaling = derived['scaling']
         self._set_native(native)
         return self
 

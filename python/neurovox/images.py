@@ -1481,8 +1481,7 @@ class PARRECImage(SpatialImage):
         with _parrec_errors():
             header = klass.header_class._wrap(native.header())
         _par_warn(header._native)
-        parrec = (_neurovox.parrec_info(header._native)['scaling'], header.permit_truncated,
-                  header.strict_sort)
+        parrec = (header._loaded_scaling, header.permit_truncated, header.strict_sort)
         proxy = klass.ImageArrayProxy._from_native(native.proxy(), os.fspath(image_path), mmap,
                                                    parrec=parrec)
         files = {'image': FileHolder(filename=os.fspath(image_path)),
