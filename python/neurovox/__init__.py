@@ -18,16 +18,16 @@ from .errors import (HeaderDataError, HeaderTypeError, ImageFileError, ImageLimi
                      ImageTruncatedError, StaleFileError, WriterError)
 from .fileholders import FileHolder, FileHolderError
 from .headers import (AFNIHeader, AnalyzeHeader, EcatHeader, FileBasedHeader, MGHHeader,
-                      Nifti1Extension, Nifti1Extensions, Nifti1Header, Nifti1PairHeader,
+                      Minc1Header, Minc2Header, Nifti1Extension, Nifti1Extensions, Nifti1Header, Nifti1PairHeader,
                       Nifti2Header, Nifti2PairHeader, PARRECHeader, Spm2AnalyzeHeader,
                       Spm99AnalyzeHeader)
 from .images import (AFNIImage, AnalyzeImage, DataobjImage, EcatImage, FileBasedImage, MGHImage,
-                     Nifti1Image, Nifti1Pair, Nifti2Image, Nifti2Pair, PARRECImage,
+                     Minc1Image, Minc2Image, Nifti1Image, Nifti1Pair, Nifti2Image, Nifti2Pair, PARRECImage,
                      SerializableImage,
                      SpatialImage, Spm2AnalyzeImage, Spm99AnalyzeImage, from_handle_json)
 from .loadsave import load, save
 from .npyio import load_npy, load_npz, memmap, save_npy, savez, savez_compressed
-from . import brikhead, ecat, parrec
+from . import brikhead, ecat, minc1, minc2, parrec
 
 __all__ = [
     '__version__', 'load', 'save', 'ArrayProxy', 'is_proxy', 'reshape_dataobj', 'get_obj_dtype',
@@ -40,4 +40,5 @@ __all__ = [
     'Nifti2Image', 'MGHImage', 'memmap', 'load_npy', 'save_npy', 'load_npz', 'savez',
     'savez_compressed', 'from_handle_json', 'AFNIHeader', 'AFNIImage', 'brikhead',
     'EcatHeader', 'EcatImage', 'ecat', 'PARRECHeader', 'PARRECImage', 'parrec',
+    'Minc1Header', 'Minc1Image', 'minc1', 'Minc2Header', 'Minc2Image', 'minc2',
 ]

@@ -435,6 +435,23 @@ class EcatArrayProxy(ArrayProxy):
                                             n.mmap, n.keep_file_open, n.fingerprint))
 
 
+class MincImageArrayProxy(ArrayProxy):
+    """The proxy of a MINC image (nibabel's ``minc1.MincImageArrayProxy``): the array in the
+    file's dimension order; integers clipped to the valid range and scaled by the
+    ``image-min`` / ``image-max`` of their slice, so values are float64; float images as
+    stored. Only what a key touches is read: the bytes of a MINC1 image, the chunks of a
+    MINC2 one. Made by loading an image (nibabel makes it from its internal ``Minc1File``).
+    """
+
+    def __reduce__(self):
+        n = self._native
+        if n.path is None:
+            raise TypeError('a MINC proxy over a file object cannot be pickled')
+        return (_rebuild_image_data_proxy, (type(self), os.path.abspath(n.path),
+                                            getattr(self, '_minc_format', 'Minc1Image'),
+                                            n.mmap, n.keep_file_open, n.fingerprint))
+
+
 class PARRECArrayProxy(ArrayProxy):
     """The proxy of a PAR/REC recording's ``.REC`` (nibabel's ``PARRECArrayProxy``): the
     slices in the header's sorted order (complete volumes only), each scaled by its own slope
@@ -491,7 +508,10 @@ def _rebuild_image_data_proxy(cls, path, format, mmap, keep_file_open, fingerpri
     mmap = {'c': True, 'no': False}.get(mmap, mmap)
     if parrec is not None:
         return cls._from_native(native, path, mmap, parrec=parrec)
-    return cls._from_native(native, path, mmap)
+    proxy = cls._from_native(native, path, mmap)
+    if isinstance(proxy, MincImageArrayProxy):
+        proxy._minc_format = format
+    return proxy
 
 
 def is_proxy(obj):

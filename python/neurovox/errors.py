@@ -9,7 +9,9 @@ more than it holds raises ``ImageLimitError``, both an ``ImageFileError`` and an
 raises ``EOFError`` or ``OSError`` for it, depending on where the file ends). Every message from
 the Rust core names the file and, where known, the header field and byte offset. AFNI datasets
 raise nibabel's ``AFNIHeaderError`` and ``AFNIImageError``, both ``HeaderDataError`` subclasses;
-PAR/REC headers raise nibabel's ``PARRECError``, an ``ImageFileError`` here.
+PAR/REC headers raise nibabel's ``PARRECError``, an ``ImageFileError`` here; MINC files raise
+nibabel's ``MincError``, here both an ``ImageFileError`` and a ``ValueError`` (nibabel raises
+``ValueError`` for irregular spacing and an impossible valid range, ``MincError`` for the rest).
 """
 
 import contextlib
@@ -65,6 +67,25 @@ def _parrec_errors():
         raise PARRECError(str(e)) from e
 
 
+class MincError(ImageFileError, ValueError):
+    """A MINC file neurovox cannot read as nibabel reads it (nibabel's ``MincError``): not
+    three spatial dimensions, ``image-min`` / ``image-max`` that do not match the image,
+    irregular spacing, a valid range outside the data type's. An ``ImageFileError`` and a
+    ``ValueError`` too."""
+
+
+@contextlib.contextmanager
+def _minc_errors():
+    """Raises the core's errors about a MINC file's structure as ``MincError`` (a missing
+    file, or one too short for what it declares, keeps its own class)."""
+    try:
+        yield
+    except (MincError, ImageLimitError, ImageTruncatedError, FileNotFoundError):
+        raise
+    except (HeaderDataError, ImageFileError) as e:
+        raise MincError(str(e)) from e
+
+
 __all__ = ['ImageFileError', 'ImageLimitError', 'ImageTruncatedError', 'HeaderDataError', 'HeaderTypeError',
            'StaleFileError', 'WriterError', 'ExpiredDeprecationError', 'AFNIHeaderError',
-           'AFNIImageError', 'PARRECError']
+           'AFNIImageError', 'PARRECError', 'MincError']

@@ -966,6 +966,102 @@ def _par_warn(native):
         warnings.warn(message, UserWarning, stacklevel=3)
 
 
+class MincHeader(SpatialHeader):
+    """The header of a MINC image (nibabel's ``minc1.MincHeader``): the data type, shape and
+    voxel sizes read from the file's variables, in the file's dimension order (C order). The
+    file's other variables are read by the image, not kept here. Read only: MINC files are
+    read, not written (as in nibabel).
+
+    Parameters
+    ----------
+    data_dtype : numpy dtype, optional
+        The stored type (float32 by default).
+    shape : tuple of int, optional
+        The data shape.
+    zooms : sequence of float, optional
+        The voxel sizes (1 for each axis by default).
+
+    Examples
+    --------
+    >>> import numpy as np, neurovox as nv
+    >>> hdr = nv.minc1.Minc1Header(np.int16, (10, 20, 30), (2.0, 2.0, 3.0))
+    >>> hdr.get_data_shape(), hdr.get_zooms()
+    ((10, 20, 30), (2.0, 2.0, 3.0))
+    """
+    _format = 'Minc1Image'
+    _zoom_dtype = np.float64
+    #: MINC arrays are stored in C order (nibabel keeps the attribute for the same reason).
+    data_layout = 'C'
+
+    def __init__(self, data_dtype=np.float32, shape=(0,), zooms=None):
+        self._set_native(_neurovox.NativeHeader(self._format, '='))
+        self.set_data_dtype(data_dtype)
+        self.set_data_shape(shape)
+        if zooms is not None:
+            self.set_zooms(zooms)
+
+    @classmethod
+    def may_contain_header(klass, binaryblock):
+        """Whether ``binaryblock`` starts as this MINC version's files do."""
+        return False
+
+    def data_to_fileobj(self, data, fileobj, rescale=True):
+        """Not offered: MINC files are read only, as in nibabel.
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
+        raise NotImplementedError
+
+    def data_from_fileobj(self, fileobj):
+        """Not offered: MINC data is read through the image's proxy, as in nibabel.
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
+        raise NotImplementedError
+
+    def __eq__(self, other):
+        if not isinstance(other, SpatialHeader):
+            return NotImplemented
+        return ((self.get_data_dtype(), self.get_data_shape(), self.get_zooms())
+                == (other.get_data_dtype(), other.get_data_shape(), other.get_zooms()))
+
+    def __reduce__(self):
+        return (_restore_minc_header, (type(self), self.get_data_dtype().str,
+                                       self.get_data_shape(), self.get_zooms()))
+
+
+def _restore_minc_header(cls, dtype, shape, zooms):
+    return cls(np.dtype(dtype), shape, [float(z) for z in zooms])
+
+
+class Minc1Header(MincHeader):
+    """The header of a MINC1 (netCDF) image (nibabel's ``minc1.Minc1Header``); see
+    :class:`MincHeader`."""
+    _format = 'Minc1Image'
+
+    @classmethod
+    def may_contain_header(klass, binaryblock):
+        """Whether ``binaryblock`` starts as a netCDF classic file (``CDF\\x01``)."""
+        return binaryblock[:4] == b'CDF\x01'
+
+
+class Minc2Header(MincHeader):
+    """The header of a MINC2 (HDF5) image (nibabel's ``minc2.Minc2Header``); see
+    :class:`MincHeader`."""
+    _format = 'Minc2Image'
+
+    @classmethod
+    def may_contain_header(klass, binaryblock):
+        """Whether ``binaryblock`` starts as an HDF5 file."""
+        return binaryblock[:4] == b'\211HDF'
+
+
 class PARRECHeader(SpatialHeader):
     """The header of a Philips PAR/REC recording (nibabel's ``parrec.PARRECHeader``): the
     ``.PAR``'s general information and one image definition per ``.REC`` slice, with the shape,
@@ -1302,6 +1398,8 @@ def _parse_par_fileobj(fileobj):
 
 
 HEADER_CLASSES = {
+    'Minc1Image': Minc1Header,
+    'Minc2Image': Minc2Header,
     'AnalyzeImage': AnalyzeHeader,
     'Spm99AnalyzeImage': Spm99AnalyzeHeader,
     'Spm2AnalyzeImage': Spm2AnalyzeHeader,

@@ -22,13 +22,13 @@ import warnings
 import numpy as np
 
 from . import _neurovox
-from .arrayproxy import (AFNIArrayProxy, ArrayProxy, EcatArrayProxy, PARRECArrayProxy, _mmap_mode, get_obj_dtype,
-                         is_proxy)
-from .errors import ImageFileError, _afni_errors, _parrec_errors
+from .arrayproxy import (AFNIArrayProxy, ArrayProxy, EcatArrayProxy, MincImageArrayProxy,
+                         PARRECArrayProxy, _mmap_mode, get_obj_dtype, is_proxy)
+from .errors import ImageFileError, _afni_errors, _minc_errors, _parrec_errors
 from .fileholders import (FileHolder, FileHolderError, TypesFilenamesError, _stringify_path,
                           types_filenames)
 from .headers import (HEADER_CLASSES, AFNIHeader, AnalyzeHeader, EcatHeader, FileBasedHeader,
-                      MGHHeader, Nifti1Header, Nifti1PairHeader, Nifti2Header, Nifti2PairHeader,
+                      MGHHeader, Minc1Header, Minc2Header, Nifti1Header, Nifti1PairHeader, Nifti2Header, Nifti2PairHeader,
                       PARRECHeader, Spm2AnalyzeHeader, Spm99AnalyzeHeader, _par_warn,
                       _struct_dtype)
 
@@ -1578,9 +1578,83 @@ class PARRECImage(SpatialImage):
         raise NotImplementedError('PAR/REC images are read only; save as NIfTI instead')
 
 
+class Minc1Image(SpatialImage):
+    """A MINC1 image (nibabel's ``minc1.Minc1Image``): a netCDF file (``.mnc``, also
+    compressed) whose ``image`` variable is read lazily in the file's dimension order, with
+    the affine from its spatial dimensions' steps, starts and direction cosines. Integer data
+    is clipped to its valid range and scaled per slice by ``image-min`` / ``image-max``
+    (float64 values); float data is not scaled. Read only, as in nibabel (``neurovox.save``
+    converts it, to NIfTI for example).
+
+    Examples
+    --------
+    >>> import os, nibabel, neurovox as nv
+    >>> data = os.path.join(os.path.dirname(nibabel.__file__), 'tests', 'data')
+    >>> img = nv.load(os.path.join(data, 'tiny.mnc'))
+    >>> type(img).__name__, img.shape, img.header.get_data_dtype()
+    ('Minc1Image', (10, 20, 20), dtype('uint8'))
+    >>> img.dataobj[0, 0, :3].dtype
+    dtype('float64')
+    """
+    header_class = Minc1Header
+    ImageArrayProxy = MincImageArrayProxy
+    _format = 'Minc1Image'
+    files_types = (('image', '.mnc'),)
+    valid_exts = ('.mnc',)
+    _compressed_suffixes = _COMPRESSED
+    _consumes_scaling = False
+    makeable = True
+    rw = False
+
+    @classmethod
+    def from_filename(klass, filename, *, mmap=True, keep_file_open=None):
+        """Loads a MINC image of this class, reading its header variables (and
+        ``image-min`` / ``image-max``), not its data.
+
+        Raises
+        ------
+        MincError
+            If the file is not a MINC file of this version, or holds what nibabel refuses:
+            not three spatial dimensions, irregular spacing, scaling variables that do not
+            match the image, a valid range outside the data type's.
+        """
+        with _minc_errors():
+            return super().from_filename(filename, mmap=mmap, keep_file_open=keep_file_open)
+
+    load = from_filename
+
+    @classmethod
+    def _from_native(klass, native, mmap=True):
+        img = super()._from_native(native, mmap)
+        img.dataobj._minc_format = klass._format
+        for message in native.header().minc_info()['warnings']:
+            warnings.warn(message, UserWarning, stacklevel=4)
+        return img
+
+
+class Minc2Image(Minc1Image):
+    """A MINC2 image (nibabel's ``minc2.Minc2Image``): an HDF5 file (``.mnc``) whose
+    ``/minc-2.0/image/0/image`` dataset is read lazily (only the chunks a key touches), with
+    the same affine and scaling rules as :class:`Minc1Image`. Read only; not compressed
+    (nibabel refuses compressed MINC2 files too). h5py is not needed.
+
+    Examples
+    --------
+    >>> import os, nibabel, neurovox as nv
+    >>> data = os.path.join(os.path.dirname(nibabel.__file__), 'tests', 'data')
+    >>> img = nv.load(os.path.join(data, 'small.mnc'))
+    >>> type(img).__name__, img.shape
+    ('Minc2Image', (18, 28, 29))
+    """
+    header_class = Minc2Header
+    _format = 'Minc2Image'
+    _compressed_suffixes = ()
+
+
 _SPATIAL_FIRST = (AnalyzeImage, Spm99AnalyzeImage, Spm2AnalyzeImage, Nifti1Pair, Nifti1Image,
                   Nifti2Pair, Nifti2Image, MGHImage)
 
 IMAGE_CLASSES = {cls._format: cls
-                 for cls in _SPATIAL_FIRST + (AFNIImage, EcatImage, PARRECImage)}
+                 for cls in _SPATIAL_FIRST + (AFNIImage, EcatImage, PARRECImage, Minc1Image,
+                                              Minc2Image)}
 assert set(IMAGE_CLASSES) == set(HEADER_CLASSES)

@@ -7,7 +7,7 @@ from stat import S_ISDIR, S_ISFIFO, S_ISREG
 
 from . import _neurovox
 from .arrayproxy import _mmap_mode
-from .errors import ImageFileError, _afni_errors
+from .errors import ImageFileError, _afni_errors, _minc_errors
 from .images import IMAGE_CLASSES, PARRECImage
 
 
@@ -40,7 +40,7 @@ def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
     SpatialImage
         A ``Nifti1Image``, ``Nifti2Image``, ``Nifti1Pair``, ``Nifti2Pair``,
         ``AnalyzeImage``, ``Spm99AnalyzeImage``, ``Spm2AnalyzeImage``, ``MGHImage``,
-        ``AFNIImage``, ``EcatImage`` or ``PARRECImage``.
+        ``AFNIImage``, ``EcatImage``, ``PARRECImage``, ``Minc1Image`` or ``Minc2Image``.
 
     Raises
     ------
@@ -94,6 +94,10 @@ def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
         # nibabel's AFNI error classes for AFNI datasets.
         with _afni_errors():
             native = _neurovox.NativeImage.load(filename, None, mode, keep_file_open)
+    elif ext == '.mnc':
+        with _minc_errors():
+            native = _neurovox.NativeImage.load(filename, None, mode, keep_file_open)
+            return IMAGE_CLASSES[native.format]._from_native(native, mmap)
     else:
         native = _neurovox.NativeImage.load(filename, None, mode, keep_file_open)
     return IMAGE_CLASSES[native.format]._from_native(native, mmap)

@@ -148,6 +148,7 @@ fn derived_block(header: &Header) -> String {
         Header::Afni(h) => lines.extend(afni_lines(h)),
         Header::Ecat(h) => lines.extend(ecat_lines(h)),
         Header::Parrec(h) => lines.extend(parrec_lines(h)),
+        Header::Minc(h) => lines.extend(minc_lines(h)),
         Header::Analyze(_) => {}
     }
     lines.push(("problems", problems_text(header)));
@@ -180,6 +181,56 @@ fn afni_lines(h: &neurovox::format::AfniHeader) -> Vec<(&str, String)> {
             other => other.to_string(),
         };
         lines.push((name.as_str(), text));
+    }
+    lines
+}
+
+/// A MINC header: the dimensions in file order, the valid range and the scaling variables
+/// (their range of values; every value in long files would drown the rest), warnings, then
+/// each dimension's step, start and direction cosines.
+fn minc_lines(h: &neurovox::format::MincHeader) -> Vec<(&str, String)> {
+    let dims: Vec<String> = h
+        .dimensions()
+        .iter()
+        .map(|d| format!("{} ({})", d.name, d.len))
+        .collect();
+    let range = |values: &[f64]| match values.iter().copied().reduce(f64::min) {
+        Some(low) => {
+            let high = values.iter().copied().fold(low, f64::max);
+            format!(
+                "{} value(s), {} to {}",
+                values.len(),
+                format_float(low),
+                format_float(high)
+            )
+        }
+        None => "none".to_owned(),
+    };
+    let scaled = h.geometry().data_dtype().dtype.is_integer();
+    let mut lines = vec![
+        ("dimensions", dims.join(", ")),
+        (
+            "valid range",
+            match scaled {
+                true => format!("{:?}", h.valid_range()),
+                false => "none (float data is not scaled)".to_owned(),
+            },
+        ),
+        ("scaled along", format!("{:?}", h.scale_dims())),
+        ("image-min", range(h.image_min())),
+        ("image-max", range(h.image_max())),
+    ];
+    for warning in h.warnings() {
+        lines.push(("warning", warning.clone()));
+    }
+    for (name, value) in h.attributes() {
+        if name.contains(':') || name == "signtype" {
+            let text = match value {
+                neurovox::FieldValue::Bytes(b) => quoted_bytes(b),
+                other => other.to_string(),
+            };
+            lines.push((name.as_str(), text));
+        }
     }
     lines
 }

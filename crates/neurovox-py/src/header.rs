@@ -75,6 +75,13 @@ impl NativeHeader {
         }
     }
 
+    fn minc_ref(&self, what: &str) -> PyResult<&neurovox::format::MincHeader> {
+        match &self.inner {
+            Header::Minc(m) => Ok(m),
+            other => Err(needs(what, "a MINC", other.format())),
+        }
+    }
+
     fn nifti_ref(&self, what: &str) -> PyResult<&neurovox::format::NiftiHeader> {
         match &self.inner {
             Header::Nifti(n) => Ok(n),
@@ -227,7 +234,11 @@ impl NativeHeader {
                 .inner
                 .set("vox_offset", FieldValue::Float(offset as f64))
                 .py(),
-            Header::Mgh(_) | Header::Afni(_) | Header::Ecat(_) | Header::Parrec(_) => Ok(()),
+            Header::Mgh(_)
+            | Header::Afni(_)
+            | Header::Ecat(_)
+            | Header::Parrec(_)
+            | Header::Minc(_) => Ok(()),
         }
     }
 
@@ -241,10 +252,12 @@ impl NativeHeader {
     #[pyo3(signature = (slope, inter=None))]
     fn set_slope_inter(&mut self, slope: Option<f64>, inter: Option<f64>) -> PyResult<()> {
         match &mut self.inner {
-            Header::Afni(_) | Header::Ecat(_) | Header::Parrec(_) => Err(HeaderTypeError::new_err(
-                "AFNI, ECAT and PAR/REC headers scale each sub-brick, frame or slice by its own \
-                 factor; they have no slope and intercept to set",
-            )),
+            Header::Afni(_) | Header::Ecat(_) | Header::Parrec(_) | Header::Minc(_) => {
+                Err(HeaderTypeError::new_err(
+                    "AFNI, ECAT, PAR/REC and MINC headers scale each sub-brick, frame or slice \
+                     by its own factor; they have no slope and intercept to set",
+                ))
+            }
             Header::Nifti(n) => n.set_slope_inter(slope, inter).py(),
             Header::Analyze(a) => {
                 let flavour = a.flavour();
@@ -384,7 +397,11 @@ impl NativeHeader {
                     .collect();
             }
             Header::Mgh(m) => m.set_tag_bytes(tags),
-            Header::Analyze(_) | Header::Afni(_) | Header::Ecat(_) | Header::Parrec(_) => {}
+            Header::Analyze(_)
+            | Header::Afni(_)
+            | Header::Ecat(_)
+            | Header::Parrec(_)
+            | Header::Minc(_) => {}
         }
         Ok(NativeHeader { inner })
     }
@@ -395,6 +412,21 @@ impl NativeHeader {
     /// an `int` or `float`, more as a list (a later attribute of a name wins).
     fn afni_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
         afni_info_dict(py, self.afni_ref("info")?.attributes())
+    }
+
+    /// A MINC header's variables: `dim_names` (file order), `valid_range`, `scale_dims`,
+    /// `image_min`, `image_max` (C order over `scale_dims`) and the `warnings` nibabel gives.
+    fn minc_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let minc = self.minc_ref("minc_info")?;
+        let info = pyo3::types::PyDict::new(py);
+        let names: Vec<&str> = minc.dimensions().iter().map(|d| d.name.as_str()).collect();
+        info.set_item("dim_names", names)?;
+        info.set_item("valid_range", minc.valid_range().to_vec())?;
+        info.set_item("scale_dims", minc.scale_dims().to_vec())?;
+        info.set_item("image_min", minc.image_min().to_vec())?;
+        info.set_item("image_max", minc.image_max().to_vec())?;
+        info.set_item("warnings", minc.warnings().to_vec())?;
+        Ok(info)
     }
 
     /// The attributes of a `.HEAD` file's bytes as nibabel's `parse_AFNI_header` dict.

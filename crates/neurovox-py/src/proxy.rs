@@ -328,6 +328,7 @@ impl NativeSpec {
             index_scaling,
             segments: None,
             flipped_axes: Vec::new(),
+            hdf5_dataset: None,
         };
         Ok(NativeSpec { inner })
     }

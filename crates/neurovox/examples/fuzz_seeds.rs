@@ -166,7 +166,11 @@ fn own_images(corpus: &mut Corpus, tmp: &Path) -> Result<()> {
                         }
                         ImageFormat::Mgh => corpus.own("mgh_header", &name, prefix.clone()),
                         // Read only: no header of ours to write (their seeds are made apart).
-                        ImageFormat::Afni | ImageFormat::Ecat | ImageFormat::Parrec => {}
+                        ImageFormat::Afni
+                        | ImageFormat::Ecat
+                        | ImageFormat::Parrec
+                        | ImageFormat::Minc1
+                        | ImageFormat::Minc2 => {}
                     }
                     if format.valid_exts()[0] == ".hdr" {
                         let pick = match format {
@@ -520,6 +524,9 @@ fn oracle(corpus: &mut Corpus, dir: &Path) -> Result<()> {
                 let mut input = vec![0, split[0], split[1]];
                 input.extend_from_slice(&plain);
                 corpus.oracle("parrec_recording", name.clone(), input);
+            }
+            Some(ImageFormat::Minc1 | ImageFormat::Minc2) => {
+                corpus.oracle("minc_file", name.clone(), plain.clone())
             }
             Some(ImageFormat::Afni) => {
                 // The whole .HEAD, no data: the split points past the end.

@@ -7,7 +7,9 @@
 //! The values come out in float64 (complex128 for complex data) whatever the stored type, as
 //! numpy's `raw * factors` with float64 factors gives; a float32 result is that, rounded once.
 //! The multiplication is skipped for a slope of 1 and the addition for an intercept of 0, as
-//! the proxies that have no intercept never add one. Two options follow nibabel's ECAT reader,
+//! the proxies that have no intercept never add one. MINC clips the stored values to the
+//! valid range first ([`IndexScaling::with_clip`], nibabel's `np.clip` before scaling). Two
+//! options follow nibabel's ECAT reader,
 //! which multiplies by Python floats: a leading factor applied to every value first
 //! (`ecat_calibration_factor`), and float32 data scaled in float32 (numpy's rule for a float32
 //! array times a Python float) before it is widened.
@@ -48,6 +50,7 @@ pub struct IndexScaling {
     inters: Vec<f64>,
     leading: f64,
     float32_in_float32: bool,
+    clip: Option<[f64; 2]>,
 }
 
 impl IndexScaling {
@@ -85,6 +88,7 @@ impl IndexScaling {
             inters,
             leading: 1.0,
             float32_in_float32: false,
+            clip: None,
         })
     }
 
@@ -98,6 +102,25 @@ impl IndexScaling {
     /// The same factors, applied to float32 data in float32 arithmetic (then widened).
     pub fn with_float32_arithmetic(mut self) -> IndexScaling {
         self.float32_in_float32 = true;
+        self
+    }
+
+    /// The same factors, applied to stored values first clipped to `[lo, hi]` (MINC's valid
+    /// range).
+    ///
+    /// ```
+    /// use neurovox::array::{IndexScaling, Selection};
+    /// let scaling = IndexScaling::along(0, vec![2.0], vec![1.0])?.with_clip(0.0, 10.0);
+    /// let raw = neurovox::array::DynArray::from_array(
+    ///     ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[1, 3]), vec![-5i16, 4, 50]).unwrap(),
+    /// );
+    /// let values = scaling.apply(&raw, &Selection::all().canonicalize(&[1, 3])?)?;
+    /// assert_eq!(values.get_f64(&[0, 0]), Some(1.0)); // -5 -> 0 -> 0 * 2 + 1
+    /// assert_eq!(values.get_f64(&[0, 2]), Some(21.0)); // 50 -> 10 -> 21
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn with_clip(mut self, lo: f64, hi: f64) -> IndexScaling {
+        self.clip = Some([lo, hi]);
         self
     }
 
@@ -215,7 +238,11 @@ impl IndexScaling {
     /// One value in float64: the leading factor, the slope, the intercept, each skipped when
     /// it changes nothing.
     fn scale_f64(&self, v: f64, s: f64, i: f64) -> f64 {
-        let mut out = v;
+        let mut out = match self.clip {
+            // numpy's clip: min(max(v, lo), hi).
+            Some([lo, hi]) => v.max(lo).min(hi),
+            None => v,
+        };
         if self.leading != 1.0 {
             out *= self.leading;
         }
@@ -230,7 +257,10 @@ impl IndexScaling {
 
     /// One float32 value scaled in float32, then widened.
     fn scale_f32(&self, v: f32, s: f64, i: f64) -> f64 {
-        let mut out = v;
+        let mut out = match self.clip {
+            Some([lo, hi]) => v.max(lo as f32).min(hi as f32),
+            None => v,
+        };
         if self.leading != 1.0 {
             out *= self.leading as f32;
         }

@@ -11,6 +11,7 @@
 //! | ECAT7 (read only) | [`EcatHeader`] | `.v` | 512-byte blocks: main header, matrix list, subheaders |
 //! | AFNI (read only) | [`AfniHeader`] | `.HEAD` + `.BRIK` (`.BRIK.gz`) | text attributes |
 //! | PAR/REC (read only) | [`ParrecHeader`] | `.PAR` + `.REC` | text: general information, one line per slice |
+//! | MINC1 / MINC2 (read only) | [`MincHeader`] | `.mnc` | netCDF classic / HDF5 variables and attributes |
 //!
 //! Every header keeps its raw bytes (see [`fields`]), so parsing and serialising are inverse
 //! to the byte, fields are reachable by name with [`Header::get`] / [`Header::set`], and the
@@ -24,6 +25,7 @@ pub mod ecat;
 pub mod fields;
 pub mod geometry;
 pub mod mgh;
+pub mod minc;
 pub mod nifti1;
 pub mod nifti2;
 pub mod parrec;
@@ -37,6 +39,7 @@ pub use ecat::EcatHeader;
 pub use fields::FieldValue;
 pub use geometry::Geometry;
 pub use mgh::MghHeader;
+pub use minc::MincHeader;
 pub use nifti1::{Extension, NiftiHeader, NiftiVersion};
 pub use parrec::ParrecHeader;
 
@@ -71,12 +74,16 @@ pub enum ImageFormat {
     /// Philips PAR/REC (`PARRECImage`): a `.PAR` text header and a `.REC` of slices. Read
     /// only.
     Parrec,
+    /// MINC1 (`Minc1Image`, `.mnc`): a netCDF classic file. Read only.
+    Minc1,
+    /// MINC2 (`Minc2Image`, `.mnc`): an HDF5 file. Read only.
+    Minc2,
 }
 
 impl ImageFormat {
     /// Every format: the writable ones, then the read only ones.
-    pub const ALL: [ImageFormat; 11] = {
-        let mut all = [ImageFormat::Ecat; 11];
+    pub const ALL: [ImageFormat; 13] = {
+        let mut all = [ImageFormat::Ecat; 13];
         let mut i = 0;
         while i < Self::WRITABLE.len() {
             all[i] = Self::WRITABLE[i];
@@ -84,6 +91,8 @@ impl ImageFormat {
         }
         all[i] = ImageFormat::Afni;
         all[i + 2] = ImageFormat::Parrec;
+        all[i + 3] = ImageFormat::Minc1;
+        all[i + 4] = ImageFormat::Minc2;
         all
     };
 
@@ -126,6 +135,8 @@ impl ImageFormat {
             ImageFormat::Afni => "AFNIImage",
             ImageFormat::Ecat => "EcatImage",
             ImageFormat::Parrec => "PARRECImage",
+            ImageFormat::Minc1 => "Minc1Image",
+            ImageFormat::Minc2 => "Minc2Image",
         }
     }
 
@@ -167,6 +178,7 @@ impl ImageFormat {
             ImageFormat::Afni => &[".brik", ".head"],
             ImageFormat::Ecat => &[".v"],
             ImageFormat::Parrec => &[".rec", ".par"],
+            ImageFormat::Minc1 | ImageFormat::Minc2 => &[".mnc"],
             _ => &[".hdr", ".img"],
         }
     }
@@ -185,6 +197,8 @@ impl ImageFormat {
             ImageFormat::Afni => "AFNI",
             ImageFormat::Ecat => "ECAT7",
             ImageFormat::Parrec => "PAR/REC",
+            ImageFormat::Minc1 => "MINC1",
+            ImageFormat::Minc2 => "MINC2",
         }
     }
 }
@@ -210,10 +224,12 @@ pub enum Header {
     Ecat(EcatHeader),
     /// PAR/REC `.PAR` general information and image definitions (read only).
     Parrec(ParrecHeader),
+    /// MINC1 or MINC2 dimensions, type and scaling variables (read only).
+    Minc(MincHeader),
 }
 
 /// Dispatches to the binary codecs' [`HeaderCodec`]; the text arm says what a text header
-/// (AFNI's attributes, a `.PAR`) answers instead, through the inherent methods both have.
+/// (AFNI's attributes, a `.PAR`, MINC's variables) answers instead, through the inherent methods both have.
 macro_rules! each_header {
     ($self:expr, $h:ident => $body:expr, $a:ident => $text:expr) => {
         match $self {
@@ -223,6 +239,7 @@ macro_rules! each_header {
             Header::Ecat($h) => $body,
             Header::Afni($a) => $text,
             Header::Parrec($a) => $text,
+            Header::Minc($a) => $text,
         }
     };
 }
@@ -271,6 +288,8 @@ impl Header {
             ImageFormat::Afni => Header::Afni(AfniHeader::empty(order)),
             ImageFormat::Ecat => Header::Ecat(EcatHeader::empty(order)),
             ImageFormat::Parrec => Header::Parrec(ParrecHeader::empty()),
+            ImageFormat::Minc1 => Header::Minc(MincHeader::empty(minc::MincVersion::One)),
+            ImageFormat::Minc2 => Header::Minc(MincHeader::empty(minc::MincVersion::Two)),
         }
     }
 
@@ -307,6 +326,18 @@ impl Header {
             ImageFormat::Afni => Header::Afni(AfniHeader::parse(bytes)?),
             ImageFormat::Ecat => Header::Ecat(EcatHeader::parse(bytes)?),
             ImageFormat::Parrec => Header::Parrec(ParrecHeader::parse(bytes)?),
+            ImageFormat::Minc1 | ImageFormat::Minc2 => {
+                let storage = minc::BytesStorage::new(bytes.to_vec());
+                let header = MincHeader::read(std::sync::Arc::new(storage))?;
+                if header.format() != format {
+                    return Err(Error::format(format!(
+                        "the file is {}, not {}",
+                        header.format().label(),
+                        format.label()
+                    )));
+                }
+                Header::Minc(header)
+            }
         })
     }
 
@@ -481,7 +512,7 @@ impl Header {
             Header::Mgh(h) => h.set_affine(affine),
             // nibabel's SpatialImage._affine2header: the voxel sizes are all they keep.
             Header::Ecat(_) => Err(read_only(ImageFormat::Ecat)),
-            Header::Analyze(_) | Header::Afni(_) | Header::Parrec(_) => {
+            Header::Analyze(_) | Header::Afni(_) | Header::Parrec(_) | Header::Minc(_) => {
                 let sizes = affine::voxel_sizes(affine);
                 let mut zooms = self.zooms();
                 for (z, v) in zooms.iter_mut().zip(sizes) {
@@ -525,6 +556,7 @@ impl Header {
             Header::Afni(_) => Err(read_only(ImageFormat::Afni)),
             Header::Ecat(_) => Err(read_only(ImageFormat::Ecat)),
             Header::Parrec(_) => Err(read_only(ImageFormat::Parrec)),
+            Header::Minc(h) => Err(read_only(h.format())),
         }
     }
 

@@ -17,6 +17,7 @@ use crate::image::proxy::ProxyOptions as LoadOptions;
 use crate::io::{open_decompressed_identified, read_up_to, skip, Compression};
 use crate::limits::Limits;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The kind of file an extension names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,8 @@ pub enum ExtensionKind {
     Par,
     /// PAR/REC `.REC` (slices)
     Rec,
+    /// MINC1 or MINC2 `.mnc`
+    Minc,
 }
 
 /// A path split as nibabel's `splitext_addext` splits it: stem, type extension, compression
@@ -80,6 +83,7 @@ pub fn extension_kind(ext: &str) -> Option<ExtensionKind> {
         ".v" => Some(ExtensionKind::Ecat),
         ".par" => Some(ExtensionKind::Par),
         ".rec" => Some(ExtensionKind::Rec),
+        ".mnc" => Some(ExtensionKind::Minc),
         _ => None,
     }
 }
@@ -181,6 +185,9 @@ pub fn detect_format(bytes: &[u8], kind: Option<ExtensionKind>) -> Option<ImageF
         Some(ExtensionKind::AfniHead | ExtensionKind::AfniBrik) => Some(ImageFormat::Afni),
         Some(ExtensionKind::Ecat) => Some(ImageFormat::Ecat),
         Some(ExtensionKind::Par | ExtensionKind::Rec) => Some(ImageFormat::Parrec),
+        // nibabel's sniffs: `CDF\x01` only (its loader refuses 64-bit offset files, which
+        // Minc1Image.from_filename reads), and HDF5's first four bytes.
+        Some(ExtensionKind::Minc) => minc_by_content(bytes),
         Some(ExtensionKind::Nifti) => {
             if is_nifti1 {
                 Some(ImageFormat::Nifti1)
@@ -227,9 +234,20 @@ pub fn detect_format(bytes: &[u8], kind: Option<ExtensionKind>) -> Option<ImageF
             } else if crate::format::parrec::looks_like_par(bytes) {
                 Some(ImageFormat::Parrec)
             } else {
-                None
+                minc_by_content(bytes)
             }
         }
+    }
+}
+
+/// The MINC class nibabel's `nib.load` picks by the first bytes of a `.mnc`.
+fn minc_by_content(bytes: &[u8]) -> Option<ImageFormat> {
+    if bytes.starts_with(b"CDF\x01") {
+        Some(ImageFormat::Minc1)
+    } else if bytes.starts_with(b"\x89HDF") {
+        Some(ImageFormat::Minc2)
+    } else {
+        None
     }
 }
 
@@ -299,7 +317,11 @@ pub fn read_header_limited(
     }
     let detected = detect_format(&bytes, kind);
     let format = format.or(detected).ok_or_else(|| {
-        let what = if kind.is_none() && !stem_ext.is_empty() {
+        let what = if bytes.starts_with(b"CDF\x02") {
+            "a netCDF 64-bit offset (CDF-2) file: nibabel's load does not recognise it as MINC1 \
+             (Minc1Image.from_filename reads it, as neurovox.minc1.load does)"
+                .to_owned()
+        } else if kind.is_none() && !stem_ext.is_empty() {
             format!("unknown extension {stem_ext:?} and no known header inside")
         } else {
             "Cannot work out file type".to_owned()
@@ -314,7 +336,17 @@ pub fn read_header_limited(
         .with_path(&header_path));
     }
 
-    let header = if format == ImageFormat::Ecat {
+    if format == ImageFormat::Minc2 && compression != Compression::None {
+        return Err(Error::unsupported(format!(
+            "a {}-compressed MINC2 file: HDF5 files are read uncompressed (nibabel refuses them \
+             too); decompress it first",
+            compression.suffix()
+        ))
+        .with_path(&header_path));
+    }
+    let header = if matches!(format, ImageFormat::Minc1 | ImageFormat::Minc2) {
+        read_minc_header(&header_path, compression, format)
+    } else if format == ImageFormat::Ecat {
         // Its subheaders lie between the frames: read block by block, at random.
         read_ecat_header(&header_path, compression)
     } else if format == ImageFormat::Parrec {
@@ -557,6 +589,26 @@ fn read_ecat_header(path: &Path, compression: Compression) -> Result<Header> {
     Ok(Header::Ecat(header))
 }
 
+/// A MINC header read through a random-access source over the file (a `.mnc.gz` through its
+/// gzip index): the netCDF header or the HDF5 objects the image needs, never its data.
+fn read_minc_header(path: &Path, compression: Compression, format: ImageFormat) -> Result<Header> {
+    let options = crate::io::SourceOptions {
+        keep_open: true,
+        map: false,
+    };
+    let source = crate::io::random_access_source(path, compression, options)?;
+    let storage = crate::io::SourceStorage::new(source)?;
+    let header = crate::format::MincHeader::read(Arc::new(storage))?;
+    if header.format() != format {
+        return Err(Error::format(format!(
+            "the file is {}, not {}",
+            header.format().label(),
+            format.label()
+        )));
+    }
+    Ok(Header::Minc(header))
+}
+
 /// Whether the file at `path` starts with a compression magic (false if it cannot be read:
 /// its absence is reported when the data is read).
 fn image_file_is_compressed(path: &Path) -> bool {
@@ -583,6 +635,10 @@ fn check_data_fits(header: &Header, image_path: &Path) -> Result<()> {
             .field("recon resolution")
             .with_path(image_path));
         }
+        return Ok(());
+    }
+    if let Header::Minc(_) = header {
+        // The MINC header was read through the file and checked its data against it.
         return Ok(());
     }
     if let Header::Ecat(ecat) = header {

@@ -111,8 +111,16 @@ fn in_order(raw: DynArray, axes: &[usize], order: Order) -> DynArray {
     crate::dyn_array_apply!(&raw, a => copy(a, order))
 }
 
-/// `source` as the spec's segments present it (itself without segments).
+/// `source` as the spec's segments or HDF5 dataset present it (itself without either).
 fn in_segments(source: Arc<dyn Source>, spec: &ArraySpec) -> Result<Arc<dyn Source>> {
+    if let Some(dataset) = &spec.hdf5_dataset {
+        return Ok(Arc::new(crate::io::Hdf5DatasetSource::new(
+            source,
+            Arc::clone(dataset),
+            spec.shape.clone(),
+            spec.dtype,
+        )?));
+    }
     Ok(match &spec.segments {
         Some(ranges) => Arc::new(crate::io::SegmentedSource::new(source, ranges.to_vec())?),
         None => source,
@@ -240,6 +248,9 @@ pub struct ArraySpec {
     /// Axes stored in reverse (ECAT's `patient_orientation`): index `i` of such an axis is
     /// stored at `len - 1 - i`.
     pub flipped_axes: Vec<usize>,
+    /// The array is this HDF5 dataset of the file (MINC2's image), not bytes at `offset`:
+    /// its decoded elements, in C order, are the bytes read (`io::Hdf5DatasetSource`).
+    pub hdf5_dataset: Option<Arc<str>>,
 }
 
 impl ArraySpec {
@@ -265,6 +276,7 @@ impl ArraySpec {
             index_scaling: None,
             segments: None,
             flipped_axes: Vec::new(),
+            hdf5_dataset: None,
         }
     }
 
@@ -276,6 +288,9 @@ impl ArraySpec {
         }
         if let Header::Parrec(par) = header {
             return Self::from_parrec(par);
+        }
+        if let Header::Minc(minc) = header {
+            return Self::from_minc(minc);
         }
         let (slope, inter) = header.slope_inter()?;
         let index_scaling = match header {
@@ -306,6 +321,7 @@ impl ArraySpec {
             index_scaling,
             segments: None,
             flipped_axes: Vec::new(),
+            hdf5_dataset: None,
         })
     }
 
@@ -322,9 +338,9 @@ impl ArraySpec {
     }
 
     /// True when the file holds the array as one run in the array's own order, so a memory
-    /// map or a reshape can show it as it is: no segments, no flipped axes.
+    /// map or a reshape can show it as it is: no segments, no flipped axes, no HDF5 dataset.
     pub fn is_one_run(&self) -> bool {
-        self.segments.is_none() && self.flipped_axes.is_empty()
+        self.segments.is_none() && self.flipped_axes.is_empty() && self.hdf5_dataset.is_none()
     }
 
     /// A selection of the array as a selection of the stored bytes with every step forwards,
@@ -414,6 +430,7 @@ impl ArraySpec {
             index_scaling: Some(Arc::new(factors)),
             segments: Some(ecat.frame_ranges()?.into()),
             flipped_axes: ecat.flipped_axes(),
+            hdf5_dataset: None,
         })
     }
 
@@ -457,6 +474,47 @@ impl ArraySpec {
             index_scaling: Some(Arc::new(index_scaling)),
             segments,
             flipped_axes: Vec::new(),
+            hdf5_dataset: None,
+        })
+    }
+
+    /// A MINC image (nibabel's `MincImageArrayProxy`): C order; MINC1 from the image
+    /// variable's bytes, MINC2 from its HDF5 dataset; integers clipped to the valid range and
+    /// scaled per entry of `image-min` / `image-max` (values in float64), floats as stored.
+    fn from_minc(minc: &crate::format::MincHeader) -> Result<Self> {
+        let shape = minc.geometry().data_shape().to_vec();
+        let index_scaling = match minc.data_scaling()? {
+            None => None,
+            Some(s) => {
+                // One pair for the whole image: the same pair for every index of axis 0.
+                let factors = if s.axes.is_empty() {
+                    let n = shape.first().copied().unwrap_or(0);
+                    IndexScaling::along(0, vec![s.slopes[0]; n], vec![s.inters[0]; n])?
+                } else {
+                    IndexScaling::new(s.axes, s.lens, s.slopes, s.inters)?
+                };
+                Some(Arc::new(factors.with_clip(s.clip[0], s.clip[1])))
+            }
+        };
+        let (offset, segments, hdf5_dataset) = match minc.version() {
+            crate::format::minc::MincVersion::Two => {
+                (0, None, Some(Arc::from(crate::format::minc::MINC2_IMAGE)))
+            }
+            crate::format::minc::MincVersion::One => match minc.data_ranges() {
+                [(offset, _)] => (*offset, None, None),
+                ranges => (0, Some(ranges.into()), None),
+            },
+        };
+        Ok(ArraySpec {
+            shape,
+            dtype: minc.geometry().data_dtype(),
+            offset,
+            scaling: Scaling::IDENTITY,
+            order: Order::C,
+            index_scaling,
+            segments,
+            flipped_axes: Vec::new(),
+            hdf5_dataset,
         })
     }
 
@@ -574,6 +632,7 @@ impl DynMemmap {
 ///     index_scaling: None,
 ///     segments: None,
 ///     flipped_axes: Vec::new(),
+///     hdf5_dataset: None,
 /// };
 /// let proxy = ArrayProxy::from_source(Arc::new(MemorySource::new(bytes)), spec);
 /// let all = proxy.read(Selection::all())?;
@@ -833,6 +892,7 @@ impl ArrayProxy {
     ///     index_scaling: None,
     ///     segments: None,
     ///     flipped_axes: Vec::new(),
+    ///     hdf5_dataset: None,
     /// };
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![1, 2, 3, 4])), spec);
     /// assert_eq!(proxy.read(sel![.., 1])?.get_f64(&[1]), Some(8.5));
@@ -1047,6 +1107,7 @@ impl ArrayProxy {
     ///     index_scaling: None,
     ///     segments: None,
     ///     flipped_axes: Vec::new(),
+    ///     hdf5_dataset: None,
     /// };
     /// let bytes = vec![1u8, 2, 3, 4];
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(bytes)), spec);
@@ -1123,6 +1184,7 @@ impl ArrayProxy {
     ///     index_scaling: None,
     ///     segments: None,
     ///     flipped_axes: Vec::new(),
+    ///     hdf5_dataset: None,
     /// };
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![0, 1, 0, 2, 0, 3])), spec);
     /// let mut out = [0u8; 4];
@@ -1171,6 +1233,7 @@ impl ArrayProxy {
     ///     index_scaling: None,
     ///     segments: None,
     ///     flipped_axes: Vec::new(),
+    ///     hdf5_dataset: None,
     /// };
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![1, 2, 3, 4])), spec);
     /// let all = Selection::all();
@@ -1263,6 +1326,7 @@ impl ArrayProxy {
     ///     index_scaling: None,
     ///     segments: None,
     ///     flipped_axes: Vec::new(),
+    ///     hdf5_dataset: None,
     /// };
     /// let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![9, 0, 1, 0, 2])), spec);
     /// assert!(proxy.raw_matches(Selection::all(), &[0, 1, 0, 2])?);
@@ -1425,6 +1489,7 @@ mod tests {
                 index_scaling: None,
                 segments: None,
                 flipped_axes: Vec::new(),
+                hdf5_dataset: None,
             },
         )
     }

@@ -78,14 +78,16 @@ pub(crate) fn target_format(current: ImageFormat, path: &Path) -> Result<ImageFo
             | ExtensionKind::AfniBrik
             | ExtensionKind::Ecat
             | ExtensionKind::Par
-            | ExtensionKind::Rec,
+            | ExtensionKind::Rec
+            | ExtensionKind::Minc,
             _,
         ) => {
             // nibabel's AFNIImage and PARRECImage are not makeable either; its ECAT writer
-            // only re-saves an image loaded from ECAT, which neurovox does not offer.
+            // only re-saves an image loaded from ECAT, which neurovox does not offer; its MINC
+            // headers raise NotImplementedError when asked to write data.
             return Err(Error::unsupported(
-                "AFNI, ECAT7 and PAR/REC files are read only in neurovox; save the image as \
-                 NIfTI (.nii, .nii.gz)",
+                "AFNI, ECAT7, PAR/REC and MINC files are read only in neurovox; save the image \
+                 as NIfTI (.nii, .nii.gz)",
             )
             .with_path(path));
         }
@@ -94,7 +96,14 @@ pub(crate) fn target_format(current: ImageFormat, path: &Path) -> Result<ImageFo
         (ExtensionKind::Nifti, _) => F::Nifti1,
         (
             ExtensionKind::Header | ExtensionKind::Image,
-            F::Nifti1 | F::Nifti1Pair | F::Mgh | F::Afni | F::Ecat | F::Parrec,
+            F::Nifti1
+            | F::Nifti1Pair
+            | F::Mgh
+            | F::Afni
+            | F::Ecat
+            | F::Parrec
+            | F::Minc1
+            | F::Minc2,
         ) => F::Nifti1Pair,
         (ExtensionKind::Header | ExtensionKind::Image, F::Nifti2 | F::Nifti2Pair) => F::Nifti2Pair,
         (ExtensionKind::Header | ExtensionKind::Image, analyze) => analyze,

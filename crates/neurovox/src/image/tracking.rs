@@ -172,7 +172,7 @@ pub(crate) fn fingerprint_all(files: &[(PathBuf, u64)]) -> Vec<FileFingerprint> 
 }
 
 /// A digest of what a header holds beyond its binary block: NIfTI extensions (codes and
-/// bytes), MGH tags, an ECAT7 matrix list and subheaders, or a text header's (AFNI, PAR/REC)
+/// bytes), MGH tags, an ECAT7 matrix list and subheaders, or a text header's (AFNI, PAR/REC, MINC)
 /// shape, type and voxel sizes (its text never changes; those three can, as in nibabel).
 pub(crate) fn extensions_digest(header: &Header) -> u128 {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
@@ -185,7 +185,7 @@ pub(crate) fn extensions_digest(header: &Header) -> u128 {
             }
         }
         Header::Mgh(m) => hasher.update(m.tag_bytes()),
-        Header::Afni(_) | Header::Parrec(_) => {
+        Header::Afni(_) | Header::Parrec(_) | Header::Minc(_) => {
             for n in header.data_shape().unwrap_or_default() {
                 hasher.update(&(n as u64).to_le_bytes());
             }

@@ -11,6 +11,9 @@
 //!   indexed gzip writer, and recompression.
 //! * [`segmented`] — [`SegmentedSource`]: byte ranges of a source read as one run (arrays
 //!   a format stores in pieces, ECAT frames).
+//! * [`hdf5_dataset`] — HDF5 through a source: [`SourceStorage`] for the HDF5 and netCDF
+//!   readers, [`Hdf5DatasetSource`] for one dataset's decoded elements read as one run
+//!   (MINC2 images).
 //! * [`atomic`] — writing files atomically and durably, one file or a set of them.
 //!
 //! Nothing here parses a header or knows what a voxel is; the layers above ([`crate::image`])
@@ -20,6 +23,7 @@ pub mod atomic;
 pub mod file_identity;
 pub mod fingerprint;
 pub mod gzip;
+pub mod hdf5_dataset;
 pub mod open;
 pub mod random_access;
 pub mod segmented;
@@ -31,6 +35,7 @@ pub use gzip::{
     compress_to_vec, GzWriteOptions, GzipIndexStats, GzipSource, MemberIndex, ParallelGzWriter,
     DEFAULT_SPAN_CACHE_BYTES,
 };
+pub use hdf5_dataset::{Hdf5DatasetSource, SourceStorage};
 pub use open::{
     decompressing_reader, detect_compression, open_decompressed, open_decompressed_identified,
     open_regular, read_fully, read_up_to, skip, Compression,
