@@ -489,6 +489,25 @@ pub fn ecat_image(data: &[u8]) {
     }
 }
 
+/// A MINC1 (netCDF) or MINC2 (HDF5) file: `MincHeader::read` (the netCDF header or the HDF5
+/// superblock, object headers, B-trees and heaps it follows, the scaling variables), the
+/// affine and scaling, `ArraySpec::from_header`, and reads of the image: MINC1 bytes at the
+/// variable's offset, MINC2 chunks found and inflated by `Hdf5DatasetSource`.
+pub fn minc_file(data: &[u8]) {
+    let storage = crate::format::minc::BytesStorage::new(data.to_vec());
+    let Ok(header) = crate::format::MincHeader::read(Arc::new(storage)) else {
+        return;
+    };
+    let _ = header.affine();
+    let _ = header.data_scaling();
+    let header = Header::Minc(header);
+    exercise_header(&header);
+    if let Ok(spec) = ArraySpec::from_header(&header) {
+        let source: Arc<dyn Source> = Arc::new(MemorySource::new(data.to_vec()));
+        exercise_proxy(&ArrayProxy::from_source(source, spec));
+    }
+}
+
 /// An ECAT7 file of two 2×2×2 int16 frames (values 0..8 and 10..18, scale factors 0.5 and
 /// 1.5, calibration 2) for seeds and tests: two frames with ids `ids` (stored order), written block by block:
 /// main header, one matrix-list block, then each frame's subheader and data block.
@@ -562,7 +581,7 @@ pub fn ecat_two_frames(order: ByteOrder, ids: [i32; 2], orientation: i64) -> Vec
 pub type Target = fn(&[u8]);
 
 /// Every target by name, as the regression replay finds them by directory name.
-pub const TARGETS: [(&str, Target); 18] = [
+pub const TARGETS: [(&str, Target); 19] = [
     ("nifti1_header", nifti1_header),
     ("nifti2_header", nifti2_header),
     ("analyze_header", analyze_header),
@@ -570,6 +589,7 @@ pub const TARGETS: [(&str, Target); 18] = [
     ("afni_dataset", afni_dataset),
     ("ecat_image", ecat_image),
     ("parrec_recording", parrec_recording),
+    ("minc_file", minc_file),
     ("nifti_extensions", nifti_extensions),
     ("spm_mat", spm_mat),
     ("gzip_source", gzip_source),

@@ -165,6 +165,9 @@ fn type_range(dtype: DataType) -> Option<[f64; 2]> {
         DataType::Int16 => [i16::MIN as f64, i16::MAX as f64],
         DataType::UInt32 => [0.0, u32::MAX as f64],
         DataType::Int32 => [i32::MIN as f64, i32::MAX as f64],
+        // numpy's iinfo limits as float64, as nibabel's np.asarray(valid_range, float64).
+        DataType::UInt64 => [0.0, u64::MAX as f64],
+        DataType::Int64 => [i64::MIN as f64, i64::MAX as f64],
         _ => return None,
     })
 }
@@ -860,12 +863,6 @@ fn read_minc2(storage: DynStorage) -> Result<MincHeader> {
         .field("image")
     })?;
     let dtype = h5_dtype(image.dtype(), "image")?;
-    if matches!(dtype.dtype, DataType::UInt64 | DataType::Int64) {
-        return Err(Error::unsupported(
-            "64-bit integer MINC2 images have no valid range nibabel can scale by",
-        )
-        .field("image"));
-    }
     let dims: Vec<i64> = image
         .shape()
         .iter()
