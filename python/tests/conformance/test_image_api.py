@@ -447,6 +447,14 @@ LOAD_CLASSES = {
     'PARRECImage': dict(has_scaling=False, can_save=False, ext='.PAR', dtype_override=False,
                         serialize=False, examples='nibabel.tests.test_parrec',
                         loader=('parrec', 'load'), min_examples=1),
+    # nibabel's TestMinc1API / TestMinc2API: loader = minc1.load / minc2.load on the
+    # EXAMPLE_IMAGES of its test_minc1.py (4 files) and test_minc2.py (4 files).
+    'Minc1Image': dict(has_scaling=False, can_save=False, ext='.mnc', dtype_override=False,
+                       serialize=False, examples='nibabel.tests.test_minc1',
+                       loader=('minc1', 'load'), min_examples=4),
+    'Minc2Image': dict(has_scaling=False, can_save=False, ext='.mnc', dtype_override=False,
+                       serialize=False, examples='nibabel.tests.test_minc2',
+                       loader=('minc2', 'load'), min_examples=4),
 }
 LOAD_VALIDATORS = ['header', 'no_slicing', 'get_data', 'dtype', 'data_interface', 'shape',
                    'ndim', 'mmap_parameter', 'header_shape', 'affine']

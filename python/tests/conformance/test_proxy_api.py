@@ -308,3 +308,43 @@ def test_parrec_proxy_api(lib, validator, rec):
     finally:
         for fobj in opened:
             fobj.close()
+
+
+# nibabel's TestMinc1API / TestMinc2API: the generic proxy validators on the proxy of tiny.mnc
+# (MINC1) and small.mnc (MINC2). nibabel makes the proxy from its internal Minc1File /
+# Minc2File (MincImageArrayProxy(minc_file)); neurovox's comes from loading the image.
+MINC_VALIDATORS = ['shape', 'ndim', 'is_proxy', 'asarray', 'array_interface_with_dtype',
+                   'header_isolated', 'fileobj_isolated', 'proxy_slicing']
+
+
+@pytest.mark.parametrize('validator', MINC_VALIDATORS)
+@pytest.mark.parametrize('module,fname', [('minc1', 'tiny.mnc'), ('minc2', 'small.mnc')])
+def test_minc_proxy_api(lib, validator, module, fname):
+    import importlib
+    import os
+
+    import nibabel
+    from nibabel.testing import data_path
+
+    if module == 'minc2':
+        pytest.importorskip('h5py')
+    minc = importlib.import_module(f'nibabel.{module}') if lib is nibabel else getattr(lib, module)
+    path = os.path.join(data_path, fname)
+    opened = []
+
+    def pmaker():
+        img = minc.load(path)
+        fobj = open(path, 'rb')
+        opened.append(fobj)
+        return img.dataobj, fobj, img.header
+
+    img = nibabel.load(path)
+    params = dict(shape=img.shape, dtype_out=np.float64, arr_out=img.get_fdata())
+    try:
+        if validator == 'header_isolated':
+            VALIDATORS[validator](lib, pmaker, params, settable_offset=False)
+        else:
+            VALIDATORS[validator](lib, pmaker, params)
+    finally:
+        for fobj in opened:
+            fobj.close()
