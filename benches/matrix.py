@@ -275,6 +275,7 @@ class Data:
         'header40': 'header40', 'small': 'small', 'real': 'real', 'keys.nii.gz': 'keys',
         'afni+orig.HEAD': 'afni', 'afnigz+orig.HEAD': 'afni', 'pet.v': 'ecat',
         'par_seq.PAR': 'parrec', 'par_interleaved.PAR': 'parrec',
+        'minc1.mnc': 'minc', 'minc2.mnc': 'minc',
     }
 
     def path(self, name):
@@ -458,6 +459,66 @@ class Data:
                 os.replace(self.dir / f'partial-{stem}.REC', self.dir / f'{stem}.REC')
             del bold
         assert (self.dir / 'par_seq.REC').stat().st_size == slice_bytes * Z * T
+        return None
+
+    def make_minc(self):
+        """The bold run as MINC images, as MINC tools write them: dimensions (time, zspace,
+        yspace, xspace) in C order (the NIfTI's bytes in the same order), int16 with
+        `image-min` / `image-max` per (time, zspace) slice. `minc1.mnc` is netCDF (big-endian,
+        nibabel's own netCDF writer); `minc2.mnc` HDF5 with libminc's default chunks (32 per
+        spatial axis, one volume deep) deflated at level 4 (h5py)."""
+        names = ['minc1.mnc', 'minc2.mnc']
+        if self.all_exist(names):
+            return None
+        if not self.ensure('bold'):
+            return 'the bold run is missing'
+        try:
+            import h5py
+        except ImportError:
+            return 'h5py is not installed'
+        from nibabel.externals.netcdf import netcdf_file
+        X, Y, Z, T = self.shapes.bold
+        say(f'  writing the bold run as MINC1 and MINC2 {(T, Z, Y, X)} (int16, per-slice scaling) ...')
+        with open(self.dir / 'bold.nii', 'rb') as f:
+            data = np.fromfile(f, '<i2', offset=352).reshape(T, Z, Y, X)
+        imin = np.linspace(-10.0, -5.0, T * Z).reshape(T, Z)
+        imax = np.linspace(900.0, 1100.0, T * Z).reshape(T, Z)
+        dims = [('time', T, 2.0, 0.0, None), ('zspace', Z, 2.5, -70.0, [0, 0, 1]),
+                ('yspace', Y, 2.0, -96.0, [0, 1, 0]), ('xspace', X, 2.0, -96.0, [1, 0, 0])]
+        part = self.dir / 'partial-minc1.mnc'
+        nc = netcdf_file(str(part), 'w', version=2)
+        for name, n, step, start, cosines in dims:
+            nc.createDimension(name, n)
+            var = nc.createVariable(name, 'i', ())
+            var.spacing, var.step, var.start = b'regular__', step, start
+            if cosines is not None:
+                var.direction_cosines = np.array(cosines, float)
+        image = nc.createVariable('image', 'h', [d[0] for d in dims])
+        image.signtype, image.valid_range = b'signed__', np.array([-32768.0, 32767.0])
+        image[:] = data
+        for name, values in [('image-min', imin), ('image-max', imax)]:
+            var = nc.createVariable(name, 'd', ('time', 'zspace'))
+            var[:] = values
+        nc.close()
+        os.replace(part, self.dir / 'minc1.mnc')
+        part = self.dir / 'partial-minc2.mnc'
+        with h5py.File(part, 'w') as h5:
+            dimorder = ','.join(d[0] for d in dims).encode()
+            for name, n, step, start, cosines in dims:
+                var = h5.create_dataset(f'minc-2.0/dimensions/{name}', data=0, dtype='i4')
+                var.attrs['spacing'], var.attrs['step'] = b'regular__', step
+                var.attrs['start'], var.attrs['length'] = start, n
+                if cosines is not None:
+                    var.attrs['direction_cosines'] = np.array(cosines, float)
+            image = h5.create_dataset('minc-2.0/image/0/image', data=data,
+                                      chunks=(1, min(Z, 32), min(Y, 32), min(X, 32)),
+                                      compression='gzip', compression_opts=4)
+            image.attrs['dimorder'] = dimorder
+            image.attrs['valid_range'] = np.array([-32768.0, 32767.0])
+            for name, values in [('image-min', imin), ('image-max', imax)]:
+                var = h5.create_dataset(f'minc-2.0/image/0/{name}', data=values)
+                var.attrs['dimorder'] = b'time,zspace'
+        os.replace(part, self.dir / 'minc2.mnc')
         return None
 
     def make_bold_f64(self):
@@ -813,6 +874,13 @@ def build_rows(shapes: Shapes):
         add(f'PAR/REC load + one volume dataobj[..., {v}], cold, {desc}', 'slice', PLAIN,
             path=name, key=['...', v])
         add(f'PAR/REC get_fdata() {desc}', 'fdata', PLAIN, path=name, dtype='float64')
+
+    # MINC (read only; integers clipped and scaled per (time, zspace) slice): netCDF read by
+    # offset, HDF5 by deflated chunks. The first axis is time, so a volume is dataobj[t].
+    for name, desc in [('minc1.mnc', 'MINC1 (netCDF)'), ('minc2.mnc', 'MINC2 (HDF5, gzip chunks)')]:
+        add(f'{desc} load + one volume dataobj[{v}], cold, int16 scaled', 'slice', PLAIN,
+            path=name, key=[v])
+        add(f'{desc} get_fdata() int16 scaled', 'fdata', PLAIN, path=name, dtype='float64')
 
     # One volume, cold (a freshly loaded image) and warm (after a full get_fdata pass).
     for name, desc, t in [('bold.nii', 'int16 .nii', v), ('bold.nii.gz', 'int16 .nii.gz', v),

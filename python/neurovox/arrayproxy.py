@@ -443,6 +443,20 @@ class MincImageArrayProxy(ArrayProxy):
     MINC2 one. Made by loading an image (nibabel makes it from its internal ``Minc1File``).
     """
 
+    def _get_scaled(self, dtype, key):
+        arr = super()._get_scaled(dtype, key)
+        if dtype is None and not self._scaled:
+            # nibabel gives float images in the file's byte order, as 0-d arrays for single
+            # voxels; h5py's single voxel of a MINC2 image comes in native order.
+            arr = np.asarray(arr)
+            minc2 = getattr(self, '_minc_format', None) == 'Minc2Image'
+            order = '=' if minc2 and arr.ndim == 0 else '|'
+            arr = arr.astype(self._dtype.newbyteorder(order), copy=False)
+        return arr
+
+    def __getitem__(self, key):
+        return self._get_scaled(None, key)
+
     def __reduce__(self):
         n = self._native
         if n.path is None:

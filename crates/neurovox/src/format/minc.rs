@@ -98,6 +98,8 @@ pub struct MincHeader {
     scale_dims: Vec<String>,
     image_min: Vec<f64>,
     image_max: Vec<f64>,
+    /// `image-max - image-min` in float32 (numpy's arithmetic on float32 arrays).
+    difference_in_f32: bool,
     attributes: Vec<(String, FieldValue)>,
     warnings: Vec<String>,
 }
@@ -255,6 +257,7 @@ impl MincHeader {
             scale_dims: Vec::new(),
             image_min: Vec::new(),
             image_max: Vec::new(),
+            difference_in_f32: false,
             attributes: Vec::new(),
             warnings: Vec::new(),
         }
@@ -284,6 +287,7 @@ impl MincHeader {
             scale_dims,
             image_min,
             image_max,
+            difference_in_f32: false,
             attributes,
             warnings,
         };
@@ -470,8 +474,9 @@ impl MincHeader {
 
     /// The clip range and factors that give integer data its values (nibabel's
     /// `Minc1File._normalize`): `slope = (max - min) / (valid_max - valid_min)` and
-    /// `inter = min - valid_min × slope` per entry of `image-min` / `image-max`. `None` for
-    /// float data, which is never scaled.
+    /// `inter = min - valid_min × slope` per entry of `image-min` / `image-max` (the
+    /// difference in float32 when both are stored as float32 arrays, as numpy takes it).
+    /// `None` for float data, which is never scaled.
     pub fn data_scaling(&self) -> Result<Option<MincScaling>> {
         if !self.geometry.data_dtype().dtype.is_integer() {
             return Ok(None);
@@ -483,7 +488,11 @@ impl MincHeader {
             .iter()
             .zip(&self.image_max)
             .map(|(&imin, &imax)| {
-                let slope = (imax - imin) / (dmax - dmin);
+                let range = match self.difference_in_f32 {
+                    true => f64::from(imax as f32 - imin as f32),
+                    false => imax - imin,
+                };
+                let slope = range / (dmax - dmin);
                 (slope, imin - dmin * slope)
             })
             .unzip();
@@ -505,6 +514,55 @@ impl MincHeader {
 
 /// The `image-min` / `image-max` pair: their dimension names and values.
 type ScaleVariables = (Vec<String>, Vec<f64>, Vec<f64>);
+
+/// Whether a scaling variable's values are needed (integer data only: nibabel never reads
+/// them for float data), after nibabel's checks of its dimensions; its values may number at
+/// most one per slice of the image's first two dimensions, which bounds what is read.
+fn checked_scale_variable(
+    name: &'static str,
+    names: &[String],
+    count: u64,
+    image_dims: &[i64],
+    dtype: DataType,
+) -> Result<bool> {
+    if !dtype.is_integer() {
+        return Ok(false);
+    }
+    if names.len() > 2 {
+        return Err(Error::format(format!(
+            "More than two scaling dimensions: {name} varies along {names:?}"
+        ))
+        .field(name));
+    }
+    let limit: u64 = image_dims.iter().take(2).map(|&d| d as u64).product();
+    if count > limit {
+        return Err(Error::format(format!(
+            "{name} holds {count} values; a MINC scaling variable has at most one per slice \
+             of the image's first two dimensions ({limit})"
+        ))
+        .field(name));
+    }
+    Ok(true)
+}
+
+/// `image-min` and `image-max` as one [`ScaleVariables`] (their dimensions must agree for
+/// integer data), and whether their difference is taken in float32 (both stored as float32
+/// arrays: numpy subtracts them in their own type).
+fn matched_scale_variables(
+    mut vars: Vec<(Vec<String>, Vec<f64>, bool)>,
+    dtype: DataType,
+) -> Result<(ScaleVariables, bool)> {
+    let (max_dims, image_max, max_f32) = vars.pop().unwrap_or_default();
+    let (min_dims, image_min, min_f32) = vars.pop().unwrap_or_default();
+    if dtype.is_integer() && max_dims != min_dims {
+        return Err(Error::format(format!(
+            "\"image-max\" and \"image-min\" do not have the same dimensions: {max_dims:?} and \
+             {min_dims:?}"
+        ))
+        .field("image-max"));
+    }
+    Ok(((max_dims, image_min, image_max), min_f32 && max_f32))
+}
 
 fn read_minc1(storage: DynStorage) -> Result<MincHeader> {
     use netcdf_reader::{NcFile, NcType};
@@ -603,38 +661,31 @@ fn read_minc1(storage: DynStorage) -> Result<MincHeader> {
         })?;
         let names: Vec<String> = var.dimensions().iter().map(|d| d.name.clone()).collect();
         let count: u64 = var.dimensions().iter().map(|d| d.size).product();
-        let limit = dims.iter().take(2).map(|&d| d as u64).product::<u64>();
-        if count > limit {
-            return Err(Error::format(format!(
-                "{name} holds {count} values; a MINC scaling variable has at most one per \
-                 slice of the image's first two dimensions ({limit})"
-            ))
-            .field(name));
-        }
-        let values = file
-            .read_variable_as_f64(name)
-            .map_err(|e| container_error(&format!("reading {name}"), e))?;
-        scale_vars.push((names, values.iter().copied().collect::<Vec<f64>>()));
+        // nibabel reads a scalar as a Python float, an array with its own type.
+        let in_f32 = var.dtype() == &NcType::Float && !names.is_empty();
+        let values = match checked_scale_variable(name, &names, count, &dims, dtype)? {
+            false => Vec::new(),
+            true => file
+                .read_variable_as_f64(name)
+                .map_err(|e| container_error(&format!("reading {name}"), e))?
+                .iter()
+                .copied()
+                .collect(),
+        };
+        scale_vars.push((names, values, in_f32));
     }
-    let (max_dims, image_max) = scale_vars.pop().unwrap_or_default();
-    let (min_dims, image_min) = scale_vars.pop().unwrap_or_default();
-    if dtype.is_integer() && max_dims != min_dims {
-        return Err(Error::format(format!(
-            "\"image-max\" and \"image-min\" do not have the same dimensions: {max_dims:?} and \
-             {min_dims:?}"
-        ))
-        .field("image-max"));
-    }
+    let (scaling, difference_in_f32) = matched_scale_variables(scale_vars, dtype)?;
     attributes.push(("dimorder".to_owned(), dimorder_value(&dimensions)));
     let mut header = MincHeader::build(
         MincVersion::One,
         dimensions,
         StorageDtype::new(dtype, ByteOrder::Big),
         valid_range,
-        (max_dims, image_min, image_max),
+        scaling,
         attributes,
         Vec::new(),
     )?;
+    header.difference_in_f32 = difference_in_f32;
     header.data_ranges = minc1_ranges(&file, variables, image, header.image_nbytes()?, file_len)?;
     header.add_summary_attributes();
     Ok(header)
@@ -941,36 +992,36 @@ fn read_minc2(storage: DynStorage) -> Result<MincHeader> {
             })?;
         let names = h5_dimorder(&var);
         let count: u64 = var.shape().iter().product();
-        let limit = dims.iter().take(2).map(|&d| d as u64).product::<u64>();
-        if count > limit || (names.is_empty() && count != 1 && dtype.dtype.is_integer()) {
+        if names.is_empty() && count != 1 && dtype.dtype.is_integer() {
             return Err(Error::format(format!(
-                "{name} has shape {:?}; a MINC scaling variable has one value, or one per \
-                 slice of the image's first two dimensions named by its dimorder",
+                "{name} has shape {:?} but no dimorder naming the image dimensions it varies \
+                 along",
                 var.shape()
             ))
             .field(name));
         }
-        scale_vars.push((names, h5_values(&var, name)?));
+        let in_f32 = matches!(
+            var.dtype(),
+            hdf5_reader::Datatype::FloatingPoint { size: 4, .. }
+        );
+        let values = match checked_scale_variable(name, &names, count, &dims, dtype.dtype)? {
+            false => Vec::new(),
+            true => h5_values(&var, name)?,
+        };
+        scale_vars.push((names, values, in_f32));
     }
-    let (max_dims, image_max) = scale_vars.pop().unwrap_or_default();
-    let (min_dims, image_min) = scale_vars.pop().unwrap_or_default();
-    if dtype.dtype.is_integer() && max_dims != min_dims {
-        return Err(Error::format(format!(
-            "\"image-max\" and \"image-min\" do not have the same dimensions: {max_dims:?} and \
-             {min_dims:?}"
-        ))
-        .field("image-max"));
-    }
+    let (scaling, difference_in_f32) = matched_scale_variables(scale_vars, dtype.dtype)?;
     attributes.push(("dimorder".to_owned(), dimorder_value(&dimensions)));
     let mut header = MincHeader::build(
         MincVersion::Two,
         dimensions,
         dtype,
         valid_range,
-        (max_dims, image_min, image_max),
+        scaling,
         attributes,
         warnings,
     )?;
+    header.difference_in_f32 = difference_in_f32;
     header.add_summary_attributes();
     Ok(header)
 }

@@ -11,9 +11,9 @@
 //!
 //! Names are `<module>::<case id from the manifest>` (`writer_oracle::f8_pos-|u1-SlopeInter`,
 //! `npy_oracle::npy/u1-le-scalar-C.npy`, `selection_oracle::i16_1d_scaled::Gzip`,
-//! `oracle_parrec::header::T1.PAR-truncated-strict-fp`), plus a
-//! `<module>::coverage` trial per module for the checks on the manifest as a whole (how many
-//! cases it must hold).
+//! `oracle_parrec::header::T1.PAR-truncated-strict-fp`,
+//! `oracle_minc::minc1-cdf2-f8::Minc1Image`), plus a `<module>::coverage` trial per module for
+//! the checks on the manifest as a whole (how many cases it must hold).
 //!
 //! The fixtures are found as before (`$NEUROVOX_ORACLE_DIR` and friends, else under
 //! `target/`). When a module's directory has no `manifest.json` it gets one trial,
@@ -29,6 +29,7 @@ mod common;
 mod npy_oracle;
 mod oracle_data;
 mod oracle_headers;
+mod oracle_minc;
 mod oracle_parrec;
 mod selection_oracle;
 mod writer_oracle;
@@ -88,6 +89,7 @@ fn main() {
     trials.extend(oracle_headers::trials());
     trials.extend(oracle_data::trials());
     trials.extend(oracle_parrec::trials());
+    trials.extend(oracle_minc::trials());
     trials.extend(npy_oracle::trials());
     trials.extend(selection_oracle::trials());
     trials.extend(writer_oracle::trials());

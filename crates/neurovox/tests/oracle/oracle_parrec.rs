@@ -125,7 +125,7 @@ fn options_of(v: &Value) -> ParrecOptions {
     }
 }
 
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<String>()
         .cloned()
@@ -134,7 +134,7 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// The same float, bit for bit (`-0.0` is not `0.0`); NaN equal to NaN.
-fn same_f64(a: f64, b: f64) -> bool {
+pub(crate) fn same_f64(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
 
@@ -143,7 +143,7 @@ fn json_f64s(v: &Value) -> Option<Vec<f64>> {
     Some(v.as_array()?.iter().map(json_f64).collect())
 }
 
-fn same_f64s(ours: &[f64], theirs: &Value) -> bool {
+pub(crate) fn same_f64s(ours: &[f64], theirs: &Value) -> bool {
     json_f64s(theirs).is_some_and(|t| {
         t.len() == ours.len() && ours.iter().zip(&t).all(|(a, b)| same_f64(*a, *b))
     })
@@ -189,7 +189,7 @@ impl Checker {
         }
     }
 
-    fn finish(self) -> Result<(), String> {
+    pub(crate) fn finish(self) -> Result<(), String> {
         if self.failures.is_empty() {
             return Ok(());
         }
@@ -305,7 +305,7 @@ fn check_header(h: &ParrecHeader, scaling: ParrecScaling, theirs: &Value, c: &mu
 }
 
 /// Same element type, shape and values, floats bit for bit (NaN equal to NaN).
-fn same_array(ours: &DynArray, theirs: &DynArray) -> bool {
+pub(crate) fn same_array(ours: &DynArray, theirs: &DynArray) -> bool {
     if ours.dtype() != theirs.dtype() || ours.shape() != theirs.shape() {
         return false;
     }
@@ -315,6 +315,10 @@ fn same_array(ours: &DynArray, theirs: &DynArray) -> bool {
             (Some(x), Some(y)) => x.iter().zip(y).all(|(p, q)| same_f64(*p, *q)),
             _ => a.iter().zip(b.iter()).all(|(p, q)| same_f64(*p, *q)),
         },
+        (DynArray::F32(a), DynArray::F32(b)) => a
+            .iter()
+            .zip(b.iter())
+            .all(|(p, q)| same_f64(f64::from(*p), f64::from(*q))),
         (DynArray::U16(a), DynArray::U16(b)) => a == b,
         (DynArray::U8(a), DynArray::U8(b)) => a == b,
         _ => false,
@@ -339,6 +343,11 @@ fn difference(ours: &DynArray, theirs: &DynArray) -> String {
             .zip(b.iter())
             .find(|((_, p), q)| !same_f64(**p, **q))
             .map(|((at, p), q)| format!("{:?}: {p:?} vs {q:?}", at.slice())),
+        (DynArray::F32(a), DynArray::F32(b)) => a
+            .indexed_iter()
+            .zip(b.iter())
+            .find(|((_, p), q)| !same_f64(f64::from(**p), f64::from(**q)))
+            .map(|((at, p), q)| format!("{:?}: {p:?} vs {q:?}", at.slice())),
         (DynArray::U16(a), DynArray::U16(b)) => a
             .indexed_iter()
             .zip(b.iter())
@@ -359,7 +368,12 @@ fn difference(ours: &DynArray, theirs: &DynArray) -> String {
 
 impl Checker {
     /// One array we read against nibabel's.
-    fn array<E: Display>(&mut self, what: &str, ours: Result<DynArray, E>, theirs: &DynArray) {
+    pub(crate) fn array<E: Display>(
+        &mut self,
+        what: &str,
+        ours: Result<DynArray, E>,
+        theirs: &DynArray,
+    ) {
         match ours {
             Ok(ours) => self.check(same_array(&ours, theirs), || {
                 format!("{what}: {}", difference(&ours, theirs))
