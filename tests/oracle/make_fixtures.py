@@ -31,8 +31,13 @@ The script (re)creates OUTDIR and
    volume labels, b values and vectors) or the error it raises, and for the
    recordings with a ``.REC`` the arrays its ``PARRECImage`` reads, as ``.npy``
    under ``OUTDIR/arrays/`` (``describe_parrec``);
-5. writes everything to ``OUTDIR/manifest.json`` (schema: see
-   ``describe_file`` and ``describe_parrec`` below and the neurovox oracle tests).
+5. records what nibabel's ``minc1`` / ``minc2`` give for every ``.mnc`` of that directory
+   (by absolute path) and for MINC1 (nibabel's netCDF writer) and MINC2 (h5py) files it
+   writes under ``OUTDIR/minc/``: class, shape, dtype, zooms, affine, the arrays
+   ``np.asarray(img.dataobj)``, ``get_fdata()`` and ``img.dataobj[key]`` for a few keys as
+   ``.npy`` under ``OUTDIR/arrays/``, or the errors nibabel raises (``describe_minc``);
+6. writes everything to ``OUTDIR/manifest.json`` (schema: see ``describe_file``,
+   ``describe_parrec`` and ``describe_minc`` below and the neurovox oracle tests).
 
 The output is deterministic: no randomness is used, values come from
 ``np.arange``/``np.linspace`` and nibabel writes gzip streams with mtime 0.
@@ -40,6 +45,8 @@ The output is deterministic: no randomness is used, values come from
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
 import itertools
 import io
@@ -939,6 +946,441 @@ def describe_parrec(outdir):
 
 
 # ----------------------------------------------------------------------------
+# MINC1 and MINC2: nibabel's test files and files written here
+
+
+# The keys nibabel's MincImageArrayProxy is asked for on every MINC case (Python's spelling
+# of what goes inside ``img.dataobj[...]``; neurovox's Selection parses the same text).
+MINC_KEYS = ['1', '..., 2', '::-1, 1:3', '..., -1', ':, None, 1::2', '0, ::2, -1',
+             '-1, ..., ::-2', '1:, 1, 0:4:3']
+
+# The world of the files written here: each dimension's step, start and (spatial ones)
+# direction cosines unless a case says otherwise.
+MINC_STEPS = {'xspace': 2.0, 'yspace': 2.5, 'zspace': 3.0, 'time': 1.5}
+MINC_STARTS = {'xspace': -20.25, 'yspace': 30.5, 'zspace': -10.0, 'time': 0.0}
+MINC_COSINES = {'xspace': (1.0, 0.0, 0.0), 'yspace': (0.0, 1.0, 0.0), 'zspace': (0.0, 0.0, 1.0)}
+# Oblique cosines (the columns of a rotation) and negative steps.
+_MINC_ROTATION = _rotation_z(30) @ _rotation_x(10)
+MINC_OBLIQUE = {
+    'cosines': {name: tuple(_MINC_ROTATION[:, i]) for i, name in
+                enumerate(('xspace', 'yspace', 'zspace'))},
+    'steps': {'xspace': -2.0, 'yspace': 2.5, 'zspace': -3.0},
+}
+MINC_CLASSES = {'Minc1Image': nib.minc1.Minc1Image, 'Minc2Image': nib.minc2.Minc2Image}
+# netCDF-3 has signed integer types only; MINC1's ``signtype`` says how to read them.
+NETCDF_TYPES = {'u1': 'b', 'i1': 'b', 'u2': 'h', 'i2': 'h', 'u4': 'i', 'i4': 'i', 'f4': 'f',
+                'f8': 'd'}
+
+
+@dataclass(frozen=True)
+class MincCase:
+    """One MINC file written here: its values and how it is laid out.
+
+    ``dims``: dimension names in file (C) order; ``dtype``: the stored type ('u1', 'i2', ...;
+    MINC2: with its byte order, '>i4'); ``values``: (low, high) the stored values run over,
+    linearly in C order (rounded for integers; they may leave the valid range);
+    ``scale_max`` / ``scale_min``: the dimensions image-max / image-min run over (image-min:
+    image-max's unless given); ``valid_range``: the image's ``valid_range`` attribute
+    (``...``: the type's for integers, none for floats; None: none); ``valid_minmax``:
+    MINC1's ``valid_min`` / ``valid_max``; ``steps`` / ``cosines`` / ``spacing``: per-dimension
+    overrides; ``version``: 1, 2 (CDF-2) for MINC1, 'hdf5' for MINC2; ``record``: MINC1's
+    first dimension unlimited; ``compress``: 'gz' or 'bz2', the file compressed whole (nibabel
+    reads MINC1 so, never MINC2); ``chunks`` / ``gzip`` /
+    ``shuffle`` / ``libver``: MINC2's dataset layout and file format; ``opened_with``: how
+    nibabel is asked ('load', or a class's ``from_filename``), one case for each."""
+
+    name: str
+    version: object
+    dims: tuple
+    shape: tuple
+    dtype: str
+    values: tuple
+    scale_max: tuple = ()
+    scale_min: tuple | None = None
+    valid_range: object = ...
+    valid_minmax: tuple | None = None
+    steps: dict | None = None
+    cosines: dict | None = None
+    spacing: dict | None = None
+    record: bool = False
+    compress: str | None = None
+    chunks: tuple | None = None
+    gzip: bool = False
+    shuffle: bool = False
+    libver: str | None = None
+    opened_with: tuple = ('load',)
+
+    @property
+    def filename(self):
+        return self.name + '.mnc' + (f'.{self.compress}' if self.compress else '')
+
+
+ZYX = ('zspace', 'yspace', 'xspace')
+TZYX = ('time',) + ZYX
+XYZ = ('xspace', 'yspace', 'zspace')
+
+MINC_CASES = [
+    # MINC1: netCDF classic, one case per stored type and scaling layout.
+    MincCase('minc1-u1-scalar', 1, ZYX, (3, 4, 5), 'u1', (0, 255)),
+    MincCase('minc1-i1-z', 1, ZYX, (3, 4, 5), 'i1', (-128, 127), ('zspace',), valid_range=None),
+    MincCase('minc1-i2-z-clipped', 1, ZYX, (4, 3, 5), 'i2', (-2000, 2000), ('zspace',),
+             valid_range=(-1000, 1000)),
+    MincCase('minc1-u2-4d-time-first-tz', 1, TZYX, (2, 3, 4, 5), 'u2', (0, 65535),
+             ('time', 'zspace')),
+    MincCase('minc1-i4-xyz-oblique-x', 1, XYZ, (5, 4, 3), 'i4', (-70000, 90000), ('xspace',),
+             steps=MINC_OBLIQUE['steps'], cosines=MINC_OBLIQUE['cosines']),
+    MincCase('minc1-u4-valid-minmax', 1, ZYX, (3, 4, 5), 'u4', (0, 3_000_000), (),
+             valid_range=None, valid_minmax=(100, 2_000_000)),
+    MincCase('minc1-f4', 1, ZYX, (3, 4, 5), 'f4', (-12.3, 45.6), ('zspace',)),
+    MincCase('minc1-f8-xyz-oblique', 1, XYZ, (4, 3, 5), 'f8', (-1.1, 2.2),
+             steps=MINC_OBLIQUE['steps'], cosines=MINC_OBLIQUE['cosines']),
+    MincCase('minc1-u1-zy-gz', 1, ZYX, (3, 4, 5), 'u1', (0, 255), ('zspace', 'yspace'),
+             compress='gz'),
+    MincCase('minc1-i2-z-bz2', 1, ZYX, (3, 4, 5), 'i2', (-32768, 32767), ('zspace',),
+             compress='bz2'),
+    MincCase('minc1-i2-record-time-t', 1, TZYX, (3, 2, 4, 5), 'i2', (-30000, 30000),
+             ('time',), record=True),
+    # CDF-2 (64-bit offset): nib.load does not recognise it (its sniff wants CDF\x01),
+    # Minc1Image.from_filename reads it.
+    MincCase('minc1-cdf2-f8', 2, ZYX, (3, 4, 5), 'f8', (-5.5, 7.25),
+             opened_with=('load', 'Minc1Image')),
+    MincCase('minc1-cdf2-i2-z', 2, ZYX, (3, 4, 5), 'i2', (-32768, 32767), ('zspace',),
+             opened_with=('load', 'Minc1Image')),
+    # MINC1 files nibabel refuses: at load, or when data is read.
+    MincCase('minc1-refused-irregular', 1, ZYX, (3, 4, 5), 'u1', (0, 255),
+             spacing={'yspace': b'irregular'}),
+    MincCase('minc1-refused-two-spatial', 1, ('time', 'yspace', 'xspace'), (3, 4, 5), 'u1',
+             (0, 255)),
+    MincCase('minc1-refused-valid-range-outside', 1, ZYX, (3, 4, 5), 'u1', (0, 255),
+             valid_range=(-1, 300)),
+    MincCase('minc1-refused-three-scale-dims', 1, TZYX, (2, 3, 4, 5), 'i2', (-100, 100),
+             ('time', 'zspace', 'yspace')),
+    MincCase('minc1-refused-scale-not-leading', 1, ZYX, (3, 4, 5), 'u1', (0, 255),
+             ('yspace',)),
+    MincCase('minc1-refused-minmax-dims-differ', 1, ZYX, (3, 4, 5), 'u1', (0, 255),
+             ('zspace',), scale_min=()),
+    # MINC2: HDF5, as the MINC 2.0 library lays it out.
+    MincCase('minc2-u1-scalar', 'hdf5', ZYX, (3, 4, 5), '|u1', (0, 255)),
+    MincCase('minc2-i1-z', 'hdf5', ZYX, (3, 4, 5), '|i1', (-128, 127), ('zspace',)),
+    MincCase('minc2-i2-z-chunked-gzip-clipped', 'hdf5', ZYX, (5, 6, 7), '<i2', (-3000, 3000),
+             ('zspace',), valid_range=(-2000, 2500), chunks=(2, 4, 3), gzip=True),
+    MincCase('minc2-i4-be-zy', 'hdf5', ZYX, (3, 4, 5), '>i4', (-70000, 90000),
+             ('zspace', 'yspace')),
+    MincCase('minc2-u2-4d-time-first-tz-chunked-shuffle', 'hdf5', TZYX, (3, 2, 4, 5), '<u2',
+             (0, 65535), ('time', 'zspace'), chunks=(2, 1, 3, 5), gzip=True, shuffle=True),
+    MincCase('minc2-u4-z', 'hdf5', ZYX, (3, 4, 5), '<u4', (0, 4_000_000_000), ('zspace',)),
+    MincCase('minc2-f4-xyz-oblique', 'hdf5', XYZ, (5, 4, 3), '<f4', (-12.3, 45.6),
+             steps=MINC_OBLIQUE['steps'], cosines=MINC_OBLIQUE['cosines']),
+    MincCase('minc2-f8-be-chunked', 'hdf5', ZYX, (3, 4, 5), '>f8', (-1.1, 2.2),
+             chunks=(2, 3, 5)),
+    MincCase('minc2-i2-z-libver-latest', 'hdf5', ZYX, (3, 4, 5), '<i2', (-32768, 32767),
+             ('zspace',), libver='latest'),
+    MincCase('minc2-refused-irregular', 'hdf5', ZYX, (3, 4, 5), '|u1', (0, 255),
+             spacing={'xspace': b'irregular'}),
+    MincCase('minc2-refused-two-spatial', 'hdf5', ('time', 'yspace', 'xspace'), (3, 4, 5),
+             '|u1', (0, 255)),
+    MincCase('minc2-refused-valid-range-outside', 'hdf5', ZYX, (3, 4, 5), '<i2', (-5, 5),
+             valid_range=(-40000, 5)),
+    MincCase('minc2-refused-scale-not-leading', 'hdf5', ZYX, (3, 4, 5), '<i2', (-5, 5),
+             ('xspace',)),
+    MincCase('minc2-refused-gz', 'hdf5', ZYX, (3, 4, 5), '<i2', (-5, 5), ('zspace',),
+             compress='gz'),
+]
+
+
+def minc_values(case):
+    """The stored values of a case: (low, high) spread over the voxels in C order."""
+    dtype = np.dtype(case.dtype)
+    low, high = case.values
+    flat = np.linspace(low, high, int(np.prod(case.shape)))
+    if dtype.kind in 'iu':
+        flat = np.round(flat)
+    return flat.astype(dtype.newbyteorder('=')).reshape(case.shape)
+
+
+def minc_scale_values(case, dims):
+    """image-min and image-max over ``dims`` (lengths from the image): values that are not
+    binary fractions, a different range per entry."""
+    lengths = dict(zip(case.dims, case.shape))
+    shape = tuple(lengths[name] for name in dims)
+    index = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
+    return -1.7 - 0.31 * index, 55.3 + 1.13 * index
+
+
+def minc_dim_attrs(case, name):
+    """step, start, direction_cosines (spatial dimensions) and spacing of one dimension."""
+    attrs = {
+        'spacing': (case.spacing or {}).get(name, b'regular__'),
+        'step': float((case.steps or {}).get(name, MINC_STEPS[name])),
+        'start': float(MINC_STARTS[name]),
+    }
+    if name.endswith('space'):
+        attrs['direction_cosines'] = np.asarray(
+            (case.cosines or {}).get(name, MINC_COSINES[name]), dtype=np.float64)
+    return attrs
+
+
+def minc_valid_range(case):
+    if case.valid_range is not ...:
+        return case.valid_range
+    dtype = np.dtype(case.dtype)
+    if dtype.kind == 'f':
+        return None
+    return (np.iinfo(dtype).min, np.iinfo(dtype).max)
+
+
+def _netcdf_writer():
+    """nibabel's ``netcdf_file`` in write mode, laying out every non-record variable before the
+    record variables as netCDF-3 requires (its own order puts 0-d variables after the records,
+    whose data then overwrite the second record)."""
+    from nibabel.externals.netcdf import ABSENT, NC_VARIABLE, netcdf_file
+
+    class Writer(netcdf_file):
+        def _write_var_array(self):
+            if not self.variables:
+                self.fp.write(ABSENT)
+                return
+            self.fp.write(NC_VARIABLE)
+            self._pack_int(len(self.variables))
+            names = sorted(self.variables, reverse=True,
+                           key=lambda n: (0,) if self.variables[n].isrec
+                           else (1, self.variables[n]._shape))
+            for name in names:
+                self._write_var_metadata(name)
+            self.__dict__['_recsize'] = sum(
+                var._vsize for var in self.variables.values() if var.isrec)
+            for name in names:
+                self._write_var_data(name)
+
+    return Writer
+
+
+def write_minc1(case, path):
+    """A MINC1 file (netCDF-3, classic or 64-bit offset) as the MINC library writes it."""
+    raw = minc_values(case)
+    code = np.dtype(case.dtype).str[1:]
+    stored = raw.view(code.replace('u', 'i')) if code[0] == 'u' else raw
+    plain = minc_plain_path(case, path)
+    nc = _netcdf_writer()(plain, 'w', version=case.version)
+    try:
+        nc.ident = 'neurovox:oracle'
+        nc.minc_version = '1.0'
+        for i, (name, n) in enumerate(zip(case.dims, case.shape)):
+            nc.createDimension(name, None if case.record and i == 0 else n)
+        for i, name in enumerate(case.dims):
+            if name.endswith('space'):
+                var = nc.createVariable(name, 'i', ())
+                var[()] = 0
+            else:  # time: a coordinate per index
+                var = nc.createVariable(name, 'd', (name,))
+                var[:] = MINC_STARTS[name] + MINC_STEPS[name] * np.arange(case.shape[i])
+            var.varid = 'MINC standard variable'
+            var.vartype = 'dimension____'
+            var.version = 'MINC Version    1.0'
+            for attr, value in minc_dim_attrs(case, name).items():
+                setattr(var, attr, value)
+        scale_min = case.scale_max if case.scale_min is None else case.scale_min
+        image_min = minc_scale_values(case, scale_min)[0]
+        image_max = minc_scale_values(case, case.scale_max)[1]
+        for vname, dims, values in (('image-max', case.scale_max, image_max),
+                                    ('image-min', scale_min, image_min)):
+            var = nc.createVariable(vname, 'd', dims)
+            if dims:
+                var[:] = values
+            else:
+                var[()] = values
+            var.varid = 'MINC standard variable'
+            var.vartype = 'var_attribute'
+            var.parent = 'image'
+        image = nc.createVariable('image', NETCDF_TYPES[code], case.dims)
+        image[:] = stored
+        image.varid = 'MINC standard variable'
+        image.vartype = 'group________'
+        image.complete = 'true_'
+        image.signtype = 'unsigned' if code[0] == 'u' else 'signed__'
+        valid_range = minc_valid_range(case)
+        if valid_range is not None:
+            image.valid_range = np.asarray(valid_range, dtype=np.float64)
+        if case.valid_minmax is not None:
+            image.valid_min = np.float64(case.valid_minmax[0])
+            image.valid_max = np.float64(case.valid_minmax[1])
+        setattr(image, 'image-max', '--->image-max')
+        setattr(image, 'image-min', '--->image-min')
+    finally:
+        nc.close()
+    minc_compress(case, plain, path)
+
+
+def minc_plain_path(case, path):
+    """Where a case's file is written before it is compressed whole (its own path if not)."""
+    return str(path)[:-len(case.compress) - 1] if case.compress else str(path)
+
+
+def minc_compress(case, plain, path):
+    """Compress the file written at ``plain`` into ``path`` (gzip with mtime 0), if the case
+    says so."""
+    if not case.compress:
+        return
+    data = Path(plain).read_bytes()
+    packed = gzip.compress(data, mtime=0) if case.compress == 'gz' else bz2.compress(data)
+    Path(path).write_bytes(packed)
+    os.remove(plain)
+
+
+def write_minc2(case, path):
+    """A MINC2 file (HDF5) as the MINC 2.0 library lays it out: /minc-2.0/image/0/image with
+    image-min and image-max beside it, /minc-2.0/dimensions/<name>, fixed-length byte-string
+    attributes."""
+    import h5py
+
+    raw = minc_values(case)
+    order = np.dtype(case.dtype).byteorder
+    bstr = np.bytes_
+    plain = minc_plain_path(case, path)
+    with h5py.File(plain, 'w', **({'libver': case.libver} if case.libver else {})) as f:
+        root = f.create_group('minc-2.0')
+        root.attrs['ident'] = bstr(b'neurovox:oracle')
+        root.attrs['minc_version'] = bstr(b'2.3.00')
+        dimensions = root.create_group('dimensions')
+        for i, name in enumerate(case.dims):
+            if name.endswith('space'):
+                dim = dimensions.create_dataset(name, shape=(), dtype='<i4', data=0)
+            else:
+                dim = dimensions.create_dataset(
+                    name, data=MINC_STARTS[name] + MINC_STEPS[name] * np.arange(case.shape[i]))
+                dim.attrs['dimorder'] = bstr(name.encode())
+            dim.attrs['varid'] = bstr(b'MINC standard variable')
+            dim.attrs['vartype'] = bstr(b'dimension____')
+            dim.attrs['length'] = np.uint32(case.shape[i])
+            for attr, value in minc_dim_attrs(case, name).items():
+                dim.attrs[attr] = bstr(value) if isinstance(value, bytes) else value
+        group = root.create_group('image').create_group('0')
+        layout = {}
+        if case.chunks:
+            layout['chunks'] = case.chunks
+        if case.gzip:
+            layout['compression'] = 'gzip'
+        if case.shuffle:
+            layout['shuffle'] = True
+        image = group.create_dataset('image', data=raw.astype(case.dtype), **layout)
+        image.attrs['dimorder'] = bstr(','.join(case.dims).encode())
+        image.attrs['varid'] = bstr(b'MINC standard variable')
+        image.attrs['vartype'] = bstr(b'group________')
+        image.attrs['complete'] = bstr(b'true_')
+        valid_range = minc_valid_range(case)
+        if valid_range is not None:
+            image.attrs['valid_range'] = np.asarray(valid_range, dtype=np.float64)
+        scale_min = case.scale_max if case.scale_min is None else case.scale_min
+        image_min = minc_scale_values(case, scale_min)[0]
+        image_max = minc_scale_values(case, case.scale_max)[1]
+        scale_dtype = np.dtype('f8').newbyteorder(order if order in '<>' else '=')
+        for vname, dims, values in (('image-max', case.scale_max, image_max),
+                                    ('image-min', scale_min, image_min)):
+            var = group.create_dataset(vname, data=np.asarray(values, dtype=scale_dtype))
+            if dims:
+                var.attrs['dimorder'] = bstr(','.join(dims).encode())
+            var.attrs['varid'] = bstr(b'MINC standard variable')
+            var.attrs['vartype'] = bstr(b'var_attribute')
+        root.create_group('info')
+    minc_compress(case, plain, path)
+
+
+class _Keys:
+    """``_KEYS[<text>]`` is the key Python makes of ``<text>``."""
+
+    def __getitem__(self, key):
+        return key
+
+
+_KEYS = _Keys()
+
+
+def minc_key(text):
+    return eval(f'_KEYS[{text}]', {'_KEYS': _KEYS})  # noqa: S307 - our own constant keys
+
+
+def describe_minc_image(path, opened_with, stem, outdir, saved):
+    """What nibabel gives for a MINC file opened with ``nib.load`` or a class's
+    ``from_filename``: ``error`` where that refuses the file; else the class, shape, stored
+    dtype, header zooms and affine, then ``np.asarray(img.dataobj)`` (saved as .npy, its
+    dtype as nibabel gives it) and ``get_fdata()`` or ``data_error`` where reading data
+    raises, and each of MINC_KEYS as ``img.dataobj[key]`` (.npy) or the error it raises."""
+    try:
+        if opened_with == 'load':
+            img = nib.load(str(path))
+        else:
+            img = MINC_CLASSES[opened_with].from_filename(str(path))
+    except Exception as exc:  # noqa: BLE001 - recording nibabel's behaviour
+        return {'error': error_record(exc)}
+    record = {
+        'error': None,
+        'class': type(img).__name__,
+        'shape': [int(n) for n in img.shape],
+        'dtype_str': img.get_data_dtype().str,
+        'zooms': [encode_float(z) for z in img.header.get_zooms()],
+        'affine': encode_matrix(img.affine),
+        'data_error': None,
+    }
+    try:
+        dataobj = np.asarray(img.dataobj)
+        fdata = img.get_fdata()
+    except Exception as exc:  # noqa: BLE001 - recording nibabel's behaviour
+        record['data_error'] = error_record(exc)
+    else:
+        record.update({
+            'dataobj_dtype_str': dataobj.dtype.str,
+            'dataobj_npy': save_array_once(dataobj, f'{stem}.dataobj', outdir, saved),
+            'fdata_npy': save_array_once(fdata, f'{stem}.fdata', outdir, saved),
+        })
+    slices = []
+    for n, text in enumerate(MINC_KEYS):
+        try:
+            part = np.asarray(img.dataobj[minc_key(text)])
+        except Exception as exc:  # noqa: BLE001 - recording nibabel's behaviour
+            slices.append({'key': text, 'error': error_record(exc)})
+            continue
+        slices.append({'key': text, 'error': None, 'dtype_str': part.dtype.str,
+                       'npy': save_array_once(part, f'{stem}.key{n}', outdir, saved)})
+    record['slices'] = slices
+    return record
+
+
+def describe_minc(outdir):
+    """The ``minc`` part of the manifest: one case per MINC file of nibabel's tests/data
+    (``testdata-<name>``, by absolute path, opened with ``nib.load``) and per file written here
+    into ``OUTDIR/minc/`` and way of opening it (``<name>`` for ``nib.load``,
+    ``<name>::<Class>`` for ``Class.from_filename``); arrays as ``arrays/minc-<id>.*.npy``."""
+    minc_dir = Path(outdir) / 'minc'
+    minc_dir.mkdir()
+    cases, saved = [], {}
+    for path in sorted(Path(NIBABEL_TEST_DATA_DIR).glob('*.mnc')):
+        case_id = f'testdata-{path.name}'
+        cases.append({'id': case_id, 'source': 'nibabel-test-data', 'path': str(path.resolve()),
+                      'opened_with': 'load',
+                      'nibabel': describe_minc_image(path, 'load', f'minc-{case_id}', outdir,
+                                                     saved)})
+    for case in MINC_CASES:
+        path = minc_dir / case.filename
+        (write_minc2 if case.version == 'hdf5' else write_minc1)(case, path)
+        for opened_with in case.opened_with:
+            case_id = case.name if opened_with == 'load' else f'{case.name}::{opened_with}'
+            stem = 'minc-' + case_id.replace('::', '-')
+            cases.append({'id': case_id, 'source': 'written',
+                          'path': os.path.relpath(path, outdir), 'opened_with': opened_with,
+                          'nibabel': describe_minc_image(path, opened_with, stem, outdir,
+                                                         saved)})
+    return cases
+
+
+def report_minc_summary(cases, seconds):
+    refused = sum(1 for case in cases if case['nibabel']['error'])
+    data_refused = sum(1 for case in cases if not case['nibabel']['error']
+                       and case['nibabel']['data_error'])
+    print(f'MINC: {len(cases)} cases ({refused} nibabel refuses at load, {data_refused} when '
+          f'reading data), {seconds:.2f} s')
+
+
+# ----------------------------------------------------------------------------
 # Driving
 
 
@@ -1018,16 +1460,23 @@ def main(argv):
     for cases in parrec.values():
         case_ids = [case['id'] for case in cases]
         assert len(case_ids) == len(set(case_ids)), 'PAR/REC case ids must be unique'
+    minc_started = time.monotonic()
+    minc = describe_minc(outdir)
+    minc_seconds = time.monotonic() - minc_started
+    minc_ids = [case['id'] for case in minc]
+    assert len(minc_ids) == len(set(minc_ids)), 'MINC case ids must be unique'
     manifest = {
         'nibabel_version': nib.__version__,
         'numpy_version': np.__version__,
         'files': entries,
         'parrec': parrec,
+        'minc': minc,
     }
     with open(outdir / 'manifest.json', 'w') as fobj:
         json.dump(manifest, fobj, allow_nan=False, indent=1)
     report_summary(entries, skipped, time.monotonic() - started)
     report_parrec_summary(parrec)
+    report_minc_summary(minc, minc_seconds)
     return 0
 
 

@@ -447,7 +447,7 @@ fn own_parrec(corpus: &mut Corpus) {
 /// The oracle fixtures, by what the bytes are (detected the way loads detect them).
 fn oracle(corpus: &mut Corpus, dir: &Path) -> Result<()> {
     let mut files: Vec<PathBuf> = Vec::new();
-    for sub in ["matrix", "arrays", ""] {
+    for sub in ["matrix", "arrays", "minc", ""] {
         let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
             continue;
         };
