@@ -843,3 +843,56 @@ def test_flipped_bytes_raise_or_read(tmp_path, fmt):
         counts = _run_child(_FLIP, path, tmp_path / f'flip{i}', per_file, 1000 + i, int(cdf2),
                             cwd=tmp_path)
         assert sum(counts.values()) == per_file, counts
+
+
+def _cli(*args):
+    import sysconfig
+
+    tool = os.path.join(sysconfig.get_path('scripts'), 'neurovox')
+    return subprocess.run([tool, *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+NIBABEL_MINC = sorted(f for f in os.listdir(NIBABEL_DATA) if f.endswith('.mnc'))
+
+
+@pytest.mark.parametrize('name', NIBABEL_MINC)
+def test_cli_convert_writes_what_nibabel_saves(tmp_path, name):
+    """`neurovox convert X.mnc x.nii.gz` gives the file nibabel's
+    `save(Nifti1Image.from_image(load(X.mnc)))` gives: type, scaling, values, affine, zooms."""
+    _needs_h5py()
+    path = os.path.join(NIBABEL_DATA, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        theirs_img = nibabel.load(path)
+        nibabel.save(nibabel.Nifti1Image.from_image(theirs_img), tmp_path / 'theirs.nii.gz')
+    run = _cli('convert', path, tmp_path / 'ours.nii.gz')
+    assert run.returncode == 0, run.stderr
+    ours, theirs = nibabel.load(tmp_path / 'ours.nii.gz'), nibabel.load(tmp_path / 'theirs.nii.gz')
+    assert ours.get_data_dtype() == theirs.get_data_dtype()
+    assert ours.header.get_slope_inter() == theirs.header.get_slope_inter()
+    assert_same_array(np.asarray(ours.dataobj), np.asarray(theirs.dataobj))
+    np.testing.assert_allclose(ours.affine, theirs.affine, rtol=0, atol=1e-12)
+    assert ours.header.get_zooms() == theirs.header.get_zooms()
+
+
+def test_cli_info_stats_slice_and_diff(tmp_path):
+    """The other commands accept both MINC versions: info names the class and the
+    dimensions, stats and slice give numpy's answer, diff compares the two versions of
+    one image."""
+    _needs_h5py()
+    minc1 = os.path.join(NIBABEL_DATA, 'minc1_4d.mnc')
+    minc2 = os.path.join(NIBABEL_DATA, 'minc2_4d.mnc')
+    info = _cli('info', '--header', minc1)
+    assert info.returncode == 0, info.stderr
+    assert 'Minc1Image' in info.stdout and 'time (2), zspace (10)' in info.stdout
+    stats = _cli('stats', minc2)
+    assert stats.returncode == 0, stats.stderr
+    expected = nibabel.load(minc2).get_fdata()
+    assert f'max {float(expected.max())!r}' in stats.stdout, stats.stdout
+    assert f'min {float(expected.min())!r}' in stats.stdout, stats.stdout
+    out = tmp_path / 'slab.npy'
+    sliced = _cli('slice', '--output', out, minc1, '[1, 2:4, ::5]')
+    assert sliced.returncode == 0, sliced.stderr
+    assert_same_array(np.load(out), np.asarray(nibabel.load(minc1).dataobj[1, 2:4, ::5]))
+    diff = _cli('diff', minc1, minc2)
+    assert 'values: equal' in diff.stdout, diff.stdout
