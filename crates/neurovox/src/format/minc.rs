@@ -667,7 +667,7 @@ fn read_minc1(storage: DynStorage) -> Result<MincHeader> {
             false => Vec::new(),
             true => file
                 .read_variable_as_f64(name)
-                .map_err(|e| container_error(&format!("reading {name}"), e))?
+                .map_err(|e| container_error(&format!("reading {name}"), e).field(name))?
                 .iter()
                 .copied()
                 .collect(),
@@ -862,8 +862,9 @@ fn h5_dimorder(dataset: &hdf5_reader::Dataset) -> Vec<String> {
 }
 
 /// Every value of a small MINC2 dataset (`image-min`, `image-max`) as float64.
-fn h5_values(dataset: &hdf5_reader::Dataset, name: &str) -> Result<Vec<f64>> {
-    let read = |e: hdf5_reader::error::Error| container_error(&format!("reading {name}"), e);
+fn h5_values(dataset: &hdf5_reader::Dataset, name: &'static str) -> Result<Vec<f64>> {
+    let read =
+        |e: hdf5_reader::error::Error| container_error(&format!("reading {name}"), e).field(name);
     macro_rules! values {
         ($t:ty) => {
             dataset

@@ -20,6 +20,7 @@ mod gzip_index;
 mod gzip_random_access;
 mod gzip_write;
 mod malformed;
+mod minc_files;
 mod mmap_file_handles;
 mod numpy_interop;
 mod proxy_concurrency;
