@@ -1005,6 +1005,16 @@ class MincHeader(SpatialHeader):
         """Whether ``binaryblock`` starts as this MINC version's files do."""
         return False
 
+    @classmethod
+    def from_header(klass, header=None, check=True):
+        """A header of this class with the data type, shape and voxel sizes of ``header``
+        (nibabel's ``SpatialHeader.from_header``); a default one for ``None``."""
+        if header is None:
+            return klass()
+        if type(header) is klass:
+            return header.copy()
+        return klass(header.get_data_dtype(), header.get_data_shape(), header.get_zooms())
+
     def data_to_fileobj(self, data, fileobj, rescale=True):
         """Not offered: MINC files are read only, as in nibabel.
 
@@ -1024,6 +1034,12 @@ class MincHeader(SpatialHeader):
             Always.
         """
         raise NotImplementedError
+
+    def get_best_affine(self):
+        """The base affine of the shape and voxel sizes (``get_base_affine``), as nibabel's
+        ``SpatialHeader`` gives it: a MINC image's own affine, from its dimension variables,
+        is the image's (``img.affine``), not the header's."""
+        return self.get_base_affine()
 
     def __eq__(self, other):
         if not isinstance(other, SpatialHeader):

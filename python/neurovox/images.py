@@ -1623,6 +1623,23 @@ class Minc1Image(SpatialImage):
 
     load = from_filename
 
+    def to_file_map(self, file_map=None, **kwargs):
+        """Not offered: MINC files are read only, as in nibabel (``neurovox.save`` to a
+        ``.nii`` converts the image).
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
+        raise NotImplementedError('MINC images are read only; save as NIfTI instead')
+
+    @classmethod
+    def _affine_from(klass, header, file_map):
+        """The affine of an image read from a file object: from the dimension variables (the
+        header's own best affine is the base affine, as in nibabel)."""
+        return np.array(header._native.get_best_affine(), dtype=np.float64)
+
     @classmethod
     def _from_native(klass, native, mmap=True):
         img = super()._from_native(native, mmap)

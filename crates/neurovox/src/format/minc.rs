@@ -238,12 +238,9 @@ impl MincHeader {
         }
     }
 
-    /// An empty header of `version` (nibabel's `Minc1Header()`), for images made in memory.
-    pub fn empty(version: MincVersion) -> MincHeader {
-        let order = match version {
-            MincVersion::One => ByteOrder::Big,
-            MincVersion::Two => ByteOrder::NATIVE,
-        };
+    /// An empty header of `version` with data of byte order `order` (nibabel's
+    /// `Minc1Header()`, native order), for images made in memory.
+    pub fn empty(version: MincVersion, order: ByteOrder) -> MincHeader {
         MincHeader {
             version,
             dimensions: Vec::new(),
@@ -382,14 +379,25 @@ impl MincHeader {
 
     /// The voxel-to-world affine nibabel's `Minc1File.get_affine` gives: from the spatial
     /// dimensions (names ending in `space`) in file order; a Format error unless there are
-    /// exactly three.
+    /// exactly three. A header made in memory (no dimensions) has the base affine of its
+    /// shape and voxel sizes, as nibabel's `SpatialHeader`.
     ///
     /// ```
     /// use neurovox::format::MincHeader;
-    /// let empty = MincHeader::empty(neurovox::format::minc::MincVersion::One);
-    /// assert!(empty.affine().unwrap_err().to_string().contains("3 spatial dimensions"));
+    /// use neurovox::format::minc::MincVersion;
+    /// let mut header = MincHeader::empty(MincVersion::One, neurovox::ByteOrder::NATIVE);
+    /// header.geometry_mut().set_data_shape(&[3, 3, 3]);
+    /// assert_eq!(header.affine()?[0], [-1.0, 0.0, 0.0, 1.0]);
+    /// # Ok::<(), neurovox::Error>(())
     /// ```
     pub fn affine(&self) -> Result<Affine> {
+        if self.dimensions.is_empty() {
+            return Ok(super::affine::shape_zoom_affine(
+                self.geometry.data_shape(),
+                self.geometry.zooms(),
+                true,
+            ));
+        }
         let spatial: Vec<&MincDimension> = self
             .dimensions
             .iter()

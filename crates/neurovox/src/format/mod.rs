@@ -288,8 +288,8 @@ impl Header {
             ImageFormat::Afni => Header::Afni(AfniHeader::empty(order)),
             ImageFormat::Ecat => Header::Ecat(EcatHeader::empty(order)),
             ImageFormat::Parrec => Header::Parrec(ParrecHeader::empty()),
-            ImageFormat::Minc1 => Header::Minc(MincHeader::empty(minc::MincVersion::One)),
-            ImageFormat::Minc2 => Header::Minc(MincHeader::empty(minc::MincVersion::Two)),
+            ImageFormat::Minc1 => Header::Minc(MincHeader::empty(minc::MincVersion::One, order)),
+            ImageFormat::Minc2 => Header::Minc(MincHeader::empty(minc::MincVersion::Two, order)),
         }
     }
 

@@ -437,6 +437,12 @@ fn parse_header_from(
             let text = read_whole_text_header(bytes, reader, max_header, ".HEAD")?;
             Header::parse(format, &text)
         }
+        ImageFormat::Minc1 | ImageFormat::Minc2 => {
+            // The netCDF / HDF5 structures may lie anywhere in the file: a stream is read
+            // whole (nibabel's netCDF reader reads a file object whole too).
+            read_up_to(reader, u64::MAX, &mut bytes)?;
+            Header::parse(format, &bytes)
+        }
         _ => Header::parse(format, &bytes),
     }
 }
