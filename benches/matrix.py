@@ -464,8 +464,9 @@ class Data:
     def make_minc(self):
         """The bold run as MINC images, as MINC tools write them: dimensions (time, zspace,
         yspace, xspace) in C order (the NIfTI's bytes in the same order), int16 with
-        `image-min` / `image-max` per (time, zspace) slice. `minc1.mnc` is netCDF (big-endian,
-        nibabel's own netCDF writer); `minc2.mnc` HDF5 with libminc's default chunks (32 per
+        `image-min` / `image-max` per (time, zspace) slice. `minc1.mnc` is netCDF classic
+        (big-endian, nibabel's own netCDF writer; nibabel's load refuses the 64-bit offset
+        variant); `minc2.mnc` HDF5 with libminc's default chunks (32 per
         spatial axis, one volume deep) deflated at level 4 (h5py)."""
         names = ['minc1.mnc', 'minc2.mnc']
         if self.all_exist(names):
@@ -486,7 +487,7 @@ class Data:
         dims = [('time', T, 2.0, 0.0, None), ('zspace', Z, 2.5, -70.0, [0, 0, 1]),
                 ('yspace', Y, 2.0, -96.0, [0, 1, 0]), ('xspace', X, 2.0, -96.0, [1, 0, 0])]
         part = self.dir / 'partial-minc1.mnc'
-        nc = netcdf_file(str(part), 'w', version=2)
+        nc = netcdf_file(str(part), 'w', version=1)
         for name, n, step, start, cosines in dims:
             nc.createDimension(name, n)
             var = nc.createVariable(name, 'i', ())
@@ -503,10 +504,10 @@ class Data:
         os.replace(part, self.dir / 'minc1.mnc')
         part = self.dir / 'partial-minc2.mnc'
         with h5py.File(part, 'w') as h5:
-            dimorder = ','.join(d[0] for d in dims).encode()
+            dimorder = np.bytes_(','.join(d[0] for d in dims))
             for name, n, step, start, cosines in dims:
                 var = h5.create_dataset(f'minc-2.0/dimensions/{name}', data=0, dtype='i4')
-                var.attrs['spacing'], var.attrs['step'] = b'regular__', step
+                var.attrs['spacing'], var.attrs['step'] = np.bytes_('regular__'), step
                 var.attrs['start'], var.attrs['length'] = start, n
                 if cosines is not None:
                     var.attrs['direction_cosines'] = np.array(cosines, float)
@@ -517,7 +518,7 @@ class Data:
             image.attrs['valid_range'] = np.array([-32768.0, 32767.0])
             for name, values in [('image-min', imin), ('image-max', imax)]:
                 var = h5.create_dataset(f'minc-2.0/image/0/{name}', data=values)
-                var.attrs['dimorder'] = b'time,zspace'
+                var.attrs['dimorder'] = np.bytes_('time,zspace')
         os.replace(part, self.dir / 'minc2.mnc')
         return None
 

@@ -311,6 +311,16 @@ impl IndexScaling {
                     O::from_f64(self.scale_f32(v, s, i))
                 })
             }
+            _ if self.clip.is_some() && self.leading == 1.0 => {
+                // MINC: nibabel's clip, then `*= slope`, `+= inter`, always (no skipped
+                // step changes a value here), in one branch-free loop per block.
+                use crate::dtype::element::RealValue;
+                let [lo, hi] = self.clip.unwrap_or([f64::NEG_INFINITY, f64::INFINITY]);
+                crate::dyn_array_numeric!(raw, a => by_blocks(&mut out, a, &slopes, &inters, |v, s, i| {
+                    O::from_f64(v.real_f64().max(lo).min(hi) * s + i)
+                }),
+                    colour _ => return Err(crate::array::dyn_array::colour_has_no_float()))
+            }
             _ => {
                 use crate::dtype::element::RealValue;
                 crate::dyn_array_numeric!(raw, a => by_blocks(&mut out, a, &slopes, &inters, |v, s, i| {
@@ -403,11 +413,27 @@ fn by_blocks<T: Copy + Sync, O: Send>(
                 one_block(block, values.index_axis(ndarray::Axis(axis), k), s, i, &f);
             }
         }
-        // Several factor axes: row by row against the broadcast tables.
+        // Several factor axes (MINC's time and slice, PAR/REC's slice and volume): one block
+        // per combination of their indices, each a tight loop when laid out as the output.
         _ => {
-            let shape = values.shape().to_vec();
-            if let (Some(s), Some(i)) = (slopes.broadcast(shape.clone()), inters.broadcast(shape)) {
-                by_lanes(out, &values.view(), &s, &i, f);
+            let lens: Vec<usize> = table_axes.iter().map(|&a| slopes.shape()[a]).collect();
+            let combos: usize = lens.iter().product();
+            let mut index = vec![0usize; slopes.ndim()];
+            for combo in 0..combos {
+                let mut rest = combo;
+                for (&axis, &len) in table_axes.iter().zip(&lens).rev() {
+                    index[axis] = rest % len;
+                    rest /= len;
+                }
+                let (s, i) = (slopes[IxDyn(&index)], inters[IxDyn(&index)]);
+                // Highest axis first, so the lower axis numbers still name the same axes.
+                let mut block = out.view_mut();
+                let mut from = values.view();
+                for &axis in table_axes.iter().rev() {
+                    block = block.index_axis_move(ndarray::Axis(axis), index[axis]);
+                    from = from.index_axis_move(ndarray::Axis(axis), index[axis]);
+                }
+                one_block(block, from, s, i, &f);
             }
         }
     }
