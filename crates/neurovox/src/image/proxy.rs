@@ -852,6 +852,9 @@ impl ArrayProxy {
 
     /// [`ArrayProxy::read_forwards`] of a selection already resolved against the shape.
     fn read_forwards_canonical(&self, canonical: Vec<Canonical>) -> Result<(DynArray, Vec<usize>)> {
+        if let Some(read) = self.read_as_box(&canonical) {
+            return read;
+        }
         let (canonical, reversed) = self.spec.forward_selection(canonical);
         let plan = plan_read_from(self.source.as_ref(), &self.spec.layout(), &canonical)?;
         if self.source.may_hold(plan_end(&plan)) || plan.bytes_to_read() <= GROW_CHUNK as u64 {
@@ -873,6 +876,40 @@ impl ArrayProxy {
             decode_raw(&bytes, self.spec.dtype, &shape, self.spec.order)?,
             reversed,
         ))
+    }
+
+    /// A basic selection read in one call from a source that holds an array (an HDF5
+    /// dataset: [`Source::read_box`]), each step forwards, and the output axes to reverse
+    /// for the negative ones; `None` for byte sources.
+    fn read_as_box(&self, canonical: &[Canonical]) -> Option<Result<(DynArray, Vec<usize>)>> {
+        if !self.spec.flipped_axes.is_empty() || self.spec.order != Order::C {
+            return None;
+        }
+        let mut strided_box = Vec::new();
+        let mut shape = Vec::new();
+        let mut reversed = Vec::new();
+        for item in canonical {
+            match *item {
+                Canonical::Index(i) => strided_box.push((i as u64, 1, 1)),
+                Canonical::NewAxis => shape.push(1),
+                Canonical::Slice { start, step, len } => {
+                    let first = match step < 0 && len > 1 {
+                        true => {
+                            reversed.push(shape.len());
+                            start - (len - 1) * step.unsigned_abs()
+                        }
+                        false => start,
+                    };
+                    strided_box.push((first as u64, len as u64, step.unsigned_abs() as u64));
+                    shape.push(len);
+                }
+            }
+        }
+        let bytes = self.source.read_box(&strided_box)?;
+        Some(bytes.and_then(|bytes| {
+            let raw = decode_raw(&bytes, self.spec.dtype, &shape, Order::C)?;
+            Ok((raw, reversed))
+        }))
     }
 
     /// The scaled values of a selection (nibabel's `proxy[key]`; `Selection::all()` for

@@ -275,6 +275,66 @@ impl Source for Hdf5DatasetSource {
     fn identity(&self) -> Option<crate::io::FileIdentity> {
         self.inner.identity()
     }
+
+    /// One hyperslab read (h5py's `dataset[key]`): the crate finds and inflates each chunk
+    /// the box touches once, where a run-by-run read of a strided selection would look them
+    /// up again for every run.
+    fn read_box(&self, strided_box: &[(u64, u64, u64)]) -> Option<Result<Vec<u8>>> {
+        Some(self.read_strided_box(strided_box))
+    }
+}
+
+impl Hdf5DatasetSource {
+    fn read_strided_box(&self, strided_box: &[(u64, u64, u64)]) -> Result<Vec<u8>> {
+        let fits = strided_box.len() == self.shape.len()
+            && strided_box
+                .iter()
+                .zip(&self.shape)
+                .all(|(&(start, count, step), &len)| {
+                    step >= 1
+                        && count.checked_sub(1).is_none_or(|c| {
+                            c.checked_mul(step)
+                                .and_then(|span| span.checked_add(start))
+                                .is_some_and(|last| last < len as u64)
+                        })
+                });
+        if !fits {
+            return Err(Error::usage(format!(
+                "the box {strided_box:?} does not fit the HDF5 dataset's shape {:?}",
+                self.shape
+            )));
+        }
+        let count: u64 = strided_box.iter().map(|b| b.1).product();
+        let nbytes = usize::try_from(count)
+            .ok()
+            .and_then(|n| n.checked_mul(self.dtype.dtype.itemsize()))
+            .ok_or_else(|| Error::limit("an HDF5 box larger than memory"))?;
+        let mut out = vec![0u8; nbytes];
+        if count == 0 {
+            return Ok(out);
+        }
+        let whole = strided_box
+            .iter()
+            .zip(&self.shape)
+            .all(|(&(start, count, step), &len)| start == 0 && step == 1 && count == len as u64);
+        if whole {
+            self.read_at(0, &mut out)?;
+            return Ok(out);
+        }
+        let dataset = self.dataset()?;
+        let selection = SliceInfo {
+            selections: strided_box
+                .iter()
+                .map(|&(start, count, step)| SliceInfoElem::Slice {
+                    start,
+                    end: start + (count - 1) * step + 1,
+                    step,
+                })
+                .collect(),
+        };
+        self.read_slab(&dataset, &selection, &mut out)?;
+        Ok(out)
+    }
 }
 
 /// The hyperslabs `[(start, end)]` per axis that cover elements `[first, end)` of an array

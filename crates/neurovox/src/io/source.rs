@@ -128,6 +128,20 @@ pub trait Source: Send + Sync + Debug {
     fn identity(&self) -> Option<FileIdentity> {
         None
     }
+
+    /// For a source that holds an array rather than a run of bytes (an HDF5 dataset): the
+    /// elements of a strided box, `(start, count, step)` per axis, in C order and the array's
+    /// byte order, read in one call. `None` (the default) for byte sources, whose reads the
+    /// planner splits into runs.
+    ///
+    /// ```
+    /// use neurovox::io::{MemorySource, Source};
+    /// assert!(MemorySource::new(vec![0u8; 8]).read_box(&[(0, 2, 1)]).is_none());
+    /// ```
+    fn read_box(&self, strided_box: &[(u64, u64, u64)]) -> Option<Result<Vec<u8>>> {
+        let _ = strided_box;
+        None
+    }
 }
 
 /// The error for a read past the end of a source.
