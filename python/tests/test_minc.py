@@ -935,3 +935,24 @@ def test_images_made_in_memory_and_saves():
     loaded = _nv_load(os.path.join(NIBABEL_DATA, 'tiny.mnc'))
     with pytest.raises(NotImplementedError):
         loaded.to_filename('never.mnc')
+
+
+def test_minc2_larger_than_its_file_can_hold_is_refused_at_load(tmp_path):
+    """A chunked MINC2 dataset whose chunks were never written reads as its fill value, so a
+    file of a few KB can declare terabytes (nibabel loads it; get_fdata would try to allocate
+    them). neurovox refuses at load what no deflated file of that size can hold: an
+    ImageLimitError naming the image, before anything is allocated."""
+    h5py = pytest.importorskip('h5py')
+    path = tmp_path / 'huge.mnc'
+    with h5py.File(path, 'w') as f:
+        image = f.create_dataset('minc-2.0/image/0/image', shape=(1 << 40, 2, 2), dtype='i2',
+                                 chunks=(1, 2, 2))
+        image.attrs['dimorder'] = np.bytes_('zspace,yspace,xspace')
+        for name in ('zspace', 'yspace', 'xspace'):
+            dim = f.create_dataset(f'minc-2.0/dimensions/{name}', data=0, dtype='i4')
+            dim.attrs['spacing'] = np.bytes_('regular__')
+        f.create_dataset('minc-2.0/image/0/image-min', data=0.0)
+        f.create_dataset('minc-2.0/image/0/image-max', data=1.0)
+    assert os.path.getsize(path) < 100_000
+    with pytest.raises(nv.ImageLimitError, match='image'):
+        nv.load(path)

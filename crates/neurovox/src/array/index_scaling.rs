@@ -56,7 +56,8 @@ pub struct IndexScaling {
 impl IndexScaling {
     /// Factors for every combination of indices on `axes` (ascending axis numbers, of lengths
     /// `lens`), in C order over those axes: the factor of indices `(i, j)` on two axes is at
-    /// `i * lens[1] + j`.
+    /// `i * lens[1] + j`. No axes: one slope and intercept for every value (MINC's scalar
+    /// `image-min` / `image-max`).
     pub fn new(
         axes: Vec<usize>,
         lens: Vec<usize>,
@@ -68,11 +69,7 @@ impl IndexScaling {
             .try_fold(1usize, |n, &l| n.checked_mul(l))
             .ok_or_else(|| Error::limit("scale factor table overflows"))?;
         let ascending = axes.windows(2).all(|w| w[0] < w[1]);
-        if axes.is_empty()
-            || axes.len() != lens.len()
-            || !ascending
-            || slopes.len() != count
-            || inters.len() != count
+        if axes.len() != lens.len() || !ascending || slopes.len() != count || inters.len() != count
         {
             return Err(Error::usage(format!(
                 "per-index scale factors need ascending axes and one slope and intercept per \

@@ -913,7 +913,8 @@ pub fn hdf5_read_cap(file_len: u64) -> u64 {
 }
 
 fn read_minc2(storage: DynStorage) -> Result<MincHeader> {
-    let cap = hdf5_read_cap(storage.len());
+    let file_len = storage.len();
+    let cap = hdf5_read_cap(file_len);
     let file = hdf5_reader::Hdf5File::from_storage_with_options(storage, hdf5_open_options(cap))
         .map_err(|e| container_error("HDF5 structure", e))?;
     let image = file.dataset(MINC2_IMAGE).map_err(|e| {
@@ -1031,6 +1032,16 @@ fn read_minc2(storage: DynStorage) -> Result<MincHeader> {
         warnings,
     )?;
     header.difference_in_f32 = difference_in_f32;
+    // Chunks never written read as the fill value, so the file's size does not bound the
+    // image's; deflate's largest ratio does for any honest file.
+    let nbytes = header.image_nbytes()?;
+    if nbytes > cap {
+        return Err(Error::limit(format!(
+            "the image declares {nbytes} bytes of data, more than a {file_len}-byte HDF5 \
+             file holds even compressed (deflate at most 1032:1)"
+        ))
+        .field("image"));
+    }
     header.add_summary_attributes();
     Ok(header)
 }

@@ -486,13 +486,7 @@ impl ArraySpec {
         let index_scaling = match minc.data_scaling()? {
             None => None,
             Some(s) => {
-                // One pair for the whole image: the same pair for every index of axis 0.
-                let factors = if s.axes.is_empty() {
-                    let n = shape.first().copied().unwrap_or(0);
-                    IndexScaling::along(0, vec![s.slopes[0]; n], vec![s.inters[0]; n])?
-                } else {
-                    IndexScaling::new(s.axes, s.lens, s.slopes, s.inters)?
-                };
+                let factors = IndexScaling::new(s.axes, s.lens, s.slopes, s.inters)?;
                 Some(Arc::new(factors.with_clip(s.clip[0], s.clip[1])))
             }
         };
