@@ -222,7 +222,7 @@ def _scales(raw, dim_names, scale_dims, min_scale_dims, image_min, image_max, mi
     return mn_dims, mx_dims, image_min, image_max
 
 
-def _netcdf_writer():
+def netcdf_writer():
     """nibabel's ``netcdf_file`` for writing, its variables laid out in the order netCDF-3
     requires: every non-record variable before the records. (Its own writer sorts 0-d
     variables after the record variables, so their data overwrite the second record.)"""
@@ -278,7 +278,7 @@ def write_minc1(path, data, *, dim_names=('zspace', 'yspace', 'xspace'), dtype=N
     its name given that suffix). ``omit``: variables to leave out ('image-min', 'image-max',
     a dimension variable's name) and 'signtype' to leave out the image's ``signtype``.
     """
-    netcdf_file = _netcdf_writer()
+    netcdf_file = netcdf_writer()
 
     data = np.asarray(data)
     dtype = np.dtype(data.dtype if dtype is None else dtype).newbyteorder('=')
