@@ -523,6 +523,12 @@ impl MincHeader {
 /// The `image-min` / `image-max` pair: their dimension names and values.
 type ScaleVariables = (Vec<String>, Vec<f64>, Vec<f64>);
 
+/// The number of values of a variable of these dimension lengths (which the file sets, so
+/// their product may overflow: then `u64::MAX`, more than any image holds).
+fn saturating_count(mut lens: impl Iterator<Item = u64>) -> u64 {
+    lens.try_fold(1u64, u64::checked_mul).unwrap_or(u64::MAX)
+}
+
 /// Whether a scaling variable's values are needed (integer data only: nibabel never reads
 /// them for float data), after nibabel's checks of its dimensions; its values may number at
 /// most one per slice of the image's first two dimensions, which bounds what is read.
@@ -668,7 +674,7 @@ fn read_minc1(storage: DynStorage) -> Result<MincHeader> {
             Error::format(format!("the MINC1 file has no {name:?} variable")).field(name)
         })?;
         let names: Vec<String> = var.dimensions().iter().map(|d| d.name.clone()).collect();
-        let count: u64 = var.dimensions().iter().map(|d| d.size).product();
+        let count = saturating_count(var.dimensions().iter().map(|d| d.size));
         // nibabel reads a scalar as a Python float, an array with its own type.
         let in_f32 = var.dtype() == &NcType::Float && !names.is_empty();
         let values = match checked_scale_variable(name, &names, count, &dims, dtype)? {
@@ -1001,7 +1007,7 @@ fn read_minc2(storage: DynStorage) -> Result<MincHeader> {
                 Error::format(format!("the MINC2 file has no {name:?} dataset")).field(name)
             })?;
         let names = h5_dimorder(&var);
-        let count: u64 = var.shape().iter().product();
+        let count = saturating_count(var.shape().iter().copied());
         if names.is_empty() && count != 1 && dtype.dtype.is_integer() {
             return Err(Error::format(format!(
                 "{name} has shape {:?} but no dimorder naming the image dimensions it varies \

@@ -330,6 +330,16 @@ fn structures_nibabel_refuses_are_clear_errors() {
     let no_min = minc1(|vars, _| {
         vars[4].name = "image-minimum";
     });
+    // image-min over three dimensions of 2^31 - 1: their product overflows 64 bits.
+    let overflowing = minc1(|vars, dims| {
+        for name in ["a", "b", "c"] {
+            dims.push((name, i32::MAX as usize));
+        }
+        vars[4].dims = vec![3, 4, 5];
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "overflow.mnc", &overflowing);
+    assert!(neurovox::load(&path).is_err());
     expect_error(&no_min, ErrorKind::Format, Some("image-min"), "image-min");
 }
 
