@@ -903,18 +903,22 @@ fn h5_values(dataset: &hdf5_reader::Dataset, name: &'static str) -> Result<Vec<f
     })
 }
 
-/// The options every MINC2 open uses: reads and chunks no larger than `max_bytes`, so a
-/// header cannot make a read allocate more than the file's data could need.
-pub fn hdf5_open_options(max_bytes: u64) -> hdf5_reader::OpenOptions {
+/// The options of the header's HDF5 open: reads and chunks no larger than `max_bytes`, so a
+/// structure cannot make a read allocate more than the file's data could need, and a small
+/// chunk cache (the header reads only `image-min` / `image-max`; the image's reads have their
+/// own open, `io::Hdf5DatasetSource`, with the same caps).
+fn hdf5_open_options(max_bytes: u64) -> hdf5_reader::OpenOptions {
     let cap = usize::try_from(max_bytes).unwrap_or(usize::MAX);
     hdf5_reader::OpenOptions::default()
         .with_max_read_bytes(cap)
-        .with_max_chunk_bytes(cap.min(hdf5_reader::DEFAULT_MAX_CHUNK_BYTES.max(64 << 20)))
+        .with_max_chunk_bytes(cap.min(hdf5_reader::DEFAULT_MAX_CHUNK_BYTES))
+        .with_chunk_cache_bytes(1 << 20)
 }
 
 /// The largest decoded size a MINC2 read may allocate for a file of `file_len` bytes: HDF5's
-/// deflate compresses at most about 1032:1, so no honest dataset decodes to more.
-pub fn hdf5_read_cap(file_len: u64) -> u64 {
+/// deflate compresses at most about 1032:1, so no honest dataset decodes to more
+/// (`io::hdf5_dataset::hdf5_read_cap` is the same cap for the image's reads).
+fn hdf5_read_cap(file_len: u64) -> u64 {
     file_len.saturating_mul(1032).max(1 << 20)
 }
 
