@@ -879,6 +879,22 @@ impl ArrayProxy {
         if !self.spec.flipped_axes.is_empty() || self.spec.order != Order::C {
             return None;
         }
+        // The whole array: the planner reads it in one call straight into the output.
+        let whole = canonical
+            .iter()
+            .filter(|c| !matches!(c, Canonical::NewAxis))
+            .count()
+            == self.spec.shape.len()
+            && canonical
+                .iter()
+                .filter(|c| !matches!(c, Canonical::NewAxis))
+                .zip(&self.spec.shape)
+                .all(
+                    |(c, &n)| matches!(*c, Canonical::Slice { start: 0, step: 1, len } if len == n),
+                );
+        if whole {
+            return None;
+        }
         let mut strided_box = Vec::new();
         let mut shape = Vec::new();
         let mut reversed = Vec::new();
