@@ -1431,7 +1431,8 @@ impl ArrayProxy {
     /// # use neurovox::image::{ArrayProxy, ArraySpec};
     /// # use neurovox::{array::Scaling, io::MemorySource, ByteOrder, DataType, Order, StorageDtype};
     /// # let spec = ArraySpec { shape: vec![2, 3, 4], dtype: StorageDtype::new(DataType::UInt8, ByteOrder::Little),
-    /// #     offset: 0, scaling: Scaling::IDENTITY, order: Order::F, index_scaling: None, segments: None, flipped_axes: Vec::new() };
+    /// #     offset: 0, scaling: Scaling::IDENTITY, order: Order::F, index_scaling: None, segments: None, flipped_axes: Vec::new(),
+    /// #     hdf5_dataset: None };
     /// # let proxy = ArrayProxy::from_source(std::sync::Arc::new(MemorySource::new(vec![0u8; 24])), spec);
     /// let flat = proxy.reshape(&[6, -1])?;
     /// assert_eq!(flat.shape(), &[6, 4]);
@@ -1439,10 +1440,14 @@ impl ArrayProxy {
     /// # Ok::<(), neurovox::Error>(())
     /// ```
     pub fn reshape(&self, shape: &[isize]) -> Result<ArrayProxy> {
-        if self.spec.index_scaling.is_some() || !self.spec.flipped_axes.is_empty() {
+        if self.spec.index_scaling.is_some()
+            || !self.spec.flipped_axes.is_empty()
+            || self.spec.hdf5_dataset.is_some()
+        {
             return Err(Error::unsupported(
-                "a proxy whose scale factors change along its axes, or whose axes are stored \
-                 reversed, cannot be reshaped; read it and reshape the array",
+                "a proxy whose scale factors change along its axes, whose axes are stored \
+                 reversed, or which reads an HDF5 dataset, cannot be reshaped; read it and \
+                 reshape the array",
             ));
         }
         let size: usize = self.spec.shape.iter().product();
