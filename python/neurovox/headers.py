@@ -981,6 +981,11 @@ class MincHeader(SpatialHeader):
     zooms : sequence of float, optional
         The voxel sizes (1 for each axis by default).
 
+    Attributes
+    ----------
+    data_layout : str
+        ``'C'``: MINC arrays are stored in C order (nibabel keeps the attribute too).
+
     Examples
     --------
     >>> import numpy as np, neurovox as nv
@@ -990,7 +995,6 @@ class MincHeader(SpatialHeader):
     """
     _format = 'Minc1Image'
     _zoom_dtype = np.float64
-    #: MINC arrays are stored in C order (nibabel keeps the attribute for the same reason).
     data_layout = 'C'
 
     def __init__(self, data_dtype=np.float32, shape=(0,), zooms=None):
@@ -1034,6 +1038,16 @@ class MincHeader(SpatialHeader):
             Always.
         """
         raise NotImplementedError
+
+    def get_zooms(self):
+        """The voxel sizes, one per data axis, as Python floats (nibabel's
+        ``SpatialHeader.get_zooms``).
+
+        Returns
+        -------
+        tuple of float
+        """
+        return tuple(float(z) for z in super().get_zooms())
 
     def get_best_affine(self):
         """The base affine of the shape and voxel sizes (``get_base_affine``), as nibabel's
