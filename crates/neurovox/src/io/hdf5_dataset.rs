@@ -138,17 +138,51 @@ impl Hdf5DatasetSource {
             .dataset(&self.dataset_path)
             .map_err(|e| self.error(e))?;
         let shape: Vec<u64> = self.shape.iter().map(|&n| n as u64).collect();
-        if dataset.shape() != shape.as_slice() {
+        if dataset.shape() != shape.as_slice() || !self.stored_as(dataset.dtype()) {
             return Err(Error::format(format!(
-                "the dataset {} has shape {:?}, not the {:?} it had when the image was loaded",
+                "the dataset {} has shape {:?} and type {:?}, not the {:?} of {} it had when \
+                 the image was loaded",
                 self.dataset_path,
                 dataset.shape(),
-                self.shape
+                dataset.dtype(),
+                self.shape,
+                self.dtype
             )));
         }
         let dataset = Arc::new(dataset);
         *slot = Some(Arc::clone(&dataset));
         Ok(dataset)
+    }
+
+    /// Whether an HDF5 type is this source's element type and byte order.
+    fn stored_as(&self, datatype: &hdf5_reader::Datatype) -> bool {
+        use hdf5_reader::Datatype as D;
+        let dtype = self.dtype.dtype;
+        let big = |o: &hdf5_reader::ByteOrder| matches!(o, hdf5_reader::ByteOrder::BigEndian);
+        let order_matches =
+            |o| dtype.itemsize() == 1 || big(o) == (self.dtype.order == ByteOrder::Big);
+        match datatype {
+            D::FixedPoint {
+                size,
+                signed,
+                byte_order,
+            } => {
+                dtype.is_integer()
+                    && usize::from(*size) == dtype.itemsize()
+                    && *signed
+                        == matches!(
+                            dtype,
+                            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
+                        )
+                    && order_matches(byte_order)
+            }
+            D::FloatingPoint { size, byte_order } => {
+                dtype.is_float()
+                    && usize::from(*size) == dtype.itemsize()
+                    && order_matches(byte_order)
+            }
+            _ => false,
+        }
     }
 
     fn error(&self, e: hdf5_reader::error::Error) -> Error {
