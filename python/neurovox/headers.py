@@ -1004,10 +1004,14 @@ class MincHeader(SpatialHeader):
         if zooms is not None:
             self.set_zooms(zooms)
 
+    #: The first four bytes of this MINC version's files (none for the base class).
+    _magic = None
+
     @classmethod
     def may_contain_header(klass, binaryblock):
-        """Whether ``binaryblock`` starts as this MINC version's files do."""
-        return False
+        """Whether ``binaryblock`` starts as this MINC version's files do (netCDF classic's
+        ``CDF\\x01`` for MINC1, HDF5's signature for MINC2)."""
+        return klass._magic is not None and bytes(binaryblock[:4]) == klass._magic
 
     @classmethod
     def from_header(klass, header=None, check=True):
@@ -1074,22 +1078,14 @@ class Minc1Header(MincHeader):
     """The header of a MINC1 (netCDF) image (nibabel's ``minc1.Minc1Header``); see
     :class:`MincHeader`."""
     _format = 'Minc1Image'
-
-    @classmethod
-    def may_contain_header(klass, binaryblock):
-        """Whether ``binaryblock`` starts as a netCDF classic file (``CDF\\x01``)."""
-        return binaryblock[:4] == b'CDF\x01'
+    _magic = b'CDF\x01'
 
 
 class Minc2Header(MincHeader):
     """The header of a MINC2 (HDF5) image (nibabel's ``minc2.Minc2Header``); see
     :class:`MincHeader`."""
     _format = 'Minc2Image'
-
-    @classmethod
-    def may_contain_header(klass, binaryblock):
-        """Whether ``binaryblock`` starts as an HDF5 file."""
-        return binaryblock[:4] == b'\211HDF'
+    _magic = b'\211HDF'
 
 
 class PARRECHeader(SpatialHeader):
