@@ -12,7 +12,7 @@
 //! `out.mgz: MGH float32 [96, 96, 60] from in.nii`.
 
 use neurovox::format::parrec::{AffineOrigin, ParrecOptions, ParrecScaling};
-use neurovox::image::{parrec_to_nifti, save, LoadOptions, ParrecToNifti, SaveOptions};
+use neurovox::image::{LoadOptions, ParrecToNifti, SaveOptions, parrec_to_nifti, save};
 use neurovox::{DataType, ImageFormat};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

@@ -358,11 +358,7 @@ fn affine_text(affine: &neurovox::format::Affine) -> String {
 
 /// Values that would print as `-0.0000` print as `0.0000`.
 fn tidy_zero(value: f64) -> f64 {
-    if value.abs() < 0.5e-4 {
-        0.0
-    } else {
-        value
-    }
+    if value.abs() < 0.5e-4 { 0.0 } else { value }
 }
 
 /// The NIfTI-only lines: transform codes, units, intent and extensions.
@@ -412,16 +408,17 @@ fn extension_text(ext: &Extension) -> String {
         extension_code_label_of(ext.code),
         ext.size_on_disk()
     );
-    if let Ok(content) = std::str::from_utf8(ext.content()) {
-        if !content.is_empty() && !content.chars().any(char::is_control) {
-            let preview: String = content.chars().take(EXTENSION_PREVIEW_CHARS).collect();
-            let ellipsis = if preview.len() < content.len() {
-                "…"
-            } else {
-                ""
-            };
-            text.push_str(&format!(": {preview:?}{ellipsis}"));
-        }
+    if let Ok(content) = std::str::from_utf8(ext.content())
+        && !content.is_empty()
+        && !content.chars().any(char::is_control)
+    {
+        let preview: String = content.chars().take(EXTENSION_PREVIEW_CHARS).collect();
+        let ellipsis = if preview.len() < content.len() {
+            "…"
+        } else {
+            ""
+        };
+        text.push_str(&format!(": {preview:?}{ellipsis}"));
     }
     text
 }

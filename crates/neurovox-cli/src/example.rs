@@ -260,7 +260,7 @@ fn push_value(out: &mut Vec<u8>, value: f64, dtype: StorageDtype) -> Result<()> 
         other => {
             return Err(Error::unsupported(format!(
                 "the example pattern has no encoding for {other}"
-            )))
+            )));
         }
     }
     Ok(())

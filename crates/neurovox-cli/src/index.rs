@@ -15,7 +15,7 @@
 //! One line per file: where its index went, its checkpoints and size; or why not (a file
 //! written by neurovox carries its own member index and is skipped with a note).
 
-use neurovox::io::gzip::index_file::{self, gzidx, GzipFingerprint};
+use neurovox::io::gzip::index_file::{self, GzipFingerprint, gzidx};
 use neurovox::io::{GzipSource, Source};
 use std::path::{Path, PathBuf};
 
@@ -59,13 +59,12 @@ fn index_all(args: &Args) -> bool {
             }
         }
     }
-    if args.cache {
-        if let Some(dir) = index_file::cache_dir() {
-            if let Err(e) = index_file::trim_cache(&dir, index_file::cache_cap()) {
-                eprintln!("{}", crate::shown::text(&e.to_string()));
-                ok = false;
-            }
-        }
+    if args.cache
+        && let Some(dir) = index_file::cache_dir()
+        && let Err(e) = index_file::trim_cache(&dir, index_file::cache_cap())
+    {
+        eprintln!("{}", crate::shown::text(&e.to_string()));
+        ok = false;
     }
     ok
 }

@@ -120,9 +120,5 @@ where
 /// The exit status of a subcommand that either succeeded (0) or did not (1: a file could not
 /// be read or written, said on stderr).
 fn exit_status(succeeded: bool) -> u8 {
-    if succeeded {
-        0
-    } else {
-        1
-    }
+    if succeeded { 0 } else { 1 }
 }

@@ -156,10 +156,10 @@ pub fn slice_to_file(input: &Path, spec: &str, output: &Path, keep_axes: bool) -
         }
     }
     header.set_zooms(&zooms)?;
-    if img.header().format().label().starts_with("NIfTI") {
-        if let Ok(units) = img.header().get("xyzt_units") {
-            header.set("xyzt_units", units)?;
-        }
+    if img.header().format().label().starts_with("NIfTI")
+        && let Ok(units) = img.header().get("xyzt_units")
+    {
+        header.set("xyzt_units", units)?;
     }
     write_nifti(output, &header, &data, gzip)?;
     Ok(Written {

@@ -18,7 +18,7 @@ use pyo3::exceptions::{
 use pyo3::prelude::{PyAnyMethods, PyDictMethods};
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
-use pyo3::{create_exception, Bound, Py, PyErr, PyResult, Python};
+use pyo3::{Bound, Py, PyErr, PyResult, Python, create_exception};
 
 create_exception!(
     neurovox,

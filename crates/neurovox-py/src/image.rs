@@ -5,8 +5,8 @@
 //! saving it, they hand the current header and affine to this object.
 
 use crate::errors::IntoPyResult;
-use crate::header::{format_of, NativeHeader};
-use crate::proxy::{mmap_name, state_from_tuple, state_to_tuple, NativeProxy, StateTuple};
+use crate::header::{NativeHeader, format_of};
+use crate::proxy::{NativeProxy, StateTuple, mmap_name, state_from_tuple, state_to_tuple};
 use neurovox::format::affine::Affine;
 use neurovox::image::DirtyReason;
 use neurovox::image::ProxyOptions;
@@ -86,12 +86,12 @@ impl NativeImage {
     /// image does — is no change.
     fn as_loaded(&self, header: &neurovox::Header) -> PyResult<neurovox::Header> {
         let mut new = header.clone();
-        if let Some(loaded) = &self.loaded {
-            if loaded.format() == new.format() {
-                for name in CONSUMABLE {
-                    if let Ok(value) = loaded.get(name) {
-                        new.set(name, value).py()?;
-                    }
+        if let Some(loaded) = &self.loaded
+            && loaded.format() == new.format()
+        {
+            for name in CONSUMABLE {
+                if let Ok(value) = loaded.get(name) {
+                    new.set(name, value).py()?;
                 }
             }
         }

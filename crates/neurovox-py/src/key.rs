@@ -88,10 +88,10 @@ fn is_fancy(item: &Bound<'_, PyAny>) -> PyResult<bool> {
         if ndim.extract::<usize>().unwrap_or(0) > 0 {
             return Ok(true);
         }
-        if let Ok(dtype) = item.getattr("dtype") {
-            if dtype.getattr("kind")?.extract::<String>()? == "b" {
-                return Ok(true);
-            }
+        if let Ok(dtype) = item.getattr("dtype")
+            && dtype.getattr("kind")?.extract::<String>()? == "b"
+        {
+            return Ok(true);
         }
         // A numpy scalar or 0-d array: an index if it has `__index__` (0-d arrays have
         // `__len__` too, which raises).

@@ -12,9 +12,9 @@
 //! `memmap.flush()` calls `self.base.flush()`, which is [`MmapOwner::flush`].
 
 use crate::errors::to_py;
-use neurovox::numpy::memmap::{MapMode, MemmapBytes, MemmapOptions};
 use neurovox::Order;
-use numpy::npyffi::{self, NpyTypes, NPY_ARRAY_WRITEABLE, PY_ARRAY_API};
+use neurovox::numpy::memmap::{MapMode, MemmapBytes, MemmapOptions};
+use numpy::npyffi::{self, NPY_ARRAY_WRITEABLE, NpyTypes, PY_ARRAY_API};
 use numpy::{PyArrayDescr, PyArrayDescrMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyType;

@@ -12,15 +12,15 @@
 //! bytes are numpy's own, read into (or mapped as) arrays of numpy's `bool` dtype and written
 //! from them unchanged, so a file's bytes reach numpy exactly as `numpy.load` would give them.
 
-use crate::convert::{data_ptr, empty_array, numpy_descr_dtype, storage_dtype, SendPtr};
+use crate::convert::{SendPtr, data_ptr, empty_array, numpy_descr_dtype, storage_dtype};
 use crate::errors::numpy_error;
 use crate::fileobj::{PyReader, PyWriter};
-use crate::mmap::{view, MmapOwner};
+use crate::mmap::{MmapOwner, view};
+use neurovox::DataType;
+use neurovox::Order;
 use neurovox::numpy::memmap::{MapMode, MemmapBytes, MemmapOptions};
 use neurovox::numpy::npy::{self, NpyDtype, NpyHeader, NpyWritable};
 use neurovox::numpy::npz::NpzArchive;
-use neurovox::DataType;
-use neurovox::Order;
 use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;

@@ -158,12 +158,11 @@ pub fn parrec_header(
 fn numbers<T: numpy::Element + Copy + for<'a, 'py> FromPyObject<'a, 'py>>(
     column: &Bound<'_, PyAny>,
 ) -> PyResult<Vec<T>> {
-    if let Ok(array) = column.cast::<numpy::PyArray1<T>>() {
-        if let Ok(view) = array.try_readonly() {
-            if let Ok(slice) = view.as_slice() {
-                return Ok(slice.to_vec());
-            }
-        }
+    if let Ok(array) = column.cast::<numpy::PyArray1<T>>()
+        && let Ok(view) = array.try_readonly()
+        && let Ok(slice) = view.as_slice()
+    {
+        return Ok(slice.to_vec());
     }
     column.extract()
 }
@@ -173,10 +172,10 @@ fn general_value(name: &str, value: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
     if let Ok(text) = value.extract::<String>() {
         return Ok(FieldValue::Bytes(text.into_bytes()));
     }
-    if let Ok(v) = value.extract::<i64>() {
-        if !value.is_instance_of::<pyo3::types::PyFloat>() {
-            return Ok(FieldValue::Int(v));
-        }
+    if let Ok(v) = value.extract::<i64>()
+        && !value.is_instance_of::<pyo3::types::PyFloat>()
+    {
+        return Ok(FieldValue::Int(v));
     }
     if let Ok(v) = value.extract::<f64>() {
         return Ok(FieldValue::Float(v));
@@ -241,7 +240,7 @@ pub fn parrec_affine(header: PyRef<'_, NativeHeader>, origin: &str) -> PyResult<
         other => {
             return Err(PyValueError::new_err(format!(
                 "origin must be 'scanner' or 'fov', not {other:?}"
-            )))
+            )));
         }
     };
     parrec_of(&header, "get_affine")?.affine_from(origin).py()

@@ -6,13 +6,13 @@ use crate::convert::{
 use crate::errors::{IntoPyResult, IntoPyResultFor};
 use crate::fileobj::PyFileSource;
 use crate::header::NativeHeader;
+use neurovox::DataType;
+use neurovox::Order;
 use neurovox::array::Selection;
-use neurovox::array::{plan_extent, plan_read, DataLayout, ReadPlan};
+use neurovox::array::{DataLayout, ReadPlan, plan_extent, plan_read};
 use neurovox::array::{FactorType, Scaling};
 use neurovox::image::{ArrayProxy, ArraySpec, MmapMode, ProxyOptions};
 use neurovox::io::fingerprint::{FileFingerprint, FileState, MAX_HEAD_BYTES};
-use neurovox::DataType;
-use neurovox::Order;
 use numpy::{PyArrayDescr, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
@@ -711,7 +711,7 @@ impl NativeProxy {
             other => {
                 return Err(PyValueError::new_err(format!(
                     "unknown read kind {other:?}"
-                )))
+                )));
             }
         };
         if want.is_some()

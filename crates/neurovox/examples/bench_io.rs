@@ -30,11 +30,11 @@
 use neurovox::array::DynArray;
 use neurovox::array::{Selection, SliceItem};
 use neurovox::image::{Caching, Image};
-use neurovox::io::gzip::index_file;
-use neurovox::io::gzip::MemberIndex;
 use neurovox::io::GzipSource;
+use neurovox::io::gzip::MemberIndex;
+use neurovox::io::gzip::index_file;
 use neurovox::{DataType, ImageFormat, ImageHandle};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

@@ -12,8 +12,8 @@
 
 use neurovox::format::{Extension, FieldValue};
 use neurovox::image::Image;
-use neurovox::io::gzip::gzidx;
 use neurovox::io::GzipSource;
+use neurovox::io::gzip::gzidx;
 use neurovox::{ByteOrder, DataType, Header, ImageFormat, SaveOptions};
 use std::collections::BTreeMap;
 use std::io::Write;

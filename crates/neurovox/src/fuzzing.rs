@@ -9,16 +9,16 @@
 //!
 //! Not part of the API: nothing here is stable, and the module is hidden from the docs.
 
+use crate::ByteOrder;
 use crate::array::selection::Selection;
 use crate::error::Result;
 use crate::format::nifti1::parse_extensions;
-use crate::format::{mgh, spm_mat, Header, ImageFormat};
+use crate::format::{Header, ImageFormat, mgh, spm_mat};
 use crate::image::dataobj::Caching;
 use crate::image::proxy::{ArrayProxy, ArraySpec};
 use crate::image::spatial_image::Image;
-use crate::io::gzip::index_file::{gzidx, GzipFingerprint, IndexFile};
+use crate::io::gzip::index_file::{GzipFingerprint, IndexFile, gzidx};
 use crate::io::{GzipSource, MemorySource, Source};
-use crate::ByteOrder;
 use std::sync::Arc;
 
 /// A few keys every whole-image target reads: a single voxel, a slab along the last axis,
@@ -177,14 +177,13 @@ pub fn gzip_source(data: &[u8]) {
         let mut whole = vec![0u8; room + end - offset];
         let _ = fresh.read_at_with_room(offset as u64, &mut whole, room);
     }
-    if let Ok(index) = source.index_file() {
-        if let Ok(file) = std::fs::File::open(&path) {
-            if let Ok(print) = GzipFingerprint::of(&file) {
-                let _ = IndexFile::from_bytes(&index.to_bytes(), &print);
-                if let Ok(exported) = gzidx::export(&index) {
-                    let _ = gzidx::import(&exported, &print);
-                }
-            }
+    if let Ok(index) = source.index_file()
+        && let Ok(file) = std::fs::File::open(&path)
+        && let Ok(print) = GzipFingerprint::of(&file)
+    {
+        let _ = IndexFile::from_bytes(&index.to_bytes(), &print);
+        if let Ok(exported) = gzidx::export(&index) {
+            let _ = gzidx::import(&exported, &print);
         }
     }
 }

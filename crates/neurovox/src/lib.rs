@@ -50,7 +50,7 @@ pub use dtype::{ByteOrder, CodeMeaning, DataType, Order, StorageDtype};
 pub use error::{Error, ErrorKind, ErrorReason, Result};
 pub use format::{FieldValue, Header, ImageFormat};
 pub use image::{
-    load, read_header, save, DirtyReason, HeaderInfo, Image, ImageHandle, SaveOptions,
+    DirtyReason, HeaderInfo, Image, ImageHandle, SaveOptions, load, read_header, save,
 };
 pub use limits::Limits;
 
@@ -71,8 +71,8 @@ pub mod prelude {
     pub use crate::array::{DynArray, Selection, SliceItem};
     pub use crate::image::{ArrayProxy, Caching, DataObj, LoadOptions, SaveOptions};
     pub use crate::{
-        load, save, sel, ByteOrder, DataType, Error, ErrorKind, Header, Image, ImageFormat, Result,
-        StorageDtype,
+        ByteOrder, DataType, Error, ErrorKind, Header, Image, ImageFormat, Result, StorageDtype,
+        load, save, sel,
     };
 }
 
@@ -82,16 +82,16 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod internals {
     pub use crate::array::dyn_array::digest_memory;
-    pub use crate::array::plan::{plan_read_from, PIECE_BYTES, SKIP_THRESHOLD};
+    pub use crate::array::plan::{PIECE_BYTES, SKIP_THRESHOLD, plan_read_from};
     pub use crate::array::read_scale::{
-        apply_scaling, decode_raw, decode_raw_with, decode_raw_with_room, decode_scaled,
-        scale_bytes_into, scale_into, FloatOut,
+        FloatOut, apply_scaling, decode_raw, decode_raw_with, decode_raw_with_room, decode_scaled,
+        scale_bytes_into, scale_into,
     };
     pub use crate::array::write_scale::{
-        choose_scaling, choose_scaling_for_range, choose_scaling_for_view, finite_range,
-        unscaled_by_type, DataRange, Extreme, WriteScaling, WriterKind,
+        DataRange, Extreme, WriteScaling, WriterKind, choose_scaling, choose_scaling_for_range,
+        choose_scaling_for_view, finite_range, unscaled_by_type,
     };
     pub use crate::array::write_values::{write_values, write_view};
-    pub use crate::image::save::{save_parts, FilePart, SaveData, SaveParts};
+    pub use crate::image::save::{FilePart, SaveData, SaveParts, save_parts};
     pub use num_complex::Complex;
 }

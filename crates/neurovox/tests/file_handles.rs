@@ -7,9 +7,9 @@
 #![allow(clippy::unwrap_used)]
 
 use neurovox::format::Header;
-use neurovox::image::{set_keep_file_open_default, MmapMode, ProxyOptions};
 use neurovox::image::{DataObj, Image};
-use neurovox::{sel, ByteOrder, DataType, ImageFormat};
+use neurovox::image::{MmapMode, ProxyOptions, set_keep_file_open_default};
+use neurovox::{ByteOrder, DataType, ImageFormat, sel};
 
 fn open_descriptors() -> usize {
     std::fs::read_dir("/proc/self/fd")

@@ -12,8 +12,9 @@ use std::io::Write;
 fn the_cache_directory_is_searched_and_lookups_can_be_turned_off() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    std::env::set_var("NEUROVOX_GZIP_INDEX_DIR", &cache);
-    std::env::remove_var("NEUROVOX_GZIP_INDEX");
+    // SAFETY: the only test in this binary, so no other thread reads the environment.
+    unsafe { std::env::set_var("NEUROVOX_GZIP_INDEX_DIR", &cache) };
+    unsafe { std::env::remove_var("NEUROVOX_GZIP_INDEX") };
     let want: Vec<u8> = (0..2_000_000u32)
         .map(|i| (i / 3 % 251) as u8 ^ (i >> 13) as u8)
         .collect();
@@ -38,11 +39,11 @@ fn the_cache_directory_is_searched_and_lookups_can_be_turned_off() {
     assert!(tail == want[1_999_000..]);
     assert!(source.inflated_bytes() < 1_100_000 + 1000);
 
-    std::env::set_var("NEUROVOX_GZIP_INDEX", "off");
+    unsafe { std::env::set_var("NEUROVOX_GZIP_INDEX", "off") };
     let source = GzipSource::open(&path).unwrap();
     assert_eq!(source.index_origin(), None);
     assert!(!source.index_stats().complete);
-    std::env::remove_var("NEUROVOX_GZIP_INDEX");
+    unsafe { std::env::remove_var("NEUROVOX_GZIP_INDEX") };
 
     // Trimming keeps the newest entries within the cap.
     assert_eq!(index_file::trim_cache(&cache, 0).unwrap(), 1);

@@ -9,10 +9,10 @@
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use neurovox::image::Image;
-use neurovox::image::{save, SaveOptions};
-use neurovox::io::atomic::fault::{self, Action, Step};
 use neurovox::ImageFormat;
+use neurovox::image::Image;
+use neurovox::image::{SaveOptions, save};
+use neurovox::io::atomic::fault::{self, Action, Step};
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -272,9 +272,11 @@ fn an_interrupted_commit_is_completed_by_the_next_save_too() {
     // Fail the second rename: the header is new, the data old, the journal says commit.
     let (dir, saved) = save_over_with_fault(case, Step::Rename, 2);
     assert!(!saved);
-    assert!(names(dir.path())
-        .iter()
-        .any(|n| n.ends_with(".neurovox-save")));
+    assert!(
+        names(dir.path())
+            .iter()
+            .any(|n| n.ends_with(".neurovox-save"))
+    );
     // A save (not a load) comes next: it completes the first save, then replaces it.
     let path = dir.path().join(case.file);
     save(&old_image(case.format), &path, SaveOptions::default()).unwrap();

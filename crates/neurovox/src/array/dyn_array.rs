@@ -7,8 +7,8 @@
 //! written.
 
 use crate::array::selection::Canonical;
-use crate::dtype::element::{Element, FloatOut, Rgb, Rgba};
 use crate::dtype::DataType;
+use crate::dtype::element::{Element, FloatOut, Rgb, Rgba};
 use crate::error::{Error, Result};
 use ndarray::{ArcArray, ArrayD, ArrayViewD, IxDyn, ShapeBuilder, SliceInfo, SliceInfoElem};
 use num_complex::Complex;
@@ -150,7 +150,7 @@ impl<'a> DynView<'a> {
             DataType::Rgb24 => DynView::Rgb(typed(bytes, shape, fortran)?),
             DataType::Rgba32 => DynView::Rgba(typed(bytes, shape, fortran)?),
             DataType::Float128 | DataType::Complex256 => {
-                return Err(Error::usage(format!("{dtype} values have no view")))
+                return Err(Error::usage(format!("{dtype} values have no view")));
             }
         })
     }
@@ -541,7 +541,9 @@ where
 }
 
 pub(crate) fn colour_has_no_float() -> Error {
-    Error::usage("RGB/RGBA data has no single floating-point value per voxel; read the channels with as_typed")
+    Error::usage(
+        "RGB/RGBA data has no single floating-point value per voxel; read the channels with as_typed",
+    )
 }
 
 /// Feeds the bytes of a contiguous array to `hasher` as [`DynArray::content_digest`] does:

@@ -507,7 +507,7 @@ fn by_lanes<T: Copy, O>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::array::{slice_array, Selection, SliceItem};
+    use crate::array::{Selection, SliceItem, slice_array};
     use crate::sel;
 
     /// A (2, 3, 4) array of 0..24 (C order) with factors along axes 1 and 2.

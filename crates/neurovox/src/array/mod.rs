@@ -29,10 +29,10 @@ pub(crate) mod selection;
 pub(crate) mod write_scale;
 pub(crate) mod write_values;
 
-pub use dyn_array::{slice_array, DynArray, DynElement, DynView};
+pub use dyn_array::{DynArray, DynElement, DynView, slice_array};
 pub use index_scaling::IndexScaling;
 pub use plan::{
-    output_len, plan_extent, plan_read, read_selection, read_selection_into, DataLayout, ReadPlan,
+    DataLayout, ReadPlan, output_len, plan_extent, plan_read, read_selection, read_selection_into,
 };
 pub use read_scale::{FactorType, Scaling};
 pub use selection::{Canonical, Selection, SliceArg, SliceItem};

@@ -78,7 +78,7 @@
 //! # Ok::<(), neurovox::Error>(())
 //! ```
 
-use crate::array::selection::{output_shape_of, Canonical, Selection};
+use crate::array::selection::{Canonical, Selection, output_shape_of};
 use crate::dtype::Order;
 use crate::error::{Error, Result};
 use crate::io::Source;
@@ -963,11 +963,11 @@ fn optimize_axes(
 
 /// Appends a segment, merging it into the last one when they touch.
 fn push_segment(segments: &mut Vec<(u64, usize)>, (offset, len): (u64, usize)) {
-    if let Some(last) = segments.last_mut() {
-        if last.0 + last.1 as u64 == offset {
-            last.1 += len;
-            return;
-        }
+    if let Some(last) = segments.last_mut()
+        && last.0 + last.1 as u64 == offset
+    {
+        last.1 += len;
+        return;
     }
     segments.push((offset, len));
 }
@@ -1786,7 +1786,7 @@ mod tests {
     /// array in memory gives, in both orders.
     #[test]
     fn post_sliced_reads_in_pieces_equal_slicing_the_whole_array() {
-        use ndarray::{s, ArrayD, IxDyn, ShapeBuilder};
+        use ndarray::{ArrayD, IxDyn, ShapeBuilder, s};
         // 64×64×40×30 u16 = 9.8 MB: blocks of 320 KiB along the slow axis, 12 to a piece.
         let shape = [64usize, 64, 40, 30];
         let n: usize = shape.iter().product();

@@ -12,10 +12,10 @@
 //! type (no fused multiply-add), the multiplication is skipped for a slope of 1 and the
 //! addition for an intercept of 0, and a real intercept adds to the real part of complex data.
 
-use crate::array::dyn_array::{map_values, DynArray};
+use crate::array::dyn_array::{DynArray, map_values};
 use crate::dtype::element::Element;
-use crate::dtype::{binary128_to_f64, ByteOrder, DataType, StorageDtype};
-use crate::dtype::{with_dtype, Order};
+use crate::dtype::{ByteOrder, DataType, StorageDtype, binary128_to_f64};
+use crate::dtype::{Order, with_dtype};
 use crate::error::{Error, Result};
 use ndarray::{ArrayD, IxDyn, ShapeBuilder};
 use num_complex::Complex;
@@ -161,7 +161,7 @@ fn promote(storage: DataType, factor: FactorType) -> Result<DataType> {
         (D::Complex64, FactorType::F32) => D::Complex64,
         (D::Complex64 | D::Complex128 | D::Complex256, _) => D::Complex128,
         (D::Rgb24 | D::Rgba32, _) => {
-            return Err(Error::usage("RGB/RGBA data cannot be scaled").field("scl_slope"))
+            return Err(Error::usage("RGB/RGBA data cannot be scaled").field("scl_slope"));
         }
         _ => D::Float64,
     })
@@ -190,11 +190,7 @@ fn decode<T: Element>(bytes: &[u8], order: ByteOrder) -> Vec<T> {
         .chunks_exact(std::mem::size_of::<T>())
         .map(|c| {
             let v: T = bytemuck::pod_read_unaligned(c);
-            if swap {
-                v.swap_bytes()
-            } else {
-                v
-            }
+            if swap { v.swap_bytes() } else { v }
         })
         .collect()
 }
@@ -414,10 +410,10 @@ pub fn apply_scaling(raw: &DynArray, storage: DataType, scaling: &Scaling) -> Re
                 DynArray::F32(a) => map_values(a, move |v| f(f64::from(v))),
                 DynArray::F64(a) => map_values(a, f),
                 DynArray::Rgb(_) | DynArray::Rgba(_) => {
-                    return Err(crate::array::dyn_array::colour_has_no_float())
+                    return Err(crate::array::dyn_array::colour_has_no_float());
                 }
                 DynArray::C64(_) | DynArray::C128(_) => {
-                    return Err(unexpected(raw, DataType::Float64))
+                    return Err(unexpected(raw, DataType::Float64));
                 }
             };
             Ok(DynArray::from_array(values))
@@ -678,9 +674,11 @@ mod tests {
             D::Float64
         );
         // ... and 1e308 overflows float64, where nibabel would use long double.
-        assert!(Scaling::new(1e308, 0.0, FactorType::F64)
-            .output_dtype(D::Int16)
-            .is_err());
+        assert!(
+            Scaling::new(1e308, 0.0, FactorType::F64)
+                .output_dtype(D::Int16)
+                .is_err()
+        );
         assert!(f64s.output_dtype(D::Rgb24).is_err());
     }
 
@@ -732,13 +730,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(f.get_f64(&[0]), Some(1.0));
-        assert!(decode_raw(
-            &bytes[..3],
-            StorageDtype::new(DataType::Int16, ByteOrder::Little),
-            &[2],
-            Order::F
-        )
-        .is_err());
+        assert!(
+            decode_raw(
+                &bytes[..3],
+                StorageDtype::new(DataType::Int16, ByteOrder::Little),
+                &[2],
+                Order::F
+            )
+            .is_err()
+        );
     }
 
     #[test]

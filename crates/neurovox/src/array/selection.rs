@@ -185,11 +185,7 @@ fn saturate<T: TryInto<isize>>(v: T) -> isize {
 /// The exclusive end of a range whose inclusive end is `end`; `None` (the end of the axis)
 /// for `-1`.
 fn exclusive_end(end: isize) -> Option<isize> {
-    if end == -1 {
-        None
-    } else {
-        end.checked_add(1)
-    }
+    if end == -1 { None } else { end.checked_add(1) }
 }
 
 /// The Python slice for the elements of range `start..end` (ndarray's reading, see
@@ -662,11 +658,7 @@ fn resolve_slice(
 
 /// `ceil(num / den)` for `den > 0`, and 0 when `num <= 0`.
 fn ceil_div(num: i128, den: i128) -> i128 {
-    if num <= 0 {
-        0
-    } else {
-        (num + den - 1) / den
-    }
+    if num <= 0 { 0 } else { (num + den - 1) / den }
 }
 
 impl From<Vec<SliceItem>> for Selection {

@@ -123,8 +123,8 @@ use crate::array::casting::Ext;
 use crate::array::dyn_array::{DynArray, DynView};
 #[cfg(doc)]
 use crate::array::write_values::write_values;
-use crate::dtype::element::RealValue;
 use crate::dtype::DataType;
+use crate::dtype::element::RealValue;
 use crate::error::{Error, Result};
 use ndarray::ArrayViewD;
 
@@ -946,8 +946,8 @@ mod tests {
     use super::*;
     use crate::array::write_values::*;
     use crate::dtype::{ByteOrder, StorageDtype};
-    use ndarray::array;
     use ndarray::IxDyn;
+    use ndarray::array;
 
     fn dyn_f64(v: &[f64]) -> DynArray {
         DynArray::from_array(ndarray::Array1::from(v.to_vec()).into_dyn())
@@ -1013,7 +1013,7 @@ mod tests {
 
     #[test]
     fn tiled_fortran_walk_matches_the_plain_one() {
-        use ndarray::{s, ArcArray, ShapeBuilder};
+        use ndarray::{ArcArray, ShapeBuilder, s};
         let c: ArcArray<u32, IxDyn> = ndarray::Array::from_shape_fn((13, 70, 9), |(i, j, k)| {
             (i * 10_000 + j * 10 + k) as u32
         })
@@ -1089,8 +1089,8 @@ mod tests {
     #[test]
     fn skipping_the_range_never_changes_the_chosen_scaling() {
         use crate::dtype::element::{Rgb, Rgba};
-        use num_complex::Complex;
         use DataType::*;
+        use num_complex::Complex;
         let values = [
             -3.5,
             0.0,

@@ -68,17 +68,17 @@ pub fn write_view(
         WriterKind::NoScaling if !null => {
             return Err(Error::usage(
                 "the NoScaling writer cannot apply a slope or an intercept",
-            ))
+            ));
         }
         WriterKind::Slope if inter != 0.0 => {
-            return Err(Error::usage("the Slope writer cannot apply an intercept"))
+            return Err(Error::usage("the Slope writer cannot apply an intercept"));
         }
         WriterKind::Slope | WriterKind::SlopeInter
             if f64::from(slope as f32) != slope || f64::from(inter as f32) != inter =>
         {
             return Err(Error::usage(
                 "write scale factors must be float32 values, as nibabel's writers hold them",
-            ))
+            ));
         }
         _ => {}
     }
@@ -88,11 +88,11 @@ pub fn write_view(
             out.dtype
         )));
     }
-    if let Some((mn, mx)) = scaling.clip {
-        if (mn == 0.0 && mx == 0.0) || mx < mn {
-            dst.resize(dst.len() + data.len() * out.dtype.itemsize(), 0);
-            return Ok(());
-        }
+    if let Some((mn, mx)) = scaling.clip
+        && ((mn == 0.0 && mx == 0.0) || mx < mn)
+    {
+        dst.resize(dst.len() + data.len() * out.dtype.itemsize(), 0);
+        return Ok(());
     }
     let input = data.dtype();
     if is_void(input) || is_void(out.dtype) {

@@ -199,7 +199,7 @@ impl AfniHeader {
                     return Err(Error::header_value(format!(
                         "ORIENT_SPECIFIC[{axis}] = {code}: AFNI's codes are 0 to 5"
                     ))
-                    .field("ORIENT_SPECIFIC"))
+                    .field("ORIENT_SPECIFIC"));
                 }
             };
             if std::mem::replace(&mut used[row], true) {

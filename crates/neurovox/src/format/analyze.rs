@@ -4,10 +4,10 @@
 //! All three are the same 348 bytes; SPM99 reads `funused1` as `scl_slope` and `originator`
 //! as `origin` (five `i2`), SPM2 also reads `funused2` as `scl_inter`.
 
-use super::affine::{shape_zoom_affine_f64, Affine, IDENTITY};
-use super::check::{first_error, Problem};
-use super::fields::{peek_i16, peek_i32, Field, FieldKind as K, Layout, RawStruct};
-use super::{check_declared_shape, HeaderCodec, ImageFormat, MAX_NDIM};
+use super::affine::{Affine, IDENTITY, shape_zoom_affine_f64};
+use super::check::{Problem, first_error};
+use super::fields::{Field, FieldKind as K, Layout, RawStruct, peek_i16, peek_i32};
+use super::{HeaderCodec, ImageFormat, MAX_NDIM, check_declared_shape};
 use crate::dtype::{ByteOrder, CodeMeaning, DataType, StorageDtype};
 use crate::error::{Error, Result};
 
@@ -596,7 +596,7 @@ pub(crate) fn check_bitpix(
             return Some(
                 Problem::new(10, "bitpix", "no valid datatype to fix bitpix")
                     .fixed(fix, "no way to fix bitpix"),
-            )
+            );
         }
     };
     if raw.int("bitpix") == bitpix {

@@ -19,7 +19,7 @@
 use super::affine::Affine;
 use super::check::Problem;
 use super::fields::{Field, FieldKind as K, Layout, RawStruct};
-use super::{declared_nbytes, HeaderCodec, ImageFormat};
+use super::{HeaderCodec, ImageFormat, declared_nbytes};
 use crate::dtype::{ByteOrder, DataType, StorageDtype};
 use crate::error::{Error, Result};
 

@@ -454,7 +454,7 @@ impl RawStruct {
                 return Err(wrong(&format!(
                     "{v}: it holds {} value(s) of {:?}",
                     field.count, field.kind
-                )))
+                )));
             }
         }
         Ok(())
@@ -629,9 +629,10 @@ mod tests {
         let mut s = RawStruct::zeroed(&LAYOUT, ByteOrder::Little);
         assert!(s.set("a", FieldValue::Int(40_000)).is_err());
         assert!(s.set("b", FieldValue::Int(-1)).is_err());
-        assert!(s
-            .set("name", FieldValue::Bytes(b"toolong".to_vec()))
-            .is_err());
+        assert!(
+            s.set("name", FieldValue::Bytes(b"toolong".to_vec()))
+                .is_err()
+        );
         assert!(s.set("v", FieldValue::Floats(vec![1.0])).is_err());
         assert!(s.set("a", FieldValue::Float(1.5)).is_err());
         assert!(s.set("nope", FieldValue::Int(1)).is_err());

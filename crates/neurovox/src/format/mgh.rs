@@ -7,9 +7,9 @@
 //! [`MghHeader::set_footer_bytes`].
 
 use super::affine::{Affine, IDENTITY};
-use super::check::{first_error, Problem};
+use super::check::{Problem, first_error};
 use super::fields::{Field, FieldKind as K, FieldValue, Layout, RawStruct};
-use super::{check_declared_shape, declared_nbytes, HeaderCodec, ImageFormat};
+use super::{HeaderCodec, ImageFormat, check_declared_shape, declared_nbytes};
 use crate::dtype::{ByteOrder, DataType, StorageDtype};
 use crate::error::{Error, Result};
 
@@ -235,14 +235,13 @@ impl MghHeader {
         }
         check_declared_shape(&dims, "dims", 4)?;
         h.data_dtype()?;
-        if let Ok(offset) = h.footer_offset() {
-            if let Some(footer) = usize::try_from(offset)
+        if let Ok(offset) = h.footer_offset()
+            && let Some(footer) = usize::try_from(offset)
                 .ok()
                 .and_then(|o| bytes.get(o..o.checked_add(FOOTER_SIZE)?))
-            {
-                h.set_footer_bytes(footer)?;
-                h.tags = bytes[offset as usize + FOOTER_SIZE..].to_vec();
-            }
+        {
+            h.set_footer_bytes(footer)?;
+            h.tags = bytes[offset as usize + FOOTER_SIZE..].to_vec();
         }
         if h.raw.int("goodRASFlag") == 0 {
             h.set_default_geometry();

@@ -192,7 +192,7 @@ fn checked_valid_range(declared: Option<Vec<f64>>, dtype: DataType) -> Result<[f
                     values.len()
                 ),
                 "valid_range",
-            ))
+            ));
         }
     };
     if lo < limits[0] || hi > limits[1] {
@@ -426,7 +426,7 @@ impl MincHeader {
                                  (only xspace, yspace and zspace have one)"
                             ),
                             "direction_cosines",
-                        ))
+                        ));
                     }
                 },
             };
@@ -616,7 +616,7 @@ fn read_minc1(storage: DynStorage) -> Result<MincHeader> {
                 "MINC1 images of netCDF type {other:?} are not supported (nibabel reads bytes, \
                  shorts, ints, floats and doubles)"
             ))
-            .field("image"))
+            .field("image"));
         }
     };
 
@@ -977,7 +977,7 @@ fn read_minc2(storage: DynStorage) -> Result<MincHeader> {
                 return Err(header_error(
                     format!("Irregular spacing not supported: dimension {name:?}"),
                     "spacing",
-                ))
+                ));
             }
             Some(other) => warnings.push(format!(
                 "Invalid spacing declaration: b'{other}'; assuming regular"

@@ -3,7 +3,7 @@
 //! [`super::nifti1::NiftiHeader`].
 
 use super::check::Problem;
-use super::fields::{peek_i32, Field, FieldKind as K, FieldValue, Layout, RawStruct};
+use super::fields::{Field, FieldKind as K, FieldValue, Layout, RawStruct, peek_i32};
 use crate::dtype::ByteOrder;
 
 /// The NIfTI-2 header layout (540 bytes).

@@ -23,7 +23,7 @@
 //! where nibabel fails or errs we say so in docs/compat.md ("PAR/REC"). The grammar is a few
 //! fixed line shapes, matched by hand.
 
-use super::affine::{matmul, Affine};
+use super::affine::{Affine, matmul};
 use super::check_declared_shape;
 use super::fields::FieldValue;
 use super::geometry::Geometry;
@@ -645,7 +645,7 @@ impl ParContents {
                     "no \"image export tool\" version line: not a PAR file, or not one from \
                      a version neurovox reads",
                 )
-                .field("version"))
+                .field("version"));
             }
         };
         let (general, unknown_keys) = parse_general(&general_lines)?;
@@ -902,7 +902,7 @@ impl ParrecHeader {
                 return Err(Error::unsupported(format!(
                     "Only 8- and 16-bit data supported (not {bits})"
                 ))
-                .field("image pixel size"))
+                .field("image pixel size"));
             }
         };
         let shape = header.declared_shape()?;
@@ -1432,11 +1432,7 @@ impl ParrecHeader {
     /// of more than one dynamic.
     pub fn nifti_xyzt_units(&self) -> i64 {
         let dynamic = matches!(self.attribute("max_dynamics"), Some(FieldValue::Int(n)) if *n > 1);
-        if dynamic {
-            2 + 8
-        } else {
-            2
-        }
+        if dynamic { 2 + 8 } else { 2 }
     }
 
     /// The shape `(x, y, slices[, volumes])`, stored type (uint8 or uint16, little-endian)

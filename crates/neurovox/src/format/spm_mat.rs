@@ -9,7 +9,7 @@
 //! writes) are not read: a Format error says so. No crate reads v4 files without pulling in
 //! all of MATLAB's formats, and the codec is 60 lines.
 
-use super::affine::{matmul, Affine, IDENTITY};
+use super::affine::{Affine, IDENTITY, matmul};
 use crate::error::{Error, Result};
 
 /// The 4×4 `from_111` / `to_111` shifts between 0-based and MATLAB's 1-based voxels.

@@ -5,7 +5,7 @@
 //! Apart from [`crate::image::spatial_image`] so that what compares an image with its file
 //! ([`crate::image::tracking`]) can see the data object without depending on `Image`.
 
-use crate::array::dyn_array::{slice_array, DynArray, DynElement};
+use crate::array::dyn_array::{DynArray, DynElement, slice_array};
 use crate::array::read_scale::FactorType;
 use crate::array::selection::Selection;
 use crate::error::{Error, Result};

@@ -12,9 +12,9 @@
 //! Analyze (which nibabel reads as SPM2); a file with no known extension is sniffed.
 
 use crate::error::{Error, Result};
-use crate::format::{afni, analyze, mgh, nifti1, nifti2, Header, ImageFormat};
+use crate::format::{Header, ImageFormat, afni, analyze, mgh, nifti1, nifti2};
 use crate::image::proxy::ProxyOptions as LoadOptions;
-use crate::io::{open_decompressed_identified, read_up_to, skip, Compression};
+use crate::io::{Compression, open_decompressed_identified, read_up_to, skip};
 use crate::limits::Limits;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

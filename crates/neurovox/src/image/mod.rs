@@ -28,15 +28,15 @@ pub(crate) mod tracking;
 
 pub use dataobj::{Caching, DataObj, FloatElement};
 pub use file_map::{
-    detect_format, extension_kind, header_and_image_paths, mat_path, read_header, read_header_as,
-    read_header_from, read_header_limited, split_name, ExtensionKind, HeaderInfo,
+    ExtensionKind, HeaderInfo, detect_format, extension_kind, header_and_image_paths, mat_path,
+    read_header, read_header_as, read_header_from, read_header_limited, split_name,
 };
 pub use handle::ImageHandle;
-pub use parrec_nifti::{parrec_dwell_time, parrec_to_nifti, ParrecNifti, ParrecToNifti};
+pub use parrec_nifti::{ParrecNifti, ParrecToNifti, parrec_dwell_time, parrec_to_nifti};
 pub use proxy::{
-    keep_file_open_default, set_keep_file_open_default, ArrayProxy, ArraySpec, DynMemmap, MmapMode,
-    ProxyOptions, ReadOptions,
+    ArrayProxy, ArraySpec, DynMemmap, MmapMode, ProxyOptions, ReadOptions, keep_file_open_default,
+    set_keep_file_open_default,
 };
-pub use save::{save, save_to_bytes, save_view, ImageFiles, SaveOptions, SaveOutcome, SavedBytes};
-pub use spatial_image::{load, slicer_transform, FileMap, Image, LoadOptions};
-pub use tracking::{changed_fields, DirtyReason};
+pub use save::{ImageFiles, SaveOptions, SaveOutcome, SavedBytes, save, save_to_bytes, save_view};
+pub use spatial_image::{FileMap, Image, LoadOptions, load, slicer_transform};
+pub use tracking::{DirtyReason, changed_fields};

@@ -12,13 +12,13 @@
 use crate::array::{DynArray, FactorType, Scaling};
 use crate::dtype::{ByteOrder, StorageDtype};
 use crate::error::{Error, Result};
-use crate::format::affine::{matmul, Affine};
+use crate::format::affine::{Affine, matmul};
 use crate::format::parrec::{AffineOrigin, ParrecHeader};
 use crate::format::{FieldValue, Header, ImageFormat, NiftiHeader, NiftiVersion};
-use crate::image::proxy::{ArrayProxy, ArraySpec};
-use crate::image::save::{save_parts, SaveData, SaveOptions, SaveOutcome, SaveParts};
-use crate::image::spatial_image::Image;
 use crate::image::DataObj;
+use crate::image::proxy::{ArrayProxy, ArraySpec};
+use crate::image::save::{SaveData, SaveOptions, SaveOutcome, SaveParts, save_parts};
+use crate::image::spatial_image::Image;
 use ndarray::{ArcArray, Axis, IxDyn};
 use std::path::Path;
 use std::sync::Arc;
@@ -93,7 +93,7 @@ pub fn parrec_to_nifti(image: &Image, options: &ParrecToNifti) -> Result<ParrecN
             return Err(Error::usage(format!(
                 "a PAR/REC conversion needs a PAR/REC image, not {}",
                 other.format()
-            )))
+            )));
         }
     };
     let proxy = match image.dataobj() {
@@ -101,7 +101,7 @@ pub fn parrec_to_nifti(image: &Image, options: &ParrecToNifti) -> Result<ParrecN
         DataObj::Array(_) => {
             return Err(Error::usage(
                 "a PAR/REC conversion reads the recording's .REC: load it from its files",
-            ))
+            ));
         }
     };
     let mut affine = par.affine_from(options.origin)?;

@@ -14,23 +14,23 @@
 
 use crate::array::dyn_array::DynArray;
 use crate::array::index_scaling::IndexScaling;
-use crate::array::plan::{plan_read_from, DataLayout, ReadPlan, PIECE_BYTES};
+use crate::array::plan::{DataLayout, PIECE_BYTES, ReadPlan, plan_read_from};
 use crate::array::read_scale::{
-    apply_scaling, decode_raw, decode_raw_with, decode_raw_with_room, scale_bytes_into, scale_into,
-    FactorType, FloatOut, Scaling,
+    FactorType, FloatOut, Scaling, apply_scaling, decode_raw, decode_raw_with,
+    decode_raw_with_room, scale_bytes_into, scale_into,
 };
 use crate::array::selection::{Canonical, Selection};
-use crate::dtype::element::{Element, Rgb, Rgba};
 use crate::dtype::Order;
 use crate::dtype::StorageDtype;
+use crate::dtype::element::{Element, Rgb, Rgba};
 use crate::error::{Error, Result};
 use crate::format::Header;
 use crate::io::{Compression, Source};
 use crate::numpy::memmap::{MapMode, MemmapArray, MemmapOptions};
 use num_complex::Complex;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// nibabel's `KEEP_FILE_OPEN_DEFAULT`: whether proxies made with `keep_file_open: None` keep
 /// one file handle for their life. False, as in nibabel.
@@ -600,7 +600,9 @@ impl DynMemmap {
                 match self { $(DynMemmap::$v(m) => DynArray::from_array(m.to_array()),)* }
             };
         }
-        each!(U8, I8, U16, I16, U32, I32, U64, I64, F32, F64, C64, C128, Rgb, Rgba)
+        each!(
+            U8, I8, U16, I16, U32, I32, U64, I64, F32, F64, C64, C128, Rgb, Rgba
+        )
     }
 }
 
@@ -806,10 +808,10 @@ impl ArrayProxy {
         if plan.post_slicing().is_none() {
             return Ok((read_growing(source, plan.segments())?, shape));
         }
-        if plan.bytes_to_read() > GROW_CHUNK as u64 {
-            if let Some(end) = plan.segments().iter().map(|(o, l)| o + *l as u64).max() {
-                source.read_at(end - 1, &mut [0u8; 1])?;
-            }
+        if plan.bytes_to_read() > GROW_CHUNK as u64
+            && let Some(end) = plan.segments().iter().map(|(o, l)| o + *l as u64).max()
+        {
+            source.read_at(end - 1, &mut [0u8; 1])?;
         }
         let mut buf = vec![0u8; plan.output_bytes()];
         plan.read_into(source, &mut buf)?;
@@ -968,10 +970,10 @@ impl ArrayProxy {
             if self.source.may_hold(plan_end(&plan)) {
                 match scaling.output_dtype(self.spec.dtype.dtype) {
                     Ok(crate::DataType::Float64) => {
-                        return self.read_float_array::<f64>(&plan, scaling)
+                        return self.read_float_array::<f64>(&plan, scaling);
                     }
                     Ok(crate::DataType::Float32) => {
-                        return self.read_float_array::<f32>(&plan, scaling)
+                        return self.read_float_array::<f32>(&plan, scaling);
                     }
                     _ => {}
                 }
@@ -1197,17 +1199,16 @@ impl ArrayProxy {
         // file is read in one pass (its fastest path), then scaled.
         if let (Compression::None, Some((item, out_axis))) =
             (self.compression, factor_axis_in_output(factors, &canonical))
+            && let Canonical::Slice { start, step, len } = canonical[item]
         {
-            if let Canonical::Slice { start, step, len } = canonical[item] {
-                for k in 0..len {
-                    let mut one = canonical.clone();
-                    one[item] = Canonical::Index((start as isize + k as isize * step) as usize);
-                    let (raw, reversed) = self.read_forwards_canonical(one.clone())?;
-                    let block = view.index_axis_mut(ndarray::Axis(out_axis), k);
-                    factors.apply_into(&reversed_view(raw, &reversed), &one, block)?;
-                }
-                return Ok(());
+            for k in 0..len {
+                let mut one = canonical.clone();
+                one[item] = Canonical::Index((start as isize + k as isize * step) as usize);
+                let (raw, reversed) = self.read_forwards_canonical(one.clone())?;
+                let block = view.index_axis_mut(ndarray::Axis(out_axis), k);
+                factors.apply_into(&reversed_view(raw, &reversed), &one, block)?;
             }
+            return Ok(());
         }
         let (raw, reversed) = self.read_forwards_canonical(canonical.clone())?;
         factors.apply_into(&reversed_view(raw, &reversed), &canonical, view)
@@ -1454,7 +1455,7 @@ impl ArrayProxy {
         let unknown: Vec<usize> = shape
             .iter()
             .enumerate()
-            .filter(|(_, &d)| d == -1)
+            .filter(|&(_, &d)| d == -1)
             .map(|(i, _)| i)
             .collect();
         if unknown.len() > 1 {
@@ -1594,9 +1595,11 @@ mod tests {
             .read_into(Selection::all(), ReadOptions::default(), &mut into)
             .unwrap();
         assert_eq!(into, [1.0, 2.0, 9.0, 12.0]);
-        assert!(proxy
-            .read_matches(Selection::all(), ReadOptions::default(), &want)
-            .unwrap());
+        assert!(
+            proxy
+                .read_matches(Selection::all(), ReadOptions::default(), &want)
+                .unwrap()
+        );
         assert_eq!(
             proxy.read(crate::sel![1, 1]).unwrap().get_f64(&[]),
             Some(12.0)

@@ -18,7 +18,7 @@
 use crate::array::dyn_array::{DynArray, DynView};
 use crate::array::selection::{Selection, SliceItem};
 use crate::array::write_scale::{
-    choose_scaling_for_range, choose_scaling_for_view, unscaled_by_type, DataRange, WriterKind,
+    DataRange, WriterKind, choose_scaling_for_range, choose_scaling_for_view, unscaled_by_type,
 };
 use crate::array::write_scale::{ValueCast, WriteScaling};
 use crate::array::write_values::{write_values, write_view};
@@ -27,12 +27,12 @@ use crate::format::affine::{self, Affine};
 use crate::format::spm_mat::mat_file_bytes;
 use crate::format::{AnalyzeFlavour, Header, ImageFormat};
 use crate::image::dataobj::DataObj;
-use crate::image::file_map::{extension_kind, header_and_image_paths, split_name, ExtensionKind};
+use crate::image::file_map::{ExtensionKind, extension_kind, header_and_image_paths, split_name};
 use crate::image::proxy::ArrayProxy;
 use crate::image::spatial_image::{FileMap, Image};
 use crate::image::tracking::DirtyReason;
-use crate::io::atomic::FileSet;
 use crate::io::Compression;
+use crate::io::atomic::FileSet;
 use crate::{DataType, StorageDtype};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -178,10 +178,10 @@ fn header_for(parts: &SaveParts<'_, '_>, format: ImageFormat, dtype: DataType) -
     if header.data_shape().ok().as_deref() != Some(parts.shape()) {
         header.set_data_shape(parts.shape())?;
     }
-    if let Some(aff) = parts.affine {
-        if !affine::allclose(aff, &header.best_affine()?) {
-            header.store_affine(aff)?;
-        }
+    if let Some(aff) = parts.affine
+        && !affine::allclose(aff, &header.best_affine()?)
+    {
+        header.store_affine(aff)?;
     }
     Ok(header)
 }
@@ -378,11 +378,9 @@ fn write_array_pieces(
         && scaling.inter == 0.0
         && data.dtype() == stored.dtype
         && stored.order == crate::ByteOrder::NATIVE;
-    if unchanged {
-        if let Some(bytes) = data.fortran_bytes() {
-            // Values stored as they are: the array's own bytes are the file's.
-            return out.write_all(bytes).map_err(Error::io);
-        }
+    if unchanged && let Some(bytes) = data.fortran_bytes() {
+        // Values stored as they are: the array's own bytes are the file's.
+        return out.write_all(bytes).map_err(Error::io);
     }
     let shape = data.shape().to_vec();
     let mut keep = shape.len();
@@ -445,10 +443,8 @@ fn for_each_volume(shape: &[usize], mut f: impl FnMut(Selection) -> Result<()>) 
 /// Stored values (native) back to stored bytes, Fortran order, in the file's byte order.
 fn write_stored(raw: &DynArray, stored: crate::StorageDtype, out: &mut dyn Write) -> Result<()> {
     let swap = stored.order != crate::ByteOrder::NATIVE;
-    if !swap {
-        if let Some(bytes) = raw.view().fortran_bytes() {
-            return out.write_all(bytes).map_err(Error::io);
-        }
+    if !swap && let Some(bytes) = raw.view().fortran_bytes() {
+        return out.write_all(bytes).map_err(Error::io);
     }
     crate::dyn_array_apply!(raw, a => {
         let mut bytes = Vec::with_capacity(a.len() * stored.dtype.itemsize());
@@ -875,14 +871,14 @@ impl Image {
         dir: Option<&Path>,
         floats: Option<DataType>,
     ) -> Result<ImageFiles> {
-        if !self.is_dirty() {
-            if let (Some(header), Some(image)) = (&self.files.header, &self.files.image) {
-                return Ok(ImageFiles {
-                    header: header.clone(),
-                    image: image.clone(),
-                    is_copy: false,
-                });
-            }
+        if !self.is_dirty()
+            && let (Some(header), Some(image)) = (&self.files.header, &self.files.image)
+        {
+            return Ok(ImageFiles {
+                header: header.clone(),
+                image: image.clone(),
+                is_copy: false,
+            });
         }
         let dir = dir.map_or_else(std::env::temp_dir, Path::to_path_buf);
         let reserved = tempfile::Builder::new()

@@ -16,6 +16,7 @@
 //! Arrays are `ndarray::ArcArray`s: the array a call returns and the cached one share their
 //! buffer, like the same numpy array handed out twice.
 
+use crate::ByteOrder;
 use crate::array::dyn_array::{DynArray, DynElement};
 use crate::array::selection::{Canonical, Selection};
 use crate::error::{Error, Result};
@@ -26,7 +27,6 @@ use crate::image::file_map::read_header_limited;
 use crate::image::proxy::{ArrayProxy, ArraySpec, ProxyOptions};
 use crate::image::tracking::{DirtyReason, ImageParts, Snapshot, Tracking};
 use crate::limits::Limits;
-use crate::ByteOrder;
 use ndarray::{ArcArray, ArrayD, IxDyn};
 use std::path::{Path, PathBuf};
 
@@ -85,7 +85,7 @@ pub(crate) fn header_for_data(
             return Err(Error::unsupported(format!(
                 "{} images are made only from a header of their own (read from a file)",
                 format.nibabel_class()
-            )))
+            )));
         }
         _ => {
             let mut h = Header::new(format, ByteOrder::NATIVE);
@@ -105,10 +105,10 @@ pub(crate) fn header_for_data(
         }
         _ => {}
     }
-    if let Some(aff) = affine {
-        if !affine::allclose(aff, &header.best_affine()?) {
-            header.store_affine(aff)?;
-        }
+    if let Some(aff) = affine
+        && !affine::allclose(aff, &header.best_affine()?)
+    {
+        header.store_affine(aff)?;
     }
     Ok(header)
 }
@@ -585,12 +585,12 @@ pub fn slicer_transform(shape: &[usize], selection: &Selection) -> Result<Affine
     for item in &canonical {
         match item {
             Canonical::NewAxis if axis < 3 => {
-                return Err(Error::usage("New axis not permitted in spatial dimensions"))
+                return Err(Error::usage("New axis not permitted in spatial dimensions"));
             }
             Canonical::Index(_) if axis < 3 => {
                 return Err(Error::usage(
                     "Scalar indices disallowed in spatial dimensions; Use `[x]` or `x:x+1`.",
-                ))
+                ));
             }
             Canonical::Slice { start, step, len } => {
                 if *len == 0 {
@@ -723,12 +723,11 @@ impl Image {
         };
         let with_mat = matches!(self.format(), ImageFormat::Spm99 | ImageFormat::Spm2);
         let mut watched = crate::image::tracking::watched_files(header_path, image_path, with_mat);
-        if let (true, DataObj::Proxy(p)) = (after_save, &self.dataobj) {
-            if let Some(source) = p.file() {
-                if !watched.iter().any(|(path, _)| path == source) {
-                    watched.push((source.to_path_buf(), 0));
-                }
-            }
+        if let (true, DataObj::Proxy(p)) = (after_save, &self.dataobj)
+            && let Some(source) = p.file()
+            && !watched.iter().any(|(path, _)| path == source)
+        {
+            watched.push((source.to_path_buf(), 0));
         }
         let prints = crate::image::tracking::fingerprint_all(&watched);
         let snapshot = Snapshot::new(&self.header, self.affine.as_ref(), &self.dataobj, prints);

@@ -38,8 +38,8 @@
 //! and with it a save, costs no pass over the data.
 
 use crate::array::dyn_array::DynArray;
-use crate::format::affine::Affine;
 use crate::format::Header;
+use crate::format::affine::Affine;
 use crate::image::dataobj::DataObj;
 use crate::image::proxy::ArraySpec;
 use crate::io::fingerprint::{FileFingerprint, MAX_HEAD_BYTES};
@@ -386,15 +386,16 @@ impl Tracking {
                 .then_some(DirtyReason::DataModified),
             _ => Some(DirtyReason::DataObjectReplaced),
         };
-        if let Some(reason) = data_reason {
-            if push(reason, &mut reasons) {
-                return reasons;
-            }
+        if let Some(reason) = data_reason
+            && push(reason, &mut reasons)
+        {
+            return reasons;
         }
-        if let (Some(baseline), Some(cache)) = (self.fdata_baseline, parts.fdata_cache) {
-            if cache.content_digest() != baseline && push(DirtyReason::DataModified, &mut reasons) {
-                return reasons;
-            }
+        if let (Some(baseline), Some(cache)) = (self.fdata_baseline, parts.fdata_cache)
+            && cache.content_digest() != baseline
+            && push(DirtyReason::DataModified, &mut reasons)
+        {
+            return reasons;
         }
         for print in &snap.files {
             if let Some(change) = print.change() {

@@ -219,10 +219,12 @@ mod tests {
         let print = FileFingerprint::take(&path, 352).unwrap();
         assert_eq!(print.state.as_ref().unwrap().head_len, 352);
         std::fs::write(&path, vec![1u8; 401]).unwrap();
-        assert!(print
-            .change()
-            .unwrap()
-            .contains("size changed from 400 to 401"));
+        assert!(
+            print
+                .change()
+                .unwrap()
+                .contains("size changed from 400 to 401")
+        );
 
         let print = FileFingerprint::take(&path, 352).unwrap();
         let other = dir.path().join("y.nii");

@@ -259,7 +259,7 @@ impl Hdf5DatasetSource {
                 return Err(Error::unsupported(format!(
                     "HDF5 datasets of {} are not read",
                     other.name()
-                )))
+                )));
             }
         }
         Ok(())

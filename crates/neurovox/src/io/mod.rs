@@ -32,14 +32,14 @@ pub mod source;
 pub use file_identity::FileIdentity;
 pub use fingerprint::FileFingerprint;
 pub use gzip::{
-    compress_to_vec, GzWriteOptions, GzipIndexStats, GzipSource, MemberIndex, ParallelGzWriter,
-    DEFAULT_SPAN_CACHE_BYTES,
+    DEFAULT_SPAN_CACHE_BYTES, GzWriteOptions, GzipIndexStats, GzipSource, MemberIndex,
+    ParallelGzWriter, compress_to_vec,
 };
 pub use hdf5_dataset::{Hdf5DatasetSource, SourceStorage};
 pub use open::{
-    decompressing_reader, detect_compression, open_decompressed, open_decompressed_identified,
-    open_regular, read_fully, read_up_to, skip, Compression,
+    Compression, decompressing_reader, detect_compression, open_decompressed,
+    open_decompressed_identified, open_regular, read_fully, read_up_to, skip,
 };
-pub use random_access::{file_compression, random_access_source, SourceOptions};
+pub use random_access::{SourceOptions, file_compression, random_access_source};
 pub use segmented::SegmentedSource;
 pub use source::{FileSource, MemorySource, MmapSource, Source, StreamSource};

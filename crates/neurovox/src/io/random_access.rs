@@ -4,7 +4,7 @@
 
 use crate::error::Result;
 use crate::io::gzip::reader::GzipSource;
-use crate::io::open::{detect_compression, open_regular, read_fully, Compression};
+use crate::io::open::{Compression, detect_compression, open_regular, read_fully};
 use crate::io::source::{FileSource, MmapSource, Source, StreamSource};
 use std::path::Path;
 use std::sync::Arc;

@@ -468,10 +468,10 @@ impl Source for MmapSource {
         let bytes = self.map().ok()?;
         let start = usize::try_from(offset).ok()?;
         let range = bytes.get(start..start.checked_add(len)?)?;
-        if len >= 1 << 20 {
-            if let Some(Ok(MappedFile { map: Some(map), .. })) = self.map.get() {
-                let _ = map.advise_range(memmap2::Advice::PopulateRead, start, len);
-            }
+        if len >= 1 << 20
+            && let Some(Ok(MappedFile { map: Some(map), .. })) = self.map.get()
+        {
+            let _ = map.advise_range(memmap2::Advice::PopulateRead, start, len);
         }
         Some(range)
     }
@@ -579,9 +579,11 @@ mod tests {
         let empty = dir.path().join("e.bin");
         std::fs::write(&empty, b"").unwrap();
         assert_eq!(MmapSource::new(&empty).len().unwrap(), 0);
-        assert!(MmapSource::new(&dir.path().join("missing"))
-            .read_at(0, &mut buf)
-            .is_err());
+        assert!(
+            MmapSource::new(&dir.path().join("missing"))
+                .read_at(0, &mut buf)
+                .is_err()
+        );
     }
 
     #[test]

@@ -674,11 +674,7 @@ impl<T: Element> MemmapArray<T> {
             .chunks_exact(size)
             .map(|chunk| {
                 let v: T = bytemuck::pod_read_unaligned(chunk);
-                if swap {
-                    v.swap_bytes()
-                } else {
-                    v
-                }
+                if swap { v.swap_bytes() } else { v }
             })
             .collect();
         // The shape and the number of values agree by construction.
@@ -935,9 +931,10 @@ mod tests {
         assert!(m.is_empty() && m.as_mut_ptr().is_none() && !m.as_ptr().is_null());
         // Too short in r: numpy's message.
         let e = MemmapBytes::open(&p, 2, &options(MapMode::Read, &[3])).unwrap_err();
-        assert!(e
-            .to_string()
-            .contains("mmap length is greater than file size"));
+        assert!(
+            e.to_string()
+                .contains("mmap length is greater than file size")
+        );
         assert!(e.to_string().contains("b.dat"));
     }
 

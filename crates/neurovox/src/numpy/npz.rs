@@ -86,7 +86,7 @@ impl NpzArchive {
                 other => {
                     return Err(Error::unsupported(format!(
                         "member {full_name:?} uses {other:?} compression; numpy writes stored or deflated members"
-                    )))
+                    )));
                 }
             };
             let data_start = entry.data_start().ok_or_else(|| {

@@ -172,11 +172,7 @@ pub fn json_usizes(v: &serde_json::Value) -> Vec<usize> {
 #[allow(dead_code)]
 pub fn manifest_path(dir: &Path, p: &serde_json::Value) -> PathBuf {
     let p = PathBuf::from(p.as_str().expect("path string"));
-    if p.is_absolute() {
-        p
-    } else {
-        dir.join(p)
-    }
+    if p.is_absolute() { p } else { dir.join(p) }
 }
 
 /// Lower-case hex of bytes, as the fixture scripts write them.

@@ -336,9 +336,11 @@ fn mark_clean_and_mark_dirty() {
             if cast.from == neurovox::DataType::Int16 && cast.to == neurovox::DataType::Float32),
         "{reasons:?}"
     );
-    assert!(reasons[0]
-        .to_string()
-        .contains("int16 values stored as float32"));
+    assert!(
+        reasons[0]
+            .to_string()
+            .contains("int16 values stored as float32")
+    );
     fresh.mark_clean().unwrap();
     assert!(!fresh.is_dirty());
     let DataObj::Array(neurovox::array::DynArray::I16(a)) = fresh.dataobj_mut() else {

@@ -85,9 +85,11 @@ fn a_written_index_is_found_and_serves_late_and_full_reads() {
     let source = GzipSource::open(&path).unwrap();
     assert!(read_all(&source, want.len()).unwrap() == want);
     // Reads past the end stay errors.
-    assert!(source
-        .read_at(want.len() as u64 - 1, &mut [0u8; 2])
-        .is_err());
+    assert!(
+        source
+            .read_at(want.len() as u64 - 1, &mut [0u8; 2])
+            .is_err()
+    );
 }
 
 #[test]

@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use neurovox::io::{GzipSource, Source};
 use neurovox::ErrorKind;
+use neurovox::io::{GzipSource, Source};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -380,9 +380,9 @@ fn random_damage_never_panics() {
 /// they fit the cache.
 #[test]
 fn a_key_touching_every_volume_inflates_each_span_once() {
-    use neurovox::array::{read_selection, DataLayout};
-    use neurovox::array::{Selection, SliceItem};
     use neurovox::Order;
+    use neurovox::array::{DataLayout, read_selection};
+    use neurovox::array::{Selection, SliceItem};
     let shape = [40usize, 36, 20, 30];
     let n_bytes = shape.iter().product::<usize>() * 2;
     let data = volume(n_bytes, 41);

@@ -14,8 +14,8 @@ use crate::common;
 
 use common::Rng;
 use neurovox::io::gzip::{
-    compress_to_vec, GzWriteOptions, MemberIndex, ParallelGzWriter, DEFAULT_LEVEL,
-    DEFAULT_MEMBER_SIZE, MEMBER_HEADER_LEN, TAIL_LEN,
+    DEFAULT_LEVEL, DEFAULT_MEMBER_SIZE, GzWriteOptions, MEMBER_HEADER_LEN, MemberIndex,
+    ParallelGzWriter, TAIL_LEN, compress_to_vec,
 };
 use neurovox::io::{GzipSource, Source};
 use neurovox::{ByteOrder, DataType, ErrorKind, Header, ImageFormat};
@@ -459,10 +459,12 @@ fn an_index_that_lies_consistently_gives_format_errors_not_wrong_bytes() {
     let path = save(&dir, "first.gz", &lie);
     let source = GzipSource::open(&path).unwrap();
     assert!(source.member_index().is_none());
-    assert!(source
-        .member_index_error()
-        .unwrap()
-        .contains("first member"));
+    assert!(
+        source
+            .member_index_error()
+            .unwrap()
+            .contains("first member")
+    );
     assert_eq!(never_wrong_bytes(&source, &data), 0);
 }
 

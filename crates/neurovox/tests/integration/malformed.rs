@@ -11,7 +11,7 @@ use crate::common;
 use common::Rng;
 
 use neurovox::format::{Extension, Header, ImageFormat};
-use neurovox::{read_header, ByteOrder, DataType, ErrorKind, FieldValue};
+use neurovox::{ByteOrder, DataType, ErrorKind, FieldValue, read_header};
 use std::path::{Path, PathBuf};
 
 /// A valid 2×3×4 int16 image of `format`, its header bytes and data, written under `dir`;
@@ -201,9 +201,10 @@ fn dim0_out_of_range() {
         corrupt(&p, |b| put(b, 40, &value.to_le_bytes()));
         let err = read_header(&p).expect_err("dim[0] out of range");
         assert_eq!(err.kind(), ErrorKind::Format, "dim[0]={value}: {err}");
-        assert!(err
-            .to_string()
-            .contains(&*p.file_name().unwrap().to_string_lossy()));
+        assert!(
+            err.to_string()
+                .contains(&*p.file_name().unwrap().to_string_lossy())
+        );
     }
     let p = write_valid(dir.path(), "n2d0", ImageFormat::Nifti2, ByteOrder::Little);
     corrupt(&p, |b| put(b, 16, &9i64.to_le_bytes()));

@@ -13,8 +13,8 @@ use neurovox::image::{ArrayProxy, ArraySpec, Caching};
 use neurovox::io::{MemorySource, Source};
 use neurovox::{ErrorKind, ImageFormat};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const SHORT: i32 = 3;
 const INT: i32 = 4;

@@ -8,7 +8,7 @@
 use neurovox::format::Header;
 use neurovox::image::Image;
 use neurovox::image::{MmapMode, ProxyOptions};
-use neurovox::{sel, ByteOrder, DataType, ImageFormat};
+use neurovox::{ByteOrder, DataType, ImageFormat, sel};
 
 /// With memory mapping on, `keep_file_open=true` keeps the handle that mapped the file (one
 /// descriptor for the proxy's life, as nibabel's kept opener), and `false` keeps none: the

@@ -21,17 +21,17 @@
 use crate::common;
 use common::{json_f64, json_usizes};
 
-use ndarray::{s, Array, ArrayBase, ArrayD, Data, Dimension, IxDyn, ShapeBuilder};
+use ndarray::{Array, ArrayBase, ArrayD, Data, Dimension, IxDyn, ShapeBuilder, s};
+use neurovox::Order;
 use neurovox::dtype::Element;
 use neurovox::numpy::memmap::{MapMode, MemmapArray, MemmapOptions};
 use neurovox::numpy::npy::{
-    load_npy, map_npy, parse_npy_header, read_npy, save_npy, NpyData, NpyDtype, NpyWritable,
+    NpyData, NpyDtype, NpyWritable, load_npy, map_npy, parse_npy_header, read_npy, save_npy,
 };
-use neurovox::numpy::npz::{savez, savez_compressed, NpzArchive};
-use neurovox::Order;
+use neurovox::numpy::npz::{NpzArchive, savez, savez_compressed};
 use neurovox::{ByteOrder, ErrorKind};
 use num_complex::Complex;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -1118,10 +1118,12 @@ fn write_npz_archives(dir: &Path, out: &mut Vec<Value>) {
     // numpy writes and reads archives without members too (`np.savez(path)`).
     let relative = "npz/no-members.npz";
     savez(dir.join(relative), &[]).unwrap();
-    assert!(NpzArchive::open(dir.join(relative))
-        .unwrap()
-        .names()
-        .is_empty());
+    assert!(
+        NpzArchive::open(dir.join(relative))
+            .unwrap()
+            .names()
+            .is_empty()
+    );
     out.push(json!({"path": relative, "compressed": false, "members": []}));
 }
 

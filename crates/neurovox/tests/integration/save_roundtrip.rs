@@ -8,11 +8,11 @@
 use crate::common;
 use common::manifest_path;
 
-use neurovox::image::{save, SaveOptions};
 use neurovox::image::{Caching, DataObj, Image};
 use neurovox::image::{MmapMode, ProxyOptions};
+use neurovox::image::{SaveOptions, save};
 use neurovox::{ErrorKind, ImageFormat};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 fn roundtrip_dir() -> PathBuf {

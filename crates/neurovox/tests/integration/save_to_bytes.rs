@@ -5,9 +5,9 @@
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use neurovox::image::read_header_from;
 use neurovox::image::Image;
-use neurovox::image::{save, save_to_bytes, SaveOptions};
+use neurovox::image::read_header_from;
+use neurovox::image::{SaveOptions, save, save_to_bytes};
 use neurovox::io::Compression;
 use neurovox::{DataType, ImageFormat};
 

@@ -5,11 +5,11 @@
 // Helpers shared by the tests unwrap too: a panic there is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use ndarray::{array, Array1};
+use ndarray::{Array1, array};
+use neurovox::ErrorKind;
 use neurovox::numpy::memmap::{MapMode, MemmapArray, MemmapOptions};
 use neurovox::numpy::npy::{load_npy, save_npy};
-use neurovox::numpy::npz::{savez, NpzArchive};
-use neurovox::ErrorKind;
+use neurovox::numpy::npz::{NpzArchive, savez};
 
 /// `save(fname, a)` then `load(fname, mmap_mode='r')`: a read-only memmap of the array.
 #[test]
@@ -154,10 +154,10 @@ const N: usize = 4096;
 /// segment lives in memory only, as a shared-memory segment would.
 fn shared_dir() -> tempfile::TempDir {
     let shm = std::path::Path::new("/dev/shm");
-    if shm.is_dir() {
-        if let Ok(dir) = tempfile::tempdir_in(shm) {
-            return dir;
-        }
+    if shm.is_dir()
+        && let Ok(dir) = tempfile::tempdir_in(shm)
+    {
+        return dir;
     }
     tempfile::tempdir().unwrap()
 }

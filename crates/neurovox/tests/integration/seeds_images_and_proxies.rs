@@ -13,7 +13,7 @@ use ndarray::{ArcArray, IxDyn};
 use neurovox::array::DynArray;
 use neurovox::array::Selection;
 use neurovox::image::{Caching, DataObj, Image};
-use neurovox::{sel, ImageFormat};
+use neurovox::{ImageFormat, sel};
 use std::path::{Path, PathBuf};
 
 fn example4d() -> Option<PathBuf> {
@@ -199,11 +199,12 @@ fn nibabel_proxy_interface_validator() {
     assert!(same_buffer(&img.get_fdata(Caching::Fill).unwrap(), &data));
     // 6: writing the cache changes get_fdata, not the proxy.
     img.get_fdata_mut::<f64>().unwrap().fill(42.0);
-    assert!(img
-        .get_fdata(Caching::Fill)
-        .unwrap()
-        .iter()
-        .all(|&v| v == 42.0));
+    assert!(
+        img.get_fdata(Caching::Fill)
+            .unwrap()
+            .iter()
+            .all(|&v| v == 42.0)
+    );
     assert_eq!(
         img.dataobj().to_array().unwrap().to_f64().unwrap(),
         proxy_data
@@ -216,20 +217,22 @@ fn nibabel_proxy_interface_validator() {
     img.get_fdata_mut::<f64>().unwrap().fill(42.0);
     let f32_data = img.get_fdata_as::<f32>(Caching::Unchanged).unwrap();
     assert_eq!(f32_data.to_owned(), proxy_data.mapv(|v| v as f32));
-    assert!(img
-        .get_fdata(Caching::Unchanged)
-        .unwrap()
-        .iter()
-        .all(|&v| v == 42.0));
+    assert!(
+        img.get_fdata(Caching::Unchanged)
+            .unwrap()
+            .iter()
+            .all(|&v| v == 42.0)
+    );
     // 12-14: float32 with 'fill' replaces the one cache slot; float64 reads the file again.
     let f32_cached = img.get_fdata_as::<f32>(Caching::Fill).unwrap();
     assert_eq!(f32_cached.to_owned(), proxy_data.mapv(|v| v as f32));
     img.get_fdata_mut::<f32>().unwrap().fill(43.0);
-    assert!(img
-        .get_fdata_as::<f32>(Caching::Fill)
-        .unwrap()
-        .iter()
-        .all(|&v| v == 43.0));
+    assert!(
+        img.get_fdata_as::<f32>(Caching::Fill)
+            .unwrap()
+            .iter()
+            .all(|&v| v == 43.0)
+    );
     assert_eq!(
         img.get_fdata(Caching::Unchanged).unwrap().to_owned(),
         proxy_data

@@ -11,11 +11,11 @@
 // A panic in a test helper is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use neurovox::array::{output_len, plan_read, read_selection, read_selection_into, DataLayout};
+use neurovox::Order;
+use neurovox::array::{DataLayout, output_len, plan_read, read_selection, read_selection_into};
 use neurovox::array::{Selection, SliceItem};
 use neurovox::io::MemorySource;
-use neurovox::Order;
-use neurovox::{sel, ErrorKind};
+use neurovox::{ErrorKind, sel};
 
 /// SplitMix64: a small deterministic generator, so the test needs no dependency.
 struct Rng(u64);

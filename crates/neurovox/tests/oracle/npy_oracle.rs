@@ -17,7 +17,7 @@ use common::{json_f64, json_usizes};
 
 use libtest_mimic::Trial;
 use neurovox::numpy::npy::{
-    npy_header_bytes, npy_header_bytes_versioned, npy_header_len, parse_npy_header, NpyDtype,
+    NpyDtype, npy_header_bytes, npy_header_bytes_versioned, npy_header_len, parse_npy_header,
 };
 use neurovox::{ByteOrder, DataType, ErrorKind};
 use serde_json::Value;

@@ -11,12 +11,12 @@ use crate::common;
 use common::manifest_path;
 
 use libtest_mimic::Trial;
-use neurovox::array::slice_array;
+use neurovox::ImageFormat;
 use neurovox::array::DynArray;
+use neurovox::array::slice_array;
 use neurovox::array::{Selection, SliceItem};
 use neurovox::image::{Caching, DataObj, Image};
 use neurovox::numpy::npy::{read_npy_dyn, read_npy_header};
-use neurovox::ImageFormat;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -47,7 +47,9 @@ fn same_values(a: &DynArray, b: &DynArray) -> bool {
             }
         };
     }
-    cmp!(U8, I8, U16, I16, U32, I32, U64, I64, F32, F64, C64, C128, Rgb, Rgba)
+    cmp!(
+        U8, I8, U16, I16, U32, I32, U64, I64, F32, F64, C64, C128, Rgb, Rgba
+    )
 }
 
 /// A few selections of every kind for an array of `shape`: a late volume, a slab, negative
@@ -176,16 +178,15 @@ fn array_reads_as_nibabel_reads_it(dir: &Path, entry: &Value) -> Vec<String> {
             want.shape()
         ));
     }
-    if let DataObj::Proxy(p) = img.dataobj() {
-        if p.spec().scaling.is_identity()
-            && want.dtype().component_size() > 1
-            && p.dtype().order != want_order
-        {
-            failures.push(format!(
-                "{id}: stored byte order {:?} vs nibabel's {want_order:?}",
-                p.dtype().order
-            ));
-        }
+    if let DataObj::Proxy(p) = img.dataobj()
+        && p.spec().scaling.is_identity()
+        && want.dtype().component_size() > 1
+        && p.dtype().order != want_order
+    {
+        failures.push(format!(
+            "{id}: stored byte order {:?} vs nibabel's {want_order:?}",
+            p.dtype().order
+        ));
     }
     let (want_f, _) = load_npy_dyn(&manifest_path(dir, &data["fdata_npy"]));
     let got_f = DynArray::F64(img.get_fdata(Caching::Unchanged).unwrap());

@@ -38,10 +38,10 @@ use crate::oracle_parrec::{panic_text, same_f64s};
 use common::{json_f64, json_usizes, manifest_path};
 
 use libtest_mimic::{Failed, Trial};
-use neurovox::array::{slice_array, DynArray, Selection};
-use neurovox::format::affine::Affine;
-use neurovox::image::{read_header_as, Caching, Image, LoadOptions};
 use neurovox::ImageFormat;
+use neurovox::array::{DynArray, Selection, slice_array};
+use neurovox::format::affine::Affine;
+use neurovox::image::{Caching, Image, LoadOptions, read_header_as};
 use serde_json::Value;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;

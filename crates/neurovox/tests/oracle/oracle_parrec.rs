@@ -26,7 +26,7 @@ use common::{json_f64, json_usizes, manifest_path};
 
 use libtest_mimic::{Failed, Trial};
 use ndarray::Dimension;
-use neurovox::array::{slice_array, DynArray, Selection};
+use neurovox::array::{DynArray, Selection, slice_array};
 use neurovox::format::affine::Affine;
 use neurovox::format::parrec::{AffineOrigin, ParrecHeader, ParrecOptions, ParrecScaling};
 use neurovox::image::{Caching, DataObj, Image, LoadOptions};

@@ -12,12 +12,12 @@
 use crate::common;
 
 use libtest_mimic::Trial;
+use neurovox::ErrorKind;
 use neurovox::array::DynArray;
 use neurovox::array::Selection;
 use neurovox::image::{DataObj, Image};
 use neurovox::image::{MmapMode, ProxyOptions};
 use neurovox::numpy::npz::NpzArchive;
-use neurovox::ErrorKind;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;

@@ -25,7 +25,7 @@ use libtest_mimic::Trial;
 use ndarray::Axis;
 use neurovox::array::{DynArray, DynElement};
 use neurovox::internals::{
-    choose_scaling, choose_scaling_for_range, write_values, DataRange, WriteScaling, WriterKind,
+    DataRange, WriteScaling, WriterKind, choose_scaling, choose_scaling_for_range, write_values,
 };
 use neurovox::numpy::npy::{descr_to_dtype, load_npy};
 use neurovox::{DataType, ErrorKind, StorageDtype};
@@ -229,7 +229,7 @@ fn writer_matches_nibabel(dir: &Path, case: &Value, inputs: &Inputs) -> Result<(
             Ok((s, _)) if s != scaling => {
                 return Err(format!(
                     "{id}: streamed scaling {s:?} differs from whole-array {scaling:?}"
-                ))
+                ));
             }
             Ok(_) => return Err(format!("{id}: streamed bytes differ")),
             Err(e) => return Err(format!("{id}: streamed write raised {e}")),

@@ -139,10 +139,10 @@ pub(super) fn slice_acquisition_order(label: &str, n: usize) -> Result<Vec<usize
         "alternating increasing 2" => up(1).chain(up(0)).collect(),
         "alternating decreasing 2" => down(1).chain(down(0)).collect(),
         other => {
-            return Err(
-                Error::header_value(format!("We do not handle slice ordering \"{other}\""))
-                    .field("slice_code"),
-            )
+            return Err(Error::header_value(format!(
+                "We do not handle slice ordering \"{other}\""
+            ))
+            .field("slice_code"));
         }
     };
     Ok(order)

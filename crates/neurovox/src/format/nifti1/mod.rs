@@ -10,16 +10,16 @@
 //! [`NiftiHeader`] itself — parsing, the shape, type, scaling and geometry accessors.
 
 use super::affine::{
-    affine_to_quaternion, fill_positive, has_no_shear, quat_to_mat, Affine, IDENTITY,
+    Affine, IDENTITY, affine_to_quaternion, fill_positive, has_no_shear, quat_to_mat,
 };
 use super::analyze::{
     analyze_base_affine, analyze_data_shape, analyze_zooms, code_to_dtype, fill_analyze_defaults,
     guess_byte_order, raw_dims, set_analyze_data_shape, set_analyze_zooms, set_code_dtype,
     validate_vox_offset, vox_offset,
 };
-use super::check::{first_error, Problem};
+use super::check::{Problem, first_error};
 use super::fields::{Layout, RawStruct};
-use super::{check_declared_shape, nifti2, HeaderCodec, ImageFormat};
+use super::{HeaderCodec, ImageFormat, check_declared_shape, nifti2};
 use crate::dtype::{ByteOrder, DataType, StorageDtype};
 use crate::error::{Error, Result};
 
@@ -28,9 +28,9 @@ mod codes;
 mod extensions;
 mod layout;
 
-use codes::{resolve_xform_code, slice_acquisition_order, INTENTS, SLICE_ORDERS};
-pub use codes::{unit_label, xform_label, Intent};
-pub use extensions::{extension_label, parse_extensions, Extension};
+use codes::{INTENTS, SLICE_ORDERS, resolve_xform_code, slice_acquisition_order};
+pub use codes::{Intent, unit_label, xform_label};
+pub use extensions::{Extension, extension_label, parse_extensions};
 pub use layout::NIFTI1_LAYOUT;
 
 /// NIfTI-1 or NIfTI-2.
@@ -675,11 +675,7 @@ fn py_float(v: f64) -> String {
     if v.is_nan() {
         "nan".into()
     } else if v.is_infinite() {
-        if v > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        }
+        if v > 0.0 { "inf".into() } else { "-inf".into() }
     } else {
         format!("{v:?}")
     }

@@ -104,7 +104,7 @@ impl Journal {
                     if e.kind() == std::io::ErrorKind::AlreadyExists
                         && Instant::now() < deadline =>
                 {
-                    continue
+                    continue;
                 }
                 Err(e) => return Err(with_path(Error::io(e))),
             }

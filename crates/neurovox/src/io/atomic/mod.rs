@@ -633,10 +633,12 @@ mod tests {
         let link = dir.path().join("link.nii");
         std::os::unix::fs::symlink("sub/real.nii", &link).unwrap();
         write_atomically(&link, |w| Ok(w.write_all(b"new")?)).unwrap();
-        assert!(std::fs::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink());
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(std::fs::read(&real).unwrap(), b"new");
         // A dangling link creates its target.
         let dangling = dir.path().join("dangling.nii");

@@ -281,7 +281,7 @@ pub(crate) fn window_bytes(raw_len: u32, deflated: bool, stored: &[u8]) -> Resul
 /// (u8); then every window, `window size` bytes each, in point order. A point without a
 /// window starts a gzip member's deflate data.
 pub mod gzidx {
-    use super::{window_bytes, GzipFingerprint, IndexFile, Reader, StoredCheckpoint, WINDOW};
+    use super::{GzipFingerprint, IndexFile, Reader, StoredCheckpoint, WINDOW, window_bytes};
     use crate::error::{Error, Result};
 
     const ID: &[u8; 5] = b"GZIDX";
@@ -571,17 +571,21 @@ mod tests {
         let mut index = sample();
         index.checkpoints[1].out = 0; // not increasing
         let bytes = index.to_bytes();
-        assert!(IndexFile::from_bytes(&bytes, &index.fingerprint)
-            .unwrap_err()
-            .to_string()
-            .contains("out of place"));
+        assert!(
+            IndexFile::from_bytes(&bytes, &index.fingerprint)
+                .unwrap_err()
+                .to_string()
+                .contains("out of place")
+        );
         let mut index = sample();
         index.checkpoints[1].window = Some((40_000, false, vec![0; 4]));
         let bytes = index.to_bytes();
-        assert!(IndexFile::from_bytes(&bytes, &index.fingerprint)
-            .unwrap_err()
-            .to_string()
-            .contains("impossible window"));
+        assert!(
+            IndexFile::from_bytes(&bytes, &index.fingerprint)
+                .unwrap_err()
+                .to_string()
+                .contains("impossible window")
+        );
     }
 
     #[test]

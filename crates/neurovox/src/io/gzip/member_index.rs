@@ -286,7 +286,7 @@ impl MemberIndex {
                     return Err(bad(
                         format!("gzip member index member has kind {kind}, not 1 or 2"),
                         pos + 17,
-                    ))
+                    ));
                 }
             };
             if n > MAX_INDEX_ENTRIES_PER_MEMBER

@@ -22,14 +22,14 @@ pub mod writer;
 mod zlib;
 
 pub use index_file::{
-    cache_dir, cache_path, gzidx, sidecar_path, GzipFingerprint, IndexFile, StoredCheckpoint,
+    GzipFingerprint, IndexFile, StoredCheckpoint, cache_dir, cache_path, gzidx, sidecar_path,
 };
-pub use member_index::{MemberEntry, MemberIndex, MEMBER_HEADER_LEN, TAIL_LEN};
+pub use member_index::{MEMBER_HEADER_LEN, MemberEntry, MemberIndex, TAIL_LEN};
 pub use reader::{
-    GzipIndexStats, GzipSource, DEFAULT_SPAN, DEFAULT_SPAN_CACHE_BYTES, ONE_CALL_MAX_COMPRESSED,
+    DEFAULT_SPAN, DEFAULT_SPAN_CACHE_BYTES, GzipIndexStats, GzipSource, ONE_CALL_MAX_COMPRESSED,
 };
-pub use recompress::{recompress_file, RecompressReport};
+pub use recompress::{RecompressReport, recompress_file};
 pub use writer::{
-    compress_to_vec, GzWriteOptions, ParallelGzWriter, DEFAULT_LEVEL, DEFAULT_MEMBER_SIZE,
-    MAX_LEVEL, MAX_MEMBER_SIZE,
+    DEFAULT_LEVEL, DEFAULT_MEMBER_SIZE, GzWriteOptions, MAX_LEVEL, MAX_MEMBER_SIZE,
+    ParallelGzWriter, compress_to_vec,
 };

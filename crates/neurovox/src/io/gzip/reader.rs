@@ -170,11 +170,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use super::member_index::{member_header_matches, MemberEntry, MemberIndex, MEMBER_HEADER_LEN};
+use super::member_index::{MEMBER_HEADER_LEN, MemberEntry, MemberIndex, member_header_matches};
 use super::span_cache::{CachedSpan, SpanCache};
 use super::zlib::{self, WINDOW_SIZE};
 use crate::error::{Error, ErrorKind, Result};
-use crate::io::source::{past_end, Source};
+use crate::io::source::{Source, past_end};
 use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -448,7 +448,7 @@ impl GzipSource {
     /// Looks for an index file of this file (the sidecar, then the cache directory) and, if
     /// one fits, takes its checkpoints: the first pass then never runs.
     fn load_index_file(&mut self) -> Result<()> {
-        use super::index_file::{cache_path, sidecar_path, GzipFingerprint, IndexFile};
+        use super::index_file::{GzipFingerprint, IndexFile, cache_path, sidecar_path};
         let candidates = [
             Some(sidecar_path(&self.file.path)),
             cache_path(&self.file.path),
@@ -972,11 +972,9 @@ impl GzipSource {
             }
             return self.inflate_from(&Checkpoint::member_start(m), m.out + skip, part, true);
         }
-        if !whole {
-            if let Some(span) = self.spans.get(m.out, m.out + wanted_to) {
-                part.copy_from_slice(&span.bytes[skip as usize..wanted_to as usize]);
-                return Ok(());
-            }
+        if !whole && let Some(span) = self.spans.get(m.out, m.out + wanted_to) {
+            part.copy_from_slice(&span.bytes[skip as usize..wanted_to as usize]);
+            return Ok(());
         }
         // The whole member in one piece. Its length was checked against the file's when the
         // index was read, so this allocates no more than the file holds.
@@ -1429,7 +1427,7 @@ fn read_member_header(input: &mut Input, file: &Compressed, first: bool) -> Resu
     let id1 = loop {
         match input.byte(file)? {
             None if first => {
-                return Err(file.corrupt("the gzip file is empty after its magic bytes", 0))
+                return Err(file.corrupt("the gzip file is empty after its magic bytes", 0));
             }
             None => return Ok(false),
             Some(0) if !first => {}
@@ -1886,12 +1884,12 @@ impl Builder {
                     if let Some((offset, buf)) = capture.as_mut() {
                         copy_overlap(before, &self.scratch[..produced], *offset, buf);
                     }
-                    if let Some(bit) = boundary {
-                        if self.wants_checkpoint(src.span) {
-                            let n = self.stream.z.dictionary(&mut self.dictionary);
-                            let window = StoredWindow::new(&self.dictionary[..n], &mut self.codec);
-                            self.push(src, bit, Some(window));
-                        }
+                    if let Some(bit) = boundary
+                        && self.wants_checkpoint(src.span)
+                    {
+                        let n = self.stream.z.dictionary(&mut self.dictionary);
+                        let window = StoredWindow::new(&self.dictionary[..n], &mut self.codec);
+                        self.push(src, bit, Some(window));
                     }
                 }
             }

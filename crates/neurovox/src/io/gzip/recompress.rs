@@ -95,7 +95,7 @@ pub fn recompress_file(path: &Path, level: Option<u32>) -> Result<RecompressRepo
                     return Err(Error::format(format!(
                         "cannot recompress: the gzip stream is damaged or truncated \
                          after {decompressed} decompressed bytes ({e})"
-                    )))
+                    )));
                 }
             };
             std::io::Write::write_all(&mut gz, &buf[..n]).map_err(Error::io)?;

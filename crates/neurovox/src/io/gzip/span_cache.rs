@@ -106,10 +106,10 @@ impl SpanCache {
             return;
         }
         let mut entries = self.lock();
-        if let Some(i) = entries.spans.iter().position(|s| s.start == start) {
-            if let Some(old) = entries.spans.remove(i) {
-                entries.bytes -= old.bytes.len();
-            }
+        if let Some(i) = entries.spans.iter().position(|s| s.start == start)
+            && let Some(old) = entries.spans.remove(i)
+        {
+            entries.bytes -= old.bytes.len();
         }
         entries.bytes += bytes.len();
         entries.spans.push_back(CachedSpan { start, bytes });

@@ -87,7 +87,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use super::member_index::{data_member_header, encode_index, MEMBER_HEADER_LEN};
+use super::member_index::{MEMBER_HEADER_LEN, data_member_header, encode_index};
 use crate::error::{Error, Result};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -741,11 +741,13 @@ mod tests {
         let e = ParallelGzWriter::with_options(Vec::new(), GzWriteOptions::new().member_size(0))
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Usage);
-        assert!(ParallelGzWriter::with_options(
-            Vec::new(),
-            GzWriteOptions::new().member_size(MAX_MEMBER_SIZE + 1)
-        )
-        .is_err());
+        assert!(
+            ParallelGzWriter::with_options(
+                Vec::new(),
+                GzWriteOptions::new().member_size(MAX_MEMBER_SIZE + 1)
+            )
+            .is_err()
+        );
     }
 
     #[test]

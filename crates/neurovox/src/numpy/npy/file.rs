@@ -2,8 +2,8 @@
 //! `np.save`, `np.load(mmap_mode=...)`).
 
 use super::*;
-use crate::dtype::element::Element;
 use crate::dtype::Order;
+use crate::dtype::element::Element;
 use crate::dtype::{ByteOrder, StorageDtype};
 use crate::error::{Error, Result};
 use crate::numpy::memmap::{MapMode, MemmapArray, MemmapBytes, MemmapOptions};
@@ -174,7 +174,7 @@ pub fn read_npy_dyn(reader: &mut dyn Read) -> Result<crate::array::dyn_array::Dy
             return Err(Error::unsupported(
                 "bool arrays have no DynArray type; read them with read_npy::<bool>",
             )
-            .field("descr"))
+            .field("descr"));
         }
     };
     Ok(crate::dtype::with_dtype!(numeric: dtype,

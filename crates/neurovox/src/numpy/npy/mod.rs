@@ -80,13 +80,13 @@ mod file;
 mod literal;
 
 use descr::parse_descr;
-pub use descr::{descr_to_dtype, dtype_to_descr, NpyDtype};
+pub use descr::{NpyDtype, descr_to_dtype, dtype_to_descr};
 pub use file::{
-    check_data_len, load_npy, map_npy, open_npy, read_npy, read_npy_data_into, read_npy_dyn,
-    read_npy_header, save_npy, write_npy, NpyData, NpyElement, NpyWritable,
+    NpyData, NpyElement, NpyWritable, check_data_len, load_npy, map_npy, open_npy, read_npy,
+    read_npy_data_into, read_npy_dyn, read_npy_header, save_npy, write_npy,
 };
 pub(crate) use file::{map_npy_bytes, map_npy_data};
-use literal::{offset_u64, DictItem, Literal, LiteralParser, Spanned};
+use literal::{DictItem, Literal, LiteralParser, Spanned, offset_u64};
 
 /// The six bytes every `.npy` file starts with.
 ///
@@ -632,8 +632,8 @@ fn wrap_header(text: &[u8], version: (u8, u8)) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dtype::{ByteOrder, DataType, StorageDtype};
     use crate::ErrorKind;
+    use crate::dtype::{ByteOrder, DataType, StorageDtype};
     use ndarray::ShapeBuilder;
 
     /// A version 1.0 file prefix around `text`, without padding (numpy reads that too).
@@ -1208,7 +1208,7 @@ mod tests {
 
     #[test]
     fn bool_arrays_write_and_read_like_numpy() {
-        use ndarray::{array, Array3};
+        use ndarray::{Array3, array};
         let mask = Array3::from_shape_fn((2, 3, 4).f(), |(i, j, k)| (i + j * k) % 3 == 0);
         let mut bytes = Vec::new();
         write_npy(&mut bytes, &mask).unwrap();
@@ -1320,7 +1320,7 @@ mod tests {
         bytes.extend_from_slice(b"\x93NUMPY"); // magic: 0x93 then "NUMPY"
         bytes.extend_from_slice(&[0x01, 0x00]); // version 1.0
         bytes.extend_from_slice(&[0x76, 0x00]); // HEADER_LEN: little-endian uint16 118
-                                                // The dict as Python's repr writes it: 59 bytes.
+        // The dict as Python's repr writes it: 59 bytes.
         bytes.extend_from_slice(b"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }");
         // Spaces (numpy leaves room for the first axis to grow, then pads) and a newline, so
         // that 10 + 118 = 128, a multiple of 64, is where the data starts.
