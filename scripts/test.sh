@@ -80,4 +80,5 @@ echo "== fuzz smoke: every fuzz target for a few seconds (fuzz/README.md)"
 scripts/fuzz-smoke.sh
 echo "== pytest: numpy and nibabel read what neurovox wrote; the Python package against nibabel"
 export NEUROVOX_NUMPY_ROUNDTRIP_DIR="$PWD/target/numpy-roundtrip"
-"$venv/bin/python" -m pytest -q python/tests
+# On every core (pytest-xdist): 4 min 45 s on one, 2 min 48 s on two.
+"$venv/bin/python" -m pytest -q -n auto python/tests
