@@ -726,8 +726,9 @@ def ensure_rapidgzip():
 @functools.cache
 def ensure_rust():
     """Builds bench_io once per run: the rust and limit sides, and neurovox's index files."""
-    say('building the Rust side: cargo build --release -p neurovox --example bench_io ...')
-    build = subprocess.run(['cargo', 'build', '--release', '-q', '-p', 'neurovox',
+    # With ISA-L, as the command and the Python package are built (scripts/test.sh installs it).
+    say('building the Rust side: cargo build --release -p neurovox --features isal --example bench_io ...')
+    build = subprocess.run(['cargo', 'build', '--release', '-q', '-p', 'neurovox', '--features', 'isal',
                             '--example', 'bench_io'], cwd=ROOT, capture_output=True, text=True)
     if build.returncode != 0:
         lines = [l for l in build.stderr.splitlines() if l.startswith('error')][:3]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh machine: installs what the tests need (a Python virtual
-# environment in .venv with nibabel and numpy as the oracle), writes the oracle fixtures with
-# nibabel into target/oracle, then runs rustfmt, clippy and every Rust test.
+# Runs every test on a fresh machine: installs what the tests need (ISA-L from the system's
+# packages, a Python virtual environment in .venv with nibabel and numpy as the oracle),
+# writes the oracle fixtures with nibabel into target/oracle, then runs rustfmt, clippy and
+# every Rust test.
 # `.ci/run` calls this and nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,19 @@ else
     cargo clippy --version >/dev/null 2>&1 || missing+=("clippy: rustup component add clippy")
 fi
 command -v cc >/dev/null || missing+=("a C compiler, cc (libdeflate and zstd are C): apt-get install build-essential")
+# ISA-L, the system's libisal: the command and the Python package compress .nii.gz with it
+# (crates/neurovox/src/io/gzip/isal.rs). Installed here when this runs as root with apt-get.
+isal_links() {
+    printf 'int main(void) { return 0; }\n' | cc -x c - -lisal -o /dev/null 2>/dev/null
+}
+if command -v cc >/dev/null && ! isal_links; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "== installing ISA-L (libisal-dev) with apt-get"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libisal-dev >/dev/null
+    fi
+    isal_links || missing+=("ISA-L, the system's libisal: apt-get install libisal-dev")
+fi
 if ! command -v python3 >/dev/null; then
     missing+=("python3 >= 3.10 with venv: apt-get install python3 python3-venv")
 elif ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then

@@ -14,8 +14,8 @@ use crate::common;
 
 use common::Rng;
 use neurovox::io::gzip::{
-    DEFAULT_LEVEL, DEFAULT_MEMBER_SIZE, GzWriteOptions, MEMBER_HEADER_LEN, MemberIndex,
-    ParallelGzWriter, TAIL_LEN, compress_to_vec,
+    DEFAULT_ISAL_LEVEL, DEFAULT_LEVEL, DEFAULT_MEMBER_SIZE, GzCompressor, GzWriteOptions,
+    ISAL_MAX_LEVEL, MEMBER_HEADER_LEN, MemberIndex, ParallelGzWriter, TAIL_LEN, compress_to_vec,
 };
 use neurovox::io::{GzipSource, Source};
 use neurovox::{ByteOrder, DataType, ErrorKind, Header, ImageFormat};
@@ -63,13 +63,23 @@ fn round_trips_through_flate2_for_every_size_and_thread_setting() {
             ("compressible", common::scan_like(size, 1)),
             ("random", common::noise(size, 2)),
         ] {
-            let reference = compress_to_vec(&data, DEFAULT_LEVEL);
-            assert_eq!(crate::common::gunzip(&reference), data, "{kind} {size}");
-            for threads in [0, 1, 2, 3] {
-                let gz = write_parallel(&data, GzWriteOptions::new().threads(threads));
-                // Deterministic: the same bytes whatever the threads and write pieces.
-                assert!(gz == reference, "{kind} {size} threads {threads}");
+            let in_memory = compress_to_vec(&data, DEFAULT_LEVEL);
+            assert_eq!(crate::common::gunzip(&in_memory), data, "{kind} {size}");
+            // The default compressor (ISA-L when built in), and libdeflate as
+            // compress_to_vec uses it.
+            for options in [
+                GzWriteOptions::new(),
+                GzWriteOptions::new().level(DEFAULT_LEVEL),
+            ] {
+                let reference = write_parallel(&data, options.threads(1));
+                assert_eq!(crate::common::gunzip(&reference), data, "{kind} {size}");
+                for threads in [0, 2, 3] {
+                    let gz = write_parallel(&data, options.threads(threads));
+                    // Deterministic: the same bytes whatever the threads and write pieces.
+                    assert!(gz == reference, "{kind} {size} threads {threads}");
+                }
             }
+            let reference = in_memory;
             let index = index_of(&reference);
             assert_eq!(index.total_size(), size as u64);
             assert_eq!(index.members().len(), size.div_ceil(DEFAULT_MEMBER_SIZE));
@@ -93,6 +103,53 @@ fn levels_and_member_sizes_round_trip() {
             );
         }
     }
+}
+
+#[test]
+fn every_isal_level_round_trips_or_is_refused_without_the_feature() {
+    let data = [
+        common::scan_like(3 * MIB + 77, 11),
+        common::noise(2 * MIB + 5, 12),
+    ];
+    for level in 0..=ISAL_MAX_LEVEL {
+        let options = GzWriteOptions::new().compressor(GzCompressor::Isal(level));
+        if !GzCompressor::isal_available() {
+            let e = ParallelGzWriter::with_options(Vec::new(), options).unwrap_err();
+            assert!(e.to_string().contains("ISA-L"), "{e}");
+            continue;
+        }
+        for (i, data) in data.iter().enumerate() {
+            let gz = write_parallel(data, options);
+            assert_eq!(crate::common::gunzip(&gz), *data, "level {level} data {i}");
+            let index = index_of(&gz);
+            assert_eq!(index.total_size(), data.len() as u64);
+            // Noise stays within a few bytes per KiB of its size (stored or nearly so).
+            assert!(
+                gz.len() < data.len() + data.len() / 100 + 4096,
+                "level {level}"
+            );
+        }
+    }
+    let e = ParallelGzWriter::with_options(
+        Vec::new(),
+        GzWriteOptions::new().compressor(GzCompressor::Isal(ISAL_MAX_LEVEL + 1)),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("ISA-L"), "{e}");
+}
+
+#[test]
+fn the_default_compressor_is_isal_exactly_when_it_is_built_in() {
+    let want = if GzCompressor::isal_available() {
+        GzCompressor::Isal(DEFAULT_ISAL_LEVEL)
+    } else {
+        GzCompressor::Libdeflate(DEFAULT_LEVEL)
+    };
+    assert_eq!(GzWriteOptions::new().get_compressor(), want);
+    assert_eq!(
+        GzWriteOptions::new().level(4).get_compressor(),
+        GzCompressor::Libdeflate(4)
+    );
 }
 
 #[test]

@@ -11,9 +11,13 @@
 //! * [`member_index`] — the layout of neurovox's indexed gzip (docs/formats.md), read and
 //!   written by both sides.
 //! * [`writer`] — [`ParallelGzWriter`]: independent ~1 MiB members compressed on all cores.
+//! * `isal` (private, `isal` feature) — the one FFI call to ISA-L's compressor the writer
+//!   makes by default.
 //! * [`recompress`] — rewriting another tool's gzip as neurovox's indexed gzip.
 
 pub mod index_file;
+#[cfg(feature = "isal")]
+mod isal;
 pub mod member_index;
 pub mod reader;
 pub mod recompress;
@@ -30,6 +34,6 @@ pub use reader::{
 };
 pub use recompress::{RecompressReport, recompress_file};
 pub use writer::{
-    DEFAULT_LEVEL, DEFAULT_MEMBER_SIZE, GzWriteOptions, MAX_LEVEL, MAX_MEMBER_SIZE,
-    ParallelGzWriter, compress_to_vec,
+    DEFAULT_ISAL_LEVEL, DEFAULT_LEVEL, DEFAULT_MEMBER_SIZE, GzCompressor, GzWriteOptions,
+    ISAL_MAX_LEVEL, MAX_LEVEL, MAX_MEMBER_SIZE, ParallelGzWriter, compress_to_vec,
 };
