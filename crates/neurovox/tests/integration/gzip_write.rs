@@ -105,6 +105,41 @@ fn levels_and_member_sizes_round_trip() {
     }
 }
 
+/// Writes `data` in the given pieces (the rest in one last write).
+fn write_in_pieces(data: &[u8], options: GzWriteOptions, pieces: &[usize]) -> Vec<u8> {
+    let mut gz = ParallelGzWriter::with_options(Vec::new(), options).unwrap();
+    let mut rest = data;
+    for &n in pieces.iter().chain([&usize::MAX]) {
+        let n = n.min(rest.len());
+        gz.write_all(&rest[..n]).unwrap();
+        rest = &rest[n..];
+    }
+    assert_eq!(gz.total_in(), data.len() as u64);
+    gz.finish().unwrap()
+}
+
+#[test]
+fn large_writes_compressed_from_the_callers_buffer_give_the_same_bytes() {
+    // Writes of four or more whole members skip the chunk copies; the file must not change.
+    let data = common::scan_like(13 * MIB + 4321, 21);
+    for options in [GzWriteOptions::new(), GzWriteOptions::new().level(1)] {
+        let reference = write_parallel(&data, options.threads(1));
+        assert_eq!(crate::common::gunzip(&reference), data);
+        for threads in [0, 2, 3] {
+            let options = options.threads(threads);
+            for pieces in [
+                &[][..],                     // one write of everything
+                &[352, 9 * MIB, 100, 5],     // a header, then a large write mid-member
+                &[4 * MIB, 4 * MIB, 1, MIB], // writes of exactly four members
+                &[MIB - 1, 4 * MIB + 1, 17], // a large write that tops up a chunk first
+            ] {
+                let gz = write_in_pieces(&data, options, pieces);
+                assert!(gz == reference, "threads {threads} pieces {pieces:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn every_isal_level_round_trips_or_is_refused_without_the_feature() {
     let data = [

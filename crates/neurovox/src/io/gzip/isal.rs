@@ -22,8 +22,8 @@
 //! ISA-L from source needs nasm and autotools and took ~40 s per build profile. Its
 //! `igzip_lib.h` of version 2.30 lays out `isal_zstream` exactly as the bindings (2.31) do.
 //!
-//! Any result but success (the output buffer too small for incompressible data, a level the
-//! CPU does not support) returns `None`, and the writer compresses that member with
+//! Any result but success (the output bound too small for incompressible data, a level the
+//! CPU does not support) returns false, and the writer compresses that member with
 //! libdeflate instead, so a member is always written.
 
 use super::writer::ISAL_MAX_LEVEL as MAX_LEVEL;
@@ -68,14 +68,19 @@ fn level_buf_size(level: u32) -> usize {
     }) as usize
 }
 
-/// Compresses `input` as one complete raw deflate stream into `out` at `level` (0–3), and
-/// returns its length; `None` when ISA-L did not succeed (see the module docs).
-pub(super) fn deflate(input: &[u8], level: u32, out: &mut [u8]) -> Option<usize> {
-    let avail_in = u32::try_from(input.len()).ok()?;
-    let avail_out = u32::try_from(out.len()).ok()?;
+/// Appends `input`, compressed as one complete raw deflate stream at `level` (0–3), to
+/// `out`, in at most `max_len` bytes; false (and `out` as it was) when ISA-L did not succeed
+/// (see the module docs). The bytes go into `out`'s spare capacity without zeroing it
+/// first: ISA-L only writes there, and the pages of a large bound it does not reach are
+/// never touched (a member of a zero-background scan is a fraction of its bound).
+pub(super) fn deflate_append(input: &[u8], level: u32, out: &mut Vec<u8>, max_len: usize) -> bool {
+    let (Ok(avail_in), Ok(avail_out)) = (u32::try_from(input.len()), u32::try_from(max_len)) else {
+        return false;
+    };
     if level > MAX_LEVEL {
-        return None;
+        return false;
     }
+    out.reserve(max_len);
     DEFLATER.with(|slot| {
         let mut slot = slot.borrow_mut();
         let d = slot.get_or_insert_with(|| Deflater {
@@ -98,17 +103,24 @@ pub(super) fn deflate(input: &[u8], level: u32, out: &mut [u8]) -> Option<usize>
         // ISA-L reads the input through a mutable pointer but does not write it.
         s.next_in = input.as_ptr().cast_mut();
         s.avail_in = avail_in;
-        s.next_out = out.as_mut_ptr();
+        s.next_out = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
         s.avail_out = avail_out;
-        // SAFETY: the stream is initialised; next_in/avail_in and next_out/avail_out describe
-        // `input` and `out`, which outlive the call, as does the level buffer; ISA-L writes
-        // at most avail_out bytes.
+        // SAFETY: the stream is initialised; next_in/avail_in describe `input`, and
+        // next_out/avail_out the first `max_len` bytes of `out`'s spare capacity (reserved
+        // above), all of which, and the level buffer, outlive the call; ISA-L writes at most
+        // avail_out bytes there and reads none of them.
         let code = unsafe { isal::isal_deflate_stateless(s) };
         let written = s.total_out as usize;
         // Leave no pointer into the caller's buffers behind.
         s.next_in = std::ptr::null_mut();
         s.next_out = std::ptr::null_mut();
-        (code == isal::COMP_OK as i32 && s.avail_in == 0 && written <= out.len()).then_some(written)
+        let ok = code == isal::COMP_OK as i32 && s.avail_in == 0 && written <= max_len;
+        if ok {
+            // SAFETY: ISA-L initialised `written` bytes of the spare capacity (within the
+            // reserved `max_len`), right after the current length.
+            unsafe { out.set_len(out.len() + written) };
+        }
+        ok
     })
 }
 
@@ -131,26 +143,33 @@ mod tests {
             .map(|i| ((i / 7) % 251) as u8 ^ (i >> 15) as u8)
             .collect();
         for level in 0..=MAX_LEVEL {
-            let mut out = vec![0u8; data.len() + data.len() / 8 + 4096];
-            let n = deflate(&data, level, &mut out).unwrap();
-            assert!(n < data.len() / 4, "level {level}: {n} bytes");
-            assert_eq!(inflate(&out[..n]), data, "level {level}");
+            let mut out = b"head".to_vec();
+            assert!(deflate_append(&data, level, &mut out, data.len() + 4096));
+            assert_eq!(&out[..4], b"head");
+            assert!(
+                out.len() < data.len() / 4,
+                "level {level}: {} bytes",
+                out.len()
+            );
+            assert_eq!(inflate(&out[4..]), data, "level {level}");
         }
     }
 
     #[test]
-    fn a_buffer_too_small_is_none_and_an_empty_input_is_a_valid_stream() {
+    fn a_bound_too_small_leaves_the_buffer_and_an_empty_input_is_a_valid_stream() {
         let noise: Vec<u8> = (0..200_000u64)
             .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8)
             .collect();
-        let mut small = vec![0u8; 1000];
-        assert_eq!(deflate(&noise, 2, &mut small), None);
+        let mut out = b"kept".to_vec();
+        assert!(!deflate_append(&noise, 2, &mut out, 1000));
+        assert_eq!(out, b"kept");
         // The same thread compresses correctly afterwards.
-        let mut out = vec![0u8; noise.len() + 4096];
-        let n = deflate(&noise, 2, &mut out).unwrap();
-        assert_eq!(inflate(&out[..n]), noise);
-        let n = deflate(&[], 2, &mut out).unwrap();
-        assert!(inflate(&out[..n]).is_empty());
-        assert_eq!(deflate(b"x", MAX_LEVEL + 1, &mut out), None);
+        out.clear();
+        assert!(deflate_append(&noise, 2, &mut out, noise.len() + 4096));
+        assert_eq!(inflate(&out), noise);
+        out.clear();
+        assert!(deflate_append(&[], 2, &mut out, 4096));
+        assert!(inflate(&out).is_empty());
+        assert!(!deflate_append(b"x", MAX_LEVEL + 1, &mut out, 4096));
     }
 }

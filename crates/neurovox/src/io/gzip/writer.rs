@@ -320,17 +320,11 @@ fn compress_member(data: &[u8], compressor: GzCompressor, out: &mut Vec<u8>) -> 
 #[cfg(feature = "isal")]
 fn isal_deflate_member(data: &[u8], level: u32, out: &mut Vec<u8>) -> bool {
     // Stored blocks cost 5 bytes per 64 KiB; ISA-L never needs more than that plus a
-    // header, and says so (None) if it would.
+    // header, and says so (false) if it would.
     let bound = data.len() + 5 * (data.len() / 65_535 + 1) + 1024;
     out.clear();
-    out.resize(MEMBER_HEADER_LEN + bound, 0);
-    match super::isal::deflate(data, level, &mut out[MEMBER_HEADER_LEN..]) {
-        Some(n) => {
-            out.truncate(MEMBER_HEADER_LEN + n);
-            true
-        }
-        None => false,
-    }
+    out.resize(MEMBER_HEADER_LEN, 0);
+    super::isal::deflate_append(data, level, out, bound)
 }
 
 #[cfg(not(feature = "isal"))]
@@ -649,11 +643,67 @@ fn finished() -> io::Error {
     io::Error::other("the gzip stream was already finished")
 }
 
+/// A write holding at least this many whole members (past a partly filled chunk) compresses
+/// them straight from the caller's buffer.
+const BORROWED_MIN_MEMBERS: usize = 4;
+
+impl<W: Write> ParallelGzWriter<W> {
+    /// Compresses `data`, a whole number of members, straight from the caller's buffer: no
+    /// copy into chunks (a save of a 221 MB array copied all of it, and kept a few chunks of
+    /// it in memory). Members already in flight are written first; then windows of a few
+    /// members per thread are compressed in parallel and written in order.
+    fn compress_borrowed(&mut self, data: &[u8]) -> io::Result<()> {
+        use rayon::prelude::*;
+        while let Some(rx) = self.in_flight.pop_front() {
+            self.receive(rx)?;
+        }
+        let compressor = self.compressor;
+        let member_size = self.member_size;
+        let per_window = 2 * self.max_in_flight;
+        for window in data.chunks(member_size * per_window) {
+            let mut outputs: Vec<Vec<u8>> = (0..window.len().div_ceil(member_size))
+                .map(|_| self.spare_outputs.pop().unwrap_or_default())
+                .collect();
+            let mut compress = || {
+                window
+                    .par_chunks(member_size)
+                    .zip(outputs.par_iter_mut())
+                    .try_for_each(|(chunk, out)| compress_member(chunk, compressor, out))
+            };
+            match &self.workers {
+                Workers::Pool(pool) => pool.install(compress),
+                Workers::Global | Workers::Inline => compress(),
+            }
+            .inspect_err(|_| self.failed = true)?;
+            for (member, chunk) in outputs.into_iter().zip(window.chunks(member_size)) {
+                self.write_inner(&member)?;
+                // Both fit in u32: members are at most MAX_MEMBER_SIZE and compress_member
+                // checked.
+                self.members.push((member.len() as u32, chunk.len() as u32));
+                self.total_in += chunk.len() as u64;
+                if self.spare_outputs.len() <= per_window {
+                    self.spare_outputs.push(member);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<W: Write> Write for ParallelGzWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.inner_mut()?;
         let mut rest = buf;
         while !rest.is_empty() {
+            if self.chunk.is_empty()
+                && rest.len() >= BORROWED_MIN_MEMBERS * self.member_size
+                && !matches!(self.workers, Workers::Inline)
+            {
+                let whole = rest.len() - rest.len() % self.member_size;
+                self.compress_borrowed(&rest[..whole])?;
+                rest = &rest[whole..];
+                continue;
+            }
             if self.chunk.capacity() < self.member_size {
                 self.chunk
                     .reserve_exact(self.member_size - self.chunk.len());
@@ -918,6 +968,16 @@ mod tests {
         gz.write_all(&[0u8; 10]).unwrap();
         assert!(gz.write_all(&[0u8; 10]).is_err());
         assert!(gz.write_all(&[0u8; 1]).is_err());
+        assert!(gz.finish().is_err());
+
+        // The same through a large write compressed from the caller's buffer, on a pool.
+        let mut gz = ParallelGzWriter::with_options(
+            Failing(2),
+            GzWriteOptions::new().member_size(10).threads(2),
+        )
+        .unwrap();
+        assert!(gz.write_all(&[0u8; 100]).is_err());
+        assert!(gz.write_all(&[0u8; 100]).is_err());
         assert!(gz.finish().is_err());
     }
 }
