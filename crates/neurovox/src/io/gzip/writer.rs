@@ -659,7 +659,7 @@ impl<W: Write> ParallelGzWriter<W> {
         }
         let compressor = self.compressor;
         let member_size = self.member_size;
-        let per_window = 2 * self.max_in_flight;
+        let per_window = self.max_in_flight;
         for window in data.chunks(member_size * per_window) {
             let mut outputs: Vec<Vec<u8>> = (0..window.len().div_ceil(member_size))
                 .map(|_| self.spare_outputs.pop().unwrap_or_default())
