@@ -650,7 +650,8 @@ class SpatialImage(DataobjImage):
             Store the data as this type (the header's otherwise).
         compresslevel : int, optional
             Compression level for a compressed file name: gzip 0-12 (0 stores, 1-9 as
-            zlib's, 10-12 smaller and slower; default 2), bzip2 1-9, zstd 1-22. Ignored for
+            zlib's, 10-12 smaller and slower, on libdeflate's scale; by default ISA-L's
+            fast level 2, no larger than nibabel's files), bzip2 1-9, zstd 1-22. Ignored for
             uncompressed files. An addition to nibabel, whose saves always use gzip level 1.
         hard_links : {'refuse', 'replace', 'in_place'}, optional
             What to do when a file being replaced has other hard links. Saves replace files

@@ -12,7 +12,7 @@ pub struct Args {
     /// gzip-compressed files (.nii.gz, .mgz, ...), each replaced atomically.
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
-    /// gzip level, 0-12 (libdeflate's scale; default 2).
+    /// gzip level, 0-12 (libdeflate's scale; default: ISA-L's level 2, or libdeflate's 2 without it).
     #[arg(long, value_name = "N")]
     level: Option<u32>,
 }

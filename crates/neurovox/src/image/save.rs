@@ -44,8 +44,8 @@ pub struct SaveOptions {
     pub dtype: Option<DataType>,
     /// Compression level: gzip 0-12 (libdeflate's scale; 0 stores, 1-9 as zlib's, 10-12
     /// smaller and slower), bzip2 1-9, zstd 1-22; ignored for uncompressed files. `None`
-    /// for the default (gzip level 2: smaller than nibabel's level 1, see
-    /// `io::gzip_write`).
+    /// for the default (gzip: [`GzCompressor::default`](crate::io::gzip::GzCompressor),
+    /// ISA-L's level 2 when built in, no larger than nibabel's level 1).
     pub level: Option<u32>,
     /// What to do when a file being replaced has other hard links (refused by default; see
     /// [`HardLinks`](crate::io::atomic::HardLinks)).
