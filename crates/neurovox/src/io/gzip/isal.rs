@@ -26,9 +26,11 @@
 //! CPU does not support) returns false, and the writer compresses that member with
 //! libdeflate instead, so a member is always written.
 
-use super::writer::ISAL_MAX_LEVEL as MAX_LEVEL;
 use isal_sys::igzip_lib as isal;
 use std::cell::RefCell;
+
+/// ISA-L's highest level (the writer's public `ISAL_MAX_LEVEL` is the same number).
+const MAX_LEVEL: u32 = isal::ISAL_DEF_MAX_LEVEL;
 
 /// One thread's compression state: the stream and the level's working memory. Boxed so
 /// that the pointers ISA-L keeps into them stay valid.
@@ -128,6 +130,11 @@ pub(super) fn deflate_append(input: &[u8], level: u32, out: &mut Vec<u8>, max_le
 mod tests {
     use super::*;
     use std::io::Read;
+
+    #[test]
+    fn the_writers_maximum_level_is_the_librarys() {
+        assert_eq!(MAX_LEVEL, crate::io::gzip::ISAL_MAX_LEVEL);
+    }
 
     fn inflate(raw: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();

@@ -104,7 +104,8 @@ use std::sync::mpsc;
 pub const DEFAULT_LEVEL: u32 = 2;
 /// ISA-L's level used by default when the `isal` feature is on (its scale, 0–3).
 pub const DEFAULT_ISAL_LEVEL: u32 = 2;
-/// ISA-L's highest level (its slowest and smallest).
+/// ISA-L's highest level (its slowest and smallest; `isal.rs` checks it against the library's
+/// own constant).
 pub const ISAL_MAX_LEVEL: u32 = 3;
 /// The highest compression level (libdeflate's slowest and smallest).
 pub const MAX_LEVEL: u32 = 12;
