@@ -133,7 +133,7 @@ pub enum GzCompressor {
     /// ISA-L's igzip at a level 0 to [`ISAL_MAX_LEVEL`] (only with the `isal` feature). A member ISA-L cannot
     /// compress (say, incompressible data overflowing its buffer) is compressed by
     /// libdeflate at [`DEFAULT_LEVEL`] instead, and a member that compresses poorly (to more
-    /// than half its size) also by libdeflate at level 1, keeping the smaller.
+    /// than 30 % of its size) also by libdeflate at level 1, keeping the smaller.
     Isal(u32),
 }
 
@@ -288,7 +288,7 @@ fn compress_member(data: &[u8], compressor: GzCompressor, out: &mut Vec<u8>) -> 
     match compressor {
         GzCompressor::Libdeflate(level) => libdeflate_member(data, level, out)?,
         GzCompressor::Isal(level) if isal_deflate_member(data, level, out) => {
-            if out.len() - MEMBER_HEADER_LEN > data.len() / HARD_DATA_RATIO {
+            if (out.len() - MEMBER_HEADER_LEN) * 10 > data.len() * HARD_DATA_TENTHS {
                 keep_smaller_libdeflate_member(data, out)?;
             }
         }
@@ -297,13 +297,13 @@ fn compress_member(data: &[u8], compressor: GzCompressor, out: &mut Vec<u8>) -> 
     finish_member(data, size, out)
 }
 
-/// ISA-L members larger than 1/this of their input are data that compresses poorly, on
-/// which ISA-L's matching falls behind zlib's: there libdeflate level 1 compresses the member
-/// too and the smaller output is kept. On the float64 run saved as int16 (members at ~66 %
-/// of their size) ISA-L alone was 0.04 % larger than nibabel's file, with libdeflate 1 kept
-/// where smaller 1.0 % smaller; scans with a zero background (members at 2–30 %) never pay
-/// for the second compressor.
-const HARD_DATA_RATIO: usize = 2;
+/// ISA-L members larger than this many tenths of their input are data that compresses
+/// poorly, on which ISA-L's matching falls behind zlib's: there libdeflate level 1
+/// compresses the member too and the smaller output is kept. On the float64 run saved as
+/// int16 (members at ~33 % of their size) ISA-L alone was 0.04 % larger than nibabel's file;
+/// int16 scans with a zero background (~24 %) and label volumes (~2 %) never pay for the
+/// second compressor.
+const HARD_DATA_TENTHS: usize = 3;
 
 thread_local! {
     /// The second compressor's output for a poorly compressing member.
