@@ -311,11 +311,12 @@ thread_local! {
 }
 
 /// Compresses `data` with libdeflate level 1 too and keeps that member in `out` if smaller.
+/// The second output gets only as much room as the first one used (a member that does not
+/// fit is not smaller), so it touches no more memory than the kept member.
 fn keep_smaller_libdeflate_member(data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
     SECOND_MEMBER.with(|slot| {
         let mut second = slot.borrow_mut();
-        libdeflate_member(data, 1, &mut second)?;
-        if second.len() < out.len() {
+        if libdeflate_member_within(data, 1, &mut second, Some(out.len()))? {
             std::mem::swap(out, &mut *second);
         }
         Ok(())
@@ -324,8 +325,23 @@ fn keep_smaller_libdeflate_member(data: &[u8], out: &mut Vec<u8>) -> io::Result<
 
 /// Compresses `data` with libdeflate at `level` into `out` after room for the member header.
 fn libdeflate_member(data: &[u8], level: u32, out: &mut Vec<u8>) -> io::Result<()> {
+    if libdeflate_member_within(data, level, out, None)? {
+        Ok(())
+    } else {
+        Err(io::Error::other("libdeflate output exceeded its own bound"))
+    }
+}
+
+/// [`libdeflate_member`] in at most `max_len` bytes of member (header room included);
+/// false if the member would not fit.
+fn libdeflate_member_within(
+    data: &[u8],
+    level: u32,
+    out: &mut Vec<u8>,
+    max_len: Option<usize>,
+) -> io::Result<bool> {
     out.clear();
-    COMPRESSOR.with(|slot| -> io::Result<()> {
+    COMPRESSOR.with(|slot| -> io::Result<bool> {
         let mut slot = slot.borrow_mut();
         if !matches!(&*slot, Some((l, _)) if *l == level) {
             let lvl = libdeflater::CompressionLvl::new(level as i32).map_err(|_| {
@@ -337,12 +353,15 @@ fn libdeflate_member(data: &[u8], level: u32, out: &mut Vec<u8>) -> io::Result<(
             return Err(io::Error::other("libdeflate compressor missing"));
         };
         let bound = c.deflate_compress_bound(data.len());
-        out.resize(MEMBER_HEADER_LEN + bound, 0);
-        let n = c
-            .deflate_compress(data, &mut out[MEMBER_HEADER_LEN..])
-            .map_err(|_| io::Error::other("libdeflate output exceeded its own bound"))?;
-        out.truncate(MEMBER_HEADER_LEN + n);
-        Ok(())
+        let room = max_len.map_or(bound, |m| m.saturating_sub(MEMBER_HEADER_LEN).min(bound));
+        out.resize(MEMBER_HEADER_LEN + room, 0);
+        match c.deflate_compress(data, &mut out[MEMBER_HEADER_LEN..]) {
+            Ok(n) => {
+                out.truncate(MEMBER_HEADER_LEN + n);
+                Ok(true)
+            }
+            Err(_) => Ok(false),
+        }
     })
 }
 
