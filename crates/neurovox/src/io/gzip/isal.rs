@@ -2,7 +2,10 @@
 //! (`isal_deflate`) through the `isal-sys` bindings, behind the `isal` feature.
 //!
 //! Why ISA-L: at level 2 it compresses this project's data 4–5× faster than libdeflate at
-//! its level 2, and the output stays at or below the size of nibabel's gzip level 1.
+//! its level 2, at about the size of nibabel's gzip level 1. On data that compresses poorly
+//! it can be a little larger (the real float64 run saved as int16: +0.04 %), so the writer
+//! also runs libdeflate level 1 on such members and keeps the smaller (`writer.rs`,
+//! `HARD_DATA_TENTHS`).
 //! Measured on the benchmark's data (`benches/matrix.py`), one thread, 1 MiB members, sizes
 //! against one zlib level-1 stream as nibabel writes it:
 //!
@@ -18,8 +21,9 @@
 //! than libdeflate. The stream API (`isal_deflate`, one call with the whole member) is used
 //! rather than the one-shot `isal_deflate_stateless`: on the anatomical above the one-shot
 //! call's output was 1.2 % larger (19.69 against 19.45 MB, above nibabel's 19.66) at the
-//! same level and working memory. zlib-ng's fast level (368 MB/s) was 30 % larger. The crate `isal-rs`
-//! wraps the same library but offers no level 2, so this calls `isal-sys` directly.
+//! same level and working memory. zlib-ng's fast level (368 MB/s) was 30 % larger. The
+//! crate `isal-rs` wraps the same library but offers no level 2, so this calls `isal-sys`
+//! directly.
 //!
 //! The library is the system's (Debian: `libisal-dev`), linked as a shared library: building
 //! ISA-L from source needs nasm and autotools and took ~40 s per build profile. Its
