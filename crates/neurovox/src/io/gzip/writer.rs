@@ -657,13 +657,20 @@ impl<W: Write> ParallelGzWriter<W> {
     fn write_done(&mut self, done: Done) -> io::Result<()> {
         let Done { member, mut input } = done;
         let member = member.inspect_err(|_| self.failed = true)?;
-        self.write_inner(&member)?;
-        // Both fit in u32: members are at most MAX_MEMBER_SIZE and compress_member checked.
-        self.members.push((member.len() as u32, input.len() as u32));
+        self.write_member(member, input.len())?;
         if self.spare_inputs.len() <= self.max_in_flight {
             input.clear();
             self.spare_inputs.push(input);
         }
+        Ok(())
+    }
+
+    /// Writes a compressed member of `size` input bytes, records it for the index and keeps
+    /// its buffer for reuse.
+    fn write_member(&mut self, member: Vec<u8>, size: usize) -> io::Result<()> {
+        self.write_inner(&member)?;
+        // Both fit in u32: members are at most MAX_MEMBER_SIZE and compress_member checked.
+        self.members.push((member.len() as u32, size as u32));
         if self.spare_outputs.len() <= self.max_in_flight {
             self.spare_outputs.push(member);
         }
@@ -726,14 +733,8 @@ impl<W: Write> ParallelGzWriter<W> {
             }
             .inspect_err(|_| self.failed = true)?;
             for (member, chunk) in outputs.into_iter().zip(window.chunks(member_size)) {
-                self.write_inner(&member)?;
-                // Both fit in u32: members are at most MAX_MEMBER_SIZE and compress_member
-                // checked.
-                self.members.push((member.len() as u32, chunk.len() as u32));
+                self.write_member(member, chunk.len())?;
                 self.total_in += chunk.len() as u64;
-                if self.spare_outputs.len() <= per_window {
-                    self.spare_outputs.push(member);
-                }
             }
         }
         Ok(())
