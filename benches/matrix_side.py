@@ -68,7 +68,16 @@ def summary(arr, reverse=False):
 
 
 def key_of(spec):
-    return tuple(slice(None) if k is None else Ellipsis if k == '...' else k for k in spec['key'])
+    """The spec's key: ints, '...', None (a whole axis) and [start, stop] (a slice)."""
+    def item(k):
+        if k is None:
+            return slice(None)
+        if k == '...':
+            return Ellipsis
+        if isinstance(k, list):
+            return slice(*k)
+        return k
+    return tuple(item(k) for k in spec['key'])
 
 
 def image_files(directory):

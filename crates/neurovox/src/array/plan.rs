@@ -409,32 +409,76 @@ impl ReadPlan {
         }
         let out_block = out.len() / blocks.len();
         let group_max = (PIECE_BYTES / block_bytes.max(1)).clamp(1, blocks.len());
-        let mut scratch = zeroed(group_max * block_bytes)?;
-        let mut cursor = SegmentCursor::new(&self.segments);
-        let mut items = post.to_vec();
-        let mut shape = self.read_shape.clone();
+        // Runs of adjacent blocks, each read at once: (first block's index in `blocks`, count).
+        let mut groups = Vec::new();
         let mut k = 0;
         while k < blocks.len() {
             let mut run = 1;
             while k + run < blocks.len() && run < group_max && blocks[k + run] == blocks[k] + run {
                 run += 1;
             }
-            let bytes = &mut scratch[..run * block_bytes];
-            cursor.seek(blocks[k] * block_bytes)?;
-            cursor.read(source, bytes)?;
-            shape[slow] = run;
-            items[slow] = match post[slow] {
-                Canonical::Index(_) => Canonical::Index(0),
-                Canonical::NewAxis => Canonical::NewAxis,
-                Canonical::Slice { .. } => Canonical::full(run),
-            };
-            let dst = out
-                .get_mut(k * out_block..(k + run) * out_block)
-                .ok_or_else(|| Error::usage("the read blocks overrun the output buffer"))?;
-            copy_selected(bytes, &shape, self.order, self.itemsize, &items, dst)?;
+            groups.push((k, run));
             k += run;
         }
-        Ok(())
+        let lane = |groups: &[(usize, usize)], out: &mut [u8]| -> Result<()> {
+            let mut scratch = zeroed(group_max * block_bytes)?;
+            let mut cursor = SegmentCursor::new(&self.segments);
+            let mut items = post.to_vec();
+            let mut shape = self.read_shape.clone();
+            let first = groups.first().map_or(0, |&(k, _)| k);
+            for &(k, run) in groups {
+                let bytes = &mut scratch[..run * block_bytes];
+                cursor.seek(blocks[k] * block_bytes)?;
+                cursor.read(source, bytes)?;
+                shape[slow] = run;
+                items[slow] = match post[slow] {
+                    Canonical::Index(_) => Canonical::Index(0),
+                    Canonical::NewAxis => Canonical::NewAxis,
+                    Canonical::Slice { .. } => Canonical::full(run),
+                };
+                let dst = out
+                    .get_mut((k - first) * out_block..(k - first + run) * out_block)
+                    .ok_or_else(|| Error::usage("the read blocks overrun the output buffer"))?;
+                copy_selected(bytes, &shape, self.order, self.itemsize, &items, dst)?;
+            }
+            Ok(())
+        };
+        let lanes = self.lanes_for(source, groups.len());
+        if lanes <= 1 {
+            return lane(&groups, out);
+        }
+        // Contiguous shares of the groups, one per thread: each thread's reads follow one
+        // another through its part of the file, as one thread's would through all of it.
+        let per_lane = groups.len().div_ceil(lanes);
+        let mut shares = Vec::with_capacity(lanes);
+        let mut rest = out;
+        for share in groups.chunks(per_lane) {
+            let blocks_in_share: usize = share.iter().map(|&(_, run)| run).sum();
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(blocks_in_share * out_block);
+            shares.push((share, part));
+            rest = tail;
+        }
+        use rayon::prelude::*;
+        shares
+            .into_par_iter()
+            .try_for_each(|(share, part)| lane(share, part))
+    }
+
+    /// How many threads a read of `groups` runs of blocks takes: one per thread of rayon's
+    /// pool, at most one per run, when the source serves reads from several threads at once
+    /// without redoing work ([`Source::parallel_reads`]); else one.
+    fn lanes_for(&self, source: &dyn Source, groups: usize) -> usize {
+        let span = self
+            .segments
+            .first()
+            .zip(self.segments.last())
+            .map(|(&(start, _), &(last, len))| (start, last + len as u64));
+        match span {
+            Some((start, end)) if groups > 1 && source.parallel_reads(start, end) => {
+                rayon::current_num_threads().min(groups)
+            }
+            _ => 1,
+        }
     }
 
     /// Streams the result's bytes, in order, to `consume(first_byte, bytes)` in pieces of
@@ -1820,29 +1864,37 @@ mod tests {
                     whole.slice(s![.., ..;2, 1..;4, 3]).to_owned().into_dyn(),
                 ),
             ];
-            let mut post_sliced = 0;
-            for (k, (selection, want)) in cases.iter().enumerate() {
-                let plan = plan_read(&layout, &selection.canonicalize(&shape).unwrap()).unwrap();
-                let mut out = vec![0u8; plan.output_bytes()];
-                plan.read_into(&source, &mut out).unwrap();
-                let got: Vec<u16> = out
-                    .chunks_exact(2)
-                    .map(|b| u16::from_le_bytes([b[0], b[1]]))
-                    .collect();
-                assert_eq!(plan.output_shape(), want.shape(), "case {k}, {order:?}");
-                if plan.post_slicing().is_some() {
-                    post_sliced += 1;
+            // One thread, and the pieces split between two and three (`lanes_for`).
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut post_sliced = 0;
+                for (k, (selection, want)) in cases.iter().enumerate() {
+                    let plan =
+                        plan_read(&layout, &selection.canonicalize(&shape).unwrap()).unwrap();
+                    let mut out = vec![0u8; plan.output_bytes()];
+                    pool.install(|| plan.read_into(&source, &mut out)).unwrap();
+                    let got: Vec<u16> = out
+                        .chunks_exact(2)
+                        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                        .collect();
+                    assert_eq!(plan.output_shape(), want.shape(), "case {k}, {order:?}");
+                    if plan.post_slicing().is_some() {
+                        post_sliced += 1;
+                    }
+                    let want: Vec<u16> = match order {
+                        Order::F => want.t().iter().copied().collect(),
+                        Order::C => want.iter().copied().collect(),
+                    };
+                    assert_eq!(got, want, "case {k}, {order:?}, {threads} threads");
                 }
-                let want: Vec<u16> = match order {
-                    Order::F => want.t().iter().copied().collect(),
-                    Order::C => want.iter().copied().collect(),
-                };
-                assert_eq!(got, want, "case {k}, {order:?}");
+                assert!(
+                    post_sliced >= 3,
+                    "{order:?}: only {post_sliced} cases read a span"
+                );
             }
-            assert!(
-                post_sliced >= 3,
-                "{order:?}: only {post_sliced} cases read a span"
-            );
         }
     }
 }

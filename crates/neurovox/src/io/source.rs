@@ -99,6 +99,21 @@ pub trait Source: Send + Sync + Debug {
         self.read_at(offset, out)
     }
 
+    /// Whether reads of parts of `[offset, end)` made on several threads at once each cost
+    /// only their own bytes, so a reader may split a large read between threads: true for
+    /// bytes in memory, plain files and a gzip file whose index covers the range; false (the
+    /// default) where reads would wait on one another — a gzip file's first pass, which
+    /// inflates the stream in order, or a Python file object's lock.
+    ///
+    /// ```
+    /// use neurovox::io::{MemorySource, Source};
+    /// assert!(MemorySource::new(vec![0u8; 8]).parallel_reads(0, 8));
+    /// ```
+    fn parallel_reads(&self, offset: u64, end: u64) -> bool {
+        let _ = (offset, end);
+        false
+    }
+
     /// How many bytes this source has decompressed so far, over all reads (0 for plain
     /// files). Tests use it to show that a read decompressed only what it needed.
     fn inflated_bytes(&self) -> u64 {
@@ -217,6 +232,10 @@ impl MemorySource {
 }
 
 impl Source for MemorySource {
+    fn parallel_reads(&self, _offset: u64, _end: u64) -> bool {
+        true
+    }
+
     fn len(&self) -> Result<u64> {
         Ok(self.bytes.len() as u64)
     }
@@ -282,6 +301,10 @@ impl FileSource {
 }
 
 impl Source for FileSource {
+    fn parallel_reads(&self, _offset: u64, _end: u64) -> bool {
+        true
+    }
+
     fn len_hint(&self) -> Option<u64> {
         self.len().ok()
     }
@@ -408,6 +431,10 @@ impl MmapSource {
 }
 
 impl Source for MmapSource {
+    fn parallel_reads(&self, _offset: u64, _end: u64) -> bool {
+        true
+    }
+
     fn len(&self) -> Result<u64> {
         Ok(self.map()?.len() as u64)
     }

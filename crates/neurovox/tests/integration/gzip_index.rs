@@ -175,3 +175,124 @@ fn neurovox_written_files_need_no_index() {
     assert!(e.to_string().contains("own member index"), "{e}");
     assert!(!index_file::sidecar_path(&path).exists());
 }
+
+/// The slab `[17, ...]` of a 64×64×32×40 int16 run (every volume, read in pieces of several
+/// volumes), as the read planner reads it: its bytes and how many the source inflated.
+fn slab_through(source: &GzipSource, threads: usize) -> neurovox::Result<(Vec<u8>, u64)> {
+    use neurovox::Order;
+    use neurovox::array::{DataLayout, Selection, SliceItem, read_selection};
+    let layout = DataLayout::new(SLAB_SHAPE.to_vec(), 2, 352, Order::F);
+    let key = Selection::from(vec![SliceItem::Index(17), SliceItem::Ellipsis]);
+    let before = source.inflated_bytes();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let (bytes, shape) = pool.install(|| read_selection(source, &layout, &key))?;
+    assert_eq!(shape, SLAB_SHAPE[1..]);
+    Ok((bytes, source.inflated_bytes() - before))
+}
+
+const SLAB_SHAPE: [usize; 4] = [64, 64, 32, 40];
+
+fn slab_of(file: &[u8]) -> Vec<u8> {
+    file[352..]
+        .chunks_exact(2 * SLAB_SHAPE[0])
+        .flat_map(|row| [row[34], row[35]])
+        .collect()
+}
+
+/// Issue 13: a slab touching every volume of a foreign file with a persisted index, split
+/// between threads or not, inflates each byte of the stream once, plus at most one
+/// checkpoint interval per thread (where a thread's first read starts inside a span).
+#[test]
+fn a_slab_through_an_index_inflates_each_byte_once_on_any_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let total = 352 + SLAB_SHAPE.iter().product::<usize>() * 2;
+    let want = data(total, 11);
+    let path = gz_file(dir.path(), "run.nii.gz", &want);
+    index(&path);
+    for threads in [1, 2, 3] {
+        let source = GzipSource::open(&path).unwrap();
+        assert!(source.index_origin().is_some());
+        let (got, cost) = slab_through(&source, threads).unwrap();
+        assert!(got == slab_of(&want), "{threads} threads");
+        // One interval for the header's gap that the stream check reads, one per thread.
+        let most = total as u64 + (threads as u64 + 1) * (SPAN + SPAN / 2);
+        assert!(
+            cost <= most,
+            "{threads} threads: inflated {cost} bytes of a {total}-byte stream, most {most}"
+        );
+        // Again: the spans are inflated again (no cache holds 10 MB), still once each.
+        let (got, cost) = slab_through(&source, threads).unwrap();
+        assert!(got == slab_of(&want));
+        assert!(cost <= most, "{threads} threads, again: {cost}");
+    }
+}
+
+/// The same slab of a damaged file under a valid index, on two threads: the pieces arrive
+/// out of order, and their CRC32s are combined until the whole stream is checked (module
+/// `gzip::hashed_runs`), so the damage is an error naming the file, never other values.
+#[test]
+fn a_slab_split_between_threads_still_checks_the_crc_through_an_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let total = 352 + SLAB_SHAPE.iter().product::<usize>() * 2;
+    let want = data(total, 12);
+    let path = gz_file(dir.path(), "run.nii.gz", &want);
+    index(&path);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    let mut failures = 0;
+    for k in 1..8 {
+        let at = n * k / 8;
+        let saved = bytes[at];
+        bytes[at] ^= 0x10;
+        std::fs::write(&path, &bytes).unwrap();
+        let source = GzipSource::open(&path).unwrap();
+        assert!(source.index_origin().is_some(), "the index is still used");
+        match slab_through(&source, 2) {
+            Ok((got, _)) => assert!(got == slab_of(&want), "a flip at {at} read as other bytes"),
+            Err(e) => {
+                assert!(e.to_string().contains("run.nii.gz"), "{e}");
+                failures += 1;
+            }
+        }
+        bytes[at] = saved;
+    }
+    assert!(failures >= 5, "{failures}");
+}
+
+/// Reads that follow one another through a file with a persisted index, each ending inside
+/// a span (as a slab's pieces or a streamed conversion's do), continue the stream the last
+/// one stopped (a parked stream) rather than inflating the span's start again: the stream
+/// is inflated once, plus the one span the header read puts in the span cache.
+#[test]
+fn sequential_reads_through_an_index_continue_one_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = data(3_000_000, 13);
+    let path = gz_file(dir.path(), "run.nii.gz", &want);
+    index(&path);
+    for piece in [50_000usize, 100_000, 170_001] {
+        let source = GzipSource::open(&path).unwrap();
+        let got = read_all_in(&source, want.len(), piece).unwrap();
+        assert!(got == want, "pieces of {piece}");
+        let most = want.len() as u64 + SPAN + SPAN / 2;
+        assert!(
+            source.inflated_bytes() <= most,
+            "pieces of {piece}: inflated {}, most {most}",
+            source.inflated_bytes()
+        );
+    }
+}
+
+fn read_all_in(source: &GzipSource, len: usize, piece: usize) -> neurovox::Result<Vec<u8>> {
+    let mut out = vec![0u8; len];
+    source.read_at(0, &mut out[..352])?;
+    let mut at = 352;
+    while at < len {
+        let n = (len - at).min(piece);
+        source.read_at(at as u64, &mut out[at..at + n])?;
+        at += n;
+    }
+    Ok(out)
+}

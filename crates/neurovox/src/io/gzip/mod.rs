@@ -6,6 +6,8 @@
 //!   one libdeflate call.
 //! * `zlib` (private) — the one raw-inflate FFI wrapper the checkpoints need (zlib-rs's C API).
 //! * [`span_cache`] — the decompressed spans recent reads made, shared by threads.
+//! * [`hashed_runs`] — the CRC-32 of a stream read in pieces in any order, checked through an
+//!   index file.
 //! * [`index_file`] — the `.nvgzidx` file that keeps a checkpoint index between processes,
 //!   and where loads look for one.
 //! * [`member_index`] — the layout of neurovox's indexed gzip (docs/formats.md), read and
@@ -15,6 +17,7 @@
 //!   makes by default.
 //! * [`recompress`] — rewriting another tool's gzip as neurovox's indexed gzip.
 
+pub mod hashed_runs;
 pub mod index_file;
 #[cfg(feature = "isal")]
 mod isal;
