@@ -541,6 +541,74 @@ impl ReadPlan {
         }
         Ok(())
     }
+
+    /// Reads the result and converts it into `out` piece by piece: `convert(bytes, values)`
+    /// gets each piece of about `piece` bytes (whole elements of `itemsize` bytes) and the
+    /// part of `out` that holds its elements, one element of `out` per stored element.
+    /// Where the source serves reads from several threads at once
+    /// ([`Source::parallel_reads`]) the result is cut into contiguous shares, one per thread
+    /// of rayon's pool, each read and converted in order by its thread; otherwise as
+    /// [`stream_pieces`](Self::stream_pieces), the next piece read while one is converted.
+    /// Memory stays at two pieces, or one per thread.
+    ///
+    /// ```
+    /// use neurovox::io::MemorySource;
+    /// use neurovox::Order;
+    /// use neurovox::array::{plan_read, DataLayout};
+    /// use neurovox::sel;
+    /// let layout = DataLayout::new(vec![4, 3], 2, 0, Order::F);
+    /// let plan = plan_read(&layout, &sel![.., 1..].canonicalize(&layout.shape)?)?;
+    /// let source = MemorySource::new((0u8..24).collect::<Vec<u8>>());
+    /// let mut out = vec![0u32; 8];
+    /// plan.stream_into(&source, 4, &mut out, |bytes, values| {
+    ///     for (v, b) in values.iter_mut().zip(bytes.chunks_exact(2)) {
+    ///         *v = u32::from(u16::from_le_bytes([b[0], b[1]]));
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(out[0], u32::from(u16::from_le_bytes([8, 9])));
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn stream_into<T: Send>(
+        &self,
+        source: &dyn Source,
+        piece: usize,
+        out: &mut [T],
+        convert: impl Fn(&[u8], &mut [T]) -> Result<()> + Sync,
+    ) -> Result<()> {
+        let itemsize = self.itemsize;
+        let total = self.output_bytes();
+        if out.len().checked_mul(itemsize) != Some(total) {
+            return Err(Error::usage(format!(
+                "the output holds {} values, but the read has {}",
+                out.len(),
+                total / itemsize.max(1)
+            )));
+        }
+        let piece = (piece / itemsize).max(1) * itemsize;
+        let lanes = self.lanes_for(source, total.div_ceil(piece));
+        if lanes <= 1 {
+            return self.stream_pieces(source, piece, |at, bytes| {
+                let first = at / itemsize;
+                convert(bytes, &mut out[first..first + bytes.len() / itemsize])
+            });
+        }
+        let per_lane = out.len().div_ceil(lanes);
+        use rayon::prelude::*;
+        out.par_chunks_mut(per_lane)
+            .enumerate()
+            .try_for_each(|(lane, values)| {
+                let mut buf = zeroed(piece.min(values.len() * itemsize))?;
+                let mut cursor = SegmentCursor::new(&self.segments);
+                cursor.seek(lane * per_lane * itemsize)?;
+                for part in values.chunks_mut(piece / itemsize) {
+                    let bytes = &mut buf[..part.len() * itemsize];
+                    cursor.read(source, bytes)?;
+                    convert(bytes, part)?;
+                }
+                Ok(())
+            })
+    }
 }
 
 /// The scratch a read with post-slicing, or a streamed read, holds at once (per piece).
@@ -1828,6 +1896,56 @@ mod tests {
     /// Post-sliced reads of spans larger than one piece: read in runs of blocks (and block
     /// by block for steps other than 1, backwards too), they give what slicing the whole
     /// array in memory gives, in both orders.
+    #[test]
+    fn streamed_conversions_on_any_number_of_threads_equal_a_plain_read() {
+        // 10 MB of u16 in F order; keys whose plans have no post-slicing, read in pieces of
+        // 1 MiB, converted to u32 on one, two and three threads.
+        let shape = [64usize, 64, 40, 32];
+        let n: usize = shape.iter().product();
+        let bytes: Vec<u8> = (0..n)
+            .flat_map(|i| ((i * 7 % 65_521) as u16).to_le_bytes())
+            .collect();
+        let source = MemorySource::new(bytes);
+        let layout = DataLayout::new(shape.to_vec(), 2, 0, Order::F);
+        for selection in [
+            sel![.., .., .., ..],
+            sel![.., .., .., 3..29],
+            sel![.., .., 7, ..],
+        ] {
+            let plan = plan_read(&layout, &selection.canonicalize(&shape).unwrap()).unwrap();
+            assert!(plan.post_slicing().is_none());
+            let mut plain = vec![0u8; plan.output_bytes()];
+            plan.read_into(&source, &mut plain).unwrap();
+            let want: Vec<u32> = plain
+                .chunks_exact(2)
+                .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])) + 1)
+                .collect();
+            for threads in [1, 2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut out = vec![0u32; want.len()];
+                pool.install(|| {
+                    plan.stream_into(&source, 1 << 20, &mut out, |bytes, values| {
+                        assert_eq!(bytes.len(), values.len() * 2);
+                        for (v, b) in values.iter_mut().zip(bytes.chunks_exact(2)) {
+                            *v = u32::from(u16::from_le_bytes([b[0], b[1]])) + 1;
+                        }
+                        Ok(())
+                    })
+                })
+                .unwrap();
+                assert!(out == want, "{threads} threads");
+            }
+            let mut short = vec![0u32; want.len() - 1];
+            assert!(
+                plan.stream_into(&source, 1 << 20, &mut short, |_, _| Ok(()))
+                    .is_err()
+            );
+        }
+    }
+
     #[test]
     fn post_sliced_reads_in_pieces_equal_slicing_the_whole_array() {
         use ndarray::{ArrayD, IxDyn, ShapeBuilder, s};

@@ -1061,9 +1061,10 @@ impl ArrayProxy {
         plan_read_from(self.source.as_ref(), &self.spec.layout(), &canonical)
     }
 
-    /// Executes `plan`, scaling into `out`: one streamed pass from the stored bytes (read in
-    /// pieces, the next piece read while the current one is converted) for plans without
-    /// post-slicing; other plans decode the stored values first.
+    /// Executes `plan`, scaling into `out`: one streamed pass from the stored bytes
+    /// ([`ReadPlan::stream_into`]: in pieces, the next piece read while the current one is
+    /// converted, or on every thread in shares where the source reads in parallel) for plans
+    /// without post-slicing; other plans decode the stored values first.
     fn scale_plan_into<O: FloatOut>(
         &self,
         plan: &ReadPlan,
@@ -1086,10 +1087,7 @@ impl ArrayProxy {
             if let Some(bytes) = borrow_plan(self.source.as_ref(), plan) {
                 return scale_bytes_into(bytes, stored, &scaling, out);
             }
-            let itemsize = stored.dtype.itemsize();
-            return plan.stream_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
-                let first = at / itemsize;
-                let piece = &mut out[first..first + bytes.len() / itemsize];
+            return plan.stream_into(self.source.as_ref(), PIECE_BYTES, out, |bytes, piece| {
                 scale_bytes_into(bytes, stored, &scaling, piece)
             });
         }
