@@ -609,6 +609,73 @@ impl ReadPlan {
                 Ok(())
             })
     }
+
+    /// Whether `check(first_byte, bytes)` holds for every piece of the result (pieces of
+    /// about `piece` bytes, whole elements): a comparison with an array already in memory,
+    /// read as [`stream_into`](Self::stream_into) reads — on every thread in contiguous
+    /// shares where the source reads in parallel, else in order. Stops reading once a piece
+    /// fails. Plans with post-slicing are a Usage error.
+    ///
+    /// ```
+    /// use neurovox::io::MemorySource;
+    /// use neurovox::Order;
+    /// use neurovox::array::{plan_read, DataLayout, Selection};
+    /// let layout = DataLayout::new(vec![8], 1, 0, Order::F);
+    /// let plan = plan_read(&layout, &Selection::all().canonicalize(&layout.shape)?)?;
+    /// let source = MemorySource::new((0u8..8).collect::<Vec<u8>>());
+    /// let expected: Vec<u8> = (0..8).collect();
+    /// let same = |at: usize, bytes: &[u8]| Ok(bytes == &expected[at..at + bytes.len()]);
+    /// assert!(plan.all_pieces(&source, 3, same)?);
+    /// assert!(!plan.all_pieces(&source, 3, |at, _| Ok(at < 6))?);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn all_pieces(
+        &self,
+        source: &dyn Source,
+        piece: usize,
+        check: impl Fn(usize, &[u8]) -> Result<bool> + Sync,
+    ) -> Result<bool> {
+        let itemsize = self.itemsize;
+        let total = self.output_bytes();
+        let piece = (piece / itemsize).max(1) * itemsize;
+        let lanes = self.lanes_for(source, total.div_ceil(piece));
+        if lanes <= 1 || self.post.is_some() {
+            let mut all = true;
+            self.stream_pieces(source, piece, |at, bytes| {
+                if all {
+                    all = check(at, bytes)?;
+                }
+                Ok(())
+            })?;
+            return Ok(all);
+        }
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let all = AtomicBool::new(true);
+        let per_lane = (total / itemsize).div_ceil(lanes) * itemsize;
+        use rayon::prelude::*;
+        (0..lanes)
+            .into_par_iter()
+            .try_for_each(|lane| -> Result<()> {
+                let (start, end) = (lane * per_lane, ((lane + 1) * per_lane).min(total));
+                if start >= end {
+                    return Ok(());
+                }
+                let mut buf = zeroed(piece.min(end - start))?;
+                let mut cursor = SegmentCursor::new(&self.segments);
+                cursor.seek(start)?;
+                let mut at = start;
+                while at < end && all.load(Ordering::Relaxed) {
+                    let n = piece.min(end - at);
+                    cursor.read(source, &mut buf[..n])?;
+                    if !check(at, &buf[..n])? {
+                        all.store(false, Ordering::Relaxed);
+                    }
+                    at += n;
+                }
+                Ok(())
+            })?;
+        Ok(all.load(Ordering::Relaxed))
+    }
 }
 
 /// The scratch a read with post-slicing, or a streamed read, holds at once (per piece).
@@ -1943,6 +2010,36 @@ mod tests {
                 plan.stream_into(&source, 1 << 20, &mut short, |_, _| Ok(()))
                     .is_err()
             );
+        }
+    }
+
+    #[test]
+    fn all_pieces_finds_a_difference_anywhere_on_any_number_of_threads() {
+        let n = 10 << 20;
+        let bytes: Vec<u8> = (0..n).map(|i| (i * 31 % 251) as u8).collect();
+        let source = MemorySource::new(bytes.clone());
+        let layout = DataLayout::new(vec![n / 4], 4, 0, Order::F);
+        let plan = plan_read(&layout, &sel![..].canonicalize(&layout.shape).unwrap()).unwrap();
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for changed in [None, Some(0), Some(n / 2 + 3), Some(n - 1)] {
+                let mut expected = bytes.clone();
+                if let Some(i) = changed {
+                    expected[i] ^= 1;
+                }
+                let same = pool
+                    .install(|| {
+                        plan.all_pieces(&source, 1 << 20, |at, got| {
+                            assert_eq!(at % 4, 0);
+                            Ok(got == &expected[at..at + got.len()])
+                        })
+                    })
+                    .unwrap();
+                assert_eq!(same, changed.is_none(), "{threads} threads, {changed:?}");
+            }
         }
     }
 

@@ -1335,20 +1335,24 @@ impl ArrayProxy {
                     })
                     .try_reduce(|| true, |a, b| Ok(a && b));
             }
-            let mut same = true;
-            let mut fresh: Vec<O> = Vec::new();
-            plan.stream_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
-                if same {
-                    let first = at / itemsize;
-                    let n = bytes.len() / itemsize;
-                    fresh.resize(n, O::zeroed());
-                    scale_bytes_into(bytes, stored, &scaling, &mut fresh)?;
-                    same = bytemuck::cast_slice::<O, u8>(&fresh)
-                        == bytemuck::cast_slice::<O, u8>(&expected[first..first + n]);
+            // Each piece converted in runs of VALUES through one small buffer: a fresh
+            // buffer of a whole piece's values would fault in new memory for every piece.
+            const VALUES: usize = 1 << 16;
+            plan.all_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
+                let first = at / itemsize;
+                let mut fresh = vec![O::zeroed(); VALUES.min(bytes.len() / itemsize)];
+                for (k, run) in bytes.chunks(VALUES * itemsize).enumerate() {
+                    let n = run.len() / itemsize;
+                    scale_bytes_into(run, stored, &scaling, &mut fresh[..n])?;
+                    let want = &expected[first + k * VALUES..first + k * VALUES + n];
+                    if bytemuck::cast_slice::<O, u8>(&fresh[..n])
+                        != bytemuck::cast_slice::<O, u8>(want)
+                    {
+                        return Ok(false);
+                    }
                 }
-                Ok(())
-            })?;
-            Ok(same)
+                Ok(true)
+            })
         })())
     }
 
@@ -1395,12 +1399,9 @@ impl ArrayProxy {
             if let Some(bytes) = borrow_plan(self.source.as_ref(), &plan) {
                 return Ok(bytes == expected);
             }
-            let mut same = true;
-            plan.stream_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
-                same = same && bytes == &expected[at..at + bytes.len()];
-                Ok(())
-            })?;
-            Ok(same)
+            plan.all_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
+                Ok(bytes == &expected[at..at + bytes.len()])
+            })
         })())
     }
 
