@@ -549,7 +549,8 @@ impl ReadPlan {
     /// ([`Source::parallel_reads`]) the result is cut into contiguous shares, one per thread
     /// of rayon's pool, each read and converted in order by its thread; otherwise as
     /// [`stream_pieces`](Self::stream_pieces), the next piece read while one is converted.
-    /// Memory stays at two pieces, or one per thread.
+    /// Memory stays at two pieces, or one per thread. Plans with post-slicing are a Usage
+    /// error, as for `stream_pieces`.
     ///
     /// ```
     /// use neurovox::io::MemorySource;
@@ -576,6 +577,11 @@ impl ReadPlan {
         out: &mut [T],
         convert: impl Fn(&[u8], &mut [T]) -> Result<()> + Sync,
     ) -> Result<()> {
+        if self.post.is_some() {
+            return Err(Error::usage(
+                "stream_into needs a plan without post-slicing",
+            ));
+        }
         let itemsize = self.itemsize;
         let total = self.output_bytes();
         if out.len().checked_mul(itemsize) != Some(total) {

@@ -95,8 +95,9 @@ impl HashedRuns {
     }
 
     /// [`add`](Self::add) with `crc`, when given, the CRC-32 of all of `bytes` (from
-    /// [`crc_of`], hashed before a lock was taken): used as it is when none of the bytes
-    /// were hashed before, the usual case.
+    /// [`crc_of`], hashed on every core before a lock was taken): used as it is when none
+    /// of the bytes were hashed before, the usual case. Other bytes are hashed on the
+    /// calling thread.
     ///
     /// ```
     /// use neurovox::io::gzip::hashed_runs::{HashedRuns, crc_of};
@@ -133,8 +134,11 @@ impl HashedRuns {
             if !touches && (!long || self.runs.len() >= MAX_RUNS) {
                 continue;
             }
+            // Hashed on this thread: a caller may hold a lock here (see `crc_of`).
             let crc = given.take().unwrap_or_else(|| {
-                crc_of(&bytes[(start - offset) as usize..(stop - offset) as usize])
+                let mut crc = crc32fast::Hasher::new();
+                crc.update(&bytes[(start - offset) as usize..(stop - offset) as usize]);
+                crc
             });
             let i = self.runs.partition_point(|r| r.start < start);
             self.runs.insert(
@@ -265,11 +269,13 @@ mod tests {
     }
 
     #[test]
-    fn large_pieces_hash_in_parallel_to_the_same_sum() {
+    fn large_pieces_hashed_in_parallel_give_the_same_sum() {
         let d = data(9 << 20);
         let mut runs = HashedRuns::new(0);
-        runs.add(3 << 20, &d[3 << 20..]);
-        runs.add(0, &d[..3 << 20]);
+        let late = &d[3 << 20..];
+        runs.add_hashed(3 << 20, late, Some(crc_of(late)));
+        // A hashed sum that does not fit (the read overlaps a run) is not used.
+        runs.add_hashed(0, &d[..4 << 20], Some(crc_of(&d[..4 << 20])));
         assert_eq!(runs.crc_of_whole(9 << 20), Some(crc32fast::hash(&d)));
     }
 

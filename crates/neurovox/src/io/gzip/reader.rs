@@ -144,7 +144,7 @@
 //! stream of a nibabel-written run read as `[48]`; now 221 MB). With
 //! [`Source::parallel_reads`], the read planner splits such a slab between threads in
 //! contiguous shares, each continuing its own stream. `benches/cores.py` on that run with its
-//! index file: `dataobj[48]` 0.268 s on one thread, 0.148 s on two (nibabel 0.973 s; before
+//! index file: `dataobj[48]` 0.267 s on one thread, 0.133 s on two (nibabel 0.976 s; before
 //! this change 0.30 s on either).
 //!
 //! # Integrity
