@@ -24,9 +24,7 @@ import matrix  # noqa: E402  (the matrix's data, sides and processes)
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--quick', action='store_true', help='small shapes, for a smoke test')
-    parser.add_argument('--repeats', type=int, default=3, help='best of N (default 3)')
-    parser.add_argument('--dir', type=Path, help='where to write and reuse the data')
+    matrix.add_data_arguments(parser)
     args = parser.parse_args()
 
     for ensure in (matrix.ensure_py, matrix.ensure_rust):

@@ -1247,12 +1247,17 @@ def data_facts(data: Data):
             f'{"x".join(map(str, s.small))}; real: ' + (', '.join(p.name for p in real) or '—'))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_data_arguments(parser):
+    """The options every benchmark over the matrix's data takes: --quick, --repeats, --dir."""
     parser.add_argument('--quick', action='store_true', help='small shapes, for a smoke test')
     parser.add_argument('--repeats', type=int, default=3, help='best of N (default 3)')
     parser.add_argument('--dir', type=Path, help='where to write and reuse the data')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_arguments(parser)
     parser.add_argument('--only', nargs='+', metavar='PATTERN',
                         help='run only the rows whose label contains one of these substrings')
     parser.add_argument('--sides', default=','.join(SIDES),

@@ -604,16 +604,42 @@ impl ReadPlan {
         out.par_chunks_mut(per_lane)
             .enumerate()
             .try_for_each(|(lane, values)| {
-                let mut buf = zeroed(piece.min(values.len() * itemsize))?;
-                let mut cursor = SegmentCursor::new(&self.segments);
-                cursor.seek(lane * per_lane * itemsize)?;
-                for part in values.chunks_mut(piece / itemsize) {
-                    let bytes = &mut buf[..part.len() * itemsize];
-                    cursor.read(source, bytes)?;
-                    convert(bytes, part)?;
-                }
-                Ok(())
+                let start = lane * per_lane * itemsize;
+                let end = start + values.len() * itemsize;
+                self.read_share(source, start..end, piece, |at, bytes| {
+                    let first = (at - start) / itemsize;
+                    convert(bytes, &mut values[first..first + bytes.len() / itemsize])?;
+                    Ok(true)
+                })
             })
+    }
+
+    /// Reads bytes `share` of the result in order, in pieces of `piece` bytes, handing each
+    /// to `each(first_byte, bytes)` until it returns false: one thread's part of a read
+    /// split between threads.
+    fn read_share(
+        &self,
+        source: &dyn Source,
+        share: std::ops::Range<usize>,
+        piece: usize,
+        mut each: impl FnMut(usize, &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        if share.is_empty() {
+            return Ok(());
+        }
+        let mut buf = zeroed(piece.min(share.len()))?;
+        let mut cursor = SegmentCursor::new(&self.segments);
+        cursor.seek(share.start)?;
+        let mut at = share.start;
+        while at < share.end {
+            let bytes = &mut buf[..piece.min(share.end - at)];
+            cursor.read(source, bytes)?;
+            if !each(at, bytes)? {
+                break;
+            }
+            at += bytes.len();
+        }
+        Ok(())
     }
 
     /// Whether `check(first_byte, bytes)` holds for every piece of the result (pieces of
@@ -659,27 +685,15 @@ impl ReadPlan {
         let all = AtomicBool::new(true);
         let per_lane = (total / itemsize).div_ceil(lanes) * itemsize;
         use rayon::prelude::*;
-        (0..lanes)
-            .into_par_iter()
-            .try_for_each(|lane| -> Result<()> {
-                let (start, end) = (lane * per_lane, ((lane + 1) * per_lane).min(total));
-                if start >= end {
-                    return Ok(());
+        (0..lanes).into_par_iter().try_for_each(|lane| {
+            let share = (lane * per_lane).min(total)..((lane + 1) * per_lane).min(total);
+            self.read_share(source, share, piece, |at, bytes| {
+                if !check(at, bytes)? {
+                    all.store(false, Ordering::Relaxed);
                 }
-                let mut buf = zeroed(piece.min(end - start))?;
-                let mut cursor = SegmentCursor::new(&self.segments);
-                cursor.seek(start)?;
-                let mut at = start;
-                while at < end && all.load(Ordering::Relaxed) {
-                    let n = piece.min(end - at);
-                    cursor.read(source, &mut buf[..n])?;
-                    if !check(at, &buf[..n])? {
-                        all.store(false, Ordering::Relaxed);
-                    }
-                    at += n;
-                }
-                Ok(())
-            })?;
+                Ok(all.load(Ordering::Relaxed))
+            })
+        })?;
         Ok(all.load(Ordering::Relaxed))
     }
 }

@@ -46,18 +46,38 @@ fn index(path: &Path) -> PathBuf {
     sidecar
 }
 
+/// `len` bytes of [`data`] gzipped as another tool would as `run.nii.gz`, with its index
+/// file written beside it: the directory, the file and its uncompressed bytes.
+fn indexed_file(len: usize, seed: u32) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let want = data(len, seed);
+    let path = gz_file(dir.path(), "run.nii.gz", &want);
+    index(&path);
+    (dir, path, want)
+}
+
 fn read_all(source: &GzipSource, len: usize) -> neurovox::Result<Vec<u8>> {
     // As a proxy reads: the header first, then the data in pieces.
     let mut out = vec![0u8; len];
     source.read_at(0, &mut out[..348])?;
-    let mut at = 352;
-    while at < len {
-        let n = (len - at).min(300_000);
-        source.read_at(at as u64, &mut out[at..at + n])?;
-        at += n;
-    }
+    read_in_pieces(source, &mut out[352..], 352, 300_000)?;
     source.read_at(348, &mut out[348..352])?;
     Ok(out)
+}
+
+/// Fills `out` with the bytes from `offset` in consecutive reads of `piece` bytes.
+fn read_in_pieces(
+    source: &GzipSource,
+    out: &mut [u8],
+    offset: u64,
+    piece: usize,
+) -> neurovox::Result<()> {
+    let mut at = offset;
+    for part in out.chunks_mut(piece) {
+        source.read_at(at, part)?;
+        at += part.len() as u64;
+    }
+    Ok(())
 }
 
 #[test]
@@ -130,10 +150,7 @@ fn stale_truncated_damaged_and_foreign_indexes_are_ignored() {
 
 #[test]
 fn damaged_data_under_a_valid_index_fails_a_full_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let want = data(3_000_000, 5);
-    let path = gz_file(dir.path(), "run.nii.gz", &want);
-    index(&path);
+    let (_dir, path, want) = indexed_file(3_000_000, 5);
     // Damage the middle of the compressed data: the fingerprint (length, first and last
     // 64 KiB) still matches, so the index is used.
     let mut bytes = std::fs::read(&path).unwrap();
@@ -202,14 +219,9 @@ fn slab_of(file: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-/// A 64×64×32×40 int16 run after a 352-byte header, gzipped as another tool would, with
-/// its index file written beside it: the directory, the file and its uncompressed bytes.
+/// A 64×64×32×40 int16 run after a 352-byte header, as [`indexed_file`] writes it.
 fn indexed_run(seed: u32) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
-    let dir = tempfile::tempdir().unwrap();
-    let want = data(352 + SLAB_SHAPE.iter().product::<usize>() * 2, seed);
-    let path = gz_file(dir.path(), "run.nii.gz", &want);
-    index(&path);
-    (dir, path, want)
+    indexed_file(352 + SLAB_SHAPE.iter().product::<usize>() * 2, seed)
 }
 
 /// Issue 13: a slab touching every volume of a foreign file with a persisted index, split
@@ -272,10 +284,7 @@ fn a_slab_split_between_threads_still_checks_the_crc_through_an_index() {
 /// is inflated once, plus the one span the header read puts in the span cache.
 #[test]
 fn sequential_reads_through_an_index_continue_one_another() {
-    let dir = tempfile::tempdir().unwrap();
-    let want = data(3_000_000, 13);
-    let path = gz_file(dir.path(), "run.nii.gz", &want);
-    index(&path);
+    let (_dir, path, want) = indexed_file(3_000_000, 13);
     for piece in [50_000usize, 100_000, 170_001] {
         let source = GzipSource::open(&path).unwrap();
         let got = read_all_in(&source, want.len(), piece).unwrap();
@@ -292,11 +301,6 @@ fn sequential_reads_through_an_index_continue_one_another() {
 fn read_all_in(source: &GzipSource, len: usize, piece: usize) -> neurovox::Result<Vec<u8>> {
     let mut out = vec![0u8; len];
     source.read_at(0, &mut out[..352])?;
-    let mut at = 352;
-    while at < len {
-        let n = (len - at).min(piece);
-        source.read_at(at as u64, &mut out[at..at + n])?;
-        at += n;
-    }
+    read_in_pieces(source, &mut out[352..], 352, piece)?;
     Ok(out)
 }
