@@ -592,14 +592,18 @@ class SpatialImage(DataobjImage):
     def _from_native(klass, native, mmap=True):
         header_path, image_path = native.files()
         header = klass.header_class._wrap(native.header())
-        proxy = klass.ImageArrayProxy._from_native(native.proxy(), os.fspath(image_path), mmap,
-                                        *_slope_inter(header))
-        files = {'image': FileHolder(filename=os.fspath(image_path))}
-        if 'header' in dict(klass.files_types):
+        # An image loaded from a URL has no files (nothing local to save over or watch).
+        image_name = None if image_path is None else os.fspath(image_path)
+        proxy = klass.ImageArrayProxy._from_native(native.proxy(), image_name, mmap,
+                                                   *_slope_inter(header))
+        files = {'image': FileHolder(filename=image_name)}
+        if image_name is None:
+            files = klass.make_file_map()
+        elif 'header' in dict(klass.files_types):
             files['header'] = FileHolder(filename=os.fspath(header_path))
-        if 'mat' in dict(klass.files_types):
+        if 'mat' in dict(klass.files_types) and image_name is not None:
             try:
-                files['mat'] = klass.filespec_to_file_map(os.fspath(image_path))['mat']
+                files['mat'] = klass.filespec_to_file_map(image_name)['mat']
             except ImageFileError:
                 files['mat'] = FileHolder()
         img = klass(proxy, None, header, file_map=files)

@@ -11,6 +11,10 @@ from .errors import ImageFileError, _afni_errors, _minc_errors
 from .images import IMAGE_CLASSES, PARRECImage
 
 
+#: The URL schemes ``load`` reads remotely instead of opening a path.
+_URL_SCHEMES = ('http://', 'https://', 's3://')
+
+
 def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
     """Loads the image in ``filename``, reading only its header.
 
@@ -23,7 +27,9 @@ def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
     ----------
     filename : str or os.PathLike
         The image file (for a pair, either the ``.img`` or the ``.hdr``; ``~`` is
-        expanded).
+        expanded), or an ``http://``, ``https://`` or ``s3://`` URL of a single-file NIfTI
+        image (``.nii`` or ``.nii.gz``), of which only the bytes each read needs are
+        fetched (``s3://`` anonymously: public buckets such as OpenNeuro's).
     mmap : {True, False, 'c', 'r'}, optional
         Whether a full read of an uncompressed, unscaled image may memory-map the file
         instead of reading it into memory. ``True`` or ``'c'`` (the default): a
@@ -66,7 +72,15 @@ def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
     dtype('float64')
     """
     mode = _mmap_mode(mmap)
-    filename = os.path.expanduser(os.fspath(filename))
+    filename = os.fspath(filename)
+    if isinstance(filename, str) and filename[:8].lower().startswith(_URL_SCHEMES):
+        # Read remotely with range requests (docs/compat.md, "URLs"): single-file NIfTI.
+        if kwargs:
+            raise TypeError(f'load() got unexpected keyword arguments {sorted(kwargs)} for '
+                            f"'{filename}'")
+        native = _neurovox.NativeImage.load(filename, None, mode, keep_file_open)
+        return IMAGE_CLASSES[native.format]._from_native(native, mmap)
+    filename = os.path.expanduser(filename)
     try:
         stat = os.stat(filename)
     except OSError:

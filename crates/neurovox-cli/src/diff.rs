@@ -663,7 +663,7 @@ fn compare_piece(
         )));
     }
     neurovox::dyn_array_apply!(a, x => {
-        let y = b.as_typed().ok_or_else(|| neurovox::Error::usage("types differ"))?;
+        let y = same_type_as(x, b).ok_or_else(|| neurovox::Error::usage("types differ"))?;
         for ((index, p), q) in x.indexed_iter().zip(y.iter()) {
             if p != q {
                 totals.differing += 1;
@@ -674,6 +674,14 @@ fn compare_piece(
         }
     });
     Ok(())
+}
+
+/// `b` as an array of `like`'s element type, if it holds that type.
+fn same_type_as<'a, T: neurovox::array::DynElement>(
+    _like: &ndarray::ArcArray<T, ndarray::IxDyn>,
+    b: &'a neurovox::array::DynArray,
+) -> Option<&'a ndarray::ArcArray<T, ndarray::IxDyn>> {
+    b.as_typed()
 }
 
 #[cfg(test)]

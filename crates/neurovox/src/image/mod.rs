@@ -11,6 +11,7 @@
 //! * `tracking.rs` — whether an image still matches its file (`is_dirty`).
 //! * `save.rs` — saving any image to any format, atomically.
 //! * `handle.rs` — [`ImageHandle`]: a few hundred bytes that turn back into the image anywhere.
+//! * `url_load.rs` — [`load`] of an `http(s)://` or `s3://` URL (the `remote` feature).
 //! * `parrec_nifti.rs` — a PAR/REC recording as the NIfTI-1 image nibabel's `parrec2nii`
 //!   writes ([`parrec_to_nifti`]).
 //!
@@ -25,6 +26,8 @@ pub(crate) mod proxy;
 pub(crate) mod save;
 pub(crate) mod spatial_image;
 pub(crate) mod tracking;
+#[cfg(feature = "remote")]
+pub(crate) mod url_load;
 
 pub use dataobj::{Caching, DataObj, FloatElement};
 pub use file_map::{

@@ -113,7 +113,9 @@ pub(crate) fn header_for_data(
     Ok(header)
 }
 
-/// Loads the image at `path`, reading nothing but its header (nibabel's `load`).
+/// Loads the image at `path`, reading nothing but its header (nibabel's `load`). With the
+/// `remote` feature, `path` may be an `http://`, `https://` or `s3://` URL: only the bytes
+/// that reads need are fetched (module `io::remote`).
 pub fn load(path: impl AsRef<Path>) -> Result<Image> {
     Image::load_with(path, LoadOptions::default())
 }
@@ -131,6 +133,18 @@ impl Image {
         format: Option<ImageFormat>,
         options: LoadOptions,
     ) -> Result<Image> {
+        if let Some(url) = path
+            .as_ref()
+            .to_str()
+            .filter(|p| crate::io::open::is_url(p))
+        {
+            #[cfg(feature = "remote")]
+            return crate::image::url_load::load_url(url, format, options);
+            #[cfg(not(feature = "remote"))]
+            return Err(Error::unsupported(format!(
+                "{url} is a URL, and this build of neurovox reads no URLs (the `remote` feature)"
+            )));
+        }
         let (header_path, image_path) =
             crate::image::file_map::header_and_image_paths(path.as_ref());
         Self::open_files(&header_path, &image_path, format, options)

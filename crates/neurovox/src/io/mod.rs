@@ -15,6 +15,8 @@
 //!   readers, [`Hdf5DatasetSource`] for one dataset's decoded elements read as one run
 //!   (MINC2 images).
 //! * [`atomic`] — writing files atomically and durably, one file or a set of them.
+//! * `remote` (the `remote` feature) — objects at `http(s)://` and `s3://` URLs read with
+//!   range requests through a block cache: `RemoteSource`.
 //!
 //! Nothing here parses a header or knows what a voxel is; the layers above ([`crate::image`])
 //! decide what to read.
@@ -26,6 +28,8 @@ pub mod gzip;
 pub mod hdf5_dataset;
 pub mod open;
 pub mod random_access;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod segmented;
 pub mod source;
 
@@ -37,9 +41,11 @@ pub use gzip::{
 };
 pub use hdf5_dataset::{Hdf5DatasetSource, SourceStorage};
 pub use open::{
-    Compression, decompressing_reader, detect_compression, open_decompressed,
+    Compression, decompressing_reader, detect_compression, is_url, open_decompressed,
     open_decompressed_identified, open_regular, read_fully, read_up_to, skip,
 };
 pub use random_access::{SourceOptions, file_compression, random_access_source};
+#[cfg(feature = "remote")]
+pub use remote::{RemoteFingerprint, RemoteLocation, RemoteObject, RemoteOptions, RemoteSource};
 pub use segmented::SegmentedSource;
 pub use source::{FileSource, MemorySource, MmapSource, Source, StreamSource};

@@ -70,6 +70,19 @@ pub fn detect_compression(start: &[u8]) -> Compression {
     }
 }
 
+/// Whether `text` is a URL neurovox reads remotely with the `remote` feature (`http://`, `https://`, `s3://`), rather than a
+/// path.
+///
+/// ```
+/// assert!(neurovox::io::is_url("https://example.org/sub-01_T1w.nii.gz"));
+/// assert!(neurovox::io::is_url("s3://openneuro.org/ds000001/sub-01/anat/sub-01_T1w.nii.gz"));
+/// assert!(!neurovox::io::is_url("/data/sub-01_T1w.nii.gz"));
+/// ```
+pub fn is_url(text: &str) -> bool {
+    let lower = text.get(..8).unwrap_or(text).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("s3://")
+}
+
 /// Wraps a byte stream in the decoder its first bytes call for (none for plain bytes).
 pub fn decompressing_reader<R: Read + Send + 'static>(
     mut inner: R,

@@ -19,11 +19,15 @@ mod gzip_damage;
 mod gzip_index;
 mod gzip_random_access;
 mod gzip_write;
+#[cfg(feature = "remote")]
+mod http_server;
 mod malformed;
 mod minc_files;
 mod mmap_file_handles;
 mod numpy_interop;
 mod proxy_concurrency;
+#[cfg(feature = "remote")]
+mod remote;
 mod replaced_files;
 mod save_roundtrip;
 mod save_to_bytes;

@@ -292,11 +292,7 @@ impl TrailerClaim {
 
     /// Reads the last 4 bytes of the file; `None` for a file too short to hold a trailer.
     fn read(file: &Compressed) -> Result<Option<Self>> {
-        let compressed_len = file
-            .handle()?
-            .metadata()
-            .map_err(|e| Error::io(e).with_path(&file.path))?
-            .len();
+        let compressed_len = file.len()?;
         if compressed_len < 18 {
             return Ok(None); // shorter than one empty member: header, block, trailer
         }
@@ -411,7 +407,38 @@ impl GzipSource {
         if span == 0 {
             return Err(Error::usage("the checkpoint span must be at least 1 byte").with_path(path));
         }
-        let file = Compressed::new(path)?;
+        Self::over_compressed(Compressed::new(path)?, span, cache_bytes, true)
+    }
+
+    /// A source over gzip bytes that another source holds (a remote object's, say), named
+    /// `name` in messages: the same checkpoint index, member index and checks as a file's,
+    /// without index files (they belong to local files).
+    ///
+    /// ```
+    /// use neurovox::io::{GzipSource, MemorySource, Source};
+    /// use std::io::Write;
+    /// let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    /// gz.write_all(&[9u8; 5000])?;
+    /// let bytes = MemorySource::new(gz.finish()?);
+    /// let source = GzipSource::over_source(std::sync::Arc::new(bytes), "memory.gz".as_ref())?;
+    /// let mut two = [0u8; 2];
+    /// source.read_at(4998, &mut two)?;
+    /// assert_eq!(two, [9, 9]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn over_source(compressed: Arc<dyn Source>, name: &Path) -> Result<Self> {
+        let file = Compressed::over(compressed, name);
+        Self::over_compressed(file, DEFAULT_SPAN, DEFAULT_SPAN_CACHE_BYTES, false)
+    }
+
+    fn over_compressed(
+        file: Compressed,
+        span: u64,
+        cache_bytes: usize,
+        index_files: bool,
+    ) -> Result<Self> {
+        let path = file.path.clone();
+        let path = path.as_path();
         let mut magic = [0u8; 2];
         let n = file.read_at(0, &mut magic)?;
         if n < 2 || magic != [0x1f, 0x8b] {
@@ -458,7 +485,7 @@ impl GzipSource {
                 .covered
                 .store(members.total_size(), Ordering::Release);
             let _ = source.total.set(members.total_size());
-        } else if super::index_file::lookup_enabled() {
+        } else if index_files && super::index_file::lookup_enabled() {
             source.load_index_file()?;
         }
         Ok(source)
@@ -1114,9 +1141,29 @@ thread_local! {
 
 /// The member index at the end of `file`, if it has a valid one.
 fn probe_member_index(file: &Compressed) -> Result<Option<MemberIndex>> {
-    let Some(index) = MemberIndex::read_from(&*file.handle()?)? else {
+    use super::member_index::TAIL_LEN;
+    let file_len = file.len()?;
+    if file_len < TAIL_LEN as u64 {
+        return Ok(None);
+    }
+    let mut tail = [0u8; TAIL_LEN];
+    let n = file.read_at(file_len - TAIL_LEN as u64, &mut tail)?;
+    let Some(index_len) = MemberIndex::parse_tail(&tail[..n], file_len)? else {
         return Ok(None);
     };
+    // parse_tail checked index_len <= file_len, so this allocates at most the file.
+    let mut region = vec![
+        0u8;
+        usize::try_from(index_len)
+            .unwrap_or(usize::MAX)
+            .min(file_len as usize)
+    ];
+    if file.read_at(file_len - index_len, &mut region)? != region.len() {
+        return Err(Error::format(
+            "the file shrank while its gzip member index was read",
+        ));
+    }
+    let index = MemberIndex::parse(&region, file_len)?;
     // The tail could belong to other data; the first member's header must agree too.
     if let Some(first) = index.members().first() {
         let mut header = [0u8; MEMBER_HEADER_LEN];
@@ -1238,7 +1285,7 @@ impl Source for GzipSource {
     }
 
     fn identity(&self) -> Option<crate::io::file_identity::FileIdentity> {
-        Some(self.file.identity)
+        self.file.identity
     }
 
     fn expect_data_end(&self, end: u64) {
@@ -1271,7 +1318,11 @@ impl fmt::Debug for GzipSource {
 /// source was made for.
 struct Compressed {
     path: PathBuf,
-    identity: crate::io::file_identity::FileIdentity,
+    /// The file's identity; `None` for compressed bytes read from another source.
+    identity: Option<crate::io::file_identity::FileIdentity>,
+    /// The compressed bytes, when they come from a source rather than the file at `path`
+    /// (a remote object): reads go there, and nothing is opened.
+    backing: Option<Arc<dyn Source>>,
     keep_open: bool,
     /// The open file and how many reads are using it (always ≥ 1 while kept open).
     open: Mutex<(Option<Arc<File>>, usize)>,
@@ -1297,7 +1348,8 @@ impl Compressed {
         let identity = crate::io::file_identity::FileIdentity::of_file(&file, path)?;
         Ok(Compressed {
             path: path.to_path_buf(),
-            identity,
+            identity: Some(identity),
+            backing: None,
             keep_open: true,
             open: Mutex::new((Some(Arc::new(file)), 1)),
         })
@@ -1324,10 +1376,40 @@ impl Compressed {
         }
     }
 
+    /// The compressed bytes of `backing`, named `name` in messages.
+    fn over(backing: Arc<dyn Source>, name: &Path) -> Self {
+        Compressed {
+            path: name.to_path_buf(),
+            identity: None,
+            backing: Some(backing),
+            keep_open: true,
+            open: Mutex::new((None, 1)),
+        }
+    }
+
     fn reopen(&self) -> Result<File> {
+        if self.backing.is_some() {
+            return Err(
+                Error::unsupported("these gzip bytes are not a local file").with_path(&self.path)
+            );
+        }
         let file = crate::io::open::open_regular(&self.path)?;
-        self.identity.check(&file, &self.path)?;
+        if let Some(identity) = &self.identity {
+            identity.check(&file, &self.path)?;
+        }
         Ok(file)
+    }
+
+    /// The compressed length.
+    fn len(&self) -> Result<u64> {
+        match &self.backing {
+            Some(source) => source.len(),
+            None => Ok(self
+                .handle()?
+                .metadata()
+                .map_err(|e| Error::io(e).with_path(&self.path))?
+                .len()),
+        }
     }
 
     /// The open file, opened now if no read has opened it yet (outside any session — index
@@ -1348,6 +1430,14 @@ impl Compressed {
     /// Reads up to `buf.len()` bytes at `offset`; fewer only at the end of the file.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
         use std::os::unix::fs::FileExt;
+        if let Some(source) = &self.backing {
+            let len = source.len()?;
+            let n = usize::try_from(len.saturating_sub(offset))
+                .unwrap_or(usize::MAX)
+                .min(buf.len());
+            source.read_at(offset, &mut buf[..n])?;
+            return Ok(n);
+        }
         let file = self.handle()?;
         let mut n = 0;
         while n < buf.len() {
@@ -1384,7 +1474,13 @@ struct Input {
     len: usize,
     /// Next unconsumed byte.
     pos: usize,
+    /// Bytes the next fill asks for: [`FIRST_INPUT_FILL`], doubling up to [`INPUT_CHUNK`].
+    next_fill: usize,
 }
+
+/// The first read of compressed bytes a stream makes. A header read needs a few hundred
+/// bytes of input; asking 128 KiB first would cost a remote source a request of its own.
+const FIRST_INPUT_FILL: usize = 4096;
 
 impl Input {
     fn new(at: u64) -> Self {
@@ -1393,6 +1489,7 @@ impl Input {
             start: at,
             len: 0,
             pos: 0,
+            next_fill: FIRST_INPUT_FILL,
         }
     }
 
@@ -1417,7 +1514,9 @@ impl Input {
             return Ok(true);
         }
         let at = self.offset();
-        self.len = file.read_at(at, &mut self.buf)?;
+        let want = self.next_fill.min(self.buf.len());
+        self.next_fill = (self.next_fill * 2).min(INPUT_CHUNK);
+        self.len = file.read_at(at, &mut self.buf[..want])?;
         self.start = at;
         self.pos = 0;
         Ok(self.len > 0)

@@ -1,0 +1,34 @@
+//! Images on web servers and object stores: `http://`, `https://` and `s3://` URLs read with
+//! HTTP range requests, only the bytes a read needs (the `remote` feature).
+//!
+//! * [`RemoteLocation`] — what a URL names: the HTTP(S) address to ask, from an `s3://` URL
+//!   too (module docs of [`location`]).
+//! * [`RemoteObject`] — one object on a server: its size and fingerprint (ETag,
+//!   Last-Modified) from the first request, ranged GETs with timeouts and retries, and the
+//!   errors a user can act on (404 is `NotFound`, 403 `PermissionDenied`, a changed object
+//!   `Stale`).
+//! * [`RemoteSource`] — a [`Source`](crate::io::Source) over a remote object: a block cache
+//!   with a size cap, missing blocks fetched in coalesced ranges, several ranges of one read
+//!   fetched at once, and read-ahead for reads that follow one another (a gzip first pass).
+//!
+//! A `.nii.gz` at a URL is a [`GzipSource`](crate::io::GzipSource) over a `RemoteSource`:
+//! the header inflates from the first compressed KiBs, and a file written by neurovox reads
+//! its trailing member index with one request and then only the members a read needs.
+//!
+//! # Why `ureq`
+//!
+//! The reads of a [`Source`](crate::io::Source) are synchronous calls on any thread. `ureq` is
+//! a small synchronous HTTP/1.1 client (rustls for TLS, no async runtime), so a read is a call
+//! on the reading thread and several ranges of one read are fetched on scoped threads.
+//! `object_store` speaks S3, GCS and Azure with signing, but brings tokio and reqwest, and
+//! every read would block on a runtime; S3 here is its HTTPS API, which for public buckets
+//! (OpenNeuro's) needs no signature. Signed requests (credentials from the AWS environment)
+//! are not implemented yet: a private bucket answers 403, reported as `PermissionDenied`.
+
+mod location;
+mod object;
+mod source;
+
+pub use location::RemoteLocation;
+pub use object::{RemoteFingerprint, RemoteObject, RemoteOptions};
+pub use source::RemoteSource;

@@ -1,0 +1,285 @@
+//! Images read from a real HTTP server on loopback (`http_server.rs`): what each load and read
+//! asks of the server (requests and bytes counted, never timed), values against the same
+//! file read locally, and the faults a network brings (5xx, dropped and short bodies, a
+//! replaced object, a server that stalls, 404 and 403).
+
+use crate::http_server::{Fault, TestServer};
+use neurovox::array::{Selection, SliceItem};
+use neurovox::io::{GzipSource, RemoteOptions, RemoteSource, Source};
+use neurovox::{ErrorKind, Image, ImageFormat, load};
+use std::time::Duration;
+
+/// A 4-D int16 run with a zero background (compresses as scans do), saved as `name` in
+/// `dir` by neurovox; returns the file's bytes.
+fn saved_run(dir: &std::path::Path, name: &str, shape: (usize, usize, usize, usize)) -> Vec<u8> {
+    let data = ndarray::Array4::from_shape_fn(shape, |(i, j, k, t)| {
+        let inside = (i as i64 - shape.0 as i64 / 2).pow(2)
+            + (j as i64 - shape.1 as i64 / 2).pow(2)
+            < (shape.0 as i64 / 3).pow(2);
+        if inside {
+            // Signal plus noise: compresses about as much as a scan (2-3x), not 100x.
+            let h = ((i * 73_856_093) ^ (j * 19_349_663) ^ (k * 83_492_791) ^ (t * 2_654_435_761))
+                .wrapping_mul(0x9E37_79B9)
+                >> 7;
+            ((i * 7 + j * 13 + k * 29) % 2000) as i16 + (h % 512) as i16 - 300
+        } else {
+            0
+        }
+    })
+    .into_dyn();
+    let affine = [
+        [2.0, 0.0, 0.0, -10.0],
+        [0.0, 2.0, 0.0, -20.0],
+        [0.0, 0.0, 2.5, 5.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ];
+    let mut img =
+        Image::from_array(data, Some(affine), ImageFormat::Nifti1).expect("an array image");
+    let path = dir.join(name);
+    img.to_filename(&path, Default::default()).expect("saved");
+    std::fs::read(&path).expect("read back")
+}
+
+/// The same file as stock zlib writes it (one member, as nibabel and most tools do).
+fn foreign_gzip(plain: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(1));
+    gz.write_all(plain).expect("compressed");
+    gz.finish().expect("compressed")
+}
+
+fn io_kind(e: &neurovox::Error) -> Option<std::io::ErrorKind> {
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind)
+}
+
+fn volume(img: &Image, t: usize) -> ndarray::ArrayD<f64> {
+    let key = Selection::from(vec![SliceItem::Ellipsis, SliceItem::Index(t as isize)]);
+    img.dataobj()
+        .read(&key)
+        .and_then(|v| v.to_f64())
+        .expect("a volume")
+}
+
+#[test]
+fn a_plain_nii_loads_with_one_request_and_reads_what_the_local_file_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = saved_run(dir.path(), "run.nii", (20, 24, 10, 16));
+    let server = TestServer::start();
+    server.put("data/run.nii", bytes);
+    let remote = load(server.url("data/run.nii")).unwrap();
+    assert_eq!(server.requests(), 1, "{:?}", server.log());
+    assert!(server.bytes_served() <= 64 << 10);
+    let local = load(dir.path().join("run.nii")).unwrap();
+    assert_eq!(
+        remote.header().data_shape().unwrap(),
+        local.header().data_shape().unwrap()
+    );
+    assert_eq!(remote.affine(), local.affine());
+    for t in [0, 7, 15] {
+        assert_eq!(volume(&remote, t), volume(&local, t), "volume {t}");
+    }
+    // A volume already fetched is served from the block cache.
+    let before = server.requests();
+    volume(&remote, 7);
+    assert_eq!(server.requests(), before);
+}
+
+#[test]
+fn a_foreign_nii_gz_header_costs_one_request_and_a_full_read_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = saved_run(dir.path(), "run.nii", (32, 32, 12, 30));
+    let server = TestServer::start();
+    server.put("run.nii.gz", foreign_gzip(&plain));
+    let remote = load(server.url("run.nii.gz")).unwrap();
+    assert!(server.requests() <= 2, "{:?}", server.log());
+    assert!(
+        server.bytes_served() <= 64 << 10,
+        "{}",
+        server.bytes_served()
+    );
+    let local = load(dir.path().join("run.nii")).unwrap();
+    let mut remote = remote;
+    let mut local = local;
+    let a = remote
+        .get_fdata(neurovox::image::Caching::Unchanged)
+        .unwrap();
+    let b = local
+        .get_fdata(neurovox::image::Caching::Unchanged)
+        .unwrap();
+    assert_eq!(a, b);
+    // The first pass asked in growing ranges, not 128 KiB at a time.
+    assert!(server.requests() < 12, "{:?}", server.log());
+}
+
+#[test]
+fn one_volume_of_a_neurovox_nii_gz_fetches_only_its_members_and_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = saved_run(dir.path(), "run.nii.gz", (64, 64, 32, 24));
+    let local_path = dir.path().join("run.nii.gz");
+    let members = GzipSource::open(&local_path).unwrap();
+    let index = members
+        .member_index()
+        .expect("neurovox writes a member index")
+        .clone();
+    let file_len = bytes.len() as u64;
+    let server = TestServer::start();
+    server.put("run.nii.gz", bytes);
+    let remote = load(server.url("run.nii.gz")).unwrap();
+    let local = load(&local_path).unwrap();
+    let first = server.bytes_served();
+    assert!(
+        server.requests() <= 2 && first <= 64 << 10,
+        "{:?}",
+        server.log()
+    );
+    server.reset_counts();
+    let t = 17;
+    assert_eq!(volume(&remote, t), volume(&local, t));
+    // The volume's bytes in the stream, and the members that hold them.
+    let vol_bytes = 64 * 64 * 32 * 2;
+    let start = 352 + t as u64 * vol_bytes;
+    let end = start + vol_bytes;
+    let spanned: u64 = index
+        .members()
+        .iter()
+        .filter(|m| m.out < end && m.out + u64::from(m.size) > start)
+        .map(|m| u64::from(m.len))
+        .sum();
+    let index_bytes = file_len
+        - index
+            .members()
+            .iter()
+            .map(|m| u64::from(m.len))
+            .sum::<u64>();
+    let served = server.bytes_served();
+    assert!(
+        served as f64 <= 1.1 * spanned as f64 + index_bytes as f64,
+        "served {served} for members of {spanned} bytes (index {index_bytes}, first {first})"
+    );
+    // Again: the block cache serves it.
+    let requests = server.requests();
+    assert_eq!(volume(&remote, t), volume(&local, t));
+    assert_eq!(server.requests(), requests);
+}
+
+#[test]
+fn missing_and_forbidden_objects_are_not_found_and_permission_errors_naming_the_url() {
+    let server = TestServer::start();
+    let url = server.url("nothing/here.nii.gz");
+    let e = load(&url).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io);
+    assert_eq!(io_kind(&e), Some(std::io::ErrorKind::NotFound), "{e}");
+    assert!(e.to_string().contains(&url), "{e}");
+    server.put("forbidden/a.nii", vec![1; 400]);
+    let e = load(server.url("forbidden/a.nii")).unwrap_err();
+    assert_eq!(
+        io_kind(&e),
+        Some(std::io::ErrorKind::PermissionDenied),
+        "{e}"
+    );
+    // Not found is not retried.
+    assert_eq!(server.requests(), 2, "{:?}", server.log());
+}
+
+fn quick() -> RemoteOptions {
+    RemoteOptions {
+        timeout: Duration::from_millis(500),
+        retries: 3,
+        backoff: Duration::from_millis(10),
+        ..RemoteOptions::default()
+    }
+}
+
+#[test]
+fn transient_failures_are_retried_and_give_the_right_bytes() {
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let server = TestServer::start();
+    server.put("blob", data.clone());
+    let source = RemoteSource::open(&server.url("blob"), quick()).unwrap();
+    for (fault, at) in [
+        (Fault::Status(500), 100_000u64),
+        (Fault::Status(503), 150_000),
+        (Fault::DropMidBody, 200_000),
+        (Fault::ShortBody, 250_000),
+    ] {
+        server.fail_next(fault);
+        let mut buf = vec![0u8; 20_000];
+        source.read_at(at, &mut buf).unwrap();
+        assert!(buf == data[at as usize..at as usize + 20_000], "{fault:?}");
+    }
+    // Every fault cost one extra request.
+    assert_eq!(server.requests(), 1 + 4 * 2, "{:?}", server.log());
+}
+
+#[test]
+fn a_failure_that_persists_is_an_error_after_the_retries() {
+    let server = TestServer::start();
+    server.put("blob", vec![5u8; 200_000]);
+    let source = RemoteSource::open(&server.url("blob"), quick()).unwrap();
+    for _ in 0..4 {
+        server.fail_next(Fault::Status(500));
+    }
+    let mut buf = vec![0u8; 1000];
+    let e = source.read_at(150_000, &mut buf).unwrap_err();
+    assert!(
+        e.to_string().contains("500") && e.to_string().contains("4 attempts"),
+        "{e}"
+    );
+    assert!(e.to_string().contains(&server.url("blob")), "{e}");
+}
+
+#[test]
+fn a_replaced_object_is_stale_never_mixed() {
+    let server = TestServer::start();
+    server.put("blob", vec![1u8; 300_000]);
+    let source = RemoteSource::open(&server.url("blob"), quick()).unwrap();
+    server.put("blob", vec![2u8; 300_000]);
+    let mut buf = vec![0u8; 1000];
+    // The first 64 KiB came with the first request and are still the old object's.
+    source.read_at(0, &mut buf).unwrap();
+    assert!(buf.iter().all(|&b| b == 1));
+    let e = source.read_at(200_000, &mut buf).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Stale, "{e}");
+    // A truncated replacement is stale too.
+    let source = RemoteSource::open(&server.url("blob"), quick()).unwrap();
+    server.put("blob", vec![2u8; 100_000]);
+    assert_eq!(
+        source.read_at(200_000, &mut buf).unwrap_err().kind(),
+        ErrorKind::Stale
+    );
+}
+
+#[test]
+fn a_server_that_stalls_times_out_with_an_error() {
+    let server = TestServer::start();
+    server.put("blob", vec![3u8; 200_000]);
+    let options = RemoteOptions {
+        timeout: Duration::from_millis(150),
+        retries: 1,
+        backoff: Duration::from_millis(10),
+        ..RemoteOptions::default()
+    };
+    let source = RemoteSource::open(&server.url("blob"), options).unwrap();
+    server.fail_next(Fault::Stall(Duration::from_millis(600)));
+    server.fail_next(Fault::Stall(Duration::from_millis(600)));
+    let mut buf = vec![0u8; 1000];
+    let e = source.read_at(100_000, &mut buf).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    assert!(e.to_string().contains("2 attempts"), "{e}");
+}
+
+#[test]
+fn formats_not_yet_read_from_urls_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = ndarray::Array3::<u8>::zeros((4, 4, 4)).into_dyn();
+    let mut img = Image::from_array(data, None, ImageFormat::Mgh).unwrap();
+    img.to_filename(dir.path().join("a.mgh"), Default::default())
+        .unwrap();
+    let server = TestServer::start();
+    server.put("a.mgh", std::fs::read(dir.path().join("a.mgh")).unwrap());
+    let e = load(server.url("a.mgh")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    assert!(e.to_string().contains("URL"), "{e}");
+}
