@@ -2,7 +2,7 @@
 //! HTTP range requests, only the bytes a read needs (the `remote` feature).
 //!
 //! * [`RemoteLocation`] — what a URL names: the HTTP(S) address to ask, from an `s3://` URL
-//!   too (module docs of [`location`]).
+//!   too (the `location` module says how).
 //! * [`RemoteObject`] — one object on a server: its size and fingerprint (ETag,
 //!   Last-Modified) from the first request, ranged GETs with timeouts and retries, and the
 //!   errors a user can act on (404 is `NotFound`, 403 `PermissionDenied`, a changed object
