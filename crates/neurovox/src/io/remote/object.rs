@@ -221,15 +221,10 @@ impl RemoteObject {
                 .agent
                 .get(self.location.request_url())
                 .header("Range", format!("bytes=0-{}", want - 1));
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            let mut response = match request.call() {
-                Ok(r) => r,
-                Err(e) => return transport_failure(e),
+            let (status, mut response) = match self.send(request) {
+                Ok(answer) => answer,
+                Err(outcome) => return outcome,
             };
-            let status = response.status().as_u16();
-            if let Some(failed) = status_failure(status) {
-                return failed;
-            }
             if status == 416 {
                 // An empty object: no byte 0 to ask for.
                 let size = content_range_total(&response).unwrap_or(0);
@@ -288,6 +283,21 @@ impl RemoteObject {
         Ok(first)
     }
 
+    /// Sends `request`, counting it: the status and answer, or the attempt's outcome for a
+    /// transport failure or an error status.
+    fn send(
+        &self,
+        request: ureq::RequestBuilder<ureq::typestate::WithoutBody>,
+    ) -> std::result::Result<(u16, ureq::http::Response<ureq::Body>), Attempt> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let response = request.call().map_err(transport_failure)?;
+        let status = response.status().as_u16();
+        match status_failure(status) {
+            Some(failed) => Err(failed),
+            None => Ok((status, response)),
+        }
+    }
+
     fn attempt_range(&self, offset: u64, end: u64, buf: &mut [u8]) -> Attempt {
         let mut request = self
             .agent
@@ -301,15 +311,10 @@ impl RemoteObject {
         {
             request = request.header("If-Match", etag);
         }
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut response = match request.call() {
-            Ok(r) => r,
-            Err(e) => return transport_failure(e),
+        let (status, mut response) = match self.send(request) {
+            Ok(answer) => answer,
+            Err(outcome) => return outcome,
         };
-        let status = response.status().as_u16();
-        if let Some(failed) = status_failure(status) {
-            return failed;
-        }
         let seen = fingerprint_of(
             &response,
             content_range_total(&response)
