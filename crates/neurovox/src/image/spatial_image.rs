@@ -139,7 +139,10 @@ impl Image {
             .filter(|p| crate::io::open::is_url(p))
         {
             #[cfg(feature = "remote")]
-            return crate::image::url_load::load_url(url, format, options);
+            return Self::from_url_parts(
+                crate::image::url_load::load_url(url, format, &options)?,
+                options,
+            );
             #[cfg(not(feature = "remote"))]
             return Err(Error::unsupported(format!(
                 "{url} is a URL, and this build of neurovox reads no URLs (the `remote` feature)"
@@ -148,6 +151,27 @@ impl Image {
         let (header_path, image_path) =
             crate::image::file_map::header_and_image_paths(path.as_ref());
         Self::open_files(&header_path, &image_path, format, options)
+    }
+
+    /// The image of a URL's header and proxy: no files (nothing local to save over or
+    /// watch), clean until changed.
+    #[cfg(feature = "remote")]
+    fn from_url_parts(
+        parts: crate::image::url_load::UrlImage,
+        options: LoadOptions,
+    ) -> Result<Image> {
+        let dataobj = DataObj::Proxy(parts.proxy);
+        let snapshot = Snapshot::new(&parts.header, Some(&parts.affine), &dataobj, Vec::new());
+        Ok(Image {
+            dataobj,
+            header: parts.header,
+            affine: Some(parts.affine),
+            files: FileMap::default(),
+            fdata_cache: None,
+            data_cache: None,
+            options,
+            tracking: Tracking::with_snapshot(snapshot),
+        })
     }
 
     /// Loads the image whose header is in `header_path` and data in `image_path` (usually

@@ -13,22 +13,27 @@
 
 use crate::error::{Error, Result};
 use crate::format::{Header, ImageFormat};
-use crate::image::DataObj;
 use crate::image::file_map::{detect_format, extension_kind, split_name};
-use crate::image::proxy::{ArrayProxy, ArraySpec};
-use crate::image::spatial_image::{FileMap, Image, LoadOptions};
-use crate::image::tracking::{Snapshot, Tracking};
+use crate::image::proxy::{ArrayProxy, ArraySpec, ProxyOptions};
 use crate::io::open::{Compression, detect_compression};
 use crate::io::{GzipSource, RemoteOptions, RemoteSource, Source};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Loads the image at `url`, reading its header and nothing else.
+/// What a load of a URL found: the header, its affine, and a proxy over the object's data
+/// (`Image::load_as` makes the image of them).
+pub(crate) struct UrlImage {
+    pub header: Header,
+    pub affine: crate::format::Affine,
+    pub proxy: ArrayProxy,
+}
+
+/// Reads the header of the image at `url` and nothing else.
 pub(crate) fn load_url(
     url: &str,
     format: Option<ImageFormat>,
-    options: LoadOptions,
-) -> Result<Image> {
+    options: &ProxyOptions,
+) -> Result<UrlImage> {
     let name = Path::new(url);
     let raw = Arc::new(RemoteSource::open(url, RemoteOptions::from_env())?);
     let file_len = raw.len()?;
@@ -50,7 +55,7 @@ pub(crate) fn load_url(
         }
     };
     let (header, format) =
-        read_header(source.as_ref(), url, format, &options).map_err(|e| e.with_path(name))?;
+        read_header(source.as_ref(), url, format, options).map_err(|e| e.with_path(name))?;
     let spec = ArraySpec::from_header(&header).map_err(|e| e.with_path(name))?;
     let end = header
         .data_offset()
@@ -67,17 +72,10 @@ pub(crate) fn load_url(
     }
     let affine = header.best_affine().map_err(|e| e.with_path(name))?;
     debug_assert!(matches!(format, ImageFormat::Nifti1 | ImageFormat::Nifti2));
-    let dataobj = DataObj::Proxy(ArrayProxy::from_source(source, spec));
-    let snapshot = Snapshot::new(&header, Some(&affine), &dataobj, Vec::new());
-    Ok(Image {
-        dataobj,
+    Ok(UrlImage {
         header,
-        affine: Some(affine),
-        files: FileMap::default(),
-        fdata_cache: None,
-        data_cache: None,
-        options,
-        tracking: Tracking::with_snapshot(snapshot),
+        affine,
+        proxy: ArrayProxy::from_source(source, spec),
     })
 }
 
@@ -87,7 +85,7 @@ fn read_header(
     source: &dyn Source,
     url: &str,
     format: Option<ImageFormat>,
-    options: &LoadOptions,
+    options: &ProxyOptions,
 ) -> Result<(Header, ImageFormat)> {
     // sizeof_hdr is 348 or 540, in either byte order: read the larger when it is there.
     let mut block = vec![0u8; 540];

@@ -23,6 +23,10 @@ pub const MAX_INDEX_ENTRIES_PER_MEMBER: usize = 8186;
 /// empty deflate body and trailer.
 pub const TAIL_LEN: usize = FOOTER_LEN + EMPTY_BODY_AND_TRAILER.len();
 
+/// The largest member index read: 24 bytes per member of about 1 MiB, so files of over
+/// 2 TiB. A larger claim (from a remote server's size, say) is refused before allocating.
+pub const MAX_INDEX_BYTES: u64 = 64 << 20;
+
 /// Subfield kinds (the payload's second byte).
 const KIND_DATA: u8 = 0;
 const KIND_INDEX: u8 = 1;
@@ -182,18 +186,35 @@ impl MemberIndex {
     /// the byte) if it does but something does not hold.
     pub fn read_from(file: &File) -> Result<Option<Self>> {
         let file_len = file.metadata().map_err(Error::io)?.len();
+        Self::read_with(file_len, |offset, buf| read_full_at(file, offset, buf))
+    }
+
+    /// [`MemberIndex::read_from`] for bytes read by `read_at` (which fills a buffer at an
+    /// offset and says how much it filled) from a file of `file_len` bytes: a remote object,
+    /// say, whose length a server gave. An index over [`MAX_INDEX_BYTES`] is a Limit error
+    /// before anything is allocated for it.
+    pub fn read_with(
+        file_len: u64,
+        mut read_at: impl FnMut(u64, &mut [u8]) -> Result<usize>,
+    ) -> Result<Option<Self>> {
         if file_len < TAIL_LEN as u64 {
             return Ok(None);
         }
         let mut tail = [0u8; TAIL_LEN];
-        let n = read_full_at(file, file_len - TAIL_LEN as u64, &mut tail)?;
+        let n = read_at(file_len - TAIL_LEN as u64, &mut tail)?;
         let Some(index_len) = Self::parse_tail(&tail[..n], file_len)? else {
             return Ok(None);
         };
-        // parse_tail checked index_len <= file_len, so this allocates at most the file.
+        if index_len > MAX_INDEX_BYTES {
+            return Err(Error::limit(format!(
+                "the gzip member index claims {index_len} bytes, over the {MAX_INDEX_BYTES} \
+                 this reader takes"
+            )));
+        }
+        // parse_tail checked index_len <= file_len, and the cap bounds it.
         let start = file_len - index_len;
         let mut region = vec![0u8; usize::try_from(index_len).map_err(|_| too_big(index_len))?];
-        if read_full_at(file, start, &mut region)? != region.len() {
+        if read_at(start, &mut region)? != region.len() {
             return Err(Error::format(
                 "the file shrank while its gzip member index was read",
             ));
@@ -462,4 +483,30 @@ fn read_full_at(file: &File, offset: u64, buf: &mut [u8]) -> Result<usize> {
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_claim_over_the_cap_is_a_limit_error_before_any_allocation() {
+        // A footer as a server might send for an object it says is 1 TB: a consistent count
+        // and length, both far over what a reader should allocate on the strength of them.
+        let file_len: u64 = 1 << 40;
+        let count: u64 = 50_000_000;
+        let mut tail = vec![0u8; TAIL_LEN];
+        tail[8..16].copy_from_slice(&count.to_le_bytes());
+        tail[16..24].copy_from_slice(&index_len_for(count).to_le_bytes());
+        tail[FOOTER_LEN - 4..FOOTER_LEN].copy_from_slice(&FOOTER_MAGIC);
+        tail[FOOTER_LEN..].copy_from_slice(&EMPTY_BODY_AND_TRAILER);
+        assert!(index_len_for(count) > MAX_INDEX_BYTES);
+        let e = MemberIndex::read_with(file_len, |offset, buf| {
+            assert_eq!(offset, file_len - TAIL_LEN as u64, "only the tail is read");
+            buf.copy_from_slice(&tail);
+            Ok(buf.len())
+        })
+        .unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Limit, "{e}");
+    }
 }

@@ -201,7 +201,8 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 /// writes, and level 6 by flate2): at 1 MiB a 1 MiB read late in the file costs 3–4 ms
 /// against ~500 ms inflating from the start, the first pass runs at flate2's plain
 /// streaming speed (it stops at block ends only when a checkpoint is due, and windows are
-/// compressed on the other core: `examples/inflate_engines.rs`), and the index (181 windows) is under 1 % of the decompressed size.
+/// compressed on the other core: `examples/inflate_engines.rs`), and the index (181
+/// windows) is under 1 % of the decompressed size.
 /// 256 KiB reads only ~1 ms faster for a 5× larger index and a ~30 % slower first pass;
 /// 4 MiB doubles the read time.
 pub const DEFAULT_SPAN: u64 = 1 << 20;
@@ -1141,29 +1142,10 @@ thread_local! {
 
 /// The member index at the end of `file`, if it has a valid one.
 fn probe_member_index(file: &Compressed) -> Result<Option<MemberIndex>> {
-    use super::member_index::TAIL_LEN;
-    let file_len = file.len()?;
-    if file_len < TAIL_LEN as u64 {
-        return Ok(None);
-    }
-    let mut tail = [0u8; TAIL_LEN];
-    let n = file.read_at(file_len - TAIL_LEN as u64, &mut tail)?;
-    let Some(index_len) = MemberIndex::parse_tail(&tail[..n], file_len)? else {
+    let Some(index) = MemberIndex::read_with(file.len()?, |offset, buf| file.read_at(offset, buf))?
+    else {
         return Ok(None);
     };
-    // parse_tail checked index_len <= file_len, so this allocates at most the file.
-    let mut region = vec![
-        0u8;
-        usize::try_from(index_len)
-            .unwrap_or(usize::MAX)
-            .min(file_len as usize)
-    ];
-    if file.read_at(file_len - index_len, &mut region)? != region.len() {
-        return Err(Error::format(
-            "the file shrank while its gzip member index was read",
-        ));
-    }
-    let index = MemberIndex::parse(&region, file_len)?;
     // The tail could belong to other data; the first member's header must agree too.
     if let Some(first) = index.members().first() {
         let mut header = [0u8; MEMBER_HEADER_LEN];
