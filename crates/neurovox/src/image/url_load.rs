@@ -123,7 +123,13 @@ fn read_header(
     if want == size || !source.may_hold(offset) {
         return Ok((fixed, format));
     }
-    let mut bytes = vec![0u8; want];
-    source.read_at(0, &mut bytes)?;
+    // The extensions, 64 KiB at a time: what is held grows with what the object really
+    // gives, never by vox_offset alone.
+    let mut bytes = block;
+    while bytes.len() < want {
+        let at = bytes.len();
+        bytes.resize(at + (want - at).min(64 << 10), 0);
+        source.read_at(at as u64, &mut bytes[at..])?;
+    }
     Ok((Header::parse(format, &bytes)?, format))
 }

@@ -283,3 +283,38 @@ fn formats_not_yet_read_from_urls_say_so() {
     assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
     assert!(e.to_string().contains("URL"), "{e}");
 }
+
+#[test]
+fn extensions_past_the_first_request_are_read_in_pieces() {
+    let dir = tempfile::tempdir().unwrap();
+    let data =
+        ndarray::Array3::<i16>::from_shape_fn((6, 5, 4), |(i, j, k)| (i * 20 + j * 4 + k) as i16)
+            .into_dyn();
+    let mut img = Image::from_array(data, None, ImageFormat::Nifti1).unwrap();
+    let comment: Vec<u8> = (0..150_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let neurovox::Header::Nifti(n) = img.header_mut() else {
+        panic!("a NIfTI header");
+    };
+    n.extensions_mut()
+        .push(neurovox::format::nifti1::Extension {
+            code: 6,
+            raw: comment.clone(),
+        });
+    img.to_filename(dir.path().join("ext.nii.gz"), Default::default())
+        .unwrap();
+    let server = TestServer::start();
+    server.put(
+        "ext.nii.gz",
+        std::fs::read(dir.path().join("ext.nii.gz")).unwrap(),
+    );
+    let remote = load(server.url("ext.nii.gz")).unwrap();
+    let local = load(dir.path().join("ext.nii.gz")).unwrap();
+    let (neurovox::Header::Nifti(r), neurovox::Header::Nifti(l)) =
+        (remote.header(), local.header())
+    else {
+        panic!("NIfTI headers");
+    };
+    assert_eq!(r.extensions(), l.extensions());
+    assert!(r.extensions()[0].raw.starts_with(&comment));
+    assert_eq!(volume(&remote, 3), volume(&local, 3));
+}
