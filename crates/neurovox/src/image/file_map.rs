@@ -531,7 +531,7 @@ pub(crate) fn inflate_single_file_image(
 
 /// The bytes of a single NIfTI file before the extension flag, so the header can be parsed
 /// before we know how far its extensions reach.
-fn header_block_only(bytes: &[u8], format: ImageFormat) -> Vec<u8> {
+pub(crate) fn header_block_only(bytes: &[u8], format: ImageFormat) -> Vec<u8> {
     let size = if format == ImageFormat::Nifti1 {
         348
     } else {

@@ -13,7 +13,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::{Header, ImageFormat};
-use crate::image::file_map::{detect_format, extension_kind, split_name};
+use crate::image::file_map::{detect_format, extension_kind, header_block_only, split_name};
 use crate::image::proxy::{ArrayProxy, ArraySpec, ProxyOptions};
 use crate::io::open::{Compression, detect_compression};
 use crate::io::{GzipSource, RemoteOptions, RemoteSource, Source};
@@ -103,12 +103,8 @@ fn read_header(
             "{format} images are not read from URLs yet (single-file NIfTI-1 and NIfTI-2 are)"
         )));
     }
-    let size = if format == ImageFormat::Nifti1 {
-        348
-    } else {
-        540
-    };
-    block.truncate(size);
+    let block = header_block_only(&block, format);
+    let size = block.len();
     let fixed = Header::parse(format, &block)?;
     let offset = fixed.data_offset();
     let max = options.limits.max_header_bytes;

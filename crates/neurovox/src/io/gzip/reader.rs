@@ -2225,10 +2225,7 @@ impl Builder {
     }
 
     fn wants_checkpoint(&self, span: u64) -> bool {
-        match self.last_checkpoint {
-            None => true,
-            Some(last) => self.stream.out - last >= span,
-        }
+        self.checkpoint_due_in(span) == 0
     }
 
     fn push(

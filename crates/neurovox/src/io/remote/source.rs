@@ -14,7 +14,6 @@ use crate::error::Result;
 use crate::io::source::Source;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The cache's block size.
@@ -47,7 +46,6 @@ pub struct RemoteSource {
     sequential: Mutex<(u64, u64)>,
     /// The last [`TAIL`] bytes, once a read wanted some of them.
     tail: Mutex<Option<Arc<[u8]>>>,
-    served: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -96,7 +94,6 @@ impl RemoteSource {
             cache: Mutex::new(BlockCache::default()),
             sequential: Mutex::new((u64::MAX, 0)),
             tail: Mutex::new(None),
-            served: AtomicU64::new(0),
         };
         let cap = source.object.options().cache_bytes;
         let mut cache = source.lock_cache();
@@ -165,7 +162,6 @@ impl Source for RemoteSource {
                 size,
             ));
         };
-        self.served.fetch_add(buf.len() as u64, Ordering::Relaxed);
         let tail_start = size.saturating_sub(TAIL);
         if offset >= tail_start && end - offset < BLOCK {
             let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
@@ -204,9 +200,9 @@ impl Source for RemoteSource {
         // boundary there would fetch up to a block more than asked), the last extended by
         // the read-ahead.
         let mut ranges: Vec<(u64, u64)> = Vec::new();
+        // Small reads fetch whole blocks, which the next small reads near them find.
+        let clip = end - offset >= BLOCK;
         for (from, to) in missing {
-            // Small reads fetch whole blocks, which the next small reads near them find.
-            let clip = end - offset >= BLOCK;
             let lo = if clip {
                 (from * BLOCK).max(offset)
             } else {
