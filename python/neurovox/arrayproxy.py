@@ -348,7 +348,7 @@ class ArrayProxy:
                                              n.slope, n.inter, n.order, self._mmap,
                                              n.index_slopes))
         # Absolute, so the pickle opens the same file from any working directory.
-        return (_rebuild_proxy, (type(self), os.path.abspath(n.path), tuple(n.shape), n.dtype,
+        return (_rebuild_proxy, (type(self), _absolute(n.path), tuple(n.shape), n.dtype,
                                  n.offset, n.slope, n.inter, n.factor_f32, n.mmap,
                                  n.keep_file_open, n.order, self._slope, self._inter,
                                  n.fingerprint, n.index_slopes))
@@ -359,6 +359,15 @@ class ArrayProxy:
             where = self.file_like
         return (f'<neurovox.arrayproxy.ArrayProxy shape={self.shape} dtype={self.dtype} '
                 f'file={where!r}>')
+
+
+def _absolute(path):
+    """The name a pickle carries: a URL as it is, a path made absolute (so the pickle opens
+    the same file from any working directory)."""
+    path = os.fspath(path)
+    if path[:8].lower().startswith(('http://', 'https://', 's3://')):
+        return path
+    return os.path.abspath(path)
 
 
 def _rebuild_fileobj_proxy(cls, file_like, spec, factor_f32, slope, inter, order, mmap,
@@ -431,7 +440,7 @@ class EcatArrayProxy(ArrayProxy):
         n = self._native
         if n.path is None:
             raise TypeError('an ECAT7 proxy over a file object cannot be pickled')
-        return (_rebuild_image_data_proxy, (type(self), os.path.abspath(n.path), 'EcatImage',
+        return (_rebuild_image_data_proxy, (type(self), _absolute(n.path), 'EcatImage',
                                             n.mmap, n.keep_file_open, n.fingerprint))
 
 
@@ -461,7 +470,7 @@ class MincImageArrayProxy(ArrayProxy):
         n = self._native
         if n.path is None:
             raise TypeError('a MINC proxy over a file object cannot be pickled')
-        return (_rebuild_image_data_proxy, (type(self), os.path.abspath(n.path),
+        return (_rebuild_image_data_proxy, (type(self), _absolute(n.path),
                                             getattr(self, '_minc_format', 'Minc1Image'),
                                             n.mmap, n.keep_file_open, n.fingerprint))
 
@@ -507,7 +516,7 @@ class PARRECArrayProxy(ArrayProxy):
         n = self._native
         if n.path is None:
             raise TypeError('a PAR/REC proxy over a file object cannot be pickled')
-        return (_rebuild_image_data_proxy, (type(self), os.path.abspath(n.path), 'PARRECImage',
+        return (_rebuild_image_data_proxy, (type(self), _absolute(n.path), 'PARRECImage',
                                             n.mmap, n.keep_file_open, n.fingerprint,
                                             self._parrec))
 

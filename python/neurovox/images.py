@@ -594,7 +594,10 @@ class SpatialImage(DataobjImage):
         header = klass.header_class._wrap(native.header())
         # An image loaded from a URL has no files (nothing local to save over or watch).
         image_name = None if image_path is None else os.fspath(image_path)
-        proxy = klass.ImageArrayProxy._from_native(native.proxy(), image_name, mmap,
+        native_proxy = native.proxy()
+        # A URL image's proxy names its URL (nibabel's proxies name their file).
+        proxy_name = image_name if image_name is not None else native_proxy.path
+        proxy = klass.ImageArrayProxy._from_native(native_proxy, proxy_name, mmap,
                                                    *_slope_inter(header))
         files = {'image': FileHolder(filename=image_name)}
         if image_name is None:
@@ -1487,10 +1490,16 @@ class PARRECImage(SpatialImage):
             header = klass.header_class._wrap(native.header())
         _par_warn(header._native)
         parrec = (header._loaded_scaling, header.permit_truncated, header.strict_sort)
-        proxy = klass.ImageArrayProxy._from_native(native.proxy(), os.fspath(image_path), mmap,
-                                                   parrec=parrec)
-        files = {'image': FileHolder(filename=os.fspath(image_path)),
-                 'header': FileHolder(filename=os.fspath(header_path))}
+        native_proxy = native.proxy()
+        if image_path is None:  # loaded from a URL: no files, the proxy names its URL
+            proxy = klass.ImageArrayProxy._from_native(native_proxy, native_proxy.path, mmap,
+                                                       parrec=parrec)
+            files = klass.make_file_map()
+        else:
+            proxy = klass.ImageArrayProxy._from_native(native_proxy, os.fspath(image_path),
+                                                       mmap, parrec=parrec)
+            files = {'image': FileHolder(filename=os.fspath(image_path)),
+                     'header': FileHolder(filename=os.fspath(header_path))}
         with warnings.catch_warnings():
             # The image's copy of the header would repeat the warnings just given.
             warnings.simplefilter('ignore', UserWarning)

@@ -74,7 +74,7 @@ def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
     mode = _mmap_mode(mmap)
     filename = os.fspath(filename)
     if isinstance(filename, str) and filename[:8].lower().startswith(_URL_SCHEMES):
-        # Read remotely with range requests (docs/compat.md, "URLs"): single-file NIfTI.
+        # Read remotely with range requests (docs/compat.md, "URLs"): every format.
         if kwargs:
             raise TypeError(f'load() got unexpected keyword arguments {sorted(kwargs)} for '
                             f"'{filename}'")

@@ -3,6 +3,11 @@ support that counts what it serves; values compared with nibabel reading the sam
 a local file."""
 
 import http.server
+import os
+import pickle
+import re
+import subprocess
+import sysconfig
 import threading
 
 import nibabel
@@ -119,3 +124,119 @@ def test_missing_and_forbidden_urls_raise_what_files_raise(server):
     server.objects['forbidden/a.nii'] = b'\0' * 400
     with pytest.raises(PermissionError, match='forbidden/a.nii'):
         nv.load(f'{server.url}/forbidden/a.nii')
+
+
+_NIBABEL_DATA = os.path.join(os.path.dirname(nibabel.__file__), 'tests', 'data')
+
+# nibabel's own test images of every format it reads (PAR/REC, AFNI, MINC1/2, ECAT7, MGH,
+# NIfTI-1/2 single files and pairs, Analyze), loaded from a URL by neurovox and from the
+# file by nibabel.
+_NIBABEL_IMAGES = sorted(
+    name for name in os.listdir(_NIBABEL_DATA)
+    if name.lower().endswith(('.par', '.head', '.mnc', '.v', '.mgz', '.nii', '.nii.gz', '.hdr'))
+)
+
+
+@pytest.fixture(scope='module')
+def nibabel_data_server():
+    objects = _Objects()
+    for name in os.listdir(_NIBABEL_DATA):
+        full = os.path.join(_NIBABEL_DATA, name)
+        if os.path.isfile(full):
+            with open(full, 'rb') as f:
+                objects.objects[name] = f.read()
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _handler(objects))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    objects.url = f'http://127.0.0.1:{httpd.server_address[1]}'
+    yield objects
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize('name', _NIBABEL_IMAGES)
+def test_every_format_reads_from_a_url_as_from_its_file(nibabel_data_server, name):
+    local = os.path.join(_NIBABEL_DATA, name)
+    url = f'{nibabel_data_server.url}/{name}'
+    try:
+        ref = nv.load(local)
+        ref_data = ref.get_fdata()
+    except Exception as e:
+        # What neurovox refuses from the file, it refuses from a URL, with the same error.
+        with pytest.raises(type(e)):
+            nv.load(url).get_fdata()
+        return
+    img = nv.load(url)
+    assert type(img) is type(ref)
+    assert img.shape == ref.shape
+    np.testing.assert_array_equal(img.affine, ref.affine)
+    assert img.get_data_dtype() == ref.get_data_dtype()
+    assert img.header == ref.header
+    data = img.get_fdata()
+    np.testing.assert_array_equal(data, ref_data)
+    assert img.get_filename() is None
+    # The proxy names the URL of the object its data is in (the .REC, .BRIK, .img).
+    assert str(img.dataobj.file_like).startswith(f'{nibabel_data_server.url}/')
+    # And where nibabel reads the file, the values are nibabel's.
+    try:
+        oracle = nibabel.load(local).get_fdata()
+    except Exception:
+        return
+    np.testing.assert_allclose(data, oracle, rtol=1e-6, equal_nan=True)
+
+
+def test_a_remote_proxy_pickles_as_its_url_and_refuses_a_replaced_object(tmp_path, server):
+    path = _bold(tmp_path, 'bold.nii.gz')
+    server.objects['bold.nii.gz'] = path.read_bytes()
+    url = f'{server.url}/bold.nii.gz'
+    img = nv.load(url)
+    assert img.dataobj.file_like == url
+    payload = pickle.dumps(img.dataobj)
+    assert len(payload) < 2000 and url.encode() in payload
+    ref = nibabel.load(path).dataobj[..., 5]
+    np.testing.assert_array_equal(pickle.loads(payload)[..., 5], ref)
+    image_again = pickle.loads(pickle.dumps(img))
+    np.testing.assert_array_equal(image_again.dataobj[..., 5], ref)
+    server.objects['bold.nii.gz'] = _bold(tmp_path, 'other.nii').read_bytes()
+    with pytest.raises(nv.StaleFileError, match='bold.nii.gz'):
+        pickle.loads(payload)
+
+
+def _neurovox_command(*args):
+    script = os.path.join(sysconfig.get_path('scripts'), 'neurovox')
+    return subprocess.run([script, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_every_command_takes_a_url(tmp_path, server):
+    path = _bold(tmp_path, 'bold.nii.gz')
+    server.objects['bold.nii.gz'] = path.read_bytes()
+    url = f'{server.url}/bold.nii.gz'
+    ref = nibabel.load(path)
+
+    info = _neurovox_command('info', url)
+    assert info.returncode == 0, info.stderr
+    assert url in info.stdout and re.search(r'\[\s*40,\s*40,\s*20,\s*12\]', info.stdout)
+
+    stats = _neurovox_command('stats', url)
+    assert stats.returncode == 0, stats.stderr
+    assert f'{ref.get_fdata().max():g}' in stats.stdout, stats.stdout
+
+    out = tmp_path / 'vol5.nii'
+    sliced = _neurovox_command('slice', url, '...,5', str(out))
+    assert sliced.returncode == 0, sliced.stderr
+    np.testing.assert_array_equal(nibabel.load(out).get_fdata(), ref.get_fdata()[..., 5])
+
+    converted = tmp_path / 'bold.mgz'
+    conv = _neurovox_command('convert', url, str(converted))
+    assert conv.returncode == 0, conv.stderr
+    np.testing.assert_allclose(nibabel.load(converted).get_fdata(), ref.get_fdata())
+
+    same = _neurovox_command('diff', url, str(path))
+    assert same.returncode == 0, same.stdout + same.stderr
+    server.objects['other.nii'] = _bold(tmp_path, 'other.nii').read_bytes()
+    nibabel.save(nibabel.Nifti1Image(ref.get_fdata() + 1, ref.affine), tmp_path / 'plus1.nii')
+    differs = _neurovox_command('diff', url, str(tmp_path / 'plus1.nii'))
+    assert differs.returncode == 1, differs.stdout + differs.stderr
+
+    missing = _neurovox_command('info', f'{server.url}/nothing.nii.gz')
+    assert missing.returncode != 0 and 'nothing.nii.gz' in missing.stderr

@@ -64,6 +64,33 @@ fn checked_fingerprint(
     Ok(print)
 }
 
+/// A remote object's fingerprint as a pickle carries it: `(size, etag, last_modified)`.
+type RemoteTuple = (u64, Option<String>, Option<String>);
+
+/// Whether `path` is a URL (read remotely) rather than a file.
+fn is_url(path: &std::path::Path) -> bool {
+    path.to_str().is_some_and(neurovox::io::is_url)
+}
+
+/// A proxy of a URL made again from a pickle: the object must still be the one the pickle
+/// was made from (`expected`, a [`RemoteTuple`]), else a `StaleFileError` naming the URL.
+fn check_remote(proxy: &ArrayProxy, url: &std::path::Path, expected: &Bound<'_, PyAny>) -> PyResult<()> {
+    let (size, etag, last_modified): RemoteTuple = expected.extract()?;
+    let expected = neurovox::io::RemoteFingerprint {
+        size,
+        etag,
+        last_modified,
+    };
+    match proxy.source().remote_fingerprint() {
+        Some(now) if now == expected => Ok(()),
+        now => Err(neurovox::Error::stale(format!(
+            "the object changed since the proxy was pickled (it was {expected:?}, it is {now:?})"
+        ))
+        .with_path(url))
+        .py(),
+    }
+}
+
 pub(crate) fn state_from_tuple(state: Option<StateTuple>) -> Option<FileState> {
     state.map(
         |(device, inode, len, modified_ns, changed_ns, head_len, head_digest)| FileState {
@@ -344,6 +371,7 @@ impl NativeProxy {
     #[staticmethod]
     #[pyo3(signature = (path, spec, mmap, keep_file_open, fingerprint=None))]
     fn open(
+        py: Python<'_>,
         path: std::path::PathBuf,
         spec: PyRef<'_, NativeSpec>,
         mmap: &str,
@@ -352,6 +380,17 @@ impl NativeProxy {
     ) -> PyResult<NativeProxy> {
         let spec = spec.inner.clone();
         let options = proxy_options(mmap, keep_file_open, None)?;
+        if is_url(&path) {
+            // Without the GIL: a server may take seconds (and may be this process's own).
+            let inner = py.detach(|| ArrayProxy::open(&path, spec, options)).py()?;
+            if let Some(expected) = fingerprint {
+                check_remote(&inner, &path, expected)?;
+            }
+            return Ok(NativeProxy {
+                inner,
+                fingerprint: None,
+            });
+        }
         let fingerprint = match fingerprint {
             Some(state) => checked_fingerprint(&path, state)?,
             // As nibabel, a proxy is made without reading its file: one that cannot be
@@ -401,6 +440,7 @@ impl NativeProxy {
     #[staticmethod]
     #[pyo3(signature = (path, header, mmap, keep_file_open))]
     fn open_for_header(
+        py: Python<'_>,
         path: std::path::PathBuf,
         header: PyRef<'_, NativeHeader>,
         mmap: &str,
@@ -410,7 +450,7 @@ impl NativeProxy {
         let options = proxy_options(mmap, keep_file_open, None)?;
         let fingerprint = FileFingerprint::take_or_note(&path, MAX_HEAD_BYTES);
         Ok(NativeProxy {
-            inner: ArrayProxy::open(&path, spec, options).py()?,
+            inner: py.detach(|| ArrayProxy::open(&path, spec, options)).py()?,
             fingerprint: Some(fingerprint),
         })
     }
@@ -422,6 +462,7 @@ impl NativeProxy {
     #[staticmethod]
     #[pyo3(signature = (path, format, mmap, keep_file_open, fingerprint, parrec=None))]
     fn open_image_data(
+        py: Python<'_>,
         path: std::path::PathBuf,
         format: &str,
         mmap: &str,
@@ -431,15 +472,27 @@ impl NativeProxy {
     ) -> PyResult<NativeProxy> {
         let format = neurovox::ImageFormat::from_nibabel_class(format)
             .ok_or_else(|| PyValueError::new_err(format!("unknown image class {format:?}")))?;
-        let print = checked_fingerprint(&path, fingerprint)?;
+        let print = if is_url(&path) {
+            None
+        } else {
+            Some(checked_fingerprint(&path, fingerprint)?)
+        };
         let (header_path, _) = neurovox::image::header_and_image_paths(&path);
         let options = proxy_options(mmap, keep_file_open, parrec)?;
-        let info =
-            neurovox::image::read_header_limited(&header_path, Some(format), &options).py()?;
-        let spec = ArraySpec::from_header(&info.header).py()?;
+        let inner = py
+            .detach(|| {
+                let info =
+                    neurovox::image::read_header_limited(&header_path, Some(format), &options)?;
+                let spec = ArraySpec::from_header(&info.header)?;
+                ArrayProxy::open(&path, spec, options)
+            })
+            .py()?;
+        if print.is_none() {
+            check_remote(&inner, &path, fingerprint)?;
+        }
         Ok(NativeProxy {
-            inner: ArrayProxy::open(&path, spec, options).py()?,
-            fingerprint: Some(print),
+            inner,
+            fingerprint: print,
         })
     }
 
@@ -467,9 +520,14 @@ impl NativeProxy {
     }
 
     /// The file's recorded state for pickling: `None` for file objects, `()` for a file
-    /// that did not exist, else a tuple of integers (see `open`).
+    /// that did not exist, else a tuple of integers (see `open`); for an object at a URL,
+    /// `(size, etag, last_modified)` as its first answer gave them.
     #[getter]
     fn fingerprint<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if let Some(remote) = self.inner.source().remote_fingerprint() {
+            let tuple: RemoteTuple = (remote.size, remote.etag, remote.last_modified);
+            return Ok(Some(tuple.into_pyobject(py)?.into_any()));
+        }
         self.fingerprint
             .as_ref()
             .map(|print| match state_to_tuple(&print.state) {
@@ -537,10 +595,17 @@ impl NativeProxy {
         }
     }
 
-    /// The data file, if any.
+    /// The data file (a `pathlib.Path`), or its URL (a `str`: a path would fold its `//`),
+    /// if any.
     #[getter]
-    fn path(&self) -> Option<std::path::PathBuf> {
-        self.inner.file().map(|p| p.to_path_buf())
+    fn path<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(file) = self.inner.file() else {
+            return Ok(None);
+        };
+        Ok(Some(match file.to_str().filter(|s| neurovox::io::is_url(s)) {
+            Some(url) => url.into_pyobject(py)?.into_any(),
+            None => file.into_pyobject(py)?.into_any(),
+        }))
     }
 
     /// `'c'`, `'r'` or `'no'`.

@@ -217,6 +217,21 @@ impl Error {
         self.kind
     }
 
+    /// For an I/O error, what the operating system (or, for a URL, the server) said:
+    /// `NotFound` for a missing file or a 404, `PermissionDenied` for a refused one or a 403.
+    ///
+    /// ```
+    /// let e = neurovox::Error::from(std::io::Error::new(std::io::ErrorKind::NotFound, "gone"));
+    /// assert_eq!(e.io_error_kind(), Some(std::io::ErrorKind::NotFound));
+    /// assert_eq!(neurovox::Error::usage("no").io_error_kind(), None);
+    /// ```
+    pub fn io_error_kind(&self) -> Option<std::io::ErrorKind> {
+        self.source
+            .as_deref()
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .map(|e| e.kind())
+    }
+
     /// Which failure this is, where the kind alone does not say (see [`ErrorReason`]).
     pub fn reason(&self) -> ErrorReason {
         if self.is_truncation() {

@@ -14,7 +14,8 @@
 use crate::error::{Error, Result};
 use crate::format::{Header, ImageFormat, afni, analyze, mgh, nifti1, nifti2};
 use crate::image::proxy::ProxyOptions as LoadOptions;
-use crate::io::{Compression, open_decompressed_identified, read_up_to, skip};
+use crate::io::opener::Opener;
+use crate::io::{Compression, read_up_to, skip};
 use crate::limits::Limits;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -109,6 +110,15 @@ fn sibling_ext(ext: &str, sibling_lower: &str) -> String {
 /// assert_eq!((h, i), (PathBuf::from("T1.HDR.gz"), PathBuf::from("T1.IMG.gz")));
 /// ```
 pub fn header_and_image_paths(path: &Path) -> (PathBuf, PathBuf) {
+    header_and_image_paths_with(path, &|p| p.exists())
+}
+
+/// As [`header_and_image_paths`], asking `exists` whether a candidate sibling exists (an
+/// opener's view: a URL is asked of its server).
+pub(crate) fn header_and_image_paths_with(
+    path: &Path,
+    exists: &dyn Fn(&Path) -> bool,
+) -> (PathBuf, PathBuf) {
     let s = path.to_string_lossy();
     let (stem, ext, compression) = split_name(&s);
     match extension_kind(&ext) {
@@ -126,12 +136,13 @@ pub fn header_and_image_paths(path: &Path) -> (PathBuf, PathBuf) {
                 std::iter::once(compression.as_str())
                     .chain([".gz", ".bz2", ".zst"])
                     .map(|suffix| format!("{brik}{suffix}")),
+                exists,
             );
             (path.to_path_buf(), image)
         }
         Some(ExtensionKind::AfniBrik) => {
             let head = format!("{stem}{}", sibling_ext(&ext, ".head"));
-            let header = first_existing([format!("{head}{compression}"), head]);
+            let header = first_existing([format!("{head}{compression}"), head], exists);
             (header, path.to_path_buf())
         }
         Some(ExtensionKind::Par) => {
@@ -148,13 +159,26 @@ pub fn header_and_image_paths(path: &Path) -> (PathBuf, PathBuf) {
 
 /// The first of `candidates` that exists, else the first (whose absence is reported when it
 /// is opened).
-fn first_existing(candidates: impl IntoIterator<Item = String>) -> PathBuf {
+fn first_existing(
+    candidates: impl IntoIterator<Item = String>,
+    exists: &dyn Fn(&Path) -> bool,
+) -> PathBuf {
     let mut candidates = candidates.into_iter().map(PathBuf::from);
     let first = candidates.next().unwrap_or_default();
-    if first.exists() {
+    if exists(&first) {
         return first;
     }
-    candidates.find(|p| p.exists()).unwrap_or(first)
+    candidates.find(|p| exists(p)).unwrap_or(first)
+}
+
+/// The part of a name that names the file: a URL without its query (`?…`) or fragment
+/// (`#…`), a path as it is.
+pub(crate) fn name_without_query(name: &str) -> &str {
+    if crate::io::is_url(name) {
+        name.split(['?', '#']).next().unwrap_or(name)
+    } else {
+        name
+    }
 }
 
 /// The SPM `.mat` sidecar of an image (`x.img.gz` → `x.mat.gz`, `X.IMG` → `X.MAT`), as
@@ -273,12 +297,14 @@ pub struct HeaderInfo {
     pub header: Header,
     /// Which file the header was read from (device and inode of the descriptor read): a
     /// loader checks its data comes from the file this says, not one a save put there since.
-    pub header_identity: crate::io::FileIdentity,
+    /// `None` for a header read from a URL (its object's fingerprint guards it instead).
+    pub header_identity: Option<crate::io::FileIdentity>,
 }
 
-/// Reads and parses the header of the image at `path`, reading no more than the header needs
-/// (for MGH, also the footer after the data). For uncompressed image files, a data region
-/// past the end of the file is a Limit error. Every error names the file.
+/// Reads and parses the header of the image at `path` (a URL too, with the `remote` feature),
+/// reading no more than the header needs (for MGH, also the footer after the data). For
+/// uncompressed image files, a data region past the end of the file is a Limit error. Every
+/// error names the file.
 ///
 /// ```no_run
 /// let info = neurovox::read_header("sub-01_T1w.nii.gz")?;
@@ -303,13 +329,27 @@ pub fn read_header_limited(
     format: Option<ImageFormat>,
     options: &LoadOptions,
 ) -> Result<HeaderInfo> {
+    let opener = Opener::for_name(path)?;
+    let (header_path, image_path) = header_and_image_paths_with(path, &|p| opener.exists(p));
+    read_header_in(&opener, &header_path, &image_path, format, options)
+}
+
+/// As [`read_header_limited`] of the image whose header is in `header_path` and data in
+/// `image_path`, opened by `opener`.
+pub(crate) fn read_header_in(
+    opener: &Opener,
+    header_path: &Path,
+    image_path: &Path,
+    format: Option<ImageFormat>,
+    options: &LoadOptions,
+) -> Result<HeaderInfo> {
     let limits = &options.limits;
     let (stem_ext, kind) = {
-        let (_, ext, _) = split_name(&path.to_string_lossy());
+        let (_, ext, _) = split_name(name_without_query(&header_path.to_string_lossy()));
         (ext.clone(), extension_kind(&ext))
     };
-    let (header_path, image_path) = header_and_image_paths(path);
-    let (compression, mut reader, header_identity) = open_decompressed_identified(&header_path)?;
+    let (header_path, image_path) = (header_path.to_path_buf(), image_path.to_path_buf());
+    let (compression, mut reader, header_identity) = opener.decompressed(&header_path)?;
     let mut bytes = Vec::new();
     read_up_to(reader.as_mut(), 1024, &mut bytes).map_err(|e| e.with_path(&header_path))?;
     if bytes.is_empty() {
@@ -345,10 +385,10 @@ pub fn read_header_limited(
         .with_path(&header_path));
     }
     let header = if matches!(format, ImageFormat::Minc1 | ImageFormat::Minc2) {
-        read_minc_header(&header_path, compression, format)
+        read_minc_header(opener, &header_path, compression, format)
     } else if format == ImageFormat::Ecat {
         // Its subheaders lie between the frames: read block by block, at random.
-        read_ecat_header(&header_path, compression)
+        read_ecat_header(opener, &header_path, compression)
     } else if format == ImageFormat::Parrec {
         read_whole_text_header(bytes, reader.as_mut(), limits.max_header_bytes, ".PAR").and_then(
             |text| {
@@ -361,9 +401,10 @@ pub fn read_header_limited(
     .map_err(|e| e.with_path(&header_path))?;
 
     // A pair's files are compressed alike, except AFNI's, whose .BRIK alone may be.
-    let image_compressed = format == ImageFormat::Afni && image_file_is_compressed(&image_path);
+    let image_compressed =
+        format == ImageFormat::Afni && image_file_is_compressed(opener, &image_path);
     if compression == Compression::None && !image_compressed {
-        check_data_fits(&header, &image_path)?;
+        check_data_fits(&header, &image_path, opener.raw_len(&image_path))?;
     }
     Ok(HeaderInfo {
         format,
@@ -576,12 +617,12 @@ fn read_mgh_header(
 
 /// An ECAT7 header read through a random-access source over the file: only the blocks it
 /// needs (main header, matrix list, one subheader per frame), never the frames between them.
-fn read_ecat_header(path: &Path, compression: Compression) -> Result<Header> {
+fn read_ecat_header(opener: &Opener, path: &Path, compression: Compression) -> Result<Header> {
     let options = crate::io::SourceOptions {
         keep_open: true,
         map: false,
     };
-    let source = crate::io::random_access_source(path, compression, options)?;
+    let source = opener.random_access(path, compression, options)?;
     // Once: a compressed source learns its length by inflating.
     let len = source.len()?;
     let header = crate::format::EcatHeader::read(&mut |block| {
@@ -597,12 +638,17 @@ fn read_ecat_header(path: &Path, compression: Compression) -> Result<Header> {
 
 /// A MINC header read through a random-access source over the file (a `.mnc.gz` through its
 /// gzip index): the netCDF header or the HDF5 objects the image needs, never its data.
-fn read_minc_header(path: &Path, compression: Compression, format: ImageFormat) -> Result<Header> {
+fn read_minc_header(
+    opener: &Opener,
+    path: &Path,
+    compression: Compression,
+    format: ImageFormat,
+) -> Result<Header> {
     let options = crate::io::SourceOptions {
         keep_open: true,
         map: false,
     };
-    let source = crate::io::random_access_source(path, compression, options)?;
+    let source = opener.random_access(path, compression, options)?;
     let storage = crate::io::SourceStorage::new(source)?;
     let header = crate::format::MincHeader::read(Arc::new(storage))?;
     if header.format() != format {
@@ -617,16 +663,17 @@ fn read_minc_header(path: &Path, compression: Compression, format: ImageFormat) 
 
 /// Whether the file at `path` starts with a compression magic (false if it cannot be read:
 /// its absence is reported when the data is read).
-fn image_file_is_compressed(path: &Path) -> bool {
-    crate::io::file_compression(path).is_ok_and(|c| c != Compression::None)
+fn image_file_is_compressed(opener: &Opener, path: &Path) -> bool {
+    opener
+        .compression(path)
+        .is_ok_and(|c| c != Compression::None)
 }
 
-/// For an uncompressed image file: the data region must lie inside the file.
-fn check_data_fits(header: &Header, image_path: &Path) -> Result<()> {
-    let len = match std::fs::metadata(image_path) {
-        Ok(m) => m.len(),
+/// For an uncompressed image file of `len` bytes: the data region must lie inside the file.
+fn check_data_fits(header: &Header, image_path: &Path, len: Option<u64>) -> Result<()> {
+    let Some(len) = len else {
         // A missing .img is reported when the data is read (nibabel reads lazily too).
-        Err(_) => return Ok(()),
+        return Ok(());
     };
     if let Header::Parrec(par) = header {
         // nibabel reads every slice the .PAR lists, used or not.

@@ -26,7 +26,6 @@ pub(crate) mod proxy;
 pub(crate) mod save;
 pub(crate) mod spatial_image;
 pub(crate) mod tracking;
-#[cfg(feature = "remote")]
 pub(crate) mod url_load;
 
 pub use dataobj::{Caching, DataObj, FloatElement};

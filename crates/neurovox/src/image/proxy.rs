@@ -29,6 +29,7 @@ use crate::io::{Compression, Source};
 use crate::numpy::memmap::{MapMode, MemmapArray, MemmapOptions};
 use num_complex::Complex;
 use std::path::{Path, PathBuf};
+use crate::io::opener::Opener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -654,20 +655,38 @@ pub struct ArrayProxy {
 impl ArrayProxy {
     /// A proxy over the file at `path` (its compression recognised by content). Nothing but
     /// the first bytes is read.
+    ///
+    /// `path` may be a URL (with the `remote` feature): the proxy then reads the object's
+    /// ranges through a block cache, and is never memory-mapped.
     pub fn open(path: impl AsRef<Path>, spec: ArraySpec, options: ProxyOptions) -> Result<Self> {
         let path = path.as_ref();
+        Self::open_in(&Opener::for_name(path)?, path, spec, options)
+    }
+
+    /// As [`ArrayProxy::open`], the file opened by `opener` (one load's).
+    pub(crate) fn open_in(
+        opener: &Opener,
+        path: &Path,
+        spec: ArraySpec,
+        options: ProxyOptions,
+    ) -> Result<Self> {
         let keep_file_open = options
             .keep_file_open
             .unwrap_or_else(keep_file_open_default);
-        let compression = crate::io::file_compression(path)?;
+        let compression = opener.compression(path)?;
         // With memory mapping on, reads copy from one map of the file (nibabel maps only whole
         // reads; every read here is served by the map).
-        let source = crate::io::random_access_source(
+        let mmap = if opener.is_remote() {
+            MmapMode::No
+        } else {
+            options.mmap
+        };
+        let source = opener.random_access(
             path,
             compression,
             crate::io::SourceOptions {
                 keep_open: keep_file_open,
-                map: options.mmap != MmapMode::No,
+                map: mmap != MmapMode::No,
             },
         )?;
         let source = in_segments(source, &spec)?;
@@ -679,7 +698,7 @@ impl ArrayProxy {
             source,
             file: Some(path.to_path_buf()),
             compression,
-            mmap: options.mmap,
+            mmap,
             keep_file_open,
         })
     }

@@ -133,20 +133,12 @@ impl Image {
         format: Option<ImageFormat>,
         options: LoadOptions,
     ) -> Result<Image> {
-        if let Some(url) = path
-            .as_ref()
-            .to_str()
-            .filter(|p| crate::io::open::is_url(p))
-        {
-            #[cfg(feature = "remote")]
+        let opener = crate::io::opener::Opener::for_name(path.as_ref())?;
+        if opener.is_remote() {
             return Self::from_url_parts(
-                crate::image::url_load::load_url(url, format, &options)?,
+                crate::image::url_load::load_url(&opener, path.as_ref(), format, &options)?,
                 options,
             );
-            #[cfg(not(feature = "remote"))]
-            return Err(Error::unsupported(format!(
-                "{url} is a URL, and this build of neurovox reads no URLs (the `remote` feature)"
-            )));
         }
         let (header_path, image_path) =
             crate::image::file_map::header_and_image_paths(path.as_ref());
@@ -155,7 +147,6 @@ impl Image {
 
     /// The image of a URL's header and proxy: no files (nothing local to save over or
     /// watch), clean until changed.
-    #[cfg(feature = "remote")]
     fn from_url_parts(
         parts: crate::image::url_load::UrlImage,
         options: LoadOptions,
@@ -215,7 +206,12 @@ impl Image {
         };
         let is_spm = matches!(info.format, ImageFormat::Spm99 | ImageFormat::Spm2);
         let affine = if is_spm {
-            spm_affine(&info.header, image_path, options.limits.max_mat_bytes)?
+            spm_affine(
+                &crate::io::opener::Opener::Local,
+                &info.header,
+                image_path,
+                options.limits.max_mat_bytes,
+            )?
         } else {
             info.header
                 .best_affine()
@@ -826,7 +822,7 @@ fn one_save(
         (Some(a), Some(b)) => a == b,
         _ => true,
     };
-    let header = Some(info.header_identity);
+    let header = info.header_identity;
     let data = proxy.source().identity();
     if !agrees(printed(&info.header_path), header) {
         return false;
@@ -842,12 +838,17 @@ fn one_save(
 
 /// An SPM image's affine: from its `.mat` sidecar when there is one (nibabel reads it with
 /// scipy), else the header's origin affine.
-fn spm_affine(header: &Header, image_path: &Path, max_mat_bytes: u64) -> Result<Affine> {
+pub(crate) fn spm_affine(
+    opener: &crate::io::opener::Opener,
+    header: &Header,
+    image_path: &Path,
+    max_mat_bytes: u64,
+) -> Result<Affine> {
     let mat = crate::image::file_map::mat_path(image_path);
-    if !mat.exists() {
+    if !opener.exists(&mat) {
         return header.best_affine();
     }
-    let (_, mut reader) = crate::io::open_decompressed(&mat)?;
+    let (_, mut reader, _) = opener.decompressed(&mat)?;
     let mut bytes = Vec::new();
     crate::io::read_up_to(reader.as_mut(), max_mat_bytes, &mut bytes)
         .map_err(|e| e.with_path(&mat))?;

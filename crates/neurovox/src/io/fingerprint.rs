@@ -18,6 +18,25 @@ use std::path::{Path, PathBuf};
 /// extensions, a whole `.hdr` or `.mat` file).
 pub const MAX_HEAD_BYTES: u64 = 64 * 1024;
 
+/// What a remote object (at a URL) looked like when it was opened: its size, `ETag` and
+/// `Last-Modified`. A later answer that differs means the object was replaced; a pickled
+/// proxy of a URL carries it, and the receiver's reads check it.
+///
+/// ```
+/// use neurovox::io::RemoteFingerprint;
+/// let print = RemoteFingerprint { size: 352, etag: Some("\"v1\"".into()), last_modified: None };
+/// assert_ne!(print, RemoteFingerprint { etag: Some("\"v2\"".into()), ..print.clone() });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RemoteFingerprint {
+    /// The object's size in bytes.
+    pub size: u64,
+    /// Its `ETag`, if the server sent one.
+    pub etag: Option<String>,
+    /// Its `Last-Modified`, if the server sent one.
+    pub last_modified: Option<String>,
+}
+
 /// What a file was when it was read; see the module documentation.
 ///
 /// ```

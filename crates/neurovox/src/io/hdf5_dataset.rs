@@ -316,6 +316,10 @@ impl Source for Hdf5DatasetSource {
     fn read_box(&self, strided_box: &[(u64, u64, u64)]) -> Option<Result<Vec<u8>>> {
         Some(self.read_strided_box(strided_box))
     }
+
+    fn remote_fingerprint(&self) -> Option<crate::io::RemoteFingerprint> {
+        self.inner.remote_fingerprint()
+    }
 }
 
 impl Hdf5DatasetSource {

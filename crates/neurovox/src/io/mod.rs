@@ -4,6 +4,8 @@
 //!   of threads (plain files, memory maps, memory, streams).
 //! * [`open`] — opening a path, refusing what is not a regular file, and recognising its
 //!   compression by content.
+//! * `opener` — where one load's files come from: paths, or objects at URLs opened once
+//!   each for the load, as streams or random-access sources.
 //! * [`file_identity`] — which file a path named, so a replaced file is never read as the old.
 //! * [`fingerprint`] — what a file looked like when it was read, to tell later whether it
 //!   changed.
@@ -27,6 +29,7 @@ pub mod fingerprint;
 pub mod gzip;
 pub mod hdf5_dataset;
 pub mod open;
+pub(crate) mod opener;
 pub mod random_access;
 #[cfg(feature = "remote")]
 pub mod remote;
@@ -34,7 +37,7 @@ pub mod segmented;
 pub mod source;
 
 pub use file_identity::FileIdentity;
-pub use fingerprint::FileFingerprint;
+pub use fingerprint::{FileFingerprint, RemoteFingerprint};
 pub use gzip::{
     DEFAULT_SPAN_CACHE_BYTES, GzWriteOptions, GzipIndexStats, GzipSource, MemberIndex,
     ParallelGzWriter, compress_to_vec,
@@ -46,6 +49,6 @@ pub use open::{
 };
 pub use random_access::{SourceOptions, file_compression, random_access_source};
 #[cfg(feature = "remote")]
-pub use remote::{RemoteFingerprint, RemoteLocation, RemoteObject, RemoteOptions, RemoteSource};
+pub use remote::{RemoteLocation, RemoteObject, RemoteOptions, RemoteSource};
 pub use segmented::SegmentedSource;
-pub use source::{FileSource, MemorySource, MmapSource, Source, StreamSource};
+pub use source::{FileSource, MemorySource, MmapSource, Source, SourceReader, StreamSource};

@@ -122,6 +122,10 @@ impl Source for SegmentedSource {
     fn identity(&self) -> Option<FileIdentity> {
         self.inner.identity()
     }
+
+    fn remote_fingerprint(&self) -> Option<crate::io::RemoteFingerprint> {
+        self.inner.remote_fingerprint()
+    }
 }
 
 #[cfg(test)]

@@ -144,6 +144,17 @@ pub trait Source: Send + Sync + Debug {
         None
     }
 
+    /// For a source over an object at a URL (directly, or decompressed, or in pieces): what
+    /// the object was when it was opened. `None` for files and memory.
+    ///
+    /// ```
+    /// use neurovox::io::{MemorySource, Source};
+    /// assert_eq!(MemorySource::new(vec![0u8; 8]).remote_fingerprint(), None);
+    /// ```
+    fn remote_fingerprint(&self) -> Option<crate::io::RemoteFingerprint> {
+        None
+    }
+
     /// For a source that holds an array rather than a run of bytes (an HDF5 dataset): the
     /// elements of a strided box, `(start, count, step)` per axis, in C order and the array's
     /// byte order, read in one call. `None` (the default) for byte sources, whose reads the
@@ -188,6 +199,54 @@ pub(crate) fn copy_from(
             Ok(())
         }
         None => Err(past_end(path, offset, buf.len(), len)),
+    }
+}
+
+/// A source read in order from its start as a [`std::io::Read`] stream: a remote object's
+/// bytes fed to a decompressor, as a file's are. Its errors travel inside the stream's I/O
+/// errors and come out whole from [`crate::io::read_up_to`] and friends.
+///
+/// ```
+/// use neurovox::io::{MemorySource, SourceReader};
+/// use std::io::Read;
+/// let mut reader = SourceReader::new(std::sync::Arc::new(MemorySource::new(vec![1u8, 2, 3])))?;
+/// let mut all = Vec::new();
+/// reader.read_to_end(&mut all)?;
+/// assert_eq!(all, [1, 2, 3]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct SourceReader {
+    source: Arc<dyn Source>,
+    position: u64,
+    len: u64,
+}
+
+impl SourceReader {
+    /// A stream of `source` from its first byte (its length is asked once, here: a source
+    /// whose length is not known without reading all of it is a poor stream).
+    pub fn new(source: Arc<dyn Source>) -> Result<Self> {
+        let len = source.len()?;
+        Ok(SourceReader {
+            source,
+            position: 0,
+            len,
+        })
+    }
+}
+
+impl std::io::Read for SourceReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.len.saturating_sub(self.position);
+        let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        if n == 0 {
+            return Ok(0);
+        }
+        self.source
+            .read_at(self.position, &mut buf[..n])
+            .map_err(std::io::Error::other)?;
+        self.position += n as u64;
+        Ok(n)
     }
 }
 
@@ -519,6 +578,8 @@ impl Source for MmapSource {
 pub struct StreamSource {
     path: PathBuf,
     identity: Option<FileIdentity>,
+    /// The compressed bytes when they are not the file at `path` (a remote object).
+    backing: Option<Arc<dyn Source>>,
     data: std::sync::OnceLock<std::result::Result<Arc<[u8]>, String>>,
     inflated: std::sync::atomic::AtomicU64,
 }
@@ -530,21 +591,55 @@ impl StreamSource {
         StreamSource {
             path: path.to_path_buf(),
             identity: FileIdentity::of(path).ok(),
+            backing: None,
             data: std::sync::OnceLock::new(),
             inflated: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
+    /// A lazily decompressed source over the compressed bytes of `compressed` (a remote
+    /// object), named `name` in errors.
+    ///
+    /// ```
+    /// use neurovox::io::{MemorySource, Source, StreamSource};
+    /// use std::io::Write;
+    /// let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    /// bz.write_all(b"neurovox")?;
+    /// let compressed = std::sync::Arc::new(MemorySource::new(bz.finish()?));
+    /// let source = StreamSource::over_source(compressed, "x.bz2".as_ref());
+    /// let mut word = [0u8; 3];
+    /// source.read_at(5, &mut word)?;
+    /// assert_eq!(&word, b"vox");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn over_source(compressed: Arc<dyn Source>, name: &Path) -> Self {
+        StreamSource {
+            path: name.to_path_buf(),
+            identity: None,
+            backing: Some(compressed),
+            data: std::sync::OnceLock::new(),
+            inflated: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The compressed bytes from their start: the backing source, else the file (checked to
+    /// be the one this source was made for).
+    fn compressed_stream(&self) -> Result<Box<dyn std::io::Read + Send>> {
+        if let Some(backing) = &self.backing {
+            return Ok(Box::new(SourceReader::new(backing.clone())?));
+        }
+        let file = super::open_regular(&self.path)?;
+        if let Some(identity) = &self.identity {
+            identity.check(&file, &self.path)?;
+        }
+        Ok(Box::new(file))
+    }
+
     fn data(&self) -> Result<&Arc<[u8]>> {
         let loaded = self.data.get_or_init(|| {
             let mut bytes = Vec::new();
-            let opened = super::open_regular(&self.path).and_then(|file| {
-                if let Some(identity) = &self.identity {
-                    identity.check(&file, &self.path)?;
-                }
-                Ok(file)
-            });
-            let read = opened
+            let read = self
+                .compressed_stream()
                 .and_then(super::decompressing_reader)
                 .and_then(|mut reader| {
                     super::read_up_to(reader.as_mut(), u64::MAX, &mut bytes)
@@ -586,6 +681,10 @@ impl Source for StreamSource {
 
     fn identity(&self) -> Option<FileIdentity> {
         self.identity
+    }
+
+    fn remote_fingerprint(&self) -> Option<crate::io::RemoteFingerprint> {
+        self.backing.as_ref()?.remote_fingerprint()
     }
 }
 

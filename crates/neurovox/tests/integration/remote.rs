@@ -270,18 +270,87 @@ fn a_server_that_stalls_times_out_with_an_error() {
     assert!(e.to_string().contains("2 attempts"), "{e}");
 }
 
+/// Every file in `dir`, served under its own name.
+fn serve_dir(server: &TestServer, dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).expect("a directory") {
+        let path = entry.expect("an entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).expect("a name");
+        server.put(name, std::fs::read(&path).expect("readable"));
+    }
+}
+
 #[test]
-fn formats_not_yet_read_from_urls_say_so() {
+fn every_format_neurovox_writes_reads_from_a_url_as_from_its_file() {
+    let data = ndarray::Array4::<i16>::from_shape_fn((5, 4, 3, 2), |(i, j, k, t)| {
+        (i * 100 + j * 10 + k) as i16 - 7 * t as i16
+    })
+    .into_dyn();
+    let affine = [
+        [-2.0, 0.0, 0.0, 10.0],
+        [0.0, 2.0, 0.0, -20.0],
+        [0.0, 0.0, 2.5, 5.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ];
+    let cases = [
+        (ImageFormat::Nifti1, "a.nii"),
+        (ImageFormat::Nifti1, "a.nii.gz"),
+        (ImageFormat::Nifti1, "a.nii.bz2"),
+        (ImageFormat::Nifti1, "a.nii.zst"),
+        (ImageFormat::Nifti2, "a.nii.gz"),
+        (ImageFormat::Nifti1Pair, "a.hdr"),
+        (ImageFormat::Nifti1Pair, "a.img.gz"),
+        (ImageFormat::Nifti2Pair, "A.HDR"),
+        (ImageFormat::Analyze, "a.img"),
+        (ImageFormat::Spm2, "a.img"),
+        (ImageFormat::Mgh, "a.mgh"),
+        (ImageFormat::Mgh, "a.mgz"),
+    ];
+    for (format, name) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut img = Image::from_array(data.clone(), Some(affine), format).unwrap();
+        let local = dir.path().join(name);
+        img.to_filename(&local, Default::default()).unwrap();
+        let server = TestServer::start();
+        serve_dir(&server, dir.path());
+        let mut remote = load(server.url(name)).unwrap_or_else(|e| panic!("{name} {format}: {e}"));
+        let mut from_file = load(&local).unwrap();
+        let what = format!("{name} as {format}");
+        assert_eq!(remote.format(), from_file.format(), "{what}");
+        assert_eq!(remote.header(), from_file.header(), "{what}");
+        assert_eq!(remote.affine(), from_file.affine(), "{what}");
+        assert_eq!(
+            remote.get_fdata(Default::default()).unwrap(),
+            from_file.get_fdata(Default::default()).unwrap(),
+            "{what}"
+        );
+        assert!(remote.file_map().header.is_none(), "{what}: no local files");
+    }
+}
+
+#[test]
+fn a_pair_at_a_url_finds_its_sibling_and_names_it_when_missing() {
     let dir = tempfile::tempdir().unwrap();
-    let data = ndarray::Array3::<u8>::zeros((4, 4, 4)).into_dyn();
-    let mut img = Image::from_array(data, None, ImageFormat::Mgh).unwrap();
-    img.to_filename(dir.path().join("a.mgh"), Default::default())
+    let data = ndarray::Array3::<u8>::from_shape_fn((4, 3, 2), |(i, j, k)| (i + j * 4 + k * 12) as u8)
+        .into_dyn();
+    let mut img = Image::from_array(data.clone(), None, ImageFormat::Nifti1Pair).unwrap();
+    img.to_filename(dir.path().join("pair.hdr"), Default::default())
         .unwrap();
     let server = TestServer::start();
-    server.put("a.mgh", std::fs::read(dir.path().join("a.mgh")).unwrap());
-    let e = load(server.url("a.mgh")).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
-    assert!(e.to_string().contains("URL"), "{e}");
+    serve_dir(&server, dir.path());
+    // Given either file, the other is found next to it.
+    for given in ["pair.img", "pair.hdr"] {
+        let img = load(server.url(given)).unwrap();
+        let read = img.dataobj().to_array().unwrap();
+        assert_eq!(read.get_f64(&[3, 2, 1]), Some(23.0), "{given}");
+    }
+    server.put("lonely.hdr", std::fs::read(dir.path().join("pair.hdr")).unwrap());
+    // The header loads; the missing .img is reported, naming its URL, when the data is read
+    // (as for local files: nibabel reads lazily too).
+    let e = load(server.url("lonely.hdr"))
+        .and_then(|img| img.dataobj().to_array().map(|_| ()))
+        .unwrap_err();
+    assert_eq!(io_kind(&e), Some(std::io::ErrorKind::NotFound), "{e}");
+    assert!(e.to_string().contains("lonely.img"), "{e}");
 }
 
 #[test]

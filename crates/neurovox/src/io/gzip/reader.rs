@@ -1270,6 +1270,10 @@ impl Source for GzipSource {
         self.file.identity
     }
 
+    fn remote_fingerprint(&self) -> Option<crate::io::RemoteFingerprint> {
+        self.file.backing.as_ref()?.remote_fingerprint()
+    }
+
     fn expect_data_end(&self, end: u64) {
         self.data_end.store(end, Ordering::Relaxed);
     }

@@ -27,8 +27,11 @@
 
 mod location;
 mod object;
+mod session;
 mod source;
 
 pub use location::RemoteLocation;
-pub use object::{RemoteFingerprint, RemoteObject, RemoteOptions};
+pub use crate::io::fingerprint::RemoteFingerprint;
+pub use object::{RemoteObject, RemoteOptions};
+pub(crate) use session::RemoteSession;
 pub use source::RemoteSource;

@@ -14,6 +14,7 @@
 //! `PermissionError`), each naming the URL.
 
 use super::location::RemoteLocation;
+use crate::io::fingerprint::RemoteFingerprint;
 use crate::error::{Error, Result};
 use std::io::Read;
 use std::path::Path;
@@ -72,17 +73,6 @@ impl RemoteOptions {
     }
 }
 
-/// What a remote object looked like when it was opened: a later answer that differs means
-/// the object was replaced.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct RemoteFingerprint {
-    /// The object's size in bytes.
-    pub size: u64,
-    /// Its `ETag`, if the server sent one.
-    pub etag: Option<String>,
-    /// Its `Last-Modified`, if the server sent one.
-    pub last_modified: Option<String>,
-}
 
 /// One object on a server, read in ranges. Cheap to share between threads.
 ///

@@ -145,6 +145,10 @@ impl Source for RemoteSource {
         Ok(self.size())
     }
 
+    fn remote_fingerprint(&self) -> Option<crate::io::RemoteFingerprint> {
+        Some(self.object.fingerprint().clone())
+    }
+
     fn len_hint(&self) -> Option<u64> {
         Some(self.size())
     }

@@ -1,0 +1,104 @@
+//! [`RemoteSession`]: the objects one load reads, each opened once.
+
+use super::object::RemoteOptions;
+use super::source::RemoteSource;
+use crate::error::Result;
+use crate::io::gzip::reader::GzipSource;
+use crate::io::open::{Compression, decompressing_reader, detect_compression};
+use crate::io::opener::url_of;
+use crate::io::source::{Source, SourceReader, StreamSource};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// The objects of one load, by URL: the header of a `.hdr`/`.img` pair, its data, an SPM
+/// `.mat`, each opened (one request) once and then shared by every reader of the load, with
+/// the random-access source over each (a gzip object's index is built once).
+#[derive(Debug)]
+pub(crate) struct RemoteSession {
+    options: RemoteOptions,
+    raw: Mutex<HashMap<String, Arc<RemoteSource>>>,
+    decompressed: Mutex<HashMap<String, Arc<dyn Source>>>,
+}
+
+impl RemoteSession {
+    pub(crate) fn new(options: RemoteOptions) -> Self {
+        RemoteSession {
+            options,
+            raw: Mutex::new(HashMap::new()),
+            decompressed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The object at `name`, opened by its first request the first time it is asked for.
+    pub(crate) fn raw(&self, name: &Path) -> Result<Arc<RemoteSource>> {
+        let url = url_of(name)?;
+        if let Some(found) = lock(&self.raw).get(url) {
+            return Ok(found.clone());
+        }
+        // Opened outside the lock: a request may take seconds, and other objects need not wait.
+        let opened = Arc::new(RemoteSource::open(url, self.options.clone())?);
+        Ok(lock(&self.raw)
+            .entry(url.to_owned())
+            .or_insert(opened)
+            .clone())
+    }
+
+    /// Whether the object exists: a 404, or a 403 (S3's answer for a missing key in a bucket
+    /// that cannot be listed), counts as absent; any other failure as present, so that opening
+    /// it reports the failure.
+    pub(crate) fn exists(&self, name: &Path) -> bool {
+        match self.raw(name) {
+            Ok(_) => true,
+            Err(e) => !matches!(
+                e.io_error_kind(),
+                Some(std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied)
+            ),
+        }
+    }
+
+    /// The compression of the object, from its first bytes (in hand from the first request).
+    pub(crate) fn compression(&self, name: &Path) -> Result<Compression> {
+        let raw = self.raw(name)?;
+        let mut magic = [0u8; 4];
+        let n = magic.len().min(usize::try_from(raw.len()?).unwrap_or(usize::MAX));
+        raw.read_at(0, &mut magic[..n])?;
+        Ok(detect_compression(&magic[..n]))
+    }
+
+    /// The object's decompressed bytes as a stream from the start, and its compression.
+    pub(crate) fn decompressed(&self, name: &Path) -> Result<(Compression, Box<dyn Read + Send>)> {
+        let compression = self.compression(name)?;
+        let raw: Arc<dyn Source> = self.raw(name)?;
+        let reader = decompressing_reader(SourceReader::new(raw)?).map_err(|e| e.with_path(name))?;
+        Ok((compression, reader))
+    }
+
+    /// The object's decompressed bytes at random: the object itself when plain, its gzip
+    /// index over it when gzip, the whole stream decompressed once for bzip2 and zstd.
+    pub(crate) fn random_access(
+        &self,
+        name: &Path,
+        compression: Compression,
+    ) -> Result<Arc<dyn Source>> {
+        let url = url_of(name)?;
+        if let Some(found) = lock(&self.decompressed).get(url) {
+            return Ok(found.clone());
+        }
+        let raw: Arc<dyn Source> = self.raw(name)?;
+        let source: Arc<dyn Source> = match compression {
+            Compression::None => raw,
+            Compression::Gzip => Arc::new(GzipSource::over_source(raw, name)?),
+            Compression::Bzip2 | Compression::Zstd => Arc::new(StreamSource::over_source(raw, name)),
+        };
+        Ok(lock(&self.decompressed)
+            .entry(url.to_owned())
+            .or_insert(source)
+            .clone())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
