@@ -66,7 +66,8 @@ def _volume_chunks(shape):
 def from_images(paths: Sequence[str | os.PathLike], chunks=None, *, mmap=False):
     """Stacks images into one lazy dask array of shape ``(len(paths),) + shape``.
 
-    Only headers are read here. Every image must have the same shape (a ValueError names the
+    ``paths`` may be URLs (``https://``, ``s3://``): each worker then reads the ranges of its
+    chunks from the server itself. Only headers are read here. Every image must have the same shape (a ValueError names the
     first that does not). ``chunks`` applies to each image's axes (dask's syntax: a tuple, a
     dict, ``'auto'``...); by default one chunk per 3-D volume. The stacked axis has chunks of
     one image. The dtype is the type all images' values share (``numpy.result_type`` of what
@@ -90,8 +91,13 @@ def from_images(paths: Sequence[str | os.PathLike], chunks=None, *, mmap=False):
     arrays = []
     for path, img in zip(paths, images):
         proxy = img.dataobj
-        stat = os.stat(path)
-        name = 'neurovox-' + tokenize(path, stat.st_mtime_ns, stat.st_size, shape, str(dtype))
+        if path[:8].lower().startswith(('http://', 'https://', 's3://')):
+            # An object's version is its fingerprint (size, ETag, Last-Modified).
+            version = proxy._native.fingerprint
+        else:
+            stat = os.stat(path)
+            version = (stat.st_mtime_ns, stat.st_size)
+        name = 'neurovox-' + tokenize(path, version, shape, str(dtype))
         values = ScaledValues(proxy, dtype)
         arrays.append(da.from_array(values, chunks=per_image, name=name, asarray=False))
     return da.stack(arrays, axis=0)

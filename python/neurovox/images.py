@@ -873,7 +873,8 @@ class SpatialImage(DataobjImage):
         options and the files' fingerprints, never data — which the receiver opens lazily:
         a file changed in between is a :class:`StaleFileError` naming it. Other images
         pickle their state (see :meth:`DataobjImage.__reduce__`)."""
-        if self._native is not None and is_proxy(self._dataobj) and not self.is_dirty:
+        if self._native is not None and is_proxy(self._dataobj) and not self.is_dirty \
+                and self._native.files()[1] is not None:  # a URL image has no files
             return (_unpickle_image, (type(self), _shared_paths(self._native.handle()),
                                       getattr(self._dataobj, '_mmap', True), self.extra))
         return super().__reduce__()

@@ -73,30 +73,16 @@ def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
     """
     mode = _mmap_mode(mmap)
     filename = os.fspath(filename)
-    if isinstance(filename, str) and filename[:8].lower().startswith(_URL_SCHEMES):
-        # Read remotely with range requests (docs/compat.md, "URLs"): every format.
-        if kwargs:
-            raise TypeError(f'load() got unexpected keyword arguments {sorted(kwargs)} for '
-                            f"'{filename}'")
-        native = _neurovox.NativeImage.load(filename, None, mode, keep_file_open)
-        return IMAGE_CLASSES[native.format]._from_native(native, mmap)
-    filename = os.path.expanduser(filename)
-    try:
-        stat = os.stat(filename)
-    except OSError:
-        raise FileNotFoundError(f"No such file or no access: '{filename}'") from None
-    if not S_ISREG(stat.st_mode):
-        # A FIFO would block the first read forever (nibabel hangs); a device or a
-        # directory holds no image.
-        kind = 'a FIFO (named pipe)' if S_ISFIFO(stat.st_mode) else (
-            'a directory' if S_ISDIR(stat.st_mode) else 'a device or a socket')
-        raise ImageFileError(f"'{filename}' is not a regular file but {kind}; neurovox reads "
-                             'images only from regular files')
-    if stat.st_size <= 0:
-        raise ImageFileError(f"Empty file: '{filename}'")
-    stem, compression = os.path.splitext(filename)
+    is_url = isinstance(filename, str) and filename[:8].lower().startswith(_URL_SCHEMES)
+    if not is_url:
+        filename = os.path.expanduser(filename)
+        _check_regular_file(filename)
+    # A URL is read remotely with range requests (docs/compat.md, "URLs"), every format as
+    # from a file; its name without the query tells the format's extension.
+    name = filename.split('?')[0].split('#')[0] if is_url else filename
+    stem, compression = os.path.splitext(name)
     if compression.lower() not in ('.gz', '.bz2', '.zst'):
-        stem = filename
+        stem = name
     ext = os.path.splitext(stem)[1].lower()
     if ext in ('.par', '.rec'):
         return PARRECImage.from_filename(filename, mmap=mmap, keep_file_open=keep_file_open,
@@ -115,6 +101,23 @@ def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
     else:
         native = _neurovox.NativeImage.load(filename, None, mode, keep_file_open)
     return IMAGE_CLASSES[native.format]._from_native(native, mmap)
+
+
+def _check_regular_file(filename):
+    """What nibabel's load finds wrong with a path before reading it, said at once: a missing
+    file, one that is not a regular file (a FIFO would block the first read forever; a device
+    or a directory holds no image), an empty file."""
+    try:
+        stat = os.stat(filename)
+    except OSError:
+        raise FileNotFoundError(f"No such file or no access: '{filename}'") from None
+    if not S_ISREG(stat.st_mode):
+        kind = 'a FIFO (named pipe)' if S_ISFIFO(stat.st_mode) else (
+            'a directory' if S_ISDIR(stat.st_mode) else 'a device or a socket')
+        raise ImageFileError(f"'{filename}' is not a regular file but {kind}; neurovox reads "
+                             'images only from regular files')
+    if stat.st_size <= 0:
+        raise ImageFileError(f"Empty file: '{filename}'")
 
 
 def save(img, filename, **kwargs):

@@ -12,6 +12,10 @@
 //! index is checked by reading the whole file through it (every window used, the CRC32
 //! compared) before it is stored.
 //!
+//! A URL (`https://`, `s3://`) is indexed by one pass over its object: with `--cache` into the
+//! cache directory, where later loads of that URL look; without, into `NAME.nvgzidx` here, to
+//! be put next to the object (`URL.nvgzidx`), where every reader of the URL looks.
+//!
 //! One line per file: where its index went, its checkpoints and size; or why not (a file
 //! written by neurovox carries its own member index and is skipped with a note).
 
@@ -22,7 +26,7 @@ use std::path::{Path, PathBuf};
 /// Arguments of `neurovox index`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// gzip-compressed files (.nii.gz, .mgz, ...).
+    /// gzip-compressed files (.nii.gz, .mgz, ...), or their URLs.
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
     /// Store the indexes in the per-user cache directory instead of next to the files
@@ -74,8 +78,17 @@ fn shown(path: &Path) -> String {
 }
 
 fn destination(file: &Path, cache: bool) -> Result<PathBuf, String> {
+    let url = file.to_str().filter(|s| neurovox::io::is_url(s));
     if !cache {
-        return Ok(index_file::sidecar_path(file));
+        return Ok(match url {
+            // A URL's sidecar is written here, to be put next to the object
+            // (URL.nvgzidx), where every reader of it looks.
+            Some(url) => {
+                let name = url.split(['?', '#']).next().unwrap_or(url);
+                index_file::sidecar_path(Path::new(name.rsplit('/').next().unwrap_or(name)))
+            }
+            None => index_file::sidecar_path(file),
+        });
     }
     let dir = index_file::cache_dir().ok_or_else(|| {
         format!(
@@ -89,7 +102,7 @@ fn destination(file: &Path, cache: bool) -> Result<PathBuf, String> {
 }
 
 fn index(file: &Path, args: &Args) -> Result<String, String> {
-    let source = GzipSource::open(file).map_err(|e| e.to_string())?;
+    let source = neurovox::io::open_gzip(file).map_err(|e| e.to_string())?;
     if source.member_index().is_some() {
         return Ok(format!(
             "{}: written by neurovox, indexed by its own members (nothing to do)",
@@ -97,6 +110,13 @@ fn index(file: &Path, args: &Args) -> Result<String, String> {
         ));
     }
     let to = destination(file, args.cache)?;
+    let is_url = file.to_str().is_some_and(neurovox::io::is_url);
+    if is_url && args.from_gzidx.is_some() {
+        return Err(format!(
+            "{}: --from-gzidx takes a local file (an index is checked by reading its file)",
+            shown(file)
+        ));
+    }
     let index = if let Some(from) = args.from_gzidx.as_deref() {
         drop(source);
         import(file, from, &to)?;

@@ -74,7 +74,11 @@ fn is_url(path: &std::path::Path) -> bool {
 
 /// A proxy of a URL made again from a pickle: the object must still be the one the pickle
 /// was made from (`expected`, a [`RemoteTuple`]), else a `StaleFileError` naming the URL.
-fn check_remote(proxy: &ArrayProxy, url: &std::path::Path, expected: &Bound<'_, PyAny>) -> PyResult<()> {
+fn check_remote(
+    proxy: &ArrayProxy,
+    url: &std::path::Path,
+    expected: &Bound<'_, PyAny>,
+) -> PyResult<()> {
     let (size, etag, last_modified): RemoteTuple = expected.extract()?;
     let expected = neurovox::io::RemoteFingerprint {
         size,
@@ -602,10 +606,12 @@ impl NativeProxy {
         let Some(file) = self.inner.file() else {
             return Ok(None);
         };
-        Ok(Some(match file.to_str().filter(|s| neurovox::io::is_url(s)) {
-            Some(url) => url.into_pyobject(py)?.into_any(),
-            None => file.into_pyobject(py)?.into_any(),
-        }))
+        Ok(Some(
+            match file.to_str().filter(|s| neurovox::io::is_url(s)) {
+                Some(url) => url.into_pyobject(py)?.into_any(),
+                None => file.into_pyobject(py)?.into_any(),
+            },
+        ))
     }
 
     /// `'c'`, `'r'` or `'no'`.

@@ -25,11 +25,11 @@ use crate::dtype::StorageDtype;
 use crate::dtype::element::{Element, Rgb, Rgba};
 use crate::error::{Error, Result};
 use crate::format::Header;
+use crate::io::opener::Opener;
 use crate::io::{Compression, Source};
 use crate::numpy::memmap::{MapMode, MemmapArray, MemmapOptions};
 use num_complex::Complex;
 use std::path::{Path, PathBuf};
-use crate::io::opener::Opener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 

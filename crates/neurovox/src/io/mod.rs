@@ -47,6 +47,7 @@ pub use open::{
     Compression, decompressing_reader, detect_compression, is_url, open_decompressed,
     open_decompressed_identified, open_regular, read_fully, read_up_to, skip,
 };
+pub use opener::open_gzip;
 pub use random_access::{SourceOptions, file_compression, random_access_source};
 #[cfg(feature = "remote")]
 pub use remote::{RemoteLocation, RemoteObject, RemoteOptions, RemoteSource};

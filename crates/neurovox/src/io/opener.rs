@@ -121,3 +121,30 @@ pub(crate) fn url_of(name: &Path) -> Result<&str> {
     name.to_str()
         .ok_or_else(|| Error::usage("a URL must be UTF-8 text").with_path(name))
 }
+
+/// The gzip source of the file or URL `name`, to build its index with a pass over it
+/// (`neurovox index`): a local file's source looks for index files as
+/// [`GzipSource::open`] does; a URL's reads the object with range requests and looks for none.
+///
+/// ```
+/// use neurovox::io::{open_gzip, Source};
+/// use std::io::Write;
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("x.gz");
+/// let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+/// gz.write_all(&[5u8; 1000])?;
+/// std::fs::write(&path, gz.finish()?)?;
+/// assert_eq!(open_gzip(&path)?.len()?, 1000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn open_gzip(name: &Path) -> Result<crate::io::GzipSource> {
+    match Opener::for_name(name)? {
+        Opener::Local => crate::io::GzipSource::open(name),
+        #[cfg(feature = "remote")]
+        Opener::Remote(session) => {
+            let raw: Arc<dyn Source> = session.raw(name)?;
+            crate::io::GzipSource::over_source(raw, name)
+        }
+    }
+}
+

@@ -688,6 +688,132 @@ impl Source for StreamSource {
     }
 }
 
+/// A source made on its first use: what a load opens for data it may never read (a remote
+/// gzip object's index and trailer cost requests a header-only load should not make).
+/// `expect_data_end` is kept until then; `remote_fingerprint` is given without making it.
+pub(crate) struct LazySource {
+    name: PathBuf,
+    make: std::sync::Mutex<Option<LazyMaker>>,
+    made: std::sync::OnceLock<std::result::Result<Arc<dyn Source>, (crate::error::ErrorKind, String)>>,
+    data_end: std::sync::atomic::AtomicU64,
+    remote_fingerprint: Option<crate::io::RemoteFingerprint>,
+}
+
+type LazyMaker = Box<dyn FnOnce() -> Result<Arc<dyn Source>> + Send>;
+
+impl Debug for LazySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazySource")
+            .field("name", &self.name)
+            .field("made", &self.made.get().map(|m| m.is_ok()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl LazySource {
+    /// A source that `make` makes when first read; `name` names it in errors,
+    /// `remote_fingerprint` is what it will report.
+    pub(crate) fn new(
+        name: &Path,
+        remote_fingerprint: Option<crate::io::RemoteFingerprint>,
+        make: impl FnOnce() -> Result<Arc<dyn Source>> + Send + 'static,
+    ) -> Self {
+        LazySource {
+            name: name.to_path_buf(),
+            make: std::sync::Mutex::new(Some(Box::new(make))),
+            made: std::sync::OnceLock::new(),
+            data_end: std::sync::atomic::AtomicU64::new(u64::MAX),
+            remote_fingerprint,
+        }
+    }
+
+    fn inner(&self) -> Result<&Arc<dyn Source>> {
+        let made = self.made.get_or_init(|| {
+            let make = self.make.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let Some(make) = make else {
+                return Err((crate::error::ErrorKind::Usage, "made twice".to_owned()));
+            };
+            make()
+                .map(|source| {
+                    let end = self.data_end.load(std::sync::atomic::Ordering::Relaxed);
+                    if end != u64::MAX {
+                        source.expect_data_end(end);
+                    }
+                    source
+                })
+                .map_err(|e| (e.kind(), e.to_string()))
+        });
+        made.as_ref()
+            .map_err(|(kind, message)| Error::new(*kind, message.clone()))
+    }
+
+    fn made(&self) -> Option<&Arc<dyn Source>> {
+        self.made.get().and_then(|m| m.as_ref().ok())
+    }
+}
+
+impl Source for LazySource {
+    fn len(&self) -> Result<u64> {
+        self.inner()?.len()
+    }
+
+    fn len_hint(&self) -> Option<u64> {
+        self.made()?.len_hint()
+    }
+
+    fn may_hold(&self, end: u64) -> bool {
+        self.inner().is_ok_and(|s| s.may_hold(end))
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        self.inner()?.read_at(offset, buf)
+    }
+
+    fn borrow_at(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        self.made()?.borrow_at(offset, len)
+    }
+
+    fn room_for_read(&self, offset: u64, end: u64) -> usize {
+        self.inner().map_or(0, |s| s.room_for_read(offset, end))
+    }
+
+    fn read_at_with_room(&self, offset: u64, buf: &mut [u8], room: usize) -> Result<()> {
+        self.inner()?.read_at_with_room(offset, buf, room)
+    }
+
+    fn parallel_reads(&self, offset: u64, end: u64) -> bool {
+        self.inner().is_ok_and(|s| s.parallel_reads(offset, end))
+    }
+
+    fn inflated_bytes(&self) -> u64 {
+        self.made().map_or(0, |s| s.inflated_bytes())
+    }
+
+    fn path(&self) -> Option<&Path> {
+        Some(&self.name)
+    }
+
+    fn expect_data_end(&self, end: u64) {
+        match self.made() {
+            Some(source) => source.expect_data_end(end),
+            None => self
+                .data_end
+                .store(end, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    fn remote_fingerprint(&self) -> Option<crate::io::RemoteFingerprint> {
+        self.remote_fingerprint.clone()
+    }
+
+    fn read_box(&self, strided_box: &[(u64, u64, u64)]) -> Option<Result<Vec<u8>>> {
+        match self.inner() {
+            Ok(source) => source.read_box(strided_box),
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

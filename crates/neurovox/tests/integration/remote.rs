@@ -330,8 +330,9 @@ fn every_format_neurovox_writes_reads_from_a_url_as_from_its_file() {
 #[test]
 fn a_pair_at_a_url_finds_its_sibling_and_names_it_when_missing() {
     let dir = tempfile::tempdir().unwrap();
-    let data = ndarray::Array3::<u8>::from_shape_fn((4, 3, 2), |(i, j, k)| (i + j * 4 + k * 12) as u8)
-        .into_dyn();
+    let data =
+        ndarray::Array3::<u8>::from_shape_fn((4, 3, 2), |(i, j, k)| (i + j * 4 + k * 12) as u8)
+            .into_dyn();
     let mut img = Image::from_array(data.clone(), None, ImageFormat::Nifti1Pair).unwrap();
     img.to_filename(dir.path().join("pair.hdr"), Default::default())
         .unwrap();
@@ -343,7 +344,10 @@ fn a_pair_at_a_url_finds_its_sibling_and_names_it_when_missing() {
         let read = img.dataobj().to_array().unwrap();
         assert_eq!(read.get_f64(&[3, 2, 1]), Some(23.0), "{given}");
     }
-    server.put("lonely.hdr", std::fs::read(dir.path().join("pair.hdr")).unwrap());
+    server.put(
+        "lonely.hdr",
+        std::fs::read(dir.path().join("pair.hdr")).unwrap(),
+    );
     // The header loads; the missing .img is reported, naming its URL, when the data is read
     // (as for local files: nibabel reads lazily too).
     let e = load(server.url("lonely.hdr"))
@@ -386,4 +390,64 @@ fn extensions_past_the_first_request_are_read_in_pieces() {
     assert_eq!(r.extensions(), l.extensions());
     assert!(r.extensions()[0].raw.starts_with(&comment));
     assert_eq!(volume(&remote, 3), volume(&local, 3));
+}
+
+#[test]
+fn a_foreign_nii_gz_with_an_index_next_to_it_reads_a_late_volume_without_a_first_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = saved_run(dir.path(), "run.nii", (48, 48, 24, 40));
+    let gz = foreign_gzip(&plain);
+    let gz_len = gz.len() as u64;
+    let local = dir.path().join("run.nii.gz");
+    std::fs::write(&local, &gz).unwrap();
+    // The index `neurovox index` would write, made by one pass over the local copy.
+    let indexed = GzipSource::open(&local).unwrap();
+    let mut all = vec![0u8; indexed.len().unwrap() as usize];
+    indexed.read_at(0, &mut all).unwrap();
+    let sidecar = dir.path().join("run.nii.gz.nvgzidx");
+    indexed.write_index(&sidecar).unwrap();
+    let expected = volume(&load(dir.path().join("run.nii")).unwrap(), 38);
+
+    let late_volume_costs = |with_index: bool| {
+        let server = TestServer::start();
+        server.put("run.nii.gz", gz.clone());
+        if with_index {
+            server.put("run.nii.gz.nvgzidx", std::fs::read(&sidecar).unwrap());
+        }
+        let img = load(server.url("run.nii.gz")).unwrap();
+        let header_requests = server.requests();
+        assert!(header_requests <= 2, "{:?}", server.log());
+        assert_eq!(volume(&img, 38), expected);
+        (server.bytes_served(), server.log())
+    };
+    let (without, _) = late_volume_costs(false);
+    let (with, log) = late_volume_costs(true);
+    // Without an index a late volume needs the whole stream before it; with one, the
+    // index and the compressed bytes from the checkpoint before the volume.
+    assert!(without >= gz_len * 9 / 10, "{without} of {gz_len}");
+    let index_len = std::fs::metadata(&sidecar).unwrap().len();
+    assert!(
+        with <= index_len + gz_len / 4 + (64 << 10),
+        "{with} bytes with an index of {index_len}, file {gz_len}: {log:?}"
+    );
+}
+
+#[test]
+fn an_index_that_is_not_the_objects_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = saved_run(dir.path(), "run.nii", (24, 24, 12, 10));
+    let other = saved_run(dir.path(), "other.nii", (24, 24, 12, 11));
+    let other_gz = dir.path().join("other.nii.gz");
+    std::fs::write(&other_gz, foreign_gzip(&other)).unwrap();
+    let source = GzipSource::open(&other_gz).unwrap();
+    let mut all = vec![0u8; source.len().unwrap() as usize];
+    source.read_at(0, &mut all).unwrap();
+    let wrong = dir.path().join("wrong.nvgzidx");
+    source.write_index(&wrong).unwrap();
+    let server = TestServer::start();
+    server.put("run.nii.gz", foreign_gzip(&plain));
+    server.put("run.nii.gz.nvgzidx", std::fs::read(&wrong).unwrap());
+    let img = load(server.url("run.nii.gz")).unwrap();
+    let expected = load(dir.path().join("run.nii")).unwrap();
+    assert_eq!(volume(&img, 9), volume(&expected, 9));
 }

@@ -108,9 +108,30 @@ impl GzipFingerprint {
     pub fn of(file: &std::fs::File) -> std::io::Result<Self> {
         use std::os::unix::fs::FileExt;
         let len = file.metadata()?.len();
-        let edge = |at: u64| -> std::io::Result<u128> {
+        Self::of_bytes(len, &mut |at, buf| file.read_exact_at(buf, at))
+    }
+
+    /// Takes the fingerprint of `len` compressed bytes that `read_exact_at` reads (a remote
+    /// object's, say): two reads of at most 64 KiB.
+    ///
+    /// ```
+    /// use neurovox::io::gzip::index_file::GzipFingerprint;
+    /// let bytes = vec![7u8; 200_000];
+    /// let print = GzipFingerprint::of_bytes(200_000, &mut |at, buf| {
+    ///     buf.copy_from_slice(&bytes[at as usize..at as usize + buf.len()]);
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(print.len, 200_000);
+    /// assert_eq!(print.head, print.tail); // both edges are 64 KiB of 7s
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn of_bytes<E>(
+        len: u64,
+        read_exact_at: &mut dyn FnMut(u64, &mut [u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<Self, E> {
+        let mut edge = |at: u64| -> std::result::Result<u128, E> {
             let mut buf = vec![0u8; EDGE.min(len) as usize];
-            file.read_exact_at(&mut buf, at)?;
+            read_exact_at(at, &mut buf)?;
             Ok(xxhash_rust::xxh3::xxh3_128(&buf))
         };
         Ok(GzipFingerprint {
@@ -467,10 +488,23 @@ pub fn cache_dir() -> Option<PathBuf> {
         .or_else(|| var("HOME").map(|d| d.join(".cache/neurovox/gzip-index")))
 }
 
-/// The index of `gz` in the cache directory, named by a hash of its absolute path.
+/// The index of `gz` in the cache directory, named by a hash of its absolute path, or of
+/// its URL (without a query, which for a presigned URL changes with every signature).
+///
+/// ```
+/// use neurovox::io::gzip::index_file::cache_path;
+/// let a = cache_path("https://h/x.nii.gz?X-Amz-Signature=1".as_ref());
+/// assert_eq!(a, cache_path("https://h/x.nii.gz?X-Amz-Signature=2".as_ref()));
+/// ```
 pub fn cache_path(gz: &Path) -> Option<PathBuf> {
-    let absolute = std::path::absolute(gz).ok()?;
-    let hash = xxhash_rust::xxh3::xxh3_64(absolute.as_os_str().as_encoded_bytes());
+    let name = gz.to_str().filter(|s| crate::io::is_url(s));
+    let hash = match name {
+        Some(url) => xxhash_rust::xxh3::xxh3_64(url.split(['?', '#']).next()?.as_bytes()),
+        None => {
+            let absolute = std::path::absolute(gz).ok()?;
+            xxhash_rust::xxh3::xxh3_64(absolute.as_os_str().as_encoded_bytes())
+        }
+    };
     Some(cache_dir()?.join(format!("{hash:016x}{SUFFIX}")))
 }
 

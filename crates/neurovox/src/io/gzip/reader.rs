@@ -408,7 +408,12 @@ impl GzipSource {
         if span == 0 {
             return Err(Error::usage("the checkpoint span must be at least 1 byte").with_path(path));
         }
-        Self::over_compressed(Compressed::new(path)?, span, cache_bytes, true)
+        Self::over_compressed(
+            Compressed::new(path)?,
+            span,
+            cache_bytes,
+            Some(IndexLookup::Files),
+        )
     }
 
     /// A source over gzip bytes that another source holds (a remote object's, say), named
@@ -429,14 +434,33 @@ impl GzipSource {
     /// ```
     pub fn over_source(compressed: Arc<dyn Source>, name: &Path) -> Result<Self> {
         let file = Compressed::over(compressed, name);
-        Self::over_compressed(file, DEFAULT_SPAN, DEFAULT_SPAN_CACHE_BYTES, false)
+        Self::over_compressed(file, DEFAULT_SPAN, DEFAULT_SPAN_CACHE_BYTES, None)
+    }
+
+    /// As [`GzipSource::over_source`], looking for a persisted index as a file's source does:
+    /// next to the bytes (`sidecar`, asked for only when the bytes carry no member index,
+    /// `None` where there is none) and in the local cache directory under `name`
+    /// ([`index_file::cache_path`](super::index_file::cache_path)).
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(crate) fn over_source_indexed(
+        compressed: Arc<dyn Source>,
+        name: &Path,
+        sidecar: &dyn Fn() -> Option<Arc<dyn Source>>,
+    ) -> Result<Self> {
+        let file = Compressed::over(compressed, name);
+        Self::over_compressed(
+            file,
+            DEFAULT_SPAN,
+            DEFAULT_SPAN_CACHE_BYTES,
+            Some(IndexLookup::Source(sidecar)),
+        )
     }
 
     fn over_compressed(
         file: Compressed,
         span: u64,
         cache_bytes: usize,
-        index_files: bool,
+        index_files: Option<IndexLookup<'_>>,
     ) -> Result<Self> {
         let path = file.path.clone();
         let path = path.as_path();
@@ -486,48 +510,65 @@ impl GzipSource {
                 .covered
                 .store(members.total_size(), Ordering::Release);
             let _ = source.total.set(members.total_size());
-        } else if index_files && super::index_file::lookup_enabled() {
-            source.load_index_file()?;
+        } else if let Some(lookup) = index_files.filter(|_| super::index_file::lookup_enabled()) {
+            source.load_index_file(lookup)?;
         }
         Ok(source)
     }
 
-    /// Looks for an index file of this file (the sidecar, then the cache directory) and, if
-    /// one fits, takes its checkpoints: the first pass then never runs.
-    fn load_index_file(&mut self) -> Result<()> {
-        use super::index_file::{GzipFingerprint, IndexFile, cache_path, sidecar_path};
-        let candidates = [
-            Some(sidecar_path(&self.file.path)),
-            cache_path(&self.file.path),
-        ];
+    /// Looks for an index of these bytes (the sidecar, then the cache directory) and, if one
+    /// fits, takes its checkpoints: the first pass then never runs.
+    fn load_index_file(&mut self, lookup: IndexLookup<'_>) -> Result<()> {
+        use super::index_file::{IndexFile, cache_path, sidecar_path};
+        // An index's bytes, at most `most` of them: `None` where there is none.
+        type Reader<'a> = Box<dyn FnOnce(u64) -> Option<Result<Vec<u8>>> + 'a>;
+        let local = |path: PathBuf| -> (PathBuf, Reader<'_>) {
+            let read = path.clone();
+            let reader: Reader<'_> = Box::new(move |most| {
+                let meta = std::fs::metadata(&read).ok()?;
+                Some(if meta.len() > most {
+                    Err(too_large())
+                } else {
+                    std::fs::read(&read).map_err(Error::io)
+                })
+            });
+            (path, reader)
+        };
+        let mut candidates: Vec<(PathBuf, Reader<'_>)> = Vec::new();
+        match lookup {
+            IndexLookup::Files => candidates.push(local(sidecar_path(&self.file.path))),
+            IndexLookup::Source(sidecar) => {
+                let reader: Reader<'_> = Box::new(move |most| {
+                    let source = sidecar()?;
+                    Some(source.len().and_then(|len| {
+                        if len > most {
+                            return Err(too_large());
+                        }
+                        let mut bytes = vec![0u8; usize::try_from(len).map_err(|_| too_large())?];
+                        source.read_at(0, &mut bytes).map(|()| bytes)
+                    }))
+                });
+                candidates.push((sidecar_path(&self.file.path), reader));
+            }
+        }
+        if let Some(cached) = cache_path(&self.file.path) {
+            candidates.push(local(cached));
+        }
+        // An index holds at most a window (32 KiB) and a few dozen bytes per checkpoint, and
+        // a checkpoint per block: never more than the file plus its windows. Bounding the
+        // read keeps a stray huge file from being read whole.
+        let most = self.file.len()?.saturating_mul(2).saturating_add(64 << 20);
         let mut fingerprint = None;
-        for candidate in candidates.into_iter().flatten() {
-            let Ok(meta) = std::fs::metadata(&candidate) else {
+        for (candidate, read) in candidates {
+            let Some(bytes) = read(most) else {
                 continue;
             };
-            let print = match &fingerprint {
-                Some(p) => *p,
-                None => {
-                    let p = GzipFingerprint::of(&*self.file.handle()?)
-                        .map_err(|e| Error::io(e).with_path(&self.file.path))?;
-                    fingerprint = Some(p);
-                    p
-                }
+            // Taken once an index is found: two 64 KiB reads (requests, for a remote file).
+            let print = match fingerprint {
+                Some(p) => p,
+                None => *fingerprint.insert(self.file.fingerprint()?),
             };
-            // An index holds at most a window (32 KiB) and a few dozen bytes per checkpoint,
-            // and a checkpoint per block: never more than the file plus its windows. Bounding
-            // the read keeps a stray huge file from being read whole.
-            let most = print.len.saturating_mul(2).saturating_add(64 << 20);
-            let loaded = if meta.len() > most {
-                Err(Error::format(
-                    "gzip index file: larger than any index of this file",
-                ))
-            } else {
-                std::fs::read(&candidate)
-                    .map_err(Error::io)
-                    .and_then(|bytes| IndexFile::from_bytes(&bytes, &print))
-            };
-            match loaded {
+            match bytes.and_then(|bytes| IndexFile::from_bytes(&bytes, &print)) {
                 Ok(index) => {
                     self.adopt(index);
                     self.index_origin = Some(candidate);
@@ -647,7 +688,7 @@ impl GzipSource {
     /// reached the end), as [`index_file`](super::index_file) stores it. A file written by
     /// neurovox carries its own member index and needs none: that is a Usage error.
     pub fn index_file(&self) -> Result<super::index_file::IndexFile> {
-        use super::index_file::{GzipFingerprint, IndexFile, StoredCheckpoint};
+        use super::index_file::{IndexFile, StoredCheckpoint};
         if self.members.is_some() {
             return Err(Error::usage(
                 "this file was written by neurovox and carries its own member index",
@@ -655,8 +696,7 @@ impl GzipSource {
             .with_path(&self.file.path));
         }
         let total = self.len()?;
-        let fingerprint = GzipFingerprint::of(&*self.file.handle()?)
-            .map_err(|e| Error::io(e).with_path(&self.file.path))?;
+        let fingerprint = self.file.fingerprint()?;
         let checkpoints = self
             .index
             .read()
@@ -1295,6 +1335,22 @@ impl fmt::Debug for GzipSource {
     }
 }
 
+/// Where a source looks for a persisted index of its bytes (beside the cache directory,
+/// which every lookup tries).
+enum IndexLookup<'a> {
+    /// A local file's sidecar (`scan.nii.gz.nvgzidx`).
+    Files,
+    /// A sidecar some other source holds (an object next to a remote one), opened only if
+    /// asked for; `None` where there is none.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    Source(&'a dyn Fn() -> Option<Arc<dyn Source>>),
+}
+
+/// An index file larger than any index of its gzip file can be.
+fn too_large() -> Error {
+    Error::format("gzip index file: larger than any index of this file")
+}
+
 /// The compressed file, read with positioned reads (no shared cursor).
 ///
 /// Kept open for the source's life, or (nibabel's `keep_file_open=False`) open only while
@@ -1411,6 +1467,21 @@ impl Compressed {
             open.0 = Some(Arc::clone(&file));
         }
         Ok(file)
+    }
+
+    /// What ties an index file to these bytes (two reads of at most 64 KiB).
+    fn fingerprint(&self) -> Result<super::index_file::GzipFingerprint> {
+        let len = self.len()?;
+        super::index_file::GzipFingerprint::of_bytes(len, &mut |at, buf| {
+            self.read_at(at, buf).and_then(|n| {
+                if n == buf.len() {
+                    Ok(())
+                } else {
+                    Err(Error::truncated("the gzip file ended while it was fingerprinted"))
+                }
+            })
+        })
+        .map_err(|e| e.with_path(&self.path))
     }
 
     /// Reads up to `buf.len()` bytes at `offset`; fewer only at the end of the file.

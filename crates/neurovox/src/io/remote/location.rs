@@ -1,13 +1,22 @@
 //! What a URL names, and the HTTP(S) address a request for it goes to.
 //!
 //! `http://` and `https://` URLs are asked as they are. `s3://bucket/key` is asked of S3's
-//! HTTPS API: `https://bucket.s3.REGION.amazonaws.com/key` (region from `AWS_REGION` or
-//! `AWS_DEFAULT_REGION`, else `us-east-1`), or, where `AWS_ENDPOINT_URL_S3` or
-//! `AWS_ENDPOINT_URL` names an S3-compatible server, `ENDPOINT/bucket/key` (path style, as
-//! MinIO and moto expect). These are the AWS CLI's own variables.
+//! HTTPS API: `https://bucket.s3.REGION.amazonaws.com/key`, or path style
+//! (`https://s3.REGION.amazonaws.com/bucket/key`) for a bucket whose name has dots (such as
+//! `openneuro.org`, which no certificate of a virtual host covers), or, where
+//! `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` names an S3-compatible server,
+//! `ENDPOINT/bucket/key` (path style, as MinIO and moto expect). With credentials (the `aws`
+//! module says where they come from) every request is presigned (SigV4, by `rusty-s3`);
+//! without, requests are anonymous, as public buckets need.
 
+use super::aws::AwsSettings;
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 use std::fmt;
+use std::time::Duration;
+
+/// How long a presigned request stays valid: it is made at once, so minutes are plenty.
+const SIGNATURE_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
 /// A remote object's address: the URL the user gave and the HTTP(S) URL requested.
 ///
@@ -18,16 +27,48 @@ use std::fmt;
 /// assert_eq!(web.file_name(), "a.nii");
 /// # Ok::<(), neurovox::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RemoteLocation {
     given: String,
     request: String,
+    signer: Option<S3Signer>,
+}
+
+impl PartialEq for RemoteLocation {
+    fn eq(&self, other: &Self) -> bool {
+        self.given == other.given && self.request == other.request
+    }
+}
+
+impl Eq for RemoteLocation {}
+
+/// Presigns GETs of one S3 object.
+#[derive(Clone)]
+struct S3Signer {
+    bucket: rusty_s3::Bucket,
+    key: String,
+    credentials: rusty_s3::Credentials,
+}
+
+impl fmt::Debug for S3Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the credentials.
+        f.debug_struct("S3Signer")
+            .field("bucket", &self.bucket.name())
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RemoteLocation {
-    /// Parses `url` (`http://`, `https://` or `s3://bucket/key`); a Usage error for anything
-    /// else, or an `s3://` URL without a bucket or key.
+    /// Parses `url` (`http://`, `https://` or `s3://bucket/key`, the latter with the AWS
+    /// settings of the environment); a Usage error for anything else, or an `s3://` URL
+    /// without a bucket or key.
     pub fn parse(url: &str) -> Result<Self> {
+        Self::parse_with(url, &AwsSettings::from_env())
+    }
+
+    pub(crate) fn parse_with(url: &str, aws: &AwsSettings) -> Result<Self> {
         let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") {
             let rest = url.split_once("://").map_or("", |(_, rest)| rest);
@@ -37,6 +78,7 @@ impl RemoteLocation {
             return Ok(RemoteLocation {
                 given: url.to_string(),
                 request: url.to_string(),
+                signer: None,
             });
         }
         if lower.starts_with("s3://") {
@@ -47,23 +89,60 @@ impl RemoteLocation {
             else {
                 return Err(Error::usage(format!("{url:?} is not s3://BUCKET/KEY")));
             };
-            let key = encode_key(key);
-            let endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
-                .iter()
-                .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
-            let request = match endpoint {
-                Some(endpoint) => format!("{}/{bucket}/{key}", endpoint.trim_end_matches('/')),
-                None => {
-                    let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
-                        .iter()
-                        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-                        .unwrap_or_else(|| "us-east-1".to_string());
-                    format!("https://{bucket}.s3.{region}.amazonaws.com/{key}")
+            let region = aws.region.as_str();
+            let (endpoint, style) = match &aws.endpoint {
+                Some(endpoint) => (
+                    endpoint.trim_end_matches('/').to_owned(),
+                    rusty_s3::UrlStyle::Path,
+                ),
+                None if bucket.contains('.') => (
+                    format!("https://s3.{region}.amazonaws.com"),
+                    rusty_s3::UrlStyle::Path,
+                ),
+                None => (
+                    format!("https://s3.{region}.amazonaws.com"),
+                    rusty_s3::UrlStyle::VirtualHost,
+                ),
+            };
+            let encoded = encode_key(key);
+            let request = match style {
+                rusty_s3::UrlStyle::Path => format!("{endpoint}/{bucket}/{encoded}"),
+                rusty_s3::UrlStyle::VirtualHost => {
+                    format!("https://{bucket}.s3.{region}.amazonaws.com/{encoded}")
+                }
+            };
+            let signer = match &aws.credentials {
+                None => None,
+                Some(credentials) => {
+                    let bad = |e: String| {
+                        Error::usage(format!("{url:?}: cannot sign requests to {endpoint}: {e}"))
+                    };
+                    let base = endpoint.parse().map_err(|e| bad(format!("{e}")))?;
+                    let bucket =
+                        rusty_s3::Bucket::new(base, style, bucket.to_owned(), region.to_owned())
+                            .map_err(|e| bad(format!("{e}")))?;
+                    let credentials = match &credentials.session_token {
+                        Some(token) => rusty_s3::Credentials::new_with_token(
+                            credentials.key_id.clone(),
+                            credentials.secret.clone(),
+                            token.clone(),
+                        ),
+                        None => rusty_s3::Credentials::new(
+                            credentials.key_id.clone(),
+                            credentials.secret.clone(),
+                        ),
+                    };
+                    Some(S3Signer {
+                        bucket,
+                        key: key.to_owned(),
+                        credentials,
+                    })
                 }
             };
             return Ok(RemoteLocation {
                 given: url.to_string(),
                 request,
+                signer,
             });
         }
         Err(Error::usage(format!(
@@ -76,9 +155,24 @@ impl RemoteLocation {
         &self.given
     }
 
-    /// The HTTP(S) URL requests go to.
-    pub fn request_url(&self) -> &str {
-        &self.request
+    /// The HTTP(S) URL a request goes to now: presigned afresh for each request when the
+    /// object is read with credentials.
+    pub fn request_url(&self) -> Cow<'_, str> {
+        match &self.signer {
+            None => Cow::Borrowed(&self.request),
+            Some(signer) => {
+                use rusty_s3::S3Action;
+                let action = signer
+                    .bucket
+                    .get_object(Some(&signer.credentials), &signer.key);
+                Cow::Owned(action.sign(SIGNATURE_LIFETIME).to_string())
+            }
+        }
+    }
+
+    /// Whether requests are signed with credentials.
+    pub fn is_signed(&self) -> bool {
+        self.signer.is_some()
     }
 
     /// The last component of the URL's path, without query or fragment: what tells a
@@ -121,5 +215,57 @@ mod tests {
         assert!(RemoteLocation::parse("ftp://host/x").is_err());
         let signed = RemoteLocation::parse("https://h/d/x.nii.gz?sig=1").unwrap();
         assert_eq!(signed.file_name(), "x.nii.gz");
+    }
+
+    fn aws(endpoint: Option<&str>, key: Option<&str>) -> AwsSettings {
+        AwsSettings {
+            region: "eu-central-1".into(),
+            endpoint: endpoint.map(Into::into),
+            credentials: key.map(|k| super::super::aws::AwsCredentials {
+                key_id: k.into(),
+                secret: "secret".into(),
+                session_token: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn s3_urls_become_virtual_host_path_or_endpoint_requests() {
+        let plain = RemoteLocation::parse_with("s3://lab/a b.nii.gz", &aws(None, None)).unwrap();
+        assert_eq!(
+            plain.request_url(),
+            "https://lab.s3.eu-central-1.amazonaws.com/a%20b.nii.gz"
+        );
+        assert!(!plain.is_signed());
+        let dotted =
+            RemoteLocation::parse_with("s3://openneuro.org/ds1/x.nii", &aws(None, None)).unwrap();
+        assert_eq!(
+            dotted.request_url(),
+            "https://s3.eu-central-1.amazonaws.com/openneuro.org/ds1/x.nii"
+        );
+        let local = aws(Some("http://127.0.0.1:9000/"), None);
+        let minio = RemoteLocation::parse_with("s3://b/k/x.mgz", &local).unwrap();
+        assert_eq!(minio.request_url(), "http://127.0.0.1:9000/b/k/x.mgz");
+    }
+
+    #[test]
+    fn with_credentials_every_request_is_presigned() {
+        let settings = aws(Some("http://127.0.0.1:9000"), Some("AKIDEXAMPLE"));
+        let location = RemoteLocation::parse_with("s3://b/dir/x y.nii.gz", &settings).unwrap();
+        assert!(location.is_signed());
+        let url = location.request_url().into_owned();
+        assert!(
+            url.starts_with("http://127.0.0.1:9000/b/dir/x%20y.nii.gz?"),
+            "{url}"
+        );
+        for part in [
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+            "X-Amz-Credential=AKIDEXAMPLE%2F",
+            "%2Feu-central-1%2Fs3%2Faws4_request",
+            "X-Amz-Signature=",
+        ] {
+            assert!(url.contains(part), "{part} in {url}");
+        }
+        assert!(!url.contains("secret") && !format!("{location:?}").contains("secret"));
     }
 }

@@ -22,16 +22,18 @@
 //! on the reading thread and several ranges of one read are fetched on scoped threads.
 //! `object_store` speaks S3, GCS and Azure with signing, but brings tokio and reqwest, and
 //! every read would block on a runtime; S3 here is its HTTPS API, which for public buckets
-//! (OpenNeuro's) needs no signature. Signed requests (credentials from the AWS environment)
-//! are not implemented yet: a private bucket answers 403, reported as `PermissionDenied`.
+//! (OpenNeuro's) needs no signature, and for private ones takes presigned GETs: `rusty-s3`
+//! signs them (SigV4, no I/O of its own), with the credentials and region the AWS CLI would
+//! use (the `aws` module).
 
+mod aws;
 mod location;
 mod object;
 mod session;
 mod source;
 
-pub use location::RemoteLocation;
 pub use crate::io::fingerprint::RemoteFingerprint;
+pub use location::RemoteLocation;
 pub use object::{RemoteObject, RemoteOptions};
 pub(crate) use session::RemoteSession;
 pub use source::RemoteSource;

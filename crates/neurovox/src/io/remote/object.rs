@@ -14,8 +14,8 @@
 //! `PermissionError`), each naming the URL.
 
 use super::location::RemoteLocation;
-use crate::io::fingerprint::RemoteFingerprint;
 use crate::error::{Error, Result};
+use crate::io::fingerprint::RemoteFingerprint;
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,7 +72,6 @@ impl RemoteOptions {
         options
     }
 }
-
 
 /// One object on a server, read in ranges. Cheap to share between threads.
 ///
@@ -209,7 +208,7 @@ impl RemoteObject {
         self.with_retries(|| {
             let request = self
                 .agent
-                .get(self.location.request_url())
+                .get(self.location.request_url().as_ref())
                 .header("Range", format!("bytes=0-{}", want - 1));
             let (status, mut response) = match self.send(request) {
                 Ok(answer) => answer,
@@ -282,7 +281,7 @@ impl RemoteObject {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let response = request.call().map_err(transport_failure)?;
         let status = response.status().as_u16();
-        match status_failure(status) {
+        match status_failure(status, &self.location) {
             Some(failed) => Err(failed),
             None => Ok((status, response)),
         }
@@ -291,7 +290,7 @@ impl RemoteObject {
     fn attempt_range(&self, offset: u64, end: u64, buf: &mut [u8]) -> Attempt {
         let mut request = self
             .agent
-            .get(self.location.request_url())
+            .get(self.location.request_url().as_ref())
             .header("Range", format!("bytes={offset}-{}", end - 1));
         if let Some(etag) = self
             .fingerprint
@@ -373,14 +372,22 @@ fn read_exactly(reader: &mut dyn Read, buf: &mut [u8]) -> Result<()> {
 }
 
 /// The attempt's outcome for an answer with an error status, if it has one.
-fn status_failure(status: u16) -> Option<Attempt> {
+fn status_failure(status: u16, location: &RemoteLocation) -> Option<Attempt> {
     use std::io::ErrorKind as K;
     let io = |kind: K, text: &str| Error::io(std::io::Error::new(kind, text.to_string()));
+    let who = if location.is_signed() {
+        "; the request was signed with the AWS credentials found"
+    } else if location.as_str().to_ascii_lowercase().starts_with("s3://") {
+        "; the request was anonymous: a private bucket needs AWS credentials \
+         (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials)"
+    } else {
+        ""
+    };
     match status {
         404 | 410 => Some(Attempt::Fatal(io(K::NotFound, "no such object (HTTP 404)"))),
         401 | 403 => Some(Attempt::Fatal(io(
             K::PermissionDenied,
-            &format!("access denied (HTTP {status}; signed S3 requests are not supported yet)"),
+            &format!("access denied (HTTP {status}{who})"),
         ))),
         408 | 429 | 500..=599 => Some(Attempt::Transient(io(
             K::Other,

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::io::gzip::reader::GzipSource;
 use crate::io::open::{Compression, decompressing_reader, detect_compression};
 use crate::io::opener::url_of;
-use crate::io::source::{Source, SourceReader, StreamSource};
+use crate::io::source::{LazySource, Source, SourceReader, StreamSource};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
@@ -62,7 +62,9 @@ impl RemoteSession {
     pub(crate) fn compression(&self, name: &Path) -> Result<Compression> {
         let raw = self.raw(name)?;
         let mut magic = [0u8; 4];
-        let n = magic.len().min(usize::try_from(raw.len()?).unwrap_or(usize::MAX));
+        let n = magic
+            .len()
+            .min(usize::try_from(raw.len()?).unwrap_or(usize::MAX));
         raw.read_at(0, &mut magic[..n])?;
         Ok(detect_compression(&magic[..n]))
     }
@@ -71,7 +73,8 @@ impl RemoteSession {
     pub(crate) fn decompressed(&self, name: &Path) -> Result<(Compression, Box<dyn Read + Send>)> {
         let compression = self.compression(name)?;
         let raw: Arc<dyn Source> = self.raw(name)?;
-        let reader = decompressing_reader(SourceReader::new(raw)?).map_err(|e| e.with_path(name))?;
+        let reader =
+            decompressing_reader(SourceReader::new(raw)?).map_err(|e| e.with_path(name))?;
         Ok((compression, reader))
     }
 
@@ -89,14 +92,39 @@ impl RemoteSession {
         let raw: Arc<dyn Source> = self.raw(name)?;
         let source: Arc<dyn Source> = match compression {
             Compression::None => raw,
-            Compression::Gzip => Arc::new(GzipSource::over_source(raw, name)?),
-            Compression::Bzip2 | Compression::Zstd => Arc::new(StreamSource::over_source(raw, name)),
+            Compression::Gzip => {
+                // Made at the first read of data: a header-only load asks for no trailer, member
+                // index or index sidecar (the header is streamed from the first request's bytes).
+                let (options, url_owned, name_owned) =
+                    (self.options.clone(), url.to_owned(), name.to_path_buf());
+                let fingerprint = raw.remote_fingerprint();
+                Arc::new(LazySource::new(name, fingerprint, move || {
+                    let sidecar = || index_sidecar(&url_owned, &options);
+                    let gzip = GzipSource::over_source_indexed(raw, &name_owned, &sidecar)?;
+                    Ok(Arc::new(gzip) as Arc<dyn Source>)
+                }))
+            }
+            Compression::Bzip2 | Compression::Zstd => {
+                Arc::new(StreamSource::over_source(raw, name))
+            }
         };
         Ok(lock(&self.decompressed)
             .entry(url.to_owned())
             .or_insert(source)
             .clone())
     }
+}
+
+/// The persisted gzip index next to the object at `url` (`URL.nvgzidx`, as `neurovox index`
+/// names a local file's), if the server has one. Only a URL without a query has one: a
+/// presigned URL's signature covers its own object alone.
+fn index_sidecar(url: &str, options: &RemoteOptions) -> Option<Arc<dyn Source>> {
+    if url.contains(['?', '#']) {
+        return None;
+    }
+    let sidecar = crate::io::gzip::index_file::sidecar_path(Path::new(url));
+    let source = RemoteSource::open(sidecar.to_str()?, options.clone()).ok()?;
+    Some(Arc::new(source))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
