@@ -147,4 +147,3 @@ pub fn open_gzip(name: &Path) -> Result<crate::io::GzipSource> {
         }
     }
 }
-

@@ -691,14 +691,18 @@ impl Source for StreamSource {
 /// A source made on its first use: what a load opens for data it may never read (a remote
 /// gzip object's index and trailer cost requests a header-only load should not make).
 /// `expect_data_end` is kept until then; `remote_fingerprint` is given without making it.
+#[cfg_attr(not(feature = "remote"), allow(dead_code))]
 pub(crate) struct LazySource {
     name: PathBuf,
     make: std::sync::Mutex<Option<LazyMaker>>,
-    made: std::sync::OnceLock<std::result::Result<Arc<dyn Source>, (crate::error::ErrorKind, String)>>,
+    made: std::sync::OnceLock<
+        std::result::Result<Arc<dyn Source>, (crate::error::ErrorKind, String)>,
+    >,
     data_end: std::sync::atomic::AtomicU64,
     remote_fingerprint: Option<crate::io::RemoteFingerprint>,
 }
 
+#[cfg_attr(not(feature = "remote"), allow(dead_code))]
 type LazyMaker = Box<dyn FnOnce() -> Result<Arc<dyn Source>> + Send>;
 
 impl Debug for LazySource {
@@ -710,6 +714,7 @@ impl Debug for LazySource {
     }
 }
 
+#[cfg_attr(not(feature = "remote"), allow(dead_code))]
 impl LazySource {
     /// A source that `make` makes when first read; `name` names it in errors,
     /// `remote_fingerprint` is what it will report.

@@ -696,6 +696,14 @@ impl GzipSource {
             .with_path(&self.file.path));
         }
         let total = self.len()?;
+        if self.covered.load(Ordering::Acquire) < total {
+            // A whole read inflated in one call learns the length but records no checkpoints:
+            // the pass runs now, so the index is never only its first checkpoint.
+            let _session = self.file.session();
+            let mut guard = self.lock_builder()?;
+            let builder = Builder::get(&mut guard, &self.file.path)?;
+            builder.advance(self, u64::MAX, None)?;
+        }
         let fingerprint = self.file.fingerprint()?;
         let checkpoints = self
             .index
@@ -1477,7 +1485,9 @@ impl Compressed {
                 if n == buf.len() {
                     Ok(())
                 } else {
-                    Err(Error::truncated("the gzip file ended while it was fingerprinted"))
+                    Err(Error::truncated(
+                        "the gzip file ended while it was fingerprinted",
+                    ))
                 }
             })
         })
@@ -2371,6 +2381,35 @@ mod tests {
         let p = dir.path().join(name);
         std::fs::write(&p, bytes).unwrap();
         p
+    }
+
+    #[test]
+    fn an_index_exported_after_reads_has_a_checkpoint_every_span() {
+        let data = sample(5 << 20);
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "x.gz", &gz(&data, 6));
+        for whole in [false, true] {
+            let s = GzipSource::open(&path).unwrap();
+            let mut all = vec![0u8; data.len()];
+            if whole {
+                let room = s.room_for_read(0, data.len() as u64);
+                let mut roomy = vec![0u8; room + data.len()];
+                s.read_at_with_room(0, &mut roomy, room).unwrap();
+                all.copy_from_slice(&roomy[room..]);
+            } else {
+                s.read_at(0, &mut all).unwrap();
+            }
+            assert_eq!(all, data);
+            let index = s.index_file().unwrap();
+            let outs: Vec<u64> = index.checkpoints.iter().map(|c| c.out).collect();
+            assert!(
+                outs.len() >= 5,
+                "whole read {whole}: checkpoints at {outs:?}"
+            );
+            for pair in outs.windows(2) {
+                assert!(pair[1] - pair[0] <= 2 * s.span(), "{outs:?}");
+            }
+        }
     }
 
     #[test]
