@@ -691,6 +691,9 @@ impl Source for StreamSource {
 /// A source made on its first use: what a load opens for data it may never read (a remote
 /// gzip object's index and trailer cost requests a header-only load should not make).
 /// `expect_data_end` is kept until then; `remote_fingerprint` is given without making it.
+/// Only reads (`read_at`, `len`, `read_box`) make it: the questions a reader asks before
+/// reading (`may_hold`, `room_for_read`, `parallel_reads`) get the cautious answer until
+/// then, as they are asked holding locks (Python's GIL) that a network's wait must not hold.
 #[cfg_attr(not(feature = "remote"), allow(dead_code))]
 pub(crate) struct LazySource {
     name: PathBuf,
@@ -767,7 +770,9 @@ impl Source for LazySource {
     }
 
     fn may_hold(&self, end: u64) -> bool {
-        self.inner().is_ok_and(|s| s.may_hold(end))
+        // Only reads make it (they may take a network's time; callers ask this holding
+        // locks, such as Python's GIL): until then, reads size their buffers as they go.
+        self.made().is_some_and(|s| s.may_hold(end))
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
@@ -779,7 +784,7 @@ impl Source for LazySource {
     }
 
     fn room_for_read(&self, offset: u64, end: u64) -> usize {
-        self.inner().map_or(0, |s| s.room_for_read(offset, end))
+        self.made().map_or(0, |s| s.room_for_read(offset, end))
     }
 
     fn read_at_with_room(&self, offset: u64, buf: &mut [u8], room: usize) -> Result<()> {
@@ -787,7 +792,7 @@ impl Source for LazySource {
     }
 
     fn parallel_reads(&self, offset: u64, end: u64) -> bool {
-        self.inner().is_ok_and(|s| s.parallel_reads(offset, end))
+        self.made().is_some_and(|s| s.parallel_reads(offset, end))
     }
 
     fn inflated_bytes(&self) -> u64 {

@@ -21,6 +21,10 @@
 //!    `neurovox index --cache` writes there and then trims the directory to
 //!    [`DEFAULT_CACHE_BYTES`] (or `$NEUROVOX_GZIP_INDEX_CACHE_MB`), oldest first.
 //!
+//! A `.nii.gz` at a URL looks for `URL.nvgzidx` next to the object, then in the cache
+//! directory under a hash of its URL, at the first read of its data (a header-only load asks
+//! for neither); `neurovox index URL [--cache]` writes either.
+//!
 //! `NEUROVOX_GZIP_INDEX=off` turns both lookups off. An index that cannot be used (another
 //! file's, a stale one, a truncated or damaged one) is ignored, never trusted:
 //! [`GzipSource::index_file_error`](super::GzipSource::index_file_error) says why, and reads
