@@ -12,7 +12,7 @@
 //! Analyze (which nibabel reads as SPM2); a file with no known extension is sniffed.
 
 use crate::error::{Error, Result};
-use crate::format::{Header, ImageFormat, afni, analyze, mgh, nifti1, nifti2};
+use crate::format::{Affine, Header, ImageFormat, afni, analyze, mgh, nifti1, nifti2};
 use crate::image::proxy::ProxyOptions as LoadOptions;
 use crate::io::opener::Opener;
 use crate::io::{Compression, read_up_to, skip};
@@ -579,6 +579,28 @@ pub(crate) fn header_block_only(bytes: &[u8], format: ImageFormat) -> Vec<u8> {
         540
     };
     bytes[..bytes.len().min(size)].to_vec()
+}
+
+/// An SPM image's affine: from its `.mat` sidecar when there is one (nibabel reads it with
+/// scipy), else the header's origin affine.
+pub(crate) fn spm_affine(
+    opener: &Opener,
+    header: &Header,
+    image_path: &Path,
+    max_mat_bytes: u64,
+) -> Result<Affine> {
+    let mat = mat_path(image_path);
+    if !opener.exists(&mat) {
+        return header.best_affine();
+    }
+    let (_, mut reader, _) = opener.decompressed(&mat)?;
+    let mut bytes = Vec::new();
+    crate::io::read_up_to(reader.as_mut(), max_mat_bytes, &mut bytes)
+        .map_err(|e| e.with_path(&mat))?;
+    if bytes.is_empty() {
+        return header.best_affine();
+    }
+    crate::format::spm_mat::read_mat_affine(&bytes).map_err(|e| e.with_path(&mat))
 }
 
 /// Parses an MGH header, then skips over the data to read the footer and the tags after it.

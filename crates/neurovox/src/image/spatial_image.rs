@@ -26,6 +26,7 @@ use crate::image::dataobj::{Caching, DataObj, FloatElement};
 use crate::image::file_map::read_header_limited;
 use crate::image::proxy::{ArrayProxy, ArraySpec, ProxyOptions};
 use crate::image::tracking::{DirtyReason, ImageParts, Snapshot, Tracking};
+use crate::io::opener::Opener;
 use crate::limits::Limits;
 use ndarray::{ArcArray, ArrayD, IxDyn};
 use std::path::{Path, PathBuf};
@@ -133,7 +134,7 @@ impl Image {
         format: Option<ImageFormat>,
         options: LoadOptions,
     ) -> Result<Image> {
-        let opener = crate::io::opener::Opener::for_name(path.as_ref())?;
+        let opener = Opener::for_name(path.as_ref())?;
         if opener.is_remote() {
             return Self::from_url_parts(
                 crate::image::url_load::load_url(&opener, path.as_ref(), format, &options)?,
@@ -206,8 +207,8 @@ impl Image {
         };
         let is_spm = matches!(info.format, ImageFormat::Spm99 | ImageFormat::Spm2);
         let affine = if is_spm {
-            spm_affine(
-                &crate::io::opener::Opener::Local,
+            crate::image::file_map::spm_affine(
+                &Opener::Local,
                 &info.header,
                 image_path,
                 options.limits.max_mat_bytes,
@@ -834,28 +835,6 @@ fn one_save(
         && agrees(FileIdentity::of(&info.header_path).ok(), header)
         && agrees(FileIdentity::of(image_path).ok(), data)
         && !crate::io::atomic::journal::journal_path(image_path).exists()
-}
-
-/// An SPM image's affine: from its `.mat` sidecar when there is one (nibabel reads it with
-/// scipy), else the header's origin affine.
-pub(crate) fn spm_affine(
-    opener: &crate::io::opener::Opener,
-    header: &Header,
-    image_path: &Path,
-    max_mat_bytes: u64,
-) -> Result<Affine> {
-    let mat = crate::image::file_map::mat_path(image_path);
-    if !opener.exists(&mat) {
-        return header.best_affine();
-    }
-    let (_, mut reader, _) = opener.decompressed(&mat)?;
-    let mut bytes = Vec::new();
-    crate::io::read_up_to(reader.as_mut(), max_mat_bytes, &mut bytes)
-        .map_err(|e| e.with_path(&mat))?;
-    if bytes.is_empty() {
-        return header.best_affine();
-    }
-    crate::format::spm_mat::read_mat_affine(&bytes).map_err(|e| e.with_path(&mat))
 }
 
 /// The typed array of a `DynArray`, mutably, if it holds `T`.

@@ -40,7 +40,7 @@ pub(crate) fn load_url(
     let spec = ArraySpec::from_header(&info.header).map_err(|e| e.with_path(&header_url))?;
     let proxy = ArrayProxy::open_in(opener, &image_url, spec, *options)?;
     let affine = if matches!(info.format, ImageFormat::Spm99 | ImageFormat::Spm2) {
-        crate::image::spatial_image::spm_affine(
+        crate::image::file_map::spm_affine(
             opener,
             &info.header,
             &image_url,

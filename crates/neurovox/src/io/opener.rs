@@ -7,7 +7,7 @@
 //! share its first request, its block cache and (for gzip) its checkpoint index, and each
 //! object is opened once however many readers ask for it.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::file_identity::FileIdentity;
 use crate::io::open::{Compression, open_decompressed_identified};
 use crate::io::random_access::{SourceOptions, file_compression, random_access_source};
@@ -44,7 +44,7 @@ impl Opener {
             )))
         }
         #[cfg(not(feature = "remote"))]
-        Err(Error::unsupported(format!(
+        Err(crate::error::Error::unsupported(format!(
             "{url} is a URL, and this build of neurovox reads no URLs (the `remote` feature)"
         )))
     }
@@ -113,13 +113,6 @@ impl Opener {
             }
         }
     }
-}
-
-/// The UTF-8 text of a name that must be a URL.
-#[cfg(feature = "remote")]
-pub(crate) fn url_of(name: &Path) -> Result<&str> {
-    name.to_str()
-        .ok_or_else(|| Error::usage("a URL must be UTF-8 text").with_path(name))
 }
 
 /// The gzip source of the file or URL `name`, to build its index with a pass over it

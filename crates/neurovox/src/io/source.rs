@@ -742,12 +742,11 @@ impl LazySource {
                 return Err((crate::error::ErrorKind::Usage, "made twice".to_owned()));
             };
             make()
-                .map(|source| {
+                .inspect(|source| {
                     let end = self.data_end.load(std::sync::atomic::Ordering::Relaxed);
                     if end != u64::MAX {
                         source.expect_data_end(end);
                     }
-                    source
                 })
                 .map_err(|e| (e.kind(), e.to_string()))
         });

@@ -112,7 +112,7 @@ impl GzipFingerprint {
     pub fn of(file: &std::fs::File) -> std::io::Result<Self> {
         use std::os::unix::fs::FileExt;
         let len = file.metadata()?.len();
-        Self::of_bytes(len, &mut |at, buf| file.read_exact_at(buf, at))
+        Self::of_bytes(len, |at, buf| file.read_exact_at(buf, at))
     }
 
     /// Takes the fingerprint of `len` compressed bytes that `read_exact_at` reads (a remote
@@ -121,7 +121,7 @@ impl GzipFingerprint {
     /// ```
     /// use neurovox::io::gzip::index_file::GzipFingerprint;
     /// let bytes = vec![7u8; 200_000];
-    /// let print = GzipFingerprint::of_bytes(200_000, &mut |at, buf| {
+    /// let print = GzipFingerprint::of_bytes(200_000, |at, buf| {
     ///     buf.copy_from_slice(&bytes[at as usize..at as usize + buf.len()]);
     ///     Ok(())
     /// })?;
@@ -131,7 +131,7 @@ impl GzipFingerprint {
     /// ```
     pub fn of_bytes<E>(
         len: u64,
-        read_exact_at: &mut dyn FnMut(u64, &mut [u8]) -> std::result::Result<(), E>,
+        mut read_exact_at: impl FnMut(u64, &mut [u8]) -> std::result::Result<(), E>,
     ) -> std::result::Result<Self, E> {
         let mut edge = |at: u64| -> std::result::Result<u128, E> {
             let mut buf = vec![0u8; EDGE.min(len) as usize];

@@ -1480,7 +1480,7 @@ impl Compressed {
     /// What ties an index file to these bytes (two reads of at most 64 KiB).
     fn fingerprint(&self) -> Result<super::index_file::GzipFingerprint> {
         let len = self.len()?;
-        super::index_file::GzipFingerprint::of_bytes(len, &mut |at, buf| {
+        super::index_file::GzipFingerprint::of_bytes(len, |at, buf| {
             self.read_at(at, buf).and_then(|n| {
                 if n == buf.len() {
                     Ok(())

@@ -2,10 +2,9 @@
 
 use super::object::RemoteOptions;
 use super::source::RemoteSource;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::io::gzip::reader::GzipSource;
 use crate::io::open::{Compression, decompressing_reader, detect_compression};
-use crate::io::opener::url_of;
 use crate::io::source::{LazySource, Source, SourceReader, StreamSource};
 use std::collections::HashMap;
 use std::io::Read;
@@ -129,4 +128,10 @@ fn index_sidecar(url: &str, options: &RemoteOptions) -> Option<Arc<dyn Source>> 
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The UTF-8 text of a name that must be a URL.
+fn url_of(name: &Path) -> Result<&str> {
+    name.to_str()
+        .ok_or_else(|| Error::usage("a URL must be UTF-8 text").with_path(name))
 }
