@@ -123,7 +123,7 @@ impl GzipFingerprint {
     /// let bytes = vec![7u8; 200_000];
     /// let print = GzipFingerprint::of_bytes(200_000, |at, buf| {
     ///     buf.copy_from_slice(&bytes[at as usize..at as usize + buf.len()]);
-    ///     Ok(())
+    ///     Ok::<(), std::io::Error>(())
     /// })?;
     /// assert_eq!(print.len, 200_000);
     /// assert_eq!(print.head, print.tail); // both edges are 64 KiB of 7s

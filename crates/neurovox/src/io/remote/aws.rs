@@ -14,22 +14,7 @@
 
 use std::path::PathBuf;
 
-/// Credentials for signing requests.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct AwsCredentials {
-    pub key_id: String,
-    pub secret: String,
-    pub session_token: Option<String>,
-}
-
-impl std::fmt::Debug for AwsCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the secret (errors and debug output may be logged).
-        f.debug_struct("AwsCredentials")
-            .field("key_id", &self.key_id)
-            .finish_non_exhaustive()
-    }
-}
+pub(crate) use super::sigv4::Credentials as AwsCredentials;
 
 /// What the environment and the AWS files say about S3 requests.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,10 +6,10 @@
 //! `openneuro.org`, which no certificate of a virtual host covers), or, where
 //! `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` names an S3-compatible server,
 //! `ENDPOINT/bucket/key` (path style, as MinIO and moto expect). With credentials (the `aws`
-//! module says where they come from) every request is presigned (SigV4, by `rusty-s3`);
+//! module says where they come from) every request is presigned (SigV4, `sigv4` module);
 //! without, requests are anonymous, as public buckets need.
 
-use super::aws::AwsSettings;
+use super::aws::{AwsCredentials, AwsSettings};
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 use std::fmt;
@@ -43,21 +43,14 @@ impl PartialEq for RemoteLocation {
 impl Eq for RemoteLocation {}
 
 /// Presigns GETs of one S3 object.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 struct S3Signer {
-    bucket: rusty_s3::Bucket,
-    key: String,
-    credentials: rusty_s3::Credentials,
-}
-
-impl fmt::Debug for S3Signer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never the credentials.
-        f.debug_struct("S3Signer")
-            .field("bucket", &self.bucket.name())
-            .field("key", &self.key)
-            .finish_non_exhaustive()
-    }
+    /// `scheme://host[:port]` of the requests.
+    origin: String,
+    /// The canonical (percent-encoded) path: `/bucket/key` or `/key`.
+    path: String,
+    region: String,
+    credentials: AwsCredentials,
 }
 
 impl RemoteLocation {
@@ -90,55 +83,29 @@ impl RemoteLocation {
                 return Err(Error::usage(format!("{url:?} is not s3://BUCKET/KEY")));
             };
             let region = aws.region.as_str();
-            let (endpoint, style) = match &aws.endpoint {
+            let encoded = encode_key(key);
+            let (origin, path) = match &aws.endpoint {
                 Some(endpoint) => (
                     endpoint.trim_end_matches('/').to_owned(),
-                    rusty_s3::UrlStyle::Path,
+                    format!("/{bucket}/{encoded}"),
                 ),
+                // Path style: no certificate of a virtual host covers a name with dots.
                 None if bucket.contains('.') => (
                     format!("https://s3.{region}.amazonaws.com"),
-                    rusty_s3::UrlStyle::Path,
+                    format!("/{bucket}/{encoded}"),
                 ),
                 None => (
-                    format!("https://s3.{region}.amazonaws.com"),
-                    rusty_s3::UrlStyle::VirtualHost,
+                    format!("https://{bucket}.s3.{region}.amazonaws.com"),
+                    format!("/{encoded}"),
                 ),
             };
-            let encoded = encode_key(key);
-            let request = match style {
-                rusty_s3::UrlStyle::Path => format!("{endpoint}/{bucket}/{encoded}"),
-                rusty_s3::UrlStyle::VirtualHost => {
-                    format!("https://{bucket}.s3.{region}.amazonaws.com/{encoded}")
-                }
-            };
-            let signer = match &aws.credentials {
-                None => None,
-                Some(credentials) => {
-                    let bad = |e: String| {
-                        Error::usage(format!("{url:?}: cannot sign requests to {endpoint}: {e}"))
-                    };
-                    let base = endpoint.parse().map_err(|e| bad(format!("{e}")))?;
-                    let bucket =
-                        rusty_s3::Bucket::new(base, style, bucket.to_owned(), region.to_owned())
-                            .map_err(|e| bad(format!("{e}")))?;
-                    let credentials = match &credentials.session_token {
-                        Some(token) => rusty_s3::Credentials::new_with_token(
-                            credentials.key_id.clone(),
-                            credentials.secret.clone(),
-                            token.clone(),
-                        ),
-                        None => rusty_s3::Credentials::new(
-                            credentials.key_id.clone(),
-                            credentials.secret.clone(),
-                        ),
-                    };
-                    Some(S3Signer {
-                        bucket,
-                        key: key.to_owned(),
-                        credentials,
-                    })
-                }
-            };
+            let request = format!("{origin}{path}");
+            let signer = aws.credentials.clone().map(|credentials| S3Signer {
+                origin,
+                path,
+                region: region.to_owned(),
+                credentials,
+            });
             return Ok(RemoteLocation {
                 given: url.to_string(),
                 request,
@@ -160,13 +127,16 @@ impl RemoteLocation {
     pub fn request_url(&self) -> Cow<'_, str> {
         match &self.signer {
             None => Cow::Borrowed(&self.request),
-            Some(signer) => {
-                use rusty_s3::S3Action;
-                let action = signer
-                    .bucket
-                    .get_object(Some(&signer.credentials), &signer.key);
-                Cow::Owned(action.sign(SIGNATURE_LIFETIME).to_string())
-            }
+            Some(signer) => Cow::Owned(super::sigv4::presign_get(
+                &super::sigv4::Request {
+                    origin: &signer.origin,
+                    path: &signer.path,
+                    region: &signer.region,
+                },
+                &signer.credentials,
+                std::time::SystemTime::now(),
+                SIGNATURE_LIFETIME.as_secs(),
+            )),
         }
     }
 

@@ -22,14 +22,15 @@
 //! on the reading thread and several ranges of one read are fetched on scoped threads.
 //! `object_store` speaks S3, GCS and Azure with signing, but brings tokio and reqwest, and
 //! every read would block on a runtime; S3 here is its HTTPS API, which for public buckets
-//! (OpenNeuro's) needs no signature, and for private ones takes presigned GETs: `rusty-s3`
-//! signs them (SigV4, no I/O of its own), with the credentials and region the AWS CLI would
-//! use (the `aws` module).
+//! (OpenNeuro's) needs no signature, and for private ones takes presigned GETs (SigV4, the
+//! `sigv4` module), with the credentials and region the AWS CLI would use (the `aws`
+//! module).
 
 mod aws;
 mod location;
 mod object;
 mod session;
+mod sigv4;
 mod source;
 
 pub use crate::io::fingerprint::RemoteFingerprint;
