@@ -17,8 +17,9 @@ Sides:
 
 Cases: one volume (`dataobj[..., T // 2]`) and a full read (`get_fdata()`).
 
-Usage: .venv/bin/python benches/remote.py [--latency-ms 20] [--shape 64,64,40,200]
-       [--repeats 3] [--markdown FILE]
+Usage: .venv/bin/python benches/remote.py [--latency-ms 20] [--mb-per-s 0]
+       [--shape 64,64,40,200] [--repeats 3] [--markdown FILE]
+(--mb-per-s caps each connection's bandwidth, as a cloud stream's is; 0: loopback speed)
 fsspec's HTTP files need aiohttp (tests/oracle/requirements-bench.txt); without it that side
 is left out and the table says so.
 """
@@ -39,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # -- the server (run in its own process: `--serve DIR LATENCY_MS PORT_FILE`) ----------------
 
-def serve(directory, latency_ms, port_file):
+def serve(directory, latency_ms, port_file, mb_per_s=0.0):
     stats = {'requests': 0, 'bytes': 0}
     lock = threading.Lock()
 
@@ -91,6 +92,8 @@ def serve(directory, latency_ms, port_file):
                 with lock:
                     stats['requests'] += 1
                     stats['bytes'] += len(body)
+                if mb_per_s > 0:  # each connection's bandwidth, as a cloud stream has one
+                    time.sleep(len(body) / (mb_per_s * 1e6))
             self.send_response(status)
             for key, value in headers.items():
                 if key != 'Content-Length-Real':
@@ -108,16 +111,20 @@ def serve(directory, latency_ms, port_file):
 # -- one measurement (run in its own process: `--measure SIDE CASE URL`) --------------------
 
 def measure(side, case, url):
+    # Imports first: the time is the load and the read, not Python starting up.
+    import gzip
+    import urllib.request
     import numpy as np
+    import nibabel as nib
+    import neurovox as nv
+    if side == 'nibabel fsspec':
+        import fsspec
     start = time.perf_counter()
     if side == 'neurovox':
-        import neurovox as nv
         img = nv.load(url)
         out = np.asarray(img.dataobj[..., img.shape[-1] // 2]) if case == 'volume' \
             else img.get_fdata()
     elif side == 'nibabel download':
-        import urllib.request
-        import nibabel as nib
         with tempfile.TemporaryDirectory() as tmp:
             local = os.path.join(tmp, os.path.basename(url))
             with urllib.request.urlopen(url) as response, open(local, 'wb') as f:
@@ -126,9 +133,6 @@ def measure(side, case, url):
             out = np.asarray(img.dataobj[..., img.shape[-1] // 2]) if case == 'volume' \
                 else img.get_fdata()
     elif side == 'nibabel fsspec':
-        import gzip
-        import fsspec
-        import nibabel as nib
         with fsspec.open(url, 'rb') as raw:
             holder = nib.FileHolder(fileobj=gzip.GzipFile(fileobj=raw))
             img = nib.Nifti1Image.from_file_map({'header': holder, 'image': holder})
@@ -169,15 +173,17 @@ def stats(base):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--serve', nargs=3, metavar=('DIR', 'LATENCY_MS', 'PORT_FILE'))
+    parser.add_argument('--serve', nargs=4, metavar=('DIR', 'LATENCY_MS', 'PORT_FILE', 'MB_S'))
     parser.add_argument('--measure', nargs=3, metavar=('SIDE', 'CASE', 'URL'))
     parser.add_argument('--latency-ms', type=float, default=20.0)
+    parser.add_argument('--mb-per-s', type=float, default=0.0,
+                        help='bandwidth of each connection in MB/s (0: loopback speed)')
     parser.add_argument('--shape', default='64,64,40,200')
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--markdown')
     args = parser.parse_args()
     if args.serve:
-        return serve(args.serve[0], float(args.serve[1]), args.serve[2])
+        return serve(args.serve[0], float(args.serve[1]), args.serve[2], float(args.serve[3]))
     if args.measure:
         return measure(*args.measure)
 
@@ -193,7 +199,7 @@ def main():
         sizes = write_files(directory, shape)
         port_file = os.path.join(directory, 'port')
         server = subprocess.Popen([sys.executable, __file__, '--serve', directory,
-                                   str(args.latency_ms), port_file])
+                                   str(args.latency_ms), port_file, str(args.mb_per_s)])
         try:
             while not os.path.exists(port_file) or not Path(port_file).read_text():
                 time.sleep(0.05)
@@ -223,7 +229,8 @@ def main():
             server.terminate()
             server.wait()
 
-    lines = [f'Latency {args.latency_ms:g} ms per request; run {shape} int16; '
+    speed = f'{args.mb_per_s:g} MB/s per connection' if args.mb_per_s else 'loopback speed'
+    lines = [f'Latency {args.latency_ms:g} ms per request, {speed}; run {shape} int16; '
              f'ours.nii.gz {sizes["ours.nii.gz"] / 1e6:.1f} MB, foreign.nii.gz '
              f'{sizes["foreign.nii.gz"] / 1e6:.1f} MB; best of {args.repeats}, each in its own '
              'process.', '',

@@ -144,6 +144,18 @@ pub trait Source: Send + Sync + Debug {
         None
     }
 
+    /// Says that reads of `[offset, end)` follow, in pieces, soon: a source whose every fetch
+    /// costs a round trip (a remote object) fetches the range at once, in a few large
+    /// concurrent requests, rather than one request per piece. Others need nothing.
+    ///
+    /// ```
+    /// use neurovox::io::{MemorySource, Source};
+    /// MemorySource::new(vec![0u8; 8]).prefetch(0, 8); // in memory already
+    /// ```
+    fn prefetch(&self, offset: u64, end: u64) {
+        let _ = (offset, end);
+    }
+
     /// For a source over an object at a URL (directly, or decompressed, or in pieces): what
     /// the object was when it was opened. `None` for files and memory.
     ///
@@ -792,6 +804,12 @@ impl Source for LazySource {
 
     fn parallel_reads(&self, offset: u64, end: u64) -> bool {
         self.made().is_some_and(|s| s.parallel_reads(offset, end))
+    }
+
+    fn prefetch(&self, offset: u64, end: u64) {
+        if let Some(source) = self.made() {
+            source.prefetch(offset, end);
+        }
     }
 
     fn inflated_bytes(&self) -> u64 {

@@ -457,3 +457,39 @@ fn an_index_that_is_not_the_objects_is_ignored() {
     let expected = load(dir.path().join("run.nii")).unwrap();
     assert_eq!(volume(&img, 9), volume(&expected, 9));
 }
+
+#[test]
+fn a_full_read_of_a_neurovox_nii_gz_fetches_each_byte_once_in_a_few_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = saved_run(dir.path(), "run.nii.gz", (64, 64, 32, 24));
+    let file_len = bytes.len() as u64;
+    let server = TestServer::start();
+    server.put("run.nii.gz", bytes);
+    let mut remote = load(server.url("run.nii.gz")).unwrap();
+    let mut local = load(dir.path().join("run.nii.gz")).unwrap();
+    let caching = neurovox::image::Caching::Unchanged;
+    assert_eq!(
+        remote.get_fdata(caching).unwrap(),
+        local.get_fdata(caching).unwrap()
+    );
+    // The members' bytes are fetched at once (prefetch), not one request per member, and
+    // no byte twice (reads on several threads do not read ahead into each other's ranges),
+    // but for the member where two threads' pieces of the read meet, which each fetches.
+    let served = server.bytes_served();
+    let largest_member = {
+        let source = GzipSource::open(dir.path().join("run.nii.gz")).unwrap();
+        let index = source.member_index().expect("a member index").clone();
+        index
+            .members()
+            .iter()
+            .map(|m| m.len as u64)
+            .max()
+            .unwrap_or(0)
+    };
+    assert!(
+        served <= file_len + 2 * largest_member + (64 << 10),
+        "{served} bytes for a {file_len}-byte file: {:?}",
+        server.log()
+    );
+    assert!(server.requests() <= 6, "{:?}", server.log());
+}

@@ -1066,6 +1066,12 @@ impl GzipSource {
             self.read_member(m, skip, part)
         } else {
             use rayon::prelude::*;
+            // The members' compressed bytes are one run: a remote object fetches it at once.
+            if let (Some(backing), Some((first, ..)), Some((last, ..))) =
+                (&self.file.backing, pieces.first(), pieces.last())
+            {
+                backing.prefetch(first.offset, last.offset + u64::from(last.len));
+            }
             pieces
                 .into_par_iter()
                 .try_for_each(|(m, skip, part)| self.read_member(m, skip, part))

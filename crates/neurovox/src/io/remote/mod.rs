@@ -2,7 +2,8 @@
 //! HTTP range requests, only the bytes a read needs (the `remote` feature).
 //!
 //! * [`RemoteLocation`] — what a URL names: the HTTP(S) address to ask, from an `s3://` URL
-//!   too (the `location` module says how).
+//!   too (the `location` module says how), presigned when there are credentials (`aws`:
+//!   where credentials and region come from; `sigv4`: the signature).
 //! * [`RemoteObject`] — one object on a server: its size and fingerprint (ETag,
 //!   Last-Modified) from the first request, ranged GETs with timeouts and retries, and the
 //!   errors a user can act on (404 is `NotFound`, 403 `PermissionDenied`, a changed object
@@ -11,9 +12,15 @@
 //!   with a size cap, missing blocks fetched in coalesced ranges, several ranges of one read
 //!   fetched at once, and read-ahead for reads that follow one another (a gzip first pass).
 //!
-//! A `.nii.gz` at a URL is a [`GzipSource`](crate::io::GzipSource) over a `RemoteSource`:
-//! the header inflates from the first compressed KiBs, and a file written by neurovox reads
-//! its trailing member index with one request and then only the members a read needs.
+//! * `RemoteSession` — the objects one load reads (a pair's two files, a sidecar), each
+//!   opened once and shared by the header readers and the proxy.
+//!
+//! A `.nii.gz` at a URL is a [`GzipSource`](crate::io::GzipSource) over a `RemoteSource`,
+//! made at the first read of data: the header streams from the first request's bytes, so a
+//! header-only load is one request; a file written by neurovox then reads its trailing member
+//! index with one request and only the members a read needs; another tool's file uses a
+//! persisted index (`URL.nvgzidx` next to it, or the local index cache) or one sequential
+//! pass that builds the index as it goes.
 //!
 //! # Why `ureq`
 //!

@@ -27,6 +27,8 @@ pub const MAX_REQUEST: u64 = 8 << 20;
 pub const MAX_CONCURRENT: usize = 8;
 /// The most a sequential read fetches beyond what it asked for.
 pub const MAX_READ_AHEAD: u64 = 16 << 20;
+/// The largest read that reads ahead (a gzip first pass asks for 128 KiB at a time).
+pub const MAX_SEQUENTIAL_READ: u64 = 256 << 10;
 
 /// A remote object's bytes, read at any offset by any number of threads (the module docs
 /// say how).
@@ -127,10 +129,13 @@ impl RemoteSource {
         self.size().saturating_sub(start).min(BLOCK)
     }
 
-    /// The read-ahead for a read of `[offset, end)`: what it fetches past `end`.
+    /// The read-ahead for a read of `[offset, end)`: what it fetches past `end`. Only small
+    /// reads that follow one another (a gzip first pass) read ahead: larger reads (gzip
+    /// members, plain data) are exact, and may run on several threads at once, where bytes
+    /// fetched ahead by one would be fetched again by another.
     fn read_ahead(&self, offset: u64, end: u64) -> u64 {
         let mut seq = self.sequential.lock().unwrap_or_else(|e| e.into_inner());
-        let ahead = if seq.0 == offset {
+        let ahead = if seq.0 == offset && end - offset <= MAX_SEQUENTIAL_READ {
             (seq.1.max(end - offset) * 2).clamp(256 << 10, MAX_READ_AHEAD)
         } else {
             0
@@ -254,6 +259,48 @@ impl Source for RemoteSource {
     /// Reads go to the server on threads of their own; rayon's lanes would only add waits.
     fn parallel_reads(&self, _offset: u64, _end: u64) -> bool {
         false
+    }
+
+    /// Fetches the missing blocks of `[offset, end)` into the cache in requests of up to
+    /// [`MAX_REQUEST`], [`MAX_CONCURRENT`] at once, when the range fits in half the cache
+    /// (a larger range is read piece by piece as asked, so it never evicts itself).
+    fn prefetch(&self, offset: u64, end: u64) {
+        let end = end.min(self.size());
+        let cap = self.object.options().cache_bytes;
+        if offset >= end || (end - offset) as usize > cap / 2 {
+            return;
+        }
+        let (first, last) = (offset / BLOCK, (end - 1) / BLOCK);
+        let mut missing: Vec<(u64, u64)> = Vec::new();
+        {
+            let mut cache = self.lock_cache();
+            for block in first..=last {
+                if cache.get(block).is_none() {
+                    match missing.last_mut() {
+                        Some(run) if run.1 == block => run.1 = block + 1,
+                        _ => missing.push((block, block + 1)),
+                    }
+                }
+            }
+        }
+        let mut ranges = Vec::new();
+        for (from, to) in missing {
+            let (lo, hi) = (from * BLOCK, (to * BLOCK).min(self.size()));
+            let mut at = lo;
+            while at < hi {
+                let next = (at + MAX_REQUEST).min(hi);
+                ranges.push((at, next));
+                at = next;
+            }
+        }
+        // A failed fetch is left to the reads, which retry and report it.
+        let fetched = fetch_all(&self.object, &ranges);
+        let mut cache = self.lock_cache();
+        for (start, bytes) in fetched.into_iter().flatten() {
+            for (i, chunk) in bytes.chunks(BLOCK as usize).enumerate() {
+                cache.insert(start / BLOCK + i as u64, chunk.into(), cap);
+            }
+        }
     }
 
     fn path(&self) -> Option<&Path> {
