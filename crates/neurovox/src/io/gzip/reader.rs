@@ -207,6 +207,11 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 /// 4 MiB doubles the read time.
 pub const DEFAULT_SPAN: u64 = 1 << 20;
 
+/// The compressed bytes of members that a read of a remote gzip object fetches at once
+/// ([`Source::prefetch`]) before inflating them: a few concurrent requests per batch, within
+/// half the remote block cache, so a batch never evicts itself.
+const PREFETCH_BATCH: u64 = 16 << 20;
+
 /// Compressed bytes read from the file at a time.
 const INPUT_CHUNK: usize = 128 * 1024;
 /// Output produced per inflate call by the first pass.
@@ -1066,15 +1071,32 @@ impl GzipSource {
             self.read_member(m, skip, part)
         } else {
             use rayon::prelude::*;
-            // The members' compressed bytes are one run: a remote object fetches it at once.
-            if let (Some(backing), Some((first, ..)), Some((last, ..))) =
-                (&self.file.backing, pieces.first(), pieces.last())
-            {
-                backing.prefetch(first.offset, last.offset + u64::from(last.len));
+            let Some(backing) = &self.file.backing else {
+                return pieces
+                    .into_par_iter()
+                    .try_for_each(|(m, skip, part)| self.read_member(m, skip, part));
+            };
+            // The members' compressed bytes are one run: a remote object fetches it in
+            // batches of PREFETCH_BATCH bytes, each at once (a few concurrent requests), and
+            // inflates a batch's members in parallel before fetching the next.
+            let mut rest = pieces;
+            while !rest.is_empty() {
+                let start = rest[0].0.offset;
+                let mut n = 0;
+                while n < rest.len()
+                    && (n == 0
+                        || rest[n].0.offset + u64::from(rest[n].0.len) - start <= PREFETCH_BATCH)
+                {
+                    n += 1;
+                }
+                let tail = rest.split_off(n);
+                let last = rest[n - 1].0;
+                backing.prefetch(start, last.offset + u64::from(last.len));
+                rest.into_par_iter()
+                    .try_for_each(|(m, skip, part)| self.read_member(m, skip, part))?;
+                rest = tail;
             }
-            pieces
-                .into_par_iter()
-                .try_for_each(|(m, skip, part)| self.read_member(m, skip, part))
+            Ok(())
         }
     }
 
