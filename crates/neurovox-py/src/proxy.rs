@@ -159,14 +159,20 @@ impl NativeProxy {
     /// length is known and long enough): only then may an output be sized by the header
     /// before reading. `None` otherwise (compressed or short sources), where the core's
     /// growing reads allocate nothing large on a lying header.
-    fn plan_if_source_holds(&self, selection: &Selection) -> PyResult<Option<ReadPlan>> {
+    fn plan_if_source_holds(
+        &self,
+        py: Python<'_>,
+        selection: &Selection,
+    ) -> PyResult<Option<ReadPlan>> {
         let canonical = selection
             .canonicalize(self.inner.shape())
             .map_err(|e| PyIndexError::new_err(e.message().to_string()))?;
         // The extent first: building the segments of a lying header's shape would reserve
         // memory before anything shows the data is there.
         let end = plan_extent(&self.layout(), &canonical).py_for(&self.inner)?;
-        if !self.inner.source().may_hold(end) {
+        // Without the GIL: a remote source may first fetch its index (a network's wait).
+        let source = self.inner.source();
+        if !py.detach(|| source.may_hold(end)) {
             return Ok(None);
         }
         Ok(Some(
@@ -191,7 +197,7 @@ impl NativeProxy {
         {
             return Ok(None);
         }
-        let Some(plan) = self.plan_if_source_holds(selection)? else {
+        let Some(plan) = self.plan_if_source_holds(py, selection)? else {
             return Ok(None);
         };
         let source = self.inner.source().clone();
@@ -239,7 +245,7 @@ impl NativeProxy {
         {
             return Ok(None);
         }
-        let Some(plan) = self.plan_if_source_holds(selection)? else {
+        let Some(plan) = self.plan_if_source_holds(py, selection)? else {
             return Ok(None);
         };
         let dtype = numpy_native_dtype(

@@ -703,9 +703,9 @@ impl Source for StreamSource {
 /// A source made on its first use: what a load opens for data it may never read (a remote
 /// gzip object's index and trailer cost requests a header-only load should not make).
 /// `expect_data_end` is kept until then; `remote_fingerprint` is given without making it.
-/// Only reads (`read_at`, `len`, `read_box`) make it: the questions a reader asks before
-/// reading (`may_hold`, `room_for_read`, `parallel_reads`) get the cautious answer until
-/// then, as they are asked holding locks (Python's GIL) that a network's wait must not hold.
+/// Reads (`read_at`, `len`, `read_box`) and `may_hold`, asked just before a read, make it
+/// (callers holding a lock, such as Python's GIL, release it first: making it may wait on a
+/// network); `room_for_read` and `parallel_reads` get the cautious answer until then.
 #[cfg_attr(not(feature = "remote"), allow(dead_code))]
 pub(crate) struct LazySource {
     name: PathBuf,
@@ -781,9 +781,9 @@ impl Source for LazySource {
     }
 
     fn may_hold(&self, end: u64) -> bool {
-        // Only reads make it (they may take a network's time; callers ask this holding
-        // locks, such as Python's GIL): until then, reads size their buffers as they go.
-        self.made().is_some_and(|s| s.may_hold(end))
+        // Asked just before a read (which would make it anyway): sizing the read's buffer
+        // at once is worth making it here.
+        self.inner().is_ok_and(|s| s.may_hold(end))
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
