@@ -2,6 +2,7 @@
 support that counts what it serves; values compared with nibabel reading the same bytes from
 a local file."""
 
+import contextlib
 import http.server
 import os
 import pickle
@@ -70,16 +71,24 @@ def _handler(objects):
     return Handler
 
 
-@pytest.fixture()
-def server():
-    objects = _Objects()
+@contextlib.contextmanager
+def _serving(objects):
+    """The server of ``objects`` on loopback while the block runs; ``objects.url`` its URL."""
     httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _handler(objects))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     objects.url = f'http://127.0.0.1:{httpd.server_address[1]}'
-    yield objects
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield objects
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture()
+def server():
+    with _serving(_Objects()) as objects:
+        yield objects
 
 
 def _bold(tmp_path, name):
@@ -145,13 +154,8 @@ def nibabel_data_server():
         if os.path.isfile(full):
             with open(full, 'rb') as f:
                 objects.objects[name] = f.read()
-    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _handler(objects))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    objects.url = f'http://127.0.0.1:{httpd.server_address[1]}'
-    yield objects
-    httpd.shutdown()
-    httpd.server_close()
+    with _serving(objects):
+        yield objects
 
 
 @pytest.mark.parametrize('name', _NIBABEL_IMAGES)
