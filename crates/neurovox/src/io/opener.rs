@@ -117,7 +117,8 @@ impl Opener {
 
 /// The gzip source of the file or URL `name`, to build its index with a pass over it
 /// (`neurovox index`): a local file's source looks for index files as
-/// [`GzipSource::open`](crate::io::GzipSource::open) does; a URL's reads the object with range requests and looks for none.
+/// [`GzipSource::open`](crate::io::GzipSource::open) does; a URL's source reads the object
+/// with range requests and looks for no index.
 ///
 /// ```
 /// use neurovox::io::{open_gzip, Source};
