@@ -85,10 +85,17 @@ impl RemoteLocation {
             let region = aws.region.as_str();
             let encoded = encode_key(key);
             let (origin, path) = match &aws.endpoint {
-                Some(endpoint) => (
-                    endpoint.trim_end_matches('/').to_owned(),
-                    format!("/{bucket}/{encoded}"),
-                ),
+                Some(endpoint) => {
+                    // `scheme://host[:port]` signs as the host; a path after it (a server
+                    // behind a prefix) belongs to the signed path.
+                    let endpoint = endpoint.trim_end_matches('/');
+                    let host_start = endpoint.find("://").map_or(0, |i| i + 3);
+                    let (origin, prefix) = match endpoint[host_start..].find('/') {
+                        Some(slash) => endpoint.split_at(host_start + slash),
+                        None => (endpoint, ""),
+                    };
+                    (origin.to_owned(), format!("{prefix}/{bucket}/{encoded}"))
+                }
                 // Path style: no certificate of a virtual host covers a name with dots.
                 None if bucket.contains('.') => (
                     format!("https://s3.{region}.amazonaws.com"),
@@ -216,6 +223,14 @@ mod tests {
         let local = aws(Some("http://127.0.0.1:9000/"), None);
         let minio = RemoteLocation::parse_with("s3://b/k/x.mgz", &local).unwrap();
         assert_eq!(minio.request_url(), "http://127.0.0.1:9000/b/k/x.mgz");
+        // Behind a path prefix, the prefix is part of the path that is signed, not the host.
+        let behind = aws(Some("https://store.lab.org/s3/"), Some("K"));
+        let prefixed = RemoteLocation::parse_with("s3://b/x.nii", &behind).unwrap();
+        let url = prefixed.request_url().into_owned();
+        assert!(
+            url.starts_with("https://store.lab.org/s3/b/x.nii?X-Amz-"),
+            "{url}"
+        );
     }
 
     #[test]
