@@ -168,15 +168,7 @@ impl fmt::Display for RemoteLocation {
 
 /// Percent-encodes an S3 key for a URL path: every byte but unreserved characters and `/`.
 fn encode_key(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    super::sigv4::uri_encode(key, true)
 }
 
 #[cfg(test)]

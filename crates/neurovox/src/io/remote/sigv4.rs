@@ -104,9 +104,18 @@ fn hex(bytes: &[u8]) -> String {
 
 /// SigV4's URI encoding of a query name or value: every byte but `A-Z a-z 0-9 - _ . ~`.
 fn encode(text: &str) -> String {
+    uri_encode(text, false)
+}
+
+/// Percent-encodes every byte of `text` but the unreserved ones (`A-Z a-z 0-9 - _ . ~`) and,
+/// when `keep_slash`, `/`: SigV4's `UriEncode`, which S3's paths and keys use too.
+pub(crate) fn uri_encode(text: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/')
+        {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
