@@ -40,6 +40,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # -- the server (run in its own process: `--serve DIR LATENCY_MS PORT_FILE`) ----------------
 
+def read_range(path, offset, length):
+    with open(path, 'rb') as f:
+        f.seek(offset)
+        return f.read(length)
+
+
 def serve(directory, latency_ms, port_file, mb_per_s=0.0):
     stats = {'requests': 0, 'bytes': 0}
     lock = threading.Lock()
@@ -59,24 +65,25 @@ def serve(directory, latency_ms, port_file, mb_per_s=0.0):
             time.sleep(latency_ms / 1000)
             path = os.path.join(directory, os.path.basename(self.path.split('?')[0]))
             try:
-                with open(path, 'rb') as f:
-                    data = f.read()
+                size = os.path.getsize(path)
+                headers = {'ETag': f'"{os.stat(path).st_mtime_ns}"', 'Accept-Ranges': 'bytes'}
             except OSError:
                 return self._answer(404, b'not found', {})
-            headers = {'ETag': f'"{os.stat(path).st_mtime_ns}"', 'Accept-Ranges': 'bytes'}
             wanted = self.headers.get('Range')
             if wanted is None:
-                return self._answer(200, data, headers)
+                return self._answer(200, read_range(path, 0, size), headers)
             first, last = wanted.removeprefix('bytes=').split('-')
             if not first:  # a suffix range: the last N bytes
-                first, last = max(len(data) - int(last), 0), len(data) - 1
+                first, last = max(size - int(last), 0), size - 1
             first = int(first)
-            last = min(int(last) if last != '' else len(data) - 1, len(data) - 1)
-            if first >= len(data):
-                headers['Content-Range'] = f'bytes */{len(data)}'
+            last = min(int(last) if last != '' else size - 1, size - 1)
+            if first >= size:
+                headers['Content-Range'] = f'bytes */{size}'
                 return self._answer(416, b'', headers)
-            headers['Content-Range'] = f'bytes {first}-{last}/{len(data)}'
-            return self._answer(206, data[first:last + 1], headers)
+            headers['Content-Range'] = f'bytes {first}-{last}/{size}'
+            # Only the range is read, as an object store serves it: reading the whole file
+            # per request would charge many small requests for bytes nobody asked for.
+            return self._answer(206, read_range(path, first, last + 1 - first), headers)
 
         def do_HEAD(self):
             time.sleep(latency_ms / 1000)

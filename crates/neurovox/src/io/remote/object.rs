@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::io::fingerprint::RemoteFingerprint;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -90,8 +91,24 @@ pub struct RemoteObject {
     agent: ureq::Agent,
     options: RemoteOptions,
     fingerprint: RemoteFingerprint,
+    counters: Arc<Counters>,
+}
+
+/// Requests sent and body bytes received for one object, shared with the thread of a
+/// suffix request ([`RemoteObject::open_with_tail`]).
+#[derive(Debug, Default)]
+struct Counters {
     requests: AtomicU64,
     bytes: AtomicU64,
+}
+
+/// The object's last bytes, as a suffix request made beside the first one answered them.
+#[derive(Debug)]
+struct SuffixAnswer {
+    fingerprint: RemoteFingerprint,
+    /// The offset of `bytes[0]` in the object.
+    start: u64,
+    bytes: Vec<u8>,
 }
 
 /// What one attempt of a request came to.
@@ -105,6 +122,33 @@ enum Attempt {
 impl RemoteObject {
     /// Opens the object at `url`: one GET of its first bytes, which are returned.
     pub fn open(url: &str, options: RemoteOptions) -> Result<(Self, Vec<u8>)> {
+        let (object, first, _) = Self::open_with_tail(url, options, 0)?;
+        Ok((object, first))
+    }
+
+    /// Opens the object at `url` as [`open`](Self::open) does and, when `tail_bytes` is not
+    /// 0, asks at the same moment for its last `tail_bytes` bytes (a suffix range, which needs
+    /// no size): a reader that wants both ends — a gzip file's trailer and member index — has
+    /// them after one round trip instead of two. Returns the first bytes and the last ones
+    /// with their offset. The suffix request is tried once: when it fails, or its answer is
+    /// not of the object the first request saw, no tail is returned and the caller fetches
+    /// those bytes as any others, with retries and errors.
+    ///
+    /// ```no_run
+    /// use neurovox::io::{RemoteObject, RemoteOptions};
+    /// let (object, first, tail) = RemoteObject::open_with_tail(
+    ///     "https://example.org/sub-01_bold.nii.gz", RemoteOptions::default(), 16 << 10)?;
+    /// if let Some((start, bytes)) = tail {
+    ///     assert_eq!(start + bytes.len() as u64, object.fingerprint().size);
+    /// }
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn open_with_tail(
+        url: &str,
+        options: RemoteOptions,
+        tail_bytes: u64,
+    ) -> Result<(Self, Vec<u8>, Option<(u64, Vec<u8>)>)> {
         let location = RemoteLocation::parse(url)?;
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -123,11 +167,24 @@ impl RemoteObject {
                 etag: None,
                 last_modified: None,
             },
-            requests: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
+            counters: Arc::default(),
         };
-        let first = object.first_request()?;
-        Ok((object, first))
+        if tail_bytes == 0 {
+            let first = object.first_request()?;
+            return Ok((object, first, None));
+        }
+        let (agent, location) = (object.agent.clone(), object.location.clone());
+        let counters = Arc::clone(&object.counters);
+        let (first, suffix) = std::thread::scope(|scope| {
+            let suffix = scope.spawn(|| suffix_request(&agent, &location, &counters, tail_bytes));
+            let first = object.first_request();
+            (first, suffix.join().ok().flatten())
+        });
+        let first = first?;
+        let tail = suffix
+            .filter(|answer| answer.fingerprint == object.fingerprint)
+            .map(|answer| (answer.start, answer.bytes));
+        Ok((object, first, tail))
     }
 
     /// The URL as given.
@@ -142,12 +199,12 @@ impl RemoteObject {
 
     /// Requests sent so far (retries included).
     pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.counters.requests.load(Ordering::Relaxed)
     }
 
     /// Body bytes received so far.
     pub fn bytes_received(&self) -> u64 {
-        self.bytes.load(Ordering::Relaxed)
+        self.counters.bytes.load(Ordering::Relaxed)
     }
 
     /// The options it was opened with.
@@ -262,7 +319,7 @@ impl RemoteObject {
                 Ok(()) => {}
                 Err(e) => return Attempt::Transient(e),
             }
-            self.bytes.fetch_add(keep, Ordering::Relaxed);
+            self.counters.bytes.fetch_add(keep, Ordering::Relaxed);
             fingerprint = Some(fingerprint_of(&response, size));
             Attempt::Done
         })?;
@@ -278,7 +335,7 @@ impl RemoteObject {
         &self,
         request: ureq::RequestBuilder<ureq::typestate::WithoutBody>,
     ) -> std::result::Result<(u16, ureq::http::Response<ureq::Body>), Attempt> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let response = request.call().map_err(transport_failure)?;
         let status = response.status().as_u16();
         match status_failure(status, &self.location) {
@@ -344,12 +401,50 @@ impl RemoteObject {
         }
         match read_exactly(&mut reader, buf) {
             Ok(()) => {
-                self.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                self.counters
+                    .bytes
+                    .fetch_add(buf.len() as u64, Ordering::Relaxed);
                 Attempt::Done
             }
             Err(e) => Attempt::Transient(e),
         }
     }
+}
+
+/// One GET of the object's last `len` bytes, without retries (the caller falls back to
+/// ordinary reads): the answer, or `None` for any failure or an answer that is not the suffix
+/// asked for (a server that ignores ranges, an empty object).
+fn suffix_request(
+    agent: &ureq::Agent,
+    location: &RemoteLocation,
+    counters: &Counters,
+    len: u64,
+) -> Option<SuffixAnswer> {
+    counters.requests.fetch_add(1, Ordering::Relaxed);
+    let request = agent
+        .get(location.request_url().as_ref())
+        .header("Range", format!("bytes=-{len}"));
+    let mut response = request.call().ok()?;
+    if response.status().as_u16() != 206 {
+        return None;
+    }
+    let total = content_range_total(&response)?;
+    let (first, last) = content_range(&response)?;
+    // At most `len` bytes, ending at the object's end: the allocation is ours, not the
+    // server's, to size.
+    if last.checked_add(1) != Some(total) || last - first >= len {
+        return None;
+    }
+    let mut bytes = vec![0u8; usize::try_from(last - first + 1).ok()?];
+    read_exactly(&mut response.body_mut().as_reader(), &mut bytes).ok()?;
+    counters
+        .bytes
+        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    Some(SuffixAnswer {
+        fingerprint: fingerprint_of(&response, total),
+        start: first,
+        bytes,
+    })
 }
 
 /// Reads exactly `buf.len()` bytes; a body that ends early is an error (retried).

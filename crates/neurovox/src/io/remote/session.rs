@@ -37,7 +37,13 @@ impl RemoteSession {
             return Ok(found.clone());
         }
         // Opened outside the lock: a request may take seconds, and other objects need not wait.
-        let opened = Arc::new(RemoteSource::open(url, self.options.clone())?);
+        let options = self.options.clone();
+        let opened = Arc::new(if named_as_gzip(url) {
+            // Its trailer and member index are at its end: asked for beside the first bytes.
+            RemoteSource::open_with_tail(url, options)?
+        } else {
+            RemoteSource::open(url, options)?
+        });
         Ok(lock(&self.raw)
             .entry(url.to_owned())
             .or_insert(opened)
@@ -124,6 +130,17 @@ fn index_sidecar(url: &str, options: &RemoteOptions) -> Option<Arc<dyn Source>> 
     let sidecar = crate::io::gzip::index_file::sidecar_path(Path::new(url));
     let source = RemoteSource::open(sidecar.to_str()?, options.clone()).ok()?;
     Some(Arc::new(source))
+}
+
+/// Whether the URL's path ends as a gzip file's name does (`.gz`, `.mgz`); the name only
+/// decides what is fetched early, never how the bytes are read (that is the magic number's).
+fn named_as_gzip(url: &str) -> bool {
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .to_ascii_lowercase();
+    path.ends_with(".gz") || path.ends_with(".mgz")
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

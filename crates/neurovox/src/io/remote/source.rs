@@ -8,6 +8,10 @@
 //! [`MAX_READ_AHEAD`]: a gzip first pass asks for 128 KiB at a time, which at a cloud's
 //! 20 ms per request would otherwise take minutes. Reads larger than a quarter of the cache
 //! go straight into the caller's buffer and keep only their two edge blocks.
+//!
+//! The object's last [`TAIL`] bytes are held apart: a gzip file's trailer and member index
+//! are read there in a few small reads. [`RemoteSource::open_with_tail`] asks for them beside
+//! the first request, so a reader of both ends waits one round trip, not two.
 
 use super::object::{RemoteObject, RemoteOptions};
 use crate::error::Result;
@@ -46,7 +50,7 @@ pub struct RemoteSource {
     cache: Mutex<BlockCache>,
     /// Where the last read ended, and the read-ahead the next sequential read takes.
     sequential: Mutex<(u64, u64)>,
-    /// The last [`TAIL`] bytes, once a read wanted some of them.
+    /// The last [`TAIL`] bytes, once fetched.
     tail: Mutex<Option<Arc<[u8]>>>,
 }
 
@@ -90,12 +94,42 @@ impl BlockCache {
 impl RemoteSource {
     /// Opens the object at `url` with one request for its first bytes, which are cached.
     pub fn open(url: &str, options: RemoteOptions) -> Result<Self> {
-        let (object, first) = RemoteObject::open(url, options)?;
+        Self::open_reading_ends(url, options, false)
+    }
+
+    /// Opens the object at `url` as [`open`](Self::open) does, asking for its last [`TAIL`]
+    /// bytes at the same moment as its first: for objects whose readers want both ends (gzip).
+    ///
+    /// ```no_run
+    /// use neurovox::io::{RemoteOptions, RemoteSource, Source};
+    /// let source = RemoteSource::open_with_tail("https://example.org/sub-01_bold.nii.gz",
+    ///                                           RemoteOptions::default())?;
+    /// let mut isize = [0u8; 4];
+    /// source.read_at(source.len()? - 4, &mut isize)?; // no further round trip
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn open_with_tail(url: &str, options: RemoteOptions) -> Result<Self> {
+        Self::open_reading_ends(url, options, true)
+    }
+
+    fn open_reading_ends(url: &str, options: RemoteOptions, with_tail: bool) -> Result<Self> {
+        let tail_bytes = if with_tail { TAIL } else { 0 };
+        let (object, first, suffix) = RemoteObject::open_with_tail(url, options, tail_bytes)?;
+        let size = object.fingerprint().size;
+        let tail_start = size.saturating_sub(TAIL);
+        let tail: Option<Arc<[u8]>> = if first.len() as u64 == size {
+            // The first request brought the whole object.
+            Some(first[tail_start as usize..].into())
+        } else {
+            suffix
+                .filter(|(start, _)| *start == tail_start)
+                .map(|(_, bytes)| bytes.into())
+        };
         let source = RemoteSource {
             object: Arc::new(object),
             cache: Mutex::new(BlockCache::default()),
             sequential: Mutex::new((u64::MAX, 0)),
-            tail: Mutex::new(None),
+            tail: Mutex::new(tail),
         };
         let cap = source.object.options().cache_bytes;
         let mut cache = source.lock_cache();
@@ -127,6 +161,20 @@ impl RemoteSource {
     fn len_of_block(&self, block: u64) -> u64 {
         let start = block * BLOCK;
         self.size().saturating_sub(start).min(BLOCK)
+    }
+
+    /// The object's bytes from `tail_start` (its last [`TAIL`]) to its end, fetched by the
+    /// first read that wants them unless the opening brought them.
+    fn tail_bytes(&self, tail_start: u64) -> Result<Arc<[u8]>> {
+        let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(bytes) = &*tail {
+            return Ok(Arc::clone(bytes));
+        }
+        let mut bytes = vec![0u8; (self.size() - tail_start) as usize];
+        self.object.fetch(tail_start, &mut bytes)?;
+        let bytes: Arc<[u8]> = bytes.into();
+        *tail = Some(Arc::clone(&bytes));
+        Ok(bytes)
     }
 
     /// The read-ahead for a read of `[offset, end)`: what it fetches past `end`. Only small
@@ -173,16 +221,9 @@ impl Source for RemoteSource {
         };
         let tail_start = size.saturating_sub(TAIL);
         if offset >= tail_start && end - offset < BLOCK {
-            let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
-            if tail.is_none() {
-                let mut bytes = vec![0u8; (size - tail_start) as usize];
-                self.object.fetch(tail_start, &mut bytes)?;
-                *tail = Some(bytes.into());
-            }
-            if let Some(bytes) = tail.as_ref() {
-                copy_block_bytes(tail_start, bytes, offset, buf);
-                return Ok(());
-            }
+            let bytes = self.tail_bytes(tail_start)?;
+            copy_block_bytes(tail_start, &bytes, offset, buf);
+            return Ok(());
         }
         let cap = self.object.options().cache_bytes;
         let ahead = self.read_ahead(offset, end);
