@@ -701,6 +701,12 @@ impl ReadPlan {
 /// The scratch a read with post-slicing, or a streamed read, holds at once (per piece).
 pub const PIECE_BYTES: usize = 4 << 20;
 
+/// How far ahead of its reads, within one segment, a cursor announces the bytes it will read
+/// ([`Source::prefetch`]): a remote object fetches them in the background while the pieces
+/// before them are converted, rather than one round trip per piece. Two lanes' windows stay
+/// within half of a remote object's default block cache.
+const PREFETCH_AHEAD: u64 = 16 << 20;
+
 /// Reads the bytes of a plan's segments, concatenated, from any position on.
 struct SegmentCursor<'a> {
     segments: &'a [(u64, usize)],
@@ -709,6 +715,8 @@ struct SegmentCursor<'a> {
     within: usize,
     /// Bytes of the concatenation before segment `index`.
     before: usize,
+    /// The source offset up to which reads have been announced.
+    announced_to: u64,
 }
 
 impl<'a> SegmentCursor<'a> {
@@ -718,7 +726,26 @@ impl<'a> SegmentCursor<'a> {
             index: 0,
             within: 0,
             before: 0,
+            announced_to: 0,
         }
+    }
+
+    /// Announces the next [`PREFETCH_AHEAD`] bytes of a segment `[.., segment_end)` to the
+    /// source when a read of `[at, at + n)` comes within half of that of what was announced
+    /// (so a window is announced about every half window read), and only when the window
+    /// holds more than this read.
+    fn announce(&mut self, source: &dyn Source, at: u64, n: u64, segment_end: u64) {
+        let to = at.saturating_add(PREFETCH_AHEAD).min(segment_end);
+        if to <= at + n {
+            return;
+        }
+        // Announced before within this run of reads (a cursor moved elsewhere starts anew).
+        let ours = (at..=segment_end).contains(&self.announced_to);
+        if ours && (self.announced_to >= to || at + n + PREFETCH_AHEAD / 2 <= self.announced_to) {
+            return;
+        }
+        source.prefetch(if ours { self.announced_to } else { at }, to);
+        self.announced_to = to;
     }
 
     /// Moves to byte `pos` of the concatenation (forwards or backwards).
@@ -752,7 +779,9 @@ impl<'a> SegmentCursor<'a> {
                 .ok_or_else(|| Error::usage("a read reaches past the plan's segments"))?;
             let n = (len - self.within).min(buf.len());
             let (head, rest) = std::mem::take(&mut buf).split_at_mut(n);
-            source.read_at(offset + self.within as u64, head)?;
+            let at = offset + self.within as u64;
+            self.announce(source, at, n as u64, offset + len as u64);
+            source.read_at(at, head)?;
             self.within += n;
             if self.within == len {
                 self.before += len;

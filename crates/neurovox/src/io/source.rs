@@ -806,8 +806,9 @@ impl Source for LazySource {
         self.made().is_some_and(|s| s.parallel_reads(offset, end))
     }
 
+    /// Makes the source: a prefetch comes just before the reads it announces.
     fn prefetch(&self, offset: u64, end: u64) {
-        if let Some(source) = self.made() {
+        if let Ok(source) = self.inner() {
             source.prefetch(offset, end);
         }
     }

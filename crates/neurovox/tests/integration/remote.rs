@@ -224,6 +224,55 @@ fn transient_failures_are_retried_and_give_the_right_bytes() {
 }
 
 #[test]
+fn reads_that_race_a_prefetch_wait_for_it_and_each_byte_is_fetched_once() {
+    let data: Vec<u8> = (0..3_200_000u32).map(|i| (i % 251) as u8).collect();
+    let server = TestServer::start();
+    server.put("blob", data.clone());
+    let source = RemoteSource::open(&server.url("blob"), quick()).unwrap();
+    let (from, to) = (100_000usize, 3_000_000usize);
+    source.prefetch(from as u64, to as u64);
+    // Two threads read the range in pieces at once, before the prefetch can have landed.
+    std::thread::scope(|scope| {
+        for lane in 0..2 {
+            let (source, data) = (&source, &data);
+            scope.spawn(move || {
+                let half = (to - from) / 2;
+                let (lo, hi) = (from + lane * half, from + (lane + 1) * half);
+                let mut at = lo;
+                while at < hi {
+                    let mut buf = vec![0u8; (hi - at).min(200_000)];
+                    source.read_at(at as u64, &mut buf).unwrap();
+                    assert!(buf == data[at..at + buf.len()], "bytes at {at}");
+                    at += buf.len();
+                }
+            });
+        }
+    });
+    // The first request and the prefetch's one range; nothing asked twice.
+    assert_eq!(server.requests(), 2, "{:?}", server.log());
+    assert!(
+        server.bytes_served() <= (48 << 10) + (to - from) as u64 + (32 << 10),
+        "{}",
+        server.bytes_served()
+    );
+}
+
+#[test]
+fn a_prefetch_that_fails_leaves_its_blocks_to_the_reads() {
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 241) as u8).collect();
+    let server = TestServer::start();
+    server.put("blob", data.clone());
+    let source = RemoteSource::open(&server.url("blob"), quick()).unwrap();
+    // Fatal, so not retried by the prefetch: its blocks are given up, unfetched.
+    server.fail_next(Fault::Status(404));
+    source.prefetch(200_000, 900_000);
+    let mut buf = vec![0u8; 500_000];
+    source.read_at(300_000, &mut buf).unwrap();
+    assert!(buf == data[300_000..800_000]);
+    assert_eq!(server.requests(), 3, "{:?}", server.log());
+}
+
+#[test]
 fn a_failure_that_persists_is_an_error_after_the_retries() {
     let server = TestServer::start();
     server.put("blob", vec![5u8; 200_000]);

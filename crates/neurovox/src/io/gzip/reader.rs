@@ -1077,24 +1077,36 @@ impl GzipSource {
                     .try_for_each(|(m, skip, part)| self.read_member(m, skip, part));
             };
             // The members' compressed bytes are one run: a remote object fetches it in
-            // batches of PREFETCH_BATCH bytes, each at once (a few concurrent requests), and
-            // inflates a batch's members in parallel before fetching the next.
-            let mut rest = pieces;
-            while !rest.is_empty() {
-                let start = rest[0].0.offset;
-                let mut n = 0;
-                while n < rest.len()
-                    && (n == 0
-                        || rest[n].0.offset + u64::from(rest[n].0.len) - start <= PREFETCH_BATCH)
-                {
-                    n += 1;
+            // batches of PREFETCH_BATCH bytes, each at once (a few concurrent requests, in
+            // the background), the next batch while a batch's members are inflated.
+            let mut batches: Vec<Vec<(&MemberEntry, u64, &mut [u8])>> = Vec::new();
+            for piece in pieces {
+                let start = batches.last().and_then(|b| b.first()).map(|p| p.0.offset);
+                match (batches.last_mut(), start) {
+                    (Some(batch), Some(start))
+                        if piece.0.offset + u64::from(piece.0.len) - start <= PREFETCH_BATCH =>
+                    {
+                        batch.push(piece)
+                    }
+                    _ => batches.push(vec![piece]),
                 }
-                let tail = rest.split_off(n);
-                let last = rest[n - 1].0;
-                backing.prefetch(start, last.offset + u64::from(last.len));
-                rest.into_par_iter()
+            }
+            let compressed_span = |batch: &[(&MemberEntry, u64, &mut [u8])]| {
+                let (first, last) = (batch[0].0, batch[batch.len() - 1].0);
+                (first.offset, last.offset + u64::from(last.len))
+            };
+            if let Some(batch) = batches.first() {
+                let (start, end) = compressed_span(batch);
+                backing.prefetch(start, end);
+            }
+            for k in 0..batches.len() {
+                if let Some(next) = batches.get(k + 1) {
+                    let (start, end) = compressed_span(next);
+                    backing.prefetch(start, end);
+                }
+                std::mem::take(&mut batches[k])
+                    .into_par_iter()
                     .try_for_each(|(m, skip, part)| self.read_member(m, skip, part))?;
-                rest = tail;
             }
             Ok(())
         }
@@ -1302,6 +1314,26 @@ impl Source for GzipSource {
     fn parallel_reads(&self, _offset: u64, end: u64) -> bool {
         self.failure.get().is_none()
             && (self.members.is_some() || self.covered.load(Ordering::Acquire) >= end)
+    }
+
+    /// Over a remote object with a member index: the compressed bytes of the members that
+    /// hold `[offset, end)`, asked of the object at once. (Without a member index the
+    /// compressed bytes a range needs are known only once a first pass reaches it.)
+    fn prefetch(&self, offset: u64, end: u64) {
+        let (Some(backing), Some(members)) = (&self.file.backing, &self.members) else {
+            return;
+        };
+        let list = members.members();
+        let end = end.min(members.total_size());
+        let Some(first) = members.member_at(offset).filter(|_| offset < end) else {
+            return;
+        };
+        let last = members
+            .member_at(end - 1)
+            .unwrap_or(list.len().saturating_sub(1));
+        if let (Some(a), Some(b)) = (list.get(first), list.get(last)) {
+            backing.prefetch(a.offset, b.offset + u64::from(b.len));
+        }
     }
 
     /// `offset` for a whole read of a file no first pass has indexed that far (see

@@ -16,9 +16,9 @@
 use super::object::{RemoteObject, RemoteOptions};
 use crate::error::Result;
 use crate::io::source::Source;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// The cache's block size.
 pub const BLOCK: u64 = 16 << 10;
@@ -46,8 +46,16 @@ pub const MAX_SEQUENTIAL_READ: u64 = 256 << 10;
 /// ```
 #[derive(Debug)]
 pub struct RemoteSource {
-    object: Arc<RemoteObject>,
+    /// Shared with the threads of [`Source::prefetch`], which outlive the call.
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    object: RemoteObject,
     cache: Mutex<BlockCache>,
+    /// Signalled whenever blocks in flight land in the cache or are given up.
+    landed: Condvar,
     /// Where the last read ended, and the read-ahead the next sequential read takes.
     sequential: Mutex<(u64, u64)>,
     /// The last [`TAIL`] bytes, once fetched.
@@ -59,6 +67,9 @@ struct BlockCache {
     blocks: HashMap<u64, (Arc<[u8]>, u64)>,
     bytes: usize,
     clock: u64,
+    /// Blocks a fetch has claimed and not yet delivered: a read that needs one waits for it
+    /// rather than asking the server a second time.
+    in_flight: HashSet<u64>,
 }
 
 impl BlockCache {
@@ -89,6 +100,41 @@ impl BlockCache {
             }
         }
     }
+
+    /// Claims `block` for a fetch when it is neither cached nor claimed.
+    fn claim(&mut self, block: u64) -> bool {
+        !self.blocks.contains_key(&block) && self.in_flight.insert(block)
+    }
+}
+
+/// Blocks claimed by one fetch: released (and waiting readers woken) when dropped, whether
+/// the fetch delivered them, failed, or its thread unwound.
+struct Claim {
+    shared: Arc<Shared>,
+    blocks: Vec<u64>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut cache = self.shared.lock_cache();
+        for block in &self.blocks {
+            cache.in_flight.remove(block);
+        }
+        drop(cache);
+        self.shared.landed.notify_all();
+    }
+}
+
+/// Runs of adjacent blocks, `[from, to)`, in `blocks` (ascending).
+fn runs_of(blocks: &[u64]) -> Vec<(u64, u64)> {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for &block in blocks {
+        match runs.last_mut() {
+            Some(run) if run.1 == block => run.1 = block + 1,
+            _ => runs.push((block, block + 1)),
+        }
+    }
+    runs
 }
 
 impl RemoteSource {
@@ -125,36 +171,45 @@ impl RemoteSource {
                 .filter(|(start, _)| *start == tail_start)
                 .map(|(_, bytes)| bytes.into())
         };
-        let source = RemoteSource {
-            object: Arc::new(object),
+        let shared = Shared {
+            object,
             cache: Mutex::new(BlockCache::default()),
+            landed: Condvar::new(),
             sequential: Mutex::new((u64::MAX, 0)),
             tail: Mutex::new(tail),
         };
-        let cap = source.object.options().cache_bytes;
-        let mut cache = source.lock_cache();
+        let cap = shared.object.options().cache_bytes;
+        let mut cache = shared.lock_cache();
         for (i, chunk) in first.chunks(BLOCK as usize).enumerate() {
             let block = i as u64;
-            let full = chunk.len() as u64 == BLOCK.min(source.len_of_block(block));
+            let full = chunk.len() as u64 == BLOCK.min(shared.len_of_block(block));
             if full {
                 cache.insert(block, chunk.into(), cap);
             }
         }
         drop(cache);
-        Ok(source)
+        Ok(RemoteSource {
+            shared: Arc::new(shared),
+        })
     }
 
     /// The object it reads.
     pub fn object(&self) -> &RemoteObject {
-        &self.object
+        &self.shared.object
     }
+}
 
+impl Shared {
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, BlockCache> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn size(&self) -> u64 {
         self.object.fingerprint().size
+    }
+
+    fn cap(&self) -> usize {
+        self.object.options().cache_bytes
     }
 
     /// The length of block `block` (the last is shorter).
@@ -191,68 +246,20 @@ impl RemoteSource {
         *seq = (end, ahead);
         ahead
     }
-}
 
-impl Source for RemoteSource {
-    fn len(&self) -> Result<u64> {
-        Ok(self.size())
-    }
-
-    fn remote_fingerprint(&self) -> Option<crate::io::RemoteFingerprint> {
-        Some(self.object.fingerprint().clone())
-    }
-
-    fn len_hint(&self) -> Option<u64> {
-        Some(self.size())
-    }
-
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        if buf.is_empty() {
-            return Ok(());
-        }
+    /// Fetches the runs of blocks `claim` holds, copying what falls in the read at `offset`
+    /// into `buf` and caching whole blocks — all of them for a small read, only those at the
+    /// read's edges and beyond for a large one (over a quarter of the cache). Ranges are
+    /// clipped to the read at its two ends when the read is at least a block (a block
+    /// boundary there would fetch up to a block more than asked); the last run of the read
+    /// is extended by `ahead`.
+    fn fetch_claimed(&self, claim: &Claim, offset: u64, buf: &mut [u8], ahead: u64) -> Result<()> {
         let size = self.size();
-        let Some(end) = offset.checked_add(buf.len() as u64).filter(|&e| e <= size) else {
-            return Err(crate::io::source::past_end(
-                self.path(),
-                offset,
-                buf.len(),
-                size,
-            ));
-        };
-        let tail_start = size.saturating_sub(TAIL);
-        if offset >= tail_start && end - offset < BLOCK {
-            let bytes = self.tail_bytes(tail_start)?;
-            copy_block_bytes(tail_start, &bytes, offset, buf);
-            return Ok(());
-        }
-        let cap = self.object.options().cache_bytes;
-        let ahead = self.read_ahead(offset, end);
-        let first = offset / BLOCK;
-        let last = (end - 1) / BLOCK;
-        // Copy what the cache holds; note the runs of missing blocks.
-        let mut missing: Vec<(u64, u64)> = Vec::new();
-        {
-            let mut cache = self.lock_cache();
-            for block in first..=last {
-                match cache.get(block) {
-                    Some(bytes) => copy_block(block, &bytes, offset, buf),
-                    None => match missing.last_mut() {
-                        Some(run) if run.1 == block => run.1 = block + 1,
-                        _ => missing.push((block, block + 1)),
-                    },
-                }
-            }
-        }
-        if missing.is_empty() {
-            return Ok(());
-        }
-        // Byte ranges to fetch: the runs, clipped to the read at its two ends (a block
-        // boundary there would fetch up to a block more than asked), the last extended by
-        // the read-ahead.
-        let mut ranges: Vec<(u64, u64)> = Vec::new();
-        // Small reads fetch whole blocks, which the next small reads near them find.
+        let end = offset + buf.len() as u64;
+        let (first, last) = (offset / BLOCK, (end - 1) / BLOCK);
         let clip = end - offset >= BLOCK;
-        for (from, to) in missing {
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        for (from, to) in runs_of(&claim.blocks) {
             let lo = if clip {
                 (from * BLOCK).max(offset)
             } else {
@@ -265,22 +272,15 @@ impl Source for RemoteSource {
             if to == last + 1 && ahead > 0 {
                 hi = hi.max(end.saturating_add(ahead).min(size));
             }
-            // Split into requests of at most MAX_REQUEST, fetched at once.
-            let mut at = lo;
-            while at < hi {
-                let next = (at + MAX_REQUEST).min(hi);
-                ranges.push((at, next));
-                at = next;
-            }
+            split_requests(lo, hi, &mut ranges);
         }
-        let large = (end - offset) as usize > cap / 4;
+        let cap = self.cap();
+        let large = buf.len() > cap / 4;
         let fetched = fetch_all(&self.object, &ranges);
         let mut cache = self.lock_cache();
         for result in fetched {
             let (start, bytes) = result?;
             copy_block_bytes(start, &bytes, offset, buf);
-            // Cache the whole blocks the range holds (all of them for small reads and
-            // read-ahead; for large reads only those at the read's edges and beyond).
             let stop = start + bytes.len() as u64;
             for block in start.div_ceil(BLOCK)..stop.div_ceil(BLOCK) {
                 let (b_lo, b_hi) = (block * BLOCK, ((block + 1) * BLOCK).min(size));
@@ -296,56 +296,149 @@ impl Source for RemoteSource {
         }
         Ok(())
     }
+}
+
+impl Source for RemoteSource {
+    fn len(&self) -> Result<u64> {
+        Ok(self.shared.size())
+    }
+
+    fn remote_fingerprint(&self) -> Option<crate::io::RemoteFingerprint> {
+        Some(self.shared.object.fingerprint().clone())
+    }
+
+    fn len_hint(&self) -> Option<u64> {
+        Some(self.shared.size())
+    }
+
+    /// Copies the blocks the cache holds, fetches those no one is fetching (claiming them,
+    /// so that other readers wait for them), and waits for those a prefetch or another read
+    /// is fetching — fetching them itself if that fetch gives them up.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let shared = &*self.shared;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let size = shared.size();
+        let Some(end) = offset.checked_add(buf.len() as u64).filter(|&e| e <= size) else {
+            return Err(crate::io::source::past_end(
+                self.path(),
+                offset,
+                buf.len(),
+                size,
+            ));
+        };
+        let tail_start = size.saturating_sub(TAIL);
+        if offset >= tail_start && end - offset < BLOCK {
+            let bytes = shared.tail_bytes(tail_start)?;
+            copy_block_bytes(tail_start, &bytes, offset, buf);
+            return Ok(());
+        }
+        let mut ahead = shared.read_ahead(offset, end);
+        let mut waiting: Vec<u64> = ((offset / BLOCK)..=((end - 1) / BLOCK)).collect();
+        loop {
+            let mut claim = Claim {
+                shared: Arc::clone(&self.shared),
+                blocks: Vec::new(),
+            };
+            {
+                let mut cache = shared.lock_cache();
+                loop {
+                    waiting.retain(|&block| {
+                        if let Some(bytes) = cache.get(block) {
+                            copy_block(block, &bytes, offset, buf);
+                            false
+                        } else if cache.claim(block) {
+                            claim.blocks.push(block);
+                            false
+                        } else {
+                            true
+                        }
+                    });
+                    if waiting.is_empty() || !claim.blocks.is_empty() {
+                        break;
+                    }
+                    cache = shared.landed.wait(cache).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+            if !claim.blocks.is_empty() {
+                shared.fetch_claimed(&claim, offset, buf, ahead)?;
+                ahead = 0;
+            }
+            drop(claim);
+            if waiting.is_empty() {
+                return Ok(());
+            }
+        }
+    }
 
     /// Reads go to the server on threads of their own; rayon's lanes would only add waits.
     fn parallel_reads(&self, _offset: u64, _end: u64) -> bool {
         false
     }
 
-    /// Fetches the missing blocks of `[offset, end)` into the cache in requests of up to
-    /// [`MAX_REQUEST`], [`MAX_CONCURRENT`] at once, when the range fits in half the cache
-    /// (a larger range is read piece by piece as asked, so it never evicts itself).
+    /// Starts fetching the blocks of `[offset, end)` that are neither cached nor being
+    /// fetched, on a thread of its own, in requests of up to [`MAX_REQUEST`],
+    /// [`MAX_CONCURRENT`] at once, and returns: reads of those blocks wait for them. A range
+    /// over half the cache is left to the reads (it would evict itself).
     fn prefetch(&self, offset: u64, end: u64) {
-        let end = end.min(self.size());
-        let cap = self.object.options().cache_bytes;
-        if offset >= end || (end - offset) as usize > cap / 2 {
+        let shared = &self.shared;
+        let end = end.min(shared.size());
+        if offset >= end || (end - offset) as usize > shared.cap() / 2 {
             return;
         }
-        let (first, last) = (offset / BLOCK, (end - 1) / BLOCK);
-        let mut missing: Vec<(u64, u64)> = Vec::new();
-        {
-            let mut cache = self.lock_cache();
-            for block in first..=last {
-                if cache.get(block).is_none() {
-                    match missing.last_mut() {
-                        Some(run) if run.1 == block => run.1 = block + 1,
-                        _ => missing.push((block, block + 1)),
-                    }
-                }
-            }
+        let blocks: Vec<u64> = {
+            let mut cache = shared.lock_cache();
+            ((offset / BLOCK)..=((end - 1) / BLOCK))
+                .filter(|&block| cache.claim(block))
+                .collect()
+        };
+        if blocks.is_empty() {
+            return;
         }
         let mut ranges = Vec::new();
-        for (from, to) in missing {
-            let (lo, hi) = (from * BLOCK, (to * BLOCK).min(self.size()));
-            let mut at = lo;
-            while at < hi {
-                let next = (at + MAX_REQUEST).min(hi);
-                ranges.push((at, next));
-                at = next;
-            }
+        for (from, to) in runs_of(&blocks) {
+            split_requests(from * BLOCK, (to * BLOCK).min(shared.size()), &mut ranges);
         }
-        // A failed fetch is left to the reads, which retry and report it.
-        let fetched = fetch_all(&self.object, &ranges);
-        let mut cache = self.lock_cache();
-        for (start, bytes) in fetched.into_iter().flatten() {
-            for (i, chunk) in bytes.chunks(BLOCK as usize).enumerate() {
-                cache.insert(start / BLOCK + i as u64, chunk.into(), cap);
+        // Made before the thread, so that a thread the system refuses still releases the
+        // blocks (to the reads) when the closure holding it is dropped unrun.
+        let claim = Claim {
+            shared: Arc::clone(shared),
+            blocks,
+        };
+        let fetch = {
+            let shared = Arc::clone(shared);
+            move || {
+                // A failed fetch is left to the reads, which retry and report it.
+                let fetched = fetch_all(&shared.object, &ranges);
+                let cap = shared.cap();
+                let mut cache = shared.lock_cache();
+                for (start, bytes) in fetched.into_iter().flatten() {
+                    for (i, chunk) in bytes.chunks(BLOCK as usize).enumerate() {
+                        cache.insert(start / BLOCK + i as u64, chunk.into(), cap);
+                    }
+                }
+                drop(cache);
+                drop(claim);
             }
-        }
+        };
+        let _ = std::thread::Builder::new()
+            .name("neurovox-prefetch".into())
+            .spawn(fetch);
     }
 
     fn path(&self) -> Option<&Path> {
-        Some(Path::new(self.object.location().as_str()))
+        Some(Path::new(self.shared.object.location().as_str()))
+    }
+}
+
+/// Appends `[lo, hi)` to `ranges` as requests of at most [`MAX_REQUEST`].
+fn split_requests(lo: u64, hi: u64, ranges: &mut Vec<(u64, u64)>) {
+    let mut at = lo;
+    while at < hi {
+        let next = (at + MAX_REQUEST).min(hi);
+        ranges.push((at, next));
+        at = next;
     }
 }
 
