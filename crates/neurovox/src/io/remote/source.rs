@@ -3,11 +3,13 @@
 //! The object is cached in blocks of [`BLOCK`] bytes, least recently used first out, up to
 //! [`RemoteOptions::cache_bytes`]. A read copies the blocks it finds and fetches the missing
 //! ones, each run of adjacent missing blocks as one ranged GET (split into requests of at most
-//! [`MAX_REQUEST`], fetched at once on scoped threads, at most [`MAX_CONCURRENT`]). A read that
-//! starts where the previous one ended fetches ahead of itself, doubling up to
-//! [`MAX_READ_AHEAD`]: a gzip first pass asks for 128 KiB at a time, which at a cloud's
-//! 20 ms per request would otherwise take minutes. Reads larger than a quarter of the cache
-//! go straight into the caller's buffer and keep only their two edge blocks.
+//! [`MAX_REQUEST`], fetched at once on scoped threads, at most [`MAX_CONCURRENT`]); blocks
+//! that another read or a prefetch is fetching are waited for, never asked twice. Small reads
+//! that follow one another (a gzip first pass asks for 128 KiB at a time, which at a cloud's
+//! 20 ms per request would otherwise take minutes) announce a window ahead of themselves,
+//! fetched in the background while they are inflated: 2 MiB, growing fourfold per window to
+//! [`MAX_READ_AHEAD`]. Reads larger than a quarter of the cache go straight into the caller's
+//! buffer and keep only their two edge blocks.
 //!
 //! The object's last [`TAIL`] bytes are held apart: a gzip file's trailer and member index
 //! are read there in a few small reads. [`RemoteSource::open_with_tail`] asks for them beside
@@ -29,8 +31,11 @@ pub const TAIL: u64 = 16 << 10;
 pub const MAX_REQUEST: u64 = 8 << 20;
 /// Requests of one read in flight at once.
 pub const MAX_CONCURRENT: usize = 8;
-/// The most a sequential read fetches beyond what it asked for.
+/// The largest window sequential reads keep announced ahead of themselves.
 pub const MAX_READ_AHEAD: u64 = 16 << 20;
+/// The first window sequential reads announce: a few round trips' worth at a cloud's
+/// bandwidth, and what a gzip first pass inflates in about 15 ms.
+pub const FIRST_READ_AHEAD: u64 = 2 << 20;
 /// The largest read that reads ahead (a gzip first pass asks for 128 KiB at a time).
 pub const MAX_SEQUENTIAL_READ: u64 = 256 << 10;
 
@@ -53,13 +58,25 @@ pub struct RemoteSource {
 #[derive(Debug)]
 struct Shared {
     object: RemoteObject,
+    /// How many bytes the first request brought.
+    first_len: u64,
     cache: Mutex<BlockCache>,
     /// Signalled whenever blocks in flight land in the cache or are given up.
     landed: Condvar,
-    /// Where the last read ended, and the read-ahead the next sequential read takes.
-    sequential: Mutex<(u64, u64)>,
+    sequential: Mutex<Sequential>,
     /// The last [`TAIL`] bytes, once fetched.
     tail: Mutex<Option<Arc<[u8]>>>,
+}
+
+/// What small reads that follow one another have asked for and announced.
+#[derive(Debug)]
+struct Sequential {
+    /// Where the last read ended.
+    end: u64,
+    /// The window the reads keep announced ahead of themselves (0: not sequential).
+    window: u64,
+    /// The end of what was announced.
+    announced_to: u64,
 }
 
 #[derive(Debug, Default)]
@@ -173,9 +190,15 @@ impl RemoteSource {
         };
         let shared = Shared {
             object,
+            first_len: first.len() as u64,
             cache: Mutex::new(BlockCache::default()),
             landed: Condvar::new(),
-            sequential: Mutex::new((u64::MAX, 0)),
+            // A read from the start is taken as sequential: a gzip first pass starts there.
+            sequential: Mutex::new(Sequential {
+                end: 0,
+                window: 0,
+                announced_to: 0,
+            }),
             tail: Mutex::new(tail),
         };
         let cap = shared.object.options().cache_bytes;
@@ -232,28 +255,44 @@ impl Shared {
         Ok(bytes)
     }
 
-    /// The read-ahead for a read of `[offset, end)`: what it fetches past `end`. Only small
+    /// The range a read of `[offset, end)` announces ahead of itself, if any. Only small
     /// reads that follow one another (a gzip first pass) read ahead: larger reads (gzip
     /// members, plain data) are exact, and may run on several threads at once, where bytes
-    /// fetched ahead by one would be fetched again by another.
-    fn read_ahead(&self, offset: u64, end: u64) -> u64 {
+    /// fetched ahead by one would be fetched again by another (their callers announce what
+    /// they will read instead). A window is announced when the reads come within half of one
+    /// of the end of what was announced, each window four times the last (from
+    /// [`FIRST_READ_AHEAD`]).
+    fn read_ahead(&self, offset: u64, end: u64) -> Option<(u64, u64)> {
         let mut seq = self.sequential.lock().unwrap_or_else(|e| e.into_inner());
-        let ahead = if seq.0 == offset && end - offset <= MAX_SEQUENTIAL_READ {
-            (seq.1.max(end - offset) * 2).clamp(256 << 10, MAX_READ_AHEAD)
+        let sequential = seq.end == offset && end - offset <= MAX_SEQUENTIAL_READ;
+        seq.end = end;
+        // Reads within the first request's bytes (a header streamed from them) announce
+        // nothing: a header-only load asks for no more.
+        if !sequential || end <= self.first_len {
+            seq.window = 0;
+            return None;
+        }
+        let ours = (end..=end.saturating_add(MAX_READ_AHEAD)).contains(&seq.announced_to);
+        if seq.window > 0 && ours && end + seq.window / 2 <= seq.announced_to {
+            return None;
+        }
+        seq.window = if seq.window == 0 {
+            FIRST_READ_AHEAD
         } else {
-            0
+            (seq.window * 4).min(MAX_READ_AHEAD)
         };
-        *seq = (end, ahead);
-        ahead
+        let from = if ours { seq.announced_to } else { end };
+        let to = end.saturating_add(seq.window).min(self.size());
+        seq.announced_to = to.max(from);
+        (from < to).then_some((from, to))
     }
 
     /// Fetches the runs of blocks `claim` holds, copying what falls in the read at `offset`
     /// into `buf` and caching whole blocks — all of them for a small read, only those at the
     /// read's edges and beyond for a large one (over a quarter of the cache). Ranges are
     /// clipped to the read at its two ends when the read is at least a block (a block
-    /// boundary there would fetch up to a block more than asked); the last run of the read
-    /// is extended by `ahead`.
-    fn fetch_claimed(&self, claim: &Claim, offset: u64, buf: &mut [u8], ahead: u64) -> Result<()> {
+    /// boundary there would fetch up to a block more than asked).
+    fn fetch_claimed(&self, claim: &Claim, offset: u64, buf: &mut [u8]) -> Result<()> {
         let size = self.size();
         let end = offset + buf.len() as u64;
         let (first, last) = (offset / BLOCK, (end - 1) / BLOCK);
@@ -268,9 +307,6 @@ impl Shared {
             let mut hi = (to * BLOCK).min(size);
             if to == last + 1 && clip {
                 hi = end;
-            }
-            if to == last + 1 && ahead > 0 {
-                hi = hi.max(end.saturating_add(ahead).min(size));
             }
             split_requests(lo, hi, &mut ranges);
         }
@@ -334,7 +370,9 @@ impl Source for RemoteSource {
             copy_block_bytes(tail_start, &bytes, offset, buf);
             return Ok(());
         }
-        let mut ahead = shared.read_ahead(offset, end);
+        if let Some((from, to)) = shared.read_ahead(offset, end) {
+            self.prefetch(from, to);
+        }
         let mut waiting: Vec<u64> = ((offset / BLOCK)..=((end - 1) / BLOCK)).collect();
         loop {
             let mut claim = Claim {
@@ -362,8 +400,7 @@ impl Source for RemoteSource {
                 }
             }
             if !claim.blocks.is_empty() {
-                shared.fetch_claimed(&claim, offset, buf, ahead)?;
-                ahead = 0;
+                shared.fetch_claimed(&claim, offset, buf)?;
             }
             drop(claim);
             if waiting.is_empty() {
