@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from . import _neurovox
+from ._url import is_url
 from .headers import _par_native
 
 #: Whether proxies made with ``keep_file_open=None`` keep one file handle (nibabel's default).
@@ -365,7 +366,7 @@ def _absolute(path):
     """The name a pickle carries: a URL as it is, a path made absolute (so the pickle opens
     the same file from any working directory)."""
     path = os.fspath(path)
-    if path[:8].lower().startswith(('http://', 'https://', 's3://')):
+    if is_url(path):
         return path
     return os.path.abspath(path)
 

@@ -20,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ._url import is_url
 from .arrayproxy import get_obj_dtype
 from .loadsave import load
 
@@ -91,7 +92,7 @@ def from_images(paths: Sequence[str | os.PathLike], chunks=None, *, mmap=False):
     arrays = []
     for path, img in zip(paths, images):
         proxy = img.dataobj
-        if path[:8].lower().startswith(('http://', 'https://', 's3://')):
+        if is_url(path):
             # An object's version is its fingerprint (size, ETag, Last-Modified).
             version = proxy._native.fingerprint
         else:

@@ -6,13 +6,10 @@ import os
 from stat import S_ISDIR, S_ISFIFO, S_ISREG
 
 from . import _neurovox
+from ._url import is_url
 from .arrayproxy import _mmap_mode
 from .errors import ImageFileError, _afni_errors, _minc_errors
 from .images import IMAGE_CLASSES, PARRECImage
-
-
-#: The URL schemes ``load`` reads remotely instead of opening a path.
-_URL_SCHEMES = ('http://', 'https://', 's3://')
 
 
 def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
@@ -27,9 +24,11 @@ def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
     ----------
     filename : str or os.PathLike
         The image file (for a pair, either the ``.img`` or the ``.hdr``; ``~`` is
-        expanded), or an ``http://``, ``https://`` or ``s3://`` URL of a single-file NIfTI
-        image (``.nii`` or ``.nii.gz``), of which only the bytes each read needs are
-        fetched (``s3://`` anonymously: public buckets such as OpenNeuro's).
+        expanded), or an ``http://``, ``https://`` or ``s3://`` URL of an image in any of
+        these formats (a pair's sibling, an SPM ``.mat``, a PAR's REC are found next to
+        it), of which only the bytes each read needs are fetched (``s3://`` with the AWS
+        credentials of the environment or ``~/.aws``, else anonymously: public buckets
+        such as OpenNeuro's).
     mmap : {True, False, 'c', 'r'}, optional
         Whether a full read of an uncompressed, unscaled image may memory-map the file
         instead of reading it into memory. ``True`` or ``'c'`` (the default): a
@@ -73,13 +72,13 @@ def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
     """
     mode = _mmap_mode(mmap)
     filename = os.fspath(filename)
-    is_url = isinstance(filename, str) and filename[:8].lower().startswith(_URL_SCHEMES)
-    if not is_url:
+    remote = is_url(filename)
+    if not remote:
         filename = os.path.expanduser(filename)
         _check_regular_file(filename)
     # A URL is read remotely with range requests (docs/compat.md, "URLs"), every format as
     # from a file; its name without the query tells the format's extension.
-    name = filename.split('?')[0].split('#')[0] if is_url else filename
+    name = filename.split('?')[0].split('#')[0] if remote else filename
     stem, compression = os.path.splitext(name)
     if compression.lower() not in ('.gz', '.bz2', '.zst'):
         stem = name

@@ -127,6 +127,20 @@ def test_an_s3_url_goes_to_the_endpoint_the_aws_variables_name(tmp_path, server,
     np.testing.assert_array_equal(img.dataobj[..., 3], nibabel.load(path).dataobj[..., 3])
 
 
+def test_url_names_are_told_from_paths_in_one_place(tmp_path):
+    from pathlib import Path
+
+    from neurovox._url import is_url
+    for url in ('http://h/a.nii', 'HTTPS://h/a.nii.gz', 'S3://bucket/key.nii', 's3://b/k?x=1'):
+        assert is_url(url), url
+    for name in ('a.nii', 'file:///a.nii', 'ftp://h/a.nii', 'http:/a.nii', '', b'http://h/a',
+                 Path('http://h/a.nii'), None):
+        assert not is_url(name), name
+    # A path that looks like a URL's tail stays a path for load (and fails as a path does).
+    with pytest.raises(FileNotFoundError):
+        nv.load(tmp_path / 'http:' / 'h' / 'a.nii')
+
+
 def test_missing_and_forbidden_urls_raise_what_files_raise(server):
     with pytest.raises(FileNotFoundError, match='nothing.nii.gz'):
         nv.load(f'{server.url}/nothing.nii.gz')

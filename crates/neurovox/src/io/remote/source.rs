@@ -29,6 +29,10 @@ pub const BLOCK: u64 = 16 << 10;
 pub const TAIL: u64 = 16 << 10;
 /// The largest single range request.
 pub const MAX_REQUEST: u64 = 8 << 20;
+/// The smallest request a prefetch splits its range into: about two round trips' worth of
+/// bytes at a cloud's 50 MB/s per connection (1 MiB made twice the requests of a full read
+/// and was no faster in `benches/remote.py`).
+pub const MIN_PREFETCH_REQUEST: u64 = 2 << 20;
 /// Requests of one read in flight at once.
 pub const MAX_CONCURRENT: usize = 8;
 /// The largest window sequential reads keep announced ahead of themselves.
@@ -308,7 +312,7 @@ impl Shared {
             if to == last + 1 && clip {
                 hi = end;
             }
-            split_requests(lo, hi, &mut ranges);
+            split_requests(lo, hi, MAX_REQUEST, &mut ranges);
         }
         let cap = self.cap();
         let large = buf.len() > cap / 4;
@@ -415,9 +419,9 @@ impl Source for RemoteSource {
     }
 
     /// Starts fetching the blocks of `[offset, end)` that are neither cached nor being
-    /// fetched, on a thread of its own, in requests of up to [`MAX_REQUEST`],
-    /// [`MAX_CONCURRENT`] at once, and returns: reads of those blocks wait for them. A range
-    /// over half the cache is left to the reads (it would evict itself).
+    /// fetched, on a thread of its own, in [`MAX_CONCURRENT`] requests at once (each from
+    /// [`MIN_PREFETCH_REQUEST`] to [`MAX_REQUEST`]), and returns: reads of those blocks wait
+    /// for them. A range over half the cache is left to the reads (it would evict itself).
     fn prefetch(&self, offset: u64, end: u64) {
         let shared = &self.shared;
         let end = end.min(shared.size());
@@ -433,9 +437,18 @@ impl Source for RemoteSource {
         if blocks.is_empty() {
             return;
         }
+        // Blocks land when their request's whole answer has: smaller requests, all at once,
+        // let the reads that wait for the first blocks start sooner.
+        let claimed = blocks.len() as u64 * BLOCK;
+        let request = (claimed / MAX_CONCURRENT as u64).clamp(MIN_PREFETCH_REQUEST, MAX_REQUEST);
         let mut ranges = Vec::new();
         for (from, to) in runs_of(&blocks) {
-            split_requests(from * BLOCK, (to * BLOCK).min(shared.size()), &mut ranges);
+            split_requests(
+                from * BLOCK,
+                (to * BLOCK).min(shared.size()),
+                request,
+                &mut ranges,
+            );
         }
         // Made before the thread, so that a thread the system refuses still releases the
         // blocks (to the reads) when the closure holding it is dropped unrun.
@@ -469,11 +482,11 @@ impl Source for RemoteSource {
     }
 }
 
-/// Appends `[lo, hi)` to `ranges` as requests of at most [`MAX_REQUEST`].
-fn split_requests(lo: u64, hi: u64, ranges: &mut Vec<(u64, u64)>) {
+/// Appends `[lo, hi)` to `ranges` as requests of at most `most` bytes.
+fn split_requests(lo: u64, hi: u64, most: u64, ranges: &mut Vec<(u64, u64)>) {
     let mut at = lo;
     while at < hi {
-        let next = (at + MAX_REQUEST).min(hi);
+        let next = (at + most).min(hi);
         ranges.push((at, next));
         at = next;
     }
