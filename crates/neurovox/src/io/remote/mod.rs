@@ -10,15 +10,20 @@
 //!   `Stale`).
 //! * [`RemoteSource`] — a [`Source`](crate::io::Source) over a remote object: a block cache
 //!   with a size cap, missing blocks fetched in coalesced ranges, several ranges of one read
-//!   fetched at once, and read-ahead for reads that follow one another (a gzip first pass).
+//!   fetched at once, blocks in flight waited for rather than asked twice, prefetches
+//!   ([`Source::prefetch`](crate::io::Source::prefetch), announced by read plans and gzip
+//!   member reads) fetched in the background, and read-ahead windows for reads that follow
+//!   one another (a gzip first pass).
 //!
 //! * `RemoteSession` — the objects one load reads (a pair's two files, a sidecar), each
 //!   opened once and shared by the header readers and the proxy.
 //!
 //! A `.nii.gz` at a URL is a [`GzipSource`](crate::io::GzipSource) over a `RemoteSource`,
-//! made at the first read of data: the header streams from the first request's bytes, so a
-//! header-only load is one request; a file written by neurovox then reads its trailing member
-//! index with one request and only the members a read needs; another tool's file uses a
+//! made at the first read of data: the header streams from the first request's bytes, and
+//! the object's last 16 KiB (trailer and member index) are asked for beside it, so a
+//! header-only load is one round trip (two requests, 64 KiB); a file written by neurovox then
+//! reads only the members a read needs, a volume in one more round trip; another tool's file
+//! uses a
 //! persisted index (`URL.nvgzidx` next to it, or the local index cache) or one sequential
 //! pass that builds the index as it goes.
 //!

@@ -164,8 +164,8 @@ impl RemoteSource {
         Self::open_reading_ends(url, options, false)
     }
 
-    /// Opens the object at `url` as [`open`](Self::open) does, asking for its last [`TAIL`]
-    /// bytes at the same moment as its first: for objects whose readers want both ends (gzip).
+    /// Opens the object at `url` as [`open`](Self::open) does, asking for its last 16 KiB at
+    /// the same moment as its first bytes: for objects whose readers want both ends (gzip).
     ///
     /// ```no_run
     /// use neurovox::io::{RemoteOptions, RemoteSource, Source};
@@ -419,9 +419,9 @@ impl Source for RemoteSource {
     }
 
     /// Starts fetching the blocks of `[offset, end)` that are neither cached nor being
-    /// fetched, on a thread of its own, in [`MAX_CONCURRENT`] requests at once (each from
-    /// [`MIN_PREFETCH_REQUEST`] to [`MAX_REQUEST`]), and returns: reads of those blocks wait
-    /// for them. A range over half the cache is left to the reads (it would evict itself).
+    /// fetched, on a thread of its own, in up to 8 requests at once (each of 2 to 8 MiB), and
+    /// returns: reads of those blocks wait for them. A range over half the cache is left to
+    /// the reads (it would evict itself).
     fn prefetch(&self, offset: u64, end: u64) {
         let shared = &self.shared;
         let end = end.min(shared.size());
