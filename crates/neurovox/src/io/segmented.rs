@@ -111,6 +111,23 @@ impl Source for SegmentedSource {
         self.inner.borrow_at(inner_offset + within, len)
     }
 
+    /// Announces to the inner source the part of each piece that `[offset, end)` covers.
+    fn prefetch(&self, offset: u64, end: u64) {
+        let end = end.min(self.len);
+        if offset >= end {
+            return;
+        }
+        for &(start, inner_offset, len) in &self.pieces[self.piece_of(offset)..] {
+            if start >= end {
+                break;
+            }
+            let (lo, hi) = (offset.max(start) - start, (end - start).min(len));
+            if lo < hi {
+                self.inner.prefetch(inner_offset + lo, inner_offset + hi);
+            }
+        }
+    }
+
     fn inflated_bytes(&self) -> u64 {
         self.inner.inflated_bytes()
     }
@@ -132,6 +149,37 @@ impl Source for SegmentedSource {
 mod tests {
     use super::*;
     use crate::io::MemorySource;
+
+    /// Memory that notes the ranges announced to it.
+    #[derive(Debug, Default)]
+    struct Announced(std::sync::Mutex<Vec<(u64, u64)>>);
+
+    impl Source for Announced {
+        fn len(&self) -> Result<u64> {
+            Ok(100)
+        }
+        fn read_at(&self, _offset: u64, _buf: &mut [u8]) -> Result<()> {
+            Ok(())
+        }
+        fn prefetch(&self, offset: u64, end: u64) {
+            self.0.lock().unwrap().push((offset, end));
+        }
+    }
+
+    #[test]
+    fn a_prefetch_is_announced_piece_by_piece_in_the_inner_source() {
+        let inner = Arc::new(Announced::default());
+        let s =
+            SegmentedSource::new(inner.clone(), vec![(90, 5), (0, 0), (10, 2), (50, 10)]).unwrap();
+        // Joined bytes 3..14: the last 2 of the first piece, the second whole, 7 of the third.
+        s.prefetch(3, 14);
+        s.prefetch(16, 40); // clipped to the end: the last byte
+        s.prefetch(17, 20); // nothing left
+        assert_eq!(
+            *inner.0.lock().unwrap(),
+            vec![(93, 95), (10, 12), (50, 57), (59, 60)]
+        );
+    }
 
     #[test]
     fn reads_cross_pieces_and_empty_pieces_and_stop_at_the_end() {
