@@ -207,9 +207,10 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 /// 4 MiB doubles the read time.
 pub const DEFAULT_SPAN: u64 = 1 << 20;
 
-/// The compressed bytes of members that a read of a remote gzip object fetches at once
-/// ([`Source::prefetch`]) before inflating them: a few concurrent requests per batch, within
-/// half the remote block cache, so a batch never evicts itself.
+/// The compressed bytes of members that a read of a remote gzip object asks for at once
+/// ([`Source::prefetch`], fetched in the background in a few concurrent requests), the next
+/// batch while one is inflated: two batches stay within half the remote block cache, so a
+/// batch never evicts itself.
 const PREFETCH_BATCH: u64 = 16 << 20;
 
 /// Compressed bytes read from the file at a time.
