@@ -50,8 +50,10 @@ def _handler(objects):
             if wanted is None:
                 return self._answer(200, body, headers)
             first, last = wanted.removeprefix('bytes=').split('-')
+            if not first:  # a suffix range: the last N bytes
+                first, last = max(len(body) - int(last), 0), len(body) - 1
             first = int(first)
-            last = min(int(last) if last else len(body) - 1, len(body) - 1)
+            last = min(int(last) if last != '' else len(body) - 1, len(body) - 1)
             if first >= len(body):
                 headers['Content-Range'] = f'bytes */{len(body)}'
                 return self._answer(416, b'', headers)
@@ -139,6 +141,27 @@ def test_url_names_are_told_from_paths_in_one_place(tmp_path):
     # A path that looks like a URL's tail stays a path for load (and fails as a path does).
     with pytest.raises(FileNotFoundError):
         nv.load(tmp_path / 'http:' / 'h' / 'a.nii')
+
+
+def test_a_neurovox_nii_gz_at_a_url_costs_one_round_trip_to_load_and_each_byte_once_to_read(
+        tmp_path, server):
+    rng = np.random.default_rng(7)
+    data = np.zeros((64, 64, 40, 40), dtype=np.int16)
+    data[8:56, 8:56, 4:36] = rng.integers(-300, 1700, size=(48, 48, 32, 40))
+    path = tmp_path / 'run.nii.gz'
+    nv.save(nv.Nifti1Image(data, np.eye(4)), path)
+    body = path.read_bytes()
+    server.objects['run.nii.gz'] = body
+    img = nv.load(f'{server.url}/run.nii.gz')
+    # The first bytes and the last 16 KiB (trailer, member index), asked for at once.
+    requests, served = server.served()
+    assert requests == 2 and served <= 64 << 10, server.log
+    # A full read on every thread: the read plan's announcements and the member batches
+    # are fetched in the background, and no block is asked for twice.
+    np.testing.assert_array_equal(np.asarray(img.dataobj), data)
+    requests, served = server.served()
+    assert served <= len(body) + (64 << 10), (served, len(body), server.log)
+    assert requests <= 2 + 16, server.log
 
 
 def test_missing_and_forbidden_urls_raise_what_files_raise(server):
