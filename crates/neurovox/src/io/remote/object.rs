@@ -1,9 +1,11 @@
 //! One object on a web server or in S3: ranged GETs with timeouts, retries and a fingerprint.
 //!
 //! The first request is a GET of the object's first [`RemoteOptions::first_request_bytes`]
-//! (64 KiB): its `Content-Range` gives the size, its `ETag` and `Last-Modified` the
+//! (48 KiB): its `Content-Range` gives the size, its `ETag` and `Last-Modified` the
 //! fingerprint, its body the bytes a header load needs — one request where a `HEAD` and a
-//! `GET` would be two. Every later range asks `If-Match` with a strong ETag, and every answer's
+//! `GET` would be two. A suffix request for the object's last bytes may go beside it
+//! ([`RemoteObject::open_with_tail`]); its answer counts only if its fingerprint is the first
+//! answer's. Every later range asks `If-Match` with a strong ETag, and every answer's
 //! ETag, Last-Modified and size are compared with the fingerprint: an object replaced between
 //! two reads is a Stale error, never bytes of two versions mixed.
 //!
