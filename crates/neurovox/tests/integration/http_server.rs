@@ -483,7 +483,7 @@ fn reason(status: u16) -> &'static str {
 
 /// A `Range` header, against an object of a given length.
 #[derive(Debug, PartialEq, Eq)]
-enum RangeSpec {
+pub enum RangeSpec {
     /// Not a single byte range this server understands: answer as if there were no `Range`.
     Ignore,
     /// Starts at or past the end (or a zero-length suffix): 416.
@@ -492,7 +492,7 @@ enum RangeSpec {
     Bytes(usize, usize),
 }
 
-fn parse_range(value: &str, total: usize) -> RangeSpec {
+pub fn parse_range(value: &str, total: usize) -> RangeSpec {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     // All digits, so a parse can fail only by overflow: that is "more than any object".
     let number = |s: &str| s.parse::<u64>().unwrap_or(u64::MAX);

@@ -3,7 +3,7 @@
 //! file read locally, and the faults a network brings (5xx, dropped and short bodies, a
 //! replaced object, a server that stalls, 404 and 403).
 
-use crate::http_server::{Fault, TestServer};
+use crate::http_server::{Fault, RangeSpec, TestServer, parse_range};
 use neurovox::array::{Selection, SliceItem};
 use neurovox::io::{GzipSource, RemoteOptions, RemoteSource, Source};
 use neurovox::{ErrorKind, Image, ImageFormat, load};
@@ -202,12 +202,18 @@ fn quick() -> RemoteOptions {
     }
 }
 
+/// `data` served as `blob`, and a source over it opened with [`quick`] options (one request).
+fn served_blob(data: Vec<u8>) -> (TestServer, RemoteSource) {
+    let server = TestServer::start();
+    server.put("blob", data);
+    let source = RemoteSource::open(&server.url("blob"), quick()).unwrap();
+    (server, source)
+}
+
 #[test]
 fn transient_failures_are_retried_and_give_the_right_bytes() {
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-    let server = TestServer::start();
-    server.put("blob", data.clone());
-    let source = RemoteSource::open(&server.url("blob"), quick()).unwrap();
+    let (server, source) = served_blob(data.clone());
     for (fault, at) in [
         (Fault::Status(500), 100_000u64),
         (Fault::Status(503), 150_000),
@@ -226,9 +232,7 @@ fn transient_failures_are_retried_and_give_the_right_bytes() {
 #[test]
 fn reads_that_race_a_prefetch_wait_for_it_and_each_byte_is_fetched_once() {
     let data: Vec<u8> = (0..3_200_000u32).map(|i| (i % 251) as u8).collect();
-    let server = TestServer::start();
-    server.put("blob", data.clone());
-    let source = RemoteSource::open(&server.url("blob"), quick()).unwrap();
+    let (server, source) = served_blob(data.clone());
     let (from, to) = (100_000usize, 3_000_000usize);
     source.prefetch(from as u64, to as u64);
     // Two threads read the range in pieces at once, before the prefetch can have landed.
@@ -253,12 +257,14 @@ fn reads_that_race_a_prefetch_wait_for_it_and_each_byte_is_fetched_once() {
     // The first request and the prefetch's requests (of 2 MiB, sent at once); no byte
     // asked twice.
     let log = server.log();
-    let mut ranges: Vec<(u64, u64)> = log
+    let mut ranges: Vec<(usize, usize)> = log
         .iter()
-        .filter_map(|(_, _, range)| {
-            let (a, b) = range.as_deref()?.strip_prefix("bytes=")?.split_once('-')?;
-            Some((a.parse().ok()?, b.parse().ok()?))
-        })
+        .filter_map(
+            |(_, _, range)| match parse_range(range.as_deref()?, data.len()) {
+                RangeSpec::Bytes(first, last) => Some((first, last)),
+                _ => None,
+            },
+        )
         .collect();
     ranges.sort();
     assert_eq!(ranges.len(), log.len(), "{log:?}");
@@ -274,9 +280,7 @@ fn reads_that_race_a_prefetch_wait_for_it_and_each_byte_is_fetched_once() {
 #[test]
 fn a_prefetch_that_fails_leaves_its_blocks_to_the_reads() {
     let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 241) as u8).collect();
-    let server = TestServer::start();
-    server.put("blob", data.clone());
-    let source = RemoteSource::open(&server.url("blob"), quick()).unwrap();
+    let (server, source) = served_blob(data.clone());
     // Fatal, so not retried by the prefetch: its blocks are given up, unfetched.
     server.fail_next(Fault::Status(404));
     source.prefetch(200_000, 900_000);
@@ -288,9 +292,7 @@ fn a_prefetch_that_fails_leaves_its_blocks_to_the_reads() {
 
 #[test]
 fn a_failure_that_persists_is_an_error_after_the_retries() {
-    let server = TestServer::start();
-    server.put("blob", vec![5u8; 200_000]);
-    let source = RemoteSource::open(&server.url("blob"), quick()).unwrap();
+    let (server, source) = served_blob(vec![5u8; 200_000]);
     for _ in 0..4 {
         server.fail_next(Fault::Status(500));
     }
@@ -305,9 +307,7 @@ fn a_failure_that_persists_is_an_error_after_the_retries() {
 
 #[test]
 fn a_replaced_object_is_stale_never_mixed() {
-    let server = TestServer::start();
-    server.put("blob", vec![1u8; 300_000]);
-    let source = RemoteSource::open(&server.url("blob"), quick()).unwrap();
+    let (server, source) = served_blob(vec![1u8; 300_000]);
     server.put("blob", vec![2u8; 300_000]);
     let mut buf = vec![0u8; 1000];
     // The first 64 KiB came with the first request and are still the old object's.
