@@ -206,7 +206,7 @@ fn quick() -> RemoteOptions {
 fn served_blob(data: Vec<u8>) -> (TestServer, RemoteSource) {
     let server = TestServer::start();
     server.put("blob", data);
-    let source = RemoteSource::open(&server.url("blob"), quick()).unwrap();
+    let source = RemoteSource::open(&server.url("blob"), quick()).expect("the blob opens");
     (server, source)
 }
 
