@@ -138,12 +138,79 @@ fn plan_end(plan: &ReadPlan) -> u64 {
 }
 
 /// The bytes of a plan of one segment, borrowed from a source that holds them in memory
-/// (see [`Source::borrow_at`]).
-fn borrow_plan<'a>(source: &'a dyn Source, plan: &ReadPlan) -> Option<&'a [u8]> {
+/// (see [`Source::borrow_at`]), with the offset they start at.
+fn borrow_plan<'a>(source: &'a dyn Source, plan: &ReadPlan) -> Option<(u64, &'a [u8])> {
     match plan.segments() {
-        [(offset, len)] => source.borrow_at(*offset, *len),
+        [(offset, len)] => Some((*offset, source.borrow_at(*offset, *len)?)),
         _ => None,
     }
+}
+
+/// Borrowed bytes are converted or compared in pieces of about this many bytes, each piece
+/// prefetched in its source before ([`Source::prefetch`]: a map faults it in at once) and
+/// released once done ([`Source::release`]), on every core: a whole mapped
+/// `.nii` converted to a float64 array then holds a few pieces of the file beside the array,
+/// not the whole file (`get_fdata()` of a 221 MB int16 `.nii` peaked at 1094 MiB, the array
+/// and the file; nibabel's at 1096).
+const BORROWED_PIECE: usize = 8 << 20;
+
+/// Scales borrowed bytes (`source`'s, from `offset`) into `out` ([`scale_bytes_into`])
+/// piece by piece on every core, each piece prefetched and released (see
+/// [`BORROWED_PIECE`]).
+fn scale_borrowed_into<O: FloatOut>(
+    source: &dyn Source,
+    (offset, bytes): (u64, &[u8]),
+    stored: crate::StorageDtype,
+    scaling: &Scaling,
+    out: &mut [O],
+) -> Result<()> {
+    use rayon::prelude::*;
+    let itemsize = stored.dtype.itemsize().max(1);
+    if bytes.len() != out.len() * itemsize {
+        // Not one value per output element: the conversion itself names the mismatch.
+        return scale_bytes_into(bytes, stored, scaling, out);
+    }
+    let values = (BORROWED_PIECE / itemsize).max(1);
+    out.par_chunks_mut(values)
+        .zip(bytes.par_chunks(values * itemsize))
+        .enumerate()
+        .try_for_each(|(k, (out, bytes))| {
+            let at = offset + (k * values * itemsize) as u64;
+            source.prefetch(at, at + bytes.len() as u64);
+            scale_bytes_into(bytes, stored, scaling, out)?;
+            source.release(at, bytes.len());
+            Ok(())
+        })
+}
+
+/// Whether every piece of borrowed bytes (`source`'s, from `offset`; `itemsize` bytes per
+/// value) matches its share of `expected` by `same`, checked on every core, each piece
+/// prefetched and released (see [`BORROWED_PIECE`]).
+fn borrowed_pieces_match<E: Sync>(
+    source: &dyn Source,
+    (offset, bytes): (u64, &[u8]),
+    itemsize: usize,
+    expected: &[E],
+    same: impl Fn(&[u8], &[E]) -> Result<bool> + Sync,
+) -> Result<bool> {
+    use rayon::prelude::*;
+    let itemsize = itemsize.max(1);
+    if bytes.len() != expected.len() * itemsize {
+        return Ok(false);
+    }
+    let values = (BORROWED_PIECE / itemsize).max(1);
+    expected
+        .par_chunks(values)
+        .zip(bytes.par_chunks(values * itemsize))
+        .enumerate()
+        .map(|(k, (expected, bytes))| {
+            let at = offset + (k * values * itemsize) as u64;
+            source.prefetch(at, at + bytes.len() as u64);
+            let matched = same(bytes, expected);
+            source.release(at, bytes.len());
+            matched
+        })
+        .try_reduce(|| true, |a, b| Ok(a && b))
 }
 
 /// Reads segments one after the other into a buffer that grows as the bytes arrive.
@@ -1103,8 +1170,8 @@ impl ArrayProxy {
             crate::DataType::Float128 | crate::DataType::Complex256
         );
         if plan.post_slicing().is_none() && !binary128 {
-            if let Some(bytes) = borrow_plan(self.source.as_ref(), plan) {
-                return scale_bytes_into(bytes, stored, &scaling, out);
+            if let Some(borrowed) = borrow_plan(self.source.as_ref(), plan) {
+                return scale_borrowed_into(self.source.as_ref(), borrowed, stored, &scaling, out);
             }
             return plan.stream_into(self.source.as_ref(), PIECE_BYTES, out, |bytes, piece| {
                 scale_bytes_into(bytes, stored, &scaling, piece)
@@ -1339,38 +1406,36 @@ impl ArrayProxy {
                     == bytemuck::cast_slice::<O, u8>(expected));
             }
             let itemsize = stored.dtype.itemsize();
-            if let Some(bytes) = borrow_plan(self.source.as_ref(), &plan) {
-                // Bytes in memory: pieces converted and compared on every core.
-                use rayon::prelude::*;
-                const VALUES: usize = 1 << 16;
-                return expected
-                    .par_chunks(VALUES)
-                    .zip(bytes.par_chunks(VALUES * itemsize))
-                    .map(|(expected, bytes)| {
-                        let mut fresh = vec![O::zeroed(); expected.len()];
-                        scale_bytes_into(bytes, stored, &scaling, &mut fresh)?;
-                        Ok(bytemuck::cast_slice::<O, u8>(&fresh)
-                            == bytemuck::cast_slice::<O, u8>(expected))
-                    })
-                    .try_reduce(|| true, |a, b| Ok(a && b));
-            }
             // Each piece converted in runs of VALUES through one small buffer: a fresh
             // buffer of a whole piece's values would fault in new memory for every piece.
             const VALUES: usize = 1 << 16;
-            plan.all_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
-                let first = at / itemsize;
-                let mut fresh = vec![O::zeroed(); VALUES.min(bytes.len() / itemsize)];
-                for (k, run) in bytes.chunks(VALUES * itemsize).enumerate() {
-                    let n = run.len() / itemsize;
-                    scale_bytes_into(run, stored, &scaling, &mut fresh[..n])?;
-                    let want = &expected[first + k * VALUES..first + k * VALUES + n];
-                    if bytemuck::cast_slice::<O, u8>(&fresh[..n])
-                        != bytemuck::cast_slice::<O, u8>(want)
-                    {
+            let same = |bytes: &[u8], expected: &[O]| -> Result<bool> {
+                let mut fresh = vec![O::zeroed(); VALUES.min(expected.len())];
+                for (run, want) in bytes.chunks(VALUES * itemsize).zip(expected.chunks(VALUES)) {
+                    let fresh = &mut fresh[..want.len()];
+                    scale_bytes_into(run, stored, &scaling, fresh)?;
+                    if bytemuck::cast_slice::<O, u8>(fresh) != bytemuck::cast_slice::<O, u8>(want) {
                         return Ok(false);
                     }
                 }
                 Ok(true)
+            };
+            if let Some(borrowed) = borrow_plan(self.source.as_ref(), &plan) {
+                // Bytes in memory: pieces converted and compared on every core.
+                return borrowed_pieces_match(
+                    self.source.as_ref(),
+                    borrowed,
+                    itemsize,
+                    expected,
+                    same,
+                );
+            }
+            plan.all_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
+                let first = at / itemsize;
+                match expected.get(first..first + bytes.len() / itemsize) {
+                    Some(want) => same(bytes, want),
+                    None => Ok(false),
+                }
             })
         })())
     }
@@ -1415,8 +1480,14 @@ impl ArrayProxy {
                 plan.read_into(self.source.as_ref(), &mut fresh)?;
                 return Ok(fresh == expected);
             }
-            if let Some(bytes) = borrow_plan(self.source.as_ref(), &plan) {
-                return Ok(bytes == expected);
+            if let Some(borrowed) = borrow_plan(self.source.as_ref(), &plan) {
+                return borrowed_pieces_match(
+                    self.source.as_ref(),
+                    borrowed,
+                    1,
+                    expected,
+                    |bytes, expected| Ok(bytes == expected),
+                );
             }
             plan.all_pieces(self.source.as_ref(), PIECE_BYTES, |at, bytes| {
                 Ok(bytes == &expected[at..at + bytes.len()])
@@ -1547,6 +1618,70 @@ mod tests {
     }
     use crate::io::MemorySource;
     use crate::{ByteOrder, DataType};
+
+    /// A whole read of a mapped file scaled into floats, and the comparisons `is_dirty` makes
+    /// with such a file, go through the map in pieces and release each (none of the map is
+    /// left in the process's memory), with the values a plain computation gives across the
+    /// pieces' edges, and a change in the last piece seen.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn whole_reads_and_comparisons_of_a_mapped_file_release_it_piece_by_piece() {
+        use crate::array::FactorType;
+        use crate::io::MmapSource;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.raw");
+        let count = 2 * BORROWED_PIECE / 2 + 4_321;
+        let stored: Vec<i16> = (0..count)
+            .map(|i| (i % 60_001) as i32 - 30_000)
+            .map(|v| v as i16)
+            .collect();
+        let mut bytes = vec![7u8; 352];
+        bytes.extend(stored.iter().flat_map(|v| v.to_le_bytes()));
+        std::fs::write(&path, &bytes).unwrap();
+        let map = Arc::new(MmapSource::new(&path));
+        let proxy = ArrayProxy::from_source(
+            Arc::clone(&map) as Arc<dyn Source>,
+            ArraySpec {
+                offset: 352,
+                scaling: Scaling::new(0.5, 10.0, FactorType::F64),
+                ..ArraySpec::unscaled(
+                    vec![count],
+                    StorageDtype::new(DataType::Int16, ByteOrder::Little),
+                )
+            },
+        );
+        let want: Vec<f64> = stored.iter().map(|&v| f64::from(v) * 0.5 + 10.0).collect();
+
+        let read = proxy
+            .read_as::<f64>(&Selection::all(), FactorType::F64)
+            .unwrap()
+            .unwrap();
+        assert!(read.as_slice_memory_order() == Some(&want[..]));
+        assert_eq!(map.resident_bytes(), 0);
+
+        let options = ReadOptions {
+            factors: Some(FactorType::F64),
+        };
+        assert!(
+            proxy
+                .read_matches(Selection::all(), options, &want)
+                .unwrap()
+        );
+        assert_eq!(map.resident_bytes(), 0);
+        let mut changed = want.clone();
+        *changed.last_mut().unwrap() += 1.0;
+        assert!(
+            !proxy
+                .read_matches(Selection::all(), options, &changed)
+                .unwrap()
+        );
+
+        assert!(proxy.raw_matches(Selection::all(), &bytes[352..]).unwrap());
+        assert_eq!(map.resident_bytes(), 0);
+        let mut raw = bytes[352..].to_vec();
+        raw[BORROWED_PIECE + 1] ^= 1;
+        assert!(!proxy.raw_matches(Selection::all(), &raw).unwrap());
+    }
 
     fn proxy(bytes: Vec<u8>, shape: &[usize], dtype: DataType, scaling: Scaling) -> ArrayProxy {
         ArrayProxy::from_source(

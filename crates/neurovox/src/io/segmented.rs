@@ -61,6 +61,24 @@ impl SegmentedSource {
             .partition_point(|&(start, _, _)| start <= at)
             .saturating_sub(1)
     }
+
+    /// The inner source's spans `(from, to)` that joined bytes `[offset, end)` cover, one
+    /// per piece, in order.
+    fn inner_spans(&self, offset: u64, end: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let end = end.min(self.len);
+        let first = if offset < end {
+            self.piece_of(offset)
+        } else {
+            self.pieces.len()
+        };
+        self.pieces[first..]
+            .iter()
+            .take_while(move |&&(start, _, _)| start < end)
+            .filter_map(move |&(start, inner_offset, len)| {
+                let (lo, hi) = (offset.max(start) - start, (end - start).min(len));
+                (lo < hi).then_some((inner_offset + lo, inner_offset + hi))
+            })
+    }
 }
 
 impl Source for SegmentedSource {
@@ -111,20 +129,18 @@ impl Source for SegmentedSource {
         self.inner.borrow_at(inner_offset + within, len)
     }
 
+    /// Releases in the inner source the part of each piece that the span covers.
+    fn release(&self, offset: u64, len: usize) {
+        for (from, to) in self.inner_spans(offset, offset.saturating_add(len as u64)) {
+            self.inner
+                .release(from, usize::try_from(to - from).unwrap_or(usize::MAX));
+        }
+    }
+
     /// Announces to the inner source the part of each piece that `[offset, end)` covers.
     fn prefetch(&self, offset: u64, end: u64) {
-        let end = end.min(self.len);
-        if offset >= end {
-            return;
-        }
-        for &(start, inner_offset, len) in &self.pieces[self.piece_of(offset)..] {
-            if start >= end {
-                break;
-            }
-            let (lo, hi) = (offset.max(start) - start, (end - start).min(len));
-            if lo < hi {
-                self.inner.prefetch(inner_offset + lo, inner_offset + hi);
-            }
+        for (from, to) in self.inner_spans(offset, end) {
+            self.inner.prefetch(from, to);
         }
     }
 

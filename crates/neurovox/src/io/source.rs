@@ -147,7 +147,8 @@ pub trait Source: Send + Sync + Debug {
     /// Says that reads of `[offset, end)` follow, in pieces, soon: a source whose every fetch
     /// costs a round trip (a remote object) starts fetching the range in the background, in a
     /// few large concurrent requests, and returns; reads of those bytes wait for them rather
-    /// than sending one request per piece. Others need nothing.
+    /// than sending one request per piece. A memory map faults the range in at once. Others
+    /// need nothing.
     ///
     /// ```
     /// use neurovox::io::{MemorySource, Source};
@@ -155,6 +156,20 @@ pub trait Source: Send + Sync + Debug {
     /// ```
     fn prefetch(&self, offset: u64, end: u64) {
         let _ = (offset, end);
+    }
+
+    /// Says that the reader is done, for now, with the bytes `[offset, offset + len)` that it
+    /// borrowed ([`Source::borrow_at`]): a memory-mapped source drops their pages from the
+    /// process's page tables (they stay in the page cache, and a later borrow maps them
+    /// again), so converting a whole mapped file into a new array does not hold the file's
+    /// pages and the array at once. Others need nothing.
+    ///
+    /// ```
+    /// use neurovox::io::{MemorySource, Source};
+    /// MemorySource::new(vec![0u8; 8]).release(0, 8); // the bytes are the source's own
+    /// ```
+    fn release(&self, offset: u64, len: usize) {
+        let _ = (offset, len);
     }
 
     /// For a source over an object at a URL (directly, or decompressed, or in pieces): what
@@ -416,6 +431,18 @@ impl Source for FileSource {
 /// (1.14× vs 1.12× nibabel) and made a volume-by-volume copy of a file hold the whole file.
 const RELEASE_AFTER_COPY: usize = 256 << 10;
 
+/// A large copy out of a memory map goes in pieces of this many bytes, each released before
+/// the next (see [`MmapSource`]'s `read_at`): a whole-file copy then holds one piece of the
+/// map beside its output, not the whole file (`asarray` of a 221 MB `.nii` from Rust peaked
+/// at 427 MiB; nibabel's read, 252).
+const COPY_PIECE: usize = 8 << 20;
+
+/// The page size to round releases of a map out to: a fault maps the whole page-cache folio
+/// it hits, and kernels with large folios for files (ext4 since Linux 6.16) make them up to
+/// 2 MiB, so a release of only the touched 64 KiB pages left the rest of each folio mapped
+/// (a sagittal slab of a 221 MB .nii ended holding 42 MB more than nibabel).
+const RELEASE_ROUNDING: usize = 2 << 20;
+
 /// An uncompressed file read through a read-only memory map of the whole file, made on the
 /// first read: reads are copies from the page cache, with no system call per read.
 ///
@@ -502,6 +529,36 @@ impl MmapSource {
     }
 }
 
+#[cfg(all(test, target_os = "linux"))]
+impl MmapSource {
+    /// How many bytes of the map count in the process's memory now (its `Rss` in
+    /// `/proc/self/smaps`); 0 before it is made.
+    pub(crate) fn resident_bytes(&self) -> u64 {
+        let Some(Ok(MappedFile { map: Some(map), .. })) = self.map.get() else {
+            return 0;
+        };
+        let start = map.as_ptr() as usize;
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("/proc/self/smaps");
+        let mut lines = smaps.lines();
+        while let Some(line) = lines.next() {
+            let range = line.split_whitespace().next().unwrap_or("");
+            let Some((from, _)) = range.split_once('-') else {
+                continue;
+            };
+            if usize::from_str_radix(from, 16) != Ok(start) {
+                continue;
+            }
+            for field in lines.by_ref() {
+                if let Some(kb) = field.strip_prefix("Rss:") {
+                    let kb = kb.trim().trim_end_matches("kB").trim();
+                    return kb.parse::<u64>().expect("an Rss in kB") * 1024;
+                }
+            }
+        }
+        panic!("the map at {start:#x} is not in /proc/self/smaps")
+    }
+}
+
 impl Source for MmapSource {
     fn parallel_reads(&self, _offset: u64, _end: u64) -> bool {
         true
@@ -515,38 +572,56 @@ impl Source for MmapSource {
         self.len().ok()
     }
 
-    /// Copies from the map, then lets the process's page tables drop the pages it copied,
-    /// once they span `RELEASE_AFTER_COPY` bytes (one large copy, or many small copies
-    /// through the same stretch of the file): they stay in the page cache but no longer count
-    /// in the process's memory, so a strided read through a large file (a sagittal slab)
-    /// keeps a flat footprint, as nibabel's file reads do.
+    /// Copies from the map, then lets the process's page tables drop the pages it copied
+    /// ([`Source::release`]), once they span `RELEASE_AFTER_COPY` bytes (one large copy, in
+    /// pieces of `COPY_PIECE` bytes, or many small copies through the same stretch of the
+    /// file): they stay in the page cache but no longer count in the process's memory, so a
+    /// whole-file copy or a strided read through a large file (a sagittal slab) keeps a flat
+    /// footprint, as nibabel's file reads do.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         use std::sync::atomic::Ordering::Relaxed;
-        copy_from(self.map()?, Some(&self.path), offset, buf)?;
-        let end = offset + buf.len() as u64;
-        let (from, to) = if buf.len() >= RELEASE_AFTER_COPY {
-            (offset, end)
-        } else {
-            let from = self.touched.0.fetch_min(offset, Relaxed).min(offset);
-            let to = self.touched.1.fetch_max(end, Relaxed).max(end);
-            if to - from < RELEASE_AFTER_COPY as u64 {
-                return Ok(());
+        let map = self.map()?;
+        if buf.len() >= RELEASE_AFTER_COPY {
+            // Checked whole first: a read past the end copies nothing.
+            let len = map.len() as u64;
+            if offset
+                .checked_add(buf.len() as u64)
+                .is_none_or(|end| end > len)
+            {
+                return Err(past_end(Some(&self.path), offset, buf.len(), len));
             }
-            // Concurrent readers may release overlapping spans: harmless (see below).
+            let mut at = offset;
+            for piece in buf.chunks_mut(COPY_PIECE) {
+                copy_from(map, Some(&self.path), at, piece)?;
+                self.release(at, piece.len());
+                at += piece.len() as u64;
+            }
+            return Ok(());
+        }
+        copy_from(map, Some(&self.path), offset, buf)?;
+        let end = offset + buf.len() as u64;
+        let from = self.touched.0.fetch_min(offset, Relaxed).min(offset);
+        let to = self.touched.1.fetch_max(end, Relaxed).max(end);
+        if to - from >= RELEASE_AFTER_COPY as u64 {
+            // Concurrent readers may release overlapping spans: harmless (see `release`).
             self.touched.0.store(u64::MAX, Relaxed);
             self.touched.1.store(0, Relaxed);
-            (from, to)
-        };
+            self.release(from, usize::try_from(to - from).unwrap_or(usize::MAX));
+        }
+        Ok(())
+    }
+
+    /// Drops the whole 2 MiB stretches (`RELEASE_ROUNDING`) around the span from the page
+    /// tables. Pages only partly used are dropped too, or every span would leave its two
+    /// ends; a reader still using them faults them in again from the page cache.
+    fn release(&self, offset: u64, len: usize) {
         if let Some(Ok(MappedFile { map: Some(map), .. })) = self.map.get() {
-            // Whole 2 MiB stretches around the span: a fault maps the whole page-cache folio
-            // it hits, and kernels with large folios for files (ext4 since Linux 6.16) make
-            // them up to 2 MiB, so a release of only the touched 64 KiB pages left the rest of
-            // each folio mapped (a sagittal slab of a 221 MB .nii ended holding 42 MB more
-            // than nibabel). Pages only partly copied are dropped too, or every span would
-            // leave its two ends.
-            let page = 2 << 20;
-            let start = usize::try_from(from).unwrap_or(usize::MAX) / page * page;
-            let end = (usize::try_from(to).unwrap_or(0).div_ceil(page) * page).min(map.len());
+            let page = RELEASE_ROUNDING;
+            let to = offset.saturating_add(len as u64);
+            let start = usize::try_from(offset).unwrap_or(usize::MAX) / page * page;
+            let end = (usize::try_from(to).unwrap_or(usize::MAX).div_ceil(page))
+                .saturating_mul(page)
+                .min(map.len());
             if end > start {
                 // SAFETY: the map is a read-only, shared map of a file: dropping its pages
                 // from the page tables loses no data (a later access faults them in again
@@ -561,22 +636,32 @@ impl Source for MmapSource {
                 };
             }
         }
-        Ok(())
     }
 
-    /// The mapped bytes. A range of at least 1 MiB is first faulted in by the kernel in one
-    /// call (`MADV_POPULATE_READ`), which costs far less than a page fault per 4 KiB page
-    /// as the reader touches it; kernels without it just skip that step.
+    /// The mapped bytes, faulted in as they are touched (a borrower of a large range
+    /// prefetches each piece before it uses it, see `prefetch`).
     fn borrow_at(&self, offset: u64, len: usize) -> Option<&[u8]> {
         let bytes = self.map().ok()?;
         let start = usize::try_from(offset).ok()?;
-        let range = bytes.get(start..start.checked_add(len)?)?;
-        if len >= 1 << 20
+        bytes.get(start..start.checked_add(len)?)
+    }
+
+    /// Faults a range of at least 1 MiB in, in one call (`MADV_POPULATE_READ`), which costs
+    /// far less than a page fault per page as a reader touches it; kernels without it just
+    /// skip that step. Borrowers prefetch piece by piece and release each piece when done,
+    /// so the whole map is never in the process's memory at once (a comparison with a cache
+    /// that already fills memory would otherwise add the whole file to its peak).
+    fn prefetch(&self, offset: u64, end: u64) {
+        let (Ok(start), Ok(end)) = (usize::try_from(offset), usize::try_from(end)) else {
+            return;
+        };
+        if end.saturating_sub(start) >= 1 << 20
+            && let Ok(bytes) = self.map()
+            && end <= bytes.len()
             && let Some(Ok(MappedFile { map: Some(map), .. })) = self.map.get()
         {
-            let _ = map.advise_range(memmap2::Advice::PopulateRead, start, len);
+            let _ = map.advise_range(memmap2::Advice::PopulateRead, start, end - start);
         }
-        Some(range)
     }
 
     fn path(&self) -> Option<&Path> {
@@ -799,6 +884,12 @@ impl Source for LazySource {
         self.made()?.borrow_at(offset, len)
     }
 
+    fn release(&self, offset: u64, len: usize) {
+        if let Some(source) = self.made() {
+            source.release(offset, len);
+        }
+    }
+
     fn room_for_read(&self, offset: u64, end: u64) -> usize {
         self.made().map_or(0, |s| s.room_for_read(offset, end))
     }
@@ -869,6 +960,40 @@ mod tests {
                 .read_at(0, &mut buf)
                 .is_err()
         );
+    }
+
+    /// A copy of a whole large file and a released borrow leave none of the map in the
+    /// process's memory; the bytes copied are the file's, and a read past the end copies
+    /// nothing and names the file.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn large_copies_and_released_borrows_leave_the_map_out_of_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.bin");
+        let len = 3 * COPY_PIECE + 12_345;
+        let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &bytes).unwrap();
+        let s = MmapSource::new(&p);
+
+        let mut whole = vec![0u8; len - 7];
+        s.read_at(7, &mut whole).unwrap();
+        assert!(whole == bytes[7..]);
+        assert!(
+            s.resident_bytes() < RELEASE_ROUNDING as u64,
+            "{}",
+            s.resident_bytes()
+        );
+
+        let borrowed = s.borrow_at(0, len).unwrap();
+        assert!(borrowed == &bytes[..]);
+        assert!(s.resident_bytes() > COPY_PIECE as u64);
+        s.release(0, len);
+        assert_eq!(s.resident_bytes(), 0);
+
+        let mut past = vec![1u8; COPY_PIECE];
+        let e = s.read_at(len as u64 - 10, &mut past).unwrap_err();
+        assert!(e.to_string().contains("big.bin"), "{e}");
+        assert!(past.iter().all(|&b| b == 1));
     }
 
     #[test]
