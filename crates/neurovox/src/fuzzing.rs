@@ -164,7 +164,8 @@ pub fn gzip_source(data: &[u8]) {
     }
     let _ = source.index_stats();
     // A whole read with room before its output, as `np.asarray(dataobj)` of a `.nii.gz` reads
-    // it (one libdeflate call where the trailer's ISIZE says the read covers the stream).
+    // it (in one go, with ISA-L or libdeflate, where the trailer's ISIZE says the read covers
+    // the stream).
     if let Ok(fresh) = GzipSource::open(&path) {
         let isize = data
             .len()

@@ -1,5 +1,7 @@
-//! The only `unsafe` of the gzip writer: one raw-deflate call of ISA-L's igzip
-//! (`isal_deflate`) through the `isal-sys` bindings, behind the `isal` feature.
+//! ISA-L's igzip through the `isal-sys` bindings, behind the `isal` feature: the only
+//! `unsafe` of the gzip writer (one raw-deflate call, `isal_deflate`), and the streaming
+//! inflater of whole reads (`isal_inflate`, [`inflate_member_into`]; see the reader's
+//! "Whole reads in one call").
 //!
 //! Why ISA-L: at level 2 it compresses this project's data 4–5× faster than libdeflate at
 //! its level 2, at about the size of nibabel's gzip level 1. On data that compresses poorly
@@ -27,11 +29,15 @@
 //!
 //! The library is the system's (Debian: `libisal-dev`), linked as a shared library: building
 //! ISA-L from source needs nasm and autotools and took ~40 s per build profile. Its
-//! `igzip_lib.h` of version 2.30 lays out `isal_zstream` exactly as the bindings (2.31) do.
+//! `igzip_lib.h` of version 2.30 lays out `isal_zstream` and `inflate_state` exactly as the
+//! bindings (2.31) do (sizes 82,384 and 87,368 bytes; `block_state`, `crc_flag` and
+//! `tmp_out_buffer` at the same offsets, checked with a C program against the header).
 //!
-//! Any result but success (the output bound too small for incompressible data, a level the
-//! CPU does not support) returns false, and the writer compresses that member with
-//! libdeflate instead, so a member is always written.
+//! Any result of `isal_deflate` but success (the output bound too small for incompressible
+//! data, a level the CPU does not support) returns false, and the writer compresses that
+//! member with libdeflate instead, so a member is always written. Any result of
+//! `isal_inflate` but a member that fills the read exactly returns false, and the reader
+//! reads the ordinary way, which names the damage.
 
 use isal_sys::igzip_lib as isal;
 use std::cell::RefCell;
@@ -136,6 +142,102 @@ pub(super) fn deflate_append(input: &[u8], level: u32, out: &mut Vec<u8>, max_le
         }
         ok
     })
+}
+
+/// How much of the compressed stream [`inflate_member_into`] reads at a time.
+const INFLATE_READ: usize = 1 << 20;
+
+/// A decompression state of all zero bytes on the heap, initialised by ISA-L.
+fn new_inflate_state() -> Box<isal::inflate_state> {
+    let layout = std::alloc::Layout::new::<isal::inflate_state>();
+    // SAFETY: the layout is not zero-sized; inflate_state is a C struct of integers, arrays
+    // and raw pointers, for which all zero bytes are a valid value; the pointer comes from
+    // the global allocator with this type's layout, as Box::from_raw requires.
+    let mut state = unsafe {
+        let p = std::alloc::alloc_zeroed(layout).cast::<isal::inflate_state>();
+        if p.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        Box::from_raw(p)
+    };
+    // SAFETY: a valid, exclusively borrowed state; init only writes its fields.
+    unsafe { isal::isal_inflate_init(&mut *state) };
+    state
+}
+
+/// Inflates the first gzip member of a compressed stream into `out`, reading the stream
+/// through `read(offset, buf)` (which returns how many bytes it read, fewer only at the end)
+/// [`INFLATE_READ`] bytes at a time, so the compressed bytes are never all in memory.
+/// ISA-L parses the member's header and checks its CRC-32 and ISIZE. `Ok(true)` when the
+/// member's data fill `out` exactly and check; `Ok(false)` for anything else (damaged data, a
+/// member shorter or longer than `out`, a stream that ends early): the caller then reads the
+/// ordinary way, which names what is wrong. Errors are `read`'s own.
+pub(super) fn inflate_member_into(
+    read: impl FnMut(u64, &mut [u8]) -> crate::Result<usize>,
+    out: &mut [u8],
+) -> crate::Result<bool> {
+    inflate_member_in_windows(read, out, u32::MAX as usize)
+}
+
+/// [`inflate_member_into`], handing ISA-L (which counts in u32) the output in windows of at
+/// most `max_window` bytes of the one buffer (contiguous, so back-references reach the
+/// bytes before a window); tests make windows small to cross many.
+pub(super) fn inflate_member_in_windows(
+    mut read: impl FnMut(u64, &mut [u8]) -> crate::Result<usize>,
+    out: &mut [u8],
+    max_window: usize,
+) -> crate::Result<bool> {
+    let mut state = new_inflate_state();
+    state.crc_flag = isal::ISAL_GZIP;
+    let mut input = vec![0u8; INFLATE_READ];
+    let mut at = 0u64;
+    let max_window = max_window.clamp(1, u32::MAX as usize);
+    let mut produced = 0usize;
+    state.next_out = out.as_mut_ptr();
+    state.avail_out = 0;
+    let finished = loop {
+        if state.block_state == isal::isal_block_state_ISAL_BLOCK_FINISH {
+            break true;
+        }
+        if state.avail_out == 0 && produced < out.len() {
+            let window = (out.len() - produced).min(max_window);
+            // `produced` bytes of `out` are written; the window is the next part of it.
+            state.next_out = out[produced..].as_mut_ptr();
+            state.avail_out = window as u32;
+        }
+        if state.avail_in == 0 {
+            let n = read(at, &mut input)?;
+            if n == 0 {
+                break false; // the stream ended inside the member
+            }
+            at += n as u64;
+            state.next_in = input.as_mut_ptr();
+            state.avail_in = n as u32;
+        }
+        let (avail_in, avail_out) = (state.avail_in, state.avail_out);
+        // SAFETY: next_in/avail_in describe initialised bytes of `input`, and
+        // next_out/avail_out a part of `out` no other reference uses during the call; both
+        // outlive it, and ISA-L writes only within avail_out. It reads input through a
+        // mutable pointer but does not write it.
+        let code = unsafe { isal::isal_inflate(&mut *state) };
+        let written = (avail_out - state.avail_out) as usize;
+        produced += written;
+        if code != isal::ISAL_DECOMP_OK as i32 {
+            break false;
+        }
+        if state.block_state != isal::isal_block_state_ISAL_BLOCK_FINISH
+            && state.avail_in == avail_in
+            && written == 0
+        {
+            // No progress: the output is full and the member goes on (it is longer than
+            // `out`), or ISA-L is stuck; either way not a read this path serves.
+            break false;
+        }
+    };
+    // Leave no pointer into the caller's buffers behind.
+    state.next_in = std::ptr::null_mut();
+    state.next_out = std::ptr::null_mut();
+    Ok(finished && produced == out.len())
 }
 
 #[cfg(test)]

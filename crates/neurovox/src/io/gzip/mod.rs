@@ -3,7 +3,7 @@
 //!
 //! * [`reader`] — [`GzipSource`]: a zran-style checkpoint index built lazily by one streaming
 //!   pass, shared by every read and thread; member-indexed files read directly; whole reads in
-//!   one libdeflate call.
+//!   one go (ISA-L streaming, or one libdeflate call without the `isal` feature).
 //! * `zlib` (private) — the one raw-inflate FFI wrapper the checkpoints need (zlib-rs's C API).
 //! * [`span_cache`] — the decompressed spans recent reads made, shared by threads.
 //! * [`hashed_runs`] — the CRC-32 of a stream read in pieces in any order, checked through an
@@ -13,8 +13,8 @@
 //! * [`member_index`] — the layout of neurovox's indexed gzip (docs/formats.md), read and
 //!   written by both sides.
 //! * [`writer`] — [`ParallelGzWriter`]: independent ~1 MiB members compressed on all cores.
-//! * `isal` (private, `isal` feature) — the one FFI call to ISA-L's compressor the writer
-//!   makes by default.
+//! * `isal` (private, `isal` feature) — the FFI calls to ISA-L: the compressor the writer
+//!   uses by default, and the streaming inflater of whole reads.
 //! * [`recompress`] — rewriting another tool's gzip as neurovox's indexed gzip.
 
 pub mod hashed_runs;

@@ -92,38 +92,42 @@
 //!
 //! # Whole reads in one call
 //!
-//! A first pass is zlib-rs streaming with checkpoints; libdeflate, which inflates a whole
-//! member in one call, is about 1.4× faster on scanner data, but it needs every compressed
-//! byte in memory and the output from the stream's first byte in one buffer (its
-//! back-references reach into the header before the data). So a read of a file's whole
-//! stream after its header — `np.asarray(img.dataobj)`, `get_fdata(dtype=)` of the stored
-//! float type — asks its caller for room before its output ([`Source::room_for_read`]; the
-//! Python reader and `ArrayProxy::read_raw` allocate the array with the header's bytes
-//! in front; a read from byte 0, such as the `.img.gz` of a pair, needs none) and inflates
-//! the file in one libdeflate call, CRC32 and ISIZE checked, when:
-//! the last trailer's ISIZE is where the read ends, the file is at most
+//! A first pass is zlib-rs streaming with checkpoints. A read of a file's whole stream after
+//! its header — `np.asarray(img.dataobj)`, `get_fdata(dtype=)` of the stored float type —
+//! needs no checkpoints, and goes faster through an inflater that records none, writing the
+//! stream from its first byte into one buffer (its back-references reach into the header
+//! before the data). So such a read asks its caller for room before its output
+//! ([`Source::room_for_read`]; the Python reader and `ArrayProxy::read_raw` allocate the
+//! array with the header's bytes in front; a read from byte 0, such as the `.img.gz` of a
+//! pair, needs none) and inflates the file's first member in one go, CRC32 and ISIZE
+//! checked, when: the last trailer's ISIZE is where the read ends, the file is at most
 //! [`ONE_CALL_MAX_COMPRESSED`] bytes, no index covers the range (an index reads it on both
-//! cores) and the header has no header CRC (the first pass checks one; libdeflate skips it).
-//! A member that does not fill the read exactly, or data libdeflate refuses, is read the
-//! ordinary way, whose first pass names the damage as any read does.
+//! cores) and the header has no header CRC (the first pass checks one; the one-go engines
+//! do not all do). A member that does not fill the read exactly, or data the engine
+//! refuses, is read the ordinary way, whose first pass names the damage as any read does.
 //!
-//! Measured with `benches/matrix.py` rows and `examples/inflate_engines.rs` on the 221 MB
-//! int16 run (53 MB nibabel-written `.nii.gz`) and the 64 MB float32 anatomical (19 MB):
-//! `np.asarray(dataobj)` 0.260 → 0.209 s and 0.099 → 0.068 s (nibabel 0.474 and 0.135 s);
-//! the libdeflate call alone is 0.158 s and 0.060 s, the rest is reading the compressed file
-//! and faulting the output in. The cost is the compressed file held during the call, on top
-//! of the output: peak memory 245 → ~296 MiB for the int16 run (nibabel 273 MiB). The cap
-//! keeps that cost bounded: the 885 MB float64 run (239 MB compressed) read in one call was
-//! 1.19 → 0.92 s but peaked at 1,114 MiB against nibabel's 906, so files above the cap
-//! stream.
+//! The engine is ISA-L's streaming inflater with the `isal` feature (the command and the
+//! Python package), fed a MiB of the file at a time (module `isal`), and libdeflate's
+//! one-call inflater without it, which needs all of the compressed bytes in memory. Measured
+//! with `benches/matrix.py` and `examples/inflate_engines.rs` (`--features isal`) on the
+//! 221 MB int16 run (53 MB nibabel-written `.nii.gz`) and the 64 MB float32 anatomical
+//! (19 MB): the first pass alone takes 0.212 and 0.078 s into a warm buffer; libdeflate
+//! 0.158 and 0.059 s, ISA-L 0.170 and 0.065 s; with the file read and a fresh output as a
+//! reader meets them, libdeflate 0.293 and 0.091 s, ISA-L 0.275 and 0.096 s. ISA-L holds
+//! one MiB of the compressed file where libdeflate holds all of it: `np.asarray(dataobj)`
+//! of the int16 run peaked at 300 MiB with libdeflate and 252 with ISA-L (nibabel 273), in
+//! 0.208 and 0.192 s (nibabel 0.473). The cap keeps libdeflate's memory bounded (the
+//! 885 MB float64 run, 239 MB compressed, peaked at 1,114 MiB against nibabel's 906), and
+//! for both engines keeps the checkpoints of the first pass for large files, whose later
+//! random reads need them most.
 //!
-//! A one-call read records no checkpoints. Random access afterwards starts the first pass
+//! A one-go read records no checkpoints. Random access afterwards starts the first pass
 //! lazily, from the start, at the first partial read (as before any read), which is what the
 //! first full read would have cost anyway; recording checkpoints needs a streaming inflater
-//! (zlib-rs's `Z_BLOCK` stops), whose speed is what the one call avoids. A file read often
-//! at random keeps its index across processes with `neurovox index` (module
-//! [`index_file`](super::index_file)); with one, whole reads inflate spans on both cores
-//! instead.
+//! that stops at block boundaries (zlib-rs's `Z_BLOCK` stops), whose speed is what the one
+//! go avoids. A file read often at random keeps its index across processes with
+//! `neurovox index` (module [`index_file`](super::index_file)); with one, whole reads
+//! inflate spans on both cores instead.
 //!
 //! # Small reads: the span cache
 //!
@@ -883,9 +887,10 @@ impl GzipSource {
         usize::try_from(offset).ok()
     }
 
-    /// Inflates the file's first member into `out` (the stream from its first byte) with
-    /// libdeflate, which checks the member's CRC32 and ISIZE. `false` when that member does
-    /// not fill `out` exactly, or libdeflate refuses the data: the caller then reads the
+    /// Inflates the file's first member into `out` (the stream from its first byte) in one
+    /// go, with ISA-L or libdeflate (see [one-call whole reads](self#whole-reads-in-one-call)),
+    /// either of which checks the member's CRC32 and ISIZE. `false` when that member does
+    /// not fill `out` exactly, or the engine refuses the data: the caller then reads the
     /// ordinary way, whose first pass names the damage, if any, as every other read does.
     /// When the member does fill `out`, `out` holds the stream's first bytes whatever
     /// follows the member, as the first pass would have given them.
@@ -893,16 +898,38 @@ impl GzipSource {
         let Some(trailer) = self.trailer else {
             return Ok(false);
         };
+        let mut flags = [0u8; 4];
+        if self.file.read_at(0, &mut flags)? != flags.len() || flags[3] & FLAG_HEADER_CRC != 0 {
+            return Ok(false);
+        }
+        #[cfg(feature = "isal")]
+        {
+            // Streamed from the file a MiB at a time: no copy of the compressed bytes is held.
+            if let Some(backing) = &self.file.backing {
+                backing.prefetch(0, trailer.compressed_len);
+            }
+            let inflated =
+                super::isal::inflate_member_into(|at, buf| self.file.read_at(at, buf), out)?;
+            if inflated {
+                self.inflated.fetch_add(out.len() as u64, Ordering::Relaxed);
+            }
+            Ok(inflated)
+        }
+        #[cfg(not(feature = "isal"))]
+        self.inflate_in_one_libdeflate_call(trailer.compressed_len, out)
+    }
+
+    /// [`GzipSource::inflate_in_one_call`] with libdeflate, which needs all of the
+    /// `compressed_len` bytes of the file in memory (the engine without the `isal` feature;
+    /// tests compare it with ISA-L's).
+    #[cfg(any(not(feature = "isal"), test))]
+    fn inflate_in_one_libdeflate_call(&self, compressed_len: u64, out: &mut [u8]) -> Result<bool> {
         // The file's own size, at most ONE_CALL_MAX_COMPRESSED: no header value sizes this.
-        let Ok(len) = usize::try_from(trailer.compressed_len) else {
+        let Ok(len) = usize::try_from(compressed_len) else {
             return Ok(false);
         };
         let mut input = vec![0u8; len];
-        if self.file.read_at(0, &mut input)? != len
-            || input
-                .get(3)
-                .is_none_or(|flags| flags & FLAG_HEADER_CRC != 0)
-        {
+        if self.file.read_at(0, &mut input)? != len {
             return Ok(false);
         }
         let inflated = DECOMPRESSOR.with(|d| d.borrow_mut().gzip_decompress(&input, out));
@@ -1205,9 +1232,9 @@ const MAX_CACHED_SPAN: u64 = 4 << 20;
 /// small reads: a full read goes around the cache.
 pub const DEFAULT_SPAN_CACHE_BYTES: usize = 32 << 20;
 
-/// The largest compressed file a whole read inflates in one call: the call needs all of the
-/// compressed bytes in memory at once, on top of the output (see
-/// [one-call whole reads](self#whole-reads-in-one-call)).
+/// The largest compressed file a whole read inflates in one go: libdeflate needs all of the
+/// compressed bytes in memory at once, on top of the output, and larger files keep the
+/// checkpoints of a first pass (see [one-call whole reads](self#whole-reads-in-one-call)).
 pub const ONE_CALL_MAX_COMPRESSED: u64 = 64 << 20;
 
 /// The most bytes before its data (the image header, extensions) a one-call whole read
@@ -1215,7 +1242,7 @@ pub const ONE_CALL_MAX_COMPRESSED: u64 = 64 << 20;
 const ONE_CALL_MAX_ROOM: u64 = 1 << 20;
 
 /// The FHCRC bit of a gzip header's FLG byte: the first pass checks a header CRC16, which
-/// libdeflate skips unchecked; such files take the first pass, so both paths judge the same
+/// libdeflate skips unchecked; such files take the first pass, so every path judges the same
 /// files damaged.
 const FLAG_HEADER_CRC: u8 = 0x02;
 
@@ -2852,6 +2879,86 @@ mod tests {
         bytes[n - 4..].copy_from_slice(&(data.len() as u32).to_le_bytes());
         let p = write(&dir, "first.gz", &bytes);
         assert!(read_with_room_after_header(&p, 352, data.len()).unwrap() == data[352..]);
+    }
+
+    /// ISA-L streaming from MiB reads (windows of the output small and large) and
+    /// libdeflate on the whole file give the same answer for every stream: the bytes, or
+    /// "not this path" for a damaged, short, long, truncated or multi-member stream.
+    #[cfg(feature = "isal")]
+    #[test]
+    fn both_whole_stream_engines_agree_on_every_stream() {
+        let data = sample(2_500_000);
+        let dir = tempfile::tempdir().unwrap();
+        let mut named = {
+            let mut e = flate2::GzBuilder::new()
+                .filename("image.nii")
+                .extra(vec![1u8, 2, 3])
+                .write(Vec::new(), flate2::Compression::new(6));
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        };
+        let mut cases: Vec<(&str, Vec<u8>, usize, bool)> = Vec::new();
+        for level in [0, 1, 6, 9] {
+            cases.push(("level", gz(&data, level), data.len(), true));
+        }
+        cases.push(("named", named.clone(), data.len(), true));
+        cases.push(("empty", gz(&[], 6), 0, true));
+        cases.push((
+            "a read shorter than the member",
+            gz(&data, 6),
+            data.len() - 1,
+            false,
+        ));
+        cases.push((
+            "a read longer than the member",
+            gz(&data, 6),
+            data.len() + 1,
+            false,
+        ));
+        let whole = gz(&data, 6);
+        cases.push((
+            "truncated",
+            whole[..whole.len() - 5].to_vec(),
+            data.len(),
+            false,
+        ));
+        let mut crc = whole.clone();
+        let n = crc.len();
+        crc[n - 8] ^= 1;
+        cases.push(("a wrong CRC", crc, data.len(), false));
+        let mut size = whole.clone();
+        size[n - 4] ^= 1;
+        cases.push(("a wrong ISIZE", size, data.len(), false));
+        let mut flipped = whole.clone();
+        flipped[n / 2] ^= 0x10;
+        cases.push(("a flipped bit", flipped, data.len(), false));
+        let mut two = gz(&data[..1_000_000], 6);
+        two.extend(gz(&data[1_000_000..], 6));
+        cases.push(("two members", two, data.len(), false));
+        named.truncate(20);
+        cases.push(("only a header", named, data.len(), false));
+        for (what, bytes, len, fills) in cases {
+            let p = write(&dir, "case.gz", &bytes);
+            let s = GzipSource::open(&p).unwrap();
+            let read = |at: u64, buf: &mut [u8]| s.file.read_at(at, buf);
+            let mut libdeflate = vec![0u8; len];
+            let by_libdeflate = s
+                .inflate_in_one_libdeflate_call(bytes.len() as u64, &mut libdeflate)
+                .unwrap();
+            for window in [usize::MAX, 100_000, 4_097] {
+                let mut isal = vec![0u8; len];
+                let by_isal =
+                    super::super::isal::inflate_member_in_windows(read, &mut isal, window).unwrap();
+                assert_eq!(by_isal, fills, "{what}, windows of {window}");
+                assert_eq!(by_libdeflate, fills, "{what}: libdeflate");
+                if fills {
+                    assert!(
+                        isal == data[..len] && libdeflate == isal,
+                        "{what}, {window}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
