@@ -59,30 +59,38 @@ fn reversed_view(mut raw: DynArray, axes: &[usize]) -> DynArray {
     raw
 }
 
-/// For factors along one axis that a selection keeps as a slice of more than one element:
-/// the index of its item in `canonical` and the output axis it becomes.
+/// A factor axis that a selection keeps as a slice of more than one element, to read and
+/// scale one index of at a time: the index of its item in `canonical` and the output axis it
+/// becomes. Of several factor axes (MINC's time and slice), the one that varies slowest in
+/// the file (`order`), so that each block is one run of the file (a volume, not a slice).
 fn factor_axis_in_output(
     factors: &IndexScaling,
     canonical: &[Canonical],
+    order: Order,
 ) -> Option<(usize, usize)> {
-    let [axis] = factors.axes() else {
-        return None;
-    };
-    let (mut source_axis, mut out_axis) = (0, 0);
-    for (item, c) in canonical.iter().enumerate() {
-        match *c {
-            Canonical::NewAxis => out_axis += 1,
-            Canonical::Index(_) => source_axis += 1,
-            Canonical::Slice { len, .. } => {
-                if source_axis == *axis {
-                    return (len > 1).then_some((item, out_axis));
+    // Slowest in the file first: the first axis in C order, the last in Fortran order.
+    let mut axes = factors.axes().to_vec();
+    axes.sort_unstable();
+    if order == Order::F {
+        axes.reverse();
+    }
+    axes.into_iter().find_map(|axis| {
+        let (mut source_axis, mut out_axis) = (0, 0);
+        for (item, c) in canonical.iter().enumerate() {
+            match *c {
+                Canonical::NewAxis => out_axis += 1,
+                Canonical::Index(_) => source_axis += 1,
+                Canonical::Slice { len, .. } => {
+                    if source_axis == axis {
+                        return (len > 1).then_some((item, out_axis));
+                    }
+                    source_axis += 1;
+                    out_axis += 1;
                 }
-                source_axis += 1;
-                out_axis += 1;
             }
         }
-    }
-    None
+        None
+    })
 }
 
 /// `raw` with `axes` reversed, copied into `order` (the layout every read returns).
@@ -1281,9 +1289,10 @@ impl ArrayProxy {
         // From a plain file, one block of a factor (a sub-brick, a frame) at a time: the
         // stored values held at once are one block's, not the whole selection's. A compressed
         // file is read in one pass (its fastest path), then scaled.
-        if let (Compression::None, Some((item, out_axis))) =
-            (self.compression, factor_axis_in_output(factors, &canonical))
-            && let Canonical::Slice { start, step, len } = canonical[item]
+        if let (Compression::None, Some((item, out_axis))) = (
+            self.compression,
+            factor_axis_in_output(factors, &canonical, self.spec.order),
+        ) && let Canonical::Slice { start, step, len } = canonical[item]
         {
             for k in 0..len {
                 let mut one = canonical.clone();
@@ -1618,6 +1627,76 @@ mod tests {
     }
     use crate::io::MemorySource;
     use crate::{ByteOrder, DataType};
+
+    /// Factors along two axes (MINC's time and slice) are applied one index of the slowest
+    /// of them at a time, in either memory order, to any selection, with the values the
+    /// factors give value by value.
+    #[test]
+    fn factors_along_two_axes_scale_every_selection_block_by_block() {
+        use crate::array::{FactorType, IndexScaling};
+        let shape = [3usize, 4, 5];
+        let count: usize = shape.iter().product();
+        let stored: Vec<i16> = (0..count as i16).map(|v| v * 7 - 100).collect();
+        let bytes: Vec<u8> = stored.iter().flat_map(|v| v.to_le_bytes()).collect();
+        // One slope and intercept per (axis 0, axis 2) pair.
+        let slopes: Vec<f64> = (0..15).map(|k| 0.5 + k as f64).collect();
+        let inters: Vec<f64> = (0..15).map(|k| -(k as f64)).collect();
+        for order in [Order::C, Order::F] {
+            let factors =
+                IndexScaling::new(vec![0, 2], vec![3, 5], slopes.clone(), inters.clone()).unwrap();
+            let proxy = ArrayProxy::from_source(
+                Arc::new(MemorySource::new(bytes.clone())),
+                ArraySpec {
+                    order,
+                    index_scaling: Some(Arc::new(factors)),
+                    ..ArraySpec::unscaled(
+                        shape.to_vec(),
+                        StorageDtype::new(DataType::Int16, ByteOrder::Little),
+                    )
+                },
+            );
+            let value = |i: usize, j: usize, k: usize| {
+                let at = match order {
+                    Order::C => (i * 4 + j) * 5 + k,
+                    Order::F => i + 3 * (j + 4 * k),
+                };
+                f64::from(stored[at]) * slopes[i * 5 + k] + inters[i * 5 + k]
+            };
+            for (selection, picked) in [
+                (
+                    Selection::all(),
+                    [
+                        (0..3).collect::<Vec<_>>(),
+                        (0..4).collect(),
+                        (0..5).collect(),
+                    ],
+                ),
+                (
+                    crate::sel![..;-1, 1..3, ..;2],
+                    [vec![2, 1, 0], vec![1, 2], vec![0, 2, 4]],
+                ),
+                (
+                    crate::sel![1, .., 3..],
+                    [vec![1], (0..4).collect(), vec![3, 4]],
+                ),
+            ] {
+                let read = proxy
+                    .read_as::<f64>(&selection, FactorType::F64)
+                    .unwrap()
+                    .unwrap();
+                let mut want = Vec::new();
+                for &i in &picked[0] {
+                    for &j in &picked[1] {
+                        for &k in &picked[2] {
+                            want.push(value(i, j, k));
+                        }
+                    }
+                }
+                let got: Vec<f64> = read.iter().copied().collect();
+                assert_eq!(got, want, "{order:?} {selection:?}");
+            }
+        }
+    }
 
     /// A whole read of a mapped file scaled into floats, and the comparisons `is_dirty` makes
     /// with such a file, go through the map in pieces and release each (none of the map is
