@@ -132,15 +132,14 @@ pub enum GzCompressor {
     Libdeflate(u32),
     /// ISA-L's igzip at a level 0 to [`ISAL_MAX_LEVEL`] (only with the `isal` feature). A member ISA-L cannot
     /// compress (say, incompressible data overflowing its buffer) is compressed by
-    /// libdeflate at [`DEFAULT_LEVEL`] instead, and a member that compresses poorly (to more
-    /// than 30 % of its size) also by libdeflate at level 1, keeping the smaller.
+    /// libdeflate at [`DEFAULT_LEVEL`] instead.
     Isal(u32),
 }
 
 impl Default for GzCompressor {
     /// ISA-L at [`DEFAULT_ISAL_LEVEL`] with the `isal` feature, else libdeflate at
-    /// [`DEFAULT_LEVEL`]: the fastest compressor built in whose files are no larger than
-    /// nibabel's.
+    /// [`DEFAULT_LEVEL`]: the fastest compressor built in whose files are about nibabel's
+    /// size (docs/formats.md, "Why these choices").
     fn default() -> Self {
         if cfg!(feature = "isal") {
             GzCompressor::Isal(DEFAULT_ISAL_LEVEL)
@@ -287,61 +286,16 @@ fn compress_member(data: &[u8], compressor: GzCompressor, out: &mut Vec<u8>) -> 
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "gzip member over 4 GiB"))?;
     match compressor {
         GzCompressor::Libdeflate(level) => libdeflate_member(data, level, out)?,
-        GzCompressor::Isal(level) if isal_deflate_member(data, level, out) => {
-            if (out.len() - MEMBER_HEADER_LEN) * 10 > data.len() * HARD_DATA_TENTHS {
-                keep_smaller_libdeflate_member(data, out)?;
-            }
-        }
+        GzCompressor::Isal(level) if isal_deflate_member(data, level, out) => {}
         GzCompressor::Isal(_) => libdeflate_member(data, DEFAULT_LEVEL, out)?,
     }
     finish_member(data, size, out)
 }
 
-/// ISA-L members larger than this many tenths of their input are data that compresses
-/// poorly, on which ISA-L's matching falls behind zlib's: there libdeflate level 1
-/// compresses the member too and the smaller output is kept. On the float64 run saved as
-/// int16 (members at ~33 % of their size) ISA-L alone was 0.04 % larger than nibabel's file;
-/// int16 scans with a zero background (~24 %) and label volumes (~2 %) never pay for the
-/// second compressor.
-const HARD_DATA_TENTHS: usize = 3;
-
-thread_local! {
-    /// The second compressor's output for a poorly compressing member.
-    static SECOND_MEMBER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Compresses `data` with libdeflate level 1 too and keeps that member in `out` if smaller.
-/// The second output gets only as much room as the first one used (a member that does not
-/// fit is not smaller), so it touches no more memory than the kept member.
-fn keep_smaller_libdeflate_member(data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
-    SECOND_MEMBER.with(|slot| {
-        let mut second = slot.borrow_mut();
-        if libdeflate_member_within(data, 1, &mut second, Some(out.len()))? {
-            std::mem::swap(out, &mut *second);
-        }
-        Ok(())
-    })
-}
-
 /// Compresses `data` with libdeflate at `level` into `out` after room for the member header.
 fn libdeflate_member(data: &[u8], level: u32, out: &mut Vec<u8>) -> io::Result<()> {
-    if libdeflate_member_within(data, level, out, None)? {
-        Ok(())
-    } else {
-        Err(io::Error::other("libdeflate output exceeded its own bound"))
-    }
-}
-
-/// [`libdeflate_member`] in at most `max_len` bytes of member (header room included);
-/// false if the member would not fit.
-fn libdeflate_member_within(
-    data: &[u8],
-    level: u32,
-    out: &mut Vec<u8>,
-    max_len: Option<usize>,
-) -> io::Result<bool> {
     out.clear();
-    COMPRESSOR.with(|slot| -> io::Result<bool> {
+    COMPRESSOR.with(|slot| -> io::Result<()> {
         let mut slot = slot.borrow_mut();
         if !matches!(&*slot, Some((l, _)) if *l == level) {
             let lvl = libdeflater::CompressionLvl::new(level as i32).map_err(|_| {
@@ -353,15 +307,12 @@ fn libdeflate_member_within(
             return Err(io::Error::other("libdeflate compressor missing"));
         };
         let bound = c.deflate_compress_bound(data.len());
-        let room = max_len.map_or(bound, |m| m.saturating_sub(MEMBER_HEADER_LEN).min(bound));
-        out.resize(MEMBER_HEADER_LEN + room, 0);
-        match c.deflate_compress(data, &mut out[MEMBER_HEADER_LEN..]) {
-            Ok(n) => {
-                out.truncate(MEMBER_HEADER_LEN + n);
-                Ok(true)
-            }
-            Err(_) => Ok(false),
-        }
+        out.resize(MEMBER_HEADER_LEN + bound, 0);
+        let n = c
+            .deflate_compress(data, &mut out[MEMBER_HEADER_LEN..])
+            .map_err(|_| io::Error::other("libdeflate output exceeded its own bound"))?;
+        out.truncate(MEMBER_HEADER_LEN + n);
+        Ok(())
     })
 }
 
