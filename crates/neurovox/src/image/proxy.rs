@@ -1712,7 +1712,8 @@ mod tests {
         use crate::io::MmapSource;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.raw");
-        let count = 2 * BORROWED_PIECE / 2 + 4_321;
+        // int16 values: two pieces of BORROWED_PIECE bytes and part of a third.
+        let count = BORROWED_PIECE + 4_321;
         let stored: Vec<i16> = (0..count)
             .map(|i| (i % 60_001) as i32 - 30_000)
             .map(|v| v as i16)

@@ -60,16 +60,20 @@ thread_local! {
     static DEFLATER: RefCell<Option<Deflater>> = const { RefCell::new(None) };
 }
 
-/// A stream of all zero bytes on the heap (`Box::new_zeroed` needs Rust 1.92; the MSRV is
-/// 1.88).
-fn zeroed_stream() -> Box<isal::isal_zstream> {
-    let layout = std::alloc::Layout::new::<isal::isal_zstream>();
-    // SAFETY: the layout is not zero-sized; isal_zstream is a C struct of integers, arrays
-    // and raw pointers, for which all zero bytes are a valid value (ISA-L's init writes over
-    // it); the pointer comes from the global allocator with this type's layout, as
-    // Box::from_raw requires.
+/// A value of all zero bytes on the heap, for ISA-L's C structs (`Box::new_zeroed` needs
+/// Rust 1.92; the MSRV is 1.88).
+///
+/// # Safety
+///
+/// All zero bytes must be a valid `T` (a C struct of integers, arrays and raw pointers, as
+/// `isal_zstream` and `inflate_state` are: ISA-L's init functions write over them), and `T`
+/// must not be zero-sized.
+unsafe fn zeroed_box<T>() -> Box<T> {
+    let layout = std::alloc::Layout::new::<T>();
+    // SAFETY: the caller promises a non-zero-sized T for which zero bytes are valid; the
+    // pointer comes from the global allocator with T's layout, as Box::from_raw requires.
     unsafe {
-        let p = std::alloc::alloc_zeroed(layout).cast::<isal::isal_zstream>();
+        let p = std::alloc::alloc_zeroed(layout).cast::<T>();
         if p.is_null() {
             std::alloc::handle_alloc_error(layout);
         }
@@ -103,7 +107,8 @@ pub(super) fn deflate_append(input: &[u8], level: u32, out: &mut Vec<u8>, max_le
     DEFLATER.with(|slot| {
         let mut slot = slot.borrow_mut();
         let d = slot.get_or_insert_with(|| Deflater {
-            stream: zeroed_stream(),
+            // SAFETY: isal_zstream is a C struct of integers, arrays and raw pointers.
+            stream: unsafe { zeroed_box() },
             level_buf: Vec::new(),
         });
         let need = level_buf_size(level);
@@ -151,19 +156,10 @@ pub(super) fn deflate_append(input: &[u8], level: u32, out: &mut Vec<u8>, max_le
 /// How much of the compressed stream [`inflate_member_into`] reads at a time.
 const INFLATE_READ: usize = 1 << 20;
 
-/// A decompression state of all zero bytes on the heap, initialised by ISA-L.
+/// A decompression state on the heap, initialised by ISA-L.
 fn new_inflate_state() -> Box<isal::inflate_state> {
-    let layout = std::alloc::Layout::new::<isal::inflate_state>();
-    // SAFETY: the layout is not zero-sized; inflate_state is a C struct of integers, arrays
-    // and raw pointers, for which all zero bytes are a valid value; the pointer comes from
-    // the global allocator with this type's layout, as Box::from_raw requires.
-    let mut state = unsafe {
-        let p = std::alloc::alloc_zeroed(layout).cast::<isal::inflate_state>();
-        if p.is_null() {
-            std::alloc::handle_alloc_error(layout);
-        }
-        Box::from_raw(p)
-    };
+    // SAFETY: inflate_state is a C struct of integers, arrays and raw pointers.
+    let mut state: Box<isal::inflate_state> = unsafe { zeroed_box() };
     // SAFETY: a valid, exclusively borrowed state; init only writes its fields.
     unsafe { isal::isal_inflate_init(&mut *state) };
     state
