@@ -187,31 +187,50 @@ pub fn read_npy_dyn(reader: &mut dyn Read) -> Result<crate::array::dyn_array::Dy
     ))
 }
 
+/// Bytes read and converted at a time by [`read_npy_data`]: the values grow as the stream
+/// arrives, so a whole read holds the result and one piece, never every raw byte beside the
+/// values (which doubled the peak memory of reading an array).
+const READ_PIECE_BYTES: usize = 1 << 20;
+
 /// The data of a `.npy` stream whose header has been read.
 pub(super) fn read_npy_data<T: NpyElement>(
     header: &NpyHeader,
     reader: &mut dyn Read,
 ) -> Result<ArrayD<T>> {
     check_element::<T>(header)?;
-    let count: usize = header.shape.iter().product();
     let size = header.dtype.itemsize();
-    let mut bytes = Vec::new();
-    // Read what is there, bounded by what the header declares: never allocate from the
-    // header alone.
-    crate::io::read_up_to(reader, (count * size) as u64, &mut bytes)?;
-    if bytes.len() != count * size {
+    let declared = header
+        .shape
+        .iter()
+        .try_fold(size, |bytes, &n| bytes.checked_mul(n))
+        .ok_or_else(|| Error::header_value("the shape's byte count overflows").field("shape"))?;
+    let order = header.dtype.byte_order();
+    let piece_len = (READ_PIECE_BYTES / size).max(1) * size;
+    // Never allocate from the header alone: the values grow with the bytes that are there.
+    let mut values: Vec<T> = Vec::new();
+    let mut piece = Vec::with_capacity(piece_len.min(declared));
+    let mut read = 0usize;
+    while read < declared {
+        piece.clear();
+        let want = (declared - read).min(piece_len);
+        let got = crate::io::read_up_to(reader, want as u64, &mut piece)?;
+        read += got;
+        values.extend(
+            piece
+                .chunks_exact(size)
+                .map(|c| T::from_npy_bytes(c, order)),
+        );
+        if got < want {
+            break;
+        }
+    }
+    if read != declared {
         return Err(Error::header_value(format!(
-            "the header declares {} data bytes, the file has {}",
-            count * size,
-            bytes.len()
+            "the header declares {declared} data bytes, the file has {read}"
         ))
         .field("shape"));
     }
-    let order = header.dtype.byte_order();
-    let values: Vec<T> = bytes
-        .chunks_exact(size)
-        .map(|c| T::from_npy_bytes(c, order))
-        .collect();
+    values.shrink_to_fit();
     let shape = IxDyn(&header.shape).set_f(header.fortran_order);
     ArrayD::from_shape_vec(shape, values)
         .map_err(|e| Error::header_value(e.to_string()).field("shape"))

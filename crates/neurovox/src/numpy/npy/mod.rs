@@ -1251,6 +1251,43 @@ mod tests {
     }
 
     #[test]
+    fn values_spanning_many_read_pieces_are_read_whole_or_named_short() {
+        // 3 MiB of big-endian float64 in Fortran order: the values are converted a piece at a
+        // time, so this crosses piece boundaries with byte swapping on every value.
+        let shape = [128usize, 96, 32];
+        let count: usize = shape.iter().product();
+        let expected: Vec<f64> = (0..count).map(|i| i as f64 * 0.5 - 7.25).collect();
+        let dtype = StorageDtype::new(DataType::Float64, ByteOrder::Big);
+        let header = npy_header_bytes(dtype, true, &shape).unwrap();
+        let mut bytes = header.clone();
+        for v in &expected {
+            bytes.extend_from_slice(&v.to_be_bytes());
+        }
+        let values = read_npy::<f64>(&mut bytes.as_slice()).unwrap();
+        assert_eq!(values.shape(), &shape);
+        assert!(values.t().is_standard_layout(), "Fortran order is kept");
+        let file_order: Vec<f64> = values.t().iter().copied().collect();
+        assert_eq!(file_order, expected);
+        let dyn_values = read_npy_dyn(&mut bytes.as_slice()).unwrap();
+        assert_eq!(
+            dyn_values.get_f64(&[127, 95, 31]),
+            Some(expected[count - 1])
+        );
+
+        // Short by a byte, by a whole piece, at a piece boundary, and with no data at all.
+        let data_len = count * 8;
+        for kept in [data_len - 1, data_len - (1 << 20), 1 << 20, 0] {
+            let short = &bytes[..header.len() + kept];
+            let err = read_npy::<f64>(&mut &short[..]).unwrap_err();
+            let words = format!("declares {data_len} data bytes, the file has {kept}");
+            assert_err(&err, ErrorKind::Format, "shape", &words);
+        }
+        // Bytes past the declared data are not read as values.
+        bytes.extend_from_slice(&[0; 16]);
+        assert_eq!(read_npy::<f64>(&mut bytes.as_slice()).unwrap(), values);
+    }
+
+    #[test]
     fn header_bytes_round_trip() {
         for shape in [&[][..], &[5], &[2, 3, 4], &[1, 1, 7], &[0, 3]] {
             for fortran in [false, true] {
