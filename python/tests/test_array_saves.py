@@ -1,5 +1,5 @@
 """Saving array images: the array is read where it lies (NativeImage.save_array: no copy into
-the core, converted in pieces on every core) and the file holds what nibabel's save writes for
+the core, converted a piece or a gzip member at a time on every core) and the file holds what nibabel's save writes for
 the same image — the same stored values, scale factors and header — for every layout an array
 can have (C or Fortran order, byte-swapped, strided) and shapes large enough to be cut into
 many pieces.
@@ -21,6 +21,11 @@ def _arrays():
     big3[3, 4, 5], big3[100, 50, 60], big3[0, 0, 89] = np.nan, np.inf, -np.inf
     vol4 = rng.normal(0.0, 1e3, size=(40, 30, 20, 5))
     ints = rng.integers(-3000, 3000, size=(64, 48, 40, 3)).astype(np.int16)
+    # 3-byte values: after the 352-byte header, gzip members (1 MiB) end inside a value.
+    rgb = np.zeros((130, 96, 40), dtype=[('R', 'u1'), ('G', 'u1'), ('B', 'u1')])
+    for channel in 'RGB':
+        rgb[channel] = rng.integers(0, 256, size=rgb.shape)
+    cplx = rng.normal(size=(60, 50, 40, 3)) + 1j * rng.normal(size=(60, 50, 40, 3))
     return {
         'f8 3-D to int16 (scaling writer)': (big3, np.int16),
         'f8 4-D C order to int16': (np.ascontiguousarray(vol4), np.int16),
@@ -31,6 +36,8 @@ def _arrays():
         'i2 strided view': (ints[::2, :, ::3], None),
         'i2 to f4': (ints, np.float32),
         'u1 as stored': (np.abs(ints).astype(np.uint8), None),
+        'RGB C order': (rgb, None),
+        'complex128 C order': (cplx, None),
     }
 
 

@@ -189,6 +189,22 @@ impl Error {
         e
     }
 
+    /// The error that `err` carries through a `std::io` interface (one made with
+    /// `io::Error::other(error)`: a stream over a remote object, a producer feeding the gzip
+    /// writer), or `err` back when it carries none.
+    pub(crate) fn carried_by(err: std::io::Error) -> std::result::Result<Error, std::io::Error> {
+        if !err.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+            return Err(err);
+        }
+        let kind = err.kind();
+        Ok(
+            match err.into_inner().map(|inner| inner.downcast::<Error>()) {
+                Some(Ok(inner)) => *inner,
+                _ => Error::io(std::io::Error::from(kind)),
+            },
+        )
+    }
+
     /// Names the header field at fault.
     #[must_use]
     pub fn field(mut self, name: impl Into<Cow<'static, str>>) -> Self {

@@ -91,7 +91,7 @@ pub mod internals {
         DataRange, Extreme, WriteScaling, WriterKind, choose_scaling, choose_scaling_for_range,
         choose_scaling_for_view, finite_range, unscaled_by_type,
     };
-    pub use crate::array::write_values::{write_values, write_view};
+    pub use crate::array::write_values::{write_values, write_view, write_view_into};
     pub use crate::image::save::{FilePart, SaveData, SaveParts, save_parts};
     pub use num_complex::Complex;
 }

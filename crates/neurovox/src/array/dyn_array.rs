@@ -226,6 +226,84 @@ impl<'a> DynView<'a> {
         }))
     }
 
+    /// The values from `start` to `end` of the view's values in Fortran order, as sub-views
+    /// whose values (each in Fortran order) follow one another: at most two per axis and one
+    /// more. What a writer converts for one byte range of the file it writes (a gzip member's
+    /// worth). Errors (Usage): a range that is backwards or past the values.
+    ///
+    /// ```
+    /// use neurovox::array::DynArray;
+    /// // 2 x 3 in C order; Fortran order reads 1, 4, 2, 5, 3, 6.
+    /// let a = DynArray::from_array(ndarray::array![[1u8, 2, 3], [4, 5, 6]].into_dyn());
+    /// let parts = a.view().fortran_range(1, 5)?;
+    /// let values: Vec<Vec<usize>> = parts.iter().map(|p| p.shape().to_vec()).collect();
+    /// assert_eq!(values, [vec![], vec![2, 1]]); // the 4 alone, then the column 2, 5
+    /// assert_eq!(parts[0].to_owned().get_f64(&[]), Some(4.0));
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn fortran_range(&self, start: usize, end: usize) -> Result<Vec<DynView<'a>>> {
+        if start > end || end > self.len() {
+            return Err(Error::usage(format!(
+                "values {start}..{end} are not within the {} of shape {:?}",
+                self.len(),
+                self.shape()
+            )));
+        }
+        let mut parts = Vec::new();
+        self.clone().push_fortran_range(start, end, &mut parts);
+        Ok(parts)
+    }
+
+    /// [`fortran_range`](Self::fortran_range) within bounds: whole slabs of the last axis in
+    /// one view, the partial slabs at either end split along the axes below.
+    fn push_fortran_range(self, start: usize, end: usize, parts: &mut Vec<DynView<'a>>) {
+        if start >= end {
+            return;
+        }
+        let shape = self.shape().to_vec();
+        let Some((&outer, inner_shape)) = shape.split_last() else {
+            parts.push(self); // a 0-d view: its one value
+            return;
+        };
+        let inner: usize = inner_shape.iter().product();
+        if start == 0 && end == inner * outer {
+            parts.push(self);
+            return;
+        }
+        let axis = shape.len() - 1;
+        let (first, last) = (start / inner, end / inner);
+        if first == last {
+            let slab = self.index_axis(axis, first);
+            return slab.push_fortran_range(start % inner, end % inner, parts);
+        }
+        let mut whole_from = first;
+        if !start.is_multiple_of(inner) {
+            self.index_axis(axis, first)
+                .push_fortran_range(start % inner, inner, parts);
+            whole_from += 1;
+        }
+        if last > whole_from {
+            parts.push(self.slice_axis(axis, whole_from..last));
+        }
+        if !end.is_multiple_of(inner) {
+            self.index_axis(axis, last)
+                .push_fortran_range(0, end % inner, parts);
+        }
+    }
+
+    /// The view at index `i` of `axis` (in range), one axis fewer.
+    fn index_axis(&self, axis: usize, i: usize) -> DynView<'a> {
+        map_variants!(self.clone(), DynView => DynView, a => a.index_axis_move(ndarray::Axis(axis), i))
+    }
+
+    /// The view of indices `range` (in range) of `axis`.
+    fn slice_axis(&self, axis: usize, range: std::ops::Range<usize>) -> DynView<'a> {
+        map_variants!(self.clone(), DynView => DynView, a => a.slice_axis_move(
+            ndarray::Axis(axis),
+            ndarray::Slice::from(range),
+        ))
+    }
+
     /// The bytes of the values in Fortran order (native byte order), when the view lies in
     /// memory that way (Fortran-contiguous, or any contiguous 1-d view); `None` otherwise.
     ///

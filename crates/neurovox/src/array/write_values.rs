@@ -56,6 +56,54 @@ pub fn write_view(
     kind: WriterKind,
     dst: &mut Vec<u8>,
 ) -> Result<()> {
+    let start = dst.len();
+    let len = data
+        .len()
+        .checked_mul(out.dtype.itemsize())
+        .ok_or_else(|| Error::usage("the data's byte count overflows"))?;
+    dst.resize(start + len, 0);
+    let written = write_view_into(data, out, scaling, kind, &mut dst[start..]);
+    if written.is_err() {
+        // Nothing half-written.
+        dst.truncate(start);
+    }
+    written
+}
+
+/// [`write_view`] into `dst`, which holds exactly the written bytes (`data.len()` times the
+/// item size of `out`): a caller converting into buffers of its own (the gzip writer's
+/// members) needs no second copy of the values. Errors as [`write_values`]'s, and a Usage
+/// error for a `dst` of another length; after an error `dst` holds no meaningful bytes.
+///
+/// ```
+/// use ndarray::array;
+/// use neurovox::array::DynArray;
+/// use neurovox::internals::{choose_scaling, write_view_into, WriterKind};
+/// use neurovox::{ByteOrder, DataType, StorageDtype};
+/// let data = DynArray::from_array(array![[1.4f64, 2.6], [-3.5, 4.5]].into_dyn());
+/// let s = choose_scaling(&data, DataType::Int8, WriterKind::NoScaling)?;
+/// let mut out = [0u8; 4];
+/// write_view_into(&data.view(), StorageDtype::new(DataType::Int8, ByteOrder::Little), &s,
+///                 WriterKind::NoScaling, &mut out)?;
+/// assert_eq!(out, [1, (-4i8) as u8, 3, 4]); // Fortran order, rounded half to even
+/// # Ok::<(), neurovox::Error>(())
+/// ```
+pub fn write_view_into(
+    data: &DynView<'_>,
+    out: StorageDtype,
+    scaling: &WriteScaling,
+    kind: WriterKind,
+    dst: &mut [u8],
+) -> Result<()> {
+    if Some(dst.len()) != data.len().checked_mul(out.dtype.itemsize()) {
+        return Err(Error::usage(format!(
+            "{} values of {} are {} bytes, not {}",
+            data.len(),
+            out.dtype,
+            data.len().saturating_mul(out.dtype.itemsize()),
+            dst.len()
+        )));
+    }
     let (slope, inter) = (scaling.slope, scaling.inter);
     if !(slope.is_finite() && inter.is_finite()) {
         return Err(Error::usage("divslope and intercept must be finite"));
@@ -91,7 +139,7 @@ pub fn write_view(
     if let Some((mn, mx)) = scaling.clip
         && ((mn == 0.0 && mx == 0.0) || mx < mn)
     {
-        dst.resize(dst.len() + data.len() * out.dtype.itemsize(), 0);
+        dst.fill(0);
         return Ok(());
     }
     let input = data.dtype();
@@ -103,8 +151,8 @@ pub fn write_view(
             return Err(Error::usage("Cannot scale non-numeric types"));
         }
         match data {
-            DynView::Rgb(a) => emit(fortran_map(a, |x| x), out.order, dst),
-            DynView::Rgba(a) => emit(fortran_map(a, |x| x), out.order, dst),
+            DynView::Rgb(a) => emit_map(a, |x| x, out.order, dst),
+            DynView::Rgba(a) => emit_map(a, |x| x, out.order, dst),
             _ => {}
         }
         return Ok(());
@@ -117,24 +165,22 @@ pub fn write_view(
         }
         let o = out.order;
         match (data, out.dtype) {
-            (DynView::C64(a), DataType::Complex64) => emit(fortran_map(a, |c| c), o, dst),
-            (DynView::C64(a), _) => emit(
-                fortran_map(a, |c| Complex::new(f64::from(c.re), f64::from(c.im))),
+            (DynView::C64(a), DataType::Complex64) => emit_map(a, |c| c, o, dst),
+            (DynView::C64(a), _) => emit_map(
+                a,
+                |c| Complex::new(f64::from(c.re), f64::from(c.im)),
                 o,
                 dst,
             ),
-            (DynView::C128(a), DataType::Complex64) => emit(
-                fortran_map(a, |c| Complex::new(c.re as f32, c.im as f32)),
-                o,
-                dst,
-            ),
-            (DynView::C128(a), _) => emit(fortran_map(a, |c| c), o, dst),
+            (DynView::C128(a), DataType::Complex64) => {
+                emit_map(a, |c| Complex::new(c.re as f32, c.im as f32), o, dst)
+            }
+            (DynView::C128(a), _) => emit_map(a, |c| c, o, dst),
             _ => {}
         }
         return Ok(());
     }
-    let start = dst.len();
-    let written = match data {
+    match data {
         DynView::U8(a) => write_real(a, out, scaling, null, dst),
         DynView::I8(a) => write_real(a, out, scaling, null, dst),
         DynView::U16(a) => write_real(a, out, scaling, null, dst),
@@ -147,26 +193,25 @@ pub fn write_view(
         DynView::F64(a) => write_real(a, out, scaling, null, dst),
         // Handled above.
         DynView::C64(_) | DynView::C128(_) | DynView::Rgb(_) | DynView::Rgba(_) => Ok(()),
-    };
-    if written.is_err() {
-        // Nothing half-written.
-        dst.truncate(start);
     }
-    written
 }
 
-/// `f` of every value of `a`, the results in Fortran order, whatever `a`'s layout.
+/// `f` of every value of `a` into `out` (as long as `a`), in Fortran order, whatever `a`'s
+/// layout.
 ///
 /// Fortran-contiguous data is read in memory order. Otherwise, when the axis with the smallest
 /// stride is not the first, the data are read in tiles over the first axis (fastest in the
 /// output) and that axis (fastest in memory), so that neither the reads nor the writes stride
 /// through memory: writing a C-ordered array in Fortran order is a transposition.
-pub(super) fn fortran_map<T: Copy, O: bytemuck::Pod>(
+pub(super) fn fortran_fill<T: Copy, O>(
     a: &ArrayViewD<'_, T>,
     mut f: impl FnMut(T) -> O,
-) -> Vec<O> {
+    out: &mut [O],
+) {
+    debug_assert_eq!(a.len(), out.len());
     if let Some(values) = a.t().as_slice() {
-        return values.iter().map(|&x| f(x)).collect();
+        out.iter_mut().zip(values).for_each(|(o, &x)| *o = f(x));
+        return;
     }
     let shape = a.shape();
     let strides = a.strides();
@@ -174,25 +219,38 @@ pub(super) fn fortran_map<T: Copy, O: bytemuck::Pod>(
         .filter(|&k| shape[k] > 1)
         .min_by_key(|&k| strides[k].unsigned_abs());
     match fast {
-        Some(fa) if fa > 0 && shape[0] >= TILE_MIN && shape[fa] >= TILE_MIN => {
-            tiled_fortran_map(a, fa, &mut f)
-                .unwrap_or_else(|| a.t().iter().map(|&x| f(x)).collect())
-        }
-        _ => a.t().iter().map(|&x| f(x)).collect(),
+        Some(fa)
+            if fa > 0
+                && shape[0] >= TILE_MIN
+                && shape[fa] >= TILE_MIN
+                && tiled_fortran_fill(a, fa, &mut f, out) => {}
+        _ => out.iter_mut().zip(a.t()).for_each(|(o, &x)| *o = f(x)),
     }
+}
+
+/// [`fortran_fill`] into a new vector.
+#[cfg(test)]
+pub(super) fn fortran_map<T: Copy, O: bytemuck::Pod>(
+    a: &ArrayViewD<'_, T>,
+    f: impl FnMut(T) -> O,
+) -> Vec<O> {
+    let mut out = vec![O::zeroed(); a.len()];
+    fortran_fill(a, f, &mut out);
+    out
 }
 
 /// Tiles are `TILE` × `TILE`; the tiled walk is used when both axes are at least `TILE_MIN`.
 const TILE: usize = 64;
 const TILE_MIN: usize = 8;
 
-/// [`fortran_map`]'s tiled walk over axes 0 and `fa` (`fa > 0`), for every index of the other
-/// axes; `None` only if ndarray refuses a 2-d view (it cannot).
-fn tiled_fortran_map<T: Copy, O: bytemuck::Pod>(
+/// [`fortran_fill`]'s tiled walk over axes 0 and `fa` (`fa > 0`), for every index of the other
+/// axes; false only if ndarray refuses a 2-d view (it cannot), before anything is written.
+fn tiled_fortran_fill<T: Copy, O>(
     a: &ArrayViewD<'_, T>,
     fa: usize,
     f: &mut impl FnMut(T) -> O,
-) -> Option<Vec<O>> {
+    out: &mut [O],
+) -> bool {
     let shape = a.shape();
     // Fortran-order strides of the output.
     let mut out_strides = vec![1usize; shape.len()];
@@ -202,7 +260,6 @@ fn tiled_fortran_map<T: Copy, O: bytemuck::Pod>(
     let others: Vec<usize> = (1..shape.len()).filter(|&k| k != fa).collect();
     let other_shape: Vec<usize> = others.iter().map(|&k| shape[k]).collect();
     let (n0, nf, fstride) = (shape[0], shape[fa], out_strides[fa]);
-    let mut out = vec![O::zeroed(); a.len()];
     for idx in ndarray::indices(IxDyn(&other_shape)) {
         let mut view = a.view();
         let mut base = 0;
@@ -211,7 +268,10 @@ fn tiled_fortran_map<T: Copy, O: bytemuck::Pod>(
             view = view.index_axis_move(Axis(k), idx[pos]);
             base += idx[pos] * out_strides[k];
         }
-        let plane = view.into_dimensionality::<Ix2>().ok()?;
+        // Two axes are left, axis 0 and `fa`, from the first index on.
+        let Ok(plane) = view.into_dimensionality::<Ix2>() else {
+            return false;
+        };
         for i0 in (0..n0).step_by(TILE) {
             for j0 in (0..nf).step_by(TILE) {
                 for i in i0..(i0 + TILE).min(n0) {
@@ -222,15 +282,35 @@ fn tiled_fortran_map<T: Copy, O: bytemuck::Pod>(
             }
         }
     }
-    Some(out)
+    true
 }
 
-/// Appends values in byte order `order`.
-fn emit<O: Element>(mut values: Vec<O>, order: ByteOrder, dst: &mut Vec<u8>) {
-    if order != ByteOrder::NATIVE {
-        values.iter_mut().for_each(|v| *v = v.swap_bytes());
+/// Writes `f` of every value of `a`, in Fortran order, into `dst` as type `O` in byte order
+/// `order`: straight into `dst` when it is aligned for `O` (a member buffer of the gzip
+/// writer, a fresh vector), through a vector otherwise.
+fn emit_map<T: Copy, O: Element>(
+    a: &ArrayViewD<'_, T>,
+    f: impl FnMut(T) -> O,
+    order: ByteOrder,
+    dst: &mut [u8],
+) {
+    let swap = |values: &mut [O]| {
+        if order != ByteOrder::NATIVE {
+            values.iter_mut().for_each(|v| *v = v.swap_bytes());
+        }
+    };
+    match bytemuck::try_cast_slice_mut::<u8, O>(dst) {
+        Ok(values) => {
+            fortran_fill(a, f, values);
+            swap(values);
+        }
+        Err(_) => {
+            let mut values = vec![O::zeroed(); a.len()];
+            fortran_fill(a, f, &mut values);
+            swap(&mut values);
+            dst.copy_from_slice(bytemuck::cast_slice(&values));
+        }
     }
-    dst.extend_from_slice(bytemuck::cast_slice(&values));
 }
 
 /// Appends `f` of every value of `a`, in Fortran order, as integer type `out`; `f` gives an
@@ -238,12 +318,12 @@ fn emit<O: Element>(mut values: Vec<O>, order: ByteOrder, dst: &mut Vec<u8>) {
 fn emit_ints<T: Copy>(
     a: &ArrayViewD<'_, T>,
     out: StorageDtype,
-    dst: &mut Vec<u8>,
+    dst: &mut [u8],
     mut f: impl FnMut(T) -> i128,
 ) -> Result<()> {
     crate::with_dtype!(int: out.dtype,
         O => {
-            emit(fortran_map(a, |x| f(x) as O), out.order, dst);
+            emit_map(a, |x| f(x) as O, out.order, dst);
             Ok(())
         },
         other => Err(not_an_integer_type(other)))
@@ -260,16 +340,16 @@ fn not_an_integer_type(dtype: DataType) -> Error {
 fn emit_floats<T: Copy>(
     a: &ArrayViewD<'_, T>,
     out: StorageDtype,
-    dst: &mut Vec<u8>,
+    dst: &mut [u8],
     f32_of: impl Fn(T) -> f32,
     f64_of: impl Fn(T) -> f64,
 ) {
     let o = out.order;
     match out.dtype {
-        DataType::Float32 => emit(fortran_map(a, f32_of), o, dst),
-        DataType::Float64 => emit(fortran_map(a, f64_of), o, dst),
-        DataType::Complex64 => emit(fortran_map(a, |x| Complex::new(f32_of(x), 0.0)), o, dst),
-        _ => emit(fortran_map(a, |x| Complex::new(f64_of(x), 0.0)), o, dst),
+        DataType::Float32 => emit_map(a, f32_of, o, dst),
+        DataType::Float64 => emit_map(a, f64_of, o, dst),
+        DataType::Complex64 => emit_map(a, |x| Complex::new(f32_of(x), 0.0), o, dst),
+        _ => emit_map(a, |x| Complex::new(f64_of(x), 0.0), o, dst),
     }
 }
 
@@ -278,7 +358,7 @@ fn write_real<T: Real>(
     out: StorageDtype,
     scaling: &WriteScaling,
     null: bool,
-    dst: &mut Vec<u8>,
+    dst: &mut [u8],
 ) -> Result<()> {
     let input = T::DTYPE;
     if !out.dtype.is_integer() {
@@ -320,15 +400,16 @@ fn write_scaled_ints<T: Real, F: Flt>(
     a: &ArrayViewD<'_, T>,
     p: &TypedPlan<F>,
     out: StorageDtype,
-    dst: &mut Vec<u8>,
+    dst: &mut [u8],
 ) -> Result<()> {
     let mut unfilled_nan = false;
     // A value inside the output type's range is cast directly; one outside it (the clip
     // range is infinite when the scaled extremes are) goes through the 128-bit integer, as
     // it always did: its low bits are what numpy's cast on x86 gives (0 for infinities
     // into 8- and 16-bit types). The 128-bit step is a library call, so only for those.
-    crate::with_dtype!(int: out.dtype, O => emit(
-        fortran_map(a, |x| match p.to_int(x) {
+    crate::with_dtype!(int: out.dtype, O => emit_map(
+        a,
+        |x| match p.to_int(x) {
             Some(v) => {
                 let v = v.to_f64();
                 if v >= O::MIN as f64 && v < O::MAX as f64 + 1.0 {
@@ -341,7 +422,7 @@ fn write_scaled_ints<T: Real, F: Flt>(
                 unfilled_nan = true;
                 0
             }
-        }),
+        },
         out.order,
         dst,
     ),
@@ -641,6 +722,99 @@ fn post_clips<F: Flt>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Converting the values of any Fortran-order range, sub-view by sub-view straight into a
+    /// slice, gives the bytes the whole conversion gives there: C-ordered, Fortran-ordered,
+    /// strided and reversed views, small enough for every range and large enough for the
+    /// tiled transposition, scaled to int16 big-endian and cast to float32.
+    #[test]
+    fn every_fortran_range_converts_to_the_bytes_of_the_whole() {
+        use crate::array::write_scale::choose_scaling_for_view;
+        let values = |shape: &[usize]| {
+            ndarray::ArrayD::from_shape_fn(IxDyn(shape), |ix| {
+                let key = ndarray::Dimension::slice(&ix)
+                    .iter()
+                    .fold(0usize, |k, &i| k * 31 + i);
+                (key % 977) as f64 * 0.37 - 150.0
+            })
+        };
+        let small = values(&[4, 3, 2, 2]);
+        let large = values(&[20, 3, 12]);
+        let fortran = small.t().as_standard_layout().to_owned();
+        let fortran = fortran.t();
+        let mut views = vec![
+            small.view(),
+            fortran.view(),
+            small.slice_each_axis(|ax| match ax.axis.index() {
+                1 => ndarray::Slice::new(0, None, 2),
+                _ => ndarray::Slice::from(..),
+            }),
+            large.view(),
+        ];
+        let mut reversed = large.view();
+        reversed.invert_axis(Axis(1));
+        views.push(reversed);
+        for (v, view) in views.iter().enumerate() {
+            let data = DynView::F64(view.view());
+            let n = data.len();
+            for (dtype, kind) in [
+                (
+                    StorageDtype::new(DataType::Int16, ByteOrder::Big),
+                    WriterKind::SlopeInter,
+                ),
+                (
+                    StorageDtype::new(DataType::Float32, ByteOrder::Little),
+                    WriterKind::NoScaling,
+                ),
+            ] {
+                let scaling = choose_scaling_for_view(&data, dtype.dtype, kind).unwrap();
+                let size = dtype.dtype.itemsize();
+                let mut whole = Vec::new();
+                write_view(&data, dtype, &scaling, kind, &mut whole).unwrap();
+                assert_eq!(whole.len(), n * size);
+                let step = if n > 100 { 37 } else { 1 };
+                for start in (0..=n).step_by(step) {
+                    for end in (start..=n).step_by(step).chain([n]) {
+                        let mut part = vec![0xa5u8; (end - start) * size];
+                        let mut at = 0;
+                        for block in data.fortran_range(start, end).unwrap() {
+                            let len = block.len() * size;
+                            let dst = &mut part[at..at + len];
+                            write_view_into(&block, dtype, &scaling, kind, dst).unwrap();
+                            at += len;
+                        }
+                        assert_eq!(at, part.len(), "view {v}, {start}..{end}");
+                        assert!(
+                            part == whole[start * size..end * size],
+                            "view {v}, {dtype:?}, values {start}..{end}"
+                        );
+                    }
+                }
+            }
+            assert!(data.fortran_range(1, 0).is_err());
+            assert!(data.fortran_range(0, n + 1).is_err());
+        }
+    }
+
+    #[test]
+    fn conversions_into_a_slice_of_another_length_are_refused() {
+        let data = DynArray::from_array(ndarray::array![1i16, 2, 3].into_dyn());
+        let dtype = StorageDtype::new(DataType::Int16, ByteOrder::Little);
+        let mut short = [0u8; 5];
+        let err = write_view_into(
+            &data.view(),
+            dtype,
+            &WriteScaling::identity(),
+            WriterKind::NoScaling,
+            &mut short,
+        )
+        .unwrap_err();
+        assert!(
+            err.message()
+                .contains("3 values of int16 are 6 bytes, not 5"),
+            "{err}"
+        );
+    }
 
     /// The writers' rint is numpy's (round half to even) for every kind of value, in both
     /// float types: ties, the edges of the integer range, huge values, signed zeros, NaN.

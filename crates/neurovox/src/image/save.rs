@@ -21,7 +21,7 @@ use crate::array::write_scale::{
     DataRange, WriterKind, choose_scaling_for_range, choose_scaling_for_view, unscaled_by_type,
 };
 use crate::array::write_scale::{ValueCast, WriteScaling};
-use crate::array::write_values::{write_values, write_view};
+use crate::array::write_values::{write_values, write_view, write_view_into};
 use crate::error::{Error, Result};
 use crate::format::affine::{self, Affine};
 use crate::format::spm_mat::mat_file_bytes;
@@ -343,7 +343,7 @@ fn stream_data(
     plan: &DataPlan<'_, '_>,
     stored: StorageDtype,
     kind: WriterKind,
-    out: &mut dyn Write,
+    out: &mut Compressor<'_>,
 ) -> Result<()> {
     let mut bytes = Vec::new();
     match plan {
@@ -356,24 +356,26 @@ fn stream_data(
             write_values(&p.read(&sel)?, stored, scaling, kind, &mut bytes)?;
             out.write_all(&bytes).map_err(Error::io)
         }),
-        DataPlan::ConvertArray(a, scaling) => write_array_pieces(a, stored, scaling, kind, out),
+        DataPlan::ConvertArray(a, scaling) => write_array_converted(a, stored, scaling, kind, out),
     }
 }
 
-/// Values an array writer converts at a time: large enough that a piece costs far more than
-/// handing it to a thread, small enough that a few pieces per core stay a few tens of MiB.
-const PIECE_VALUES: usize = 1 << 20;
+/// Converted bytes a thread makes at a time for writers other than the gzip writer (which
+/// converts a member's worth on the thread that compresses it): far more work than handing
+/// it to a thread costs, and a MiB per core in memory.
+const CONVERTED_PIECE: usize = 1 << 20;
 
-/// Converts an array in pieces (sub-arrays over its last axes, Fortran order), a batch of
-/// pieces at a time in parallel, and writes them in order.
-fn write_array_pieces(
+/// Converts an array to the stored type, in Fortran order, as the writer takes the bytes:
+/// the gzip writer has each member's bytes converted on the thread that compresses them;
+/// other writers get pieces converted a batch at a time on every core, written in order. No
+/// converted copy of the array, or of more than a few pieces of it, is ever held.
+fn write_array_converted(
     data: &DynView<'_>,
     stored: StorageDtype,
     scaling: &WriteScaling,
     kind: WriterKind,
-    out: &mut dyn Write,
+    out: &mut Compressor<'_>,
 ) -> Result<()> {
-    use rayon::prelude::*;
     let unchanged = scaling.slope == 1.0
         && scaling.inter == 0.0
         && data.dtype() == stored.dtype
@@ -382,38 +384,46 @@ fn write_array_pieces(
         // Values stored as they are: the array's own bytes are the file's.
         return out.write_all(bytes).map_err(Error::io);
     }
-    let shape = data.shape().to_vec();
-    let mut keep = shape.len();
-    while keep > 1 && shape[..keep].iter().product::<usize>() > PIECE_VALUES {
-        keep -= 1;
-    }
-    let trailing = &shape[keep..];
-    let pieces: usize = trailing.iter().product();
-    let index_of = |mut i: usize| -> Vec<usize> {
-        trailing
-            .iter()
-            .map(|&n| {
-                let k = i % n;
-                i /= n;
-                k
-            })
-            .collect()
-    };
-    let batch = 2 * rayon::current_num_threads();
-    for first in (0..pieces).step_by(batch) {
-        let converted = (first..(first + batch).min(pieces))
-            .into_par_iter()
-            .map(|i| {
-                let piece = data.index_trailing(keep, &index_of(i))?;
-                let mut bytes = Vec::new();
-                write_view(&piece, stored, scaling, kind, &mut bytes)?;
-                Ok(bytes)
-            })
-            .collect::<Result<Vec<Vec<u8>>>>()?;
-        for bytes in converted {
-            out.write_all(&bytes).map_err(Error::io)?;
+    let len = data
+        .len()
+        .checked_mul(stored.dtype.itemsize())
+        .ok_or_else(|| Error::usage("the data's byte count overflows"))?;
+    out.write_produced(len, &|offset, buf| {
+        convert_fortran_bytes(data, stored, scaling, kind, offset, buf)
+    })
+}
+
+/// Fills `buf` with the bytes from `offset` of `data` converted to `stored` in Fortran
+/// order.
+fn convert_fortran_bytes(
+    data: &DynView<'_>,
+    stored: StorageDtype,
+    scaling: &WriteScaling,
+    kind: WriterKind,
+    offset: usize,
+    buf: &mut [u8],
+) -> Result<()> {
+    let size = stored.dtype.itemsize();
+    let first = offset / size;
+    let end = (offset + buf.len()).div_ceil(size);
+    let parts = data.fortran_range(first, end)?;
+    if offset.is_multiple_of(size) && buf.len().is_multiple_of(size) {
+        let mut at = 0;
+        for part in parts {
+            let n = part.len() * size;
+            write_view_into(&part, stored, scaling, kind, &mut buf[at..at + n])?;
+            at += n;
         }
+        return Ok(());
     }
+    // A value lies across an edge of the range (RGB's 3 bytes after a 352-byte header, at the
+    // end of a gzip member): convert the values around the range and keep the range.
+    let mut values = Vec::with_capacity((end - first) * size);
+    for part in parts {
+        write_view(&part, stored, scaling, kind, &mut values)?;
+    }
+    let skip = offset - first * size;
+    buf.copy_from_slice(&values[skip..skip + buf.len()]);
     Ok(())
 }
 
@@ -505,6 +515,42 @@ impl<'a> Compressor<'a> {
                     .map_err(Error::io)?,
             ),
         })
+    }
+
+    /// Writes `len` bytes that `produce(offset, buf)` makes (`buf` filled with the bytes
+    /// from `offset`): the gzip writer has them made on its compression threads
+    /// ([`ParallelGzWriter::write_produced`](crate::io::gzip::writer::ParallelGzWriter::write_produced)),
+    /// other writers a batch of [`CONVERTED_PIECE`]s at a time on every core.
+    fn write_produced(
+        &mut self,
+        len: usize,
+        produce: &(dyn Fn(usize, &mut [u8]) -> Result<()> + Sync),
+    ) -> Result<()> {
+        use rayon::prelude::*;
+        if let Compressor::Gzip(z) = self {
+            return z
+                .write_produced(len, &|offset, buf| {
+                    produce(offset, buf).map_err(std::io::Error::other)
+                })
+                .map_err(|e| Error::carried_by(e).unwrap_or_else(Error::io));
+        }
+        let threads = rayon::current_num_threads().max(1);
+        let mut pieces = vec![Vec::new(); threads];
+        for batch in (0..len).step_by(CONVERTED_PIECE * threads) {
+            let count = (len - batch).div_ceil(CONVERTED_PIECE).min(threads);
+            pieces[..count]
+                .par_iter_mut()
+                .enumerate()
+                .try_for_each(|(k, piece)| {
+                    let from = batch + k * CONVERTED_PIECE;
+                    piece.resize((len - from).min(CONVERTED_PIECE), 0);
+                    produce(from, piece)
+                })?;
+            for piece in &pieces[..count] {
+                self.write_all(piece).map_err(Error::io)?;
+            }
+        }
+        Ok(())
     }
 
     fn finish(self) -> Result<()> {

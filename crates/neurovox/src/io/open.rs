@@ -205,13 +205,10 @@ pub fn skip(reader: &mut dyn Read, count: u64) -> Result<u64> {
 /// A decoder's complaint about corrupt input is a Format error, not an I/O failure.
 fn decompression_error(e: std::io::Error) -> Error {
     // A source read as a stream (a remote object) carries its own error through the stream.
-    if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
-        let kind = e.kind();
-        return match e.into_inner().map(|inner| inner.downcast::<Error>()) {
-            Some(Ok(inner)) => *inner,
-            _ => Error::io(std::io::Error::from(kind)),
-        };
-    }
+    let e = match Error::carried_by(e) {
+        Ok(carried) => return carried,
+        Err(e) => e,
+    };
     match e.kind() {
         std::io::ErrorKind::InvalidInput
         | std::io::ErrorKind::InvalidData

@@ -431,6 +431,8 @@ pub struct ParallelGzWriter<W: Write> {
     compressor: GzCompressor,
     member_size: usize,
     workers: Workers,
+    /// The compression threads (1 inline).
+    threads: usize,
     max_in_flight: usize,
     chunk: Vec<u8>,
     in_flight: VecDeque<mpsc::Receiver<Done>>,
@@ -481,6 +483,7 @@ impl<W: Write> ParallelGzWriter<W> {
             compressor: options.compressor,
             member_size: options.member_size,
             workers,
+            threads: threads.max(1),
             max_in_flight: 2 * threads.max(1),
             chunk: Vec::new(),
             in_flight: VecDeque::new(),
@@ -692,6 +695,129 @@ impl<W: Write> ParallelGzWriter<W> {
     }
 }
 
+impl<W: Write> ParallelGzWriter<W> {
+    /// Writes `len` bytes that `fill` makes, as [`write_all`](Write::write_all) of those
+    /// bytes would: `fill(offset, buf)` fills `buf` with the bytes from `offset` (counted from
+    /// the first of the `len`). Each compression thread makes the input of the member it
+    /// compresses, so that a member per thread, in and out, is all this holds, however large
+    /// `len` is: a caller converting values on the way (an image's data to its stored type)
+    /// keeps no converted pieces of its own beside the writer's. An error from `fill` is
+    /// returned as it is, and the stream is broken (as after any failed write).
+    ///
+    /// ```
+    /// use neurovox::io::gzip::ParallelGzWriter;
+    /// use std::io::{Read, Write};
+    /// let mut gz = ParallelGzWriter::new(Vec::new());
+    /// gz.write_all(b"header:")?;
+    /// // Three million bytes counting 0, 1, 2, ... modulo 251, made where they are compressed.
+    /// gz.write_produced(3_000_000, &|offset, buf| {
+    ///     for (i, b) in buf.iter_mut().enumerate() {
+    ///         *b = ((offset + i) % 251) as u8;
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// let file = gz.finish()?;
+    /// let mut back = Vec::new();
+    /// flate2::read::MultiGzDecoder::new(&file[..]).read_to_end(&mut back)?;
+    /// assert_eq!(&back[..7], b"header:");
+    /// assert!(back[7..].iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn write_produced(
+        &mut self,
+        len: usize,
+        fill: &(dyn Fn(usize, &mut [u8]) -> io::Result<()> + Sync),
+    ) -> io::Result<()> {
+        self.inner_mut()?;
+        let mut done = 0;
+        if !self.chunk.is_empty() {
+            // Complete the member already begun (the header written before the data).
+            done = (self.member_size - self.chunk.len()).min(len);
+            self.fill_chunk(0, done, fill)?;
+            if self.chunk.len() == self.member_size {
+                self.submit()?;
+            }
+        }
+        let whole = (len - done) / self.member_size * self.member_size;
+        if whole > 0 {
+            self.compress_produced(done, whole, fill)?;
+            done += whole;
+        }
+        // The rest begins the next member.
+        self.fill_chunk(done, len - done, fill)
+    }
+
+    /// Appends `count` bytes made by `fill` from `offset` to the current chunk.
+    fn fill_chunk(
+        &mut self,
+        offset: usize,
+        count: usize,
+        fill: &(dyn Fn(usize, &mut [u8]) -> io::Result<()> + Sync),
+    ) -> io::Result<()> {
+        if count == 0 {
+            return Ok(());
+        }
+        if self.chunk.capacity() < self.member_size {
+            self.chunk
+                .reserve_exact(self.member_size - self.chunk.len());
+        }
+        let start = self.chunk.len();
+        self.chunk.resize(start + count, 0);
+        fill(offset, &mut self.chunk[start..]).inspect_err(|_| self.failed = true)
+    }
+
+    /// Makes and compresses `len` bytes (whole members) from `offset` of what `fill` makes, a
+    /// member per thread at a time, each made by the thread that compresses it, and writes the
+    /// members in order. The current chunk is empty.
+    fn compress_produced(
+        &mut self,
+        offset: usize,
+        len: usize,
+        fill: &(dyn Fn(usize, &mut [u8]) -> io::Result<()> + Sync),
+    ) -> io::Result<()> {
+        use rayon::prelude::*;
+        while let Some(rx) = self.in_flight.pop_front() {
+            self.receive(rx)?;
+        }
+        let compressor = self.compressor;
+        let member_size = self.member_size;
+        let per_window = self.threads;
+        let mut inputs: Vec<Vec<u8>> = (0..per_window)
+            .map(|_| self.spare_inputs.pop().unwrap_or_default())
+            .collect();
+        let mut outputs: Vec<Vec<u8>> = (0..per_window)
+            .map(|_| self.spare_outputs.pop().unwrap_or_default())
+            .collect();
+        for window in (0..len).step_by(member_size * per_window) {
+            let count = ((len - window) / member_size).min(per_window);
+            let make = |(k, (input, out)): (usize, (&mut Vec<u8>, &mut Vec<u8>))| {
+                // Reused buffers are already member-sized: nothing is cleared twice.
+                input.resize(member_size, 0);
+                fill(offset + window + k * member_size, input)?;
+                compress_member(input, compressor, out)
+            };
+            let (ins, outs) = (&mut inputs[..count], &mut outputs[..count]);
+            let made = match &self.workers {
+                Workers::Inline => ins.iter_mut().zip(outs).enumerate().try_for_each(make),
+                Workers::Global => (ins.par_iter_mut().zip(outs).enumerate()).try_for_each(make),
+                Workers::Pool(pool) => {
+                    pool.install(|| (ins.par_iter_mut().zip(outs).enumerate()).try_for_each(make))
+                }
+            };
+            made.inspect_err(|_| self.failed = true)?;
+            for k in 0..count {
+                let member = std::mem::take(&mut outputs[k]);
+                self.write_member(member, member_size)?;
+                outputs[k] = self.spare_outputs.pop().unwrap_or_default();
+                self.total_in += member_size as u64;
+            }
+        }
+        self.spare_inputs.extend(inputs);
+        self.spare_outputs.extend(outputs);
+        Ok(())
+    }
+}
+
 impl<W: Write> Write for ParallelGzWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.inner_mut()?;
@@ -834,6 +960,63 @@ mod tests {
         assert_eq!(index.member_at(1 << 20), Some(1));
         assert_eq!(index.member_at(2_499_999), Some(2));
         assert_eq!(index.member_at(2_500_000), None);
+    }
+
+    /// Bytes made by the compression threads give the very stream that writing them gives:
+    /// the same members, whatever was written before, the threads and the lengths (none,
+    /// within a member, whole members, members and a rest).
+    #[test]
+    fn produced_bytes_make_the_stream_their_write_makes() {
+        let byte = |i: usize| (i * 7 % 251) as u8 ^ (i / 3000) as u8;
+        for threads in [0, 1, 2, 3] {
+            for before in [0usize, 7, 1000, 1500] {
+                for len in [0usize, 1, 993, 1000, 5500, 12_345] {
+                    let options = GzWriteOptions::new().member_size(1000).threads(threads);
+                    let prefix: Vec<u8> = (0..before).map(|i| i as u8).collect();
+                    let data: Vec<u8> = (0..len).map(byte).collect();
+                    let mut written = ParallelGzWriter::with_options(Vec::new(), options).unwrap();
+                    written.write_all(&prefix).unwrap();
+                    written.write_all(&data).unwrap();
+                    written.write_all(b"after").unwrap();
+                    let mut made = ParallelGzWriter::with_options(Vec::new(), options).unwrap();
+                    made.write_all(&prefix).unwrap();
+                    made.write_produced(len, &|offset, buf| {
+                        assert!(offset + buf.len() <= len);
+                        buf.iter_mut()
+                            .enumerate()
+                            .for_each(|(i, b)| *b = byte(offset + i));
+                        Ok(())
+                    })
+                    .unwrap();
+                    made.write_all(b"after").unwrap();
+                    let (written, made) = (written.finish().unwrap(), made.finish().unwrap());
+                    assert!(written == made, "threads {threads}, {before} + {len} bytes");
+                    assert_eq!(gunzip(&made)[before..before + len], data[..]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_production_is_returned_and_breaks_the_stream() {
+        for threads in [1, 2] {
+            let options = GzWriteOptions::new().member_size(1000).threads(threads);
+            let mut gz = ParallelGzWriter::with_options(Vec::new(), options).unwrap();
+            gz.write_all(&[1; 10]).unwrap();
+            let err = gz
+                .write_produced(10_000, &|offset, buf| {
+                    buf.fill(2);
+                    if offset >= 4990 {
+                        Err(io::Error::other("the values ran out"))
+                    } else {
+                        Ok(())
+                    }
+                })
+                .unwrap_err();
+            assert_eq!(err.to_string(), "the values ran out");
+            assert!(gz.write_all(&[0u8; 1]).is_err());
+            assert!(gz.finish().is_err());
+        }
     }
 
     #[test]
