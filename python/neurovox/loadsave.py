@@ -27,8 +27,9 @@ def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
         expanded), or an ``http://``, ``https://`` or ``s3://`` URL of an image in any of
         these formats (a pair's sibling, an SPM ``.mat``, a PAR's REC are found next to
         it), of which only the bytes each read needs are fetched (``s3://`` with the AWS
-        credentials of the environment or ``~/.aws``, else anonymously: public buckets
-        such as OpenNeuro's).
+        credentials of the environment, of the profile in ``~/.aws`` (keys or its
+        ``credential_process``) or of an ECS/EKS container's endpoint, else anonymously:
+        public buckets such as OpenNeuro's).
     mmap : {True, False, 'c', 'r'}, optional
         Whether a full read of an uncompressed, unscaled image may memory-map the file
         instead of reading it into memory. ``True`` or ``'c'`` (the default): a

@@ -354,6 +354,70 @@ def test_a_private_s3_object_read_anonymously_says_credentials_are_needed(tmp_pa
         nv.load('s3://lab.images/private/secret.nii')
 
 
+def test_private_s3_objects_read_with_temporary_credentials(tmp_path, moto_s3, monkeypatch):
+    """A profile's credential_process (what SSO helpers and vaults provide) and the container
+    credentials endpoint (ECS tasks, EKS Pod Identity) sign reads of a private object; the
+    process runs once for many requests; its failure is reported, not read anonymously."""
+    import http.server
+    import json
+    import sys
+    import threading
+
+    endpoint, put = moto_s3
+    _aws_environment(monkeypatch, tmp_path, endpoint, '')
+    bold = _bold(tmp_path, 'temporary.nii.gz')
+    put('private/temporary.nii.gz', bold.read_bytes(), public=False)
+    ref = nibabel.load(bold)
+    keys = {'AccessKeyId': 'testing', 'SecretAccessKey': 'testing', 'SessionToken': 'session',
+            'Expiration': '2999-01-01T00:00:00Z'}
+
+    helper = tmp_path / 'helper.py'
+    runs = tmp_path / 'runs'
+    helper.write_text(f'import json, pathlib\n'
+                      f'with open({str(runs)!r}, "a") as f: f.write("run\\n")\n'
+                      f'print(json.dumps(dict(Version=1, **{keys!r})))\n')
+    config = tmp_path / 'config'
+    config.write_text(f'[profile lab]\ncredential_process = {sys.executable} {helper}\n'
+                      f'[profile broken]\ncredential_process = {sys.executable} -c "exit(7)"\n')
+    monkeypatch.setenv('AWS_CONFIG_FILE', str(config))
+    monkeypatch.setenv('AWS_PROFILE', 'lab')
+    img = nv.load('s3://lab.images/private/temporary.nii.gz')
+    np.testing.assert_array_equal(img.get_fdata(), ref.get_fdata())
+    np.testing.assert_array_equal(img.dataobj[..., 3], ref.dataobj[..., 3])
+    assert runs.read_text().count('run') == 1
+
+    monkeypatch.setenv('AWS_PROFILE', 'broken')
+    with pytest.raises(OSError, match='credential_process of AWS profile "broken"'):
+        nv.load('s3://lab.images/private/temporary.nii.gz')
+
+    seen = []
+
+    class Credentials(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get('Authorization')))
+            body = json.dumps({**keys, 'Token': keys['SessionToken']}).encode()
+            self.send_response(200)
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Credentials)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv('AWS_PROFILE', 'nowhere')
+        monkeypatch.setenv('AWS_CONTAINER_CREDENTIALS_FULL_URI',
+                           f'http://127.0.0.1:{httpd.server_port}/v2/credentials/pod')
+        monkeypatch.setenv('AWS_CONTAINER_AUTHORIZATION_TOKEN', 'pod-token')
+        img = nv.load('s3://lab.images/private/temporary.nii.gz')
+        np.testing.assert_array_equal(img.get_fdata(), ref.get_fdata())
+        assert seen and set(seen) == {('/v2/credentials/pod', 'pod-token')}
+    finally:
+        httpd.shutdown()
+
+
 def test_dask_workers_read_their_own_ranges_of_remote_images(tmp_path, server):
     distributed = pytest.importorskip('distributed')
     import dask.array

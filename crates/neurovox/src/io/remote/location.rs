@@ -9,7 +9,7 @@
 //! module says where they come from) every request is presigned (SigV4, `sigv4` module);
 //! without, requests are anonymous, as public buckets need.
 
-use super::aws::{AwsCredentials, AwsSettings};
+use super::aws::{AwsSettings, CredentialSource};
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 use std::fmt;
@@ -23,7 +23,7 @@ const SIGNATURE_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// ```
 /// use neurovox::io::RemoteLocation;
 /// let web = RemoteLocation::parse("https://example.org/a.nii")?;
-/// assert_eq!(web.request_url(), "https://example.org/a.nii");
+/// assert_eq!(web.request_url()?, "https://example.org/a.nii");
 /// assert_eq!(web.file_name(), "a.nii");
 /// # Ok::<(), neurovox::Error>(())
 /// ```
@@ -50,7 +50,7 @@ struct S3Signer {
     /// The canonical (percent-encoded) path: `/bucket/key` or `/key`.
     path: String,
     region: String,
-    credentials: AwsCredentials,
+    credentials: CredentialSource,
 }
 
 impl RemoteLocation {
@@ -58,7 +58,15 @@ impl RemoteLocation {
     /// settings of the environment); a Usage error for anything else, or an `s3://` URL
     /// without a bucket or key.
     pub fn parse(url: &str) -> Result<Self> {
-        Self::parse_with(url, &AwsSettings::from_env())
+        // The AWS settings matter to s3:// URLs alone (and can fail to be read).
+        if url
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("s3://"))
+        {
+            Self::parse_with(url, &AwsSettings::from_env()?)
+        } else {
+            Self::parse_with(url, &AwsSettings::default())
+        }
     }
 
     pub(crate) fn parse_with(url: &str, aws: &AwsSettings) -> Result<Self> {
@@ -130,20 +138,21 @@ impl RemoteLocation {
     }
 
     /// The HTTP(S) URL a request goes to now: presigned afresh for each request when the
-    /// object is read with credentials.
-    pub fn request_url(&self) -> Cow<'_, str> {
+    /// object is read with credentials. Errors (Io): temporary credentials that could not be
+    /// fetched (a `credential_process` that failed, a container endpoint that did not answer).
+    pub fn request_url(&self) -> Result<Cow<'_, str>> {
         match &self.signer {
-            None => Cow::Borrowed(&self.request),
-            Some(signer) => Cow::Owned(super::sigv4::presign_get(
+            None => Ok(Cow::Borrowed(&self.request)),
+            Some(signer) => Ok(Cow::Owned(super::sigv4::presign_get(
                 &super::sigv4::Request {
                     origin: &signer.origin,
                     path: &signer.path,
                     region: &signer.region,
                 },
-                &signer.credentials,
+                &signer.credentials.current()?,
                 std::time::SystemTime::now(),
                 SIGNATURE_LIFETIME.as_secs(),
-            )),
+            ))),
         }
     }
 
@@ -190,10 +199,12 @@ mod tests {
         AwsSettings {
             region: "eu-central-1".into(),
             endpoint: endpoint.map(Into::into),
-            credentials: key.map(|k| super::super::aws::AwsCredentials {
-                key_id: k.into(),
-                secret: "secret".into(),
-                session_token: None,
+            credentials: key.map(|k| {
+                CredentialSource::Static(super::super::aws::AwsCredentials {
+                    key_id: k.into(),
+                    secret: "secret".into(),
+                    session_token: None,
+                })
             }),
         }
     }
@@ -202,23 +213,26 @@ mod tests {
     fn s3_urls_become_virtual_host_path_or_endpoint_requests() {
         let plain = RemoteLocation::parse_with("s3://lab/a b.nii.gz", &aws(None, None)).unwrap();
         assert_eq!(
-            plain.request_url(),
+            plain.request_url().unwrap(),
             "https://lab.s3.eu-central-1.amazonaws.com/a%20b.nii.gz"
         );
         assert!(!plain.is_signed());
         let dotted =
             RemoteLocation::parse_with("s3://openneuro.org/ds1/x.nii", &aws(None, None)).unwrap();
         assert_eq!(
-            dotted.request_url(),
+            dotted.request_url().unwrap(),
             "https://s3.eu-central-1.amazonaws.com/openneuro.org/ds1/x.nii"
         );
         let local = aws(Some("http://127.0.0.1:9000/"), None);
         let minio = RemoteLocation::parse_with("s3://b/k/x.mgz", &local).unwrap();
-        assert_eq!(minio.request_url(), "http://127.0.0.1:9000/b/k/x.mgz");
+        assert_eq!(
+            minio.request_url().unwrap(),
+            "http://127.0.0.1:9000/b/k/x.mgz"
+        );
         // Behind a path prefix, the prefix is part of the path that is signed, not the host.
         let behind = aws(Some("https://store.lab.org/s3/"), Some("K"));
         let prefixed = RemoteLocation::parse_with("s3://b/x.nii", &behind).unwrap();
-        let url = prefixed.request_url().into_owned();
+        let url = prefixed.request_url().unwrap().into_owned();
         assert!(
             url.starts_with("https://store.lab.org/s3/b/x.nii?X-Amz-"),
             "{url}"
@@ -230,7 +244,7 @@ mod tests {
         let settings = aws(Some("http://127.0.0.1:9000"), Some("AKIDEXAMPLE"));
         let location = RemoteLocation::parse_with("s3://b/dir/x y.nii.gz", &settings).unwrap();
         assert!(location.is_signed());
-        let url = location.request_url().into_owned();
+        let url = location.request_url().unwrap().into_owned();
         assert!(
             url.starts_with("http://127.0.0.1:9000/b/dir/x%20y.nii.gz?"),
             "{url}"

@@ -265,9 +265,13 @@ impl RemoteObject {
         let mut first = Vec::new();
         let mut fingerprint = None;
         self.with_retries(|| {
+            let url = match self.location.request_url() {
+                Ok(url) => url,
+                Err(e) => return Attempt::Fatal(e),
+            };
             let request = self
                 .agent
-                .get(self.location.request_url().as_ref())
+                .get(url.as_ref())
                 .header("Range", format!("bytes=0-{}", want - 1));
             let (status, mut response) = match self.send(request) {
                 Ok(answer) => answer,
@@ -347,9 +351,13 @@ impl RemoteObject {
     }
 
     fn attempt_range(&self, offset: u64, end: u64, buf: &mut [u8]) -> Attempt {
+        let url = match self.location.request_url() {
+            Ok(url) => url,
+            Err(e) => return Attempt::Fatal(e),
+        };
         let mut request = self
             .agent
-            .get(self.location.request_url().as_ref())
+            .get(url.as_ref())
             .header("Range", format!("bytes={offset}-{}", end - 1));
         if let Some(etag) = self
             .fingerprint
@@ -424,7 +432,7 @@ fn suffix_request(
 ) -> Option<SuffixAnswer> {
     counters.requests.fetch_add(1, Ordering::Relaxed);
     let request = agent
-        .get(location.request_url().as_ref())
+        .get(location.request_url().ok()?.as_ref())
         .header("Range", format!("bytes=-{len}"));
     let mut response = request.call().ok()?;
     if response.status().as_u16() != 206 {
