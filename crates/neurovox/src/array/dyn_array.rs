@@ -235,10 +235,12 @@ impl<'a> DynView<'a> {
     /// use neurovox::array::DynArray;
     /// // 2 x 3 in C order; Fortran order reads 1, 4, 2, 5, 3, 6.
     /// let a = DynArray::from_array(ndarray::array![[1u8, 2, 3], [4, 5, 6]].into_dyn());
-    /// let parts = a.view().fortran_range(1, 5)?;
-    /// let values: Vec<Vec<usize>> = parts.iter().map(|p| p.shape().to_vec()).collect();
-    /// assert_eq!(values, [vec![], vec![2, 1]]); // the 4 alone, then the column 2, 5
-    /// assert_eq!(parts[0].to_owned().get_f64(&[]), Some(4.0));
+    /// let parts = a.view().fortran_range(1, 5)?; // 4, 2, 5, 3
+    /// let shapes: Vec<Vec<usize>> = parts.iter().map(|p| p.shape().to_vec()).collect();
+    /// // The end of the first column, the whole second one, the start of the third.
+    /// assert_eq!(shapes, [vec![1], vec![2, 1], vec![1]]);
+    /// assert_eq!(parts[0].to_owned().get_f64(&[0]), Some(4.0));
+    /// assert_eq!(parts[2].to_owned().get_f64(&[0]), Some(3.0));
     /// # Ok::<(), neurovox::Error>(())
     /// ```
     pub fn fortran_range(&self, start: usize, end: usize) -> Result<Vec<DynView<'a>>> {

@@ -80,12 +80,14 @@ pub fn write_view(
 /// use neurovox::array::DynArray;
 /// use neurovox::internals::{choose_scaling, write_view_into, WriterKind};
 /// use neurovox::{ByteOrder, DataType, StorageDtype};
-/// let data = DynArray::from_array(array![[1.4f64, 2.6], [-3.5, 4.5]].into_dyn());
-/// let s = choose_scaling(&data, DataType::Int8, WriterKind::NoScaling)?;
-/// let mut out = [0u8; 4];
-/// write_view_into(&data.view(), StorageDtype::new(DataType::Int8, ByteOrder::Little), &s,
+/// let data = DynArray::from_array(array![[1i16, -2], [300, 4]].into_dyn());
+/// let s = choose_scaling(&data, DataType::Int16, WriterKind::NoScaling)?;
+/// let mut out = [0u8; 8];
+/// write_view_into(&data.view(), StorageDtype::new(DataType::Int16, ByteOrder::Big), &s,
 ///                 WriterKind::NoScaling, &mut out)?;
-/// assert_eq!(out, [1, (-4i8) as u8, 3, 4]); // Fortran order, rounded half to even
+/// assert_eq!(out, [0, 1, 1, 44, 255, 254, 0, 4]); // Fortran order, big-endian
+/// assert!(write_view_into(&data.view(), StorageDtype::new(DataType::Int16, ByteOrder::Big),
+///                         &s, WriterKind::NoScaling, &mut [0u8; 6]).is_err());
 /// # Ok::<(), neurovox::Error>(())
 /// ```
 pub fn write_view_into(

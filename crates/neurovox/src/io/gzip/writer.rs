@@ -11,6 +11,10 @@
 //! every data member's compressed and uncompressed size and ends with a fixed footer, so a
 //! reader finds the index in the file's last 42 bytes. The exact layout is in
 //! `docs/formats.md`; [`MemberIndex`](super::member_index::MemberIndex) reads it back.
+//! A large `write` is compressed straight from the caller's buffer; bytes the caller
+//! computes (an array converted to its stored type) are better given to
+//! [`write_produced`](ParallelGzWriter::write_produced), which has each member's bytes made by
+//! the thread that compresses them.
 //!
 //! The result is an ordinary multi-member gzip stream (RFC 1952 §2.2): `gzip -d`, zlib,
 //! Python's `gzip`, nibabel (with or without `indexed_gzip`) and flate2's `MultiGzDecoder`
