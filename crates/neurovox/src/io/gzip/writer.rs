@@ -665,8 +665,10 @@ const BORROWED_MIN_MEMBERS: usize = 4;
 impl<W: Write> ParallelGzWriter<W> {
     /// Compresses `data`, a whole number of members, straight from the caller's buffer: no
     /// copy into chunks (a save of a 221 MB array copied all of it, and kept a few chunks of
-    /// it in memory). Members already in flight are written first; then windows of a few
-    /// members per thread are compressed in parallel and written in order.
+    /// it in memory). Members already in flight are written first; then windows of a member
+    /// per thread are compressed in parallel and written in order (two per thread held 1.8
+    /// MiB more of compressed float data for no measurable speed: 0.042–0.045 s against
+    /// 0.046–0.052 s for the benchmark's 64 MiB float32 volume).
     fn compress_borrowed(&mut self, data: &[u8]) -> io::Result<()> {
         use rayon::prelude::*;
         while let Some(rx) = self.in_flight.pop_front() {
@@ -674,7 +676,7 @@ impl<W: Write> ParallelGzWriter<W> {
         }
         let compressor = self.compressor;
         let member_size = self.member_size;
-        let per_window = self.max_in_flight;
+        let per_window = self.threads;
         for window in data.chunks(member_size * per_window) {
             let mut outputs: Vec<Vec<u8>> = (0..window.len().div_ceil(member_size))
                 .map(|_| self.spare_outputs.pop().unwrap_or_default())
