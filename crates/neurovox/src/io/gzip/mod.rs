@@ -38,5 +38,5 @@ pub use reader::{
 pub use recompress::{RecompressReport, recompress_file};
 pub use writer::{
     DEFAULT_ISAL_LEVEL, DEFAULT_LEVEL, DEFAULT_MEMBER_SIZE, GzCompressor, GzWriteOptions,
-    ISAL_MAX_LEVEL, MAX_LEVEL, MAX_MEMBER_SIZE, ParallelGzWriter, compress_to_vec,
+    ISAL_MAX_LEVEL, MAX_LEVEL, MAX_MEMBER_SIZE, ParallelGzWriter, Producer, compress_to_vec,
 };

@@ -701,6 +701,22 @@ impl<W: Write> ParallelGzWriter<W> {
     }
 }
 
+/// What [`ParallelGzWriter::write_produced`] calls to make bytes: `fill(offset, buf)` fills
+/// `buf` with the bytes from `offset`, on whichever compression thread needs them.
+///
+/// ```
+/// use neurovox::io::gzip::Producer;
+/// let zeros: &Producer<'_> = &|_offset, buf| {
+///     buf.fill(0);
+///     Ok(())
+/// };
+/// let mut buf = [1u8; 4];
+/// zeros(4096, &mut buf)?;
+/// assert_eq!(buf, [0; 4]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub type Producer<'a> = dyn Fn(usize, &mut [u8]) -> io::Result<()> + Sync + 'a;
+
 impl<W: Write> ParallelGzWriter<W> {
     /// Writes `len` bytes that `fill` makes, as [`write_all`](Write::write_all) of those
     /// bytes would: `fill(offset, buf)` fills `buf` with the bytes from `offset` (counted from
@@ -729,11 +745,7 @@ impl<W: Write> ParallelGzWriter<W> {
     /// assert!(back[7..].iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn write_produced(
-        &mut self,
-        len: usize,
-        fill: &(dyn Fn(usize, &mut [u8]) -> io::Result<()> + Sync),
-    ) -> io::Result<()> {
+    pub fn write_produced(&mut self, len: usize, fill: &Producer<'_>) -> io::Result<()> {
         self.inner_mut()?;
         let mut done = 0;
         if !self.chunk.is_empty() {
@@ -754,12 +766,7 @@ impl<W: Write> ParallelGzWriter<W> {
     }
 
     /// Appends `count` bytes made by `fill` from `offset` to the current chunk.
-    fn fill_chunk(
-        &mut self,
-        offset: usize,
-        count: usize,
-        fill: &(dyn Fn(usize, &mut [u8]) -> io::Result<()> + Sync),
-    ) -> io::Result<()> {
+    fn fill_chunk(&mut self, offset: usize, count: usize, fill: &Producer<'_>) -> io::Result<()> {
         if count == 0 {
             return Ok(());
         }
@@ -779,7 +786,7 @@ impl<W: Write> ParallelGzWriter<W> {
         &mut self,
         offset: usize,
         len: usize,
-        fill: &(dyn Fn(usize, &mut [u8]) -> io::Result<()> + Sync),
+        fill: &Producer<'_>,
     ) -> io::Result<()> {
         use rayon::prelude::*;
         while let Some(rx) = self.in_flight.pop_front() {
