@@ -202,9 +202,10 @@ fn credentials_of(
 /// The instant an RFC 3339 timestamp names (`2026-12-07T18:04:05Z`, with optional fractional
 /// seconds and a `±HH:MM` offset instead of `Z`), or `None` if it is not one.
 fn parse_rfc3339(stamp: &str) -> Option<SystemTime> {
+    // At most four digits a field (RFC 3339's years have four, the rest two): no arithmetic
+    // below can overflow, whatever a credential source prints.
     let number = |s: &str| -> Option<i64> {
-        s.bytes()
-            .all(|b| b.is_ascii_digit())
+        (!s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit()))
             .then(|| s.parse().ok())
             .flatten()
     };
@@ -339,6 +340,10 @@ mod tests {
             "2026-12-07T18:04:05+0200",
             "1969-12-31T23:59:59Z",
             "２０２６-12-07T18:04:05Z",
+            "99999999999999999-01-01T00:00:00Z",
+            "2026-12-07T18:04:05+99999999999:00",
+            "2026-12-07T18:04:05+",
+            "T",
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
         }
