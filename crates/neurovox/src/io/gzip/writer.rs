@@ -975,9 +975,12 @@ mod tests {
         assert_eq!(index.member_at(2_500_000), None);
     }
 
-    /// Bytes made by the compression threads give the very stream that writing them gives:
-    /// the same members, whatever was written before, the threads and the lengths (none,
-    /// within a member, whole members, members and a rest).
+    /// Bytes made by the compression threads give the stream that writing them gives: the
+    /// same members (each a whole gzip member of the same bytes), whatever was written
+    /// before, the threads and the lengths (none, within a member, whole members, members and
+    /// a rest). Compressed bytes are not compared: ISA-L does not always compress the same
+    /// member to the same bytes (one process in ten wrote other bytes than its first write in
+    /// most of 600 writes of this data, through either path; every one inflated to the data).
     #[test]
     fn produced_bytes_make_the_stream_their_write_makes() {
         let byte = |i: usize| (i * 7 % 251) as u8 ^ (i / 3000) as u8;
@@ -1002,9 +1005,25 @@ mod tests {
                     })
                     .unwrap();
                     made.write_all(b"after").unwrap();
+                    let case = format!("threads {threads}, {before} + {len} bytes");
                     let (written, made) = (written.finish().unwrap(), made.finish().unwrap());
-                    assert!(written == made, "threads {threads}, {before} + {len} bytes");
-                    assert_eq!(gunzip(&made)[before..before + len], data[..]);
+                    assert!(gunzip(&written) == gunzip(&made), "{case}");
+                    assert_eq!(gunzip(&made)[before..before + len], data[..], "{case}");
+                    let index = parse_file(&made).unwrap().unwrap();
+                    let sizes = |members: &[MemberEntry]| {
+                        members.iter().map(|m| (m.out, m.size)).collect::<Vec<_>>()
+                    };
+                    let written_index = parse_file(&written).unwrap().unwrap();
+                    assert_eq!(
+                        sizes(index.members()),
+                        sizes(written_index.members()),
+                        "{case}"
+                    );
+                    for m in index.members() {
+                        // Every member is a gzip stream of its own.
+                        let (at, end) = (m.offset as usize, (m.offset + u64::from(m.len)) as usize);
+                        assert_eq!(gunzip(&made[at..end]).len(), m.size as usize, "{case}");
+                    }
                 }
             }
         }
