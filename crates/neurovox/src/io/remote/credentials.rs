@@ -23,6 +23,10 @@ const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 /// How long the container endpoint may take to answer (it is on the same host or link).
 const ENDPOINT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a `credential_process` may run before it is killed: a helper that waits for a
+/// login would otherwise hold every signed read of the process.
+const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Where an `s3://` URL's credentials come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CredentialSource {
@@ -80,7 +84,7 @@ impl CredentialSource {
         }
         // Fetched under the lock: concurrent first requests run the command once.
         let (credentials, expiry) = match (self, command) {
-            (_, Some(command)) => run_process(command, profile)?,
+            (_, Some(command)) => run_process(command, profile, PROCESS_TIMEOUT)?,
             (CredentialSource::Container { url, authorization }, _) => {
                 fetch_container(url, authorization.as_ref())?
             }
@@ -92,8 +96,13 @@ impl CredentialSource {
     }
 }
 
-/// Runs a `credential_process` command and reads the credentials it prints.
-fn run_process(command: &str, profile: &str) -> Result<(Credentials, Option<SystemTime>)> {
+/// Runs a `credential_process` command and reads the credentials it prints; killed after
+/// `timeout`.
+fn run_process(
+    command: &str,
+    profile: &str,
+    timeout: Duration,
+) -> Result<(Credentials, Option<SystemTime>)> {
     let failed = |what: String| {
         Error::io(std::io::Error::other(format!(
             "the credential_process of AWS profile {profile:?} ({command}) {what}"
@@ -103,11 +112,13 @@ fn run_process(command: &str, profile: &str) -> Result<(Credentials, Option<Syst
     let Some((program, args)) = words.as_ref().and_then(|w| w.split_first()) else {
         return Err(failed("is not a command line".into()));
     };
-    let output = std::process::Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| failed(format!("could not be run: {e}")))?;
+    let output = output_within(
+        std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null()),
+        timeout,
+    )
+    .map_err(failed)?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let first = stderr.lines().next().unwrap_or("").trim();
@@ -119,6 +130,62 @@ fn run_process(command: &str, profile: &str) -> Result<(Credentials, Option<Syst
         return Err(failed("printed no \"Version\": 1".into()));
     }
     credentials_of(&json, "SessionToken").map_err(|what| failed(format!("printed {what}")))
+}
+
+/// The output of `command`, killed (and an error) if it has not finished within `timeout`.
+/// Its output is read on threads of its own while it runs, so a full pipe never stalls it.
+fn output_within(
+    command: &mut std::process::Command,
+    timeout: Duration,
+) -> std::result::Result<std::process::Output, String> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not be run: {e}"))?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = std::time::Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("did not finish within {} s", timeout.as_secs_f64()));
+            }
+            Err(e) => return Err(format!("could not be waited for: {e}")),
+        }
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
 }
 
 /// Asks the container credentials endpoint for the task's or pod's credentials.
@@ -438,6 +505,34 @@ mod tests {
             assert!(text.contains("AWS profile \"lab\""), "{text}");
             assert!(text.contains(words), "{command}: {text}");
         }
+    }
+
+    #[test]
+    fn a_credential_process_that_hangs_is_killed() {
+        let start = std::time::Instant::now();
+        let err = run_process("sleep 30", "slow", Duration::from_millis(300)).unwrap_err();
+        assert!(
+            err.to_string().contains("did not finish within 0.3 s"),
+            "{err}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "it was waited for"
+        );
+        // Output larger than a pipe's buffer does not stall it.
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("big.sh");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\nhead -c 200000 /dev/zero | tr '\\0' ' '\n\
+             printf '%s' '{\"Version\":1,\"AccessKeyId\":\"K\",\"SecretAccessKey\":\"S\"}'\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let command = script.display().to_string();
+        let (keys, _) = run_process(&command, "big", Duration::from_secs(20)).unwrap();
+        assert_eq!(keys.key_id, "K");
     }
 
     /// A one-connection-per-answer HTTP server on loopback: answers each request with the
