@@ -12,8 +12,8 @@
 //!    `_FULL_URI`, with `AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]`): ECS tasks, EKS Pod
 //!    Identity.
 //!
-//! The last two kinds are temporary and fetched at the first signed request (`credentials`
-//! module). Not read: EC2 instance roles (the metadata service), web identity tokens, SSO
+//! A `credential_process` and the container endpoint give temporary keys, fetched at the
+//! first signed request and again before they expire (`credentials` module). Not read: EC2 instance roles (the metadata service), web identity tokens, SSO
 //! sessions and roles to assume (docs/compat.md says what to do instead).
 //!
 //! The region from `AWS_REGION` / `AWS_DEFAULT_REGION`, else the profile's `region` in the
