@@ -63,11 +63,9 @@ impl CredentialSource {
     /// they are valid for five more minutes, else fetched (again). Errors (Io) name the source
     /// and what went wrong.
     pub(crate) fn current(&self) -> Result<Credentials> {
-        let (command, profile) = match self {
-            CredentialSource::Static(credentials) => return Ok(credentials.clone()),
-            CredentialSource::Process { command, profile } => (Some(command), profile.as_str()),
-            CredentialSource::Container { .. } => (None, ""),
-        };
+        if let CredentialSource::Static(credentials) = self {
+            return Ok(credentials.clone());
+        }
         let now = SystemTime::now();
         let fresh = |expiry: &Option<SystemTime>| {
             expiry.is_none_or(|e| {
@@ -83,16 +81,24 @@ impl CredentialSource {
             return Ok(credentials.clone());
         }
         // Fetched under the lock: concurrent first requests run the command once.
-        let (credentials, expiry) = match (self, command) {
-            (_, Some(command)) => run_process(command, profile, PROCESS_TIMEOUT)?,
-            (CredentialSource::Container { url, authorization }, _) => {
-                fetch_container(url, authorization.as_ref())?
-            }
-            _ => return Err(Error::usage("no credential source")),
-        };
+        let (credentials, expiry) = self.fetch()?;
         fetched.retain(|(source, _, _)| source != self);
         fetched.push((self.clone(), credentials.clone(), expiry));
         Ok(credentials)
+    }
+
+    /// The source's credentials as it gives them now, with their expiry (static keys never
+    /// expire).
+    fn fetch(&self) -> Result<(Credentials, Option<SystemTime>)> {
+        match self {
+            CredentialSource::Static(credentials) => Ok((credentials.clone(), None)),
+            CredentialSource::Process { command, profile } => {
+                run_process(command, profile, PROCESS_TIMEOUT)
+            }
+            CredentialSource::Container { url, authorization } => {
+                fetch_container(url, authorization.as_ref())
+            }
+        }
     }
 }
 
@@ -419,26 +425,32 @@ mod tests {
     /// A `credential_process` script that counts its runs in `runs` and prints keys that
     /// expire `expires_in` seconds from now.
     fn process(dir: &std::path::Path, name: &str, expires_in: i64) -> CredentialSource {
-        let script = dir.join(name);
         let runs = dir.join(format!("{name}.runs"));
-        std::fs::write(
-            &script,
-            format!(
-                "#!/bin/sh\necho run >> '{}'\n\
+        let script = script(
+            dir,
+            name,
+            &format!(
+                "echo run >> '{}'\n\
                  printf '{{\"Version\": 1, \"AccessKeyId\": \"PROCKEY\", \
                  \"SecretAccessKey\": \"procsecret\", \"SessionToken\": \"proctoken\", \
                  \"Expiration\": \"%s\"}}' \"$(date -u -d @$(( $(date +%s) + {expires_in} )) \
                  +%Y-%m-%dT%H:%M:%SZ)\"\n",
                 runs.display()
             ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        );
         CredentialSource::Process {
             command: format!("'{}' --profile lab", script.display()),
             profile: "lab".into(),
         }
+    }
+
+    /// An executable shell script `name` in `dir` with the lines `body`.
+    fn script(dir: &std::path::Path, name: &str, body: &str) -> std::path::PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        path
     }
 
     fn runs(dir: &std::path::Path, name: &str) -> usize {
@@ -467,14 +479,11 @@ mod tests {
     #[test]
     fn a_failing_credential_process_is_named_in_the_error() {
         let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("fails.sh");
-        std::fs::write(
-            &script,
-            "#!/bin/sh\necho 'token expired, run aws sso login' >&2\nexit 3\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        let script = script(
+            dir.path(),
+            "fails.sh",
+            "echo 'token expired, run aws sso login' >&2\nexit 3\n",
+        );
         let cases = [
             (
                 script.display().to_string(),
@@ -521,16 +530,13 @@ mod tests {
         );
         // Output larger than a pipe's buffer does not stall it.
         let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("big.sh");
-        std::fs::write(
-            &script,
-            "#!/bin/sh\nhead -c 200000 /dev/zero | tr '\\0' ' '\n\
+        let big = script(
+            dir.path(),
+            "big.sh",
+            "head -c 200000 /dev/zero | tr '\\0' ' '\n\
              printf '%s' '{\"Version\":1,\"AccessKeyId\":\"K\",\"SecretAccessKey\":\"S\"}'\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
-        let command = script.display().to_string();
+        );
+        let command = big.display().to_string();
         let (keys, _) = run_process(&command, "big", Duration::from_secs(20)).unwrap();
         assert_eq!(keys.key_id, "K");
     }
