@@ -765,15 +765,20 @@ impl<W: Write> ParallelGzWriter<W> {
         self.fill_chunk(done, len - done, fill)
     }
 
+    /// Gives the current chunk room for a whole member, once: it never grows past one.
+    fn reserve_chunk(&mut self) {
+        if self.chunk.capacity() < self.member_size {
+            self.chunk
+                .reserve_exact(self.member_size - self.chunk.len());
+        }
+    }
+
     /// Appends `count` bytes made by `fill` from `offset` to the current chunk.
     fn fill_chunk(&mut self, offset: usize, count: usize, fill: &Producer<'_>) -> io::Result<()> {
         if count == 0 {
             return Ok(());
         }
-        if self.chunk.capacity() < self.member_size {
-            self.chunk
-                .reserve_exact(self.member_size - self.chunk.len());
-        }
+        self.reserve_chunk();
         let start = self.chunk.len();
         self.chunk.resize(start + count, 0);
         fill(offset, &mut self.chunk[start..]).inspect_err(|_| self.failed = true)
@@ -845,10 +850,7 @@ impl<W: Write> Write for ParallelGzWriter<W> {
                 rest = &rest[whole..];
                 continue;
             }
-            if self.chunk.capacity() < self.member_size {
-                self.chunk
-                    .reserve_exact(self.member_size - self.chunk.len());
-            }
+            self.reserve_chunk();
             let n = (self.member_size - self.chunk.len()).min(rest.len());
             self.chunk.extend_from_slice(&rest[..n]);
             rest = &rest[n..];
