@@ -27,9 +27,11 @@ def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
         expanded), or an ``http://``, ``https://`` or ``s3://`` URL of an image in any of
         these formats (a pair's sibling, an SPM ``.mat``, a PAR's REC are found next to
         it), of which only the bytes each read needs are fetched (``s3://`` with the AWS
-        credentials of the environment, of the profile in ``~/.aws`` (keys or its
-        ``credential_process``) or of an ECS/EKS container's endpoint, else anonymously:
-        public buckets such as OpenNeuro's).
+        credentials the AWS CLI would find: of the environment, of the profile in ``~/.aws``
+        (keys, its ``credential_process``, or the role its ``role_arn`` names), of a web
+        identity token (``AWS_ROLE_ARN``, ``AWS_WEB_IDENTITY_TOKEN_FILE``), of an ECS/EKS
+        container's endpoint, else anonymously — public buckets such as OpenNeuro's — and,
+        when an anonymous read is refused on EC2, with the instance's role).
     mmap : {True, False, 'c', 'r'}, optional
         Whether a full read of an uncompressed, unscaled image may memory-map the file
         instead of reading it into memory. ``True`` or ``'c'`` (the default): a

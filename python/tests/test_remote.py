@@ -310,8 +310,13 @@ def moto_s3():
 
 def _aws_environment(monkeypatch, tmp_path, endpoint, credentials):
     for name in ('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE',
-                 'AWS_NO_SIGN_REQUEST', 'AWS_ENDPOINT_URL_S3', 'AWS_REGION'):
+                 'AWS_NO_SIGN_REQUEST', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_STS',
+                 'AWS_REGION', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE',
+                 'AWS_ROLE_SESSION_NAME', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+                 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_EC2_METADATA_SERVICE_ENDPOINT'):
         monkeypatch.delenv(name, raising=False)
+    # The machine running the tests may be an EC2 instance: its role must not sign them.
+    monkeypatch.setenv('AWS_EC2_METADATA_DISABLED', 'true')
     monkeypatch.setenv('AWS_ENDPOINT_URL', endpoint)
     shared = tmp_path / 'credentials'
     shared.write_text(credentials)
@@ -414,6 +419,113 @@ def test_private_s3_objects_read_with_temporary_credentials(tmp_path, moto_s3, m
         img = nv.load('s3://lab.images/private/temporary.nii.gz')
         np.testing.assert_array_equal(img.get_fdata(), ref.get_fdata())
         assert seen and set(seen) == {('/v2/credentials/pod', 'pod-token')}
+    finally:
+        httpd.shutdown()
+
+
+def _assumed_roles(account='123456789012'):
+    """The roles moto's STS has handed out keys for: (role ARN, session name)."""
+    from moto.sts.models import sts_backends
+    return [(r.role_arn, r.session_name) for r in sts_backends[account]['global'].assumed_roles]
+
+
+def test_private_s3_objects_read_with_roles_assumed_through_sts(tmp_path, moto_s3, monkeypatch):
+    """A web identity token (EKS service accounts, CI OIDC) and a profile's role_arn with a
+    source_profile are exchanged for a role's keys at STS (moto's, on the same endpoint), and
+    those keys sign the reads of a private object; a role STS refuses is reported."""
+    endpoint, put = moto_s3
+    _aws_environment(monkeypatch, tmp_path, endpoint, '')
+    bold = _bold(tmp_path, 'role.nii.gz')
+    put('private/role.nii.gz', bold.read_bytes(), public=False)
+    ref = nibabel.load(bold)
+
+    token = tmp_path / 'token'
+    token.write_text('eyJhbGciOiJSUzI1NiJ9.pod.signature\n')
+    monkeypatch.setenv('AWS_ROLE_ARN', 'arn:aws:iam::123456789012:role/pod-reader')
+    monkeypatch.setenv('AWS_WEB_IDENTITY_TOKEN_FILE', str(token))
+    monkeypatch.setenv('AWS_ROLE_SESSION_NAME', 'pod-7')
+    img = nv.load('s3://lab.images/private/role.nii.gz')
+    np.testing.assert_array_equal(img.get_fdata(), ref.get_fdata())
+    assert ('arn:aws:iam::123456789012:role/pod-reader', 'pod-7') in _assumed_roles()
+    for name in ('AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_ROLE_SESSION_NAME'):
+        monkeypatch.delenv(name)
+
+    shared = tmp_path / 'credentials'
+    shared.write_text('[base]\naws_access_key_id = testing\naws_secret_access_key = testing\n')
+    config = tmp_path / 'config'
+    config.write_text('[profile reader]\nrole_arn = arn:aws:iam::123456789012:role/reader\n'
+                      'source_profile = base\nrole_session_name = alice\n'
+                      '[profile nowhere]\nrole_arn = arn:aws:iam::123456789012:role/x\n')
+    monkeypatch.setenv('AWS_CONFIG_FILE', str(config))
+    monkeypatch.setenv('AWS_PROFILE', 'reader')
+    img = nv.load('s3://lab.images/private/role.nii.gz')
+    np.testing.assert_array_equal(img.dataobj[..., 2], ref.dataobj[..., 2])
+    assert ('arn:aws:iam::123456789012:role/reader', 'alice') in _assumed_roles()
+
+    monkeypatch.setenv('AWS_PROFILE', 'nowhere')
+    with pytest.raises(ValueError, match='AWS profile "nowhere" has a role_arn but no source'):
+        nv.load('s3://lab.images/private/role.nii.gz')
+
+
+def test_an_ec2_instance_role_signs_what_an_anonymous_request_may_not_read(tmp_path, moto_s3,
+                                                                          monkeypatch):
+    """With no credentials configured, reads are anonymous and the instance metadata service is
+    not asked; when an anonymous read is refused, the instance role's keys (IMDSv2: a session
+    token, then the role, then its keys) sign it."""
+    import http.server
+    import json
+    import threading
+
+    endpoint, put = moto_s3
+    _aws_environment(monkeypatch, tmp_path, endpoint, '')
+    bold = _bold(tmp_path, 'instance.nii.gz')
+    put('private/instance.nii.gz', bold.read_bytes(), public=False)
+    put('public/instance.nii.gz', bold.read_bytes())
+    ref = nibabel.load(bold)
+    seen = []
+
+    class Metadata(http.server.BaseHTTPRequestHandler):
+        def answer(self, body):
+            self.send_response(200)
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_PUT(self):
+            seen.append(('PUT', self.path, self.headers.get('X-aws-ec2-metadata-token-ttl-seconds')))
+            self.answer(b'imds-session')
+
+        def do_GET(self):
+            seen.append(('GET', self.path, self.headers.get('X-aws-ec2-metadata-token')))
+            if self.path.endswith('/security-credentials/'):
+                return self.answer(b'lab-instance-role')
+            self.answer(json.dumps({'Code': 'Success', 'AccessKeyId': 'testing',
+                                    'SecretAccessKey': 'testing', 'Token': 'instance',
+                                    'Expiration': '2999-01-01T00:00:00Z'}).encode())
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Metadata)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.delenv('AWS_EC2_METADATA_DISABLED')
+        monkeypatch.setenv('AWS_EC2_METADATA_SERVICE_ENDPOINT',
+                           f'http://127.0.0.1:{httpd.server_port}')
+        public = nv.load('s3://lab.images/public/instance.nii.gz')
+        np.testing.assert_array_equal(public.get_fdata(), ref.get_fdata())
+        assert seen == []
+        private = nv.load('s3://lab.images/private/instance.nii.gz')
+        np.testing.assert_array_equal(private.get_fdata(), ref.get_fdata())
+        role = '/latest/meta-data/iam/security-credentials/'
+        assert seen == [('PUT', '/latest/api/token', '21600'),
+                        ('GET', role, 'imds-session'),
+                        ('GET', role + 'lab-instance-role', 'imds-session')]
+        # Disabled, it is not asked: the refusal is reported.
+        monkeypatch.setenv('AWS_EC2_METADATA_DISABLED', 'true')
+        with pytest.raises(PermissionError, match='private bucket needs AWS credentials'):
+            nv.load('s3://lab.images/private/instance.nii.gz')
+        assert len(seen) == 3
     finally:
         httpd.shutdown()
 

@@ -32,6 +32,9 @@ pub struct RemoteLocation {
     given: String,
     request: String,
     signer: Option<S3Signer>,
+    /// For an anonymous `s3://` location: the signer with the EC2 instance's role, to try
+    /// when the anonymous request is refused.
+    instance_signer: Option<S3Signer>,
 }
 
 impl PartialEq for RemoteLocation {
@@ -80,6 +83,7 @@ impl RemoteLocation {
                 given: url.to_string(),
                 request: url.to_string(),
                 signer: None,
+                instance_signer: None,
             });
         }
         if lower.starts_with("s3://") {
@@ -115,16 +119,20 @@ impl RemoteLocation {
                 ),
             };
             let request = format!("{origin}{path}");
-            let signer = aws.credentials.clone().map(|credentials| S3Signer {
-                origin,
-                path,
+            let signer_with = |credentials| S3Signer {
+                origin: origin.clone(),
+                path: path.clone(),
                 region: region.to_owned(),
                 credentials,
-            });
+            };
             return Ok(RemoteLocation {
                 given: url.to_string(),
                 request,
-                signer,
+                signer: aws.credentials.clone().map(signer_with),
+                instance_signer: aws
+                    .instance_role
+                    .clone()
+                    .map(|service| signer_with(CredentialSource::Instance(service))),
             });
         }
         Err(Error::usage(format!(
@@ -154,6 +162,21 @@ impl RemoteLocation {
                 SIGNATURE_LIFETIME.as_secs(),
             ))),
         }
+    }
+
+    /// This anonymous `s3://` location signed with the credentials of the EC2 instance's
+    /// role, when the environment leaves the instance metadata service to ask and it gives
+    /// them; `None` otherwise (and for every other location). What a refused anonymous
+    /// request tries next.
+    pub(crate) fn with_instance_role(&self) -> Option<RemoteLocation> {
+        let signer = self.instance_signer.as_ref()?;
+        signer.credentials.current().ok()?;
+        Some(RemoteLocation {
+            given: self.given.clone(),
+            request: self.request.clone(),
+            signer: Some(signer.clone()),
+            instance_signer: None,
+        })
     }
 
     /// Whether requests are signed with credentials.
@@ -206,6 +229,7 @@ mod tests {
                     session_token: None,
                 })
             }),
+            instance_role: None,
         }
     }
 

@@ -4,7 +4,8 @@
 //! * [`RemoteLocation`] — what a URL names: the HTTP(S) address to ask, from an `s3://` URL
 //!   too (the `location` module says how), presigned when there are credentials (`aws`:
 //!   where credentials and region come from; `credentials`: fetching and refreshing
-//!   temporary ones; `sigv4`: the signature).
+//!   temporary ones, from a `credential_process`, a container endpoint, STS or the EC2
+//!   instance metadata service; `sigv4`: the signatures).
 //! * [`RemoteObject`] — one object on a server: its size and fingerprint (ETag,
 //!   Last-Modified) from the first request, ranged GETs with timeouts and retries, and the
 //!   errors a user can act on (404 is `NotFound`, 403 `PermissionDenied`, a changed object

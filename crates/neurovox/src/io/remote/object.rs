@@ -13,7 +13,9 @@
 //! 429 answer, a body shorter than its range — are retried [`RemoteOptions::retries`] times
 //! with doubling waits from [`RemoteOptions::backoff`]. 404 is an `Io` error of kind
 //! `NotFound`, 403 and 401 `PermissionDenied` (Python: `FileNotFoundError`,
-//! `PermissionError`), each naming the URL.
+//! `PermissionError`), each naming the URL. An anonymous `s3://` object refused at the first
+//! request is opened once more signed with the EC2 instance's role, when the instance
+//! metadata service gives one (`RemoteLocation::with_instance_role`).
 
 use super::location::RemoteLocation;
 use crate::error::{Error, Result};
@@ -152,6 +154,27 @@ impl RemoteObject {
         tail_bytes: u64,
     ) -> Result<(Self, Vec<u8>, Option<(u64, Vec<u8>)>)> {
         let location = RemoteLocation::parse(url)?;
+        match Self::open_at(location.clone(), options.clone(), tail_bytes) {
+            // Refused anonymously: on EC2 the instance's role may be what should sign it.
+            Err(refused)
+                if refused.io_error_kind() == Some(std::io::ErrorKind::PermissionDenied) =>
+            {
+                match location.with_instance_role() {
+                    Some(signed) => Self::open_at(signed, options, tail_bytes),
+                    None => Err(refused),
+                }
+            }
+            opened => opened,
+        }
+    }
+
+    /// [`open_with_tail`](Self::open_with_tail) of a parsed location.
+    #[allow(clippy::type_complexity)]
+    fn open_at(
+        location: RemoteLocation,
+        options: RemoteOptions,
+        tail_bytes: u64,
+    ) -> Result<(Self, Vec<u8>, Option<(u64, Vec<u8>)>)> {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(options.timeout))
@@ -484,7 +507,8 @@ fn status_failure(status: u16, location: &RemoteLocation) -> Option<Attempt> {
         "; the request was signed with the AWS credentials found"
     } else if location.as_str().to_ascii_lowercase().starts_with("s3://") {
         "; the request was anonymous: a private bucket needs AWS credentials \
-         (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials)"
+         (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile in ~/.aws, or an EC2 \
+         instance role)"
     } else {
         ""
     };
