@@ -28,7 +28,8 @@ def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
         these formats (a pair's sibling, an SPM ``.mat``, a PAR's REC are found next to
         it), of which only the bytes each read needs are fetched (``s3://`` with the AWS
         credentials the AWS CLI would find: of the environment, of the profile in ``~/.aws``
-        (keys, its ``credential_process``, or the role its ``role_arn`` names), of a web
+        (keys, its ``credential_process``, its SSO session, or the role its ``role_arn``
+        names), of a web
         identity token (``AWS_ROLE_ARN``, ``AWS_WEB_IDENTITY_TOKEN_FILE``), of an ECS/EKS
         container's endpoint, else anonymously — public buckets such as OpenNeuro's — and,
         when an anonymous read is refused on EC2, with the instance's role).

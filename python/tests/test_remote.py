@@ -467,6 +467,70 @@ def test_private_s3_objects_read_with_roles_assumed_through_sts(tmp_path, moto_s
         nv.load('s3://lab.images/private/role.nii.gz')
 
 
+def test_private_s3_objects_read_with_an_sso_session(tmp_path, moto_s3, monkeypatch):
+    """An SSO profile's role keys are bought from the SSO portal (a loopback stand-in) with the
+    token `aws sso login` left in ~/.aws/sso/cache (named by the SHA-1 of the session's name,
+    as the AWS CLI names it); an expired token says to log in again."""
+    import hashlib
+    import http.server
+    import json
+    import threading
+
+    endpoint, put = moto_s3
+    _aws_environment(monkeypatch, tmp_path, endpoint, '')
+    bold = _bold(tmp_path, 'sso.nii.gz')
+    put('private/sso.nii.gz', bold.read_bytes(), public=False)
+    ref = nibabel.load(bold)
+    seen = []
+
+    class Portal(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get('x-amz-sso_bearer_token')))
+            body = json.dumps({'roleCredentials': {
+                'accessKeyId': 'testing', 'secretAccessKey': 'testing',
+                'sessionToken': 'sso-session', 'expiration': 32503680000000}}).encode()
+            self.send_response(200)
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Portal)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv('HOME', str(tmp_path))
+        monkeypatch.setenv('AWS_ENDPOINT_URL_SSO', f'http://127.0.0.1:{httpd.server_port}')
+        config = tmp_path / 'config'
+        config.write_text('[profile lab]\nsso_session = lab-sso\nsso_account_id = 123456789012\n'
+                          'sso_role_name = ImagingReader\n'
+                          '[sso-session lab-sso]\nsso_region = eu-west-1\n'
+                          'sso_start_url = https://lab.awsapps.com/start\n')
+        monkeypatch.setenv('AWS_CONFIG_FILE', str(config))
+        monkeypatch.setenv('AWS_PROFILE', 'lab')
+        cache = tmp_path / '.aws' / 'sso' / 'cache'
+        cache.mkdir(parents=True)
+        token = cache / (hashlib.sha1(b'lab-sso').hexdigest() + '.json')
+        token.write_text(json.dumps({'startUrl': 'https://lab.awsapps.com/start',
+                                     'region': 'eu-west-1', 'accessToken': 'sso-access',
+                                     'expiresAt': '2999-01-01T00:00:00Z'}))
+        img = nv.load('s3://lab.images/private/sso.nii.gz')
+        np.testing.assert_array_equal(img.get_fdata(), ref.get_fdata())
+        assert seen == [('/federation/credentials?account_id=123456789012'
+                         '&role_name=ImagingReader', 'sso-access')]
+
+        # Another session, logged in long ago.
+        config.write_text(config.read_text().replace('lab-sso', 'old-sso'))
+        (cache / (hashlib.sha1(b'old-sso').hexdigest() + '.json')).write_text(json.dumps(
+            {'accessToken': 'stale', 'expiresAt': '2020-01-01T00:00:00Z'}))
+        with pytest.raises(OSError, match='aws sso login --profile lab'):
+            nv.load('s3://lab.images/private/sso.nii.gz')
+        assert len(seen) == 1
+    finally:
+        httpd.shutdown()
+
+
 def test_an_ec2_instance_role_signs_what_an_anonymous_request_may_not_read(tmp_path, moto_s3,
                                                                           monkeypatch):
     """With no credentials configured, reads are anonymous and the instance metadata service is

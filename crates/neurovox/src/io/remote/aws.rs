@@ -10,21 +10,23 @@
 //!    the config file;
 //! 3. `AWS_ROLE_ARN` with `AWS_WEB_IDENTITY_TOKEN_FILE` (and `AWS_ROLE_SESSION_NAME`): the
 //!    role assumed with the token, as EKS service accounts set it up;
-//! 4. the profile in the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else
+//! 4. the profile's SSO role (`sso_account_id`, `sso_role_name`, and an `sso_session` or
+//!    the legacy `sso_start_url`), with the token `aws sso login` left in
+//!    `~/.aws/sso/cache`;
+//! 5. the profile in the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else
 //!    `~/.aws/credentials`): its keys, or its `credential_process`;
-//! 5. the same profile in the config file (`AWS_CONFIG_FILE`, else `~/.aws/config`,
+//! 6. the same profile in the config file (`AWS_CONFIG_FILE`, else `~/.aws/config`,
 //!    `[profile NAME]`): its keys, or its `credential_process`;
-//! 6. the container credentials endpoint (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` or
+//! 7. the container credentials endpoint (`AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` or
 //!    `_FULL_URI`, with `AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]`): ECS tasks, EKS Pod
 //!    Identity;
-//! 7. the EC2 instance's role, from the instance metadata service — asked only when an
+//! 8. the EC2 instance's role, from the instance metadata service — asked only when an
 //!    anonymous request is refused (the `credentials::instance` module says why), and never
 //!    with `AWS_EC2_METADATA_DISABLED=true`.
 //!
 //! All but the first and plain keys give temporary credentials, fetched at the first signed
-//! request and again before they expire (`credentials` module). Not read: SSO sessions
-//! (`sso_session`, `sso_start_url`) and roles that need an MFA code (docs/compat.md says
-//! what to do instead). STS requests go to `AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`,
+//! request and again before they expire (`credentials` module). Not read: roles that need
+//! an MFA code (docs/compat.md says what to do instead). STS requests go to `AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`,
 //! else the region's STS endpoint.
 //!
 //! The region from `AWS_REGION` / `AWS_DEFAULT_REGION`, else the profile's `region` in the
@@ -40,7 +42,9 @@
 use std::path::PathBuf;
 
 pub(crate) use super::credentials::{CredentialSource, InstanceMetadata};
-use super::credentials::{RoleToAssume, StsEndpoint, default_session_name, instance_metadata};
+use super::credentials::{
+    RoleToAssume, StsEndpoint, default_session_name, instance_metadata, sso_role,
+};
 pub(crate) use super::sigv4::Credentials as AwsCredentials;
 use crate::error::{Error, Result};
 
@@ -77,6 +81,9 @@ impl AwsSettings {
         let files = AwsFiles {
             credentials: file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
             config: file("AWS_CONFIG_FILE", "config"),
+            sso_cache: home
+                .as_ref()
+                .map(|h| h.join(".aws").join("sso").join("cache")),
         };
         let region = var("AWS_REGION")
             .or_else(|| var("AWS_DEFAULT_REGION"))
@@ -106,7 +113,7 @@ impl AwsSettings {
                 token_file: PathBuf::from(token_file),
             })
         } else {
-            match files.own_credentials(&profile) {
+            match files.own_credentials(&profile, var)? {
                 Some(source) => Some(source),
                 None => super::credentials::container_source(var)?,
             }
@@ -149,10 +156,12 @@ fn config_section(profile: &str) -> String {
 /// a cycle check; a chain this long is a mistake).
 const MAX_ROLE_CHAIN: usize = 8;
 
-/// The shared credentials file and the config file, as text.
+/// The shared credentials file and the config file, as text, and where `aws sso login`
+/// keeps its tokens.
 struct AwsFiles {
     credentials: String,
     config: String,
+    sso_cache: Option<PathBuf>,
 }
 
 impl AwsFiles {
@@ -162,10 +171,22 @@ impl AwsFiles {
             .or_else(|| ini_value(&self.config, &config_section(profile), key))
     }
 
-    /// The keys or `credential_process` of `profile` itself, the credentials file first.
-    fn own_credentials(&self, profile: &str) -> Option<CredentialSource> {
-        profile_source(&self.credentials, profile, profile)
-            .or_else(|| profile_source(&self.config, &config_section(profile), profile))
+    /// The credentials of `profile` itself: its SSO role, else its keys or
+    /// `credential_process` (the credentials file first). Errors (Usage): SSO settings that
+    /// are not complete.
+    fn own_credentials(
+        &self,
+        profile: &str,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<CredentialSource>> {
+        let value = |key: &str| self.value(profile, key);
+        let session =
+            |name: &str, key: &str| ini_value(&self.config, &format!("sso-session {name}"), key);
+        if let Some(role) = sso_role(profile, &value, &session, var, self.sso_cache.clone())? {
+            return Ok(Some(CredentialSource::Sso(role)));
+        }
+        Ok(profile_source(&self.credentials, profile, profile)
+            .or_else(|| profile_source(&self.config, &config_section(profile), profile)))
     }
 
     /// The credentials of `profile`: a role it assumes (with a web identity token, the
@@ -180,7 +201,7 @@ impl AwsFiles {
         chain: &mut Vec<String>,
     ) -> Result<Option<CredentialSource>> {
         let Some(arn) = self.value(profile, "role_arn") else {
-            return Ok(self.own_credentials(profile));
+            return self.own_credentials(profile, var);
         };
         let named_by = format!("AWS profile {profile:?}");
         let usage = |what: &str| Err(Error::usage(format!("{named_by} {what}")));
@@ -228,7 +249,7 @@ impl AwsFiles {
                 return usage("names both a source_profile and a credential_source");
             }
             // A profile may be its own source: its keys assume its role.
-            (Some(source), None) if source == profile => self.own_credentials(profile),
+            (Some(source), None) if source == profile => self.own_credentials(profile, var)?,
             (Some(source), None) => self.profile_credentials(&source, var, region, chain)?,
             (None, Some(named)) => match named.as_str() {
                 "Environment" => environment_keys(var),
@@ -513,6 +534,10 @@ mod tests {
                 "long",
                 "source_profile = base\nduration_seconds = an hour\n",
             ),
+            "[profile sso]\nsso_session = lab\nsso_account_id = 1\nsso_role_name = R\n\
+             [sso-session lab]\nsso_region = eu-north-1\nsso_start_url = https://x/start\n"
+                .to_owned(),
+            role("viasso", "source_profile = sso\n"),
         ];
         std::fs::write(&config, profiles.concat()).unwrap();
         let lookup = |profile: &str, extra: &[(&str, &str)]| {
@@ -576,6 +601,24 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
+        // An SSO profile, as itself and as a role's source.
+        match lookup("sso", &[("HOME", "/home/u")]).unwrap().credentials {
+            Some(CredentialSource::Sso(role)) => {
+                assert_eq!(
+                    (role.account_id.as_str(), role.role_name.as_str()),
+                    ("1", "R")
+                );
+                assert_eq!(role.portal, "https://portal.sso.eu-north-1.amazonaws.com");
+                assert!(role.token_file.starts_with("/home/u/.aws/sso/cache"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let (_, source) = assumed(
+            lookup("viasso", &[("HOME", "/home/u")])
+                .unwrap()
+                .credentials,
+        );
+        assert!(matches!(source, CredentialSource::Sso(_)), "{source:?}");
         // Environment keys come before any profile, as in the AWS CLI.
         let environment = [
             ("AWS_ACCESS_KEY_ID", "ENVKEY"),

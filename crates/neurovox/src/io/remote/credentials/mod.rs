@@ -7,7 +7,8 @@
 //!   (`container`);
 //! * AWS STS, for a role assumed with a web identity token (EKS service accounts, CI
 //!   runners' OIDC tokens) or with other credentials (a profile's `role_arn`) (`sts`);
-//! * the EC2 instance metadata service, for an instance's role (`instance`).
+//! * the EC2 instance metadata service, for an instance's role (`instance`);
+//! * the SSO portal, for the role of an `aws sso login` session (`sso`).
 //!
 //! Temporary keys are fetched at the first signed request, kept for the process, and
 //! fetched again five minutes before they expire, so a proxy read for hours on a Dask worker
@@ -22,10 +23,12 @@ mod instance;
 #[cfg(test)]
 mod loopback;
 mod process;
+mod sso;
 mod sts;
 
 pub(crate) use container::{ContainerToken, container_source};
 pub(crate) use instance::{InstanceMetadata, instance_metadata};
+pub(crate) use sso::{SsoRole, sso_role};
 pub(crate) use sts::{RoleToAssume, StsEndpoint, default_session_name};
 
 use super::sigv4::Credentials;
@@ -68,6 +71,8 @@ pub(crate) enum CredentialSource {
     },
     /// The role of the EC2 instance this runs on.
     Instance(InstanceMetadata),
+    /// The role an SSO profile signs in as.
+    Sso(SsoRole),
 }
 
 /// What a source gave when last fetched: its keys and their expiry.
@@ -130,6 +135,7 @@ impl CredentialSource {
                 sts::assume_role(role, &source.current()?)
             }
             CredentialSource::Instance(service) => service.fetch(),
+            CredentialSource::Sso(role) => role.fetch(),
         }
     }
 }
