@@ -593,6 +593,24 @@ def test_an_ec2_instance_role_signs_what_an_anonymous_request_may_not_read(tmp_p
     finally:
         httpd.shutdown()
 
+    class NoRole(Metadata):
+        def do_GET(self):
+            self.send_response(404)
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+
+    bare = http.server.ThreadingHTTPServer(('127.0.0.1', 0), NoRole)
+    threading.Thread(target=bare.serve_forever, daemon=True).start()
+    try:
+        # An instance without a role: the refusal says what the service said.
+        monkeypatch.delenv('AWS_EC2_METADATA_DISABLED')
+        monkeypatch.setenv('AWS_EC2_METADATA_SERVICE_ENDPOINT',
+                           f'http://127.0.0.1:{bare.server_port}')
+        with pytest.raises(PermissionError, match='knows no IAM role of this instance'):
+            nv.load('s3://lab.images/private/instance.nii.gz')
+    finally:
+        bare.shutdown()
+
 
 def test_dask_workers_read_their_own_ranges_of_remote_images(tmp_path, server):
     distributed = pytest.importorskip('distributed')

@@ -166,17 +166,25 @@ impl RemoteLocation {
 
     /// This anonymous `s3://` location signed with the credentials of the EC2 instance's
     /// role, when the environment leaves the instance metadata service to ask and it gives
-    /// them; `None` otherwise (and for every other location). What a refused anonymous
-    /// request tries next.
-    pub(crate) fn with_instance_role(&self) -> Option<RemoteLocation> {
-        let signer = self.instance_signer.as_ref()?;
-        signer.credentials.current().ok()?;
-        Some(RemoteLocation {
+    /// them: what a refused anonymous request tries next. `None` for every other location,
+    /// and where the service does not answer (off EC2). Errors (Io): the service answered
+    /// but gave no credentials (an instance without a role, say).
+    pub(crate) fn with_instance_role(&self) -> Result<Option<RemoteLocation>> {
+        let Some(signer) = &self.instance_signer else {
+            return Ok(None);
+        };
+        if let Err(e) = signer.credentials.current() {
+            return match &signer.credentials {
+                CredentialSource::Instance(service) if service.is_silent() => Ok(None),
+                _ => Err(e),
+            };
+        }
+        Ok(Some(RemoteLocation {
             given: self.given.clone(),
             request: self.request.clone(),
             signer: Some(signer.clone()),
             instance_signer: None,
-        })
+        }))
     }
 
     /// Whether requests are signed with credentials.

@@ -160,8 +160,13 @@ impl RemoteObject {
                 if refused.io_error_kind() == Some(std::io::ErrorKind::PermissionDenied) =>
             {
                 match location.with_instance_role() {
-                    Some(signed) => Self::open_at(signed, options, tail_bytes),
-                    None => Err(refused),
+                    Ok(Some(signed)) => Self::open_at(signed, options, tail_bytes),
+                    Ok(None) => Err(refused),
+                    Err(no_role) => Err(Error::io(std::io::Error::new(
+                        std::io::ErrorKind::PermissionDenied,
+                        format!("{}; and {}", refused.message(), no_role.message()),
+                    ))
+                    .with_path(url)),
                 }
             }
             opened => opened,

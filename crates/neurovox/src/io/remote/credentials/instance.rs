@@ -62,6 +62,14 @@ pub(crate) fn instance_metadata(var: &dyn Fn(&str) -> Option<String>) -> Option<
 }
 
 impl InstanceMetadata {
+    /// Whether the service failed to answer at all (this process will not ask it again).
+    pub(crate) fn is_silent(&self) -> bool {
+        SILENT
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&self.endpoint)
+    }
+
     /// The role's credentials, as the service gives them now.
     pub(super) fn fetch(&self) -> Result<(Credentials, Option<SystemTime>)> {
         let failed = |what: String| {
@@ -70,8 +78,7 @@ impl InstanceMetadata {
                 self.endpoint
             )))
         };
-        let silent_ones = || SILENT.lock().unwrap_or_else(|e| e.into_inner());
-        if silent_ones().contains(&self.endpoint) {
+        if self.is_silent() {
             return Err(failed("did not answer before".into()));
         }
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -81,7 +88,10 @@ impl InstanceMetadata {
             .build()
             .into();
         let silent = |e: ureq::Error| {
-            silent_ones().push(self.endpoint.clone());
+            SILENT
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(self.endpoint.clone());
             failed(format!("did not answer: {e}"))
         };
         let read = |mut response: ureq::http::Response<ureq::Body>| {
