@@ -651,6 +651,37 @@ def _long_run(tmp_path, name):
     return path, data
 
 
+def test_a_volume_of_a_foreign_url_fetches_little_past_the_bytes_it_needs(tmp_path, server):
+    """Another tool's .nii.gz has no index: a volume's read inflates from the start, reading
+    ahead of itself, but no further than the compressed bytes it will need (guessed from the
+    ratio so far, issue 18) — not the rest of the file."""
+    import zlib
+    rng = np.random.default_rng(11)
+    data = np.zeros((64, 64, 30, 48), dtype=np.int16)
+    data[8:56, 8:56, 3:27] = rng.integers(0, 900, size=(48, 48, 24, 48))
+    path = tmp_path / 'foreign.nii.gz'
+    nibabel.save(nibabel.Nifti1Image(data, np.eye(4)), path)
+    blob = path.read_bytes()
+    server.objects['foreign.nii.gz'] = blob
+    # The compressed bytes up to the end of volume 16, found with zlib.
+    t = 16
+    volume_end = 352 + (t + 1) * data[..., 0].nbytes
+    inflater = zlib.decompressobj(31)
+    out = consumed = 0
+    while out < volume_end:
+        out += len(inflater.decompress(blob[consumed:consumed + 4096]))
+        consumed += 4096
+    assert consumed < len(blob) / 2
+
+    server.log.clear()
+    np.testing.assert_array_equal(nv.load(f'{server.url}/foreign.nii.gz').dataobj[..., t],
+                                  data[..., t])
+    served = server.served()[1]
+    # The header's two requests (64 KiB), the bytes needed, and the guess's margin.
+    assert consumed <= served <= 64 * 1024 + consumed * 1.15 + 512 * 1024, (served, consumed,
+                                                                         len(blob))
+
+
 @pytest.mark.parametrize('where', ['cache', 'next to the object'])
 def test_neurovox_index_of_a_url_spares_later_loads_the_first_pass(tmp_path, server,
                                                                     monkeypatch, where):

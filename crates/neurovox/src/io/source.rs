@@ -158,6 +158,19 @@ pub trait Source: Send + Sync + Debug {
         let _ = (offset, end);
     }
 
+    /// Says that the small reads that follow one another from here (a gzip first pass) will
+    /// probably stop near `end`: a source that reads ahead of such reads (a remote object)
+    /// reads no further ahead than `end` until the reads pass it. A guess, which the reads
+    /// may overrun; sources that read nothing ahead need nothing.
+    ///
+    /// ```
+    /// use neurovox::io::{MemorySource, Source};
+    /// MemorySource::new(vec![0u8; 8]).expect_sequential_end(4); // reads nothing ahead
+    /// ```
+    fn expect_sequential_end(&self, end: u64) {
+        let _ = end;
+    }
+
     /// Says that the reader is done, for now, with the bytes `[offset, offset + len)` that it
     /// borrowed ([`Source::borrow_at`]): a memory-mapped source drops their pages from the
     /// process's page tables (they stay in the page cache, and a later borrow maps them

@@ -219,6 +219,13 @@ const PREFETCH_BATCH: u64 = 16 << 20;
 
 /// Compressed bytes read from the file at a time.
 const INPUT_CHUNK: usize = 128 * 1024;
+/// Output the first pass makes before it guesses where its compressed bytes will end
+/// (`Builder::announce_end`).
+const RATIO_SAMPLE: u64 = 1 << 20;
+
+/// How near its last guess of where its compressed bytes end the first pass guesses again.
+const ANNOUNCE_AGAIN_WITHIN: u64 = 512 << 10;
+
 /// Output produced per inflate call by the first pass.
 const BUILD_CHUNK: usize = 256 * 1024;
 /// Scratch for output a read decompresses only to skip it.
@@ -1582,6 +1589,14 @@ impl Compressed {
         .map_err(|e| e.with_path(&self.path))
     }
 
+    /// Passes the first pass's guess of where its reads end to a source that reads ahead
+    /// ([`Source::expect_sequential_end`]); a file needs none.
+    fn expect_sequential_end(&self, end: u64) {
+        if let Some(source) = &self.backing {
+            source.expect_sequential_end(end);
+        }
+    }
+
     /// Reads up to `buf.len()` bytes at `offset`; fewer only at the end of the file.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
         use std::os::unix::fs::FileExt;
@@ -2233,6 +2248,20 @@ struct Builder {
     scratch: Box<[u8]>,
     dictionary: Box<[u8]>,
     last_checkpoint: Option<u64>,
+    /// What was last announced as where the pass will probably stop reading
+    /// (`announce_end`).
+    announced: AnnouncedEnd,
+}
+
+/// A guess of where the first pass stops reading, as told to the compressed source.
+#[derive(Debug, Default, Clone, Copy)]
+struct AnnouncedEnd {
+    /// The output the read that the guess is for wants.
+    target: u64,
+    /// The compressed offset guessed.
+    end: u64,
+    /// Whether the guess came from the ratio so far (rather than the bound).
+    from_ratio: bool,
 }
 
 impl Builder {
@@ -2243,6 +2272,7 @@ impl Builder {
                 scratch: vec![0u8; BUILD_CHUNK].into_boxed_slice(),
                 dictionary: vec![0u8; WINDOW_SIZE].into_boxed_slice(),
                 last_checkpoint: None,
+                announced: AnnouncedEnd::default(),
             });
         }
         slot.as_mut()
@@ -2269,12 +2299,66 @@ impl Builder {
         result
     }
 
+    /// Tells the compressed source where this pass will probably stop reading to make
+    /// `target` bytes for a read from `read_from`. Until a MiB is out, a bound: deflate never
+    /// makes data much larger (stored blocks add 5 bytes per 64 KiB), so those bytes end
+    /// before about `target` bytes of input. Then a guess: the compressed bytes so far per
+    /// byte out, times the bytes still to make, a tenth more and an input chunk to spare,
+    /// told again whenever the pass nears the last guess, which is then better. A remote
+    /// source reads no further ahead than that: without it, a volume of another tool's
+    /// `.nii.gz` read ahead up to 16 MiB past the bytes it needed. A read that starts where
+    /// the last one ended is one of a run (a whole image read in pieces, volumes in turn):
+    /// its source reads ahead as far as it likes.
+    fn announce_end(&mut self, src: &GzipSource, read_from: u64, target: u64) {
+        let (out, read) = (self.stream.out, self.stream.input.offset());
+        let last = self.announced;
+        if target <= out || (last.target == target && last.end == u64::MAX) {
+            return;
+        }
+        if last.target != target && last.target != 0 && read_from == last.target {
+            self.announced = AnnouncedEnd {
+                target,
+                end: u64::MAX,
+                from_ratio: false,
+            };
+            src.file.expect_sequential_end(u64::MAX);
+            return;
+        }
+        let from_ratio = out >= RATIO_SAMPLE;
+        let due = last.target != target
+            || (from_ratio && !last.from_ratio)
+            || (from_ratio && read.saturating_add(ANNOUNCE_AGAIN_WITHIN) >= last.end);
+        if !due {
+            return;
+        }
+        let end = if from_ratio {
+            let per_byte = read as f64 / out as f64;
+            // Saturates (as casts do) for any ratio a hostile stream could make.
+            let ahead = ((target - out) as f64 * per_byte * 1.1) as u64;
+            read.saturating_add(ahead)
+                .saturating_add(INPUT_CHUNK as u64)
+        } else {
+            target
+                .saturating_add(target / 1024)
+                .saturating_add(INPUT_CHUNK as u64)
+        };
+        self.announced = AnnouncedEnd {
+            target,
+            end,
+            from_ratio,
+        };
+        src.file.expect_sequential_end(end);
+    }
+
     fn advance_inner(
         &mut self,
         src: &GzipSource,
         target: u64,
         mut capture: Option<(u64, &mut [u8])>,
     ) -> Result<()> {
+        let read_from = capture
+            .as_ref()
+            .map_or(self.stream.out, |(offset, _)| *offset);
         while self.stream.out < target {
             let before = self.stream.out;
             let mut room = usize::try_from(target - before)
@@ -2313,6 +2397,7 @@ impl Builder {
                 }
                 Step::Data { produced, boundary } => {
                     src.inflated.fetch_add(produced as u64, Ordering::Relaxed);
+                    self.announce_end(src, read_from, target);
                     if let Some((offset, buf)) = capture.as_mut().filter(|_| direct_from.is_none())
                     {
                         copy_overlap(before, &self.scratch[..produced], *offset, buf);

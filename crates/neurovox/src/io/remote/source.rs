@@ -81,6 +81,9 @@ struct Sequential {
     window: u64,
     /// The end of what was announced.
     announced_to: u64,
+    /// Where the reader guesses its sequential reads will stop
+    /// ([`Source::expect_sequential_end`]): no window reaches past it until the reads do.
+    expected_end: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -202,6 +205,7 @@ impl RemoteSource {
                 end: 0,
                 window: 0,
                 announced_to: 0,
+                expected_end: None,
             }),
             tail: Mutex::new(tail),
         };
@@ -286,7 +290,18 @@ impl Shared {
             (seq.window * 4).min(MAX_READ_AHEAD)
         };
         let from = if ours { seq.announced_to } else { end };
-        let to = end.saturating_add(seq.window).min(self.size());
+        let mut to = end.saturating_add(seq.window).min(self.size());
+        match seq.expected_end {
+            Some(expected) if expected > end => to = to.min(expected),
+            // The reads went past the guess: windows start small again, so that a guess a
+            // little short costs a small window, not the largest.
+            Some(_) => {
+                seq.expected_end = None;
+                seq.window = FIRST_READ_AHEAD;
+                to = end.saturating_add(FIRST_READ_AHEAD).min(self.size());
+            }
+            None => {}
+        }
         seq.announced_to = to.max(from);
         (from < to).then_some((from, to))
     }
@@ -422,6 +437,15 @@ impl Source for RemoteSource {
     /// fetched, on a thread of its own, in up to 8 requests at once (each of 2 to 8 MiB), and
     /// returns: reads of those blocks wait for them. A range over half the cache is left to
     /// the reads (it would evict itself).
+    fn expect_sequential_end(&self, end: u64) {
+        let mut seq = self
+            .shared
+            .sequential
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        seq.expected_end = Some(end);
+    }
+
     fn prefetch(&self, offset: u64, end: u64) {
         let shared = &self.shared;
         let end = end.min(shared.size());
