@@ -110,7 +110,12 @@ def serve(directory, latency_ms, port_file, mb_per_s=0.0):
             if not head:
                 self.wfile.write(body)
 
-    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    class Server(http.server.ThreadingHTTPServer):
+        # The default backlog of 5 drops connections when a reader opens eight at once, and
+        # a dropped connection waits out TCP's 1 s SYN retry: a stall that is the server's.
+        request_queue_size = 128
+
+    httpd = Server(('127.0.0.1', 0), Handler)
     Path(port_file).write_text(str(httpd.server_address[1]))
     httpd.serve_forever()
 

@@ -277,6 +277,37 @@ mod tests {
     }
 
     #[test]
+    fn a_member_compresses_alike_whatever_the_thread_compressed_before() {
+        // A scan-like member (zero background around noise) and an unlike one; the thread's
+        // stream and working memory are reused between them.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut noise = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let scan: Vec<u8> = (0..1_500_000usize)
+            .map(|i| if (i / 4096) % 3 == 0 { 0 } else { (noise() % 90) as u8 })
+            .collect();
+        let other: Vec<u8> = (0..700_000usize).map(|_| noise() as u8).collect();
+        let compress = |data: &[u8], level: u32| {
+            let mut out = Vec::new();
+            assert!(deflate_append(data, level, &mut out, data.len() + 4096));
+            out
+        };
+        for level in 0..=MAX_LEVEL {
+            let first = compress(&scan, level);
+            compress(&other, level);
+            compress(&scan[..scan.len() / 3], level);
+            assert!(compress(&scan, level) == first, "level {level}, same thread");
+            let scan = scan.clone();
+            let fresh = std::thread::spawn(move || compress(&scan, level)).join().unwrap();
+            assert!(fresh == first, "level {level}, a fresh thread");
+        }
+    }
+
+    #[test]
     fn a_bound_too_small_leaves_the_buffer_and_an_empty_input_is_a_valid_stream() {
         let noise: Vec<u8> = (0..200_000u64)
             .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8)

@@ -14,9 +14,10 @@
 //! fetched again five minutes before they expire, so a proxy read for hours on a Dask worker
 //! keeps working.
 //!
-//! Some hundred lines over `ureq` (already here for remote reads), `serde_json` and `shlex`
-//! (both already in the workspace's lock file): the AWS SDK for Rust (`aws-config`) would
-//! bring tokio, hyper and its own HTTP stack to a synchronous library.
+//! A few hundred lines over `ureq` (already here for remote reads), `serde_json`, `shlex` and
+//! `sha1` (the SSO cache's file names): the AWS SDK for Rust (`aws-config`) would bring
+//! tokio, hyper and its own HTTP stack to a synchronous library, and STS and SSO clients of
+//! their own.
 
 mod container;
 mod instance;
