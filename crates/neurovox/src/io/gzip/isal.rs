@@ -301,7 +301,10 @@ mod tests {
             let mut out = Vec::new();
             // Incompressible bytes grow by up to an eighth under a level's Huffman codes.
             let bound = data.len() * 2 + 4096;
-            assert!(deflate_append(data, level, &mut out, bound), "level {level}");
+            assert!(
+                deflate_append(data, level, &mut out, bound),
+                "level {level}"
+            );
             out
         };
         for level in 0..=MAX_LEVEL {

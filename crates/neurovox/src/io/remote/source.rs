@@ -433,10 +433,7 @@ impl Source for RemoteSource {
         false
     }
 
-    /// Starts fetching the blocks of `[offset, end)` that are neither cached nor being
-    /// fetched, on a thread of its own, in up to 8 requests at once (each of 2 to 8 MiB), and
-    /// returns: reads of those blocks wait for them. A range over half the cache is left to
-    /// the reads (it would evict itself).
+    /// Read-ahead windows stop at `end` until the reads pass it (`Shared::read_ahead`).
     fn expect_sequential_end(&self, end: u64) {
         let mut seq = self
             .shared
@@ -446,6 +443,10 @@ impl Source for RemoteSource {
         seq.expected_end = Some(end);
     }
 
+    /// Starts fetching the blocks of `[offset, end)` that are neither cached nor being
+    /// fetched, on a thread of its own, in up to 8 requests at once (each of 2 to 8 MiB), and
+    /// returns: reads of those blocks wait for them. A range over half the cache is left to
+    /// the reads (it would evict itself).
     fn prefetch(&self, offset: u64, end: u64) {
         let shared = &self.shared;
         let end = end.min(shared.size());
