@@ -2,7 +2,7 @@
 //! and EKS Pod Identity (`AWS_CONTAINER_CREDENTIALS_FULL_URI` with an authorization token)
 //! give a workload.
 
-use super::{CredentialSource, credentials_of};
+use super::{CredentialSource, answer_text, credentials_of, endpoint_agent};
 use crate::error::{Error, Result};
 use crate::io::remote::sigv4::Credentials;
 use std::path::PathBuf;
@@ -39,32 +39,19 @@ pub(super) fn fetch_container(
                 .to_owned(),
         ),
     };
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(ENDPOINT_TIMEOUT))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut request = agent.get(url);
+    let mut request = endpoint_agent(ENDPOINT_TIMEOUT).get(url);
     if let Some(token) = &token {
         request = request.header("Authorization", token);
     }
-    let mut response = request
+    let response = request
         .call()
         .map_err(|e| failed(format!("did not answer: {e}")))?;
-    let status = response.status().as_u16();
-    // The answer is a few hundred bytes; more is not credentials.
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024)
-        .read_to_vec()
-        .map_err(|e| failed(format!("answered unreadably: {e}")))?;
+    let (status, text) = answer_text(response).map_err(failed)?;
     if status != 200 {
-        let text = String::from_utf8_lossy(&body);
         return Err(failed(format!("answered HTTP {status}: {}", text.trim())));
     }
     let json: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| failed(format!("answered no JSON: {e}")))?;
+        serde_json::from_str(&text).map_err(|e| failed(format!("answered no JSON: {e}")))?;
     credentials_of(&json, "Token").map_err(|what| failed(format!("answered {what}")))
 }
 

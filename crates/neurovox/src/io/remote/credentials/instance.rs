@@ -11,7 +11,7 @@
 //! public bucket a timeout. A service that did not answer once is not asked again by the
 //! process.
 
-use super::credentials_of;
+use super::{answer_text, credentials_of, endpoint_agent};
 use crate::error::{Error, Result};
 use crate::io::remote::sigv4::Credentials;
 use std::sync::Mutex;
@@ -81,12 +81,7 @@ impl InstanceMetadata {
         if self.is_silent() {
             return Err(failed("did not answer before".into()));
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(self.timeout))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .build()
-            .into();
+        let agent = endpoint_agent(self.timeout);
         let silent = |e: ureq::Error| {
             SILENT
                 .lock()
@@ -94,17 +89,7 @@ impl InstanceMetadata {
                 .push(self.endpoint.clone());
             failed(format!("did not answer: {e}"))
         };
-        let read = |mut response: ureq::http::Response<ureq::Body>| {
-            let status = response.status().as_u16();
-            // Its answers are a name or a few hundred bytes of JSON.
-            let text = response
-                .body_mut()
-                .with_config()
-                .limit(64 * 1024)
-                .read_to_string()
-                .map_err(|e| failed(format!("answered unreadably: {e}")))?;
-            Ok::<_, Error>((status, text))
-        };
+        let read = |response| answer_text(response).map_err(failed);
         let (status, token) = read(
             agent
                 .put(format!("{}/latest/api/token", self.endpoint))

@@ -141,6 +141,35 @@ impl CredentialSource {
     }
 }
 
+/// The HTTP client that asks a credential endpoint (a container endpoint, the instance
+/// metadata service, STS, the SSO portal): every status is an answer rather than an error,
+/// a request may take `timeout` in all, and redirects are not followed (a token sent to one
+/// address goes nowhere else).
+fn endpoint_agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("neurovox/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+/// An answer's status and text. Credentials, a role's name or an STS answer are a few KiB:
+/// more is not one, and is refused rather than read.
+fn answer_text(
+    mut response: ureq::http::Response<ureq::Body>,
+) -> std::result::Result<(u16, String), String> {
+    let status = response.status().as_u16();
+    response
+        .body_mut()
+        .with_config()
+        .limit(256 * 1024)
+        .read_to_string()
+        .map(|text| (status, text))
+        .map_err(|e| format!("answered unreadably: {e}"))
+}
+
 /// The credentials in an AWS credentials JSON object (`AccessKeyId`, `SecretAccessKey`, the
 /// token under `token_key`, an optional RFC 3339 `Expiration`), or what is wrong with it.
 pub(super) fn credentials_of(

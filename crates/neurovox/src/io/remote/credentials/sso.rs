@@ -10,7 +10,7 @@
 //! (`GET /federation/credentials`). A token that has expired is not refreshed here (the AWS
 //! CLI refreshes it at its next use, or `aws sso login` makes a new one): the error says so.
 
-use super::{credentials_of_fields, parse_rfc3339};
+use super::{answer_text, credentials_of_fields, endpoint_agent, parse_rfc3339};
 use crate::error::{Error, Result};
 use crate::io::remote::sigv4::{Credentials, uri_encode};
 use sha1::{Digest, Sha1};
@@ -128,24 +128,13 @@ impl SsoRole {
             uri_encode(&self.account_id, false),
             uri_encode(&self.role_name, false)
         );
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(PORTAL_TIMEOUT))
-            .http_status_as_error(false)
-            .user_agent(concat!("neurovox/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        let mut response = agent
+        let response = endpoint_agent(PORTAL_TIMEOUT)
             .get(&url)
             .header("x-amz-sso_bearer_token", token)
             .call()
             .map_err(|e| failed(format!("got no answer from {}: {e}", self.portal)))?;
-        let status = response.status().as_u16();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024)
-            .read_to_string()
-            .map_err(|e| failed(format!("got an unreadable answer: {e}")))?;
+        let (status, body) =
+            answer_text(response).map_err(|what| failed(format!("{what} ({})", self.portal)))?;
         if status == 401 || status == 403 {
             return Err(failed(format!(
                 "was refused by {} (HTTP {status}): {login}",

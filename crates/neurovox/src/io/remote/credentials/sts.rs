@@ -8,7 +8,7 @@
 //! answer are the text of elements that have no children and no attributes, found by their
 //! tags; an XML crate would add a parser and its dependencies for those few lines.
 
-use super::credentials_of_fields;
+use super::{answer_text, credentials_of_fields, endpoint_agent};
 use crate::error::{Error, Result};
 use crate::io::remote::sigv4::{Credentials, sign_form_post, uri_encode};
 use std::path::Path;
@@ -131,12 +131,7 @@ fn call(
         .map(|(name, value)| format!("{name}={}", uri_encode(value, false)))
         .collect::<Vec<_>>()
         .join("&");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(STS_TIMEOUT))
-        .http_status_as_error(false)
-        .user_agent(concat!("neurovox/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+    let agent = endpoint_agent(STS_TIMEOUT);
     let mut wait = Duration::from_millis(200);
     let mut attempt = 1;
     loop {
@@ -156,18 +151,10 @@ fn call(
                 request = request.header(name, value);
             }
         }
-        let outcome = request.send(body.as_str()).map_err(|e| e.to_string());
-        let answer = outcome.and_then(|mut response| {
-            let status = response.status().as_u16();
-            // An answer is a few KiB; more is not credentials.
-            response
-                .body_mut()
-                .with_config()
-                .limit(256 * 1024)
-                .read_to_string()
-                .map(|text| (status, text))
-                .map_err(|e| e.to_string())
-        });
+        let answer = request
+            .send(body.as_str())
+            .map_err(|e| format!("did not answer: {e}"))
+            .and_then(answer_text);
         let passing = match &answer {
             Err(_) => true,
             Ok((status, _)) => *status == 429 || *status >= 500,
@@ -178,7 +165,7 @@ fn call(
             attempt += 1;
             continue;
         }
-        let (status, text) = answer.map_err(|e| failed(role, format!("got no answer: {e}")))?;
+        let (status, text) = answer.map_err(|what| failed(role, what))?;
         if status != 200 {
             let code = element(&text, "Code").unwrap_or_default();
             let message = element(&text, "Message").unwrap_or_default();
