@@ -43,7 +43,7 @@ use std::path::PathBuf;
 
 pub(crate) use super::credentials::{CredentialSource, InstanceMetadata};
 use super::credentials::{
-    RoleToAssume, StsEndpoint, default_session_name, instance_metadata, sso_role,
+    RoleToAssume, StsEndpoint, default_session_name, instance_metadata, read_small_text, sso_role,
 };
 pub(crate) use super::sigv4::Credentials as AwsCredentials;
 use crate::error::{Error, Result};
@@ -75,7 +75,7 @@ impl AwsSettings {
             var(variable)
                 .map(PathBuf::from)
                 .or_else(|| home.as_ref().map(|h| h.join(".aws").join(default)))
-                .and_then(|path| std::fs::read_to_string(path).ok())
+                .and_then(|path| read_small_text(&path, CONFIG_FILE_LIMIT).ok())
                 .unwrap_or_default()
         };
         let files = AwsFiles {
@@ -151,6 +151,10 @@ fn config_section(profile: &str) -> String {
         format!("profile {profile}")
     }
 }
+
+/// The most of an AWS credentials or config file that is read (they are a few KiB; one
+/// larger is read as absent).
+const CONFIG_FILE_LIMIT: u64 = 16 << 20;
 
 /// How many roles a profile may chain through `source_profile` (the AWS CLI has no limit but
 /// a cycle check; a chain this long is a mistake).

@@ -2,7 +2,10 @@
 //! and EKS Pod Identity (`AWS_CONTAINER_CREDENTIALS_FULL_URI` with an authorization token)
 //! give a workload.
 
-use super::{CredentialSource, answer_text, credentials_of, endpoint_agent};
+use super::{
+    CredentialSource, TOKEN_FILE_LIMIT, answer_text, credentials_of, endpoint_agent,
+    read_small_text,
+};
 use crate::error::{Error, Result};
 use crate::io::remote::sigv4::Credentials;
 use std::path::PathBuf;
@@ -33,7 +36,7 @@ pub(super) fn fetch_container(
         None => None,
         Some(ContainerToken::Value(value)) => Some(value.clone()),
         Some(ContainerToken::File(path)) => Some(
-            std::fs::read_to_string(path)
+            read_small_text(path, TOKEN_FILE_LIMIT)
                 .map_err(|e| failed(format!("needs the token in {}: {e}", path.display())))?
                 .trim()
                 .to_owned(),

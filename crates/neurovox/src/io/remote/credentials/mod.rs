@@ -141,6 +141,27 @@ impl CredentialSource {
     }
 }
 
+/// The most a token or token cache file is read of (they are a few KiB).
+pub(crate) const TOKEN_FILE_LIMIT: u64 = 1 << 20;
+
+/// The text of a small file that the AWS set-up names (a token, a token cache, a config
+/// file), refused past `limit` bytes: a path that names something else (a device, a large
+/// file) must not be read whole.
+pub(crate) fn read_small_text(path: &std::path::Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("it is larger than {limit} bytes"),
+        ));
+    }
+    Ok(text)
+}
+
 /// The HTTP client that asks a credential endpoint (a container endpoint, the instance
 /// metadata service, STS, the SSO portal): every status is an answer rather than an error,
 /// a request may take `timeout` in all, and redirects are not followed (a token sent to one

@@ -10,7 +10,10 @@
 //! (`GET /federation/credentials`). A token that has expired is not refreshed here (the AWS
 //! CLI refreshes it at its next use, or `aws sso login` makes a new one): the error says so.
 
-use super::{answer_text, credentials_of_fields, endpoint_agent, parse_rfc3339};
+use super::{
+    TOKEN_FILE_LIMIT, answer_text, credentials_of_fields, endpoint_agent, parse_rfc3339,
+    read_small_text,
+};
 use crate::error::{Error, Result};
 use crate::io::remote::sigv4::{Credentials, uri_encode};
 use sha1::{Digest, Sha1};
@@ -95,7 +98,7 @@ impl SsoRole {
             )))
         };
         let login = format!("run `aws sso login --profile {}`", self.profile);
-        let cached = std::fs::read_to_string(&self.token_file).map_err(|e| {
+        let cached = read_small_text(&self.token_file, TOKEN_FILE_LIMIT).map_err(|e| {
             failed(format!(
                 "has no token in {} ({e}): {login}",
                 self.token_file.display()

@@ -8,7 +8,9 @@
 //! answer are the text of elements that have no children and no attributes, found by their
 //! tags; an XML crate would add a parser and its dependencies for those few lines.
 
-use super::{answer_text, credentials_of_fields, endpoint_agent};
+use super::{
+    TOKEN_FILE_LIMIT, answer_text, credentials_of_fields, endpoint_agent, read_small_text,
+};
 use crate::error::{Error, Result};
 use crate::io::remote::sigv4::{Credentials, sign_form_post, uri_encode};
 use std::path::Path;
@@ -70,7 +72,7 @@ pub(super) fn assume_role_with_web_identity(
     role: &RoleToAssume,
     token_file: &Path,
 ) -> Result<(Credentials, Option<SystemTime>)> {
-    let token = std::fs::read_to_string(token_file).map_err(|e| {
+    let token = read_small_text(token_file, TOKEN_FILE_LIMIT).map_err(|e| {
         failed(
             role,
             format!(
@@ -340,6 +342,11 @@ mod tests {
             err.contains("web identity token in") && err.contains("gone"),
             "{err}"
         );
+        // A path that names no token file is not read whole.
+        let err = assume_role_with_web_identity(&role(&origin), Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("larger than 1048576 bytes"), "{err}");
     }
 
     #[test]
