@@ -630,6 +630,7 @@ impl ReadPlan {
         let mut buf = zeroed(piece.min(share.len()))?;
         let mut cursor = SegmentCursor::new(&self.segments);
         cursor.seek(share.start)?;
+        cursor.announce_until = share.end;
         let mut at = share.start;
         while at < share.end {
             let bytes = &mut buf[..piece.min(share.end - at)];
@@ -717,6 +718,10 @@ struct SegmentCursor<'a> {
     before: usize,
     /// The source offset up to which reads have been announced.
     announced_to: u64,
+    /// Where announcements stop, as a position in the concatenation: the end of a thread's
+    /// share of a read, past which another thread reads (announcing those bytes again
+    /// fetched them twice, once they had left the remote block cache).
+    announce_until: usize,
 }
 
 impl<'a> SegmentCursor<'a> {
@@ -727,6 +732,7 @@ impl<'a> SegmentCursor<'a> {
             within: 0,
             before: 0,
             announced_to: 0,
+            announce_until: usize::MAX,
         }
     }
 
@@ -784,7 +790,9 @@ impl<'a> SegmentCursor<'a> {
             let n = (len - self.within).min(buf.len());
             let (head, rest) = std::mem::take(&mut buf).split_at_mut(n);
             let at = offset + self.within as u64;
-            self.announce(source, at, n as u64, offset + len as u64);
+            // The segment's end, or the share's if it comes first.
+            let until = self.announce_until.saturating_sub(self.before).min(len);
+            self.announce(source, at, n as u64, offset + until as u64);
             source.read_at(at, head)?;
             self.within += n;
             if self.within == len {
@@ -2164,5 +2172,73 @@ mod tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod share_tests {
+    use super::*;
+    use crate::Order;
+    use std::sync::Mutex;
+
+    /// A remote-like source: reads on several threads, nothing to borrow, and a record of
+    /// what it is told to prefetch.
+    #[derive(Debug)]
+    struct Announced {
+        len: u64,
+        prefetched: Mutex<Vec<(u64, u64)>>,
+    }
+
+    impl Source for Announced {
+        fn len(&self) -> Result<u64> {
+            Ok(self.len)
+        }
+        fn read_at(&self, _offset: u64, buf: &mut [u8]) -> Result<()> {
+            buf.fill(7);
+            Ok(())
+        }
+        fn parallel_reads(&self, _offset: u64, _end: u64) -> bool {
+            true
+        }
+        fn prefetch(&self, offset: u64, end: u64) {
+            self.prefetched.lock().unwrap().push((offset, end));
+        }
+    }
+
+    #[test]
+    fn each_threads_share_announces_only_its_own_bytes() {
+        // 48 MiB after a 352-byte header, read by two threads: 24 MiB each.
+        let n = 48 << 20;
+        let layout = DataLayout::new(vec![n], 1, 352, Order::F);
+        let plan = plan_read(
+            &layout,
+            &Selection::all().canonicalize(&layout.shape).unwrap(),
+        )
+        .unwrap();
+        let source = Announced {
+            len: 352 + n as u64,
+            prefetched: Mutex::new(Vec::new()),
+        };
+        let mut out = vec![0u8; n];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            plan.stream_into(&source, PIECE_BYTES, &mut out, |bytes, values| {
+                values.copy_from_slice(bytes);
+                Ok(())
+            })
+        })
+        .unwrap();
+        assert!(out.iter().all(|&v| v == 7));
+        // Every byte is announced once: a thread announces none of the other's share.
+        let mut prefetched = source.prefetched.into_inner().unwrap();
+        prefetched.sort_unstable();
+        for pair in prefetched.windows(2) {
+            assert!(pair[0].1 <= pair[1].0, "{pair:?} overlap: {prefetched:?}");
+        }
+        let announced: u64 = prefetched.iter().map(|(from, to)| to - from).sum();
+        assert_eq!(announced, n as u64, "{prefetched:?}");
     }
 }
