@@ -97,7 +97,11 @@ impl SsoRole {
                 self.profile
             )))
         };
-        let login = format!("run `aws sso login --profile {}`", self.profile);
+        let login = format!(
+            "run `aws sso login --profile {}` (or set AWS_NO_SIGN_REQUEST=true to read a \
+             public bucket anonymously)",
+            self.profile
+        );
         let cached = read_small_text(&self.token_file, TOKEN_FILE_LIMIT).map_err(|e| {
             failed(format!(
                 "has no token in {} ({e}): {login}",
