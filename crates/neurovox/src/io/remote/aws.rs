@@ -62,7 +62,9 @@ pub(crate) struct AwsSettings {
 
 impl AwsSettings {
     /// The settings of this process's environment (the module docs say where from). Errors
-    /// (Usage): a container endpoint that is plain HTTP to another host.
+    /// (Usage), each naming the setting: a container endpoint that is plain HTTP to another
+    /// host; a role profile without a usable source, in a `source_profile` cycle, or with an
+    /// `mfa_serial`; SSO settings that are not complete.
     pub(crate) fn from_env() -> Result<Self> {
         Self::from_lookup(&|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }

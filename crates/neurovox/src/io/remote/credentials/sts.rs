@@ -169,11 +169,14 @@ fn call(
         }
         let (status, text) = answer.map_err(|what| failed(role, what))?;
         if status != 200 {
-            let code = element(&text, "Code").unwrap_or_default();
-            let message = element(&text, "Message").unwrap_or_default();
+            // STS's error document, or the first words of whatever else answered.
+            let detail = match (element(&text, "Code"), element(&text, "Message")) {
+                (Some(code), message) => format!("{code}: {}", message.unwrap_or_default()),
+                (None, _) => text.trim().chars().take(200).collect(),
+            };
             return Err(failed(
                 role,
-                format!("was refused (HTTP {status}): {code}: {message}"),
+                format!("was refused (HTTP {status}): {detail}"),
             ));
         }
         let inner = inside(&text, "Credentials").unwrap_or_default();
@@ -399,6 +402,13 @@ mod tests {
             "{err}"
         );
         assert_eq!(seen.iter().count(), 1, "a refusal is not retried");
+
+        // A gateway's page, not STS's document, after the retries: its first words.
+        let (origin, _) = serve(vec![(502, "bad gateway".into()); 3]);
+        let err = assume_role(&role(&origin), &source)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("(HTTP 502): bad gateway"), "{err}");
 
         // Throttled twice, then answered: retried.
         let (origin, seen) = serve(vec![
