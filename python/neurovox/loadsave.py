@@ -29,10 +29,10 @@ def load(filename, *, mmap=True, keep_file_open=None, **kwargs):
         it), of which only the bytes each read needs are fetched (``s3://`` with the AWS
         credentials the AWS CLI would find: of the environment, of the profile in ``~/.aws``
         (keys, its ``credential_process``, its SSO session, or the role its ``role_arn``
-        names), of a web
-        identity token (``AWS_ROLE_ARN``, ``AWS_WEB_IDENTITY_TOKEN_FILE``), of an ECS/EKS
-        container's endpoint, else anonymously — public buckets such as OpenNeuro's — and,
-        when an anonymous read is refused on EC2, with the instance's role).
+        names), of a web identity token (``AWS_ROLE_ARN``,
+        ``AWS_WEB_IDENTITY_TOKEN_FILE``), of an ECS/EKS container's endpoint, else
+        anonymously — public buckets such as OpenNeuro's — and, when an anonymous read is
+        refused on EC2, with the instance's role).
     mmap : {True, False, 'c', 'r'}, optional
         Whether a full read of an uncompressed, unscaled image may memory-map the file
         instead of reading it into memory. ``True`` or ``'c'`` (the default): a
