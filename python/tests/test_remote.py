@@ -562,7 +562,8 @@ def test_an_ec2_instance_role_signs_what_an_anonymous_request_may_not_read(tmp_p
             self.wfile.write(body)
 
         def do_PUT(self):
-            seen.append(('PUT', self.path, self.headers.get('X-aws-ec2-metadata-token-ttl-seconds')))
+            ttl = self.headers.get('X-aws-ec2-metadata-token-ttl-seconds')
+            seen.append(('PUT', self.path, ttl))
             self.answer(b'imds-session')
 
         def do_GET(self):
