@@ -93,6 +93,36 @@ def _serving(objects):
         httpd.server_close()
 
 
+@contextlib.contextmanager
+def _endpoint(answer):
+    """A loopback stand-in for a credentials service while the block runs: each request is
+    answered ``answer(method, path, headers) -> (status, body bytes)`` and recorded as
+    ``(method, path, headers)`` in the list yielded with the endpoint's origin."""
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _reply(self):
+            seen.append((self.command, self.path, self.headers))
+            status, body = answer(self.command, self.path, self.headers)
+            self.send_response(status)
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_PUT = _reply
+
+        def log_message(self, *args):
+            pass
+
+    httpd = _Server(('127.0.0.1', 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f'http://127.0.0.1:{httpd.server_port}', seen
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 @pytest.fixture()
 def server():
     with _serving(_Objects()) as objects:
@@ -369,10 +399,8 @@ def test_private_s3_objects_read_with_temporary_credentials(tmp_path, moto_s3, m
     """A profile's credential_process (what SSO helpers and vaults provide) and the container
     credentials endpoint (ECS tasks, EKS Pod Identity) sign reads of a private object; the
     process runs once for many requests; its failure is reported, not read anonymously."""
-    import http.server
     import json
     import sys
-    import threading
 
     endpoint, put = moto_s3
     _aws_environment(monkeypatch, tmp_path, endpoint, '')
@@ -401,32 +429,16 @@ def test_private_s3_objects_read_with_temporary_credentials(tmp_path, moto_s3, m
     with pytest.raises(OSError, match='credential_process of AWS profile "broken"'):
         nv.load('s3://lab.images/private/temporary.nii.gz')
 
-    seen = []
-
-    class Credentials(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen.append((self.path, self.headers.get('Authorization')))
-            body = json.dumps({**keys, 'Token': keys['SessionToken']}).encode()
-            self.send_response(200)
-            self.send_header('Content-Length', str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Credentials)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
+    body = json.dumps({**keys, 'Token': keys['SessionToken']}).encode()
+    with _endpoint(lambda *request: (200, body)) as (origin, seen):
         monkeypatch.setenv('AWS_PROFILE', 'nowhere')
         monkeypatch.setenv('AWS_CONTAINER_CREDENTIALS_FULL_URI',
-                           f'http://127.0.0.1:{httpd.server_port}/v2/credentials/pod')
+                           f'{origin}/v2/credentials/pod')
         monkeypatch.setenv('AWS_CONTAINER_AUTHORIZATION_TOKEN', 'pod-token')
         img = nv.load('s3://lab.images/private/temporary.nii.gz')
         np.testing.assert_array_equal(img.get_fdata(), ref.get_fdata())
-        assert seen and set(seen) == {('/v2/credentials/pod', 'pod-token')}
-    finally:
-        httpd.shutdown()
+        asked = {(path, headers.get('Authorization')) for _, path, headers in seen}
+        assert asked == {('/v2/credentials/pod', 'pod-token')}
 
 
 def _assumed_roles(account='123456789012'):
@@ -478,36 +490,19 @@ def test_private_s3_objects_read_with_an_sso_session(tmp_path, moto_s3, monkeypa
     token `aws sso login` left in ~/.aws/sso/cache (named by the SHA-1 of the session's name,
     as the AWS CLI names it); an expired token says to log in again."""
     import hashlib
-    import http.server
     import json
-    import threading
 
     endpoint, put = moto_s3
     _aws_environment(monkeypatch, tmp_path, endpoint, '')
     bold = _bold(tmp_path, 'sso.nii.gz')
     put('private/sso.nii.gz', bold.read_bytes(), public=False)
     ref = nibabel.load(bold)
-    seen = []
-
-    class Portal(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen.append((self.path, self.headers.get('x-amz-sso_bearer_token')))
-            body = json.dumps({'roleCredentials': {
-                'accessKeyId': 'testing', 'secretAccessKey': 'testing',
-                'sessionToken': 'sso-session', 'expiration': 32503680000000}}).encode()
-            self.send_response(200)
-            self.send_header('Content-Length', str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Portal)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
+    keys = json.dumps({'roleCredentials': {
+        'accessKeyId': 'testing', 'secretAccessKey': 'testing',
+        'sessionToken': 'sso-session', 'expiration': 32503680000000}}).encode()
+    with _endpoint(lambda *request: (200, keys)) as (origin, seen):
         monkeypatch.setenv('HOME', str(tmp_path))
-        monkeypatch.setenv('AWS_ENDPOINT_URL_SSO', f'http://127.0.0.1:{httpd.server_port}')
+        monkeypatch.setenv('AWS_ENDPOINT_URL_SSO', origin)
         config = tmp_path / 'config'
         config.write_text('[profile lab]\nsso_session = lab-sso\nsso_account_id = 123456789012\n'
                           'sso_role_name = ImagingReader\n'
@@ -523,8 +518,9 @@ def test_private_s3_objects_read_with_an_sso_session(tmp_path, moto_s3, monkeypa
                                      'expiresAt': '2999-01-01T00:00:00Z'}))
         img = nv.load('s3://lab.images/private/sso.nii.gz')
         np.testing.assert_array_equal(img.get_fdata(), ref.get_fdata())
-        assert seen == [('/federation/credentials?account_id=123456789012'
-                         '&role_name=ImagingReader', 'sso-access')]
+        asked = [(path, headers.get('x-amz-sso_bearer_token')) for _, path, headers in seen]
+        assert asked == [('/federation/credentials?account_id=123456789012'
+                          '&role_name=ImagingReader', 'sso-access')]
 
         # Another session, logged in long ago.
         config.write_text(config.read_text().replace('lab-sso', 'old-sso'))
@@ -533,8 +529,6 @@ def test_private_s3_objects_read_with_an_sso_session(tmp_path, moto_s3, monkeypa
         with pytest.raises(OSError, match='aws sso login --profile lab'):
             nv.load('s3://lab.images/private/sso.nii.gz')
         assert len(seen) == 1
-    finally:
-        httpd.shutdown()
 
 
 def test_an_ec2_instance_role_signs_what_an_anonymous_request_may_not_read(tmp_path, moto_s3,
@@ -542,9 +536,7 @@ def test_an_ec2_instance_role_signs_what_an_anonymous_request_may_not_read(tmp_p
     """With no credentials configured, reads are anonymous and the instance metadata service is
     not asked; when an anonymous read is refused, the instance role's keys (IMDSv2: a session
     token, then the role, then its keys) sign it."""
-    import http.server
     import json
-    import threading
 
     endpoint, put = moto_s3
     _aws_environment(monkeypatch, tmp_path, endpoint, '')
@@ -552,71 +544,42 @@ def test_an_ec2_instance_role_signs_what_an_anonymous_request_may_not_read(tmp_p
     put('private/instance.nii.gz', bold.read_bytes(), public=False)
     put('public/instance.nii.gz', bold.read_bytes())
     ref = nibabel.load(bold)
-    seen = []
+    keys = json.dumps({'Code': 'Success', 'AccessKeyId': 'testing', 'SecretAccessKey': 'testing',
+                       'Token': 'instance', 'Expiration': '2999-01-01T00:00:00Z'}).encode()
 
-    class Metadata(http.server.BaseHTTPRequestHandler):
-        def answer(self, body):
-            self.send_response(200)
-            self.send_header('Content-Length', str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def metadata(method, path, headers):
+        if method == 'PUT':
+            return 200, b'imds-session'
+        return 200, b'lab-instance-role' if path.endswith('/security-credentials/') else keys
 
-        def do_PUT(self):
-            ttl = self.headers.get('X-aws-ec2-metadata-token-ttl-seconds')
-            seen.append(('PUT', self.path, ttl))
-            self.answer(b'imds-session')
-
-        def do_GET(self):
-            seen.append(('GET', self.path, self.headers.get('X-aws-ec2-metadata-token')))
-            if self.path.endswith('/security-credentials/'):
-                return self.answer(b'lab-instance-role')
-            self.answer(json.dumps({'Code': 'Success', 'AccessKeyId': 'testing',
-                                    'SecretAccessKey': 'testing', 'Token': 'instance',
-                                    'Expiration': '2999-01-01T00:00:00Z'}).encode())
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Metadata)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
+    with _endpoint(metadata) as (origin, seen):
         monkeypatch.delenv('AWS_EC2_METADATA_DISABLED')
-        monkeypatch.setenv('AWS_EC2_METADATA_SERVICE_ENDPOINT',
-                           f'http://127.0.0.1:{httpd.server_port}')
+        monkeypatch.setenv('AWS_EC2_METADATA_SERVICE_ENDPOINT', origin)
         public = nv.load('s3://lab.images/public/instance.nii.gz')
         np.testing.assert_array_equal(public.get_fdata(), ref.get_fdata())
         assert seen == []
         private = nv.load('s3://lab.images/private/instance.nii.gz')
         np.testing.assert_array_equal(private.get_fdata(), ref.get_fdata())
         role = '/latest/meta-data/iam/security-credentials/'
-        assert seen == [('PUT', '/latest/api/token', '21600'),
-                        ('GET', role, 'imds-session'),
-                        ('GET', role + 'lab-instance-role', 'imds-session')]
+        asked = [(method, path, headers.get('X-aws-ec2-metadata-token-ttl-seconds')
+                  or headers.get('X-aws-ec2-metadata-token')) for method, path, headers in seen]
+        assert asked == [('PUT', '/latest/api/token', '21600'),
+                         ('GET', role, 'imds-session'),
+                         ('GET', role + 'lab-instance-role', 'imds-session')]
         # Disabled, it is not asked: the refusal is reported.
         monkeypatch.setenv('AWS_EC2_METADATA_DISABLED', 'true')
         with pytest.raises(PermissionError, match='private bucket needs AWS credentials'):
             nv.load('s3://lab.images/private/instance.nii.gz')
         assert len(seen) == 3
-    finally:
-        httpd.shutdown()
 
-    class NoRole(Metadata):
-        def do_GET(self):
-            self.send_response(404)
-            self.send_header('Content-Length', '0')
-            self.end_headers()
-
-    bare = http.server.ThreadingHTTPServer(('127.0.0.1', 0), NoRole)
-    threading.Thread(target=bare.serve_forever, daemon=True).start()
-    try:
-        # An instance without a role: the refusal says what the service said.
+    # An instance without a role: the refusal says what the service said.
+    no_role = (lambda method, path, headers:
+               (200, b'imds-session') if method == 'PUT' else (404, b''))
+    with _endpoint(no_role) as (origin, _):
         monkeypatch.delenv('AWS_EC2_METADATA_DISABLED')
-        monkeypatch.setenv('AWS_EC2_METADATA_SERVICE_ENDPOINT',
-                           f'http://127.0.0.1:{bare.server_port}')
+        monkeypatch.setenv('AWS_EC2_METADATA_SERVICE_ENDPOINT', origin)
         with pytest.raises(PermissionError, match='knows no IAM role of this instance'):
             nv.load('s3://lab.images/private/instance.nii.gz')
-    finally:
-        bare.shutdown()
 
 
 def test_dask_workers_read_their_own_ranges_of_remote_images(tmp_path, server):
