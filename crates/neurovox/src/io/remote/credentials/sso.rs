@@ -15,7 +15,7 @@ use super::{
     read_small_text,
 };
 use crate::error::{Error, Result};
-use crate::io::remote::sigv4::{Credentials, uri_encode};
+use crate::io::remote::sigv4::{Credentials, hex, uri_encode};
 use sha1::{Digest, Sha1};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -74,8 +74,7 @@ pub(crate) fn sso_role(
     let Some(cache_dir) = cache_dir else {
         return missing("home directory for its token cache (HOME)");
     };
-    let digest = Sha1::digest(cache_key.as_bytes());
-    let name: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let name = hex(&Sha1::digest(cache_key.as_bytes()));
     let portal = var("AWS_ENDPOINT_URL_SSO")
         .or_else(|| var("AWS_ENDPOINT_URL"))
         .unwrap_or_else(|| format!("https://portal.sso.{region}.amazonaws.com"));
