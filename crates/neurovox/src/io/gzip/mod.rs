@@ -22,6 +22,7 @@ pub mod index_file;
 #[cfg(feature = "isal")]
 mod isal;
 pub mod member_index;
+mod parallel_inflate;
 pub mod reader;
 pub mod recompress;
 pub mod span_cache;

@@ -909,12 +909,25 @@ impl GzipSource {
         if self.file.read_at(0, &mut flags)? != flags.len() || flags[3] & FLAG_HEADER_CRC != 0 {
             return Ok(false);
         }
+        if let Some(backing) = &self.file.backing {
+            backing.prefetch(0, trailer.compressed_len);
+        }
+        // On several cores, the stream in chunks (module `parallel_inflate`); files it does
+        // not serve fall through to one core.
+        let threads = rayon::current_num_threads();
+        let read = |at: u64, buf: &mut [u8]| self.file.read_at(at, buf);
+        if super::parallel_inflate::inflate_member_in_parallel(
+            &read,
+            trailer.compressed_len,
+            out,
+            threads,
+        )? {
+            self.inflated.fetch_add(out.len() as u64, Ordering::Relaxed);
+            return Ok(true);
+        }
         #[cfg(feature = "isal")]
         {
             // Streamed from the file a MiB at a time: no copy of the compressed bytes is held.
-            if let Some(backing) = &self.file.backing {
-                backing.prefetch(0, trailer.compressed_len);
-            }
             let inflated =
                 super::isal::inflate_member_into(|at, buf| self.file.read_at(at, buf), out)?;
             if inflated {
