@@ -3,7 +3,7 @@
 //!
 //! A deflate stream can only be resumed at a block boundary and with the 32 KiB of output
 //! before it, and neither is known in the middle of a file nobody indexed. The stream is cut
-//! into chunks anyway (after rapidgzip's idea, Knespel & Brunst 2023; no Rust crate does it):
+//! into chunks anyway, in the way rapidgzip decodes (see "Why not rapidgzip-core" below):
 //!
 //! * **One forward worker** inflates from the start, straight into the front of the output,
 //!   as the serial reader would; it claims each chunk before its input reaches it.
@@ -28,6 +28,18 @@
 //! tile the output, a CRC mismatch, the stream ending before the trailer (more members) —
 //! returns `false`, and the caller reads the ordinary way, which names damage as every read
 //! does. The output is then overwritten: nothing this module wrote is trusted.
+//!
+//! # Why not rapidgzip-core
+//!
+//! The crate `rapidgzip-core` implements this algorithm in full (the reader's module docs
+//! weighed its 0.3.1 for the checkpoint index). For this one job it was not taken, for
+//! reasons read from its documentation, not yet measured side by side: it owns its input
+//! (a file it opens, or its own `ReadAt`), where a read here goes through `io::Source`
+//! (local maps, remote block caches, the byte counters tests assert); it hands the output out
+//! through `Read`/`Write`, one more copy of every byte, where the forward worker here
+//! inflates straight into the caller's array; and it brings ~25 kLoC and its own worker
+//! runtime beside rayon. What it does better — ISA-L-speed decoders, many cores, BGZF — is
+//! the next step, and measuring it against this module on the benchmark's files comes first.
 //!
 //! The output is shared by the workers as a two-ended arena ([`TwoEndedOutput`]): the forward
 //! worker reserves pieces from the front, backward workers from the back, under one lock, so
@@ -94,9 +106,21 @@ pub(super) fn inflate_member_in_parallel(
     };
     let result = std::thread::scope(|scope| {
         let backward: Vec<_> = (1..threads)
-            .map(|_| scope.spawn(|| backward_worker(read, &plan, &arena, &shared)))
+            .map(|_| {
+                scope.spawn(|| {
+                    // An error or a panic must not leave the others waiting for this one.
+                    let guard = FailOnDrop(&shared);
+                    let result = backward_worker(read, &plan, &arena, &shared);
+                    if result.is_ok() {
+                        std::mem::forget(guard);
+                    }
+                    result
+                })
+            })
             .collect();
+        let guard = FailOnDrop(&shared);
         let forward = forward_worker(read, &plan, &arena, &shared);
+        std::mem::forget(guard);
         if forward.as_ref().map_or(true, |f| f.is_none()) {
             shared.fail();
         }
@@ -232,6 +256,16 @@ impl Shared {
 
     fn into_state(self) -> State {
         self.state.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Marks the attempt failed (waking every waiting worker) when dropped: armed around each
+/// worker, so that one that errs or panics releases the others.
+struct FailOnDrop<'a>(&'a Shared);
+
+impl Drop for FailOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.fail();
     }
 }
 
