@@ -69,6 +69,12 @@ const MIN_CHUNK: u64 = 512 << 10;
 /// The forward worker's input piece and output reservation.
 const FORWARD_PIECE: usize = 1 << 20;
 
+/// Whether [`inflate_member_in_parallel`] may serve a file of `compressed_len` bytes on
+/// `threads` threads (it may still decline the file once it reads it).
+fn may_serve(compressed_len: u64, threads: usize) -> bool {
+    threads >= 2 && compressed_len >= MIN_PARALLEL_COMPRESSED
+}
+
 /// Inflates the single gzip member of a file of `compressed_len` bytes, read through `read`,
 /// into `out`, on `threads` threads. `Ok(true)` when `out` holds exactly the member's
 /// inflated bytes, CRC-32 and ISIZE checked; `Ok(false)` when this method does not serve the
@@ -79,7 +85,7 @@ pub(super) fn inflate_member_in_parallel(
     out: &mut [u8],
     threads: usize,
 ) -> crate::Result<bool> {
-    if threads < 2 || compressed_len < MIN_PARALLEL_COMPRESSED || out.len() < WINDOW_SIZE * 4 {
+    if !may_serve(compressed_len, threads) || out.len() < WINDOW_SIZE * 4 {
         return Ok(false);
     }
     let mut head = vec![0u8; 64 << 10];
@@ -451,27 +457,18 @@ fn forward_worker(
                     next_chunk += 1;
                     continue;
                 }
-                // A backward worker owns it: wait for its start bit (or for it to give up).
+                // A backward worker owns it. Stop at its start bit if it has found one;
+                // otherwise take the chunk over rather than wait for a search.
                 let k = next_chunk;
-                loop {
-                    if state.failed {
-                        return Ok(None);
-                    }
-                    if let Some(bit) = state.start_bit[k] {
+                match state.start_bit[k] {
+                    Some(bit) => {
                         stop_bit = Some(bit);
                         stopped_at = k;
-                        break;
                     }
-                    if state.owner[k] == Owner::Forward {
-                        break; // given up: the chunk is the forward worker's after all
+                    None => {
+                        state.owner[k] = Owner::Forward;
+                        next_chunk += 1;
                     }
-                    state = shared
-                        .changed
-                        .wait(state)
-                        .unwrap_or_else(|p| p.into_inner());
-                }
-                if stop_bit.is_none() {
-                    next_chunk += 1;
                 }
             }
             if let Some(bit) = stop_bit {
@@ -704,6 +701,9 @@ fn inflate_backward_chunk(
     };
     {
         let mut state = shared.lock();
+        if state.owner[k] != Owner::Backward {
+            return Ok(None); // the forward worker got here first and took the chunk
+        }
         state.start_bit[k] = Some(start_bit);
     }
     shared.changed.notify_all();
@@ -1004,6 +1004,33 @@ fn dynamic_header_ok(data: &[u8], bit: u64) -> bool {
 }
 
 fn dynamic_header(data: &[u8], bit: u64) -> Option<()> {
+    // Most positions fail on the first 17 bits: check them from one word first.
+    let byte = usize::try_from(bit / 8).ok()?;
+    if let Some(bytes) = data.get(byte..byte + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(bytes);
+        let w = u64::from_le_bytes(word) >> (bit % 8);
+        if w & 0b111 != 0b100 || (w >> 3) & 0x1f > 29 || (w >> 8) & 0x1f > 29 {
+            return None;
+        }
+        // Then on the code-length code, which must fill its code space exactly.
+        let at = bit + 17;
+        let byte = usize::try_from(at / 8).ok()?;
+        if let Some(bytes) = data.get(byte..byte + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(bytes);
+            let lengths = u64::from_le_bytes(word) >> (at % 8);
+            let hclen = ((w >> 13) & 0xf) as u32 + 4;
+            let space: u32 = (0..hclen)
+                .map(|i| ((lengths >> (3 * i)) & 0b111) as u32)
+                .filter(|&l| l > 0)
+                .map(|l| 1 << (7 - l))
+                .sum();
+            if space != 1 << 7 {
+                return None;
+            }
+        }
+    }
     let mut r = BitReader { data, bit };
     // BFINAL 0, BTYPE 2 (dynamic): the first three bits read 0b100.
     if r.take(3)? != 0b100 {
@@ -1201,6 +1228,41 @@ mod tests {
         }
         assert!(parallel(&file, data.len() - 1, 2).is_none());
         assert!(parallel(&file, data.len() + 1, 2).is_none());
+    }
+
+    #[test]
+    fn flipped_bits_and_cut_files_never_panic_or_read_as_other_bytes() {
+        let data = scan_like(10 << 20, 13);
+        let file = gzip(&data, 6);
+        let mut state = 99u64;
+        let mut next = |below: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % below
+        };
+        for _ in 0..40 {
+            let mut damaged = file.clone();
+            let at = next(damaged.len());
+            damaged[at] ^= 1 << next(8);
+            if let Some(got) = parallel(&damaged, data.len(), 2) {
+                assert!(got == data, "a flip at byte {at} read as other bytes");
+            }
+        }
+        for _ in 0..10 {
+            let cut = &file[..next(file.len())];
+            if let Some(got) = parallel(cut, data.len(), 2) {
+                assert!(
+                    got == data,
+                    "a file cut at {} read as other bytes",
+                    cut.len()
+                );
+            }
+        }
+        // Garbage after a valid header: every search and guess fails, nothing is served.
+        let mut garbage = file[..10].to_vec();
+        garbage.extend((0..(6 << 20)).map(|_| next(256) as u8));
+        assert!(parallel(&garbage, data.len(), 3).is_none());
     }
 
     #[test]
