@@ -2552,11 +2552,12 @@ fn zlib_failure(code: i32) -> Error {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::io::Write;
 
-    fn gz(data: &[u8], level: u32) -> Vec<u8> {
+    /// `data` as one gzip member at zlib `level` (flate2), as other tools write it.
+    pub(in crate::io::gzip) fn gz(data: &[u8], level: u32) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
         e.write_all(data).unwrap();
         e.finish().unwrap()
