@@ -701,10 +701,12 @@ fn inflate_backward_chunk(
         if end_bit.is_some_and(|e| file_bit >= e) {
             return Ok(None);
         }
-        if let Some(unresolved) = resolve_window(
+        match resolve_window(
             &mut a, &mut b, &data, from, file_bit, &zeros, &ones, temp, &mut b_out,
         ) {
-            break (file_bit, unresolved);
+            Ok(unresolved) => break (file_bit, unresolved),
+            Err(Rejected::WindowUnknown) => return Ok(None),
+            Err(Rejected::NotABlock) => {}
         }
         if shared.lock().failed {
             return Ok(None);
@@ -781,6 +783,15 @@ fn inflate_backward_chunk(
     }))
 }
 
+/// Why [`resolve_window`] gave up at a bit.
+enum Rejected {
+    /// The bits do not inflate as a block: the search goes on to its next candidate.
+    NotABlock,
+    /// They inflate, but the window stays unknown to the chunk's end or the limit: a later
+    /// candidate would fare no better, so the chunk is given up.
+    WindowUnknown,
+}
+
 /// Where a backward chunk's window became known.
 struct Unresolved {
     /// Output bytes that may depend on the window (all before the last 32 KiB).
@@ -796,7 +807,7 @@ struct Unresolved {
 }
 
 /// Inflates from `bit` with both guessed windows until, at a block's end, the last 32 KiB
-/// of output agree; `a`'s output goes to `temp`. `None` when the bit is not a block that
+/// of output agree; `a`'s output goes to `temp`. Rejected when the bit is not a block that
 /// inflates, or the window stays unknown for [`UNRESOLVED_LIMIT`] bytes.
 #[allow(clippy::too_many_arguments)]
 fn resolve_window(
@@ -809,9 +820,9 @@ fn resolve_window(
     ones: &[u8],
     temp: &mut Vec<u8>,
     b_out: &mut Vec<u8>,
-) -> Option<Unresolved> {
-    let next = start_at(a, data, data_at, bit, zeros)?;
-    let next_b = start_at(b, data, data_at, bit, ones)?;
+) -> Result<Unresolved, Rejected> {
+    let next = start_at(a, data, data_at, bit, zeros).ok_or(Rejected::NotABlock)?;
+    let next_b = start_at(b, data, data_at, bit, ones).ok_or(Rejected::NotABlock)?;
     debug_assert_eq!(next, next_b);
     let mut used = next;
     let mut len = 0usize;
@@ -830,9 +841,14 @@ fn resolve_window(
             || ra.consumed != rb.consumed
             || ra.produced != rb.produced
             || ra.data_type != rb.data_type
-            || (ra.code != Z_OK && ra.code != Z_STREAM_END)
         {
-            return None;
+            return Err(Rejected::NotABlock);
+        }
+        if ra.code == super::zlib::Z_BUF_ERROR {
+            return Err(Rejected::WindowUnknown); // the chunk's bytes ran out first
+        }
+        if ra.code != Z_OK && ra.code != Z_STREAM_END {
+            return Err(Rejected::NotABlock);
         }
         if let Some(i) = temp[len..len + ra.produced]
             .iter()
@@ -847,7 +863,7 @@ fn resolve_window(
         // Bytes the two agree on do not depend on the window: at the stream's end they are
         // final however recent the last difference.
         if ended || (ra.data_type & AT_BLOCK_END != 0 && len >= last_difference + WINDOW_SIZE) {
-            return Some(Unresolved {
+            return Ok(Unresolved {
                 len: last_difference,
                 produced: len,
                 next_byte: used,
@@ -856,7 +872,7 @@ fn resolve_window(
             });
         }
         if len > UNRESOLVED_LIMIT || (used == data.len() && ra.produced == 0) {
-            return None;
+            return Err(Rejected::WindowUnknown);
         }
     }
 }
