@@ -124,11 +124,13 @@ pub(super) fn inflate_member_in_parallel(
                 })
             })
             .collect();
+        // Unless the forward worker succeeds, the backward ones are told to stop.
         let guard = FailOnDrop(&shared);
         let forward = forward_worker(read, &plan, &arena, &shared);
-        std::mem::forget(guard);
-        if forward.as_ref().map_or(true, |f| f.is_none()) {
-            shared.fail();
+        if matches!(forward, Ok(Some(_))) {
+            std::mem::forget(guard);
+        } else {
+            drop(guard);
         }
         let mut first_error = None;
         for handle in backward {
@@ -330,31 +332,32 @@ impl<'a> TwoEndedOutput<'a> {
         self.ends.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The next at most `want` free bytes at the front, with their offset; empty when none.
+    /// The next at most `want` free bytes at the front; empty when none.
     #[allow(clippy::mut_from_ref)] // disjoint pieces of the borrowed slice, see the Sync impl
-    fn take_front(&self, want: usize) -> (usize, &'a mut [u8]) {
+    fn take_front(&self, want: usize) -> &'a mut [u8] {
         let mut ends = self.ends();
         let at = ends.0;
         let n = want.min(ends.1 - at);
         ends.0 += n;
         // SAFETY: [at, at + n) lies within the slice and was free (between the cursors);
         // moving the front cursor past it under the lock hands it out exactly once.
-        (at, unsafe {
-            std::slice::from_raw_parts_mut(self.ptr.add(at), n)
-        })
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(at), n) }
     }
 
-    /// The `len` bytes ending at `end`, if they are all free (`end` must be the back cursor).
+    /// The `len` free bytes just below the back cursor, with their offset, if that many are
+    /// free.
     #[allow(clippy::mut_from_ref)] // disjoint pieces of the borrowed slice, see the Sync impl
-    fn take_back(&self, end: usize, len: usize) -> Option<&'a mut [u8]> {
+    fn take_back(&self, len: usize) -> Option<(usize, &'a mut [u8])> {
         let mut ends = self.ends();
-        if end != ends.1 || len > ends.1 - ends.0 {
+        if len > ends.1 - ends.0 {
             return None;
         }
         ends.1 -= len;
         let at = ends.1;
         // SAFETY: as in take_front, for [at, at + len) below the back cursor.
-        Some(unsafe { std::slice::from_raw_parts_mut(self.ptr.add(at), len) })
+        Some((at, unsafe {
+            std::slice::from_raw_parts_mut(self.ptr.add(at), len)
+        }))
     }
 
     /// The whole output again, once the workers are done.
@@ -487,7 +490,7 @@ fn forward_worker(
         if piece.is_empty() {
             // None left is fine if the stream's end code is all that remains; zlib then
             // says so on a call with no room (else it makes no progress, checked below).
-            piece = arena.take_front(FORWARD_PIECE).1;
+            piece = arena.take_front(FORWARD_PIECE);
         }
         let flush = if stop_bit.is_some() {
             Flush::Block
@@ -637,21 +640,17 @@ fn place(
     if state.failed {
         return;
     }
-    let placed_all_later = state.placed_from == k + 1;
-    let end = {
-        let ends = arena.ends();
-        ends.1
-    };
-    // The whole chunk's room: its resolved bytes now, its unresolved start at the end.
-    let room = if placed_all_later {
-        arena.take_back(end, chunk.len)
+    // With every later chunk placed the back cursor is where this one ends. The whole
+    // chunk's room is taken: its resolved bytes now, its unresolved start at the end.
+    let room = if state.placed_from == k + 1 {
+        arena.take_back(chunk.len)
     } else {
         None
     };
     match room {
-        Some(room) => {
+        Some((at, room)) => {
             room[chunk.unresolved_len..].copy_from_slice(&temp[chunk.unresolved_len..chunk.len]);
-            chunk.placed_at = Some(end - chunk.len);
+            chunk.placed_at = Some(at);
             state.placed_from = k;
         }
         // Only where the two ends meet: the chunk keeps its buffer until the end.
