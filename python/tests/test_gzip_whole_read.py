@@ -8,6 +8,7 @@ writeable, picklable — and random access afterwards must still work. Files are
 nibabel at test time; nibabel reads them for the expected values.
 """
 
+import gzip
 import pickle
 
 import nibabel
@@ -120,3 +121,53 @@ def test_a_large_file_split_across_cores_reads_as_nibabel_does(tmp_path, dtype, 
             assert "damaged.nii.gz" in str(e)
             continue
         np.testing.assert_array_equal(values, expected)
+
+
+@pytest.mark.parametrize(
+    "dtype, volumes, endianness, scaled",
+    [
+        (np.int16, 24, "<", False),
+        (np.int16, 24, "<", True),
+        (np.int16, 24, ">", False),
+        (np.uint8, 40, "<", False),
+        (np.float32, 12, "<", False),
+    ],
+)
+def test_get_fdata_of_a_large_file_is_converted_in_place_as_nibabel_does(
+    tmp_path, dtype, volumes, endianness, scaled
+):
+    # A whole read of at least 4 MiB compressed inflates on every core into the back of the
+    # float array, which is then converted in place front to back (neurovox::array::plan,
+    # read_then_convert_in_place); the block boundaries the cores passed become the gzip
+    # index, so later partial reads start near their bytes. Values, byte order and scaling
+    # must be nibabel's throughout.
+    header = nibabel.Nifti1Header(endianness=endianness)
+    header.set_data_dtype(dtype)
+    img = nibabel.Nifti1Image(_scan(dtype, (96, 96, 50, volumes)), np.eye(4), header=header)
+    plain = tmp_path / "scan.nii"
+    nibabel.save(img, plain)
+    raw = bytearray(plain.read_bytes())
+    if scaled:
+        # scl_slope and scl_inter as another tool would set them, without rescaling the data.
+        raw[112:120] = np.array([0.5, 10.0], dtype=endianness + "f4").tobytes()
+    plain.write_bytes(bytes(raw))
+    path = tmp_path / "scan.nii.gz"
+    path.write_bytes(gzip.compress(bytes(raw), compresslevel=6))
+    assert path.stat().st_size >= 4 << 20
+    # nibabel reads the same bytes uncompressed (a memory map: quicker than inflating).
+    reference = nibabel.load(plain)
+    assert reference.header.get_data_dtype().byteorder in ("=", "|", endianness)
+    assert reference.dataobj.slope == (0.5 if scaled else 1.0)
+
+    img = nv.load(path)
+    for want in (np.float64, np.float32):
+        got = nv.load(path).get_fdata(dtype=want)
+        assert got.dtype == np.dtype(want)
+        # np.array_equal: exact, and ~20x quicker than assert_array_equal on 150 MB arrays.
+        assert np.array_equal(got, reference.get_fdata(dtype=want)), want
+    values = img.get_fdata()
+    assert np.array_equal(values, reference.get_fdata())
+    assert not img.is_dirty
+    for t in (volumes - 1, volumes // 2, 1):
+        np.testing.assert_array_equal(img.dataobj[..., t], reference.dataobj[..., t])
+    np.testing.assert_array_equal(img.dataobj[50, 40], reference.dataobj[50, 40])

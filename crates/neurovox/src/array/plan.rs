@@ -542,6 +542,89 @@ impl ReadPlan {
         Ok(())
     }
 
+    /// Reads the result into the back of `out`'s own memory and converts it in place, front
+    /// to back, when `out`'s elements are wider than the stored ones with room to spare:
+    /// `convert(bytes, values)` as in [`stream_into`](Self::stream_into), each call on a
+    /// batch whose stored bytes lie wholly after the values it writes. `room` is what
+    /// [`room_for_read`](Self::room_for_read) answered (the read fills `room` scratch bytes
+    /// before the stored bytes too). `Ok(false)`, with nothing read, when `out` has no room
+    /// for both, or the plan has post-slicing.
+    ///
+    /// A whole `.nii.gz` read this way inflates on every core into its one buffer (module
+    /// `io::gzip::parallel_inflate`), where a streamed read inflates on one core and
+    /// converts on the other. The batches shrink geometrically (each writes up to where the
+    /// stored bytes of the next begin), so a few parallel conversions cover the array; the
+    /// last few KiB of stored bytes are copied out and converted from the copy.
+    ///
+    /// ```
+    /// use neurovox::io::MemorySource;
+    /// use neurovox::Order;
+    /// use neurovox::array::{plan_read, DataLayout, Selection};
+    /// let layout = DataLayout::new(vec![5], 2, 0, Order::F);
+    /// let plan = plan_read(&layout, &Selection::all().canonicalize(&layout.shape)?)?;
+    /// let source = MemorySource::new(vec![1u8, 0, 2, 0, 3, 0, 4, 0, 5, 0]);
+    /// let mut out = vec![0f64; 5];
+    /// let done = plan.read_then_convert_in_place(&source, 0, &mut out, |bytes, values| {
+    ///     for (v, b) in values.iter_mut().zip(bytes.chunks_exact(2)) {
+    ///         *v = f64::from(i16::from_le_bytes([b[0], b[1]]));
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// assert!(done);
+    /// assert_eq!(out, [1.0, 2.0, 3.0, 4.0, 5.0]);
+    /// # Ok::<(), neurovox::Error>(())
+    /// ```
+    pub fn read_then_convert_in_place<T: bytemuck::Pod>(
+        &self,
+        source: &dyn Source,
+        room: usize,
+        out: &mut [T],
+        convert: impl Fn(&[u8], &mut [T]) -> Result<()>,
+    ) -> Result<bool> {
+        /// Stored bytes below which the rest is copied out rather than split further.
+        const COPIED_REST: usize = 64 << 10;
+        let stored = self.itemsize;
+        let wide = std::mem::size_of::<T>();
+        let count = out.len();
+        let total = self.output_bytes();
+        if self.post.is_some() || stored == 0 || count.checked_mul(stored) != Some(total) {
+            return Ok(false);
+        }
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(out);
+        // The stored bytes end where `out` ends; the room lies just before them.
+        let Some(stored_at) = bytes.len().checked_sub(total) else {
+            return Ok(false);
+        };
+        if wide <= stored || stored_at < room {
+            return Ok(false);
+        }
+        self.read_into_with_room(source, &mut bytes[stored_at - room..], room)?;
+        // Whole elements of `bytes` (which came from `out`, so aligned) as values again.
+        fn values<T: bytemuck::Pod>(bytes: &mut [u8]) -> Result<&mut [T]> {
+            bytemuck::try_cast_slice_mut(bytes)
+                .map_err(|e| Error::usage(format!("converting in place: {e}")))
+        }
+        let mut done = 0usize;
+        while done < count {
+            // Values [done, end) are written below `end * wide`, at or before the first of
+            // their own stored bytes (at `stored_at + done * stored`).
+            let first_stored = stored_at + done * stored;
+            let end = (first_stored / wide).min(count);
+            if (count - done) * stored <= COPIED_REST || end <= done {
+                let rest = bytes[first_stored..].to_vec();
+                return convert(&rest, values(&mut bytes[done * wide..])?).map(|()| true);
+            }
+            let (front, back) = bytes.split_at_mut(end * wide);
+            let from = first_stored - end * wide;
+            convert(
+                &back[from..from + (end - done) * stored],
+                values(&mut front[done * wide..])?,
+            )?;
+            done = end;
+        }
+        Ok(true)
+    }
+
     /// Reads the result and converts it into `out` piece by piece: `convert(bytes, values)`
     /// gets each piece of about `piece` bytes (whole elements of `itemsize` bytes) and the
     /// part of `out` that holds its elements, one element of `out` per stored element.
@@ -2240,5 +2323,97 @@ mod share_tests {
         }
         let announced: u64 = prefetched.iter().map(|(from, to)| to - from).sum();
         assert_eq!(announced, n as u64, "{prefetched:?}");
+    }
+}
+
+#[cfg(test)]
+mod in_place_tests {
+    use super::*;
+    use crate::Order;
+    use crate::io::MemorySource;
+
+    trait Wide: bytemuck::Pod + PartialEq + std::fmt::Debug {
+        fn of(v: u32) -> Self;
+    }
+    impl Wide for f64 {
+        fn of(v: u32) -> Self {
+            f64::from(v)
+        }
+    }
+    impl Wide for f32 {
+        fn of(v: u32) -> Self {
+            v as f32
+        }
+    }
+    impl Wide for u32 {
+        fn of(v: u32) -> Self {
+            v
+        }
+    }
+
+    /// Little-endian unsigned stored values widened to `T`, as a scaling conversion would.
+    fn widen<T: Wide>(bytes: &[u8], values: &mut [T], size: usize) {
+        assert_eq!(
+            bytes.len(),
+            values.len() * size,
+            "a batch's bytes and values differ"
+        );
+        for (v, b) in values.iter_mut().zip(bytes.chunks_exact(size)) {
+            let mut word = [0u8; 4];
+            word[..size].copy_from_slice(b);
+            *v = T::of(u32::from_le_bytes(word));
+        }
+    }
+
+    fn check<T: Wide>(size: usize, count: usize, room: usize) -> bool {
+        let offset = 40usize;
+        let stored: Vec<u8> = (0..count * size)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+            .collect();
+        let mut file = vec![0xeeu8; offset];
+        file.extend_from_slice(&stored);
+        let layout = DataLayout::new(vec![count], size, offset as u64, Order::F);
+        let plan = plan_read(
+            &layout,
+            &Selection::all().canonicalize(&layout.shape).unwrap(),
+        )
+        .unwrap();
+        let mut out = vec![T::of(0); count];
+        let done = plan
+            .read_then_convert_in_place(&MemorySource::new(file), room, &mut out, |b, v| {
+                widen(b, v, size);
+                Ok(())
+            })
+            .unwrap();
+        if done {
+            let mut expected = vec![T::of(0); count];
+            widen(&stored, &mut expected, size);
+            assert_eq!(
+                out, expected,
+                "{size}-byte values, {count} of them, room {room}"
+            );
+        }
+        done
+    }
+
+    #[test]
+    fn wider_values_are_converted_in_place_in_every_batch() {
+        // Sizes around the copied rest (64 KiB of stored bytes) and the first batch's end.
+        for count in [1, 3, 1000, 32 * 1024, 65_537, 300_001, 1 << 20] {
+            for room in [0, 352] {
+                let fits = |wide: usize, size: usize| count * (wide - size) >= room;
+                assert_eq!(check::<f64>(1, count, room), fits(8, 1));
+                assert_eq!(check::<f64>(2, count, room), fits(8, 2));
+                assert_eq!(check::<f64>(4, count, room), fits(8, 4));
+                assert_eq!(check::<f32>(1, count, room), fits(4, 1));
+                assert_eq!(check::<f32>(2, count, room), fits(4, 2));
+            }
+        }
+    }
+
+    #[test]
+    fn values_no_wider_than_the_stored_ones_are_left_to_other_reads() {
+        assert!(!check::<f32>(4, 1000, 0));
+        assert!(!check::<u32>(4, 1000, 0));
     }
 }

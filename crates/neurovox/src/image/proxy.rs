@@ -1181,6 +1181,19 @@ impl ArrayProxy {
             if let Some(borrowed) = borrow_plan(self.source.as_ref(), plan) {
                 return scale_borrowed_into(self.source.as_ref(), borrowed, stored, &scaling, out);
             }
+            // A whole .nii.gz inflates fastest in one buffer (on every core): into the back of
+            // `out` when its values are wider than the stored ones, converted in place.
+            let room = plan.room_for_read(self.source.as_ref());
+            if room > 0
+                && plan.read_then_convert_in_place(
+                    self.source.as_ref(),
+                    room,
+                    out,
+                    |bytes, piece| scale_bytes_into(bytes, stored, &scaling, piece),
+                )?
+            {
+                return Ok(());
+            }
             return plan.stream_into(self.source.as_ref(), PIECE_BYTES, out, |bytes, piece| {
                 scale_bytes_into(bytes, stored, &scaling, piece)
             });

@@ -63,6 +63,12 @@ const UNRESOLVED_LIMIT: usize = 4 << 20;
 /// About how many inflated bytes a chunk holds (see [`ChunkPlan::new`]).
 const CHUNK_OUTPUT: usize = 4 << 20;
 
+/// The address space reserved for a backward chunk's output. Large enough that the
+/// allocator maps it on its own (glibc does so for 32 MiB and more), so that its pages go
+/// back to the system when the read ends: a buffer grown from the heap stayed resident in the
+/// worker thread's arena (5 MB more at the end of a read of the 885 MB float64 run).
+const CHUNK_BUFFER_RESERVE: usize = 32 << 20;
+
 /// The least compressed bytes of a chunk: the search and the window cost about a block.
 const MIN_CHUNK: u64 = 512 << 10;
 
@@ -71,38 +77,52 @@ const FORWARD_PIECE: usize = 1 << 20;
 
 /// Whether [`inflate_member_in_parallel`] may serve a file of `compressed_len` bytes on
 /// `threads` threads (it may still decline the file once it reads it).
-fn may_serve(compressed_len: u64, threads: usize) -> bool {
+pub(super) fn may_serve(compressed_len: u64, threads: usize) -> bool {
     threads >= 2 && compressed_len >= MIN_PARALLEL_COMPRESSED
 }
 
+/// A deflate block boundary the workers passed: a read can resume there with the 32 KiB of
+/// output before it (the reader's checkpoint index is made of these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Boundary {
+    /// Output bytes before it, from the member's start.
+    pub(super) out: u64,
+    /// Its bit offset in the file.
+    pub(super) bit: u64,
+}
+
 /// Inflates the single gzip member of a file of `compressed_len` bytes, read through `read`,
-/// into `out`, on `threads` threads. `Ok(true)` when `out` holds exactly the member's
-/// inflated bytes, CRC-32 and ISIZE checked; `Ok(false)` when this method does not serve the
-/// file (see the module docs) — `out` then holds garbage. Errors are the reader's.
+/// into `out`, on `threads` threads. `Some` when `out` holds exactly the member's inflated
+/// bytes, CRC-32 and ISIZE checked, with the block boundaries the workers passed at least
+/// `span` output bytes apart (the first is the member's start); `None` when this method does
+/// not serve the file (see the module docs) — `out` then holds garbage. Errors are the
+/// reader's.
 pub(super) fn inflate_member_in_parallel(
     read: &(dyn Fn(u64, &mut [u8]) -> crate::Result<usize> + Sync),
     compressed_len: u64,
     out: &mut [u8],
     threads: usize,
-) -> crate::Result<bool> {
+    span: u64,
+) -> crate::Result<Option<Vec<Boundary>>> {
     if !may_serve(compressed_len, threads) || out.len() < WINDOW_SIZE * 4 {
-        return Ok(false);
+        return Ok(None);
     }
+    let span = usize::try_from(span.max(1)).unwrap_or(usize::MAX);
     let mut head = vec![0u8; 64 << 10];
     let n = read(0, &mut head)?;
     let Some(data_start) = gzip_header_len(&head[..n]) else {
-        return Ok(false);
+        return Ok(None);
     };
     let mut trailer = [0u8; 8];
     if read(compressed_len - 8, &mut trailer)? != 8 {
-        return Ok(false);
+        return Ok(None);
     }
     let want_crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
     let data_end = compressed_len - 8;
     let data_start = data_start as u64;
     let plan = ChunkPlan::new(data_start, data_end, threads, out.len());
     if plan.count < 2 {
-        return Ok(false);
+        return Ok(None);
     }
     let total = out.len();
     let arena = TwoEndedOutput::new(out);
@@ -116,7 +136,7 @@ pub(super) fn inflate_member_in_parallel(
                 scope.spawn(|| {
                     // An error or a panic must not leave the others waiting for this one.
                     let guard = FailOnDrop(&shared);
-                    let result = backward_worker(read, &plan, &arena, &shared);
+                    let result = backward_worker(read, &plan, &arena, &shared, span);
                     if result.is_ok() {
                         std::mem::forget(guard);
                     }
@@ -126,7 +146,7 @@ pub(super) fn inflate_member_in_parallel(
             .collect();
         // Unless the forward worker succeeds, the backward ones are told to stop.
         let guard = FailOnDrop(&shared);
-        let forward = forward_worker(read, &plan, &arena, &shared);
+        let forward = forward_worker(read, &plan, &arena, &shared, span);
         if matches!(forward, Ok(Some(_))) {
             std::mem::forget(guard);
         } else {
@@ -146,13 +166,13 @@ pub(super) fn inflate_member_in_parallel(
         }
     })?;
     let Some(forward) = result else {
-        return Ok(false);
+        return Ok(None);
     };
     let state = shared.into_state();
     if state.failed {
-        return Ok(false);
+        return Ok(None);
     }
-    Ok(finish(arena, forward, state, total, want_crc))
+    Ok(finish(read, arena, forward, state, total, want_crc))
 }
 
 /// The byte after a gzip member header at the start of `head`, or `None` when `head` is not
@@ -187,6 +207,8 @@ struct ChunkPlan {
     /// Compressed bytes per chunk.
     size: u64,
     count: usize,
+    /// The whole output's length: no chunk inflates to more.
+    output_len: usize,
 }
 
 impl ChunkPlan {
@@ -205,6 +227,7 @@ impl ChunkPlan {
             data_end,
             size,
             count,
+            output_len,
         }
     }
 
@@ -281,8 +304,9 @@ impl Drop for FailOnDrop<'_> {
 struct BackwardChunk {
     /// The chunk's first bit (a block header), relative to the file.
     start_bit: u64,
-    /// Its compressed bytes from `start_bit`'s byte to the end of its unresolved part.
-    unresolved_input: Vec<u8>,
+    /// The file byte after the compressed bytes of its unresolved part (read again from the
+    /// source at the end rather than held: on float data they were 8 MB of a 239 MB file).
+    unresolved_input_end: u64,
     /// Output bytes inflated before the window was known.
     unresolved_len: usize,
     /// Output length of the whole chunk.
@@ -294,12 +318,17 @@ struct BackwardChunk {
     placed_at: Option<usize>,
     /// CRC-32 of the resolved part.
     resolved_crc: crc32fast::Hasher,
+    /// Block boundaries in the chunk, `out` counted from the chunk's start (the first is the
+    /// start itself).
+    boundaries: Vec<Boundary>,
 }
 
 /// What the forward worker made of the start.
 struct Forward {
     len: usize,
     crc: crc32fast::Hasher,
+    /// Block boundaries passed, the stream's start first.
+    boundaries: Vec<Boundary>,
     /// The first backward chunk (where the forward worker stopped), `count` if none.
     stopped_at: usize,
 }
@@ -368,6 +397,12 @@ impl<'a> TwoEndedOutput<'a> {
     }
 }
 
+/// An empty buffer for a backward chunk's output, reserved at [`CHUNK_BUFFER_RESERVE`]: only
+/// the pages written are memory.
+fn chunk_buffer() -> Vec<u8> {
+    Vec::with_capacity(CHUNK_BUFFER_RESERVE)
+}
+
 /// Reads `len` bytes at `at` (fewer at the file's end).
 fn read_range(
     read: &(dyn Fn(u64, &mut [u8]) -> crate::Result<usize> + Sync),
@@ -425,6 +460,7 @@ fn forward_worker(
     plan: &ChunkPlan,
     arena: &TwoEndedOutput<'_>,
     shared: &Shared,
+    span: usize,
 ) -> crate::Result<Option<Forward>> {
     let mut inflater = match Inflater::new() {
         Ok(i) => i,
@@ -432,6 +468,17 @@ fn forward_worker(
     };
     let mut crc = crc32fast::Hasher::new();
     let mut len = 0usize;
+    let mut boundaries = vec![Boundary {
+        out: 0,
+        bit: plan.data_start * 8,
+    }];
+    // Output until the next boundary is due. Stopping at every block end costs ~20 % of
+    // the speed (zlib-rs leaves its fast loop at each stop), so the inflater runs freely up
+    // to where one falls due, then stops at the next block end.
+    let due_in = |len: usize, boundaries: &[Boundary]| {
+        let last = boundaries.last().map_or(0, |b| b.out as usize);
+        (last + span).saturating_sub(len)
+    };
     let mut input = Vec::new();
     let mut input_at = plan.data_start;
     let mut used = 0usize;
@@ -492,12 +539,13 @@ fn forward_worker(
             // says so on a call with no room (else it makes no progress, checked below).
             piece = arena.take_front(FORWARD_PIECE);
         }
-        let flush = if stop_bit.is_some() {
-            Flush::Block
+        let due = due_in(len, &boundaries);
+        let (flush, room) = if stop_bit.is_some() || due == 0 {
+            (Flush::Block, piece.len())
         } else {
-            Flush::None
+            (Flush::None, piece.len().min(due))
         };
-        let r = inflater.inflate(&input[used..], piece, flush);
+        let r = inflater.inflate(&input[used..], &mut piece[..room], flush);
         if r.code != Z_STREAM_END && r.consumed == 0 && r.produced == 0 {
             if piece.is_empty() {
                 return Ok(None); // more output than the read's length
@@ -519,6 +567,7 @@ fn forward_worker(
                 (end == plan.data_end && stop_bit.is_none()).then_some(Forward {
                     len,
                     crc,
+                    boundaries,
                     stopped_at,
                 }),
             );
@@ -526,13 +575,14 @@ fn forward_worker(
         if r.code != Z_OK && !(r.code == super::zlib::Z_BUF_ERROR && r.produced == 0) {
             return Ok(None);
         }
+        let fed_to = input_at - (input.len() - used) as u64;
+        let at = bit_position(fed_to, r.data_type);
         if let Some(bit) = stop_bit {
-            let fed_to = input_at - (input.len() - used) as u64;
-            let at = bit_position(fed_to, r.data_type);
             if r.data_type & AT_BLOCK_END != 0 && at == bit {
                 return Ok(Some(Forward {
                     len,
                     crc,
+                    boundaries,
                     stopped_at,
                 }));
             }
@@ -540,7 +590,19 @@ fn forward_worker(
                 return Ok(None); // passed the start bit inside a block: not a boundary
             }
         }
+        if is_boundary(r.data_type) && due_in(len, &boundaries) == 0 {
+            boundaries.push(Boundary {
+                out: len as u64,
+                bit: at,
+            });
+        }
     }
+}
+
+/// Whether an inflater that returned `data_type` stopped between two blocks: at a block's
+/// end, and not the final block's.
+fn is_boundary(data_type: i32) -> bool {
+    data_type & (AT_BLOCK_END | IN_LAST_BLOCK) == AT_BLOCK_END
 }
 
 /// Claims chunks from the end and inflates them until none is left for it.
@@ -549,8 +611,9 @@ fn backward_worker(
     plan: &ChunkPlan,
     arena: &TwoEndedOutput<'_>,
     shared: &Shared,
+    span: usize,
 ) -> crate::Result<()> {
-    let mut temp = Vec::new();
+    let mut temp = chunk_buffer();
     loop {
         let k = {
             let mut state = shared.lock();
@@ -596,7 +659,7 @@ fn backward_worker(
                     .unwrap_or_else(|p| p.into_inner());
             }
         };
-        match inflate_backward_chunk(read, plan, k, end_bit, shared, &mut temp)? {
+        match inflate_backward_chunk(read, plan, k, end_bit, shared, span, &mut temp)? {
             Some(chunk) => place(arena, shared, k, chunk, &mut temp),
             None => {
                 let mut state = shared.lock();
@@ -654,7 +717,7 @@ fn place(
             state.placed_from = k;
         }
         // Only where the two ends meet: the chunk keeps its buffer until the end.
-        None => chunk.pending = std::mem::take(temp),
+        None => chunk.pending = std::mem::replace(temp, chunk_buffer()),
     }
     state.done[k] = Some(chunk);
     drop(state);
@@ -665,12 +728,14 @@ fn place(
 /// `unresolved_len` bytes with a guessed window). `None` when no header is found, the window
 /// never becomes known, or the chunk does not end exactly at `end_bit` (or at the stream's
 /// end before the trailer, for the last chunk).
+#[allow(clippy::too_many_arguments)]
 fn inflate_backward_chunk(
     read: &(dyn Fn(u64, &mut [u8]) -> crate::Result<usize> + Sync),
     plan: &ChunkPlan,
     k: usize,
     end_bit: Option<u64>,
     shared: &Shared,
+    span: usize,
     temp: &mut Vec<u8>,
 ) -> crate::Result<Option<BackwardChunk>> {
     let from = plan.nominal_start(k);
@@ -690,6 +755,7 @@ fn inflate_backward_chunk(
     let search_end = (data.len().min(SEARCH_LIMIT) as u64) * 8;
     let mut candidate = 0u64;
     let mut b_out = Vec::new();
+    let mut boundaries = Vec::new();
     // Find a header that inflates, and inflate until the window is known.
     let (start_bit, unresolved) = loop {
         let Some(bit) = find_dynamic_header(&data, candidate, search_end) else {
@@ -700,8 +766,29 @@ fn inflate_backward_chunk(
         if end_bit.is_some_and(|e| file_bit >= e) {
             return Ok(None);
         }
+        boundaries.clear();
+        boundaries.push(Boundary {
+            out: 0,
+            bit: file_bit,
+        });
+        let mut windows = Guesses {
+            zeros: &zeros,
+            ones: &ones,
+            b_out: &mut b_out,
+        };
+        let mut record = Recorder {
+            span,
+            boundaries: &mut boundaries,
+        };
         match resolve_window(
-            &mut a, &mut b, &data, from, file_bit, &zeros, &ones, temp, &mut b_out,
+            &mut a,
+            &mut b,
+            &data,
+            from,
+            file_bit,
+            &mut windows,
+            temp,
+            &mut record,
         ) {
             Ok(unresolved) => break (file_bit, unresolved),
             Err(Rejected::WindowUnknown) => return Ok(None),
@@ -727,8 +814,7 @@ fn inflate_backward_chunk(
         data_type,
     } = unresolved;
     let in_last_block = data_type & IN_LAST_BLOCK != 0;
-    let unresolved_input =
-        data[usize::try_from(start_bit / 8 - from).unwrap_or(0)..next_byte].to_vec();
+    let unresolved_input_end = from + next_byte as u64;
     let mut used = next_byte;
     let mut len = produced;
     // Where the chunk must end: at `end_bit` after a non-final block, or for the last chunk
@@ -748,6 +834,9 @@ fn inflate_backward_chunk(
     }
     // Decoder `a` holds the real window now: go on alone to the end.
     while finished == Some(false) {
+        if len > plan.output_len {
+            return Ok(None); // more than the whole read: never hold more than the output
+        }
         if temp.len() < len + FORWARD_PIECE {
             temp.resize(len + FORWARD_PIECE, 0);
         }
@@ -758,6 +847,11 @@ fn inflate_backward_chunk(
         if !stream_end && r.code != Z_OK && r.code != super::zlib::Z_BUF_ERROR {
             return Ok(None);
         }
+        Recorder {
+            span,
+            boundaries: &mut boundaries,
+        }
+        .passed(len, from + used as u64, r.data_type);
         finished = ends_here(used, r.data_type, stream_end);
         if finished == Some(false) && used == data.len() && r.produced == 0 && r.consumed == 0 {
             return Ok(None);
@@ -773,13 +867,41 @@ fn inflate_backward_chunk(
     resolved_crc.update(&temp[unresolved_len..len]);
     Ok(Some(BackwardChunk {
         start_bit,
-        unresolved_input,
+        unresolved_input_end,
         unresolved_len,
         len,
         pending: Vec::new(),
         placed_at: None,
         resolved_crc,
+        boundaries,
     }))
+}
+
+/// The two guessed windows a backward chunk starts with, and the second decoder's output.
+struct Guesses<'a> {
+    zeros: &'a [u8],
+    ones: &'a [u8],
+    b_out: &'a mut Vec<u8>,
+}
+
+/// Keeps a backward chunk's block boundaries at least `span` output bytes apart.
+struct Recorder<'a> {
+    span: usize,
+    boundaries: &'a mut Vec<Boundary>,
+}
+
+impl Recorder<'_> {
+    /// Notes where an inflater stands after a call that left it `len` bytes into the chunk
+    /// with its input consumed up to the file byte `fed_to`.
+    fn passed(&mut self, len: usize, fed_to: u64, data_type: i32) {
+        let last = self.boundaries.last().map_or(0, |b| b.out as usize);
+        if is_boundary(data_type) && len >= last + self.span {
+            self.boundaries.push(Boundary {
+                out: len as u64,
+                bit: bit_position(fed_to, data_type),
+            });
+        }
+    }
 }
 
 /// Why [`resolve_window`] gave up at a bit.
@@ -815,13 +937,13 @@ fn resolve_window(
     data: &[u8],
     data_at: u64,
     bit: u64,
-    zeros: &[u8],
-    ones: &[u8],
+    guesses: &mut Guesses<'_>,
     temp: &mut Vec<u8>,
-    b_out: &mut Vec<u8>,
+    record: &mut Recorder<'_>,
 ) -> Result<Unresolved, Rejected> {
-    let next = start_at(a, data, data_at, bit, zeros).ok_or(Rejected::NotABlock)?;
-    let next_b = start_at(b, data, data_at, bit, ones).ok_or(Rejected::NotABlock)?;
+    let next = start_at(a, data, data_at, bit, guesses.zeros).ok_or(Rejected::NotABlock)?;
+    let next_b = start_at(b, data, data_at, bit, guesses.ones).ok_or(Rejected::NotABlock)?;
+    let b_out = &mut *guesses.b_out;
     debug_assert_eq!(next, next_b);
     let mut used = next;
     let mut len = 0usize;
@@ -858,6 +980,7 @@ fn resolve_window(
         }
         used += ra.consumed;
         len += ra.produced;
+        record.passed(len, data_at + used as u64, ra.data_type);
         let ended = ra.code == Z_STREAM_END;
         // Bytes the two agree on do not depend on the window: at the stream's end they are
         // final however recent the last difference.
@@ -878,76 +1001,107 @@ fn resolve_window(
 
 /// Places what is pending, inflates each backward chunk's unresolved start with its real
 /// window (on every core: each window is the last 32 KiB of the chunk before, resolved
-/// already), and checks the length and CRC-32 of the whole.
+/// already), and checks the length and CRC-32 of the whole. The block boundaries of every
+/// part, in order, when all is well.
 fn finish(
+    read: &(dyn Fn(u64, &mut [u8]) -> crate::Result<usize> + Sync),
     arena: TwoEndedOutput<'_>,
     forward: Forward,
     mut state: State,
     total: usize,
     want_crc: u32,
-) -> bool {
+) -> Option<Vec<Boundary>> {
     use rayon::prelude::*;
     let out = arena.into_inner();
+    let mut boundaries = forward.boundaries;
     // Each backward chunk with its offset, and its window copied out before `out` is split.
     let mut chunks = Vec::new();
     let mut at = forward.len;
     for k in forward.stopped_at..state.done.len() {
-        let Some(chunk) = state.done[k].take() else {
-            return false;
-        };
+        let mut chunk = state.done[k].take()?;
         if at.checked_add(chunk.len).is_none_or(|end| end > total)
             || chunk.placed_at.is_some_and(|placed| placed != at)
         {
-            return false;
+            return None;
+        }
+        // A chunk's last boundary may be the next chunk's start, found by both.
+        for b in &chunk.boundaries {
+            let b = Boundary {
+                out: (at as u64) + b.out,
+                bit: b.bit,
+            };
+            if boundaries.last().is_none_or(|last| last.out < b.out) {
+                boundaries.push(b);
+            }
         }
         if chunk.placed_at.is_none() {
             let resolved = chunk.unresolved_len..chunk.len;
             out[at + chunk.unresolved_len..at + chunk.len]
-                .copy_from_slice(&chunk.pending[resolved]);
+                .copy_from_slice(chunk.pending.get(resolved)?);
+            chunk.pending = Vec::new(); // a chunk's output: not held while the rest finishes
         }
         let len = chunk.len;
         chunks.push((at, chunk));
         at += len;
     }
     if at != total {
-        return false;
+        return None;
     }
-    let windows: Vec<Vec<u8>> = chunks
-        .iter()
-        .map(|(at, _)| out[at.saturating_sub(WINDOW_SIZE)..*at].to_vec())
-        .collect();
-    // The unresolved regions, in order and disjoint.
-    let mut regions = Vec::with_capacity(chunks.len());
-    let mut rest: &mut [u8] = out;
-    let mut consumed = 0usize;
-    for (at, chunk) in &chunks {
-        let tail = std::mem::take(&mut rest);
-        let (_, tail) = tail.split_at_mut(at - consumed);
-        let (region, tail) = tail.split_at_mut(chunk.unresolved_len);
-        regions.push(region);
-        rest = tail;
-        consumed = at + chunk.unresolved_len;
+    // Each unresolved region is split off `out` with the window before it (the last 32 KiB
+    // of the part before, final by now) and inflated again on rayon's pool, with no copy of
+    // the windows. A window that reaches back into an earlier unresolved region (a chunk
+    // shorter than a window past its own unresolved start) waits, and is done in order
+    // after the others.
+    let mut resolved: Vec<Option<crc32fast::Hasher>> = vec![None; chunks.len()];
+    let mut deferred = Vec::new();
+    {
+        let mut jobs = Vec::with_capacity(chunks.len());
+        let mut rest: &mut [u8] = &mut *out;
+        let mut consumed = 0usize;
+        for (i, (at, chunk)) in chunks.iter().enumerate() {
+            let window_start = at.saturating_sub(WINDOW_SIZE);
+            let tail = std::mem::take(&mut rest);
+            if window_start < consumed {
+                deferred.push(i);
+                let (_, tail) = tail.split_at_mut(at + chunk.unresolved_len - consumed);
+                rest = tail;
+            } else {
+                let (_, tail) = tail.split_at_mut(window_start - consumed);
+                let (window, tail) = tail.split_at_mut(at - window_start);
+                let (region, tail) = tail.split_at_mut(chunk.unresolved_len);
+                jobs.push((i, &*window, region));
+                rest = tail;
+            }
+            consumed = at + chunk.unresolved_len;
+        }
+        let done: Vec<(usize, Option<crc32fast::Hasher>)> = jobs
+            .into_par_iter()
+            .map(|(i, window, region)| {
+                (i, reinflate_unresolved(read, &chunks[i].1, window, region))
+            })
+            .collect();
+        for (i, crc) in done {
+            resolved[i] = crc;
+        }
     }
-    let resolved: Vec<Option<crc32fast::Hasher>> = chunks
-        .par_iter()
-        .zip(windows.par_iter())
-        .zip(regions.into_par_iter())
-        .map(|(((_, chunk), window), region)| reinflate_unresolved(chunk, window, region))
-        .collect();
+    for i in deferred {
+        let (at, chunk) = &chunks[i];
+        let window = out[at.saturating_sub(WINDOW_SIZE)..*at].to_vec();
+        let region = &mut out[*at..at + chunk.unresolved_len];
+        resolved[i] = reinflate_unresolved(read, chunk, &window, region);
+    }
     let mut crc = forward.crc;
     for (unresolved, (_, chunk)) in resolved.into_iter().zip(&chunks) {
-        let Some(unresolved) = unresolved else {
-            return false;
-        };
-        crc.combine(&unresolved);
+        crc.combine(&unresolved?);
         crc.combine(&chunk.resolved_crc);
     }
-    crc.finalize() == want_crc
+    (crc.finalize() == want_crc).then_some(boundaries)
 }
 
 /// Inflates `chunk`'s unresolved start again, with its real `window`, into `region`; the
 /// region's CRC-32, or `None` when the bytes do not come out the same length.
 fn reinflate_unresolved(
+    read: &(dyn Fn(u64, &mut [u8]) -> crate::Result<usize> + Sync),
     chunk: &BackwardChunk,
     window: &[u8],
     region: &mut [u8],
@@ -957,14 +1111,11 @@ fn reinflate_unresolved(
         return Some(crc);
     }
     let mut inflater = Inflater::new().ok()?;
-    let input = &chunk.unresolved_input;
-    let next = start_at(
-        &mut inflater,
-        input,
-        chunk.start_bit / 8,
-        chunk.start_bit,
-        window,
-    )?;
+    let first = chunk.start_bit / 8;
+    let len = usize::try_from(chunk.unresolved_input_end.checked_sub(first)?).ok()?;
+    // A read that fails here is reported by the ordinary read the caller falls back to.
+    let input = read_range(read, first, len).ok()?;
+    let next = start_at(&mut inflater, &input, first, chunk.start_bit, window)?;
     let r = inflater.inflate(&input[next..], region, Flush::None);
     let fine = r.code == Z_OK || r.code == Z_STREAM_END || r.code == super::zlib::Z_BUF_ERROR;
     if !fine || r.produced != region.len() {
@@ -1202,7 +1353,13 @@ mod tests {
         out
     }
 
-    fn parallel(file: &[u8], len: usize, threads: usize) -> Option<Vec<u8>> {
+    /// The output and the block boundaries, `span` apart, when the file is served.
+    fn parallel_with_boundaries(
+        file: &[u8],
+        len: usize,
+        threads: usize,
+        span: u64,
+    ) -> Option<(Vec<u8>, Vec<Boundary>)> {
         let read = |at: u64, buf: &mut [u8]| -> crate::Result<usize> {
             let at = (at as usize).min(file.len());
             let n = buf.len().min(file.len() - at);
@@ -1210,9 +1367,31 @@ mod tests {
             Ok(n)
         };
         let mut out = vec![0u8; len];
-        inflate_member_in_parallel(&read, file.len() as u64, &mut out, threads)
+        inflate_member_in_parallel(&read, file.len() as u64, &mut out, threads, span)
             .unwrap()
-            .then_some(out)
+            .map(|boundaries| (out, boundaries))
+    }
+
+    fn parallel(file: &[u8], len: usize, threads: usize) -> Option<Vec<u8>> {
+        parallel_with_boundaries(file, len, threads, 1 << 20).map(|(out, _)| out)
+    }
+
+    /// Inflates `want` bytes from `b` with the window before it in `data`, as the reader
+    /// resumes from a checkpoint.
+    fn resume(file: &[u8], data: &[u8], b: Boundary, want: usize) -> Vec<u8> {
+        let mut inflater = Inflater::new().unwrap();
+        let at = b.out as usize;
+        let window = &data[at.saturating_sub(WINDOW_SIZE)..at];
+        let next = start_at(&mut inflater, file, 0, b.bit, window).unwrap();
+        let mut got = vec![0u8; want];
+        let r = inflater.inflate(&file[next..], &mut got, Flush::None);
+        assert!(
+            r.code == Z_OK || r.code == Z_STREAM_END,
+            "zlib status {}",
+            r.code
+        );
+        got.truncate(r.produced);
+        got
     }
 
     #[test]
@@ -1227,6 +1406,39 @@ mod tests {
                     got == data,
                     "level {level}, {threads} threads: bytes differ"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn every_boundary_recorded_resumes_to_the_same_bytes() {
+        let span = 1u64 << 20;
+        for (seed, level) in [(4u64, 6u32), (5, 9)] {
+            let data = scan_like(24 << 20, seed);
+            let file = gzip(&data, level);
+            for threads in [2, 4] {
+                let (got, boundaries) = parallel_with_boundaries(&file, data.len(), threads, span)
+                    .unwrap_or_else(|| panic!("level {level}, {threads} threads: not served"));
+                assert!(got == data);
+                let what = format!("level {level}, {threads} threads");
+                assert_eq!(boundaries[0], Boundary { out: 0, bit: 80 }, "{what}");
+                for pair in boundaries.windows(2) {
+                    assert!(pair[0].out < pair[1].out, "{what}: out of order");
+                    // zlib ends a block every 16 Ki symbols: a span never goes much past its
+                    // due point, whichever worker inflated it.
+                    assert!(pair[1].out - pair[0].out <= span + (256 << 10), "{what}");
+                }
+                let last = boundaries.last().unwrap().out;
+                assert!(
+                    last + span + (256 << 10) >= data.len() as u64,
+                    "{what}: {last}"
+                );
+                for &b in &boundaries {
+                    let at = b.out as usize;
+                    let want = (data.len() - at).min(64 << 10);
+                    let resumed = resume(&file, &data, b, want);
+                    assert!(resumed == data[at..at + want], "{what}: boundary {b:?}");
+                }
             }
         }
     }

@@ -899,7 +899,7 @@ impl GzipSource {
         }
         let trailer = self.trailer?;
         let whole_stream = u64::from(trailer.isize) == end && trailer.allows(end);
-        if !whole_stream || trailer.compressed_len > ONE_CALL_MAX_COMPRESSED {
+        if !whole_stream || !one_call_fits(trailer.compressed_len, rayon::current_num_threads()) {
             return None;
         }
         usize::try_from(offset).ok()
@@ -923,18 +923,24 @@ impl GzipSource {
         if let Some(backing) = &self.file.backing {
             backing.prefetch(0, trailer.compressed_len);
         }
-        // On several cores, the stream in chunks (module `parallel_inflate`); files it does
-        // not serve fall through to one core.
+        // On several cores, the stream in chunks (module `parallel_inflate`), recording
+        // checkpoints as it goes; files it does not serve fall through to one core, if they
+        // are small enough that losing the first pass's checkpoints costs little.
         let threads = rayon::current_num_threads();
         let read = |at: u64, buf: &mut [u8]| self.file.read_at(at, buf);
-        if super::parallel_inflate::inflate_member_in_parallel(
+        if let Some(boundaries) = super::parallel_inflate::inflate_member_in_parallel(
             &read,
             trailer.compressed_len,
             out,
             threads,
+            self.span,
         )? {
             self.inflated.fetch_add(out.len() as u64, Ordering::Relaxed);
+            self.adopt_boundaries(&boundaries, out)?;
             return Ok(true);
+        }
+        if trailer.compressed_len > ONE_CALL_MAX_COMPRESSED {
+            return Ok(false);
         }
         #[cfg(feature = "isal")]
         {
@@ -948,6 +954,48 @@ impl GzipSource {
         }
         #[cfg(not(feature = "isal"))]
         self.inflate_in_one_libdeflate_call(trailer.compressed_len, out)
+    }
+
+    /// Makes the block boundaries a parallel whole read passed (`out`: the whole member, its
+    /// CRC-32 checked) the complete checkpoint index, so that later partial reads never run
+    /// a first pass. Each window is deflated from `out` on rayon's pool: no raw copy of them
+    /// all is held beside the output.
+    fn adopt_boundaries(
+        &self,
+        boundaries: &[super::parallel_inflate::Boundary],
+        out: &[u8],
+    ) -> Result<()> {
+        use rayon::prelude::*;
+        let checkpoints: Vec<Arc<Checkpoint>> = boundaries
+            .par_iter()
+            .filter_map(|b| {
+                let at = usize::try_from(b.out).ok()?;
+                let window = match at {
+                    0 => None,
+                    _ => Some(StoredWindow::deflated(
+                        out.get(at.saturating_sub(WINDOW_SIZE)..at)?,
+                    )),
+                };
+                Some(Arc::new(Checkpoint {
+                    out: b.out,
+                    bit: b.bit,
+                    window,
+                }))
+            })
+            .collect();
+        if checkpoints.first().is_none_or(|c| c.out != 0) {
+            return Ok(()); // never: the member's start is always the first boundary
+        }
+        // Under the first pass's lock, so that none runs while the index is replaced; the
+        // bytes of every span are the same whichever checkpoint a cached span or a parked
+        // stream started from.
+        let mut builder = self.lock_builder()?;
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = checkpoints;
+        let total = out.len() as u64;
+        let _ = self.total.set(total);
+        self.covered.store(total, Ordering::Release);
+        *builder = None;
+        Ok(())
     }
 
     /// [`GzipSource::inflate_in_one_call`] with libdeflate, which needs all of the
@@ -1267,6 +1315,14 @@ pub const DEFAULT_SPAN_CACHE_BYTES: usize = 32 << 20;
 /// compressed bytes in memory at once, on top of the output, and larger files keep the
 /// checkpoints of a first pass (see [one-call whole reads](self#whole-reads-in-one-call)).
 pub const ONE_CALL_MAX_COMPRESSED: u64 = 64 << 20;
+
+/// Whether a whole read of a file of `compressed_len` bytes goes in one call on `threads`
+/// threads: up to [`ONE_CALL_MAX_COMPRESSED`] on any, and larger files where the parallel
+/// read (which records checkpoints as it goes) may serve them.
+fn one_call_fits(compressed_len: u64, threads: usize) -> bool {
+    compressed_len <= ONE_CALL_MAX_COMPRESSED
+        || super::parallel_inflate::may_serve(compressed_len, threads)
+}
 
 /// The most bytes before its data (the image header, extensions) a one-call whole read
 /// inflates into the room its caller gives it.
@@ -2153,6 +2209,15 @@ impl StoredWindow {
         Self::stored(raw.len() as u32, false, raw.into())
     }
 
+    /// A window deflated from `raw` now, or kept raw when deflating does not make it
+    /// smaller.
+    fn deflated(raw: &[u8]) -> Self {
+        match deflate_window(raw) {
+            Some(bytes) => Self::stored(raw.len() as u32, true, bytes.into_boxed_slice()),
+            None => Self::raw(raw),
+        }
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, WindowBytes> {
         self.stored.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -2160,28 +2225,14 @@ impl StoredWindow {
     /// Deflates a raw window in place when that makes it smaller; a window already deflated
     /// is left alone. Never panics (it runs on rayon's pool, where a panic would abort).
     fn compress(&self) {
-        thread_local! {
-            static CODEC: std::cell::RefCell<flate2::Compress> = std::cell::RefCell::new(
-                flate2::Compress::new(flate2::Compression::new(WINDOW_LEVEL), false),
-            );
-        }
         let deflated = {
             let window = self.read();
             if window.deflated {
                 return;
             }
-            let mut out = Vec::with_capacity(window.bytes.len() + window.bytes.len() / 16 + 64);
-            let done = CODEC.with(|codec| {
-                let mut codec = codec.borrow_mut();
-                codec.reset();
-                matches!(
-                    codec.compress_vec(&window.bytes, &mut out, flate2::FlushCompress::Finish),
-                    Ok(flate2::Status::StreamEnd)
-                )
-            });
-            if !done || out.len() >= window.bytes.len() {
+            let Some(out) = deflate_window(&window.bytes) else {
                 return;
-            }
+            };
             out
         };
         *self.stored.write().unwrap_or_else(|e| e.into_inner()) = WindowBytes {
@@ -2204,6 +2255,25 @@ impl StoredWindow {
         let window = self.read();
         super::index_file::window_bytes(self.len, window.deflated, &window.bytes)
     }
+}
+
+/// `raw` deflated at [`WINDOW_LEVEL`], when that makes it smaller.
+fn deflate_window(raw: &[u8]) -> Option<Vec<u8>> {
+    thread_local! {
+        static CODEC: std::cell::RefCell<flate2::Compress> = std::cell::RefCell::new(
+            flate2::Compress::new(flate2::Compression::new(WINDOW_LEVEL), false),
+        );
+    }
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 16 + 64);
+    let done = CODEC.with(|codec| {
+        let mut codec = codec.borrow_mut();
+        codec.reset();
+        matches!(
+            codec.compress_vec(raw, &mut out, flate2::FlushCompress::Finish),
+            Ok(flate2::Status::StreamEnd)
+        )
+    });
+    (done && out.len() < raw.len()).then_some(out)
 }
 
 /// The CRC32 of a stream read through an index file, kept as the reads arrive (see
@@ -2922,6 +2992,55 @@ pub(super) mod tests {
                 "a read short of the end"
             );
         }
+    }
+
+    #[test]
+    fn a_whole_read_split_across_cores_leaves_a_complete_index() {
+        let data = sample(24_000_000);
+        let dir = tempfile::tempdir().unwrap();
+        let file = gz(&data, 6);
+        assert!(file.len() as u64 >= super::super::parallel_inflate::MIN_PARALLEL_COMPRESSED);
+        let p = write(&dir, "large.gz", &file);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let s = GzipSource::open(&p).unwrap();
+            let mut header = [0u8; 352];
+            s.read_at(0, &mut header).unwrap();
+            let room = s.room_for_read(352, data.len() as u64);
+            assert_eq!(room, 352);
+            let mut buf = vec![0u8; room + data.len() - 352];
+            s.read_at_with_room(352, &mut buf, room).unwrap();
+            assert!(buf[room..] == data[352..]);
+            // The chunks' block boundaries are the index, a checkpoint per span or so: no
+            // first pass runs afterwards.
+            let stats = s.index_stats();
+            assert!(stats.complete, "{stats:?}");
+            assert_eq!(stats.indexed_to, data.len() as u64);
+            assert!(stats.checkpoints as u64 >= data.len() as u64 / DEFAULT_SPAN / 2);
+            assert!(stats.window_bytes > 0);
+            assert_eq!(s.len().unwrap(), data.len() as u64);
+            for at in [23_000_000usize, 5_000_000, 17_345_678] {
+                let before = s.inflated_bytes();
+                let mut late = vec![0u8; 1000];
+                s.read_at(at as u64, &mut late).unwrap();
+                assert!(late == data[at..at + 1000], "at {at}");
+                // From the checkpoint before it: a span and a block at most.
+                assert!(s.inflated_bytes() - before <= 2 * DEFAULT_SPAN, "at {at}");
+            }
+        });
+    }
+
+    #[test]
+    fn larger_files_are_left_to_the_parallel_read_alone() {
+        // On one core a first pass keeps the checkpoints of a large file; on two the parallel
+        // read records them itself.
+        assert!(one_call_fits(ONE_CALL_MAX_COMPRESSED, 1));
+        assert!(!one_call_fits(ONE_CALL_MAX_COMPRESSED + 1, 1));
+        assert!(one_call_fits(ONE_CALL_MAX_COMPRESSED + 1, 2));
+        assert!(one_call_fits(10 * ONE_CALL_MAX_COMPRESSED, 2));
     }
 
     #[test]
