@@ -13,7 +13,8 @@
 //! * [`member_index`] — the layout of neurovox's indexed gzip (docs/formats.md), read and
 //!   written by both sides.
 //! * `parallel_inflate` (private) — one gzip member inflated in chunks on every core,
-//!   for whole reads of files other tools wrote (no index to split them by).
+//!   for whole reads of files other tools wrote (no index to split them by), recording the
+//!   block boundaries it passes as the reader's checkpoint index.
 //! * [`writer`] — [`ParallelGzWriter`]: independent ~1 MiB members compressed on all cores.
 //! * `isal` (private, `isal` feature) — the FFI calls to ISA-L: the compressor the writer
 //!   uses by default, and the streaming inflater of whole reads.

@@ -101,9 +101,9 @@
 //! array with the header's bytes in front; a read from byte 0, such as the `.img.gz` of a
 //! pair, needs none) and inflates the file's first member in one go, CRC32 and ISIZE
 //! checked, when: the last trailer's ISIZE is where the read ends, the file is at most
-//! [`ONE_CALL_MAX_COMPRESSED`] bytes, no index covers the range (an index reads it on both
-//! cores) and the header has no header CRC (the first pass checks one; the one-go engines
-//! do not all do). A member that does not fill the read exactly, or data the engine
+//! [`ONE_CALL_MAX_COMPRESSED`] bytes or the parallel read below may serve it, no index
+//! covers the range (an index reads it on both cores) and the header has no header CRC (the
+//! first pass checks one; the one-go engines do not all do). A member that does not fill the read exactly, or data the engine
 //! refuses, is read the ordinary way, whose first pass names the damage as any read does.
 //!
 //! The engine is ISA-L's streaming inflater with the `isal` feature (the command and the
@@ -125,18 +125,29 @@
 //! chunks on every core (module `parallel_inflate`: one worker from the start, the others
 //! from block headers they find near the end, with the window each chunk needs resolved by
 //! inflating its start twice with two guessed windows); a file it does not serve (blocks
-//! the header search cannot find, more members, damage) falls through to the engine above.
+//! the header search cannot find, more members, damage) falls through to the engine above,
+//! or above the cap to the first pass. The workers note the block boundaries they pass,
+//! one per [`DEFAULT_SPAN`] as the first pass does (stopping at a block end only once one
+//! is due), and these become the complete checkpoint index, each window deflated from the
+//! finished output on every core: later partial reads never run a first pass, which is
+//! why this read has no size cap. On the 885 MB float64 run (239 MB compressed) a whole
+//! read took 0.98 s with the first pass and 0.60–0.62 s this way
+//! (`benches/matrix.py --sides nibabel,py --only "get_fdata() float64 .nii.gz"`, nibabel
+//! 1.58 s), and the four warm volumes after it 9.4 ms as before. Its memory is the
+//! chunk a backward worker holds: the compressed bytes of each chunk's unresolved start are
+//! read again at the end rather than kept (8 MB of that file), and the windows the last
+//! step needs are the output's own bytes, not copies.
 //! Measured with `benches/matrix.py --sides nibabel,py` at 343e436, two runs each way, the
 //! old path forced by a temporary switch: `np.asarray(dataobj)` of the float32 anatomical
 //! 0.069–0.070 → 0.052 s (nibabel 0.133–0.139; memory 105 → 124 MiB, nibabel 126), of the
 //! int16 run 0.188 → 0.146–0.155 s (252 → 270 MiB, nibabel 273). The memory is the chunk a
 //! backward worker holds (about 4 MiB of output) and its compressed bytes.
 //!
-//! A one-go read records no checkpoints. Random access afterwards starts the first pass
-//! lazily, from the start, at the first partial read (as before any read), which is what the
-//! first full read would have cost anyway; recording checkpoints needs a streaming inflater
-//! that stops at block boundaries (zlib-rs's `Z_BLOCK` stops), whose speed is what the one
-//! go avoids. A file read often at random keeps its index across processes with
+//! A one-go read on one core (ISA-L or libdeflate) records no checkpoints. Random access
+//! afterwards starts the first pass lazily, from the start, at the first partial read (as
+//! before any read), which is what the first full read would have cost anyway; recording
+//! checkpoints needs a streaming inflater that stops at block boundaries (zlib-rs's
+//! `Z_BLOCK` stops), whose speed is what the one go avoids. A file read often at random keeps its index across processes with
 //! `neurovox index` (module [`index_file`](super::index_file)); with one, whole reads
 //! inflate spans on both cores instead.
 //!
@@ -958,8 +969,10 @@ impl GzipSource {
 
     /// Makes the block boundaries a parallel whole read passed (`out`: the whole member, its
     /// CRC-32 checked) the complete checkpoint index, so that later partial reads never run
-    /// a first pass. Each window is deflated from `out` on rayon's pool: no raw copy of them
-    /// all is held beside the output.
+    /// a first pass. The first [`WINDOWS_DEFLATED_LATER`] windows are copied raw and deflated
+    /// on rayon's pool after the read returns, as the first pass does; the rest are deflated
+    /// from `out` now, on every core, so that no raw copy of them all is held beside the
+    /// output (27 MB for the 885 MB float64 run).
     fn adopt_boundaries(
         &self,
         boundaries: &[super::parallel_inflate::Boundary],
@@ -968,13 +981,18 @@ impl GzipSource {
         use rayon::prelude::*;
         let checkpoints: Vec<Arc<Checkpoint>> = boundaries
             .par_iter()
-            .filter_map(|b| {
+            .enumerate()
+            .filter_map(|(i, b)| {
                 let at = usize::try_from(b.out).ok()?;
                 let window = match at {
                     0 => None,
-                    _ => Some(StoredWindow::deflated(
-                        out.get(at.saturating_sub(WINDOW_SIZE)..at)?,
-                    )),
+                    _ => {
+                        let raw = out.get(at.saturating_sub(WINDOW_SIZE)..at)?;
+                        Some(match i <= WINDOWS_DEFLATED_LATER {
+                            true => StoredWindow::raw(raw),
+                            false => StoredWindow::deflated(raw),
+                        })
+                    }
                 };
                 Some(Arc::new(Checkpoint {
                     out: b.out,
@@ -985,6 +1003,14 @@ impl GzipSource {
             .collect();
         if checkpoints.first().is_none_or(|c| c.out != 0) {
             return Ok(()); // never: the member's start is always the first boundary
+        }
+        for checkpoint in checkpoints.iter().take(WINDOWS_DEFLATED_LATER + 1) {
+            let checkpoint = Arc::clone(checkpoint);
+            rayon::spawn(move || {
+                if let Some(window) = &checkpoint.window {
+                    window.compress();
+                }
+            });
         }
         // Under the first pass's lock, so that none runs while the index is replaced; the
         // bytes of every span are the same whichever checkpoint a cached span or a parked
@@ -1311,9 +1337,10 @@ const MAX_CACHED_SPAN: u64 = 4 << 20;
 /// small reads: a full read goes around the cache.
 pub const DEFAULT_SPAN_CACHE_BYTES: usize = 32 << 20;
 
-/// The largest compressed file a whole read inflates in one go: libdeflate needs all of the
-/// compressed bytes in memory at once, on top of the output, and larger files keep the
-/// checkpoints of a first pass (see [one-call whole reads](self#whole-reads-in-one-call)).
+/// The largest compressed file a whole read inflates in one go on one core: libdeflate needs
+/// all of the compressed bytes in memory at once, on top of the output, and larger files
+/// keep the checkpoints of a first pass (see [one-call whole reads](self#whole-reads-in-one-call)).
+/// The parallel read has no cap: it records checkpoints itself.
 pub const ONE_CALL_MAX_COMPRESSED: u64 = 64 << 20;
 
 /// Whether a whole read of a file of `compressed_len` bytes goes in one call on `threads`
@@ -1323,6 +1350,12 @@ fn one_call_fits(compressed_len: u64, threads: usize) -> bool {
     compressed_len <= ONE_CALL_MAX_COMPRESSED
         || super::parallel_inflate::may_serve(compressed_len, threads)
 }
+
+/// Windows of a parallel whole read's checkpoints deflated after the read returns (2 MiB
+/// raw meanwhile), the rest before: the 64 MB float32 anatomical's whole read took 0.060–0.067 s
+/// deflating its 64 windows first and 0.055 s keeping them raw (0.050 s recording none), and
+/// the float64 run's 844 raw windows would hold 27 MB more than nibabel's whole read needs.
+const WINDOWS_DEFLATED_LATER: usize = 64;
 
 /// The most bytes before its data (the image header, extensions) a one-call whole read
 /// inflates into the room its caller gives it.
