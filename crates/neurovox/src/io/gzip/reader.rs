@@ -1351,11 +1351,12 @@ fn one_call_fits(compressed_len: u64, threads: usize) -> bool {
         || super::parallel_inflate::may_serve(compressed_len, threads)
 }
 
-/// Windows of a parallel whole read's checkpoints deflated after the read returns (2 MiB
-/// raw meanwhile), the rest before: the 64 MB float32 anatomical's whole read took 0.060–0.067 s
-/// deflating its 64 windows first and 0.055 s keeping them raw (0.050 s recording none), and
-/// the float64 run's 844 raw windows would hold 27 MB more than nibabel's whole read needs.
-const WINDOWS_DEFLATED_LATER: usize = 64;
+/// Windows of a parallel whole read's checkpoints deflated after the read returns (1 MiB
+/// raw meanwhile), the rest before: the 64 MB float32 anatomical's whole read took
+/// 0.060–0.067 s deflating its 64 windows first and 0.055 s keeping them raw (0.050 s
+/// recording none); the float64 run's 844 raw windows would hold 27 MB more than nibabel's
+/// whole read needs, and 64 raw windows put the real images' row 2 MiB over nibabel's.
+const WINDOWS_DEFLATED_LATER: usize = 32;
 
 /// The most bytes before its data (the image header, extensions) a one-call whole read
 /// inflates into the room its caller gives it.
