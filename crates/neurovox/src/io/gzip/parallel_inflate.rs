@@ -72,12 +72,6 @@ const UNRESOLVED_LIMIT: usize = 4 << 20;
 /// (nibabel 273), for 0.597 → 0.622 s and 0.149 → 0.168 s.
 const CHUNK_OUTPUT: usize = 2 << 20;
 
-/// The address space reserved for a backward chunk's output. Large enough that the
-/// allocator maps it on its own (glibc does so for 32 MiB and more), so that its pages go
-/// back to the system when the read ends: a buffer grown from the heap stayed resident in the
-/// worker thread's arena (5 MB more at the end of a read of the 885 MB float64 run).
-const CHUNK_BUFFER_RESERVE: usize = 32 << 20;
-
 /// The least compressed bytes of a chunk: the search and the window cost about a block.
 const MIN_CHUNK: u64 = 512 << 10;
 
@@ -406,12 +400,6 @@ impl<'a> TwoEndedOutput<'a> {
     }
 }
 
-/// An empty buffer for a backward chunk's output, reserved at [`CHUNK_BUFFER_RESERVE`]: only
-/// the pages written are memory.
-fn chunk_buffer() -> Vec<u8> {
-    Vec::with_capacity(CHUNK_BUFFER_RESERVE)
-}
-
 /// Reads `len` bytes at `at` (fewer at the file's end).
 fn read_range(
     read: &(dyn Fn(u64, &mut [u8]) -> crate::Result<usize> + Sync),
@@ -622,7 +610,7 @@ fn backward_worker(
     shared: &Shared,
     span: usize,
 ) -> crate::Result<()> {
-    let mut temp = chunk_buffer();
+    let mut temp = Vec::new();
     loop {
         let k = {
             let mut state = shared.lock();
@@ -726,7 +714,7 @@ fn place(
             state.placed_from = k;
         }
         // Only where the two ends meet: the chunk keeps its buffer until the end.
-        None => chunk.pending = std::mem::replace(temp, chunk_buffer()),
+        None => chunk.pending = std::mem::take(temp),
     }
     state.done[k] = Some(chunk);
     drop(state);
@@ -780,7 +768,7 @@ fn inflate_backward_chunk(
             out: 0,
             bit: file_bit,
         });
-        let mut windows = Guesses {
+        let mut guesses = Guesses {
             zeros: &zeros,
             ones: &ones,
             b_out: &mut b_out,
@@ -795,7 +783,7 @@ fn inflate_backward_chunk(
             &data,
             from,
             file_bit,
-            &mut windows,
+            &mut guesses,
             temp,
             &mut record,
         ) {
@@ -1023,7 +1011,7 @@ fn finish(
     use rayon::prelude::*;
     let out = arena.into_inner();
     let mut boundaries = forward.boundaries;
-    // Each backward chunk with its offset, and its window copied out before `out` is split.
+    // Each backward chunk with its offset; pending bytes copied into place.
     let mut chunks = Vec::new();
     let mut at = forward.len;
     for k in forward.stopped_at..state.done.len() {

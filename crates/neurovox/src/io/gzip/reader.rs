@@ -103,7 +103,8 @@
 //! checked, when: the last trailer's ISIZE is where the read ends, the file is at most
 //! [`ONE_CALL_MAX_COMPRESSED`] bytes or the parallel read below may serve it, no index
 //! covers the range (an index reads it on both cores) and the header has no header CRC (the
-//! first pass checks one; the one-go engines do not all do). A member that does not fill the read exactly, or data the engine
+//! first pass checks one; the one-go engines do not all do). A member that does not fill
+//! the read exactly, or data the engine
 //! refuses, is read the ordinary way, whose first pass names the damage as any read does.
 //!
 //! The engine is ISA-L's streaming inflater with the `isal` feature (the command and the
@@ -131,9 +132,10 @@
 //! is due), and these become the complete checkpoint index, each window deflated from the
 //! finished output on every core: later partial reads never run a first pass, which is
 //! why this read has no size cap. On the 885 MB float64 run (239 MB compressed) a whole
-//! read took 0.98 s with the first pass and 0.60–0.62 s this way
+//! read took 0.98 s with the first pass and 0.60–0.63 s this way
 //! (`benches/matrix.py --sides nibabel,py --only "get_fdata() float64 .nii.gz"`, nibabel
-//! 1.58 s), and the four warm volumes after it 9.4 ms as before. Its memory is the
+//! 1.56 s); four volumes of the int16 run after its whole read took 11–12 ms from this
+//! index, against 9.4 ms from the first pass's (nibabel 330 ms). Its memory is the
 //! chunk a backward worker holds: the compressed bytes of each chunk's unresolved start are
 //! read again at the end rather than kept (8 MB of that file), and the windows the last
 //! step needs are the output's own bytes, not copies.
@@ -147,7 +149,8 @@
 //! afterwards starts the first pass lazily, from the start, at the first partial read (as
 //! before any read), which is what the first full read would have cost anyway; recording
 //! checkpoints needs a streaming inflater that stops at block boundaries (zlib-rs's
-//! `Z_BLOCK` stops), whose speed is what the one go avoids. A file read often at random keeps its index across processes with
+//! `Z_BLOCK` stops), whose speed is what the one go avoids. A file read often at random
+//! keeps its index across processes with
 //! `neurovox index` (module [`index_file`](super::index_file)); with one, whole reads
 //! inflate spans on both cores instead.
 //!
@@ -1355,7 +1358,7 @@ fn one_call_fits(compressed_len: u64, threads: usize) -> bool {
 /// raw meanwhile), the rest before: the 64 MB float32 anatomical's whole read took
 /// 0.060–0.067 s deflating its 64 windows first and 0.055 s keeping them raw (0.050 s
 /// recording none); the float64 run's 844 raw windows would hold 27 MB more than nibabel's
-/// whole read needs, and 64 raw windows put the real images' row 2 MiB over nibabel's.
+/// whole read needs, where its peak is within 2–3 MiB of nibabel's.
 const WINDOWS_DEFLATED_LATER: usize = 32;
 
 /// The most bytes before its data (the image header, extensions) a one-call whole read
