@@ -51,7 +51,10 @@
 //! worker reserves pieces from the front, backward workers from the back, under one lock, so
 //! no byte is handed out twice. That is this module's only `unsafe`.
 
-use super::zlib::{Flush, Inflater, WINDOW_SIZE, Z_OK, Z_STREAM_END};
+use super::zlib::{
+    AT_BLOCK_END, Flush, IN_LAST_BLOCK, Inflater, WINDOW_SIZE, Z_OK, Z_STREAM_END, between_blocks,
+    bit_position,
+};
 use std::sync::{Condvar, Mutex};
 
 /// The least compressed size worth splitting: below it, finding boundaries and resolving
@@ -440,15 +443,6 @@ fn start_at(
     Some(next)
 }
 
-/// The bit position an inflater has reached: `fed_to` whole bytes of the file consumed,
-/// minus the bits it holds unused.
-fn bit_position(fed_to: u64, data_type: i32) -> u64 {
-    fed_to * 8 - (data_type & 0x3f) as u64
-}
-
-const AT_BLOCK_END: i32 = 128;
-const IN_LAST_BLOCK: i32 = 64;
-
 /// Inflates from the start of the stream into the front of the output until it reaches the
 /// first chunk a backward worker owns (or the stream's end). `None` when the stream does not
 /// behave (an error, no room, a backward chunk's start that is not a block boundary).
@@ -465,17 +459,10 @@ fn forward_worker(
     };
     let mut crc = crc32fast::Hasher::new();
     let mut len = 0usize;
-    let mut boundaries = vec![Boundary {
-        out: 0,
-        bit: plan.data_start * 8,
-    }];
-    // Output until the next boundary is due. Stopping at every block end costs ~20 % of
-    // the speed (zlib-rs leaves its fast loop at each stop), so the inflater runs freely up
-    // to where one falls due, then stops at the next block end.
-    let due_in = |len: usize, boundaries: &[Boundary]| {
-        let last = boundaries.last().map_or(0, |b| b.out as usize);
-        (last + span).saturating_sub(len)
-    };
+    // Stopping at every block end costs ~20 % of the speed (zlib-rs leaves its fast loop at
+    // each stop), so the inflater runs freely up to where a boundary falls due, then stops
+    // at the next block end.
+    let mut record = Recorder::starting_at(span, plan.data_start * 8);
     let mut input = Vec::new();
     let mut input_at = plan.data_start;
     let mut used = 0usize;
@@ -536,7 +523,7 @@ fn forward_worker(
             // says so on a call with no room (else it makes no progress, checked below).
             piece = arena.take_front(FORWARD_PIECE);
         }
-        let due = due_in(len, &boundaries);
+        let due = record.due_in(len);
         let (flush, room) = if stop_bit.is_some() || due == 0 {
             (Flush::Block, piece.len())
         } else {
@@ -564,7 +551,7 @@ fn forward_worker(
                 (end == plan.data_end && stop_bit.is_none()).then_some(Forward {
                     len,
                     crc,
-                    boundaries,
+                    boundaries: record.boundaries,
                     stopped_at,
                 }),
             );
@@ -573,13 +560,13 @@ fn forward_worker(
             return Ok(None);
         }
         let fed_to = input_at - (input.len() - used) as u64;
-        let at = bit_position(fed_to, r.data_type);
         if let Some(bit) = stop_bit {
+            let at = bit_position(fed_to, r.data_type);
             if r.data_type & AT_BLOCK_END != 0 && at == bit {
                 return Ok(Some(Forward {
                     len,
                     crc,
-                    boundaries,
+                    boundaries: record.boundaries,
                     stopped_at,
                 }));
             }
@@ -587,19 +574,8 @@ fn forward_worker(
                 return Ok(None); // passed the start bit inside a block: not a boundary
             }
         }
-        if is_boundary(r.data_type) && due_in(len, &boundaries) == 0 {
-            boundaries.push(Boundary {
-                out: len as u64,
-                bit: at,
-            });
-        }
+        record.passed(len, fed_to, r.data_type);
     }
-}
-
-/// Whether an inflater that returned `data_type` stopped between two blocks: at a block's
-/// end, and not the final block's.
-fn is_boundary(data_type: i32) -> bool {
-    data_type & (AT_BLOCK_END | IN_LAST_BLOCK) == AT_BLOCK_END
 }
 
 /// Claims chunks from the end and inflates them until none is left for it.
@@ -752,9 +728,8 @@ fn inflate_backward_chunk(
     let search_end = (data.len().min(SEARCH_LIMIT) as u64) * 8;
     let mut candidate = 0u64;
     let mut b_out = Vec::new();
-    let mut boundaries = Vec::new();
     // Find a header that inflates, and inflate until the window is known.
-    let (start_bit, unresolved) = loop {
+    let (start_bit, unresolved, mut record) = loop {
         let Some(bit) = find_dynamic_header(&data, candidate, search_end) else {
             return Ok(None);
         };
@@ -763,19 +738,11 @@ fn inflate_backward_chunk(
         if end_bit.is_some_and(|e| file_bit >= e) {
             return Ok(None);
         }
-        boundaries.clear();
-        boundaries.push(Boundary {
-            out: 0,
-            bit: file_bit,
-        });
+        let mut record = Recorder::starting_at(span, file_bit);
         let mut guesses = Guesses {
             zeros: &zeros,
             ones: &ones,
             b_out: &mut b_out,
-        };
-        let mut record = Recorder {
-            span,
-            boundaries: &mut boundaries,
         };
         match resolve_window(
             &mut a,
@@ -787,7 +754,7 @@ fn inflate_backward_chunk(
             temp,
             &mut record,
         ) {
-            Ok(unresolved) => break (file_bit, unresolved),
+            Ok(unresolved) => break (file_bit, unresolved, record),
             Err(Rejected::WindowUnknown) => return Ok(None),
             Err(Rejected::NotABlock) => {}
         }
@@ -844,11 +811,7 @@ fn inflate_backward_chunk(
         if !stream_end && r.code != Z_OK && r.code != super::zlib::Z_BUF_ERROR {
             return Ok(None);
         }
-        Recorder {
-            span,
-            boundaries: &mut boundaries,
-        }
-        .passed(len, from + used as u64, r.data_type);
+        record.passed(len, from + used as u64, r.data_type);
         finished = ends_here(used, r.data_type, stream_end);
         if finished == Some(false) && used == data.len() && r.produced == 0 && r.consumed == 0 {
             return Ok(None);
@@ -870,7 +833,7 @@ fn inflate_backward_chunk(
         pending: Vec::new(),
         placed_at: None,
         resolved_crc,
-        boundaries,
+        boundaries: record.boundaries,
     }))
 }
 
@@ -881,18 +844,33 @@ struct Guesses<'a> {
     b_out: &'a mut Vec<u8>,
 }
 
-/// Keeps a backward chunk's block boundaries at least `span` output bytes apart.
-struct Recorder<'a> {
+/// The block boundaries one worker passes in its part, kept at least `span` output bytes
+/// apart, `out` counted from the part's start.
+struct Recorder {
     span: usize,
-    boundaries: &'a mut Vec<Boundary>,
+    boundaries: Vec<Boundary>,
 }
 
-impl Recorder<'_> {
-    /// Notes where an inflater stands after a call that left it `len` bytes into the chunk
+impl Recorder {
+    /// A part that starts at `bit` (itself a boundary).
+    fn starting_at(span: usize, bit: u64) -> Self {
+        Recorder {
+            span,
+            boundaries: vec![Boundary { out: 0, bit }],
+        }
+    }
+
+    /// Output bytes, from `len` into the part, until the next boundary is due (0: at the
+    /// next block end).
+    fn due_in(&self, len: usize) -> usize {
+        let last = self.boundaries.last().map_or(0, |b| b.out as usize);
+        (last + self.span).saturating_sub(len)
+    }
+
+    /// Notes where an inflater stands after a call that left it `len` bytes into the part
     /// with its input consumed up to the file byte `fed_to`.
     fn passed(&mut self, len: usize, fed_to: u64, data_type: i32) {
-        let last = self.boundaries.last().map_or(0, |b| b.out as usize);
-        if is_boundary(data_type) && len >= last + self.span {
+        if between_blocks(data_type) && self.due_in(len) == 0 {
             self.boundaries.push(Boundary {
                 out: len as u64,
                 bit: bit_position(fed_to, data_type),
@@ -936,7 +914,7 @@ fn resolve_window(
     bit: u64,
     guesses: &mut Guesses<'_>,
     temp: &mut Vec<u8>,
-    record: &mut Recorder<'_>,
+    record: &mut Recorder,
 ) -> Result<Unresolved, Rejected> {
     let next = start_at(a, data, data_at, bit, guesses.zeros).ok_or(Rejected::NotABlock)?;
     let next_b = start_at(b, data, data_at, bit, guesses.ones).ok_or(Rejected::NotABlock)?;
@@ -1545,7 +1523,7 @@ mod tests {
                 break;
             }
             assert_eq!(r.code, Z_OK);
-            if r.data_type & AT_BLOCK_END != 0 && r.data_type & IN_LAST_BLOCK == 0 {
+            if between_blocks(r.data_type) {
                 boundaries.push(bit_position(used as u64, r.data_type));
             }
         }

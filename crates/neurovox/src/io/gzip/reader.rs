@@ -1008,12 +1008,7 @@ impl GzipSource {
             return Ok(()); // never: the member's start is always the first boundary
         }
         for checkpoint in checkpoints.iter().take(WINDOWS_DEFLATED_LATER + 1) {
-            let checkpoint = Arc::clone(checkpoint);
-            rayon::spawn(move || {
-                if let Some(window) = &checkpoint.window {
-                    window.compress();
-                }
-            });
+            checkpoint.compress_window_later();
         }
         // Under the first pass's lock, so that none runs while the index is replaced; the
         // bytes of every span are the same whichever checkpoint a cached span or a parked
@@ -2061,8 +2056,7 @@ impl Stream {
         }
         // zlib-rs may read several bytes ahead: the low six bits of `data_type` count the
         // bits it holds but has not used.
-        let bit =
-            (self.input.offset().saturating_mul(8)).saturating_sub((r.data_type & 0x3f) as u64);
+        let bit = zlib::bit_position(self.input.offset(), r.data_type);
         match r.code {
             zlib::Z_STREAM_END => {
                 self.finish_member(file, bit.div_ceil(8))?;
@@ -2090,8 +2084,7 @@ impl Stream {
                 } else {
                     self.stalls = 0;
                 }
-                // Bit 7: stopped at a block boundary; bit 6: in the last block (no next block).
-                let boundary = (r.data_type & 0xc0 == 0x80).then_some(bit);
+                let boundary = zlib::between_blocks(r.data_type).then_some(bit);
                 Ok(Step::Data {
                     produced: r.produced,
                     boundary,
@@ -2196,6 +2189,17 @@ impl ParkedStreams {
 }
 
 impl Checkpoint {
+    /// Deflates a raw window on rayon's pool, off the reader's path (a window already
+    /// deflated, or none, is left alone).
+    fn compress_window_later(self: &Arc<Self>) {
+        let checkpoint = Arc::clone(self);
+        rayon::spawn(move || {
+            if let Some(window) = &checkpoint.window {
+                window.compress();
+            }
+        });
+    }
+
     /// The start of a member's deflate data (a member written by `ParallelGzWriter`).
     fn member_start(m: &MemberEntry) -> Self {
         Checkpoint {
@@ -2538,12 +2542,7 @@ impl Builder {
                     {
                         let n = self.stream.z.dictionary(&mut self.dictionary);
                         let window = StoredWindow::raw(&self.dictionary[..n]);
-                        let checkpoint = self.push(src, bit, Some(window));
-                        rayon::spawn(move || {
-                            if let Some(window) = &checkpoint.window {
-                                window.compress();
-                            }
-                        });
+                        self.push(src, bit, Some(window)).compress_window_later();
                     }
                 }
             }

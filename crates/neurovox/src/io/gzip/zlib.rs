@@ -33,6 +33,25 @@ pub(super) struct Inflated {
     pub data_type: i32,
 }
 
+/// `data_type`'s bit for an inflater stopped at a block's end (with [`Flush::Block`]).
+pub(super) const AT_BLOCK_END: i32 = 128;
+/// `data_type`'s bit for an inflater inside (or at the end of) the stream's final block.
+pub(super) const IN_LAST_BLOCK: i32 = 64;
+
+/// The bit position an inflater has reached: `fed_to` whole bytes of input consumed (zlib-rs
+/// may read several bytes ahead), minus the bits its `data_type` says it holds unused.
+pub(super) fn bit_position(fed_to: u64, data_type: i32) -> u64 {
+    fed_to
+        .saturating_mul(8)
+        .saturating_sub((data_type & 0x3f) as u64)
+}
+
+/// Whether an inflater that returned `data_type` stopped between two blocks: at a block's
+/// end, and not the final block's (a resumable point: a checkpoint).
+pub(super) fn between_blocks(data_type: i32) -> bool {
+    data_type & (AT_BLOCK_END | IN_LAST_BLOCK) == AT_BLOCK_END
+}
+
 /// An initialised raw inflate stream (window bits -15), ended on drop.
 pub(super) struct Inflater {
     // Boxed: zlib's API does not allow an initialised z_stream to move.
